@@ -1,0 +1,5 @@
+"""``python -m awareness`` runs the command line."""
+
+from awareness.cli import main
+
+main()

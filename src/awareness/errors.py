@@ -1,0 +1,84 @@
+"""One exception tree for the whole service.
+
+    AwarenessError                  base; ``str(err)`` is one line a person can act on
+    ├── ConfigError                 a settings or subscriptions/ file is wrong (path, line)
+    ├── QuerySyntaxError            a topic query does not parse (path, line, column)
+    ├── FetchError                  a source could not be fetched (source, url)
+    │   └── AddressNotAllowed       the URL resolves to an address we never contact
+    ├── ParseError                  fetched bytes could not be turned into items (source)
+    ├── ImportFormatError           a driver-record page could not be read (path)
+    ├── MailError                   the mail backend refused or failed (temporary flag)
+    └── NotFound                    a named thing (source, topic, match, subscriber) is unknown
+
+Errors carry fields so callers can log or show them without parsing the message.
+"""
+
+from __future__ import annotations
+
+
+class AwarenessError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class ConfigError(AwarenessError):
+    """A settings file or a file under subscriptions/ is invalid."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.located())
+
+    def located(self) -> str:
+        """The message in ``path:line: message`` form (compilers' convention)."""
+        if self.path and self.line:
+            return f"{self.path}:{self.line}: {self.message}"
+        if self.path:
+            return f"{self.path}: {self.message}"
+        return self.message
+
+
+class QuerySyntaxError(AwarenessError):
+    """A topic query is not valid; ``column`` is 1-based within the query text."""
+
+    def __init__(self, message: str, *, query: str, column: int):
+        self.message = message
+        self.query = query
+        self.column = column
+        super().__init__(f"column {column}: {message}")
+
+
+class FetchError(AwarenessError):
+    """Fetching a source failed; ``message`` is one sentence for the source-health page."""
+
+    def __init__(self, message: str, *, url: str | None = None, retry_after: float | None = None,
+                 gone: bool = False):
+        self.message = message
+        self.url = url
+        self.retry_after = retry_after
+        self.gone = gone
+        super().__init__(message)
+
+
+class AddressNotAllowed(FetchError):
+    """The URL's host resolves to a loopback, private or otherwise non-global address."""
+
+
+class ParseError(AwarenessError):
+    """Fetched bytes could not be parsed into items."""
+
+
+class ImportFormatError(AwarenessError):
+    """A driver-record page could not be read."""
+
+
+class MailError(AwarenessError):
+    """Sending a message failed. ``temporary`` says whether a retry may succeed (4xx, network)."""
+
+    def __init__(self, message: str, *, temporary: bool):
+        self.temporary = temporary
+        super().__init__(message)
+
+
+class NotFound(AwarenessError):
+    """A named object does not exist."""

@@ -1,0 +1,50 @@
+"""Link normalisation and the URL scheme allow-list (pure).
+
+Two links that differ only in scheme case, host case, default port, tracking parameters
+(``utm_*`` and friends), a fragment or a trailing slash point at the same document; their
+normalised forms are equal. Item identity and driver linking both compare normalised links.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only track the reader; dropping them never changes the document.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "mc_cid", "mc_eid", "dm_i", "_hsenc", "_hsmi", "mkt_tok", "ref", "cmpid"}
+)
+SAFE_SCHEMES = frozenset({"http", "https"})
+
+
+def is_safe_link(url: str | None) -> bool:
+    """Is ``url`` an absolute http(s) URL that may be rendered as a clickable link?"""
+    if not url or any(ch in url for ch in "\x00\r\n\t "):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in SAFE_SCHEMES and bool(parts.hostname)
+
+
+def normalise_link(url: str) -> str:
+    """The canonical form of an http(s) URL, for comparing links (not for fetching)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = parts.path.rstrip("/") or "/"
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
+        )
+    )
+    # http and https name the same document for every publisher we know.
+    if scheme == "http":
+        scheme = "https"
+    return urlunsplit((scheme, netloc, path, query, ""))

@@ -1,0 +1,99 @@
+"""Value types shared by the pure core, named for their stage in an item's life.
+
+    ParsedItem   what parsing a source's bytes yields (not stored yet)
+    ParsedFeed   a whole parse: items plus the warnings a librarian should see
+    ItemText     the text of a stored item as the matcher sees it
+    Hit          why a query matched: which term hit which field
+    DriverRecord a driver or case-study record, as imported or stored
+    DriverLink   a suggested link from an item to a driver record, with its reason
+
+Everything here is immutable data; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    """One entry of a fetched source, normalised and sanitised, before storage.
+
+    ``key`` is the item's identity within its source (see docs/item-identity.md);
+    ``title`` is plain text; ``link`` is an absolute http(s) URL or None;
+    ``summary_html`` has been sanitised with nh3; ``summary_text`` is its plain text;
+    ``published`` is timezone-aware UTC, or None when the feed gave no usable date.
+    """
+
+    key: str
+    title: str
+    link: str | None
+    summary_html: str
+    summary_text: str
+    published: datetime | None
+    categories: tuple[str, ...] = ()
+    guid: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """The result of parsing one response body."""
+
+    items: tuple[ParsedItem, ...]
+    title: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """The fields of an item that a topic query can search."""
+
+    title: str
+    summary: str = ""
+    categories: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One query term that matched, and the field where it matched."""
+
+    term: str
+    field: str
+    word: str
+
+
+RecordKind = Literal["driver", "case_study"]
+
+
+@dataclass(frozen=True)
+class DriverRecord:
+    """A driver-for-change or case-study record (fields as on the MAP-toolkit pages).
+
+    ``fields`` holds every labelled field the page gave, keyed by the canonical names in
+    ``drivers.importer.DRIVER_FIELDS`` / ``CASE_STUDY_FIELDS``; ``impact`` is "what this means
+    for libraries" (the field has three spellings on the pages) and is lifted out because
+    digests show it.
+    """
+
+    kind: RecordKind
+    slug: str
+    title: str
+    source: str = ""
+    link: str = ""
+    impact: str = ""
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class DriverLink:
+    """A suggested link from an item to a driver record."""
+
+    slug: str
+    kind: Literal["same_document", "related"]
+    score: float
+    reason: str

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy schema, Alembic migrations and the engine (shell)."""

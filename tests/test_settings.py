@@ -1,0 +1,79 @@
+"""Settings: declared once, documented, validated with errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from awareness.errors import ConfigError
+from awareness.settings import SETTINGS, load_settings
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.env_name)
+def test_every_setting_is_documented_in_the_readme(setting):
+    assert f"`{setting.env_name}`" in README
+    assert f"`[{setting.section}] {setting.key}`" in README
+
+
+def test_embedded_defaults(tmp_path):
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/var/awareness.db"
+    assert settings["mail.backend"] == "file"
+    assert settings.path("mail.outbox") == tmp_path.resolve() / "var" / "outbox"
+    assert (settings["web.host"], settings["web.port"]) == ("127.0.0.1", 8000)
+    assert settings["schedule.timezone"] == "Europe/London"
+
+
+def test_environment_overrides_file_and_paths_resolve_against_the_file(tmp_path):
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    (folder / "awareness.toml").write_text('[web]\nport = 9000\n[paths]\nsubscriptions = "subs"\n')
+    settings = load_settings(config=folder / "awareness.toml",
+                             environ={"AWARENESS_WEB_PORT": "9100"}, cwd=tmp_path)
+    assert settings["web.port"] == 9100
+    assert settings.path("paths.subscriptions") == folder.resolve() / "subs"
+
+
+def test_config_path_from_environment(tmp_path):
+    (tmp_path / "x.toml").write_text('[mail]\nfrom_name = "Library"\n')
+    settings = load_settings(environ={"AWARENESS_CONFIG": str(tmp_path / "x.toml")}, cwd=tmp_path)
+    assert settings["mail.from_name"] == "Library"
+
+
+def test_unknown_key_names_file_and_line(tmp_path):
+    path = tmp_path / "awareness.toml"
+    path.write_text('[web]\nhost = "127.0.0.1"\nprot = 80\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(config=path, environ={}, cwd=tmp_path)
+    assert str(err.value) == f"{path}:3: unknown setting 'web.prot'"
+
+
+def test_bad_value_in_environment_is_one_clear_line(tmp_path):
+    with pytest.raises(ConfigError, match="AWARENESS_SCHEDULE_DAILY_TIME: expected a time"):
+        load_settings(environ={"AWARENESS_SCHEDULE_DAILY_TIME": "7am"}, cwd=tmp_path)
+
+
+def test_secrets_are_refused_in_the_file_and_hidden_in_repr(tmp_path):
+    path = tmp_path / "secrets.toml"
+    path.write_text('[mail]\nsmtp_password = "hunter2"\n')
+    with pytest.raises(ConfigError, match="AWARENESS_MAIL_SMTP_PASSWORD"):
+        load_settings(config=path, environ={}, cwd=tmp_path)
+    settings = load_settings(environ={"AWARENESS_MAIL_SMTP_PASSWORD": "hunter2"}, cwd=tmp_path)
+    assert "hunter2" not in repr(settings)
+    assert settings["mail.smtp_password"] == "hunter2"
+
+
+def test_generated_secret_key_is_stable_and_private(tmp_path):
+    settings = load_settings(environ={}, cwd=tmp_path)
+    key = settings.secret_key()
+    assert len(key) >= 40
+    assert settings.secret_key() == key
+    assert (tmp_path / "var" / "secret-key").stat().st_mode & 0o077 == 0
+
+
+def test_missing_config_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(config="nope.toml", environ={}, cwd=tmp_path)
