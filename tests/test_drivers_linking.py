@@ -1,0 +1,215 @@
+"""Linking items to driver records: same document, related by tag and words, and no link."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from awareness.drivers.importer import parse_driver_page
+from awareness.drivers.linking import DEFAULT_THRESHOLD, related_drivers, words
+from awareness.model import DriverLink, DriverRecord
+
+DATA = Path(__file__).parent / "data"
+SEED = tuple(parse_driver_page((DATA / "map-toolkit-leadership-tag-page.txt").read_text("utf-8")))
+FYFV = "implementing-the-nhs-five-year-forward-view-aligning-policies-with-the-plan"
+DEVELOPING_PEOPLE = (
+    "developing-people-improving-care-a-national-framework-for-action-on-improvement"
+)
+
+
+def link(
+    title: str,
+    summary: str = "",
+    *,
+    url: str | None = None,
+    tags: tuple[str, ...] = (),
+    records: tuple[DriverRecord, ...] = SEED,
+    limit: int = 3,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[DriverLink]:
+    return related_drivers(
+        title=title,
+        summary=summary,
+        link=url,
+        topic_tags=tags,
+        records=records,
+        limit=limit,
+        threshold=threshold,
+    )
+
+
+LEADERSHIP_ITEM = (
+    "New leadership and management framework for NHS managers",
+    "NHS England has published a leadership and management framework setting out the "
+    "standards expected of managers and leaders, to build a compassionate and inclusive "
+    "culture and improve leadership development across the NHS [&#8230;]",
+)
+FLU_ITEM = (
+    "NHS issues flu jab SOS with worst of winter only weeks away",
+    "Health and care workers are urged to get their flu vaccine to protect patients, as the "
+    "NHS prepares for a difficult winter with hospitals already under pressure.",
+)
+
+# (title, summary, topic tags, slugs that must be linked, in order)
+CASES = [
+    pytest.param(
+        *LEADERSHIP_ITEM,
+        ("Leadership",),
+        [
+            DEVELOPING_PEOPLE,
+            "new-evidence-on-management-and-leadership",
+            "leadership-zone-shrewsbury-and-telford-hospital-nhs-trust",
+        ],
+        id="leadership news -> leadership drivers",
+    ),
+    pytest.param(
+        *LEADERSHIP_ITEM,
+        (),
+        [DEVELOPING_PEOPLE, "new-evidence-on-management-and-leadership"],
+        id="leadership news without a shared tag -> only the closest",
+    ),
+    pytest.param(
+        "NHS Long Term Workforce Plan",
+        "Actions to recruit and retain staff and to address nursing shortages.",
+        ("Workforce",),
+        ["interim-nhs-people-plan"],
+        id="workforce plan -> people plan",
+    ),
+    pytest.param(
+        "State of Care 2014/15",
+        "The annual report on the state of health and adult social care: variation in "
+        "quality and safety.",
+        (),
+        ["state-of-care-2013-14"],
+        id="next State of Care -> State of Care",
+    ),
+    pytest.param(*FLU_ITEM, (), [], id="flu -> nothing"),
+    pytest.param(*FLU_ITEM, ("Vaccination", "Leadership"), [], id="flu, shared tag -> nothing"),
+]
+
+
+@pytest.mark.parametrize(("title", "summary", "tags", "expected"), CASES)
+def test_related_links(
+    title: str, summary: str, tags: tuple[str, ...], expected: list[str]
+) -> None:
+    found = link(title, summary, tags=tags)
+    assert [f.slug for f in found] == expected
+    assert all(f.kind == "related" and DEFAULT_THRESHOLD <= f.score <= 1 for f in found)
+
+
+def test_related_reason_names_the_tag_and_the_shared_words() -> None:
+    best = link(*LEADERSHIP_ITEM, tags=("leadership",))[0]
+    assert best.reason.startswith("same topic tag ‘Leadership’; shares: ")
+    shared = best.reason.split("shares: ")[1].split(", ")
+    assert {"leadership", "compassionate", "framework"} <= set(shared)
+    untagged = link(*LEADERSHIP_ITEM)[0]
+    assert untagged.reason.startswith("shares: ")
+    assert untagged.score < best.score  # the shared tag raised it
+
+
+def test_no_real_nhs_england_news_item_links_to_the_leadership_drivers() -> None:
+    # 46 real items (flu, strikes, cancer drugs…); none is about leadership or workforce.
+    snapshots = DATA / "nhs-england-news-feed-poll-snapshots-2025-10_2026-01.json"
+    feed = json.loads(snapshots.read_text(encoding="utf-8"))
+    items = {
+        i["title"]: html.unescape(i["description"]) for s in feed["snapshots"] for i in s["items"]
+    }
+    assert len(items) == 46
+    linked = {title: link(title, summary) for title, summary in items.items()}
+    assert {title: found for title, found in linked.items() if found} == {}
+
+
+def test_a_shared_tag_alone_never_links() -> None:
+    assert link("Quarterly bulletin", "Dates for your diary.", tags=("Leadership",)) == []
+
+
+SEED_FYFV_URL = (
+    "http://www.kingsfund.org.uk/sites/files/kf/field/field_publication_file/"
+    "implementing-the-nhs-five-year-forward-view-kingsfund-feb15.pdf"
+)
+
+
+@pytest.mark.parametrize(
+    "item_url",
+    [
+        SEED_FYFV_URL,
+        SEED_FYFV_URL.replace("http://www.", "https://") + "?utm_source=bulletin&utm_medium=email",
+        SEED_FYFV_URL.replace("http://www.kingsfund", "HTTPS://WWW.KingsFund") + "#page=4",
+    ],
+)
+def test_same_document_by_normalised_link(item_url: str) -> None:
+    found = link("Unrelated wording entirely", url=item_url)
+    assert found == [
+        DriverLink(
+            FYFV,
+            "same_document",
+            1.0,
+            "links to the same document (https://kingsfund.org.uk/sites/files/kf/field/"
+            "field_publication_file/implementing-the-nhs-five-year-forward-view-kingsfund-feb15.pdf)",
+        )
+    ]
+
+
+def test_same_document_ignores_trailing_slash_and_tracking_and_comes_first() -> None:
+    people_plan = next(r for r in SEED if r.slug == "interim-nhs-people-plan")
+    with_link = replace(people_plan, link="https://www.england.nhs.uk/publication/people-plan/")
+    records = tuple(with_link if r is people_plan else r for r in SEED)
+    found = link(
+        *LEADERSHIP_ITEM,
+        tags=("Leadership",),
+        records=records,
+        url="https://england.nhs.uk/publication/people-plan?utm_campaign=x&fbclid=y",
+    )
+    assert found[0].slug == "interim-nhs-people-plan" and found[0].kind == "same_document"
+    assert [f.kind for f in found[1:]] == ["related", "related"]
+    assert "interim-nhs-people-plan" not in {f.slug for f in found[1:]}
+
+
+@pytest.mark.parametrize(
+    "item_url", [None, "", "javascript:alert(1)", "https://example.org:99999/x", "not a url"]
+)
+def test_unusable_item_links_make_no_same_document_link(item_url: str | None) -> None:
+    assert all(f.kind == "related" for f in link(*LEADERSHIP_ITEM, url=item_url))
+
+
+def test_records_without_links_never_match_an_item_without_a_link() -> None:
+    assert all(f.kind == "related" for f in link("x", url=None, threshold=0.0))
+
+
+def test_order_is_deterministic_whatever_the_record_order() -> None:
+    expected = link(*LEADERSHIP_ITEM, tags=("Leadership",), limit=8, threshold=0.0)
+    assert len(expected) == 8
+    assert [f.score for f in expected] == sorted((f.score for f in expected), reverse=True)
+    rng = random.Random(5)
+    for _ in range(5):
+        shuffled = list(SEED)
+        rng.shuffle(shuffled)
+        again = link(
+            *LEADERSHIP_ITEM, tags=("Leadership",), limit=8, threshold=0.0, records=tuple(shuffled)
+        )
+        assert again == expected
+
+
+def test_limit_and_threshold() -> None:
+    assert link(*LEADERSHIP_ITEM, limit=0) == []
+    assert len(link(*LEADERSHIP_ITEM, tags=("Leadership",), limit=1)) == 1
+    assert link(*LEADERSHIP_ITEM, tags=("Leadership",), threshold=1.01) == []
+    assert link(*LEADERSHIP_ITEM, records=()) == []
+
+
+def test_case_study_is_linked_through_its_story() -> None:
+    found = link(
+        "Library creates leadership book collection",
+        "Reading lists, e-books and patron-driven acquisition for leadership courses.",
+        tags=("Leadership",),
+    )
+    assert found[0].slug == "leadership-zone-shrewsbury-and-telford-hospital-nhs-trust"
+
+
+def test_words_drop_stop_words_numbers_and_plurals() -> None:
+    assert words("The NHS’s 2019 leaders’ libraries and services") == ["leader", "library"]
