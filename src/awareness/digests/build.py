@@ -1,0 +1,229 @@
+"""Building a digest from a subscriber's unsent matches (pure: no clock, no I/O).
+
+A digest is one subscriber's matches for one period, grouped by topic (sections in topic-name
+order), best first. The same item can match two of a subscriber's topics, or arrive from two
+feeds; it is shown once, in the topic where it scored best, and the folded duplicates are still
+listed in ``Digest.match_ids`` so the caller marks them delivered too (otherwise they would come
+back alone in the next digest).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from awareness.links import is_safe_link, normalise_link
+
+FREQUENCIES = ("daily", "weekly")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+ELLIPSIS = "…"
+# Unicode categories that never belong in one line of text we show or put in a header:
+# Cc controls (CR, LF, NUL…), Cf format characters (bidi overrides U+202A–U+202E and
+# U+2066–U+2069, zero-width characters, BOM), Cs lone surrogates (unencodable).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+
+
+@dataclass(frozen=True)
+class DigestDriver:
+    """A driver record shown under an entry; ``url`` is the record's page in the web app."""
+
+    title: str
+    impact: str
+    url: str
+    suggested: bool
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One match as a digest shows it: the item, the topic it matched, and related drivers."""
+
+    match_id: int
+    topic_slug: str
+    topic_name: str
+    title: str
+    link: str | None
+    publisher: str
+    published: datetime | None
+    summary: str
+    score: float
+    drivers: tuple[DigestDriver, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """The entries of one topic, best first."""
+
+    topic_slug: str
+    topic_name: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One subscriber's mail for one period.
+
+    ``folded_match_ids`` are matches not shown because the same item is shown in another
+    section; they count as delivered with this digest.
+    """
+
+    subscriber_id: int
+    period_key: str
+    frequency: str
+    sections: tuple[DigestSection, ...]
+    folded_match_ids: tuple[int, ...] = ()
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        """Every shown entry, in reading order."""
+        return tuple(entry for section in self.sections for entry in section.entries)
+
+    @property
+    def entry_count(self) -> int:
+        """How many items the reader sees."""
+        return sum(len(section.entries) for section in self.sections)
+
+    @property
+    def match_ids(self) -> tuple[int, ...]:
+        """Every match this digest delivers: the shown ones in reading order, then the folded."""
+        return tuple(entry.match_id for entry in self.entries) + self.folded_match_ids
+
+    @property
+    def best_entry(self) -> DigestEntry:
+        """The highest-ranked entry of the whole digest (what a subject line should name)."""
+        return min(self.entries, key=_rank_key)
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        """The names of the topics that have entries, in section order."""
+        return tuple(section.topic_name for section in self.sections)
+
+
+def period_key(frequency: Literal["daily", "weekly"], now: datetime, tz: ZoneInfo) -> str:
+    """The period ``now`` falls in, in the subscribers' time zone: ``daily:2026-11-26``,
+    ``weekly:2026-W48`` (ISO 8601 week, whose year can differ from the calendar year)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    local = now.astimezone(tz)
+    if frequency == "daily":
+        return f"daily:{local.date().isoformat()}"
+    if frequency == "weekly":
+        iso = local.isocalendar()
+        return f"weekly:{iso.year}-W{iso.week:02d}"
+    raise ValueError(f"unknown digest frequency {frequency!r}; expected daily or weekly")
+
+
+def period_start(key: str) -> date:
+    """The first local day of the period named by ``key`` (the Monday for a weekly key)."""
+    frequency, _, value = key.partition(":")
+    try:
+        if frequency == "daily":
+            return date.fromisoformat(value)
+        if frequency == "weekly":
+            year, _, week = value.partition("-W")
+            return date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        pass
+    raise ValueError(f"not a digest period key: {key!r}")
+
+
+def period_label(key: str) -> str:
+    """How the period reads in a mail: ``26 November 2026``, ``week beginning 23 November 2026``."""
+    start = period_start(key)
+    text = f"{start.day} {MONTHS[start.month - 1]} {start.year}"
+    return f"week beginning {text}" if key.startswith("weekly:") else text
+
+
+def build_digest(
+    *, subscriber_id: int, frequency: str, period_key: str, entries: Iterable[DigestEntry]
+) -> Digest | None:
+    """Group ``entries`` into one digest, each item once; None when there is nothing to send."""
+    if frequency not in FREQUENCIES:
+        raise ValueError(f"unknown digest frequency {frequency!r}; expected daily or weekly")
+    shown, folded = _fold_duplicates(sorted(entries, key=_rank_key))
+    if not shown:
+        return None
+    return Digest(
+        subscriber_id=subscriber_id,
+        period_key=period_key,
+        frequency=frequency,
+        sections=_sections(shown),
+        folded_match_ids=tuple(sorted(folded)),
+    )
+
+
+def visible_text(text: str) -> str:
+    """``text`` on one line: invisible and control characters removed, whitespace collapsed."""
+    kept = (
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+    )
+    return " ".join("".join(kept).split())
+
+
+def short_summary(text: str, limit: int = 300) -> str:
+    """``text`` on one line, at most ``limit`` characters, cut at a word boundary with "…"."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    line = visible_text(text)
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    # Cut at the last space unless that would throw away most of the text (one huge word).
+    cut = head.rfind(" ")
+    if cut >= limit // 2:
+        head = head[:cut]
+    return head.rstrip(" ,;:-–—") + ELLIPSIS
+
+
+def item_identity(entry: DigestEntry) -> str:
+    """What makes two entries the same item: the normalised link, else the title."""
+    if entry.link and is_safe_link(entry.link):
+        return "link:" + normalise_link(entry.link)
+    return "title:" + visible_text(entry.title).casefold()
+
+
+def _rank_key(entry: DigestEntry) -> tuple[float, int, float, str, str, int]:
+    """Best first: score desc, newest first with undated last, then title; ties stay stable."""
+    if entry.published is None:
+        undated, newest = 1, 0.0
+    else:
+        published = entry.published
+        if published.tzinfo is None:  # the model promises UTC; never fall back to local time
+            published = published.replace(tzinfo=UTC)
+        undated, newest = 0, -published.timestamp()
+    return (-entry.score, undated, newest, entry.title.casefold(), entry.topic_name.casefold(),
+            entry.match_id)
+
+
+def _fold_duplicates(
+    ranked: list[DigestEntry],
+) -> tuple[list[DigestEntry], list[int]]:
+    """Keep the first (best-ranked) entry of each item; return it and the folded match ids."""
+    seen: set[str] = set()
+    shown: list[DigestEntry] = []
+    folded: list[int] = []
+    for entry in ranked:
+        identity = item_identity(entry)
+        if identity in seen:
+            folded.append(entry.match_id)
+        else:
+            seen.add(identity)
+            shown.append(entry)
+    return shown, folded
+
+
+def _sections(ranked: list[DigestEntry]) -> tuple[DigestSection, ...]:
+    """Group ranked entries by topic, keeping rank order within each; topics by name."""
+    by_topic: dict[str, list[DigestEntry]] = {}
+    names: dict[str, str] = {}
+    for entry in ranked:
+        by_topic.setdefault(entry.topic_slug, []).append(entry)
+        names.setdefault(entry.topic_slug, entry.topic_name)
+    order = sorted(by_topic, key=lambda slug: (names[slug].casefold(), slug))
+    return tuple(DigestSection(slug, names[slug], tuple(by_topic[slug])) for slug in order)
