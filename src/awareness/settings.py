@@ -123,8 +123,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mail", "send_rate", 10.0, _float, "Most messages sent per second."),
     Setting("web", "host", "127.0.0.1", _str, "Address the web app listens on."),
     Setting("web", "port", 8000, _int, "Port the web app listens on."),
-    Setting("web", "base_url", "http://127.0.0.1:8000", _str,
-            "Public URL of the web app, used in e-mail links (https in production)."),
+    Setting("web", "base_url", "", _str,
+            "Public URL of the web app, used in e-mail links (https in production). "
+            "Empty: `http://<host>:<port>` from the two settings above."),
     Setting("web", "secret_key", "", _str,
             "Key that signs sessions and tokens. Environment only; when empty the service "
             "generates one in the data folder.", secret=True),
@@ -175,6 +176,12 @@ class Settings:
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             return prefix + str(self.base_dir / url[len(prefix):])
         return url
+
+    @property
+    def base_url(self) -> str:
+        """The web app's public URL, without a trailing slash."""
+        configured = str(self.values["web.base_url"]).rstrip("/")
+        return configured or f"http://{self.values['web.host']}:{self.values['web.port']}"
 
     @property
     def timezone(self) -> ZoneInfo:

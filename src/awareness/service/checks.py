@@ -1,0 +1,50 @@
+"""``awareness check``: validate settings and the librarians' files, collecting every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from awareness.errors import ConfigError
+from awareness.settings import Settings
+from awareness.subscriptions import Topic, check_source_refs, parse_sources, parse_topic
+from awareness.topics.query import lint_query
+
+
+def check_all(settings: Settings) -> tuple[list[str], list[str]]:
+    """(errors, warnings) as ``path:line: message`` lines; every file is checked."""
+    folder = settings.path("paths.subscriptions")
+    errors: list[str] = []
+    warnings: list[str] = []
+    if not folder.is_dir():
+        return [f"{folder}: subscriptions folder not found; set paths.subscriptions"], []
+    sources = []
+    sources_path = folder / "sources.toml"
+    try:
+        sources = parse_sources(sources_path.read_text(encoding="utf-8"), str(sources_path))
+    except FileNotFoundError:
+        errors.append(f"{sources_path}: missing; every deployment needs a sources list")
+    except ConfigError as exc:
+        errors.append(exc.located())
+    topics: list[Topic] = []
+    for path in sorted((folder / "topics").glob("*.toml")):
+        try:
+            topic = parse_topic(path.read_text(encoding="utf-8"), str(path), path.stem)
+        except ConfigError as exc:
+            errors.append(exc.located())
+            continue
+        topics.append(topic)
+        warnings.extend(f"{path}: {w}" for w in lint_query(topic.query.text))
+    if not topics:
+        warnings.append(f"{folder / 'topics'}: no topics defined")
+    errors.extend(e.located() for e in check_source_refs(topics, sources))
+    errors.extend(_check_templates(settings))
+    return errors, warnings
+
+
+def _check_templates(settings: Settings) -> list[str]:
+    folder = settings.path("paths.templates")
+    needed = ["digest/subject.txt", "digest/body.txt", "digest/body.html"]
+    if not folder.is_dir():
+        return []  # the service falls back to its bundled templates
+    return [f"{folder / name}: missing template" for name in needed
+            if not (Path(folder) / name).is_file()]

@@ -1,0 +1,141 @@
+"""Librarian accounts and staff subscribers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from awareness.errors import AwarenessError, NotFound
+from awareness.service.context import Context
+from awareness.storage.db import transaction
+from awareness.storage.models import Librarian, Subscriber, Subscription
+
+_hasher = PasswordHasher()
+# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password")
+EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+MIN_PASSWORD = 12
+
+
+def add_librarian(ctx: Context, name: str, password: str) -> None:
+    """Create a librarian account (password hashed with argon2id)."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{2,100}", name):
+        raise AwarenessError("librarian names are 2-100 letters, digits, dots, dashes")
+    if len(password) < MIN_PASSWORD:
+        raise AwarenessError(f"password too short: use at least {MIN_PASSWORD} characters")
+    with transaction(ctx.sessions) as session:
+        if session.scalar(select(Librarian).where(Librarian.name == name)):
+            raise AwarenessError(f"librarian {name!r} already exists")
+        session.add(Librarian(name=name, password_hash=_hasher.hash(password),
+                              session_version=1, created_at=ctx.now()))
+
+
+def authenticate(ctx: Context, name: str, password: str) -> tuple[str, int] | None:
+    """(name, session version) when the password is right, else None."""
+    with ctx.sessions() as session:
+        row = session.scalar(select(Librarian).where(Librarian.name == name))
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return (row.name, row.session_version) if row else None
+
+
+def session_version(ctx: Context, name: str) -> int | None:
+    with ctx.sessions() as session:
+        row = session.scalar(select(Librarian).where(Librarian.name == name))
+        return row.session_version if row else None
+
+
+def end_sessions(ctx: Context, name: str) -> None:
+    """Invalidate every session cookie of a librarian (logout everywhere)."""
+    with transaction(ctx.sessions) as session:
+        row = session.scalar(select(Librarian).where(Librarian.name == name))
+        if row:
+            row.session_version += 1
+
+
+@dataclass(frozen=True)
+class SubscriberView:
+    id: int
+    email: str
+    frequency: str
+    topics: list[str]
+    created_at: datetime
+    active: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {**self.__dict__, "created_at": self.created_at.isoformat()}
+
+
+def mask_email(address: str) -> str:
+    """``a…@example.org``: enough to recognise, not enough to harvest (RELIABILITY W8)."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
+    """Subscribe an address to topics; adding topics to an existing subscriber merges them."""
+    email = email.strip()
+    if not EMAIL.match(email):
+        raise AwarenessError(f"not an e-mail address: {email!r}")
+    if frequency not in ("daily", "weekly"):
+        raise AwarenessError("frequency must be daily or weekly")
+    if not topics:
+        raise AwarenessError("name at least one topic with --topic")
+    for slug in topics:
+        ctx.topic(slug)  # raises with the list of known topics
+    with transaction(ctx.sessions) as session:
+        row = session.scalar(select(Subscriber).where(Subscriber.email == email.lower()))
+        if row is None:
+            row = Subscriber(email=email.lower(), frequency=frequency,
+                             token=secrets.token_urlsafe(32), created_at=ctx.now())
+            session.add(row)
+        row.frequency, row.unsubscribed_at = frequency, None
+        have = {s.topic_slug for s in row.subscriptions}
+        row.subscriptions.extend(Subscription(topic_slug=t) for t in topics if t not in have)
+        session.flush()
+        return _subscriber_view(row)
+
+
+def _subscriber_view(row: Subscriber) -> SubscriberView:
+    return SubscriberView(row.id, row.email, row.frequency,
+                          sorted(s.topic_slug for s in row.subscriptions), row.created_at,
+                          row.unsubscribed_at is None)
+
+
+def list_subscribers(ctx: Context) -> list[SubscriberView]:
+    with ctx.sessions() as session:
+        return [_subscriber_view(r) for r in session.scalars(select(Subscriber).order_by(
+            Subscriber.email))]
+
+
+def subscriber_for_token(ctx: Context, token: str) -> SubscriberView | None:
+    with ctx.sessions() as session:
+        row = session.scalar(select(Subscriber).where(Subscriber.token == token))
+        return _subscriber_view(row) if row else None
+
+
+def unsubscribe(ctx: Context, token: str) -> bool:
+    """Unsubscribe the holder of ``token`` from every digest; repeating it is harmless."""
+    with transaction(ctx.sessions) as session:
+        row = session.scalar(select(Subscriber).where(Subscriber.token == token))
+        if row is None:
+            return False
+        if row.unsubscribed_at is None:
+            row.unsubscribed_at = ctx.now()
+        return True
+
+
+def remove_subscriber(ctx: Context, email: str) -> None:
+    with transaction(ctx.sessions) as session:
+        row = session.scalar(select(Subscriber).where(Subscriber.email == email.lower()))
+        if row is None:
+            raise NotFound(f"no subscriber {mask_email(email)}")
+        row.unsubscribed_at = row.unsubscribed_at or ctx.now()

@@ -1,0 +1,265 @@
+"""Polling: fetch due sources, store new items once, match them, link their drivers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from awareness.drivers.linking import related_drivers
+from awareness.errors import FetchError, ParseError
+from awareness.model import DriverRecord, ItemText, ParsedItem
+from awareness.service.context import Context
+from awareness.sources import schedule
+from awareness.sources.fetch import FetchResult, Validators, fetch
+from awareness.sources.parse import parse_feed
+from awareness.storage.db import transaction
+from awareness.storage.models import DriverRecordRow, Item, Match, MatchDriver, Source
+from awareness.subscriptions import Topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of one source did, for the CLI and the logs."""
+
+    source_id: str
+    status: str  # ok|not_modified|unchanged|failed
+    new_items: int = 0
+    updated_items: int = 0
+    new_matches: int = 0
+    baseline: bool = False
+    error: str | None = None
+
+
+def sync_sources(ctx: Context) -> None:
+    """Bring the sources table in line with sources.toml (definitions only, never fetch state).
+
+    A source removed from the file is disabled, never deleted: its items stay.
+    """
+    defs = {d.id: d for d in ctx.sources()}
+    with transaction(ctx.sessions) as session:
+        rows = {row.id: row for row in session.scalars(select(Source))}
+        for source_id, d in defs.items():
+            row = rows.get(source_id) or Source(id=source_id, baseline_done=False, error_count=0,
+                                                state="active")
+            if row.url != d.url and row.url is not None:
+                # A new URL is a new feed for conditional GET purposes.
+                row.etag = row.last_modified = row.body_hash = None
+            row.name, row.publisher, row.url, row.kind = d.name, d.publisher, d.url, d.kind
+            row.interval_minutes, row.enabled = d.interval_minutes, d.enabled
+            session.add(row)
+        for source_id, row in rows.items():
+            if source_id not in defs:
+                row.enabled = False
+
+
+def due_sources(ctx: Context) -> list[str]:
+    """Ids of the enabled, active sources whose next check has come."""
+    now = ctx.now()
+    with ctx.sessions() as session:
+        rows = session.scalars(
+            select(Source).where(Source.enabled.is_(True), Source.state == "active")
+        ).all()
+        return [row.id for row in rows if schedule.is_due(row.next_check_at, now)]
+
+
+def poll(ctx: Context, source_ids: Iterable[str] | None = None,
+         on_done: Callable[[PollOutcome], None] | None = None) -> list[PollOutcome]:
+    """Poll the given sources (default: those that are due); a failing source never stops it."""
+    sync_sources(ctx)
+    ids = list(source_ids) if source_ids is not None else due_sources(ctx)
+    topics = ctx.topics()
+    drivers = load_driver_records(ctx)
+    outcomes = []
+    for source_id in ids:
+        try:
+            outcome = poll_source(ctx, source_id, topics, drivers)
+        except Exception as exc:  # a bug for one source must not stop the others
+            log.exception("polling %s failed unexpectedly", source_id)
+            outcome = _record_failure(ctx, source_id, FetchError(
+                f"internal error ({type(exc).__name__}); see the service log"))
+        outcomes.append(outcome)
+        if outcome.status == "ok":
+            log.info("%s: %d new, %d updated, %d matches%s", source_id, outcome.new_items,
+                     outcome.updated_items, outcome.new_matches,
+                     " (baseline)" if outcome.baseline else "")
+        if on_done:
+            on_done(outcome)
+    return outcomes
+
+
+def poll_source(ctx: Context, source_id: str, topics: list[Topic],
+                drivers: list[tuple[int, DriverRecord]]) -> PollOutcome:
+    """Fetch, parse and store one source. Validators move only with the items they describe."""
+    with ctx.sessions() as session:
+        row = session.get_one(Source, source_id)
+        url, validators = row.url, Validators(row.etag, row.last_modified)
+        old_hash = row.body_hash
+    try:
+        result = fetch(url, validators=validators, policy=ctx.fetch_policy, resolver=ctx.resolver)
+    except FetchError as exc:
+        return _record_failure(ctx, source_id, exc)
+    if result.status == "not_modified":
+        return _record_success(ctx, source_id, result, None, "not_modified")
+    body_hash = hashlib.sha256(result.body).hexdigest()
+    if body_hash == old_hash:
+        return _record_success(ctx, source_id, result, body_hash, "unchanged")
+    try:
+        parsed = parse_feed(result.body, url=result.url, content_type=result.content_type,
+                            now=ctx.now())
+    except ParseError as exc:
+        return _record_failure(ctx, source_id, FetchError(str(exc), url=url))
+    return _store(ctx, source_id, result, body_hash, parsed.items, parsed.warnings, topics,
+                  drivers)
+
+
+def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
+           items: Iterable[ParsedItem], warnings: Iterable[str], topics: list[Topic],
+           drivers: list[tuple[int, DriverRecord]]) -> PollOutcome:
+    now = ctx.now()
+    with transaction(ctx.sessions) as session:
+        source = session.get_one(Source, source_id)
+        baseline = not source.baseline_done
+        new, updated = _upsert_items(session, source, items, now, baseline)
+        new_matches = 0 if baseline else sum(
+            match_item(session, item, source, topics, drivers, now) for item in new
+        )
+        _mark_success(source, result, body_hash, now)
+        source.baseline_done = True
+        source.warnings = "\n".join(warnings) or None
+    return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
+
+
+def _upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
+                  now: datetime, baseline: bool) -> tuple[list[Item], int]:
+    """Insert items not seen before; update edited ones in place (edits never re-alert)."""
+    existing = {row.key: row for row in session.scalars(
+        select(Item).where(Item.source_id == source.id))}
+    new: list[Item] = []
+    updated = 0
+    for parsed in items:
+        row = existing.get(parsed.key)
+        if row is not None:
+            updated += _apply_edit(row, parsed, now)
+            continue
+        row = Item(source_id=source.id, key=parsed.key, guid=parsed.guid, title=parsed.title,
+                   link=parsed.link, summary_html=parsed.summary_html,
+                   summary_text=parsed.summary_text, categories=list(parsed.categories),
+                   published_at=parsed.published, first_seen_at=now, baseline=baseline)
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            continue  # a concurrent poll stored it first: one copy only (RELIABILITY D9)
+        existing[parsed.key] = row
+        new.append(row)
+    return new, updated
+
+
+def _apply_edit(row: Item, parsed: ParsedItem, now: datetime) -> int:
+    if (row.title, row.summary_html) == (parsed.title, parsed.summary_html):
+        return 0
+    row.title, row.summary_html, row.summary_text = (parsed.title, parsed.summary_html,
+                                                     parsed.summary_text)
+    row.updated_at = now
+    return 1
+
+
+def match_item(session: Session, item: Item, source: Source, topics: list[Topic],
+               drivers: list[tuple[int, DriverRecord]], now: datetime) -> int:
+    """Match one stored item against every topic; store each match with its driver links."""
+    text = ItemText(title=item.title, summary=item.summary_text,
+                    categories=tuple(item.categories or ()),
+                    source=f"{source.publisher} {source.id}")
+    count = 0
+    for topic in topics:
+        if topic.sources and source.id not in topic.sources:
+            continue
+        hits = topic.query.match(text)
+        if not hits:
+            continue
+        match = Match(item_id=item.id, topic_slug=topic.slug,
+                      status="pending" if topic.review == "required" else "auto",
+                      hits=[{"term": h.term, "field": h.field, "word": h.word} for h in hits],
+                      score=score_hits(hits), created_at=now)
+        session.add(match)
+        session.flush()
+        _link_drivers(session, match, item, topic, drivers)
+        count += 1
+    return count
+
+
+def score_hits(hits: Iterable[object]) -> float:
+    """A simple relevance score: title hits count double (issue 4 brings BM25)."""
+    return float(sum(2 if getattr(h, "field", "") == "title" else 1 for h in hits))
+
+
+def _link_drivers(session: Session, match: Match, item: Item, topic: Topic,
+                  drivers: list[tuple[int, DriverRecord]]) -> None:
+    ids = {record.slug: row_id for row_id, record in drivers}
+    links = related_drivers(title=item.title, summary=item.summary_text, link=item.link,
+                            topic_tags=topic.driver_tags,
+                            records=[record for _, record in drivers])
+    for link in links:
+        session.add(MatchDriver(match_id=match.id, driver_id=ids[link.slug], kind=link.kind,
+                                score=link.score, reason=link.reason))
+
+
+def load_driver_records(ctx: Context) -> list[tuple[int, DriverRecord]]:
+    """Every stored driver record as (row id, pure value) for the linker."""
+    with ctx.sessions() as session:
+        return [(row.id, record_from_row(row)) for row in session.scalars(select(DriverRecordRow))]
+
+
+def record_from_row(row: DriverRecordRow) -> DriverRecord:
+    return DriverRecord(kind=row.kind, slug=row.slug, title=row.title,  # type: ignore[arg-type]
+                        source=row.source, link=row.link, impact=row.impact,
+                        summary=row.summary, tags=tuple(row.tags or ()),
+                        fields=dict(row.fields or {}))
+
+
+def _mark_success(source: Source, result: FetchResult, body_hash: str | None,
+                  now: datetime) -> None:
+    source.etag = result.validators.etag
+    source.last_modified = result.validators.last_modified
+    if body_hash is not None:
+        source.body_hash = body_hash
+    source.last_attempt_at = source.last_success_at = now
+    source.error_count = 0
+    source.last_error = None
+    if source.state == "broken":
+        source.state = "active"  # one success resets everything (RELIABILITY F15)
+    source.next_check_at = schedule.next_check_after_success(now, source.interval_minutes)
+
+
+def _record_success(ctx: Context, source_id: str, result: FetchResult, body_hash: str | None,
+                    status: str) -> PollOutcome:
+    with transaction(ctx.sessions) as session:
+        _mark_success(session.get_one(Source, source_id), result, body_hash, ctx.now())
+    return PollOutcome(source_id, status)
+
+
+def _record_failure(ctx: Context, source_id: str, error: FetchError) -> PollOutcome:
+    now = ctx.now()
+    with transaction(ctx.sessions) as session:
+        source = session.get_one(Source, source_id)
+        source.error_count += 1
+        source.last_error = str(error)
+        source.last_attempt_at = now
+        source.next_check_at = schedule.next_check_after_failure(
+            now, source.interval_minutes, source.error_count, error.retry_after, random.random())
+        if error.gone:
+            source.state = "gone"
+        elif schedule.is_broken(source.error_count):
+            source.state = "broken"
+    log.warning("source %s failed: %s", source_id, error)
+    return PollOutcome(source_id, "failed", error=str(error))

@@ -1,0 +1,181 @@
+"""``awareness run``: the web app and the scheduler in one process (the embedded default).
+
+Only one process per deployment may run the scheduler (RELIABILITY finding 11, S1): the
+scheduler starts only while this process holds an exclusive ``flock`` on
+``<data>/scheduler.lock``; a second process serves the web app and waits on standby.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+import uvicorn
+
+from awareness.scheduler import Heartbeat, build_scheduler
+from awareness.service import digests, people, polling
+from awareness.service.context import Context, create_context
+from awareness.settings import Settings
+from awareness.storage.db import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerLock:
+    """An exclusive, non-blocking file lock; released by the OS if the process dies."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self) -> None:
+        if self._handle:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def run_service(settings: Settings, *, demo: bool = False) -> None:
+    """Serve the web app in the foreground and run the scheduler beside it until stopped."""
+    feeds = None
+    if demo:
+        settings, feeds = prepare_demo(settings)
+    ctx = create_context(settings)
+    upgrade(ctx.engine)
+    polling.sync_sources(ctx)
+    if demo:
+        seed_demo(ctx)
+    heartbeat = Heartbeat()
+    scheduler = _scheduler(ctx, heartbeat, demo=demo)
+    lock = SchedulerLock(settings.path("paths.data") / "scheduler.lock")
+    stop = threading.Event()
+    threading.Thread(target=_lead_when_possible, args=(lock, scheduler, stop), daemon=True).start()
+
+    from awareness.web.app import create_app
+
+    app = create_app(ctx)
+    poll_seconds = settings["schedule.poll_seconds"]
+    app.state.health_checks.append(
+        lambda: ("scheduler", heartbeat.healthy(60) or not scheduler.running,
+                 "standby" if not scheduler.running else f"{heartbeat.job_errors} job errors"))
+    log.info("polling every %s s", poll_seconds)
+    try:
+        uvicorn.run(app, host=settings["web.host"], port=settings["web.port"], log_level="info")
+    finally:
+        stop.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        lock.release()
+        if feeds:
+            feeds.stop()
+        ctx.dispose()
+
+
+def _lead_when_possible(lock: SchedulerLock, scheduler: Any, stop: threading.Event) -> None:
+    announced = False
+    while not stop.is_set():
+        if lock.acquire():
+            scheduler.start()
+            log.info("this process runs the scheduler")
+            return
+        if not announced:
+            log.warning("standby: another awareness process runs the scheduler")
+            announced = True
+        stop.wait(30)
+
+
+def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
+    s = ctx.settings
+
+    def poll() -> None:
+        ids = [src.id for src in ctx.sources() if src.enabled] if demo else None
+        polling.poll(ctx, ids)
+
+    def send(frequency: str | None) -> None:
+        digests.send_digests(ctx, frequency=frequency)
+
+    def relay() -> None:
+        digests.relay(ctx, digests.SendReport())
+
+    scheduler = build_scheduler(
+        timezone=s["schedule.timezone"], poll_seconds=10 if demo else s["schedule.poll_seconds"],
+        daily_time=s["schedule.daily_time"], weekly_day=s["schedule.weekly_day"],
+        weekly_time=s["schedule.weekly_time"], poll=poll,
+        send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
+        heartbeat=heartbeat)
+    if demo:
+        # The demo sends digests every half minute so a newcomer sees one in the outbox at once;
+        # the outbox still holds each subscriber to one digest per period.
+        scheduler.add_job(lambda: send(None), "interval", seconds=30, id="demo-digests",
+                          replace_existing=True)
+    return scheduler
+
+
+# --- demo mode -------------------------------------------------------------------------------
+
+DEMO_READER = "demo.reader@library.example.nhs.uk"
+
+
+def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
+    """Start the sample feeds; return settings that point at them and at a demo data folder."""
+    from awareness.demo import DemoFeeds
+
+    feeds = DemoFeeds().start()
+    data = settings.path("paths.data") / "demo"
+    subs = data / "subscriptions"
+    (subs / "topics").mkdir(parents=True, exist_ok=True)
+    for topic in (settings.path("paths.subscriptions") / "topics").glob("*.toml"):
+        shutil.copyfile(topic, subs / "topics" / topic.name)
+    (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
+    values = dict(settings.values)
+    values.update({
+        "database.url": f"sqlite:///{data / 'awareness.db'}",
+        "mail.outbox": str(data / "outbox"),
+        "paths.subscriptions": str(subs),
+        "fetch.allowed_hosts": ("127.0.0.1",),
+    })
+    return dataclasses.replace(settings, values=values), feeds
+
+
+def seed_demo(ctx: Context) -> None:
+    """A reader subscribed to every topic, the seed driver records, and a librarian login."""
+    from importlib import resources
+
+    from awareness.service.drivers import import_drivers
+
+    seed = resources.files("awareness.demo") / "map-toolkit-leadership.txt"
+    with resources.as_file(seed) as path:
+        import_drivers(ctx, path)
+    people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily")
+    password = secrets.token_urlsafe(12)
+    try:
+        people.add_librarian(ctx, "demo-librarian", password)
+    except Exception:  # already there from an earlier demo run: reset it
+        password = ""
+    outbox = ctx.settings.path("mail.outbox")
+    print(
+        "\nDemo running. Sample feeds reveal new items every 10 seconds.\n"
+        f"  Review page: {ctx.settings.base_url}/review\n"
+        + (f"  Log in as demo-librarian with password {password}\n" if password else
+           "  Log in as demo-librarian (password from the first demo run, or delete the "
+           "demo folder to get a new one)\n")
+        + f"  Digests are written to {outbox}\n",
+        flush=True,
+    )

@@ -1,0 +1,139 @@
+"""End to end through the real CLI: init → import drivers → poll → approve → send.
+
+Real parts only: the CLI runs as a subprocess, feeds come from an HTTP server on 127.0.0.1,
+digests go to an aiosmtpd server on 127.0.0.1 and are parsed back with the strict policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from email import message_from_bytes, policy
+
+import pytest
+
+from tests.conftest import DATA, ROOT, Response, settings_env
+
+LEADERSHIP_ITEM = (
+    "NHS sets out compassionate leadership programme for senior managers",
+    "A new national programme will support senior managers and boards to build a "
+    "compassionate, inclusive leadership culture across NHS trusts.",
+)
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    body = "".join(
+        f"<item><title>{t}</title><link>https://www.england.nhs.uk/{slug}/</link>"
+        f"<guid>https://www.england.nhs.uk/?p={slug}</guid>"
+        f"<pubDate>Mon, 23 Nov 2026 00:01:00 +0000</pubDate>"
+        f"<description><![CDATA[{d} [&#8230;]]]></description></item>"
+        for slug, t, d in items
+    )
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>News – NHS England'
+            f"</title>{body}</channel></rss>").encode()
+
+
+@pytest.fixture
+def deployment(tmp_path, database_url, feed_server, smtp_server):
+    controller, inbox = smtp_server
+    subs = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions" / "topics", subs / "topics")
+    (subs / "sources.toml").write_text(
+        '[[source]]\nid = "nhs-england-news"\nname = "NHS England news"\n'
+        'publisher = "NHS England"\nkind = "feed"\n'
+        f'url = "{feed_server.url("/news/feed/")}"\n', encoding="utf-8")
+    env = {**os.environ, **settings_env(
+        tmp_path, database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs),
+        AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+        AWARENESS_MAIL_SMTP_PORT=str(controller.port),
+        AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk/awareness")}
+
+    def awareness(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "awareness", *args], env=env,
+                                cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        if ok:
+            assert result.returncode == 0, result.stderr + result.stdout
+        return result
+
+    return awareness, feed_server, inbox
+
+
+def test_pipeline_from_feed_to_inbox(deployment):
+    awareness, feeds, inbox = deployment
+    awareness("init")
+    imported = awareness("drivers", "import", str(DATA / "map-toolkit-leadership-tag-page.txt"))
+    assert "imported 7 drivers and 1 case studies" in imported.stdout
+    awareness("subscribers", "add", "staff.member@trust.nhs.uk", "--topic", "leadership",
+              "--frequency", "weekly")
+
+    # First poll is a baseline: a leadership item already in the feed raises no alert.
+    feeds.routes["/news/feed/"] = Response(rss(
+        ("old-leadership", "Leadership in today’s NHS", "Leadership vacancies are widespread.")))
+    assert "baseline" in awareness("poll", "--all").stderr
+    assert json.loads(awareness("review", "list", "--json").stdout) == []
+
+    feeds.routes["/news/feed/"] = Response(rss(
+        ("old-leadership", "Leadership in today’s NHS", "Leadership vacancies are widespread."),
+        ("leadership-programme", *LEADERSHIP_ITEM),
+        ("flu", "NHS issues flu jab SOS with worst of winter only weeks away",
+         "People eligible for a flu vaccine are urged to come forward."),
+    ))
+    awareness("poll", "--all")
+    pending = json.loads(awareness("review", "list", "--json").stdout)
+    assert [m["title"] for m in pending] == [LEADERSHIP_ITEM[0]]
+    assert pending[0]["drivers"], "a leadership item links to the leadership driver records"
+    driver_slug = pending[0]["drivers"][0]["slug"]
+
+    # Nothing goes out before a librarian approves.
+    awareness("digests", "send")
+    assert inbox.messages == []
+
+    awareness("review", "approve", str(pending[0]["id"]))
+    sent = awareness("digests", "send")
+    assert "sent 1" in sent.stdout
+    assert len(inbox.messages) == 1
+    _, recipients, raw = inbox.messages[0]
+    assert recipients == ["staff.member@trust.nhs.uk"]
+    message = message_from_bytes(raw, policy=policy.strict)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://library.example.nhs.uk/awareness/")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert LEADERSHIP_ITEM[0] in part
+        assert "https://www.england.nhs.uk/leadership-programme/" in part
+        assert f"https://library.example.nhs.uk/awareness/drivers/{driver_slug}" in part
+    assert "flu jab" not in text
+
+    # A second send in the same period sends nothing.
+    again = awareness("digests", "send")
+    assert "sent 0" in again.stdout
+    assert len(inbox.messages) == 1
+
+
+def test_errors_are_one_line_without_traceback(deployment):
+    awareness, _, _ = deployment
+    awareness("init")
+    result = awareness("review", "approve", "999", ok=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: no match 999")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    bad = awareness("subscribers", "add", "a@b.nhs.uk", "--topic", "nope", ok=False)
+    assert "no topic 'nope'" in bad.stderr and "leadership" in bad.stderr
+
+
+def test_check_reports_path_and_line(tmp_path):
+    subs = tmp_path / "subscriptions"
+    (subs / "topics").mkdir(parents=True)
+    shutil.copy(ROOT / "subscriptions" / "sources.toml", subs / "sources.toml")
+    (subs / "topics" / "broken.toml").write_text(
+        'name = "Broken"\ndescription = "x"\nreview = "none"\nquery = "(leader* OR manag*"\n')
+    result = subprocess.run([sys.executable, "-m", "awareness", "check"], cwd=tmp_path,
+                            capture_output=True, text=True,
+                            env={**os.environ, "AWARENESS_PATHS_DATA": str(tmp_path / "var")})
+    assert result.returncode == 2
+    assert f"{subs / 'topics' / 'broken.toml'}:4:" in result.stdout

@@ -1,0 +1,184 @@
+"""Sending digests through the outbox: never twice per period, never lost (RELIABILITY E1-E5).
+
+A real SMTP server (aiosmtpd) on loopback; the database is SQLite and, when configured,
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select
+
+from awareness.digests.mail import SmtpBackend
+from awareness.service import digests, people
+from awareness.storage.db import transaction
+from awareness.storage.models import Delivery, Item, Match, Source
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in the service catches it."""
+
+
+class CrashAfterAccept:
+    """Sends for real, then dies before the service can mark the delivery sent (E3)."""
+
+    def __init__(self, real: SmtpBackend):
+        self.real = real
+
+    def send(self, message):
+        self.real.send(message)
+        raise Crash
+
+
+class CrashBeforeSend:
+    def send(self, message):
+        raise Crash
+
+
+def add_match(ctx, title: str, *, status: str = "approved", topic: str = "leadership") -> int:
+    now = ctx.now()
+    with transaction(ctx.sessions) as session:
+        if session.get(Source, "src") is None:
+            session.add(Source(id="src", name="NHS England news", publisher="NHS England",
+                               url="https://www.england.nhs.uk/news/feed/", kind="feed"))
+        item = Item(source_id="src", key=f"link:{title}", title=title,
+                    link=f"https://www.england.nhs.uk/{abs(hash(title))}/",
+                    summary_text="Summary.", first_seen_at=now, published_at=now)
+        session.add(item)
+        session.flush()
+        match = Match(item_id=item.id, topic_slug=topic, status=status, hits=[], score=1.0,
+                      created_at=now)
+        session.add(match)
+        session.flush()
+        return match.id
+
+
+@pytest.fixture
+def smtp_context(make_context, smtp_server):
+    controller, inbox = smtp_server
+    ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port),
+                       AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk")
+    people.add_subscriber(ctx, "reader@trust.nhs.uk", ["leadership"], "daily")
+    return ctx, inbox
+
+
+def statuses(ctx) -> list[str]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(Delivery.status).order_by(Delivery.id)))
+
+
+def test_one_digest_per_period_however_often_the_job_runs(smtp_context):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Leadership framework published")
+    first = digests.send_digests(ctx)
+    add_match(ctx, "Another leadership report")  # arrives later the same day
+    second = digests.send_digests(ctx)
+    assert (first.queued, first.sent) == (1, 1)
+    assert (second.queued, second.already_queued, second.sent) == (0, 1, 0)
+    assert len(inbox.messages) == 1
+
+
+def test_next_period_carries_only_what_was_not_sent(smtp_context, clock):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Leadership framework published")
+    digests.send_digests(ctx)
+    add_match(ctx, "Another leadership report")
+    clock.advance(days=1)
+    digests.send_digests(ctx)
+    bodies = [message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()
+              for _, _, raw in inbox.messages]
+    assert len(bodies) == 2
+    assert "Leadership framework published" in bodies[0]
+    assert "Another leadership report" in bodies[1]
+    assert "Leadership framework published" not in bodies[1]
+
+
+def test_pending_and_rejected_matches_are_not_sent(smtp_context):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Waiting for review", status="pending")
+    add_match(ctx, "Turned down", status="rejected")
+    report = digests.send_digests(ctx)
+    assert report.nothing_to_send == 1
+    assert inbox.messages == []
+
+
+def test_crash_before_send_loses_nothing(smtp_context):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Leadership framework published")
+    real = ctx.mailer
+    ctx.mailer = CrashBeforeSend()
+    with pytest.raises(Crash):
+        digests.send_digests(ctx)
+    assert statuses(ctx) == ["pending"]
+    ctx.mailer = real
+    report = digests.send_digests(ctx)
+    assert report.sent == 1
+    assert len(inbox.messages) == 1
+    assert statuses(ctx) == ["sent"]
+
+
+def test_crash_after_accept_resends_with_the_same_message_id(smtp_context):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Leadership framework published")
+    real = ctx.mailer
+    ctx.mailer = CrashAfterAccept(real)
+    with pytest.raises(Crash):
+        digests.send_digests(ctx)
+    ctx.mailer = real
+    digests.send_digests(ctx)
+    ids = [message_from_bytes(raw, policy=policy.default)["Message-ID"]
+           for _, _, raw in inbox.messages]
+    assert len(ids) == 2 and ids[0] == ids[1]  # at-least-once, recognisably the same digest
+    assert statuses(ctx) == ["sent"]
+
+
+def test_temporary_refusal_is_retried_later_permanent_is_not(smtp_context, clock):
+    ctx, inbox = smtp_context
+    people.add_subscriber(ctx, "gone@trust.nhs.uk", ["leadership"], "daily")
+    add_match(ctx, "Leadership framework published")
+    inbox.refuse["reader@trust.nhs.uk"] = "452 4.2.2 Mailbox full"
+    inbox.refuse["gone@trust.nhs.uk"] = "550 5.1.1 No such user"
+    report = digests.send_digests(ctx)
+    assert (report.retrying, report.failed, report.sent) == (1, 1, 0)
+    assert sorted(statuses(ctx)) == ["failed", "pending"]
+
+    del inbox.refuse["reader@trust.nhs.uk"]
+    digests.send_digests(ctx)  # too early: the retry waits
+    assert inbox.messages == []
+    clock.advance(minutes=6)
+    digests.send_digests(ctx)
+    assert [rcpt for _, rcpt, _ in inbox.messages] == [["reader@trust.nhs.uk"]]
+
+
+def test_dead_smtp_server_leaves_every_digest_pending(make_context, clock):
+    from tests.conftest import free_port
+
+    ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(free_port()),
+                       AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk")
+    for n in range(3):
+        people.add_subscriber(ctx, f"reader{n}@trust.nhs.uk", ["leadership"], "daily")
+    add_match(ctx, "Leadership framework published")
+    report = digests.send_digests(ctx)
+    assert (report.queued, report.retrying, report.sent) == (3, 3, 0)
+    assert statuses(ctx) == ["pending"] * 3
+
+
+def test_unsubscribed_staff_get_nothing(smtp_context):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Leadership framework published")
+    people.remove_subscriber(ctx, "reader@trust.nhs.uk")
+    digests.send_digests(ctx)
+    assert inbox.messages == []
+
+
+def test_dry_run_changes_nothing(smtp_context):
+    ctx, inbox = smtp_context
+    add_match(ctx, "Leadership framework published")
+    report = digests.send_digests(ctx, dry_run=True)
+    assert [email for email, _ in report.previews] == ["reader@trust.nhs.uk"]
+    assert statuses(ctx) == []
+    assert inbox.messages == []

@@ -1,0 +1,208 @@
+"""Polling against a real HTTP server on loopback: baseline, conditional GET, edits, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import func, select
+
+from awareness.service import polling
+from awareness.storage.models import Item, Match, Source
+from tests.conftest import DATA, Response
+
+LEADERSHIP = ("leadership-programme", "New compassionate leadership programme for NHS boards",
+              "Boards and senior leaders will be supported to build an inclusive culture.")
+DIGITAL = ("nhs-app", "Record numbers using NHS App to manage health",
+           "More people than ever are using the NHS App.")
+FLU = ("flu", "NHS issues flu jab SOS", "People eligible for a flu vaccine are urged to come forward.")
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    body = "".join(
+        f"<item><title>{title}</title><link>https://www.england.nhs.uk/{slug}/</link>"
+        f"<pubDate>Mon, 23 Nov 2026 00:01:00 +0000</pubDate>"
+        f"<description>{summary}</description></item>" for slug, title, summary in items)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+
+
+@pytest.fixture
+def site(make_context, feed_server, tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "topics").mkdir(parents=True)
+    for name in ("leadership.toml", "digital.toml"):
+        source = DATA.parent.parent / "subscriptions" / "topics" / name
+        (subs / "topics" / name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (subs / "sources.toml").write_text("".join(
+        f'[[source]]\nid = "{sid}"\nname = "{sid}"\npublisher = "NHS England"\nkind = "feed"\n'
+        f'url = "{feed_server.url("/" + sid)}"\n\n' for sid in ("news", "other")))
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    return ctx, feed_server
+
+
+def count(ctx, model, *where) -> int:
+    with ctx.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def source(ctx, source_id: str) -> Source:
+    with ctx.sessions() as session:
+        return session.get_one(Source, source_id)
+
+
+def test_first_poll_is_a_baseline_then_new_items_match(site, clock):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(LEADERSHIP))
+    [outcome] = polling.poll(ctx, ["news"])
+    assert (outcome.status, outcome.new_items, outcome.baseline, outcome.new_matches) == (
+        "ok", 1, True, 0)
+    assert count(ctx, Match) == 0
+
+    feeds.routes["/news"] = Response(rss(LEADERSHIP, DIGITAL, FLU))
+    clock.advance(hours=1)
+    [outcome] = polling.poll(ctx, ["news"])
+    assert (outcome.new_items, outcome.new_matches, outcome.baseline) == (2, 1, False)
+    with ctx.sessions() as session:
+        [(topic, status)] = session.execute(select(Match.topic_slug, Match.status)).all()
+    assert (topic, status) == ("digital", "auto")  # digital needs no review
+
+
+def test_review_required_topic_makes_pending_matches(site):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])
+    feeds.routes["/news"] = Response(rss(FLU, LEADERSHIP))
+    polling.poll(ctx, ["news"])
+    assert count(ctx, Match, Match.topic_slug == "leadership", Match.status == "pending") == 1
+
+
+def test_conditional_get_sends_stored_validators_byte_for_byte(site):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU), headers={
+        "ETag": 'W/"abc-123"', "Last-Modified": "Mon, 23 Nov 2026 08:00:00 GMT"})
+    polling.poll(ctx, ["news"])
+    feeds.routes["/news"] = Response(b"", status=304)
+    [outcome] = polling.poll(ctx, ["news"])
+    headers = feeds.requests[-1][1]
+    assert headers["If-None-Match"] == 'W/"abc-123"'
+    assert headers["If-Modified-Since"] == "Mon, 23 Nov 2026 08:00:00 GMT"
+    assert outcome.status == "not_modified"
+    assert source(ctx, "news").error_count == 0
+
+
+def test_same_body_again_is_not_parsed_or_stored_twice(site):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU, LEADERSHIP))
+    polling.poll(ctx, ["news"])
+    [outcome] = polling.poll(ctx, ["news"])
+    assert outcome.status == "unchanged"
+    assert count(ctx, Item) == 2
+
+
+def test_an_edited_item_is_updated_in_place_and_not_alerted_again(site):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])
+    feeds.routes["/news"] = Response(rss(FLU, LEADERSHIP))
+    polling.poll(ctx, ["news"])
+    edited = (LEADERSHIP[0], LEADERSHIP[1] + " (updated)", LEADERSHIP[2])
+    feeds.routes["/news"] = Response(rss(FLU, edited))
+    [outcome] = polling.poll(ctx, ["news"])
+    assert (outcome.new_items, outcome.updated_items, outcome.new_matches) == (0, 1, 0)
+    assert count(ctx, Item) == 2
+    assert count(ctx, Match) == 1
+    with ctx.sessions() as session:
+        titles = set(session.scalars(select(Item.title)))
+    assert edited[1] in titles
+
+
+def test_a_failing_source_does_not_stop_the_others(site, clock):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(b"oops", status=500)
+    feeds.routes["/other"] = Response(rss(FLU))
+    outcomes = {o.source_id: o for o in polling.poll(ctx, ["news", "other"])}
+    assert outcomes["news"].status == "failed" and "500" in (outcomes["news"].error or "")
+    assert outcomes["other"].status == "ok"
+    news = source(ctx, "news")
+    assert news.error_count == 1 and news.last_error and news.state == "active"
+    assert news.next_check_at is not None and news.next_check_at > clock.now
+
+
+def test_a_run_of_failures_marks_the_source_broken_and_one_success_mends_it(site, clock):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(b"", status=503)
+    for _ in range(10):
+        polling.poll(ctx, ["news"])
+        clock.advance(days=1)
+    assert source(ctx, "news").state == "broken"
+    assert "news" not in polling.due_sources(ctx)  # not polled on schedule any more
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])  # a librarian's manual poll
+    mended = source(ctx, "news")
+    assert (mended.state, mended.error_count, mended.last_error) == ("active", 0, None)
+
+
+def test_gone_retires_the_source_but_keeps_its_items(site):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])
+    feeds.routes["/news"] = Response(b"", status=410)
+    polling.poll(ctx, ["news"])
+    assert source(ctx, "news").state == "gone"
+    assert count(ctx, Item) == 1
+
+
+def test_hostile_feed_is_rejected_and_earlier_items_are_untouched(site):
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])
+    bomb = (DATA / "hostile-feeds" / "entity-quadratic-20MB-per-field.xml").read_bytes()
+    feeds.routes["/news"] = Response(bomb)
+    [outcome] = polling.poll(ctx, ["news"])
+    assert outcome.status == "failed"
+    assert "entity expansion" in (outcome.error or "")
+    assert count(ctx, Item) == 1
+
+
+class Crash(BaseException):
+    """Stands for the process dying mid-poll."""
+
+
+def test_crash_before_commit_loses_nothing(site):
+    # Validators move in the same transaction as the items (RELIABILITY F8): after a crash the
+    # next poll fetches the same body again and stores its items once.
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])
+    feeds.routes["/news"] = Response(rss(FLU, LEADERSHIP), headers={"ETag": '"v2"'})
+
+    class Exploding:
+        text = "x"
+
+        def match(self, item):
+            raise Crash
+
+    topics = ctx.topics()
+    ctx._topics = [dataclasses.replace(topics[0], query=Exploding())]
+    with pytest.raises(Crash):
+        polling.poll(ctx, ["news"])
+    assert count(ctx, Item) == 1
+    assert source(ctx, "news").etag is None
+
+    ctx._topics = topics
+    [outcome] = polling.poll(ctx, ["news"])
+    assert outcome.new_items == 1
+    assert count(ctx, Item) == 2
+    assert source(ctx, "news").etag == '"v2"'
+
+
+def test_sources_removed_from_the_file_are_disabled_not_deleted(site, tmp_path):
+    ctx, feeds = site
+    feeds.routes["/other"] = Response(rss(FLU))
+    polling.poll(ctx, ["other"])
+    sources_toml = ctx.subscriptions_dir / "sources.toml"
+    text = sources_toml.read_text()
+    sources_toml.write_text(text[: text.index('[[source]]\nid = "other"')])
+    polling.sync_sources(ctx)
+    assert source(ctx, "other").enabled is False
+    assert count(ctx, Item) == 1
