@@ -137,3 +137,11 @@ def test_check_reports_path_and_line(tmp_path):
                             env={**os.environ, "AWARENESS_PATHS_DATA": str(tmp_path / "var")})
     assert result.returncode == 2
     assert f"{subs / 'topics' / 'broken.toml'}:4:" in result.stdout
+
+
+def test_check_passes_on_the_shipped_subscriptions(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "awareness", "check"], cwd=ROOT,
+                            capture_output=True, text=True,
+                            env={**os.environ, "AWARENESS_PATHS_DATA": str(tmp_path / "var")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: settings and subscriptions are valid" in result.stdout

@@ -15,7 +15,8 @@ LEADERSHIP = ("leadership-programme", "New compassionate leadership programme fo
               "Boards and senior leaders will be supported to build an inclusive culture.")
 DIGITAL = ("nhs-app", "Record numbers using NHS App to manage health",
            "More people than ever are using the NHS App.")
-FLU = ("flu", "NHS issues flu jab SOS", "People eligible for a flu vaccine are urged to come forward.")
+FLU = ("flu", "NHS issues flu jab SOS",
+       "People eligible for a flu vaccine are urged to come forward.")
 
 
 def rss(*items: tuple[str, str, str]) -> bytes:

@@ -1,0 +1,106 @@
+"""The scheduler: fixed jobs, coalescing, one scheduler per deployment, local digest times."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+from awareness.scheduler import Heartbeat, build_scheduler
+from awareness.service.runner import SchedulerLock
+
+
+def make(**overrides):
+    calls = {name: [] for name in ("poll", "daily", "weekly", "relay")}
+    options = dict(timezone="Europe/London", poll_seconds=60, daily_time="07:00",
+                   weekly_day="mon", weekly_time="07:00",
+                   poll=lambda: calls["poll"].append(1),
+                   send_daily=lambda: calls["daily"].append(1),
+                   send_weekly=lambda: calls["weekly"].append(1),
+                   relay=lambda: calls["relay"].append(1), heartbeat=Heartbeat())
+    options.update(overrides)
+    return build_scheduler(**options), calls
+
+
+def test_jobs_are_declared_with_fixed_ids_and_never_pile_up():
+    scheduler, _ = make()
+    scheduler.start(paused=True)  # job defaults are applied when the scheduler starts
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert set(jobs) == {"poll", "digests-daily", "digests-weekly", "relay", "heartbeat"}
+    for job in jobs.values():
+        assert job.coalesce is True
+        assert job.max_instances == 1
+
+
+def fire_times(trigger, start: datetime, count: int) -> list[datetime]:
+    times, previous, now = [], None, start
+    for _ in range(count):
+        fire = trigger.get_next_fire_time(previous, now)
+        times.append(fire)
+        previous, now = fire, fire
+    return times
+
+
+def test_daily_digest_is_at_seven_local_time_across_clock_changes():
+    scheduler, _ = make()
+    trigger = scheduler.get_job("digests-daily").trigger
+    # 2026-03-29: British Summer Time starts; 2026-10-25: it ends.
+    spring = fire_times(trigger, datetime(2026, 3, 28, 12, tzinfo=UTC), 3)
+    autumn = fire_times(trigger, datetime(2026, 10, 24, 12, tzinfo=UTC), 3)
+    for fire in spring + autumn:
+        local = fire.astimezone(trigger.timezone)
+        assert (local.hour, local.minute) == (7, 0)
+    assert len({f.date() for f in spring + autumn}) == 6  # one per local day, none doubled
+
+
+def test_weekly_digest_is_on_the_configured_day():
+    scheduler, _ = make(weekly_day="thu", weekly_time="08:30")
+    trigger = scheduler.get_job("digests-weekly").trigger
+    for fire in fire_times(trigger, datetime(2026, 11, 26, 12, tzinfo=UTC), 3):
+        local = fire.astimezone(trigger.timezone)
+        assert (local.strftime("%a"), local.hour, local.minute) == ("Thu", 8, 30)
+
+
+def test_a_failing_job_does_not_stop_the_scheduler():
+    heartbeat = Heartbeat()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    scheduler, _ = make(poll=broken, poll_seconds=1, heartbeat=heartbeat)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while heartbeat.job_errors < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert heartbeat.job_errors >= 2  # it failed, and was run again
+    assert heartbeat.healthy(60)
+
+
+def test_only_one_process_holds_the_scheduler_lock(tmp_path):
+    path = tmp_path / "scheduler.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from pathlib import Path\n"
+         "from awareness.service.runner import SchedulerLock\n"
+         f"lock = SchedulerLock(Path({str(path)!r}))\n"
+         "assert lock.acquire()\n"
+         "print('held', flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert SchedulerLock(path).acquire() is False  # standby while the leader lives
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = SchedulerLock(path)
+    assert lock.acquire() is True  # the OS released the dead leader's lock
+    lock.release()
