@@ -1,0 +1,363 @@
+"""The web app: thin views over the service layer (validate, call one service function, render).
+
+Librarians sign in to review pending matches; staff follow digest links to driver records and
+to the one-click unsubscribe page. Domain errors become HTTP responses in one place
+(``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
+exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
+and are described in docs/web.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from awareness.errors import AwarenessError, NotFound
+from awareness.service import drivers, people, review
+from awareness.service.context import Context
+from awareness.web.pages import make_environment, redirect, render, route_path
+from awareness.web.security import (
+    LoginThrottle,
+    SecurityHeadersMiddleware,
+    Session,
+    WebSecurity,
+    csrf_matches,
+    is_safe_next,
+    new_session,
+)
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATUSES = ("pending", "approved", "rejected", "auto")
+FORM_LIMIT = 64 * 1024  # bytes; our forms hold a token, a name, a password or a short note
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+BAD_FORM = ("This form has expired or came from another site. "
+            "Go back, reload the page and try again.")
+HealthCheck = Callable[[], tuple[str, bool, str]]  # returns (name, ok, detail)
+
+
+def create_app(ctx: Context) -> Starlette:
+    """The web app for ``ctx``. ``app.state.health_checks`` takes extra /healthz checks."""
+    security = WebSecurity.from_settings(ctx.settings)
+    app = Starlette(
+        routes=_routes(),
+        middleware=[Middleware(SecurityHeadersMiddleware, https=security.https),
+                    Middleware(ErrorPageMiddleware)],
+        exception_handlers=_error_handlers(),
+    )
+    app.state.ctx = ctx
+    app.state.security = security
+    app.state.templates = make_environment(ctx.templates_dir, ctx.settings.timezone)
+    app.state.throttle = LoginThrottle()
+    health_checks: list[HealthCheck] = []
+    app.state.health_checks = health_checks
+    return app
+
+
+def _routes() -> list[Route | Mount]:
+    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
+        return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
+
+    return [
+        Route("/", home),
+        Route("/login", login_form),
+        post("/login", login_submit),
+        post("/logout", logout),
+        Route("/review", review_page),
+        post("/review/{match_id:int}/approve", approve),
+        post("/review/{match_id:int}/reject", reject),
+        Route("/drivers", driver_list),
+        Route("/drivers/{slug}", driver_page),
+        Route("/unsubscribe/{token}", unsubscribe_confirm),
+        post("/unsubscribe/{token}", unsubscribe_now),
+        Route("/healthz", healthz),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+# --- request helpers ------------------------------------------------------------------------
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def _security(request: Request) -> WebSecurity:
+    return request.app.state.security
+
+
+async def current_librarian(request: Request) -> Session | None:
+    """The signed-in librarian's session, if its cookie is intact and not logged out since."""
+    session = _security(request).read_session(request)
+    if session is None or session.name is None:
+        return None
+    version = await run_in_threadpool(people.session_version, _ctx(request), session.name)
+    return session if version == session.version else None
+
+
+def librarian_only(view: Callable[[Request, Session], Awaitable[Response]]
+                   ) -> Callable[[Request], Awaitable[Response]]:
+    """Send visitors who are not signed in to the login page, then back (W11)."""
+    @functools.wraps(view)
+    async def guarded(request: Request) -> Response:
+        session = await current_librarian(request)
+        if session is None:
+            target = route_path(request) + (f"?{request.url.query}" if request.url.query else "")
+            return redirect(request, f"/login?next={quote(target, safe='')}")
+        return await view(request, session)
+
+    return guarded
+
+
+async def checked_form(request: Request, session: Session | None) -> FormData:
+    """The posted form, once the request is same-site and carries the session's token (W3)."""
+    if _security(request).is_cross_site(request):
+        raise HTTPException(403, BAD_FORM)
+    form = await request.form(max_files=0, max_fields=20)
+    if not csrf_matches(session, form.get("csrf")):
+        raise HTTPException(403, BAD_FORM)
+    return form
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# --- views: sign in -------------------------------------------------------------------------
+
+async def home(request: Request) -> Response:
+    return redirect(request, "/review")
+
+
+async def login_form(request: Request) -> Response:
+    next_url = request.query_params.get("next", "")
+    if await current_librarian(request) is not None:
+        return redirect(request, next_url if is_safe_next(next_url) else "/review")
+    security = _security(request)
+    session = security.read_session(request) or new_session()
+    flash = security.read_flash(request)
+    response = render(request, "login.html", session=session, error=None, flash=flash,
+                      next=next_url if is_safe_next(next_url) else "", name="")
+    security.write_session(response, session)
+    if flash:
+        security.clear_flash(response)
+    return response
+
+
+async def login_submit(request: Request) -> Response:
+    security, throttle = _security(request), request.app.state.throttle
+    session = security.read_session(request)
+    form = await checked_form(request, session)
+    assert session is not None  # checked_form refuses requests without one
+    name, password = str(form.get("name", ""))[:100].strip(), str(form.get("password", ""))
+    next_url = str(form.get("next", ""))
+    address = _client_address(request)
+
+    def again(error: str, status: int) -> Response:
+        return render(request, "login.html", status_code=status, session=session, error=error,
+                      next=next_url if is_safe_next(next_url) else "", name=name)
+
+    if throttle.is_blocked(address, name):
+        log.warning("login refused (throttled) for %r from %s", name, address)
+        response = again("Too many failed attempts. Wait a minute, then try again.", 429)
+        response.headers["retry-after"] = "60"
+        return response
+    result = await run_in_threadpool(people.authenticate, _ctx(request), name, password[:1024])
+    if result is None:
+        throttle.record_failure(address, name)
+        log.warning("failed login for %r from %s", name, address)
+        return again("The name or password is wrong.", 200)
+    throttle.record_success(name)
+    log.info("librarian %s signed in from %s", result[0], address)
+    response = redirect(request, next_url if is_safe_next(next_url) else "/review")
+    security.write_session(response, new_session(*result))
+    return response
+
+
+@librarian_only
+async def logout(request: Request, session: Session) -> Response:
+    await checked_form(request, session)
+    assert session.name is not None
+    await run_in_threadpool(people.end_sessions, _ctx(request), session.name)
+    response = redirect(request, "/login")
+    _security(request).clear_session(response)
+    _security(request).write_flash(response, "You are signed out.")
+    return response
+
+
+# --- views: review --------------------------------------------------------------------------
+
+@librarian_only
+async def review_page(request: Request, session: Session) -> Response:
+    status = request.query_params.get("status", "pending")
+    if status not in STATUSES:
+        raise AwarenessError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    topic = request.query_params.get("topic") or None
+    matches = await run_in_threadpool(review.list_matches, _ctx(request), status=status,
+                                      topic=topic)
+    security = _security(request)
+    flash = security.read_flash(request)
+    response = render(request, "review.html", session=session, matches=matches, status=status,
+                      statuses=STATUSES, topic=topic, flash=flash)
+    if flash:
+        security.clear_flash(response)
+    return response
+
+
+@librarian_only
+async def approve(request: Request, session: Session) -> Response:
+    return await _decide(request, session, "approved")
+
+
+@librarian_only
+async def reject(request: Request, session: Session) -> Response:
+    return await _decide(request, session, "rejected")
+
+
+async def _decide(request: Request, session: Session, decision: str) -> Response:
+    form = await checked_form(request, session)
+    note = str(form.get("note", ""))[:2000].strip()
+    match = await run_in_threadpool(review.decide, _ctx(request), request.path_params["match_id"],
+                                    decision, librarian=str(session.name), note=note)
+    back = str(form.get("back", "pending"))
+    query = f"?{urlencode({'status': back})}" if back in STATUSES and back != "pending" else ""
+    response = redirect(request, f"/review{query}")
+    title = " ".join(match.title.split())[:200]
+    _security(request).write_flash(response, f"{decision.capitalize()}: {title}")
+    return response
+
+
+# --- views: public pages --------------------------------------------------------------------
+
+async def driver_list(request: Request) -> Response:
+    records = await run_in_threadpool(drivers.list_drivers, _ctx(request))
+    return render(request, "drivers.html", session=await current_librarian(request),
+                  records=records)
+
+
+async def driver_page(request: Request) -> Response:
+    record = await run_in_threadpool(drivers.get_driver, _ctx(request),
+                                     request.path_params["slug"])
+    return render(request, "driver.html", session=await current_librarian(request),
+                  record=record)
+
+
+# RFC 8058 one-click unsubscribe. A GET never changes anything (scanners and link checkers
+# follow links, E10); the POST needs nothing but the token: no cookie, no CSRF token, no
+# Origin, any body (mail providers send ``List-Unsubscribe=One-Click``, E9). Neither reads
+# or sets a cookie.
+
+async def unsubscribe_confirm(request: Request) -> Response:
+    token = request.path_params["token"]
+    subscriber = (await run_in_threadpool(people.subscriber_for_token, _ctx(request), token)
+                  if TOKEN.fullmatch(token) else None)
+    if subscriber is None:
+        return render(request, "unsubscribe_unknown.html", status_code=404)
+    return render(request, "unsubscribe.html", token=token,
+                  address=people.mask_email(subscriber.email), active=subscriber.active,
+                  topics=subscriber.topics, frequency=subscriber.frequency)
+
+
+async def unsubscribe_now(request: Request) -> Response:
+    token = request.path_params["token"]
+    done = TOKEN.fullmatch(token) is not None and await run_in_threadpool(
+        people.unsubscribe, _ctx(request), token)
+    if not done:
+        return render(request, "unsubscribe_unknown.html", status_code=404)
+    return render(request, "unsubscribed.html")
+
+
+async def healthz(request: Request) -> Response:
+    """200 when every check in ``app.state.health_checks`` passes, else 503."""
+    checks: dict[str, dict[str, object]] = {}
+    for check in request.app.state.health_checks:
+        try:
+            name, ok, detail = await run_in_threadpool(check)
+        except Exception as exc:  # a broken check is an unhealthy service, not a 500
+            name, ok, detail = getattr(check, "__name__", "check"), False, type(exc).__name__
+        checks[name] = {"ok": bool(ok), "detail": detail}
+    healthy = all(c["ok"] for c in checks.values())
+    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
+    if checks:
+        body["checks"] = checks
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def error_page(request: Request, status: int, message: str,
+               headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The one error page: a status, a sentence, and the request id to quote."""
+    response = render(request, "error.html", status_code=status, code=status,
+                      heading=HTTPStatus(status).phrase, message=message,
+                      request_id=request.scope.get("state", {}).get("request_id", ""))
+    response.headers.update(headers or {})
+    return response
+
+
+def _error_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        known = exc.detail != HTTPStatus(exc.status_code).phrase
+        return error_page(request, exc.status_code, exc.detail if known else "",
+                          dict(exc.headers or {}))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_page(request, 404, str(exc))
+
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        return error_page(request, 400, str(exc))
+
+    return {HTTPException: http_error, NotFound: not_found, AwarenessError: domain_error}
+
+
+class ErrorPageMiddleware:
+    """Gives each request an id; turns an unexpected exception into a 500 page carrying
+    that id, and logs the exception with it (no traceback or SQL reaches the browser)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message).append("x-request-id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unexpected error in %s %s (request %s)", scope.get("method"),
+                          scope.get("path"), request_id)
+            if started:
+                raise
+            response = error_page(Request(scope, receive), 500,
+                                  "Something went wrong on our side. It has been logged.")
+            await response(scope, receive, send_with_id)

@@ -1,0 +1,102 @@
+"""Pages: the Jinja2 environment for ``templates/web``, its filters, and rendering.
+
+Every web template is autoescaped whatever its name (``autoescape=True``, not
+``select_autoescape``: RELIABILITY.md finding 10), and links to feed URLs go through
+``safe_url`` so only http(s) URLs become hrefs.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from awareness.links import is_safe_link
+from awareness.web.security import Session
+
+KIND_LABELS = {"driver": "Driver for change", "case_study": "Case study"}
+# Labels as the MAP-toolkit pages spell them (drivers.importer names the canonical keys).
+FIELD_LABELS = {"impact": "What this means for libraries", "link": "Link to main document",
+                "summary": "Summary", "member_responsible": "Group member responsible",
+                "story": "The story", "contact": "Contact details",
+                "alignment": "Alignment to local, regional and national drivers",
+                "sustainability": "Sustainability / next steps"}
+CASE_STUDY_LABELS = {"impact": "Impact of this project or service"}
+
+
+def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
+    """The Jinja2 environment for ``templates/web``: every template autoescaped (finding 10)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir / "web"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["safe_url"] = lambda url: url if is_safe_link(url) else None
+    env.filters["local_date"] = functools.partial(local_date, tz=tz)
+    env.filters["field_label"] = field_label
+    env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, field_label(kind))
+    env.filters["unique_hits"] = unique_hits
+    return env
+
+
+def local_date(value: datetime | None, tz: ZoneInfo) -> str:
+    """``3 Nov 2025`` in the service's time zone; empty for no date."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    return f"{local.day} {local:%b %Y}"
+
+
+def field_label(key: str, kind: str = "driver") -> str:
+    """A record field's canonical key as a person reads it: ``date_of_publication`` →
+    ``Date of publication``."""
+    if kind == "case_study" and key in CASE_STUDY_LABELS:
+        return CASE_STUDY_LABELS[key]
+    return FIELD_LABELS.get(key) or key.replace("_", " ").strip().capitalize()
+
+
+def unique_hits(hits: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each (word, field) once, in the order the matcher found them."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for hit in hits:
+        key = (str(hit.get("word", "")), str(hit.get("field", "")))
+        if key[0] and key not in seen:
+            seen.add(key)
+            unique.append({"word": key[0], "field": key[1]})
+    return unique
+
+
+def render(request: Request, template: str, *, status_code: int = 200,
+           session: Session | None = None, **values: Any) -> HTMLResponse:
+    """A page from ``templates/web``; the layout needs the librarian (if any) and a token."""
+    env: jinja2.Environment = request.app.state.templates
+    values.setdefault("flash", None)
+    page = env.get_template(template).render(
+        librarian=session.name if session else None,
+        csrf=session.csrf if session else "",
+        root=root_path(request),
+        path=route_path(request),
+        **values,
+    )
+    return HTMLResponse(page, status_code=status_code)
+
+
+def root_path(request: Request) -> str:
+    """The prefix the app is served under (ASGI ``root_path``; empty at the site root)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def route_path(request: Request) -> str:
+    """The request path below ``root_path``: what the routes and ``next`` see."""
+    path, root = request.url.path, root_path(request)
+    return (path[len(root):] or "/") if root and path.startswith(root) else path
+
+
+def redirect(request: Request, path: str) -> RedirectResponse:
+    """303 See Other to one of our own pages (``path`` is below ``root_path``)."""
+    return RedirectResponse(root_path(request) + path, status_code=303)
