@@ -64,18 +64,18 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Create or upgrade the schema to the newest migration; return (before, after) revisions."""
+    """Create or upgrade the schema to the newest migrations; return (before, after) revisions."""
     before = current_revision(engine)
-    command.upgrade(_alembic_config(engine), "head")
-    return before, head_revision()
+    command.upgrade(_alembic_config(engine), "heads")
+    return before, current_revision(engine) or ""
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The applied revision(s), comma-separated while branches are not yet merged."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
-def head_revision() -> str:
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert head is not None
-    return head
+def head_revisions() -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory(str(MIGRATIONS)).get_heads()))

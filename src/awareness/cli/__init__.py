@@ -1,0 +1,47 @@
+"""The ``awareness`` command line. Thin: parse arguments, call one service function, print.
+
+Errors the user can fix are printed as one line (``error: …``) with exit status 1 (2 for
+settings and subscriptions files); never a traceback unless ``--debug`` is given. Each module
+of this package adds the commands of one area to the group in ``base``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from awareness.cli import drivers, listings, people, pipeline, topics  # noqa: F401 (registers)
+from awareness.cli.base import cli, err_console
+from awareness.errors import AwarenessError, ConfigError
+
+__all__ = ["cli", "main"]
+
+
+def main() -> None:
+    """Entry point: one-line errors, never a traceback unless --debug."""
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except ConfigError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except AwarenessError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
+                   "traceback)", err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,88 @@
+"""The ``awareness`` command group and what every command shares."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from awareness.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    """Per-invocation state: settings and the context, both built on first use."""
+
+    def __init__(self, config: str | None, debug: bool):
+        self.config = config
+        self.debug = debug
+        self._settings: Settings | None = None
+        self._ctx: Any = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def ctx(self) -> Any:
+        if self._ctx is None:
+            from awareness.service.context import create_context
+
+            self._ctx = create_context(self.settings)
+        return self._ctx
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group()
+@click.option("--config", envvar="AWARENESS_CONFIG", type=click.Path(dir_okay=False),
+              help="Settings file (default: ./awareness.toml if present).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(package_name="awareness")
+@click.pass_context
+def cli(click_ctx: click.Context, config: str | None, debug: bool) -> None:
+    """Current-awareness alerts for NHS library and knowledge services."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click_ctx.obj = State(config, debug)
+
+
+
+def table(columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(*columns, show_lines=False, header_style="bold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+
+@contextmanager
+def progress(label: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """A progress display that prints one line per finished step."""
+    with Progress(TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True) as display:
+        task = display.add_task(label, total=total)
+
+        def advance(line: str) -> None:
+            display.console.print(line, highlight=False)
+            display.advance(task)
+
+        yield advance
+
+

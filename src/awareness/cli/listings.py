@@ -1,0 +1,127 @@
+"""Sources, items, matches and the review of matches."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from awareness.cli.base import State, cli, emit_json, pass_state, table
+
+
+@cli.group()
+def sources() -> None:
+    """Sources and their health."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def sources_list(state: State, as_json: bool) -> None:
+    """Every source with its fetch state."""
+    from awareness.service.listing import source_health
+
+    rows = source_health(state.ctx)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["id", "publisher", "state", "last success", "errors", "last error", "items"],
+           [[r["id"], r["publisher"], r["state"], r["last_success_at"], r["error_count"],
+             r["last_error"], r["items"]] for r in rows])
+
+
+@cli.group()
+def items() -> None:
+    """Stored items."""
+
+
+@items.command("list")
+@click.option("--source", help="Only items from this source.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def items_list(state: State, source: str | None, limit: int, as_json: bool) -> None:
+    """Newest items first."""
+    from awareness.service.listing import list_items
+
+    rows = list_items(state.ctx, source=source, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["id", "source", "published", "title"],
+           [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["title"]] for r in rows])
+
+
+def _print_matches(views: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json([v.as_json() for v in views])
+        return
+    if not views:
+        click.echo("nothing here")
+        return
+    table(["id", "topic", "status", "score", "publisher", "title", "drivers"],
+           [[v.id, v.topic_slug, v.status, f"{v.score:g}", v.publisher, v.title,
+             ", ".join(d.slug for d in v.drivers)] for v in views])
+
+
+@cli.group()
+def matches() -> None:
+    """Items that matched a topic."""
+
+
+@matches.command("list")
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "auto"]))
+@click.option("--topic")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def matches_list(state: State, status: str | None, topic: str | None, as_json: bool) -> None:
+    """Matches, best first."""
+    from awareness.service.review import list_matches
+
+    _print_matches(list_matches(state.ctx, status=status, topic=topic), as_json)
+
+
+@cli.group()
+def review() -> None:
+    """Review matches before they go out."""
+
+
+@review.command("list")
+@click.option("--topic")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def review_list(state: State, topic: str | None, as_json: bool) -> None:
+    """Matches waiting for a librarian."""
+    from awareness.service.review import list_matches
+
+    _print_matches(list_matches(state.ctx, status="pending", topic=topic), as_json)
+
+
+def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str) -> None:
+    from awareness.service.review import decide
+
+    who = os.environ.get("USER") or "cli"
+    for match_id in match_ids:
+        view = decide(state.ctx, match_id, decision, librarian=who, note=note)
+        click.echo(f"{decision} match {view.id}: {view.title}")
+
+
+@review.command("approve")
+@click.argument("match_ids", nargs=-1, type=int, required=True)
+@click.option("--note", default="", help="What this means for readers (kept with the review).")
+@pass_state
+def review_approve(state: State, match_ids: tuple[int, ...], note: str) -> None:
+    """Approve matches so they go into digests."""
+    _decide(state, match_ids, "approved", note)
+
+
+@review.command("reject")
+@click.argument("match_ids", nargs=-1, type=int, required=True)
+@click.option("--note", default="")
+@pass_state
+def review_reject(state: State, match_ids: tuple[int, ...], note: str) -> None:
+    """Reject matches; they are never sent."""
+    _decide(state, match_ids, "rejected", note)
+
+

@@ -1,0 +1,130 @@
+"""Commands that run the pipeline: init, check, poll, digests, run."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from awareness.cli.base import State, cli, pass_state, progress
+from awareness.errors import AwarenessError
+
+
+@cli.command()
+@pass_state
+def init(state: State) -> None:
+    """Create the database or upgrade it to the newest schema."""
+    from awareness.service.polling import sync_sources
+    from awareness.storage.db import upgrade
+
+    before, after = upgrade(state.ctx.engine)
+    sync_sources(state.ctx)
+    if before == after:
+        click.echo(f"database is up to date (schema {after})")
+    else:
+        verb = "upgraded" if before else "created"
+        click.echo(f"database {verb}: schema {before or '-'} → {after}")
+
+
+@cli.command()
+@pass_state
+def check(state: State) -> None:
+    """Validate the settings and every file under subscriptions/."""
+    from awareness.service.checks import check_all
+
+    problems, warnings = check_all(state.settings)
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(2)
+    click.echo("ok: settings and subscriptions are valid")
+
+
+@cli.command()
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source.")
+@click.option("--all", "poll_all", is_flag=True, help="Poll every enabled source, due or not.")
+@pass_state
+def poll(state: State, source_ids: tuple[str, ...], poll_all: bool) -> None:
+    """Fetch due sources once, store new items and match them."""
+    from awareness.service import polling
+
+    ctx = state.ctx
+    polling.sync_sources(ctx)
+    if source_ids:
+        known = {s.id for s in ctx.sources()}
+        for source_id in source_ids:
+            if source_id not in known:
+                raise AwarenessError(
+                    f"no source {source_id!r}; `awareness sources list` shows them")
+        ids = list(source_ids)
+    elif poll_all:
+        ids = [s.id for s in ctx.sources() if s.enabled]
+    else:
+        ids = polling.due_sources(ctx)
+    if not ids:
+        click.echo("no source is due; use --all to poll every source now")
+        return
+    failed = 0
+    with progress("polling", total=len(ids)) as advance:
+        def done(outcome: polling.PollOutcome) -> None:
+            nonlocal failed
+            failed += outcome.status == "failed"
+            advance(_describe_outcome(outcome))
+        polling.poll(ctx, ids, on_done=done)
+    if failed:
+        raise SystemExit(1)
+
+
+def _describe_outcome(outcome: Any) -> str:
+    if outcome.status == "failed":
+        return f"[red]{outcome.source_id}: {outcome.error}[/red]"
+    if outcome.status in ("not_modified", "unchanged"):
+        return f"{outcome.source_id}: no change"
+    baseline = " (first poll: stored as baseline, no alerts)" if outcome.baseline else ""
+    return (f"{outcome.source_id}: {outcome.new_items} new, {outcome.updated_items} updated, "
+            f"{outcome.new_matches} matches{baseline}")
+
+
+@cli.group()
+def digests() -> None:
+    """Digest e-mails."""
+
+
+@digests.command("send")
+@click.option("--frequency", type=click.Choice(["daily", "weekly"]),
+              help="Only subscribers of this frequency (default: all).")
+@click.option("--dry-run", is_flag=True, help="Show who would get what; send nothing.")
+@pass_state
+def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
+    """Send this period's digests (each subscriber at most once per period)."""
+    from awareness.service.digests import send_digests
+
+    report = send_digests(state.ctx, frequency=frequency, dry_run=dry_run)
+    for email, digest in report.previews:
+        click.echo(f"would send {digest.entry_count} items to {email} ({digest.period_key})")
+        for section in digest.sections:
+            for entry in section.entries:
+                click.echo(f"  [{section.topic_slug}] {entry.title}")
+    if not dry_run:
+        click.echo(f"queued {report.queued}, sent {report.sent}, retrying {report.retrying}, "
+                   f"failed {report.failed}, already done this period {report.already_queued}, "
+                   f"nothing to send {report.nothing_to_send}")
+    if report.failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Serve sample publisher feeds on loopback and use them.")
+@pass_state
+def run(state: State, demo: bool) -> None:
+    """Run the web app and the scheduler in one process."""
+    from awareness.service.runner import run_service
+
+    if not state.debug:
+        logging.getLogger("awareness").setLevel(logging.INFO)
+    run_service(state.settings, demo=demo)
+
+
