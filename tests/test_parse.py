@@ -115,7 +115,10 @@ _DANGER_SCRIPT = textwrap.dedent("""
         print(exc)
     else:
         print("parsed")
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report the
+    # parent test process's size; VmHWM belongs to the fresh address space after exec.
+    status = Path("/proc/self/status").read_text()
+    print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 """)
 
 
