@@ -182,3 +182,21 @@ def test_dry_run_changes_nothing(smtp_context):
     assert [email for email, _ in report.previews] == ["reader@trust.nhs.uk"]
     assert statuses(ctx) == []
     assert inbox.messages == []
+
+
+def test_export_and_erase_one_subscriber(smtp_context):
+    from awareness.errors import NotFound
+
+    ctx, _ = smtp_context
+    people.add_subscriber(ctx, "other@trust.nhs.uk", ["leadership"], "daily")
+    add_match(ctx, "Leadership framework published")
+    digests.send_digests(ctx)
+    exported = people.export_subscriber(ctx, "Reader@trust.nhs.uk")
+    assert exported["email"] == "reader@trust.nhs.uk"
+    assert [d["items"] for d in exported["deliveries"]] == [["Leadership framework published"]]
+
+    assert people.erase_subscriber(ctx, "reader@trust.nhs.uk") == 1
+    with pytest.raises(NotFound):
+        people.export_subscriber(ctx, "reader@trust.nhs.uk")
+    assert [v.email for v in people.list_subscribers(ctx)] == ["other@trust.nhs.uk"]
+    assert statuses(ctx) == ["sent"]  # the other subscriber's history is untouched

@@ -76,3 +76,28 @@ def librarians_add(state: State, name: str, password_stdin: bool) -> None:
     click.echo(f"librarian {name} added")
 
 
+
+
+@subscribers.command("export")
+@click.argument("email")
+@pass_state
+def subscribers_export(state: State, email: str) -> None:
+    """Print everything stored about one subscriber, as JSON."""
+    from awareness.service.people import export_subscriber
+
+    emit_json(export_subscriber(state.ctx, email))
+
+
+@subscribers.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def subscribers_erase(state: State, email: str, yes: bool) -> None:
+    """Delete a subscriber and their digest history for good."""
+    from awareness.service.people import erase_subscriber
+
+    if not yes:
+        click.confirm(f"Erase {email} and their digest history? This cannot be undone",
+                      abort=True)
+    erased = erase_subscriber(state.ctx, email)
+    click.echo(f"erased the subscriber and {erased} stored digests")

@@ -9,12 +9,20 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.service.context import Context
 from awareness.storage.db import transaction
-from awareness.storage.models import Librarian, Subscriber, Subscription
+from awareness.storage.models import (
+    Delivery,
+    DeliveryItem,
+    Item,
+    Librarian,
+    Subscriber,
+    Subscription,
+)
 
 _hasher = PasswordHasher()
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -135,7 +143,46 @@ def unsubscribe(ctx: Context, token: str) -> bool:
 
 def remove_subscriber(ctx: Context, email: str) -> None:
     with transaction(ctx.sessions) as session:
-        row = session.scalar(select(Subscriber).where(Subscriber.email == email.lower()))
-        if row is None:
-            raise NotFound(f"no subscriber {mask_email(email)}")
+        row = _subscriber_row(session, email)
         row.unsubscribed_at = row.unsubscribed_at or ctx.now()
+
+
+def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
+    """Everything stored about one subscriber (a subject access request, UK GDPR art. 15)."""
+    with ctx.sessions() as session:
+        row = _subscriber_row(session, email)
+        deliveries = session.scalars(
+            select(Delivery).where(Delivery.subscriber_id == row.id).order_by(Delivery.id))
+        return {
+            **_subscriber_view(row).as_json(),
+            "unsubscribed_at": row.unsubscribed_at.isoformat() if row.unsubscribed_at else None,
+            "deliveries": [{
+                "period": d.period_key, "status": d.status, "message_id": d.message_id,
+                "created_at": d.created_at.isoformat(),
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "items": [title for (title,) in session.execute(
+                    select(Item.title).join(DeliveryItem, DeliveryItem.item_id == Item.id)
+                    .where(DeliveryItem.delivery_id == d.id).order_by(Item.id))],
+            } for d in deliveries],
+        }
+
+
+def erase_subscriber(ctx: Context, email: str) -> int:
+    """Delete a subscriber and every row about them (outbox, delivered items, topics).
+
+    Returns the number of outbox messages deleted. Unlike ``remove_subscriber`` nothing is
+    kept, so a later digest could repeat items they already had if they subscribe again.
+    """
+    with transaction(ctx.sessions) as session:
+        row = _subscriber_row(session, email)
+        session.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == row.id))
+        erased = session.execute(delete(Delivery).where(Delivery.subscriber_id == row.id))
+        session.delete(row)
+        return int(getattr(erased, "rowcount", 0) or 0)
+
+
+def _subscriber_row(session: Session, email: str) -> Subscriber:
+    row = session.scalar(select(Subscriber).where(Subscriber.email == email.strip().lower()))
+    if row is None:
+        raise NotFound(f"no subscriber {mask_email(email)}")
+    return row
