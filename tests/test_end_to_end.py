@@ -82,6 +82,11 @@ def test_pipeline_from_feed_to_inbox(deployment):
          "People eligible for a flu vaccine are urged to come forward."),
     ))
     awareness("poll", "--all")
+    [health] = json.loads(awareness("sources", "list", "--json").stdout)
+    assert (health["id"], health["state"], health["error_count"], health["items"]) == (
+        "nhs-england-news", "active", 0, 3)
+    items = json.loads(awareness("items", "list", "--json").stdout)
+    assert len(items) == 3 and {i["baseline"] for i in items} == {True, False}
     pending = json.loads(awareness("review", "list", "--json").stdout)
     assert [m["title"] for m in pending] == [LEADERSHIP_ITEM[0]]
     assert pending[0]["drivers"], "a leadership item links to the leadership driver records"

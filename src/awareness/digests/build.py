@@ -52,6 +52,7 @@ class DigestEntry:
     summary: str
     score: float
     drivers: tuple[DigestDriver, ...] = ()
+    note: str = ""  # the reviewing librarian's line on what this means for readers
 
 
 @dataclass(frozen=True)

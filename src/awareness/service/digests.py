@@ -42,6 +42,7 @@ from awareness.storage.models import (
     Item,
     Match,
     MatchDriver,
+    Review,
     Subscriber,
 )
 
@@ -142,14 +143,15 @@ def _entries_for(ctx: Context, session: Session, subscriber: Subscriber,
     slugs = [s.topic_slug for s in subscriber.subscriptions if s.topic_slug in topics]
     delivered = select(DeliveryItem.item_id).where(DeliveryItem.subscriber_id == subscriber.id)
     since = min(subscriber.created_at, now) - LOOKBACK
-    matches = session.scalars(
+    matches = list(session.scalars(
         select(Match).join(Item)
         .options(selectinload(Match.item).selectinload(Item.source),
                  selectinload(Match.driver_links).selectinload(MatchDriver.driver))
         .where(Match.topic_slug.in_(slugs), Match.status.in_(SENDABLE),
                Match.item_id.not_in(delivered), Item.first_seen_at >= since)
-    )
+    ))
     base_url = identity(ctx).base_url
+    notes = _review_notes(session, [m.id for m in matches])
     entries: list[DigestEntry] = []
     item_matches: dict[int, int] = {}
     for match in matches:
@@ -159,12 +161,20 @@ def _entries_for(ctx: Context, session: Session, subscriber: Subscriber,
             match_id=match.id, topic_slug=match.topic_slug,
             topic_name=topics[match.topic_slug].name, title=item.title, link=item.link,
             publisher=item.source.publisher, published=item.published_at,
-            summary=item.summary_text, score=match.score,
+            summary=item.summary_text, score=match.score, note=notes.get(match.id, ""),
             drivers=tuple(DigestDriver(title=d.driver.title, impact=d.driver.impact,
                                        url=f"{base_url}/drivers/{d.driver.slug}",
                                        suggested=d.kind != "same_document")
                           for d in match.driver_links)))
     return entries, item_matches
+
+
+def _review_notes(session: Session, match_ids: list[int]) -> dict[int, str]:
+    """The latest non-empty review note per match."""
+    rows = session.execute(
+        select(Review.match_id, Review.note).where(Review.match_id.in_(match_ids),
+                                                   Review.note != "").order_by(Review.id))
+    return {match_id: note for match_id, note in rows}
 
 
 def _write_outbox(ctx: Context, subscriber_id: int, key: str, message_id: str, message: bytes,

@@ -18,8 +18,8 @@ def _iso(value: datetime | None) -> str | None:
 def source_health(ctx: Context) -> list[dict[str, Any]]:
     """Every source with its fetch state: what a person needs to see that one is failing."""
     with ctx.sessions() as session:
-        counts = dict(session.execute(
-            select(Item.source_id, func.count(Item.id)).group_by(Item.source_id)).tuples().all())
+        counts = {source_id: n for source_id, n in session.execute(
+            select(Item.source_id, func.count(Item.id)).group_by(Item.source_id))}
         return [{
             "id": s.id, "name": s.name, "publisher": s.publisher, "url": s.url, "kind": s.kind,
             "enabled": s.enabled, "state": s.state if s.enabled else "disabled",
