@@ -142,8 +142,10 @@ def test_temporary_refusal_is_retried_later_permanent_is_not(smtp_context, clock
     inbox.refuse["reader@trust.nhs.uk"] = "452 4.2.2 Mailbox full"
     inbox.refuse["gone@trust.nhs.uk"] = "550 5.1.1 No such user"
     report = digests.send_digests(ctx)
-    assert (report.retrying, report.failed, report.sent) == (1, 1, 0)
+    assert (report.retrying, report.failed, report.sent, report.suspended) == (1, 1, 0, 1)
     assert sorted(statuses(ctx)) == ["failed", "pending"]
+    bounced = {v.email: v for v in people.list_subscribers(ctx)}["gone@trust.nhs.uk"]
+    assert not bounced.active and "550 5.1.1" in (bounced.suspended_reason or "")
 
     del inbox.refuse["reader@trust.nhs.uk"]
     digests.send_digests(ctx)  # too early: the retry waits
@@ -159,12 +161,16 @@ def test_dead_smtp_server_leaves_every_digest_pending(make_context, clock):
     ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
                        AWARENESS_MAIL_SMTP_PORT=str(free_port()),
                        AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk")
-    for n in range(3):
+    for n in range(5):
         people.add_subscriber(ctx, f"reader{n}@trust.nhs.uk", ["leadership"], "daily")
     add_match(ctx, "Leadership framework published")
     report = digests.send_digests(ctx)
-    assert (report.queued, report.retrying, report.sent) == (3, 3, 0)
-    assert statuses(ctx) == ["pending"] * 3
+    # After three failures in a row the relay pauses instead of trying every digest.
+    assert (report.queued, report.retrying, report.sent, report.paused) == (5, 3, 0, True)
+    assert statuses(ctx) == ["pending"] * 5
+    with ctx.sessions() as session:
+        attempts = list(session.scalars(select(Delivery.attempts).order_by(Delivery.id)))
+    assert attempts == [1, 1, 1, 0, 0]
 
 
 def test_unsubscribed_staff_get_nothing(smtp_context):

@@ -40,7 +40,8 @@ def subscribers_list(state: State, as_json: bool) -> None:
         emit_json([v.as_json() for v in views])
         return
     table(["email", "frequency", "topics", "active"],
-           [[v.email, v.frequency, ", ".join(v.topics), "yes" if v.active else "no"]
+           [[v.email, v.frequency, ", ".join(v.topics),
+             "yes" if v.active else (v.suspended_reason or "unsubscribed")]
             for v in views])
 
 

@@ -112,6 +112,12 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
         click.echo(f"queued {report.queued}, sent {report.sent}, retrying {report.retrying}, "
                    f"failed {report.failed}, already done this period {report.already_queued}, "
                    f"nothing to send {report.nothing_to_send}")
+    if report.suspended:
+        click.echo(f"{report.suspended} subscribers suspended after a hard bounce; "
+                   "`awareness subscribers list` shows why")
+    if report.paused:
+        click.echo("the mail server kept failing, so sending paused; pending digests are "
+                   "retried on the next run")
     if report.failed:
         raise SystemExit(1)
 

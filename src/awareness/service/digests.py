@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from awareness.digests.build import Digest, DigestDriver, DigestEntry, build_digest, period_key
+from awareness.digests.mail import RecipientRefused
 from awareness.digests.render import (
     MAIL_POLICY,
     MailIdentity,
@@ -53,6 +54,7 @@ LOOKBACK = timedelta(days=30)  # a new subscriber gets at most a month of back c
 RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                 timedelta(hours=6))
 GIVE_UP_AFTER = timedelta(hours=48)
+CIRCUIT_BREAKER = 3  # consecutive server failures that pause a relay pass (RELIABILITY E7)
 
 
 @dataclass
@@ -65,6 +67,8 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    suspended: int = 0
+    paused: bool = False
     previews: list[tuple[str, Digest]] = field(default_factory=list)
 
 
@@ -203,7 +207,15 @@ def relay(ctx: Context, report: SendReport) -> None:
         pending = list(session.scalars(
             select(Delivery.id).where(Delivery.status == "pending").order_by(Delivery.id)))
     interval = 1.0 / max(ctx.settings["mail.send_rate"], 0.001)
+    server_failures = 0
     for delivery_id in pending:
+        if server_failures >= CIRCUIT_BREAKER:
+            # The server itself is failing (down, refusing us): stop this pass rather than
+            # time out once per pending digest; they all stay pending for the next pass.
+            log.warning("mail server failed %d times in a row; relay paused until the next "
+                        "pass", server_failures)
+            report.paused = True
+            break
         with transaction(ctx.sessions) as session:
             # Row lock on PostgreSQL so two relays never send one row; SQLite serialises writers.
             delivery = session.scalar(select(Delivery).where(
@@ -218,8 +230,11 @@ def relay(ctx: Context, report: SendReport) -> None:
             try:
                 ctx.mailer.send(message)
             except MailError as exc:
-                _record_mail_failure(delivery, exc, now, report)
+                _record_mail_failure(session, delivery, exc, now, report)
+                is_server_fault = exc.temporary and not isinstance(exc, RecipientRefused)
+                server_failures = server_failures + 1 if is_server_fault else 0
                 continue
+            server_failures = 0
             log.info("digest %s sent to subscriber %s", delivery.period_key,
                      delivery.subscriber_id)
             delivery.status, delivery.sent_at = "sent", now
@@ -229,8 +244,8 @@ def relay(ctx: Context, report: SendReport) -> None:
         time.sleep(interval)
 
 
-def _record_mail_failure(delivery: Delivery, error: MailError, now: datetime,
-                         report: SendReport) -> None:
+def _record_mail_failure(session: Session, delivery: Delivery, error: MailError,
+                         now: datetime, report: SendReport) -> None:
     delivery.attempts += 1
     delivery.last_error = str(error)
     if error.temporary and now - delivery.created_at < GIVE_UP_AFTER:
@@ -240,6 +255,12 @@ def _record_mail_failure(delivery: Delivery, error: MailError, now: datetime,
     else:
         delivery.status = "failed"
         report.failed += 1
+        if isinstance(error, RecipientRefused):
+            # A hard bounce: stop mailing the address (listmonk suspends at one) and say why.
+            subscriber = session.get_one(Subscriber, delivery.subscriber_id)
+            subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
+            subscriber.suspended_reason = f"hard bounce: {error}"[:500]
+            report.suspended += 1
     log.warning("digest %s to subscriber %s not sent: %s", delivery.period_key,
                 delivery.subscriber_id, error)
 

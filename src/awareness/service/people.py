@@ -77,6 +77,7 @@ class SubscriberView:
     topics: list[str]
     created_at: datetime
     active: bool
+    suspended_reason: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {**self.__dict__, "created_at": self.created_at.isoformat()}
@@ -105,7 +106,7 @@ def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) 
             row = Subscriber(email=email.lower(), frequency=frequency,
                              token=secrets.token_urlsafe(32), created_at=ctx.now())
             session.add(row)
-        row.frequency, row.unsubscribed_at = frequency, None
+        row.frequency, row.unsubscribed_at, row.suspended_reason = frequency, None, None
         have = {s.topic_slug for s in row.subscriptions}
         row.subscriptions.extend(Subscription(topic_slug=t) for t in topics if t not in have)
         session.flush()
@@ -115,7 +116,7 @@ def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) 
 def _subscriber_view(row: Subscriber) -> SubscriberView:
     return SubscriberView(row.id, row.email, row.frequency,
                           sorted(s.topic_slug for s in row.subscriptions), row.created_at,
-                          row.unsubscribed_at is None)
+                          row.unsubscribed_at is None, row.suspended_reason)
 
 
 def list_subscribers(ctx: Context) -> list[SubscriberView]:

@@ -178,6 +178,8 @@ class Subscriber(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     unsubscribed_at: Mapped[datetime | None]
+    # Set when the service stopped mailing the address itself (a hard bounce), with the reason.
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
