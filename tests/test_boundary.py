@@ -9,6 +9,7 @@ CORE = [
     "awareness.model", "awareness.links", "awareness.errors", "awareness.subscriptions",
     "awareness.sources.parse", "awareness.sources.schedule", "awareness.topics.query",
     "awareness.drivers.importer", "awareness.drivers.linking", "awareness.digests.build",
+    "awareness.digests.schedule",
     "awareness.digests.render",
 ]
 FORBIDDEN = ["httpx", "sqlalchemy", "smtplib", "apscheduler", "uvicorn", "starlette"]

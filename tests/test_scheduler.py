@@ -6,7 +6,11 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service.runner import SchedulerLock
 
@@ -104,3 +108,19 @@ def test_only_one_process_holds_the_scheduler_lock(tmp_path):
     lock = SchedulerLock(path)
     assert lock.acquire() is True  # the OS released the dead leader's lock
     lock.release()
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(("local", "expected"), [
+    (datetime(2026, 11, 23, 6, 59), []),                     # Monday before 07:00
+    (datetime(2026, 11, 23, 7, 0), ["daily", "weekly"]),     # Monday at 07:00
+    (datetime(2026, 11, 24, 6, 0), ["weekly"]),              # Tuesday early: Monday's missed
+    (datetime(2026, 11, 29, 23, 0), ["daily", "weekly"]),    # Sunday night
+    (datetime(2026, 3, 29, 7, 30), ["daily", "weekly"]),     # the day the clocks go forward
+])
+def test_missed_runs_after_a_restart(local, expected):
+    now = local.replace(tzinfo=LONDON).astimezone(UTC)
+    assert missed_runs(now, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00") == expected

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import uvicorn
 
+from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import digests, people, polling
 from awareness.service.context import Context, create_context
@@ -120,6 +121,13 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         weekly_time=s["schedule.weekly_time"], poll=poll,
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
         heartbeat=heartbeat)
+    # Catch up on digest times missed while the service was down (idempotent per period).
+    missed = missed_runs(ctx.now(), s.timezone, daily_time=s["schedule.daily_time"],
+                         weekly_day=s["schedule.weekly_day"],
+                         weekly_time=s["schedule.weekly_time"])
+    for frequency in missed:
+        scheduler.add_job(send, args=[frequency], id=f"catch-up-{frequency}",
+                          replace_existing=True)
     if demo:
         # The demo sends digests every half minute so a newcomer sees one in the outbox at once;
         # the outbox still holds each subscriber to one digest per period.
