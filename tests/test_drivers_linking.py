@@ -80,14 +80,6 @@ CASES = [
         ["interim-nhs-people-plan"],
         id="workforce plan -> people plan",
     ),
-    pytest.param(
-        "State of Care 2014/15",
-        "The annual report on the state of health and adult social care: variation in "
-        "quality and safety.",
-        (),
-        ["state-of-care-2013-14"],
-        id="next State of Care -> State of Care",
-    ),
     pytest.param(*FLU_ITEM, (), [], id="flu -> nothing"),
     pytest.param(*FLU_ITEM, ("Vaccination", "Leadership"), [], id="flu, shared tag -> nothing"),
 ]
@@ -213,3 +205,54 @@ def test_case_study_is_linked_through_its_story() -> None:
 
 def test_words_drop_stop_words_numbers_and_plurals() -> None:
     assert words("The NHS’s 2019 leaders’ libraries and services") == ["leader", "library"]
+
+
+# --- new editions ---------------------------------------------------------------------------
+
+CARE = "state-of-care-2013-14"
+PEOPLE_PLAN = "interim-nhs-people-plan"
+LTP = DriverRecord("driver", "the-nhs-long-term-plan", "The NHS Long Term Plan",
+                   source="NHS England")
+EDITIONS = (*SEED, LTP)
+
+# (item title, item publisher, the slug that must be linked as a new edition, or None)
+EDITION_CASES = [
+    pytest.param("State of Care 2014/15", None, CARE, id="next year of the series"),
+    pytest.param("State of Care 2016-2017", "Care Quality Commission", CARE,
+                 id="year range written out, same publisher"),
+    pytest.param("Press release: CQC publishes State of Care 2014/15", "CQC", CARE,
+                 id="GOV.UK prefix and a publisher's initials"),
+    pytest.param("NHS Long Term Plan refresh", "NHS England", LTP.slug, id="a refresh"),
+    pytest.param("NHS People Plan", "NHS England", PEOPLE_PLAN, id="interim -> final"),
+    pytest.param("Final NHS People Plan", None, PEOPLE_PLAN, id="interim -> final, spelt out"),
+    # Near-misses that must not link as a new edition:
+    pytest.param("State of Health 2014/15", None, None, id="another series"),
+    pytest.param("State of Care 2012/13", None, None, id="an older edition"),
+    pytest.param("State of Care 2013/14", None, None, id="the same edition"),
+    pytest.param("State of Care in mental health services 2014/15", None, None,
+                 id="a different report that starts with the series name"),
+    pytest.param("NHS Staff Survey 2015", None, None, id="a different series, later year"),
+    pytest.param("State of Care 2014/15", "NHS Digital", None, id="another publisher"),
+    pytest.param("Interim NHS People Plan", None, None, id="interim is not after interim"),
+]
+
+
+@pytest.mark.parametrize(("title", "publisher", "expected"), EDITION_CASES)
+def test_new_edition_links(title: str, publisher: str | None, expected: str | None) -> None:
+    found = [f for f in related_drivers(title=title, summary="", link=None, topic_tags=(),
+                                        records=EDITIONS, publisher=publisher)
+             if f.kind == "new_edition"]
+    assert [f.slug for f in found] == ([expected] if expected else [])
+    if found:
+        assert "new edition" in found[0].reason and found[0].score == 0.9
+
+
+def test_new_edition_comes_after_same_document_and_before_related() -> None:
+    url = "https://www.longtermplan.nhs.uk/publication/nhs-long-term-plan/"
+    with_link = replace(LTP, link=url)
+    same = related_drivers(title="NHS Long Term Plan refresh", summary="", link=url,
+                           topic_tags=(), records=(*SEED, with_link))
+    assert [(f.slug, f.kind) for f in same if f.slug == LTP.slug] == [(LTP.slug, "same_document")]
+    later = related_drivers(title="State of Care 2014/15", summary=LEADERSHIP_ITEM[1],
+                            link=None, topic_tags=("Leadership",), records=SEED)
+    assert later[0].kind == "new_edition" and all(f.kind == "related" for f in later[1:])

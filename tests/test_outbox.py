@@ -220,3 +220,25 @@ def test_the_reviewing_librarians_note_goes_into_the_digest(smtp_context):
     assert "Librarian's note: Useful for the leadership reading list." in (
         message.get_body(("plain",)).get_content())
     assert "Useful for the leadership reading list." in message.get_body(("html",)).get_content()
+
+
+def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
+    ctx, inbox = smtp_context
+    first = add_match(ctx, "State of Care 2025/26")
+    digests.send_digests(ctx)
+    with transaction(ctx.sessions) as session:
+        root = session.get_one(Match, first).item_id
+        session.add(Source(id="govuk", name="CQC on GOV.UK", publisher="Care Quality Commission",
+                           url="https://www.gov.uk/government/organisations/cqc.atom",
+                           kind="feed"))
+        copy = Item(source_id="govuk", key="link:copy", title="Corporate report: State of Care",
+                    link="https://www.gov.uk/government/publications/state-of-care",
+                    summary_text="", first_seen_at=ctx.now(), story_id=root)
+        session.add(copy)
+        session.flush()
+        session.add(Match(item_id=copy.id, topic_slug="leadership", status="approved", hits=[],
+                          score=1.0, created_at=ctx.now()))
+    clock.advance(days=1)
+    report = digests.send_digests(ctx)
+    assert report.nothing_to_send == 1
+    assert len(inbox.messages) == 1

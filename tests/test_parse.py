@@ -525,10 +525,21 @@ def test_duplicate_keys_are_kept_apart() -> None:
         "<title>e</title>",
     ))
     keys = [item.key for item in feed.items]
-    assert keys[:4] == ["link:https://pub.example/a", "link:https://pub.example/a|g2",
-                        "guid:same", "guid:same|3"]
-    assert keys[5] == keys[4] + "|5"
+    # Every entry sharing a key is suffixed, so none of them can take over a stored item.
+    assert keys[:2] == ["link:https://pub.example/a|g1", "link:https://pub.example/a|g2"]
+    assert all(re.fullmatch(r"guid:same\|hash:[0-9a-f]{16}", key) for key in keys[2:4])
+    # Identical entries: only the position tells them apart.
+    assert keys[4].endswith("|4") and keys[5].endswith("|5")
     assert len(set(keys)) == 6
+
+
+def test_a_repeated_guid_key_does_not_depend_on_the_position() -> None:
+    # D3 with stable keys: a new entry above them must not make "d" a new item.
+    entries = ["<title>c</title>" + opaque("same"), "<title>d</title>" + opaque("same")]
+    before = [item.key for item in parse(rss(*entries)).items]
+    after = [item.key for item in parse(rss("<title>new</title>", *entries)).items]
+    assert after[1:] == before
+    assert after[0] not in before  # the newcomer does not take over a stored item
 
 
 def test_categories_are_plain_deduplicated_text() -> None:
@@ -549,7 +560,7 @@ def test_feedparser_is_called_only_from_the_parser_module() -> None:
 
 
 def test_parser_is_pure() -> None:
-    code = ("import sys, awareness.sources, awareness.sources.parse; "
+    code = ("import sys, awareness.sources, awareness.sources.parse, awareness.sources.identity; "
             "print(sorted(m for m in ('httpx', 'sqlalchemy', 'smtplib', 'apscheduler', "
             "'awareness.sources.fetch') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

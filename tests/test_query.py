@@ -22,6 +22,7 @@ from awareness.topics.query import (
     parse_query,
     words,
 )
+from awareness.topics.spelling import UK_US
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -133,11 +134,29 @@ def test_query_keeps_its_text_and_lists_its_terms() -> None:
     ('"talent ma*"', 9, "truncation too short"),
     ("lead*ship", 5, "* is truncation and must end a word"),
     ("&", 1, "'&' has no letters or digits"),
-    ("organi?ation", 7, "the wildcard ? is not supported yet"),
-    ('"colo#r"', 6, "the wildcard # is not supported yet"),
-    ("a title:leader*", 3, "field limits such as title: are not supported yet"),
-    ('title:"state of care"', 1, "field limits such as title: are not supported yet"),
-    ("nurse NEAR/3 retention", 7, "proximity (NEAR/n) is not supported yet"),
+    ("?rganisation", 1, "wildcard at the start of a word"),
+    ('"care #olour"', 7, "wildcard at the start of a word"),
+    ("nurse-?ed", 7, "wildcard at the start of a word"),
+    ("?", 1, "wildcard at the start of a word"),
+    ("le?*", 1, "truncation too short"),
+    ("a titel:leader*", 3, "unknown field 'titel:'; expected one of title:, summary:, "
+                           "category:, source:"),
+    ("http://example.org", 1, "unknown field 'http:'"),
+    ("title:", 1, "expected a term, phrase or '(' after title:"),
+    ("title: AND b", 1, "expected a term, phrase or '(' after title:"),
+    ("title:summary:x", 1, "expected a term, phrase or '(' after title:"),
+    ("nurse NEAR retention", 7, "NEAR without a distance: write NEAR/n"),
+    ("nurse NEAR/ retention", 7, "NEAR without a distance"),
+    ("nurse NEAR/x retention", 7, "NEAR without a distance"),
+    ("nurse NEAR/3x retention", 7, "NEAR without a distance"),
+    ("nurse NEAR/101 retention", 7, "NEAR distance 101 is too large"),
+    ("nurse NEAR/3", 7, "dangling operator: expected a term, phrase or '(' after NEAR/3"),
+    ("NEAR/3 nurse", 1, "dangling operator: expected a term, phrase or '(' before NEAR/3"),
+    ("(a AND b) NEAR/3 c", 1, "NEAR/3 needs a term, truncation, phrase or OR-group on each "
+                              "side, not AND or NOT"),
+    ("a N3 (b NOT c)", 6, "N3 needs a term, truncation, phrase or OR-group"),
+    ("title:a NEAR/3 b", 1, "not a field limit; put a field limit around the whole NEAR"),
+    ("(a OR (b c)) NEAR/2 d", 1, "needs a term, truncation, phrase or OR-group"),
     ("(" * 33 + "a" + ")" * 33, 33, "nested too deeply"),
 ])
 def test_every_error_says_what_was_expected_and_where(query: str, column: int,
@@ -241,21 +260,47 @@ def test_same_term_twice_gives_each_hit_once() -> None:
 
 # ---------------------------------------------------------------- the documented examples
 
-def _documented_examples() -> list[tuple[str, str, str]]:
+def _documented_examples(heading: str = "## Examples") -> list[tuple[str, str, str]]:
     text = (DOCS / "search-language.md").read_text(encoding="utf-8")
-    section = text.split("## Examples", 1)[1].split("\n## ", 1)[0]
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(.+?)` \| (.+?) \| (.+?) \|$", section, re.MULTILINE)
     return [(query, yes.strip(), no.strip()) for query, yes, no in rows]
 
 
+def _documented_item(cell: str) -> ItemText:
+    """A table cell: a title, or ``title: …; summary: …; category: …; source: …``."""
+    if not re.match(r"(title|summary|category|source): ", cell):
+        return ItemText(cell)
+    parts = dict(part.split(": ", 1) for part in cell.split("; "))
+    return ItemText(parts.get("title", ""), parts.get("summary", ""),
+                    tuple(filter(None, [parts.get("category", "")])), parts.get("source", ""))
+
+
 def test_the_documentation_has_examples() -> None:
-    assert len(_documented_examples()) >= 15
+    assert len(_documented_examples()) >= 30
+    assert len(_documented_examples("## UK and US spelling")) >= 5
 
 
 @pytest.mark.parametrize(("query", "should", "should_not"), _documented_examples())
 def test_documented_example(query: str, should: str, should_not: str) -> None:
-    assert matches(query, should)
-    assert not matches(query, should_not)
+    parsed = parse_query(query)
+    assert parsed.match(_documented_item(should))
+    assert not parsed.match(_documented_item(should_not))
+
+
+@pytest.mark.parametrize(("query", "should", "should_not"),
+                         _documented_examples("## UK and US spelling"))
+def test_documented_spelling_example(query: str, should: str, should_not: str) -> None:
+    assert parse_query(query, spelling="uk-us").match(_documented_item(should))
+    assert not parse_query(query, spelling="uk-us").match(_documented_item(should_not))
+    assert not parse_query(query).match(_documented_item(should)), "needs the spelling option"
+
+
+def test_the_documented_spelling_table_is_the_code_table() -> None:
+    text = (DOCS / "search-language.md").read_text(encoding="utf-8")
+    section = text.split("## UK and US spelling", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ([a-z]+) \| ([a-z]+) \|$", section, re.MULTILINE)
+    assert tuple(rows) == UK_US
 
 
 def _documented_errors() -> list[tuple[str, str]]:

@@ -16,13 +16,14 @@ from awareness.service.runner import SchedulerLock
 
 
 def make(**overrides):
-    calls = {name: [] for name in ("poll", "daily", "weekly", "relay")}
+    calls = {name: [] for name in ("poll", "daily", "weekly", "relay", "stewardship")}
     options = dict(timezone="Europe/London", poll_seconds=60, daily_time="07:00",
                    weekly_day="mon", weekly_time="07:00",
                    poll=lambda: calls["poll"].append(1),
                    send_daily=lambda: calls["daily"].append(1),
                    send_weekly=lambda: calls["weekly"].append(1),
-                   relay=lambda: calls["relay"].append(1), heartbeat=Heartbeat())
+                   relay=lambda: calls["relay"].append(1), heartbeat=Heartbeat(),
+                   stewardship=lambda: calls["stewardship"].append(1))
     options.update(overrides)
     return build_scheduler(**options), calls
 
@@ -34,7 +35,8 @@ def test_jobs_are_declared_with_fixed_ids_and_never_pile_up():
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {"poll", "digests-daily", "digests-weekly", "relay", "heartbeat"}
+    assert set(jobs) == {"poll", "digests-daily", "digests-weekly", "relay", "heartbeat",
+                         "stewardship-weekly"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

@@ -36,3 +36,9 @@ def test_models_and_migrations_agree(database_url):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_migrations_have_one_head():
+    # Branches written in parallel must be merged before they ship, so that `alembic
+    # upgrade head` and every deployment agree on one schema.
+    assert len(head_revisions()) == 1

@@ -94,6 +94,6 @@ class DriverLink:
     """A suggested link from an item to a driver record."""
 
     slug: str
-    kind: Literal["same_document", "related"]
+    kind: Literal["same_document", "new_edition", "related"]
     score: float
     reason: str

@@ -44,7 +44,8 @@ class Heartbeat:
 def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly_day: str,
                     weekly_time: str, poll: Callable[[], object],
                     send_daily: Callable[[], object], send_weekly: Callable[[], object],
-                    relay: Callable[[], object], heartbeat: Heartbeat) -> BackgroundScheduler:
+                    relay: Callable[[], object], heartbeat: Heartbeat,
+                    stewardship: Callable[[], object]) -> BackgroundScheduler:
     """A scheduler with the service's jobs, not yet started."""
     scheduler = BackgroundScheduler(
         timezone=timezone,
@@ -59,6 +60,10 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
     scheduler.add_job(send_weekly, CronTrigger(day_of_week=weekly_day, hour=weekly_h,
                                                minute=weekly_m, timezone=timezone),
                       id="digests-weekly", replace_existing=True)
+    # Members' lists go out with the weekly digests; the sent-log makes a rerun send nothing.
+    scheduler.add_job(stewardship, CronTrigger(day_of_week=weekly_day, hour=weekly_h,
+                                               minute=weekly_m, timezone=timezone),
+                      id="stewardship-weekly", replace_existing=True)
     scheduler.add_job(relay, IntervalTrigger(minutes=5), id="relay", replace_existing=True)
     scheduler.add_job(heartbeat.beat, IntervalTrigger(seconds=30), id="heartbeat",
                       replace_existing=True, next_run_time=datetime.now(UTC))

@@ -21,18 +21,26 @@ from typing import Any, Literal, NoReturn, cast
 from awareness.errors import ConfigError, QuerySyntaxError
 from awareness.links import is_safe_link
 from awareness.model import ItemText
+from awareness.sources.listing import HtmlRules, selector_error
+from awareness.sources.sitemap import SitemapRules
 from awareness.topics.query import Query, parse_query
+from awareness.topics.spelling import SPELLINGS
 
-SourceKind = Literal["feed"]
-# Each kind with the extra keys its tables may carry; "html" and "sitemap" will add theirs.
-SOURCE_KINDS: Mapping[str, frozenset[str]] = {"feed": frozenset()}
+SourceKind = Literal["feed", "html", "sitemap"]
+# Each kind with the extra keys its tables may carry (docs/sources.md explains them).
+SOURCE_KINDS: Mapping[str, frozenset[str]] = {
+    "feed": frozenset(),
+    "html": frozenset({"item", "title", "link", "date", "summary"}),
+    "sitemap": frozenset({"include", "exclude", "sitemaps", "max_pages", "max_sitemaps"}),
+}
+MAX_PAGES_PER_POLL = 50
 MIN_INTERVAL_MINUTES = 15
 REVIEW_POLICIES = ("required", "none")
 EXPECTATIONS = ("match", "no-match")
 
 _SOURCE_KEYS = frozenset({"id", "name", "publisher", "url", "kind", "interval_minutes", "enabled"})
 _TOPIC_KEYS = frozenset(
-    {"name", "description", "query", "review", "sources", "driver_tags", "examples"})
+    {"name", "description", "query", "review", "sources", "driver_tags", "examples", "spelling"})
 _EXAMPLE_KEYS = frozenset({"title", "summary", "categories", "source", "expect"})
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TOML_LOCATION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
@@ -49,6 +57,8 @@ class SourceDef:
     kind: SourceKind
     interval_minutes: int = 60
     enabled: bool = True
+    html: HtmlRules | None = None  # kind "html": the listing page's selectors
+    sitemap: SitemapRules | None = None  # kind "sitemap": URL filter and bounds
 
 
 @dataclass(frozen=True)
@@ -258,15 +268,45 @@ def _source(table: dict[str, object], check: _Checker) -> SourceDef:
     if interval < MIN_INTERVAL_MINUTES:
         check.fail(f"interval_minutes must be at least {MIN_INTERVAL_MINUTES} (publishers "
                    f"update a few times a day at most), not {interval}", "interval_minutes")
+    kind = cast(SourceKind, check.choice(table, "kind", tuple(SOURCE_KINDS)))
     return SourceDef(
         id=source_id,
         name=check.text(table, "name"),
         publisher=check.text(table, "publisher"),
         url=url,
-        kind=cast(SourceKind, check.choice(table, "kind", tuple(SOURCE_KINDS))),
+        kind=kind,
         interval_minutes=interval,
         enabled=cast(bool, check.value(table, "enabled", bool, True)),
+        html=_html_rules(table, check) if kind == "html" else None,
+        sitemap=_sitemap_rules(table, check) if kind == "sitemap" else None,
     )
+
+
+def _html_rules(table: dict[str, object], check: _Checker) -> HtmlRules:
+    selectors = {key: check.text(table, key, None if key in ("item", "title") else "")
+                 for key in ("item", "title", "link", "date", "summary")}
+    for key, selector in selectors.items():
+        if selector and (problem := selector_error(selector)):
+            check.fail(f"{key}: {problem}", key)
+    return HtmlRules(**selectors)
+
+
+def _sitemap_rules(table: dict[str, object], check: _Checker) -> SitemapRules:
+    patterns = {key: check.text_list(table, key) for key in ("include", "exclude", "sitemaps")}
+    for key, values in patterns.items():
+        for pattern in values:
+            if not pattern.startswith("/"):
+                check.fail(f"{key}: '{pattern}' must be a URL path pattern starting with / "
+                           "(e.g. /news/*)", key)
+    bounds = {}
+    for key, default in (("max_pages", 10), ("max_sitemaps", 5)):
+        bounds[key] = cast(int, check.value(table, key, int, default))
+        if not 1 <= bounds[key] <= MAX_PAGES_PER_POLL:
+            check.fail(f"{key} must be between 1 and {MAX_PAGES_PER_POLL} (pages are fetched "
+                       f"politely, a few per poll), not {bounds[key]}", key)
+    return SitemapRules(include=patterns["include"], exclude=patterns["exclude"],
+                        sitemaps=patterns["sitemaps"], max_pages=bounds["max_pages"],
+                        max_sitemaps=bounds["max_sitemaps"])
 
 
 # ---------------------------------------------------------------- topics/<slug>.toml
@@ -282,7 +322,8 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
     check = _Checker(path, lines)
     check.reject_unknown(data, _TOPIC_KEYS)
     name, description = check.text(data, "name"), check.text(data, "description")
-    query = _topic_query(check.value(data, "query", str, None), check)
+    query = _topic_query(check.value(data, "query", str, None), check,
+                         check.choice(data, "spelling", SPELLINGS, "none"))
     sources = check.text_list(data, "sources")
     for source_id in sources:
         if not _SLUG.fullmatch(source_id):
@@ -300,9 +341,9 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
     )
 
 
-def _topic_query(text: str, check: _Checker) -> Query:
+def _topic_query(text: str, check: _Checker, spelling: str = "none") -> Query:
     try:
-        return parse_query(text)
+        return parse_query(text, spelling)
     except QuerySyntaxError as err:
         key_line = check.lines.line("query")
         line, column, shown = _query_position(check.lines.lines, key_line, text, err.column)

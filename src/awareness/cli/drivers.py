@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -22,28 +22,41 @@ def drivers() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def drivers_import(state: State, paths: tuple[Path, ...], dry_run: bool, as_json: bool) -> None:
-    """Import records from MAP-toolkit pages saved as text."""
-    from awareness.service.drivers import import_drivers
+    """Import records from MAP-toolkit pages (text or saved HTML) or plain JSON files."""
+    from awareness.service.drivers import import_paths
 
-    results: list[dict[str, Any]] = []
-    for path in paths:
-        report = import_drivers(state.ctx, path, dry_run=dry_run)
-        kinds = [r.kind for r in report.records]
-        results.append({"path": str(path), "drivers": kinds.count("driver"),
-                        "case_studies": kinds.count("case_study"), "created": report.created,
-                        "updated": report.updated, "unchanged": report.unchanged})
+    report = import_paths(state.ctx, paths, dry_run=dry_run, changed_by=_who())
     if as_json:
-        emit_json(results)
+        emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return
+    marks = {"created": "+", "updated": "~", "unchanged": "=", "skipped": "-", "redacted": "!"}
+    for o in report.outcomes:
+        click.echo(f"{marks.get(o.action, '?')} {o.action:9} {o.slug or o.title}  ({o.reason})")
+    kinds = [r.kind for r in report.records]
+    skipped = sum(o.action == "skipped" for o in report.outcomes)
     verb = "would import" if dry_run else "imported"
-    for r in results:
-        click.echo(f"{r['path']}: {verb} {r['drivers']} drivers and {r['case_studies']} case "
-                   f"studies ({len(r['created'])} new, {len(r['updated'])} updated, "
-                   f"{len(r['unchanged'])} unchanged)")
-        for slug in r["created"]:
-            click.echo(f"  + {slug}")
-        for slug in r["updated"]:
-            click.echo(f"  ~ {slug}")
+    click.echo(f"{verb} {kinds.count('driver')} drivers and {kinds.count('case_study')} case "
+               f"studies ({len(report.created)} new, {len(report.updated)} updated, "
+               f"{len(report.unchanged)} unchanged); {skipped} posts skipped")
+
+
+def _who() -> str:
+    # The edit history names who ran the import; the login name is the best the CLI knows.
+    try:
+        return f"{getpass.getuser()} (import)"
+    except (KeyError, OSError):
+        return "import"
+
+
+@drivers.command("export")
+@click.argument("target", type=click.Path(path_type=Path))
+@pass_state
+def drivers_export(state: State, target: Path) -> None:
+    """Write every record as plain JSON: one file per record into a folder, or one file."""
+    from awareness.service.drivers import export_drivers
+
+    written = export_drivers(state.ctx, target)
+    click.echo(f"wrote {len(written)} file{'s' if len(written) != 1 else ''} to {target}")
 
 
 @drivers.command("list")

@@ -53,6 +53,18 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
            [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["title"]] for r in rows])
 
 
+@items.command("delete")
+@click.argument("item_ids", nargs=-1, type=int, required=True)
+@pass_state
+def items_delete(state: State, item_ids: tuple[int, ...]) -> None:
+    """Delete items and their matches; the feed will never bring them back."""
+    from awareness.service.polling import delete_item
+
+    for item_id in item_ids:
+        delete_item(state.ctx, item_id)
+        click.echo(f"deleted item {item_id}")
+
+
 def _print_matches(views: list[Any], as_json: bool) -> None:
     if as_json:
         emit_json([v.as_json() for v in views])

@@ -1,10 +1,12 @@
-"""Topic profiles."""
+"""Topic profiles: list them, try a strategy over the archive, re-match after an edit."""
 
 from __future__ import annotations
 
 import click
 
 from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.errors import ConfigError, QuerySyntaxError
+from awareness.topics.query import Query, parse_query
 
 
 @cli.group()
@@ -18,7 +20,8 @@ def topics() -> None:
 def topics_list(state: State, as_json: bool) -> None:
     """Every topic with its query."""
     rows = [{"slug": t.slug, "name": t.name, "review": t.review, "query": t.query.text,
-             "sources": list(t.sources), "driver_tags": list(t.driver_tags)}
+             "sources": list(t.sources), "driver_tags": list(t.driver_tags),
+             "version": t.query.version}
             for t in state.ctx.topics()]
     if as_json:
         emit_json(rows)
@@ -27,3 +30,71 @@ def topics_list(state: State, as_json: bool) -> None:
            [[r["slug"], r["name"], r["review"], r["query"]] for r in rows])
 
 
+def _draft(text: str, spelling: str) -> Query:
+    try:
+        return parse_query(text, spelling)
+    except QuerySyntaxError as err:
+        caret = " " * (err.column - 1) + "^"
+        raise click.UsageError(f"--query: {err.message} (column {err.column})\n"
+                               f"    {text}\n    {caret}") from None
+
+
+@topics.command("try")
+@click.argument("topic", required=False)
+@click.option("--query", "draft", help="A draft strategy to try instead of a saved topic.")
+@click.option("--spelling", type=click.Choice(["none", "uk-us"]), default=None,
+              help="Spelling option for --query (default none).")
+@click.option("--since", default="30d", show_default=True, help="How far back: 30d, 12h, 2w.")
+@click.option("--limit", type=int, default=50, show_default=True,
+              help="Show at most this many matches (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def topics_try(state: State, topic: str | None, draft: str | None, spelling: str | None,
+               since: str, limit: int, as_json: bool) -> None:
+    """Run a topic (or a draft --query) over stored items; show what it would have matched."""
+    from awareness.service.topics import parse_since, try_query
+
+    if (topic is None) == (draft is None):
+        raise click.UsageError("give either a TOPIC or --query \"...\", not both")
+    if draft is not None:
+        query, sources = _draft(draft, spelling or "none"), ()
+    else:
+        saved = state.ctx.topic(topic)
+        query, sources = saved.query, saved.sources
+    result = try_query(state.ctx, query, parse_since(since), sources=sources,
+                       limit=limit or None)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    click.echo(f"{len(result.matches)} shown; "
+               f"{sum(m for m, _ in result.per_source.values())} of {result.searched} items "
+               f"since {result.since:%Y-%m-%d %H:%M} UTC would have matched")
+    table(["source", "matched", "searched"],
+          [[s, m, n] for s, (m, n) in result.per_source.items()])
+    for rank, match in enumerate(result.matches, 1):
+        click.echo(f"\n{rank}. [{match.score:.2f}] {match.title}  ({match.source_id})")
+        for line in match.explanation:
+            click.echo(f"    {line}")
+
+
+@topics.command("rematch")
+@click.argument("topic")
+@click.option("--since", default="14d", show_default=True, help="How far back: 14d, 12h, 2w.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def topics_rematch(state: State, topic: str, since: str, as_json: bool) -> None:
+    """Apply the topic's current version to recent items; new matches go to review."""
+    from awareness.service.topics import parse_since, rematch
+
+    try:
+        saved = state.ctx.topic(topic)
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
+    result = rematch(state.ctx, saved, parse_since(since))
+    if as_json:
+        emit_json(result.as_json())
+        return
+    click.echo(f"{result.topic} (version {result.version}): searched {result.searched} items; "
+               f"{result.new} new (waiting for review), {result.updated} updated, "
+               f"{result.withdrawn} withdrawn, {result.kept_sent} already sent (unchanged), "
+               f"{result.kept_reviewed} reviewed and kept")

@@ -53,6 +53,7 @@ class DigestEntry:
     score: float
     drivers: tuple[DigestDriver, ...] = ()
     note: str = ""  # the reviewing librarian's line on what this means for readers
+    story: str | None = None  # the same document from several publishers shares a story
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,9 @@ def short_summary(text: str, limit: int = 300) -> str:
 
 
 def item_identity(entry: DigestEntry) -> str:
-    """What makes two entries the same item: the normalised link, else the title."""
+    """What makes two entries the same item: their story, else the normalised link or title."""
+    if entry.story:
+        return "story:" + entry.story
     if entry.link and is_safe_link(entry.link):
         return "link:" + normalise_link(entry.link)
     return "title:" + visible_text(entry.title).casefold()

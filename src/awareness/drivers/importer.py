@@ -6,12 +6,9 @@ or a byline) by a record label. Each label line opens a field; its value is the 
 line plus the unlabelled lines after it, up to the next label. docs/driver-records.md lists
 the field names and label spellings, and gives the page layout behind each rule.
 
-The reader works on lines, so a later HTML reader only has to turn each saved post into lines.
-Merging the same record from several pages happens outside this module.
-
-The module is longer than most because the label vocabulary, the line reader and the value
-rules of one page format only make sense together; ``parse_free_date`` lives here because the
-page's date fields are its only readers so far.
+The label vocabulary lives in ``labels``, free-text dates in ``dates``; saved HTML is turned
+into the same lines by ``html``. Merging the same record from several pages happens in
+``records``.
 """
 
 from __future__ import annotations
@@ -19,87 +16,47 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import date
-from typing import NamedTuple
 
+from awareness.drivers.dates import is_period, parse_free_date
+from awareness.drivers.labels import (
+    CASE_STUDY_FIELDS,
+    DRIVER_FIELDS,
+    HEAD_FIELDS,
+    TERMINAL_FIELDS,
+    FieldSpec,
+    LabelHit,
+    label_hits,
+    match_label,
+)
 from awareness.model import DriverRecord, RecordKind
 
+__all__ = [
+    "CASE_STUDY_FIELDS",
+    "DRIVER_FIELDS",
+    "DriverPage",
+    "FieldSpec",
+    "SkippedPost",
+    "is_boilerplate",
+    "is_period",
+    "match_label",
+    "parse_driver_page",
+    "parse_free_date",
+    "read_driver_page",
+    "slugify",
+]
 
-class FieldSpec(NamedTuple):
-    """A canonical field name and the label spellings that mean it (matched ignoring case)."""
-
-    name: str
-    labels: tuple[str, ...]
-
-
-DRIVER_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("title_of_driver", ("Title of driver", "Title of document", "Title")),
-    FieldSpec("source", ("Source", "Issuing body", "Publisher")),
-    FieldSpec("link", ("Link to main document", "Link to document", "Link")),
-    FieldSpec("publication_format", ("Publication format", "Format")),
-    FieldSpec("date_of_publication", ("Date of publication", "Publication date", "Date published")),
-    FieldSpec("summary", ("Summary of driver", "Summary of document")),
-    FieldSpec("key_features", ("Key features of driver", "Key features", "Key points")),
-    FieldSpec("primary_audience", ("Primary audience", "Target audience", "Audience")),
-    FieldSpec(
-        "impact",
-        (
-            "Impact on library policy/practice",
-            "Impact on library policy",
-            "Impact on library practice",
-            "What does this mean for libraries?",
-            "What this means for libraries",
-            "Implications for libraries",
-            "Impact",
-        ),
-    ),
-    FieldSpec("date_last_updated", ("Date last updated", "Last updated", "Date updated")),
-    FieldSpec("due_for_review", ("Due for review", "Date due for review", "Review date")),
-    FieldSpec("member_responsible", ("Group member responsible", "Member responsible")),
-    FieldSpec("notes", ()),  # boilerplate such as "A policy briefing is available…"
-)
-
-CASE_STUDY_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("project_team", ("Project Team",)),
-    FieldSpec("resources_required", ("Resources Required", "Resources")),
-    FieldSpec("timeline", ("Timeline", "Timescale", "Timeframe", "Period")),  # or a bare line
-    FieldSpec("story", ("“The Story”", "Story")),
-    FieldSpec(
-        "alignment",
-        ("Alignment to local, regional and national drivers", "Alignment to drivers", "Alignment"),
-    ),
-    FieldSpec("impact", ("Impact of this project/service", "Impact of this project", "Impact")),
-    FieldSpec("lessons_learned", ("Lessons Learned", "Lessons learnt")),
-    FieldSpec("sustainability", ("Sustainability / next steps?", "Sustainability", "Next steps")),
-    FieldSpec("contact", ("Contact details", "Contact")),
-    FieldSpec("date_completed", ("Date case study completed", "Date completed")),
-    FieldSpec("notes", ()),
-)
-
-# A title line followed by one of these always starts a new record.
-HEAD_FIELDS = frozenset({"title_of_driver", "project_team"})
-# Once one of these has its value the record is complete; unlabelled lines after it are not
-# part of it (they belong to the next post, or to no record at all).
-TERMINAL_FIELDS = frozenset({"member_responsible", "date_completed"})
-# Short-valued fields whose multi-word labels may take a value without a colon
-# ("Due for review June 2019"); other labels need a colon, or a line of their own, so that
-# prose such as "Lessons learned from this were…" is not taken for a label.
-LOOSE_FIELDS = frozenset(
-    {
-        "date_of_publication",
-        "date_last_updated",
-        "due_for_review",
-        "member_responsible",
-        "publication_format",
-        "date_completed",
-    }
-)
 
 BOILERPLATE = (
     re.compile(r"^(?:an?\s+)?policy briefing\b.*\bavailable\b", re.IGNORECASE),
     re.compile(r"\bfeel free to reproduce\b", re.IGNORECASE),
 )
 _PAGE_TAG = re.compile(r"^\s*(?:tag archives?|tag)\s*:\s*(?P<tag>\S.*?)\s*$", re.IGNORECASE)
+# Other archive headings name a grouping that is not a topic tag; they are page furniture.
+_PAGE_HEADING = re.compile(
+    r"^\s*(?:category archives?|category|monthly archives?|archives?|author archives?)\s*:\s*\S",
+    re.IGNORECASE,
+)
+_PROTECTED = re.compile(r"^\s*(?:protected|private)\s*:", re.IGNORECASE)
 _BYLINE = re.compile(r"^\s*(?:posted on|posted by)\b", re.IGNORECASE)
 # WordPress post footers: they end a post, and may name its tags.
 _FOOTER = re.compile(
@@ -109,85 +66,10 @@ _FOOTER = re.compile(
 )
 _FOOTER_TAGS = re.compile(r"(?:\btagged\b|^\s*tags\s*:)\s*:?\s*(?P<tags>[^|]+)", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"“”‘’]+", re.IGNORECASE)
-_QUOTE = "[\"“”‘’']"
 _BULLET = re.compile(
     r"^(?P<indent> *)(?:[•·▪◦●○‣∙]\s*|[-–—*] +|(?P<num>\d{1,2}[.)]) +)(?P<text>\S.*)$"
 )
 _LOOKAHEAD = 12  # lines; how "soon" a label must follow a title line
-
-
-class _Label(NamedTuple):
-    field: str
-    kind: RecordKind | None  # None: the spelling is used by both record kinds
-    loose: bool
-    pattern: re.Pattern[str]
-
-
-class _LabelHit(NamedTuple):
-    field: str
-    kind: RecordKind | None
-    value: str
-
-
-def _compile_labels() -> tuple[_Label, ...]:
-    driver = {_spelling_key(s): f.name for f in DRIVER_FIELDS for s in f.labels}
-    case = {_spelling_key(s): f.name for f in CASE_STUDY_FIELDS for s in f.labels}
-    labels = []
-    # Longest first, so "Impact on library policy/practice" wins over "Impact".
-    for key in sorted(driver.keys() | case.keys(), key=lambda k: (-len(k), k)):
-        name = driver.get(key) or case[key]
-        kind: RecordKind | None = None
-        if key not in case:
-            kind = "driver"
-        elif key not in driver:
-            kind = "case_study"
-        body = r"\s+".join(re.escape(w) for w in key.split()).replace("/", r"\s*/\s*")
-        pattern = re.compile(rf"^\s*{_QUOTE}?{body}{_QUOTE}?(?:\s*\?)?(?P<rest>.*)$", re.I)
-        labels.append(_Label(name, kind, name in LOOSE_FIELDS and " " in key, pattern))
-    return tuple(labels)
-
-
-def _spelling_key(spelling: str) -> str:
-    """Lower case, no quotes: "Sustainability / next steps?" → "sustainability/next steps"."""
-    key = re.sub(r"\s*/\s*", "/", spelling.strip(' ?:"“”').lower())
-    return re.sub(r"\s+", " ", key)
-
-
-_LABELS = _compile_labels()
-
-
-def match_label(line: str, *, inline: bool = False) -> _LabelHit | None:
-    """The field a label line opens and the value on its line, or None for a non-label line.
-
-    ``inline`` is for text after another label on the same line; there only the colon form
-    counts ("Source:  Link to main document: http://…"), so a value is not cut up by accident.
-    """
-    for label in _LABELS:
-        m = label.pattern.match(line)
-        if not m:
-            continue
-        rest = m.group("rest")
-        sep = re.match(r"\s*(?::|[–—]|-(?=\s))\s*(.*)$", rest)
-        if sep:
-            return _LabelHit(label.field, label.kind, sep.group(1).strip())
-        if inline:
-            continue
-        if not rest.strip():
-            return _LabelHit(label.field, label.kind, "")
-        if label.loose and rest[:1].isspace():
-            return _LabelHit(label.field, label.kind, rest.strip())
-    return None
-
-
-def _label_hits(line: str) -> list[_LabelHit]:
-    """Every label on a line; "Source:  Link to main document: http://…" holds two."""
-    hits: list[_LabelHit] = []
-    hit = match_label(line)
-    while hit is not None and len(hits) < 4:
-        inner = match_label(hit.value, inline=True) if hit.value else None
-        hits.append(hit._replace(value="") if inner else hit)
-        hit = inner
-    return hits
 
 
 def is_boilerplate(line: str) -> bool:
@@ -202,6 +84,15 @@ class DriverPage:
     records: tuple[DriverRecord, ...]
     page_tag: str | None = None
     skipped: tuple[str, ...] = ()
+    skipped_posts: tuple[SkippedPost, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedPost:
+    """A post on the page that is not a record (meeting notes, news), and why it was skipped."""
+
+    title: str
+    reason: str
 
 
 @dataclass
@@ -253,7 +144,8 @@ def read_driver_page(text: str, *, page_tag: str | None = None) -> DriverPage:
             reader.skipped.append(f"a record without a title (fields: {', '.join(draft.values)})")
         else:
             records.append(record)
-    return DriverPage(tuple(_with_unique_slugs(records)), tag, tuple(reader.skipped))
+    return DriverPage(tuple(_with_unique_slugs(records)), tag, tuple(reader.skipped),
+                      tuple(reader.skipped_posts))
 
 
 def _clean_lines(text: str) -> list[str]:
@@ -272,6 +164,7 @@ class _PageReader:
         self.lines = lines
         self.drafts: list[_Draft] = []
         self.skipped: list[str] = []
+        self.skipped_posts: list[SkippedPost] = []
         self.page_tag: str | None = None
         self.outside = False  # inside a post that is not a record (its lines are skipped)
 
@@ -285,11 +178,13 @@ class _PageReader:
                 self._blank()
             elif (tag := _PAGE_TAG.match(line)) is not None:
                 self.page_tag = self.page_tag or tag.group("tag")
+            elif _PAGE_HEADING.match(line):
+                continue
             elif _FOOTER.match(line):
                 self._footer(line)
             elif _BYLINE.match(line):
                 continue
-            elif hits := _label_hits(line):
+            elif hits := label_hits(line):
                 self._labels(hits)
             elif is_boilerplate(line):
                 self._boilerplate(line)
@@ -310,7 +205,7 @@ class _PageReader:
             tags = re.sub(r"\.?\s*bookmark the permalink.*$", "", m.group("tags"), flags=re.I)
             self.draft.tags += [t.strip(" .") for t in tags.split(",") if t.strip(" .")]
 
-    def _labels(self, hits: list[_LabelHit]) -> None:
+    def _labels(self, hits: list[LabelHit]) -> None:
         draft = self.draft
         first = hits[0]
         if (
@@ -336,8 +231,12 @@ class _PageReader:
         draft = self.draft
         if self._starts_record(i, line):
             self._start(line)
-        elif self._byline_follows(i) and draft is not None:
-            draft.closed = True  # a post without labels (meeting notes, news) ends the record
+        elif self._byline_follows(i):
+            if draft is not None:
+                draft.closed = True  # a post without labels (meeting notes, news) ends a record
+            reason = ("a password-protected post" if _PROTECTED.match(line)
+                      else "a post without record labels (news or meeting notes)")
+            self.skipped_posts.append(SkippedPost(_squash(line), reason))
             self._skip(line)
         elif draft is None or draft.closed:
             self._skip(line)
@@ -375,11 +274,11 @@ class _PageReader:
         following = (line for line in self.lines[i + 1 : i + 1 + _LOOKAHEAD] if line.strip())
         return bool(_BYLINE.match(next(following, "")))
 
-    def _label_ahead(self, i: int) -> _LabelHit | None:
+    def _label_ahead(self, i: int) -> LabelHit | None:
         for line in self.lines[i + 1 : i + 1 + _LOOKAHEAD]:
             if not line.strip() or _BYLINE.match(line) or is_boilerplate(line):
                 continue
-            hits = _label_hits(line)
+            hits = label_hits(line)
             return hits[0] if hits else None
         return None
 
@@ -392,20 +291,6 @@ def _is_title_like(line: str) -> bool:
         and not text.endswith(":")
         and not _BULLET.match(text)
     )
-
-
-def is_period(line: str) -> bool:
-    """Is ``line`` only a period of time, such as "April 2012 onwards" or "2012 – 2013"?"""
-    text = line.strip()
-    if len(text) > 60 or not re.search(r"\b(?:19|20)\d{2}\b", text):
-        return False
-    rest = re.sub(
-        rf"(?i)\b(?:{_MONTH}|onwards?|to|from|until|since|present|ongoing|and|"
-        r"\d{1,2}(?:st|nd|rd|th)?|(?:19|20)\d{2})\b",
-        "",
-        text,
-    )
-    return not re.sub(r"[\s\-–—/,.&]", "", rest)
 
 
 def _finish(draft: _Draft, page_tag: str | None) -> DriverRecord | None:
@@ -493,50 +378,3 @@ def _with_unique_slugs(records: list[DriverRecord]) -> list[DriverRecord]:
         out.append(replace(record, slug=slug))
     return out
 
-
-_MONTH = (
-    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-)
-_DAY = r"(?P<d>\d{1,2})(?:st|nd|rd|th)?"
-_DATE_FORMS = (
-    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
-    re.compile(r"\b(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\b"),  # UK order: day first
-    re.compile(rf"(?i)\b{_DAY}\s+(?:of\s+)?(?P<mn>{_MONTH})\b\.?,?\s+(?P<y>\d{{4}})\b"),
-    re.compile(rf"(?i)\b(?P<mn>{_MONTH})\b\.?\s+{_DAY},?\s+(?P<y>\d{{4}})\b"),
-    re.compile(
-        rf"(?i)\b(?P<mn>(?:{_MONTH})\b\.?(?:\s*(?:/|-|–|—|to|or|and|&)\s*(?:{_MONTH})\b\.?)*)"
-        r"\s+(?P<y>\d{4})\b"
-    ),
-    re.compile(r"^\s*(?P<y>(?:19|20)\d{2})\s*$"),
-)
-
-
-def parse_free_date(text: str) -> date | None:
-    """The date a free-text date names, or None: "June 2019", "31st March 2017", "Oct/Nov 2016".
-
-    A month without a day means its first day; a range of months ("Oct/Nov 2016") means the
-    first day of its *later* month, because the writer promised nothing sooner; a bare year
-    means 1 January. Numeric dates are read day first (UK). The first form that matches wins.
-    Only the first 200 characters are read: a date field is short, and longer text is prose.
-    """
-    text = text[:200]
-    for form in _DATE_FORMS:
-        m = form.search(text)
-        if m is None:
-            continue
-        parts = m.groupdict()
-        month = int(parts["m"]) if parts.get("m") else _month_number(parts.get("mn"))
-        try:
-            return date(int(parts["y"]), month, int(parts.get("d") or 1))
-        except ValueError:
-            return None
-    return None
-
-
-def _month_number(names: str | None) -> int:
-    if not names:
-        return 1
-    last = re.findall(rf"(?i){_MONTH}", names)[-1].lower()
-    months = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-    return months.index(last[:3]) + 1

@@ -1,9 +1,12 @@
 """Suggest the driver records a new item relates to, each with a reason a person can check (pure).
 
-Two kinds of link, both written out in docs/driver-records.md ("Linking"):
+Three kinds of link, written out in docs/driver-records.md ("Linking"):
 
     same_document  the item's link and the record's main-document link are the same document
                    once normalised (``awareness.links.normalise_link``); score 1.0.
+    new_edition    the item's title names a later edition of the record's series
+                   (``drivers.editions``), from the same publisher when the item's publisher
+                   is given; score 0.9.
     related        the item (title + summary) and the record (title + summary + key features +
                    impact) share words. Similarity is the cosine of TF-IDF vectors, with IDF
                    computed over the records given, so words every record uses count for
@@ -21,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from awareness.drivers.editions import is_new_edition
 from awareness.links import is_safe_link, normalise_link
 from awareness.model import DriverLink, DriverRecord
 
@@ -28,6 +32,8 @@ from awareness.model import DriverLink, DriverRecord
 # without a shared tag none scores above 0.11 against the seed records, while leadership and
 # workforce news scores 0.13–0.40 against the leadership drivers.
 DEFAULT_THRESHOLD = 0.12
+NEW_EDITION_SCORE = 0.9
+_KIND_ORDER = {"same_document": 0, "new_edition": 1, "related": 2}
 TAG_BOOST = 0.5  # a shared topic tag multiplies the similarity by 1 + TAG_BOOST
 MIN_SHARED_WORDS = 2  # one shared word is a coincidence ("workforce"), not a relation
 REASON_WORDS = 5
@@ -61,19 +67,50 @@ def related_drivers(
     records: Sequence[DriverRecord],
     limit: int = 3,
     threshold: float = DEFAULT_THRESHOLD,
+    publisher: str | None = None,
 ) -> list[DriverLink]:
-    """The records an item should be linked to, best first: same-document links, then related.
+    """The records an item should be linked to, best first: same-document links, then new
+    editions, then related.
 
     ``topic_tags`` are the tags of the topics the item matched; ``threshold`` applies to
-    related links only. At most ``limit`` links.
+    related links only; ``publisher`` (the item's source's publisher), when given, must agree
+    with a record's source for a new-edition link. At most ``limit`` links.
     """
     if limit <= 0 or not records:
         return []
     links = _same_document_links(link, records)
     linked = {found.slug for found in links}
+    links += _new_edition_links(title, publisher, records, linked)
+    linked |= {found.slug for found in links}
     links += _related_links(f"{title}\n{summary}", topic_tags, records, linked, threshold)
-    links.sort(key=lambda found: (found.kind != "same_document", -found.score, found.slug))
+    links.sort(key=lambda found: (_KIND_ORDER[found.kind], -found.score, found.slug))
     return links[:limit]
+
+
+def _new_edition_links(title: str, publisher: str | None, records: Sequence[DriverRecord],
+                       already_linked: set[str]) -> list[DriverLink]:
+    links = []
+    for record in records:
+        if record.slug in already_linked or not same_publisher(publisher, record.source):
+            continue
+        names = [record.title, *filter(None, [record.fields.get("title_of_driver")])]
+        found, reason = is_new_edition(title, names)
+        if found:
+            links.append(DriverLink(record.slug, "new_edition", NEW_EDITION_SCORE, reason))
+    return links
+
+
+def same_publisher(publisher: str | None, source: str) -> bool:
+    """Could ``publisher`` have issued a record whose source is ``source``? Unknown either
+    side: yes. Else one contains the other, or one is the other's initials ("CQC")."""
+    if not publisher or not source.strip():
+        return True
+    a, b = publisher.casefold().strip(), source.casefold().strip()
+    return a in b or b in a or _initials(a) == b or _initials(b) == a
+
+
+def _initials(name: str) -> str:
+    return "".join(w[0] for w in re.findall(r"[a-z]+", name) if w not in ("of", "and", "the"))
 
 
 def _same_document_links(link: str | None, records: Sequence[DriverRecord]) -> list[DriverLink]:

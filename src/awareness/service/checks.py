@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
 from awareness.settings import Settings
 from awareness.subscriptions import Topic, check_source_refs, parse_sources, parse_topic
+from awareness.topics.examples import run_examples
 from awareness.topics.query import lint_query
 
 
@@ -34,9 +36,14 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
             continue
         topics.append(topic)
         warnings.extend(f"{path}: {w}" for w in lint_query(topic.query.text))
+        errors.extend(f"{path}: {failure.message()}" for failure in run_examples(topic))
     if not topics:
         warnings.append(f"{folder / 'topics'}: no topics defined")
     errors.extend(e.located() for e in check_source_refs(topics, sources))
+    members_path = folder / MEMBERS_FILE
+    if members_path.is_file():
+        errors.extend(check_members_text(members_path.read_text(encoding="utf-8"),
+                                         str(members_path)))
     errors.extend(_check_templates(settings))
     return errors, warnings
 

@@ -20,7 +20,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from typing import Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -145,14 +145,18 @@ def _entries_for(ctx: Context, session: Session, subscriber: Subscriber,
     """The subscriber's sendable matches not yet sent to them, and item id → match id."""
     topics = {t.slug: t for t in ctx.topics()}
     slugs = [s.topic_slug for s in subscriber.subscriptions if s.topic_slug in topics]
-    delivered = select(DeliveryItem.item_id).where(DeliveryItem.subscriber_id == subscriber.id)
+    # A story (the same document from several publishers) is sent once: once any of its
+    # items reached the subscriber, the other publishers' copies are not sent later either.
+    story = func.coalesce(Item.story_id, Item.id)
+    delivered = (select(story).join(DeliveryItem, DeliveryItem.item_id == Item.id)
+                 .where(DeliveryItem.subscriber_id == subscriber.id))
     since = min(subscriber.created_at, now) - LOOKBACK
     matches = list(session.scalars(
         select(Match).join(Item)
         .options(selectinload(Match.item).selectinload(Item.source),
                  selectinload(Match.driver_links).selectinload(MatchDriver.driver))
         .where(Match.topic_slug.in_(slugs), Match.status.in_(SENDABLE),
-               Match.item_id.not_in(delivered), Item.first_seen_at >= since)
+               story.not_in(delivered), Item.first_seen_at >= since)
     ))
     base_url = identity(ctx).base_url
     notes = _review_notes(session, [m.id for m in matches])
@@ -166,6 +170,7 @@ def _entries_for(ctx: Context, session: Session, subscriber: Subscriber,
             topic_name=topics[match.topic_slug].name, title=item.title, link=item.link,
             publisher=item.source.publisher, published=item.published_at,
             summary=item.summary_text, score=match.score, note=notes.get(match.id, ""),
+            story=str(item.story_id or item.id),
             drivers=tuple(DigestDriver(title=d.driver.title, impact=d.driver.impact,
                                        url=f"{base_url}/drivers/{d.driver.slug}",
                                        suggested=d.kind != "same_document")

@@ -7,24 +7,38 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from awareness.drivers.linking import related_drivers
-from awareness.errors import FetchError, ParseError
+from awareness.errors import AwarenessError, FetchError, NotFound, ParseError
+from awareness.links import normalise_link
 from awareness.model import DriverRecord, ItemText, ParsedItem
 from awareness.service.context import Context
-from awareness.sources import schedule
+from awareness.sources import identity, schedule
 from awareness.sources.fetch import FetchResult, Validators, fetch
-from awareness.sources.parse import parse_feed
+from awareness.sources.worker import ParsePool, shared_pool
 from awareness.storage.db import transaction
-from awareness.storage.models import DriverRecordRow, Item, Match, MatchDriver, Source
+from awareness.storage.models import (
+    DeliveryItem,
+    DriverRecordRow,
+    Item,
+    ItemTombstone,
+    Match,
+    MatchDriver,
+    Review,
+    Source,
+)
 from awareness.subscriptions import Topic
 
 log = logging.getLogger(__name__)
+
+# Where a new item looks for the same document from other sources (a story).
+STORY_LOOKBACK = timedelta(days=30)
+STORY_CANDIDATES = 5_000
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,13 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
 
 
 def poll_source(ctx: Context, source_id: str, topics: list[Topic],
-                drivers: list[tuple[int, DriverRecord]]) -> PollOutcome:
-    """Fetch, parse and store one source. Validators move only with the items they describe."""
+                drivers: list[tuple[int, DriverRecord]],
+                parser: ParsePool | None = None) -> PollOutcome:
+    """Fetch, parse and store one source. Validators move only with the items they describe.
+
+    Parsing runs in a worker process (``parser``, default the shared pool), bounded in time
+    and memory, so a runaway feed costs one error, not the run (RELIABILITY P8).
+    """
     with ctx.sessions() as session:
         row = session.get_one(Source, source_id)
         url, validators = row.url, Validators(row.etag, row.last_modified)
@@ -114,8 +133,8 @@ def poll_source(ctx: Context, source_id: str, topics: list[Topic],
     if body_hash == old_hash:
         return _record_success(ctx, source_id, result, body_hash, "unchanged")
     try:
-        parsed = parse_feed(result.body, url=result.url, content_type=result.content_type,
-                            now=ctx.now())
+        parsed = (parser or shared_pool()).parse(
+            result.body, url=result.url, content_type=result.content_type, now=ctx.now())
     except ParseError as exc:
         return _record_failure(ctx, source_id, FetchError(str(exc), url=url))
     return _store(ctx, source_id, result, body_hash, parsed.items, parsed.warnings, topics,
@@ -129,7 +148,7 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
     with transaction(ctx.sessions) as session:
         source = session.get_one(Source, source_id)
         baseline = not source.baseline_done
-        new, updated = _upsert_items(session, source, items, now, baseline)
+        new, updated = upsert_items(session, source, items, now, baseline)
         new_matches = 0 if baseline else sum(
             match_item(session, item, source, topics, drivers, now) for item in new
         )
@@ -139,33 +158,90 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
     return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
 
 
-def _upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
+def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
                   now: datetime, baseline: bool) -> tuple[list[Item], int]:
-    """Insert items not seen before; update edited ones in place (edits never re-alert)."""
-    existing = {row.key: row for row in session.scalars(
+    """Insert items not seen before; update edited ones in place (edits never re-alert).
+
+    An entry is "seen" when its key, normalised link or (for link-less entries) fingerprint
+    is known (RELIABILITY D1-D4, D8) or a librarian deleted it (D7, tombstones).
+    """
+    rows = {row.id: row for row in session.scalars(
         select(Item).where(Item.source_id == source.id))}
+    index = identity.SourceIndex(_known(row) for row in rows.values())
+    deleted = set(session.scalars(
+        select(ItemTombstone.key).where(ItemTombstone.source_id == source.id)))
     new: list[Item] = []
     updated = 0
     for parsed in items:
-        row = existing.get(parsed.key)
-        if row is not None:
-            updated += _apply_edit(row, parsed, now)
+        if deleted & set(tombstone_keys(parsed.key, parsed.link, parsed.title,
+                                        parsed.summary_text)):
             continue
-        row = Item(source_id=source.id, key=parsed.key, guid=parsed.guid, title=parsed.title,
-                   link=parsed.link, summary_html=parsed.summary_html,
-                   summary_text=parsed.summary_text, categories=list(parsed.categories),
-                   published_at=parsed.published, first_seen_at=now, baseline=baseline)
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
+        known = index.known_item(parsed.key, parsed.link, parsed.title, parsed.summary_text)
+        if known is not None:
+            updated += _apply_edit(rows[known.id], parsed, now, index)
+            continue
+        row = _insert_item(session, source, parsed, now, baseline)
+        if row is None:
             continue  # a concurrent poll stored it first: one copy only (RELIABILITY D9)
-        existing[parsed.key] = row
+        rows[row.id] = row
+        index.add(_known(row))
         new.append(row)
+    if not baseline:
+        _assign_stories(session, source.id, new, now)
     return new, updated
 
 
-def _apply_edit(row: Item, parsed: ParsedItem, now: datetime) -> int:
+def _insert_item(session: Session, source: Source, parsed: ParsedItem, now: datetime,
+                 baseline: bool) -> Item | None:
+    row = Item(source_id=source.id, key=parsed.key, guid=parsed.guid, title=parsed.title,
+               link=parsed.link, summary_html=parsed.summary_html,
+               summary_text=parsed.summary_text, categories=list(parsed.categories),
+               published_at=parsed.published, first_seen_at=now, baseline=baseline,
+               doi=identity.find_doi(parsed.link, parsed.guid, parsed.summary_html))
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def _known(row: Item) -> identity.KnownItem:
+    return identity.KnownItem(id=row.id, key=row.key, link=row.link, title=row.title,
+                              summary_text=row.summary_text, story_id=row.story_id,
+                              published=row.published_at or row.first_seen_at, doi=row.doi)
+
+
+def tombstone_keys(key: str, link: str | None, title: str, summary_text: str) -> list[str]:
+    """Every identity of an item that a tombstone records, so no re-keying brings it back."""
+    keys = [key]
+    if link:
+        keys.append("link:" + normalise_link(link))
+    keys.append("fp:" + identity.fingerprint(title, summary_text))
+    return keys
+
+
+def _assign_stories(session: Session, source_id: str, new: list[Item], now: datetime) -> None:
+    """Join each new item to the story of the same document from another source, if any."""
+    if not new:
+        return
+    since = now - STORY_LOOKBACK
+    candidates = [_known(row) for row in session.scalars(
+        select(Item).where(Item.source_id != source_id, Item.first_seen_at >= since)
+        .order_by(Item.first_seen_at.desc()).limit(STORY_CANDIDATES))]
+    for row in new:
+        story = identity.find_story(_known(row), candidates)
+        if story is not None:
+            row.story_id = story
+
+
+def _apply_edit(row: Item, parsed: ParsedItem, now: datetime,
+                index: identity.SourceIndex) -> int:
+    if row.key != parsed.key and parsed.key not in index.by_key:
+        # The feed changed the entry's id (GUID churn, CMS migration): follow it (D2).
+        index.by_key.pop(row.key, None)
+        row.key = parsed.key
+        index.by_key[row.key] = _known(row)
     if (row.title, row.summary_html) == (parsed.title, parsed.summary_html):
         return 0
     row.title, row.summary_html, row.summary_text = (parsed.title, parsed.summary_html,
@@ -208,7 +284,8 @@ def _link_drivers(session: Session, match: Match, item: Item, topic: Topic,
     ids = {record.slug: row_id for row_id, record in drivers}
     links = related_drivers(title=item.title, summary=item.summary_text, link=item.link,
                             topic_tags=topic.driver_tags,
-                            records=[record for _, record in drivers])
+                            records=[record for _, record in drivers],
+                            publisher=item.source.publisher)
     for link in links:
         session.add(MatchDriver(match_id=match.id, driver_id=ids[link.slug], kind=link.kind,
                                 score=link.score, reason=link.reason))
@@ -263,3 +340,23 @@ def _record_failure(ctx: Context, source_id: str, error: FetchError) -> PollOutc
             source.state = "broken"
     log.warning("source %s failed: %s", source_id, error)
     return PollOutcome(source_id, "failed", error=str(error))
+
+
+def delete_item(ctx: Context, item_id: int) -> None:
+    """Delete an item and its matches, leaving a tombstone so the feed cannot bring it back
+    (RELIABILITY D7). An item already sent in a digest stays: the delivery record needs it."""
+    with transaction(ctx.sessions) as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise NotFound(f"no item {item_id}")
+        if session.scalar(select(DeliveryItem.id).where(DeliveryItem.item_id == item_id)):
+            raise AwarenessError(f"item {item_id} was already sent in a digest; reject its "
+                                 "matches instead of deleting it")
+        match_ids = list(session.scalars(select(Match.id).where(Match.item_id == item_id)))
+        for model in (MatchDriver, Review):
+            session.execute(delete(model).where(model.match_id.in_(match_ids)))
+        session.execute(delete(Match).where(Match.item_id == item_id))
+        for key in dict.fromkeys(tombstone_keys(item.key, item.link, item.title,
+                                                item.summary_text)):
+            session.add(ItemTombstone(source_id=item.source_id, key=key, deleted_at=ctx.now()))
+        session.delete(item)

@@ -17,9 +17,10 @@ Item key contract (an item's identity within its source; see docs/item-identity.
 2. else ``"guid:" + guid`` when the entry's id is not blank;
 3. else ``"hash:" + sha256(title + "\\n" + summary_text)[:32]`` (hex).
 
-The link comes first because GOV.UK Atom ids change on every edit of the page. When two
-entries of one parse produce the same key, both are kept: the later one's key gets
-``"|" + guid`` (or ``"|" + its position in the feed`` when that is not enough).
+The link comes first because GOV.UK Atom ids change on every edit of the page. When
+several entries of one parse produce the same key, all are kept, each key suffixed with
+``"|" + guid``, else ``"|hash:" + a hash of its title and summary``, and only when even that
+repeats ``"|" + its position in the feed``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -44,6 +46,7 @@ from awareness.model import ParsedFeed, ParsedItem
 
 ENTITY_EXPANSION_LIMIT = 1_000_000
 ENTITY_REJECTION = "rejected: DTD entity expansion over limit"
+MEMORY_REJECTION = "feed too large: parsing it needed more memory than allowed"
 
 TITLE_CAP = 500
 SUMMARY_HTML_CAP = 20_000
@@ -308,18 +311,32 @@ def _parse_item(entry: Mapping[str, Any], published: datetime | None, base: str)
 
 
 def _unique_keys(numbered: list[tuple[int, ParsedItem]]) -> list[ParsedItem]:
-    """Keep items that share a key apart by suffixing the later ones (D3)."""
+    """Keep items that share a key apart (D3): every one of them gets a suffix, so that a
+    new entry sharing the key never takes over the stored item that had it first."""
+    counts = Counter(item.key for _, item in numbered)
     used: set[str] = set()
     items = []
     for index, item in numbered:
         key = item.key
-        by_guid = item.guid and not key.startswith("guid:")
-        candidates = ([f"{key}|{item.guid}"] if by_guid else []) + [f"{key}|{index}"]
+        if counts[key] > 1:
+            key = next(c for c in _suffixed_keys(item, index) if c not in used)
         while key in used:
-            key = candidates.pop(0) if candidates else f"{key}|{index}"
+            key = f"{key}|{index}"
         used.add(key)
         items.append(replace(item, key=key))
     return items
+
+
+def _suffixed_keys(item: ParsedItem, index: int) -> list[str]:
+    """Keys for an item whose key repeats, most stable first: a position is the last resort."""
+    key = item.key
+    candidates = []
+    if item.guid and not key.startswith("guid:"):
+        candidates.append(f"{key}|{item.guid}")
+    if not key.startswith("hash:"):  # a hash key already is the content
+        content = hashlib.sha256(f"{item.title}\n{item.summary_text}".encode()).hexdigest()
+        candidates.append(f"{key}|hash:{content[:16]}")
+    return [*candidates, f"{key}|{index}"]
 
 
 def _newest_indices(dates: list[datetime | None], max_items: int) -> list[int]:
@@ -396,5 +413,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, now: d
         return _parse(body, url, content_type, now.astimezone(UTC), max_items)
     except ParseError:
         raise
+    except MemoryError:
+        raise ParseError(MEMORY_REJECTION) from None
     except Exception as exc:  # feedparser can raise on hostile input (finding 4)
         raise ParseError(f"could not parse feed ({type(exc).__name__})") from exc

@@ -9,7 +9,7 @@ the same item twice (``uq_delivery_items_subscriber_item``).
 from __future__ import annotations
 
 from datetime import UTC as _UTC
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -73,6 +73,10 @@ class Source(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[str | None] = mapped_column(Text)
+    fetch_url: Mapped[str | None] = mapped_column(Text)  # after repeated permanent redirects
+    redirect_target: Mapped[str | None] = mapped_column(Text)  # last permanent redirect seen
+    redirect_count: Mapped[int] = mapped_column(Integer, default=0)  # in a row, to that target
+    duplicate_of: Mapped[str | None] = mapped_column(String(64))  # redirected to this source
 
 
 class Item(Base):
@@ -92,6 +96,8 @@ class Item(Base):
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]
     baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)  # same document elsewhere
+    doi: Mapped[str | None] = mapped_column(String(300), index=True)
 
     source: Mapped[Source] = relationship()
 
@@ -107,6 +113,7 @@ class Match(Base):
     hits: Mapped[list[Any]] = mapped_column(JSON, default=list)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime]
+    profile_version: Mapped[str | None] = mapped_column(String(64))  # Query.version that matched
 
     item: Mapped[Item] = relationship()
     driver_links: Mapped[list[MatchDriver]] = relationship(
@@ -140,6 +147,10 @@ class DriverRecordRow(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active|draft
+    member: Mapped[str] = mapped_column(String(20), default="", index=True)
+    published_on: Mapped[date | None]
+    review_due_on: Mapped[date | None]
 
 
 class MatchDriver(Base):
@@ -229,3 +240,41 @@ class DeliveryItem(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"))
+
+
+class DriverRecordVersion(Base):
+    """The edit history of a driver record: who changed what, when, as {field: [old, new]}."""
+
+    __tablename__ = "driver_record_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("driver_records.id"), index=True)
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))  # created|updated|draft
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ItemTombstone(Base):
+    """An item a librarian deleted: its source and key, so that the feed cannot bring it back."""
+
+    __tablename__ = "item_tombstones"
+    __table_args__ = (UniqueConstraint("source_id", "key", name="uq_item_tombstones_source_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(1100))
+    deleted_at: Mapped[datetime]
+
+
+class StewardshipMail(Base):
+    """Weekly stewardship e-mails sent: one per member and ISO week, so reruns do not resend."""
+
+    __tablename__ = "stewardship_mails"
+    __table_args__ = (UniqueConstraint("member", "week", name="uq_stewardship_mails_member_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member: Mapped[str] = mapped_column(String(20))
+    week: Mapped[str] = mapped_column(String(10))  # ISO week, e.g. 2026-W48
+    message_id: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[datetime]

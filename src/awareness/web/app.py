@@ -74,10 +74,13 @@ def create_app(ctx: Context) -> Starlette:
 
 
 def _routes() -> list[Route | Mount]:
+    from awareness.web import topics as topic_pages  # imports this module's helpers
+
     def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
 
     return [
+        *topic_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),

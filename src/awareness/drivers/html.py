@@ -1,0 +1,130 @@
+"""Turn a saved WordPress page (post, tag, category or archive page) into text lines (pure).
+
+The text importer reads lines the way a person reads a page, so the HTML reader only has to
+lay the page out as a browser would when its text is copied: one line per block (paragraph,
+heading, table cell, list item), ``<br>`` as a line break, list items as indented bullets
+(the importer reads an indented bullet as a rendered list), and no site furniture (menus,
+sidebars, the site footer, comment forms, scripts). Post footers ("Posted in … Tagged …")
+are kept, because they carry the post's tags. Uses only the standard library's parser, which
+never raises on malformed markup.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+BLOCKS = _names(
+    "address article aside blockquote body dd details div dl dt fieldset figcaption figure "
+    "footer h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr "
+    "ul"
+)
+# Never text a reader would copy.
+SKIPPED_TAGS = _names(
+    "script style noscript template svg iframe form button select textarea nav aside head "
+    "title"
+)
+# Site furniture that themes mark with these ids or classes (not the posts' own footers).
+_FURNITURE = re.compile(
+    r"(?:^|\s)(?:colophon|site-footer|site-header|masthead|secondary|sidebar|widget-area|"
+    r"comments|respond|comment-respond|nav-links|navigation|skip-link|screen-reader-text|"
+    r"sharedaddy|jp-relatedposts)(?:\s|$)"
+)
+VOID = _names("area base br col embed hr img input link meta param source track wbr")
+
+
+def html_to_text(html: str) -> str:
+    """The text of a saved page, one block per line, ready for ``read_driver_page``."""
+    reader = _TextReader()
+    reader.feed(html)
+    reader.close()
+    return reader.text()
+
+
+class _TextReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.current: list[str] = []
+        self.stack: list[tuple[str, bool]] = []  # (tag, skipped) of open elements
+        self.lists: list[list[int]] = []  # one counter per open list; [-1] for <ul>
+
+    @property
+    def skipping(self) -> bool:
+        return any(skipped for _, skipped in self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = " ".join(value or "" for key, value in attrs if key in ("id", "class"))
+        if tag == "br":
+            self._break()
+            return
+        if tag in VOID:
+            return
+        skipped = tag in SKIPPED_TAGS or bool(_FURNITURE.search(names))
+        self.stack.append((tag, skipped))
+        if tag in BLOCKS:
+            self._break()
+        if tag in ("ul", "ol"):
+            self.lists.append([0 if tag == "ol" else -1])
+        elif tag == "li" and not self.skipping:
+            self._bullet()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID or not any(open_tag == tag for open_tag, _ in self.stack):
+            return  # a stray end tag: browsers ignore it, so do we
+        while self.stack:
+            open_tag, _ = self.stack.pop()
+            if open_tag in ("ul", "ol") and self.lists:
+                self.lists.pop()
+            if open_tag in BLOCKS:
+                self._break()
+            if open_tag == tag:
+                break
+        if tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "article"):
+            self.lines.append("")  # a paragraph gap, as copied text shows it
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.current.append(data)
+
+    def _bullet(self) -> None:
+        if not self.lists:
+            self.current.append("• ")
+            return
+        depth = "  " * len(self.lists)
+        counter = self.lists[-1]
+        if counter[0] < 0:
+            self.current.append(f"{depth}• ")
+        else:
+            counter[0] += 1
+            self.current.append(f"{depth}{counter[0]}. ")
+
+    def _break(self) -> None:
+        text = "".join(self.current)
+        self.current = []
+        bullet = re.match(r"( *)(?:•|\d+\.) ", text)
+        indent = len(bullet.group(1)) if bullet else 0  # only a list item keeps its indent
+        line = re.sub(r"\s+", " ", text).strip()
+        if line:
+            self.lines.append(" " * indent + line)
+
+    def text(self) -> str:
+        self._break()
+        out: list[str] = []
+        for line in self.lines:
+            if line or (out and out[-1]):
+                out.append(line)  # at most one blank line in a row
+        return "\n".join(out).strip("\n") + "\n"
+
+
+def looks_like_html(text: str) -> bool:
+    """Is ``text`` a saved web page rather than a page saved as text?"""
+    head = text.lstrip()[:2000].lower()
+    return head.startswith(("<!doctype html", "<html")) or bool(
+        re.search(r"<(?:body|article|div|p)\b[^>]*>", head)
+    )

@@ -1,0 +1,142 @@
+"""Which stored item is a new entry the same as? (pure; see docs/item-identity.md)
+
+Two questions, two answers:
+
+* **Within one source** (``known_item``): an entry is the item already stored under the same
+  key (for a linked entry, its normalised link); failing that, a link-less entry is the one
+  with the same title and summary fingerprint. That fallback catches feeds whose GUIDs are
+  blank or rewritten (a CMS migration, ids with timestamps): the entry is re-keyed, not
+  alerted again (RELIABILITY D2).
+* **Across sources** (``find_story``): the same document announced by several publishers is
+  one *story*: the same normalised link, the same DOI, or a near-identical title published
+  within ``STORY_WINDOW`` of each other. A subscriber sees a story once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher
+
+from awareness.links import normalise_link
+
+STORY_WINDOW = timedelta(days=7)
+TITLE_SIMILARITY = 0.92
+# Short titles ("Annual report") are the same words for different documents.
+MIN_FUZZY_TITLE = 25
+
+# GOV.UK organisation feeds prefix titles with the document type ("Press release: …").
+_TYPE_PREFIX = re.compile(
+    r"^(?:press release|news story|guidance|policy paper|research and analysis|"
+    r"statistics|official statistics|consultation outcome|open consultation|corporate report|"
+    r"independent report|correspondence|speech|transparency data|notice|form|collection|"
+    r"report|blog|news|publication)\s*[:\-–—|]\s*", re.IGNORECASE)
+_NON_WORD = re.compile(r"[\W_]+")
+DOI_PATTERN = re.compile(r"\b10\.\d{4,9}/[^\s\"'<>]+", re.IGNORECASE)
+
+
+def title_key(title: str) -> str:
+    """A title with its type prefix, case, punctuation and spacing removed."""
+    stripped = _TYPE_PREFIX.sub("", title.strip())
+    return " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
+
+
+def find_doi(*texts: str | None) -> str | None:
+    """The first DOI in any of ``texts`` (links, ids, summaries), lower-cased, or None."""
+    for text in texts:
+        if text:
+            found = DOI_PATTERN.search(text)
+            if found:
+                return found.group(0).rstrip(".,;)").lower()
+    return None
+
+
+def fingerprint(title: str, summary_text: str) -> str:
+    """A hash of what a reader sees of an item: equal fingerprints, same item."""
+    return hashlib.sha256(f"{title_key(title)}\n{summary_text}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    """What identity needs of a stored item."""
+
+    id: int
+    key: str
+    link: str | None
+    title: str
+    summary_text: str
+    story_id: int | None = None
+    published: datetime | None = None
+    doi: str | None = None
+
+
+class SourceIndex:
+    """The items of one source, looked up by key and (link-less ones) by fingerprint."""
+
+    def __init__(self, items: Iterable[KnownItem]):
+        self.by_key: dict[str, KnownItem] = {}
+        self.by_fingerprint: dict[str, KnownItem] = {}
+        for item in items:
+            self.add(item)
+
+    def add(self, item: KnownItem) -> None:
+        """Index one more item (newly stored ones too, so a fetch cannot store a twin)."""
+        self.by_key[item.key] = item
+        if not item.link:
+            self.by_fingerprint.setdefault(fingerprint(item.title, item.summary_text), item)
+
+    def known_item(self, key: str, link: str | None, title: str,
+                   summary_text: str) -> KnownItem | None:
+        """The stored item this entry is, by key, then fingerprint; else None."""
+        # No lookup by link: a linked entry's key *is* its normalised link, unless the feed
+        # repeats the link, and then the link names several items.
+        found = self.by_key.get(key)
+        if found is None and not link and (title or summary_text):
+            # Only for link-less entries: two linked pages may share a title and an empty
+            # summary ("Weekly bulletin") and still be different documents.
+            found = self.by_fingerprint.get(fingerprint(title, summary_text))
+        return found
+
+
+def _close_in_time(a: datetime | None, b: datetime | None) -> bool:
+    return a is None or b is None or abs(a - b) <= STORY_WINDOW
+
+
+def _same_title(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if min(len(a), len(b)) < MIN_FUZZY_TITLE:
+        return False
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.real_quick_ratio() >= TITLE_SIMILARITY and matcher.ratio() >= TITLE_SIMILARITY
+
+
+def find_story(item: KnownItem, others: Iterable[KnownItem]) -> int | None:
+    """The story id of the first of ``others`` (items of *other* sources) that is the same
+    document as ``item``: same normalised link, same DOI, or near-identical title published
+    within ``STORY_WINDOW``. None when it is a story of its own."""
+    link = normalise_link(item.link) if item.link else None
+    key = title_key(item.title)
+    for other in others:
+        story = other.story_id or other.id
+        if link and other.link and normalise_link(other.link) == link:
+            return story
+        if item.doi and item.doi == other.doi:
+            return story
+        if _close_in_time(item.published, other.published) and _same_title(
+                key, title_key(other.title)):
+            return story
+    return None
+
+
+def stories_by_id(items: Iterable[KnownItem]) -> Mapping[int, list[KnownItem]]:
+    """Items grouped by story id (each item's own id when it has none)."""
+    groups: dict[int, list[KnownItem]] = {}
+    for item in items:
+        groups.setdefault(item.story_id or item.id, []).append(item)
+    return groups

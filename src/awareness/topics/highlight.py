@@ -1,0 +1,83 @@
+"""Mark matched words in an item's text: escaped HTML with ``<mark>``, snippets (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
+
+from awareness.model import Hit
+from awareness.topics.text import words
+
+# A word as written, apostrophes inside it included: it normalises to one or more words.
+_RAW_WORD = re.compile(r"[^\W_]+(?:['’‘ʼ][^\W_]+)*")
+ELLIPSIS = "…"
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    """Each normalised word of ``text`` with the span of the written word it came from."""
+    found = []
+    for raw in _RAW_WORD.finditer(text):
+        for word in words(raw.group()):
+            found.append((word, raw.start(), raw.end()))
+    return found
+
+
+def mark_spans(text: str, hits: Iterable[Hit], field: str) -> list[tuple[int, int]]:
+    """Character spans of ``text`` where the hits of ``field`` occur, sorted and merged."""
+    runs = {tuple(hit.word.split()) for hit in hits if hit.field == field}
+    tokens = _tokens(text)
+    spans: list[tuple[int, int]] = []
+    for run in runs:
+        width = len(run)
+        for at in range(len(tokens) - width + 1):
+            if tuple(token[0] for token in tokens[at:at + width]) == run:
+                spans.append((tokens[at][1], tokens[at + width - 1][2]))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: str, hits: Iterable[Hit], field: str, max_chars: int | None = None,
+              context: int = 80) -> Markup:
+    """``text`` as escaped HTML with the hits of ``field`` in ``<mark>``.
+
+    With ``max_chars``, a longer text is cut to a snippet of about that length that starts
+    ``context`` characters before the first hit (at a word boundary), with … at cut ends.
+    """
+    spans = mark_spans(text, hits, field)
+    start, end = 0, len(text)
+    if max_chars is not None and len(text) > max_chars:
+        first = spans[0][0] if spans else 0
+        start = _word_start(text, max(first - context, 0))
+        end = _word_end(text, min(start + max_chars, len(text)))
+    out = [Markup(ELLIPSIS) if start > 0 else Markup("")]
+    at = start
+    for span_start, span_end in spans:
+        if span_end <= start or span_start >= end:
+            continue
+        span_start, span_end = max(span_start, start), min(span_end, end)
+        out.append(escape(text[at:span_start]))
+        out.append(Markup("<mark>") + escape(text[span_start:span_end]) + Markup("</mark>"))
+        at = span_end
+    out.append(escape(text[at:end]))
+    if end < len(text):
+        out.append(Markup(ELLIPSIS))
+    return Markup("").join(out)
+
+
+def _word_start(text: str, at: int) -> int:
+    while 0 < at < len(text) and not text[at - 1].isspace():
+        at -= 1
+    return at
+
+
+def _word_end(text: str, at: int) -> int:
+    while at < len(text) and not text[at].isspace():
+        at += 1
+    return at

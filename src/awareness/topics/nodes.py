@@ -1,0 +1,321 @@
+"""The AST of a topic query and how each node matches a document (pure).
+
+``evaluate(doc, fields)`` returns the hits that make a node match, or None when it does not.
+Positional nodes (terms, phrases, NEAR and OR-groups of those) can also list their ``spans``:
+where in one segment of one field they occur, which is what NEAR needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from awareness.model import Hit
+from awareness.topics.text import Document, WordPattern
+
+Hits = tuple[Hit, ...]
+_EMPTY: frozenset[str] = frozenset()
+# (first word, last word, runs of words) of one occurrence within a segment: a term or phrase
+# is one run, a NEAR one run per side, so a hit never claims words that are not consecutive.
+Span = tuple[int, int, tuple[tuple[str, ...], ...]]
+
+
+class Node:
+    """Base of the AST."""
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """Match this node against ``doc``, searching only ``fields``."""
+        raise NotImplementedError
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """The terms and phrases that can contribute hits (those under NOT cannot)."""
+        raise NotImplementedError
+
+    def children(self) -> tuple[Node, ...]:
+        """The direct sub-nodes (for explanations and analysis)."""
+        return ()
+
+    def render(self) -> str:
+        """The node as a fully parenthesised query that parses back to an equal node."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class Positional(Node):
+    """A node with positions: it can be an operand of NEAR."""
+
+    def spans(self, segment: tuple[str, ...]) -> list[Span]:
+        """Every occurrence of this node in ``segment``."""
+        raise NotImplementedError
+
+    def could_occur(self, doc: Document, vocabulary: frozenset[str]) -> bool:
+        """A cheap test: False when this node certainly does not occur in a field."""
+        return True
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """One hit per field and distinct run of words (a NEAR has one run per side)."""
+        if not self.could_occur(doc, doc.all_words):
+            return None
+        term = self.render()
+        hits = [Hit(term, name, " ".join(run))
+                for name in fields
+                if self.could_occur(doc, doc.vocabulary.get(name, _EMPTY))
+                for segment in doc.segments.get(name, ())
+                for span in self.spans(segment)
+                for run in span[2]]
+        return tuple(dict.fromkeys(hits)) or None
+
+
+@dataclass(frozen=True)
+class Term(Positional):
+    """A single word, truncation or wildcard word."""
+
+    pattern: WordPattern
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """One hit per field and distinct matching word."""
+        if not self.could_occur(doc, doc.all_words):  # most terms of a profile are absent: one lookup
+            return None
+        hits = tuple(
+            Hit(self.render(), name, word)
+            for name in fields
+            for word in self.words_in(doc, doc.vocabulary.get(name, _EMPTY))
+        )
+        return hits or None
+
+    def words_in(self, doc: Document, vocabulary: frozenset[str]) -> list[str]:
+        """The words of ``vocabulary`` (a field of ``doc``) that this term accepts, sorted."""
+        pattern = self.pattern
+        if pattern.truncated and not pattern.wild:
+            found = [w for stem in pattern.spellings() for w in doc.starting_with(vocabulary, stem)]
+            return sorted(set(found)) if pattern.variants else found
+        return pattern.words_in(vocabulary)
+
+    def could_occur(self, doc: Document, vocabulary: frozenset[str]) -> bool:
+        """Does any word of the field match?"""
+        pattern = self.pattern
+        if not pattern.truncated and not pattern.wild:
+            return pattern.stem in vocabulary or any(v in vocabulary for v in pattern.variants)
+        prefixes = pattern.spellings() if not pattern.wild else (pattern.literal_prefix,)
+        return any(pattern.matches(word) for prefix in prefixes
+                   for word in doc.starting_with(vocabulary, prefix))
+
+    def spans(self, segment: tuple[str, ...]) -> list[Span]:
+        """Each position holding a matching word."""
+        return [(at, at, ((word,),)) for at, word in enumerate(segment)
+                if self.pattern.matches(word)]
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """Just this term."""
+        yield self
+
+    def render(self) -> str:
+        """``leader*``."""
+        return str(self.pattern)
+
+
+@dataclass(frozen=True)
+class Phrase(Positional):
+    """Consecutive words in one segment of one field."""
+
+    patterns: tuple[WordPattern, ...]
+
+    def could_occur(self, doc: Document, vocabulary: frozenset[str]) -> bool:
+        """Every exact word of the phrase must occur somewhere in the field."""
+        return all(p.truncated or p.wild or p.stem in vocabulary or
+                   any(v in vocabulary for v in p.variants) for p in self.patterns)
+
+    def spans(self, segment: tuple[str, ...]) -> list[Span]:
+        """Each run of consecutive words that the patterns accept in order."""
+        width = len(self.patterns)
+        found: list[Span] = []
+        for start in range(len(segment) - width + 1):
+            window = segment[start:start + width]
+            if all(p.matches(w) for p, w in zip(self.patterns, window, strict=True)):
+                found.append((start, start + width - 1, (window,)))
+        return found
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """Just this phrase."""
+        yield self
+
+    def render(self) -> str:
+        """``"talent management"``."""
+        return '"' + " ".join(str(p) for p in self.patterns) + '"'
+
+
+@dataclass(frozen=True)
+class Near(Positional):
+    """Both operands in one segment of one field, either order, at most ``distance`` words apart."""
+
+    left: Positional
+    right: Positional
+    distance: int
+
+    def could_occur(self, doc: Document, vocabulary: frozenset[str]) -> bool:
+        """Both sides must be able to occur."""
+        return self.left.could_occur(doc, vocabulary) and self.right.could_occur(doc, vocabulary)
+
+    def spans(self, segment: tuple[str, ...]) -> list[Span]:
+        """Each pair of occurrences close enough, as the span covering both."""
+        rights = self.right.spans(segment)
+        found: list[Span] = []
+        for left in self.left.spans(segment) if rights else ():
+            for right in rights:
+                first, second = (left, right) if left[0] <= right[0] else (right, left)
+                gap = second[0] - first[1] - 1
+                if gap >= 0 and gap <= self.distance:
+                    found.append((first[0], max(first[1], second[1]), first[2] + second[2]))
+        return found
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """The leaves of both sides."""
+        yield from self.left.leaves()
+        yield from self.right.leaves()
+
+    def children(self) -> tuple[Node, ...]:
+        """Both sides."""
+        return (self.left, self.right)
+
+    def render(self) -> str:
+        """``nurse* NEAR/3 (retention OR retain*)``."""
+        right = f"({self.right.render()})" if isinstance(self.right, Near | Or) else \
+            self.right.render()
+        left = f"({self.left.render()})" if isinstance(self.left, Or) else self.left.render()
+        return f"{left} NEAR/{self.distance} {right}"
+
+
+@dataclass(frozen=True)
+class Field(Node):
+    """A field limit: the operand is searched in that field only (``title:leader*``)."""
+
+    name: str
+    operand: Node
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """The operand, searched in this field alone; the innermost limit wins."""
+        del fields
+        return self.operand.evaluate(doc, (self.name,))
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """The operand's leaves."""
+        return self.operand.leaves()
+
+    def children(self) -> tuple[Node, ...]:
+        """The operand."""
+        return (self.operand,)
+
+    def render(self) -> str:
+        """``title:(a OR b)``."""
+        inner = self.operand.render()
+        return f"{self.name}:({inner})" if isinstance(self.operand, And | Or | Near) else \
+            f"{self.name}:{inner}"
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    """The right-hand side of ``a NOT b``; only ever an operand of ``And`` after the first."""
+
+    operand: Node
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """Matches, with no hits, when the operand does not match."""
+        return () if self.operand.evaluate(doc, fields) is None else None
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """Nothing: an excluded term never explains a match."""
+        return iter(())
+
+    def children(self) -> tuple[Node, ...]:
+        """The excluded operand."""
+        return (self.operand,)
+
+    def render(self) -> str:
+        """``NOT x``."""
+        return "NOT " + group(self.operand)
+
+
+@dataclass(frozen=True)
+class And(Node):
+    """All operands match; hits are those of every operand."""
+
+    operands: tuple[Node, ...]
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """Stops at the first operand that fails."""
+        hits: list[Hit] = []
+        for operand in self.operands:
+            found = operand.evaluate(doc, fields)
+            if found is None:
+                return None
+            hits.extend(found)
+        return tuple(hits)
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """The leaves of every operand."""
+        for operand in self.operands:
+            yield from operand.leaves()
+
+    def children(self) -> tuple[Node, ...]:
+        """The operands."""
+        return self.operands
+
+    def render(self) -> str:
+        """``a AND b NOT c``."""
+        parts = [group(self.operands[0])]
+        for operand in self.operands[1:]:
+            parts.append(operand.render() if isinstance(operand, Not) else "AND " + group(operand))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Or(Positional):
+    """Any operand matches; hits are those of every operand that matched.
+
+    An OR-group is positional (a NEAR operand) when all its operands are.
+    """
+
+    operands: tuple[Node, ...]
+
+    def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
+        """Evaluates every branch so that the explanation is complete."""
+        results = [operand.evaluate(doc, fields) for operand in self.operands]
+        matched = [hits for hits in results if hits is not None]
+        return tuple(hit for hits in matched for hit in hits) if matched else None
+
+    def spans(self, segment: tuple[str, ...]) -> list[Span]:
+        """The spans of every operand (all positional: the parser checks)."""
+        return [span for operand in self.operands
+                if isinstance(operand, Positional) for span in operand.spans(segment)]
+
+    def could_occur(self, doc: Document, vocabulary: frozenset[str]) -> bool:
+        """Any operand may occur."""
+        return any(isinstance(operand, Positional) and operand.could_occur(doc, vocabulary)
+                   for operand in self.operands)
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """The leaves of every operand."""
+        for operand in self.operands:
+            yield from operand.leaves()
+
+    def children(self) -> tuple[Node, ...]:
+        """The operands."""
+        return self.operands
+
+    def render(self) -> str:
+        """``a OR (b AND c)``."""
+        return " OR ".join(group(operand) for operand in self.operands)
+
+
+def is_positional(node: Node) -> bool:
+    """Can ``node`` be an operand of NEAR (terms, phrases, NEAR, OR-groups of those)?"""
+    if isinstance(node, Or):
+        return all(is_positional(operand) for operand in node.operands)
+    return isinstance(node, Term | Phrase | Near)
+
+
+def group(node: Node) -> str:
+    """``node`` rendered, in parentheses if it is an AND or OR."""
+    return f"({node.render()})" if isinstance(node, And | Or) else node.render()

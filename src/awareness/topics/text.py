@@ -1,0 +1,160 @@
+"""The text model of the search language: normalisation, words, documents, word patterns (pure).
+
+Item text and query words go through the same ``normalise``, so what a librarian types and
+what a publisher wrote meet in one form. docs/search-language.md, "What is searched", is the
+contract.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from awareness.model import ItemText
+
+WORD = re.compile(r"[^\W_]+")
+# Straight, curly and modifier-letter apostrophes; ‘ too, because word processors produce it.
+_INNER_APOSTROPHE = re.compile(r"(?<=[^\W_])['’‘ʼ](?=[^\W_])")
+
+FIELDS = ("title", "summary", "category", "source")
+DEFAULT_FIELDS = ("title", "summary", "category")
+WILDCARDS = "?#"
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-fold, strip accents and drop apostrophes inside words (King’s → kings)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFD", text)
+        bases = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        text = unicodedata.normalize("NFC", bases)
+    return _INNER_APOSTROPHE.sub("", text)
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as the matcher sees them: runs of letters and digits, normalised."""
+    return WORD.findall(normalise(text))
+
+
+Segments = tuple[tuple[str, ...], ...]
+
+
+class Document:
+    """An item's searchable fields, normalised once; each field is a tuple of segments.
+
+    A phrase or a NEAR never spans two segments: each category is its own segment.
+    """
+
+    __slots__ = ("_sorted", "all_words", "segments", "vocabulary")
+
+    def __init__(self, segments: dict[str, Segments]):
+        self.segments = segments
+        self.vocabulary = {
+            name: frozenset(word for segment in parts for word in segment)
+            for name, parts in segments.items()
+        }
+        self.all_words: frozenset[str] = frozenset().union(*self.vocabulary.values())
+        self._sorted: dict[frozenset[str], list[str]] = {}
+
+    def starting_with(self, vocabulary: frozenset[str], prefix: str) -> list[str]:
+        """The words of ``vocabulary`` (one of this document's) starting with ``prefix``, sorted.
+
+        A binary search over the sorted vocabulary, sorted once per document and field, because
+        truncations are checked against the same item by many profiles.
+        """
+        ordered = self._sorted.get(vocabulary)
+        if ordered is None:
+            ordered = self._sorted[vocabulary] = sorted(vocabulary)
+        start = bisect_left(ordered, prefix)
+        end = start
+        while end < len(ordered) and ordered[end].startswith(prefix):
+            end += 1
+        return ordered[start:end]
+
+
+@lru_cache(maxsize=4096)
+def document(item: ItemText) -> Document:
+    """The normalised form of ``item``, cached so many topics share one tokenisation."""
+    return Document({
+        "title": (tuple(words(item.title)),),
+        "summary": (tuple(words(item.summary)),),
+        "category": tuple(tuple(words(category)) for category in item.categories),
+        "source": (tuple(words(item.source)),),
+    })
+
+
+@dataclass(frozen=True)
+class WordPattern:
+    """One query word, already normalised: exact, truncated (``leader*``) or with wildcards.
+
+    ``stem`` may hold ``?`` (exactly one letter or digit) and ``#`` (zero or one).
+    ``variants`` are other spellings of the same word (UK/US), matched the same way; they are
+    not rendered, because they come from the topic's ``spelling`` option, not from its text.
+    """
+
+    stem: str
+    truncated: bool = False
+    variants: tuple[str, ...] = field(default=(), compare=False)
+    _wild: bool = field(init=False, repr=False, compare=False)
+    _test: Callable[[str], object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Matching runs per word of every candidate item, so the test is chosen once here.
+        wild = any(char in WILDCARDS for char in self.stem)
+        object.__setattr__(self, "_wild", wild)
+        spellings = (self.stem, *self.variants)
+        test: Callable[[str], object]
+        if wild:
+            test = _regex(spellings, self.truncated).fullmatch
+        elif self.truncated:
+            test = _starts_with(spellings)
+        else:
+            test = frozenset(spellings).__contains__
+        object.__setattr__(self, "_test", test)
+
+    @property
+    def wild(self) -> bool:
+        """Does the stem contain ``?`` or ``#``?"""
+        return self._wild
+
+    @property
+    def literal_prefix(self) -> str:
+        """The stem up to its first wildcard: every matching word starts with it."""
+        return re.split(r"[?#]", self.stem, maxsplit=1)[0]
+
+    def spellings(self) -> tuple[str, ...]:
+        """The stem and its variants."""
+        return (self.stem, *self.variants)
+
+    def matches(self, word: str) -> bool:
+        """Does this pattern accept the (normalised) ``word``?"""
+        return bool(self._test(word))
+
+    def words_in(self, vocabulary: frozenset[str]) -> list[str]:
+        """The words of ``vocabulary`` this pattern accepts, sorted so hits are deterministic."""
+        if not self.truncated and not self._wild:
+            return [stem for stem in self.spellings() if stem in vocabulary]
+        test = self._test
+        return sorted(word for word in vocabulary if test(word))
+
+    def __str__(self) -> str:
+        return self.stem + ("*" if self.truncated else "")
+
+
+def _starts_with(stems: tuple[str, ...]) -> Callable[[str], bool]:
+    def test(word: str) -> bool:
+        return word.startswith(stems)
+    return test
+
+
+@lru_cache(maxsize=4096)
+def _regex(stems: tuple[str, ...], truncated: bool) -> re.Pattern[str]:
+    def one(stem: str) -> str:
+        body = "".join("[^\\W_]" if char == "?" else "[^\\W_]?" if char == "#"
+                       else re.escape(char) for char in stem)
+        return body + ("[^\\W_]*" if truncated else "")
+    return re.compile("|".join(one(stem) for stem in stems))

@@ -1,0 +1,143 @@
+"""Importing driver records into a real database: created/updated/skipped with reasons, merging
+across pages, idempotent re-import, the edit history, export and re-import of the plain format,
+and the CLI's report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from awareness.cli import cli
+from awareness.service.context import Context
+from awareness.service.driver_views import DriverFilter
+from awareness.service.drivers import export_drivers, get_driver, import_paths, list_drivers
+from awareness.storage.models import DriverRecordRow, DriverRecordVersion
+from tests.conftest import Clock, settings_env
+
+DATA = Path(__file__).parent / "data"
+PAGES = DATA / "drivers"
+SEED = DATA / "map-toolkit-leadership-tag-page.txt"
+CARE = "state-of-care-2013-14"
+
+
+def test_seed_import_then_reimport_is_idempotent(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    first = import_paths(ctx, [SEED], changed_by="alice")
+    assert len(first.created) == 8 and not first.updated
+    again = import_paths(ctx, [SEED], changed_by="alice")
+    assert (again.created, again.updated, len(again.unchanged)) == ([], [], 8)
+    with ctx.sessions() as session:
+        versions = session.scalars(select(DriverRecordVersion)).all()
+    assert len(versions) == 8 and {v.action for v in versions} == {"created"}
+    assert {v.changed_by for v in versions} == {"alice"}
+
+
+def test_same_record_on_several_pages_is_merged(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    report = import_paths(ctx, [PAGES / "tag-archive-older.html", PAGES / "single-post.html"])
+    assert report.created.count(CARE) == 1
+    view = get_driver(ctx, CARE)
+    assert view.tags == ["Workforce", "Quality", "Regulation"]
+    assert (view.member, view.review_due_on, view.published_on) == (
+        "JB", date(2015, 10, 1), date(2014, 10, 17))
+    assert view.key_features[1] == "Pressure on services\n- especially urgent and emergency care"
+
+
+def test_update_writes_history_with_old_and_new_values(
+        make_context: Callable[..., Context], clock: Clock, tmp_path: Path) -> None:
+    ctx = make_context()
+    import_paths(ctx, [PAGES / "single-post.html"], changed_by="alice")
+    clock.advance(days=1)
+    edited = tmp_path / "edited.html"
+    text = (PAGES / "single-post.html").read_text(encoding="utf-8")
+    edited.write_text(text.replace("October 2015", "October 2016"), encoding="utf-8")
+    report = import_paths(ctx, [edited], changed_by="bob")
+    (outcome,) = [o for o in report.outcomes if o.slug == CARE and o.action != "redacted"]
+    assert (outcome.action, outcome.reason) == ("updated", "changed: due_for_review")
+    view = get_driver(ctx, CARE)
+    assert view.review_due_on == date(2016, 10, 1)
+    latest = view.history[0]
+    assert (latest.action, latest.changed_by) == ("updated", "bob")
+    assert latest.changes == {"fields.due_for_review": ["October 2015", "October 2016"]}
+    assert view.history[1].action == "created"
+
+
+def test_skipped_posts_and_removed_personal_data_are_reported(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    report = import_paths(ctx, [PAGES / "category-archive.html", PAGES / "single-post.html"])
+    actions = [(o.action, o.reason) for o in report.outcomes if o.action != "created"]
+    assert actions == [
+        ("skipped", "a password-protected post"),
+        ("skipped", "a post without record labels (news or meeting notes)"),
+        ("redacted", "personal data removed from: impact"),
+    ]
+    assert "jane.doe" not in json.dumps(get_driver(ctx, CARE).as_json())
+
+
+def test_dry_run_changes_nothing(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    report = import_paths(ctx, [SEED], dry_run=True)
+    assert len(report.created) == 8
+    with ctx.sessions() as session:
+        assert session.scalars(select(DriverRecordRow)).all() == []
+        assert session.scalars(select(DriverRecordVersion)).all() == []
+
+
+def test_export_to_folder_and_file_then_import_is_unchanged(
+        make_context: Callable[..., Context], tmp_path: Path) -> None:
+    ctx = make_context()
+    import_paths(ctx, [SEED, PAGES / "records.json"])
+    folder = tmp_path / "records"
+    folder.mkdir()
+    files = export_drivers(ctx, folder)
+    assert len(files) == 10 and (folder / "state-of-care-2014-15.json").exists()
+    (single,) = export_drivers(ctx, tmp_path / "all.json")
+    assert sorted(import_paths(ctx, files).unchanged) == sorted(f.stem for f in files)
+    assert len(import_paths(ctx, [single]).unchanged) == 10
+
+
+def test_list_filters(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    import_paths(ctx, [*sorted(PAGES.glob("*.html")), PAGES / "records.json"])
+    today = date(2026, 1, 1)
+
+    def slugs(**where: str) -> list[str]:
+        return [v.slug for v in list_drivers(ctx, DriverFilter(**where), today)]
+
+    assert slugs(tag="quality") == [CARE, "state-of-care-2014-15"]
+    assert slugs(tag="regulation") == [CARE]
+    assert slugs(member="ab") == [
+        "report-of-the-mid-staffordshire-nhs-foundation-trust-public-inquiry",
+        "sustainability-and-transformation-plans"]
+    assert slugs(source="care quality", member="JB") == [CARE, "state-of-care-2014-15"]
+    assert slugs(search="francis report") == [
+        "report-of-the-mid-staffordshire-nhs-foundation-trust-public-inquiry"]
+    assert CARE in slugs(due="overdue")
+    assert len(slugs()) == len(slugs(due="overdue")) + len(slugs(due="no-date")) + len(
+        slugs(due="current")) + len(slugs(due="due-soon"))
+
+
+def test_cli_import_prints_each_outcome_with_its_reason(tmp_path: Path, database_url: str) -> None:
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    page = str(PAGES / "category-archive.html")
+    dry = runner.invoke(cli, ["drivers", "import", "--dry-run", page], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "would import 1 drivers and 0 case studies (1 new" in dry.output
+    assert "a password-protected post" in dry.output
+    result = runner.invoke(cli, ["drivers", "import", "--json", page, page], env=env)
+    outcomes = json.loads(result.output)["outcomes"]
+    assert [o["action"] for o in outcomes] == ["skipped"] * 4 + ["created"]
+    again = runner.invoke(cli, ["drivers", "import", page], env=env)
+    assert "= unchanged sustainability-and-transformation-plans  (same as stored)" in again.output
+    out = tmp_path / "out.json"
+    assert runner.invoke(cli, ["drivers", "export", str(out)], env=env).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["records"][0]["fields"]["due_for_review"] \
+        == "31st March 2017"

@@ -1,0 +1,225 @@
+"""Item identity through the whole poll: GUID churn, tombstones, vanishing items, stories
+(RELIABILITY D1-D8), against a real HTTP server and database."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from awareness.errors import AwarenessError
+from awareness.service import polling
+from awareness.sources.identity import find_doi, find_story, title_key
+from awareness.sources.parse import parse_feed
+from awareness.storage.db import transaction
+from awareness.storage.models import Item, Match, Source
+from tests.conftest import DATA, Response
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def entry(title: str, *, link: str | None = None, guid: str | None = None,
+          summary: str = "", date: str = "Mon, 23 Nov 2026 00:01:00 +0000") -> str:
+    parts = [f"<title>{escape(title)}</title>", f"<pubDate>{date}</pubDate>"]
+    if link:
+        parts.append(f"<link>{escape(link)}</link>")
+    if guid is not None:
+        parts.append(f'<guid isPermaLink="false">{escape(guid)}</guid>')
+    parts.append(f"<description>{escape(summary)}</description>")
+    return "<item>" + "".join(parts) + "</item>"
+
+
+def rss(*entries: str) -> bytes:
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f'{"".join(entries)}</channel></rss>').encode()
+
+
+@pytest.fixture
+def site(make_context, feed_server, tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "topics").mkdir(parents=True)
+    topic = DATA.parent.parent / "subscriptions" / "topics" / "leadership.toml"
+    (subs / "topics" / "leadership.toml").write_text(topic.read_text(encoding="utf-8"),
+                                                      encoding="utf-8")
+    (subs / "sources.toml").write_text("".join(
+        f'[[source]]\nid = "{sid}"\nname = "{sid}"\npublisher = "{sid} publisher"\n'
+        f'kind = "feed"\nurl = "{feed_server.url("/" + sid)}"\n\n' for sid in ("news", "govuk")))
+    return make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)), feed_server
+
+
+def poll(site, source_id: str, body: bytes) -> polling.PollOutcome:
+    ctx, feeds = site
+    feeds.routes["/" + source_id] = Response(body)
+    [outcome] = polling.poll(ctx, [source_id])
+    assert outcome.status == "ok", outcome.error
+    return outcome
+
+
+def items(ctx, source_id: str) -> list[Item]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(Item).where(Item.source_id == source_id)
+                                    .order_by(Item.id)))
+
+
+LEAD = "New compassionate leadership programme for NHS boards"
+
+
+def test_d1_the_same_feed_twice_is_nothing_new(site):
+    body = rss(entry(LEAD, link="https://pub.example/a"), entry("b", guid="g-b"), entry("c"))
+    assert poll(site, "news", body).new_items == 3
+    second = poll(site, "news", body + b" ")  # a changed body, so it is parsed again
+    assert (second.new_items, second.updated_items) == (0, 0)
+
+
+def test_d2_new_guids_same_links_are_not_new(site):
+    poll(site, "news", rss(*(entry(f"t{n}", link=f"https://pub.example/{n}", guid=f"old-{n}")
+                             for n in range(5))))
+    outcome = poll(site, "news", rss(*(
+        entry(f"t{n}", link=f"https://pub.example/{n}/?utm_source=x", guid=f"new-{n}")
+        for n in range(5))))
+    assert outcome.new_items == 0
+
+
+def test_d2_churning_guids_without_links_fall_back_to_the_content(site):
+    ctx, _ = site
+    poll(site, "news", rss(entry("Bulletin one", guid="tag:1@2026-11-01", summary="s1")))
+    outcome = poll(site, "news", rss(entry("Bulletin one", guid="tag:1@2026-11-02",
+                                           summary="s1")))
+    assert outcome.new_items == 0
+    [item] = items(ctx, "news")
+    assert item.key == "guid:tag:1@2026-11-02"  # the item follows the feed's newest id
+
+
+def test_d3_one_guid_for_several_items_keeps_them_all(site):
+    body = rss(*(entry(f"item {n}", guid="same") for n in range(3)))
+    assert poll(site, "news", body).new_items == 3
+    assert poll(site, "news", rss(entry("newest", guid="same"), *(
+        entry(f"item {n}", guid="same") for n in range(3)))).new_items == 1
+
+
+def test_d7_a_deleted_item_never_comes_back(site):
+    ctx, _ = site
+    body = rss(entry(LEAD, link="https://pub.example/lead"), entry("keep",
+                                                                  link="https://pub.example/k"))
+    poll(site, "news", body)
+    [lead, _keep] = items(ctx, "news")
+    polling.delete_item(ctx, lead.id)
+    again = poll(site, "news", rss(entry(LEAD + " (updated)",
+                                         link="http://www.pub.example/lead/#top"),
+                                   entry("keep", link="https://pub.example/k")))
+    assert again.new_items == 0
+    assert [item.title for item in items(ctx, "news")] == ["keep"]
+
+
+def test_d7_a_rejected_match_is_not_matched_again(site):
+    ctx, _ = site
+    poll(site, "news", rss(entry("baseline", link="https://pub.example/0")))
+    poll(site, "news", rss(entry(LEAD, link="https://pub.example/lead", summary="leaders")))
+    with transaction(ctx.sessions) as session:
+        [match] = session.scalars(select(Match)).all()
+        match.status = "rejected"
+    outcome = poll(site, "news", rss(entry(LEAD + "!", link="https://pub.example/lead")))
+    assert (outcome.new_items, outcome.new_matches) == (0, 0)
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Match)) == 1
+
+
+def test_deleting_an_unknown_item_is_an_error(site):
+    ctx, _ = site
+    with pytest.raises(AwarenessError, match="no item 999"):
+        polling.delete_item(ctx, 999)
+
+
+def test_d8_an_item_that_vanishes_and_reappears_is_not_new(site):
+    a, b, c = (entry(x, link=f"https://pub.example/{x}") for x in "abc")
+    poll(site, "news", rss(a, b, c))
+    assert poll(site, "news", rss(a, b)).new_items == 0
+    assert poll(site, "news", rss(a, b, c)).new_items == 0
+
+
+# --- stories across publishers (D5) ----------------------------------------------------------
+
+
+def test_the_same_report_from_two_publishers_is_one_story(site):
+    ctx, _ = site
+    for sid in ("news", "govuk"):
+        poll(site, sid, rss(entry("baseline " + sid, link=f"https://{sid}.example/0")))
+    poll(site, "news", rss(entry(LEAD, link="https://news.example/lead")))
+    poll(site, "govuk", rss(entry("Press release: " + LEAD.upper() + ".",
+                                  link="https://gov.example/lead",
+                                  date="Tue, 24 Nov 2026 10:00:00 +0000"),
+                            entry("Something else entirely, published the same day",
+                                  link="https://gov.example/other")))
+    [news_item] = [i for i in items(ctx, "news") if i.title == LEAD]
+    gov = {i.title: i for i in items(ctx, "govuk")}
+    assert gov["Press release: " + LEAD.upper() + "."].story_id == news_item.id
+    assert gov["Something else entirely, published the same day"].story_id is None
+
+
+def test_the_same_doi_is_one_story_whatever_the_titles(site):
+    ctx, _ = site
+    for sid in ("news", "govuk"):
+        poll(site, sid, rss(entry("baseline " + sid, link=f"https://{sid}.example/0")))
+    poll(site, "news", rss(entry("Staff retention: a rapid review",
+                                 link="https://doi.org/10.3310/ABCD1234")))
+    poll(site, "govuk", rss(entry("New evidence on keeping nurses",
+                                  link="https://gov.example/n",
+                                  summary="Read the review (doi: 10.3310/abcd1234).")))
+    [first] = [i for i in items(ctx, "news") if i.doi]
+    [second] = [i for i in items(ctx, "govuk") if i.doi]
+    assert first.doi == second.doi == "10.3310/abcd1234"
+    assert second.story_id == first.id
+
+
+def test_story_rules_are_pure() -> None:
+    assert title_key("Press release: The NHS’s plan — for 2026!") == "the nhs s plan for 2026"
+    assert find_doi(None, "see https://doi.org/10.1136/bmj.q123.") == "10.1136/bmj.q123"
+    assert find_doi("no doi here") is None
+
+
+# --- D1 as a property ------------------------------------------------------------------------
+
+_counter = itertools.count()
+_contexts: dict[int, object] = {}
+_entries = st.lists(st.builds(
+    lambda title, link, guid, summary: entry(title, link=link, guid=guid, summary=summary),
+    st.sampled_from(["a", "b", "Annual report", ""]),
+    st.none() | st.sampled_from(["https://p.example/1", "https://p.example/1/?utm_medium=x",
+                                 "http://www.p.example/2#f", "https://p.example/3"]),
+    st.none() | st.sampled_from(["", "g1", "g2"]),
+    st.sampled_from(["", "s", "<p>s</p>"]),
+), max_size=8)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_entries)
+def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_context, entries):
+    # One migrated database for every example; each example uses a source of its own.
+    ctx = _contexts.setdefault(id(make_context), make_context())
+    source_id = f"s{next(_counter)}"
+    feed = parse_feed(rss(*entries), url="https://p.example/feed", now=NOW)
+    with transaction(ctx.sessions) as session:
+        session.add(Source(id=source_id, name="s", publisher="p", url="https://p.example/",
+                           kind="feed", baseline_done=False, error_count=0, state="active"))
+    counts = []
+    for _ in range(2):
+        with transaction(ctx.sessions) as session:
+            source = session.get_one(Source, source_id)
+            new, _updated = polling.upsert_items(session, source, feed.items, NOW, False)
+            counts.append(len(new))
+    assert counts[1] == 0
+    assert len(items(ctx, source_id)) == counts[0]
+
+
+def test_find_story_ignores_short_generic_titles() -> None:
+    from awareness.sources.identity import KnownItem
+
+    mine = KnownItem(id=2, key="k", link=None, title="Annual report", summary_text="")
+    other = KnownItem(id=1, key="j", link=None, title="Annual report 2025", summary_text="")
+    assert find_story(mine, [other]) is None

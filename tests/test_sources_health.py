@@ -1,0 +1,55 @@
+"""Source health as data: cadence and staleness next to the fetch state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from awareness.service import polling
+from awareness.service.listing import is_stale, source_health
+from tests.conftest import Response
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def rss(*slugs: str) -> bytes:
+    items = "".join(f"<item><title>{s}</title><link>https://pub.example/{s}</link></item>"
+                    for s in slugs)
+    return f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def test_staleness_is_measured_against_the_usual_gap() -> None:
+    # Three a week: a fortnight of silence is within the floor, four weeks is not.
+    assert not is_stale(3.0, NOW - timedelta(days=13), NOW)
+    assert is_stale(3.0, NOW - timedelta(days=15), NOW)
+    # One a month: quiet for six weeks is normal, five months is not.
+    assert not is_stale(0.25, NOW - timedelta(weeks=6), NOW)
+    assert is_stale(0.25, NOW - timedelta(weeks=20), NOW)
+    assert not is_stale(0.0, None, NOW)
+
+
+def test_health_shows_cadence_and_a_source_that_went_quiet(make_context, feed_server, clock,
+                                                          tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "topics").mkdir(parents=True)
+    (subs / "sources.toml").write_text(
+        f'[[source]]\nid = "news"\nname = "News"\npublisher = "P"\nkind = "feed"\n'
+        f'url = "{feed_server.url("/news")}"\n')
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    feed_server.routes["/news"] = Response(rss("a"))
+    polling.poll(ctx, ["news"])  # baseline: not counted as publishing
+    for day in range(7):
+        clock.advance(days=1)
+        feed_server.routes["/news"] = Response(rss("a", *"bcdefgh"[:day + 1]))
+        polling.poll(ctx, ["news"])
+    [health] = source_health(ctx)
+    assert health["items_per_week"] == 0.58  # 7 new items in a 12-week window
+    assert health["stale"] is False
+
+    clock.advance(days=30)  # quiet for a month: within four usual gaps (48 days)
+    polling.poll(ctx, ["news"])
+    assert source_health(ctx)[0]["stale"] is False
+    clock.advance(days=30)  # the feed keeps answering, with nothing new
+    polling.poll(ctx, ["news"])
+    [health] = source_health(ctx)
+    assert health["last_error"] is None
+    assert health["stale"] is True

@@ -1,0 +1,57 @@
+"""The presearch index finds exactly what evaluating every profile finds."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from awareness.model import ItemText
+from awareness.topics.presearch import Presearch, anchors, naive_match
+from awareness.topics.query import parse_query
+from awareness.topics.text import WordPattern, document
+
+LEAVES = ["nurse", "nurs*", "leader*", "care", '"long term"', "lo#ng", "c?re", "title:plan",
+          "summary:care", "(nurse OR care) NEAR/1 plan", "flu N2 care", "source:kings",
+          "organis*", "colour", "wom?n*", '"care plan*"']
+OPERATORS = [" AND ", " OR ", " NOT ", " "]
+VOCABULARY = ["nurse", "nursing", "leader", "leadership", "care", "cure", "plan", "plans",
+              "long", "lonng", "term", "flu", "organization", "color", "women", "kings"]
+queries = st.recursive(
+    st.sampled_from(LEAVES),
+    lambda inner: st.tuples(inner, st.sampled_from(OPERATORS), inner).map(
+        lambda parts: f"({parts[0]}){parts[1]}({parts[2]})"),
+    max_leaves=5,
+)
+texts = st.lists(st.sampled_from(VOCABULARY), max_size=6).map(" ".join)
+items = st.builds(ItemText, title=texts, summary=texts,
+                  categories=st.lists(texts, max_size=2).map(tuple), source=texts)
+profiles = st.lists(st.tuples(queries, st.sampled_from(["none", "uk-us"])), min_size=1,
+                    max_size=12)
+
+
+@settings(max_examples=300)
+@given(profiles, st.lists(items, min_size=1, max_size=5))
+def test_presearch_agrees_with_evaluating_every_profile(
+        written: list[tuple[str, str]], batch: list[ItemText]) -> None:
+    parsed = [(index, parse_query(text, spelling)) for index, (text, spelling)
+              in enumerate(written)]
+    index = Presearch.build(parsed)
+    for item in batch:
+        assert index.match(item) == naive_match(parsed, item)
+
+
+def test_anchors_choose_the_most_selective_operand() -> None:
+    assert anchors(parse_query("nurs* AND retention NOT flu").ast) == {WordPattern("retention")}
+    assert anchors(parse_query('"talent management"').ast) in (
+        {WordPattern("talent")}, {WordPattern("management")})
+    assert anchors(parse_query("a OR bbb* OR (c d)").ast) == {
+        WordPattern("a"), WordPattern("bbb", truncated=True), WordPattern("c")}
+
+
+def test_only_candidate_profiles_are_evaluated() -> None:
+    index = Presearch.build([("nurse", parse_query("nurse* NEAR/3 retention")),
+                             ("flu", parse_query("flu NOT vaccine*")),
+                             ("lead", parse_query("leader* OR organi?ation"))])
+    doc = document(ItemText("Flu season", "The organisation prepares"))
+    assert index.candidates(doc) == {"flu", "lead"}
+    assert set(index.match_document(doc)) == {"flu", "lead"}

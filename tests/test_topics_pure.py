@@ -1,0 +1,162 @@
+"""Explanations, ranking, highlighting and topic test sets (pure core)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from awareness.model import Hit, ItemText
+from awareness.subscriptions import parse_topic
+from awareness.topics.examples import run_examples
+from awareness.topics.explain import explain, lines
+from awareness.topics.highlight import highlight
+from awareness.topics.query import parse_query
+from awareness.topics.ranking import score
+
+TOPICS = Path(__file__).parents[1] / "subscriptions" / "topics"
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- explanations
+
+def test_explanation_names_clauses_words_and_fields() -> None:
+    query = parse_query('(leader* OR "talent management") NOT flu AND title:nurse')
+    clause = explain(query, ItemText("Nurse leadership", "Leaders and talent management"))
+    assert clause.matched
+    assert lines(clause) == [
+        '+ (leader* OR "talent management") NOT flu AND title:nurse  '
+        "[title: leadership, nurse; summary: leaders, talent management]",
+        '  + leader* OR "talent management"  '
+        "[title: leadership; summary: leaders, talent management]",
+        "    + leader*  [title: leadership; summary: leaders]",
+        '    + "talent management"  [summary: talent management]',
+        "  + NOT flu  [absent]",
+        "  + title:nurse  [title: nurse]",
+    ]
+
+
+def test_explanation_of_a_failure_says_what_broke_it() -> None:
+    clause = explain(parse_query("leader* NOT flu"), ItemText("Flu leaders"))
+    assert not clause.matched
+    assert lines(clause)[-1] == "  - NOT flu  [present: title: flu]"
+
+
+# ---------------------------------------------------------------- ranking
+
+def hits_of(query: str, item: ItemText) -> tuple[Hit, ...]:
+    return parse_query(query).match(item)
+
+
+def test_a_title_hit_outranks_a_summary_hit() -> None:
+    in_title = ItemText("Leadership matters", "A report on boards.")
+    in_summary = ItemText("A report on boards", "Leadership matters.")
+    assert score(hits_of("leader*", in_title), in_title) > \
+        score(hits_of("leader*", in_summary), in_summary)
+
+
+def test_more_matched_words_and_repeats_rank_higher_with_saturation() -> None:
+    one = ItemText("x", "leadership " + "filler " * 30)
+    three = ItemText("x", "leadership " * 3 + "filler " * 28)
+    nine = ItemText("x", "leadership " * 9 + "filler " * 22)
+    s1, s3, s9 = (score(hits_of("leadership", i), i) for i in (one, three, nine))
+    assert s1 < s3 < s9
+    assert s9 - s3 < s3 - s1, "BM25 saturates term frequency"
+
+
+def test_a_short_field_weighs_more_than_a_long_one() -> None:
+    short = ItemText("x", "leadership today")
+    long = ItemText("x", "leadership today " + "and much more besides " * 30)
+    assert score(hits_of("leadership", short), short) > score(hits_of("leadership", long), long)
+
+
+def test_rarer_words_weigh_more_with_an_idf() -> None:
+    item = ItemText("Leadership and culture")
+    hits = hits_of("leadership OR culture", item)
+    rare = {"leadership": 5.0, "culture": 0.1}
+    just_leadership = score(hits[:1], item, idf=rare.__getitem__)
+    just_culture = score(hits[1:], item, idf=rare.__getitem__)
+    assert just_leadership > just_culture
+
+
+def test_recency_breaks_ties_but_never_beats_relevance() -> None:
+    item = ItemText("Leadership matters")
+    hits = hits_of("leader*", item)
+    new = score(hits, item, published=NOW - timedelta(days=1), now=NOW)
+    old = score(hits, item, published=NOW - timedelta(days=60), now=NOW)
+    undated = score(hits, item)
+    assert new > old > undated
+    better = ItemText("Leadership matters for leaders")
+    assert score(hits_of("leader*", better), better, published=NOW - timedelta(days=400),
+                 now=NOW) > new
+
+
+# ---------------------------------------------------------------- highlighting
+
+def test_highlight_marks_words_as_written_and_escapes_everything_else() -> None:
+    title = "The King’s Fund on <leadership> & the NHS Long-Term Plan"
+    hits = hits_of('"kings fund" OR leader* OR "long term plan"', ItemText(title))
+    assert str(highlight(title, hits, "title")) == (
+        "The <mark>King’s Fund</mark> on &lt;<mark>leadership</mark>&gt; &amp; the NHS "
+        "<mark>Long-Term Plan</mark>")
+
+
+def test_highlight_ignores_other_fields_and_marks_both_ends_of_a_near() -> None:
+    item = ItemText("Leadership", "Nurses: a plan for retention of leaders")
+    hits = hits_of("title:leader* OR nurs* NEAR/3 retention", item)
+    assert str(highlight(item.summary, hits, "summary")) == (
+        "<mark>Nurses</mark>: a plan for <mark>retention</mark> of leaders")
+
+
+def test_a_long_summary_becomes_a_snippet_around_the_first_hit() -> None:
+    summary = "Background words. " * 40 + "Compassionate leadership matters. " + "Tail. " * 40
+    hits = hits_of("leader*", ItemText("x", summary))
+    snippet = str(highlight(summary, hits, "summary", max_chars=200, context=40))
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert "<mark>leadership</mark>" in snippet
+    assert len(snippet) < 260
+    assert str(highlight(summary, (), "summary", max_chars=50)).startswith("Background words.")
+
+
+def test_hostile_text_stays_inert() -> None:
+    text = '<script>alert("leader")</script> leader'
+    out = str(highlight(text, hits_of("leader", ItemText(text)), "title"))
+    assert "<script>" not in out
+    assert out.count("<mark>leader</mark>") == 2
+
+
+# ---------------------------------------------------------------- test sets
+
+@pytest.mark.parametrize("path", sorted(TOPICS.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_topic_test_sets_pass(path: Path) -> None:
+    topic = parse_topic(path.read_text(encoding="utf-8"), str(path), path.stem)
+    assert topic.examples
+    assert [f.message() for f in run_examples(topic)] == []
+
+
+def test_a_failing_example_is_reported_with_its_explanation() -> None:
+    topic = parse_topic('''
+name = "t"
+description = "d"
+query = "leader* NOT flu"
+[[examples]]
+title = "Flu leaders meet"
+expect = "match"
+[[examples]]
+title = "Leadership"
+expect = "no-match"
+[[examples]]
+title = "Leadership"
+expect = "match"
+''', "topics/t.toml", "t")
+    failures = run_examples(topic)
+    assert [f.index for f in failures] == [1, 2]
+    assert failures[0].message() == (
+        'examples #1: expected a match for "Flu leaders meet", but it did not match\n'
+        "    - leader* NOT flu  [not found]\n"
+        "      + leader*  [title: leaders]\n"
+        "      - NOT flu  [present: title: flu]")
+    assert failures[1].message().startswith(
+        'examples #2: expected no match for "Leadership", but it matched\n'
+        "    + leader* NOT flu  [title: leadership]")

@@ -1,0 +1,239 @@
+"""Topic tools over a real database: dry runs, re-matching, `awareness check`, the CLI and the
+"try a query" web page (served by uvicorn on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from awareness.cli import cli
+from awareness.errors import AwarenessError
+from awareness.service.checks import check_all
+from awareness.service.context import Context
+from awareness.service.topics import parse_since, rematch, try_query
+from awareness.settings import load_settings
+from awareness.storage.models import (
+    Delivery,
+    DeliveryItem,
+    Item,
+    Match,
+    Review,
+    Source,
+    Subscriber,
+)
+from awareness.topics.query import parse_query
+from tests.conftest import Clock, settings_env
+from tests.test_web import running_site, signed_in
+
+
+def add_items(ctx: Context, when: datetime, rows: list[tuple[str, str, str]],
+              baseline: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Items (source id, key, title) first seen at ``when``; returns ids by key."""
+    with ctx.sessions() as session, session.begin():
+        for source_id, publisher in (("nhs-england", "NHS England"),
+                                     ("kings-fund", "The King’s Fund")):
+            if session.get(Source, source_id) is None:
+                session.add(Source(id=source_id, name=publisher, publisher=publisher,
+                                   url=f"https://{source_id}.example/feed", kind="feed"))
+        session.flush()
+        items = {key: Item(source_id=source_id, key=key, title=title, link=None,
+                           summary_text="", categories=[], published_at=when,
+                           first_seen_at=when, baseline=key in baseline)
+                 for source_id, key, title in rows}
+        session.add_all(items.values())
+        session.flush()
+        return {key: item.id for key, item in items.items()}
+
+
+ROWS = [
+    ("nhs-england", "lead", "Leadership in today’s NHS"),
+    ("kings-fund", "talent", "Talent management for boards"),
+    ("kings-fund", "leaders", "Leaders and leadership: leaders everywhere"),
+    ("nhs-england", "flu", "Flu jab uptake rises"),
+]
+
+
+# ---------------------------------------------------------------- dry runs
+
+def test_parse_since() -> None:
+    assert parse_since("30d") == timedelta(days=30)
+    assert parse_since("12h") == timedelta(hours=12)
+    assert parse_since("2w") == timedelta(weeks=2)
+    for bad in ("", "30", "0d", "d", "3y", "-1d"):
+        with pytest.raises(AwarenessError, match="expected a number and h, d or w"):
+            parse_since(bad)
+
+
+def test_try_ranks_explains_and_counts_per_source(make_context: Callable[..., Context],
+                                                  clock: Clock) -> None:
+    ctx = make_context()
+    add_items(ctx, clock.now - timedelta(days=2), ROWS)
+    add_items(ctx, clock.now - timedelta(days=40), [("nhs-england", "old", "Old leadership")])
+    result = try_query(ctx, parse_query('leader* OR "talent management"'), timedelta(days=30))
+    assert result.searched == 4
+    assert result.per_source == {"kings-fund": (2, 2), "nhs-england": (1, 2)}
+    assert result.matches[0].title == "Leaders and leadership: leaders everywhere"
+    assert {m.title for m in result.matches} == {
+        "Leadership in today’s NHS", "Talent management for boards",
+        "Leaders and leadership: leaders everywhere"}
+    assert all(m.explanation[0].startswith("+ ") for m in result.matches)
+    assert result.as_json()["matched"] == 3
+    with ctx.sessions() as session:
+        assert session.scalars(select(Match)).all() == [], "a dry run stores nothing"
+
+
+def test_try_can_search_the_source_field(make_context: Callable[..., Context],
+                                         clock: Clock) -> None:
+    ctx = make_context()
+    add_items(ctx, clock.now - timedelta(days=1), ROWS)
+    result = try_query(ctx, parse_query('leader* AND source:"kings fund"'), timedelta(days=7))
+    assert [m.source_id for m in result.matches] == ["kings-fund"]
+
+
+# ---------------------------------------------------------------- re-matching
+
+def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    ctx = make_context()
+    when = clock.now - timedelta(days=3)
+    ids = add_items(ctx, when, [
+        ("nhs-england", "new", "Leadership in today’s NHS"),
+        ("nhs-england", "sent", "Leadership that was sent"),
+        ("nhs-england", "stale", "Flu jab uptake rises"),
+        ("nhs-england", "reviewed", "Flu vaccines approved"),
+        ("nhs-england", "again", "Leaders meet"),
+        ("nhs-england", "base", "Leadership from the back catalogue"),
+    ], baseline=frozenset({"base"}))
+    ids |= add_items(ctx, clock.now - timedelta(days=30),
+                     [("nhs-england", "old", "Old leadership")])
+    with ctx.sessions() as session, session.begin():
+        def old_match(key: str, status: str) -> Match:
+            match = Match(item_id=ids[key], topic_slug="leadership", status=status,
+                          hits=[{"term": "flu", "field": "title", "word": "flu"}], score=1.0,
+                          created_at=when, profile_version="old")
+            session.add(match)
+            session.flush()
+            return match
+        sent = old_match("sent", "approved")
+        old_match("stale", "pending")
+        reviewed = old_match("reviewed", "approved")
+        old_match("again", "pending")
+        session.add(Review(match_id=reviewed.id, librarian="alice", decision="approved",
+                           note="", decided_at=when))
+        subscriber = Subscriber(email="a@nhs.example", frequency="weekly", token="t" * 32,
+                                created_at=when)
+        session.add(subscriber)
+        session.flush()
+        delivery = Delivery(subscriber_id=subscriber.id, period_key="2026-W47", status="sent",
+                            message_id="<m@x>", message=b"", created_at=when, sent_at=when)
+        session.add(delivery)
+        session.flush()
+        session.add(DeliveryItem(delivery_id=delivery.id, subscriber_id=subscriber.id,
+                                 item_id=ids["sent"], match_id=sent.id))
+    topic = ctx.topic("leadership")
+    result = rematch(ctx, topic, timedelta(days=14))
+    assert (result.searched, result.new, result.updated, result.withdrawn, result.kept_sent,
+            result.kept_reviewed) == (5, 1, 1, 1, 1, 1)
+    with ctx.sessions() as session:
+        rows = {m.item_id: m for m in session.scalars(select(Match))}
+    assert rows[ids["new"]].status == "pending"
+    assert rows[ids["new"]].profile_version == topic.query.version
+    assert rows[ids["new"]].hits == [{"term": "leader*", "field": "title",
+                                      "word": "leadership"}]
+    assert rows[ids["sent"]].profile_version == "old", "sent matches are left alone"
+    assert rows[ids["sent"]].hits[0]["word"] == "flu"
+    assert ids["stale"] not in rows
+    assert rows[ids["reviewed"]].status == "approved"
+    assert rows[ids["again"]].profile_version == topic.query.version
+    assert rows[ids["again"]].status == "pending"
+    assert ids["base"] not in rows and ids["old"] not in rows
+    again = rematch(ctx, topic, timedelta(days=14))
+    assert (again.new, again.withdrawn) == (0, 0), "re-matching twice changes nothing more"
+
+
+# ---------------------------------------------------------------- awareness check
+
+def test_check_runs_topic_examples_and_reports_failures(tmp_path: Path) -> None:
+    folder = tmp_path / "subscriptions"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "sources.toml").write_text("", encoding="utf-8")
+    (folder / "topics" / "t.toml").write_text('''name = "t"
+description = "d"
+query = "leader* NOT flu"
+[[examples]]
+title = "Flu leaders meet"
+expect = "match"
+''', encoding="utf-8")
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    errors, _ = check_all(load_settings(environ=env, cwd=tmp_path))
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{folder / 'topics' / 't.toml'}: examples #1: expected a match")
+    assert "- NOT flu  [present: title: flu]" in errors[0]
+
+
+def test_check_passes_on_the_shipped_topics(tmp_path: Path) -> None:
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    errors, _ = check_all(load_settings(environ=env, cwd=tmp_path))
+    assert errors == []
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Path,
+                             database_url: str) -> None:
+    ctx = make_context()
+    add_items(ctx, datetime.now(UTC) - timedelta(days=1), ROWS)  # the CLI reads the real clock
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["topics", "try", "--query", "leader*", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["matched"] == 2 and data["searched"] == 4
+    out = runner.invoke(cli, ["topics", "try", "leadership", "--since", "7d"], env=env)
+    assert out.exit_code == 0, out.output
+    assert "3 of 4 items" in out.output and "+ leader*" in out.output
+    out = runner.invoke(cli, ["topics", "try", "--query", "leader* AND ("], env=env)
+    assert out.exit_code == 2
+    assert "unbalanced parenthesis" in out.output and "              ^" in out.output
+    out = runner.invoke(cli, ["topics", "try"], env=env)
+    assert out.exit_code == 2
+    out = runner.invoke(cli, ["topics", "rematch", "leadership", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["new"] == 3
+    out = runner.invoke(cli, ["topics", "rematch", "nope"], env=env)
+    assert out.exit_code == 2 and "no topic 'nope'" in out.output
+
+
+# ---------------------------------------------------------------- web page
+
+def test_the_try_page_needs_a_librarian(make_context: Callable[..., Context]) -> None:
+    with running_site(make_context) as site, site.client() as client:
+        response = client.get("/topics/try?q=leader*")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/login?next=%2Ftopics%2Ftry%3Fq%3Dleader%2A"
+
+
+def test_the_try_page_shows_ranked_highlighted_results(
+        make_context: Callable[..., Context]) -> None:
+    with running_site(make_context) as site, signed_in(site) as (client, _):
+        add_items(site.ctx, datetime.now(UTC) - timedelta(days=1), ROWS)
+        page = client.get("/topics/try")
+        assert page.status_code == 200 and "<textarea" in page.text
+        page = client.get("/topics/try", params={"q": "leader*", "since": "7d"})
+        assert page.status_code == 200
+        assert "<mark>Leadership</mark> in today’s NHS" in page.text
+        assert page.text.index("<mark>Leaders</mark> and") < page.text.index(
+            "<mark>Leadership</mark> in today")
+        assert "+ leader*" in page.text
+        page = client.get("/topics/try", params={"topic": "leadership", "since": "7d"})
+        assert "Talent management" in page.text
+        page = client.get("/topics/try", params={"q": '<b>x</b> AND ("'})
+        assert page.status_code == 200
+        assert "unbalanced quote" in page.text and "<b>x</b>" not in page.text
