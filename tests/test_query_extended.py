@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from awareness.model import Hit, ItemText
-from awareness.topics.query import Field, Near, Phrase, Term, WordPattern, parse_query
+from awareness.topics.query import (
+    Field,
+    Near,
+    Phrase,
+    Term,
+    WordPattern,
+    lint_query,
+    parse_query,
+)
 from awareness.topics.spelling import variants
 
 T = WordPattern
@@ -185,3 +193,17 @@ def test_near_implies_and_and_grows_with_distance(a: str, b: str, n: int, item: 
         assert parse_query(f"{a} AND {b}").match(item)
         assert parse_query(f"{a} NEAR/{n + 1} {b}").match(item)
     assert near == bool(parse_query(f"{b} NEAR/{n} {a}").match(item)), "either order"
+
+
+@pytest.mark.parametrize(("query", "warnings"), [
+    ("surgical N95 masks", ["'N95' at column 10 is read as NEAR/95"]),
+    ('surgical "N95" masks', []),
+    ("nurse N3 retention", []),
+    ("nurse NEAR/12 retention", []),
+])
+def test_lint_warns_when_a_word_like_n95_is_read_as_proximity(query: str,
+                                                              warnings: list[str]) -> None:
+    found = lint_query(query)
+    assert len(found) == len(warnings)
+    for warning, expected in zip(found, warnings, strict=True):
+        assert warning.startswith(expected)

@@ -92,7 +92,7 @@ def test_an_empty_file_has_no_sources() -> None:
     (SOURCE.replace("https://www.england.nhs.uk/news/feed/", "www.england.nhs.uk/feed"), 5,
      "url 'www.england.nhs.uk/feed' must be an absolute http:// or https:// address"),
     (SOURCE.replace("https://", "ftp://"), 5, "must be an absolute http:// or https:// address"),
-    (SOURCE.replace('"feed"', '"rss"'), 6, "kind must be one of feed, not 'rss'"),
+    (SOURCE.replace('"feed"', '"rss"'), 6, "kind must be one of feed, html, sitemap, not 'rss'"),
     (SOURCE + "interval_minutes = 5\n", 7, "interval_minutes must be at least 15"),
     (SOURCE + "interval_minutes = true\n", 7, "interval_minutes must be a integer, not a boolean"),
     (SOURCE + 'interval_minutes = "60"\n', 7, "interval_minutes must be a integer, not a string"),
@@ -254,7 +254,9 @@ def _shipped_topics() -> list[Topic]:
 
 def test_the_shipped_files_load_and_agree() -> None:
     sources, topics = _shipped_sources(), _shipped_topics()
-    assert {s.id for s in sources} == {"nhs-england-news", "dhsc", "cqc"}
+    assert {s.id for s in sources} == {
+        "nhs-england-news", "dhsc", "cqc", "mhra", "ukhsa", "kings-fund", "cqc-news",
+        "nuffield-trust", "health-foundation", "nhs-confederation"}
     assert "leadership" in {t.slug for t in topics}
     assert check_source_refs(topics, sources) == []
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awareness.model import ItemText
-from awareness.topics.presearch import Presearch, anchors, naive_match
+from awareness.topics.presearch import Presearch, anchors, cached_index, naive_match
 from awareness.topics.query import parse_query
 from awareness.topics.text import WordPattern, document
 
@@ -55,3 +55,14 @@ def test_only_candidate_profiles_are_evaluated() -> None:
     doc = document(ItemText("Flu season", "The organisation prepares"))
     assert index.candidates(doc) == {"flu", "lead"}
     assert set(index.match_document(doc)) == {"flu", "lead"}
+
+
+def test_compiled_profiles_and_the_index_are_reused_until_a_profile_changes() -> None:
+    assert parse_query("leader* OR nurse") is parse_query("leader* OR nurse")
+    assert parse_query("colour") is not parse_query("colour", "uk-us")
+    profiles = (("a", parse_query("leader*")), ("b", parse_query("nurse")))
+    index = cached_index(profiles)
+    assert cached_index((("a", parse_query("leader*")), ("b", parse_query("nurse")))) is index
+    edited = cached_index((("a", parse_query("leader* OR boards")), ("b", parse_query("nurse"))))
+    assert edited is not index
+    assert set(edited.match(ItemText("Boards"))) == {"a"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from awareness.errors import ConfigError
 from awareness.model import Hit, ItemText
 from awareness.subscriptions import parse_topic
 from awareness.topics.examples import run_examples
@@ -160,3 +161,28 @@ expect = "match"
     assert failures[1].message().startswith(
         'examples #2: expected no match for "Leadership", but it matched\n'
         "    + leader* NOT flu  [title: leadership]")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("OR nurse NEAR retention", "NEAR without a distance"),
+    ("OR titel:nurse", "unknown field 'titel:'"),
+    ("OR ?urse", "wildcard at the start of a word"),
+])
+def test_query_errors_in_a_topic_file_name_file_line_column_and_show_a_caret(
+        line: str, message: str) -> None:
+    text = f'name = "t"\ndescription = "d"\nquery = """\nleader*\n{line}\n"""\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_topic(text, "topics/t.toml", "t")
+    located = caught.value.located()
+    assert located.startswith(f"topics/t.toml:5: query: {message}")
+    shown, caret = located.splitlines()[1:]
+    column = line.index(line.split()[2] if "NEAR" in line else line.split()[1]) + 1
+    assert shown == f"    {line}"
+    assert caret == "    " + " " * (column - 1) + "^"
+
+
+def test_a_topic_file_sets_the_spelling_option() -> None:
+    text = 'name = "t"\ndescription = "d"\nquery = "organisation"\nspelling = "uk-us"\n'
+    assert parse_topic(text, "t.toml", "t").query.match(ItemText("Organization"))
+    with pytest.raises(ConfigError, match="spelling must be one of none, uk-us"):
+        parse_topic(text.replace('"uk-us"', '"american"'), "t.toml", "t")

@@ -21,8 +21,10 @@ from awareness.settings import load_settings
 from awareness.storage.models import (
     Delivery,
     DeliveryItem,
+    DriverRecordRow,
     Item,
     Match,
+    MatchDriver,
     Review,
     Source,
     Subscriber,
@@ -121,7 +123,14 @@ def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
             session.flush()
             return match
         sent = old_match("sent", "approved")
-        old_match("stale", "pending")
+        stale = old_match("stale", "pending")
+        driver = DriverRecordRow(slug="people-plan", kind="driver", title="People Plan",
+                                 tags=["Leadership"], fields={}, created_at=when,
+                                 updated_at=when)
+        session.add(driver)
+        session.flush()
+        session.add(MatchDriver(match_id=stale.id, driver_id=driver.id, kind="related",
+                                score=0.5, reason="shares the tag Leadership"))
         reviewed = old_match("reviewed", "approved")
         old_match("again", "pending")
         session.add(Review(match_id=reviewed.id, librarian="alice", decision="approved",
@@ -149,6 +158,9 @@ def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
     assert rows[ids["sent"]].profile_version == "old", "sent matches are left alone"
     assert rows[ids["sent"]].hits[0]["word"] == "flu"
     assert ids["stale"] not in rows
+    with ctx.sessions() as session:
+        links = session.scalars(select(MatchDriver)).all()
+    assert {link.match_id for link in links} <= {m.id for m in rows.values()}
     assert rows[ids["reviewed"]].status == "approved"
     assert rows[ids["again"]].profile_version == topic.query.version
     assert rows[ids["again"]].status == "pending"
@@ -237,3 +249,21 @@ def test_the_try_page_shows_ranked_highlighted_results(
         page = client.get("/topics/try", params={"q": '<b>x</b> AND ("'})
         assert page.status_code == 200
         assert "unbalanced quote" in page.text and "<b>x</b>" not in page.text
+        page = client.get("/topics/try", params={"topic": "nope"})
+        assert page.status_code == 400 and "no topic &#39;nope&#39;" in page.text
+
+
+def test_the_review_page_marks_matched_words_in_summaries(
+        make_context: Callable[..., Context]) -> None:
+    with running_site(make_context) as site, signed_in(site) as (client, _):
+        when = datetime.now(UTC)
+        ids = add_items(site.ctx, when, [("nhs-england", "marked", "Boards today")])
+        with site.ctx.sessions() as session, session.begin():
+            item = session.get_one(Item, ids["marked"])
+            item.summary_text = "Why <compassionate> leadership matters & what to do."
+            session.add(Match(item_id=item.id, topic_slug="leadership", status="pending",
+                              hits=[{"term": "leader*", "field": "summary", "word": "leadership"}],
+                              score=9.0, created_at=when))
+        page = client.get("/review")
+        assert ("Why &lt;compassionate&gt; <mark>leadership</mark> matters &amp; what to do."
+                in page.text)

@@ -45,7 +45,8 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                     weekly_time: str, poll: Callable[[], object],
                     send_daily: Callable[[], object], send_weekly: Callable[[], object],
                     relay: Callable[[], object], heartbeat: Heartbeat,
-                    stewardship: Callable[[], object]) -> BackgroundScheduler:
+                    stewardship: Callable[[], object],
+                    sources_report: Callable[[], object]) -> BackgroundScheduler:
     """A scheduler with the service's jobs, not yet started."""
     scheduler = BackgroundScheduler(
         timezone=timezone,
@@ -64,6 +65,10 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
     scheduler.add_job(stewardship, CronTrigger(day_of_week=weekly_day, hour=weekly_h,
                                                minute=weekly_m, timezone=timezone),
                       id="stewardship-weekly", replace_existing=True)
+    # The owner's "broken or stale sources" e-mail; a rerun the same day sends nothing.
+    scheduler.add_job(sources_report, CronTrigger(hour=daily_h, minute=daily_m,
+                                                  timezone=timezone),
+                      id="sources-report-daily", replace_existing=True)
     scheduler.add_job(relay, IntervalTrigger(minutes=5), id="relay", replace_existing=True)
     scheduler.add_job(heartbeat.beat, IntervalTrigger(seconds=30), id="heartbeat",
                       replace_existing=True, next_run_time=datetime.now(UTC))

@@ -144,6 +144,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch", "allowed_hosts", (), _list,
             "Hosts that may resolve to private or loopback addresses (comma-separated). "
             "Empty: only public addresses are fetched."),
+    Setting("sources", "owner_email", "", _str,
+            "Who gets the daily \"broken or stale sources\" e-mail (empty: nobody)."),
 )
 
 

@@ -91,3 +91,50 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
         click.echo(f"\n{key.replace('_', ' ').capitalize()}:\n{value}")
 
 
+
+
+@drivers.command("due")
+@click.option("--member", default="", help="Only this member's records (initials, e.g. FG).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def drivers_due(state: State, member: str, as_json: bool) -> None:
+    """Records needing attention: past their review date, or with a new edition or the same
+    document seen since they were last updated."""
+    from awareness.service.stewardship import needs_attention
+
+    entries = needs_attention(state.ctx, member)
+    if as_json:
+        emit_json([e.as_json() for e in entries])
+        return
+    table(["member", "slug", "review due", "why"],
+          [[e.member or "-", e.slug, e.review_due_on.isoformat() if e.review_due_on else "",
+            "; ".join(e.reasons)] for e in entries])
+
+
+@drivers.command("remind")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def drivers_remind(state: State, as_json: bool) -> None:
+    """Send this week's stewardship e-mail to each member now (once per member and week)."""
+    from awareness.service.stewardship import send_stewardship
+
+    report = send_stewardship(state.ctx)
+    if as_json:
+        emit_json(dict(report.__dict__))
+        return
+    for label, names in report.__dict__.items():
+        if names:
+            click.echo(f"{label.replace('_', ' ')}: {', '.join(names)}")
+    if report.failed:
+        raise SystemExit(1)
+
+
+@drivers.command("draft")
+@click.argument("match_id", type=int)
+@pass_state
+def drivers_draft(state: State, match_id: int) -> None:
+    """Turn a matched item into a draft driver record to complete."""
+    from awareness.service.drafts import draft_from_match
+
+    slug = draft_from_match(state.ctx, match_id, changed_by=_who().replace("(import)", "(draft)"))
+    click.echo(f"created draft driver record {slug}")

@@ -31,6 +31,36 @@ def sources_list(state: State, as_json: bool) -> None:
              r["last_error"], r["items"]] for r in rows])
 
 
+@sources.command("test")
+@click.argument("source_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def sources_test(state: State, source_id: str, as_json: bool) -> None:
+    """Fetch a source's live page and show what its definition extracts (stores nothing)."""
+    from awareness.errors import FetchError, ParseError
+    from awareness.service.page_sources import preview_source
+
+    definitions = {d.id: d for d in state.ctx.sources()}
+    if source_id not in definitions:
+        raise click.ClickException(f"no source '{source_id}' in sources.toml; known: "
+                                   + ", ".join(sorted(definitions)))
+    try:
+        report = preview_source(state.ctx, definitions[source_id])
+    except (FetchError, ParseError) as exc:
+        if as_json:
+            emit_json({"source": source_id, "error": str(exc)})
+        raise click.ClickException(f"{source_id}: {exc}") from None
+    if as_json:
+        emit_json(report)
+        return
+    table(["published", "title", "link"],
+          [[(r["published"] or "")[:10], r["title"], r["link"] or ""] for r in report["items"]])
+    click.echo(f"{report['count']} items from {report['final_url']} ({report['kind']}); "
+               f"{report['dated']} dated, {report['with_summary']} with a summary")
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning}")
+
+
 @cli.group()
 def items() -> None:
     """Stored items."""

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from awareness.digests.build import MONTHS
 from awareness.drivers.importer import slugify
+from awareness.links import is_safe_link
 from awareness.model import DriverRecord
 
 # Path endings and the format the MAP-toolkit pages write for them.
@@ -34,6 +35,7 @@ def guess_format(link: str) -> str:
 def draft_from_item(*, title: str, publisher: str, link: str, published: datetime | None,
                     summary: str, taken: set[str]) -> DriverRecord:
     """A draft driver record for an item; the slug avoids every slug in ``taken``."""
+    link = link if is_safe_link(link) else ""  # a feed's javascript: link never enters a record
     base = slugify(title)
     slug, n = base, 1
     while slug in taken:

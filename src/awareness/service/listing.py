@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from awareness.service.context import Context
+from awareness.sources.fetch import redact_url
 from awareness.storage.models import Item, Source
 
 
@@ -53,7 +54,9 @@ def source_health(ctx: Context) -> list[dict[str, Any]]:
             select(Item.source_id, func.count(Item.id)).group_by(Item.source_id))}
         cadence = _cadence(session, now)
         return [{
-            "id": s.id, "name": s.name, "publisher": s.publisher, "url": s.url, "kind": s.kind,
+            "id": s.id, "name": s.name, "publisher": s.publisher, "url": redact_url(s.url),
+            "kind": s.kind, "fetch_url": redact_url(s.fetch_url) if s.fetch_url else None,
+            "duplicate_of": s.duplicate_of,
             "enabled": s.enabled, "state": s.state if s.enabled else "disabled",
             "last_success_at": _iso(s.last_success_at), "last_attempt_at": _iso(s.last_attempt_at),
             "next_check_at": _iso(s.next_check_at), "error_count": s.error_count,

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -17,8 +17,9 @@ from awareness.drivers.linking import related_drivers
 from awareness.errors import AwarenessError, FetchError, NotFound, ParseError
 from awareness.links import normalise_link
 from awareness.model import DriverRecord, ItemText, ParsedItem
+from awareness.service import page_sources
 from awareness.service.context import Context
-from awareness.sources import identity, schedule
+from awareness.sources import identity, redirects, schedule
 from awareness.sources.fetch import FetchResult, Validators, fetch
 from awareness.sources.worker import ParsePool, shared_pool
 from awareness.storage.db import transaction
@@ -32,7 +33,8 @@ from awareness.storage.models import (
     Review,
     Source,
 )
-from awareness.subscriptions import Topic
+from awareness.subscriptions import SourceDef, Topic
+from awareness.topics.presearch import cached_index
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ def sync_sources(ctx: Context) -> None:
             if row.url != d.url and row.url is not None:
                 # A new URL is a new feed for conditional GET purposes.
                 row.etag = row.last_modified = row.body_hash = None
+                row.fetch_url = row.redirect_target = row.duplicate_of = None
+                row.redirect_count = 0
             row.name, row.publisher, row.url, row.kind = d.name, d.publisher, d.url, d.kind
             row.interval_minutes, row.enabled = d.interval_minutes, d.enabled
             session.add(row)
@@ -121,8 +125,8 @@ def poll_source(ctx: Context, source_id: str, topics: list[Topic],
     """
     with ctx.sessions() as session:
         row = session.get_one(Source, source_id)
-        url, validators = row.url, Validators(row.etag, row.last_modified)
-        old_hash = row.body_hash
+        url, validators = row.fetch_url or row.url, Validators(row.etag, row.last_modified)
+        old_hash, kind, baseline = row.body_hash, row.kind, not row.baseline_done
     try:
         result = fetch(url, validators=validators, policy=ctx.fetch_policy, resolver=ctx.resolver)
     except FetchError as exc:
@@ -130,15 +134,31 @@ def poll_source(ctx: Context, source_id: str, topics: list[Topic],
     if result.status == "not_modified":
         return _record_success(ctx, source_id, result, None, "not_modified")
     body_hash = hashlib.sha256(result.body).hexdigest()
-    if body_hash == old_hash:
+    # A sitemap index can stay the same while its child sitemaps change: always read it.
+    if body_hash == old_hash and kind != "sitemap":
         return _record_success(ctx, source_id, result, body_hash, "unchanged")
     try:
-        parsed = (parser or shared_pool()).parse(
-            result.body, url=result.url, content_type=result.content_type, now=ctx.now())
+        if kind == "feed":
+            parsed = (parser or shared_pool()).parse(
+                result.body, url=result.url, content_type=result.content_type, now=ctx.now())
+        else:
+            extracted = page_sources.extract(ctx, _definition(ctx, source_id), result.body,
+                                             result.url, baseline)
+            parsed = extracted.feed
+            if not extracted.complete:
+                # New pages wait for the next poll: it must not get "304 not modified".
+                result = replace(result, validators=Validators())
     except ParseError as exc:
         return _record_failure(ctx, source_id, FetchError(str(exc), url=url))
     return _store(ctx, source_id, result, body_hash, parsed.items, parsed.warnings, topics,
                   drivers)
+
+
+def _definition(ctx: Context, source_id: str) -> SourceDef:
+    for definition in ctx.sources():
+        if definition.id == source_id:
+            return definition
+    raise ParseError(f"source '{source_id}' is no longer in sources.toml")
 
 
 def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
@@ -153,6 +173,7 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
             match_item(session, item, source, topics, drivers, now) for item in new
         )
         _mark_success(source, result, body_hash, now)
+        _follow_redirects(session, source, result)
         source.baseline_done = True
         source.warnings = "\n".join(warnings) or None
     return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
@@ -256,27 +277,25 @@ def match_item(session: Session, item: Item, source: Source, topics: list[Topic]
     text = ItemText(title=item.title, summary=item.summary_text,
                     categories=tuple(item.categories or ()),
                     source=f"{source.publisher} {source.id}")
+    # The presearch index evaluates only the topics whose required words occur in the item.
+    found = cached_index(tuple((t.slug, t.query) for t in topics)).match(text)
     count = 0
     for topic in topics:
         if topic.sources and source.id not in topic.sources:
             continue
-        hits = topic.query.match(text)
+        hits = found.get(topic.slug, ())
         if not hits:
             continue
         match = Match(item_id=item.id, topic_slug=topic.slug,
                       status="pending" if topic.review == "required" else "auto",
                       hits=[{"term": h.term, "field": h.field, "word": h.word} for h in hits],
-                      score=score_hits(hits), created_at=now)
+                      score=topic.query.score(text, hits, published=item.published_at, now=now),
+                      created_at=now, profile_version=topic.query.version)
         session.add(match)
         session.flush()
         _link_drivers(session, match, item, topic, drivers)
         count += 1
     return count
-
-
-def score_hits(hits: Iterable[object]) -> float:
-    """A simple relevance score: title hits count double (issue 4 brings BM25)."""
-    return float(sum(2 if getattr(h, "field", "") == "title" else 1 for h in hits))
 
 
 def _link_drivers(session: Session, match: Match, item: Item, topic: Topic,
@@ -304,6 +323,20 @@ def record_from_row(row: DriverRecordRow) -> DriverRecord:
                         fields=dict(row.fields or {}))
 
 
+def _follow_redirects(session: Session, source: Source, result: FetchResult) -> None:
+    """Move the source's address after repeated permanent redirects (RELIABILITY F11, F12)."""
+    others = {normalise_link(row.fetch_url or row.url): row.id for row in session.scalars(
+        select(Source).where(Source.id != source.id))}
+    state = redirects.after_fetch(
+        redirects.RedirectState(source.fetch_url, source.redirect_target,
+                                source.redirect_count or 0, source.duplicate_of),
+        configured_url=source.url, permanent_url=result.permanent_url, other_sources=others)
+    if state.fetch_url != source.fetch_url:
+        log.info("source %s moved permanently to %s", source.id, state.fetch_url)
+    source.fetch_url, source.redirect_target = state.fetch_url, state.target
+    source.redirect_count, source.duplicate_of = state.count, state.duplicate_of
+
+
 def _mark_success(source: Source, result: FetchResult, body_hash: str | None,
                   now: datetime) -> None:
     source.etag = result.validators.etag
@@ -321,7 +354,9 @@ def _mark_success(source: Source, result: FetchResult, body_hash: str | None,
 def _record_success(ctx: Context, source_id: str, result: FetchResult, body_hash: str | None,
                     status: str) -> PollOutcome:
     with transaction(ctx.sessions) as session:
-        _mark_success(session.get_one(Source, source_id), result, body_hash, ctx.now())
+        source = session.get_one(Source, source_id)
+        _mark_success(source, result, body_hash, ctx.now())
+        _follow_redirects(session, source, result)
     return PollOutcome(source_id, status)
 
 

@@ -20,7 +20,7 @@ import uvicorn
 
 from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
-from awareness.service import digests, people, polling, stewardship
+from awareness.service import digests, people, polling, source_report, stewardship
 from awareness.service.context import Context, create_context
 from awareness.settings import Settings
 from awareness.storage.db import upgrade
@@ -120,7 +120,8 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         daily_time=s["schedule.daily_time"], weekly_day=s["schedule.weekly_day"],
         weekly_time=s["schedule.weekly_time"], poll=poll,
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
-        heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx))
+        heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
+        sources_report=lambda: source_report.send_source_report(ctx))
     # Catch up on digest times missed while the service was down (idempotent per period).
     missed = missed_runs(ctx.now(), s.timezone, daily_time=s["schedule.daily_time"],
                          weekly_day=s["schedule.weekly_day"],

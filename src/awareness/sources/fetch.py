@@ -27,7 +27,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
@@ -43,6 +43,9 @@ Resolver = Callable[[str, int], list[str]]
 ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
           "*/*;q=0.5")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+STANDARD_PORTS = frozenset({80, 443})
+_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
 RETRY_AFTER_CAP = 24 * 60 * 60.0
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -84,6 +87,8 @@ class FetchResult:
     content_type: str | None
     validators: Validators
     http_status: int
+    # Where the first hops' permanent redirects (301/308) led, if any (RELIABILITY F11).
+    permanent_url: str | None = None
 
 
 # --- addresses (SSRF) ------------------------------------------------------------------------
@@ -134,6 +139,10 @@ def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolver: Reso
     addresses = _resolve(host, port, resolver)
     if _host_key(host) in {_host_key(h) for h in policy.allowed_hosts}:
         return addresses
+    if port not in STANDARD_PORTS:
+        # Other ports reach admin consoles and internal services on public hosts (F19).
+        raise AddressNotAllowed(f"port {port} not allowed: only 80 and 443, unless {host} is "
+                                "in the allowed hosts")
     for address in addresses:
         try:
             allowed = is_public_address(ipaddress.ip_address(address))
@@ -291,8 +300,13 @@ def _status_error(response: httpx.Response, url: str) -> FetchError:
 # --- the fetch -------------------------------------------------------------------------------
 
 
+def redact_url(text: str) -> str:
+    """``text`` (a URL or a message quoting one) without ``user:password@`` credentials (F19)."""
+    return _USERINFO.sub("", text)
+
+
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+    return redact_url(" ".join(str(exc).split())[:200]) or type(exc).__name__
 
 
 def _network_error(exc: httpx.TransportError, policy: FetchPolicy) -> FetchError:
@@ -309,10 +323,11 @@ def _network_error(exc: httpx.TransportError, policy: FetchPolicy) -> FetchError
 @contextmanager
 def _translated_errors(url: str, policy: FetchPolicy) -> Iterator[None]:
     """httpx's exceptions as one-sentence ``FetchError``s carrying the URL."""
+    url = redact_url(url)
     try:
         yield
     except FetchError as exc:
-        exc.url = exc.url or url
+        exc.url = redact_url(exc.url or url)
         raise
     except httpx.TransportError as exc:
         error = _network_error(exc, policy)
@@ -388,11 +403,11 @@ def fetch(url: str, *, validators: Validators, policy: FetchPolicy,
     SSRF policy forbids, also when a redirect leads there.
     """
     deadline = time.monotonic() + policy.total_timeout
-    current = url
+    current, permanent, moved = url, True, None
     with _client(policy, resolver) as client:
         for _hop in range(policy.max_redirects + 1):
-            _target(current)
             with _translated_errors(current, policy):
+                _target(current)
                 _check_deadline(deadline, policy)
                 request = client.build_request("GET", current,
                                                headers=_conditional_headers(validators))
@@ -400,8 +415,11 @@ def fetch(url: str, *, validators: Validators, policy: FetchPolicy,
                 try:
                     target = _redirect_target(response, current)
                     if target is None:
-                        return _outcome(response, current, validators, policy, deadline)
+                        result = _outcome(response, current, validators, policy, deadline)
+                        return replace(result, permanent_url=moved)
+                    permanent = permanent and response.status_code in PERMANENT_REDIRECTS
+                    moved = target if permanent else moved
                 finally:
                     response.close()
             current = target
-    raise FetchError("too many redirects", url=url)
+    raise FetchError("too many redirects", url=redact_url(url))

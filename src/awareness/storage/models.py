@@ -278,3 +278,15 @@ class StewardshipMail(Base):
     week: Mapped[str] = mapped_column(String(10))  # ISO week, e.g. 2026-W48
     message_id: Mapped[str] = mapped_column(String(300))
     sent_at: Mapped[datetime]
+
+
+class SourceHealthMail(Base):
+    """Daily "broken or stale sources" e-mails sent: one per day, so reruns do not resend."""
+
+    __tablename__ = "source_health_mails"
+    __table_args__ = (UniqueConstraint("day", name="uq_source_health_mails_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # ISO date in the service's time zone
+    message_id: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[datetime]

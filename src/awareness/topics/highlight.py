@@ -81,3 +81,14 @@ def _word_end(text: str, at: int) -> int:
     while at < len(text) and not text[at].isspace():
         at += 1
     return at
+
+
+def highlight_stored(text: str, hit_rows: Iterable[dict[str, str]], field: str,
+                     max_chars: int | None = None) -> Markup:
+    """``highlight`` for hits in their stored form (``Match.hits``: term, field, word dicts).
+
+    For templates: ``{{ match.summary|highlight(match.hits, "summary", 700) }}``.
+    """
+    hits = [Hit(row.get("term", ""), row.get("field", ""), row.get("word", ""))
+            for row in hit_rows if isinstance(row, dict)]
+    return highlight(text, hits, field, max_chars=max_chars)

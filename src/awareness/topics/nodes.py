@@ -76,31 +76,30 @@ class Term(Positional):
 
     def evaluate(self, doc: Document, fields: tuple[str, ...]) -> Hits | None:
         """One hit per field and distinct matching word."""
-        if not self.could_occur(doc, doc.all_words):  # most terms of a profile are absent: one lookup
+        found = self.words_in(doc)
+        if not found:  # most terms of a profile are absent from an item: decided once
             return None
-        hits = tuple(
-            Hit(self.render(), name, word)
-            for name in fields
-            for word in self.words_in(doc, doc.vocabulary.get(name, _EMPTY))
-        )
+        term = self.render()
+        hits = tuple(Hit(term, name, word)
+                     for name in fields
+                     for vocabulary in (doc.vocabulary.get(name, _EMPTY),)
+                     for word in found if word in vocabulary)
         return hits or None
 
-    def words_in(self, doc: Document, vocabulary: frozenset[str]) -> list[str]:
-        """The words of ``vocabulary`` (a field of ``doc``) that this term accepts, sorted."""
+    def words_in(self, doc: Document) -> list[str]:
+        """The words of the whole document that this term accepts, sorted."""
         pattern = self.pattern
-        if pattern.truncated and not pattern.wild:
-            found = [w for stem in pattern.spellings() for w in doc.starting_with(vocabulary, stem)]
-            return sorted(set(found)) if pattern.variants else found
-        return pattern.words_in(vocabulary)
+        if not pattern.truncated and not pattern.wild:
+            return sorted(s for s in pattern.spellings() if s in doc.all_words) \
+                if pattern.variants else [pattern.stem] if pattern.stem in doc.all_words else []
+        found = [word for prefix in pattern.prefixes()
+                 for word in doc.starting_with(doc.all_words, prefix)
+                 if pattern.wild is False or pattern.matches(word)]
+        return sorted(set(found)) if len(pattern.prefixes()) > 1 else found
 
     def could_occur(self, doc: Document, vocabulary: frozenset[str]) -> bool:
         """Does any word of the field match?"""
-        pattern = self.pattern
-        if not pattern.truncated and not pattern.wild:
-            return pattern.stem in vocabulary or any(v in vocabulary for v in pattern.variants)
-        prefixes = pattern.spellings() if not pattern.wild else (pattern.literal_prefix,)
-        return any(pattern.matches(word) for prefix in prefixes
-                   for word in doc.starting_with(vocabulary, prefix))
+        return any(word in vocabulary for word in self.words_in(doc))
 
     def spans(self, segment: tuple[str, ...]) -> list[Span]:
         """Each position holding a matching word."""

@@ -4,7 +4,7 @@ This is Lucene Monitor's idea. Every query that matches must find at least one w
 *anchor set* somewhere in the item: a term's anchor set is its pattern; a phrase's or NEAR's
 is that of one of its words; an AND's is that of its most selective positive operand (NOT
 operands never help a match); an OR's is the union of its branches'. The index maps anchor
-words (and the first letters of truncations and wildcard words) to profiles, so an item is
+words, truncation stems and the first letters of wildcard words to profiles, so an item is
 evaluated only against profiles that have an anchor among its words: cost grows with the
 candidates, not with items × profiles. Matching a candidate is the ordinary ``Query.match``,
 so the presearch matcher returns exactly what evaluating every profile would.
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from awareness.model import ItemText
@@ -64,6 +65,8 @@ class Presearch(Generic[K]):
     """An index of profiles (``key`` → Query) by their anchor words."""
 
     exact: dict[str, set[K]] = field(default_factory=lambda: defaultdict(set))
+    stems: dict[str, set[K]] = field(default_factory=lambda: defaultdict(set))
+    stem_lengths: set[int] = field(default_factory=set)
     prefixed: dict[str, list[tuple[WordPattern, K]]] = field(
         default_factory=lambda: defaultdict(list))
     prefix_lengths: set[int] = field(default_factory=set)
@@ -86,22 +89,31 @@ class Presearch(Generic[K]):
             self.always.add(key)
             return
         for pattern in found:
-            for spelling in pattern.spellings():
-                if not (pattern.truncated or pattern.wild):
-                    self.exact[spelling].add(key)
-                    continue
-                literal = WordPattern(spelling).literal_prefix[:PREFIX]
-                self.prefixed[literal].append((pattern, key))
-                self.prefix_lengths.add(len(literal))
+            if not pattern.wild:
+                for spelling in pattern.spellings():
+                    (self.stems if pattern.truncated else self.exact)[spelling].add(key)
+                    if pattern.truncated:
+                        self.stem_lengths.add(len(spelling))
+                continue
+            for prefix in dict.fromkeys(p[:PREFIX] for p in pattern.prefixes()):
+                self.prefixed[prefix].append((pattern, key))
+                self.prefix_lengths.add(len(prefix))
 
     def candidates(self, doc: Document) -> set[K]:
         """The profiles that might match ``doc`` (a superset of those that do)."""
         found = set(self.always)
-        exact, prefixed, lengths = self.exact, self.prefixed, sorted(self.prefix_lengths)
+        exact, stems, prefixed = self.exact, self.stems, self.prefixed
+        stem_lengths, lengths = sorted(self.stem_lengths), sorted(self.prefix_lengths)
         for word in doc.all_words:
             keys = exact.get(word)
             if keys:
                 found |= keys
+            for length in stem_lengths:  # a truncation matches when its stem is a prefix
+                if length > len(word):
+                    break
+                keys = stems.get(word[:length])
+                if keys:
+                    found |= keys
             for length in lengths:
                 bucket = prefixed.get(word[:length])
                 if bucket:
@@ -121,6 +133,16 @@ class Presearch(Generic[K]):
     def match(self, item: ItemText) -> dict[K, Hits]:
         """Each profile that matches ``item``, with its hits."""
         return self.match_document(document(item))
+
+
+@lru_cache(maxsize=16)
+def cached_index(profiles: tuple[tuple[Hashable, Query], ...]) -> Presearch[Hashable]:
+    """The index of ``profiles``, built once per distinct set of (key, query) pairs.
+
+    Queries compare by text, spelling and AST, so an unchanged topic set reuses its index and
+    any edit to one topic builds a new one.
+    """
+    return Presearch.build(profiles)
 
 
 def naive_match(profiles: Iterable[tuple[K, Query]], item: ItemText) -> dict[K, Hits]:

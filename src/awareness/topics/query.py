@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from awareness.model import Hit, ItemText
+from awareness.topics import ranking
 from awareness.topics.nodes import (
     And,
     Field,
@@ -72,9 +74,7 @@ class Query:
     def score(self, item: ItemText, hits: Hits, *, published: datetime | None = None,
               now: datetime | None = None) -> float:
         """The relevance of a match of ``item`` (see ``ranking.score``)."""
-        from awareness.topics.ranking import score  # ranking imports this module's types
-
-        return score(hits, item, published=published, now=now)
+        return ranking.score(hits, item, published=published, now=now)
 
 
 def parse_query(text: str, spelling: str = "none") -> Query:
@@ -82,6 +82,13 @@ def parse_query(text: str, spelling: str = "none") -> Query:
 
     ``spelling="uk-us"`` makes each word also match its other spelling (``topics.spelling``).
     """
+    return _parse(text, spelling)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, spelling: str) -> Query:
+    # Queries are immutable, so one compiled query serves every caller: re-reading unchanged
+    # topic files costs a dictionary lookup, and an edited file (new text) is parsed afresh.
     return Query(text, Parser(text, spelling).parse(), spelling)
 
 

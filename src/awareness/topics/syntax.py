@@ -181,6 +181,11 @@ class Parser:
                     and after.kind in _OPERAND_STARTS):
                 distance = _distance(self.text, token.column, int(match[1]))
                 self.tokens[index] = Token("NEAR", token.text, token.column, distance)
+                if distance >= 10:  # N95, N10: more likely a product or a name than proximity
+                    self.warnings.append(
+                        f"'{token.text}' at column {token.column} is read as NEAR/{distance}; "
+                        f'write "{token.text}" in quotes to search for the word, or '
+                        f"NEAR/{distance} to silence this warning")
 
     def parse(self) -> Node:
         """The AST of the whole query."""

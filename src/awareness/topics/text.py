@@ -101,6 +101,7 @@ class WordPattern:
     variants: tuple[str, ...] = field(default=(), compare=False)
     _wild: bool = field(init=False, repr=False, compare=False)
     _test: Callable[[str], object] = field(init=False, repr=False, compare=False)
+    _prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Matching runs per word of every candidate item, so the test is chosen once here.
@@ -115,6 +116,8 @@ class WordPattern:
         else:
             test = frozenset(spellings).__contains__
         object.__setattr__(self, "_test", test)
+        object.__setattr__(self, "_prefixes", tuple(
+            re.split(r"[?#]", spelling, maxsplit=1)[0] for spelling in spellings))
 
     @property
     def wild(self) -> bool:
@@ -124,7 +127,11 @@ class WordPattern:
     @property
     def literal_prefix(self) -> str:
         """The stem up to its first wildcard: every matching word starts with it."""
-        return re.split(r"[?#]", self.stem, maxsplit=1)[0]
+        return self._prefixes[0]
+
+    def prefixes(self) -> tuple[str, ...]:
+        """The literal prefix of each spelling: every matching word starts with one of them."""
+        return self._prefixes
 
     def spellings(self) -> tuple[str, ...]:
         """The stem and its variants."""

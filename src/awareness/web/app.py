@@ -74,13 +74,15 @@ def create_app(ctx: Context) -> Starlette:
 
 
 def _routes() -> list[Route | Mount]:
-    from awareness.web import topics as topic_pages  # imports this module's helpers
+    from awareness.web import drivers as driver_pages  # imports this module's helpers
+    from awareness.web import topics as topic_pages
 
     def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
 
     return [
         *topic_pages.routes(),
+        *driver_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),
@@ -251,9 +253,12 @@ async def _decide(request: Request, session: Session, decision: str) -> Response
 # --- views: public pages --------------------------------------------------------------------
 
 async def driver_list(request: Request) -> Response:
-    records = await run_in_threadpool(drivers.list_drivers, _ctx(request))
+    from awareness.web.drivers import DUE_STATUSES, driver_filter
+
+    where = driver_filter(request)
+    records = await run_in_threadpool(drivers.list_drivers, _ctx(request), where)
     return render(request, "drivers.html", session=await current_librarian(request),
-                  records=records)
+                  records=records, where=where, due_statuses=DUE_STATUSES)
 
 
 async def driver_page(request: Request) -> Response:

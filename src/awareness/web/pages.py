@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from awareness.links import is_safe_link
+from awareness.topics.highlight import highlight_stored
 from awareness.web.security import Session
 
 KIND_LABELS = {"driver": "Driver for change", "case_study": "Case study"}
@@ -40,6 +41,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["field_label"] = field_label
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, field_label(kind))
     env.filters["unique_hits"] = unique_hits
+    env.filters["highlight"] = highlight_stored
     return env
 
 

@@ -1,4 +1,5 @@
-"""Sources: permanent-redirect tracking, item stories and DOIs, tombstones for deleted items.
+"""Sources: permanent-redirect tracking, item stories and DOIs, tombstones for deleted items,
+and the log of daily "broken or stale sources" e-mails.
 
 Revision ID: 0004_sources
 Revises: 0001
@@ -35,9 +36,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source_id", "key", name="uq_item_tombstones_source_key"),
     )
+    op.create_table(
+        "source_health_mails",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("message_id", sa.String(length=300), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("day", name="uq_source_health_mails_day"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("source_health_mails")
     op.drop_table("item_tombstones")
     with op.batch_alter_table("items") as batch:
         batch.drop_index(batch.f("ix_items_doi"))

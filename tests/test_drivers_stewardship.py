@@ -1,0 +1,240 @@
+"""Stewardship: members.toml, the needs-attention rule, `awareness drivers due`, the weekly
+e-mail per member over a real SMTP server, and item → draft record."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from awareness.cli import cli
+from awareness.drivers.drafts import guess_format
+from awareness.drivers.members import parse_members
+from awareness.errors import ConfigError, NotFound
+from awareness.service.checks import check_all
+from awareness.service.context import Context
+from awareness.service.drafts import draft_from_match
+from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
+from awareness.settings import load_settings
+from awareness.storage.db import transaction
+from awareness.storage.models import (
+    DriverRecordRow,
+    DriverRecordVersion,
+    Item,
+    Match,
+    MatchDriver,
+    Source,
+)
+from tests.conftest import ROOT, Clock, settings_env
+
+HOSTILE = 'Care <script>alert(1)</script> & "Quality"\r\nBcc: evil@example.org'
+
+
+# ---------------------------------------------------------------- members.toml
+
+def test_shipped_example_members_parse() -> None:
+    path = ROOT / "subscriptions" / "members.toml"
+    members = parse_members(path.read_text(encoding="utf-8"), str(path))
+    assert [m.initials for m in members] == ["FG", "LK", "VT", "JC", "JW"]
+    assert all(m.email.endswith("@example.nhs.uk") for m in members)
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [
+    ('[[member]]\ninitials = "FG"\nname = "F"\nemail = "not an address"\n', 4,
+     "is not an e-mail address"),
+    ('[[member]]\ninitials = "FG"\nname = "F"\nemail = "f@x.nhs.uk"\n'
+     '[[member]]\ninitials = "FG"\nname = "G"\nemail = "g@x.nhs.uk"\n', 6,
+     "already used at line 2"),
+    ('[[member]]\ninitials = "fg"\nname = "F"\nemail = "f@x.nhs.uk"\n', 2, "capital letters"),
+    ('[[member]]\ninitials = "FG"\nnmae = "F"\nemail = "f@x.nhs.uk"\n', 3, "did you mean 'name'"),
+    ('[[member]]\ninitials = "FG"\nemail = "f@x.nhs.uk"\n', 1, "missing required key 'name'"),
+])
+def test_members_errors_name_the_line(text: str, where: int, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_members(text, "members.toml")
+    assert caught.value.located().startswith(f"members.toml:{where}: ")
+    assert message in caught.value.message
+
+
+def test_check_reports_a_broken_members_file(tmp_path: Path) -> None:
+    folder = tmp_path / "subs"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "sources.toml").write_text("", encoding="utf-8")
+    (folder / "members.toml").write_text('[[member]]\ninitials = "FG"\n', encoding="utf-8")
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    errors, _ = check_all(load_settings(environ=env, cwd=tmp_path))
+    assert errors == [f"{folder / 'members.toml'}:1: missing required key 'email'"]
+
+
+# ---------------------------------------------------------------- needs attention
+
+def add_record(ctx: Context, slug: str, member: str, due: date | None,
+               title: str = "") -> int:
+    now = ctx.now()
+    with transaction(ctx.sessions) as session:
+        row = DriverRecordRow(slug=slug, kind="driver", title=title or slug.title(), source="",
+                              link="", impact="", summary="", tags=[], fields={},
+                              created_at=now, updated_at=now, member=member, review_due_on=due)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def add_link(ctx: Context, driver_id: int, title: str, kind: str, *, status: str = "approved",
+             link: str = "", summary: str = "Summary.") -> int:
+    now = ctx.now()
+    with transaction(ctx.sessions) as session:
+        if session.get(Source, "cqc") is None:
+            session.add(Source(id="cqc", name="CQC", publisher="Care Quality Commission",
+                               url="https://www.cqc.org.uk/feed", kind="feed"))
+        item = Item(source_id="cqc", key=f"link:{title}", title=title,
+                    link=link or f"https://www.cqc.org.uk/{abs(hash(title))}",
+                    summary_text=summary, first_seen_at=now,
+                    published_at=datetime(2026, 10, 17, 9, tzinfo=now.tzinfo))
+        session.add(item)
+        session.flush()
+        match = Match(item_id=item.id, topic_slug="leadership", status=status, hits=[],
+                      score=1.0, created_at=now)
+        session.add(match)
+        session.flush()
+        if kind:
+            session.add(MatchDriver(match_id=match.id, driver_id=driver_id, kind=kind, score=1.0,
+                                    reason="test"))
+        return match.id
+
+
+def seed(ctx: Context, clock: Clock) -> None:
+    today = clock.now.date()
+    add_record(ctx, "overdue", "FG", date(2026, 1, 1))
+    add_record(ctx, "current", "FG", date(2027, 6, 1))
+    linked_before = add_record(ctx, "linked-before", "LK", None)
+    add_link(ctx, linked_before, "Old news", "same_document")
+    clock.advance(hours=1)
+    edition = add_record(ctx, "new-edition", "LK", None)
+    related = add_record(ctx, "related-only", "VT", None)
+    rejected = add_record(ctx, "rejected-link", "VT", None)
+    unknown = add_record(ctx, "no-member-file", "ZZ", date(2025, 1, 1))
+    clock.advance(hours=1)
+    add_link(ctx, edition, "State of Care 2026/27", "new_edition")
+    add_link(ctx, related, "Something related", "related")
+    add_link(ctx, rejected, "Rejected copy", "same_document", status="rejected")
+    assert unknown and today
+
+
+def test_needs_attention_rule(make_context: Callable[..., Context], clock: Clock) -> None:
+    ctx = make_context()
+    seed(ctx, clock)
+    entries = {e.slug: e for e in needs_attention(ctx)}
+    assert set(entries) == {"overdue", "new-edition", "no-member-file"}
+    assert entries["overdue"].reasons == ("review was due on 01 January 2026",)
+    assert entries["new-edition"].reasons == ("new edition: State of Care 2026/27",)
+    assert [e.slug for e in needs_attention(ctx, "lk")] == ["new-edition"]
+
+
+def test_cli_due_json(make_context: Callable[..., Context], clock: Clock, tmp_path: Path,
+                      database_url: str) -> None:
+    ctx = make_context()
+    seed(ctx, clock)
+    env = settings_env(tmp_path, database_url)
+    result = CliRunner().invoke(cli, ["drivers", "due", "--member", "FG", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert [e["slug"] for e in json.loads(result.output)] == ["overdue"]
+
+
+# ---------------------------------------------------------------- weekly e-mail
+
+def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Context],
+                                              clock: Clock, smtp_server) -> None:
+    controller, inbox = smtp_server
+    ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port),
+                       AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk")
+    seed(ctx, clock)
+    with transaction(ctx.sessions) as session:
+        row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == "overdue"))
+        assert row is not None
+        row.title = HOSTILE
+    report = send_stewardship(ctx)
+    assert (report.sent, report.no_address, report.failed) == (["FG", "LK"], ["ZZ"], [])
+    assert report.nothing_due == ["JC", "JW", "VT"]
+    assert [m[1] for m in inbox.messages] == [["fg.example@example.nhs.uk"],
+                                              ["lk.example@example.nhs.uk"]]
+    parsed = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.strict)
+    week = iso_week(clock.now.date())
+    assert parsed["Message-ID"] == f"<stewardship.{week}.fg@{ctx.settings['mail.domain']}>"
+    assert parsed["Subject"] == f"1 driver record needs your attention ({week})"
+    assert "Bcc" not in parsed
+    html = parsed.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="https://library.example.nhs.uk/drivers/overdue"' in html
+    text = parsed.get_body(("plain",)).get_content()
+    assert "review was due on 01 January 2026" in text
+
+    clock.advance(days=2)  # same ISO week: nothing is sent again
+    again = send_stewardship(ctx)
+    assert (again.sent, again.already_sent) == ([], ["FG", "LK"])
+    assert len(inbox.messages) == 2
+    clock.advance(days=7)
+    assert send_stewardship(ctx).sent == ["FG", "LK"]
+    assert len(inbox.messages) == 4
+
+
+def test_failed_mail_is_retried_on_the_next_run(make_context: Callable[..., Context],
+                                                clock: Clock, smtp_server) -> None:
+    controller, inbox = smtp_server
+    inbox.refuse["fg.example@example.nhs.uk"] = "450 mailbox busy"
+    ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port))
+    add_record(ctx, "overdue", "FG", date(2026, 1, 1))
+    report = send_stewardship(ctx)
+    assert report.sent == [] and report.failed[0].startswith("FG: ")
+    assert "fg.example@example.nhs.uk" not in report.failed[0]
+    del inbox.refuse["fg.example@example.nhs.uk"]
+    assert send_stewardship(ctx).sent == ["FG"]
+
+
+# ---------------------------------------------------------------- item → draft record
+
+@pytest.mark.parametrize(("link", "expected"), [
+    ("https://www.cqc.org.uk/sites/default/files/SOC2014.PDF", "PDF"),
+    ("https://example.nhs.uk/report.pdf?download=1", "PDF"),
+    ("https://example.nhs.uk/data.xlsx", "Spreadsheet"),
+    ("https://example.nhs.uk/guide.docx", "Word document"),
+    ("https://www.youtube.com/watch?v=abc", "Video"),
+    ("https://www.gov.uk/government/publications/state-of-care", "Web page"),
+    ("https://example.nhs.uk/pdf/", "Web page"),
+    ("", "Web page"),
+])
+def test_guess_format(link: str, expected: str) -> None:
+    assert guess_format(link) == expected
+
+
+def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) -> None:
+    ctx = make_context()
+    existing = add_record(ctx, "state-of-care-2026-27", "FG", None)
+    match_id = add_link(ctx, existing, "State of Care 2026/27", "",
+                        link="https://www.cqc.org.uk/soc.pdf", summary="The annual report.")
+    slug = draft_from_match(ctx, match_id, changed_by="alice")
+    assert slug == "state-of-care-2026-27-2"
+    with ctx.sessions() as session:
+        row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
+        assert row is not None
+        assert (row.status, row.title, row.source, row.link, row.summary, row.impact) == (
+            "draft", "State of Care 2026/27", "Care Quality Commission",
+            "https://www.cqc.org.uk/soc.pdf", "The annual report.", "")
+        assert row.fields["publication_format"] == "PDF"
+        assert row.fields["date_of_publication"] == "17 October 2026"
+        assert row.published_on == date(2026, 10, 17)
+        (version,) = session.scalars(select(DriverRecordVersion).where(
+            DriverRecordVersion.driver_id == row.id))
+        assert (version.action, version.changed_by) == ("draft", "alice")
+    with pytest.raises(NotFound):
+        draft_from_match(ctx, 9999, changed_by="alice")

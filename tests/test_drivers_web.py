@@ -1,0 +1,104 @@
+"""Driver web pages over a real socket: list filters, the record's history, the
+needs-attention page (librarians only) and "Draft a driver record" from the review page;
+hostile strings stay inert (html5lib)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from awareness.service.context import Context
+from awareness.storage.db import transaction
+from awareness.storage.models import DriverRecordRow
+from tests.test_web import (
+    HOSTILE_TITLE,
+    Site,
+    assert_inert,
+    goes_to_login,
+    parse,
+    running_site,
+    signed_in,
+)
+
+
+@pytest.fixture
+def site(make_context: Callable[..., Context]) -> Iterator[Site]:
+    with running_site(make_context) as running:
+        with transaction(running.ctx.sessions) as session:
+            for row in session.scalars(select(DriverRecordRow)):
+                row.member = "FG"
+                row.review_due_on = date(2026, 1, 1) if row.slug == "evil-record" else None
+        yield running
+
+
+def slugs_linked(page: str) -> set[str]:
+    return {a.get("href", "").removeprefix("/drivers/") for a in parse(page).iter("a")
+            if a.get("href", "").startswith("/drivers/")} - {"attention"}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", {"interim-nhs-people-plan", "evil-record"}),
+    ("?tag=leadership", {"interim-nhs-people-plan"}),
+    ("?source=NHS+England", {"interim-nhs-people-plan"}),
+    ("?member=fg&due=overdue", {"evil-record"}),
+    ("?member=LK", set()),
+    ("?q=digital+skills", {"interim-nhs-people-plan"}),
+    ("?due=nonsense", {"interim-nhs-people-plan", "evil-record"}),
+])
+def test_list_filters(site: Site, query: str, expected: set[str]) -> None:
+    with site.client() as client:
+        response = client.get(f"/drivers{query}")
+    assert response.status_code == 200
+    assert slugs_linked(response.text) == expected
+
+
+def test_filter_values_are_echoed_inert(site: Site) -> None:
+    with site.client() as client:
+        response = client.get("/drivers", params={"q": HOSTILE_TITLE, "tag": '"><script>x'})
+    tree = assert_inert(response.text)
+    values = {el.get("name"): el.get("value") for el in tree.iter("input")}
+    assert (values["q"], values["tag"]) == (HOSTILE_TITLE, '"><script>x')
+    assert "No records match these filters." in response.text
+
+
+def test_attention_page_is_for_librarians_and_inert(site: Site) -> None:
+    with site.client() as client:
+        assert goes_to_login(client.get("/drivers/attention"))
+    with signed_in(site) as (client, _):
+        page = client.get("/drivers/attention?member=FG")
+        assert page.status_code == 200
+        assert_inert(page.text)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert slugs_linked(page.text) == {"evil-record"}
+        assert "review was due on 01 January 2026" in page.text
+        assert slugs_linked(client.get("/drivers/attention?member=LK").text) == set()
+
+
+def test_draft_from_the_review_page(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        review = client.get("/review").text
+        actions = {f.get("action") for f in parse(review).iter("form")}
+        assert f"/review/{site.ids['hostile']}/draft" in actions
+        response = client.post(f"/review/{site.ids['hostile']}/draft", data={"csrf": token})
+        assert response.status_code == 303
+        location = response.headers["location"]
+        page = client.get(location)
+    assert page.status_code == 200
+    tree = assert_inert(page.text)
+    assert HOSTILE_TITLE in " ".join(tree.find(".//h1").itertext())
+    assert "Draft:" in page.text
+    history = tree.find(".//ol[@class='history']")
+    assert history is not None and "draft by alice" in " ".join(history.itertext())
+    with site.ctx.sessions() as session:
+        row = session.scalar(select(DriverRecordRow).where(
+            DriverRecordRow.slug == location.removeprefix("/drivers/")))
+        assert row is not None and row.status == "draft"
+        assert row.link == ""  # a javascript: link is not kept
+
+
+def test_draft_needs_sign_in(site: Site) -> None:
+    with site.client() as client:
+        assert goes_to_login(client.post(f"/review/{site.ids['good']}/draft", data={}))
