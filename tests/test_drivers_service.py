@@ -141,3 +141,20 @@ def test_cli_import_prints_each_outcome_with_its_reason(tmp_path: Path, database
     assert runner.invoke(cli, ["drivers", "export", str(out)], env=env).exit_code == 0
     assert json.loads(out.read_text(encoding="utf-8"))["records"][0]["fields"]["due_for_review"] \
         == "31st March 2017"
+
+
+def test_reimport_refreshes_derived_columns_without_an_edit(
+        make_context: Callable[..., Context]) -> None:
+    # A database created before the parsed-date columns existed gets them on the next import.
+    ctx = make_context()
+    import_paths(ctx, [SEED])
+    with ctx.sessions() as session, session.begin():
+        for row in session.scalars(select(DriverRecordRow)):
+            row.review_due_on, row.member = None, ""
+        versions = len(session.scalars(select(DriverRecordVersion)).all())
+    import_paths(ctx, [SEED])
+    with ctx.sessions() as session:
+        row = session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "state-of-care-2013-14")).one()
+        assert (row.review_due_on, row.member) == (date(2016, 2, 1), "VT")
+        assert len(session.scalars(select(DriverRecordVersion)).all()) == versions

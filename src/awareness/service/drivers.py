@@ -151,6 +151,9 @@ def _store(session: Session, row: DriverRecordRow | None, record: DriverRecord, 
     new = _update_of(old, record)
     diff = changes(old, new)
     if not diff:
+        # The columns derived from fields (member, parsed dates) may predate a parser fix or
+        # a schema upgrade: refresh them without counting it as an edit.
+        _derive(row, new)
         return ImportOutcome("unchanged", record.title, record.slug, "same as stored")
     _apply(row, new)
     row.updated_at = now
@@ -170,11 +173,15 @@ def _update_of(old: DriverRecord, page: DriverRecord) -> DriverRecord:
 
 
 def _apply(row: DriverRecordRow, record: DriverRecord) -> None:
-    about = details(record)
     row.kind, row.title, row.source, row.link = record.kind, record.title, record.source, \
         record.link
     row.impact, row.summary = record.impact, record.summary
     row.tags, row.fields = list(record.tags), dict(record.fields)
+    _derive(row, record)
+
+
+def _derive(row: DriverRecordRow, record: DriverRecord) -> None:
+    about = details(record)
     row.member, row.published_on, row.review_due_on = (about.member, about.published_on,
                                                        about.review_due_on)
 
