@@ -186,3 +186,16 @@ def test_a_topic_file_sets_the_spelling_option() -> None:
     assert parse_topic(text, "t.toml", "t").query.match(ItemText("Organization"))
     with pytest.raises(ConfigError, match="spelling must be one of none, uk-us"):
         parse_topic(text.replace('"uk-us"', '"american"'), "t.toml", "t")
+
+
+def test_explanation_can_leave_out_the_branches_that_did_not_hold():
+    from awareness.model import ItemText
+    from awareness.topics.explain import explain, lines
+    from awareness.topics.query import parse_query
+
+    query = parse_query('leader* OR "talent management" OR coaching')
+    clause = explain(query, ItemText(title="New leadership standards"))
+    full = lines(clause)
+    holding = lines(clause, holding_only=True)
+    assert any('- "talent management"' in line for line in full)
+    assert [line.strip()[:10] for line in holding] == ["+ leader* ", "+ leader* "]

@@ -119,7 +119,8 @@ def try_query(ctx: Context, query: Query, since: timedelta, *,
         results = [TriedMatch(
             item.id, item.source_id, item.title, item.link, item.summary_text,
             item.published_at, score(hits, text, published=item.published_at, now=now, idf=idf),
-            hits, tuple(lines(explain(query, text)))) for item, text, hits in found]
+            hits, tuple(lines(explain(query, text), holding_only=True)))
+        for item, text, hits in found]
     results.sort(key=lambda m: (-m.score, m.item_id))
     per_source = {s: (matched[s], searched[s]) for s in sorted(searched)}
     return TryResult(query.text, cutoff, total, results[:limit] if limit else results, per_source)

@@ -53,8 +53,12 @@ def describe_hits(hits: Hits) -> str:
     return "; ".join(f"{name}: {', '.join(found)}" for name, found in by_field.items())
 
 
-def lines(clause: Clause, indent: int = 0) -> list[str]:
-    """The explanation as indented lines: ``+`` a clause that holds, ``-`` one that does not."""
+def lines(clause: Clause, indent: int = 0, *, holding_only: bool = False) -> list[str]:
+    """The explanation as indented lines: ``+`` a clause that holds, ``-`` one that does not.
+
+    ``holding_only`` leaves out the clauses that do not hold (the untaken branches of an OR),
+    which is what a librarian wants to see for an item that matched: the reasons it did.
+    """
     mark = "+" if clause.matched else "-"
     if clause.text.startswith("NOT "):
         detail = "absent" if clause.matched else "present: " + describe_hits(clause.hits)
@@ -63,7 +67,9 @@ def lines(clause: Clause, indent: int = 0) -> list[str]:
     out = [f"{'  ' * indent}{mark} {clause.text}  [{detail}]"]
     if not clause.text.startswith("NOT "):
         for part in clause.parts:
-            out.extend(lines(part, indent + 1))
+            if holding_only and not part.matched:
+                continue
+            out.extend(lines(part, indent + 1, holding_only=holding_only))
     return out
 
 
