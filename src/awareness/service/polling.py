@@ -325,8 +325,9 @@ def record_from_row(row: DriverRecordRow) -> DriverRecord:
 
 def _follow_redirects(session: Session, source: Source, result: FetchResult) -> None:
     """Move the source's address after repeated permanent redirects (RELIABILITY F11, F12)."""
+    # Only a redirect needs the other sources' addresses: a 304 stays one-row cheap.
     others = {normalise_link(row.fetch_url or row.url): row.id for row in session.scalars(
-        select(Source).where(Source.id != source.id))}
+        select(Source).where(Source.id != source.id))} if result.permanent_url else {}
     state = redirects.after_fetch(
         redirects.RedirectState(source.fetch_url, source.redirect_target,
                                 source.redirect_count or 0, source.duplicate_of),
