@@ -47,6 +47,8 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):
     assert "NHS England" in message.get_body(("plain",)).get_content()
     assert pending, "leadership items wait on the review page"
     assert any(m.drivers for m in pending), "and link to the imported driver records"
+    kinds = {(d.slug, d.kind) for m in pending for d in m.drivers}
+    assert ("state-of-care-2013-14", "new_edition") in kinds  # State of Care 2024/25
 
 
 def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):

@@ -72,7 +72,7 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     from awareness.web.app import create_app
 
     app = create_app(ctx)
-    poll_seconds = settings["schedule.poll_seconds"]
+    poll_seconds = 10 if demo else settings["schedule.poll_seconds"]
     app.state.health_checks.append(
         lambda: ("scheduler", heartbeat.healthy(60) or not scheduler.running,
                  "standby" if not scheduler.running else f"{heartbeat.job_errors} job errors"))
