@@ -242,3 +242,19 @@ def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
     report = digests.send_digests(ctx)
     assert report.nothing_to_send == 1
     assert len(inbox.messages) == 1
+
+
+def test_matched_words_are_marked_in_the_html_part_and_feed_text_stays_escaped(smtp_context):
+    ctx, inbox = smtp_context
+    match_id = add_match(ctx, "Leadership framework published")
+    with transaction(ctx.sessions) as session:
+        match = session.get_one(Match, match_id)
+        match.item.summary_text = 'Compassionate leadership <img src=x onerror=alert(1)> for all'
+        match.hits = [{"term": "leader*", "field": "summary", "word": "leadership"}]
+    digests.send_digests(ctx)
+    message = message_from_bytes(inbox.messages[0][2], policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    assert '<mark style="background-color:#fff2a8;color:#212b32;">leadership</mark>' in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img" not in html
+    assert "<mark" not in message.get_body(("plain",)).get_content()

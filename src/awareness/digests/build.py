@@ -17,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from awareness.links import is_safe_link, normalise_link
+from awareness.model import Hit
 
 FREQUENCIES = ("daily", "weekly")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -54,6 +55,7 @@ class DigestEntry:
     drivers: tuple[DigestDriver, ...] = ()
     note: str = ""  # the reviewing librarian's line on what this means for readers
     story: str | None = None  # the same document from several publishers shares a story
+    hits: tuple[Hit, ...] = ()  # the words that made it match, marked in the HTML part
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,18 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 
 from awareness.digests.build import (
     MONTHS,
     Digest,
+    DigestEntry,
     period_label,
     short_summary,
+    visible_text,
 )
 from awareness.links import is_safe_link
+from awareness.topics.highlight import highlight
 
 SUBJECT_TEMPLATE = "digest/subject.txt"
 TEXT_TEMPLATE = "digest/body.txt"
@@ -89,9 +93,22 @@ def make_environment(template_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary
+        safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary,
+        marked_summary=marked_summary,
     )
     return env
+
+
+# Outlook's Word engine ignores <mark>'s default style, so the colour is given inline.
+_MARK = Markup('<mark style="background-color:#fff2a8;color:#212b32;">')
+
+
+def marked_summary(entry: DigestEntry, limit: int = 300) -> Markup:
+    """The entry's summary as escaped HTML, matched words in ``<mark>``, cut to a snippet
+    around the first hit when it is long."""
+    text = visible_text(entry.summary)
+    marked = highlight(text, entry.hits, "summary", max_chars=limit)
+    return Markup(str(marked).replace("<mark>", str(_MARK)))
 
 
 def is_autoescaped(template_name: str | None) -> bool:

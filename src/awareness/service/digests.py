@@ -46,6 +46,7 @@ from awareness.storage.models import (
     Review,
     Subscriber,
 )
+from awareness.topics.explain import hits_from_dicts
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def _entries_for(ctx: Context, session: Session, subscriber: Subscriber,
             topic_name=topics[match.topic_slug].name, title=item.title, link=item.link,
             publisher=item.source.publisher, published=item.published_at,
             summary=item.summary_text, score=match.score, note=notes.get(match.id, ""),
-            story=str(item.story_id or item.id),
+            story=str(item.story_id or item.id), hits=hits_from_dicts(match.hits or []),
             drivers=tuple(DigestDriver(title=d.driver.title, impact=d.driver.impact,
                                        url=f"{base_url}/drivers/{d.driver.slug}",
                                        suggested=d.kind != "same_document")
