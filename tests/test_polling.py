@@ -210,3 +210,63 @@ def test_sources_removed_from_the_file_are_disabled_not_deleted(site, tmp_path):
     polling.sync_sources(ctx)
     assert source(ctx, "other").enabled is False
     assert count(ctx, Item) == 1
+
+
+class SlowCountingServer:
+    """A real HTTP server that holds each request a moment and records how many overlap."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.active = 0
+        self.most = 0
+        lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                import time
+
+                with lock:
+                    server.active += 1
+                    server.most = max(server.most, server.active)
+                time.sleep(0.3)
+                with lock:
+                    server.active -= 1
+                body = rss(FLU)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.port = self.httpd.server_address[1]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_sources_are_polled_concurrently_but_politely_per_host(make_context, tmp_path):
+    server = SlowCountingServer()
+    try:
+        subs = tmp_path / "concurrent"
+        (subs / "topics").mkdir(parents=True)
+        hosts = ["127.0.0.1", "localhost"]
+        (subs / "sources.toml").write_text("".join(
+            f'[[source]]\nid = "s{n}"\nname = "s{n}"\npublisher = "P"\nkind = "feed"\n'
+            f'url = "http://{hosts[n % 2]}:{server.port}/feed{n}"\n\n' for n in range(8)))
+        ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs),
+                           AWARENESS_FETCH_ALLOWED_HOSTS="127.0.0.1,localhost",
+                           AWARENESS_FETCH_CONCURRENCY="8", AWARENESS_FETCH_PER_HOST="2")
+        outcomes = polling.poll(ctx, [f"s{n}" for n in range(8)])
+    finally:
+        server.close()
+    assert [o.source_id for o in outcomes] == [f"s{n}" for n in range(8)]
+    assert all(o.status == "ok" for o in outcomes), [o.error for o in outcomes]
+    assert server.most == 4  # two hosts, two at a time each: parallel, but polite

@@ -144,6 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch", "allowed_hosts", (), _list,
             "Hosts that may resolve to private or loopback addresses (comma-separated). "
             "Empty: only public addresses are fetched."),
+    Setting("fetch", "concurrency", 8, _int,
+            "How many sources are polled at once."),
+    Setting("fetch", "per_host", 2, _int,
+            "How many of those may fetch from the same host at once (politeness)."),
     Setting("sources", "owner_email", "", _str,
             "Who gets the daily \"broken or stale sources\" e-mail (empty: nobody)."),
 )

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -97,22 +100,45 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     ids = list(source_ids) if source_ids is not None else due_sources(ctx)
     topics = ctx.topics()
     drivers = load_driver_records(ctx)
-    outcomes = []
-    for source_id in ids:
-        try:
-            outcome = poll_source(ctx, source_id, topics, drivers)
-        except Exception as exc:  # a bug for one source must not stop the others
-            log.exception("polling %s failed unexpectedly", source_id)
-            outcome = _record_failure(ctx, source_id, FetchError(
-                f"internal error ({type(exc).__name__}); see the service log"))
-        outcomes.append(outcome)
-        if outcome.status == "ok":
-            log.info("%s: %d new, %d updated, %d matches%s", source_id, outcome.new_items,
-                     outcome.updated_items, outcome.new_matches,
-                     " (baseline)" if outcome.baseline else "")
-        if on_done:
-            on_done(outcome)
-    return outcomes
+    hosts = _hosts(ctx, ids)
+    limits: dict[str, threading.Semaphore] = {}
+    per_host = max(1, ctx.settings["fetch.per_host"])
+
+    def one(source_id: str) -> PollOutcome:
+        # At most `per_host` fetches to one publisher at a time, however many sources it has.
+        limit = limits.setdefault(hosts.get(source_id, ""), threading.Semaphore(per_host))
+        with limit:
+            try:
+                return poll_source(ctx, source_id, topics, drivers)
+            except Exception as exc:  # a bug for one source must not stop the others
+                log.exception("polling %s failed unexpectedly", source_id)
+                return _record_failure(ctx, source_id, FetchError(
+                    f"internal error ({type(exc).__name__}); see the service log"))
+
+    outcomes: dict[str, PollOutcome] = {}
+    workers = max(1, min(ctx.settings["fetch.concurrency"], len(ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+        futures = {pool.submit(one, source_id): source_id for source_id in ids}
+        for future in as_completed(futures):
+            outcome = outcomes[futures[future]] = future.result()
+            _report(outcome, on_done)
+    return [outcomes[source_id] for source_id in ids]
+
+
+def _hosts(ctx: Context, ids: list[str]) -> dict[str, str]:
+    with ctx.sessions() as session:
+        rows = session.execute(select(Source.id, Source.fetch_url, Source.url)
+                               .where(Source.id.in_(ids)))
+        return {sid: (urlsplit(fetch_url or url).hostname or "") for sid, fetch_url, url in rows}
+
+
+def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None) -> None:
+    if outcome.status == "ok":
+        log.info("%s: %d new, %d updated, %d matches%s", outcome.source_id, outcome.new_items,
+                 outcome.updated_items, outcome.new_matches,
+                 " (baseline)" if outcome.baseline else "")
+    if on_done:
+        on_done(outcome)
 
 
 def poll_source(ctx: Context, source_id: str, topics: list[Topic],
