@@ -91,6 +91,38 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
         click.echo(f"\n{key.replace('_', ' ').capitalize()}:\n{value}")
 
 
+@drivers.command("edit")
+@click.argument("slug")
+@click.option("--impact", default=None, help="What this means for libraries.")
+@click.option("--summary", default=None, help="The summary.")
+@click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
+              help="Set another field (repeatable), e.g. --set due_for_review='March 2027'.")
+@click.option("--activate", is_flag=True, help="Publish a draft record (make it active).")
+@pass_state
+def drivers_edit(state: State, slug: str, impact: str | None, summary: str | None,
+                 settings: tuple[str, ...], activate: bool) -> None:
+    """Complete or correct a record; an empty VALUE clears the field."""
+    from awareness.service.driver_edits import EDITABLE_FIELDS, edit_driver
+
+    changes: dict[str, str] = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{setting!r} is not FIELD=VALUE (fields: "
+                                     f"{', '.join(EDITABLE_FIELDS)})", param_hint="--set")
+        changes[name.strip()] = value
+    changes.update({k: v for k, v in (("impact", impact), ("summary", summary)) if v is not None})
+    result = edit_driver(state.ctx, slug, changes=changes, activate=activate,
+                         changed_by=_who().replace("(import)", "(edit)"))
+    if result.redacted:
+        click.echo(f"personal data removed from: {', '.join(result.redacted)}")
+    if not result.changed and not result.activated:
+        click.echo(f"{slug}: nothing changed")
+        return
+    if result.changed:
+        click.echo(f"{slug}: changed {', '.join(result.changed)}")
+    if result.activated:
+        click.echo(f"{slug}: published (active)")
 
 
 @drivers.command("due")

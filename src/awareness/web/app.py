@@ -264,8 +264,13 @@ async def driver_list(request: Request) -> Response:
 async def driver_page(request: Request) -> Response:
     record = await run_in_threadpool(drivers.get_driver, _ctx(request),
                                      request.path_params["slug"])
-    return render(request, "driver.html", session=await current_librarian(request),
-                  record=record)
+    security = _security(request)
+    flash = security.read_flash(request)  # "Changed: …" after the edit form
+    response = render(request, "driver.html", session=await current_librarian(request),
+                      record=record, flash=flash)
+    if flash:
+        security.clear_flash(response)
+    return response
 
 
 # RFC 8058 one-click unsubscribe. A GET never changes anything (scanners and link checkers

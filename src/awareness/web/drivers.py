@@ -1,17 +1,22 @@
 """Driver-record pages beyond the list and the record: the needs-attention page, the list's
-filters, and turning a matched item into a draft record from the review page."""
+filters, turning a matched item into a draft record from the review page, and the form that
+completes (and publishes) a record."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from awareness.errors import AwarenessError, NotFound
 from awareness.service.drafts import draft_from_match
-from awareness.service.driver_views import DUE_STATUSES, DriverFilter
+from awareness.service.driver_edits import EDITABLE_FIELDS, EditResult, edit_driver
+from awareness.service.driver_views import DUE_STATUSES, DriverFilter, DriverView, get_driver
 from awareness.service.stewardship import needs_attention
-from awareness.web.app import FORM_LIMIT, _ctx, checked_form, librarian_only
+from awareness.web.app import FORM_LIMIT, _ctx, _security, checked_form, librarian_only
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
@@ -24,6 +29,8 @@ def routes() -> list[Route]:
         Route("/drivers/attention", attention_page),
         Route("/review/{match_id:int}/draft", draft, methods=["POST"],
               max_body_size=FORM_LIMIT),
+        Route("/drivers/{slug}/edit", edit_form),
+        Route("/drivers/{slug}/edit", edit_save, methods=["POST"], max_body_size=FORM_LIMIT),
     ]
 
 
@@ -54,3 +61,51 @@ async def draft(request: Request, session: Session) -> Response:
                                    request.path_params["match_id"],
                                    changed_by=str(session.name))
     return redirect(request, f"/drivers/{slug}")
+
+
+def form_values(record: DriverView) -> dict[str, str]:
+    """The edit form's starting values: the record's text for every editable field."""
+    lifted = {"impact": record.impact, "summary": record.summary, "source": record.source,
+              "link": record.link, "tags": ", ".join(record.tags)}
+    return {name: lifted.get(name, record.fields.get(name, "")) for name in EDITABLE_FIELDS}
+
+
+@librarian_only
+async def edit_form(request: Request, session: Session) -> Response:
+    """The form that completes or corrects a record."""
+    record = await run_in_threadpool(get_driver, _ctx(request), request.path_params["slug"])
+    return render(request, "driver_edit.html", session=session, record=record,
+                  values=form_values(record), error=None)
+
+
+@librarian_only
+async def edit_save(request: Request, session: Session) -> Response:
+    """Save the form; back to the record page with what changed, or the form with the error."""
+    form = await checked_form(request, session)
+    slug = request.path_params["slug"]
+    # A field missing from the post is left alone (only a present, empty field clears one).
+    values = {name: str(form[name]) for name in EDITABLE_FIELDS if name in form}
+    try:
+        result = await run_in_threadpool(edit_driver, _ctx(request), slug, changes=values,
+                                         activate=form.get("activate") == "1",
+                                         changed_by=str(session.name))
+    except NotFound:
+        raise
+    except AwarenessError as exc:
+        record = await run_in_threadpool(get_driver, _ctx(request), slug)
+        return render(request, "driver_edit.html", status_code=400, session=session,
+                      record=record, values={**form_values(record), **values}, error=str(exc))
+    response = redirect(request, f"/drivers/{quote(slug, safe='')}")
+    _security(request).write_flash(response, saved_message(result))
+    return response
+
+
+def saved_message(result: EditResult) -> str:
+    """The flash after saving: what changed, whether the draft was published."""
+    parts = [f"Changed: {', '.join(n.replace('_', ' ') for n in result.changed)}."
+             if result.changed else "Nothing changed."]
+    if result.activated:
+        parts.append("The record is published.")
+    if result.redacted:
+        parts.append(f"Personal data removed from: {', '.join(result.redacted)}.")
+    return " ".join(parts)

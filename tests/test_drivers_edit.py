@@ -1,0 +1,270 @@
+"""Completing a driver record by hand: the service (history, derived columns, publishing,
+refused fields and links), `awareness drivers edit`, and the record page's edit form over a
+real socket (sign-in, CSRF, hostile input kept inert, the edit in the history)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from awareness.cli import cli
+from awareness.errors import AwarenessError, NotFound
+from awareness.service.context import Context
+from awareness.service.driver_edits import edit_driver
+from awareness.service.drivers import get_driver
+from awareness.storage.db import transaction
+from awareness.storage.models import DriverRecordRow, DriverRecordVersion
+from tests.conftest import Clock, settings_env
+from tests.test_web import (
+    HOSTILE_SUMMARY,
+    HOSTILE_TITLE,
+    WHEN,
+    Site,
+    assert_inert,
+    csrf_of,
+    goes_to_login,
+    parse,
+    running_site,
+    signed_in,
+)
+
+DRAFT = "nhs-workforce-plan"
+
+
+def add_draft(ctx: Context) -> None:
+    """A record as ``draft_from_match`` leaves it: no impact, status "draft"."""
+    with transaction(ctx.sessions) as session:
+        session.add(DriverRecordRow(
+            slug=DRAFT, kind="driver", title="NHS Long Term Workforce Plan", status="draft",
+            source="NHS England", link="https://www.england.nhs.uk/plan.pdf", summary="A plan.",
+            tags=[], created_at=WHEN, updated_at=WHEN,
+            fields={"title_of_driver": "NHS Long Term Workforce Plan", "source": "NHS England",
+                    "link": "https://www.england.nhs.uk/plan.pdf", "summary": "A plan.",
+                    "publication_format": "PDF"}))
+
+
+def versions(ctx: Context) -> list[DriverRecordVersion]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(DriverRecordVersion)
+                                    .order_by(DriverRecordVersion.id)))
+
+
+# --- service --------------------------------------------------------------------------------
+
+def test_edit_writes_history_keeps_derived_columns_and_publishes(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    clock.advance(days=1)
+    result = edit_driver(ctx, DRAFT, changes={
+        "impact": "Libraries can run\r\nworkforce sessions. ", "due_for_review": "March 2027",
+        "member_responsible": "jb (Jo Bloggs)", "date_of_publication": "30 June 2023",
+        "tags": "Workforce, workforce, Leadership", "summary": "A plan."}, activate=True,
+        changed_by="alice")
+    assert result.activated and result.changed == (
+        "impact", "tags", "date_of_publication", "due_for_review", "member_responsible")
+    view = get_driver(ctx, DRAFT)
+    assert (view.status, view.impact) == ("active", "Libraries can run\nworkforce sessions.")
+    assert view.fields["impact"] == view.impact
+    assert (view.member, view.review_due_on, view.published_on) == (
+        "JB", date(2027, 3, 1), date(2023, 6, 30))
+    assert view.tags == ["Workforce", "Leadership"]
+    latest = view.history[0]
+    assert (latest.action, latest.changed_by, latest.changed_at) == ("edited", "alice",
+                                                                    clock.now)
+    assert latest.changes["impact"] == ["", "Libraries can run\nworkforce sessions."]
+    assert latest.changes["status"] == ["draft", "active"]
+    assert latest.changes["fields.due_for_review"] == [None, "March 2027"]
+    assert "summary" not in latest.changes
+
+
+def test_clearing_a_field_and_saving_unchanged_text(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    edit_driver(ctx, DRAFT, changes={"due_for_review": "2027"}, activate=False,
+                changed_by="alice")
+    before = len(versions(ctx))
+    same = edit_driver(ctx, DRAFT, changes={"due_for_review": " 2027\r\n", "link":
+                                            "https://www.england.nhs.uk/plan.pdf"},
+                       activate=False, changed_by="alice")
+    assert (same.changed, same.activated, len(versions(ctx))) == ((), False, before)
+    cleared = edit_driver(ctx, DRAFT, changes={"due_for_review": "", "link": ""},
+                          activate=False, changed_by="bob")
+    assert cleared.changed == ("link", "due_for_review")
+    view = get_driver(ctx, DRAFT)
+    assert (view.link, view.review_due_on, view.status) == ("", None, "draft")
+    assert "due_for_review" not in view.fields and "link" not in view.fields
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"title": "x", "impact": "y", "colour": "z"},
+     "cannot edit colour, title: editable fields are impact, summary, source, link"),
+    ({"link": "javascript:alert(1)"}, "the link must be an http:// or https:// address"),
+    ({"link": "ftp://example.org/plan.pdf"}, "the link must be an http:// or https:// address"),
+    ({"link": "https://example.org/a plan.pdf"}, "the link must be an http:// or https://"),
+])
+def test_refused_changes_change_nothing(make_context: Callable[..., Context],
+                                        changes: dict[str, str], message: str) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    with pytest.raises(AwarenessError) as caught:
+        edit_driver(ctx, DRAFT, changes=changes, activate=True, changed_by="alice")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    view = get_driver(ctx, DRAFT)
+    assert (view.status, view.impact, view.link) == ("draft", "",
+                                                     "https://www.england.nhs.uk/plan.pdf")
+    assert versions(ctx) == []
+
+
+def test_publishing_needs_the_impact(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    with pytest.raises(AwarenessError, match="fill in 'What this means for libraries'"):
+        edit_driver(ctx, DRAFT, changes={"summary": "Longer."}, activate=True,
+                    changed_by="alice")
+    assert get_driver(ctx, DRAFT).summary == "A plan."
+    with pytest.raises(NotFound):
+        edit_driver(ctx, "no-such-record", changes={}, activate=False, changed_by="alice")
+
+
+def test_personal_data_is_removed_from_edited_fields(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    result = edit_driver(ctx, DRAFT, changes={"impact": "Ask jo.bloggs@trust.nhs.uk"},
+                         activate=False, changed_by="alice")
+    assert result.redacted == ("impact",)
+    assert get_driver(ctx, DRAFT).impact == "Ask [e-mail address removed]"
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+def test_cli_edit(make_context: Callable[..., Context], tmp_path: Path,
+                  database_url: str) -> None:
+    ctx = make_context()  # the same database the CLI opens through ``env``
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    add_draft(ctx)
+    bad = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set", "colour=red"], env=env)
+    # main() prints an AwarenessError as one line; CliRunner hands back the exception itself.
+    assert isinstance(bad.exception, AwarenessError)
+    assert "editable fields are impact" in str(bad.exception)
+    malformed = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set", "tags"], env=env)
+    assert malformed.exit_code != 0 and "FIELD=VALUE" in malformed.output
+    done = runner.invoke(cli, ["drivers", "edit", DRAFT, "--impact", "Run sessions.",
+                               "--set", "due_for_review=May 2027", "--set", "tags=A, B",
+                               "--activate"], env=env)
+    assert done.exit_code == 0, done.output
+    assert f"{DRAFT}: changed impact, tags, due_for_review" in done.output
+    assert f"{DRAFT}: published (active)" in done.output
+    view = get_driver(ctx, DRAFT)
+    assert (view.status, view.impact, view.tags, view.review_due_on) == (
+        "active", "Run sessions.", ["A", "B"], date(2027, 5, 1))
+    again = runner.invoke(cli, ["drivers", "edit", DRAFT, "--impact", "Run sessions."], env=env)
+    assert f"{DRAFT}: nothing changed" in again.output
+
+
+
+# --- web ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def site(make_context: Callable[..., Context]) -> Iterator[Site]:
+    with running_site(make_context) as running:
+        add_draft(running.ctx)
+        yield running
+
+
+def form_of(page: str) -> dict[str, str]:
+    tree = parse(page)
+    values = {el.get("name", ""): el.get("value", "") for el in tree.iter("input")}
+    values.update({el.get("name", ""): el.text or "" for el in tree.iter("textarea")})
+    return values
+
+
+def test_edit_needs_sign_in(site: Site) -> None:
+    with site.client() as client:
+        assert client.get(f"/drivers/{DRAFT}/edit").headers["location"] == (
+            f"/login?next=%2Fdrivers%2F{DRAFT}%2Fedit")
+        assert goes_to_login(client.post(f"/drivers/{DRAFT}/edit", data={"impact": "x"}))
+        page = client.get(f"/drivers/{DRAFT}")
+        assert "/edit" not in page.text  # no edit link for visitors
+        assert "Draft:" in page.text
+    assert get_driver(site.ctx, DRAFT).impact == ""
+
+
+def test_edit_needs_the_csrf_token(site: Site) -> None:
+    with signed_in(site) as (client, _):
+        for token in ("", "not-the-token"):
+            response = client.post(f"/drivers/{DRAFT}/edit",
+                                   data={"csrf": token, "impact": "x", "activate": "1"})
+            assert response.status_code == 403
+    assert get_driver(site.ctx, DRAFT).status == "draft"
+    assert versions(site.ctx) == []
+
+
+def test_draft_completed_and_published_from_the_record_page(site: Site) -> None:
+    with signed_in(site) as (client, _):
+        record = client.get(f"/drivers/{DRAFT}").text
+        notice = parse(record).find(".//p[@class='draft']")
+        assert notice is not None
+        assert "Draft: complete 'What this means for libraries' and publish" in "".join(
+            notice.itertext())
+        assert f"/drivers/{DRAFT}/edit" in {a.get("href") for a in notice.iter("a")}
+        form_page = client.get(f"/drivers/{DRAFT}/edit")
+        assert form_page.status_code == 200
+        values = form_of(form_page.text)
+        assert values["source"] == "NHS England" and values["impact"] == ""
+        values.update(impact=HOSTILE_TITLE, summary=HOSTILE_SUMMARY, tags="<b>x</b>, Workforce",
+                      due_for_review="1 April 2027", activate="1")
+        saved = client.post(f"/drivers/{DRAFT}/edit", data=values)
+        assert saved.status_code == 303
+        assert saved.headers["location"] == f"/drivers/{DRAFT}"
+        page = client.get(saved.headers["location"])
+        again = client.get(saved.headers["location"])
+    tree = assert_inert(page.text)
+    flash = tree.find(".//p[@class='flash']")
+    assert flash is not None and "The record is published." in "".join(flash.itertext())
+    assert "class=\"flash\"" not in again.text  # shown once
+    assert tree.find(".//p[@class='draft']") is None
+    impact = tree.find(".//div[@class='impact']/dd")
+    assert impact is not None and impact.text == HOSTILE_TITLE
+    history = tree.find(".//ol[@class='history']")
+    assert history is not None
+    text = " ".join(history.itertext())
+    assert "edited by alice" in text and "draft → active" in text
+    assert f"(empty) → {HOSTILE_TITLE}" in text
+    view = get_driver(site.ctx, DRAFT)
+    assert (view.status, view.review_due_on, view.tags) == ("active", date(2027, 4, 1),
+                                                            ["<b>x</b>", "Workforce"])
+
+
+def test_bad_link_shows_the_form_again_with_the_error(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        values = form_of(client.get("/drivers/evil-record/edit").text)
+        assert values["link"] == "javascript:alert(1)"  # shown as text, never as a link
+        values.update(csrf=token, impact="Better impact.")
+        response = client.post("/drivers/evil-record/edit", data=values)
+        assert response.status_code == 400
+        tree = assert_inert(response.text)
+        error = tree.find(".//p[@class='error']")
+        assert error is not None and "http:// or https://" in "".join(error.itertext())
+        assert form_of(response.text)["impact"] == "Better impact."
+        assert csrf_of(response.text) == token
+        assert client.get("/drivers/no-such-record/edit").status_code == 404
+    assert get_driver(site.ctx, "evil-record").impact == HOSTILE_TITLE
+
+
+def test_fields_missing_from_the_post_are_left_alone(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        response = client.post(f"/drivers/{DRAFT}/edit",
+                               data={"csrf": token, "impact": "Only this."})
+        assert response.status_code == 303
+    view = get_driver(site.ctx, DRAFT)
+    assert (view.impact, view.source, view.summary, view.status) == (
+        "Only this.", "NHS England", "A plan.", "draft")
+
