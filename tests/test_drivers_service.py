@@ -158,3 +158,22 @@ def test_reimport_refreshes_derived_columns_without_an_edit(
             DriverRecordRow.slug == "state-of-care-2013-14")).one()
         assert (row.review_due_on, row.member) == (date(2016, 2, 1), "VT")
         assert len(session.scalars(select(DriverRecordVersion)).all()) == versions
+
+
+def test_cli_list_narrows_like_the_web_list(tmp_path: Path, database_url: str) -> None:
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["drivers", "import", str(SEED)], env=env).exit_code == 0
+
+    def slugs(*options: str) -> list[str]:
+        result = runner.invoke(cli, ["drivers", "list", "--json", *options], env=env)
+        assert result.exit_code == 0, result.output
+        return [row["slug"] for row in json.loads(result.output)]
+
+    assert len(slugs()) == 8
+    assert slugs("--member", "vt") == ["state-of-care-2013-14"]
+    assert slugs("--search", "curators knowledge") == [
+        "white-paper-the-new-era-of-thinking-and-practice-in-change-and-transformation"]
+    assert "state-of-care-2013-14" in slugs("--due", "overdue", "--tag", "Leadership")
+    assert slugs("--source", "no such body") == []
