@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 
 from awareness.errors import AwarenessError
 from awareness.service import polling
-from awareness.sources.identity import find_doi, find_story, title_key
+from awareness.sources.identity import (
+    KnownItem,
+    StoryIndex,
+    find_doi,
+    find_story,
+    title_key,
+)
 from awareness.sources.parse import parse_feed
 from awareness.storage.db import transaction
 from awareness.storage.models import Item, Match, Source
@@ -218,8 +224,29 @@ def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_conte
 
 
 def test_find_story_ignores_short_generic_titles() -> None:
-    from awareness.sources.identity import KnownItem
-
     mine = KnownItem(id=2, key="k", link=None, title="Annual report", summary_text="")
     other = KnownItem(id=1, key="j", link=None, title="Annual report 2025", summary_text="")
     assert find_story(mine, [other]) is None
+
+
+_LONG = "NHS workforce plan: retention of senior nursing staff 2026"
+_story_items = st.builds(
+    lambda n, link, doi, title, day, story: KnownItem(
+        id=n, key=f"k{n}", link=link, title=title, summary_text="", story_id=story,
+        published=datetime(2026, 11, day, tzinfo=UTC), doi=doi),
+    st.integers(1, 10_000),
+    st.sampled_from([None, "https://a.example/r/", "https://A.example/r?utm_source=x",
+                     "https://b.example/other"]),
+    st.sampled_from([None, "10.1000/xyz", "10.1000/abc"]),
+    st.sampled_from(["Annual report", _LONG, _LONG + "s", "Press release: " + _LONG,
+                     "A different document on hospital discharge delays this winter"]),
+    st.integers(1, 28),
+    st.sampled_from([None, 7]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_story_items, st.lists(_story_items, max_size=12))
+def test_story_index_agrees_with_find_story(item, others) -> None:
+    # The index is an optimisation of the scan: it must pick the very same story.
+    assert StoryIndex(others).find(item) == find_story(item, others)

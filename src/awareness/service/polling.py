@@ -9,11 +9,10 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from awareness.drivers.linking import related_drivers
@@ -22,7 +21,8 @@ from awareness.links import normalise_link
 from awareness.model import DriverRecord, ItemText, ParsedItem
 from awareness.service import page_sources
 from awareness.service.context import Context
-from awareness.sources import identity, redirects, schedule
+from awareness.service.ingest import tombstone_keys, upsert_items
+from awareness.sources import redirects, schedule
 from awareness.sources.fetch import FetchResult, Validators, fetch
 from awareness.sources.worker import ParsePool, shared_pool
 from awareness.storage.db import transaction
@@ -40,11 +40,6 @@ from awareness.subscriptions import SourceDef, Topic
 from awareness.topics.presearch import cached_index
 
 log = logging.getLogger(__name__)
-
-# Where a new item looks for the same document from other sources (a story).
-STORY_LOOKBACK = timedelta(days=30)
-STORY_CANDIDATES = 5_000
-
 
 @dataclass(frozen=True)
 class PollOutcome:
@@ -196,105 +191,14 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
         baseline = not source.baseline_done
         new, updated = upsert_items(session, source, items, now, baseline)
         new_matches = 0 if baseline else sum(
-            match_item(session, item, source, topics, drivers, now) for item in new
+            match_item(session, item, source, topics, drivers, now)
+            for item in session.scalars(select(Item).where(Item.id.in_(new)).order_by(Item.id))
         )
         _mark_success(source, result, body_hash, now)
         _follow_redirects(session, source, result)
         source.baseline_done = True
         source.warnings = "\n".join(warnings) or None
     return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
-
-
-def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
-                  now: datetime, baseline: bool) -> tuple[list[Item], int]:
-    """Insert items not seen before; update edited ones in place (edits never re-alert).
-
-    An entry is "seen" when its key, normalised link or (for link-less entries) fingerprint
-    is known (RELIABILITY D1-D4, D8) or a librarian deleted it (D7, tombstones).
-    """
-    rows = {row.id: row for row in session.scalars(
-        select(Item).where(Item.source_id == source.id))}
-    index = identity.SourceIndex(_known(row) for row in rows.values())
-    deleted = set(session.scalars(
-        select(ItemTombstone.key).where(ItemTombstone.source_id == source.id)))
-    new: list[Item] = []
-    updated = 0
-    for parsed in items:
-        if deleted & set(tombstone_keys(parsed.key, parsed.link, parsed.title,
-                                        parsed.summary_text)):
-            continue
-        known = index.known_item(parsed.key, parsed.link, parsed.title, parsed.summary_text)
-        if known is not None:
-            updated += _apply_edit(rows[known.id], parsed, now, index)
-            continue
-        row = _insert_item(session, source, parsed, now, baseline)
-        if row is None:
-            continue  # a concurrent poll stored it first: one copy only (RELIABILITY D9)
-        rows[row.id] = row
-        index.add(_known(row))
-        new.append(row)
-    if not baseline:
-        _assign_stories(session, source.id, new, now)
-    return new, updated
-
-
-def _insert_item(session: Session, source: Source, parsed: ParsedItem, now: datetime,
-                 baseline: bool) -> Item | None:
-    row = Item(source_id=source.id, key=parsed.key, guid=parsed.guid, title=parsed.title,
-               link=parsed.link, summary_html=parsed.summary_html,
-               summary_text=parsed.summary_text, categories=list(parsed.categories),
-               published_at=parsed.published, first_seen_at=now, baseline=baseline,
-               doi=identity.find_doi(parsed.link, parsed.guid, parsed.summary_html))
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
-
-
-def _known(row: Item) -> identity.KnownItem:
-    return identity.KnownItem(id=row.id, key=row.key, link=row.link, title=row.title,
-                              summary_text=row.summary_text, story_id=row.story_id,
-                              published=row.published_at or row.first_seen_at, doi=row.doi)
-
-
-def tombstone_keys(key: str, link: str | None, title: str, summary_text: str) -> list[str]:
-    """Every identity of an item that a tombstone records, so no re-keying brings it back."""
-    keys = [key]
-    if link:
-        keys.append("link:" + normalise_link(link))
-    keys.append("fp:" + identity.fingerprint(title, summary_text))
-    return keys
-
-
-def _assign_stories(session: Session, source_id: str, new: list[Item], now: datetime) -> None:
-    """Join each new item to the story of the same document from another source, if any."""
-    if not new:
-        return
-    since = now - STORY_LOOKBACK
-    candidates = [_known(row) for row in session.scalars(
-        select(Item).where(Item.source_id != source_id, Item.first_seen_at >= since)
-        .order_by(Item.first_seen_at.desc()).limit(STORY_CANDIDATES))]
-    for row in new:
-        story = identity.find_story(_known(row), candidates)
-        if story is not None:
-            row.story_id = story
-
-
-def _apply_edit(row: Item, parsed: ParsedItem, now: datetime,
-                index: identity.SourceIndex) -> int:
-    if row.key != parsed.key and parsed.key not in index.by_key:
-        # The feed changed the entry's id (GUID churn, CMS migration): follow it (D2).
-        index.by_key.pop(row.key, None)
-        row.key = parsed.key
-        index.by_key[row.key] = _known(row)
-    if (row.title, row.summary_html) == (parsed.title, parsed.summary_html):
-        return 0
-    row.title, row.summary_html, row.summary_text = (parsed.title, parsed.summary_html,
-                                                     parsed.summary_text)
-    row.updated_at = now
-    return 1
 
 
 def match_item(session: Session, item: Item, source: Source, topics: list[Topic],
