@@ -236,8 +236,23 @@ class Not(Node):
         return "NOT " + group(self.operand)
 
 
+class Compound:
+    """Shared by And and Or: a node whose children are its ``operands``."""
+
+    operands: tuple[Node, ...]
+
+    def leaves(self) -> Iterator[Term | Phrase]:
+        """The leaves of every operand."""
+        for operand in self.operands:
+            yield from operand.leaves()
+
+    def children(self) -> tuple[Node, ...]:
+        """The operands."""
+        return self.operands
+
+
 @dataclass(frozen=True)
-class And(Node):
+class And(Compound, Node):
     """All operands match; hits are those of every operand."""
 
     operands: tuple[Node, ...]
@@ -252,15 +267,6 @@ class And(Node):
             hits.extend(found)
         return tuple(hits)
 
-    def leaves(self) -> Iterator[Term | Phrase]:
-        """The leaves of every operand."""
-        for operand in self.operands:
-            yield from operand.leaves()
-
-    def children(self) -> tuple[Node, ...]:
-        """The operands."""
-        return self.operands
-
     def render(self) -> str:
         """``a AND b NOT c``."""
         parts = [group(self.operands[0])]
@@ -270,7 +276,7 @@ class And(Node):
 
 
 @dataclass(frozen=True)
-class Or(Positional):
+class Or(Compound, Positional):
     """Any operand matches; hits are those of every operand that matched.
 
     An OR-group is positional (a NEAR operand) when all its operands are.
@@ -293,15 +299,6 @@ class Or(Positional):
         """Any operand may occur."""
         return any(isinstance(operand, Positional) and operand.could_occur(doc, vocabulary)
                    for operand in self.operands)
-
-    def leaves(self) -> Iterator[Term | Phrase]:
-        """The leaves of every operand."""
-        for operand in self.operands:
-            yield from operand.leaves()
-
-    def children(self) -> tuple[Node, ...]:
-        """The operands."""
-        return self.operands
 
     def render(self) -> str:
         """``a OR (b AND c)``."""
