@@ -99,6 +99,9 @@ def test_d2_churning_guids_without_links_fall_back_to_the_content(site):
     assert outcome.new_items == 0
     [item] = items(ctx, "news")
     assert item.key == "guid:tag:1@2026-11-02"  # the item follows the feed's newest id
+    with ctx.sessions() as session:
+        warnings = session.get_one(Source, "news").warnings or ""
+    assert "the feed changed the ids of 1 known items" in warnings  # shown to librarians
 
 
 def test_d3_one_guid_for_several_items_keeps_them_all(site):
@@ -217,7 +220,8 @@ def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_conte
     for _ in range(2):
         with transaction(ctx.sessions) as session:
             source = session.get_one(Source, source_id)
-            new, _updated = polling.upsert_items(session, source, feed.items, NOW, False)
+            new, _updated, _rekeyed = polling.upsert_items(session, source, feed.items, NOW,
+                                                           False)
             counts.append(len(new))
     assert counts[1] == 0
     assert len(items(ctx, source_id)) == counts[0]

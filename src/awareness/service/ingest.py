@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,9 +26,9 @@ STORY_CANDIDATES = 5_000
 
 
 def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
-                 now: datetime, baseline: bool) -> tuple[list[int], int]:
+                 now: datetime, baseline: bool) -> Upserted:
     """Insert items not seen before; update edited ones in place (edits never re-alert).
-    Returns the new items' ids and the number of edited ones.
+    Returns the new items' ids, the number of edited ones and of those whose id changed.
 
     An entry is "seen" when its key, normalised link or (for link-less entries) fingerprint
     is known (RELIABILITY D1-D4, D8) or a librarian deleted it (D7, tombstones).
@@ -42,7 +42,7 @@ def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
         select(ItemTombstone.key).where(ItemTombstone.source_id == source.id)))
     pending: dict[int, dict[str, Any]] = {}  # new entries, under provisional negative ids
     edited: dict[int, dict[str, Any]] = {}  # stored items as this fetch leaves them
-    updated = 0
+    updated = rekeyed = 0
     for parsed in items:
         if deleted and deleted & set(tombstone_keys(parsed.key, parsed.link, parsed.title,
                                                     parsed.summary_text)):
@@ -58,14 +58,23 @@ def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
             current = pending[known.id]
         else:
             current = edited.setdefault(known.id, _editable(stored[known.id]))
-        updated += _apply_edit(current, known, parsed, now, index)
+        rekeyed += _follow_new_key(current, known, parsed, index)
+        updated += _apply_edit(current, parsed, now)
     _write_edits(session, stored, edited)
     # A concurrent poll may have stored some first: ON CONFLICT keeps one copy (D9).
     ids = _insert_new(session, list(pending.values()))
     new = [ids[values["key"]] for values in pending.values() if values["key"] in ids]
     if not baseline:
         _assign_stories(session, source.id, new, now)
-    return new, updated
+    return Upserted(new, updated, rekeyed)
+
+
+class Upserted(NamedTuple):
+    """What storing one fetch's entries did."""
+
+    new: list[int]
+    updated: int
+    rekeyed: int  # known items that came with a new id (GUID churn, a CMS migration: D2)
 
 
 _KNOWN_COLUMNS = (Item.id, Item.key, Item.link, Item.title, Item.summary_text, Item.story_id,
@@ -136,13 +145,18 @@ def _assign_stories(session: Session, source_id: str, new: list[int], now: datet
             session.execute(update(Item).where(Item.id == row.id).values(story_id=story))
 
 
-def _apply_edit(current: dict[str, Any], known: identity.KnownItem, parsed: ParsedItem,
-                now: datetime, index: identity.SourceIndex) -> int:
-    if current["key"] != parsed.key and parsed.key not in index.by_key:
-        # The feed changed the entry's id (GUID churn, CMS migration): follow it (D2).
-        index.by_key.pop(current["key"], None)
-        current["key"] = parsed.key
-        index.by_key[parsed.key] = replace(known, key=parsed.key)
+def _follow_new_key(current: dict[str, Any], known: identity.KnownItem, parsed: ParsedItem,
+                    index: identity.SourceIndex) -> int:
+    """The feed changed a known entry's id (GUID churn, CMS migration): follow it (D2)."""
+    if current["key"] == parsed.key or parsed.key in index.by_key:
+        return 0
+    index.by_key.pop(current["key"], None)
+    current["key"] = parsed.key
+    index.by_key[parsed.key] = replace(known, key=parsed.key)
+    return 1
+
+
+def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime) -> int:
     if (current["title"], current["summary_html"]) == (parsed.title, parsed.summary_html):
         return 0
     current.update(title=parsed.title, summary_html=parsed.summary_html,

@@ -189,7 +189,7 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
     with transaction(ctx.sessions) as session:
         source = session.get_one(Source, source_id)
         baseline = not source.baseline_done
-        new, updated = upsert_items(session, source, items, now, baseline)
+        new, updated, rekeyed = upsert_items(session, source, items, now, baseline)
         new_matches = 0 if baseline else sum(
             match_item(session, item, source, topics, drivers, now)
             for item in session.scalars(select(Item).where(Item.id.in_(new)).order_by(Item.id))
@@ -197,6 +197,9 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
         _mark_success(source, result, body_hash, now)
         _follow_redirects(session, source, result)
         source.baseline_done = True
+        if rekeyed:
+            warnings = [*warnings, f"the feed changed the ids of {rekeyed} known items; they "
+                        "were recognised and not alerted again"]
         source.warnings = "\n".join(warnings) or None
     return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
 
