@@ -5,11 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from awareness.drivers.drafts import draft_from_item
-from awareness.drivers.records import changes
 from awareness.errors import NotFound
-from awareness.model import DriverRecord
 from awareness.service.context import Context
-from awareness.service.drivers import _apply, _history
+from awareness.service.drivers import create_record
 from awareness.storage.db import transaction
 from awareness.storage.models import DriverRecordRow, Match
 
@@ -30,10 +28,6 @@ def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> str:
         record = draft_from_item(title=item.title, publisher=item.source.publisher,
                                  link=item.link or "", published=item.published_at,
                                  summary=item.summary_text, taken=taken)
-        row = DriverRecordRow(slug=record.slug, created_at=now, updated_at=now, status="draft")
-        _apply(row, record)
-        session.add(row)
-        session.flush()
-        empty = DriverRecord(kind=record.kind, slug=record.slug, title="")
-        _history(session, row, now, changed_by, "draft", changes(empty, record))
+        create_record(session, record, now=now, changed_by=changed_by, status="draft",
+                      action="draft")
         return record.slug

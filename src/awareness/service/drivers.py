@@ -140,12 +140,8 @@ def _read_path(path: Path, report: ImportReport) -> list[DriverRecord]:
 def _store(session: Session, row: DriverRecordRow | None, record: DriverRecord, now: datetime,
            changed_by: str) -> ImportOutcome:
     if row is None:
-        row = DriverRecordRow(slug=record.slug, created_at=now, updated_at=now, status="active")
-        _apply(row, record)
-        session.add(row)
-        session.flush()
-        empty = DriverRecord(kind=record.kind, slug=record.slug, title="")
-        _history(session, row, now, changed_by, "created", changes(empty, record))
+        create_record(session, record, now=now, changed_by=changed_by, status="active",
+                      action="created")
         return ImportOutcome("created", record.title, record.slug, "new record")
     old = record_from_row(row)
     new = _update_of(old, record)
@@ -160,6 +156,18 @@ def _store(session: Session, row: DriverRecordRow | None, record: DriverRecord, 
     _history(session, row, now, changed_by, "updated", diff)
     changed = ", ".join(key.removeprefix("fields.") for key in diff)
     return ImportOutcome("updated", record.title, record.slug, f"changed: {changed}")
+
+
+def create_record(session: Session, record: DriverRecord, *, now: datetime, changed_by: str,
+                  status: str, action: str) -> DriverRecordRow:
+    """Store a new record and its first history entry (every field, from nothing)."""
+    row = DriverRecordRow(slug=record.slug, created_at=now, updated_at=now, status=status)
+    _apply(row, record)
+    session.add(row)
+    session.flush()
+    empty = DriverRecord(kind=record.kind, slug=record.slug, title="")
+    _history(session, row, now, changed_by, action, changes(empty, record))
+    return row
 
 
 def _update_of(old: DriverRecord, page: DriverRecord) -> DriverRecord:

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
 from awareness.service.context import Context
 from awareness.storage.db import transaction
@@ -82,11 +83,6 @@ class SubscriberView:
     def as_json(self) -> dict[str, object]:
         return {**self.__dict__, "created_at": self.created_at.isoformat()}
 
-
-def mask_email(address: str) -> str:
-    """``a…@example.org``: enough to recognise, not enough to harvest (RELIABILITY W8)."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}…@{domain}"
 
 
 def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
@@ -185,5 +181,5 @@ def erase_subscriber(ctx: Context, email: str) -> int:
 def _subscriber_row(session: Session, email: str) -> Subscriber:
     row = session.scalar(select(Subscriber).where(Subscriber.email == email.strip().lower()))
     if row is None:
-        raise NotFound(f"no subscriber {mask_email(email)}")
+        raise NotFound(f"no subscriber {mask_address(email)}")
     return row

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
 from awareness.service import drivers, people, review
 from awareness.service.context import Context
@@ -285,7 +286,7 @@ async def unsubscribe_confirm(request: Request) -> Response:
     if subscriber is None:
         return render(request, "unsubscribe_unknown.html", status_code=404)
     return render(request, "unsubscribe.html", token=token,
-                  address=people.mask_email(subscriber.email), active=subscriber.active,
+                  address=mask_address(subscriber.email), active=subscriber.active,
                   topics=subscriber.topics, frequency=subscriber.frequency)
 
 
