@@ -4,25 +4,25 @@
     subscriptions/topics/<slug>.toml    one topic: its name, description, query and review policy
 
 The caller reads the files and passes their text; nothing here touches the file system. Every
-problem is a ConfigError with ``path`` and ``line`` (``path:line: message``), and unknown keys
-are errors, because a misspelt key silently ignored is a topic that quietly does the wrong
-thing. The formats are documented in docs/subscriptions.md.
+problem is a ConfigError with ``path`` and ``line`` (``path:line: message``, located by
+toml_checks), and unknown keys are errors, because a misspelt key silently ignored is a topic
+that quietly does the wrong thing. The formats are documented in docs/subscriptions.md.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn, cast
+from typing import Literal, cast
 
 from awareness.errors import ConfigError, QuerySyntaxError
 from awareness.links import is_safe_link
 from awareness.model import ItemText
 from awareness.sources.listing import HtmlRules, selector_error
 from awareness.sources.sitemap import SitemapRules
+from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 from awareness.topics.query import Query, parse_query
 from awareness.topics.spelling import SPELLINGS
 
@@ -43,7 +43,6 @@ _TOPIC_KEYS = frozenset(
     {"name", "description", "query", "review", "sources", "driver_tags", "examples", "spelling"})
 _EXAMPLE_KEYS = frozenset({"title", "summary", "categories", "source", "expect"})
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_TOML_LOCATION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
 
 
 @dataclass(frozen=True)
@@ -93,156 +92,20 @@ class Topic:
     sources_line: int | None = field(default=None, compare=False, repr=False)
 
 
-# ---------------------------------------------------------------- locating keys
-
-
-class _KeyLines:
-    """The line of each key and table header, found by scanning the text.
-
-    tomllib gives values without positions, so semantic errors find their line here.
-    Keys are indexed by (table, index of that table in an array of tables, key).
-    """
-
-    _HEADER = re.compile(r"\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-    _KEY = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*[=.]""")
-
-    def __init__(self, text: str):
-        self.lines = text.splitlines()
-        self.keys: dict[tuple[str, int, str], int] = {}
-        self.tables: dict[tuple[str, int], int] = {}
-        counts: dict[str, int] = {}
-        table, index, closing = "", 0, ""
-        for number, line in enumerate(self.lines, 1):
-            if closing:
-                closing = "" if closing in line else closing
-            elif header := self._HEADER.match(line):
-                table = header[2]
-                index = counts.get(table, 0) if header[1] == "[[" else 0
-                counts[table] = index + 1
-                self.tables.setdefault((table, index), number)
-            elif key := self._KEY.match(line):
-                name = next(group for group in key.groups() if group is not None)
-                self.keys.setdefault((table, index, name), number)
-                closing = _unclosed_multiline(line[key.end():])
-
-    def line(self, key: str | None, table: str = "", index: int = 0) -> int | None:
-        """The line defining ``key`` in that table, else the table's header line, else None.
-
-        A top-level key may be written as a table of its own (``[[examples]]``): its first
-        header is its line.
-        """
-        found = self.keys.get((table, index, key)) if key else None
-        if key and not found and not table:
-            found = self.tables.get((key, 0))
-        return found or self.tables.get((table, index))
-
-
-def _unclosed_multiline(rest: str) -> str:
-    for delimiter in ('"""', "'''"):
-        if rest.lstrip().startswith(delimiter) and rest.count(delimiter) == 1:
-            return delimiter
-    return ""
-
-
-def _load_toml(text: str, path: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text.removeprefix("\ufeff"))
-    except tomllib.TOMLDecodeError as err:
-        message = str(err)
-        location = _TOML_LOCATION.search(message)
-        line = int(location[1]) if location and location[1] else len(text.splitlines()) or None
-        message = message[:location.start()] if location else message
-        raise ConfigError(f"not valid TOML: {message}", path=path, line=line) from None
-
-
-# ---------------------------------------------------------------- checking values
-
-
-def _toml_type(value: object) -> str:
-    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
-             dict: "table"}
-    return names.get(type(value), type(value).__name__)
-
-
-class _Checker:
-    """Reads typed values from one table, failing at the line of the offending key."""
-
-    def __init__(self, path: str, lines: _KeyLines, table: str = "", index: int = 0):
-        self.path, self.lines, self.table, self.index = path, lines, table, index
-        self.label = ""
-
-    def fail(self, message: str, key: str | None = None) -> NoReturn:
-        """Raise a ConfigError located at ``key`` (or at the table's header)."""
-        line = self.lines.line(key, self.table, self.index)
-        raise ConfigError(self.label + message, path=self.path, line=line)
-
-    def reject_unknown(self, data: Mapping[str, object], allowed: Iterable[str]) -> None:
-        """Fail on the first key not in ``allowed``, suggesting the nearest known one."""
-        allowed = sorted(allowed)
-        for key in data:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else "expected one of: " + \
-                    ", ".join(allowed)
-                self.fail(f"unknown key '{key}'; {hint}", key)
-
-    def value(self, data: Mapping[str, object], key: str, kind: type, default: object) -> Any:
-        """The value of ``key`` if it has type ``kind``; ``default`` if absent (None: required)."""
-        if key not in data:
-            if default is None:
-                self.fail(f"missing required key '{key}'")
-            return default
-        value = data[key]
-        # bool is a subclass of int, but `interval_minutes = true` is a mistake, not 1.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(f"{key} must be a {_toml_type(kind())}, not a {_toml_type(value)}", key)
-        return value
-
-    def text(self, data: Mapping[str, object], key: str, default: str | None = None) -> str:
-        """A string; a required one must not be blank."""
-        value = cast(str, self.value(data, key, str, default))
-        if default is None and not value.strip():
-            self.fail(f"{key} must not be empty", key)
-        return value
-
-    def choice(self, data: Mapping[str, object], key: str, options: tuple[str, ...],
-               default: str | None = None) -> str:
-        """A string that must be one of ``options``."""
-        value = self.text(data, key, default)
-        if value not in options:
-            self.fail(f"{key} must be one of {', '.join(options)}, not '{value}'", key)
-        return value
-
-    def text_list(self, data: Mapping[str, object], key: str) -> tuple[str, ...]:
-        """An array of non-empty strings (absent: empty)."""
-        values = cast(list[object], self.value(data, key, list, []))
-        if not all(isinstance(value, str) and value.strip() for value in values):
-            self.fail(f"{key} must be an array of non-empty strings", key)
-        return tuple(cast(list[str], values))
-
-
-def _array_of_tables(data: Mapping[str, object], key: str,
-                     check: _Checker) -> list[dict[str, object]]:
-    tables = data.get(key, [])
-    if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
-        check.fail(f"{key} must be written as [[{key}]] tables", key)
-    return tables
-
-
 # ---------------------------------------------------------------- sources.toml
 
 
 def parse_sources(text: str, path: str) -> list[SourceDef]:
     """The ``[[source]]`` tables of a sources.toml text; raise ConfigError on any problem."""
-    data = _load_toml(text, path)
-    lines = _KeyLines(text)
-    top = _Checker(path, lines)
+    data = load_toml(text, path)
+    lines = KeyLines(text)
+    top = Checker(path, lines)
     top.reject_unknown(data, {"source"})
-    tables = _array_of_tables(data, "source", top)
+    tables = array_of_tables(data, "source", top)
     sources: list[SourceDef] = []
     first_lines: dict[str, int | None] = {}
     for index, table in enumerate(tables):
-        check = _Checker(path, lines, "source", index)
+        check = Checker(path, lines, "source", index)
         source = _source(table, check)
         if source.id in first_lines:
             check.fail(f"duplicate id '{source.id}' (first defined at line "
@@ -252,7 +115,7 @@ def parse_sources(text: str, path: str) -> list[SourceDef]:
     return sources
 
 
-def _source(table: dict[str, object], check: _Checker) -> SourceDef:
+def _source(table: dict[str, object], check: Checker) -> SourceDef:
     raw_id, kind = table.get("id"), table.get("kind")
     named = isinstance(raw_id, str) and _SLUG.fullmatch(raw_id)
     check.label = f"source '{raw_id}': " if named else f"source #{check.index + 1}: "
@@ -282,7 +145,7 @@ def _source(table: dict[str, object], check: _Checker) -> SourceDef:
     )
 
 
-def _html_rules(table: dict[str, object], check: _Checker) -> HtmlRules:
+def _html_rules(table: dict[str, object], check: Checker) -> HtmlRules:
     selectors = {key: check.text(table, key, None if key in ("item", "title") else "")
                  for key in ("item", "title", "link", "date", "summary")}
     for key, selector in selectors.items():
@@ -291,7 +154,7 @@ def _html_rules(table: dict[str, object], check: _Checker) -> HtmlRules:
     return HtmlRules(**selectors)
 
 
-def _sitemap_rules(table: dict[str, object], check: _Checker) -> SitemapRules:
+def _sitemap_rules(table: dict[str, object], check: Checker) -> SitemapRules:
     patterns = {key: check.text_list(table, key) for key in ("include", "exclude", "sitemaps")}
     for key, values in patterns.items():
         for pattern in values:
@@ -317,9 +180,9 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
     if not _SLUG.fullmatch(slug):
         raise ConfigError(f"topic file name '{slug}' must be lower-case letters, digits and "
                           "single hyphens (e.g. nursing-workforce.toml)", path=path)
-    data = _load_toml(text, path)
-    lines = _KeyLines(text)
-    check = _Checker(path, lines)
+    data = load_toml(text, path)
+    lines = KeyLines(text)
+    check = Checker(path, lines)
     check.reject_unknown(data, _TOPIC_KEYS)
     name, description = check.text(data, "name"), check.text(data, "description")
     query = _topic_query(check.value(data, "query", str, None), check,
@@ -341,7 +204,7 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
     )
 
 
-def _topic_query(text: str, check: _Checker, spelling: str = "none") -> Query:
+def _topic_query(text: str, check: Checker, spelling: str = "none") -> Query:
     try:
         return parse_query(text, spelling)
     except QuerySyntaxError as err:
@@ -372,11 +235,11 @@ def _query_position(file_lines: list[str], key_line: int | None, query: str,
     return line, column_in_row, query_lines[row].replace("\t", " ")
 
 
-def _examples(data: Mapping[str, object], check: _Checker) -> tuple[TopicExample, ...]:
-    tables = _array_of_tables(data, "examples", check)
+def _examples(data: Mapping[str, object], check: Checker) -> tuple[TopicExample, ...]:
+    tables = array_of_tables(data, "examples", check)
     examples = []
     for index, table in enumerate(tables):
-        row = _Checker(check.path, check.lines, "examples", index)
+        row = Checker(check.path, check.lines, "examples", index)
         row.label = f"examples #{index + 1}: "
         row.reject_unknown(table, _EXAMPLE_KEYS)
         examples.append(TopicExample(

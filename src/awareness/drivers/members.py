@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from awareness.errors import ConfigError
-from awareness.subscriptions import _array_of_tables, _Checker, _KeyLines, _load_toml
+from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 
 MEMBERS_FILE = "members.toml"
 _INITIALS = re.compile(r"^[A-Z]{1,4}$")
@@ -35,14 +35,14 @@ class Member:
 
 def parse_members(text: str, path: str) -> list[Member]:
     """The ``[[member]]`` tables of a members.toml text; raise ConfigError on any problem."""
-    data = _load_toml(text, path)
-    lines = _KeyLines(text)
-    top = _Checker(path, lines)
+    data = load_toml(text, path)
+    lines = KeyLines(text)
+    top = Checker(path, lines)
     top.reject_unknown(data, {"member"})
     members: list[Member] = []
     seen: dict[str, int | None] = {}
-    for index, table in enumerate(_array_of_tables(data, "member", top)):
-        check = _Checker(path, lines, "member", index)
+    for index, table in enumerate(array_of_tables(data, "member", top)):
+        check = Checker(path, lines, "member", index)
         check.reject_unknown(table, {"initials", "name", "email"})
         initials = check.text(table, "initials").strip()
         if not _INITIALS.match(initials):
