@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from awareness.addresses import is_email_address
 from awareness.errors import ConfigError
 from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 
 MEMBERS_FILE = "members.toml"
 _INITIALS = re.compile(r"^[A-Z]{1,4}$")
-_EMAIL = re.compile(r"^[^\s@<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def parse_members(text: str, path: str) -> list[Member]:
                        "initials")
         seen[initials] = lines.line("initials", "member", index)
         email = check.text(table, "email").strip()
-        if not _EMAIL.match(email):
+        if not is_email_address(email):
             check.fail(f"email '{email}' is not an e-mail address", "email")
         members.append(Member(initials, check.text(table, "name").strip(), email))
     return members

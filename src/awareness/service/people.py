@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from awareness.addresses import is_email_address
 from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
 from awareness.service.context import Context
@@ -28,7 +29,6 @@ from awareness.storage.models import (
 _hasher = PasswordHasher()
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
-EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 MIN_PASSWORD = 12
 
 
@@ -88,7 +88,7 @@ class SubscriberView:
 def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
     """Subscribe an address to topics; adding topics to an existing subscriber merges them."""
     email = email.strip()
-    if not EMAIL.match(email):
+    if not is_email_address(email):
         raise AwarenessError(f"not an e-mail address: {email!r}")
     if frequency not in ("daily", "weekly"):
         raise AwarenessError("frequency must be daily or weekly")

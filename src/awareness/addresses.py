@@ -1,0 +1,25 @@
+"""The one check of an e-mail address that a person gives the service (pure).
+
+Staff subscribers (service/people.py) and steering-group members (drivers/members.py) are both
+checked here, so an address one of them accepts the other does not refuse. The check is a
+plain ``local@host.tld`` shape, narrower than RFC 5322 on purpose: no quoting, comments or
+address literals, no white space and none of ``<>"'(),;:`` (quotes, brackets, separators), so
+an accepted address is one recipient and nothing more. That refuses a few real addresses such
+as ``o'brien@…``, which subscriptions have always refused.
+Each host label starts and ends with a letter or digit (RFC 1123 2.1) and the top-level domain
+is letters, so a trailing dot, ``nhs..net`` or a bare IP address is refused. Finding addresses
+inside free text (drivers/records.py) is a different job and keeps its own pattern.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LOCAL = r"[^\s@<>\"'(),;:]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,}}")
+
+
+def is_email_address(text: str) -> bool:
+    """Is ``text`` exactly one address (callers strip surrounding white space first)?"""
+    return _ADDRESS.fullmatch(text) is not None

@@ -1,0 +1,91 @@
+"""One e-mail address check for staff subscribers and for steering-group members.
+
+Both used to carry a pattern of their own and they disagreed (an apostrophe, a colon, a numeric
+top-level domain, a host starting with a hyphen); the cases below run through both entry points
+so a difference shows up again if either grows its own check.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from awareness.addresses import is_email_address
+from awareness.drivers.members import parse_members
+from awareness.errors import AwarenessError, ConfigError
+from awareness.service import people
+
+# (address as typed, accepted?) — each entry point strips surrounding white space first.
+CASES = [
+    ("jo.bloggs@nhs.net", True),
+    ("jo+alerts@nhs.net", True),  # plus-addressing
+    ("jo@mail.trust.nhs.uk", True),  # subdomains
+    ("JO.BLOGGS@NHS.NET", True),
+    ("jo_b-99@a1-b.example.org", True),
+    ("  jo@nhs.net  ", True),  # trimmed by the caller
+    ("jo@nhs.net.", False),  # trailing dot
+    ("jo@nhs..net", False),
+    ("jo@.nhs.net", False),
+    ("jo bloggs@nhs.net", False),  # space inside
+    ("jo@nhs .net", False),
+    ("jo@@nhs.net", False),  # two @
+    ("jo@x@nhs.net", False),
+    ("@nhs.net", False),
+    ("jo@", False),
+    ("jo@localhost", False),  # no top-level domain
+    ("jo@nhs.x", False),  # one-letter top-level domain
+    ("jo@host.123", False),  # numeric top-level domain
+    ("jo@192.168.0.1", False),
+    ("jo@[127.0.0.1]", False),
+    ("jo@-nhs.net", False),  # label starting with a hyphen
+    ("jo@nhs-.net", False),  # label ending with a hyphen
+    ("jo@a.-b.uk", False),
+    ("jo@nhs_net.uk", False),
+    ("o'brien@nhs.net", False),  # the stricter old rule (subscribers) kept
+    ("jo(x)@nhs.net", False),  # the stricter old rule (members) kept
+    ("jo:x@nhs.net", False),
+    ("jo;x@nhs.net", False),
+    ('"jo"@nhs.net', False),
+    ("<jo@nhs.net>", False),
+    ("Jo <jo@nhs.net>", False),
+    ("jo@nhs.net, al@nhs.net", False),
+]
+
+
+@pytest.mark.parametrize(("address", "accepted"), CASES)
+def test_the_check(address: str, accepted: bool) -> None:
+    assert is_email_address(address.strip()) is accepted
+
+
+def test_surrounding_white_space_is_not_part_of_an_address() -> None:
+    # The callers strip; the check itself takes the whole text, including a final newline.
+    assert not is_email_address(" jo@nhs.net")
+    assert not is_email_address("jo@nhs.net\n")
+
+
+def _member_accepts(address: str) -> bool:
+    text = f'[[member]]\ninitials = "FG"\nname = "F"\nemail = {json.dumps(address)}\n'
+    try:
+        parse_members(text, "members.toml")
+    except ConfigError as err:
+        assert err.located().startswith("members.toml:4: email '")
+        assert err.message.endswith("' is not an e-mail address")
+        return False
+    return True
+
+
+def test_members_and_subscribers_accept_the_same_addresses(make_context) -> None:
+    ctx = make_context()
+
+    def subscriber_accepts(address: str) -> bool:
+        try:
+            people.add_subscriber(ctx, address, ["leadership"], "weekly")
+        except AwarenessError as err:
+            assert str(err) == f"not an e-mail address: {address.strip()!r}"
+            return False
+        return True
+
+    expected = {address: accepted for address, accepted in CASES}
+    assert {address: _member_accepts(address) for address, _ in CASES} == expected
+    assert {address: subscriber_accepts(address) for address, _ in CASES} == expected
