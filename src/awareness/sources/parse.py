@@ -1,12 +1,13 @@
 """Turning a fetched feed body into sanitised items (pure).
 
-``parse_feed`` gives feedparser 6.0.x the response **bytes** and headers only, never a URL or
-a path (feedparser opens files and URLs it is given as strings), with the final feed URL as
-``Content-Location`` so relative links resolve against it.
+``parse_feed`` gives feedparser 6.0.x the response **bytes** and Content-Type only, never a
+URL or a path (feedparser opens files and URLs it is given as strings). Relative links are
+resolved here, against the entry's ``xml:base`` and the final feed URL.
 
 Everything feedparser returns is treated as untrusted (RELIABILITY.md findings 4-6): titles
-become plain text, summaries are re-sanitised with nh3 against a small allow-list (no images:
-remote images are tracking pixels), links are kept only when they are absolute http(s) URLs,
+become plain text, summaries are sanitised with nh3 against a small allow-list (no images:
+remote images are tracking pixels; links resolved against the entry's ``xml:base`` or the feed
+URL), links are kept only when they are absolute http(s) URLs,
 and every field is capped. A guard installed at import rejects documents whose internal DTD
 entities would expand past ``ENTITY_EXPANSION_LIMIT`` characters (finding 2/3); feedparser
 itself neither fetches external entities nor expands nested ones.
@@ -178,15 +179,27 @@ def _is_mailto(url: str) -> bool:
     )
 
 
-def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
-    # nh3 hands over the decoded value, so "jav&#x09;ascript:" arrives with its tab in it.
-    if attribute == "href":
-        return value if is_safe_link(value) or _is_mailto(value) else None
-    return value
+def _href_filter(base: str | None) -> Callable[[str, str, str], str | None]:
+    """nh3's attribute filter: links made absolute against ``base``; unsafe ones dropped."""
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        # nh3 hands over the decoded value, so "jav&#x09;ascript:" arrives with its tab in it.
+        if attribute != "href" or _is_mailto(value):
+            return value
+        value = value.strip()
+        if base and not is_safe_link(value):
+            try:
+                value = urljoin(base, value)
+            except ValueError:
+                return None
+        return value if is_safe_link(value) else None
+
+    return keep
 
 
-def sanitise_html(fragment: str) -> str:
-    """``fragment`` cleaned with nh3 against the summary allow-list (the only HTML we store)."""
+def sanitise_html(fragment: str, base: str | None = None) -> str:
+    """``fragment`` cleaned with nh3 against the summary allow-list (the only HTML we store),
+    relative links resolved against ``base``."""
     return nh3.clean(
         _CONTROL_CHARS.sub("", fragment),
         tags=set(SUMMARY_TAGS),
@@ -195,12 +208,12 @@ def sanitise_html(fragment: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel=LINK_REL,
         strip_comments=True,
-        attribute_filter=_keep_attribute,
+        attribute_filter=_href_filter(base),
     )
 
 
-def _capped_summary_html(fragment: str) -> str:
-    full = sanitise_html(fragment[:SUMMARY_INPUT_CAP])
+def _capped_summary_html(fragment: str, base: str | None) -> str:
+    full = sanitise_html(fragment[:SUMMARY_INPUT_CAP], base)
     clean, limit = full, SUMMARY_HTML_CAP
     while len(clean) > SUMMARY_HTML_CAP:
         # Re-sanitising a cut closes its open tags and drops a half-cut tag.
@@ -219,16 +232,18 @@ def _plain_title(value: str | None, detail: Mapping[str, Any] | None) -> str:
     return _clean_text(text, TITLE_CAP)
 
 
-def _summary_source(entry: Mapping[str, Any]) -> str:
-    """The entry's summary as HTML: ``summary``, else its first ``content``."""
-    value: str = entry.get("summary") or ""
-    detail: Mapping[str, Any] = entry.get("summary_detail") or {}
+def _summary_source(entry: Mapping[str, Any], base: str) -> tuple[str, str]:
+    """The entry's summary as HTML, ``summary`` else its first ``content``, and the URL its
+    relative links resolve against (``xml:base`` where the feed sets one)."""
     contents = entry.get("content") or []
+    value: str = entry.get("summary") or ""
+    # feedparser fills in ``summary`` from ``content`` without a ``summary_detail``.
+    detail: Mapping[str, Any] = entry.get("summary_detail") or (contents or [{}])[0]
     if not value.strip() and contents:
         value, detail = contents[0].get("value") or "", contents[0]
     if "html" not in (detail.get("type") or "text/html"):
         value = html.escape(value)
-    return value
+    return value, urljoin(base, detail.get("base") or "")
 
 
 def _summary_text(summary_html: str) -> str:
@@ -293,7 +308,7 @@ def _parse_item(entry: Mapping[str, Any], published: datetime | None, base: str)
     title = _plain_title(entry.get("title"), entry.get("title_detail"))
     link = _safe_link(entry, base)
     guid = _guid(entry)
-    summary_html = _capped_summary_html(_summary_source(entry))
+    summary_html = _capped_summary_html(*_summary_source(entry, base))
     summary_text = _summary_text(summary_html)
     return ParsedItem(
         key=item_key(link, guid, title, summary_text),
@@ -368,14 +383,28 @@ def _warnings(result: Mapping[str, Any], total: int, max_items: int) -> tuple[st
     return tuple(warnings)
 
 
-def _run_feedparser(body: bytes, url: str, content_type: str | None) -> Any:
-    headers = {"content-location": url, "content-type": content_type or "application/xml"}
-    return feedparser.parse(body, response_headers=headers)
+# feedparser's own HTML sanitiser and its resolver of links inside HTML are off: every
+# summary is sanitised with nh3, which resolves its links too (``sanitise_html``), and
+# feedparser's sanitiser is bypassable (finding 5).
+FEEDPARSER_OPTIONS: Mapping[str, bool] = {"sanitize_html": False,
+                                          "resolve_relative_uris": False}
+
+
+def run_feedparser(body: bytes, content_type: str | None) -> Any:
+    """feedparser as this module uses it: on bytes, with our options.
+
+    The feed URL is not passed as ``Content-Location``: given one, feedparser re-resolves its
+    base URL at every element, a fifth of a parse. Links it leaves relative (it still applies
+    ``xml:base``) are resolved against the feed URL here, in ``_safe_link`` and
+    ``_summary_source``.
+    """
+    headers = {"content-type": content_type or "application/xml"}
+    return feedparser.parse(body, response_headers=headers, **FEEDPARSER_OPTIONS)
 
 
 def _parse(body: bytes, url: str, content_type: str | None, now: datetime,
            max_items: int) -> ParsedFeed:
-    result = _run_feedparser(body, url, content_type)
+    result = run_feedparser(body, content_type)
     entries = result.get("entries") or []
     feed = result.get("feed") or {}
     if not result.get("version") and not entries:
