@@ -42,7 +42,11 @@ CASES = [
     ("jo@nhs-.net", False),  # label ending with a hyphen
     ("jo@a.-b.uk", False),
     ("jo@nhs_net.uk", False),
-    ("o'brien@nhs.net", False),  # the stricter old rule (subscribers) kept
+    ("o'brien@nhs.net", True),  # a real NHS surname
+    ("jos\u00e9@nhs.net", False),  # could not be mailed without SMTPUTF8
+    ("jo@nh\u00e9.net", False),
+    ("jo[x]@nhs.net", False),
+    ("jo\\x@nhs.net", False),
     ("jo(x)@nhs.net", False),  # the stricter old rule (members) kept
     ("jo:x@nhs.net", False),
     ("jo;x@nhs.net", False),

@@ -2,10 +2,11 @@
 
 Staff subscribers (service/people.py) and steering-group members (drivers/members.py) are both
 checked here, so an address one of them accepts the other does not refuse. The check is a
-plain ``local@host.tld`` shape, narrower than RFC 5322 on purpose: no quoting, comments or
-address literals, no white space and none of ``<>"'(),;:`` (quotes, brackets, separators), so
-an accepted address is one recipient and nothing more. That refuses a few real addresses such
-as ``o'brien@…``, which subscriptions have always refused.
+plain ``local@host.tld`` shape in ASCII, narrower than RFC 5322 on purpose: no quoting,
+comments or address literals, no white space and none of ``<>"(),;:`` (quotes, brackets,
+separators), so an accepted address is one recipient and nothing more. An apostrophe is
+allowed: ``o'brien@…`` is a real NHS address. Non-ASCII addresses are refused because mail
+goes out without SMTPUTF8 (RFC 6531), so such a subscriber could never be sent a digest.
 Each host label starts and ends with a letter or digit (RFC 1123 2.1) and the top-level domain
 is letters, so a trailing dot, ``nhs..net`` or a bare IP address is refused. Finding addresses
 inside free text (drivers/records.py) is a different job and keeps its own pattern.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-_LOCAL = r"[^\s@<>\"'(),;:]+"
+_LOCAL = r"[!#-'*+\-./0-9=?A-Z^-~]+"  # printable ASCII but for space and "(),:;<>@[\]
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,}}")
 
