@@ -284,6 +284,31 @@ def test_server_that_never_answers_hits_the_read_timeout(server: Server) -> None
         get(server.url("/hang"), read_timeout=0.5)
 
 
+def test_total_deadline_also_ends_the_wait_for_an_answer(server: Server) -> None:
+    # The read timeout (20 s) is longer than the deadline: the deadline must still end it,
+    # or 5 % hanging feeds outlast every bound on a polling run (F21). The server hangs up
+    # after 3 s, so a client still waiting then reports that instead.
+    def hang(h: BaseHTTPRequestHandler) -> None:
+        time.sleep(3)
+        h.close_connection = True
+
+    server.routes["/hang"] = hang
+    with pytest.raises(FetchError, match=r"timeout after 0\.5 s \(total\)"):
+        get(server.url("/hang"), total_timeout=0.5)
+
+
+def test_total_deadline_also_ends_a_stall_mid_body(server: Server) -> None:
+    def stall(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n<rss")
+        h.wfile.flush()
+        time.sleep(3)
+        h.close_connection = True
+
+    server.routes["/stall"] = stall
+    with pytest.raises(FetchError, match=r"timeout after 0\.5 s \(total\)"):
+        get(server.url("/stall"), total_timeout=0.5)
+
+
 def test_truncated_body_is_an_error_not_a_short_body(server: Server) -> None:
     server.routes["/cut"] = lambda h: send(h, 200, {}, FEED[:50], length=1000)
     with pytest.raises(FetchError, match="could not connect: the server broke off the response"):

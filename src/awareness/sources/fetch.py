@@ -6,8 +6,10 @@ Every limit here answers a measured fault (RELIABILITY.md §2):
   wrapped in IPv4-mapped, 6to4, Teredo or NAT64 form, unless the host is allow-listed. The
   check runs when each connection is opened, on the same resolution the socket then uses, so
   redirects and DNS rebinding cannot reach an address that was not checked (F17, F18).
-* A total wall-clock deadline around the streamed read, because httpx timeouts are per
-  operation and a server dripping bytes is never cut off by them (finding 8).
+* A total wall-clock deadline around the whole fetch, because httpx timeouts are per
+  operation and a server dripping bytes is never cut off by them (finding 8); every socket
+  wait is also cut to what is left of it, so a server that accepts and never answers does
+  not outlast it either (F21).
 * Content-Encoding is undone by ``sources.decoding`` from ``iter_raw()`` with a bounded
   ``decompressobj``, so a gzip bomb never decodes past the size cap (finding 9); only gzip
   and deflate are advertised.
@@ -184,12 +186,46 @@ def check_url_allowed(url: str, *, policy: FetchPolicy,
         raise
 
 
-class _CheckedBackend(httpcore.NetworkBackend):
-    """Opens sockets only to addresses the policy accepted, from that same resolution."""
+def _within(timeout: float | None, deadline: float) -> float:
+    """``timeout``, cut to what is left until ``deadline`` (a ``time.monotonic()`` value)."""
+    left = max(deadline - time.monotonic(), 0.001)
+    return left if timeout is None else min(timeout, left)
 
-    def __init__(self, policy: FetchPolicy, resolver: Resolver):
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait ends by the fetch's total deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float):
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within(timeout, self._deadline))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within(timeout, self._deadline))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname,
+                                      _within(timeout, self._deadline))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _CheckedBackend(httpcore.NetworkBackend):
+    """Opens sockets only to addresses the policy accepted, from that same resolution, and
+    never waits on them past the fetch's deadline."""
+
+    def __init__(self, policy: FetchPolicy, resolver: Resolver, deadline: float):
         self._policy = policy
         self._resolver = resolver
+        self._deadline = deadline
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
@@ -198,12 +234,14 @@ class _CheckedBackend(httpcore.NetworkBackend):
         addresses = _checked_addresses(host, port, self._policy, self._resolver)
         for address in addresses[:-1]:
             try:
-                return self._inner.connect_tcp(address, port, timeout, local_address,
-                                               socket_options)
+                return _DeadlineStream(self._inner.connect_tcp(
+                    address, port, _within(timeout, self._deadline), local_address,
+                    socket_options), self._deadline)
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 continue
-        return self._inner.connect_tcp(addresses[-1], port, timeout, local_address,
-                                       socket_options)
+        return _DeadlineStream(self._inner.connect_tcp(
+            addresses[-1], port, _within(timeout, self._deadline), local_address,
+            socket_options), self._deadline)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
@@ -309,7 +347,10 @@ def _one_line(exc: BaseException) -> str:
     return redact_url(" ".join(str(exc).split())[:200]) or type(exc).__name__
 
 
-def _network_error(exc: httpx.TransportError, policy: FetchPolicy) -> FetchError:
+def _network_error(exc: httpx.TransportError, policy: FetchPolicy,
+                   deadline: float) -> FetchError:
+    if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= deadline:
+        return FetchError(f"timeout after {policy.total_timeout:g} s (total)")
     if isinstance(exc, httpx.ConnectTimeout):
         return FetchError(f"timeout connecting to the server (after {policy.connect_timeout:g} s)")
     if isinstance(exc, httpx.TimeoutException):
@@ -321,7 +362,7 @@ def _network_error(exc: httpx.TransportError, policy: FetchPolicy) -> FetchError
 
 
 @contextmanager
-def _translated_errors(url: str, policy: FetchPolicy) -> Iterator[None]:
+def _translated_errors(url: str, policy: FetchPolicy, deadline: float) -> Iterator[None]:
     """httpx's exceptions as one-sentence ``FetchError``s carrying the URL."""
     url = redact_url(url)
     try:
@@ -330,17 +371,17 @@ def _translated_errors(url: str, policy: FetchPolicy) -> Iterator[None]:
         exc.url = redact_url(exc.url or url)
         raise
     except httpx.TransportError as exc:
-        error = _network_error(exc, policy)
+        error = _network_error(exc, policy, deadline)
         error.url = url
         raise error from exc
     except httpx.InvalidURL as exc:
         raise FetchError("not a valid URL", url=url) from exc
 
 
-def _client(policy: FetchPolicy, resolver: Resolver) -> httpx.Client:
+def _client(policy: FetchPolicy, resolver: Resolver, deadline: float) -> httpx.Client:
     never_store = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.Client(
-        transport=_CheckedTransport(_CheckedBackend(policy, resolver)),
+        transport=_CheckedTransport(_CheckedBackend(policy, resolver, deadline)),
         trust_env=False,
         follow_redirects=False,
         cookies=never_store,
@@ -404,9 +445,9 @@ def fetch(url: str, *, validators: Validators, policy: FetchPolicy,
     """
     deadline = time.monotonic() + policy.total_timeout
     current, permanent, moved = url, True, None
-    with _client(policy, resolver) as client:
+    with _client(policy, resolver, deadline) as client:
         for _hop in range(policy.max_redirects + 1):
-            with _translated_errors(current, policy):
+            with _translated_errors(current, policy, deadline):
                 _target(current)
                 _check_deadline(deadline, policy)
                 request = client.build_request("GET", current,
