@@ -271,6 +271,14 @@ def test_only_http_links_are_kept(link: str) -> None:
     assert item.link is None
 
 
+def test_a_link_with_a_broken_port_loses_the_link_not_the_feed() -> None:
+    # Found by fuzzing (P15): urlsplit accepts the port, reading it raises ValueError.
+    feed = parse((HOSTILE / "crash-invalid-port-in-link.xml").read_bytes())
+    assert [(item.title, item.link) for item in feed.items] == [
+        ("Kept", "https://pub.example/kept"), ("Port is not a number", None),
+        ("Port out of range", None)]
+
+
 def test_html_title_becomes_plain_text() -> None:
     atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
       <entry><title type="html">A &lt;em&gt;big&lt;/em&gt; &amp;amp;  bold&lt;br&gt;plan</title>

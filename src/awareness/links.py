@@ -22,6 +22,7 @@ def is_safe_link(url: str | None) -> bool:
         return False
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number in 0-65535
     except ValueError:
         return False
     return parts.scheme.lower() in SAFE_SCHEMES and bool(parts.hostname)
