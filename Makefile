@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check demo clean
+.PHONY: run test lint typecheck check demo fuzz clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# A time-boxed atheris run of the feed parser (RELIABILITY.md P15); CI runs it after `test`.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_parse.py -max_total_time=$(FUZZ_SECONDS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
