@@ -22,19 +22,30 @@ from tests.fuzz_parse import FEED_URL, NOW, check, check_feed, libfuzzer_args, r
 
 HARNESS = Path(__file__).with_name("fuzz_parse.py")
 FINDINGS = sorted((Path(__file__).parent / "data" / "hostile-feeds").glob("crash-*.xml"))
+# Findings whose fix has not landed: strict, so the fix fails this test until the entry goes.
+# ``make fuzz`` fails on them as well, since they are seeds.
+OPEN = {
+    "crash-marked-section-in-html-title.xml": "html.parser raises AssertionError on '<![x]>' "
+    "and '<![ x' in an HTML title; parse_feed turns it into 'could not parse feed'",
+}
+FIXED = [path for path in FINDINGS if path.name not in OPEN]
 
 
-@pytest.mark.parametrize("path", FINDINGS, ids=[p.name for p in FINDINGS])
+@pytest.mark.parametrize("path", [
+    pytest.param(path, id=path.name, marks=pytest.mark.xfail(
+        path.name in OPEN, reason=OPEN.get(path.name, ""), raises=AssertionError, strict=True))
+    for path in FINDINGS
+])
 def test_saved_findings_pass_the_harness(path: Path) -> None:
     check(path.read_bytes())
 
 
 def test_saved_findings_pass_under_atheris() -> None:
     """The ``make fuzz`` entry point starts on this Python and replays the findings."""
-    done = subprocess.run([sys.executable, str(HARNESS), *map(str, FINDINGS)],
+    done = subprocess.run([sys.executable, str(HARNESS), *map(str, FIXED)],
                           capture_output=True, text=True, timeout=110, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert all(f"Executed {path}" in done.stderr for path in FINDINGS)
+    assert all(f"Executed {path}" in done.stderr for path in FIXED)
 
 
 def test_feedparser_raising_is_a_parse_error_not_a_finding() -> None:
