@@ -4,21 +4,29 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+import sys
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from awareness.errors import AwarenessError
-from awareness.service import polling
+from awareness.model import ParsedItem
+from awareness.service import ingest, polling
 from awareness.sources.identity import (
+    MIN_FUZZY_TITLE,
+    MIN_FUZZY_TITLE_CHARS,
+    STORY_WINDOW,
     KnownItem,
     StoryIndex,
     find_doi,
     find_story,
+    link_digest,
+    story_windows,
+    title_digest,
     title_key,
 )
 from awareness.sources.parse import parse_feed
@@ -191,6 +199,34 @@ def test_story_rules_are_pure() -> None:
     assert find_doi("no doi here") is None
 
 
+def test_story_digests_fit_an_index_and_ignore_what_normalisation_ignores() -> None:
+    long_link = "https://pub.example/" + "é" * 2_000
+    assert len(link_digest(long_link) or "") == 32
+    assert link_digest("http://www.pub.example/a/?utm_source=x#top") == link_digest(
+        "https://pub.example/a")
+    assert link_digest("https://pub.example/a") != link_digest("https://pub.example/b")
+    assert link_digest(None) is None and link_digest("") is None
+    assert title_digest("Press release: THE plan!") == title_digest("the plan")
+    assert title_digest("Press release: …") is None  # no words: never a story by title
+    assert len(title_digest("Ünïcødé " * 60) or "") == 32
+
+
+def test_a_title_too_short_for_the_database_filter_is_too_short_to_compare() -> None:
+    # The database keeps titles of MIN_FUZZY_TITLE_CHARS characters or more for the fuzzy
+    # comparison: no shorter title may have a key of MIN_FUZZY_TITLE characters.
+    growth = max(len(chr(code).casefold()) for code in range(sys.maxunicode + 1))
+    assert MIN_FUZZY_TITLE_CHARS * growth >= MIN_FUZZY_TITLE
+    assert len(title_key("ﬄ" * (MIN_FUZZY_TITLE_CHARS - 1))) < MIN_FUZZY_TITLE
+
+
+def test_story_windows_cover_every_date_within_the_window_and_merge() -> None:
+    day = timedelta(days=1)
+    assert story_windows([NOW, NOW + day, NOW - 30 * day]) == [
+        (NOW - 30 * day - STORY_WINDOW, NOW - 30 * day + STORY_WINDOW),
+        (NOW - STORY_WINDOW, NOW + day + STORY_WINDOW)]
+    assert story_windows([]) == []
+
+
 # --- D1 as a property ------------------------------------------------------------------------
 
 _counter = itertools.count()
@@ -254,3 +290,118 @@ _story_items = st.builds(
 def test_story_index_agrees_with_find_story(item, others) -> None:
     # The index is an optimisation of the scan: it must pick the very same story.
     assert StoryIndex(others).find(item) == find_story(item, others)
+
+
+# --- stories found through indexes, not a window of recent items -----------------------------
+
+
+def parsed(title: str, link: str | None, *, published: datetime | None = None,
+           summary: str = "") -> ParsedItem:
+    return ParsedItem(key="link:" + link if link else "hash:" + title, title=title, link=link,
+                      summary_html=summary, summary_text=summary, published=published)
+
+
+def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
+          baseline: bool = False) -> list[int]:
+    with transaction(ctx.sessions) as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            source = Source(id=source_id, name=source_id, publisher=source_id,
+                            url=f"https://{source_id}.example/", kind="feed",
+                            baseline_done=False, error_count=0, state="active")
+            session.add(source)
+            session.flush()
+        return ingest.upsert_items(session, source, entries, now, baseline).new
+
+
+def story_of(ctx, item_id: int) -> int | None:
+    with ctx.sessions() as session:
+        return session.get_one(Item, item_id).story_id
+
+
+def test_a_same_link_story_behind_5000_more_recent_items_is_still_found(make_context):
+    ctx = make_context()
+    [report] = store(ctx, "cqc", [parsed("State of Care", "https://cqc.example/soc")],
+                     NOW - timedelta(days=3))
+    busy = [parsed(f"Bulletin {n}", f"https://busy.example/{n}")
+            for n in range(ingest.FUZZY_STORY_CANDIDATES + 1)]
+    store(ctx, "busy", busy, NOW - timedelta(days=1), baseline=True)
+    [copy] = store(ctx, "govuk", [parsed("Corporate report: a copy",
+                                         "http://www.cqc.example/soc/?utm_source=gov")], NOW)
+    assert story_of(ctx, copy) == report
+
+
+def test_an_edited_title_is_found_under_its_new_title(make_context):
+    ctx = make_context()
+    old = parsed("Draft guidance on discharge", "https://nhse.example/g")
+    [item] = store(ctx, "nhse", [old], NOW - timedelta(days=2))
+    store(ctx, "nhse", [parsed("Final guidance on discharge", "https://nhse.example/g")],
+          NOW - timedelta(days=1))
+    with ctx.sessions() as session:
+        stored = session.get_one(Item, item)
+        assert (stored.title, stored.title_key) == (
+            "Final guidance on discharge", title_digest("Final guidance on discharge"))
+    [same, other] = store(ctx, "govuk", [
+        parsed("Guidance: final guidance on discharge", "https://gov.example/g"),
+        parsed("Draft guidance on discharge", "https://gov.example/d")], NOW)
+    assert story_of(ctx, same) == item
+    assert story_of(ctx, other) is None  # the old title is no longer the item's
+
+
+_story_sources = itertools.count()
+_story_contexts: dict[int, object] = {}
+_stored_item = st.tuples(
+    st.sampled_from(["a", "b"]),
+    # Mostly no link and no DOI, so that titles and dates decide often enough.
+    st.none() | st.none() | st.sampled_from([
+        "https://p.example/r", "http://www.p.example/r/?utm_source=x", "https://p.example/o"]),
+    st.none() | st.none() | st.sampled_from(["10.1000/xyz", "10.1000/abc"]),
+    st.sampled_from(["Annual report", _LONG, _LONG + "s", "Press release: " + _LONG,
+                     "A different document on hospital discharge delays this winter", "…"]),
+    st.integers(0, 40 * 24),  # hours since first seen
+    st.none() | st.integers(-20 * 24, 20 * 24),  # published, hours after first seen
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_stored_item, max_size=12), st.lists(_stored_item, min_size=1, max_size=3))
+def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
+        make_context, others, mine):
+    # What the queries fetch must give the answer find_story gives over all recent items of
+    # other sources, in the order stories use (most recently seen first).
+    ctx = _story_contexts.setdefault(id(make_context), make_context())
+    run = next(_story_sources)
+    with transaction(ctx.sessions) as session:
+        for name in ("a", "b", "m"):
+            session.add(Source(id=f"{name}{run}", name=name, publisher=name, kind="feed",
+                               url="https://p.example/", baseline_done=True, error_count=0,
+                               state="active"))
+        session.flush()
+
+        def rows(entries, source):
+            for n, (sid, link, doi, title, age, published) in enumerate(entries):
+                seen = NOW - timedelta(hours=age)
+                yield dict(source_id=f"{source or sid}{run}", key=f"k{n}", guid=None,
+                           title=title, link=link, summary_html="", summary_text="",
+                           categories=[], first_seen_at=seen, updated_at=None,
+                           published_at=None if published is None
+                           else seen + timedelta(hours=published),
+                           baseline=False, story_id=None, doi=doi,
+                           link_key=link_digest(link), title_key=title_digest(title))
+
+        if others:
+            session.execute(insert(Item), list(rows(others, None)))
+        new = list(session.scalars(insert(Item).returning(Item.id),
+                                   list(rows([(*m[:4], 0, m[5]) for m in mine], "m"))))
+        since = NOW - ingest.STORY_LOOKBACK
+        everything = [ingest._known(row) for row in session.execute(
+            select(*ingest._KNOWN_COLUMNS).where(Item.source_id != f"m{run}",
+                                                 Item.first_seen_at >= since)
+            .order_by(Item.first_seen_at.desc(), Item.id.desc()))]
+        expected = {row.id: find_story(ingest._known(row), everything) for row in
+                    session.execute(select(*ingest._KNOWN_COLUMNS).where(Item.id.in_(new)))}
+        ingest._assign_stories(session, f"m{run}", new, NOW)
+        found = {item_id: story for item_id, story in session.execute(
+            select(Item.id, Item.story_id).where(Item.id.in_(new)))}
+    assert found == expected

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from datetime import UTC, datetime
 
-from awareness.storage.db import current_revision, head_revisions, make_engine, upgrade
-from awareness.storage.models import Base
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import column, insert, inspect, select, table
+
+from awareness.sources.identity import link_digest, title_digest
+from awareness.storage.db import (
+    MIGRATIONS,
+    current_revision,
+    head_revisions,
+    make_engine,
+    upgrade,
+)
+from awareness.storage.models import Base, Item
 
 
 def test_migrations_create_the_models_schema_and_are_idempotent(database_url):
@@ -42,3 +53,46 @@ def test_migrations_have_one_head():
     # Branches written in parallel must be merged before they ship, so that `alembic
     # upgrade head` and every deployment agree on one schema.
     assert len(head_revisions()) == 1
+
+
+def test_the_story_keys_migration_fills_every_stored_item(database_url):
+    # Items stored before 0007 get the digests new items get, whatever their links and titles
+    # (2,048-character links, non-ASCII titles, titles with no words), over several batches.
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    when = datetime(2026, 11, 23, tzinfo=UTC)
+    odd = [("https://pub.example/" + "é" * 2_000, "Überprüfung: ﬄ " * 30),
+           (None, "Press release: …"), ("http://www.pub.example/a/?utm_source=x#f", ""),
+           ("https://pub.example/b", "Guidance: Discharge — the plan")]
+    wanted = odd + [(f"https://pub.example/{n}", f"Item {n}") for n in range(2_300)]
+    try:
+        command.upgrade(config, "0006")
+        items = table("items", *(column(name) for name in (
+            "source_id", "key", "title", "link", "summary_html", "summary_text",
+            "categories", "first_seen_at", "baseline")))
+        with engine.begin() as connection:
+            connection.execute(table("sources", *(column(name) for name in (
+                "id", "name", "publisher", "url", "kind", "interval_minutes", "enabled",
+                "state", "baseline_done", "error_count"))).insert().values(
+                id="s", name="s", publisher="p", url="https://pub.example/", kind="feed",
+                interval_minutes=60, enabled=True, state="active", baseline_done=True,
+                error_count=0))
+            connection.execute(insert(items), [
+                dict(source_id="s", key=f"k{n}", title=title, link=link, summary_html="",
+                     summary_text="", categories="[]", first_seen_at=when, baseline=False)
+                for n, (link, title) in enumerate(wanted)])
+        upgrade(engine)
+        with engine.connect() as connection:
+            stored = connection.execute(select(Item.link, Item.title, Item.link_key,
+                                               Item.title_key).order_by(Item.id)).all()
+        assert [(link, title) for link, title, _, _ in stored] == wanted
+        assert [(link_key, title_key) for _, _, link_key, title_key in stored] == [
+            (link_digest(link), title_digest(title)) for link, title in wanted]
+        assert stored[1][2:] == (None, None)  # no link, no words in the title
+        assert stored[2][2] == link_digest("https://pub.example/a")
+        command.downgrade(config, "0006")
+        assert "link_key" not in {c["name"] for c in inspect(engine).get_columns("items")}
+    finally:
+        engine.dispose()

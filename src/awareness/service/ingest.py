@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,9 @@ from awareness.storage.models import Item, ItemTombstone, Source
 
 # Where a new item looks for the same document from other sources (a story).
 STORY_LOOKBACK = timedelta(days=30)
-STORY_CANDIDATES = 5_000
+# Only the near-identical-title comparison reads a window of items rather than looking up
+# equal values; it reads at most this many, the most recently seen (docs/item-identity.md).
+FUZZY_STORY_CANDIDATES = 5_000
 
 
 def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
@@ -89,7 +91,9 @@ def _new_values(source_id: str, parsed: ParsedItem, now: datetime,
                 summary_text=parsed.summary_text, categories=list(parsed.categories),
                 published_at=parsed.published, first_seen_at=now, updated_at=None,
                 baseline=baseline, story_id=None,
-                doi=identity.find_doi(parsed.link, parsed.guid, parsed.summary_html))
+                doi=identity.find_doi(parsed.link, parsed.guid, parsed.summary_html),
+                link_key=identity.link_digest(parsed.link),
+                title_key=identity.title_digest(parsed.title))
 
 
 def _editable(row: Any) -> dict[str, Any]:
@@ -134,15 +138,74 @@ def _assign_stories(session: Session, source_id: str, new: list[int], now: datet
     """Join each new item to the story of the same document from another source, if any."""
     if not new:
         return
-    since = now - STORY_LOOKBACK
-    candidates = identity.StoryIndex(_known(row) for row in session.execute(
-        select(*_KNOWN_COLUMNS).where(Item.source_id != source_id, Item.first_seen_at >= since)
-        .order_by(Item.first_seen_at.desc()).limit(STORY_CANDIDATES)))
-    mine = session.execute(select(*_KNOWN_COLUMNS).where(Item.id.in_(new)))
-    for row in mine:
-        story = candidates.find(_known(row))
+    mine = [_story_item(row) for row in session.execute(
+        select(*_STORY_COLUMNS).where(Item.id.in_(new)))]
+    candidates = identity.StoryIndex(_story_candidates(session, source_id, mine,
+                                                       now - STORY_LOOKBACK))
+    for item in mine:
+        story = candidates.find(item)
         if story is not None:
-            session.execute(update(Item).where(Item.id == row.id).values(story_id=story))
+            session.execute(update(Item).where(Item.id == item.id).values(story_id=story))
+
+
+# What stories need of an item: no key, no summary.
+_STORY_COLUMNS = (Item.id, Item.link, Item.title, Item.story_id, Item.published_at,
+                  Item.first_seen_at, Item.doi)
+_FUZZY_COLUMNS = (Item.id, null().label("link"), Item.title, Item.story_id, Item.published_at,
+                  Item.first_seen_at, null().label("doi"))
+
+
+def _story_candidates(session: Session, source_id: str, mine: list[identity.KnownItem],
+                      since: datetime) -> list[identity.KnownItem]:
+    """The items of other sources seen since ``since`` that may be the same document as one
+    of ``mine``, most recently seen first: ``find_story`` over them gives the answer it gives
+    over all such items (up to ``FUZZY_STORY_CANDIDATES`` near-identical-title candidates).
+
+    Same normalised link, same DOI and same title key are index lookups (``link_key``,
+    ``doi``, ``title_key``); near-identical titles are read from the ``first_seen_at`` index,
+    only those published within ``STORY_WINDOW`` of a new item with a title long enough.
+    """
+    recent = (Item.source_id != source_id, Item.first_seen_at >= since)
+    published = func.coalesce(Item.published_at, Item.first_seen_at)
+
+    def within(items: list[identity.KnownItem]) -> Any:
+        # Every item has a date here: _story_item falls back to first_seen_at.
+        dates = (item.published for item in items if item.published)
+        return or_(*(published.between(first, last)
+                     for first, last in identity.story_windows(dates)))
+
+    same: list[Any] = []
+    links = {key for key in map(identity.link_digest, (item.link for item in mine)) if key}
+    if links:
+        same.append(Item.link_key.in_(links))
+    dois = {item.doi for item in mine if item.doi}
+    if dois:
+        same.append(Item.doi.in_(dois))
+    titles = {item.id: identity.title_digest(item.title) for item in mine}
+    titled = [item for item in mine if titles[item.id]]
+    if titled:
+        same.append(Item.title_key.in_({titles[item.id] for item in titled}) & within(titled))
+    found: dict[int, Any] = {}
+    if same:
+        found.update((row.id, row) for row in session.execute(
+            select(*_STORY_COLUMNS).where(*recent, or_(*same))))
+    long = [item for item in mine if identity.compared_fuzzily(item.title)]
+    if long:
+        for row in session.execute(
+                select(*_FUZZY_COLUMNS).where(
+                    *recent, within(long),
+                    func.length(Item.title) >= identity.MIN_FUZZY_TITLE_CHARS)
+                .order_by(Item.first_seen_at.desc(), Item.id.desc())
+                .limit(FUZZY_STORY_CANDIDATES)):
+            found.setdefault(row.id, row)  # no link or DOI: those matched in the lookups
+    ordered = sorted(found.values(), key=lambda row: (row.first_seen_at, row.id), reverse=True)
+    return [_story_item(row) for row in ordered]
+
+
+def _story_item(row: Any) -> identity.KnownItem:
+    return identity.KnownItem(id=row.id, key="", link=row.link, title=row.title,
+                              summary_text="", story_id=row.story_id,
+                              published=row.published_at or row.first_seen_at, doi=row.doi)
 
 
 def _follow_new_key(current: dict[str, Any], known: identity.KnownItem, parsed: ParsedItem,
@@ -160,5 +223,6 @@ def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime) -> i
     if (current["title"], current["summary_html"]) == (parsed.title, parsed.summary_html):
         return 0
     current.update(title=parsed.title, summary_html=parsed.summary_html,
-                   summary_text=parsed.summary_text, updated_at=now)
+                   summary_text=parsed.summary_text, updated_at=now,
+                   title_key=identity.title_digest(parsed.title))
     return 1

@@ -9,7 +9,9 @@ Two questions, two answers:
   alerted again (RELIABILITY D2).
 * **Across sources** (``find_story``): the same document announced by several publishers is
   one *story*: the same normalised link, the same DOI, or a near-identical title published
-  within ``STORY_WINDOW`` of each other. A subscriber sees a story once.
+  within ``STORY_WINDOW`` of each other. A subscriber sees a story once. ``link_digest``,
+  ``title_digest`` and ``story_windows`` say which stored items can be candidates, so the
+  database can find them through indexes instead of handing over the whole archive.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ STORY_WINDOW = timedelta(days=7)
 TITLE_SIMILARITY = 0.92
 # Short titles ("Annual report") are the same words for different documents.
 MIN_FUZZY_TITLE = 25
+# The shortest stored title whose key can reach MIN_FUZZY_TITLE: the key is never longer than
+# the title except through case folding, which turns one character into at most three
+# ("ﬄ" → "ffl"). A database can filter on this length; it cannot compute the key.
+MIN_FUZZY_TITLE_CHARS = -(-MIN_FUZZY_TITLE // 3)
 
 # GOV.UK organisation feeds prefix titles with the document type ("Press release: …").
 _TYPE_PREFIX = re.compile(
@@ -58,6 +64,45 @@ def find_doi(*texts: str | None) -> str | None:
 def fingerprint(title: str, summary_text: str) -> str:
     """A hash of what a reader sees of an item: equal fingerprints, same item."""
     return hashlib.sha256(f"{title_key(title)}\n{summary_text}".encode()).hexdigest()[:32]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def link_digest(link: str | None) -> str | None:
+    """A fixed-size stand-in for ``normalise_link(link)`` (``items.link_key``), or None.
+
+    Links run to 2,048 characters and a PostgreSQL btree entry must stay under 2,704 bytes,
+    so the index holds 32 hex digits of a SHA-256 instead. Equal normalised links, equal
+    digests; a new normalisation rule needs a migration that computes them again."""
+    normalised = normalise_link(link) if link else ""
+    return _digest(normalised) if normalised else None
+
+
+def title_digest(title: str) -> str | None:
+    """A fixed-size stand-in for ``title_key(title)`` (``items.title_key``), or None when the
+    title has no words (such titles never make a story)."""
+    key = title_key(title)
+    return _digest(key) if key else None
+
+
+def compared_fuzzily(title: str) -> bool:
+    """Can ``title`` be near-identical to another without being equal (long enough)?"""
+    return len(title_key(title)) >= MIN_FUZZY_TITLE
+
+
+def story_windows(published: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """The publication dates within ``STORY_WINDOW`` of any of ``published``, as few
+    disjoint (first, last) ranges, oldest first."""
+    windows: list[tuple[datetime, datetime]] = []
+    for when in sorted(published):
+        first, last = when - STORY_WINDOW, when + STORY_WINDOW
+        if windows and first <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], last)
+        else:
+            windows.append((first, last))
+    return windows
 
 
 @dataclass(frozen=True)

@@ -93,11 +93,15 @@ class Item(Base):
     summary_text: Mapped[str] = mapped_column(Text, default="")
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
     published_at: Mapped[datetime | None]
-    first_seen_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime | None]
     baseline: Mapped[bool] = mapped_column(Boolean, default=False)
     story_id: Mapped[int | None] = mapped_column(Integer, index=True)  # same document elsewhere
     doi: Mapped[str | None] = mapped_column(String(300), index=True)
+    # Digests of the normalised link and of the title key (identity.link_digest and
+    # title_digest), so that stories are found through an index: links are too long for one.
+    link_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    title_key: Mapped[str | None] = mapped_column(String(32), index=True)
 
     source: Mapped[Source] = relationship()
 
