@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import sys
 from datetime import UTC, datetime, timedelta
+from difflib import SequenceMatcher
 from xml.sax.saxutils import escape
 
 import pytest
@@ -20,6 +21,7 @@ from awareness.sources.identity import (
     MIN_FUZZY_TITLE,
     MIN_FUZZY_TITLE_CHARS,
     STORY_WINDOW,
+    TITLE_SIMILARITY,
     KnownItem,
     StoryIndex,
     find_doi,
@@ -290,6 +292,39 @@ _story_items = st.builds(
 def test_story_index_agrees_with_find_story(item, others) -> None:
     # The index is an optimisation of the scan: it must pick the very same story.
     assert StoryIndex(others).find(item) == find_story(item, others)
+
+
+@st.composite
+def _variants(draw: st.DrawFn, base: str) -> str:
+    """``base`` with a few characters replaced, dropped or added: near, or just not."""
+    title = list(base)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(title)))
+        title[at:at + draw(st.integers(0, 1))] = draw(st.sampled_from(["", "a", "x", " "]))
+    return "".join(title)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abcde ", min_size=MIN_FUZZY_TITLE - 2, max_size=45).flatmap(
+    lambda base: st.tuples(st.lists(_variants(base), min_size=1, max_size=4),
+                           st.lists(_variants(base), max_size=6))))
+def test_near_identical_means_a_difflib_ratio_of_at_least_0_92(titles) -> None:
+    mine, others = titles
+    # The scan skips pairs by cheap upper bounds and reuses one matcher per stored title:
+    # neither may change which titles count as near-identical.
+    def near(a: str, b: str) -> bool:
+        a, b = title_key(a), title_key(b)
+        return bool(a and b) and (a == b or (
+            min(len(a), len(b)) >= MIN_FUZZY_TITLE
+            and SequenceMatcher(None, a, b, autojunk=False).ratio() >= TITLE_SIMILARITY))
+
+    stored = [KnownItem(id=n + 1, key=f"k{n}", link=None, title=title, summary_text="")
+              for n, title in enumerate(others)]
+    index = StoryIndex(stored)
+    for title in mine:
+        item = KnownItem(id=0, key="new", link=None, title=title, summary_text="")
+        expected = next((other.id for other in stored if near(title, other.title)), None)
+        assert index.find(item) == expected
 
 
 # --- stories found through indexes, not a window of recent items -----------------------------

@@ -151,7 +151,11 @@ def _close_in_time(a: datetime | None, b: datetime | None) -> bool:
     return a is None or b is None or abs(a - b) <= STORY_WINDOW
 
 
-def _same_title(a: str, b: str) -> bool:
+def _same_title(a: str, b: str,
+                matchers: dict[str, SequenceMatcher[str]] | None = None) -> bool:
+    """Equal title keys, or near-identical long ones. difflib caches what it learns of a
+    matcher's second sequence, so a ``b`` compared with many titles is cheaper through a
+    matcher kept for it in ``matchers``."""
     if not a or not b:
         return False
     if a == b:
@@ -160,8 +164,14 @@ def _same_title(a: str, b: str) -> bool:
         return False
     if 2 * min(len(a), len(b)) < TITLE_SIMILARITY * (len(a) + len(b)):
         return False  # real_quick_ratio's bound, before building a matcher
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.real_quick_ratio() >= TITLE_SIMILARITY and matcher.ratio() >= TITLE_SIMILARITY
+    matcher = matchers.get(b) if matchers is not None else None
+    if matcher is None:
+        matcher = SequenceMatcher(None, b=b, autojunk=False)
+        if matchers is not None:
+            matchers[b] = matcher
+    matcher.set_seq1(a)
+    # quick_ratio, from the characters alone, is never below ratio: most pairs stop there.
+    return matcher.quick_ratio() >= TITLE_SIMILARITY and matcher.ratio() >= TITLE_SIMILARITY
 
 
 def find_story(item: KnownItem, others: Iterable[KnownItem]) -> int | None:
@@ -200,8 +210,9 @@ class StoryIndex:
     """``find_story`` over a fixed list of other sources' items, for many new items.
 
     Each candidate's normalised link and title key are computed once, and links and DOIs
-    are looked up, not scanned; only near-identical titles still need a scan. The answer is
-    the one ``find_story`` gives: the story of the first candidate that matches.
+    are looked up, not scanned; only near-identical titles still need a scan, which keeps
+    one difflib matcher per candidate for all the new items. The answer is the one
+    ``find_story`` gives: the story of the first candidate that matches.
     """
 
     def __init__(self, others: Iterable[KnownItem]):
@@ -209,6 +220,7 @@ class StoryIndex:
         self.keys = [_cached_title_key(other.title) for other in self.others]
         self.by_link: dict[str, int] = {}
         self.by_doi: dict[str, int] = {}
+        self.matchers: dict[str, SequenceMatcher[str]] = {}  # by title key, when needed
         for position, other in enumerate(self.others):
             if other.link:
                 self.by_link.setdefault(_cached_link(other.link), position)
@@ -225,7 +237,7 @@ class StoryIndex:
         for position in range(first):
             other = self.others[position]
             if _close_in_time(item.published, other.published) and _same_title(
-                    key, self.keys[position]):
+                    key, self.keys[position], self.matchers):
                 first = position
                 break
         if first == len(self.others):
