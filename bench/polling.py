@@ -1,6 +1,7 @@
 """Benchmark: polling N feeds on loopback, beside the bare floor measured in the same run.
 
-Run as ``.venv/bin/python bench/polling.py [--sources N] [--items M]`` (default 200 × 50).
+Run as ``.venv/bin/python bench/polling.py [--sources N] [--items M]`` (default 200 × 50),
+or ``--sweep 100,500,1000,2000`` for the memory of each size, each in a fresh interpreter.
 A server in a separate process serves N RSS feeds of M items on 127.0.0.1. Three cycles:
 
 * cold: every source new (baseline: every item stored);
@@ -10,17 +11,23 @@ A server in a separate process serves N RSS feeds of M items on 127.0.0.1. Three
   ``feedparser.parse`` alone, in this process, no storage, no guards, no workers.
 
 CPU is this process plus its descendants (the parse workers), read from /proc, minus the
-server process. Peak memory is this process's VmHWM. Nothing leaves the machine.
+server process. Peak memory is this process's VmHWM (the service: polling threads, storage,
+matching) and, separately, the largest VmHWM of its other descendants (the parse workers and
+the forkserver that starts them), both since the interpreter started, so each row's figure
+covers that cycle and the ones before it. Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,28 +109,44 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def tree_cpu(exclude: int) -> float:
-    """CPU seconds of this process and its live descendants, except ``exclude``'s tree."""
-    total, todo = 0.0, [os.getpid()]
+def descendants(exclude: int) -> list[int]:
+    """This process's live descendants, except ``exclude``'s tree (the feed server)."""
+    found, todo = [], _children(os.getpid())
     while todo:
         pid = todo.pop()
-        if pid == exclude:
-            continue
+        if pid != exclude:
+            found.append(pid)
+            todo.extend(_children(pid))
+    return found
+
+
+def tree_cpu(exclude: int) -> float:
+    """CPU seconds of this process and its live descendants, except ``exclude``'s tree."""
+    total = 0.0
+    for pid in [os.getpid(), *descendants(exclude)]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / TICK
-        todo.extend(_children(pid))
     return total
 
 
-def peak_memory_mib() -> float:
-    """This process's peak resident memory (VmHWM), MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_memory_mib(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM), MiB; 0 if it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if pid == "self" else 0.0
+
+
+def workers_peak_mib(exclude: int) -> float:
+    """The largest peak resident memory among the parse workers (and their forkserver)."""
+    return max((peak_memory_mib(pid) for pid in descendants(exclude)), default=0.0)
 
 
 def make_context(tmp: Path, base: str, sources: int) -> Any:
@@ -149,17 +172,19 @@ def make_context(tmp: Path, base: str, sources: int) -> Any:
     return ctx
 
 
-def measure(label: str, server_pid: int, run: Any, sources: int) -> dict[str, Any]:
+def measure(label: str, server_pid: int, run: Any, sources: int,
+            quiet: bool = False) -> dict[str, Any]:
     """Run ``run()`` and report wall time, CPU and throughput."""
     cpu, wall = tree_cpu(server_pid), time.perf_counter()
     items = run()
     wall, cpu = time.perf_counter() - wall, tree_cpu(server_pid) - cpu
     row = {"cycle": label, "wall_s": wall, "cpu_s": cpu, "sources_per_s": sources / wall,
            "items_per_s": items / wall, "cpu_ms_per_source": 1000 * cpu / sources,
-           "peak_mib": peak_memory_mib()}
+           "peak_mib": peak_memory_mib(), "workers_peak_mib": workers_peak_mib(server_pid)}
     print(f"{label:<28} wall {wall:7.2f} s  cpu {cpu:7.2f} s  {sources / wall:8.1f} sources/s  "
           f"{items / wall:9.0f} items/s  {1000 * cpu / sources:7.2f} ms CPU/source  "
-          f"peak {row['peak_mib']:.0f} MiB", flush=True)
+          f"peak {row['peak_mib']:.0f} MiB  workers {row['workers_peak_mib']:.0f} MiB",
+          file=sys.stderr if quiet else sys.stdout, flush=True)
     return row
 
 
@@ -177,12 +202,39 @@ def floor(base: str, sources: int) -> int:
     return count
 
 
+def sweep(sizes: list[int], items: int) -> None:
+    """Each size in a fresh interpreter (peaks never go down), then one memory line per size."""
+    rows = {}
+    for n in sizes:
+        done = subprocess.run([sys.executable, __file__, "--sources", str(n), "--items",
+                               str(items), "--json"], check=True, stdout=subprocess.PIPE,
+                              text=True)
+        rows[n] = {row["cycle"]: row for row in json.loads(done.stdout)}
+    print(f"\npeak RSS, MiB ({items} items per feed, {os.cpu_count()} CPUs)")
+    print("| sources | service after cold poll | service after steady state | "
+          "service after all 304 | largest parse worker |")
+    print("|---:|---:|---:|---:|---:|")
+    for n, cycles in rows.items():
+        service = [cycles[c]["peak_mib"] for c in ("cold poll", "steady-state poll",
+                                                   "all 304 poll")]
+        print(f"| {n:,} | " + " | ".join(f"{m:.0f}" for m in service)
+              + f" | {cycles['all 304 poll']['workers_peak_mib']:.0f} |")
+
+
 def main() -> None:
     """Run the three cycles and print one line each."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
+    parser.add_argument("--sweep", metavar="N,N,...",
+                        help="run each number of sources in a fresh interpreter and print "
+                             "their peak memory")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as JSON (the lines go to stderr)")
     args = parser.parse_args()
+    if args.sweep:
+        sweep([int(n) for n in args.sweep.split(",")], args.items)
+        return
     n = args.sources
     mp = multiprocessing.get_context("fork")
     state = mp.Array("b", n, lock=False)
@@ -204,15 +256,19 @@ def main() -> None:
         def cycle() -> int:
             return sum(o.new_items for o in polling.poll(ctx, ids))
 
-        print(f"{n} sources x {args.items} items, {os.cpu_count()} CPUs")
-        measure("floor (httpx + feedparser)", server.pid, lambda: floor(base, n), n)
-        measure("cold poll", server.pid, cycle, n)
+        out = sys.stderr if args.json else sys.stdout
+        print(f"{n} sources x {args.items} items, {os.cpu_count()} CPUs", file=out)
+        rows = [measure("floor (httpx + feedparser)", server.pid, lambda: floor(base, n), n,
+                        args.json),
+                measure("cold poll", server.pid, cycle, n, args.json)]
         for i in range(n):  # 80% 304, 10% same body, 5% new items, 5% failing
             state[i] = 1 if i % 20 == 0 else 2 if i % 20 == 1 else 3 if i % 10 == 2 else 0
-        measure("steady-state poll", server.pid, cycle, n)
+        rows.append(measure("steady-state poll", server.pid, cycle, n, args.json))
         for i in range(n):
             state[i] = 0
-        measure("all 304 poll", server.pid, cycle, n)
+        rows.append(measure("all 304 poll", server.pid, cycle, n, args.json))
+        if args.json:
+            print(json.dumps(rows))
     finally:
         server.kill()
         shutil.rmtree(tmp, ignore_errors=True)
