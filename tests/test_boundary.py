@@ -10,7 +10,8 @@ CORE = [
     "awareness.sources.parse", "awareness.sources.schedule", "awareness.topics.query",
     "awareness.drivers.importer", "awareness.drivers.linking", "awareness.digests.build",
     "awareness.digests.schedule",
-    "awareness.digests.render",
+    "awareness.digests.render", "awareness.addresses", "awareness.toml_checks",
+    "awareness.htmlparsing", "awareness.drivers.html",
 ]
 FORBIDDEN = ["httpx", "sqlalchemy", "smtplib", "apscheduler", "uvicorn", "starlette"]
 

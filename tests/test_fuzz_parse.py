@@ -24,12 +24,7 @@ HARNESS = Path(__file__).with_name("fuzz_parse.py")
 FINDINGS = sorted((Path(__file__).parent / "data" / "hostile-feeds").glob("crash-*.xml"))
 # Findings whose fix has not landed: strict, so the fix fails this test until the entry goes.
 # ``make fuzz`` fails on them as well, since they are seeds.
-OPEN: dict[str, tuple[type[Exception], str]] = {
-    "crash-marked-section-in-html-title.xml": (AssertionError, "html.parser raises on '<![x]>' "
-                                               "and '<![ x' in an HTML title"),
-    "crash-invalid-ipv6-xml-base.xml": (ValueError, "urljoin raises on an xml:base of "
-                                        "'http://[pub.example/' in _summary_source"),
-}
+OPEN: dict[str, tuple[type[Exception], str]] = {}
 FIXED = [path for path in FINDINGS if path.name not in OPEN]
 
 

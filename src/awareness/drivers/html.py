@@ -12,7 +12,8 @@ never raises on malformed markup.
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+
+from awareness.htmlparsing import LenientHTMLParser
 
 
 def _names(text: str) -> frozenset[str]:
@@ -46,7 +47,7 @@ def html_to_text(html: str) -> str:
     return reader.text()
 
 
-class _TextReader(HTMLParser):
+class _TextReader(LenientHTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = []

@@ -33,7 +33,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
@@ -42,6 +41,7 @@ import feedparser.api
 import nh3
 
 from awareness.errors import ParseError
+from awareness.htmlparsing import LenientHTMLParser
 from awareness.links import is_safe_link, normalise_link
 from awareness.model import ParsedFeed, ParsedItem
 
@@ -132,7 +132,7 @@ _BREAKING_TAGS = frozenset(
 _HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title"})
 
 
-class _TextCollector(HTMLParser):
+class _TextCollector(LenientHTMLParser):
     """Collects the text a reader would see, with a space wherever a block breaks."""
 
     def __init__(self) -> None:
@@ -243,7 +243,10 @@ def _summary_source(entry: Mapping[str, Any], base: str) -> tuple[str, str]:
         value, detail = contents[0].get("value") or "", contents[0]
     if "html" not in (detail.get("type") or "text/html"):
         value = html.escape(value)
-    return value, urljoin(base, detail.get("base") or "")
+    try:
+        return value, urljoin(base, detail.get("base") or "")
+    except ValueError:  # an xml:base such as "http://[pub.example/"
+        return value, base
 
 
 def _summary_text(summary_html: str) -> str:
