@@ -76,9 +76,13 @@ class Document:
         return ordered[start:end]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def document(item: ItemText) -> Document:
-    """The normalised form of ``item``, cached so many topics share one tokenisation."""
+    """The normalised form of ``item``, cached so many topics share one tokenisation.
+
+    Matching, scoring and explaining one item reuse it at once, so a small cache does; at
+    4,096 entries (about 9 KiB each) it was most of the service's memory growth with the
+    number of sources (docs/performance.md)."""
     return Document({
         "title": (tuple(words(item.title)),),
         "summary": (tuple(words(item.summary)),),
