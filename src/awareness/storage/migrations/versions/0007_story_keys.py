@@ -7,7 +7,7 @@ ones (normalisation is not SQL), so this runs alike on SQLite and PostgreSQL.
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-10
+Create Date: 2026-11-26
 """
 
 import sqlalchemy as sa
