@@ -28,18 +28,11 @@ from awareness.errors import ParseError
 from awareness.links import is_safe_link
 from awareness.model import ParsedFeed
 from awareness.sources.parse import (
-    CATEGORY_CAP,
     FEEDPARSER_OPTIONS,
-    GUID_CAP,
-    LINK_CAP,
-    MAX_CATEGORIES,
-    SUMMARY_HTML_CAP,
-    SUMMARY_TEXT_CAP,
-    TITLE_CAP,
-    WARNING_CAP,
     parse_feed,
     run_feedparser,
 )
+from tests.fuzz_parse import check_feed
 from tests.test_parse import assert_safe_html
 
 CORPUS = Path(__file__).parent / "data" / "feedparser-corpus"
@@ -112,34 +105,6 @@ def _comment_lines(body: bytes) -> Iterator[str]:
 # --- P1 --------------------------------------------------------------------------------------
 
 
-def _assert_clean(value: str, cap: int) -> None:
-    assert isinstance(value, str)
-    value.encode("utf-8")  # raises on lone surrogates
-    assert len(value) <= cap
-
-
-def _assert_feed_is_clean(feed: ParsedFeed) -> None:
-    for warning in feed.warnings:
-        _assert_clean(warning, WARNING_CAP)
-    if feed.title is not None:
-        _assert_clean(feed.title, TITLE_CAP)
-    keys = [item.key for item in feed.items]
-    assert len(keys) == len(set(keys))
-    for item in feed.items:
-        _assert_clean(item.title, TITLE_CAP)
-        _assert_clean(item.summary_html, SUMMARY_HTML_CAP)
-        _assert_clean(item.summary_text, SUMMARY_TEXT_CAP)
-        if item.link is not None:
-            _assert_clean(item.link, LINK_CAP)
-            assert item.link.lower().startswith(("http://", "https://"))
-        if item.guid is not None:
-            _assert_clean(item.guid, GUID_CAP)
-        assert len(item.categories) <= MAX_CATEGORIES
-        for category in item.categories:
-            _assert_clean(category, CATEGORY_CAP)
-        assert item.published is None or item.published.tzinfo is not None
-
-
 def test_p1_every_corpus_file_goes_through_our_ingest() -> None:
     """No exception but ParseError; items whenever feedparser finds entries; bozo → warnings."""
     stored = flagged = rejected = 0
@@ -154,7 +119,7 @@ def test_p1_every_corpus_file_goes_through_our_ingest() -> None:
             assert not upstream.entries, path
             rejected += 1
             continue
-        _assert_feed_is_clean(feed)
+        check_feed(feed)
         assert len(feed.items) == len(upstream.entries), path
         stored += len(feed.items)
         if upstream.bozo:
