@@ -257,8 +257,7 @@ def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_conte
     counts = []
     for _ in range(2):
         with transaction(ctx.sessions) as session:
-            source = session.get_one(Source, source_id)
-            new, _updated, _rekeyed = polling.upsert_items(session, source, feed.items, NOW,
+            new, _updated, _rekeyed = polling.upsert_items(session, source_id, feed.items, NOW,
                                                            False)
             counts.append(len(new))
     assert counts[1] == 0
@@ -339,14 +338,12 @@ def parsed(title: str, link: str | None, *, published: datetime | None = None,
 def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
           baseline: bool = False) -> list[int]:
     with transaction(ctx.sessions) as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            source = Source(id=source_id, name=source_id, publisher=source_id,
-                            url=f"https://{source_id}.example/", kind="feed",
-                            baseline_done=False, error_count=0, state="active")
-            session.add(source)
+        if session.get(Source, source_id) is None:
+            session.add(Source(id=source_id, name=source_id, publisher=source_id,
+                               url=f"https://{source_id}.example/", kind="feed",
+                               baseline_done=False, error_count=0, state="active"))
             session.flush()
-        return ingest.upsert_items(session, source, entries, now, baseline).new
+        return ingest.upsert_items(session, source_id, entries, now, baseline).new
 
 
 def story_of(ctx, item_id: int) -> int | None:

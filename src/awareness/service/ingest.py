@@ -11,14 +11,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, null, or_, select, update
+from sqlalchemy import bindparam, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from awareness.links import normalise_link
 from awareness.model import ParsedItem
 from awareness.sources import identity
-from awareness.storage.models import Item, ItemTombstone, Source
+from awareness.storage.models import Item, ItemTombstone
 
 # Where a new item looks for the same document from other sources (a story).
 STORY_LOOKBACK = timedelta(days=30)
@@ -27,7 +27,7 @@ STORY_LOOKBACK = timedelta(days=30)
 FUZZY_STORY_CANDIDATES = 5_000
 
 
-def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
+def upsert_items(session: Session, source_id: str, items: Iterable[ParsedItem],
                  now: datetime, baseline: bool) -> Upserted:
     """Insert items not seen before; update edited ones in place (edits never re-alert).
     Returns the new items' ids, the number of edited ones and of those whose id changed.
@@ -37,11 +37,11 @@ def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
     """
     # Columns, not ORM objects, and one batched INSERT: the ORM with a savepoint per item
     # cost about three quarters of a cold poll's CPU.
-    stored: dict[int, Any] = {row.id: row for row in session.execute(
-        select(*_KNOWN_COLUMNS, Item.summary_html).where(Item.source_id == source.id))}
+    connection = session.connection()
+    stored: dict[int, Any] = {row.id: row for row in connection.execute(
+        _STORED, {"source_id": source_id})}
     index = identity.SourceIndex(_known(row) for row in stored.values())
-    deleted = set(session.scalars(
-        select(ItemTombstone.key).where(ItemTombstone.source_id == source.id)))
+    deleted = set(connection.execute(_TOMBSTONES, {"source_id": source_id}).scalars())
     pending: dict[int, dict[str, Any]] = {}  # new entries, under provisional negative ids
     edited: dict[int, dict[str, Any]] = {}  # stored items as this fetch leaves them
     updated = rekeyed = 0
@@ -52,7 +52,7 @@ def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
         known = index.known_item(parsed.key, parsed.link, parsed.title, parsed.summary_text)
         if known is None:
             provisional = -1 - len(pending)  # a twin later in this fetch edits this entry
-            pending[provisional] = _new_values(source.id, parsed, now, baseline)
+            pending[provisional] = _new_values(source_id, parsed, now, baseline)
             index.add(identity.KnownItem(id=provisional, key=parsed.key, link=parsed.link,
                                          title=parsed.title, summary_text=parsed.summary_text))
             continue
@@ -67,7 +67,7 @@ def upsert_items(session: Session, source: Source, items: Iterable[ParsedItem],
     ids = _insert_new(session, list(pending.values()))
     new = [ids[values["key"]] for values in pending.values() if values["key"] in ids]
     if not baseline:
-        _assign_stories(session, source.id, new, now)
+        _assign_stories(session, source_id, new, now)
     return Upserted(new, updated, rekeyed)
 
 
@@ -82,6 +82,9 @@ class Upserted(NamedTuple):
 _KNOWN_COLUMNS = (Item.id, Item.key, Item.link, Item.title, Item.summary_text, Item.story_id,
                   Item.published_at, Item.first_seen_at, Item.doi)
 _EDITABLE = ("key", "title", "summary_html", "summary_text")
+_STORED = select(*_KNOWN_COLUMNS, Item.summary_html).where(
+    Item.source_id == bindparam("source_id"))
+_TOMBSTONES = select(ItemTombstone.key).where(ItemTombstone.source_id == bindparam("source_id"))
 
 
 def _new_values(source_id: str, parsed: ParsedItem, now: datetime,

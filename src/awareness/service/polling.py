@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from awareness.drivers.linking import related_drivers
@@ -145,7 +146,7 @@ def poll_source(ctx: Context, source_id: str, topics: list[Topic],
     and memory, so a runaway feed costs one error, not the run (RELIABILITY P8).
     """
     with ctx.sessions() as session:
-        row = session.get_one(Source, source_id)
+        row = session.connection().execute(_FETCH_STATE, {"source_id": source_id}).one()
         url, validators = row.fetch_url or row.url, Validators(row.etag, row.last_modified)
         old_hash, kind, baseline = row.body_hash, row.kind, not row.baseline_done
     try:
@@ -187,24 +188,33 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
            drivers: list[tuple[int, DriverRecord]]) -> PollOutcome:
     now = ctx.now()
     with transaction(ctx.sessions) as session:
-        source = session.get_one(Source, source_id)
+        # Columns and one UPDATE, not the ORM: this runs for every fetch that has items.
+        source = _source_state(session, source_id)
         baseline = not source.baseline_done
-        new, updated, rekeyed = upsert_items(session, source, items, now, baseline)
+        new, updated, rekeyed = upsert_items(session, source_id, items, now, baseline)
         new_matches = 0 if baseline else sum(
             match_item(session, item, source, topics, drivers, now)
             for item in session.scalars(select(Item).where(Item.id.in_(new)).order_by(Item.id))
         )
-        _mark_success(source, result, body_hash, now)
-        _follow_redirects(session, source, result)
-        source.baseline_done = True
         if rekeyed:
             warnings = [*warnings, f"the feed changed the ids of {rekeyed} known items; they "
                         "were recognised and not alerted again"]
-        source.warnings = "\n".join(warnings) or None
+        _update_source(session, source_id, _success_values(source, result, body_hash, now),
+                       _redirect_values(session, source, result),
+                       baseline_done=True, warnings="\n".join(warnings) or None)
     return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
 
 
-def match_item(session: Session, item: Item, source: Source, topics: list[Topic],
+class SourceRef(Protocol):
+    """What matching needs to know of an item's source."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def publisher(self) -> str: ...
+
+
+def match_item(session: Session, item: Item, source: SourceRef, topics: list[Topic],
                drivers: list[tuple[int, DriverRecord]], now: datetime) -> int:
     """Match one stored item against every topic; store each match with its driver links."""
     text = ItemText(title=item.title, summary=item.summary_text,
@@ -256,41 +266,64 @@ def record_from_row(row: DriverRecordRow) -> DriverRecord:
                         fields=dict(row.fields or {}))
 
 
-def _follow_redirects(session: Session, source: Source, result: FetchResult) -> None:
+# What a poll reads of a source before and after fetching, as columns, and its update: built
+# once, run through the connection (the ORM's statement handling cost more than the
+# database's own work here).
+_FETCH_STATE = select(Source.url, Source.fetch_url, Source.etag, Source.last_modified,
+                      Source.body_hash, Source.kind, Source.baseline_done
+                      ).where(Source.id == bindparam("source_id"))
+_STATE = select(Source.id, Source.publisher, Source.url, Source.fetch_url,
+                Source.redirect_target, Source.redirect_count, Source.duplicate_of,
+                Source.state, Source.interval_minutes, Source.baseline_done
+                ).where(Source.id == bindparam("source_id"))
+_UPDATE = update(Source).where(Source.id == bindparam("source_id"))
+
+
+def _source_state(session: Session, source_id: str) -> Any:
+    return session.connection().execute(_STATE, {"source_id": source_id}).one()
+
+
+def _update_source(session: Session, source_id: str, *changes: dict[str, Any],
+                   **more: Any) -> None:
+    values = {name: value for change in changes for name, value in change.items()}
+    session.connection().execute(_UPDATE, {**values, **more, "source_id": source_id})
+
+
+def _redirect_values(session: Session, source: Any, result: FetchResult) -> dict[str, Any]:
     """Move the source's address after repeated permanent redirects (RELIABILITY F11, F12)."""
     # Only a redirect needs the other sources' addresses: a 304 stays one-row cheap.
-    others = {normalise_link(row.fetch_url or row.url): row.id for row in session.scalars(
-        select(Source).where(Source.id != source.id))} if result.permanent_url else {}
+    others = {normalise_link(fetch_url or url): other for other, fetch_url, url in
+              session.execute(select(Source.id, Source.fetch_url, Source.url)
+                              .where(Source.id != source.id))} if result.permanent_url else {}
     state = redirects.after_fetch(
         redirects.RedirectState(source.fetch_url, source.redirect_target,
                                 source.redirect_count or 0, source.duplicate_of),
         configured_url=source.url, permanent_url=result.permanent_url, other_sources=others)
     if state.fetch_url != source.fetch_url:
         log.info("source %s moved permanently to %s", source.id, state.fetch_url)
-    source.fetch_url, source.redirect_target = state.fetch_url, state.target
-    source.redirect_count, source.duplicate_of = state.count, state.duplicate_of
+    return {"fetch_url": state.fetch_url, "redirect_target": state.target,
+            "redirect_count": state.count, "duplicate_of": state.duplicate_of}
 
 
-def _mark_success(source: Source, result: FetchResult, body_hash: str | None,
-                  now: datetime) -> None:
-    source.etag = result.validators.etag
-    source.last_modified = result.validators.last_modified
+def _success_values(source: Any, result: FetchResult, body_hash: str | None,
+                    now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "etag": result.validators.etag, "last_modified": result.validators.last_modified,
+        "last_attempt_at": now, "last_success_at": now, "error_count": 0, "last_error": None,
+        "next_check_at": schedule.next_check_after_success(now, source.interval_minutes)}
     if body_hash is not None:
-        source.body_hash = body_hash
-    source.last_attempt_at = source.last_success_at = now
-    source.error_count = 0
-    source.last_error = None
+        values["body_hash"] = body_hash
     if source.state == "broken":
-        source.state = "active"  # one success resets everything (RELIABILITY F15)
-    source.next_check_at = schedule.next_check_after_success(now, source.interval_minutes)
+        values["state"] = "active"  # one success resets everything (RELIABILITY F15)
+    return values
 
 
 def _record_success(ctx: Context, source_id: str, result: FetchResult, body_hash: str | None,
                     status: str) -> PollOutcome:
     with transaction(ctx.sessions) as session:
-        source = session.get_one(Source, source_id)
-        _mark_success(source, result, body_hash, ctx.now())
-        _follow_redirects(session, source, result)
+        source = _source_state(session, source_id)
+        _update_source(session, source_id, _success_values(source, result, body_hash, ctx.now()),
+                       _redirect_values(session, source, result))
     return PollOutcome(source_id, status)
 
 

@@ -84,7 +84,8 @@ class Item(Base):
     __table_args__ = (UniqueConstraint("source_id", "key", name="uq_items_source_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
+    # Lookups by source use the unique index on (source_id, key).
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
     key: Mapped[str] = mapped_column(String(1100))
     guid: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
