@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from awareness.addresses import is_email_address
+from awareness.addresses import address_problem, is_email_address
 from awareness.drivers.members import parse_members
 from awareness.errors import AwarenessError, ConfigError
 from awareness.service import people
@@ -74,7 +74,8 @@ def _member_accepts(address: str) -> bool:
         parse_members(text, "members.toml")
     except ConfigError as err:
         assert err.located().startswith("members.toml:4: email '")
-        assert err.message.endswith("' is not an e-mail address")
+        assert err.message.endswith(f"' is not an e-mail address: "
+                                    f"{address_problem(address.strip())}")
         return False
     return True
 
@@ -86,10 +87,34 @@ def test_members_and_subscribers_accept_the_same_addresses(make_context) -> None
         try:
             people.add_subscriber(ctx, address, ["leadership"], "weekly")
         except AwarenessError as err:
-            assert str(err) == f"not an e-mail address: {address.strip()!r}"
+            assert str(err) == (f"{address.strip()!r} is not an e-mail address: "
+                                f"{address_problem(address.strip())}")
             return False
         return True
 
     expected = {address: accepted for address, accepted in CASES}
     assert {address: _member_accepts(address) for address, _ in CASES} == expected
     assert {address: subscriber_accepts(address) for address, _ in CASES} == expected
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("jos\u00e9@nhs.net", "non-ASCII characters"),
+    ("jo bloggs@nhs.net", "white space"),
+    ("jo@@nhs.net", "exactly one '@'"),
+    ("nhs.net", "exactly one '@'"),
+    ("Jo <jo@nhs.net>", "white space"),
+    ("<jo@nhs.net>", "contains < >"),
+    ('"jo"@nhs.net', 'contains "'),
+    ("jo@[127.0.0.1]", "contains [ ]"),
+    ("@nhs.net", "nothing comes before the '@'"),
+    ("jo@localhost", "'localhost' is not a domain name"),
+    ("jo@nhs..net", "'nhs..net' is not a domain name"),
+])
+def test_a_refused_address_says_why(address: str, reason: str) -> None:
+    problem = address_problem(address)
+    assert problem is not None and reason in problem
+
+
+@pytest.mark.parametrize(("address", "accepted"), CASES)
+def test_a_problem_exactly_when_refused(address: str, accepted: bool) -> None:
+    assert (address_problem(address.strip()) is None) is accepted

@@ -24,3 +24,24 @@ _ADDRESS = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,}}")
 def is_email_address(text: str) -> bool:
     """Is ``text`` exactly one address (callers strip surrounding white space first)?"""
     return _ADDRESS.fullmatch(text) is not None
+
+
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is not one address, as the end of a sentence ("… is not an address:
+    <reason>"), or None when it is one."""
+    if is_email_address(text):
+        return None
+    if not text.isascii():
+        return ("it has non-ASCII characters, and mail goes out without SMTPUTF8, so it "
+                "could never be delivered: use the person's ASCII address")
+    if any(ch.isspace() for ch in text):
+        return "it contains white space: give one address, as name@example.nhs.uk"
+    if text.count("@") != 1:
+        return "it needs exactly one '@', as in name@example.nhs.uk"
+    local, host = text.split("@")
+    odd = sorted({ch for ch in text if ch in '"(),:;<>[\\]'})
+    if odd:
+        return f"it contains {' '.join(odd)}: give the bare address, as name@example.nhs.uk"
+    if not local:
+        return "nothing comes before the '@'"
+    return f"'{host}' is not a domain name such as nhs.net"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from awareness.addresses import is_email_address
+from awareness.addresses import address_problem
 from awareness.errors import ConfigError
 from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 
@@ -53,8 +53,9 @@ def parse_members(text: str, path: str) -> list[Member]:
                        "initials")
         seen[initials] = lines.line("initials", "member", index)
         email = check.text(table, "email").strip()
-        if not is_email_address(email):
-            check.fail(f"email '{email}' is not an e-mail address", "email")
+        problem = address_problem(email)
+        if problem:
+            check.fail(f"email '{email}' is not an e-mail address: {problem}", "email")
         members.append(Member(initials, check.text(table, "name").strip(), email))
     return members
 

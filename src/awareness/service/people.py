@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from awareness.addresses import is_email_address
+from awareness.addresses import address_problem
 from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
 from awareness.service.context import Context
@@ -88,8 +88,9 @@ class SubscriberView:
 def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
     """Subscribe an address to topics; adding topics to an existing subscriber merges them."""
     email = email.strip()
-    if not is_email_address(email):
-        raise AwarenessError(f"not an e-mail address: {email!r}")
+    problem = address_problem(email)
+    if problem:
+        raise AwarenessError(f"{email!r} is not an e-mail address: {problem}")
     if frequency not in ("daily", "weekly"):
         raise AwarenessError("frequency must be daily or weekly")
     if not topics:
