@@ -18,6 +18,7 @@ from awareness.errors import AwarenessError
 from awareness.model import ParsedItem
 from awareness.service import ingest, polling
 from awareness.sources.identity import (
+    DOI_PATTERN,
     MIN_FUZZY_TITLE,
     MIN_FUZZY_TITLE_CHARS,
     STORY_WINDOW,
@@ -199,6 +200,19 @@ def test_story_rules_are_pure() -> None:
     assert title_key("Press release: The NHS’s plan — for 2026!") == "the nhs s plan for 2026"
     assert find_doi(None, "see https://doi.org/10.1136/bmj.q123.") == "10.1136/bmj.q123"
     assert find_doi("no doi here") is None
+
+
+_DOI_PIECES = st.lists(st.sampled_from(["10.", "1136", "/", "bmj", ".", ")", " ", "X", "doi.org/",
+                                         "10.1136/bmj.q123", "10.12/x", "10.99999/"]),
+                       max_size=6).map("".join)
+
+
+@given(st.lists(st.one_of(st.none(), _DOI_PIECES), max_size=3))
+def test_find_doi_answers_as_the_pattern_does(texts: list[str | None]) -> None:
+    # find_doi skips the pattern for texts without "10."; that must never change the answer.
+    found = (DOI_PATTERN.search(text) for text in texts if text)
+    expected = next((m.group(0).rstrip(".,;)").lower() for m in found if m), None)
+    assert find_doi(*texts) == expected
 
 
 def test_story_digests_fit_an_index_and_ignore_what_normalisation_ignores() -> None:

@@ -54,7 +54,7 @@ def title_key(title: str) -> str:
 def find_doi(*texts: str | None) -> str | None:
     """The first DOI in any of ``texts`` (links, ids, summaries), lower-cased, or None."""
     for text in texts:
-        if text:
+        if text and "10." in text:  # every DOI has it; most texts have none
             found = DOI_PATTERN.search(text)
             if found:
                 return found.group(0).rstrip(".,;)").lower()
