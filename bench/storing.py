@@ -23,7 +23,6 @@ import resource
 import shutil
 import sqlite3
 import statistics
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,4 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -146,7 +146,7 @@ def poll_source(ctx: Context, source_id: str, topics: list[Topic],
     and memory, so a runaway feed costs one error, not the run (RELIABILITY P8).
     """
     with ctx.sessions() as session:
-        row = session.connection().execute(_FETCH_STATE, {"source_id": source_id}).one()
+        row = _source_state(session, source_id)
         url, validators = row.fetch_url or row.url, Validators(row.etag, row.last_modified)
         old_hash, kind, baseline = row.body_hash, row.kind, not row.baseline_done
     try:
@@ -199,9 +199,9 @@ def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
         if rekeyed:
             warnings = [*warnings, f"the feed changed the ids of {rekeyed} known items; they "
                         "were recognised and not alerted again"]
-        _update_source(session, source_id, _success_values(source, result, body_hash, now),
-                       _redirect_values(session, source, result),
-                       baseline_done=True, warnings="\n".join(warnings) or None)
+        _update_source(session, source_id, _success_values(source, result, body_hash, now)
+                       | _redirect_values(session, source, result)
+                       | {"baseline_done": True, "warnings": "\n".join(warnings) or None})
     return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
 
 
@@ -266,15 +266,13 @@ def record_from_row(row: DriverRecordRow) -> DriverRecord:
                         fields=dict(row.fields or {}))
 
 
-# What a poll reads of a source before and after fetching, as columns, and its update: built
-# once, run through the connection (the ORM's statement handling cost more than the
-# database's own work here).
-_FETCH_STATE = select(Source.url, Source.fetch_url, Source.etag, Source.last_modified,
-                      Source.body_hash, Source.kind, Source.baseline_done
-                      ).where(Source.id == bindparam("source_id"))
-_STATE = select(Source.id, Source.publisher, Source.url, Source.fetch_url,
+# What a poll reads of a source and how it writes it back: as columns, statements built once
+# and run through the connection (the ORM's statement handling cost more than the database's
+# own work here).
+_STATE = select(Source.id, Source.publisher, Source.kind, Source.url, Source.fetch_url,
+                Source.etag, Source.last_modified, Source.body_hash, Source.baseline_done,
                 Source.redirect_target, Source.redirect_count, Source.duplicate_of,
-                Source.state, Source.interval_minutes, Source.baseline_done
+                Source.state, Source.interval_minutes, Source.error_count
                 ).where(Source.id == bindparam("source_id"))
 _UPDATE = update(Source).where(Source.id == bindparam("source_id"))
 
@@ -283,10 +281,8 @@ def _source_state(session: Session, source_id: str) -> Any:
     return session.connection().execute(_STATE, {"source_id": source_id}).one()
 
 
-def _update_source(session: Session, source_id: str, *changes: dict[str, Any],
-                   **more: Any) -> None:
-    values = {name: value for change in changes for name, value in change.items()}
-    session.connection().execute(_UPDATE, {**values, **more, "source_id": source_id})
+def _update_source(session: Session, source_id: str, values: dict[str, Any]) -> None:
+    session.connection().execute(_UPDATE, {**values, "source_id": source_id})
 
 
 def _redirect_values(session: Session, source: Any, result: FetchResult) -> dict[str, Any]:
@@ -322,24 +318,25 @@ def _record_success(ctx: Context, source_id: str, result: FetchResult, body_hash
                     status: str) -> PollOutcome:
     with transaction(ctx.sessions) as session:
         source = _source_state(session, source_id)
-        _update_source(session, source_id, _success_values(source, result, body_hash, ctx.now()),
-                       _redirect_values(session, source, result))
+        _update_source(session, source_id, _success_values(source, result, body_hash, ctx.now())
+                       | _redirect_values(session, source, result))
     return PollOutcome(source_id, status)
 
 
 def _record_failure(ctx: Context, source_id: str, error: FetchError) -> PollOutcome:
     now = ctx.now()
     with transaction(ctx.sessions) as session:
-        source = session.get_one(Source, source_id)
-        source.error_count += 1
-        source.last_error = str(error)
-        source.last_attempt_at = now
-        source.next_check_at = schedule.next_check_after_failure(
-            now, source.interval_minutes, source.error_count, error.retry_after, random.random())
+        source = _source_state(session, source_id)
+        errors = source.error_count + 1
+        values: dict[str, Any] = {
+            "error_count": errors, "last_error": str(error), "last_attempt_at": now,
+            "next_check_at": schedule.next_check_after_failure(
+                now, source.interval_minutes, errors, error.retry_after, random.random())}
         if error.gone:
-            source.state = "gone"
-        elif schedule.is_broken(source.error_count):
-            source.state = "broken"
+            values["state"] = "gone"
+        elif schedule.is_broken(errors):
+            values["state"] = "broken"
+        _update_source(session, source_id, values)
     log.warning("source %s failed: %s", source_id, error)
     return PollOutcome(source_id, "failed", error=str(error))
 
