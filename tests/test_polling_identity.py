@@ -65,7 +65,8 @@ def site(make_context, feed_server, tmp_path):
                                                       encoding="utf-8")
     (subs / "sources.toml").write_text("".join(
         f'[[source]]\nid = "{sid}"\nname = "{sid}"\npublisher = "{sid} publisher"\n'
-        f'kind = "feed"\nurl = "{feed_server.url("/" + sid)}"\n\n' for sid in ("news", "govuk")))
+        f'kind = "feed"\nurl = "{feed_server.url("/" + sid)}"\n\n'
+        for sid in ("news", "govuk", "extra")))
     return make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)), feed_server
 
 
@@ -194,6 +195,28 @@ def test_the_same_doi_is_one_story_whatever_the_titles(site):
     [second] = [i for i in items(ctx, "govuk") if i.doi]
     assert first.doi == second.doi == "10.3310/abcd1234"
     assert second.story_id == first.id
+
+
+def test_a_first_polls_items_take_no_part_in_stories(site):
+    # A first poll is the back catalogue: never alerted, so no digest folds anything into it.
+    # It stores no story digests (each one a random index insert) and is nobody's story.
+    ctx, _ = site
+    report = entry(LEAD, link="https://news.example/lead")
+    poll(site, "news", rss(report))
+    poll(site, "govuk", rss(entry("baseline govuk", link="https://gov.example/0")))
+    poll(site, "govuk", rss(entry("Press release: " + LEAD, link="https://news.example/lead/")))
+    poll(site, "extra", rss(entry("baseline extra", link="https://extra.example/0")))
+    poll(site, "extra", rss(entry(LEAD, link="https://extra.example/lead")))
+    [baseline] = items(ctx, "news")
+    [copy] = [i for i in items(ctx, "govuk") if not i.baseline]
+    [third] = [i for i in items(ctx, "extra") if not i.baseline]
+    assert (baseline.baseline, baseline.link_key, baseline.title_key) == (True, None, None)
+    assert copy.story_id is None  # not joined to the baseline item, by link or by title
+    assert copy.link_key is not None and copy.title_key is not None
+    assert third.story_id == copy.id  # the first item that was news makes the story
+    poll(site, "news", rss(entry("Revised: " + LEAD, link="https://news.example/lead")))
+    [edited] = items(ctx, "news")
+    assert (edited.title, edited.title_key) == ("Revised: " + LEAD, None)  # still baseline
 
 
 def test_story_rules_are_pure() -> None:

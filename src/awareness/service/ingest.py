@@ -82,25 +82,27 @@ class Upserted(NamedTuple):
 _KNOWN_COLUMNS = (Item.id, Item.key, Item.link, Item.title, Item.summary_text, Item.story_id,
                   Item.published_at, Item.first_seen_at, Item.doi)
 _EDITABLE = ("key", "title", "summary_html", "summary_text")
-_STORED = select(*_KNOWN_COLUMNS, Item.summary_html).where(
+_STORED = select(*_KNOWN_COLUMNS, Item.summary_html, Item.baseline).where(
     Item.source_id == bindparam("source_id"))
 _TOMBSTONES = select(ItemTombstone.key).where(ItemTombstone.source_id == bindparam("source_id"))
 
 
 def _new_values(source_id: str, parsed: ParsedItem, now: datetime,
                 baseline: bool) -> dict[str, Any]:
+    # Baseline items take no part in stories, so they carry no story digests: each digest is
+    # a random insert into an index, most of the cost of storing a first poll.
     return dict(source_id=source_id, key=parsed.key, guid=parsed.guid, title=parsed.title,
                 link=parsed.link, summary_html=parsed.summary_html,
                 summary_text=parsed.summary_text, categories=list(parsed.categories),
                 published_at=parsed.published, first_seen_at=now, updated_at=None,
                 baseline=baseline, story_id=None,
                 doi=identity.find_doi(parsed.link, parsed.guid, parsed.summary_html),
-                link_key=identity.link_digest(parsed.link),
-                title_key=identity.title_digest(parsed.title))
+                link_key=None if baseline else identity.link_digest(parsed.link),
+                title_key=None if baseline else identity.title_digest(parsed.title))
 
 
 def _editable(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _EDITABLE}
+    return {name: getattr(row, name) for name in (*_EDITABLE, "baseline")}
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -117,7 +119,8 @@ def _write_edits(session: Session, stored: dict[int, Any],
                  edited: dict[int, dict[str, Any]]) -> None:
     for item_id, values in edited.items():
         changes = {name: value for name, value in values.items()
-                   if name not in _EDITABLE or value != getattr(stored[item_id], name)}
+                   if name != "baseline" and (name not in _EDITABLE
+                                              or value != getattr(stored[item_id], name))}
         if changes:
             session.execute(update(Item).where(Item.id == item_id).values(**changes))
 
@@ -168,7 +171,8 @@ def _story_candidates(session: Session, source_id: str, mine: list[identity.Know
     ``doi``, ``title_key``); near-identical titles are read from the ``first_seen_at`` index,
     only those published within ``STORY_WINDOW`` of a new item with a title long enough.
     """
-    recent = (Item.source_id != source_id, Item.first_seen_at >= since)
+    recent = (Item.source_id != source_id, Item.first_seen_at >= since,
+              Item.baseline.is_(False))
     published = func.coalesce(Item.published_at, Item.first_seen_at)
 
     def within(items: list[identity.KnownItem]) -> Any:
@@ -227,5 +231,5 @@ def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime) -> i
         return 0
     current.update(title=parsed.title, summary_html=parsed.summary_html,
                    summary_text=parsed.summary_text, updated_at=now,
-                   title_key=identity.title_digest(parsed.title))
+                   title_key=None if current["baseline"] else identity.title_digest(parsed.title))
     return 1
