@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from xml.sax.saxutils import escape
@@ -17,6 +18,8 @@ from sqlalchemy import func, insert, select
 from awareness.errors import AwarenessError
 from awareness.model import ParsedItem
 from awareness.service import ingest, polling
+from awareness.service.context import create_context
+from awareness.settings import load_settings
 from awareness.sources.identity import (
     DOI_PATTERN,
     MIN_FUZZY_TITLE,
@@ -33,9 +36,9 @@ from awareness.sources.identity import (
     title_key,
 )
 from awareness.sources.parse import parse_feed
-from awareness.storage.db import transaction
+from awareness.storage.db import transaction, upgrade
 from awareness.storage.models import Item, Match, Source
-from tests.conftest import DATA, Response
+from tests.conftest import DATA, Response, settings_env
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -474,3 +477,41 @@ def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
         found = {item_id: story for item_id, story in session.execute(
             select(Item.id, Item.story_id).where(Item.id.in_(new)))}
     assert found == expected
+
+
+# --- SQLite's insert path ---------------------------------------------------------------------
+
+
+def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock):
+    # _insert_sqlite skips SQLAlchemy's statement handling for speed; it must write the very
+    # same values, report only the rows it inserted, and skip keys already stored.
+    ctx = create_context(load_settings(environ=settings_env(
+        tmp_path, f"sqlite:///{tmp_path / 'insert.db'}"), cwd=tmp_path), clock=clock)
+    upgrade(ctx.engine)
+    feed = parse_feed(rss(entry(LEAD, link="https://pub.example/a", summary="<p>x</p>"),
+                          entry("Café “quotes” — ünïcode", guid="g-1"),
+                          entry("No date, no link", date=None)),
+                      url="https://pub.example/feed", now=NOW)
+    columns = [c.name for c in Item.__table__.c if c.name not in ("id", "source_id")]
+    stored = {}
+    for source_id, insert_rows in (("a", ingest._insert_core), ("b", ingest._insert_sqlite)):
+        rows = [ingest._new_values(source_id, item, NOW, baseline)
+                for baseline in (True, False) for item in feed.items
+                for item in [replace(item, key=f"{item.key}|{baseline}")]]
+        rows[0]["categories"] = ["News", "Ünïcode"]
+        with transaction(ctx.sessions) as session:
+            session.add(Source(id=source_id, name=source_id, publisher=source_id,
+                               url="https://pub.example/", kind="feed", baseline_done=False,
+                               error_count=0, state="active"))
+            session.flush()
+            ids = insert_rows(session.connection(), rows)
+            assert sorted(ids) == sorted(row["key"] for row in rows)
+            again = insert_rows(session.connection(), [*rows[:1], dict(rows[0], key="new")])
+            assert list(again) == ["new"]  # the stored key skipped, not reported
+        with ctx.engine.connect() as connection:
+            stored[source_id] = connection.exec_driver_sql(
+                f"SELECT {', '.join(columns)} FROM items WHERE source_id = ? ORDER BY id",
+                (source_id,)).all()
+    assert len(stored["b"]) == 2 * len(feed.items) + 1
+    assert stored["b"] == stored["a"]
+    ctx.dispose()

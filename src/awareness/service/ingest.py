@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, null, or_, select, update
+from sqlalchemy import Connection, Dialect, bindparam, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -106,13 +107,53 @@ def _editable(row: Any) -> dict[str, Any]:
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert ``rows`` in one statement, skipping keys already stored; their ids by key."""
+    """Insert ``rows``, skipping keys already stored; the inserted rows' ids by key."""
     if not rows:
         return {}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        return _insert_sqlite(connection, rows)
+    return _insert_core(connection, rows)
+
+
+def _insert_core(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (batched by SQLAlchemy)."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = insert(Item).on_conflict_do_nothing().returning(Item.id, Item.key)
-    return {key: item_id for item_id, key in session.connection().execute(statement, rows)}
+    return {key: item_id for item_id, key in connection.execute(statement, rows)}
+
+
+def _insert_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """``_insert_core`` for SQLite at about half the CPU: the driver's ``executemany``, values
+    converted by SQLAlchemy's own bind processors, then the new ids read back.
+
+    Every transaction here began with ``BEGIN IMMEDIATE`` (storage.db): no other connection
+    can write until it ends, so the rows with ids above the largest before the insert are
+    exactly the ones it inserted. (SQLite's ``executemany`` returns no ``RETURNING`` rows.)
+    """
+    columns = list(rows[0])
+    processors = _bind_processors(connection.dialect, tuple(columns))
+    values = [tuple(value if process is None else process(value)
+                    for process, value in zip(processors, (row[c] for c in columns),
+                                              strict=True))
+              for row in rows]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        before = cursor.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
+        cursor.executemany(
+            f"INSERT INTO items ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            " ON CONFLICT DO NOTHING", values)
+        found = cursor.execute("SELECT key, id FROM items WHERE id > ?", (before,)).fetchall()
+    finally:
+        cursor.close()
+    return dict(found)
+
+
+@lru_cache(maxsize=8)
+def _bind_processors(dialect: Dialect, columns: tuple[str, ...]) -> list[Any]:
+    table = Item.__table__
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in columns]
 
 
 def _write_edits(session: Session, stored: dict[int, Any],
