@@ -96,16 +96,18 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     ids = list(source_ids) if source_ids is not None else due_sources(ctx)
     topics = ctx.topics()
     drivers = load_driver_records(ctx)
-    hosts = _hosts(ctx, ids)
+    states = _source_states(ctx, ids)
     limits: dict[str, threading.Semaphore] = {}
     per_host = max(1, ctx.settings["fetch.per_host"])
 
     def one(source_id: str) -> PollOutcome:
         # At most `per_host` fetches to one publisher at a time, however many sources it has.
-        limit = limits.setdefault(hosts.get(source_id, ""), threading.Semaphore(per_host))
+        state = states.get(source_id)
+        host = urlsplit(state.fetch_url or state.url).hostname or "" if state else ""
+        limit = limits.setdefault(host, threading.Semaphore(per_host))
         with limit:
             try:
-                return poll_source(ctx, source_id, topics, drivers)
+                return poll_source(ctx, source_id, topics, drivers, state=state)
             except Exception as exc:  # a bug for one source must not stop the others
                 log.exception("polling %s failed unexpectedly", source_id)
                 return _record_failure(ctx, source_id, FetchError(
@@ -121,11 +123,11 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     return [outcomes[source_id] for source_id in ids]
 
 
-def _hosts(ctx: Context, ids: list[str]) -> dict[str, str]:
+def _source_states(ctx: Context, ids: list[str]) -> dict[str, Any]:
+    """Every polled source's state, read once for the run rather than once per source."""
     with ctx.sessions() as session:
-        rows = session.execute(select(Source.id, Source.fetch_url, Source.url)
-                               .where(Source.id.in_(ids)))
-        return {sid: (urlsplit(fetch_url or url).hostname or "") for sid, fetch_url, url in rows}
+        return {row.id: row for row in session.connection().execute(
+            _STATES.where(Source.id.in_(bindparam("ids", expanding=True))), {"ids": ids})}
 
 
 def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None) -> None:
@@ -139,16 +141,20 @@ def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None)
 
 def poll_source(ctx: Context, source_id: str, topics: list[Topic],
                 drivers: list[tuple[int, DriverRecord]],
-                parser: ParsePool | None = None) -> PollOutcome:
+                parser: ParsePool | None = None, state: Any = None) -> PollOutcome:
     """Fetch, parse and store one source. Validators move only with the items they describe.
 
     Parsing runs in a worker process (``parser``, default the shared pool), bounded in time
-    and memory, so a runaway feed costs one error, not the run (RELIABILITY P8).
+    and memory, so a runaway feed costs one error, not the run (RELIABILITY P8). ``state``
+    is the source's row as the run read it (default: read it now). It only saves work
+    (validators, the last body's hash): storing reads the row again in its transaction.
     """
-    with ctx.sessions() as session:
-        row = _source_state(session, source_id)
-        url, validators = row.fetch_url or row.url, Validators(row.etag, row.last_modified)
-        old_hash, kind, baseline = row.body_hash, row.kind, not row.baseline_done
+    if state is None:
+        with ctx.sessions() as session:
+            state = _source_state(session, source_id)
+    url = state.fetch_url or state.url
+    validators = Validators(state.etag, state.last_modified)
+    old_hash, kind, baseline = state.body_hash, state.kind, not state.baseline_done
     try:
         result = fetch(url, validators=validators, policy=ctx.fetch_policy, resolver=ctx.resolver)
     except FetchError as exc:
@@ -269,11 +275,11 @@ def record_from_row(row: DriverRecordRow) -> DriverRecord:
 # What a poll reads of a source and how it writes it back: as columns, statements built once
 # and run through the connection (the ORM's statement handling cost more than the database's
 # own work here).
-_STATE = select(Source.id, Source.publisher, Source.kind, Source.url, Source.fetch_url,
-                Source.etag, Source.last_modified, Source.body_hash, Source.baseline_done,
-                Source.redirect_target, Source.redirect_count, Source.duplicate_of,
-                Source.state, Source.interval_minutes, Source.error_count
-                ).where(Source.id == bindparam("source_id"))
+_STATES = select(Source.id, Source.publisher, Source.kind, Source.url, Source.fetch_url,
+                 Source.etag, Source.last_modified, Source.body_hash, Source.baseline_done,
+                 Source.redirect_target, Source.redirect_count, Source.duplicate_of,
+                 Source.state, Source.interval_minutes, Source.error_count)
+_STATE = _STATES.where(Source.id == bindparam("source_id"))
 _UPDATE = update(Source).where(Source.id == bindparam("source_id"))
 
 
