@@ -31,8 +31,10 @@ from awareness.sources.parse import (
     SUMMARY_TEXT_CAP,
     TITLE_CAP,
     guard_installed,
+    html_to_text,
     parse_feed,
     sanitise_html,
+    sanitised_html_to_text,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -322,6 +324,22 @@ def test_sanitiser_output_is_always_safe(fragment: str) -> None:
 def test_whole_pipeline_output_is_always_safe(fragment: str) -> None:
     feed = parse(rss(f"<title>t</title><description>{escape(fragment)}</description>"))
     assert_safe_feed(feed)
+
+
+_MARKUP = st.sampled_from([
+    "<p>", "</p>", "<br>", "<li>", "</ul>", "<h3>", "<b>", "</b>", "<span>", "<div>", "</div>",
+    "<script>x<p>y</script>", "<style>p{}</style>", "<!-- c -->", "<![CDATA[z]]>", "<td>",
+    '<a href="https://x.example/a>b">', "<a href='https://x.example/\"q\"'>", "</a>",
+    '<a href="/rel?x=1&amp;y=2" title="<p>">', "<img src=x alt='>'>", "&amp;", "&lt;p&gt;",
+    "&#8230;", "&nbsp;", "&bogus;", "<", ">", "&", '"', "\u00a0", "\n", "  ",
+])
+
+
+@settings(max_examples=300)
+@given(st.lists(_MARKUP | st.text(max_size=8), max_size=16))
+def test_the_sanitised_text_shortcut_agrees_with_the_parser(pieces: list[str]) -> None:
+    clean = sanitise_html("".join(pieces), FEED_URL)
+    assert sanitised_html_to_text(clean) == html_to_text(clean)
 
 
 def test_sanitiser_keeps_the_allow_list() -> None:

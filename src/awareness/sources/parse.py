@@ -165,6 +165,23 @@ def html_to_text(fragment: str) -> str:
     return _clean_text("".join(collector.parts))
 
 
+# A tag as nh3 writes one: it escapes "<" and ">" in text and attribute values alike.
+_SANITISED_TAG = re.compile(r"</?([a-z0-9]+)[^>]*>")
+
+
+def sanitised_html_to_text(fragment: str) -> str:
+    """``html_to_text`` for what ``sanitise_html`` returns, at a fraction of the cost.
+
+    The sanitiser's output is regular: only allow-listed tags, no comments, and ``<``
+    and ``>`` escaped wherever they are not markup. So its tags can be found by a pattern
+    instead of a parser (a Hypothesis test checks the two agree)."""
+
+    def tag(match: re.Match[str]) -> str:
+        return " " if match.group(1) in _BREAKING_TAGS else ""
+
+    return _clean_text(html.unescape(_SANITISED_TAG.sub(tag, fragment)))
+
+
 def _clean_text(text: str, cap: int | None = None) -> str:
     """One line of text: control characters removed, whitespace collapsed, capped."""
     text = " ".join(_CONTROL_CHARS.sub("", text).split())
@@ -250,7 +267,7 @@ def _summary_source(entry: Mapping[str, Any], base: str) -> tuple[str, str]:
 
 
 def _summary_text(summary_html: str) -> str:
-    text = _EXCERPT_MARKER.sub("…", html_to_text(summary_html))
+    text = _EXCERPT_MARKER.sub("…", sanitised_html_to_text(summary_html))
     return _clean_text(text, SUMMARY_TEXT_CAP)
 
 
