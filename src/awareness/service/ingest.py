@@ -58,11 +58,12 @@ def upsert_items(session: Session, source_id: str, items: Iterable[ParsedItem],
                                          title=parsed.title, summary_text=parsed.summary_text))
             continue
         if known.id < 0:
-            current = pending[known.id]
+            current, in_stories = pending[known.id], not baseline
         else:
-            current = edited.setdefault(known.id, _editable(stored[known.id]))
+            row = stored[known.id]
+            current, in_stories = edited.setdefault(known.id, _editable(row)), not row.baseline
         rekeyed += _follow_new_key(current, known, parsed, index)
-        updated += _apply_edit(current, parsed, now)
+        updated += _apply_edit(current, parsed, now, in_stories)
     _write_edits(session, stored, edited)
     # A concurrent poll may have stored some first: ON CONFLICT keeps one copy (D9).
     ids = _insert_new(session, list(pending.values()))
@@ -103,7 +104,7 @@ def _new_values(source_id: str, parsed: ParsedItem, now: datetime,
 
 
 def _editable(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in (*_EDITABLE, "baseline")}
+    return {name: getattr(row, name) for name in _EDITABLE}
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -160,8 +161,7 @@ def _write_edits(session: Session, stored: dict[int, Any],
                  edited: dict[int, dict[str, Any]]) -> None:
     for item_id, values in edited.items():
         changes = {name: value for name, value in values.items()
-                   if name != "baseline" and (name not in _EDITABLE
-                                              or value != getattr(stored[item_id], name))}
+                   if name not in _EDITABLE or value != getattr(stored[item_id], name)}
         if changes:
             session.execute(update(Item).where(Item.id == item_id).values(**changes))
 
@@ -267,10 +267,13 @@ def _follow_new_key(current: dict[str, Any], known: identity.KnownItem, parsed: 
     return 1
 
 
-def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime) -> int:
+def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime,
+                in_stories: bool) -> int:
+    """Apply an edit to ``current``; 1 if it changed what a reader sees. Only items that take
+    part in stories (not baseline ones) keep a title digest."""
     if (current["title"], current["summary_html"]) == (parsed.title, parsed.summary_html):
         return 0
     current.update(title=parsed.title, summary_html=parsed.summary_html,
                    summary_text=parsed.summary_text, updated_at=now,
-                   title_key=None if current["baseline"] else identity.title_digest(parsed.title))
+                   title_key=identity.title_digest(parsed.title) if in_stories else None)
     return 1

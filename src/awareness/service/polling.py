@@ -103,7 +103,7 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     def one(source_id: str) -> PollOutcome:
         # At most `per_host` fetches to one publisher at a time, however many sources it has.
         state = states.get(source_id)
-        host = urlsplit(state.fetch_url or state.url).hostname or "" if state else ""
+        host = (urlsplit(state.fetch_url or state.url).hostname or "") if state else ""
         limit = limits.setdefault(host, threading.Semaphore(per_host))
         with limit:
             try:
