@@ -169,7 +169,7 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
                                               ["lk.example@example.nhs.uk"]]
     parsed = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.strict)
     week = iso_week(clock.now.date())
-    assert parsed["Message-ID"] == f"<stewardship.{week}.fg@{ctx.settings['mail.domain']}>"
+    assert parsed["Message-ID"] == f"<stewardship.{week}.fg@{ctx.settings.mail.domain}>"
     assert parsed["Subject"] == f"1 driver record needs your attention ({week})"
     assert "Bcc" not in parsed
     html = parsed.get_body(("html",)).get_content()

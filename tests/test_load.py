@@ -287,9 +287,9 @@ def test_f21_500_sources_with_hanging_dripping_and_failing_ones(database_url, tm
     # every hanging or dripping one ended by the total deadline, not a read timeout (its
     # error says so), so the run is bounded by (sources / concurrency) × deadline.
     # Politeness, measured by the server: never more than `per_host` connections to a host.
-    per_host = settings["fetch.per_host"]
+    per_host = settings.fetch.per_host
     assert max(server.peak.values()) == per_host, server.peak  # reached, never passed
-    assert per_host < server.peak_all <= settings["fetch.concurrency"], server.peak_all
+    assert per_host < server.peak_all <= settings.fetch.concurrency, server.peak_all
     assert server.kinds_served == {"ok": 425, "hang": 25, "drip": 25, "fail": 25}
 
     # Healthy sources are unaffected: every one stored all its items, with no error.

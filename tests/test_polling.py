@@ -169,7 +169,7 @@ class Crash(BaseException):
     """Stands for the process dying mid-poll."""
 
 
-def test_crash_before_commit_loses_nothing(site):
+def test_crash_before_commit_loses_nothing(site, monkeypatch):
     # Validators move in the same transaction as the items (RELIABILITY F8): after a crash the
     # next poll fetches the same body again and stores its items once.
     ctx, feeds = site
@@ -187,13 +187,13 @@ def test_crash_before_commit_loses_nothing(site):
             raise Crash
 
     exploding = Exploding(**{f.name: getattr(real, f.name) for f in dataclasses.fields(real)})
-    ctx._topics = [dataclasses.replace(leadership, query=exploding)]
+    monkeypatch.setattr(ctx, "topics", lambda: (dataclasses.replace(leadership, query=exploding),))
     with pytest.raises(Crash):
         polling.poll(ctx, ["news"])
     assert count(ctx, Item) == 1
     assert source(ctx, "news").etag is None
 
-    ctx._topics = topics
+    monkeypatch.setattr(ctx, "topics", lambda: topics)
     [outcome] = polling.poll(ctx, ["news"])
     assert outcome.new_items == 1
     assert count(ctx, Item) == 2
@@ -270,3 +270,34 @@ def test_sources_are_polled_concurrently_but_politely_per_host(make_context, tmp
     assert [o.source_id for o in outcomes] == [f"s{n}" for n in range(8)]
     assert all(o.status == "ok" for o in outcomes), [o.error for o in outcomes]
     assert server.most == 4  # two hosts, two at a time each: parallel, but polite
+
+
+def test_an_edited_strategy_takes_effect_without_a_restart(site, clock):
+    # Issue 11: a running service used to keep the topics it read first for its lifetime.
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])  # baseline; the context has now read the topics
+    assert "flu" not in ctx.topic("leadership").query.text
+    path = ctx.subscriptions_dir / "topics" / "leadership.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("query = '''\n", "query = '''\nflu OR "), encoding="utf-8")
+
+    feeds.routes["/news"] = Response(rss(FLU, ("flu-2", "Flu cases rise in care homes",
+                                               "Care homes report more flu this week.")))
+    clock.advance(hours=1)
+    [outcome] = polling.poll(ctx, ["news"])
+    assert outcome.new_matches == 1
+    with ctx.sessions() as session:
+        assert session.execute(select(Match.topic_slug)).scalars().all() == ["leadership"]
+
+
+def test_a_source_added_to_the_file_is_polled_without_a_restart(site):
+    ctx, feeds = site
+    assert [s.id for s in ctx.sources()] == ["news", "other"]
+    path = ctx.subscriptions_dir / "sources.toml"
+    path.write_text(path.read_text(encoding="utf-8") + (
+        f'[[source]]\nid = "third"\nname = "third"\npublisher = "CQC"\nkind = "feed"\n'
+        f'url = "{feeds.url("/third")}"\n'), encoding="utf-8")
+    feeds.routes["/third"] = Response(rss(FLU))
+    [outcome] = polling.poll(ctx, ["third"])
+    assert (outcome.status, outcome.new_items) == ("ok", 1)

@@ -20,11 +20,11 @@ def test_every_setting_is_documented_in_the_readme(setting):
 
 def test_embedded_defaults(tmp_path):
     settings = load_settings(environ={}, cwd=tmp_path)
-    assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/var/awareness.db"
-    assert settings["mail.backend"] == "file"
-    assert settings.path("mail.outbox") == tmp_path.resolve() / "var" / "outbox"
-    assert (settings["web.host"], settings["web.port"]) == ("127.0.0.1", 8000)
-    assert settings["schedule.timezone"] == "Europe/London"
+    assert settings.database.url == f"sqlite:///{tmp_path.resolve()}/var/awareness.db"
+    assert settings.mail.backend == "file"
+    assert settings.mail.outbox == tmp_path.resolve() / "var" / "outbox"
+    assert (settings.web.host, settings.web.port) == ("127.0.0.1", 8000)
+    assert settings.schedule.timezone == "Europe/London"
 
 
 def test_environment_overrides_file_and_paths_resolve_against_the_file(tmp_path):
@@ -33,14 +33,14 @@ def test_environment_overrides_file_and_paths_resolve_against_the_file(tmp_path)
     (folder / "awareness.toml").write_text('[web]\nport = 9000\n[paths]\nsubscriptions = "subs"\n')
     settings = load_settings(config=folder / "awareness.toml",
                              environ={"AWARENESS_WEB_PORT": "9100"}, cwd=tmp_path)
-    assert settings["web.port"] == 9100
-    assert settings.path("paths.subscriptions") == folder.resolve() / "subs"
+    assert settings.web.port == 9100
+    assert settings.paths.subscriptions == folder.resolve() / "subs"
 
 
 def test_config_path_from_environment(tmp_path):
     (tmp_path / "x.toml").write_text('[mail]\nfrom_name = "Library"\n')
     settings = load_settings(environ={"AWARENESS_CONFIG": str(tmp_path / "x.toml")}, cwd=tmp_path)
-    assert settings["mail.from_name"] == "Library"
+    assert settings.mail.from_name == "Library"
 
 
 def test_unknown_key_names_file_and_line(tmp_path):
@@ -63,7 +63,7 @@ def test_secrets_are_refused_in_the_file_and_hidden_in_repr(tmp_path):
         load_settings(config=path, environ={}, cwd=tmp_path)
     settings = load_settings(environ={"AWARENESS_MAIL_SMTP_PASSWORD": "hunter2"}, cwd=tmp_path)
     assert "hunter2" not in repr(settings)
-    assert settings["mail.smtp_password"] == "hunter2"
+    assert settings.mail.smtp_password == "hunter2"
 
 
 def test_generated_secret_key_is_stable_and_private(tmp_path):

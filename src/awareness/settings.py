@@ -2,10 +2,11 @@
 
 Sources, in order of precedence: environment variables ``AWARENESS_<SECTION>_<KEY>``, the
 settings file (``--config`` or ``AWARENESS_CONFIG``, else ``./awareness.toml`` if present),
-then the defaults declared in ``SETTINGS`` below. Secrets are read only from the environment
-(or from a file the service generates itself under the data directory) and never appear in
-``repr``. Relative paths resolve against the settings file's folder, or the working directory
-when there is no settings file.
+then the defaults declared with each section below (``SETTINGS`` lists them all). Secrets are
+read only from the environment (or from a file the service generates itself under the data
+directory) and never appear in ``repr``. Relative paths resolve against the settings file's
+folder, or the working directory when there is no settings file. Code reads a typed, frozen value
+per section: ``settings.mail.smtp_host``.
 
 Every setting is documented in README.md; tests/test_settings.py fails if one is not.
 """
@@ -16,9 +17,9 @@ import os
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from awareness.errors import ConfigError
@@ -95,109 +96,151 @@ def _zone(value: str) -> str:
     return value
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("database", "url", "sqlite:///var/awareness.db", _str,
-            "SQLAlchemy URL. SQLite paths are relative to the settings folder; "
-            "for PostgreSQL use `postgresql+psycopg://user@host/dbname`."),
-    Setting("paths", "subscriptions", "subscriptions", _str,
-            "Folder holding `sources.toml` and `topics/*.toml` (the librarians' files)."),
-    Setting("paths", "templates", "templates", _str,
-            "Folder holding the e-mail and web templates."),
-    Setting("paths", "data", "var", _str,
-            "Folder for the service's own files (generated secret key, demo state)."),
-    Setting("mail", "backend", "file", _choice("file", "smtp"),
-            "`file` writes each message as an `.eml` file; `smtp` sends it."),
-    Setting("mail", "outbox", "var/outbox", _str, "Folder the `file` backend writes to."),
-    Setting("mail", "from_addr", "current-awareness@library.example.nhs.uk", _str,
-            "Address digests come from."),
-    Setting("mail", "from_name", "Library current awareness", _str, "Display name of the sender."),
-    Setting("mail", "domain", "library.example.nhs.uk", _str,
-            "Domain used in Message-ID and List-Id headers."),
-    Setting("mail", "smtp_host", "localhost", _str, "SMTP server host."),
-    Setting("mail", "smtp_port", 25, _int, "SMTP server port."),
-    Setting("mail", "smtp_security", "none", _choice("none", "starttls", "tls"),
-            "`starttls` upgrades the connection; `tls` connects with TLS (port 465)."),
-    Setting("mail", "smtp_username", "", _str, "SMTP user name (empty: no authentication)."),
-    Setting("mail", "smtp_password", "", _str,
-            "SMTP password. Environment only.", secret=True),
-    Setting("mail", "send_rate", 10.0, _float, "Most messages sent per second."),
-    Setting("web", "host", "127.0.0.1", _str, "Address the web app listens on."),
-    Setting("web", "port", 8000, _int, "Port the web app listens on."),
-    Setting("web", "base_url", "", _str,
-            "Public URL of the web app, used in e-mail links (https in production). "
-            "Empty: `http://<host>:<port>` from the two settings above."),
-    Setting("web", "secret_key", "", _str,
-            "Key that signs sessions and tokens. Environment only; when empty the service "
-            "generates one in the data folder.", secret=True),
-    Setting("schedule", "timezone", "Europe/London", _zone, "Time zone of the digest times."),
-    Setting("schedule", "daily_time", "07:00", _clock, "When daily digests are sent."),
-    Setting("schedule", "weekly_day", "mon", _weekday, "Day weekly digests are sent."),
-    Setting("schedule", "weekly_time", "07:00", _clock, "When weekly digests are sent."),
-    Setting("schedule", "poll_seconds", 60, _int,
-            "How often the scheduler asks the database which sources are due."),
-    Setting("fetch", "user_agent",
-            "awareness/0.1 (NHS library current-awareness service; "
-            "+https://library.example.nhs.uk/awareness)", _str,
-            "User-Agent sent to publishers: name the service and a contact URL."),
-    Setting("fetch", "total_timeout", 60.0, _float, "Wall-clock limit for one fetch, seconds."),
-    Setting("fetch", "max_bytes", 15 * 1024 * 1024, _int, "Largest decoded response accepted."),
-    Setting("fetch", "allowed_hosts", (), _list,
-            "Hosts that may resolve to private or loopback addresses (comma-separated). "
-            "Empty: only public addresses are fetched."),
-    Setting("fetch", "concurrency", 8, _int,
-            "How many sources are polled at once."),
-    Setting("fetch", "per_host", 2, _int,
-            "How many of those may fetch from the same host at once (politeness)."),
-    Setting("sources", "owner_email", "", _str,
-            "Who gets the daily \"broken or stale sources\" e-mail (empty: nobody)."),
-)
+def setting(default: Any, parse: Callable[[Any], Any], doc: str, *,
+            secret: bool = False) -> Any:
+    """Declare a setting as a field of its section: default, parser and documentation in one
+    place. A secret is left out of ``repr``."""
+    return field(default=default, repr=not secret,
+                 metadata={"parse": parse, "doc": doc, "secret": secret})
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = setting(
+        "sqlite:///var/awareness.db", _str,
+        "SQLAlchemy URL. SQLite paths are relative to the settings folder; "
+        "for PostgreSQL use `postgresql+psycopg://user@host/dbname`.")
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """Folders, resolved against the settings file's folder when loaded."""
+
+    subscriptions: Path = setting(
+        "subscriptions", _str,
+        "Folder holding `sources.toml` and `topics/*.toml` (the librarians' files).")
+    templates: Path = setting("templates", _str,
+                              "Folder holding the e-mail and web templates.")
+    data: Path = setting(
+        "var", _str, "Folder for the service's own files (generated secret key, demo state).")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    backend: Literal["file", "smtp"] = setting("file", _choice("file", "smtp"),
+                           "`file` writes each message as an `.eml` file; `smtp` sends it.")
+    outbox: Path = setting("var/outbox", _str, "Folder the `file` backend writes to.")
+    from_addr: str = setting("current-awareness@library.example.nhs.uk", _str,
+                             "Address digests come from.")
+    from_name: str = setting("Library current awareness", _str, "Display name of the sender.")
+    domain: str = setting("library.example.nhs.uk", _str,
+                          "Domain used in Message-ID and List-Id headers.")
+    smtp_host: str = setting("localhost", _str, "SMTP server host.")
+    smtp_port: int = setting(25, _int, "SMTP server port.")
+    smtp_security: Literal["none", "starttls", "tls"] = setting(
+        "none", _choice("none", "starttls", "tls"),
+        "`starttls` upgrades the connection; `tls` connects with TLS (port 465).")
+    smtp_username: str = setting("", _str, "SMTP user name (empty: no authentication).")
+    smtp_password: str = setting("", _str, "SMTP password. Environment only.", secret=True)
+    send_rate: float = setting(10.0, _float, "Most messages sent per second.")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = setting("127.0.0.1", _str, "Address the web app listens on.")
+    port: int = setting(8000, _int, "Port the web app listens on.")
+    base_url: str = setting(
+        "", _str,
+        "Public URL of the web app, used in e-mail links (https in production). "
+        "Empty: `http://<host>:<port>` from the two settings above.")
+    secret_key: str = setting(
+        "", _str,
+        "Key that signs sessions and tokens. Environment only; when empty the service "
+        "generates one in the data folder.", secret=True)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    timezone: str = setting("Europe/London", _zone, "Time zone of the digest times.")
+    daily_time: str = setting("07:00", _clock, "When daily digests are sent.")
+    weekly_day: str = setting("mon", _weekday, "Day weekly digests are sent.")
+    weekly_time: str = setting("07:00", _clock, "When weekly digests are sent.")
+    poll_seconds: int = setting(
+        60, _int, "How often the scheduler asks the database which sources are due.")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone of the digest times."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    user_agent: str = setting(
+        "awareness/0.1 (NHS library current-awareness service; "
+        "+https://library.example.nhs.uk/awareness)", _str,
+        "User-Agent sent to publishers: name the service and a contact URL.")
+    total_timeout: float = setting(60.0, _float, "Wall-clock limit for one fetch, seconds.")
+    max_bytes: int = setting(15 * 1024 * 1024, _int, "Largest decoded response accepted.")
+    allowed_hosts: tuple[str, ...] = setting(
+        (), _list,
+        "Hosts that may resolve to private or loopback addresses (comma-separated). "
+        "Empty: only public addresses are fetched.")
+    concurrency: int = setting(8, _int, "How many sources are polled at once.")
+    per_host: int = setting(
+        2, _int, "How many of those may fetch from the same host at once (politeness).")
+
+
+@dataclass(frozen=True)
+class SourcesSettings:
+    owner_email: str = setting(
+        "", _str, "Who gets the daily \"broken or stale sources\" e-mail (empty: nobody).")
+
+
+SECTIONS: dict[str, type] = {
+    "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
+    "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
+    "sources": SourcesSettings,
+}
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
+            f.metadata["secret"])
+    for section, cls in SECTIONS.items() for f in fields(cls))
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings. Look values up with ``settings["section.key"]`` or the helpers."""
+    """Validated settings, one frozen value per section: ``settings.mail.smtp_host``.
 
-    values: Mapping[str, Any] = field(repr=False)
+    Paths are absolute, ``database.url`` has its SQLite path resolved and ``web.base_url`` is
+    filled in (without a trailing slash) when it was left empty.
+    """
+
+    database: DatabaseSettings
+    paths: PathSettings
+    mail: MailSettings
+    web: WebSettings
+    schedule: ScheduleSettings
+    fetch: FetchSettings
+    sources: SourcesSettings
     base_dir: Path
     config_path: Path | None = None
 
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
-
-    def __repr__(self) -> str:
-        shown = {
-            name: ("***" if _by_name()[name].secret and value else value)
-            for name, value in self.values.items()
-        }
-        return f"Settings(config_path={self.config_path!s}, values={shown})"
-
-    def path(self, name: str) -> Path:
-        """A path setting resolved against the settings folder."""
-        return (self.base_dir / self.values[name]).resolve()
-
     @property
-    def database_url(self) -> str:
-        url = str(self.values["database.url"])
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str(self.base_dir / url[len(prefix):])
-        return url
+    def timezone(self) -> ZoneInfo:
+        """The service's time zone (``[schedule] timezone``)."""
+        return self.schedule.zone
 
     @property
     def base_url(self) -> str:
         """The web app's public URL, without a trailing slash."""
-        configured = str(self.values["web.base_url"]).rstrip("/")
-        return configured or f"http://{self.values['web.host']}:{self.values['web.port']}"
-
-    @property
-    def timezone(self) -> ZoneInfo:
-        return ZoneInfo(self.values["schedule.timezone"])
+        return self.web.base_url
 
     def secret_key(self) -> str:
         """The signing key: from the environment, else generated once under the data folder."""
-        if self.values["web.secret_key"]:
-            return str(self.values["web.secret_key"])
-        key_file = self.path("paths.data") / "secret-key"
+        if self.web.secret_key:
+            return self.web.secret_key
+        key_file = self.paths.data / "secret-key"
         if key_file.exists():
             return key_file.read_text().strip()
         key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -220,12 +263,29 @@ def load_settings(config: str | Path | None = None,
     cwd = cwd or Path.cwd()
     config_path = _find_config(config, environ, cwd)
     from_file = _read_file(config_path) if config_path else {}
-    values: dict[str, Any] = {}
-    for name, setting in _by_name().items():
-        origin, raw = _raw_value(setting, from_file, environ)
-        values[name] = _validate(setting, raw, origin, config_path)
-    base_dir = config_path.parent if config_path else cwd
-    return Settings(values=values, base_dir=base_dir.resolve(), config_path=config_path)
+    base_dir = (config_path.parent if config_path else cwd).resolve()
+    sections: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        values = {}
+        for f in fields(cls):
+            setting = _by_name()[f"{section}.{f.name}"]
+            origin, raw = _raw_value(setting, from_file, environ)
+            value = _validate(setting, raw, origin, config_path)
+            values[f.name] = (base_dir / value).resolve() if f.type in ("Path", Path) else value
+        sections[section] = cls(**values)
+    sections["database"] = DatabaseSettings(_resolve_sqlite(sections["database"].url, base_dir))
+    web = sections["web"]
+    base_url = web.base_url.rstrip("/") or f"http://{web.host}:{web.port}"
+    sections["web"] = replace(web, base_url=base_url)
+    return Settings(**sections, base_dir=base_dir, config_path=config_path)
+
+
+def _resolve_sqlite(url: str, base_dir: Path) -> str:
+    """A relative SQLite path resolved against the settings folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base_dir / url[len(prefix):])
+    return url
 
 
 def _find_config(config: str | Path | None, environ: Mapping[str, str], cwd: Path) -> Path | None:

@@ -14,7 +14,7 @@ from awareness.topics.query import lint_query
 
 def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     """(errors, warnings) as ``path:line: message`` lines; every file is checked."""
-    folder = settings.path("paths.subscriptions")
+    folder = settings.paths.subscriptions
     errors: list[str] = []
     warnings: list[str] = []
     if not folder.is_dir():
@@ -49,7 +49,7 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
 
 
 def _check_templates(settings: Settings) -> list[str]:
-    folder = settings.path("paths.templates")
+    folder = settings.paths.templates
     needed = ["digest/subject.txt", "digest/body.txt", "digest/body.html"]
     if not folder.is_dir():
         return []  # the service falls back to its bundled templates

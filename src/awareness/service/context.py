@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,10 +21,46 @@ from awareness.storage.db import make_engine, session_factory
 from awareness.subscriptions import SourceDef, Topic, parse_sources, parse_topic
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class FileBacked(Generic[T]):
+    """A value read from librarians' files, read again when any of them changes.
+
+    The service never caches ``subscriptions/`` for its lifetime: an edited strategy or source
+    takes effect at the next poll, without a restart. A change is a file added, removed, or
+    with a new size or modification time; until then every caller gets the same object, so
+    what is built from it (a topic index) can be kept as long as it is.
+    """
+
+    def __init__(self, files: Callable[[], Sequence[Path]],
+                 read: Callable[[Sequence[Path]], T]):
+        self._files, self._read = files, read
+        self._lock = threading.Lock()
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._value: T | None = None
+
+    def get(self) -> T:
+        """The value for the files as they are now."""
+        paths = self._files()
+        stamp = tuple(_stamp(path) for path in paths)
+        with self._lock:
+            if stamp != self._stamp or self._value is None:
+                self._value = self._read(paths)
+                self._stamp = stamp
+            return self._value
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return (str(path), -1, -1)
+    return (str(path), status.st_mtime_ns, status.st_size)
 
 
 @dataclass
@@ -36,28 +74,32 @@ class Context:
     fetch_policy: FetchPolicy
     resolver: Resolver = system_resolver
     clock: Clock = utc_now
-    _topics: list[Topic] | None = field(default=None, repr=False)
+    _topics: FileBacked[tuple[Topic, ...]] = field(init=False, repr=False)
+    _sources: FileBacked[tuple[SourceDef, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        folder = self.subscriptions_dir
+        self._topics = FileBacked(lambda: topic_files(folder), _read_topics)
+        self._sources = FileBacked(lambda: [folder / "sources.toml"], _read_sources)
 
     def now(self) -> datetime:
         return self.clock()
 
     @property
     def subscriptions_dir(self) -> Path:
-        return self.settings.path("paths.subscriptions")
+        return self.settings.paths.subscriptions
 
     @property
     def templates_dir(self) -> Path:
-        configured = self.settings.path("paths.templates")
+        configured = self.settings.paths.templates
         if configured.is_dir():
             return configured
         # Installed without a templates/ folder next to the settings: use the project's own.
         return Path(awareness.__file__).resolve().parents[2] / "templates"
 
-    def topics(self) -> list[Topic]:
-        """Every topic under subscriptions/topics, parsed once per context."""
-        if self._topics is None:
-            self._topics = load_topics(self.subscriptions_dir)
-        return self._topics
+    def topics(self) -> tuple[Topic, ...]:
+        """Every topic under subscriptions/topics, as the files are now."""
+        return self._topics.get()
 
     def topic(self, slug: str) -> Topic:
         for topic in self.topics():
@@ -66,11 +108,26 @@ class Context:
         known = ", ".join(t.slug for t in self.topics()) or "none"
         raise ConfigError(f"no topic {slug!r} (known topics: {known})")
 
-    def sources(self) -> list[SourceDef]:
-        return load_sources(self.subscriptions_dir)
+    def sources(self) -> tuple[SourceDef, ...]:
+        """Every source in subscriptions/sources.toml, as the file is now."""
+        return self._sources.get()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def topic_files(folder: Path) -> list[Path]:
+    """The topic files under ``folder``/topics, in name order."""
+    topic_dir = folder / "topics"
+    return sorted(topic_dir.glob("*.toml")) if topic_dir.is_dir() else []
+
+
+def _read_topics(paths: Sequence[Path]) -> tuple[Topic, ...]:
+    return tuple(parse_topic(p.read_text(encoding="utf-8"), str(p), p.stem) for p in paths)
+
+
+def _read_sources(paths: Sequence[Path]) -> tuple[SourceDef, ...]:
+    return tuple(load_sources(paths[0].parent))
 
 
 def load_sources(folder: Path) -> list[SourceDef]:
@@ -82,36 +139,34 @@ def load_sources(folder: Path) -> list[SourceDef]:
 
 
 def load_topics(folder: Path) -> list[Topic]:
-    topic_dir = folder / "topics"
-    paths = sorted(topic_dir.glob("*.toml")) if topic_dir.is_dir() else []
-    return [parse_topic(p.read_text(encoding="utf-8"), str(p), p.stem) for p in paths]
+    return list(_read_topics(topic_files(folder)))
 
 
 def mailer_from_settings(settings: Settings) -> MailBackend:
-    if settings["mail.backend"] == "file":
-        return FileBackend(settings.path("mail.outbox"))
+    if settings.mail.backend == "file":
+        return FileBackend(settings.mail.outbox)
     return SmtpBackend(
-        settings["mail.smtp_host"],
-        settings["mail.smtp_port"],
-        security=settings["mail.smtp_security"],
-        username=settings["mail.smtp_username"] or None,
-        password=settings["mail.smtp_password"] or None,
+        settings.mail.smtp_host,
+        settings.mail.smtp_port,
+        security=settings.mail.smtp_security,
+        username=settings.mail.smtp_username or None,
+        password=settings.mail.smtp_password or None,
     )
 
 
 def fetch_policy_from_settings(settings: Settings) -> FetchPolicy:
     return FetchPolicy(
-        user_agent=settings["fetch.user_agent"],
-        total_timeout=settings["fetch.total_timeout"],
-        max_bytes=settings["fetch.max_bytes"],
-        allowed_hosts=frozenset(settings["fetch.allowed_hosts"]),
+        user_agent=settings.fetch.user_agent,
+        total_timeout=settings.fetch.total_timeout,
+        max_bytes=settings.fetch.max_bytes,
+        allowed_hosts=frozenset(settings.fetch.allowed_hosts),
     )
 
 
 def create_context(settings: Settings, *, clock: Clock = utc_now,
                    resolver: Resolver = system_resolver) -> Context:
     """Build the context: engine, mail backend and fetch policy from ``settings``."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database.url)
     return Context(
         settings=settings,
         engine=engine,

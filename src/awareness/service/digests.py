@@ -75,8 +75,8 @@ class SendReport:
 
 def identity(ctx: Context) -> MailIdentity:
     s = ctx.settings
-    return MailIdentity(from_addr=s["mail.from_addr"], from_name=s["mail.from_name"],
-                        list_id=f"<digests.{s['mail.domain']}>", domain=s["mail.domain"],
+    return MailIdentity(from_addr=s.mail.from_addr, from_name=s.mail.from_name,
+                        list_id=f"<digests.{s.mail.domain}>", domain=s.mail.domain,
                         base_url=s.base_url)
 
 
@@ -116,7 +116,7 @@ def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
         if dry_run:
             report.previews.append((subscriber.email, digest))
             continue
-        message_id = message_id_for(key, subscriber.id, ctx.settings["mail.domain"])
+        message_id = message_id_for(key, subscriber.id, ctx.settings.mail.domain)
         message = render_digest(
             digest, env=env, identity=identity(ctx), to_addr=subscriber.email,
             unsubscribe_url=f"{identity(ctx).base_url}/unsubscribe/{subscriber.token}",
@@ -212,7 +212,7 @@ def relay(ctx: Context, report: SendReport) -> None:
     with ctx.sessions() as session:
         pending = list(session.scalars(
             select(Delivery.id).where(Delivery.status == "pending").order_by(Delivery.id)))
-    interval = 1.0 / max(ctx.settings["mail.send_rate"], 0.001)
+    interval = 1.0 / max(ctx.settings.mail.send_rate, 0.001)
     server_failures = 0
     for delivery_id in pending:
         if server_failures >= CIRCUIT_BREAKER:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -98,7 +98,7 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     drivers = load_driver_records(ctx)
     states = _source_states(ctx, ids)
     limits: dict[str, threading.Semaphore] = {}
-    per_host = max(1, ctx.settings["fetch.per_host"])
+    per_host = max(1, ctx.settings.fetch.per_host)
 
     def one(source_id: str) -> PollOutcome:
         # At most `per_host` fetches to one publisher at a time, however many sources it has.
@@ -114,7 +114,7 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
                     f"internal error ({type(exc).__name__}); see the service log"))
 
     outcomes: dict[str, PollOutcome] = {}
-    workers = max(1, min(ctx.settings["fetch.concurrency"], len(ids)))
+    workers = max(1, min(ctx.settings.fetch.concurrency, len(ids)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
         futures = {pool.submit(one, source_id): source_id for source_id in ids}
         for future in as_completed(futures):
@@ -139,7 +139,7 @@ def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None)
         on_done(outcome)
 
 
-def poll_source(ctx: Context, source_id: str, topics: list[Topic],
+def poll_source(ctx: Context, source_id: str, topics: Sequence[Topic],
                 drivers: list[tuple[int, DriverRecord]],
                 parser: ParsePool | None = None, state: Any = None) -> PollOutcome:
     """Fetch, parse and store one source. Validators move only with the items they describe.
@@ -190,7 +190,7 @@ def _definition(ctx: Context, source_id: str) -> SourceDef:
 
 
 def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
-           items: Iterable[ParsedItem], warnings: Iterable[str], topics: list[Topic],
+           items: Iterable[ParsedItem], warnings: Iterable[str], topics: Sequence[Topic],
            drivers: list[tuple[int, DriverRecord]]) -> PollOutcome:
     now = ctx.now()
     with transaction(ctx.sessions) as session:
@@ -220,7 +220,7 @@ class SourceRef(Protocol):
     def publisher(self) -> str: ...
 
 
-def match_item(session: Session, item: Item, source: SourceRef, topics: list[Topic],
+def match_item(session: Session, item: Item, source: SourceRef, topics: Sequence[Topic],
                drivers: list[tuple[int, DriverRecord]], now: datetime) -> int:
     """Match one stored item against every topic; store each match with its driver links."""
     text = ItemText(title=item.title, summary=item.summary_text,

@@ -65,20 +65,20 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
         seed_demo(ctx)
     heartbeat = Heartbeat()
     scheduler = _scheduler(ctx, heartbeat, demo=demo)
-    lock = SchedulerLock(settings.path("paths.data") / "scheduler.lock")
+    lock = SchedulerLock(settings.paths.data / "scheduler.lock")
     stop = threading.Event()
     threading.Thread(target=_lead_when_possible, args=(lock, scheduler, stop), daemon=True).start()
 
     from awareness.web.app import create_app
 
     app = create_app(ctx)
-    poll_seconds = 10 if demo else settings["schedule.poll_seconds"]
+    poll_seconds = 10 if demo else settings.schedule.poll_seconds
     app.state.health_checks.append(
         lambda: ("scheduler", heartbeat.healthy(60) or not scheduler.running,
                  "standby" if not scheduler.running else f"{heartbeat.job_errors} job errors"))
     log.info("polling every %s s", poll_seconds)
     try:
-        uvicorn.run(app, host=settings["web.host"], port=settings["web.port"], log_level="info")
+        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
     finally:
         stop.set()
         if scheduler.running:
@@ -116,16 +116,16 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         digests.relay(ctx, digests.SendReport())
 
     scheduler = build_scheduler(
-        timezone=s["schedule.timezone"], poll_seconds=10 if demo else s["schedule.poll_seconds"],
-        daily_time=s["schedule.daily_time"], weekly_day=s["schedule.weekly_day"],
-        weekly_time=s["schedule.weekly_time"], poll=poll,
+        timezone=s.schedule.timezone, poll_seconds=10 if demo else s.schedule.poll_seconds,
+        daily_time=s.schedule.daily_time, weekly_day=s.schedule.weekly_day,
+        weekly_time=s.schedule.weekly_time, poll=poll,
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
         heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
         sources_report=lambda: source_report.send_source_report(ctx))
     # Catch up on digest times missed while the service was down (idempotent per period).
-    missed = missed_runs(ctx.now(), s.timezone, daily_time=s["schedule.daily_time"],
-                         weekly_day=s["schedule.weekly_day"],
-                         weekly_time=s["schedule.weekly_time"])
+    missed = missed_runs(ctx.now(), s.timezone, daily_time=s.schedule.daily_time,
+                         weekly_day=s.schedule.weekly_day,
+                         weekly_time=s.schedule.weekly_time)
     for frequency in missed:
         scheduler.add_job(send, args=[frequency], id=f"catch-up-{frequency}",
                           replace_existing=True)
@@ -147,20 +147,19 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     from awareness.demo import DemoFeeds
 
     feeds = DemoFeeds().start()
-    data = settings.path("paths.data") / "demo"
+    data = settings.paths.data / "demo"
     subs = data / "subscriptions"
     (subs / "topics").mkdir(parents=True, exist_ok=True)
-    for topic in (settings.path("paths.subscriptions") / "topics").glob("*.toml"):
+    for topic in (settings.paths.subscriptions / "topics").glob("*.toml"):
         shutil.copyfile(topic, subs / "topics" / topic.name)
     (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
-    values = dict(settings.values)
-    values.update({
-        "database.url": f"sqlite:///{data / 'awareness.db'}",
-        "mail.outbox": str(data / "outbox"),
-        "paths.subscriptions": str(subs),
-        "fetch.allowed_hosts": ("127.0.0.1",),
-    })
-    return dataclasses.replace(settings, values=values), feeds
+    demo = dataclasses.replace(
+        settings,
+        database=dataclasses.replace(settings.database, url=f"sqlite:///{data / 'awareness.db'}"),
+        mail=dataclasses.replace(settings.mail, outbox=data / "outbox"),
+        paths=dataclasses.replace(settings.paths, subscriptions=subs),
+        fetch=dataclasses.replace(settings.fetch, allowed_hosts=("127.0.0.1",)))
+    return demo, feeds
 
 
 def seed_demo(ctx: Context) -> None:
@@ -178,7 +177,7 @@ def seed_demo(ctx: Context) -> None:
         people.add_librarian(ctx, "demo-librarian", password)
     except Exception:  # already there from an earlier demo run: reset it
         password = ""
-    outbox = ctx.settings.path("mail.outbox")
+    outbox = ctx.settings.mail.outbox
     print(
         "\nDemo running. Sample feeds reveal new items every 10 seconds.\n"
         f"  Review page: {ctx.settings.base_url}/review\n"

@@ -37,7 +37,7 @@ def send_source_report(ctx: Context) -> SourceReport:
     """E-mail the owner the sources that are broken, gone, stale or duplicates, once a day."""
     now = ctx.now()
     day = now.astimezone(ctx.settings.timezone).date().isoformat()
-    owner = ctx.settings["sources.owner_email"].strip()
+    owner = ctx.settings.sources.owner_email.strip()
     if not owner:
         return SourceReport("no owner", day)
     with ctx.sessions() as session:
@@ -48,10 +48,10 @@ def send_source_report(ctx: Context) -> SourceReport:
     if not found:
         return SourceReport("nothing to report", day)
     s = ctx.settings
-    message_id = f"<sources.{day}@{s['mail.domain'].strip().lower()}>"
+    message_id = f"<sources.{day}@{s.mail.domain.strip().lower()}>"
     subject, body = health_mail.message_text(found, day=day)
     message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = Address(clean_header_text(s["mail.from_name"]), addr_spec=s["mail.from_addr"])
+    message["From"] = Address(clean_header_text(s.mail.from_name), addr_spec=s.mail.from_addr)
     message["To"] = owner
     message["Subject"] = clean_header_text(subject)
     message["Date"] = format_datetime(now)

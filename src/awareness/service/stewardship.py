@@ -141,9 +141,9 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
 def _send_one(ctx: Context, env: jinja2.Environment, person: Member, entries: list[Attention],
               week: str, now: datetime, report: StewardshipReport) -> None:
     s = ctx.settings
-    message_id = stewardship_message_id(person.initials, week, s["mail.domain"])
-    message = render_stewardship(env, person, entries, from_addr=s["mail.from_addr"],
-                                 from_name=s["mail.from_name"], base_url=s.base_url,
+    message_id = stewardship_message_id(person.initials, week, s.mail.domain)
+    message = render_stewardship(env, person, entries, from_addr=s.mail.from_addr,
+                                 from_name=s.mail.from_name, base_url=s.base_url,
                                  message_id=message_id, now=now, week=week)
     try:
         ctx.mailer.send(message)
