@@ -1,4 +1,12 @@
-"""Engine, sessions and schema upgrades (shell: owns the database connection)."""
+"""Engine, transactions and schema upgrades (shell: owns the database connection).
+
+Two kinds of transaction (issue 11): ``reading`` for reads and ``writing`` for writes. On
+SQLite a write transaction takes the database's one write lock at ``BEGIN IMMEDIATE`` and
+holds it until commit, so it must hold nothing but writes — never a fetch, a parse, matching,
+rendering or an SMTP conversation — or every librarian's click waits behind it. A read
+transaction is a deferred ``BEGIN``: in WAL mode it reads a consistent snapshot without ever
+waiting for a writer. On PostgreSQL both are ordinary READ COMMITTED transactions.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The execution option that marks a connection's transaction as a write (BEGIN IMMEDIATE).
+WRITE = "awareness_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -39,10 +49,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock at the start, so two writers queue on busy_timeout
-    # instead of failing with "database is locked" when a reader upgrades to a writer.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Connection) -> None:
+    # A writer takes the lock at the start (IMMEDIATE), so two writers queue on busy_timeout
+    # instead of failing with "database is locked" when a reader upgrades to a writer. A
+    # reader never asks for it: in WAL mode it reads its snapshot while a writer writes.
+    if connection.get_execution_options().get(WRITE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: one consistent snapshot, never SQLite's write lock."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, committed on success and rolled back on any exception. Keep it to
+    the writes of one unit of work (see the module docstring)."""
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE: True})
+        with connection.begin():
+            yield connection
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -51,15 +82,18 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any exception."""
+    """An ORM session in a write transaction (as ``writing``), committed on success and rolled
+    back on any exception."""
     with factory() as session, session.begin():
+        session.connection(execution_options={WRITE: True})
         yield session
 
 
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
+    # Schema changes are writes: take the write lock at BEGIN like every other writer.
+    config.attributes["engine"] = engine.execution_options(**{WRITE: True})
     return config
 
 
