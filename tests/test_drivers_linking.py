@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from awareness.drivers.importer import parse_driver_page
-from awareness.drivers.linking import DEFAULT_THRESHOLD, related_drivers, words
+from awareness.drivers.linking import DEFAULT_THRESHOLD, DriverLinker, related_drivers, words
 from awareness.model import DriverLink, DriverRecord
 
 DATA = Path(__file__).parent / "data"
@@ -256,3 +256,59 @@ def test_new_edition_comes_after_same_document_and_before_related() -> None:
     later = related_drivers(title="State of Care 2014/15", summary=LEADERSHIP_ITEM[1],
                             link=None, topic_tags=("Leadership",), records=SEED)
     assert later[0].kind == "new_edition" and all(f.kind == "related" for f in later[1:])
+
+
+def _reference_related(text: str, tags: tuple[str, ...],
+                       records: tuple[DriverRecord, ...]) -> list[tuple[str, float, str]]:
+    """The related-link rule written the plain way, record by record (what DriverLinker
+    replaced): the cosine of TF-IDF vectors with IDF over the records, a tag boost, at least
+    two shared words."""
+    import math
+    from collections import Counter
+
+    from awareness.drivers import linking as lk
+
+    record_words = [words(lk.record_text(r)) for r in records]
+    df = Counter(w for doc in record_words for w in set(doc))
+    n = len(records)
+    idf = {w: math.log((n + 1) / (c + 1)) + 1 for w, c in df.items()}
+    unseen = math.log(n + 1) + 1
+
+    def vector(tokens: list[str]) -> dict[str, float]:
+        return {w: (1 + math.log(c)) * idf.get(w, unseen) for w, c in Counter(tokens).items()}
+
+    item = vector(words(text))
+    found = []
+    for record, tokens in zip(records, record_words, strict=True):
+        other = vector(tokens)
+        if len(item.keys() & other.keys()) < lk.MIN_SHARED_WORDS:
+            continue
+        dot = sum(v * other[w] for w, v in item.items() if w in other)
+        norm = math.sqrt(sum(v * v for v in item.values())) * math.sqrt(
+            sum(v * v for v in other.values()))
+        boost = 1 + (lk.TAG_BOOST if lk.shared_tags(record.tags, tags) else 0)
+        score = min(1.0, (dot / norm if norm else 0.0) * boost)
+        if score >= DEFAULT_THRESHOLD:
+            found.append((record.slug, round(score, 3), "related"))
+    return sorted(found)
+
+
+def test_the_prepared_linker_agrees_with_the_plain_rule_on_real_items() -> None:
+    # DriverLinker prepares the records once and looks candidates up by word (issue 11: the
+    # linker recomputed every record's vector for every match). Same links, same scores.
+    snapshots = DATA / "nhs-england-news-feed-poll-snapshots-2025-10_2026-01.json"
+    feed = json.loads(snapshots.read_text(encoding="utf-8"))
+    items = [(i["title"], html.unescape(i["description"]))
+             for s in feed["snapshots"] for i in s["items"]]
+    items += [LEADERSHIP_ITEM, ("Compassionate leadership and talent management for boards",
+                                "A framework for developing leaders and improving culture.")]
+    linker = DriverLinker(SEED)
+    checked = 0
+    for tags in ((), ("Leadership",)):
+        for title, summary in items:
+            got = linker.links(title=title, summary=summary, link=None, topic_tags=tags,
+                               limit=len(SEED))
+            related = sorted((f.slug, f.score, f.kind) for f in got if f.kind == "related")
+            assert related == _reference_related(f"{title}\n{summary}", tags, SEED)
+            checked += len(related)
+    assert checked > 0, "the items must produce some related links for this to test anything"

@@ -74,17 +74,89 @@ def related_drivers(
 
     ``topic_tags`` are the tags of the topics the item matched; ``threshold`` applies to
     related links only; ``publisher`` (the item's source's publisher), when given, must agree
-    with a record's source for a new-edition link. At most ``limit`` links.
+    with a record's source for a new-edition link. At most ``limit`` links. For many items
+    against the same records, build a ``DriverLinker`` once instead.
     """
-    if limit <= 0 or not records:
-        return []
-    links = _same_document_links(link, records)
-    linked = {found.slug for found in links}
-    links += _new_edition_links(title, publisher, records, linked)
-    linked |= {found.slug for found in links}
-    links += _related_links(f"{title}\n{summary}", topic_tags, records, linked, threshold)
-    links.sort(key=lambda found: (_KIND_ORDER[found.kind], -found.score, found.slug))
-    return links[:limit]
+    return DriverLinker(records).links(title=title, summary=summary, link=link,
+                                       topic_tags=topic_tags, limit=limit,
+                                       threshold=threshold, publisher=publisher)
+
+
+class DriverLinker:
+    """``related_drivers`` against a fixed set of records, prepared once for many items.
+
+    What depends only on the records (their words, IDF, vectors and norms, comparable links)
+    is computed here once, and an index from word to record finds the records that share
+    words with an item, so one item costs about its own length, not the number of records.
+    """
+
+    def __init__(self, records: Sequence[DriverRecord]):
+        self.records = list(records)
+        record_words = [words(record_text(record)) for record in self.records]
+        self.idf, self.unseen = _idf(record_words)
+        self.vectors = [_vector(tokens, self.idf, self.unseen) for tokens in record_words]
+        self.norms = [math.sqrt(sum(w * w for w in vector.values())) for vector in self.vectors]
+        self.by_word: dict[str, list[int]] = {}
+        for position, vector in enumerate(self.vectors):
+            for word in vector:
+                self.by_word.setdefault(word, []).append(position)
+        self.by_link: dict[str, list[int]] = {}
+        for position, record in enumerate(self.records):
+            comparable = _comparable_link(record.link)
+            if comparable is not None:
+                self.by_link.setdefault(comparable, []).append(position)
+
+    def links(self, *, title: str, summary: str, link: str | None,
+              topic_tags: Sequence[str], limit: int = 3, threshold: float = DEFAULT_THRESHOLD,
+              publisher: str | None = None) -> list[DriverLink]:
+        """The links of one item (see ``related_drivers``)."""
+        if limit <= 0 or not self.records:
+            return []
+        links = self._same_document(link)
+        linked = {found.slug for found in links}
+        links += _new_edition_links(title, publisher, self.records, linked)
+        linked |= {found.slug for found in links}
+        links += self._related(f"{title}\n{summary}", topic_tags, linked, threshold)
+        links.sort(key=lambda found: (_KIND_ORDER[found.kind], -found.score, found.slug))
+        return links[:limit]
+
+    def _same_document(self, link: str | None) -> list[DriverLink]:
+        target = _comparable_link(link)
+        if target is None:
+            return []
+        return [DriverLink(self.records[position].slug, "same_document", 1.0,
+                           f"links to the same document ({target})")
+                for position in self.by_link.get(target, ())]
+
+    def _related(self, item_text: str, topic_tags: Sequence[str], already_linked: set[str],
+                 threshold: float) -> list[DriverLink]:
+        item_words = words(item_text)
+        if not item_words:
+            return []
+        item_vector = _vector(item_words, self.idf, self.unseen)
+        item_norm = math.sqrt(sum(w * w for w in item_vector.values()))
+        sharing: Counter[int] = Counter()
+        for word in item_vector:
+            sharing.update(self.by_word.get(word, ()))
+        surface: dict[str, str] | None = None
+        links = []
+        for position in sorted(sharing):
+            record = self.records[position]
+            if sharing[position] < MIN_SHARED_WORDS or record.slug in already_linked:
+                continue
+            vector = self.vectors[position]
+            norm = item_norm * self.norms[position]
+            dot = sum(weight * vector[word] for word, weight in item_vector.items()
+                      if word in vector)
+            tags = shared_tags(record.tags, topic_tags)
+            score = min(1.0, (dot / norm if norm else 0.0) * (1 + (TAG_BOOST if tags else 0)))
+            if score >= threshold:
+                shared = sorted(item_vector.keys() & vector.keys(),
+                                key=lambda w: (-item_vector[w] * vector[w], w))
+                surface = surface if surface is not None else _surface_forms(item_text)
+                reason = _reason(tags, [surface.get(w, w) for w in shared[:REASON_WORDS]])
+                links.append(DriverLink(record.slug, "related", round(score, 3), reason))
+        return links
 
 
 def _new_edition_links(title: str, publisher: str | None, records: Sequence[DriverRecord],
@@ -113,17 +185,6 @@ def _initials(name: str) -> str:
     return "".join(w[0] for w in re.findall(r"[a-z]+", name) if w not in ("of", "and", "the"))
 
 
-def _same_document_links(link: str | None, records: Sequence[DriverRecord]) -> list[DriverLink]:
-    target = _comparable_link(link)
-    if target is None:
-        return []
-    return [
-        DriverLink(record.slug, "same_document", 1.0, f"links to the same document ({target})")
-        for record in records
-        if _comparable_link(record.link) == target
-    ]
-
-
 def _comparable_link(url: str | None) -> str | None:
     if not is_safe_link(url):
         return None
@@ -131,39 +192,6 @@ def _comparable_link(url: str | None) -> str | None:
         return normalise_link(url or "")
     except ValueError:  # e.g. a port number out of range
         return None
-
-
-def _related_links(
-    item_text: str,
-    topic_tags: Sequence[str],
-    records: Sequence[DriverRecord],
-    already_linked: set[str],
-    threshold: float,
-) -> list[DriverLink]:
-    item_words = words(item_text)
-    if not item_words:
-        return []
-    record_words = [words(record_text(record)) for record in records]
-    idf, unseen = _idf(record_words)
-    item_vector = _vector(item_words, idf, unseen)
-    surface = _surface_forms(item_text)
-    links = []
-    for record, tokens in zip(records, record_words, strict=True):
-        if record.slug in already_linked:
-            continue
-        record_vector = _vector(tokens, idf, unseen)
-        shared = sorted(
-            item_vector.keys() & record_vector.keys(),
-            key=lambda w: (-item_vector[w] * record_vector[w], w),
-        )
-        if len(shared) < MIN_SHARED_WORDS:
-            continue
-        tags = shared_tags(record.tags, topic_tags)
-        score = min(1.0, _cosine(item_vector, record_vector) * (1 + (TAG_BOOST if tags else 0)))
-        if score >= threshold:
-            reason = _reason(tags, [surface.get(w, w) for w in shared[:REASON_WORDS]])
-            links.append(DriverLink(record.slug, "related", round(score, 3), reason))
-    return links
 
 
 def record_text(record: DriverRecord) -> str:
@@ -219,12 +247,6 @@ def _vector(tokens: list[str], idf: dict[str, float], unseen: float) -> dict[str
         word: (1 + math.log(count)) * idf.get(word, unseen)
         for word, count in Counter(tokens).items()
     }
-
-
-def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    dot = sum(weight * b[word] for word, weight in a.items() if word in b)
-    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
-    return dot / norm if norm else 0.0
 
 
 def _reason(tags: list[str], shared: list[str]) -> str:
