@@ -42,8 +42,8 @@ def stored_form(value: Any) -> Any:
     """A value as SQLAlchemy hands it to SQLite for these columns."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, list):
-        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
     if isinstance(value, bool):
         return int(value)
     return value
@@ -51,16 +51,22 @@ def stored_form(value: Any) -> Any:
 
 def service(template: Path, work: Path, sources: int, parsed: list[Any]) -> tuple[float, float]:
     """CPU seconds (user, system) of ``polling._store`` for every source."""
+    from awareness.model import ParsedFeed
     from awareness.service import polling
     from awareness.sources.fetch import FetchResult, Validators
+    from awareness.storage import sources as stored_sources
+    from awareness.storage.db import reading
 
     shutil.copy(template / "bench.db", work / "bench.db")
     ctx = make_context(work, BASE, sources)
-    topics, drivers = ctx.topics(), polling.load_driver_records(ctx)
+    matcher = polling.item_matcher(ctx)
+    with reading(ctx.engine) as conn:
+        states = stored_sources.states(conn, [f"s{i}" for i in range(len(parsed))])
     result = FetchResult("ok", BASE, b"", "application/rss+xml", Validators('"e"', None), 200)
     before = cpu()
     for i, items in enumerate(parsed):
-        polling._store(ctx, f"s{i}", result, f"hash{i}", items, [], topics, drivers)
+        polling._store(ctx, states[f"s{i}"], result, f"hash{i}", ParsedFeed(tuple(items)), [],
+                       set(), matcher)
     after = cpu()
     ctx.engine.dispose()
     return after[0] - before[0], after[1] - before[1]
@@ -93,14 +99,18 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from awareness.service import ingest, polling
+    from awareness.service import polling
+    from awareness.sources.decide import store_intent
     from awareness.sources.parse import parse_feed
+    from awareness.storage import items as stored_items
 
     n, now = args.sources, datetime.now(UTC)
     parsed = [parse_feed(feed(i, args.items, 0), url=f"{BASE}/feed/{i}", content_type=None,
                          now=now).items for i in range(n)]
-    rows = [[ingest._new_values(f"s{i}", item, now, True) for item in items]
-            for i, items in enumerate(parsed)]
+    names = (*stored_items._NEW_COLUMNS, *stored_items._SHARED_COLUMNS)
+    rows = [[dict(zip(names, row, strict=True)) for row in stored_items._rows(
+        f"s{i}", store_intent(items, [], set(), now=now, baseline=True).new, now, True)]
+        for i, items in enumerate(parsed)]
     tmp = Path(tempfile.mkdtemp(prefix="awareness-bench-"))
     try:
         template = tmp / "template"  # migrated, with the sources, and no items

@@ -17,9 +17,10 @@ from sqlalchemy import func, insert, select
 
 from awareness.errors import AwarenessError
 from awareness.model import ParsedItem
-from awareness.service import ingest, polling
+from awareness.service import polling
 from awareness.service.context import create_context
 from awareness.settings import load_settings
+from awareness.sources import decide
 from awareness.sources.identity import (
     DOI_PATTERN,
     MIN_FUZZY_TITLE,
@@ -36,7 +37,9 @@ from awareness.sources.identity import (
     title_key,
 )
 from awareness.sources.parse import parse_feed
-from awareness.storage.db import transaction, upgrade
+from awareness.storage import items as stored_items
+from awareness.storage import stories
+from awareness.storage.db import transaction, upgrade, writing
 from awareness.storage.models import Item, Match, Source
 from tests.conftest import DATA, Response, settings_env
 
@@ -291,15 +294,7 @@ def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_conte
     ctx = _contexts.setdefault(id(make_context), make_context())
     source_id = f"s{next(_counter)}"
     feed = parse_feed(rss(*entries), url="https://p.example/feed", now=NOW)
-    with transaction(ctx.sessions) as session:
-        session.add(Source(id=source_id, name="s", publisher="p", url="https://p.example/",
-                           kind="feed", baseline_done=False, error_count=0, state="active"))
-    counts = []
-    for _ in range(2):
-        with transaction(ctx.sessions) as session:
-            new, _updated, _rekeyed = polling.upsert_items(session, source_id, feed.items, NOW,
-                                                           False)
-            counts.append(len(new))
+    counts = [len(store(ctx, source_id, list(feed.items), NOW)) for _ in range(2)]
     assert counts[1] == 0
     assert len(items(ctx, source_id)) == counts[0]
 
@@ -377,13 +372,24 @@ def parsed(title: str, link: str | None, *, published: datetime | None = None,
 
 def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
           baseline: bool = False) -> list[int]:
-    with transaction(ctx.sessions) as session:
-        if session.get(Source, source_id) is None:
-            session.add(Source(id=source_id, name=source_id, publisher=source_id,
-                               url=f"https://{source_id}.example/", kind="feed",
-                               baseline_done=False, error_count=0, state="active"))
-            session.flush()
-        return ingest.upsert_items(session, source_id, entries, now, baseline).new
+    """Store entries as a poll does (read, decide, write), without fetching: the new ids."""
+    with writing(ctx.engine) as conn:
+        if conn.scalar(select(Source.id).where(Source.id == source_id)) is None:
+            conn.execute(insert(Source).values(
+                id=source_id, name=source_id, publisher=source_id,
+                url=f"https://{source_id}.example/", kind="feed", baseline_done=False,
+                error_count=0, state="active", interval_minutes=60, enabled=True))
+        intent = decide.store_intent(entries, stored_items.stored_entries(conn, source_id),
+                                     stored_items.tombstones(conn, source_id), now=now,
+                                     baseline=baseline)
+        ids = stored_items.insert_new(conn, source_id, intent.new, now=now, baseline=baseline)
+        stored_items.write_edits(conn, intent.edits)
+        new = [KnownItem(id=ids[item.key], key=item.key, link=item.link, title=item.title,
+                         summary_text="", published=item.published_at or now, doi=item.doi)
+               for item in intent.new if item.key in ids]
+        if not baseline:
+            stories.join(conn, source_id, new, now)
+        return [item.id for item in new]
 
 
 def story_of(ctx, item_id: int) -> int | None:
@@ -396,7 +402,7 @@ def test_a_same_link_story_behind_5000_more_recent_items_is_still_found(make_con
     [report] = store(ctx, "cqc", [parsed("State of Care", "https://cqc.example/soc")],
                      NOW - timedelta(days=3))
     busy = [parsed(f"Bulletin {n}", f"https://busy.example/{n}")
-            for n in range(ingest.FUZZY_STORY_CANDIDATES + 1)]
+            for n in range(stories.FUZZY_CANDIDATES + 1)]
     store(ctx, "busy", busy, NOW - timedelta(days=1), baseline=True)
     [copy] = store(ctx, "govuk", [parsed("Corporate report: a copy",
                                          "http://www.cqc.example/soc/?utm_source=gov")], NOW)
@@ -466,17 +472,25 @@ def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
             session.execute(insert(Item), list(rows(others, None)))
         new = list(session.scalars(insert(Item).returning(Item.id),
                                    list(rows([(*m[:4], 0, m[5]) for m in mine], "m"))))
-        since = NOW - ingest.STORY_LOOKBACK
-        everything = [ingest._known(row) for row in session.execute(
-            select(*ingest._KNOWN_COLUMNS).where(Item.source_id != f"m{run}",
-                                                 Item.first_seen_at >= since)
+        since = NOW - stories.LOOKBACK
+        columns = (Item.id, Item.key, Item.link, Item.title, Item.summary_text, Item.story_id,
+                   Item.published_at, Item.first_seen_at, Item.doi)
+        everything = [_known(row) for row in session.execute(
+            select(*columns).where(Item.source_id != f"m{run}", Item.first_seen_at >= since)
             .order_by(Item.first_seen_at.desc(), Item.id.desc()))]
-        expected = {row.id: find_story(ingest._known(row), everything) for row in
-                    session.execute(select(*ingest._KNOWN_COLUMNS).where(Item.id.in_(new)))}
-        ingest._assign_stories(session, f"m{run}", new, NOW)
+        mine_stored = [_known(row) for row in session.execute(
+            select(*columns).where(Item.id.in_(new)))]
+        expected = {item.id: find_story(item, everything) for item in mine_stored}
+        stories.join(session.connection(), f"m{run}", mine_stored, NOW)
         found = {item_id: story for item_id, story in session.execute(
             select(Item.id, Item.story_id).where(Item.id.in_(new)))}
     assert found == expected
+
+
+def _known(row) -> KnownItem:
+    return KnownItem(id=row.id, key=row.key, link=row.link, title=row.title,
+                     summary_text=row.summary_text, story_id=row.story_id,
+                     published=row.published_at or row.first_seen_at, doi=row.doi)
 
 
 # --- SQLite's insert path ---------------------------------------------------------------------
@@ -494,19 +508,26 @@ def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock):
                       url="https://pub.example/feed", now=NOW)
     columns = [c.name for c in Item.__table__.c if c.name not in ("id", "source_id")]
     stored = {}
-    for source_id, insert_rows in (("a", ingest._insert_core), ("b", ingest._insert_sqlite)):
-        rows = [ingest._new_values(source_id, item, NOW, baseline)
-                for baseline in (True, False) for item in feed.items
-                for item in [replace(item, key=f"{item.key}|{baseline}")]]
-        rows[0]["categories"] = ["News", "Ünïcode"]
+    for source_id, insert_rows in (("a", stored_items._insert_core),
+                                   ("b", stored_items._insert_sqlite)):
         with transaction(ctx.sessions) as session:
             session.add(Source(id=source_id, name=source_id, publisher=source_id,
                                url="https://pub.example/", kind="feed", baseline_done=False,
                                error_count=0, state="active"))
             session.flush()
-            ids = insert_rows(session.connection(), rows)
-            assert sorted(ids) == sorted(row["key"] for row in rows)
-            again = insert_rows(session.connection(), [*rows[:1], dict(rows[0], key="new")])
+            keys = []
+            for baseline in (True, False):
+                entries = [replace(item, key=f"{item.key}|{baseline}",
+                                   categories=("News", "Ünïcode") if n == 0 else item.categories)
+                           for n, item in enumerate(feed.items)]
+                new = decide.store_intent(entries, [], set(), now=NOW, baseline=baseline).new
+                rows = stored_items._rows(source_id, new, NOW, baseline)
+                ids = insert_rows(session.connection(), rows)
+                assert sorted(ids) == sorted(item.key for item in new)
+                keys += [item.key for item in new]
+            again = insert_rows(session.connection(), [
+                *rows[:1], stored_items._rows(source_id, [replace(new[0], key="new")], NOW,
+                                              False)[0]])
             assert list(again) == ["new"]  # the stored key skipped, not reported
         with ctx.engine.connect() as connection:
             stored[source_id] = connection.exec_driver_sql(

@@ -31,7 +31,7 @@ def test_racing_polls_store_each_item_once(make_context, feed_server, tmp_path):
     def run() -> None:
         start.wait()
         try:
-            polling.poll_source(ctx, "news", ctx.topics(), [])
+            polling.poll(ctx, ["news"])
         except BaseException as exc:  # collected: an assertion in a thread would be lost
             errors.append(exc)
 

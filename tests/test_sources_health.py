@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from awareness.service import polling
-from awareness.service.listing import is_stale, source_health
+from awareness.service.listing import source_health
+from awareness.sources.health import is_stale
 from tests.conftest import Response
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

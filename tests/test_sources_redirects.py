@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from awareness.errors import AddressNotAllowed, FetchError
+from awareness.links import redact_url
 from awareness.service import polling
 from awareness.service.listing import source_health
-from awareness.sources.fetch import FetchPolicy, Validators, check_url_allowed, fetch, redact_url
+from awareness.sources.fetch import FetchPolicy, Validators, check_url_allowed, fetch
 from awareness.sources.redirects import CONFIRMATIONS, RedirectState, after_fetch
 from awareness.storage.models import Source
 from tests.conftest import Response

@@ -7,6 +7,7 @@ normalised forms are equal. Item identity and driver linking both compare normal
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track the reader; dropping them never changes the document.
@@ -14,6 +15,7 @@ TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "mc_cid", "mc_eid", "dm_i", "_hsenc", "_hsmi", "mkt_tok", "ref", "cmpid"}
 )
 SAFE_SCHEMES = frozenset({"http", "https"})
+_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
 
 
 def is_safe_link(url: str | None) -> bool:
@@ -49,3 +51,8 @@ def normalise_link(url: str) -> str:
     if scheme == "http":
         scheme = "https"
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a URL or a message quoting one) without ``user:password@`` credentials (F19)."""
+    return _USERINFO.sub("", text)

@@ -6,6 +6,8 @@
     Hit          why a query matched: which term hit which field
     DriverRecord a driver or case-study record, as imported or stored
     DriverLink   a suggested link from an item to a driver record, with its reason
+    NewMatch     a topic's match on an item, decided, not stored yet
+    StoredItem   an item as stored, for listings
 
 Everything here is immutable data; nothing here does I/O.
 """
@@ -97,3 +99,40 @@ class DriverLink:
     kind: Literal["same_document", "new_edition", "related"]
     score: float
     reason: str
+
+
+@dataclass(frozen=True)
+class NewMatch:
+    """A topic's match on an item, decided and ready to store, with the driver records the
+    item links to. ``status`` is ``pending`` when the topic needs review, else ``auto``."""
+
+    topic_slug: str
+    status: Literal["pending", "auto"]
+    hits: tuple[Hit, ...]
+    score: float
+    profile_version: str
+    links: tuple[DriverLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as listings show it."""
+
+    id: int
+    source_id: str
+    key: str
+    title: str
+    link: str | None
+    summary: str
+    categories: tuple[str, ...]
+    published_at: datetime | None
+    first_seen_at: datetime
+    baseline: bool
+    story_id: int
+    doi: str | None
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {**self.__dict__, "categories": list(self.categories),
+                "published_at": self.published_at.isoformat() if self.published_at else None,
+                "first_seen_at": self.first_seen_at.isoformat()}

@@ -8,15 +8,16 @@ pages — a few per poll, through the same guarded fetcher, one after another.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import select
 
 from awareness.errors import FetchError, ParseError
 from awareness.links import normalise_link
 from awareness.model import ParsedFeed, ParsedItem
 from awareness.service.context import Context
+from awareness.sources.decide import StoredEntry
 from awareness.sources.fetch import Validators, fetch
 from awareness.sources.listing import extract_listing
 from awareness.sources.sitemap import (
@@ -28,7 +29,6 @@ from awareness.sources.sitemap import (
     url_item,
 )
 from awareness.sources.worker import shared_pool
-from awareness.storage.models import Item, ItemTombstone
 from awareness.subscriptions import SourceDef
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,15 @@ class Extracted:
 
 
 def extract(ctx: Context, definition: SourceDef, body: bytes, url: str,
-            baseline: bool) -> Extracted:
-    """The items of a fetched ``html`` or ``sitemap`` source body. Raises ParseError."""
+            baseline: bool, seen: AbstractSet[str] = frozenset()) -> Extracted:
+    """The items of a fetched ``html`` or ``sitemap`` source body. Raises ParseError.
+
+    ``seen`` holds the normalised links the source has stored or had deleted: a sitemap's
+    pages among them are not fetched again (``seen_links``)."""
     if definition.kind == "html" and definition.html is not None:
         return Extracted(extract_listing(body, url=url, rules=definition.html, now=ctx.now()))
     if definition.kind == "sitemap" and definition.sitemap is not None:
-        return _sitemap_items(ctx, definition.id, definition.sitemap, body, url, baseline)
+        return _sitemap_items(ctx, definition.sitemap, body, url, baseline, seen)
     raise ParseError(f"source kind '{definition.kind}' has no extraction rules")
 
 
@@ -74,8 +77,8 @@ def sitemap_entries(ctx: Context, rules: SitemapRules, body: bytes,
     return newest_first([e for e in entries if rules.wants(e.loc)]), warnings
 
 
-def _sitemap_items(ctx: Context, source_id: str, rules: SitemapRules, body: bytes, url: str,
-                   baseline: bool) -> Extracted:
+def _sitemap_items(ctx: Context, rules: SitemapRules, body: bytes, url: str,
+                   baseline: bool, seen: AbstractSet[str]) -> Extracted:
     entries, warnings = sitemap_entries(ctx, rules, body, url)
     if not entries:
         raise ParseError("no URLs in the sitemap match the source's include patterns")
@@ -83,7 +86,6 @@ def _sitemap_items(ctx: Context, source_id: str, rules: SitemapRules, body: byte
         # Existing pages are never alerted: record them without reading thousands of pages.
         items = [url_item(entry) for entry in entries[:BASELINE_CAP]]
         return Extracted(ParsedFeed(items=tuple(items), warnings=tuple(warnings)))
-    seen = _seen_links(ctx, source_id)
     new = [e for e in entries if normalise_link(e.loc) not in seen]
     items = [_page(ctx, entry, warnings) for entry in new[:rules.max_pages]]
     if len(new) > rules.max_pages:
@@ -103,13 +105,10 @@ def _page(ctx: Context, entry: SitemapEntry, warnings: list[str]) -> ParsedItem:
     return page_item(fetched.body, entry, ctx.now())
 
 
-def _seen_links(ctx: Context, source_id: str) -> set[str]:
-    with ctx.sessions() as session:
-        links = session.scalars(select(Item.link).where(Item.source_id == source_id))
-        seen = {normalise_link(link) for link in links if link}
-        tombstones = session.scalars(select(ItemTombstone.key).where(
-            ItemTombstone.source_id == source_id, ItemTombstone.key.startswith("link:")))
-        seen.update(key.removeprefix("link:") for key in tombstones)
+def seen_links(stored: Iterable[StoredEntry], tombstones: Iterable[str]) -> set[str]:
+    """The normalised links a source has stored, or had deleted by a librarian."""
+    seen = {normalise_link(entry.known.link) for entry in stored if entry.known.link}
+    seen.update(key.removeprefix("link:") for key in tombstones if key.startswith("link:"))
     return seen
 
 

@@ -1,4 +1,18 @@
-"""Polling: fetch due sources, store new items once, match them, link their drivers."""
+"""Polling: fetch due sources, store new items once, match them, link their drivers.
+
+The life of one source's poll (docs/architecture.md), each row touched once:
+
+1. *read*: every polled source's state, in one statement per run;
+2. *fetch* and *parse*, outside any transaction (parsing in a worker process);
+3. *read* what the source has stored (its items' identities and tombstones), one read
+   transaction, no write lock;
+4. *decide* (pure): which entries are new, which stored items were edited; *match* the new
+   ones against the topics and link them to driver records (pure, outside any transaction);
+5. *write*, one short transaction holding only writes: the new items (their ids returned),
+   the edits, their stories, the matches and driver links in one batch each, the source's
+   new state. A crash before commit leaves nothing: the next poll fetches the same body again
+   (the validators move with the items), and nothing is lost or doubled (RELIABILITY F8).
+"""
 
 from __future__ import annotations
 
@@ -10,37 +24,29 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import Session
-
-from awareness.drivers.linking import related_drivers
-from awareness.errors import AwarenessError, FetchError, NotFound, ParseError
-from awareness.links import normalise_link
-from awareness.model import DriverRecord, ItemText, ParsedItem
+from awareness.errors import FetchError, ParseError
+from awareness.matching import Candidate, ItemMatcher
+from awareness.model import ItemText, NewMatch, ParsedFeed
 from awareness.service import page_sources
 from awareness.service.context import Context
-from awareness.service.ingest import tombstone_keys, upsert_items
-from awareness.sources import redirects, schedule
+from awareness.sources import decide, redirects
+from awareness.sources.decide import SourceState, StoredEntry
 from awareness.sources.fetch import FetchResult, Validators, fetch
+from awareness.sources.identity import KnownItem
 from awareness.sources.worker import ParsePool, shared_pool
-from awareness.storage.db import transaction
-from awareness.storage.models import (
-    DeliveryItem,
-    DriverRecordRow,
-    Item,
-    ItemTombstone,
-    Match,
-    MatchDriver,
-    Review,
-    Source,
-)
+from awareness.storage import drivers as stored_drivers
+from awareness.storage import items, matches, sources, stories
+from awareness.storage.db import reading, writing
 from awareness.subscriptions import SourceDef, Topic
-from awareness.topics.presearch import cached_index
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class PollOutcome:
@@ -58,59 +64,47 @@ class PollOutcome:
 def sync_sources(ctx: Context) -> None:
     """Bring the sources table in line with sources.toml (definitions only, never fetch state).
 
-    A source removed from the file is disabled, never deleted: its items stay.
+    A source removed from the file is disabled, never deleted: its items stay. Nothing is
+    written when nothing changed, which is every poll but the first after an edit.
     """
-    defs = {d.id: d for d in ctx.sources()}
-    with transaction(ctx.sessions) as session:
-        rows = {row.id: row for row in session.scalars(select(Source))}
-        for source_id, d in defs.items():
-            row = rows.get(source_id) or Source(id=source_id, baseline_done=False, error_count=0,
-                                                state="active")
-            if row.url != d.url and row.url is not None:
-                # A new URL is a new feed for conditional GET purposes.
-                row.etag = row.last_modified = row.body_hash = None
-                row.fetch_url = row.redirect_target = row.duplicate_of = None
-                row.redirect_count = 0
-            row.name, row.publisher, row.url, row.kind = d.name, d.publisher, d.url, d.kind
-            row.interval_minutes, row.enabled = d.interval_minutes, d.enabled
-            session.add(row)
-        for source_id, row in rows.items():
-            if source_id not in defs:
-                row.enabled = False
+    defs = ctx.sources()
+    with reading(ctx.engine) as conn:
+        changed, moved, disabled = decide.definition_changes(defs, sources.definitions(conn))
+    if changed or disabled:
+        with writing(ctx.engine) as conn:
+            sources.save_definitions(conn, changed, moved, disabled)
 
 
 def due_sources(ctx: Context) -> list[str]:
     """Ids of the enabled, active sources whose next check has come."""
-    now = ctx.now()
-    with ctx.sessions() as session:
-        rows = session.scalars(
-            select(Source).where(Source.enabled.is_(True), Source.state == "active")
-        ).all()
-        return [row.id for row in rows if schedule.is_due(row.next_check_at, now)]
+    with reading(ctx.engine) as conn:
+        return sources.due(conn, ctx.now())
 
 
 def poll(ctx: Context, source_ids: Iterable[str] | None = None,
          on_done: Callable[[PollOutcome], None] | None = None) -> list[PollOutcome]:
     """Poll the given sources (default: those that are due); a failing source never stops it."""
     sync_sources(ctx)
-    ids = list(source_ids) if source_ids is not None else due_sources(ctx)
-    topics = ctx.topics()
-    drivers = load_driver_records(ctx)
-    states = _source_states(ctx, ids)
+    with reading(ctx.engine) as conn:
+        ids = list(source_ids) if source_ids is not None else sources.due(conn, ctx.now())
+        states = sources.states(conn, ids)
+    matcher = item_matcher(ctx)
     limits: dict[str, threading.Semaphore] = {}
     per_host = max(1, ctx.settings.fetch.per_host)
 
     def one(source_id: str) -> PollOutcome:
-        # At most `per_host` fetches to one publisher at a time, however many sources it has.
         state = states.get(source_id)
-        host = (urlsplit(state.fetch_url or state.url).hostname or "") if state else ""
-        limit = limits.setdefault(host, threading.Semaphore(per_host))
+        if state is None:
+            return PollOutcome(source_id, "failed", error=f"no source {source_id!r}")
+        # At most `per_host` fetches to one publisher at a time, however many sources it has.
+        limit = limits.setdefault(urlsplit(state.address).hostname or "",
+                                  threading.Semaphore(per_host))
         with limit:
             try:
-                return poll_source(ctx, source_id, topics, drivers, state=state)
+                return poll_source(ctx, state, matcher)
             except Exception as exc:  # a bug for one source must not stop the others
                 log.exception("polling %s failed unexpectedly", source_id)
-                return _record_failure(ctx, source_id, FetchError(
+                return _failed(ctx, state, FetchError(
                     f"internal error ({type(exc).__name__}); see the service log"))
 
     outcomes: dict[str, PollOutcome] = {}
@@ -123,11 +117,12 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     return [outcomes[source_id] for source_id in ids]
 
 
-def _source_states(ctx: Context, ids: list[str]) -> dict[str, Any]:
-    """Every polled source's state, read once for the run rather than once per source."""
-    with ctx.sessions() as session:
-        return {row.id: row for row in session.connection().execute(
-            _STATES.where(Source.id.in_(bindparam("ids", expanding=True))), {"ids": ids})}
+def item_matcher(ctx: Context, topics: Sequence[Topic] | None = None) -> ItemMatcher:
+    """``topics`` (default: every topic as the files are now) and every driver record,
+    prepared for matching."""
+    with reading(ctx.engine) as conn:
+        records = stored_drivers.all_records(conn)
+    return ItemMatcher(ctx.topics() if topics is None else topics, records)
 
 
 def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None) -> None:
@@ -139,47 +134,47 @@ def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None)
         on_done(outcome)
 
 
-def poll_source(ctx: Context, source_id: str, topics: Sequence[Topic],
-                drivers: list[tuple[int, DriverRecord]],
-                parser: ParsePool | None = None, state: Any = None) -> PollOutcome:
-    """Fetch, parse and store one source. Validators move only with the items they describe.
+def poll_source(ctx: Context, state: SourceState, matcher: ItemMatcher,
+                parser: ParsePool | None = None) -> PollOutcome:
+    """Fetch, parse and store one source whose state the run read as ``state``.
 
     Parsing runs in a worker process (``parser``, default the shared pool), bounded in time
-    and memory, so a runaway feed costs one error, not the run (RELIABILITY P8). ``state``
-    is the source's row as the run read it (default: read it now). It only saves work
-    (validators, the last body's hash): storing reads the row again in its transaction.
+    and memory, so a runaway feed costs one error, not the run (RELIABILITY P8).
     """
-    if state is None:
-        with ctx.sessions() as session:
-            state = _source_state(session, source_id)
-    url = state.fetch_url or state.url
-    validators = Validators(state.etag, state.last_modified)
-    old_hash, kind, baseline = state.body_hash, state.kind, not state.baseline_done
     try:
-        result = fetch(url, validators=validators, policy=ctx.fetch_policy, resolver=ctx.resolver)
+        result = fetch(state.address, validators=Validators(state.etag, state.last_modified),
+                       policy=ctx.fetch_policy, resolver=ctx.resolver)
     except FetchError as exc:
-        return _record_failure(ctx, source_id, exc)
+        return _failed(ctx, state, exc)
     if result.status == "not_modified":
-        return _record_success(ctx, source_id, result, None, "not_modified")
+        return _succeeded(ctx, state, result, None, "not_modified")
     body_hash = hashlib.sha256(result.body).hexdigest()
     # A sitemap index can stay the same while its child sitemaps change: always read it.
-    if body_hash == old_hash and kind != "sitemap":
-        return _record_success(ctx, source_id, result, body_hash, "unchanged")
+    if body_hash == state.body_hash and state.kind != "sitemap":
+        return _succeeded(ctx, state, result, body_hash, "unchanged")
+    with reading(ctx.engine) as conn:
+        stored = items.stored_entries(conn, state.id)
+        tombstones = items.tombstones(conn, state.id)
     try:
-        if kind == "feed":
-            parsed = (parser or shared_pool()).parse(
-                result.body, url=result.url, content_type=result.content_type, now=ctx.now())
-        else:
-            extracted = page_sources.extract(ctx, _definition(ctx, source_id), result.body,
-                                             result.url, baseline)
-            parsed = extracted.feed
-            if not extracted.complete:
-                # New pages wait for the next poll: it must not get "304 not modified".
-                result = replace(result, validators=Validators())
+        parsed, complete = _parse(ctx, state, result, stored, tombstones, parser)
     except ParseError as exc:
-        return _record_failure(ctx, source_id, FetchError(str(exc), url=url))
-    return _store(ctx, source_id, result, body_hash, parsed.items, parsed.warnings, topics,
-                  drivers)
+        return _failed(ctx, state, FetchError(str(exc), url=state.address))
+    if not complete:
+        # New pages wait for the next poll: it must not get "304 not modified".
+        result = replace(result, validators=Validators())
+    return _store(ctx, state, result, body_hash, parsed, stored, tombstones, matcher)
+
+
+def _parse(ctx: Context, state: SourceState, result: FetchResult, stored: list[StoredEntry],
+           tombstones: set[str], parser: ParsePool | None) -> tuple[ParsedFeed, bool]:
+    if state.kind == "feed":
+        return (parser or shared_pool()).parse(result.body, url=result.url,
+                                               content_type=result.content_type,
+                                               now=ctx.now()), True
+    seen = page_sources.seen_links(stored, tombstones)
+    extracted = page_sources.extract(ctx, _definition(ctx, state.id), result.body, result.url,
+                                     not state.baseline_done, seen)
+    return extracted.feed, extracted.complete
 
 
 def _definition(ctx: Context, source_id: str) -> SourceDef:
@@ -189,179 +184,84 @@ def _definition(ctx: Context, source_id: str) -> SourceDef:
     raise ParseError(f"source '{source_id}' is no longer in sources.toml")
 
 
-def _store(ctx: Context, source_id: str, result: FetchResult, body_hash: str,
-           items: Iterable[ParsedItem], warnings: Iterable[str], topics: Sequence[Topic],
-           drivers: list[tuple[int, DriverRecord]]) -> PollOutcome:
+def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str,
+           parsed: ParsedFeed, stored: list[StoredEntry], tombstones: set[str],
+           matcher: ItemMatcher) -> PollOutcome:
     now = ctx.now()
-    with transaction(ctx.sessions) as session:
-        # Columns and one UPDATE, not the ORM: this runs for every fetch that has items.
-        source = _source_state(session, source_id)
-        baseline = not source.baseline_done
-        new, updated, rekeyed = upsert_items(session, source_id, items, now, baseline)
-        new_matches = 0 if baseline else sum(
-            match_item(session, item, source, topics, drivers, now)
-            for item in session.scalars(select(Item).where(Item.id.in_(new)).order_by(Item.id))
-        )
-        if rekeyed:
-            warnings = [*warnings, f"the feed changed the ids of {rekeyed} known items; they "
-                        "were recognised and not alerted again"]
-        _update_source(session, source_id, _success_values(source, result, body_hash, now)
-                       | _redirect_values(session, source, result)
-                       | {"baseline_done": True, "warnings": "\n".join(warnings) or None})
-    return PollOutcome(source_id, "ok", len(new), updated, new_matches, baseline)
+    baseline = not state.baseline_done
+    intent = decide.store_intent(parsed.items, stored, tombstones, now=now, baseline=baseline)
+    # Matching happens here, before the write transaction: it can take long on a wordy item,
+    # and nobody should wait for it (issue 11). A first poll is a baseline: never alerted.
+    found = [] if baseline else [(item, matcher.match(_candidate(state, item), now))
+                                 for item in intent.new]
+    warnings = decide.stored_warnings(parsed.warnings, intent.rekeyed)
+    with writing(ctx.engine) as conn:
+        ids = items.insert_new(conn, state.id, intent.new, now=now, baseline=baseline)
+        items.write_edits(conn, intent.edits)
+        new_matches = 0
+        if not baseline:
+            stories.join(conn, state.id, _story_items(intent.new, ids, now), now)
+            new_matches = matches.insert_matches(
+                conn, [(ids[item.key], m) for item, found_for in found if item.key in ids
+                       for m in found_for], now=now)
+        sources.write(conn, state.id, decide.after_success(
+            state, etag=result.validators.etag, last_modified=result.validators.last_modified,
+            body_hash=body_hash, redirect=_redirect(conn, state, result), now=now)
+            | decide.SourceChanges(baseline_done=True, warnings=warnings))
+    return PollOutcome(state.id, "ok", len(ids), intent.updated, new_matches, baseline)
 
 
-class SourceRef(Protocol):
-    """What matching needs to know of an item's source."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def publisher(self) -> str: ...
+def _candidate(state: SourceState, item: decide.NewItem) -> Candidate:
+    return Candidate(ItemText(title=item.title, summary=item.summary_text,
+                              categories=item.categories, source=f"{state.publisher} {state.id}"),
+                     source_id=state.id, publisher=state.publisher, link=item.link,
+                     published=item.published_at)
 
 
-def match_item(session: Session, item: Item, source: SourceRef, topics: Sequence[Topic],
-               drivers: list[tuple[int, DriverRecord]], now: datetime) -> int:
-    """Match one stored item against every topic; store each match with its driver links."""
-    text = ItemText(title=item.title, summary=item.summary_text,
-                    categories=tuple(item.categories or ()),
-                    source=f"{source.publisher} {source.id}")
-    # The presearch index evaluates only the topics whose required words occur in the item.
-    found = cached_index(tuple((t.slug, t.query) for t in topics)).match(text)
-    count = 0
-    for topic in topics:
-        if topic.sources and source.id not in topic.sources:
-            continue
-        hits = found.get(topic.slug, ())
-        if not hits:
-            continue
-        match = Match(item_id=item.id, topic_slug=topic.slug,
-                      status="pending" if topic.review == "required" else "auto",
-                      hits=[{"term": h.term, "field": h.field, "word": h.word} for h in hits],
-                      score=topic.query.score(text, hits, published=item.published_at, now=now),
-                      created_at=now, profile_version=topic.query.version)
-        session.add(match)
-        session.flush()
-        _link_drivers(session, match, item, topic, drivers)
-        count += 1
-    return count
+def _story_items(new: Sequence[decide.NewItem], ids: dict[str, int],
+                 now: datetime) -> list[KnownItem]:
+    """The items this poll stored, as stories need them (no need to read them back)."""
+    return [KnownItem(id=ids[item.key], key=item.key, link=item.link, title=item.title,
+                      summary_text="", published=item.published_at or now, doi=item.doi)
+            for item in new if item.key in ids]
 
 
-def _link_drivers(session: Session, match: Match, item: Item, topic: Topic,
-                  drivers: list[tuple[int, DriverRecord]]) -> None:
-    ids = {record.slug: row_id for row_id, record in drivers}
-    links = related_drivers(title=item.title, summary=item.summary_text, link=item.link,
-                            topic_tags=topic.driver_tags,
-                            records=[record for _, record in drivers],
-                            publisher=item.source.publisher)
-    for link in links:
-        session.add(MatchDriver(match_id=match.id, driver_id=ids[link.slug], kind=link.kind,
-                                score=link.score, reason=link.reason))
-
-
-def load_driver_records(ctx: Context) -> list[tuple[int, DriverRecord]]:
-    """Every stored driver record as (row id, pure value) for the linker."""
-    with ctx.sessions() as session:
-        return [(row.id, record_from_row(row)) for row in session.scalars(select(DriverRecordRow))]
-
-
-def record_from_row(row: DriverRecordRow) -> DriverRecord:
-    return DriverRecord(kind=row.kind, slug=row.slug, title=row.title,  # type: ignore[arg-type]
-                        source=row.source, link=row.link, impact=row.impact,
-                        summary=row.summary, tags=tuple(row.tags or ()),
-                        fields=dict(row.fields or {}))
-
-
-# What a poll reads of a source and how it writes it back: as columns, statements built once
-# and run through the connection (the ORM's statement handling cost more than the database's
-# own work here).
-_STATES = select(Source.id, Source.publisher, Source.kind, Source.url, Source.fetch_url,
-                 Source.etag, Source.last_modified, Source.body_hash, Source.baseline_done,
-                 Source.redirect_target, Source.redirect_count, Source.duplicate_of,
-                 Source.state, Source.interval_minutes, Source.error_count)
-_STATE = _STATES.where(Source.id == bindparam("source_id"))
-_UPDATE = update(Source).where(Source.id == bindparam("source_id"))
-
-
-def _source_state(session: Session, source_id: str) -> Any:
-    return session.connection().execute(_STATE, {"source_id": source_id}).one()
-
-
-def _update_source(session: Session, source_id: str, values: dict[str, Any]) -> None:
-    session.connection().execute(_UPDATE, {**values, "source_id": source_id})
-
-
-def _redirect_values(session: Session, source: Any, result: FetchResult) -> dict[str, Any]:
+def _redirect(conn: Connection, state: SourceState,
+              result: FetchResult) -> redirects.RedirectState:
     """Move the source's address after repeated permanent redirects (RELIABILITY F11, F12)."""
     # Only a redirect needs the other sources' addresses: a 304 stays one-row cheap.
-    others = {normalise_link(fetch_url or url): other for other, fetch_url, url in
-              session.execute(select(Source.id, Source.fetch_url, Source.url)
-                              .where(Source.id != source.id))} if result.permanent_url else {}
-    state = redirects.after_fetch(
-        redirects.RedirectState(source.fetch_url, source.redirect_target,
-                                source.redirect_count or 0, source.duplicate_of),
-        configured_url=source.url, permanent_url=result.permanent_url, other_sources=others)
-    if state.fetch_url != source.fetch_url:
-        log.info("source %s moved permanently to %s", source.id, state.fetch_url)
-    return {"fetch_url": state.fetch_url, "redirect_target": state.target,
-            "redirect_count": state.count, "duplicate_of": state.duplicate_of}
+    others = sources.addresses(conn, besides=state.id) if result.permanent_url else {}
+    moved = redirects.after_fetch(state.redirect, configured_url=state.url,
+                                  permanent_url=result.permanent_url, other_sources=others)
+    if moved.fetch_url != state.fetch_url:
+        log.info("source %s moved permanently to %s", state.id, moved.fetch_url)
+    return moved
 
 
-def _success_values(source: Any, result: FetchResult, body_hash: str | None,
-                    now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "etag": result.validators.etag, "last_modified": result.validators.last_modified,
-        "last_attempt_at": now, "last_success_at": now, "error_count": 0, "last_error": None,
-        "next_check_at": schedule.next_check_after_success(now, source.interval_minutes)}
-    if body_hash is not None:
-        values["body_hash"] = body_hash
-    if source.state == "broken":
-        values["state"] = "active"  # one success resets everything (RELIABILITY F15)
-    return values
+def _succeeded(ctx: Context, state: SourceState, result: FetchResult, body_hash: str | None,
+               status: str) -> PollOutcome:
+    with writing(ctx.engine) as conn:
+        sources.write(conn, state.id, decide.after_success(
+            state, etag=result.validators.etag, last_modified=result.validators.last_modified,
+            body_hash=body_hash, redirect=_redirect(conn, state, result), now=ctx.now()))
+    return PollOutcome(state.id, status)
 
 
-def _record_success(ctx: Context, source_id: str, result: FetchResult, body_hash: str | None,
-                    status: str) -> PollOutcome:
-    with transaction(ctx.sessions) as session:
-        source = _source_state(session, source_id)
-        _update_source(session, source_id, _success_values(source, result, body_hash, ctx.now())
-                       | _redirect_values(session, source, result))
-    return PollOutcome(source_id, status)
-
-
-def _record_failure(ctx: Context, source_id: str, error: FetchError) -> PollOutcome:
-    now = ctx.now()
-    with transaction(ctx.sessions) as session:
-        source = _source_state(session, source_id)
-        errors = source.error_count + 1
-        values: dict[str, Any] = {
-            "error_count": errors, "last_error": str(error), "last_attempt_at": now,
-            "next_check_at": schedule.next_check_after_failure(
-                now, source.interval_minutes, errors, error.retry_after, random.random())}
-        if error.gone:
-            values["state"] = "gone"
-        elif schedule.is_broken(errors):
-            values["state"] = "broken"
-        _update_source(session, source_id, values)
-    log.warning("source %s failed: %s", source_id, error)
-    return PollOutcome(source_id, "failed", error=str(error))
+def _failed(ctx: Context, state: SourceState, error: FetchError) -> PollOutcome:
+    with writing(ctx.engine) as conn:
+        sources.write(conn, state.id, decide.after_failure(
+            state, error=str(error), gone=error.gone, retry_after=error.retry_after,
+            now=ctx.now(), jitter=random.random()))
+    log.warning("source %s failed: %s", state.id, error)
+    return PollOutcome(state.id, "failed", error=str(error))
 
 
 def delete_item(ctx: Context, item_id: int) -> None:
     """Delete an item and its matches, leaving a tombstone so the feed cannot bring it back
     (RELIABILITY D7). An item already sent in a digest stays: the delivery record needs it."""
-    with transaction(ctx.sessions) as session:
-        item = session.get(Item, item_id)
-        if item is None:
-            raise NotFound(f"no item {item_id}")
-        if session.scalar(select(DeliveryItem.id).where(DeliveryItem.item_id == item_id)):
-            raise AwarenessError(f"item {item_id} was already sent in a digest; reject its "
-                                 "matches instead of deleting it")
-        match_ids = list(session.scalars(select(Match.id).where(Match.item_id == item_id)))
-        for model in (MatchDriver, Review):
-            session.execute(delete(model).where(model.match_id.in_(match_ids)))
-        session.execute(delete(Match).where(Match.item_id == item_id))
-        for key in dict.fromkeys(tombstone_keys(item.key, item.link, item.title,
-                                                item.summary_text)):
-            session.add(ItemTombstone(source_id=item.source_id, key=key, deleted_at=ctx.now()))
-        session.delete(item)
+    with writing(ctx.engine) as conn:
+        items.delete_item(conn, item_id, now=ctx.now())
+
+
+__all__ = ["NewMatch", "PollOutcome", "delete_item", "due_sources", "item_matcher", "poll",
+           "poll_source", "sync_sources"]

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
 from awareness.errors import AwarenessError
-from awareness.model import DriverRecord, ItemText
+from awareness.matching import ArchivedItem, rematch_action
+from awareness.model import NewMatch
 from awareness.service.context import Context
-from awareness.service.polling import load_driver_records, match_item
-from awareness.storage.db import transaction
-from awareness.storage.models import DeliveryItem, Item, Match, Review
+from awareness.service.polling import item_matcher
+from awareness.storage import items, matches
+from awareness.storage.db import reading, writing
 from awareness.subscriptions import Topic
 from awareness.topics.explain import explain, hits_as_dicts, lines
 from awareness.topics.query import Hits, Query
@@ -76,22 +74,6 @@ class TryResult:
                 "matches": [m.as_json() for m in self.matches]}
 
 
-def _item_text(item: Item) -> ItemText:
-    # The same fields polling matches against, so a dry run predicts live matching exactly.
-    return ItemText(title=item.title, summary=item.summary_text,
-                    categories=tuple(item.categories or ()),
-                    source=f"{item.source.publisher} {item.source.id}")
-
-
-def _recent_items(session: Session, since: datetime,
-                  sources: tuple[str, ...]) -> Iterator[Item]:
-    query = (select(Item).options(selectinload(Item.source))
-             .where(Item.first_seen_at >= since).order_by(Item.id))
-    if sources:
-        query = query.where(Item.source_id.in_(sources))
-    yield from session.scalars(query.execution_options(yield_per=500))
-
-
 def try_query(ctx: Context, query: Query, since: timedelta, *,
               sources: tuple[str, ...] = (), limit: int | None = None) -> TryResult:
     """Run ``query`` over items first seen in the last ``since``; nothing is stored."""
@@ -100,27 +82,23 @@ def try_query(ctx: Context, query: Query, since: timedelta, *,
     searched: Counter[str] = Counter()
     matched: Counter[str] = Counter()
     frequency: Counter[str] = Counter()
-    found: list[tuple[Item, ItemText, Hits]] = []
-    with ctx.sessions() as session:
-        for item in _recent_items(session, cutoff, sources):
-            text = _item_text(item)
+    found: list[tuple[ArchivedItem, Hits]] = []
+    with reading(ctx.engine) as conn:
+        for item in items.since(conn, cutoff, sources=sources):
+            text, source_id = item.candidate.text, item.candidate.source_id
             frequency.update(document(text).all_words)
-            searched[item.source_id] += 1
+            searched[source_id] += 1
             hits = query.match(text)
             if hits:
-                matched[item.source_id] += 1
-                found.append((item, text, hits))
-        total = sum(searched.values())
+                matched[source_id] += 1
+                found.append((item, hits))
+    total = sum(searched.values())
 
-        def idf(word: str) -> float:
-            parts = word.split()
-            return sum(bm25_idf(frequency[p], total) for p in parts) / len(parts)
+    def idf(word: str) -> float:
+        parts = word.split()
+        return sum(bm25_idf(frequency[p], total) for p in parts) / len(parts)
 
-        results = [TriedMatch(
-            item.id, item.source_id, item.title, item.link, item.summary_text,
-            item.published_at, score(hits, text, published=item.published_at, now=now, idf=idf),
-            hits, tuple(lines(explain(query, text), holding_only=True)))
-        for item, text, hits in found]
+    results = [_tried(query, item, hits, now, idf) for item, hits in found]
     results.sort(key=lambda m: (-m.score, m.item_id))
     per_source = {s: (matched[s], searched[s]) for s in sorted(searched)}
     return TryResult(query.text, cutoff, total, results[:limit] if limit else results, per_source)
@@ -144,58 +122,52 @@ class RematchResult:
         return dict(self.__dict__)
 
 
+def _tried(query: Query, item: ArchivedItem, hits: Hits, now: datetime,
+           idf: Callable[[str], float]) -> TriedMatch:
+    c = item.candidate
+    return TriedMatch(item.id, c.source_id, c.text.title, c.link, c.text.summary, c.published,
+                      score(hits, c.text, published=c.published, now=now, idf=idf), hits,
+                      tuple(lines(explain(query, c.text), holding_only=True)))
+
+
 def rematch(ctx: Context, topic: Topic, since: timedelta) -> RematchResult:
     """Apply the topic's current version to items first seen in the last ``since``.
 
     New matches go to review (whatever the topic's review policy: these items are not news any
-    more, so a librarian decides); nothing already sent changes or is sent again.
+    more, so a librarian decides); nothing already sent changes or is sent again. Updated
+    matches get fresh driver links too, so records imported since are linked.
+
+    Read, decide and match outside any transaction; then one write transaction whose
+    statements re-check "not sent, not reviewed", so a digest or a librarian acting meanwhile
+    wins.
     """
     now = ctx.now()
-    counts: Counter[str] = Counter()
-    drivers = load_driver_records(ctx)
-    with transaction(ctx.sessions) as session:
-        existing = {m.item_id: m for m in session.scalars(
-            select(Match).where(Match.topic_slug == topic.slug))}
-        for item in list(_recent_items(session, now - since, topic.sources)):
-            if item.baseline:
-                continue  # never matched live either: the back catalogue stays quiet
-            counts["searched"] += 1
-            text = _item_text(item)
-            hits = topic.query.match(text)
-            counts[_apply(session, topic, item, text, hits, existing.get(item.id), drivers, now)] \
-                += 1
+    matcher = item_matcher(ctx, [topic])
+    with reading(ctx.engine) as conn:
+        stored = matches.of_topic(conn, topic.slug)
+        recent = [item for item in items.since(conn, now - since, sources=topic.sources)
+                  if not item.baseline]  # never matched live either: the back catalogue stays
+    counts: Counter[str] = Counter(searched=len(recent))
+    new: list[tuple[int, NewMatch]] = []
+    refreshed: list[tuple[int, NewMatch]] = []
+    withdrawn: list[int] = []
+    for item in recent:
+        found = matcher.match(item.candidate, now)
+        existing = stored.get(item.id)
+        action = rematch_action(existing, bool(found))
+        counts[action] += 1
+        if action == "new":
+            new.append((item.id, replace(found[0], status="pending")))
+        elif action == "updated" and existing:
+            refreshed.append((existing.id, found[0]))
+        elif action == "withdrawn" and existing:
+            withdrawn.append(existing.id)
+    with writing(ctx.engine) as conn:
+        matches.insert_if_absent(conn, new, now=now)
+        for match_id, match in refreshed:
+            matches.refresh(conn, match_id, match)
+        matches.withdraw(conn, withdrawn)
     counts.pop("", None)
     return RematchResult(topic.slug, topic.query.version, **counts)
 
 
-def _apply(session: Session, topic: Topic, item: Item, text: ItemText, hits: Hits,
-           match: Match | None, drivers: list[tuple[int, DriverRecord]], now: datetime) -> str:
-    if match is None:
-        if not hits:
-            return ""
-        match_item(session, item, item.source, [topic], drivers, now)
-        created = session.scalars(select(Match).where(
-            Match.item_id == item.id, Match.topic_slug == topic.slug)).one()
-        created.status, created.profile_version = "pending", topic.query.version
-        created.score = topic.query.score(text, hits, published=item.published_at, now=now)
-        return "new"
-    if _sent(session, match):
-        return "kept_sent"
-    if hits:
-        match.hits, match.profile_version = hits_as_dicts(hits), topic.query.version
-        match.score = topic.query.score(text, hits, published=item.published_at, now=now)
-        return "updated"
-    if match.status in ("pending", "auto") and not _reviewed(session, match):
-        session.delete(match)
-        return "withdrawn"
-    return "kept_reviewed"
-
-
-def _sent(session: Session, match: Match) -> bool:
-    return session.scalar(
-        select(DeliveryItem.id).where(DeliveryItem.match_id == match.id).limit(1)) is not None
-
-
-def _reviewed(session: Session, match: Match) -> bool:
-    return session.scalar(
-        select(Review.id).where(Review.match_id == match.id).limit(1)) is not None

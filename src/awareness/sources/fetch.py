@@ -38,6 +38,7 @@ import httpcore
 import httpx
 
 from awareness.errors import AddressNotAllowed, FetchError
+from awareness.links import redact_url
 from awareness.sources.decoding import BoundedDecoder, too_large
 
 Resolver = Callable[[str, int], list[str]]
@@ -47,7 +48,6 @@ ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, tex
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 STANDARD_PORTS = frozenset({80, 443})
-_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
 RETRY_AFTER_CAP = 24 * 60 * 60.0
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -336,11 +336,6 @@ def _status_error(response: httpx.Response, url: str) -> FetchError:
 
 
 # --- the fetch -------------------------------------------------------------------------------
-
-
-def redact_url(text: str) -> str:
-    """``text`` (a URL or a message quoting one) without ``user:password@`` credentials (F19)."""
-    return _USERINFO.sub("", text)
 
 
 def _one_line(exc: BaseException) -> str:

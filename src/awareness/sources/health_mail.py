@@ -1,6 +1,6 @@
 """The daily "broken or stale sources" e-mail: which sources need a person, and why (pure).
 
-Input is ``service.listing.source_health``'s rows; output is the subject and plain-text body.
+Input is ``health.health_row``'s rows; output is the subject and plain-text body.
 A source needs a person when it is broken (a run of failures), gone (410), stale (answers but
 has stopped publishing) or a duplicate of another source (its address redirects there).
 """

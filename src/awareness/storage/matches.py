@@ -1,0 +1,115 @@
+"""The matches table and the driver links of each match.
+
+A poll decides its matches outside any transaction (matching is pure and can be slow); this
+module writes them, with their driver links, in one batch of each inside the poll's write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Exists, delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from awareness.matching import StoredMatch
+from awareness.model import NewMatch
+from awareness.storage.models import DeliveryItem, DriverRecordRow, Match, MatchDriver, Review
+from awareness.topics.explain import hits_as_dicts
+
+
+def insert_matches(conn: Connection, found: Sequence[tuple[int, NewMatch]], *,
+                   now: datetime) -> int:
+    """Store each (item id, match) with its driver links; returns how many were stored."""
+    if not found:
+        return 0
+    rows = [_row(item_id, m, now) for item_id, m in found]
+    ids = conn.execute(insert(Match).returning(Match.id, sort_by_parameter_order=True),
+                       rows).scalars().all()
+    _insert_links(conn, [(match_id, m) for match_id, (_, m) in zip(ids, found, strict=True)])
+    return len(ids)
+
+
+def _row(item_id: int, match: NewMatch, now: datetime) -> dict[str, object]:
+    return dict(item_id=item_id, topic_slug=match.topic_slug, status=match.status,
+                hits=hits_as_dicts(match.hits), score=match.score, created_at=now,
+                profile_version=match.profile_version)
+
+
+def _insert_links(conn: Connection, stored: Sequence[tuple[int, NewMatch]]) -> None:
+    """The driver links of stored matches (match id, match), in one batch."""
+    slugs = {link.slug for _, m in stored for link in m.links}
+    if not slugs:
+        return
+    driver_ids = _driver_ids(conn, slugs)
+    links = [dict(match_id=match_id, driver_id=driver_ids[link.slug], kind=link.kind,
+                  score=link.score, reason=link.reason)
+             for match_id, m in stored for link in m.links if link.slug in driver_ids]
+    if links:
+        conn.execute(insert(MatchDriver), links)
+
+
+def _driver_ids(conn: Connection, slugs: set[str]) -> dict[str, int]:
+    return dict(conn.execute(select(DriverRecordRow.slug, DriverRecordRow.id)
+                             .where(DriverRecordRow.slug.in_(slugs))).all())
+
+
+def delete_of_item(conn: Connection, item_id: int) -> None:
+    """Delete every match of an item, with their driver links and reviews."""
+    match_ids = select(Match.id).where(Match.item_id == item_id).scalar_subquery()
+    for model in (MatchDriver, Review):
+        conn.execute(delete(model).where(model.match_id.in_(match_ids)))
+    conn.execute(delete(Match).where(Match.item_id == item_id))
+
+
+def of_topic(conn: Connection, topic_slug: str) -> dict[int, StoredMatch]:
+    """The topic's stored matches by item id, each saying whether it was sent or reviewed."""
+    sent = exists().where(DeliveryItem.match_id == Match.id)
+    reviewed = exists().where(Review.match_id == Match.id)
+    rows = conn.execute(select(Match.id, Match.item_id, Match.status, sent.label("sent"),
+                               reviewed.label("reviewed")).where(Match.topic_slug == topic_slug))
+    return {row.item_id: StoredMatch(row.id, row.item_id, row.status, bool(row.sent),
+                                     bool(row.reviewed)) for row in rows}
+
+
+def insert_if_absent(conn: Connection, found: Sequence[tuple[int, NewMatch]], *,
+                     now: datetime) -> int:
+    """``insert_matches`` for matches that may exist already (a poll may have matched the
+    item since it was read): those are left as they are. Returns how many were stored."""
+    make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stored = 0
+    for item_id, match in found:
+        match_id = conn.execute(make(Match).values(**_row(item_id, match, now))
+                                .on_conflict_do_nothing().returning(Match.id)).scalar()
+        if match_id is not None:
+            _insert_links(conn, [(match_id, match)])
+            stored += 1
+    return stored
+
+
+def refresh(conn: Connection, match_id: int, match: NewMatch) -> None:
+    """Give an unsent match the hits, score, version and driver links of a new match."""
+    conn.execute(update(Match).where(Match.id == match_id, ~_sent(match_id)).values(
+        hits=hits_as_dicts(match.hits), score=match.score,
+        profile_version=match.profile_version))
+    conn.execute(delete(MatchDriver).where(MatchDriver.match_id == match_id, ~_sent(match_id)))
+    _insert_links(conn, [(match_id, match)])
+
+
+def withdraw(conn: Connection, match_ids: Sequence[int]) -> None:
+    """Delete matches nobody reviewed and that were never sent (with their driver links).
+    The rows are locked while they are checked, so a review or a digest meanwhile wins."""
+    if not match_ids:
+        return
+    unreviewed = ~exists().where(Review.match_id == Match.id)
+    unsent = ~exists().where(DeliveryItem.match_id == Match.id)
+    gone = conn.execute(select(Match.id).where(
+        Match.id.in_(match_ids), Match.status.in_(("pending", "auto")), unreviewed, unsent)
+        .with_for_update()).scalars().all()
+    if gone:
+        conn.execute(delete(MatchDriver).where(MatchDriver.match_id.in_(gone)))
+        conn.execute(delete(Match).where(Match.id.in_(gone)))
+
+
+def _sent(match_id: int) -> Exists:
+    return exists().where(DeliveryItem.match_id == match_id)
