@@ -119,11 +119,12 @@ class StoreIntent:
 
     new: list[NewItem] = field(default_factory=list)
     edits: list[ItemEdit] = field(default_factory=list)
-    updated: int = 0  # stored items whose title or summary changed
+    updated: int = 0  # stored items whose title or summary changed (what a reader sees)
     rekeyed: int = 0  # known items that came with a new id (GUID churn, a CMS migration: D2)
 
 
 _EDITABLE = ("key", "title", "summary_html", "summary_text")
+_SEEN = {"title", "summary_html"}  # what a reader sees of an item
 
 
 def store_intent(entries: Iterable[ParsedItem], stored: Iterable[StoredEntry],
@@ -134,7 +135,7 @@ def store_intent(entries: Iterable[ParsedItem], stored: Iterable[StoredEntry],
     index = identity.SourceIndex(entry.known for entry in by_id.values())
     pending: dict[int, dict[str, Any]] = {}  # new entries, under provisional negative ids
     edited: dict[int, dict[str, Any]] = {}  # stored items as this fetch leaves them
-    updated = rekeyed = 0
+    rekeyed = 0
     for parsed in entries:
         if tombstones and not tombstones.isdisjoint(tombstone_keys(
                 parsed.key, parsed.link, parsed.title, parsed.summary_text)):
@@ -153,9 +154,10 @@ def store_intent(entries: Iterable[ParsedItem], stored: Iterable[StoredEntry],
             current = edited.setdefault(known.id, _editable(entry))
             in_stories = not entry.baseline
         rekeyed += _follow_new_key(current, known, parsed, index)
-        updated += _apply_edit(current, parsed, now, in_stories)
+        _apply_edit(current, parsed, now, in_stories)
     edits = [ItemEdit(item_id, changes) for item_id, values in edited.items()
              if (changes := _changes(by_id[item_id], values))]
+    updated = sum(1 for edit in edits if edit.changes.keys() & _SEEN)
     return StoreIntent([NewItem(**values) for values in pending.values()], edits, updated,
                        rekeyed)
 
@@ -184,10 +186,15 @@ def _editable(entry: StoredEntry) -> dict[str, Any]:
 
 
 def _changes(entry: StoredEntry, values: dict[str, Any]) -> dict[str, Any]:
-    """The edited columns that differ from the stored ones (and the rest, which always do)."""
+    """The columns a fetch changed, compared with what is stored. The edit time and title
+    digest go with a change a reader sees (title or summary), so a feed that repeats an
+    entry with another title and then the stored one again changes nothing."""
     before = _editable(entry)
-    return {name: value for name, value in values.items()
-            if name not in _EDITABLE or value != before[name]}
+    changed = {name: values[name] for name in _EDITABLE if values[name] != before[name]}
+    if changed.keys() & _SEEN:
+        changed.update({name: value for name, value in values.items()
+                        if name not in _EDITABLE})
+    return changed
 
 
 def _follow_new_key(current: dict[str, Any], known: identity.KnownItem, parsed: ParsedItem,
@@ -202,15 +209,14 @@ def _follow_new_key(current: dict[str, Any], known: identity.KnownItem, parsed: 
 
 
 def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime,
-                in_stories: bool) -> int:
-    """Apply an edit to ``current``; 1 if it changed what a reader sees. Only items that take
+                in_stories: bool) -> None:
+    """Apply an edit to ``current`` when it changes what a reader sees. Only items that take
     part in stories (not baseline ones) keep a title digest."""
     if (current["title"], current["summary_html"]) == (parsed.title, parsed.summary_html):
-        return 0
+        return
     current.update(title=parsed.title, summary_html=parsed.summary_html,
                    summary_text=parsed.summary_text, updated_at=now,
                    title_key=identity.title_digest(parsed.title) if in_stories else None)
-    return 1
 
 
 def after_success(source: SourceState, *, etag: str | None, last_modified: str | None,
