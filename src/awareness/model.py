@@ -6,6 +6,7 @@
     Hit          why a query matched: which term hit which field
     DriverRecord a driver or case-study record, as imported or stored
     DriverLink   a suggested link from an item to a driver record, with its reason
+    LibrarianLogin  a librarian account as signing in checks it
 
 Everything here is immutable data; nothing here does I/O.
 """
@@ -97,3 +98,13 @@ class DriverLink:
     kind: Literal["same_document", "new_edition", "related"]
     score: float
     reason: str
+
+
+@dataclass(frozen=True)
+class LibrarianLogin:
+    """A librarian account as signing in checks it: the name, the argon2id hash of the
+    password (kept out of ``repr``) and the session version every cookie must carry."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    session_version: int
