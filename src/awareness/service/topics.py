@@ -16,7 +16,8 @@ from awareness.model import DriverRecord, ItemText
 from awareness.service.context import Context
 from awareness.service.polling import load_driver_records, match_item
 from awareness.storage.db import transaction
-from awareness.storage.models import DeliveryItem, Item, Match, Review
+from awareness.storage.matches import was_sent
+from awareness.storage.models import Item, Match, Review
 from awareness.subscriptions import Topic
 from awareness.topics.explain import explain, hits_as_dicts, lines
 from awareness.topics.query import Hits, Query
@@ -179,7 +180,7 @@ def _apply(session: Session, topic: Topic, item: Item, text: ItemText, hits: Hit
         created.status, created.profile_version = "pending", topic.query.version
         created.score = topic.query.score(text, hits, published=item.published_at, now=now)
         return "new"
-    if _sent(session, match):
+    if was_sent(session.connection(), match.id):
         return "kept_sent"
     if hits:
         match.hits, match.profile_version = hits_as_dicts(hits), topic.query.version
@@ -189,11 +190,6 @@ def _apply(session: Session, topic: Topic, item: Item, text: ItemText, hits: Hit
         session.delete(match)
         return "withdrawn"
     return "kept_reviewed"
-
-
-def _sent(session: Session, match: Match) -> bool:
-    return session.scalar(
-        select(DeliveryItem.id).where(DeliveryItem.match_id == match.id).limit(1)) is not None
 
 
 def _reviewed(session: Session, match: Match) -> bool:
