@@ -26,10 +26,10 @@ from awareness.service.ingest import tombstone_keys, upsert_items
 from awareness.sources import redirects, schedule
 from awareness.sources.fetch import FetchResult, Validators, fetch
 from awareness.sources.worker import ParsePool, shared_pool
-from awareness.storage.db import transaction
+from awareness.storage.db import reading, transaction
+from awareness.storage.drivers import records_for_linking
 from awareness.storage.models import (
     DeliveryItem,
-    DriverRecordRow,
     Item,
     ItemTombstone,
     Match,
@@ -261,15 +261,8 @@ def _link_drivers(session: Session, match: Match, item: Item, topic: Topic,
 
 def load_driver_records(ctx: Context) -> list[tuple[int, DriverRecord]]:
     """Every stored driver record as (row id, pure value) for the linker."""
-    with ctx.sessions() as session:
-        return [(row.id, record_from_row(row)) for row in session.scalars(select(DriverRecordRow))]
-
-
-def record_from_row(row: DriverRecordRow) -> DriverRecord:
-    return DriverRecord(kind=row.kind, slug=row.slug, title=row.title,  # type: ignore[arg-type]
-                        source=row.source, link=row.link, impact=row.impact,
-                        summary=row.summary, tags=tuple(row.tags or ()),
-                        fields=dict(row.fields or {}))
+    with reading(ctx.engine) as conn:
+        return records_for_linking(conn)
 
 
 # What a poll reads of a source and how it writes it back: as columns, statements built once
