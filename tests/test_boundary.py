@@ -11,7 +11,8 @@ CORE = [
     "awareness.drivers.importer", "awareness.drivers.linking", "awareness.digests.build",
     "awareness.digests.schedule",
     "awareness.digests.render", "awareness.addresses", "awareness.toml_checks",
-    "awareness.htmlparsing", "awareness.drivers.html",
+    "awareness.htmlparsing", "awareness.drivers.html", "awareness.drivers.views",
+    "awareness.review",
 ]
 FORBIDDEN = ["httpx", "sqlalchemy", "smtplib", "apscheduler", "uvicorn", "starlette"]
 

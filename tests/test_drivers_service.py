@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from awareness.cli import cli
+from awareness.drivers.views import DriverFilter
 from awareness.service.context import Context
-from awareness.service.driver_views import DriverFilter
 from awareness.service.drivers import export_drivers, get_driver, import_paths, list_drivers
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
 from tests.conftest import Clock, settings_env

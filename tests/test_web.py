@@ -29,7 +29,7 @@ from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from awareness.service import people
+from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.storage.models import (
     DriverRecordRow,
@@ -182,8 +182,8 @@ def seed(ctx: Context) -> tuple[dict[str, int], str]:
         session.add(subscriber)
         session.flush()
         ids = {key: match.id for key, match in matches.items()}
-    people.add_librarian(ctx, "alice", PASSWORD)
-    people.add_librarian(ctx, "bob", PASSWORD)
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.add_librarian(ctx, "bob", PASSWORD)
     return ids, token
 
 

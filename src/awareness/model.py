@@ -8,6 +8,7 @@
     DriverLink   a suggested link from an item to a driver record, with its reason
     NewMatch     a topic's match on an item, decided, not stored yet
     StoredItem   an item as stored, for listings
+    LibrarianLogin  a librarian account as signing in checks it
 
 Everything here is immutable data; nothing here does I/O.
 """
@@ -136,3 +137,13 @@ class StoredItem:
         return {**self.__dict__, "categories": list(self.categories),
                 "published_at": self.published_at.isoformat() if self.published_at else None,
                 "first_seen_at": self.first_seen_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class LibrarianLogin:
+    """A librarian account as signing in checks it: the name, the argon2id hash of the
+    password (kept out of ``repr``) and the session version every cookie must carry."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    session_version: int

@@ -72,7 +72,8 @@ def drivers_export(state: State, target: Path) -> None:
 def drivers_list(state: State, tag: str, source: str, member: str, due: str, search: str,
                  as_json: bool) -> None:
     """Driver records and case studies, optionally narrowed."""
-    from awareness.service.driver_views import DriverFilter, list_drivers
+    from awareness.drivers.views import DriverFilter
+    from awareness.service.driver_views import list_drivers
 
     views = list_drivers(state.ctx, DriverFilter(tag=tag, source=source, member=member, due=due,
                                                  search=search))

@@ -67,7 +67,7 @@ def librarians() -> None:
 @pass_state
 def librarians_add(state: State, name: str, password_stdin: bool) -> None:
     """Create a librarian account (asks for the password)."""
-    from awareness.service.people import add_librarian
+    from awareness.service.librarians import add_librarian
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -9,20 +9,20 @@ gets one row with each field's old and new value.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 # ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.records import redact_personal_data, union_tags
+from awareness.drivers.views import StoredDriver
 from awareness.errors import AwarenessError, NotFound
 from awareness.links import is_safe_link
 from awareness.model import DriverRecord
 from awareness.service.context import Context
-from awareness.service.driver_views import record_from_row
-from awareness.service.drivers import _apply, _history
-from awareness.storage.db import transaction
-from awareness.storage.models import DriverRecordRow
+from awareness.storage import drivers as store
+from awareness.storage.db import writing
 
 # The fields a librarian completes by hand; the title and slug stay as imported or drafted
 # because digests and links elsewhere name the record by them.
@@ -99,24 +99,26 @@ def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: b
     Publishing needs "what this means for libraries": a draft without it stays a draft.
     """
     tidy = check_changes(changes)
-    with transaction(ctx.sessions) as session:
-        row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
-        if row is None:
+    with writing(ctx.engine) as conn:
+        driver = store.driver_by_slug(conn, slug)
+        if driver is None:
             raise NotFound(f"no driver record {slug!r}")
-        old = record_from_row(row)
-        new, redacted = redact_personal_data(edited_record(old, tidy))
-        diff = record_changes(old, new)
-        status = row.status or "active"
-        if activate and status != "active":
+        new, redacted = redact_personal_data(edited_record(driver.record, tidy))
+        diff = record_changes(driver.record, new)
+        if activate and driver.status != "active":
             if not new.impact:
                 raise AwarenessError(f"cannot publish {slug}: fill in 'What this means for "
                                      "libraries' (impact) first")
-            diff["status"] = [status, "active"]
-            row.status = "active"
+            diff["status"] = [driver.status, "active"]
         if diff:
-            _apply(row, new)
-            row.updated_at = ctx.now()
-            _history(session, row, row.updated_at, changed_by, "edited", diff)
-        changed = tuple(key.removeprefix("fields.") for key in diff if key != "status")
-        return EditResult(slug, changed, redacted, "status" in diff)
+            _save(conn, driver, new, diff, changed_by=changed_by, now=ctx.now())
+    changed = tuple(key.removeprefix("fields.") for key in diff if key != "status")
+    return EditResult(slug, changed, redacted, "status" in diff)
 
+
+def _save(conn: Connection, driver: StoredDriver, new: DriverRecord,
+          diff: dict[str, list[object]], *, changed_by: str, now: datetime) -> None:
+    status = "active" if "status" in diff else driver.status
+    store.update_driver(conn, driver.id, new, status=status, now=now)
+    store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="edited",
+                      changes=diff)

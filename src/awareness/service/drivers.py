@@ -12,27 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from awareness.drivers.html import html_to_text, looks_like_html
 from awareness.drivers.importer import read_driver_page
 from awareness.drivers.plain import dump_records, is_plain_document, load_records
-from awareness.drivers.records import changes, details, merge_records, redact_personal_data
+from awareness.drivers.records import changes, merge_records, redact_personal_data
+from awareness.drivers.views import StoredDriver
 from awareness.errors import ImportFormatError
 from awareness.model import DriverRecord
 from awareness.service.context import Context
-from awareness.service.driver_views import (  # re-exported: callers import them from here
-    DriverView,
-    get_driver,
-    list_drivers,
-    record_from_row,
-)
-from awareness.storage.db import transaction
-from awareness.storage.models import DriverRecordRow, DriverRecordVersion
+from awareness.service.driver_views import get_driver, list_drivers
+from awareness.storage import drivers as store
+from awareness.storage.db import reading, writing
 
-__all__ = ["DriverView", "ImportReport", "export_drivers", "get_driver", "import_drivers",
-           "import_paths", "list_drivers", "record_from_row"]
+# get_driver and list_drivers are re-exported: the web app and the CLI read records here.
+__all__ = ["ImportReport", "create_record", "export_drivers", "get_driver",
+           "import_drivers", "import_paths", "list_drivers"]
 
 
 @dataclass(frozen=True)
@@ -100,14 +96,25 @@ def import_paths(ctx: Context, paths: Sequence[Path], *, dry_run: bool = False,
         names = ", ".join(str(p) for p in paths)
         raise ImportFormatError(f"{names}: no driver records or case studies found")
     report.records = records
-    with transaction(ctx.sessions) as session:
-        existing = {r.slug: r for r in session.scalars(select(DriverRecordRow))}
-        for record in records:
-            outcome = _store(session, existing.get(record.slug), record, ctx.now(), changed_by)
-            report.outcomes.append(_with_path(outcome, origin[record.slug]))
-        if dry_run:
-            session.rollback()
+    report.outcomes += [_with_path(outcome, origin[outcome.slug]) for outcome in
+                        _store(ctx, records, dry_run=dry_run, changed_by=changed_by)]
     return report
+
+
+def _store(ctx: Context, records: list[DriverRecord], *, dry_run: bool,
+           changed_by: str) -> list[ImportOutcome]:
+    # A dry run only reads; a real one reads the stored records in the transaction that
+    # writes them, so that a record changed meanwhile is not overwritten unseen.
+    now, outcomes = ctx.now(), []
+    with (reading if dry_run else writing)(ctx.engine) as conn:
+        existing = {d.record.slug: d for d in store.drivers_in_slug_order(conn)}
+        for record in records:
+            driver = existing.get(record.slug)
+            outcome, new, diff = _plan(driver, record)
+            if not dry_run:
+                _write(conn, driver, new, diff, now=now, changed_by=changed_by)
+            outcomes.append(outcome)
+    return outcomes
 
 
 def _with_path(outcome: ImportOutcome, path: str) -> ImportOutcome:
@@ -137,37 +144,42 @@ def _read_path(path: Path, report: ImportReport) -> list[DriverRecord]:
     return out
 
 
-def _store(session: Session, row: DriverRecordRow | None, record: DriverRecord, now: datetime,
-           changed_by: str) -> ImportOutcome:
-    if row is None:
-        create_record(session, record, now=now, changed_by=changed_by, status="active",
-                      action="created")
-        return ImportOutcome("created", record.title, record.slug, "new record")
-    old = record_from_row(row)
-    new = _update_of(old, record)
-    diff = changes(old, new)
+def _plan(driver: StoredDriver | None, record: DriverRecord
+          ) -> tuple[ImportOutcome, DriverRecord, dict[str, list[object]]]:
+    """What importing ``record`` does to the stored one: the outcome, the record to store and
+    the changes for the history (none when unchanged)."""
+    if driver is None:
+        return ImportOutcome("created", record.title, record.slug, "new record"), record, {}
+    new = _update_of(driver.record, record)
+    diff = changes(driver.record, new)
     if not diff:
-        # The columns derived from fields (member, parsed dates) may predate a parser fix or
-        # a schema upgrade: refresh them without counting it as an edit.
-        _derive(row, new)
-        return ImportOutcome("unchanged", record.title, record.slug, "same as stored")
-    _apply(row, new)
-    row.updated_at = now
-    _history(session, row, now, changed_by, "updated", diff)
+        return ImportOutcome("unchanged", record.title, record.slug, "same as stored"), new, {}
     changed = ", ".join(key.removeprefix("fields.") for key in diff)
-    return ImportOutcome("updated", record.title, record.slug, f"changed: {changed}")
+    return ImportOutcome("updated", record.title, record.slug, f"changed: {changed}"), new, diff
 
 
-def create_record(session: Session, record: DriverRecord, *, now: datetime, changed_by: str,
-                  status: str, action: str) -> DriverRecordRow:
-    """Store a new record and its first history entry (every field, from nothing)."""
-    row = DriverRecordRow(slug=record.slug, created_at=now, updated_at=now, status=status)
-    _apply(row, record)
-    session.add(row)
-    session.flush()
+def _write(conn: Connection, driver: StoredDriver | None, new: DriverRecord,
+           diff: dict[str, list[object]], *, now: datetime, changed_by: str) -> None:
+    if driver is None:
+        create_record(conn, new, now=now, changed_by=changed_by, status="active",
+                      action="created")
+    elif diff:
+        store.update_driver(conn, driver.id, new, status=driver.status, now=now)
+        store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="updated",
+                          changes=diff)
+    else:
+        store.refresh_derived(conn, driver)
+
+
+def create_record(conn: Connection, record: DriverRecord, *, now: datetime, changed_by: str,
+                  status: str, action: str) -> int:
+    """Store a new record and its first history entry (every field, from nothing); return
+    its row id. ``conn`` is in a write transaction."""
+    driver_id = store.insert_driver(conn, record, status=status, now=now)
     empty = DriverRecord(kind=record.kind, slug=record.slug, title="")
-    _history(session, row, now, changed_by, action, changes(empty, record))
-    return row
+    store.add_version(conn, driver_id, now=now, changed_by=changed_by, action=action,
+                      changes=changes(empty, record))
+    return driver_id
 
 
 def _update_of(old: DriverRecord, page: DriverRecord) -> DriverRecord:
@@ -180,32 +192,11 @@ def _update_of(old: DriverRecord, page: DriverRecord) -> DriverRecord:
     return merged
 
 
-def _apply(row: DriverRecordRow, record: DriverRecord) -> None:
-    row.kind, row.title, row.source, row.link = record.kind, record.title, record.source, \
-        record.link
-    row.impact, row.summary = record.impact, record.summary
-    row.tags, row.fields = list(record.tags), dict(record.fields)
-    _derive(row, record)
-
-
-def _derive(row: DriverRecordRow, record: DriverRecord) -> None:
-    about = details(record)
-    row.member, row.published_on, row.review_due_on = (about.member, about.published_on,
-                                                       about.review_due_on)
-
-
-def _history(session: Session, row: DriverRecordRow, now: datetime, changed_by: str,
-             action: str, diff: dict[str, list[object]]) -> None:
-    session.add(DriverRecordVersion(driver_id=row.id, changed_at=now, changed_by=changed_by,
-                                    action=action, changes=diff))
-
-
 def export_drivers(ctx: Context, target: Path) -> list[Path]:
     """Write every record in the plain format: one file per record (``<slug>.json``) when
     ``target`` is a folder, else one file holding them all. Returns the files written."""
-    with ctx.sessions() as session:
-        records = [record_from_row(row) for row in
-                   session.scalars(select(DriverRecordRow).order_by(DriverRecordRow.slug))]
+    with reading(ctx.engine) as conn:
+        records = [driver.record for driver in store.drivers_in_slug_order(conn)]
     try:
         if target.is_dir():
             written = []

@@ -1,14 +1,11 @@
-"""Librarian accounts and staff subscribers."""
+"""Staff subscribers (librarian accounts are in ``service.librarians``)."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -21,53 +18,9 @@ from awareness.storage.models import (
     Delivery,
     DeliveryItem,
     Item,
-    Librarian,
     Subscriber,
     Subscription,
 )
-
-_hasher = PasswordHasher()
-# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password")
-MIN_PASSWORD = 12
-
-
-def add_librarian(ctx: Context, name: str, password: str) -> None:
-    """Create a librarian account (password hashed with argon2id)."""
-    if not re.fullmatch(r"[A-Za-z0-9._-]{2,100}", name):
-        raise AwarenessError("librarian names are 2-100 letters, digits, dots, dashes")
-    if len(password) < MIN_PASSWORD:
-        raise AwarenessError(f"password too short: use at least {MIN_PASSWORD} characters")
-    with transaction(ctx.sessions) as session:
-        if session.scalar(select(Librarian).where(Librarian.name == name)):
-            raise AwarenessError(f"librarian {name!r} already exists")
-        session.add(Librarian(name=name, password_hash=_hasher.hash(password),
-                              session_version=1, created_at=ctx.now()))
-
-
-def authenticate(ctx: Context, name: str, password: str) -> tuple[str, int] | None:
-    """(name, session version) when the password is right, else None."""
-    with ctx.sessions() as session:
-        row = session.scalar(select(Librarian).where(Librarian.name == name))
-    try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return (row.name, row.session_version) if row else None
-
-
-def session_version(ctx: Context, name: str) -> int | None:
-    with ctx.sessions() as session:
-        row = session.scalar(select(Librarian).where(Librarian.name == name))
-        return row.session_version if row else None
-
-
-def end_sessions(ctx: Context, name: str) -> None:
-    """Invalidate every session cookie of a librarian (logout everywhere)."""
-    with transaction(ctx.sessions) as session:
-        row = session.scalar(select(Librarian).where(Librarian.name == name))
-        if row:
-            row.session_version += 1
 
 
 @dataclass(frozen=True)

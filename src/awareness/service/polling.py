@@ -121,7 +121,7 @@ def item_matcher(ctx: Context, topics: Sequence[Topic] | None = None) -> ItemMat
     """``topics`` (default: every topic as the files are now) and every driver record,
     prepared for matching."""
     with reading(ctx.engine) as conn:
-        records = stored_drivers.all_records(conn)
+        records = [record for _, record in stored_drivers.records_for_linking(conn)]
     return ItemMatcher(ctx.topics() if topics is None else topics, records)
 
 

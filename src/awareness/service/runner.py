@@ -20,7 +20,7 @@ import uvicorn
 
 from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
-from awareness.service import digests, people, polling, source_report, stewardship
+from awareness.service import digests, librarians, people, polling, source_report, stewardship
 from awareness.service.context import Context, create_context
 from awareness.settings import Settings
 from awareness.storage.db import upgrade
@@ -174,7 +174,7 @@ def seed_demo(ctx: Context) -> None:
     people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily")
     password = secrets.token_urlsafe(12)
     try:
-        people.add_librarian(ctx, "demo-librarian", password)
+        librarians.add_librarian(ctx, "demo-librarian", password)
     except Exception:  # already there from an earlier demo run: reset it
         password = ""
     outbox = ctx.settings.mail.outbox

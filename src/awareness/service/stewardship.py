@@ -25,11 +25,12 @@ from awareness.digests.render import (
     make_environment,
 )
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
+from awareness.drivers.views import due_status
 from awareness.errors import MailError
 from awareness.service.context import Context
-from awareness.service.driver_views import due_status
-from awareness.storage.db import transaction
-from awareness.storage.models import DriverRecordRow, Item, Match, MatchDriver, StewardshipMail
+from awareness.storage import drivers as store
+from awareness.storage.db import reading, transaction
+from awareness.storage.models import StewardshipMail
 
 ATTENTION_KINDS = ("same_document", "new_edition")
 
@@ -73,31 +74,21 @@ def load_members(ctx: Context) -> list[Member]:
 def needs_attention(ctx: Context, member: str = "", today: date | None = None) -> list[Attention]:
     """Records needing attention (of one member, when given), by member then title."""
     today = today or ctx.now().date()
-    with ctx.sessions() as session:
-        query = select(DriverRecordRow).order_by(DriverRecordRow.member, DriverRecordRow.title)
-        if member:
-            query = query.where(DriverRecordRow.member == member.strip().upper())
-        rows = list(session.scalars(query))
-        links = session.execute(
-            select(MatchDriver.driver_id, MatchDriver.kind, Item.title)
-            .join(Match, Match.id == MatchDriver.match_id)
-            .join(Item, Item.id == Match.item_id)
-            .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
-            .where(MatchDriver.kind.in_(ATTENTION_KINDS), Match.status != "rejected",
-                   Match.created_at > DriverRecordRow.updated_at)
-            .order_by(Match.created_at, Match.id)
-        ).all()
+    with reading(ctx.engine) as conn:
+        drivers = store.drivers_by_member(conn, member.strip().upper() if member else None)
+        links = store.links_since_update(conn, ATTENTION_KINDS)
     linked: dict[int, list[str]] = {}
-    for driver_id, kind, title in links:
-        linked.setdefault(driver_id, []).append(f"{kind.replace('_', ' ')}: {title}")
+    for link in links:
+        linked.setdefault(link.driver_id, []).append(
+            f"{link.kind.replace('_', ' ')}: {link.item_title}")
     out = []
-    for row in rows:
-        reasons = list(dict.fromkeys(linked.get(row.id, [])))
-        if due_status(row.review_due_on, today) == "overdue":
-            reasons.insert(0, f"review was due on {row.review_due_on:%d %B %Y}")
+    for driver in drivers:
+        reasons = list(dict.fromkeys(linked.get(driver.id, [])))
+        if due_status(driver.review_due_on, today) == "overdue":
+            reasons.insert(0, f"review was due on {driver.review_due_on:%d %B %Y}")
         if reasons:
-            out.append(Attention(row.slug, row.title, row.member or "", row.review_due_on,
-                                 tuple(reasons)))
+            out.append(Attention(driver.record.slug, driver.record.title, driver.member,
+                                 driver.review_due_on, tuple(reasons)))
     return out
 
 

@@ -1,20 +1,167 @@
-"""The driver records table."""
+"""Driver records, their edit history and the items linked to them (shell: SQL only).
+
+Every function takes a connection inside a transaction from ``storage.db`` and returns core
+values (``drivers.views``, ``model.DriverRecord``), never rows. The columns derived from a
+record's fields (member, parsed dates) are written with the record, so that they always
+follow the fields.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+
+from awareness.drivers.records import details
+from awareness.drivers.views import AttentionLink, HistoryEntry, LinkedItem, StoredDriver
 from awareness.model import DriverRecord
-from awareness.storage.models import DriverRecordRow
+from awareness.storage.models import DriverRecordRow, DriverRecordVersion, Item, Match, MatchDriver
 
-_RECORDS = select(DriverRecordRow.kind, DriverRecordRow.slug, DriverRecordRow.title,
-                  DriverRecordRow.source, DriverRecordRow.link, DriverRecordRow.impact,
-                  DriverRecordRow.summary, DriverRecordRow.tags, DriverRecordRow.fields)
+_RECORD = (DriverRecordRow.kind, DriverRecordRow.slug, DriverRecordRow.title,
+           DriverRecordRow.source, DriverRecordRow.link, DriverRecordRow.impact,
+           DriverRecordRow.summary, DriverRecordRow.tags, DriverRecordRow.fields)
+_STORED = select(DriverRecordRow.id, DriverRecordRow.status, DriverRecordRow.member,
+                 DriverRecordRow.published_on, DriverRecordRow.review_due_on, *_RECORD)
+_BY_SLUG = _STORED.where(DriverRecordRow.slug == bindparam("slug"))
+_BY_TITLE = _STORED.order_by(DriverRecordRow.title)
+_IN_SLUG_ORDER = _STORED.order_by(DriverRecordRow.slug)
+_BY_MEMBER = _STORED.order_by(DriverRecordRow.member, DriverRecordRow.title)
+_OF_MEMBER = _BY_MEMBER.where(DriverRecordRow.member == bindparam("member"))
+_FOR_LINKING = select(DriverRecordRow.id, *_RECORD).order_by(DriverRecordRow.id)
+_SLUGS = select(DriverRecordRow.slug)
+
+_LINKED_ITEMS = (
+    select(Item.title, Item.link, Match.topic_slug, MatchDriver.kind, MatchDriver.reason,
+           Item.first_seen_at, Match.id)
+    .join(Match, Match.item_id == Item.id)
+    .join(MatchDriver, MatchDriver.match_id == Match.id)
+    .where(MatchDriver.driver_id == bindparam("driver_id"), Match.status != "rejected")
+    .order_by(Item.first_seen_at.desc(), Match.id.desc()))
+_HISTORY = (
+    select(DriverRecordVersion.changed_at, DriverRecordVersion.changed_by,
+           DriverRecordVersion.action, DriverRecordVersion.changes)
+    .where(DriverRecordVersion.driver_id == bindparam("driver_id"))
+    .order_by(DriverRecordVersion.changed_at.desc(), DriverRecordVersion.id.desc()))
+_ATTENTION = (
+    select(MatchDriver.driver_id, MatchDriver.kind, Item.title)
+    .join(Match, Match.id == MatchDriver.match_id)
+    .join(Item, Item.id == Match.item_id)
+    .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
+    .where(MatchDriver.kind.in_(bindparam("kinds", expanding=True)),
+           Match.status != "rejected", Match.created_at > DriverRecordRow.updated_at)
+    .order_by(Match.created_at, Match.id))
+
+_INSERT = insert(DriverRecordRow).returning(DriverRecordRow.id)
+_UPDATE = update(DriverRecordRow).where(DriverRecordRow.id == bindparam("driver_id"))
+_ADD_VERSION = insert(DriverRecordVersion)
 
 
-def all_records(conn: Connection) -> list[DriverRecord]:
-    """Every stored record as the pure value the linker and the exporter take."""
-    return [DriverRecord(kind=row.kind, slug=row.slug, title=row.title, source=row.source,
-                         link=row.link, impact=row.impact, summary=row.summary,
-                         tags=tuple(row.tags or ()), fields=dict(row.fields or {}))
-            for row in conn.execute(_RECORDS.order_by(DriverRecordRow.id))]
+# --- reading --------------------------------------------------------------------------------
+
+def record_from_row(row: Row[Any]) -> DriverRecord:
+    """A selected row holding the record's columns as the pure value the linker, the
+    exporter and the views take."""
+    return DriverRecord(kind=row.kind, slug=row.slug, title=row.title, source=row.source,
+                        link=row.link, impact=row.impact, summary=row.summary,
+                        tags=tuple(row.tags or ()), fields=dict(row.fields or {}))
+
+
+def _stored(row: Row[Any]) -> StoredDriver:
+    return StoredDriver(row.id, record_from_row(row), row.status or "active", row.member or "",
+                        row.published_on, row.review_due_on)
+
+
+def records_for_linking(conn: Connection) -> list[tuple[int, DriverRecord]]:
+    """Every record as (row id, pure value), for the linker."""
+    return [(row.id, record_from_row(row)) for row in conn.execute(_FOR_LINKING)]
+
+
+def driver_by_slug(conn: Connection, slug: str) -> StoredDriver | None:
+    """The record named ``slug``, if there is one."""
+    row = conn.execute(_BY_SLUG, {"slug": slug}).one_or_none()
+    return _stored(row) if row else None
+
+
+def drivers_by_title(conn: Connection) -> list[StoredDriver]:
+    """Every record, by title."""
+    return [_stored(row) for row in conn.execute(_BY_TITLE)]
+
+
+def drivers_in_slug_order(conn: Connection) -> list[StoredDriver]:
+    """Every record, by slug (the order of an export)."""
+    return [_stored(row) for row in conn.execute(_IN_SLUG_ORDER)]
+
+
+def drivers_by_member(conn: Connection, member: str | None = None) -> list[StoredDriver]:
+    """The records of ``member`` (initials; "" for records nobody looks after; every record
+    when None), by member then title."""
+    if member is not None:
+        return [_stored(row) for row in conn.execute(_OF_MEMBER, {"member": member})]
+    return [_stored(row) for row in conn.execute(_BY_MEMBER)]
+
+
+def driver_slugs(conn: Connection) -> set[str]:
+    """Every slug in use."""
+    return set(conn.scalars(_SLUGS))
+
+
+def linked_items(conn: Connection, driver_id: int) -> list[LinkedItem]:
+    """The items linked to a record by matches not rejected, newest first."""
+    return [LinkedItem(*row) for row in conn.execute(_LINKED_ITEMS, {"driver_id": driver_id})]
+
+
+def driver_history(conn: Connection, driver_id: int) -> list[HistoryEntry]:
+    """A record's edit history, newest first."""
+    return [HistoryEntry(row.changed_at, row.changed_by, row.action, dict(row.changes))
+            for row in conn.execute(_HISTORY, {"driver_id": driver_id})]
+
+
+def links_since_update(conn: Connection, kinds: Sequence[str]) -> list[AttentionLink]:
+    """Links of ``kinds`` from matches not rejected, made after their record was last
+    updated, oldest match first."""
+    return [AttentionLink(*row) for row in conn.execute(_ATTENTION, {"kinds": list(kinds)})]
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def _columns(record: DriverRecord) -> dict[str, Any]:
+    about = details(record)
+    return {"kind": record.kind, "title": record.title, "source": record.source,
+            "link": record.link, "impact": record.impact, "summary": record.summary,
+            "tags": list(record.tags), "fields": dict(record.fields), "member": about.member,
+            "published_on": about.published_on, "review_due_on": about.review_due_on}
+
+
+def insert_driver(conn: Connection, record: DriverRecord, *, status: str,
+                  now: datetime) -> int:
+    """Store a new record (``status`` "active" or "draft"); return its row id."""
+    return int(conn.execute(_INSERT, {"slug": record.slug, "status": status, "created_at": now,
+                                      "updated_at": now, **_columns(record)}).scalar_one())
+
+
+def update_driver(conn: Connection, driver_id: int, record: DriverRecord, *, status: str,
+                  now: datetime) -> None:
+    """Replace a record's values (its slug stays) and mark it updated at ``now``."""
+    conn.execute(_UPDATE, {"driver_id": driver_id, "status": status, "updated_at": now,
+                           **_columns(record)})
+
+
+def refresh_derived(conn: Connection, stored: StoredDriver) -> bool:
+    """Bring the columns derived from the record's fields up to date (they may predate a
+    parser fix or a schema upgrade) without counting it as an update; whether they changed."""
+    about = details(stored.record)
+    derived = {"member": about.member, "published_on": about.published_on,
+               "review_due_on": about.review_due_on}
+    if (stored.member, stored.published_on, stored.review_due_on) == tuple(derived.values()):
+        return False
+    conn.execute(_UPDATE, {"driver_id": stored.id, **derived})
+    return True
+
+
+def add_version(conn: Connection, driver_id: int, *, now: datetime, changed_by: str,
+                action: str, changes: dict[str, list[object]]) -> None:
+    """One entry in a record's edit history: who changed what, as {field: [old, new]}."""
+    conn.execute(_ADD_VERSION, {"driver_id": driver_id, "changed_at": now,
+                                "changed_by": changed_by, "action": action, "changes": changes})

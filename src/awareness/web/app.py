@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
-from awareness.service import drivers, people, review
+from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web.pages import make_environment, redirect, render, route_path
 from awareness.web.security import (
@@ -115,7 +115,7 @@ async def current_librarian(request: Request) -> Session | None:
     session = _security(request).read_session(request)
     if session is None or session.name is None:
         return None
-    version = await run_in_threadpool(people.session_version, _ctx(request), session.name)
+    version = await run_in_threadpool(librarians.session_version, _ctx(request), session.name)
     return session if version == session.version else None
 
 
@@ -186,7 +186,7 @@ async def login_submit(request: Request) -> Response:
         response = again("Too many failed attempts. Wait a minute, then try again.", 429)
         response.headers["retry-after"] = "60"
         return response
-    result = await run_in_threadpool(people.authenticate, _ctx(request), name, password[:1024])
+    result = await run_in_threadpool(librarians.authenticate, _ctx(request), name, password[:1024])
     if result is None:
         throttle.record_failure(address, name)
         log.warning("failed login for %r from %s", name, address)
@@ -202,7 +202,7 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     assert session.name is not None
-    await run_in_threadpool(people.end_sessions, _ctx(request), session.name)
+    await run_in_threadpool(librarians.end_sessions, _ctx(request), session.name)
     response = redirect(request, "/login")
     _security(request).clear_session(response)
     _security(request).write_flash(response, "You are signed out.")

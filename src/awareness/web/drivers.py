@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, NotFound
 from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import EDITABLE_FIELDS, EditResult, edit_driver
-from awareness.service.driver_views import DUE_STATUSES, DriverFilter, DriverView, get_driver
+from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
 from awareness.web.app import FORM_LIMIT, _ctx, _security, checked_form, librarian_only
 from awareness.web.pages import redirect, render

@@ -2,7 +2,7 @@
 
 See docs/web.md for the measures and RELIABILITY.md 4.2 (W3-W5, W9, W13) for the tests
 they answer. Nothing here touches the database: the app checks a session's version against
-``people.session_version`` on every request, so that logout kills every copy of a cookie.
+``librarians.session_version`` on every request, so that logout kills every copy of a cookie.
 """
 
 from __future__ import annotations

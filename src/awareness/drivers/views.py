@@ -1,0 +1,158 @@
+"""Driver records as the service keeps and shows them (core values, no I/O).
+
+    StoredDriver   a record as stored: its row id, the pure record, status and derived columns
+    LinkedItem     an item linked to a record, with the link's kind and reason
+    HistoryEntry   one change in a record's edit history
+    AttentionLink  a *same document* or *new edition* link made after the record's last update
+    DriverView     a record as people see it, with its linked items and history
+    DriverFilter   what the driver list is narrowed to
+
+Storage returns the first four; ``view_of`` turns them into a ``DriverView``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from awareness.drivers.records import alternative_names, bullet_items
+from awareness.model import DriverRecord
+
+DUE_STATUSES = ("overdue", "due-soon", "current", "no-date")
+DUE_SOON = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class StoredDriver:
+    """A stored record: the pure value plus what only the database keeps (its id, whether it
+    is a draft) and the columns derived from its fields when it was last written."""
+
+    id: int
+    record: DriverRecord
+    status: str
+    member: str
+    published_on: date | None
+    review_due_on: date | None
+
+
+@dataclass(frozen=True)
+class LinkedItem:
+    """An item linked to a record, with the link's kind and reason."""
+
+    title: str
+    link: str | None
+    topic: str
+    kind: str
+    reason: str
+    seen_at: datetime
+    match_id: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change to a record."""
+
+    changed_at: datetime
+    changed_by: str
+    action: str
+    changes: dict[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class AttentionLink:
+    """An item linked to a record as the same document or a new edition of it after the
+    record was last updated: the document may have changed under the record."""
+
+    driver_id: int
+    kind: str
+    item_title: str
+
+
+@dataclass(frozen=True)
+class DriverView:
+    """A record with every field and the values derived from them."""
+
+    slug: str
+    kind: str
+    status: str
+    title: str
+    source: str
+    link: str
+    impact: str
+    summary: str
+    tags: list[str]
+    fields: dict[str, str]
+    member: str
+    published_on: date | None
+    review_due_on: date | None
+    alternative_names: list[str]
+    key_features: list[str]
+    linked_items: list[LinkedItem] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    def due_status(self, today: date) -> str:
+        """``overdue``, ``due-soon`` (within 60 days), ``current`` or ``no-date``."""
+        return due_status(self.review_due_on, today)
+
+    def as_json(self) -> dict[str, object]:
+        """Every field as JSON-ready values (dates as ISO text)."""
+        data: dict[str, Any] = dict(self.__dict__)
+        for key in ("published_on", "review_due_on"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["linked_items"] = [_jsonable(i.__dict__) for i in self.linked_items]
+        data["history"] = [_jsonable(h.__dict__) for h in self.history]
+        return data
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in values.items()}
+
+
+def view_of(stored: StoredDriver, linked: list[LinkedItem] | None = None,
+            history: list[HistoryEntry] | None = None) -> DriverView:
+    """A stored record as people see it."""
+    record = stored.record
+    return DriverView(record.slug, record.kind, stored.status, record.title, record.source,
+                      record.link, record.impact, record.summary, list(record.tags),
+                      dict(record.fields), stored.member, stored.published_on,
+                      stored.review_due_on, list(alternative_names(record)),
+                      list(bullet_items(record.fields.get("key_features", ""))),
+                      linked or [], history or [])
+
+
+def due_status(due: date | None, today: date) -> str:
+    """Where a review date stands on ``today``."""
+    if due is None:
+        return "no-date"
+    if due < today:
+        return "overdue"
+    return "due-soon" if due - today <= DUE_SOON else "current"
+
+
+@dataclass(frozen=True)
+class DriverFilter:
+    """What the driver list is narrowed to; empty values mean "any"."""
+
+    tag: str = ""
+    source: str = ""
+    member: str = ""
+    due: str = ""
+    search: str = ""
+
+    def keeps(self, view: DriverView, today: date) -> bool:
+        """Does ``view`` pass every filter that is set?"""
+        fold = str.casefold
+        return (
+            (not self.tag or fold(self.tag) in {fold(t) for t in view.tags})
+            and (not self.source or fold(self.source) in fold(view.source))
+            and (not self.member or fold(self.member) == fold(view.member))
+            and (not self.due or view.due_status(today) == self.due)
+            and (not self.search or _found(self.search, view))
+        )
+
+
+def _found(search: str, view: DriverView) -> bool:
+    text = "\n".join([view.title, view.source, view.summary, view.impact,
+                      *view.alternative_names, *view.fields.values()]).casefold()
+    return all(word in text for word in search.casefold().split())

@@ -1,0 +1,67 @@
+"""Matches as a librarian reviews them (core values, no I/O).
+
+    DriverLinkView  a driver record linked to a match, with the link's kind and reason
+    MatchView       a match as people see it: the item, the topic, why it matched, its drivers
+
+Storage returns these; ``best_first`` is the order the review page and the CLI show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+DECISIONS = ("approved", "rejected")
+# A match with one of these statuses waits for, or has had, a librarian's decision; "auto"
+# matches (topics with review = none) never do.
+REVIEWED_STATUSES = ("pending", *DECISIONS)
+
+
+@dataclass(frozen=True)
+class DriverLinkView:
+    """A driver record linked to a match."""
+
+    slug: str
+    title: str
+    impact: str
+    kind: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """A match as people see it: the item, the topic, why it matched, its drivers."""
+
+    id: int
+    topic_slug: str
+    status: str
+    score: float
+    hits: list[dict[str, str]]
+    item_id: int
+    title: str
+    link: str | None
+    summary: str
+    publisher: str
+    source_id: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    drivers: list[DriverLinkView]
+
+    @property
+    def sort_date(self) -> datetime:
+        return self.published_at or self.first_seen_at
+
+    def as_json(self) -> dict[str, object]:
+        """Every field as JSON-ready values (times as ISO text)."""
+        data = dict(self.__dict__)
+        data["published_at"] = self.published_at.isoformat() if self.published_at else None
+        data["first_seen_at"] = self.first_seen_at.isoformat()
+        data["drivers"] = [d.__dict__ for d in self.drivers]
+        return data
+
+
+def best_first(views: Iterable[MatchView]) -> list[MatchView]:
+    """Highest score first, then the newest, then the oldest match."""
+    return sorted(views, key=lambda v: (-v.score, -v.sort_date.timestamp(), v.id))

@@ -1,0 +1,22 @@
+"""Librarians' decisions on matches (shell: SQL only).
+
+A review row keeps who decided, what, when and the note that goes into the digest; the
+match's own status is the decision in force (``storage.matches.set_status``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert
+
+from awareness.storage.models import Review
+
+_ADD = insert(Review)
+
+
+def add_review(conn: Connection, match_id: int, *, librarian: str, decision: str, note: str,
+               decided_at: datetime) -> None:
+    """Record one decision (approved or rejected) on a match, with the librarian's note."""
+    conn.execute(_ADD, {"match_id": match_id, "librarian": librarian, "decision": decision,
+                        "note": note, "decided_at": decided_at})
