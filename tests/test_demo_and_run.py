@@ -11,9 +11,9 @@ from email import message_from_bytes, policy
 
 import httpx
 
+from awareness.cli.run import DEMO_READER, prepare_demo, seed_demo
 from awareness.service import digests, polling, review
 from awareness.service.context import create_context
-from awareness.service.runner import DEMO_READER, prepare_demo, seed_demo
 from awareness.settings import load_settings
 from awareness.storage.db import upgrade
 from tests.conftest import ROOT, free_port, settings_env

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from awareness.cli.run import SchedulerLock
 from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
-from awareness.service.runner import SchedulerLock
 
 
 def make(**overrides):
@@ -97,7 +97,7 @@ def test_only_one_process_holds_the_scheduler_lock(tmp_path):
         [sys.executable, "-c",
          "import sys, time\n"
          "from pathlib import Path\n"
-         "from awareness.service.runner import SchedulerLock\n"
+         "from awareness.cli.run import SchedulerLock\n"
          f"lock = SchedulerLock(Path({str(path)!r}))\n"
          "assert lock.acquire()\n"
          "print('held', flush=True)\n"

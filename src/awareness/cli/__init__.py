@@ -2,7 +2,8 @@
 
 Errors the user can fix are printed as one line (``error: …``) with exit status 1 (2 for
 settings and subscriptions files); never a traceback unless ``--debug`` is given. Each module
-of this package adds the commands of one area to the group in ``base``.
+of this package adds the commands of one area to the group in ``base``, except ``run``: the
+process behind ``awareness run`` (web app, scheduler and its lock, demo), the entry point.
 """
 
 from __future__ import annotations

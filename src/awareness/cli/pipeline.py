@@ -127,7 +127,7 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
 @pass_state
 def run(state: State, demo: bool) -> None:
     """Run the web app and the scheduler in one process."""
-    from awareness.service.runner import run_service
+    from awareness.cli.run import run_service
 
     if not state.debug:
         logging.getLogger("awareness").setLevel(logging.INFO)

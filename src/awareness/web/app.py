@@ -4,12 +4,13 @@ Librarians sign in to review pending matches; staff follow digest links to drive
 to the one-click unsubscribe page. Domain errors become HTTP responses in one place
 (``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
-and are described in docs/web.md.
+and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
+in ``guards.py``. The page modules (``drivers``, ``topics``) add their routes here; none of them
+imports this module, which only the entry point (``cli/run.py``) and the tests import.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import secrets
@@ -17,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -34,13 +35,22 @@ from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
-from awareness.web.pages import make_environment, redirect, render, route_path
+from awareness.web import drivers as driver_pages
+from awareness.web import topics as topic_pages
+from awareness.web.guards import (
+    FORM_LIMIT,
+    checked_form,
+    ctx_of,
+    current_librarian,
+    librarian_only,
+    security_of,
+)
+from awareness.web.pages import make_environment, redirect, render
 from awareness.web.security import (
     LoginThrottle,
     SecurityHeadersMiddleware,
     Session,
     WebSecurity,
-    csrf_matches,
     is_safe_next,
     new_session,
 )
@@ -49,10 +59,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATUSES = ("pending", "approved", "rejected", "auto")
-FORM_LIMIT = 64 * 1024  # bytes; our forms hold a token, a name, a password or a short note
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
-BAD_FORM = ("This form has expired or came from another site. "
-            "Go back, reload the page and try again.")
 HealthCheck = Callable[[], tuple[str, bool, str]]  # returns (name, ok, detail)
 
 
@@ -75,9 +82,6 @@ def create_app(ctx: Context) -> Starlette:
 
 
 def _routes() -> list[Route | Mount]:
-    from awareness.web import drivers as driver_pages  # imports this module's helpers
-    from awareness.web import topics as topic_pages
-
     def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
 
@@ -102,47 +106,6 @@ def _routes() -> list[Route | Mount]:
 
 # --- request helpers ------------------------------------------------------------------------
 
-def _ctx(request: Request) -> Context:
-    return request.app.state.ctx
-
-
-def _security(request: Request) -> WebSecurity:
-    return request.app.state.security
-
-
-async def current_librarian(request: Request) -> Session | None:
-    """The signed-in librarian's session, if its cookie is intact and not logged out since."""
-    session = _security(request).read_session(request)
-    if session is None or session.name is None:
-        return None
-    version = await run_in_threadpool(librarians.session_version, _ctx(request), session.name)
-    return session if version == session.version else None
-
-
-def librarian_only(view: Callable[[Request, Session], Awaitable[Response]]
-                   ) -> Callable[[Request], Awaitable[Response]]:
-    """Send visitors who are not signed in to the login page, then back (W11)."""
-    @functools.wraps(view)
-    async def guarded(request: Request) -> Response:
-        session = await current_librarian(request)
-        if session is None:
-            target = route_path(request) + (f"?{request.url.query}" if request.url.query else "")
-            return redirect(request, f"/login?next={quote(target, safe='')}")
-        return await view(request, session)
-
-    return guarded
-
-
-async def checked_form(request: Request, session: Session | None) -> FormData:
-    """The posted form, once the request is same-site and carries the session's token (W3)."""
-    if _security(request).is_cross_site(request):
-        raise HTTPException(403, BAD_FORM)
-    form = await request.form(max_files=0, max_fields=20)
-    if not csrf_matches(session, form.get("csrf")):
-        raise HTTPException(403, BAD_FORM)
-    return form
-
-
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -157,7 +120,7 @@ async def login_form(request: Request) -> Response:
     next_url = request.query_params.get("next", "")
     if await current_librarian(request) is not None:
         return redirect(request, next_url if is_safe_next(next_url) else "/review")
-    security = _security(request)
+    security = security_of(request)
     session = security.read_session(request) or new_session()
     flash = security.read_flash(request)
     response = render(request, "login.html", session=session, error=None, flash=flash,
@@ -169,7 +132,7 @@ async def login_form(request: Request) -> Response:
 
 
 async def login_submit(request: Request) -> Response:
-    security, throttle = _security(request), request.app.state.throttle
+    security, throttle = security_of(request), request.app.state.throttle
     session = security.read_session(request)
     form = await checked_form(request, session)
     assert session is not None  # checked_form refuses requests without one
@@ -186,7 +149,8 @@ async def login_submit(request: Request) -> Response:
         response = again("Too many failed attempts. Wait a minute, then try again.", 429)
         response.headers["retry-after"] = "60"
         return response
-    result = await run_in_threadpool(librarians.authenticate, _ctx(request), name, password[:1024])
+    result = await run_in_threadpool(librarians.authenticate, ctx_of(request), name,
+                                     password[:1024])
     if result is None:
         throttle.record_failure(address, name)
         log.warning("failed login for %r from %s", name, address)
@@ -202,10 +166,10 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     assert session.name is not None
-    await run_in_threadpool(librarians.end_sessions, _ctx(request), session.name)
+    await run_in_threadpool(librarians.end_sessions, ctx_of(request), session.name)
     response = redirect(request, "/login")
-    _security(request).clear_session(response)
-    _security(request).write_flash(response, "You are signed out.")
+    security_of(request).clear_session(response)
+    security_of(request).write_flash(response, "You are signed out.")
     return response
 
 
@@ -217,9 +181,9 @@ async def review_page(request: Request, session: Session) -> Response:
     if status not in STATUSES:
         raise AwarenessError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
     topic = request.query_params.get("topic") or None
-    matches = await run_in_threadpool(review.list_matches, _ctx(request), status=status,
+    matches = await run_in_threadpool(review.list_matches, ctx_of(request), status=status,
                                       topic=topic)
-    security = _security(request)
+    security = security_of(request)
     flash = security.read_flash(request)
     response = render(request, "review.html", session=session, matches=matches, status=status,
                       statuses=STATUSES, topic=topic, flash=flash)
@@ -241,31 +205,29 @@ async def reject(request: Request, session: Session) -> Response:
 async def _decide(request: Request, session: Session, decision: str) -> Response:
     form = await checked_form(request, session)
     note = str(form.get("note", ""))[:2000].strip()
-    match = await run_in_threadpool(review.decide, _ctx(request), request.path_params["match_id"],
+    match = await run_in_threadpool(review.decide, ctx_of(request), request.path_params["match_id"],
                                     decision, librarian=str(session.name), note=note)
     back = str(form.get("back", "pending"))
     query = f"?{urlencode({'status': back})}" if back in STATUSES and back != "pending" else ""
     response = redirect(request, f"/review{query}")
     title = " ".join(match.title.split())[:200]
-    _security(request).write_flash(response, f"{decision.capitalize()}: {title}")
+    security_of(request).write_flash(response, f"{decision.capitalize()}: {title}")
     return response
 
 
 # --- views: public pages --------------------------------------------------------------------
 
 async def driver_list(request: Request) -> Response:
-    from awareness.web.drivers import DUE_STATUSES, driver_filter
-
-    where = driver_filter(request)
-    records = await run_in_threadpool(drivers.list_drivers, _ctx(request), where)
+    where = driver_pages.driver_filter(request)
+    records = await run_in_threadpool(drivers.list_drivers, ctx_of(request), where)
     return render(request, "drivers.html", session=await current_librarian(request),
-                  records=records, where=where, due_statuses=DUE_STATUSES)
+                  records=records, where=where, due_statuses=driver_pages.DUE_STATUSES)
 
 
 async def driver_page(request: Request) -> Response:
-    record = await run_in_threadpool(drivers.get_driver, _ctx(request),
+    record = await run_in_threadpool(drivers.get_driver, ctx_of(request),
                                      request.path_params["slug"])
-    security = _security(request)
+    security = security_of(request)
     flash = security.read_flash(request)  # "Changed: …" after the edit form
     response = render(request, "driver.html", session=await current_librarian(request),
                       record=record, flash=flash)
@@ -281,7 +243,7 @@ async def driver_page(request: Request) -> Response:
 
 async def unsubscribe_confirm(request: Request) -> Response:
     token = request.path_params["token"]
-    subscriber = (await run_in_threadpool(people.subscriber_for_token, _ctx(request), token)
+    subscriber = (await run_in_threadpool(people.subscriber_for_token, ctx_of(request), token)
                   if TOKEN.fullmatch(token) else None)
     if subscriber is None:
         return render(request, "unsubscribe_unknown.html", status_code=404)
@@ -293,7 +255,7 @@ async def unsubscribe_confirm(request: Request) -> Response:
 async def unsubscribe_now(request: Request) -> Response:
     token = request.path_params["token"]
     done = TOKEN.fullmatch(token) is not None and await run_in_threadpool(
-        people.unsubscribe, _ctx(request), token)
+        people.unsubscribe, ctx_of(request), token)
     if not done:
         return render(request, "unsubscribe_unknown.html", status_code=404)
     return render(request, "unsubscribed.html")

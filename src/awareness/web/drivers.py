@@ -17,7 +17,7 @@ from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import EDITABLE_FIELDS, EditResult, edit_driver
 from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
-from awareness.web.app import FORM_LIMIT, _ctx, _security, checked_form, librarian_only
+from awareness.web.guards import FORM_LIMIT, checked_form, ctx_of, librarian_only, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
@@ -50,7 +50,7 @@ def driver_filter(request: Request) -> DriverFilter:
 async def attention_page(request: Request, session: Session) -> Response:
     """Records needing attention, optionally for one member (``?member=FG``)."""
     member = request.query_params.get("member", "")[:20]
-    entries = await run_in_threadpool(needs_attention, _ctx(request), member)
+    entries = await run_in_threadpool(needs_attention, ctx_of(request), member)
     return render(request, "attention.html", session=session, entries=entries, member=member)
 
 
@@ -58,7 +58,7 @@ async def attention_page(request: Request, session: Session) -> Response:
 async def draft(request: Request, session: Session) -> Response:
     """Create a draft record from the match's item, then open it."""
     await checked_form(request, session)
-    slug = await run_in_threadpool(draft_from_match, _ctx(request),
+    slug = await run_in_threadpool(draft_from_match, ctx_of(request),
                                    request.path_params["match_id"],
                                    changed_by=str(session.name))
     return redirect(request, f"/drivers/{slug}")
@@ -74,7 +74,7 @@ def form_values(record: DriverView) -> dict[str, str]:
 @librarian_only
 async def edit_form(request: Request, session: Session) -> Response:
     """The form that completes or corrects a record."""
-    record = await run_in_threadpool(get_driver, _ctx(request), request.path_params["slug"])
+    record = await run_in_threadpool(get_driver, ctx_of(request), request.path_params["slug"])
     return render(request, "driver_edit.html", session=session, record=record,
                   values=form_values(record), error=None)
 
@@ -87,17 +87,17 @@ async def edit_save(request: Request, session: Session) -> Response:
     # A field missing from the post is left alone (only a present, empty field clears one).
     values = {name: str(form[name]) for name in EDITABLE_FIELDS if name in form}
     try:
-        result = await run_in_threadpool(edit_driver, _ctx(request), slug, changes=values,
+        result = await run_in_threadpool(edit_driver, ctx_of(request), slug, changes=values,
                                          activate=form.get("activate") == "1",
                                          changed_by=str(session.name))
     except NotFound:
         raise
     except AwarenessError as exc:
-        record = await run_in_threadpool(get_driver, _ctx(request), slug)
+        record = await run_in_threadpool(get_driver, ctx_of(request), slug)
         return render(request, "driver_edit.html", status_code=400, session=session,
                       record=record, values={**form_values(record), **values}, error=str(exc))
     response = redirect(request, f"/drivers/{quote(slug, safe='')}")
-    _security(request).write_flash(response, saved_message(result))
+    security_of(request).write_flash(response, saved_message(result))
     return response
 
 

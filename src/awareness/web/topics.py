@@ -18,7 +18,7 @@ from awareness.errors import QuerySyntaxError
 from awareness.service.topics import TriedMatch, TryResult, parse_since, try_query
 from awareness.topics.highlight import highlight
 from awareness.topics.query import Query, parse_query
-from awareness.web.app import _ctx, librarian_only
+from awareness.web.guards import ctx_of, librarian_only
 from awareness.web.pages import render
 from awareness.web.security import Session
 
@@ -56,7 +56,7 @@ class _Error:
 @librarian_only
 async def try_page(request: Request, session: Session) -> Response:
     """The form, and the results for ``?q=`` or ``?topic=``."""
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     params = request.query_params
     text, slug = params.get("q", "")[:MAX_QUERY], params.get("topic", "")
     spelling = "uk-us" if params.get("spelling") == "uk-us" else "none"

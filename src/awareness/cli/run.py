@@ -3,6 +3,10 @@
 Only one process per deployment may run the scheduler (RELIABILITY finding 11, S1): the
 scheduler starts only while this process holds an exclusive ``flock`` on
 ``<data>/scheduler.lock``; a second process serves the web app and waits on standby.
+
+This is the process entry point, so it lives with the CLI and not in ``service/``, which holds
+use cases only (docs/architecture.md). ``cli.pipeline``'s ``run`` command imports it only when
+it runs, so other commands never load uvicorn, Starlette or APScheduler.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from awareness.service import digests, librarians, people, polling, source_repor
 from awareness.service.context import Context, create_context
 from awareness.settings import Settings
 from awareness.storage.db import upgrade
+from awareness.web.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +73,6 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     lock = SchedulerLock(settings.paths.data / "scheduler.lock")
     stop = threading.Event()
     threading.Thread(target=_lead_when_possible, args=(lock, scheduler, stop), daemon=True).start()
-
-    from awareness.web.app import create_app
 
     app = create_app(ctx)
     poll_seconds = 10 if demo else settings.schedule.poll_seconds

@@ -1,0 +1,71 @@
+"""What every page module shares: the request's context and security, the signed-in librarian,
+and the two guards, "librarians only" (W11) and "a form from our own page" (W3).
+
+These lived in ``app.py``, which the page modules imported while ``app.py`` imported them back
+(issue 11). Here they depend on nothing in ``web/`` but ``pages`` and ``security``, so
+``app.py`` imports the page modules and no page module imports ``app.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from awareness.service import librarians
+from awareness.service.context import Context
+from awareness.web.pages import redirect, route_path
+from awareness.web.security import Session, WebSecurity, csrf_matches
+
+FORM_LIMIT = 64 * 1024  # bytes; our forms hold a token, a name, a password or a short note
+BAD_FORM = ("This form has expired or came from another site. "
+            "Go back, reload the page and try again.")
+
+
+def ctx_of(request: Request) -> Context:
+    """The service context the app was created with."""
+    return request.app.state.ctx
+
+
+def security_of(request: Request) -> WebSecurity:
+    """The app's cookie, CSRF and header settings."""
+    return request.app.state.security
+
+
+async def current_librarian(request: Request) -> Session | None:
+    """The signed-in librarian's session, if its cookie is intact and not logged out since."""
+    session = security_of(request).read_session(request)
+    if session is None or session.name is None:
+        return None
+    version = await run_in_threadpool(librarians.session_version, ctx_of(request), session.name)
+    return session if version == session.version else None
+
+
+def librarian_only(view: Callable[[Request, Session], Awaitable[Response]]
+                   ) -> Callable[[Request], Awaitable[Response]]:
+    """Send visitors who are not signed in to the login page, then back (W11)."""
+    @functools.wraps(view)
+    async def guarded(request: Request) -> Response:
+        session = await current_librarian(request)
+        if session is None:
+            target = route_path(request) + (f"?{request.url.query}" if request.url.query else "")
+            return redirect(request, f"/login?next={quote(target, safe='')}")
+        return await view(request, session)
+
+    return guarded
+
+
+async def checked_form(request: Request, session: Session | None) -> FormData:
+    """The posted form, once the request is same-site and carries the session's token (W3)."""
+    if security_of(request).is_cross_site(request):
+        raise HTTPException(403, BAD_FORM)
+    form = await request.form(max_files=0, max_fields=20)
+    if not csrf_matches(session, form.get("csrf")):
+        raise HTTPException(403, BAD_FORM)
+    return form
