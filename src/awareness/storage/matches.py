@@ -55,7 +55,9 @@ _DRIVER_LINKS = (
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
     .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)))
     .order_by(MatchDriver.score.desc(), MatchDriver.id))
-_STATUS = select(Match.status).where(Match.id == bindparam("match_id"))
+# Locked for the rest of the transaction on PostgreSQL, so two decisions on one match (or a
+# decision and a re-match) take turns; SQLite's write transaction already excludes the others.
+_STATUS = select(Match.status).where(Match.id == bindparam("match_id")).with_for_update()
 _SET_STATUS = update(Match).where(Match.id == bindparam("match_id"))
 # A match is in the outbox once a digest holding it was written; that digest is sent, or
 # retried until it is, so from then on the match counts as sent and must not change.
@@ -98,8 +100,8 @@ def _view(row: Row[Any], drivers: list[DriverLinkView]) -> MatchView:
 
 
 def match_status(conn: Connection, match_id: int) -> str | None:
-    """The match's status (pending, approved, rejected or auto); None when there is no such
-    match."""
+    """The match's status (pending, approved, rejected or auto), locked until the transaction
+    ends; None when there is no such match. Call it in a write transaction."""
     return conn.scalar(_STATUS, {"match_id": match_id})
 
 
