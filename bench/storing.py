@@ -59,14 +59,14 @@ def service(template: Path, work: Path, sources: int, parsed: list[Any]) -> tupl
 
     shutil.copy(template / "bench.db", work / "bench.db")
     ctx = make_context(work, BASE, sources)
-    matcher = polling.item_matcher(ctx)
+    run = polling.PollRun(polling.item_matcher(ctx), polling.stories.RecentTitles())
     with reading(ctx.engine) as conn:
         states = stored_sources.states(conn, [f"s{i}" for i in range(len(parsed))])
     result = FetchResult("ok", BASE, b"", "application/rss+xml", Validators('"e"', None), 200)
     before = cpu()
     for i, items in enumerate(parsed):
         polling._store(ctx, states[f"s{i}"], result, f"hash{i}", ParsedFeed(tuple(items)), [],
-                       set(), matcher)
+                       set(), run)
     after = cpu()
     ctx.engine.dispose()
     return after[0] - before[0], after[1] - before[1]

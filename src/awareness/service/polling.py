@@ -88,7 +88,7 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     with reading(ctx.engine) as conn:
         ids = list(source_ids) if source_ids is not None else sources.due(conn, ctx.now())
         states = sources.states(conn, ids)
-    matcher = item_matcher(ctx)
+    run = PollRun(item_matcher(ctx), stories.RecentTitles())
     limits: dict[str, threading.Semaphore] = {}
     per_host = max(1, ctx.settings.fetch.per_host)
 
@@ -101,7 +101,7 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
                                   threading.Semaphore(per_host))
         with limit:
             try:
-                return poll_source(ctx, state, matcher)
+                return poll_source(ctx, state, run)
             except Exception as exc:  # a bug for one source must not stop the others
                 log.exception("polling %s failed unexpectedly", source_id)
                 return _failed(ctx, state, FetchError(
@@ -115,6 +115,15 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
             outcome = outcomes[futures[future]] = future.result()
             _report(outcome, on_done)
     return [outcomes[source_id] for source_id in ids]
+
+
+@dataclass(frozen=True)
+class PollRun:
+    """What the sources of one run share: the topics and driver records prepared for
+    matching, and the recent titles stories compare new ones with."""
+
+    matcher: ItemMatcher
+    titles: stories.RecentTitles
 
 
 def item_matcher(ctx: Context, topics: Sequence[Topic] | None = None) -> ItemMatcher:
@@ -134,7 +143,7 @@ def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None)
         on_done(outcome)
 
 
-def poll_source(ctx: Context, state: SourceState, matcher: ItemMatcher,
+def poll_source(ctx: Context, state: SourceState, run: PollRun,
                 parser: ParsePool | None = None) -> PollOutcome:
     """Fetch, parse and store one source whose state the run read as ``state``.
 
@@ -162,7 +171,7 @@ def poll_source(ctx: Context, state: SourceState, matcher: ItemMatcher,
     if not complete:
         # New pages wait for the next poll: it must not get "304 not modified".
         result = replace(result, validators=Validators())
-    return _store(ctx, state, result, body_hash, parsed, stored, tombstones, matcher)
+    return _store(ctx, state, result, body_hash, parsed, stored, tombstones, run)
 
 
 def _parse(ctx: Context, state: SourceState, result: FetchResult, stored: list[StoredEntry],
@@ -186,21 +195,25 @@ def _definition(ctx: Context, source_id: str) -> SourceDef:
 
 def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str,
            parsed: ParsedFeed, stored: list[StoredEntry], tombstones: set[str],
-           matcher: ItemMatcher) -> PollOutcome:
+           run: PollRun) -> PollOutcome:
     now = ctx.now()
     baseline = not state.baseline_done
     intent = decide.store_intent(parsed.items, stored, tombstones, now=now, baseline=baseline)
     # Matching happens here, before the write transaction: it can take long on a wordy item,
     # and nobody should wait for it (issue 11). A first poll is a baseline: never alerted.
-    found = [] if baseline else [(item, matcher.match(_candidate(state, item), now))
+    found = [] if baseline else [(item, run.matcher.match(_candidate(state, item), now))
                                  for item in intent.new]
     warnings = decide.stored_warnings(parsed.warnings, intent.rekeyed)
     with writing(ctx.engine) as conn:
+        if not baseline and intent.new:
+            # Before the insert: new items then get ids in the order stories see them.
+            stories.lock(conn)
+            run.titles.refresh(conn, now)
         ids = items.insert_new(conn, state.id, intent.new, now=now, baseline=baseline)
         items.write_edits(conn, intent.edits)
         new_matches = 0
         if not baseline:
-            stories.join(conn, state.id, _story_items(intent.new, ids, now), now)
+            stories.join(conn, state.id, _story_items(intent.new, ids, now), now, run.titles)
             new_matches = matches.insert_matches(
                 conn, [(ids[item.key], m) for item, found_for in found if item.key in ids
                        for m in found_for], now=now)

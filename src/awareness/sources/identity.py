@@ -147,8 +147,15 @@ class SourceIndex:
         return found
 
 
-def _close_in_time(a: datetime | None, b: datetime | None) -> bool:
+def close_in_time(a: datetime | None, b: datetime | None) -> bool:
+    """Were two items published within ``STORY_WINDOW`` of each other (or is a date unknown)?"""
     return a is None or b is None or abs(a - b) <= STORY_WINDOW
+
+
+def could_be_near(a: int, b: int) -> bool:
+    """Can two title keys of lengths ``a`` and ``b`` be near-identical? Both long enough, and
+    difflib's bound from the lengths alone (``real_quick_ratio``) reaches the similarity."""
+    return min(a, b) >= MIN_FUZZY_TITLE and 2 * min(a, b) >= TITLE_SIMILARITY * (a + b)
 
 
 def _same_title(a: str, b: str,
@@ -186,7 +193,7 @@ def find_story(item: KnownItem, others: Iterable[KnownItem]) -> int | None:
             return story
         if item.doi and item.doi == other.doi:
             return story
-        if _close_in_time(item.published, other.published) and _same_title(
+        if close_in_time(item.published, other.published) and _same_title(
                 key, title_key(other.title)):
             return story
     return None
@@ -236,7 +243,7 @@ class StoryIndex:
         key = title_key(item.title)
         for position in range(first):
             other = self.others[position]
-            if _close_in_time(item.published, other.published) and _same_title(
+            if close_in_time(item.published, other.published) and _same_title(
                     key, self.keys[position], self.matchers):
                 first = position
                 break

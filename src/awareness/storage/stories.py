@@ -11,31 +11,37 @@ taken in the write transaction before the candidates are read and held until com
   to the commit of a poll that stored new (non-baseline) items, a few milliseconds. After it
   is granted, the READ COMMITTED candidate query sees every item committed before, so of two
   racing transactions the second always sees the first one's items.
+
+The lock is taken *before* a poll inserts new (non-baseline) items, so such items get their
+ids in the order their transactions commit. That is what lets ``RecentTitles`` read the
+near-identical-title candidates once per poll run and then only the rows above the highest id
+it has seen (issue 11: each source with new items used to read up to 5,000 recent items
+again, and a steady-state poll's CPU per source grew with the number of sources).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, null, or_, select, text, update
+from sqlalchemy import Connection, bindparam, func, or_, select, text, update
 
 from awareness.sources import identity
 from awareness.storage.models import Item
 
 # Where a new item looks for the same document from other sources (a story).
 LOOKBACK = timedelta(days=30)
-# Only the near-identical-title comparison reads a window of items rather than looking up
-# equal values; it reads at most this many, the most recently seen (docs/item-identity.md).
+# Only the near-identical-title comparison keeps a window of items rather than looking up
+# equal values; it keeps at most this many, the most recently seen (docs/item-identity.md).
 FUZZY_CANDIDATES = 5_000
 # pg_advisory_xact_lock's key for "assigning stories": any fixed 64-bit number of ours.
 _LOCK_KEY = 0x61776172_73746F72  # "awarstor"
 
 _STORY_COLUMNS = (Item.id, Item.link, Item.title, Item.story_id, Item.published_at,
                   Item.first_seen_at, Item.doi)
-_FUZZY_COLUMNS = (Item.id, null().label("link"), Item.title, Item.story_id, Item.published_at,
-                  Item.first_seen_at, null().label("doi"))
 _ASSIGN = update(Item).where(Item.id == bindparam("item_id")).values(
     story_id=bindparam("story"))
 
@@ -47,36 +53,106 @@ def lock(conn: Connection) -> None:
 
 
 def candidates(conn: Connection, source_id: str, mine: list[identity.KnownItem],
-               now: datetime) -> list[identity.KnownItem]:
+               now: datetime, titles: RecentTitles | None = None) -> list[identity.KnownItem]:
     """The items of other sources seen in the last ``LOOKBACK`` that may be the same document
     as one of ``mine``, most recently seen first: ``find_story`` over them gives the answer it
     gives over all such items (up to ``FUZZY_CANDIDATES`` near-identical-title candidates).
 
     Same normalised link, same DOI and same title key are index lookups (``link_key``,
-    ``doi``, ``title_key``); near-identical titles are read from the ``first_seen_at`` index,
-    only those published within ``STORY_WINDOW`` of a new item with a title long enough.
+    ``doi``, ``title_key``); near-identical titles come from ``titles`` (the run's recent
+    titles, read here when not given), only those that can be near-identical to a new item's:
+    published within ``STORY_WINDOW`` of it, with a title key of a length that can reach
+    ``TITLE_SIMILARITY``.
     """
-    recent = (Item.source_id != source_id, Item.first_seen_at >= now - LOOKBACK,
-              Item.baseline.is_(False))
-    found: dict[int, Any] = {}
+    found: dict[int, tuple[datetime, int, identity.KnownItem]] = {}
     same = _same_document(mine)
     if same:
-        found.update((row.id, row) for row in conn.execute(
-            select(*_STORY_COLUMNS).where(*recent, or_(*same))))
+        for row in conn.execute(select(*_STORY_COLUMNS).where(
+                Item.source_id != source_id, Item.first_seen_at >= now - LOOKBACK,
+                Item.baseline.is_(False), or_(*same))):
+            found[row.id] = (row.first_seen_at, row.id, identity.KnownItem(
+                id=row.id, key="", link=row.link, title=row.title, summary_text="",
+                story_id=row.story_id, published=row.published_at or row.first_seen_at,
+                doi=row.doi))
     long = [item for item in mine if identity.compared_fuzzily(item.title)]
     if long:
-        for row in conn.execute(
-                select(*_FUZZY_COLUMNS).where(
-                    *recent, _within(long),
-                    func.length(Item.title) >= identity.MIN_FUZZY_TITLE_CHARS)
-                .order_by(Item.first_seen_at.desc(), Item.id.desc())
-                .limit(FUZZY_CANDIDATES)):
-            found.setdefault(row.id, row)  # no link or DOI: those matched in the lookups
-    ordered = sorted(found.values(), key=lambda row: (row.first_seen_at, row.id), reverse=True)
-    return [identity.KnownItem(id=row.id, key="", link=row.link, title=row.title,
-                               summary_text="", story_id=row.story_id,
-                               published=row.published_at or row.first_seen_at, doi=row.doi)
-            for row in ordered]
+        if titles is None:
+            titles = RecentTitles()
+            titles.refresh(conn, now)
+        for recent in titles.near(source_id, long, now):
+            found.setdefault(recent.id, (recent.first_seen_at, recent.id, recent.known))
+    return [known for _, _, known in sorted(found.values(), key=lambda f: f[:2], reverse=True)]
+
+
+@dataclass(frozen=True)
+class _Recent:
+    """A recent item as the near-identical-title comparison needs it."""
+
+    id: int
+    source_id: str
+    first_seen_at: datetime
+    key_length: int
+    known: identity.KnownItem
+
+
+class RecentTitles:
+    """The near-identical-title candidates of one poll run: at most ``FUZZY_CANDIDATES`` of
+    the most recently seen new items with long titles, read once, then only the rows stored
+    since (see the module docstring). Read and extended only under ``lock``.
+
+    An item whose title is edited keeps its old title here until the next run; its new title
+    key is still found by the exact lookup.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._high_water: int | None = None
+        self._recent: list[_Recent] = []
+
+    def refresh(self, conn: Connection, now: datetime) -> None:
+        """Read what was stored since the last refresh (everything recent, the first time)."""
+        with self._mutex:
+            query = select(*_RECENT_COLUMNS).where(
+                Item.baseline.is_(False),
+                func.length(Item.title) >= identity.MIN_FUZZY_TITLE_CHARS)
+            if self._high_water is None:
+                rows = conn.execute(query.where(Item.first_seen_at >= now - LOOKBACK)
+                                    .order_by(Item.first_seen_at.desc(), Item.id.desc())
+                                    .limit(FUZZY_CANDIDATES)).all()
+                self._high_water = conn.scalar(
+                    select(func.max(Item.id)).where(Item.baseline.is_(False))) or 0
+            else:
+                rows = conn.execute(query.where(Item.id > self._high_water)).all()
+            self._high_water = max([self._high_water, *(row.id for row in rows)])
+            self._recent += [_recent(row) for row in rows
+                             if identity.compared_fuzzily(row.title)]
+            self._recent.sort(key=lambda r: (r.first_seen_at, r.id), reverse=True)
+            del self._recent[FUZZY_CANDIDATES:]
+
+    def near(self, source_id: str, mine: list[identity.KnownItem],
+             now: datetime) -> list[_Recent]:
+        """The recent items of other sources that could be near-identical to one of
+        ``mine``: seen in the last ``LOOKBACK``, published within ``STORY_WINDOW`` of one of
+        them, with a title key of a length ``TITLE_SIMILARITY`` allows."""
+        lengths = [len(identity.title_key(item.title)) for item in mine]
+        since = now - LOOKBACK
+        with self._mutex:
+            return [recent for recent in self._recent
+                    if recent.source_id != source_id and recent.first_seen_at >= since
+                    and any(identity.could_be_near(length, recent.key_length)
+                            and identity.close_in_time(item.published, recent.known.published)
+                            for item, length in zip(mine, lengths, strict=True))]
+
+
+_RECENT_COLUMNS = (Item.id, Item.source_id, Item.title, Item.story_id, Item.published_at,
+                   Item.first_seen_at)
+
+
+def _recent(row: Any) -> _Recent:
+    return _Recent(row.id, row.source_id, row.first_seen_at, len(identity.title_key(row.title)),
+                   identity.KnownItem(id=row.id, key="", link=None, title=row.title,
+                                      summary_text="", story_id=row.story_id,
+                                      published=row.published_at or row.first_seen_at))
 
 
 def _same_document(mine: list[identity.KnownItem]) -> list[Any]:
@@ -111,13 +187,14 @@ def assign(conn: Connection, stories: Mapping[int, int]) -> None:
 
 
 def join(conn: Connection, source_id: str, new: Iterable[identity.KnownItem],
-         now: datetime) -> dict[int, int]:
-    """Lock, find and assign the stories of a source's ``new`` items; item id → story id."""
+         now: datetime, titles: RecentTitles | None = None) -> dict[int, int]:
+    """Find and assign the stories of a source's ``new`` items; item id → story id. Call it
+    under ``lock`` (taken here if the caller has not)."""
     mine = list(new)
     if not mine:
         return {}
     lock(conn)
-    index = identity.StoryIndex(candidates(conn, source_id, mine, now))
+    index = identity.StoryIndex(candidates(conn, source_id, mine, now, titles))
     stories = {item.id: story for item in mine if (story := index.find(item)) is not None}
     assign(conn, stories)
     return stories
