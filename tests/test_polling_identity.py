@@ -36,7 +36,7 @@ from awareness.sources.identity import (
     title_key,
 )
 from awareness.sources.parse import parse_feed
-from awareness.storage.db import transaction, upgrade
+from awareness.storage.db import transaction
 from awareness.storage.models import Item, Match, Source
 from tests.conftest import DATA, Response, settings_env
 
@@ -482,12 +482,13 @@ def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
 # --- SQLite's insert path ---------------------------------------------------------------------
 
 
-def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock):
+def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock,
+                                                              database_templates):
     # _insert_sqlite skips SQLAlchemy's statement handling for speed; it must write the very
     # same values, report only the rows it inserted, and skip keys already stored.
-    ctx = create_context(load_settings(environ=settings_env(
-        tmp_path, f"sqlite:///{tmp_path / 'insert.db'}"), cwd=tmp_path), clock=clock)
-    upgrade(ctx.engine)
+    url = database_templates.sqlite_copy(tmp_path / "insert.db")  # migrated
+    ctx = create_context(load_settings(environ=settings_env(tmp_path, url), cwd=tmp_path),
+                         clock=clock)
     feed = parse_feed(rss(entry(LEAD, link="https://pub.example/a", summary="<p>x</p>"),
                           entry("Café “quotes” — ünïcode", guid="g-1"),
                           entry("No date, no link", date=None)),
