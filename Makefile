@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chromium lint typecheck check demo fuzz clean
+.PHONY: run test test-core chromium lint typecheck check demo fuzz clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: chromium $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The pure core alone, in seconds: no database, server, process or browser (docs/testing.md).
+test-core: $(STAMP)
+	$(BIN)/pytest -m core
 
 # The browser tests drive Debian's chromium (Playwright never downloads a browser). Install it
 # when it is missing and we can (root, with apt-get); otherwise stop with the command to run.

@@ -1,12 +1,19 @@
 """Shared fixtures: a real database (SQLite, and PostgreSQL when configured), a real HTTP
-server for feeds, a real SMTP server, and a context built the way the service builds one."""
+server for feeds, a real SMTP server, and a context built the way the service builds one.
+
+Also the test tiers (docs/testing.md): every test is marked ``core``, ``db``, ``integration``
+or ``browser`` from the fixtures it uses (or a marker it declares), and a test that opens a
+database, socket or process its tiers do not allow fails, so the tiers cannot drift.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing.process
 import os
 import socket
 import sqlite3
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +26,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.default import DefaultDialect
 
 from awareness.service.context import Context, create_context
 from awareness.settings import load_settings
@@ -29,6 +37,72 @@ DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("AWARENESS_TEST_DATABASE_URL")
 
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+# --- tiers ------------------------------------------------------------------------------------
+
+TIERS = ("core", "db", "integration", "browser")
+# A test that uses one of these fixtures (directly or through another fixture) is in the tier;
+# a test module names the tiers of its own fixtures in FIXTURE_TIERS.
+TIER_OF_FIXTURE = {
+    "database_url": "db",
+    "empty_database_url": "db",
+    "database_templates": "db",
+    "feed_server": "integration",
+    "smtp_server": "integration",
+    "browser": "browser",
+}
+# What a test may only reach in the tiers that allow it: (owner, attribute, what it is).
+GUARDED: dict[str, list[tuple[Any, str, str]]] = {
+    "db": [(DefaultDialect, "connect", "a database"), (sqlite3, "connect", "a SQLite file")],
+    "integration": [(socket.socket, "connect", "a socket"),
+                    (socket.socket, "connect_ex", "a socket"),
+                    (socket.socket, "bind", "a socket"),
+                    (subprocess.Popen, "__init__", "a subprocess"),
+                    (multiprocessing.process.BaseProcess, "start", "a child process")],
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tiers; a test with none of them is the pure ``core``."""
+    for item in items:
+        declared = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        known = {**TIER_OF_FIXTURE, **getattr(getattr(item, "module", None), "FIXTURE_TIERS", {})}
+        used = {known[name] for name in getattr(item, "fixturenames", ()) if name in known}
+        tiers = used | declared or {"core"}
+        if "browser" in tiers:
+            tiers.add("integration")  # a browser is a process on the other end of a socket
+        for tier in sorted(tiers - declared):
+            item.add_marker(tier)
+
+
+class _OutsideItsTier(BaseException):
+    """Raised past any ``except Exception`` when a test reaches beyond its tiers."""
+
+
+@pytest.fixture(autouse=True)
+def _tiers_hold(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that opens a database, socket or process its tiers do not allow fails.
+
+    So the markers cannot drift from what the tests do: ``-m core`` is the pure core.
+    """
+    tiers = {mark.name for mark in request.node.iter_markers() if mark.name in TIERS}
+    seen: set[str] = set()
+
+    def refuse(what: str, tier: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            seen.add(f"{what} (mark the test `{tier}`)")
+            raise _OutsideItsTier(f"this test may not open {what}: mark it `{tier}`")
+        return refused
+
+    with pytest.MonkeyPatch.context() as patch:
+        for tier, guarded in GUARDED.items():
+            if tier not in tiers:
+                for owner, name, what in guarded:
+                    patch.setattr(owner, name, refuse(what, tier))
+        yield
+    if seen:
+        pytest.fail("the test reached outside its tiers: " + "; ".join(sorted(seen)))
 
 
 # --- clock ------------------------------------------------------------------------------------

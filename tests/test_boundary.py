@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.integration  # each test starts a Python process
+
 CORE = [
     "awareness.model", "awareness.links", "awareness.errors", "awareness.subscriptions",
     "awareness.sources.parse", "awareness.sources.schedule", "awareness.topics.query",

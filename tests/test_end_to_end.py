@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import DATA, ROOT, Response, settings_env
 
+pytestmark = pytest.mark.integration  # every test runs the command line in a process
+
 LEADERSHIP_ITEM = (
     "NHS sets out compassionate leadership programme for senior managers",
     "A new national programme will support senior managers and boards to build a "

@@ -32,6 +32,8 @@ from awareness.sources.fetch import (
     parse_retry_after,
 )
 
+FIXTURE_TIERS = {"server": "integration"}  # tiers of this module's fixtures (conftest.py)
+
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 UA = "awareness-test/1.0 (+https://awareness.example/about)"
 MiB = 1024 * 1024
@@ -315,6 +317,7 @@ def test_truncated_body_is_an_error_not_a_short_body(server: Server) -> None:
         get(server.url("/cut"))
 
 
+@pytest.mark.integration
 def test_refused_connection_is_one_clear_sentence() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
 from sqlalchemy import func, select
 
 from awareness.service import polling
@@ -31,6 +32,8 @@ from awareness.service.context import create_context
 from awareness.settings import load_settings
 from awareness.storage.models import Item, Source
 from tests.conftest import DATA, settings_env
+
+pytestmark = pytest.mark.integration  # its own HTTP server
 
 SOURCES = 500
 HOSTS = [f"feeds-{n}.publisher.test" for n in range(5)]

@@ -252,6 +252,7 @@ class SlowCountingServer:
         self.httpd.server_close()
 
 
+@pytest.mark.integration
 def test_sources_are_polled_concurrently_but_politely_per_host(make_context, tmp_path):
     server = SlowCountingServer()
     try:

@@ -91,6 +91,7 @@ def test_a_failing_job_does_not_stop_the_scheduler():
     assert heartbeat.healthy(60)
 
 
+@pytest.mark.integration
 def test_only_one_process_holds_the_scheduler_lock(tmp_path):
     path = tmp_path / "scheduler.lock"
     holder = subprocess.Popen(

@@ -15,6 +15,8 @@ from awareness.model import ParsedFeed
 from awareness.sources.parse import MEMORY_REJECTION
 from awareness.sources.worker import ParsePool
 
+pytestmark = pytest.mark.integration  # parse workers are child processes
+
 HOSTILE = Path(__file__).parent / "data" / "hostile-feeds"
 NOW = datetime(2026, 1, 25, 12, 0, tzinfo=UTC)
 SMALL = (b"<rss version='2.0'><channel><item><title>Small</title>"

@@ -47,6 +47,8 @@ from awareness.web.pages import make_environment
 from awareness.web.security import CSP, SESSION_MAX_AGE, LoginThrottle, is_safe_next
 from tests.conftest import ROOT
 
+FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
+
 PASSWORD = "correct horse battery staple"
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
 HOSTILE_SUMMARY = '"><svg onload=alert(1)>'
@@ -530,6 +532,7 @@ def test_cookie_flags_on_plain_http(site: Site) -> None:
         assert "strict-transport-security" not in response.headers
 
 
+@pytest.mark.integration
 def test_cookie_flags_and_hsts_behind_https(make_context: Callable[..., Context]) -> None:
     with (running_site(make_context, base_url="https://library.example.nhs.uk") as site,
           site.client() as client):
