@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.default import DefaultDialect
 
@@ -103,6 +104,14 @@ def _tiers_hold(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     if seen:
         pytest.fail("the test reached outside its tiers: " + "; ".join(sorted(seen)))
+
+
+# --- no test is timed ---------------------------------------------------------------------------
+
+# Hypothesis fails an example that takes over 200 ms, and a run whose data generation is slow:
+# timed assertions in disguise, which failed test_digest_render.py on a loaded machine.
+settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("untimed")
 
 
 # --- clock ------------------------------------------------------------------------------------

@@ -284,7 +284,7 @@ _entries = st.lists(st.builds(
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(_entries)
 def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_context, entries):
     # One migrated database for every example; each example uses a source of its own.
@@ -436,7 +436,7 @@ _stored_item = st.tuples(
 
 
 @settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(_stored_item, max_size=12), st.lists(_stored_item, min_size=1, max_size=3))
 def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
         make_context, others, mine):
