@@ -25,10 +25,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.default import DefaultDialect
 
+from awareness.service import people
 from awareness.service.context import Context, create_context
 from awareness.settings import load_settings
 from awareness.storage.db import make_engine, upgrade
@@ -112,6 +114,24 @@ def _tiers_hold(request: pytest.FixtureRequest) -> Iterator[None]:
 # timed assertions in disguise, which failed test_digest_render.py on a loaded machine.
 settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("untimed")
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+# argon2id at the production cost is 0.2 s of CPU for every hash and every login, and the web
+# tests hash and log in hundreds of times: a third of the suite's CPU. The suite hashes at
+# argon2's lowest cost instead; test_web.py's test_passwords_are_hashed_at_the_production_cost
+# checks the service's own hasher, kept here as SERVICE_HASHER.
+SERVICE_HASHER, SERVICE_DUMMY_HASH = people._hasher, people._DUMMY_HASH
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(people, "_hasher", TEST_HASHER)
+        patch.setattr(people, "_DUMMY_HASH", TEST_HASHER.hash("not a password"))
+        yield
 
 
 # --- clock ------------------------------------------------------------------------------------
