@@ -8,14 +8,11 @@ database, socket or process its tiers do not allow fails, so the tiers cannot dr
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing.process
-import os
 import socket
 import sqlite3
 import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,18 +24,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
-from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.default import DefaultDialect
 
 from awareness.service import people
 from awareness.service.context import Context, create_context
 from awareness.settings import load_settings
-from awareness.storage.db import make_engine, upgrade
+from awareness.storage.db import upgrade
+from tests.databases import PG_URL, Templates
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get("AWARENESS_TEST_DATABASE_URL")
-
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -108,7 +103,7 @@ def _tiers_hold(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("the test reached outside its tiers: " + "; ".join(sorted(seen)))
 
 
-# --- no test is timed ---------------------------------------------------------------------------
+# --- no test is timed -------------------------------------------------------------------------
 
 # Hypothesis fails an example that takes over 200 ms, and a run whose data generation is slow:
 # timed assertions in disguise, which failed test_digest_render.py on a loaded machine.
@@ -116,7 +111,7 @@ settings.register_profile("untimed", deadline=None, suppress_health_check=[Healt
 settings.load_profile("untimed")
 
 
-# --- passwords ---------------------------------------------------------------------------------
+# --- passwords --------------------------------------------------------------------------------
 
 # argon2id at the production cost is 0.2 s of CPU for every hash and every login, and the web
 # tests hash and log in hundreds of times: a third of the suite's CPU. The suite hashes at
@@ -156,136 +151,11 @@ def clock() -> Clock:
 
 # --- databases --------------------------------------------------------------------------------
 
-Statement = tuple[str, Any, bool]  # SQL, DB-API parameters, executemany
-
-
-def pg_schema_url(schema: str) -> str:
-    """The test database URL with ``schema`` as the only schema on the search path."""
-    assert PG_URL
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-
-
-class Templates:
-    """The migrations run once per session and backend; each test gets a copy of the result.
-
-    SQLite: the migrated file, copied with SQLite's backup API. PostgreSQL: the statements the
-    migrations ran on an empty schema, recorded once and replayed into each test's empty
-    schema in one transaction (measured cheaper than ``CREATE DATABASE … TEMPLATE``, and it
-    needs no CREATEDB privilege). Both are built on first use, so a run that needs no database
-    opens none.
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self._sqlite: Path | None = None
-        self._statements: list[Statement] | None = None
-        self._admin: Engine | None = None
-        self.migrated: set[str] = set()  # URLs of copies: make_context must not migrate them
-
-    def sqlite_copy(self, target: Path) -> str:
-        if self._sqlite is None:
-            self._sqlite = self._migrated_sqlite(self.root / "migrated.db")
-        with contextlib.closing(sqlite3.connect(self._sqlite)) as source, \
-                contextlib.closing(sqlite3.connect(target)) as copy:
-            source.backup(copy)
-        return f"sqlite:///{target}"
-
-    @staticmethod
-    def _migrated_sqlite(path: Path) -> Path:
-        engine = make_engine(f"sqlite:///{path}")
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()  # the last connection out folds the WAL into the file
-        return path
-
-    @property
-    def admin(self) -> Engine:
-        if self._admin is None:
-            assert PG_URL
-            self._admin = create_engine(PG_URL)
-        return self._admin
-
-    def create_schema(self, schema: str, *, migrated: bool) -> None:
-        statements = self._recorded() if migrated else []
-        with self.admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
-            cursor = connection.connection.cursor()
-            for sql, parameters, many in statements:
-                if many:
-                    cursor.executemany(sql, parameters)
-                else:
-                    cursor.execute(sql, parameters)
-            cursor.close()
-
-    def drop_schema(self, schema: str) -> None:
-        with self.admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-    def _recorded(self) -> list[Statement]:
-        if self._statements is None:
-            schema = f"t_{uuid.uuid4().hex[:12]}"
-            self.create_schema(schema, migrated=False)
-            try:
-                self._statements = _record_migrations(pg_schema_url(schema), schema)
-            finally:
-                self.drop_schema(schema)
-        return self._statements
-
-    def close(self) -> None:
-        if self._admin is not None:
-            self._admin.dispose()
-
-
-def _record_migrations(url: str, schema: str) -> list[Statement]:
-    """Migrate the empty schema at ``url``, keeping every statement sent to the database."""
-    recorded: list[Statement] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any,
-               many: bool) -> None:
-        recorded.append((sql, parameters, many))
-
-    engine = make_engine(url)
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    # Replayed in another schema, a statement naming this one would write to the wrong place.
-    named = [sql for sql, parameters, _ in recorded if schema in f"{sql} {parameters!r}"]
-    assert not named, f"a migration names its schema; copy it another way: {named[0]}"
-    return recorded
-
-
 @pytest.fixture(scope="session")
 def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     templates = Templates(tmp_path_factory.mktemp("template"))
     yield templates
     templates.close()
-
-
-@contextlib.contextmanager
-def _database(backend: str, tmp_path: Path, templates: Templates, *, migrated: bool
-              ) -> Iterator[str]:
-    """A database of the test's own, dropped afterwards even when the test fails."""
-    schema = None
-    if backend == "sqlite":  # in tmp_path, which pytest removes
-        path = tmp_path / "test.db"
-        url = templates.sqlite_copy(path) if migrated else f"sqlite:///{path}"
-    else:
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        templates.create_schema(schema, migrated=migrated)
-        url = pg_schema_url(schema)
-    if migrated:
-        templates.migrated.add(url)
-    try:
-        yield url
-    finally:
-        templates.migrated.discard(url)
-        if schema:
-            templates.drop_schema(schema)
 
 
 @pytest.fixture(params=DATABASES)
@@ -296,7 +166,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
     A SQLite file, or a private schema in PostgreSQL. Tests of migrations and of
     ``awareness init`` use ``empty_database_url`` instead.
     """
-    with _database(request.param, tmp_path, database_templates, migrated=True) as url:
+    with database_templates.database(request.param, tmp_path, migrated=True) as url:
         yield url
 
 
@@ -304,7 +174,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path,
                        database_templates: Templates) -> Iterator[str]:
     """A fresh, empty database (no tables): for migrations and ``awareness init``."""
-    with _database(request.param, tmp_path, database_templates, migrated=False) as url:
+    with database_templates.database(request.param, tmp_path, migrated=False) as url:
         yield url
 
 
