@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check demo fuzz clean
+.PHONY: run test test-core chromium lint typecheck check demo fuzz clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,26 @@ demo: $(STAMP)
 	$(BIN)/awareness init
 	$(BIN)/awareness run --demo
 
-test: $(STAMP)
+test: chromium $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The pure core alone, in seconds: no database, server, process or browser (docs/testing.md).
+test-core: $(STAMP)
+	$(BIN)/pytest -m core
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser). Install it
+# when it is missing and we can (root, with apt-get); otherwise stop with the command to run.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make test needs Debian's chromium for the browser tests; run: sudo apt-get install chromium" >&2; \
+	    exit 1; \
+	  fi; }
 
 # A time-boxed atheris run of the feed parser (RELIABILITY.md P15); CI runs it after `test`.
 FUZZ_SECONDS ?= 60

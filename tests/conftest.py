@@ -1,12 +1,18 @@
 """Shared fixtures: a real database (SQLite, and PostgreSQL when configured), a real HTTP
-server for feeds, a real SMTP server, and a context built the way the service builds one."""
+server for feeds, a real SMTP server, and a context built the way the service builds one.
+
+Also the test tiers (docs/testing.md): every test is marked ``core``, ``db``, ``integration``
+or ``browser`` from the fixtures it uses (or a marker it declares), and a test that opens a
+database, socket or process its tiers do not allow fails, so the tiers cannot drift.
+"""
 
 from __future__ import annotations
 
-import os
+import multiprocessing.process
 import socket
+import sqlite3
+import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,18 +22,114 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
+from argon2 import PasswordHasher
+from hypothesis import HealthCheck, settings
+from sqlalchemy.engine.default import DefaultDialect
 
+from awareness.service import librarians
 from awareness.service.context import Context, create_context
 from awareness.settings import load_settings
 from awareness.storage.db import upgrade
+from tests.databases import PG_URL, Templates
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get("AWARENESS_TEST_DATABASE_URL")
-
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
+
+# --- tiers ------------------------------------------------------------------------------------
+
+TIERS = ("core", "db", "integration", "browser")
+# A test that uses one of these fixtures (directly or through another fixture) is in the tier;
+# a test module names the tiers of its own fixtures in FIXTURE_TIERS.
+TIER_OF_FIXTURE = {
+    "database_url": "db",
+    "empty_database_url": "db",
+    "database_templates": "db",
+    "feed_server": "integration",
+    "smtp_server": "integration",
+    "browser": "browser",
+}
+# What a test may only reach in the tiers that allow it: (owner, attribute, what it is).
+GUARDED: dict[str, list[tuple[Any, str, str]]] = {
+    "db": [(DefaultDialect, "connect", "a database"), (sqlite3, "connect", "a SQLite file")],
+    "integration": [(socket.socket, "connect", "a socket"),
+                    (socket.socket, "connect_ex", "a socket"),
+                    (socket.socket, "bind", "a socket"),
+                    (subprocess.Popen, "__init__", "a subprocess"),
+                    (multiprocessing.process.BaseProcess, "start", "a child process")],
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tiers; a test with none of them is the pure ``core``."""
+    for item in items:
+        declared = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        known = {**TIER_OF_FIXTURE, **getattr(getattr(item, "module", None), "FIXTURE_TIERS", {})}
+        used = {known[name] for name in getattr(item, "fixturenames", ()) if name in known}
+        tiers = used | declared or {"core"}
+        if "browser" in tiers:
+            tiers.add("integration")  # a browser is a process on the other end of a socket
+        for tier in sorted(tiers - declared):
+            item.add_marker(tier)
+
+
+class _OutsideItsTier(BaseException):
+    """Raised past any ``except Exception`` when a test reaches beyond its tiers."""
+
+
+@pytest.fixture(autouse=True)
+def _tiers_hold(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that opens a database, socket or process its tiers do not allow fails.
+
+    So the markers cannot drift from what the tests do: ``-m core`` is the pure core.
+    """
+    tiers = {mark.name for mark in request.node.iter_markers() if mark.name in TIERS}
+    seen: set[str] = set()
+
+    def refuse(what: str, tier: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            seen.add(f"{what} (mark the test `{tier}`)")
+            raise _OutsideItsTier(f"this test may not open {what}: mark it `{tier}`")
+        return refused
+
+    with pytest.MonkeyPatch.context() as patch:
+        for tier, guarded in GUARDED.items():
+            if tier not in tiers:
+                for owner, name, what in guarded:
+                    patch.setattr(owner, name, refuse(what, tier))
+        yield
+    if seen:
+        pytest.fail("the test reached outside its tiers: " + "; ".join(sorted(seen)))
+
+
+# --- no test is timed -------------------------------------------------------------------------
+
+# Hypothesis fails an example that takes over 200 ms, and a run whose data generation is slow:
+# timed assertions in disguise, which failed test_digest_render.py on a loaded machine.
+settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("untimed")
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+# argon2id at the production cost is 0.2 s of CPU for every hash and every login, and the web
+# tests hash and log in hundreds of times: a third of the suite's CPU. The suite hashes at
+# argon2's lowest cost instead; test_web.py's test_passwords_are_hashed_at_the_production_cost
+# checks the service's own hasher, kept here as SERVICE_HASHER.
+SERVICE_HASHER, SERVICE_DUMMY_HASH = librarians._hasher, librarians._DUMMY_HASH
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(librarians, "_hasher", TEST_HASHER)
+        patch.setattr(librarians, "_DUMMY_HASH", TEST_HASHER.hash("not a password"))
+        yield
+
+
+# --- clock ------------------------------------------------------------------------------------
 
 @dataclass
 class Clock:
@@ -47,22 +149,33 @@ def clock() -> Clock:
     return Clock()
 
 
+# --- databases --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    templates = Templates(tmp_path_factory.mktemp("template"))
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a private schema in PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    assert PG_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                 database_templates: Templates) -> Iterator[str]:
+    """A database of this test's own, already migrated: a copy of the session's template.
+
+    A SQLite file, or a private schema in PostgreSQL. Tests of migrations and of
+    ``awareness init`` use ``empty_database_url`` instead.
+    """
+    with database_templates.database(request.param, tmp_path, migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                       database_templates: Templates) -> Iterator[str]:
+    """A fresh, empty database (no tables): for migrations and ``awareness init``."""
+    with database_templates.database(request.param, tmp_path, migrated=False) as url:
+        yield url
 
 
 def settings_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -82,8 +195,8 @@ def settings_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, s
 
 
 @pytest.fixture
-def make_context(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[
-        Callable[..., Context]]:
+def make_context(tmp_path: Path, database_url: str, clock: Clock,
+                 database_templates: Templates) -> Iterator[Callable[..., Context]]:
     """Build a migrated context; keyword arguments become AWARENESS_* settings."""
     made: list[Context] = []
 
@@ -91,7 +204,8 @@ def make_context(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[
         settings = load_settings(environ=settings_env(tmp_path, database_url, **extra),
                                  cwd=tmp_path)
         ctx = create_context(settings, clock=clock)
-        upgrade(ctx.engine)
+        if settings.database.url not in database_templates.migrated:
+            upgrade(ctx.engine)
         made.append(ctx)
         return ctx
 
@@ -99,6 +213,8 @@ def make_context(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[
     for ctx in made:
         ctx.dispose()
 
+
+# --- servers ----------------------------------------------------------------------------------
 
 @dataclass
 class Response:

@@ -19,6 +19,8 @@ import pytest
 
 from tests.source_tree import imported_modules, is_within, modules, parse
 
+pytestmark = pytest.mark.integration  # tests start a Python process
+
 # The shell: each entry (a module, or a package and everything in it) does I/O by design.
 SHELL = {
     "awareness.__main__": "`python -m awareness` starts the command line",

@@ -10,6 +10,7 @@ import time
 from email import message_from_bytes, policy
 
 import httpx
+import pytest
 
 from awareness.cli.run import DEMO_READER, prepare_demo, seed_demo
 from awareness.service import digests, polling, review
@@ -17,6 +18,8 @@ from awareness.service.context import create_context
 from awareness.settings import load_settings
 from awareness.storage.db import upgrade
 from tests.conftest import ROOT, free_port, settings_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.db]  # servers, processes, SQLite
 
 
 def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):

@@ -438,8 +438,7 @@ def test_ten_kilobyte_title_is_capped_everywhere(env):
 
 
 @given(st.text(max_size=300))
-def test_any_title_gives_a_strictly_parseable_message(title: str):
-    env = make_environment(TEMPLATES)
+def test_any_title_gives_a_strictly_parseable_message(env, title: str):
     message = render(env, sample_digest(make_entry(1, title=title or "x", summary=title)))
     parsed = parse(message)
     assert not set(parsed["Subject"]) & {"\r", "\n", "\x00"}

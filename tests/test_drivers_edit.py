@@ -33,6 +33,8 @@ from tests.test_web import (
     signed_in,
 )
 
+FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
+
 DRAFT = "nhs-workforce-plan"
 
 

@@ -191,6 +191,7 @@ def test_plain_format_is_valid_json_with_sorted_keys() -> None:
     assert json.loads(text)["version"] == 1
 
 
+@pytest.mark.integration
 def test_new_driver_modules_are_pure() -> None:
     import subprocess
     import sys

@@ -550,6 +550,7 @@ def test_parse_free_date_never_raises(text: str) -> None:
     assert parse_free_date(text) is None or isinstance(parse_free_date(text), date)
 
 
+@pytest.mark.integration
 def test_importer_and_linking_are_pure() -> None:
     code = (
         "import sys, awareness.drivers.importer, awareness.drivers.linking\n"

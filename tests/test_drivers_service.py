@@ -123,8 +123,9 @@ def test_list_filters(make_context: Callable[..., Context]) -> None:
         slugs(due="current")) + len(slugs(due="due-soon"))
 
 
-def test_cli_import_prints_each_outcome_with_its_reason(tmp_path: Path, database_url: str) -> None:
-    env = settings_env(tmp_path, database_url)
+def test_cli_import_prints_each_outcome_with_its_reason(tmp_path: Path,
+                                                        empty_database_url: str) -> None:
+    env = settings_env(tmp_path, empty_database_url)  # `awareness init` creates the schema
     runner = CliRunner()
     assert runner.invoke(cli, ["init"], env=env).exit_code == 0
     page = str(PAGES / "category-archive.html")
@@ -160,8 +161,8 @@ def test_reimport_refreshes_derived_columns_without_an_edit(
         assert len(session.scalars(select(DriverRecordVersion)).all()) == versions
 
 
-def test_cli_list_narrows_like_the_web_list(tmp_path: Path, database_url: str) -> None:
-    env = settings_env(tmp_path, database_url)
+def test_cli_list_narrows_like_the_web_list(tmp_path: Path, empty_database_url: str) -> None:
+    env = settings_env(tmp_path, empty_database_url)  # `awareness init` creates the schema
     runner = CliRunner()
     assert runner.invoke(cli, ["init"], env=env).exit_code == 0
     assert runner.invoke(cli, ["drivers", "import", str(SEED)], env=env).exit_code == 0

@@ -23,6 +23,8 @@ from tests.test_web import (
     signed_in,
 )
 
+FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
+
 
 @pytest.fixture
 def site(make_context: Callable[..., Context]) -> Iterator[Site]:

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import DATA, ROOT, Response, settings_env
 
+pytestmark = pytest.mark.integration  # every test runs the command line in a process
+
 LEADERSHIP_ITEM = (
     "NHS sets out compassionate leadership programme for senior managers",
     "A new national programme will support senior managers and boards to build a "
@@ -37,7 +39,7 @@ def rss(*items: tuple[str, str, str]) -> bytes:
 
 
 @pytest.fixture
-def deployment(tmp_path, database_url, feed_server, smtp_server):
+def deployment(tmp_path, empty_database_url, feed_server, smtp_server):
     controller, inbox = smtp_server
     subs = tmp_path / "subscriptions"
     shutil.copytree(ROOT / "subscriptions" / "topics", subs / "topics")
@@ -46,7 +48,7 @@ def deployment(tmp_path, database_url, feed_server, smtp_server):
         'publisher = "NHS England"\nkind = "feed"\n'
         f'url = "{feed_server.url("/news/feed/")}"\n', encoding="utf-8")
     env = {**os.environ, **settings_env(
-        tmp_path, database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs),
+        tmp_path, empty_database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs),
         AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
         AWARENESS_MAIL_SMTP_PORT=str(controller.port),
         AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk/awareness")}

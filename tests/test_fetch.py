@@ -32,6 +32,8 @@ from awareness.sources.fetch import (
     parse_retry_after,
 )
 
+FIXTURE_TIERS = {"server": "integration"}  # tiers of this module's fixtures (conftest.py)
+
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 UA = "awareness-test/1.0 (+https://awareness.example/about)"
 MiB = 1024 * 1024
@@ -56,6 +58,13 @@ class Server:
     port: int = 0
     routes: dict[str, Route] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    # Set when the test ends: a route that hangs waits for it, so it never answers within any
+    # deadline a test sets (a hang of a few seconds would be a race with the client).
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def hang(self, handler: BaseHTTPRequestHandler) -> None:
+        self.finished.wait()
+        handler.close_connection = True
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -98,6 +107,7 @@ def server() -> Iterator[Server]:
                               daemon=True)
     thread.start()
     yield app
+    app.finished.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -268,31 +278,26 @@ def test_unadvertised_encoding_is_an_error(server: Server) -> None:
 def test_slow_drip_is_stopped_by_the_total_deadline(server: Server) -> None:
     def drip(h: BaseHTTPRequestHandler) -> None:
         h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n")
-        for _ in range(200):  # 60 s of drip at most; the client leaves long before
+        while not server.finished.is_set():  # a byte every 0.3 s, far within the read timeout
             h.wfile.write(b"<")
             h.wfile.flush()
             time.sleep(0.3)
 
     server.routes["/drip"] = drip
     with pytest.raises(FetchError, match=r"timeout after 1\.5 s"):
-        get(server.url("/drip"), total_timeout=1.5, read_timeout=1.0)
+        get(server.url("/drip"), total_timeout=1.5, read_timeout=30)
 
 
 def test_server_that_never_answers_hits_the_read_timeout(server: Server) -> None:
-    server.routes["/hang"] = lambda h: time.sleep(3)
+    server.routes["/hang"] = server.hang
     with pytest.raises(FetchError, match="timeout waiting for the server"):
         get(server.url("/hang"), read_timeout=0.5)
 
 
 def test_total_deadline_also_ends_the_wait_for_an_answer(server: Server) -> None:
     # The read timeout (20 s) is longer than the deadline: the deadline must still end it,
-    # or 5 % hanging feeds outlast every bound on a polling run (F21). The server hangs up
-    # after 3 s, so a client still waiting then reports that instead.
-    def hang(h: BaseHTTPRequestHandler) -> None:
-        time.sleep(3)
-        h.close_connection = True
-
-    server.routes["/hang"] = hang
+    # or 5 % hanging feeds outlast every bound on a polling run (F21).
+    server.routes["/hang"] = server.hang
     with pytest.raises(FetchError, match=r"timeout after 0\.5 s \(total\)"):
         get(server.url("/hang"), total_timeout=0.5)
 
@@ -301,8 +306,7 @@ def test_total_deadline_also_ends_a_stall_mid_body(server: Server) -> None:
     def stall(h: BaseHTTPRequestHandler) -> None:
         h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n<rss")
         h.wfile.flush()
-        time.sleep(3)
-        h.close_connection = True
+        server.hang(h)
 
     server.routes["/stall"] = stall
     with pytest.raises(FetchError, match=r"timeout after 0\.5 s \(total\)"):
@@ -315,6 +319,7 @@ def test_truncated_body_is_an_error_not_a_short_body(server: Server) -> None:
         get(server.url("/cut"))
 
 
+@pytest.mark.integration
 def test_refused_connection_is_one_clear_sentence() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

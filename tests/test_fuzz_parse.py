@@ -41,6 +41,7 @@ def test_saved_findings_pass_the_harness(path: Path) -> None:
     check(path.read_bytes())
 
 
+@pytest.mark.integration
 def test_saved_findings_pass_under_atheris() -> None:
     """The ``make fuzz`` entry point starts on this Python and replays the findings."""
     done = subprocess.run([sys.executable, str(HARNESS), *map(str, FIXED)],

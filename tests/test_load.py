@@ -24,14 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
 from sqlalchemy import func, select
 
 from awareness.service import polling
 from awareness.service.context import create_context
 from awareness.settings import load_settings
-from awareness.storage.db import upgrade
 from awareness.storage.models import Item, Source
 from tests.conftest import DATA, settings_env
+
+pytestmark = pytest.mark.integration  # its own HTTP server
 
 SOURCES = 500
 HOSTS = [f"feeds-{n}.publisher.test" for n in range(5)]
@@ -267,8 +269,7 @@ def test_f21_500_sources_with_hanging_dripping_and_failing_ones(database_url, tm
                        AWARENESS_FETCH_TOTAL_TIMEOUT=str(DEADLINE),
                        AWARENESS_FETCH_CONCURRENCY="8", AWARENESS_FETCH_PER_HOST="2")
     ctx = create_context(load_settings(environ=env, cwd=tmp_path), clock=clock, resolver=resolve)
-    try:
-        upgrade(ctx.engine)
+    try:  # database_url is migrated already
         ids = [f"s{i:03}" for i in range(SOURCES)]
         Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from here
         before = rss_mib()

@@ -23,6 +23,8 @@ from awareness.digests.mail import FileBackend, RecipientRefused, SmtpBackend, e
 from awareness.digests.render import MailIdentity, make_environment, message_id_for, render_digest
 from awareness.errors import MailError
 
+FIXTURE_TIERS = {"smtp": "integration", "smtp_with_auth": "integration"}  # conftest.py
+
 TEMPLATES = Path(__file__).parent.parent / "templates"
 RECIPIENT = "alice.smith@nhs.example"
 IDENTITY = MailIdentity(
@@ -189,6 +191,7 @@ def test_two_to_addresses_are_refused():
 # --- SMTP: refused ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_permanent_recipient_refusal_is_a_hard_bounce():
     for backend in refusing("550 5.1.1 <{address}>: Recipient address rejected: User unknown"):
         with pytest.raises(RecipientRefused) as caught:
@@ -200,6 +203,7 @@ def test_permanent_recipient_refusal_is_a_hard_bounce():
     assert RECIPIENT not in str(err)
 
 
+@pytest.mark.integration
 def test_temporary_recipient_refusal_may_be_retried():
     for backend in refusing("452 4.2.2 Mailbox full"):
         with pytest.raises(RecipientRefused) as caught:
@@ -208,6 +212,7 @@ def test_temporary_recipient_refusal_may_be_retried():
     assert str(caught.value) == "SMTP server refused recipient: 452 4.2.2 Mailbox full"
 
 
+@pytest.mark.integration
 def test_421_on_rcpt_is_temporary():
     for backend in refusing("421 4.3.2 Service shutting down"):
         with pytest.raises(MailError) as caught:
@@ -215,6 +220,7 @@ def test_421_on_rcpt_is_temporary():
     assert caught.value.temporary is True
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("reply", "temporary"),
     [("554 5.7.1 Message rejected as spam", False), ("451 4.3.0 Try again later", True)],
@@ -228,6 +234,7 @@ def test_refused_message_data(reply: str, temporary: bool):
     assert str(caught.value) == f"SMTP server refused message: {reply}"
 
 
+@pytest.mark.integration
 def test_connection_refused_is_temporary():
     # A bound socket that is not listening refuses connections, and holding it means no other
     # process can take the port during the test.
@@ -243,6 +250,7 @@ def test_connection_refused_is_temporary():
     )
 
 
+@pytest.mark.integration
 def test_silent_server_times_out_as_temporary():
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))

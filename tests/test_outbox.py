@@ -155,6 +155,7 @@ def test_temporary_refusal_is_retried_later_permanent_is_not(smtp_context, clock
     assert [rcpt for _, rcpt, _ in inbox.messages] == [["reader@trust.nhs.uk"]]
 
 
+@pytest.mark.integration
 def test_dead_smtp_server_leaves_every_digest_pending(make_context, clock):
     from tests.conftest import free_port
 

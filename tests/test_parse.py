@@ -124,6 +124,7 @@ _DANGER_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.integration
 def test_two_gigabyte_entity_is_rejected_with_bounded_memory() -> None:
     # In a child capped at 1 GiB of address space: without the guard this file builds a
     # 2,000,000,002-character title (finding 2).
@@ -171,6 +172,7 @@ def canary_18765() -> Iterator[socket.socket]:
     listener.close()
 
 
+@pytest.mark.integration
 def test_external_entities_fetch_nothing(canary_18765: socket.socket) -> None:
     for path in sorted(HOSTILE.glob("xxe-*.xml")):
         feed = parse(path.read_bytes())
@@ -585,6 +587,7 @@ def test_feedparser_is_called_only_from_the_parser_module() -> None:
     assert "response_headers=" in (src / "sources" / "parse.py").read_text(encoding="utf-8")
 
 
+@pytest.mark.integration
 def test_parser_is_pure() -> None:
     code = ("import sys, awareness.sources, awareness.sources.parse, awareness.sources.identity; "
             "print(sorted(m for m in ('httpx', 'sqlalchemy', 'smtplib', 'apscheduler', "

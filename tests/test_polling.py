@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
@@ -212,8 +213,8 @@ def test_sources_removed_from_the_file_are_disabled_not_deleted(site, tmp_path):
     assert count(ctx, Item) == 1
 
 
-class SlowCountingServer:
-    """A real HTTP server that holds each request a moment and records how many overlap."""
+class OverlapCountingServer:
+    """A real HTTP server that holds requests until four overlap, and records how many do."""
 
     def __init__(self) -> None:
         import threading
@@ -222,16 +223,19 @@ class SlowCountingServer:
         self.active = 0
         self.most = 0
         lock = threading.Lock()
+        together = threading.Barrier(4, timeout=15)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                import time
-
                 with lock:
                     server.active += 1
                     server.most = max(server.most, server.active)
-                time.sleep(0.3)
+                # Answer only once four requests are in at once, so that the overlap the test
+                # looks for cannot be missed on a slow machine; a client that never sends four
+                # breaks the barrier after 15 s (within its read timeout) and `most` says so.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    together.wait()
                 with lock:
                     server.active -= 1
                 body = rss(FLU)
@@ -252,8 +256,9 @@ class SlowCountingServer:
         self.httpd.server_close()
 
 
+@pytest.mark.integration
 def test_sources_are_polled_concurrently_but_politely_per_host(make_context, tmp_path):
-    server = SlowCountingServer()
+    server = OverlapCountingServer()
     try:
         subs = tmp_path / "concurrent"
         (subs / "topics").mkdir(parents=True)

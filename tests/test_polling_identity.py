@@ -39,7 +39,7 @@ from awareness.sources.identity import (
 from awareness.sources.parse import parse_feed
 from awareness.storage import items as stored_items
 from awareness.storage import stories
-from awareness.storage.db import transaction, upgrade, writing
+from awareness.storage.db import transaction, writing
 from awareness.storage.models import Item, Match, Source
 from tests.conftest import DATA, Response, settings_env
 
@@ -287,7 +287,7 @@ _entries = st.lists(st.builds(
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(_entries)
 def test_d1_property_ingesting_the_same_feed_twice_stores_nothing_new(make_context, entries):
     # One migrated database for every example; each example uses a source of its own.
@@ -442,7 +442,7 @@ _stored_item = st.tuples(
 
 
 @settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(_stored_item, max_size=12), st.lists(_stored_item, min_size=1, max_size=3))
 def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
         make_context, others, mine):
@@ -496,12 +496,13 @@ def _known(row) -> KnownItem:
 # --- SQLite's insert path ---------------------------------------------------------------------
 
 
-def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock):
+def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock,
+                                                              database_templates):
     # _insert_sqlite skips SQLAlchemy's statement handling for speed; it must write the very
     # same values, report only the rows it inserted, and skip keys already stored.
-    ctx = create_context(load_settings(environ=settings_env(
-        tmp_path, f"sqlite:///{tmp_path / 'insert.db'}"), cwd=tmp_path), clock=clock)
-    upgrade(ctx.engine)
+    url = database_templates.sqlite_copy(tmp_path / "insert.db")  # migrated
+    ctx = create_context(load_settings(environ=settings_env(tmp_path, url), cwd=tmp_path),
+                         clock=clock)
     feed = parse_feed(rss(entry(LEAD, link="https://pub.example/a", summary="<p>x</p>"),
                           entry("Café “quotes” — ünïcode", guid="g-1"),
                           entry("No date, no link", date=None)),

@@ -82,7 +82,7 @@ def test_a_failing_job_does_not_stop_the_scheduler():
     scheduler, _ = make(poll=broken, poll_seconds=1, heartbeat=heartbeat)
     scheduler.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # two runs a second apart; generous for a busy machine
         while heartbeat.job_errors < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
@@ -91,6 +91,7 @@ def test_a_failing_job_does_not_stop_the_scheduler():
     assert heartbeat.healthy(60)
 
 
+@pytest.mark.integration
 def test_only_one_process_holds_the_scheduler_lock(tmp_path):
     path = tmp_path / "scheduler.lock"
     holder = subprocess.Popen(

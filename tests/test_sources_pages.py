@@ -271,7 +271,7 @@ def test_sitemap_baseline_reads_no_pages_then_new_pages_a_few_at_a_time(site, cl
 # ---------------------------------------------------------------- awareness sources test
 
 
-def test_cli_sources_test_shows_what_the_definition_extracts(tmp_path, database_url,
+def test_cli_sources_test_shows_what_the_definition_extracts(tmp_path, empty_database_url,
                                                              feed_server):
     subs = tmp_path / "subs"
     (subs / "topics").mkdir(parents=True)
@@ -281,7 +281,7 @@ def test_cli_sources_test_shows_what_the_definition_extracts(tmp_path, database_
         'item = "main article.post"\ntitle = "h2.entry-title a"\n'
         'date = "time.entry-date.published"\n', encoding="utf-8")
     feed_server.routes["/news"] = Response(page("wordpress-listing.html"))
-    env = settings_env(tmp_path, database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    env = settings_env(tmp_path, empty_database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
     runner = CliRunner()
     assert runner.invoke(cli, ["init"], env=env).exit_code == 0
     shown = runner.invoke(cli, ["sources", "test", "confed"], env=env)
@@ -292,7 +292,7 @@ def test_cli_sources_test_shows_what_the_definition_extracts(tmp_path, database_
                                       env=env).output)
     assert [(i["title"][:6], i["published"]) for i in report["items"]] == [
         ("Winter", "2026-11-24T00:01:00+00:00"), ("ICS le", "2026-11-21T22:30:00+00:00")]
-    with Session(create_engine(database_url)) as session:
+    with Session(create_engine(empty_database_url)) as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0  # nothing stored
 
     feed_server.routes["/news"] = Response(b"<html><body>redesigned</body></html>")

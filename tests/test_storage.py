@@ -1,12 +1,18 @@
-"""The schema: migrations create it on SQLite and PostgreSQL, and upgrading twice is a no-op."""
+"""The schema: migrations create it on SQLite and PostgreSQL, and upgrading twice is a no-op.
+
+Migration tests start from ``empty_database_url``; every other test's ``database_url`` is a
+copy of a database migrated once per session, checked here to be the same schema."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from sqlalchemy import column, insert, inspect, select, table
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, column, func, insert, inspect, select, table
 
 from awareness.sources.identity import link_digest, title_digest
 from awareness.storage.db import (
@@ -16,11 +22,11 @@ from awareness.storage.db import (
     make_engine,
     upgrade,
 )
-from awareness.storage.models import Base, Item
+from awareness.storage.models import Base, Item, Source
 
 
-def test_migrations_create_the_models_schema_and_are_idempotent(database_url):
-    engine = make_engine(database_url)
+def test_migrations_create_the_models_schema_and_are_idempotent(empty_database_url):
+    engine = make_engine(empty_database_url)
     try:
         before, after = upgrade(engine)
         assert before is None
@@ -33,20 +39,39 @@ def test_migrations_create_the_models_schema_and_are_idempotent(database_url):
         engine.dispose()
 
 
-def test_models_and_migrations_agree(database_url):
+def differences_from_the_models(engine: Engine) -> list[Any]:
+    """What autogenerate would change to make the database match the models."""
+    with engine.connect() as connection:
+        diff: list[Any] = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    return diff
+
+
+def test_models_and_migrations_agree(empty_database_url):
     # Autogenerate compares the migrated database with the models: any difference means a
     # model changed without a migration.
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     try:
         upgrade(engine)
-        with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert differences_from_the_models(engine) == []
     finally:
         engine.dispose()
-    assert diff == []
+
+
+def test_each_test_gets_a_copy_of_the_migrated_schema(database_url):
+    # The fixture copies a database migrated once per session instead of migrating per test:
+    # the copy must be at the head revision with the models' schema, hold no rows, take writes.
+    engine = make_engine(database_url)
+    try:
+        assert current_revision(engine) == ",".join(head_revisions())
+        assert differences_from_the_models(engine) == []
+        assert upgrade(engine) == (current_revision(engine),) * 2
+        with engine.begin() as connection:
+            for model in (Source, Item):
+                assert connection.execute(select(func.count()).select_from(model)).scalar() == 0
+            connection.execute(insert(Source).values(
+                id="mine", name="s", publisher="p", url="https://pub.example/", kind="feed"))
+    finally:
+        engine.dispose()
 
 
 def test_migrations_have_one_head():
@@ -55,10 +80,10 @@ def test_migrations_have_one_head():
     assert len(head_revisions()) == 1
 
 
-def test_the_story_keys_migration_fills_every_stored_item(database_url):
+def test_the_story_keys_migration_fills_every_stored_item(empty_database_url):
     # Items stored before 0007 get the digests new items get, whatever their links and titles
     # (2,048-character links, non-ASCII titles, titles with no words), over several batches.
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine

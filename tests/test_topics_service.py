@@ -225,6 +225,7 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
 
 # ---------------------------------------------------------------- web page
 
+@pytest.mark.integration
 def test_the_try_page_needs_a_librarian(make_context: Callable[..., Context]) -> None:
     with running_site(make_context) as site, site.client() as client:
         response = client.get("/topics/try?q=leader*")
@@ -232,6 +233,7 @@ def test_the_try_page_needs_a_librarian(make_context: Callable[..., Context]) ->
         assert response.headers["location"] == "/login?next=%2Ftopics%2Ftry%3Fq%3Dleader%2A"
 
 
+@pytest.mark.integration
 def test_the_try_page_shows_ranked_highlighted_results(
         make_context: Callable[..., Context]) -> None:
     with running_site(make_context) as site, signed_in(site) as (client, _):
@@ -253,6 +255,7 @@ def test_the_try_page_shows_ranked_highlighted_results(
         assert page.status_code == 400 and "no topic &#39;nope&#39;" in page.text
 
 
+@pytest.mark.integration
 def test_the_review_page_marks_matched_words_in_summaries(
         make_context: Callable[..., Context]) -> None:
     with running_site(make_context) as site, signed_in(site) as (client, _):

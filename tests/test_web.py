@@ -24,6 +24,7 @@ import html5lib
 import httpx
 import pytest
 import uvicorn
+from argon2 import Parameters, Type, extract_parameters
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, text
 from starlette.applications import Starlette
@@ -45,7 +46,9 @@ from awareness.storage.models import (
 from awareness.web.app import create_app
 from awareness.web.pages import make_environment
 from awareness.web.security import CSP, SESSION_MAX_AGE, LoginThrottle, is_safe_next
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SERVICE_DUMMY_HASH, SERVICE_HASHER
+
+FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
 
 PASSWORD = "correct horse battery staple"
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
@@ -270,6 +273,25 @@ def test_every_librarian_route_sends_visitors_to_login(site: Site) -> None:
             assert goes_to_login(client.post(path, data={"csrf": "x"})), path
         assert client.get("/").headers["location"] == "/review"
     assert site.snapshot() == before
+
+
+def test_passwords_are_hashed_at_the_production_cost(make_context: Callable[..., Context],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rest of the suite hashes at argon2's lowest cost (conftest.py); the service itself
+    # uses argon2id with RFC 9106's second recommended parameters, for real names and for the
+    # dummy hash an unknown name is checked against (so both cost the same).
+    monkeypatch.setattr(librarians, "_hasher", SERVICE_HASHER)
+    monkeypatch.setattr(librarians, "_DUMMY_HASH", SERVICE_DUMMY_HASH)
+    ctx = make_context()
+    librarians.add_librarian(ctx, "carol", PASSWORD)
+    with ctx.sessions() as session:
+        stored = session.scalars(select(Librarian.password_hash)).one()
+    production = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=3,
+                            memory_cost=64 * 1024, parallelism=4)
+    assert extract_parameters(stored) == extract_parameters(SERVICE_DUMMY_HASH) == production
+    assert librarians.authenticate(ctx, "carol", PASSWORD) == ("carol", 1)
+    assert librarians.authenticate(ctx, "carol", PASSWORD + "!") is None
+    assert librarians.authenticate(ctx, "nobody", PASSWORD) is None
 
 
 def test_wrong_password_and_unknown_name_get_the_same_generic_answer(site: Site) -> None:
@@ -530,6 +552,7 @@ def test_cookie_flags_on_plain_http(site: Site) -> None:
         assert "strict-transport-security" not in response.headers
 
 
+@pytest.mark.integration
 def test_cookie_flags_and_hsts_behind_https(make_context: Callable[..., Context]) -> None:
     with (running_site(make_context, base_url="https://library.example.nhs.uk") as site,
           site.client() as client):

@@ -18,6 +18,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_play
 from awareness.service.context import Context
 from tests.test_web import PASSWORD, Site, running_site
 
+FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(tempfile.gettempdir()) / "awareness-web-screenshots"
