@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,11 +26,12 @@ from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.orm import Session
 
 from awareness.service import librarians
 from awareness.service.context import Context, create_context
 from awareness.settings import load_settings
-from awareness.storage.db import upgrade
+from awareness.storage.db import WRITE, upgrade
 from tests.databases import PG_URL, Templates
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +129,23 @@ def _cheap_password_hashes() -> Iterator[None]:
         patch.setattr(librarians, "_hasher", TEST_HASHER)
         patch.setattr(librarians, "_DUMMY_HASH", TEST_HASHER.hash("not a password"))
         yield
+
+
+# --- the database, seen from a test ---------------------------------------------------------
+
+def orm_session(ctx: Context) -> Session:
+    """An ORM session on the test's database, to seed rows or look at them. The service itself
+    reads and writes only through storage/ (tests/test_layers.py)."""
+    return Session(ctx.engine, expire_on_commit=False)
+
+
+@contextmanager
+def orm_writing(ctx: Context) -> Iterator[Session]:
+    """An ORM session in a write transaction (``BEGIN IMMEDIATE`` on SQLite, as the service's
+    writes), committed at the end."""
+    with orm_session(ctx) as session, session.begin():
+        session.connection(execution_options={WRITE: True})
+        yield session
 
 
 # --- clock ------------------------------------------------------------------------------------
@@ -268,11 +287,20 @@ def feed_server() -> Iterator[FeedServer]:
 
 
 class Inbox:
-    """aiosmtpd handler that keeps every accepted message; can refuse chosen recipients."""
+    """aiosmtpd handler that keeps every accepted message; can refuse chosen recipients, or
+    drop the connection in the middle of DATA for them; counts the connections."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse: dict[str, str] = {}
+        self.drop_in_data: set[str] = set()
+        self.connections = 0
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: Any) -> str:
@@ -282,6 +310,9 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop_in_data & set(envelope.rcpt_tos):
+            server.transport.close()  # the message never arrives, nor does any reply
+            return "451 never sent"
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -270,6 +271,21 @@ def test_short_summary_cuts_a_single_huge_word():
 
 def test_visible_text_removes_controls_and_bidi_overrides():
     assert visible_text("a\r\nBcc: b\x00c\u202ed\u2066e\u200bf\u2028g") == "a Bcc: bcdef g"
+
+
+def visible_by_definition(text: str) -> str:
+    """``visible_text`` as its docstring defines it, one character at a time."""
+    kept = (" " if ch.isspace() else ch for ch in text
+            if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf", "Cs"})
+    return " ".join("".join(kept).split())
+
+
+@given(st.text(alphabet=st.characters(codec=None)) | st.text(
+    alphabet="a \t\r\n\x00\x1c\x85\xa0\u200b\u202e\u2028\ufeff\ud800\U000e0001"))
+def test_visible_text_keeps_exactly_what_its_definition_keeps(text: str):
+    # Why: the translate table is filled in lazily, so check it against the per-character
+    # rule for any text, lone surrogates, tags and unassigned code points included.
+    assert visible_text(text) == visible_by_definition(text)
 
 
 @given(st.text(), st.integers(min_value=1, max_value=400))

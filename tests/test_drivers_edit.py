@@ -17,9 +17,8 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.service.context import Context
 from awareness.service.driver_edits import edit_driver
 from awareness.service.drivers import get_driver
-from awareness.storage.db import transaction
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
-from tests.conftest import Clock, settings_env
+from tests.conftest import Clock, orm_session, orm_writing, settings_env
 from tests.test_web import (
     HOSTILE_SUMMARY,
     HOSTILE_TITLE,
@@ -40,7 +39,7 @@ DRAFT = "nhs-workforce-plan"
 
 def add_draft(ctx: Context) -> None:
     """A record as ``draft_from_match`` leaves it: no impact, status "draft"."""
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         session.add(DriverRecordRow(
             slug=DRAFT, kind="driver", title="NHS Long Term Workforce Plan", status="draft",
             source="NHS England", link="https://www.england.nhs.uk/plan.pdf", summary="A plan.",
@@ -51,7 +50,7 @@ def add_draft(ctx: Context) -> None:
 
 
 def versions(ctx: Context) -> list[DriverRecordVersion]:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         return list(session.scalars(select(DriverRecordVersion)
                                     .order_by(DriverRecordVersion.id)))
 

@@ -17,7 +17,7 @@ from awareness.drivers.views import DriverFilter
 from awareness.service.context import Context
 from awareness.service.drivers import export_drivers, get_driver, import_paths, list_drivers
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
-from tests.conftest import Clock, settings_env
+from tests.conftest import Clock, orm_session, settings_env
 
 DATA = Path(__file__).parent / "data"
 PAGES = DATA / "drivers"
@@ -31,7 +31,7 @@ def test_seed_import_then_reimport_is_idempotent(make_context: Callable[..., Con
     assert len(first.created) == 8 and not first.updated
     again = import_paths(ctx, [SEED], changed_by="alice")
     assert (again.created, again.updated, len(again.unchanged)) == ([], [], 8)
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         versions = session.scalars(select(DriverRecordVersion)).all()
     assert len(versions) == 8 and {v.action for v in versions} == {"created"}
     assert {v.changed_by for v in versions} == {"alice"}
@@ -84,7 +84,7 @@ def test_dry_run_changes_nothing(make_context: Callable[..., Context]) -> None:
     ctx = make_context()
     report = import_paths(ctx, [SEED], dry_run=True)
     assert len(report.created) == 8
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.scalars(select(DriverRecordRow)).all() == []
         assert session.scalars(select(DriverRecordVersion)).all() == []
 
@@ -149,12 +149,12 @@ def test_reimport_refreshes_derived_columns_without_an_edit(
     # A database created before the parsed-date columns existed gets them on the next import.
     ctx = make_context()
     import_paths(ctx, [SEED])
-    with ctx.sessions() as session, session.begin():
+    with orm_session(ctx) as session, session.begin():
         for row in session.scalars(select(DriverRecordRow)):
             row.review_due_on, row.member = None, ""
         versions = len(session.scalars(select(DriverRecordVersion)).all())
     import_paths(ctx, [SEED])
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         row = session.scalars(select(DriverRecordRow).where(
             DriverRecordRow.slug == "state-of-care-2013-14")).one()
         assert (row.review_due_on, row.member) == (date(2016, 2, 1), "VT")

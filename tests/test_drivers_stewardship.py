@@ -23,7 +23,6 @@ from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
 from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
 from awareness.settings import load_settings
-from awareness.storage.db import transaction
 from awareness.storage.models import (
     DriverRecordRow,
     DriverRecordVersion,
@@ -32,7 +31,7 @@ from awareness.storage.models import (
     MatchDriver,
     Source,
 )
-from tests.conftest import ROOT, Clock, settings_env
+from tests.conftest import ROOT, Clock, orm_session, orm_writing, settings_env
 
 HOSTILE = 'Care <script>alert(1)</script> & "Quality"\r\nBcc: evil@example.org'
 
@@ -79,7 +78,7 @@ def test_check_reports_a_broken_members_file(tmp_path: Path) -> None:
 def add_record(ctx: Context, slug: str, member: str, due: date | None,
                title: str = "") -> int:
     now = ctx.now()
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         row = DriverRecordRow(slug=slug, kind="driver", title=title or slug.title(), source="",
                               link="", impact="", summary="", tags=[], fields={},
                               created_at=now, updated_at=now, member=member, review_due_on=due)
@@ -91,7 +90,7 @@ def add_record(ctx: Context, slug: str, member: str, due: date | None,
 def add_link(ctx: Context, driver_id: int, title: str, kind: str, *, status: str = "approved",
              link: str = "", summary: str = "Summary.") -> int:
     now = ctx.now()
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         if session.get(Source, "cqc") is None:
             session.add(Source(id="cqc", name="CQC", publisher="Care Quality Commission",
                                url="https://www.cqc.org.uk/feed", kind="feed"))
@@ -158,7 +157,7 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
                        AWARENESS_MAIL_SMTP_PORT=str(controller.port),
                        AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk")
     seed(ctx, clock)
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == "overdue"))
         assert row is not None
         row.title = HOSTILE
@@ -195,10 +194,14 @@ def test_failed_mail_is_retried_on_the_next_run(make_context: Callable[..., Cont
                        AWARENESS_MAIL_SMTP_PORT=str(controller.port))
     add_record(ctx, "overdue", "FG", date(2026, 1, 1))
     report = send_stewardship(ctx)
-    assert report.sent == [] and report.failed[0].startswith("FG: ")
-    assert "fg.example@example.nhs.uk" not in report.failed[0]
+    assert report.sent == [] and report.failed == []
+    assert report.retrying == ["FG: SMTP server refused recipient: 450 mailbox busy"]
+    assert "fg.example@example.nhs.uk" not in report.retrying[0]
     del inbox.refuse["fg.example@example.nhs.uk"]
+    assert send_stewardship(ctx).retrying[0].startswith("FG: ")  # its back-off: 5 minutes
+    clock.advance(minutes=6)
     assert send_stewardship(ctx).sent == ["FG"]
+    assert len(inbox.messages) == 1
 
 
 # ---------------------------------------------------------------- item → draft record
@@ -224,7 +227,7 @@ def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) ->
                         link="https://www.cqc.org.uk/soc.pdf", summary="The annual report.")
     slug = draft_from_match(ctx, match_id, changed_by="alice")
     assert slug == "state-of-care-2026-27-2"
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
         assert row is not None
         assert (row.status, row.title, row.source, row.link, row.summary, row.impact) == (

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from awareness.service.context import Context
-from awareness.storage.db import transaction
 from awareness.storage.models import DriverRecordRow
+from tests.conftest import orm_session, orm_writing
 from tests.test_web import (
     HOSTILE_TITLE,
     Site,
@@ -29,7 +29,7 @@ FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conf
 @pytest.fixture
 def site(make_context: Callable[..., Context]) -> Iterator[Site]:
     with running_site(make_context) as running:
-        with transaction(running.ctx.sessions) as session:
+        with orm_writing(running.ctx) as session:
             for row in session.scalars(select(DriverRecordRow)):
                 row.member = "FG"
                 row.review_due_on = date(2026, 1, 1) if row.slug == "evil-record" else None
@@ -94,7 +94,7 @@ def test_draft_from_the_review_page(site: Site) -> None:
     assert "Draft:" in page.text
     history = tree.find(".//ol[@class='history']")
     assert history is not None and "draft by alice" in " ".join(history.itertext())
-    with site.ctx.sessions() as session:
+    with orm_session(site.ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(
             DriverRecordRow.slug == location.removeprefix("/drivers/")))
         assert row is not None and row.status == "draft"

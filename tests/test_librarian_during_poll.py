@@ -19,7 +19,7 @@ from sqlalchemy import select
 from awareness.service import polling
 from awareness.storage.models import Match
 from awareness.web.app import create_app
-from tests.conftest import Response
+from tests.conftest import Response, orm_session
 from tests.test_web import LiveServer, csrf_of, login, seed
 
 RETENTION = "(nurse* OR midwi*) NEAR/100 (retention OR retain*)"
@@ -98,5 +98,5 @@ def test_sign_in_and_approval_succeed_while_a_poll_matches_wordy_feeds(
         poll.join(timeout=60)
     assert [o.status for o in outcomes] == ["ok"] * 3
     assert sum(o.new_matches for o in outcomes) == 3 * 20 * 3
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.scalar(select(Match.status).where(Match.id == ids["good"])) == "approved"

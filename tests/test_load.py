@@ -31,7 +31,7 @@ from awareness.service import polling
 from awareness.service.context import create_context
 from awareness.settings import load_settings
 from awareness.storage.models import Item, Source
-from tests.conftest import DATA, settings_env
+from tests.conftest import DATA, orm_session, settings_env
 
 pytestmark = pytest.mark.integration  # its own HTTP server
 
@@ -275,7 +275,7 @@ def test_f21_500_sources_with_hanging_dripping_and_failing_ones(database_url, tm
         before = rss_mib()
         outcomes = polling.poll(ctx, ids)
         grown = peak_rss_mib() - before
-        with ctx.sessions() as session:
+        with orm_session(ctx) as session:
             rows = {row.id: row for row in session.scalars(select(Source))}
             stored = dict(session.execute(select(Item.source_id, func.count())
                                           .group_by(Item.source_id)).all())

@@ -7,8 +7,8 @@ import email.policy
 import re
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from jinja2 import FileSystemLoader
 
 from awareness.digests.build import DigestEntry, build_digest
-from awareness.digests.mail import FileBackend, RecipientRefused, SmtpBackend, envelope
 from awareness.digests.render import MailIdentity, make_environment, message_id_for, render_digest
 from awareness.errors import MailError
+from awareness.mail.backends import (
+    FileBackend,
+    RecipientRefused,
+    ServerUnavailable,
+    SmtpBackend,
+    failure_of,
+)
+from awareness.mail.compose import Mail
 
 FIXTURE_TIERS = {"smtp": "integration", "smtp_with_auth": "integration"}  # conftest.py
 
@@ -38,7 +46,7 @@ UNSUBSCRIBE = "https://awareness.example.nhs.uk/unsubscribe/" + "a1B2" * 40
 def digest_message(
     subscriber_id: int = 42, to_addr: str = RECIPIENT,
     now: datetime = datetime(2026, 11, 26, 7, 0, tzinfo=UTC),
-) -> EmailMessage:
+) -> Mail:
     """A real rendered digest, as the service would hand it to a backend."""
     entry = DigestEntry(
         match_id=1, topic_slug="leadership", topic_name="Leadership",
@@ -51,7 +59,8 @@ def digest_message(
                           period_key="weekly:2026-W48", entries=[entry])
     assert digest is not None
     return render_digest(
-        digest, env=make_environment(TEMPLATES), identity=IDENTITY, to_addr=to_addr,
+        digest, env=make_environment(FileSystemLoader(TEMPLATES)), identity=IDENTITY,
+        to_addr=to_addr,
         unsubscribe_url=UNSUBSCRIBE, now=now, tz=ZoneInfo("Europe/London"),
         message_id=message_id_for(digest.period_key, subscriber_id, IDENTITY.domain),
     )
@@ -132,7 +141,7 @@ def test_accepted_message_arrives_intact(smtp):
     mail_from, rcpt_tos, content = handler.received[0]
     assert mail_from == "awareness@example.nhs.uk"
     assert rcpt_tos == [RECIPIENT]
-    assert content.replace(b"\r\n", b"\n") == message.as_bytes().replace(b"\r\n", b"\n")
+    assert content == message.data  # the stored bytes, as they are
     parsed = BytesParser(policy=email.policy.strict).parsebytes(content)
     assert parsed["Message-ID"] == "<digest.weekly-2026-W48.42@awareness.example.nhs.uk>"
     assert parsed["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
@@ -141,22 +150,20 @@ def test_accepted_message_arrives_intact(smtp):
     assert plain is not None and "\n.\n" not in plain.get_content()  # dot-stuffing undone
 
 
-def test_a_digest_read_back_from_storage_is_sent_byte_for_byte(smtp):
-    """The outbox stores bytes; parsing them back with the default policy must not change
-    what goes out (the default policy would fold List-Unsubscribe into encoded-words)."""
+def test_the_envelope_is_the_mails_own_whatever_its_headers_say(smtp):
+    """One recipient per transaction (E6): the envelope comes from ``Mail``, so a Cc or Bcc
+    header in the bytes (which ``compose`` never writes) could not add a recipient."""
     handler, controller = smtp
-    stored = digest_message().as_bytes()
-    reloaded = BytesParser(policy=email.policy.default).parsebytes(stored)
-    assert isinstance(reloaded, EmailMessage)
-    backend_for(controller).send(reloaded)
-    assert handler.received[0][2].replace(b"\r\n", b"\n") == stored.replace(b"\r\n", b"\n")
+    message = digest_message()
+    extra = replace(message, data=b"Cc: someone@evil.example\r\nBcc: x@evil.example\r\n"
+                    + message.data)
+    backend_for(controller).send(extra)
+    assert [rcpt for _, rcpt, _ in handler.received] == [[RECIPIENT]]
 
 
 def test_non_ascii_address_is_refused_without_contacting_the_server(smtp):
     handler, controller = smtp
-    message = digest_message()
-    del message["To"]
-    message["To"] = "zoë@nhs.example"
+    message = replace(digest_message(), recipient="zoë@nhs.example")
     with pytest.raises(MailError) as caught:
         backend_for(controller).send(message)
     assert caught.value.temporary is False
@@ -170,22 +177,6 @@ def test_each_send_is_its_own_transaction_with_one_recipient(smtp):
     backend.send(digest_message(1, "one@nhs.example"))
     backend.send(digest_message(2, "two@nhs.example"))
     assert [rcpt for _, rcpt, _ in handler.received] == [["one@nhs.example"], ["two@nhs.example"]]
-
-
-@pytest.mark.parametrize("header", ["Cc", "Bcc"])
-def test_extra_recipients_are_refused_before_connecting(header: str):
-    message = digest_message()
-    message[header] = "someone@evil.example"
-    with pytest.raises(ValueError, match="Cc or Bcc"):
-        envelope(message)
-
-
-def test_two_to_addresses_are_refused():
-    message = digest_message()
-    del message["To"]
-    message["To"] = "a@nhs.example, b@nhs.example"
-    with pytest.raises(ValueError, match="exactly one To"):
-        SmtpBackend("127.0.0.1", 1, security="none", username=None, password=None).send(message)
 
 
 # --- SMTP: refused ----------------------------------------------------------------------------
@@ -232,6 +223,7 @@ def test_refused_message_data(reply: str, temporary: bool):
     assert not isinstance(caught.value, RecipientRefused)
     assert caught.value.temporary is temporary
     assert str(caught.value) == f"SMTP server refused message: {reply}"
+    assert failure_of(caught.value).scope == "message"
 
 
 @pytest.mark.integration
@@ -248,6 +240,9 @@ def test_connection_refused_is_temporary():
     assert str(caught.value) == (
         f"could not connect to SMTP server 127.0.0.1:{port}: Connection refused"
     )
+    # Nothing to do with the message: it counts towards the relay's circuit breaker.
+    assert isinstance(caught.value, ServerUnavailable)
+    assert failure_of(caught.value).scope == "server"
 
 
 @pytest.mark.integration
@@ -306,6 +301,94 @@ def test_rejected_login_is_reported_without_the_password(smtp_with_auth):
     assert "check the SMTP username and password" in str(caught.value)
     assert "wrong-pass" not in str(caught.value) and "wrong-pass" not in repr(backend)
     assert handler.received == []
+    assert failure_of(caught.value).scope == "server"
+
+
+# --- SMTP: one session for a relay pass ----------------------------------------------------
+
+
+class Closer(Recorder):
+    """Closes a connection when a second transaction begins on it, as a server does with an
+    idle connection it has timed out; counts connections."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections = 0
+        self.transactions: dict[int, int] = {}
+
+    async def handle_EHLO(self, server: Any, session: Any, env: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server: Any, session: Any, env: Any, address: str,
+                          options: list[str]) -> str:
+        self.transactions[id(session)] = self.transactions.get(id(session), 0) + 1
+        if self.transactions[id(session)] > 1:
+            server.transport.close()
+        env.mail_from = address
+        return "250 OK"
+
+
+def session_for(controller: Any) -> Any:
+    return backend_for(controller).open()
+
+
+def test_a_session_sends_message_after_message_over_one_connection(smtp_server):
+    controller, inbox = smtp_server
+    session = session_for(controller)
+    for n in range(3):
+        session.send(digest_message(n, f"reader{n}@nhs.example"))
+    session.close()
+    assert inbox.connections == 1
+    assert [rcpt for _, rcpt, _ in inbox.messages] == [[f"reader{n}@nhs.example"]
+                                                       for n in range(3)]
+
+
+def test_a_refused_recipient_leaves_the_connection_to_the_next_message(smtp_server):
+    controller, inbox = smtp_server
+    inbox.refuse["gone@nhs.example"] = "550 5.1.1 No such user"
+    session = session_for(controller)
+    with pytest.raises(RecipientRefused) as caught:
+        session.send(digest_message(1, "gone@nhs.example"))
+    session.send(digest_message(2, "here@nhs.example"))
+    session.close()
+    assert failure_of(caught.value).hard_bounce
+    assert inbox.connections == 1 and [m[1] for m in inbox.messages] == [["here@nhs.example"]]
+
+
+@pytest.mark.parametrize("fault", ["drop in DATA", "421 to RCPT"])
+def test_a_connection_lost_with_one_message_is_that_messages_failure(smtp_server, fault: str):
+    controller, inbox = smtp_server
+    if fault == "drop in DATA":
+        inbox.drop_in_data.add("unlucky@nhs.example")
+    else:
+        inbox.refuse["unlucky@nhs.example"] = "421 4.7.0 Closing connection"
+    session = session_for(controller)
+    with pytest.raises(MailError) as caught:
+        session.send(digest_message(1, "unlucky@nhs.example"))
+    session.send(digest_message(2, "next@nhs.example"))  # over a new connection
+    session.close()
+    failure = failure_of(caught.value)
+    assert failure.scope != "server" and failure.temporary and not failure.hard_bounce
+    assert inbox.connections == 2 and [m[1] for m in inbox.messages] == [["next@nhs.example"]]
+
+
+@pytest.mark.integration
+def test_a_connection_the_server_closed_while_idle_is_opened_again():
+    handler = Closer()
+    controller = start_server(handler)
+    try:
+        session = session_for(controller)
+        session.send(digest_message(1, "one@nhs.example"))
+        session.send(digest_message(2, "two@nhs.example"))  # nobody's failure: no error
+        session.close()
+    finally:
+        controller.stop()
+    assert handler.connections == 2
+    assert [rcpt for _, rcpt, _ in handler.received] == [["one@nhs.example"],
+                                                         ["two@nhs.example"]]
 
 
 # --- outbox files -----------------------------------------------------------------------------
@@ -320,7 +403,7 @@ def test_file_backend_writes_a_parseable_eml(tmp_path: Path):
     assert len(files) == 1
     assert re.fullmatch(r"20261126T070000Z-[0-9a-f]{16}\.eml", files[0].name)
     parsed = BytesParser(policy=email.policy.strict).parsebytes(files[0].read_bytes())
-    assert parsed["Message-ID"] == message["Message-ID"]
+    assert parsed["Message-ID"] == message.message_id
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
@@ -332,7 +415,7 @@ def test_file_backend_is_idempotent_per_message_id(tmp_path: Path):
     backend.send(resent)
     files = sorted(tmp_path.iterdir())
     assert len(files) == 1
-    assert files[0].read_bytes() == resent.as_bytes()
+    assert files[0].read_bytes() == resent.data
 
     backend.send(digest_message(subscriber_id=43, to_addr="bob@nhs.example"))
     assert len(list(tmp_path.iterdir())) == 2

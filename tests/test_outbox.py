@@ -11,10 +11,12 @@ from email import message_from_bytes, policy
 import pytest
 from sqlalchemy import select
 
-from awareness.digests.mail import SmtpBackend
+from awareness.mail.backends import SmtpBackend
 from awareness.service import digests, people
-from awareness.storage.db import transaction
-from awareness.storage.models import Delivery, Item, Match, Source
+from awareness.service.outbox import LEASE
+from awareness.storage.models import Item, Match, Source
+from awareness.storage.models import OutboxMessage as Outbox
+from tests.conftest import orm_session, orm_writing
 
 
 class Crash(BaseException):
@@ -27,19 +29,31 @@ class CrashAfterAccept:
     def __init__(self, real: SmtpBackend):
         self.real = real
 
-    def send(self, message):
-        self.real.send(message)
+    def open(self):
+        return self
+
+    def send(self, mail):
+        self.real.send(mail)
         raise Crash
+
+    def close(self):
+        pass
 
 
 class CrashBeforeSend:
-    def send(self, message):
+    def open(self):
+        return self
+
+    def send(self, mail):
         raise Crash
+
+    def close(self):
+        pass
 
 
 def add_match(ctx, title: str, *, status: str = "approved", topic: str = "leadership") -> int:
     now = ctx.now()
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         if session.get(Source, "src") is None:
             session.add(Source(id="src", name="NHS England news", publisher="NHS England",
                                url="https://www.england.nhs.uk/news/feed/", kind="feed"))
@@ -66,8 +80,9 @@ def smtp_context(make_context, smtp_server):
 
 
 def statuses(ctx) -> list[str]:
-    with ctx.sessions() as session:
-        return list(session.scalars(select(Delivery.status).order_by(Delivery.id)))
+    with orm_session(ctx) as session:
+        return list(session.scalars(select(Outbox.status).where(Outbox.kind == "digest")
+                                    .order_by(Outbox.id)))
 
 
 def test_one_digest_per_period_however_often_the_job_runs(smtp_context):
@@ -105,22 +120,24 @@ def test_pending_and_rejected_matches_are_not_sent(smtp_context):
     assert inbox.messages == []
 
 
-def test_crash_before_send_loses_nothing(smtp_context):
+def test_crash_before_send_loses_nothing(smtp_context, clock):
     ctx, inbox = smtp_context
     add_match(ctx, "Leadership framework published")
     real = ctx.mailer
     ctx.mailer = CrashBeforeSend()
     with pytest.raises(Crash):
         digests.send_digests(ctx)
-    assert statuses(ctx) == ["pending"]
+    assert statuses(ctx) == ["sending"]  # claimed by the relay that died
     ctx.mailer = real
+    assert digests.send_digests(ctx).sent == 0  # the claim holds until its lease runs out
+    clock.advance(seconds=LEASE.total_seconds() + 1)
     report = digests.send_digests(ctx)
     assert report.sent == 1
     assert len(inbox.messages) == 1
     assert statuses(ctx) == ["sent"]
 
 
-def test_crash_after_accept_resends_with_the_same_message_id(smtp_context):
+def test_crash_after_accept_resends_with_the_same_message_id(smtp_context, clock):
     ctx, inbox = smtp_context
     add_match(ctx, "Leadership framework published")
     real = ctx.mailer
@@ -128,7 +145,8 @@ def test_crash_after_accept_resends_with_the_same_message_id(smtp_context):
     with pytest.raises(Crash):
         digests.send_digests(ctx)
     ctx.mailer = real
-    digests.send_digests(ctx)
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert digests.send_digests(ctx).possible_duplicates == 1
     ids = [message_from_bytes(raw, policy=policy.default)["Message-ID"]
            for _, _, raw in inbox.messages]
     assert len(ids) == 2 and ids[0] == ids[1]  # at-least-once, recognisably the same digest
@@ -169,8 +187,8 @@ def test_dead_smtp_server_leaves_every_digest_pending(make_context, clock):
     # After three failures in a row the relay pauses instead of trying every digest.
     assert (report.queued, report.retrying, report.sent, report.paused) == (5, 3, 0, True)
     assert statuses(ctx) == ["pending"] * 5
-    with ctx.sessions() as session:
-        attempts = list(session.scalars(select(Delivery.attempts).order_by(Delivery.id)))
+    with orm_session(ctx) as session:
+        attempts = list(session.scalars(select(Outbox.attempts).order_by(Outbox.id)))
     assert attempts == [1, 1, 1, 0, 0]
 
 
@@ -227,7 +245,7 @@ def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
     ctx, inbox = smtp_context
     first = add_match(ctx, "State of Care 2025/26")
     digests.send_digests(ctx)
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         root = session.get_one(Match, first).item_id
         session.add(Source(id="govuk", name="CQC on GOV.UK", publisher="Care Quality Commission",
                            url="https://www.gov.uk/government/organisations/cqc.atom",
@@ -248,7 +266,7 @@ def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
 def test_matched_words_are_marked_in_the_html_part_and_feed_text_stays_escaped(smtp_context):
     ctx, inbox = smtp_context
     match_id = add_match(ctx, "Leadership framework published")
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         match = session.get_one(Match, match_id)
         match.item.summary_text = 'Compassionate leadership <img src=x onerror=alert(1)> for all'
         match.hits = [{"term": "leader*", "field": "summary", "word": "leadership"}]
@@ -259,3 +277,31 @@ def test_matched_words_are_marked_in_the_html_part_and_feed_text_stays_escaped(s
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in html
     assert "<mark" not in message.get_body(("plain",)).get_content()
+
+
+def test_erase_removes_every_message_addressed_to_the_person(smtp_context):
+    """W8: erase leaves no outbox row about them, whatever its kind (here the source report,
+    which the owner of the sources also reads as a subscriber)."""
+    from awareness.mail.compose import Sender, compose
+    from awareness.mail.outbox import SOURCES_REPORT, Queued
+    from awareness.storage import outbox
+    from awareness.storage.db import writing
+
+    ctx, _ = smtp_context
+    people.add_subscriber(ctx, "other@trust.nhs.uk", ["leadership"], "daily")
+    add_match(ctx, "Leadership framework published")
+    digests.send_digests(ctx)
+    report = compose(sender=Sender("awareness@example.nhs.uk", "Library"),
+                     to="Reader@trust.nhs.uk", subject="1 source needs attention",
+                     text="Broken.", message_id="<sources.2026-11-23@example.nhs.uk>",
+                     date=ctx.now())
+    with writing(ctx.engine) as connection:
+        assert outbox.queue(connection, Queued(SOURCES_REPORT, "2026-11-23", report), ctx.now())
+    exported = people.export_subscriber(ctx, "reader@trust.nhs.uk")
+    assert [(d["kind"], d["period"]) for d in exported["deliveries"]] == [
+        ("digest", "daily:2026-11-23"), ("sources_report", "2026-11-23")]
+
+    assert people.erase_subscriber(ctx, "reader@trust.nhs.uk") == 2
+    with orm_session(ctx) as session:
+        left = session.execute(select(Outbox.kind, Outbox.recipient)).all()
+    assert left == [("digest", "other@trust.nhs.uk")]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from awareness.service import polling
 from awareness.storage.models import Item, Match, Source
-from tests.conftest import DATA, Response
+from tests.conftest import DATA, Response, orm_session
 
 LEADERSHIP = ("leadership-programme", "New compassionate leadership programme for NHS boards",
               "Boards and senior leaders will be supported to build an inclusive culture.")
@@ -43,12 +43,12 @@ def site(make_context, feed_server, tmp_path):
 
 
 def count(ctx, model, *where) -> int:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 def source(ctx, source_id: str) -> Source:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         return session.get_one(Source, source_id)
 
 
@@ -64,7 +64,7 @@ def test_first_poll_is_a_baseline_then_new_items_match(site, clock):
     clock.advance(hours=1)
     [outcome] = polling.poll(ctx, ["news"])
     assert (outcome.new_items, outcome.new_matches, outcome.baseline) == (2, 1, False)
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         [(topic, status)] = session.execute(select(Match.topic_slug, Match.status)).all()
     assert (topic, status) == ("digital", "auto")  # digital needs no review
 
@@ -113,7 +113,7 @@ def test_an_edited_item_is_updated_in_place_and_not_alerted_again(site):
     assert (outcome.new_items, outcome.updated_items, outcome.new_matches) == (0, 1, 0)
     assert count(ctx, Item) == 2
     assert count(ctx, Match) == 1
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         titles = set(session.scalars(select(Item.title)))
     assert edited[1] in titles
 
@@ -292,7 +292,7 @@ def test_an_edited_strategy_takes_effect_without_a_restart(site, clock):
     clock.advance(hours=1)
     [outcome] = polling.poll(ctx, ["news"])
     assert outcome.new_matches == 1
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.execute(select(Match.topic_slug)).scalars().all() == ["leadership"]
 
 

@@ -39,9 +39,9 @@ from awareness.sources.identity import (
 from awareness.sources.parse import parse_feed
 from awareness.storage import items as stored_items
 from awareness.storage import stories
-from awareness.storage.db import transaction, writing
+from awareness.storage.db import writing
 from awareness.storage.models import Item, Match, Source
-from tests.conftest import DATA, Response, settings_env
+from tests.conftest import DATA, Response, orm_session, orm_writing, settings_env
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -85,7 +85,7 @@ def poll(site, source_id: str, body: bytes) -> polling.PollOutcome:
 
 
 def items(ctx, source_id: str) -> list[Item]:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         return list(session.scalars(select(Item).where(Item.source_id == source_id)
                                     .order_by(Item.id)))
 
@@ -117,7 +117,7 @@ def test_d2_churning_guids_without_links_fall_back_to_the_content(site):
     assert outcome.new_items == 0
     [item] = items(ctx, "news")
     assert item.key == "guid:tag:1@2026-11-02"  # the item follows the feed's newest id
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         warnings = session.get_one(Source, "news").warnings or ""
     assert "the feed changed the ids of 1 known items" in warnings  # shown to librarians
 
@@ -147,12 +147,12 @@ def test_d7_a_rejected_match_is_not_matched_again(site):
     ctx, _ = site
     poll(site, "news", rss(entry("baseline", link="https://pub.example/0")))
     poll(site, "news", rss(entry(LEAD, link="https://pub.example/lead", summary="leaders")))
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         [match] = session.scalars(select(Match)).all()
         match.status = "rejected"
     outcome = poll(site, "news", rss(entry(LEAD + "!", link="https://pub.example/lead")))
     assert (outcome.new_items, outcome.new_matches) == (0, 0)
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.scalar(select(func.count()).select_from(Match)) == 1
 
 
@@ -393,7 +393,7 @@ def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
 
 
 def story_of(ctx, item_id: int) -> int | None:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         return session.get_one(Item, item_id).story_id
 
 
@@ -415,7 +415,7 @@ def test_an_edited_title_is_found_under_its_new_title(make_context):
     [item] = store(ctx, "nhse", [old], NOW - timedelta(days=2))
     store(ctx, "nhse", [parsed("Final guidance on discharge", "https://nhse.example/g")],
           NOW - timedelta(days=1))
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         stored = session.get_one(Item, item)
         assert (stored.title, stored.title_key) == (
             "Final guidance on discharge", title_digest("Final guidance on discharge"))
@@ -450,7 +450,7 @@ def test_indexed_story_lookup_agrees_with_find_story_over_every_recent_item(
     # other sources, in the order stories use (most recently seen first).
     ctx = _story_contexts.setdefault(id(make_context), make_context())
     run = next(_story_sources)
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         for name in ("a", "b", "m"):
             session.add(Source(id=f"{name}{run}", name=name, publisher=name, kind="feed",
                                url="https://p.example/", baseline_done=True, error_count=0,
@@ -511,7 +511,7 @@ def test_the_sqlite_insert_stores_what_the_core_insert_stores(tmp_path, clock,
     stored = {}
     for source_id, insert_rows in (("a", stored_items._insert_core),
                                    ("b", stored_items._insert_sqlite)):
-        with transaction(ctx.sessions) as session:
+        with orm_writing(ctx) as session:
             session.add(Source(id=source_id, name=source_id, publisher=source_id,
                                url="https://pub.example/", kind="feed", baseline_done=False,
                                error_count=0, state="active"))

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from awareness.service import polling
 from awareness.storage.models import Item, Match
-from tests.conftest import Response
+from tests.conftest import Response, orm_session
 from tests.test_polling import FLU, LEADERSHIP, rss
 
 
@@ -41,6 +41,6 @@ def test_racing_polls_store_each_item_once(make_context, feed_server, tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 2
         assert session.scalar(select(func.count()).select_from(Match)) == 1

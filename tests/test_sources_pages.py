@@ -17,7 +17,7 @@ from awareness.sources.listing import HtmlRules, extract_listing, parse_date
 from awareness.sources.sitemap import SitemapEntry, SitemapRules, page_item, parse_sitemap
 from awareness.storage.models import Item, Source
 from awareness.subscriptions import parse_sources
-from tests.conftest import DATA, Response, settings_env
+from tests.conftest import DATA, Response, orm_session, settings_env
 
 PAGES = DATA / "sources"
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -211,7 +211,7 @@ def serve_sitemaps(feeds, extra_urls: str = "") -> None:
 
 
 def links(ctx, source_id: str) -> dict[str, str]:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         rows = session.execute(select(Item.link, Item.title).where(Item.source_id == source_id))
         return {link.rsplit("/", 1)[-1]: title for link, title in rows}
 
@@ -264,7 +264,7 @@ def test_sitemap_baseline_reads_no_pages_then_new_pages_a_few_at_a_time(site, cl
     [outcome] = polling.poll(ctx, ["nt"])  # same sitemap body: the waiting page is still read
     assert outcome.new_items == 1
     assert links(ctx, "nt")["new-b"] == "New b"  # 404: titled from its address
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert "/research/new-b" in (session.get_one(Source, "nt").warnings or "")
 
 

@@ -13,7 +13,7 @@ from awareness.service.listing import source_health
 from awareness.sources.fetch import FetchPolicy, Validators, check_url_allowed, fetch
 from awareness.sources.redirects import CONFIRMATIONS, RedirectState, after_fetch
 from awareness.storage.models import Source
-from tests.conftest import Response
+from tests.conftest import Response, orm_session, orm_writing
 
 FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
         b'<title>One</title><link>https://example.org/one</link></item></channel></rss>')
@@ -87,7 +87,7 @@ def site(make_context, feed_server, tmp_path):
 
 
 def row(ctx, source_id: str) -> Source:
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         return session.get_one(Source, source_id)
 
 
@@ -159,7 +159,7 @@ def test_credentials_never_appear_in_errors_or_the_listing(site):
         fetch(refused, validators=Validators(), policy=policy)
     assert "s3cret" not in str(caught.value) + (caught.value.url or "")
     polling.sync_sources(ctx)
-    with ctx.sessions.begin() as session:
+    with orm_writing(ctx) as session:
         session.get_one(Source, "a").url = secret_url
     assert "s3cret" not in str(source_health(ctx))
 

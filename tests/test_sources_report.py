@@ -10,8 +10,8 @@ import pytest
 from awareness.service import polling
 from awareness.service.source_report import send_source_report
 from awareness.sources.health_mail import message_text, problems
-from awareness.storage.db import transaction
 from awareness.storage.models import Source
+from tests.conftest import orm_writing
 
 OWNER = "sources.owner@library.example.nhs.uk"
 
@@ -62,7 +62,7 @@ def site(make_context, feed_server, smtp_server, tmp_path):
 
 
 def break_source(ctx, source_id: str) -> None:
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         source = session.get_one(Source, source_id)
         source.state, source.error_count = "broken", 8
         source.last_error = "blocked by bot protection (403)"
@@ -98,13 +98,15 @@ def test_no_owner_no_mail(site):
     assert inbox.messages == []
 
 
-def test_a_refused_message_is_tried_again_on_the_next_run(site):
+def test_a_refused_message_is_tried_again_on_the_next_run(site, clock):
     make, inbox = site
     ctx = make(AWARENESS_SOURCES_OWNER_EMAIL=OWNER)
     break_source(ctx, "b")
     inbox.refuse[OWNER] = "450 mailbox busy"
     report = send_source_report(ctx)
-    assert report.status == "failed" and "450" in (report.error or "")
+    assert report.status == "retrying" and "450" in (report.error or "")
     del inbox.refuse[OWNER]
+    assert send_source_report(ctx).status == "retrying"  # its back-off: 5 minutes
+    clock.advance(minutes=6)
     assert send_source_report(ctx).status == "sent"
     assert len(inbox.messages) == 1

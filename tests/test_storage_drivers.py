@@ -15,7 +15,7 @@ from awareness.service.context import Context
 from awareness.storage import drivers as store
 from awareness.storage.db import reading, writing
 from awareness.storage.models import DriverRecordRow
-from tests.conftest import Clock
+from tests.conftest import Clock, orm_session
 
 RECORD = DriverRecord(
     kind="driver", slug="state-of-care", title="State of Care 2025/26 — “Überblick”",
@@ -58,7 +58,7 @@ def test_an_update_moves_the_derived_columns_with_the_fields(
     assert stored is not None
     assert (stored.record, stored.record.fields) == (new, fields)
     assert (stored.status, stored.member, stored.review_due_on) == ("active", "LK", None)
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         row = session.scalars(select(DriverRecordRow)).one()
         assert (row.created_at, row.updated_at) == (clock.now - timedelta(days=1), clock.now)
 
@@ -84,7 +84,7 @@ def test_refreshing_derived_columns_writes_only_when_they_are_stale(
         assert store.refresh_derived(conn, stale) is True
     with reading(ctx.engine) as conn:
         assert store.driver_by_slug(conn, RECORD.slug) == current
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         row = session.scalars(select(DriverRecordRow)).one()
         assert row.updated_at == clock.now - timedelta(days=1), "a refresh is not an update"
 

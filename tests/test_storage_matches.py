@@ -13,23 +13,23 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.service.context import Context
 from awareness.service.review import decide, list_matches
 from awareness.storage import matches
-from awareness.storage.db import reading, transaction
+from awareness.storage.db import reading
 from awareness.storage.models import (
-    Delivery,
     DeliveryItem,
     DriverRecordRow,
     Item,
     Match,
     MatchDriver,
+    OutboxMessage,
     Review,
     Source,
     Subscriber,
 )
-from tests.conftest import Clock
+from tests.conftest import Clock, orm_session, orm_writing
 
 
 def add_item(ctx: Context, title: str) -> int:
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         if session.get(Source, "src") is None:
             session.add(Source(id="src", name="NHS England news", publisher="NHS England",
                                url="https://www.england.nhs.uk/news/feed/", kind="feed"))
@@ -43,7 +43,7 @@ def add_item(ctx: Context, title: str) -> int:
 
 def add_match(ctx: Context, item_id: int, topic: str, *, status: str = "pending",
               score: float = 1.0) -> int:
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         match = Match(item_id=item_id, topic_slug=topic, status=status, score=score,
                       hits=[{"term": topic, "field": "title", "word": topic}],
                       created_at=ctx.now())
@@ -53,7 +53,7 @@ def add_match(ctx: Context, item_id: int, topic: str, *, status: str = "pending"
 
 
 def add_driver_link(ctx: Context, match_id: int, slug: str, score: float) -> None:
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         driver = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
         if driver is None:
             driver = DriverRecordRow(slug=slug, kind="driver", title=slug.title(),
@@ -67,19 +67,21 @@ def add_driver_link(ctx: Context, match_id: int, slug: str, score: float) -> Non
 
 def put_in_digest(ctx: Context, match_id: int, *, status: str) -> None:
     """An outbox row holding the match's item, as the digest job writes it before sending."""
-    with transaction(ctx.sessions) as session:
+    with orm_writing(ctx) as session:
         match = session.get(Match, match_id)
         assert match is not None
         subscriber = Subscriber(email=f"r{match_id}@trust.nhs.uk", frequency="daily",
                                 token=f"{match_id:032d}", created_at=ctx.now())
         session.add(subscriber)
         session.flush()
-        delivery = Delivery(subscriber_id=subscriber.id, period_key=f"2026-11-{match_id:02d}",
-                            status=status, message_id=f"<{match_id}@x>", message=b"",
-                            created_at=ctx.now())
-        session.add(delivery)
+        digest = OutboxMessage(kind="digest", key=f"{subscriber.id}/2026-11-{match_id:02d}",
+                               subscriber_id=subscriber.id, sender="awareness@trust.nhs.uk",
+                               recipient=subscriber.email, status=status,
+                               message_id=f"<{match_id}@x>", message=b"", attempts=0,
+                               created_at=ctx.now())
+        session.add(digest)
         session.flush()
-        session.add(DeliveryItem(delivery_id=delivery.id, subscriber_id=subscriber.id,
+        session.add(DeliveryItem(outbox_id=digest.id, subscriber_id=subscriber.id,
                                  item_id=match.item_id, match_id=match_id))
 
 
@@ -108,7 +110,7 @@ def test_a_sent_match_cannot_be_decided_again(make_context: Callable[..., Contex
         decide(ctx, sent, "rejected", librarian="bob")
     assert decide(ctx, unsent, "rejected", librarian="bob", note="Not ours.").status == \
         "rejected"
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         reviews = session.execute(select(Review.match_id, Review.librarian, Review.decision,
                                          Review.note).order_by(Review.id)).all()
         status = session.scalar(select(Match.status).where(Match.id == sent))
@@ -124,7 +126,7 @@ def test_deciding_the_same_way_twice_records_one_review(
     first = decide(ctx, match_id, "approved", librarian="alice")
     again = decide(ctx, match_id, "approved", librarian="bob")
     assert first == again
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.scalars(select(Review.librarian)).all() == ["alice"]
     with pytest.raises(NotFound):
         decide(ctx, match_id + 1000, "approved", librarian="alice")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from awareness.service import polling
 from awareness.storage.models import Item
-from tests.conftest import Response
+from tests.conftest import Response, orm_session
 
 PUBLISHERS = ("CQC", "GOV.UK", "NHS England", "The King's Fund")
 SUBJECTS = ("maternity and neonatal", "mental health inpatient", "urgent and emergency care",
@@ -76,7 +76,7 @@ def race(ctx, feeds, items: list[tuple[str, str]]) -> set[int]:
         thread.join()
     assert errors == []
     links = [link for _, link in items]
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         rows = session.execute(select(Item.id, Item.story_id).where(Item.link.in_(links)))
         return {story or item_id for item_id, story in rows}
 
@@ -110,7 +110,7 @@ def test_one_run_of_many_sources_shares_its_recent_titles_and_makes_one_story(si
                                                   ("Old news", f"https://s{n}.example/old")))
         outcomes = polling.poll(ctx, [f"s{n}" for n in range(len(PUBLISHERS))])
         assert [o.new_items for o in outcomes] == [1] * len(PUBLISHERS)
-        with ctx.sessions() as session:
+        with orm_session(ctx) as session:
             rows = session.execute(select(Item.id, Item.story_id).where(
                 Item.link.like(f"%/r{round_}")))
             assert len({story or item_id for item_id, story in rows}) == 1, round_

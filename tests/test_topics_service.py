@@ -19,25 +19,25 @@ from awareness.service.context import Context
 from awareness.service.topics import parse_since, rematch, try_query
 from awareness.settings import load_settings
 from awareness.storage.models import (
-    Delivery,
     DeliveryItem,
     DriverRecordRow,
     Item,
     Match,
     MatchDriver,
+    OutboxMessage,
     Review,
     Source,
     Subscriber,
 )
 from awareness.topics.query import parse_query
-from tests.conftest import Clock, settings_env
+from tests.conftest import Clock, orm_session, settings_env
 from tests.test_web import running_site, signed_in
 
 
 def add_items(ctx: Context, when: datetime, rows: list[tuple[str, str, str]],
               baseline: frozenset[str] = frozenset()) -> dict[str, int]:
     """Items (source id, key, title) first seen at ``when``; returns ids by key."""
-    with ctx.sessions() as session, session.begin():
+    with orm_session(ctx) as session, session.begin():
         for source_id, publisher in (("nhs-england", "NHS England"),
                                      ("kings-fund", "The King’s Fund")):
             if session.get(Source, source_id) is None:
@@ -86,7 +86,7 @@ def test_try_ranks_explains_and_counts_per_source(make_context: Callable[..., Co
         "Leaders and leadership: leaders everywhere"}
     assert all(m.explanation[0].startswith("+ ") for m in result.matches)
     assert result.as_json()["matched"] == 3
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         assert session.scalars(select(Match)).all() == [], "a dry run stores nothing"
 
 
@@ -114,7 +114,7 @@ def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
     ], baseline=frozenset({"base"}))
     ids |= add_items(ctx, clock.now - timedelta(days=30),
                      [("nhs-england", "old", "Old leadership")])
-    with ctx.sessions() as session, session.begin():
+    with orm_session(ctx) as session, session.begin():
         def old_match(key: str, status: str) -> Match:
             match = Match(item_id=ids[key], topic_slug="leadership", status=status,
                           hits=[{"term": "flu", "field": "title", "word": "flu"}], score=1.0,
@@ -139,17 +139,19 @@ def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
                                 created_at=when)
         session.add(subscriber)
         session.flush()
-        delivery = Delivery(subscriber_id=subscriber.id, period_key="2026-W47", status="sent",
-                            message_id="<m@x>", message=b"", created_at=when, sent_at=when)
+        delivery = OutboxMessage(kind="digest", key=f"{subscriber.id}/weekly:2026-W47",
+                                 subscriber_id=subscriber.id, sender="a@x", recipient="b@x",
+                                 status="sent", message_id="<m@x>", message=b"",
+                                 created_at=when, sent_at=when)
         session.add(delivery)
         session.flush()
-        session.add(DeliveryItem(delivery_id=delivery.id, subscriber_id=subscriber.id,
+        session.add(DeliveryItem(outbox_id=delivery.id, subscriber_id=subscriber.id,
                                  item_id=ids["sent"], match_id=sent.id))
     topic = ctx.topic("leadership")
     result = rematch(ctx, topic, timedelta(days=14))
     assert (result.searched, result.new, result.updated, result.withdrawn, result.kept_sent,
             result.kept_reviewed) == (5, 1, 1, 1, 1, 1)
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         rows = {m.item_id: m for m in session.scalars(select(Match))}
     assert rows[ids["new"]].status == "pending"
     assert rows[ids["new"]].profile_version == topic.query.version
@@ -158,7 +160,7 @@ def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
     assert rows[ids["sent"]].profile_version == "old", "sent matches are left alone"
     assert rows[ids["sent"]].hits[0]["word"] == "flu"
     assert ids["stale"] not in rows
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         links = session.scalars(select(MatchDriver)).all()
     assert {link.match_id for link in links} <= {m.id for m in rows.values()}
     assert rows[ids["reviewed"]].status == "approved"
@@ -261,7 +263,7 @@ def test_the_review_page_marks_matched_words_in_summaries(
     with running_site(make_context) as site, signed_in(site) as (client, _):
         when = datetime.now(UTC)
         ids = add_items(site.ctx, when, [("nhs-england", "marked", "Boards today")])
-        with site.ctx.sessions() as session, session.begin():
+        with orm_session(site.ctx) as session, session.begin():
             item = session.get_one(Item, ids["marked"])
             item.summary_text = "Why <compassionate> leadership matters & what to do."
             session.add(Match(item_id=item.id, topic_slug="leadership", status="pending",

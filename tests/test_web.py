@@ -46,7 +46,7 @@ from awareness.storage.models import (
 from awareness.web.app import create_app
 from awareness.web.pages import make_environment
 from awareness.web.security import CSP, SESSION_MAX_AGE, LoginThrottle, is_safe_next
-from tests.conftest import ROOT, SERVICE_DUMMY_HASH, SERVICE_HASHER
+from tests.conftest import ROOT, SERVICE_DUMMY_HASH, SERVICE_HASHER, orm_session
 
 FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
 
@@ -77,18 +77,18 @@ class Site:
                             timeout=30, **kwargs)
 
     def status_of(self, key: str) -> str:
-        with self.ctx.sessions() as session:
+        with orm_session(self.ctx) as session:
             return session.get_one(Match, self.ids[key]).status
 
     def unsubscribed_at(self) -> datetime | None:
-        with self.ctx.sessions() as session:
+        with orm_session(self.ctx) as session:
             row = session.scalar(select(Subscriber).where(Subscriber.token == self.token))
             assert row is not None
             return row.unsubscribed_at
 
     def snapshot(self) -> tuple[object, ...]:
         """Everything a request could change: statuses, reviews, sessions, subscriptions."""
-        with self.ctx.sessions() as session:
+        with orm_session(self.ctx) as session:
             return (
                 sorted(session.execute(select(Match.id, Match.status)).all()),
                 session.scalar(select(text("count(*)")).select_from(Review)),
@@ -124,7 +124,7 @@ class LiveServer:
 def seed(ctx: Context) -> tuple[dict[str, int], str]:
     """Review data with hostile feed strings; returns row ids by name and a subscriber token."""
     token = secrets.token_urlsafe(32)
-    with ctx.sessions() as session, session.begin():
+    with orm_session(ctx) as session, session.begin():
         session.add_all([
             Source(id="nhs-england", name="NHS England news", publisher="NHS England",
                    url="https://www.england.nhs.uk/feed/", kind="feed"),
@@ -284,7 +284,7 @@ def test_passwords_are_hashed_at_the_production_cost(make_context: Callable[...,
     monkeypatch.setattr(librarians, "_DUMMY_HASH", SERVICE_DUMMY_HASH)
     ctx = make_context()
     librarians.add_librarian(ctx, "carol", PASSWORD)
-    with ctx.sessions() as session:
+    with orm_session(ctx) as session:
         stored = session.scalars(select(Librarian.password_hash)).one()
     production = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=3,
                             memory_cost=64 * 1024, parallelism=4)
@@ -401,7 +401,7 @@ def test_approve_and_reject_change_status_and_say_so(site: Site) -> None:
                            data={"csrf": token, "back": "pending"}).status_code == 303
         assert site.status_of("hostile") == "rejected"
         assert f'id="match-{good}"' in client.get("/review?status=approved").text
-    with site.ctx.sessions() as session:
+    with orm_session(site.ctx) as session:
         reviews = session.scalars(select(Review).order_by(Review.id)).all()
         assert [(r.librarian, r.decision, r.note) for r in reviews] == [
             ("alice", "approved", "useful for boards"), ("alice", "rejected", "")]

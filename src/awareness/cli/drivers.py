@@ -157,17 +157,18 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def drivers_remind(state: State, as_json: bool) -> None:
-    """Send this week's stewardship e-mail to each member now (once per member and week)."""
+    """Send this week's stewardship e-mail to each member now (once per member and week);
+    exit 1 while any of them is unsent."""
     from awareness.service.stewardship import send_stewardship
 
     report = send_stewardship(state.ctx)
     if as_json:
         emit_json(dict(report.__dict__))
-        return
-    for label, names in report.__dict__.items():
-        if names:
-            click.echo(f"{label.replace('_', ' ')}: {', '.join(names)}")
-    if report.failed:
+    else:
+        for label, names in report.__dict__.items():
+            if names:
+                click.echo(f"{label.replace('_', ' ')}: {', '.join(names)}")
+    if report.failed or report.retrying:
         raise SystemExit(1)
 
 

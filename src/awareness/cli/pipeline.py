@@ -99,7 +99,9 @@ def digests() -> None:
 @click.option("--dry-run", is_flag=True, help="Show who would get what; send nothing.")
 @pass_state
 def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
-    """Send this period's digests (each subscriber at most once per period)."""
+    """Queue this period's digests (each subscriber at most once per period), then send
+    everything due in the outbox; exit 1 while anything in it is still unsent."""
+    from awareness.mail.outbox import unsent_lines
     from awareness.service.digests import send_digests
 
     report = send_digests(state.ctx, frequency=frequency, dry_run=dry_run)
@@ -116,9 +118,15 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
         click.echo(f"{report.suspended} subscribers suspended after a hard bounce; "
                    "`awareness subscribers list` shows why")
     if report.paused:
-        click.echo("the mail server kept failing, so sending paused; pending digests are "
+        click.echo("the mail server kept failing, so sending paused; pending messages are "
                    "retried on the next run")
-    if report.failed:
+    if report.possible_duplicates:
+        click.echo(f"{report.possible_duplicates} messages sent again after an unconfirmed "
+                   "send: their recipients may have them twice (same Message-ID)")
+    lines = unsent_lines(report.unsent)
+    for line in lines:
+        click.echo(f"unsent {line}")
+    if lines:
         raise SystemExit(1)
 
 

@@ -24,7 +24,15 @@ import uvicorn
 
 from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
-from awareness.service import digests, librarians, people, polling, source_report, stewardship
+from awareness.service import (
+    digests,
+    librarians,
+    outbox,
+    people,
+    polling,
+    source_report,
+    stewardship,
+)
 from awareness.service.context import Context, create_context
 from awareness.settings import Settings
 from awareness.storage.db import upgrade
@@ -116,7 +124,7 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         digests.send_digests(ctx, frequency=frequency)
 
     def relay() -> None:
-        digests.relay(ctx, digests.SendReport())
+        outbox.relay(ctx)
 
     scheduler = build_scheduler(
         timezone=s.schedule.timezone, poll_seconds=10 if demo else s.schedule.poll_seconds,

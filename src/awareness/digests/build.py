@@ -10,9 +10,10 @@ back alone in the next digest).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,22 @@ ELLIPSIS = "…"
 # Cc controls (CR, LF, NUL…), Cf format characters (bidi overrides U+202A–U+202E and
 # U+2066–U+2069, zero-width characters, BOM), Cs lone surrogates (unencodable).
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+
+
+class _InvisibleTable(dict[int, str | None]):
+    """A ``str.translate`` table that drops the ``_INVISIBLE_CATEGORIES`` characters but for
+    white space (which ``str.split`` treats as a gap), filled in as characters are met: one
+    pass in C instead of a category lookup per character in Python (which was most of the
+    time rendering a digest took), without building a table of every code point."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        kept = char.isspace() or unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        self[code] = char if kept else None
+        return self[code]
+
+
+_INVISIBLE = _InvisibleTable()
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,51 @@ class DigestEntry:
     note: str = ""  # the reviewing librarian's line on what this means for readers
     story: str | None = None  # the same document from several publishers shares a story
     hits: tuple[Hit, ...] = ()  # the words that made it match, marked in the HTML part
+
+
+@dataclass(frozen=True)
+class LinkedRecord:
+    """A driver record linked to a match, as stored: its page's slug and the link's kind
+    (``same_document``, ``new_edition`` or ``related``)."""
+
+    slug: str
+    title: str
+    impact: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sendable match not yet sent to the subscriber, as storage reads it: the item, its
+    publisher, the latest review note, its story (the item's own id when it has none)."""
+
+    match_id: int
+    item_id: int
+    topic_slug: str
+    title: str
+    link: str | None
+    publisher: str
+    published: datetime | None
+    summary: str
+    score: float
+    note: str
+    story: int
+    hits: tuple[Hit, ...] = ()
+    records: tuple[LinkedRecord, ...] = ()
+
+
+def digest_entries(candidates: Iterable[Candidate], topic_names: Mapping[str, str],
+                   base_url: str) -> list[DigestEntry]:
+    """The entries for ``candidates`` of known topics; a record's URL is its page under
+    ``base_url``, and a link a librarian did not make (not *same document*) is suggested."""
+    base = base_url.rstrip("/")
+    return [DigestEntry(
+        match_id=c.match_id, topic_slug=c.topic_slug, topic_name=topic_names[c.topic_slug],
+        title=c.title, link=c.link, publisher=c.publisher, published=c.published,
+        summary=c.summary, score=c.score, note=c.note, story=str(c.story), hits=c.hits,
+        drivers=tuple(DigestDriver(title=r.title, impact=r.impact, url=f"{base}/drivers/{r.slug}",
+                                   suggested=r.kind != "same_document") for r in c.records))
+        for c in candidates if c.topic_slug in topic_names]
 
 
 @dataclass(frozen=True)
@@ -162,16 +224,17 @@ def build_digest(
 
 def visible_text(text: str) -> str:
     """``text`` on one line: invisible and control characters removed, whitespace collapsed."""
-    kept = (
-        " " if ch.isspace() else ch
-        for ch in text
-        if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
-    )
-    return " ".join("".join(kept).split())
+    if not text.isprintable():  # most titles are; only the others need the table
+        text = text.translate(_INVISIBLE)
+    return " ".join(text.split())
 
 
+@lru_cache(maxsize=8192)
 def short_summary(text: str, limit: int = 300) -> str:
-    """``text`` on one line, at most ``limit`` characters, cut at a word boundary with "…"."""
+    """``text`` on one line, at most ``limit`` characters, cut at a word boundary with "…".
+
+    Remembered: the templates ask for each title, summary and impact in both parts of every
+    digest that shows it, and an item goes to everyone who follows its topic."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     line = visible_text(text)

@@ -1,24 +1,20 @@
-"""Rendering a digest as an e-mail (pure: Jinja2 and the ``email`` package, no sending).
+"""Rendering a digest as an e-mail (pure: Jinja2 and ``mail.compose``, no sending).
 
 Every string that came from a feed is hostile (RELIABILITY.md E13, E14): titles and summaries
 reach the HTML part only through autoescaping, reach headers only through
 ``clean_header_text``, and become links only when ``awareness.links.is_safe_link`` allows it.
-See docs/email.md for the headers and why each is there.
+The message itself is put together by ``awareness.mail.compose``, as every mail of the service
+is. See docs/email.md for the headers and why each is there.
 """
 
 from __future__ import annotations
 
-import email.policy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
-from pathlib import Path
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -33,38 +29,15 @@ from awareness.digests.build import (
     visible_text,
 )
 from awareness.links import is_safe_link
+from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose
+from awareness.model import Hit
 from awareness.topics.highlight import highlight
 
 SUBJECT_TEMPLATE = "digest/subject.txt"
 TEXT_TEMPLATE = "digest/body.txt"
 HTML_TEMPLATE = "digest/body.html"
-# Headers a receiver compares or a relay signs byte for byte: folding List-Unsubscribe broke
-# DKIM at relays (RELIABILITY.md E15, nodemailer #1654), and the stdlib folds a long
-# URL by turning it into RFC 2047 encoded-words, which no client would read as a URL.
-UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "message-id"})
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$")
 _PERIOD = re.compile(r"^(daily|weekly):[0-9W-]+$")
-
-
-class _MailPolicy(email.policy.EmailPolicy):
-    """``email.policy.SMTP``, except that ``UNFOLDED_HEADERS`` stay on one line as written."""
-
-    def fold(self, name: str, value: str) -> str:
-        """A header as text, folded unless it is one of ``UNFOLDED_HEADERS``."""
-        if name.lower() in UNFOLDED_HEADERS:
-            return f"{name}: {value}{self.linesep}"
-        return super().fold(name, value)
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        """A header as bytes, folded unless it is one of ``UNFOLDED_HEADERS``."""
-        if name.lower() in UNFOLDED_HEADERS:
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-
-MAIL_POLICY = _MailPolicy(linesep="\r\n")
-"""The policy of every digest; use it too when parsing stored digest bytes to resend them."""
 
 
 @dataclass(frozen=True)
@@ -78,15 +51,16 @@ class MailIdentity:
     base_url: str
 
 
-def make_environment(template_dir: Path) -> jinja2.Environment:
-    """The Jinja2 environment for mail templates: escaping everything but ``*.txt``.
+def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    """The Jinja2 environment for mail templates, read through ``loader`` (the shell passes a
+    ``FileSystemLoader`` for the templates folder): escaping everything but ``*.txt``.
 
     Escaping is decided by name with a default of *on* (RELIABILITY.md finding 10: the usual
     ``select_autoescape`` leaves unknown extensions unescaped). Only names ending in ``.txt``
     are plain text, because escaping ``&`` there would show ``&amp;`` to the reader.
     """
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir),
+        loader=loader,
         autoescape=is_autoescaped,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -94,9 +68,30 @@ def make_environment(template_dir: Path) -> jinja2.Environment:
     )
     env.filters.update(
         safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary,
-        marked_summary=marked_summary,
+        marked_summary=marked_summary, wordwrap=wordwrap,
     )
     return env
+
+
+@jinja2.pass_environment
+def wordwrap(environment: jinja2.Environment, s: str, width: int = 79,
+             break_long_words: bool = True, wrapstring: str | None = None,
+             break_on_hyphens: bool = True) -> str:
+    """Jinja's ``wordwrap``, the same text, but without ``textwrap`` in the common case of
+    the text part: one line of single spaces (what ``shorten`` gives), never breaking words or
+    at hyphens. ``textwrap`` was a third of the text part's rendering time."""
+    if break_long_words or break_on_hyphens or s != " ".join(s.split()):
+        return jinja2.filters.do_wordwrap(environment, s, width, break_long_words, wrapstring,
+                                          break_on_hyphens)
+    lines: list[str] = []
+    line = ""
+    for word in s.split(" ") if s else ():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return (wrapstring or environment.newline_sequence).join([*lines, line] if line else lines)
 
 
 # Outlook's Word engine ignores <mark>'s default style, so the colour is given inline.
@@ -106,8 +101,14 @@ _MARK = Markup('<mark style="background-color:#fff2a8;color:#212b32;">')
 def marked_summary(entry: DigestEntry, limit: int = 300) -> Markup:
     """The entry's summary as escaped HTML, matched words in ``<mark>``, cut to a snippet
     around the first hit when it is long."""
-    text = visible_text(entry.summary)
-    marked = highlight(text, entry.hits, "summary", max_chars=limit)
+    return _marked(entry.summary, entry.hits, limit)
+
+
+@lru_cache(maxsize=4096)
+def _marked(summary: str, hits: tuple[Hit, ...], limit: int) -> Markup:
+    """``marked_summary``, remembered: an item goes to everyone who follows its topic, and
+    marking its words took as long as the rest of a digest's HTML (docs/performance.md)."""
+    marked = highlight(visible_text(summary), hits, "summary", max_chars=limit)
     return Markup(str(marked).replace("<mark>", str(_MARK)))
 
 
@@ -116,6 +117,7 @@ def is_autoescaped(template_name: str | None) -> bool:
     return not (template_name or "").endswith(".txt")
 
 
+@lru_cache(maxsize=4096)
 def safe_url(url: str | None, base: str | None = None) -> str:
     """``url`` if it may become a link (absolute http/https), else "". A path starting with
     "/" is taken relative to ``base`` (the web app's address)."""
@@ -140,12 +142,6 @@ def one_line(text: str, limit: int = 300) -> str:
     return short_summary(text, limit)
 
 
-def clean_header_text(s: str, limit: int = 150) -> str:
-    """``s`` made safe for a header value: CR, LF, NUL, other controls and bidi overrides
-    removed (no header injection, RELIABILITY.md E13), whitespace collapsed, length capped."""
-    return short_summary(s, limit) if s else ""
-
-
 def message_id_for(period_key: str, subscriber_id: int, domain: str) -> str:
     """The Message-ID of a subscriber's digest for a period: the same inputs always give the
     same ID, so a resend after a crash is recognisable as the same mail (E3)."""
@@ -156,14 +152,6 @@ def message_id_for(period_key: str, subscriber_id: int, domain: str) -> str:
         raise ValueError(f"not a digest period key: {period_key!r}")
     # ":" is not allowed in the left part of a Message-ID (RFC 5322 dot-atom-text).
     return f"<digest.{period_key.replace(':', '-')}.{int(subscriber_id)}@{domain}>"
-
-
-def mask_address(addr: str) -> str:
-    """An address as logs and errors may show it: ``alice@example.org`` → ``a…@example.org``."""
-    local, at, domain = addr.strip().rpartition("@")
-    if not at:
-        return "…"
-    return f"{local[:1]}…@{domain}"
 
 
 def render_digest(
@@ -177,7 +165,7 @@ def render_digest(
     now: datetime,
     tz: ZoneInfo,
     subscribed_topics: Sequence[str] = (),
-) -> EmailMessage:
+) -> Mail:
     """The digest as a ``multipart/alternative`` message (text first, then HTML).
 
     ``subscribed_topics`` names all the subscriber's topics for the footer; it defaults to the
@@ -185,26 +173,14 @@ def render_digest(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    _check_unsubscribe_url(unsubscribe_url)
     context = _context(digest, identity, unsubscribe_url, tz, subscribed_topics)
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = Address(clean_header_text(identity.from_name), addr_spec=identity.from_addr)
-    message["To"] = Address(addr_spec=_one_address(to_addr))
-    message["Subject"] = clean_header_text(env.get_template(SUBJECT_TEMPLATE).render(context))
-    message["Date"] = format_datetime(now.astimezone(tz))
-    message["Message-ID"] = _checked_message_id(message_id)
-    _add_list_headers(message, identity, unsubscribe_url)
-    message.set_content(
-        env.get_template(TEXT_TEMPLATE).render(context) + "\n",
-        subtype="plain", charset="utf-8", cte="quoted-printable",
-    )
-    message.add_alternative(
-        env.get_template(HTML_TEMPLATE).render(context) + "\n",
-        subtype="html", charset="utf-8", cte="quoted-printable",
-    )
-    for part in message.iter_parts():
-        del part["MIME-Version"]  # belongs on the message only; add_alternative copies it
-    return message
+    return compose(
+        sender=Sender(identity.from_addr, identity.from_name), to=to_addr,
+        subject=env.get_template(SUBJECT_TEMPLATE).render(context),
+        text=env.get_template(TEXT_TEMPLATE).render(context) + "\n",
+        html=env.get_template(HTML_TEMPLATE).render(context) + "\n",
+        message_id=message_id, date=now.astimezone(tz),
+        list_headers=ListHeaders(identity.list_id, identity.from_name, unsubscribe_url))
 
 
 def _context(
@@ -230,45 +206,3 @@ def _context(
         "unsubscribe_url": unsubscribe_url,
         "tz": tz,
     }
-
-
-def _add_list_headers(message: EmailMessage, identity: MailIdentity, unsubscribe_url: str) -> None:
-    """List-Id (RFC 2919), one-click unsubscribe (RFC 2369, RFC 8058) and auto-reply hints."""
-    if not re.fullmatch(r"<[A-Za-z0-9.-]+>", identity.list_id):
-        raise ValueError(f"List-Id must look like <name.example.org>: {identity.list_id!r}")
-    message["List-Id"] = f"{clean_header_text(identity.from_name)} {identity.list_id}"
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
-    # Exchange/Outlook ignore Auto-Submitted; this asks them not to send out-of-office
-    # replies. Bounces (NDRs) are still wanted, so not "All".
-    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-
-
-def _one_address(addr: str) -> str:
-    """``addr`` if it is one plain address, else ValueError (never several, never injected)."""
-    if (
-        clean_header_text(addr, 320) != addr
-        or addr.count("@") != 1
-        or any(ch in addr for ch in ",;<>\"() ")
-    ):
-        raise ValueError(f"not a single e-mail address: {mask_address(addr)!r}")
-    if not addr.isascii():  # would need SMTPUTF8 (RFC 6531) all the way to the mailbox
-        raise ValueError(f"non-ASCII e-mail addresses are not supported: {mask_address(addr)!r}")
-    return addr
-
-
-def _checked_message_id(message_id: str) -> str:
-    """``message_id`` if it has the ``<left@domain>`` shape, else ValueError."""
-    if not re.fullmatch(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>", message_id):
-        raise ValueError(f"not a Message-ID: {message_id!r}")
-    return message_id
-
-
-def _check_unsubscribe_url(url: str) -> None:
-    """One-click unsubscribe needs https (RFC 8058 §3.1); plain http only for a local demo."""
-    if not (is_safe_link(url) and url.isascii() and len(url) <= 900):
-        raise ValueError("unsubscribe URL must be an absolute ASCII http(s) URL")
-    parts = urlsplit(url)
-    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ValueError("unsubscribe URL must use https (RFC 8058)")

@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import jinja2
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 import awareness
-from awareness.digests.mail import FileBackend, MailBackend, SmtpBackend
+from awareness.digests.render import make_environment
 from awareness.errors import ConfigError
+from awareness.mail.backends import FileBackend, MailBackend, SmtpBackend
 from awareness.settings import Settings
 from awareness.sources.fetch import FetchPolicy, Resolver, system_resolver
-from awareness.storage.db import make_engine, session_factory
+from awareness.storage.db import make_engine
 from awareness.subscriptions import SourceDef, Topic, parse_sources, parse_topic
 
 Clock = Callable[[], datetime]
@@ -69,13 +70,13 @@ class Context:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
     mailer: MailBackend
     fetch_policy: FetchPolicy
     resolver: Resolver = system_resolver
     clock: Clock = utc_now
     _topics: FileBacked[tuple[Topic, ...]] = field(init=False, repr=False)
     _sources: FileBacked[tuple[SourceDef, ...]] = field(init=False, repr=False)
+    _mail_templates: jinja2.Environment | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         folder = self.subscriptions_dir
@@ -96,6 +97,13 @@ class Context:
             return configured
         # Installed without a templates/ folder next to the settings: use the project's own.
         return Path(awareness.__file__).resolve().parents[2] / "templates"
+
+    def mail_templates(self) -> jinja2.Environment:
+        """The e-mail templates' environment, made once for the process so that compiled
+        templates are kept (Jinja still reads a template again when its file changes)."""
+        if self._mail_templates is None:
+            self._mail_templates = make_environment(jinja2.FileSystemLoader(self.templates_dir))
+        return self._mail_templates
 
     def topics(self) -> tuple[Topic, ...]:
         """Every topic under subscriptions/topics, as the files are now."""
@@ -170,7 +178,6 @@ def create_context(settings: Settings, *, clock: Clock = utc_now,
     return Context(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
         mailer=mailer_from_settings(settings),
         fetch_policy=fetch_policy_from_settings(settings),
         resolver=resolver,

@@ -1,66 +1,51 @@
-"""Digests: decide what each subscriber gets, write it to the outbox, then relay the outbox.
+"""Digests: decide what each subscriber gets, queue it in the outbox, then relay the outbox.
 
 Two steps, so that nothing is lost or sent twice (RELIABILITY E1-E5):
 
-1. *Enqueue*: for each subscriber and period, render the digest and write a ``deliveries``
-   row (UNIQUE subscriber + period) together with the items it carries, in one transaction.
+1. *Enqueue*: for each subscriber and period, read what they have not been sent (storage),
+   build and render the digest (core), and write it to the outbox — unique on kind and
+   ``<subscriber>/<period>`` — with the items it carries, in one short write transaction.
    A second run for the same period finds the row and does nothing.
-2. *Relay*: send each pending row; mark it sent only after the server accepted it. A crash
-   between the two leaves the row pending and it is sent on the next pass with the same
-   Message-ID (at-least-once; a duplicate is recognisable by its Message-ID).
+2. *Relay* (``service.outbox``): send every due message of every kind; mark each sent only
+   after the server accepted it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
+from email.errors import MessageError
 from typing import Literal, cast
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+import jinja2
 
-from awareness.digests.build import Digest, DigestDriver, DigestEntry, build_digest, period_key
-from awareness.digests.mail import RecipientRefused
-from awareness.digests.render import (
-    MAIL_POLICY,
-    MailIdentity,
-    make_environment,
-    mask_address,
-    message_id_for,
-    render_digest,
+from awareness.digests.build import (
+    Candidate,
+    Digest,
+    build_digest,
+    digest_entries,
+    period_key,
 )
-from awareness.errors import MailError
+from awareness.digests.render import MailIdentity, message_id_for, render_digest
+from awareness.digests.subscribers import Subscriber
+from awareness.mail.compose import Mail
+from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
 from awareness.service.context import Context
-from awareness.storage.db import transaction
-from awareness.storage.models import (
-    Delivery,
-    DeliveryItem,
-    Item,
-    Match,
-    MatchDriver,
-    Review,
-    Subscriber,
-)
-from awareness.topics.explain import hits_from_dicts
+from awareness.service.outbox import relay
+from awareness.storage import outbox, subscribers
+from awareness.storage.db import reading, writing
 
 log = logging.getLogger(__name__)
 
-SENDABLE = ("approved", "auto")
 LOOKBACK = timedelta(days=30)  # a new subscriber gets at most a month of back catalogue
-RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-                timedelta(hours=6))
-GIVE_UP_AFTER = timedelta(hours=48)
-CIRCUIT_BREAKER = 3  # consecutive server failures that pause a relay pass (RELIABILITY E7)
+BATCH = 25  # digests read, built and written together
 
 
 @dataclass
 class SendReport:
-    """What a send run did; ``previews`` holds the digests a dry run would have sent."""
+    """What a send run did; ``previews`` holds the digests a dry run would have sent, and
+    ``unsent`` what the outbox still holds after the relay's pass (every kind)."""
 
     queued: int = 0
     already_queued: int = 0
@@ -70,10 +55,13 @@ class SendReport:
     failed: int = 0
     suspended: int = 0
     paused: bool = False
+    possible_duplicates: int = 0
     previews: list[tuple[str, Digest]] = field(default_factory=list)
+    unsent: list[Unsent] = field(default_factory=list)
 
 
 def identity(ctx: Context) -> MailIdentity:
+    """Who digests come from, from the settings."""
     s = ctx.settings
     return MailIdentity(from_addr=s.mail.from_addr, from_name=s.mail.from_name,
                         list_id=f"<digests.{s.mail.domain}>", domain=s.mail.domain,
@@ -82,193 +70,111 @@ def identity(ctx: Context) -> MailIdentity:
 
 def send_digests(ctx: Context, *, frequency: str | None = None,
                  dry_run: bool = False) -> SendReport:
-    """Enqueue this period's digests, then relay everything pending (nothing, on a dry run)."""
+    """Enqueue this period's digests, then relay everything due (nothing, on a dry run)."""
     report = SendReport()
     enqueue(ctx, report, frequency=frequency, dry_run=dry_run)
     if not dry_run:
-        relay(ctx, report)
+        relayed = relay(ctx)
+        report.sent, report.retrying, report.failed = (relayed.sent, relayed.retrying,
+                                                       relayed.failed)
+        report.suspended, report.paused = relayed.suspended, relayed.paused
+        report.possible_duplicates = relayed.possible_duplicates
+        report.unsent += relayed.unsent
     return report
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every digest of one run shares: the time, topic names by slug, and each
+    subscriber's period."""
+
+    ctx: Context
+    now: datetime
+    names: dict[str, str]
+    periods: dict[int, str]
+    dry_run: bool
 
 
 def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
             dry_run: bool) -> None:
+    """Queue the digest of each active subscriber (of ``frequency``) not queued this period,
+    ``BATCH`` subscribers at a time: one read transaction, then build and render outside any
+    transaction, then one write transaction (a few commits instead of one per digest, and
+    never more than a batch of messages in memory)."""
     now = ctx.now()
-    env = make_environment(ctx.templates_dir)
-    with ctx.sessions() as session:
-        query = select(Subscriber).options(selectinload(Subscriber.subscriptions)).where(
-            Subscriber.unsubscribed_at.is_(None))
-        if frequency:
-            query = query.where(Subscriber.frequency == frequency)
-        subscribers = list(session.scalars(query))
-    for subscriber in subscribers:
-        frequency_of = cast(Literal["daily", "weekly"], subscriber.frequency)
-        key = period_key(frequency_of, now, ctx.settings.timezone)
-        with ctx.sessions() as session:
-            if _has_delivery(session, subscriber.id, key):
-                report.already_queued += 1
-                continue
-            entries, item_matches = _entries_for(ctx, session, subscriber, now)
-        digest = build_digest(subscriber_id=subscriber.id, frequency=subscriber.frequency,
-                              period_key=key, entries=entries)
-        if digest is None:
-            report.nothing_to_send += 1
-            continue
-        if dry_run:
-            report.previews.append((subscriber.email, digest))
-            continue
-        message_id = message_id_for(key, subscriber.id, ctx.settings.mail.domain)
-        message = render_digest(
-            digest, env=env, identity=identity(ctx), to_addr=subscriber.email,
-            unsubscribe_url=f"{identity(ctx).base_url}/unsubscribe/{subscriber.token}",
-            message_id=message_id, now=now, tz=ctx.settings.timezone,
-            subscribed_topics=_topic_names(ctx, subscriber))
-        if _write_outbox(ctx, subscriber.id, key, message_id, message.as_bytes(policy=MAIL_POLICY),
-                         item_matches, now):
+    with reading(ctx.engine) as connection:
+        people = subscribers.for_digests(connection, frequency)
+        periods = {s.id: _period(s, now, ctx) for s in people}
+        done = outbox.queued_keys(connection, DIGEST,
+                                  [digest_key(s.id, periods[s.id]) for s in people])
+    todo = [s for s in people if digest_key(s.id, periods[s.id]) not in done]
+    report.already_queued += len(people) - len(todo)
+    run = _Run(ctx, now, {t.slug: t.name for t in ctx.topics()}, periods, dry_run)
+    for start in range(0, len(todo), BATCH):
+        _enqueue_batch(run, todo[start:start + BATCH], report)
+
+
+def _period(subscriber: Subscriber, now: datetime, ctx: Context) -> str:
+    frequency = cast(Literal["daily", "weekly"], subscriber.frequency)
+    return period_key(frequency, now, ctx.settings.timezone)
+
+
+def _enqueue_batch(run: _Run, batch: list[Subscriber], report: SendReport) -> None:
+    """Read (storage), build and render (core), write (storage) a batch of digests."""
+    with reading(run.ctx.engine) as connection:
+        found = {s.id: outbox.undelivered(connection, s.id, [t for t in s.topics if t in run.names],
+                                          min(s.created_at, run.now) - LOOKBACK)
+                 for s in batch}
+    ready = [built for s in batch if (built := _build(run, s, found[s.id], report))]
+    if not ready:
+        return
+    with writing(run.ctx.engine) as connection:
+        written = [outbox.queue(connection, message, run.now, items) for message, items in ready]
+    for (message, _), queued in zip(ready, written, strict=True):
+        if queued:
             report.queued += 1
         else:
+            log.info("digest %s already queued by another run", message.key)
             report.already_queued += 1
 
 
-def _topic_names(ctx: Context, subscriber: Subscriber) -> tuple[str, ...]:
-    names = {t.slug: t.name for t in ctx.topics()}
-    return tuple(sorted(names[s.topic_slug] for s in subscriber.subscriptions
-                        if s.topic_slug in names))
-
-
-def _has_delivery(session: Session, subscriber_id: int, key: str) -> bool:
-    found = select(Delivery.id).where(Delivery.subscriber_id == subscriber_id,
-                                      Delivery.period_key == key)
-    return session.scalar(found) is not None
-
-
-def _entries_for(ctx: Context, session: Session, subscriber: Subscriber,
-                 now: datetime) -> tuple[list[DigestEntry], dict[int, int]]:
-    """The subscriber's sendable matches not yet sent to them, and item id → match id."""
-    topics = {t.slug: t for t in ctx.topics()}
-    slugs = [s.topic_slug for s in subscriber.subscriptions if s.topic_slug in topics]
-    # A story (the same document from several publishers) is sent once: once any of its
-    # items reached the subscriber, the other publishers' copies are not sent later either.
-    story = func.coalesce(Item.story_id, Item.id)
-    delivered = (select(story).join(DeliveryItem, DeliveryItem.item_id == Item.id)
-                 .where(DeliveryItem.subscriber_id == subscriber.id))
-    since = min(subscriber.created_at, now) - LOOKBACK
-    matches = list(session.scalars(
-        select(Match).join(Item)
-        .options(selectinload(Match.item).selectinload(Item.source),
-                 selectinload(Match.driver_links).selectinload(MatchDriver.driver))
-        .where(Match.topic_slug.in_(slugs), Match.status.in_(SENDABLE),
-               story.not_in(delivered), Item.first_seen_at >= since)
-    ))
-    base_url = identity(ctx).base_url
-    notes = _review_notes(session, [m.id for m in matches])
-    entries: list[DigestEntry] = []
-    item_matches: dict[int, int] = {}
-    for match in matches:
-        item = match.item
-        item_matches.setdefault(item.id, match.id)
-        entries.append(DigestEntry(
-            match_id=match.id, topic_slug=match.topic_slug,
-            topic_name=topics[match.topic_slug].name, title=item.title, link=item.link,
-            publisher=item.source.publisher, published=item.published_at,
-            summary=item.summary_text, score=match.score, note=notes.get(match.id, ""),
-            story=str(item.story_id or item.id), hits=hits_from_dicts(match.hits or []),
-            drivers=tuple(DigestDriver(title=d.driver.title, impact=d.driver.impact,
-                                       url=f"{base_url}/drivers/{d.driver.slug}",
-                                       suggested=d.kind != "same_document")
-                          for d in match.driver_links)))
-    return entries, item_matches
-
-
-def _review_notes(session: Session, match_ids: list[int]) -> dict[int, str]:
-    """The latest non-empty review note per match."""
-    rows = session.execute(
-        select(Review.match_id, Review.note).where(Review.match_id.in_(match_ids),
-                                                   Review.note != "").order_by(Review.id))
-    return {match_id: note for match_id, note in rows}
-
-
-def _write_outbox(ctx: Context, subscriber_id: int, key: str, message_id: str, message: bytes,
-                  item_matches: dict[int, int], now: datetime) -> bool:
-    """Write the delivery and its items in one transaction; False if another run won."""
+def _build(run: _Run, subscriber: Subscriber, candidates: list[Candidate],
+           report: SendReport) -> tuple[Queued, dict[int, int]] | None:
+    """The subscriber's digest, rendered, with the items it delivers (item id → match id);
+    None when there is nothing to send or on a dry run."""
+    period = run.periods[subscriber.id]
+    digest = build_digest(subscriber_id=subscriber.id, frequency=subscriber.frequency,
+                          period_key=period, entries=digest_entries(
+                              candidates, run.names, run.ctx.settings.base_url))
+    if digest is None:
+        report.nothing_to_send += 1
+        return None
+    if run.dry_run:
+        report.previews.append((subscriber.email, digest))
+        return None
     try:
-        with transaction(ctx.sessions) as session:
-            delivery = Delivery(subscriber_id=subscriber_id, period_key=key, status="pending",
-                                message_id=message_id, message=message, created_at=now,
-                                attempts=0)
-            session.add(delivery)
-            session.flush()
-            session.add_all(DeliveryItem(delivery_id=delivery.id, subscriber_id=subscriber_id,
-                                         item_id=item_id, match_id=match_id)
-                            for item_id, match_id in item_matches.items())
-    except IntegrityError:
-        log.info("digest %s for subscriber %s already queued by another run", key, subscriber_id)
-        return False
-    return True
+        mail = _render(run.ctx, run.ctx.mail_templates(), digest, subscriber, run.names,
+                       run.now)
+    except (ValueError, MessageError) as err:  # e.g. an address the e-mail package refuses
+        log.warning("digest %s for subscriber %s cannot be composed: %s", period,
+                    subscriber.id, err)
+        report.unsent.append(Unsent(DIGEST, "failed", f"cannot be composed: {err}"))
+        return None
+    # Every candidate's item counts as delivered, the folded duplicates' too: otherwise
+    # they would come back alone in the next digest.
+    items: dict[int, int] = {}
+    for candidate in candidates:
+        items.setdefault(candidate.item_id, candidate.match_id)
+    return Queued(DIGEST, digest_key(subscriber.id, period), mail, subscriber.id), items
 
 
-def relay(ctx: Context, report: SendReport) -> None:
-    """Send every pending delivery that is due; mark each sent only once accepted."""
-    now = ctx.now()
-    with ctx.sessions() as session:
-        pending = list(session.scalars(
-            select(Delivery.id).where(Delivery.status == "pending").order_by(Delivery.id)))
-    interval = 1.0 / max(ctx.settings.mail.send_rate, 0.001)
-    server_failures = 0
-    for delivery_id in pending:
-        if server_failures >= CIRCUIT_BREAKER:
-            # The server itself is failing (down, refusing us): stop this pass rather than
-            # time out once per pending digest; they all stay pending for the next pass.
-            log.warning("mail server failed %d times in a row; relay paused until the next "
-                        "pass", server_failures)
-            report.paused = True
-            break
-        with transaction(ctx.sessions) as session:
-            # Row lock on PostgreSQL so two relays never send one row; SQLite serialises writers.
-            delivery = session.scalar(select(Delivery).where(
-                Delivery.id == delivery_id, Delivery.status == "pending")
-                .with_for_update(skip_locked=True))
-            if delivery is None:
-                continue
-            if delivery.next_attempt_at and delivery.next_attempt_at > now:
-                continue
-            message = cast(EmailMessage,
-                           message_from_bytes(delivery.message, policy=MAIL_POLICY))
-            try:
-                ctx.mailer.send(message)
-            except MailError as exc:
-                _record_mail_failure(session, delivery, exc, now, report)
-                is_server_fault = exc.temporary and not isinstance(exc, RecipientRefused)
-                server_failures = server_failures + 1 if is_server_fault else 0
-                continue
-            server_failures = 0
-            log.info("digest %s sent to subscriber %s", delivery.period_key,
-                     delivery.subscriber_id)
-            delivery.status, delivery.sent_at = "sent", now
-            delivery.attempts += 1
-            delivery.last_error = None
-            report.sent += 1
-        time.sleep(interval)
-
-
-def _record_mail_failure(session: Session, delivery: Delivery, error: MailError,
-                         now: datetime, report: SendReport) -> None:
-    delivery.attempts += 1
-    delivery.last_error = str(error)
-    if error.temporary and now - delivery.created_at < GIVE_UP_AFTER:
-        delay = RETRY_DELAYS[min(delivery.attempts - 1, len(RETRY_DELAYS) - 1)]
-        delivery.next_attempt_at = now + delay
-        report.retrying += 1
-    else:
-        delivery.status = "failed"
-        report.failed += 1
-        if isinstance(error, RecipientRefused):
-            # A hard bounce: stop mailing the address (listmonk suspends at one) and say why.
-            subscriber = session.get_one(Subscriber, delivery.subscriber_id)
-            subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
-            subscriber.suspended_reason = f"hard bounce: {error}"[:500]
-            report.suspended += 1
-    log.warning("digest %s to subscriber %s not sent: %s", delivery.period_key,
-                delivery.subscriber_id, error)
-
-
-__all__ = ["SendReport", "mask_address", "send_digests"]
+def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: Subscriber,
+            names: dict[str, str], now: datetime) -> Mail:
+    """The subscriber's digest as a message, with their unsubscribe link and topics."""
+    me = identity(ctx)
+    return render_digest(
+        digest, env=env, identity=me, to_addr=subscriber.email,
+        unsubscribe_url=f"{me.base_url}/unsubscribe/{subscriber.token}",
+        message_id=message_id_for(digest.period_key, subscriber.id, ctx.settings.mail.domain),
+        now=now, tz=ctx.settings.timezone,
+        subscribed_topics=sorted(names[t] for t in subscriber.topics if t in names))

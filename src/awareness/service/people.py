@@ -1,41 +1,21 @@
-"""Staff subscribers (librarian accounts are in ``service.librarians``)."""
+"""Staff subscribers (their SQL is in ``storage.subscribers``; librarian accounts are in
+``service.librarians``)."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from awareness.addresses import address_problem
-from awareness.digests.render import mask_address
+from awareness.digests.subscribers import Subscriber, SubscriberView, view_of
 from awareness.errors import AwarenessError, NotFound
+from awareness.mail.compose import mask_address
+from awareness.mail.outbox import DIGEST
 from awareness.service.context import Context
-from awareness.storage.db import transaction
-from awareness.storage.models import (
-    Delivery,
-    DeliveryItem,
-    Item,
-    Subscriber,
-    Subscription,
-)
-
-
-@dataclass(frozen=True)
-class SubscriberView:
-    id: int
-    email: str
-    frequency: str
-    topics: list[str]
-    created_at: datetime
-    active: bool
-    suspended_reason: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        return {**self.__dict__, "created_at": self.created_at.isoformat()}
-
+from awareness.storage import outbox, subscribers
+from awareness.storage.db import reading, writing
 
 
 def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
@@ -50,90 +30,79 @@ def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) 
         raise AwarenessError("name at least one topic with --topic")
     for slug in topics:
         ctx.topic(slug)  # raises with the list of known topics
-    with transaction(ctx.sessions) as session:
-        row = session.scalar(select(Subscriber).where(Subscriber.email == email.lower()))
-        if row is None:
-            row = Subscriber(email=email.lower(), frequency=frequency,
-                             token=secrets.token_urlsafe(32), created_at=ctx.now())
-            session.add(row)
-        row.frequency, row.unsubscribed_at, row.suspended_reason = frequency, None, None
-        have = {s.topic_slug for s in row.subscriptions}
-        row.subscriptions.extend(Subscription(topic_slug=t) for t in topics if t not in have)
-        session.flush()
-        return _subscriber_view(row)
-
-
-def _subscriber_view(row: Subscriber) -> SubscriberView:
-    return SubscriberView(row.id, row.email, row.frequency,
-                          sorted(s.topic_slug for s in row.subscriptions), row.created_at,
-                          row.unsubscribed_at is None, row.suspended_reason)
+    with writing(ctx.engine) as connection:
+        subscriber = subscribers.subscribe(connection, email=email, frequency=frequency,
+                                           topics=topics, token=secrets.token_urlsafe(32),
+                                           now=ctx.now())
+    return view_of(subscriber)
 
 
 def list_subscribers(ctx: Context) -> list[SubscriberView]:
-    with ctx.sessions() as session:
-        return [_subscriber_view(r) for r in session.scalars(select(Subscriber).order_by(
-            Subscriber.email))]
+    """Every subscriber, active or not, by address."""
+    with reading(ctx.engine) as connection:
+        return [view_of(s) for s in subscribers.every_subscriber(connection)]
 
 
 def subscriber_for_token(ctx: Context, token: str) -> SubscriberView | None:
-    with ctx.sessions() as session:
-        row = session.scalar(select(Subscriber).where(Subscriber.token == token))
-        return _subscriber_view(row) if row else None
+    """The subscriber an unsubscribe link is for, or None."""
+    with reading(ctx.engine) as connection:
+        found = subscribers.by_token(connection, token)
+    return view_of(found) if found else None
 
 
 def unsubscribe(ctx: Context, token: str) -> bool:
     """Unsubscribe the holder of ``token`` from every digest; repeating it is harmless."""
-    with transaction(ctx.sessions) as session:
-        row = session.scalar(select(Subscriber).where(Subscriber.token == token))
-        if row is None:
+    with writing(ctx.engine) as connection:
+        found = subscribers.by_token(connection, token)
+        if found is None:
             return False
-        if row.unsubscribed_at is None:
-            row.unsubscribed_at = ctx.now()
+        subscribers.unsubscribe(connection, found.id, ctx.now())
         return True
 
 
 def remove_subscriber(ctx: Context, email: str) -> None:
-    with transaction(ctx.sessions) as session:
-        row = _subscriber_row(session, email)
-        row.unsubscribed_at = row.unsubscribed_at or ctx.now()
+    """Stop sending digests to an address (what they were sent is kept)."""
+    with writing(ctx.engine) as connection:
+        subscribers.unsubscribe(connection, _subscriber(connection, email).id, ctx.now())
 
 
 def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
     """Everything stored about one subscriber (a subject access request, UK GDPR art. 15)."""
-    with ctx.sessions() as session:
-        row = _subscriber_row(session, email)
-        deliveries = session.scalars(
-            select(Delivery).where(Delivery.subscriber_id == row.id).order_by(Delivery.id))
-        return {
-            **_subscriber_view(row).as_json(),
-            "unsubscribed_at": row.unsubscribed_at.isoformat() if row.unsubscribed_at else None,
-            "deliveries": [{
-                "period": d.period_key, "status": d.status, "message_id": d.message_id,
-                "created_at": d.created_at.isoformat(),
-                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-                "items": [title for (title,) in session.execute(
-                    select(Item.title).join(DeliveryItem, DeliveryItem.item_id == Item.id)
-                    .where(DeliveryItem.delivery_id == d.id).order_by(Item.id))],
-            } for d in deliveries],
-        }
+    with reading(ctx.engine) as connection:
+        subscriber = _subscriber(connection, email)
+        messages = outbox.about(connection, subscriber.id, subscriber.email)
+    return {
+        **view_of(subscriber).as_json(),
+        "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        "deliveries": [{
+            "kind": m.kind, "period": m.key.partition("/")[2] if m.kind == DIGEST else m.key,
+            "status": m.status, "message_id": m.message_id,
+            "created_at": m.created_at.isoformat(), "sent_at": _iso(m.sent_at),
+            "items": list(m.items),
+        } for m in messages],
+    }
 
 
 def erase_subscriber(ctx: Context, email: str) -> int:
-    """Delete a subscriber and every row about them (outbox, delivered items, topics).
+    """Delete a subscriber and every row about them: their messages of any kind (and any
+    addressed to them), the items their digests carried, their topics.
 
     Returns the number of outbox messages deleted. Unlike ``remove_subscriber`` nothing is
     kept, so a later digest could repeat items they already had if they subscribe again.
     """
-    with transaction(ctx.sessions) as session:
-        row = _subscriber_row(session, email)
-        session.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == row.id))
-        erased = session.execute(delete(Delivery).where(Delivery.subscriber_id == row.id))
-        session.delete(row)
-        return int(getattr(erased, "rowcount", 0) or 0)
+    with writing(ctx.engine) as connection:
+        subscriber = _subscriber(connection, email)
+        erased = outbox.erase_for(connection, subscriber.id, subscriber.email)
+        subscribers.erase(connection, subscriber.id)
+    return erased
 
 
-def _subscriber_row(session: Session, email: str) -> Subscriber:
-    row = session.scalar(select(Subscriber).where(Subscriber.email == email.strip().lower()))
-    if row is None:
+def _subscriber(connection: Connection, email: str) -> Subscriber:
+    found = subscribers.by_email(connection, email)
+    if found is None:
         raise NotFound(f"no subscriber {mask_address(email)}")
-    return row
+    return found
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,31 +1,36 @@
-"""The daily "broken or stale sources" e-mail to the sources' owner (shell).
+"""The daily "broken or stale sources" e-mail to the sources' owner (service).
 
-Sent to ``[sources] owner_email`` when at least one source needs attention, at most once a
-day: the ``source_health_mails`` table records the day (in the service's time zone) before a
-rerun could send it again. A failed send records nothing, so the next run tries again.
+Queued for ``[sources] owner_email`` when at least one source needs attention, at most once a
+day: the outbox holds one report per day (in the service's time zone), so a rerun queues
+nothing again. The relay sends it with every other message; a failed send is retried on the
+relay's schedule, and the report says so.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-
-from awareness.digests.render import MAIL_POLICY, clean_header_text
-from awareness.errors import MailError
+from awareness.mail.compose import Sender, compose
+from awareness.mail.outbox import SOURCES_REPORT, Queued
 from awareness.service.context import Context
 from awareness.service.listing import source_health
+from awareness.service.outbox import relay
 from awareness.sources import health_mail
-from awareness.storage.db import transaction
-from awareness.storage.models import SourceHealthMail
+from awareness.storage import outbox
+from awareness.storage.db import reading, writing
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SourceReport:
-    """What one run did: "sent", "nothing to report", "already sent", "no owner" or "failed"."""
+    """What one run did: "sent", "nothing to report", "already sent", "no owner",
+    "retrying" (queued, not sent yet: ``error`` says why) or "failed" (given up, or the
+    owner's address is not one)."""
 
     status: str
     day: str
@@ -34,34 +39,43 @@ class SourceReport:
 
 
 def send_source_report(ctx: Context) -> SourceReport:
-    """E-mail the owner the sources that are broken, gone, stale or duplicates, once a day."""
+    """Queue for the owner the sources that are broken, gone, stale or duplicates, once a
+    day, then relay the outbox."""
     now = ctx.now()
     day = now.astimezone(ctx.settings.timezone).date().isoformat()
     owner = ctx.settings.sources.owner_email.strip()
     if not owner:
         return SourceReport("no owner", day)
-    with ctx.sessions() as session:
-        if session.scalar(select(SourceHealthMail.id).where(SourceHealthMail.day == day)):
-            return SourceReport("already sent", day)
-    found = health_mail.problems(source_health(ctx))
-    ids = tuple(row["id"] for row, _ in found)
-    if not found:
-        return SourceReport("nothing to report", day)
+    with reading(ctx.engine) as connection:
+        before = outbox.statuses(connection, SOURCES_REPORT, [day]).get(day)
+    if before is not None and before.status == "sent":
+        return SourceReport("already sent", day)
+    ids: tuple[str, ...] = ()
+    if before is None:
+        found = health_mail.problems(source_health(ctx))
+        if not found:
+            return SourceReport("nothing to report", day)
+        ids = tuple(row["id"] for row, _ in found)
+        try:
+            _queue(ctx, owner, found, day, now)
+        except ValueError as err:  # the owner's address in the settings is not one address
+            return SourceReport("failed", day, ids, str(err))
+    relay(ctx)
+    with reading(ctx.engine) as connection:
+        after = outbox.statuses(connection, SOURCES_REPORT, [day])[day]
+    status = {"sent": "sent", "failed": "failed"}.get(after.status, "retrying")
+    if status != "sent":
+        log.warning("source report of %s %s: %s", day,
+                    "given up" if status == "failed" else "not sent yet", after.reason)
+    return SourceReport(status, day, ids, after.reason if status != "sent" else None)
+
+
+def _queue(ctx: Context, owner: str, found: list[tuple[Mapping[str, Any], str]], day: str,
+           now: datetime) -> None:
     s = ctx.settings
-    message_id = f"<sources.{day}@{s.mail.domain.strip().lower()}>"
     subject, body = health_mail.message_text(found, day=day)
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = Address(clean_header_text(s.mail.from_name), addr_spec=s.mail.from_addr)
-    message["To"] = owner
-    message["Subject"] = clean_header_text(subject)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
-    try:
-        ctx.mailer.send(message)
-    except MailError as err:
-        return SourceReport("failed", day, ids, str(err))
-    with transaction(ctx.sessions) as session:
-        session.add(SourceHealthMail(day=day, message_id=message_id, sent_at=now))
-    return SourceReport("sent", day, ids)
+    mail = compose(sender=Sender(s.mail.from_addr, s.mail.from_name), to=owner,
+                   subject=subject, text=body, date=now,
+                   message_id=f"<sources.{day}@{s.mail.domain.strip().lower()}>")
+    with writing(ctx.engine) as connection:
+        outbox.queue(connection, Queued(SOURCES_REPORT, day, mail), now)

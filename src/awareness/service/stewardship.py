@@ -3,34 +3,31 @@ that tells each member.
 
 A record needs attention when its review date has passed, or when an item was linked to it as
 the *same document* or a *new edition* after the record was last updated (the document may
-have changed under it). Each member gets one e-mail per ISO week; the ``stewardship_mails``
-table remembers what was sent, so a rerun in the same week sends nothing again.
+have changed under it). Each member gets one e-mail per ISO week: it is queued in the outbox
+under the member and the week, so a rerun in the same week queues nothing again, and sent by
+the relay with every other message (``service.outbox``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 import jinja2
-from sqlalchemy import select
 
-from awareness.digests.render import (
-    MAIL_POLICY,
-    clean_header_text,
-    make_environment,
-)
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import due_status
-from awareness.errors import MailError
+from awareness.mail.compose import Mail, Sender, compose
+from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
 from awareness.service.context import Context
+from awareness.service.outbox import relay
 from awareness.storage import drivers as store
-from awareness.storage.db import reading, transaction
-from awareness.storage.models import StewardshipMail
+from awareness.storage import outbox
+from awareness.storage.db import reading, writing
+
+log = logging.getLogger(__name__)
 
 ATTENTION_KINDS = ("same_document", "new_edition")
 
@@ -60,7 +57,8 @@ class StewardshipReport:
     already_sent: list[str] = field(default_factory=list)
     nothing_due: list[str] = field(default_factory=list)
     no_address: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)  # "FG: why", sent again later
+    failed: list[str] = field(default_factory=list)  # "FG: why", given up
 
 
 def load_members(ctx: Context) -> list[Member]:
@@ -104,7 +102,8 @@ def stewardship_message_id(member: str, week: str, domain: str) -> str:
 
 
 def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipReport:
-    """Send each member with records needing attention their list, once per ISO week."""
+    """Queue each member with records needing attention their list, once per ISO week, then
+    relay the outbox; the report says what became of each member's mail."""
     now = ctx.now()
     today = today or now.date()
     week = iso_week(today)
@@ -113,59 +112,61 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     for entry in needs_attention(ctx, today=today):
         by_member.setdefault(entry.member, []).append(entry)
     members = {m.initials: m for m in load_members(ctx)}
-    env = make_environment(ctx.templates_dir)
-    with ctx.sessions() as session:
-        done = set(session.scalars(select(StewardshipMail.member)
-                                   .where(StewardshipMail.week == week)))
-    for initials in sorted(by_member):
-        person = members.get(initials)
-        if person is None:
-            report.no_address.append(initials or "(none)")
-        elif initials in done:
-            report.already_sent.append(initials)
-        else:
-            _send_one(ctx, env, person, by_member[initials], week, now, report)
-    report.nothing_due.extend(sorted(set(members) - set(by_member)))
+    report.no_address = [i or "(none)" for i in sorted(by_member) if i not in members]
+    report.nothing_due = sorted(set(members) - set(by_member))
+    keys = {i: stewardship_key(i, week) for i in sorted(by_member) if i in members}
+    with reading(ctx.engine) as connection:
+        before = outbox.statuses(connection, STEWARDSHIP, keys.values())
+    for initials, key in keys.items():
+        if key not in before:
+            _queue(ctx, members[initials], by_member[initials], week, now)
+    relay(ctx)
+    with reading(ctx.engine) as connection:
+        after = outbox.statuses(connection, STEWARDSHIP, keys.values())
+    for initials, key in keys.items():
+        _report(report, initials, before.get(key), after[key])
+    if report.retrying or report.failed:
+        log.warning("stewardship %s: not sent to %s", week, "; ".join(
+            [f"{line} (retrying)" for line in report.retrying]
+            + [f"{line} (given up)" for line in report.failed]))
     return report
 
 
-def _send_one(ctx: Context, env: jinja2.Environment, person: Member, entries: list[Attention],
-              week: str, now: datetime, report: StewardshipReport) -> None:
+def _queue(ctx: Context, person: Member, entries: list[Attention], week: str,
+           now: datetime) -> None:
     s = ctx.settings
-    message_id = stewardship_message_id(person.initials, week, s.mail.domain)
-    message = render_stewardship(env, person, entries, from_addr=s.mail.from_addr,
-                                 from_name=s.mail.from_name, base_url=s.base_url,
-                                 message_id=message_id, now=now, week=week)
-    try:
-        ctx.mailer.send(message)
-    except MailError as err:
-        report.failed.append(f"{person.initials}: {err}")
-        return
-    with transaction(ctx.sessions) as session:
-        session.add(StewardshipMail(member=person.initials, week=week, message_id=message_id,
-                                    sent_at=now))
-    report.sent.append(person.initials)
+    mail = render_stewardship(ctx.mail_templates(), person, entries,
+                              sender=Sender(s.mail.from_addr, s.mail.from_name),
+                              base_url=s.base_url,
+                              message_id=stewardship_message_id(person.initials, week,
+                                                                s.mail.domain),
+                              now=now, week=week)
+    with writing(ctx.engine) as connection:
+        outbox.queue(connection, Queued(STEWARDSHIP, stewardship_key(person.initials, week),
+                                        mail), now)
+
+
+def _report(report: StewardshipReport, initials: str, before: Unsent | None,
+            after: Unsent) -> None:
+    """File one member under what became of their mail this week."""
+    if before is not None and before.status == "sent":
+        report.already_sent.append(initials)
+    elif after.status == "sent":
+        report.sent.append(initials)
+    elif after.status == "failed":
+        report.failed.append(f"{initials}: {after.reason}")
+    else:
+        report.retrying.append(f"{initials}: {after.reason or 'not tried yet'}")
 
 
 def render_stewardship(env: jinja2.Environment, person: Member, entries: Iterable[Attention], *,
-                       from_addr: str, from_name: str, base_url: str, message_id: str,
-                       now: datetime, week: str) -> EmailMessage:
+                       sender: Sender, base_url: str, message_id: str, now: datetime,
+                       week: str) -> Mail:
     """One member's weekly list as a ``multipart/alternative`` message."""
     context = {"member": person, "entries": list(entries), "base_url": base_url.rstrip("/"),
                "week": week}
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = Address(clean_header_text(from_name), addr_spec=from_addr)
-    message["To"] = Address(clean_header_text(person.name), addr_spec=person.email)
-    message["Subject"] = clean_header_text(
-        env.get_template("stewardship/subject.txt").render(context))
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(env.get_template("stewardship/body.txt").render(context) + "\n",
-                        subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(env.get_template("stewardship/body.html").render(context) + "\n",
-                            subtype="html", charset="utf-8", cte="quoted-printable")
-    for part in message.iter_parts():
-        del part["MIME-Version"]
-    return message
-
+    return compose(
+        sender=sender, to=person.email, to_name=person.name, message_id=message_id, date=now,
+        subject=env.get_template("stewardship/subject.txt").render(context),
+        text=env.get_template("stewardship/body.txt").render(context) + "\n",
+        html=env.get_template("stewardship/body.html").render(context) + "\n")

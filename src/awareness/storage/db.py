@@ -20,7 +20,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The execution option that marks a connection's transaction as a write (BEGIN IMMEDIATE).
@@ -74,19 +73,6 @@ def writing(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(**{WRITE: True})
         with connection.begin():
             yield connection
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """An ORM session in a write transaction (as ``writing``), committed on success and rolled
-    back on any exception."""
-    with factory() as session, session.begin():
-        session.connection(execution_options={WRITE: True})
-        yield session
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -2,8 +2,9 @@
 
 Uniqueness constraints carry the service's promises: an item is stored once per source and
 key (``uq_items_source_key``), a topic matches an item once (``uq_matches_item_topic``), a
-subscriber gets one digest per period (``uq_deliveries_subscriber_period``) and is never sent
-the same item twice (``uq_delivery_items_subscriber_item``).
+message of each kind is queued once per de-duplication key (``uq_outbox_kind_key``: one digest
+per subscriber and period, one stewardship list per member and week, one source report a day)
+and a subscriber is never sent the same item twice (``uq_delivery_items_subscriber_item``).
 """
 
 from __future__ import annotations
@@ -222,35 +223,45 @@ class Subscription(Base):
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
 
 
-class Delivery(Base):
-    """The outbox: one row per subscriber and period, written before the message is sent."""
+class OutboxMessage(Base):
+    """The outbox: every message, written before it is sent, marked once the server took it.
 
-    __tablename__ = "deliveries"
-    __table_args__ = (
-        UniqueConstraint("subscriber_id", "period_key", name="uq_deliveries_subscriber_period"),
-    )
+    ``kind`` is digest, stewardship or sources_report; ``key`` is unique within a kind. A row
+    is pending, sending (claimed by a relay until ``next_attempt_at``), sent or failed.
+    ``message`` is the bytes to send; NULL only for history kept from before this table.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_outbox_kind_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
-    period_key: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), index=True)  # pending|sent|failed
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(300))
-    message: Mapped[bytes] = mapped_column(LargeBinary)
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20))  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a pending row is due, or a sending row's claim runs out; NULL once sent or failed,
+    # so the relay's look-up of due rows reads only unsent ones from this index.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class DeliveryItem(Base):
+    """An item a digest carried to a subscriber: never sent to them again."""
+
     __tablename__ = "delivery_items"
     __table_args__ = (
         UniqueConstraint("subscriber_id", "item_id", name="uq_delivery_items_subscriber_item"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"))
@@ -279,28 +290,3 @@ class ItemTombstone(Base):
     source_id: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(1100))
     deleted_at: Mapped[datetime]
-
-
-class StewardshipMail(Base):
-    """Weekly stewardship e-mails sent: one per member and ISO week, so reruns do not resend."""
-
-    __tablename__ = "stewardship_mails"
-    __table_args__ = (UniqueConstraint("member", "week", name="uq_stewardship_mails_member_week"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member: Mapped[str] = mapped_column(String(20))
-    week: Mapped[str] = mapped_column(String(10))  # ISO week, e.g. 2026-W48
-    message_id: Mapped[str] = mapped_column(String(300))
-    sent_at: Mapped[datetime]
-
-
-class SourceHealthMail(Base):
-    """Daily "broken or stale sources" e-mails sent: one per day, so reruns do not resend."""
-
-    __tablename__ = "source_health_mails"
-    __table_args__ = (UniqueConstraint("day", name="uq_source_health_mails_day"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[str] = mapped_column(String(10))  # ISO date in the service's time zone
-    message_id: Mapped[str] = mapped_column(String(300))
-    sent_at: Mapped[datetime]

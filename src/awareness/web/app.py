@@ -31,8 +31,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from awareness.digests.render import mask_address
 from awareness.errors import AwarenessError, NotFound
+from awareness.mail.compose import mask_address
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import drivers as driver_pages

@@ -1,0 +1,55 @@
+"""Staff subscribers as the service sees them (pure values).
+
+``Subscriber`` is a stored subscriber with everything mailing them needs (their topics and
+the token of their unsubscribe link); ``SubscriberView`` is what people are shown (the CLI,
+the unsubscribe page, an export), without the token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A stored subscriber. ``unsubscribed_at`` is set when they or a hard bounce stopped
+    their digests; ``suspended_reason`` says it was the bounce."""
+
+    id: int
+    email: str
+    frequency: str
+    token: str
+    created_at: datetime
+    unsubscribed_at: datetime | None
+    suspended_reason: str | None
+    topics: tuple[str, ...]
+
+    @property
+    def active(self) -> bool:
+        """Are digests sent to them?"""
+        return self.unsubscribed_at is None
+
+
+@dataclass(frozen=True)
+class SubscriberView:
+    """A subscriber as people are shown one."""
+
+    id: int
+    email: str
+    frequency: str
+    topics: list[str]
+    created_at: datetime
+    active: bool
+    suspended_reason: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The view as a JSON object."""
+        return {**self.__dict__, "created_at": self.created_at.isoformat()}
+
+
+def view_of(subscriber: Subscriber) -> SubscriberView:
+    """How ``subscriber`` is shown: topics in name order, no token."""
+    return SubscriberView(subscriber.id, subscriber.email, subscriber.frequency,
+                          sorted(subscriber.topics), subscriber.created_at, subscriber.active,
+                          subscriber.suspended_reason)
