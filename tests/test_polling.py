@@ -306,3 +306,27 @@ def test_a_source_added_to_the_file_is_polled_without_a_restart(site):
     feeds.routes["/third"] = Response(rss(FLU))
     [outcome] = polling.poll(ctx, ["third"])
     assert (outcome.status, outcome.new_items) == ("ok", 1)
+
+
+def test_an_item_too_long_to_match_is_stored_flagged_and_blocks_nothing(site, clock, monkeypatch):
+    # Issue 11: matching has a per-item budget. Here it is small, so one wordy item is over it
+    # (a summary is cut at 5,000 characters, so only many wordy topics reach the real one).
+    monkeypatch.setattr("awareness.topics.text.DEFAULT_BUDGET", 1_000)
+    ctx, feeds = site
+    (ctx.subscriptions_dir / "topics" / "retention.toml").write_text(
+        'name = "Retention"\ndescription = "d"\nreview = "none"\n'
+        'query = "(nurse* OR midwi*) NEAR/100 (retention OR retain*)"\n', encoding="utf-8")
+    feeds.routes["/news"] = Response(rss(FLU))
+    polling.poll(ctx, ["news"])  # the baseline
+    wordy = ("wordy", "Nursing workforce survey",  # about 700 words × 4 terms of the NEAR
+             "Nurses and midwives told us what would help retention. " * 100)
+    short = ("short", "Retaining nurses", "Nurses said flexible rotas help retention.")
+    feeds.routes["/news"] = Response(rss(FLU, wordy, short, DIGITAL))
+    clock.advance(hours=1)
+    [outcome] = polling.poll(ctx, ["news"])
+    assert (outcome.status, outcome.new_items) == ("ok", 3)  # every new item stored
+    with orm_session(ctx) as session:
+        matched = set(session.execute(select(Item.title).join(Match)).scalars())
+    assert matched == {short[1], DIGITAL[1]}  # the others matched as usual
+    warnings = source(ctx, "news").warnings or ""
+    assert "'Nursing workforce survey' was too long to match" in warnings

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -169,6 +170,23 @@ def test_rematch_adds_updates_withdraws_and_never_touches_what_was_sent(
     assert ids["base"] not in rows and ids["old"] not in rows
     again = rematch(ctx, topic, timedelta(days=14))
     assert (again.new, again.withdrawn) == (0, 0), "re-matching twice changes nothing more"
+
+
+def test_rematch_leaves_an_item_over_the_matching_budget_as_it_was(
+        make_context: Callable[..., Context], clock: Clock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("awareness.topics.text.DEFAULT_BUDGET", 3)  # steps, per item
+    ctx = make_context()
+    ids = add_items(ctx, clock.now - timedelta(days=1), [
+        ("nhs-england", "wordy", "Leadership in today’s NHS"),  # the phrase scans 4 words
+        ("nhs-england", "short", "Leaders meet"),  # the phrase cannot occur: nothing scanned
+    ])
+    topic = dataclasses.replace(ctx.topic("leadership"),
+                                query=parse_query('"leadership in" OR leader*'))
+    result = rematch(ctx, topic, timedelta(days=7))
+    assert (result.searched, result.new, result.over_budget) == (2, 1, 1)
+    with orm_session(ctx) as session:
+        assert session.scalars(select(Match.item_id)).all() == [ids["short"]]
 
 
 # ---------------------------------------------------------------- awareness check

@@ -16,7 +16,9 @@ from datetime import datetime
 from awareness.drivers.linking import DriverLinker
 from awareness.model import DriverLink, DriverRecord, ItemText, NewMatch
 from awareness.subscriptions import Topic
+from awareness.topics import text as topic_text
 from awareness.topics.presearch import Presearch
+from awareness.topics.text import document
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,9 @@ class ArchivedItem:
 class ItemMatcher:
     """Matches items against ``topics`` and links each match to ``drivers``."""
 
-    def __init__(self, topics: Sequence[Topic], drivers: Sequence[DriverRecord]):
+    def __init__(self, topics: Sequence[Topic], drivers: Sequence[DriverRecord], *,
+                 budget: int | None = None):
+        self.budget = topic_text.DEFAULT_BUDGET if budget is None else budget
         self.topics = {topic.slug: topic for topic in topics}
         self.index: Presearch[str] = Presearch.build(
             (topic.slug, topic.query) for topic in topics)
@@ -50,8 +54,11 @@ class ItemMatcher:
 
     def match(self, item: Candidate, now: datetime) -> list[NewMatch]:
         """Every topic ``item`` matches (a topic limited to some sources only for those), in
-        the topics' order, each with its score and driver links."""
-        found = self.index.match(item.text)
+        the topics' order, each with its score and driver links.
+
+        Raises ``OverBudget`` when matching the item against every topic would cost more than
+        ``budget`` steps: the caller stores it unmatched and says so (issue 11)."""
+        found = self.index.match_document(document(item.text).metered(self.budget))
         out = []
         for slug, topic in self.topics.items():
             hits = found.get(slug)

@@ -97,4 +97,6 @@ def topics_rematch(state: State, topic: str, since: str, as_json: bool) -> None:
     click.echo(f"{result.topic} (version {result.version}): searched {result.searched} items; "
                f"{result.new} new (waiting for review), {result.updated} updated, "
                f"{result.withdrawn} withdrawn, {result.kept_sent} already sent (unchanged), "
-               f"{result.kept_reviewed} reviewed and kept")
+               f"{result.kept_reviewed} reviewed and kept"
+               + (f"; {result.over_budget} too long to match within the per-item budget, "
+                  "left as they were" if result.over_budget else ""))

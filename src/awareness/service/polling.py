@@ -41,6 +41,7 @@ from awareness.storage import drivers as stored_drivers
 from awareness.storage import items, matches, sources, stories
 from awareness.storage.db import reading, writing
 from awareness.subscriptions import SourceDef, Topic
+from awareness.topics.text import OverBudget
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -201,9 +202,8 @@ def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str
     intent = decide.store_intent(parsed.items, stored, tombstones, now=now, baseline=baseline)
     # Matching happens here, before the write transaction: it can take long on a wordy item,
     # and nobody should wait for it (issue 11). A first poll is a baseline: never alerted.
-    found = [] if baseline else [(item, run.matcher.match(_candidate(state, item), now))
-                                 for item in intent.new]
-    warnings = decide.stored_warnings(parsed.warnings, intent.rekeyed)
+    found, too_long = ([], []) if baseline else _match_new(run.matcher, state, intent.new, now)
+    warnings = decide.stored_warnings([*parsed.warnings, *too_long], intent.rekeyed)
     with writing(ctx.engine) as conn:
         if not baseline and intent.new:
             # Before the insert: new items then get ids in the order stories see them.
@@ -222,6 +222,22 @@ def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str
             body_hash=body_hash, redirect=_redirect(conn, state, result), now=now)
             | decide.SourceChanges(baseline_done=True, warnings=warnings))
     return PollOutcome(state.id, "ok", len(ids), intent.updated, new_matches, baseline)
+
+
+def _match_new(matcher: ItemMatcher, state: SourceState, new: Sequence[decide.NewItem],
+               now: datetime) -> tuple[list[tuple[decide.NewItem, list[NewMatch]]], list[str]]:
+    """Each new item with its matches, and a warning for each item too long to match within
+    the per-item budget: it is stored unmatched, and the run goes on (issue 11)."""
+    found: list[tuple[decide.NewItem, list[NewMatch]]] = []
+    too_long: list[str] = []
+    for item in new:
+        try:
+            found.append((item, matcher.match(_candidate(state, item), now)))
+        except OverBudget:
+            log.warning("source %s: item %s is too long to match within its budget",
+                        state.id, item.link or item.key)
+            too_long.append(decide.over_budget_warning(item.title))
+    return found, too_long
 
 
 def _candidate(state: SourceState, item: decide.NewItem) -> Candidate:

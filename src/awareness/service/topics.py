@@ -19,7 +19,7 @@ from awareness.subscriptions import Topic
 from awareness.topics.explain import explain, hits_as_dicts, lines
 from awareness.topics.query import Hits, Query
 from awareness.topics.ranking import bm25_idf, score
-from awareness.topics.text import document
+from awareness.topics.text import OverBudget, document
 
 _DURATION = re.compile(r"\s*(\d+)\s*([hdw])\s*")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -116,6 +116,7 @@ class RematchResult:
     withdrawn: int = 0  # pending matches the new version no longer makes
     kept_sent: int = 0  # matches already sent: left exactly as they were
     kept_reviewed: int = 0  # reviewed, unsent matches the new version no longer makes
+    over_budget: int = 0  # too long to match within the per-item budget: left as they were
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
@@ -152,7 +153,11 @@ def rematch(ctx: Context, topic: Topic, since: timedelta) -> RematchResult:
     refreshed: list[tuple[int, NewMatch]] = []
     withdrawn: list[int] = []
     for item in recent:
-        found = matcher.match(item.candidate, now)
+        try:
+            found = matcher.match(item.candidate, now)
+        except OverBudget:
+            counts["over_budget"] += 1
+            continue
         existing = stored.get(item.id)
         action = rematch_action(existing, bool(found))
         counts[action] += 1

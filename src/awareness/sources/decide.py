@@ -261,6 +261,13 @@ def stored_warnings(warnings: Iterable[str], rekeyed: int) -> str | None:
     return "\n".join(lines) or None
 
 
+def over_budget_warning(title: str) -> str:
+    """The warning for an item stored unmatched because matching it would cost too much."""
+    shown = title if len(title) <= 80 else title[:79] + "…"
+    return (f"'{shown}' was too long to match within the per-item budget; it was stored "
+            "but not matched (a NEAR with a large distance on a very long text?)")
+
+
 @dataclass(frozen=True)
 class StoredDefinition:
     """The columns of a source that come from sources.toml, as stored."""

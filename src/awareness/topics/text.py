@@ -42,6 +42,16 @@ def words(text: str) -> list[str]:
 
 Segments = tuple[tuple[str, ...], ...]
 
+# Steps one item may cost across every topic it is matched against: a step is one word of a
+# segment scanned for one term or phrase of a positional node (docs/search-language.md,
+# "Limits"). A summary is cut at 5,000 characters, about 800 words, so this lets ~300 wordy
+# four-term NEAR topics that all pass the cheap vocabulary test scan it in full.
+DEFAULT_BUDGET = 1_000_000
+
+
+class OverBudget(Exception):
+    """Matching one item would cost more steps than its budget allows."""
+
 
 class Document:
     """An item's searchable fields, normalised once; each field is a tuple of segments.
@@ -49,7 +59,7 @@ class Document:
     A phrase or a NEAR never spans two segments: each category is its own segment.
     """
 
-    __slots__ = ("_sorted", "all_words", "segments", "vocabulary")
+    __slots__ = ("_sorted", "all_words", "budget", "segments", "vocabulary")
 
     def __init__(self, segments: dict[str, Segments]):
         self.segments = segments
@@ -59,6 +69,23 @@ class Document:
         }
         self.all_words: frozenset[str] = frozenset().union(*self.vocabulary.values())
         self._sorted: dict[frozenset[str], list[str]] = {}
+        self.budget: int | None = None  # steps left, or None: unmetered
+
+    def metered(self, steps: int) -> Document:
+        """This document with its own budget of ``steps``: the same words, read-only and
+        shared, and a counter that only this matching of it spends."""
+        copy = Document.__new__(Document)
+        copy.segments, copy.vocabulary = self.segments, self.vocabulary
+        copy.all_words, copy._sorted = self.all_words, self._sorted
+        copy.budget = steps
+        return copy
+
+    def charge(self, steps: int) -> None:
+        """Spend ``steps`` of the budget; raise ``OverBudget`` when none are left."""
+        if self.budget is not None:
+            self.budget -= steps
+            if self.budget < 0:
+                raise OverBudget
 
     def starting_with(self, vocabulary: frozenset[str], prefix: str) -> list[str]:
         """The words of ``vocabulary`` (one of this document's) starting with ``prefix``, sorted.
