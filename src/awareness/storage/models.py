@@ -129,6 +129,8 @@ class Match(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime]
     profile_version: Mapped[str | None] = mapped_column(String(64))  # Query.version that matched
+    # The one librarian text that reaches staff; the review-log note never does (issue 12).
+    reader_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     item: Mapped[Item] = relationship()
     driver_links: Mapped[list[MatchDriver]] = relationship(
@@ -206,6 +208,10 @@ class Subscriber(Base):
     unsubscribed_at: Mapped[datetime | None]
     # Set when the service stopped mailing the address itself (a hard bounce), with the reason.
     suspended_reason: Mapped[str | None] = mapped_column(Text)
+    # When they followed the confirmation link (or a librarian added them); None: pending.
+    confirmed_at: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None]  # no digests before this moment (annual leave)
+    bulletins: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
@@ -219,8 +225,35 @@ class Subscription(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
     topic_slug: Mapped[str] = mapped_column(String(100))
+    frequency: Mapped[str] = mapped_column(String(10), default="weekly",
+                                           server_default="weekly")  # daily|weekly
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+
+
+class Signup(Base):
+    """A sign-up waiting for its confirmation link to be followed: nothing is active until it
+    is, and it is deleted when confirmed or a week after it was made (issue 12)."""
+
+    __tablename__ = "signups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    topics: Mapped[list[Any]] = mapped_column(JSON)  # [{"topic": slug, "frequency": …}]
+    bulletins: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RateEvent(Base):
+    """One use of a limited public form, by bucket (``signup:address:…``, ``signup:client:…``)."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_bucket_at", "bucket", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
 
 
 class OutboxMessage(Base):
