@@ -17,7 +17,7 @@ from awareness.scheduler import Heartbeat, build_scheduler
 
 def make(**overrides):
     calls = {name: [] for name in ("poll", "daily", "weekly", "relay", "stewardship",
-                                   "sources_report")}
+                                   "sources_report", "housekeeping")}
     options = dict(timezone="Europe/London", poll_seconds=60, daily_time="07:00",
                    weekly_day="mon", weekly_time="07:00",
                    poll=lambda: calls["poll"].append(1),
@@ -25,7 +25,8 @@ def make(**overrides):
                    send_weekly=lambda: calls["weekly"].append(1),
                    relay=lambda: calls["relay"].append(1), heartbeat=Heartbeat(),
                    stewardship=lambda: calls["stewardship"].append(1),
-                   sources_report=lambda: calls["sources_report"].append(1))
+                   sources_report=lambda: calls["sources_report"].append(1),
+                   housekeeping=lambda: calls["housekeeping"].append(1))
     options.update(overrides)
     return build_scheduler(**options), calls
 
@@ -38,7 +39,7 @@ def test_jobs_are_declared_with_fixed_ids_and_never_pile_up():
     finally:
         scheduler.shutdown(wait=False)
     assert set(jobs) == {"poll", "digests-daily", "digests-weekly", "relay", "heartbeat",
-                         "stewardship-weekly", "sources-report-daily"}
+                         "stewardship-weekly", "sources-report-daily", "housekeeping"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

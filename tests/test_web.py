@@ -180,7 +180,8 @@ def seed(ctx: Context) -> tuple[dict[str, int], str]:
             MatchDriver(match_id=matches["hostile"].id, driver_id=evil_driver.id,
                         kind="related", score=0.5, reason=HOSTILE_SUMMARY),
         ])
-        subscriber = Subscriber(email=EMAIL, frequency="weekly", token=token, created_at=WHEN)
+        subscriber = Subscriber(email=EMAIL, frequency="weekly", token=token, created_at=WHEN,
+                                confirmed_at=WHEN)
         subscriber.subscriptions.append(Subscription(topic_slug="leadership"))
         session.add(subscriber)
         session.flush()

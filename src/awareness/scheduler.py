@@ -46,7 +46,8 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                     send_daily: Callable[[], object], send_weekly: Callable[[], object],
                     relay: Callable[[], object], heartbeat: Heartbeat,
                     stewardship: Callable[[], object],
-                    sources_report: Callable[[], object]) -> BackgroundScheduler:
+                    sources_report: Callable[[], object],
+                    housekeeping: Callable[[], object]) -> BackgroundScheduler:
     """A scheduler with the service's jobs, not yet started."""
     scheduler = BackgroundScheduler(
         timezone=timezone,
@@ -70,6 +71,9 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                                                   timezone=timezone),
                       id="sources-report-daily", replace_existing=True)
     scheduler.add_job(relay, IntervalTrigger(minutes=5), id="relay", replace_existing=True)
+    # Sign-ups never confirmed are deleted once they expire, with old rate-limit records.
+    scheduler.add_job(housekeeping, IntervalTrigger(hours=1), id="housekeeping",
+                      replace_existing=True)
     scheduler.add_job(heartbeat.beat, IntervalTrigger(seconds=30), id="heartbeat",
                       replace_existing=True, next_run_time=datetime.now(UTC))
 

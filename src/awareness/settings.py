@@ -49,6 +49,13 @@ def _int(value: str) -> int:
     return int(value)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def _float(value: str) -> float:
     return float(value)
 
@@ -197,10 +204,22 @@ class SourcesSettings:
         "", _str, "Who gets the daily \"broken or stale sources\" e-mail (empty: nobody).")
 
 
+@dataclass(frozen=True)
+class SignupSettings:
+    allowed_domains: tuple[str, ...] = setting(
+        ("nhs.net", "nhs.uk"), _list,
+        "Address domains staff may sign up with (comma-separated); each admits its "
+        "subdomains (nhs.uk admits trust.nhs.uk). Empty: any domain.")
+    per_address_per_day: int = setting(
+        5, _positive, "Sign-ups and sign-in links one address may ask for in a day.")
+    per_client_per_hour: int = setting(
+        20, _positive, "Sign-ups and sign-in links one client address may ask for in an hour.")
+
+
 SECTIONS: dict[str, type] = {
     "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
-    "sources": SourcesSettings,
+    "sources": SourcesSettings, "signup": SignupSettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -223,6 +242,7 @@ class Settings:
     schedule: ScheduleSettings
     fetch: FetchSettings
     sources: SourcesSettings
+    signup: SignupSettings
     base_dir: Path
     config_path: Path | None = None
 

@@ -40,7 +40,8 @@ EXPECTATIONS = ("match", "no-match")
 
 _SOURCE_KEYS = frozenset({"id", "name", "publisher", "url", "kind", "interval_minutes", "enabled"})
 _TOPIC_KEYS = frozenset(
-    {"name", "description", "query", "review", "sources", "driver_tags", "examples", "spelling"})
+    {"name", "description", "query", "review", "sources", "driver_tags", "examples", "spelling",
+     "published"})
 _EXAMPLE_KEYS = frozenset({"title", "summary", "categories", "source", "expect"})
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -88,6 +89,7 @@ class Topic:
     driver_tags: tuple[str, ...] = ()
     path: str = ""
     examples: tuple[TopicExample, ...] = ()
+    published: bool = True  # in the public catalogue: staff can find and sign up for it
     # Where ``sources =`` is written, so check_source_refs can point at it.
     sources_line: int | None = field(default=None, compare=False, repr=False)
 
@@ -200,6 +202,7 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
         driver_tags=check.text_list(data, "driver_tags"),
         path=path,
         examples=_examples(data, check),
+        published=check.value(data, "published", bool, True),
         sources_line=lines.line("sources") if sources else None,
     )
 

@@ -17,6 +17,7 @@ import logging
 import secrets
 import shutil
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +33,7 @@ from awareness.service import (
     polling,
     source_report,
     stewardship,
+    subscribing,
 )
 from awareness.service.context import Context, create_context
 from awareness.settings import Settings
@@ -83,6 +85,13 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     threading.Thread(target=_lead_when_possible, args=(lock, scheduler, stop), daemon=True).start()
 
     app = create_app(ctx)
+
+    def nudge_relay() -> None:
+        """Send account mail (a confirmation link) now, not at the relay's next pass."""
+        if scheduler.running:
+            scheduler.modify_job("relay", next_run_time=datetime.now(UTC))
+
+    app.state.nudge_relay = nudge_relay
     poll_seconds = 10 if demo else settings.schedule.poll_seconds
     app.state.health_checks.append(
         lambda: ("scheduler", heartbeat.healthy(60) or not scheduler.running,
@@ -132,7 +141,8 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         weekly_time=s.schedule.weekly_time, poll=poll,
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
         heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
-        sources_report=lambda: source_report.send_source_report(ctx))
+        sources_report=lambda: source_report.send_source_report(ctx),
+        housekeeping=lambda: subscribing.purge(ctx))
     # Catch up on digest times missed while the service was down (idempotent per period).
     missed = missed_runs(ctx.now(), s.timezone, daily_time=s.schedule.daily_time,
                          weekly_day=s.schedule.weekly_day,

@@ -14,7 +14,10 @@ from datetime import datetime
 @dataclass(frozen=True)
 class Subscriber:
     """A stored subscriber. ``unsubscribed_at`` is set when they or a hard bounce stopped
-    their digests; ``suspended_reason`` says it was the bounce."""
+    their digests; ``suspended_reason`` says it was the bounce. ``subscriptions`` are their
+    topics, each with its frequency; ``topics`` and ``frequency`` are those of one digest
+    (``storage.subscribers.for_digests`` gives one value per frequency) or, elsewhere, all
+    their topics and the frequency they chose last."""
 
     id: int
     email: str
@@ -24,11 +27,19 @@ class Subscriber:
     unsubscribed_at: datetime | None
     suspended_reason: str | None
     topics: tuple[str, ...]
+    confirmed_at: datetime | None = None
+    paused_until: datetime | None = None
+    bulletins: bool = False
+    subscriptions: tuple[tuple[str, str], ...] = ()  # (topic slug, daily|weekly)
 
     @property
     def active(self) -> bool:
-        """Are digests sent to them?"""
-        return self.unsubscribed_at is None
+        """Are digests sent to them (a pause aside)?"""
+        return self.unsubscribed_at is None and self.confirmed_at is not None
+
+    def paused(self, now: datetime) -> bool:
+        """Are their digests paused at ``now`` (annual leave)?"""
+        return self.paused_until is not None and self.paused_until > now
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ de-duplication *key* unique within the kind, so that a rerun queues nothing twic
     stewardship      ``<member initials>/<ISO week>``, e.g. ``FG/2026-W48``
     sources_report   ``<local day>``, e.g. ``2026-11-26``
 
-(the confirmation and bulletin mails of later issues add their own). A row is ``pending``
+and the account mails of ``mail/account.py`` (confirmation, welcome, sign-in link) add their
+own. A row is ``pending``
 until a relay claims it (``sending``), then ``sent`` once the server accepted it, or
 ``failed`` when the relay gave up. A claim that outlives its lease — the relay died between
 the server's 250 and marking the row — is claimed again and sent once more with the same

@@ -91,7 +91,7 @@ class _Run:
     ctx: Context
     now: datetime
     names: dict[str, str]
-    periods: dict[int, str]
+    periods: dict[tuple[int, str], str]  # by subscriber id and frequency
     dry_run: bool
 
 
@@ -103,11 +103,12 @@ def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
     never more than a batch of messages in memory)."""
     now = ctx.now()
     with reading(ctx.engine) as connection:
-        people = subscribers.for_digests(connection, frequency)
-        periods = {s.id: _period(s, now, ctx) for s in people}
+        people = subscribers.for_digests(connection, now, frequency)
+        periods = {(s.id, s.frequency): _period(s, now, ctx) for s in people}
         done = outbox.queued_keys(connection, DIGEST,
-                                  [digest_key(s.id, periods[s.id]) for s in people])
-    todo = [s for s in people if digest_key(s.id, periods[s.id]) not in done]
+                                  [digest_key(s.id, periods[s.id, s.frequency])
+                                   for s in people])
+    todo = [s for s in people if digest_key(s.id, periods[s.id, s.frequency]) not in done]
     report.already_queued += len(people) - len(todo)
     run = _Run(ctx, now, {t.slug: t.name for t in ctx.topics()}, periods, dry_run)
     for start in range(0, len(todo), BATCH):
@@ -122,10 +123,11 @@ def _period(subscriber: Subscriber, now: datetime, ctx: Context) -> str:
 def _enqueue_batch(run: _Run, batch: list[Subscriber], report: SendReport) -> None:
     """Read (storage), build and render (core), write (storage) a batch of digests."""
     with reading(run.ctx.engine) as connection:
-        found = {s.id: outbox.undelivered(connection, s.id, [t for t in s.topics if t in run.names],
-                                          min(s.created_at, run.now) - LOOKBACK)
-                 for s in batch}
-    ready = [built for s in batch if (built := _build(run, s, found[s.id], report))]
+        found = {(s.id, s.frequency): outbox.undelivered(
+                     connection, s.id, [t for t in s.topics if t in run.names],
+                     min(s.created_at, run.now) - LOOKBACK) for s in batch}
+    ready = [built for s in batch
+             if (built := _build(run, s, found[s.id, s.frequency], report))]
     if not ready:
         return
     with writing(run.ctx.engine) as connection:
@@ -142,7 +144,7 @@ def _build(run: _Run, subscriber: Subscriber, candidates: list[Candidate],
            report: SendReport) -> tuple[Queued, dict[int, int]] | None:
     """The subscriber's digest, rendered, with the items it delivers (item id → match id);
     None when there is nothing to send or on a dry run."""
-    period = run.periods[subscriber.id]
+    period = run.periods[subscriber.id, subscriber.frequency]
     digest = build_digest(subscriber_id=subscriber.id, frequency=subscriber.frequency,
                           period_key=period, entries=digest_entries(
                               candidates, run.names, run.ctx.settings.base_url))

@@ -31,9 +31,9 @@ def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) 
     for slug in topics:
         ctx.topic(slug)  # raises with the list of known topics
     with writing(ctx.engine) as connection:
-        subscriber = subscribers.subscribe(connection, email=email, frequency=frequency,
-                                           topics=topics, token=secrets.token_urlsafe(32),
-                                           now=ctx.now())
+        subscriber = subscribers.subscribe(
+            connection, email=email, choices=[(slug, frequency) for slug in topics],
+            token=secrets.token_urlsafe(32), now=ctx.now())
     return view_of(subscriber)
 
 

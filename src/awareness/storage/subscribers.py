@@ -6,11 +6,11 @@ Every function takes a ``Connection`` inside a transaction from ``storage.db`` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Executable, delete, insert, select, update
+from sqlalchemy import Connection, Executable, delete, insert, or_, select, update
 
 from awareness.digests.subscribers import Subscriber
 from awareness.storage.models import Subscriber as SubscriberRow
@@ -18,7 +18,9 @@ from awareness.storage.models import Subscription
 
 _COLUMNS = (SubscriberRow.id, SubscriberRow.email, SubscriberRow.frequency,
             SubscriberRow.token, SubscriberRow.created_at, SubscriberRow.unsubscribed_at,
-            SubscriberRow.suspended_reason, Subscription.topic_slug)
+            SubscriberRow.suspended_reason, SubscriberRow.confirmed_at,
+            SubscriberRow.paused_until, SubscriberRow.bulletins, Subscription.topic_slug,
+            Subscription.frequency.label("topic_frequency"))
 _WITH_TOPICS = (select(*_COLUMNS)
                 .outerjoin(Subscription, Subscription.subscriber_id == SubscriberRow.id)
                 .order_by(SubscriberRow.email, Subscription.topic_slug))
@@ -41,37 +43,89 @@ def every_subscriber(connection: Connection) -> list[Subscriber]:
     return _load(connection, _WITH_TOPICS)
 
 
-def for_digests(connection: Connection, frequency: str | None = None) -> list[Subscriber]:
-    """The subscribers digests go to (of one frequency, when given), by id."""
-    query = _WITH_TOPICS.where(SubscriberRow.unsubscribed_at.is_(None)).order_by(None).order_by(
-        SubscriberRow.id, Subscription.topic_slug)
+def for_digests(connection: Connection, now: datetime,
+                frequency: str | None = None) -> list[Subscriber]:
+    """One value per subscriber and frequency that digests go to at ``now`` (of
+    ``frequency``, when given), by id: confirmed, subscribed, not paused; its ``topics`` are
+    those they follow at that frequency."""
+    query = (_WITH_TOPICS.where(
+        SubscriberRow.unsubscribed_at.is_(None), SubscriberRow.confirmed_at.is_not(None),
+        or_(SubscriberRow.paused_until.is_(None), SubscriberRow.paused_until <= now),
+        Subscription.id.is_not(None))
+        .order_by(None).order_by(SubscriberRow.id, Subscription.topic_slug))
     if frequency:
-        query = query.where(SubscriberRow.frequency == frequency)
-    return _load(connection, query)
+        query = query.where(Subscription.frequency == frequency)
+    return [replace(subscriber, frequency=each, topics=tuple(
+                slug for slug, how in subscriber.subscriptions if how == each))
+            for subscriber in _load(connection, query)
+            for each in dict.fromkeys(how for _, how in subscriber.subscriptions)]
 
 
-def subscribe(connection: Connection, *, email: str, frequency: str, topics: Sequence[str],
-              token: str, now: datetime) -> Subscriber:
-    """Add the subscriber (``token`` for a new one) or renew them: frequency set, active
-    again, suspension lifted, ``topics`` added to theirs."""
+def subscribe(connection: Connection, *, email: str, choices: Sequence[tuple[str, str]],
+              token: str, now: datetime, bulletins: bool | None = None) -> Subscriber:
+    """Add the subscriber (``token`` for a new one), confirmed now, or renew them: active
+    again, suspension lifted. ``choices`` are (topic, frequency): added to their topics, or
+    in place of them when they had unsubscribed (signing up again starts afresh)."""
     email = email.strip().lower()
     existing = by_email(connection, email)
+    latest = choices[-1][1] if choices else "weekly"
     if existing is None:
         subscriber_id = connection.execute(insert(SubscriberRow).values(
-            email=email, frequency=frequency, token=token, created_at=now)
-            .returning(SubscriberRow.id)).scalar_one()
-        have: Iterable[str] = ()
+            email=email, frequency=latest, token=token, created_at=now, confirmed_at=now,
+            bulletins=bool(bulletins)).returning(SubscriberRow.id)).scalar_one()
     else:
-        subscriber_id, have = existing.id, existing.topics
-        connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id).values(
-            frequency=frequency, unsubscribed_at=None, suspended_reason=None))
-    new = [{"subscriber_id": subscriber_id, "topic_slug": slug}
-           for slug in dict.fromkeys(topics) if slug not in set(have)]
-    if new:
-        connection.execute(insert(Subscription), new)
+        subscriber_id = existing.id
+        changes: dict[str, object] = {
+            "frequency": latest, "unsubscribed_at": None, "suspended_reason": None,
+            "confirmed_at": existing.confirmed_at or now}
+        if bulletins is not None:
+            changes["bulletins"] = bulletins
+        connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id)
+                           .values(**changes))
+        if existing.unsubscribed_at is not None:
+            connection.execute(delete(Subscription).where(
+                Subscription.subscriber_id == subscriber_id))
+    _upsert_topics(connection, subscriber_id, choices)
     subscriber = by_email(connection, email)
     assert subscriber is not None
     return subscriber
+
+
+def set_topics(connection: Connection, subscriber_id: int,
+               choices: Sequence[tuple[str, str]]) -> None:
+    """Their topics become exactly ``choices`` (topic, frequency)."""
+    connection.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))
+    _upsert_topics(connection, subscriber_id, choices)
+
+
+def drop_topic(connection: Connection, subscriber_id: int, topic: str) -> None:
+    """Stop one topic of theirs (the others go on)."""
+    connection.execute(delete(Subscription).where(
+        Subscription.subscriber_id == subscriber_id, Subscription.topic_slug == topic))
+
+
+def set_preferences(connection: Connection, subscriber_id: int, *,
+                    paused_until: datetime | None, bulletins: bool) -> None:
+    """Their pause (None: not paused) and their bulletin opt-in."""
+    connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id).values(
+        paused_until=paused_until, bulletins=bulletins))
+
+
+def _upsert_topics(connection: Connection, subscriber_id: int,
+                   choices: Sequence[tuple[str, str]]) -> None:
+    have = {topic: how for topic, how in connection.execute(
+        select(Subscription.topic_slug, Subscription.frequency)
+        .where(Subscription.subscriber_id == subscriber_id))}
+    wanted = dict(choices)
+    new = [{"subscriber_id": subscriber_id, "topic_slug": topic, "frequency": how}
+           for topic, how in wanted.items() if topic not in have]
+    if new:
+        connection.execute(insert(Subscription), new)
+    for topic, how in wanted.items():
+        if topic in have and have[topic] != how:
+            connection.execute(update(Subscription).where(
+                Subscription.subscriber_id == subscriber_id, Subscription.topic_slug == topic)
+                .values(frequency=how))
 
 
 def unsubscribe(connection: Connection, subscriber_id: int, now: datetime) -> None:
@@ -97,13 +151,15 @@ def erase(connection: Connection, subscriber_id: int) -> None:
 def _load(connection: Connection, query: Executable) -> list[Subscriber]:
     """Subscribers from rows of ``_COLUMNS``, one per subscriber, in the rows' order."""
     found: dict[int, Subscriber] = {}
-    topics: dict[int, list[str]] = {}
+    subscriptions: dict[int, list[tuple[str, str]]] = {}
     for row in connection.execute(query):
         if row.id not in found:
-            found[row.id] = Subscriber(row.id, row.email, row.frequency, row.token,
-                                       row.created_at, row.unsubscribed_at,
-                                       row.suspended_reason, ())
-            topics[row.id] = []
+            found[row.id] = Subscriber(
+                row.id, row.email, row.frequency, row.token, row.created_at,
+                row.unsubscribed_at, row.suspended_reason, (), confirmed_at=row.confirmed_at,
+                paused_until=row.paused_until, bulletins=bool(row.bulletins))
+            subscriptions[row.id] = []
         if row.topic_slug is not None:
-            topics[row.id].append(row.topic_slug)
-    return [replace(s, topics=tuple(topics[i])) for i, s in found.items()]
+            subscriptions[row.id].append((row.topic_slug, row.topic_frequency))
+    return [replace(s, topics=tuple(slug for slug, _ in subscriptions[i]),
+                    subscriptions=tuple(subscriptions[i])) for i, s in found.items()]

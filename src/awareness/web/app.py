@@ -36,6 +36,7 @@ from awareness.mail.compose import mask_address
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import drivers as driver_pages
+from awareness.web import subscribe as subscribe_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
     FORM_LIMIT,
@@ -88,6 +89,7 @@ def _routes() -> list[Route | Mount]:
     return [
         *topic_pages.routes(),
         *driver_pages.routes(),
+        *subscribe_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),

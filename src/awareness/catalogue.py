@@ -1,0 +1,74 @@
+"""The public topic catalogue: what staff see when they choose topics (pure; issue 12).
+
+Each published topic with its title, description, how many items it sends readers a week
+(measured over the last ``WEEKS`` weeks) and its latest items that went to readers (approved,
+or sent without review). Nothing a librarian wrote for themselves (queries, review notes,
+drafts) is part of an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from awareness.subscriptions import Topic
+
+WEEKS = 8
+LATEST = 5
+
+
+@dataclass(frozen=True)
+class LatestItem:
+    """An item that went to a topic's readers."""
+
+    title: str
+    link: str | None
+    publisher: str
+    seen: datetime
+
+
+@dataclass(frozen=True)
+class TopicActivity:
+    """What storage counted for one topic: items sent to readers in the window, the latest."""
+
+    count: int
+    latest: tuple[LatestItem, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One topic as the catalogue shows it."""
+
+    slug: str
+    title: str
+    description: str
+    per_week: float
+    latest: tuple[LatestItem, ...]
+
+    @property
+    def rate(self) -> str:
+        """How often it has items, in words: "about 3 a week", "about 1 a month", "rarely"."""
+        if self.per_week >= 0.75:
+            return f"about {round(self.per_week)} a week"
+        if self.per_week >= 0.2:
+            return f"about {round(self.per_week * 52 / 12)} a month"
+        return "rarely so far"
+
+
+def entries(topics: Iterable[Topic], activity: Mapping[str, TopicActivity]) -> list[Entry]:
+    """The published topics, by title, each with its measured rate and latest items."""
+    found = []
+    for topic in topics:
+        if not topic.published:
+            continue
+        seen = activity.get(topic.slug, TopicActivity(0, ()))
+        found.append(Entry(topic.slug, topic.name, topic.description, seen.count / WEEKS,
+                           seen.latest[:LATEST]))
+    return sorted(found, key=lambda entry: entry.title.casefold())
+
+
+def published_slugs(topics: Sequence[Topic]) -> list[str]:
+    """The slugs staff may sign up for, in catalogue order."""
+    return [topic.slug for topic in sorted(topics, key=lambda t: t.name.casefold())
+            if topic.published]

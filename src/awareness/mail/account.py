@@ -1,0 +1,60 @@
+"""The mails of a subscriber's account: confirm a sign-up, welcome, a link to manage
+digests (pure; issue 12).
+
+Each is transactional: sent because the person (or a librarian for them) just did something,
+so it carries no List-Unsubscribe header, and every one but the confirmation carries the
+link to the preference centre. They go through the outbox like every message, each kind under
+its own de-duplication key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import jinja2
+
+from awareness.mail.compose import Mail, Sender, compose
+
+# Keys: <sign-up or subscriber id>/<when>. The time is part of it because a database may
+# give a deleted sign-up's id to the next one (SQLite does).
+CONFIRM = "signup_confirm"
+WELCOME = "welcome"
+SIGN_IN = "sign_in_link"
+TEMPLATES = {CONFIRM: "confirm", WELCOME: "welcome", SIGN_IN: "sign_in"}
+
+
+@dataclass(frozen=True)
+class ChosenTopic:
+    """A topic as an account mail names it: its title, not its file name."""
+
+    title: str
+    frequency: str
+
+
+def account_key(kind: str, subject_id: int, when: datetime) -> str:
+    """The de-duplication key of an account mail: what it is about, and when."""
+    del kind  # the same shape for every kind; the kind is the other half of the unique key
+    return f"{int(subject_id)}/{when:%Y%m%dT%H%M%S%f}"
+
+
+def account_message_id(kind: str, key: str, domain: str) -> str:
+    """Our Message-ID for an account mail (``key`` made safe for the left-hand side)."""
+    left = "".join(ch if ch.isalnum() else "." for ch in key)
+    return f"<{kind.replace('_', '-')}.{left}@{domain}>"
+
+
+def render_account_mail(env: jinja2.Environment, kind: str, *, sender: Sender, to: str,
+                        library: str, choices: Sequence[ChosenTopic], message_id: str,
+                        now: datetime, confirm_url: str = "",
+                        preferences_url: str = "") -> Mail:
+    """One account mail to ``to`` as ``multipart/alternative``."""
+    name = TEMPLATES[kind]
+    values = {"library": library, "address": to, "choices": list(choices),
+              "confirm_url": confirm_url, "preferences_url": preferences_url}
+    return compose(
+        sender=sender, to=to, message_id=message_id, date=now,
+        subject=env.get_template(f"account/{name}.subject.txt").render(values).strip(),
+        text=env.get_template(f"account/{name}.txt").render(values) + "\n",
+        html=env.get_template(f"account/{name}.html").render(values) + "\n")

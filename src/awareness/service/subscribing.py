@@ -1,0 +1,255 @@
+"""Staff serve themselves: the catalogue, sign-up with confirmation, the preference centre
+(issue 12). Read → decide (``awareness.signup``, pure) → write, as everywhere; mails go
+through the outbox.
+
+Nothing here tells a visitor whether an address is known: a sign-up and a request for a
+sign-in link answer the same way for every address, and what happens next arrives by e-mail
+to that address only.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Connection
+
+from awareness.catalogue import WEEKS, Entry, entries, published_slugs
+from awareness.digests.subscribers import Subscriber
+from awareness.errors import NotFound
+from awareness.mail.account import (
+    CONFIRM,
+    SIGN_IN,
+    WELCOME,
+    ChosenTopic,
+    account_key,
+    account_message_id,
+    render_account_mail,
+)
+from awareness.mail.compose import Sender
+from awareness.mail.outbox import Queued
+from awareness.service.context import Context
+from awareness.signup import (
+    SIGNUP_LIFETIME,
+    Choice,
+    Limits,
+    PendingSignup,
+    Refused,
+    address_bucket,
+    checked_address,
+    client_bucket,
+    confirm_token,
+    confirm_token_matches,
+    over_limit,
+    token_signup_id,
+)
+from awareness.storage import catalogue as stored_catalogue
+from awareness.storage import outbox, signups, subscribers
+from awareness.storage.db import reading, writing
+
+log = logging.getLogger(__name__)
+
+# Called after an account mail is queued, so that it goes now rather than at the relay's next
+# pass; the process that runs the scheduler sets it (cli/run.py).
+Nudge = Callable[[], None]
+
+
+def catalogue(ctx: Context) -> list[Entry]:
+    """The published topics as staff see them, with their measured rate and latest items."""
+    topics = ctx.topics()
+    with reading(ctx.engine) as connection:
+        activity = stored_catalogue.activity(connection, published_slugs(topics),
+                                             ctx.now() - timedelta(weeks=WEEKS))
+    return entries(topics, activity)
+
+
+def choosable(ctx: Context) -> list[str]:
+    """The slugs of the topics staff may choose, in catalogue order."""
+    return published_slugs(ctx.topics())
+
+
+def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulletins: bool,
+                   client: str, nudge: Nudge | None = None) -> None:
+    """Store a pending sign-up and queue its confirmation mail. Refused (with what to fix)
+    for a bad or disallowed address or when a limit is reached; otherwise the same outcome
+    whether or not the address is known."""
+    settings = ctx.settings.signup
+    address = checked_address(email, settings.allowed_domains)
+    now = ctx.now()
+    key = ctx.settings.secret_key()
+    buckets = [address_bucket(key, address), client_bucket(key, client)]
+    with writing(ctx.engine) as connection:
+        _check_limits(connection, buckets, now, ctx)
+        signups.record_use(connection, buckets, now)
+        pending = signups.add(connection, email=address, choices=choices, bulletins=bulletins,
+                              now=now, expires_at=now + SIGNUP_LIFETIME)
+        url = f"{ctx.settings.base_url}/confirm/{_token(ctx, pending)}"
+        outbox.queue(connection, _mail(ctx, CONFIRM, pending.id, address, choices, now,
+                                       confirm_url=url), now)
+    if nudge:
+        nudge()
+
+
+def pending_signup(ctx: Context, token: str) -> PendingSignup | None:
+    """The sign-up a confirmation link is for, while it waits; None when the link is not
+    ours, was used, or expired."""
+    signup_id = token_signup_id(token)
+    if signup_id is None:
+        return None
+    with reading(ctx.engine) as connection:
+        found = signups.get(connection, signup_id)
+    if found is None or found.expires_at <= ctx.now() or not confirm_token_matches(
+            token, ctx.settings.secret_key(), found.id, found.email, found.created_at):
+        return None
+    return found
+
+
+def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber | None:
+    """Make the sign-up active and queue the welcome mail; None when the link is not ours,
+    was used or expired. Following it twice (a double submit) acts once."""
+    found = pending_signup(ctx, token)
+    if found is None:
+        return None
+    now = ctx.now()
+    known = set(choosable(ctx))
+    choices = [(c.topic, c.frequency) for c in found.choices if c.topic in known]
+    with writing(ctx.engine) as connection:
+        if not signups.remove(connection, found.id):
+            return None  # another request confirmed it a moment ago
+        subscriber = subscribers.subscribe(connection, email=found.email, choices=choices,
+                                           token=secrets.token_urlsafe(32), now=now,
+                                           bulletins=found.bulletins)
+        outbox.queue(connection, _welcome(ctx, subscriber, now), now)
+    if nudge:
+        nudge()
+    return subscriber
+
+
+def request_link(ctx: Context, *, email: str, client: str, nudge: Nudge | None = None) -> None:
+    """Mail the holder of ``email`` a link to their preferences, if they are a subscriber;
+    the same outcome either way. Refused only for what the visitor can fix or a limit."""
+    address = checked_address(email, ())  # a former domain's address may still manage itself
+    now = ctx.now()
+    key = ctx.settings.secret_key()
+    buckets = [address_bucket(key, address), client_bucket(key, client)]
+    with writing(ctx.engine) as connection:
+        _check_limits(connection, buckets, now, ctx)
+        signups.record_use(connection, buckets, now)
+        found = subscribers.by_email(connection, address)
+        if found is not None:
+            outbox.queue(connection, _mail(
+                ctx, SIGN_IN, found.id, found.email, (), now,
+                preferences_url=preferences_url(ctx, found)), now)
+    if found is not None and nudge:
+        nudge()
+
+
+def subscriber(ctx: Context, token: str) -> Subscriber:
+    """The subscriber a preference link is for; NotFound when it is not one of ours."""
+    with reading(ctx.engine) as connection:
+        found = subscribers.by_token(connection, token)
+    if found is None:
+        raise NotFound("This link is not valid any more. Ask for a new one below.")
+    return found
+
+
+def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
+                     paused_until: date | None, bulletins: bool) -> Subscriber:
+    """Their topics and frequencies, pause and bulletin opt-in become what the form says;
+    choosing topics again also resumes digests after an unsubscribe."""
+    found = subscriber(ctx, token)
+    pause = (datetime.combine(paused_until, time(), ctx.settings.timezone)
+             if paused_until else None)
+    with writing(ctx.engine) as connection:
+        subscribers.set_topics(connection, found.id, [(c.topic, c.frequency) for c in choices])
+        subscribers.set_preferences(connection, found.id, paused_until=pause,
+                                    bulletins=bulletins)
+        if not found.active:
+            subscribers.subscribe(connection, email=found.email, choices=(), token=found.token,
+                                  now=ctx.now())
+    return subscriber(ctx, token)
+
+
+def leave_topic(ctx: Context, token: str, topic: str) -> Subscriber:
+    """Stop one topic; the others go on."""
+    found = subscriber(ctx, token)
+    with writing(ctx.engine) as connection:
+        subscribers.drop_topic(connection, found.id, topic)
+    return subscriber(ctx, token)
+
+
+def leave_all(ctx: Context, token: str) -> None:
+    """Stop every digest (signing up again undoes it)."""
+    found = subscriber(ctx, token)
+    with writing(ctx.engine) as connection:
+        subscribers.unsubscribe(connection, found.id, ctx.now())
+
+
+def export(ctx: Context, token: str) -> dict[str, object]:
+    """Everything stored about them, as JSON-ready data."""
+    from awareness.service.people import export_subscriber  # one export, CLI and web
+    return export_subscriber(ctx, subscriber(ctx, token).email)
+
+
+def erase(ctx: Context, token: str) -> None:
+    """Delete them and every message addressed to them."""
+    from awareness.service.people import erase_subscriber
+    erase_subscriber(ctx, subscriber(ctx, token).email)
+
+
+def purge(ctx: Context) -> tuple[int, int]:
+    """Delete expired sign-ups and rate-limit uses older than any limit: (sign-ups, uses)."""
+    now = ctx.now()
+    with writing(ctx.engine) as connection:
+        return (signups.purge(connection, now),
+                signups.forget_uses(connection, now - timedelta(days=1)))
+
+
+def welcome_mail(ctx: Context, found: Subscriber) -> Queued:
+    """The welcome mail for someone a librarian subscribed (``people.add_subscriber``)."""
+    return _welcome(ctx, found, ctx.now())
+
+
+def preferences_url(ctx: Context, found: Subscriber) -> str:
+    """The link to their preference centre (in every mail they get)."""
+    return f"{ctx.settings.base_url}/preferences/{found.token}"
+
+
+def _check_limits(connection: Connection, buckets: list[str], now: datetime,
+                  ctx: Context) -> None:
+    settings = ctx.settings.signup
+    limits = Limits(settings.per_address_per_day, settings.per_client_per_hour)
+    if over_limit(address_uses=signups.uses(connection, buckets[0], now - timedelta(days=1)),
+                  client_uses=signups.uses(connection, buckets[1], now - timedelta(hours=1)),
+                  limits=limits):
+        raise Refused("Too many requests from here or for this address. "
+                      "Try again tomorrow, or ask the library.")
+
+
+def _token(ctx: Context, pending: PendingSignup) -> str:
+    return confirm_token(ctx.settings.secret_key(), pending.id, pending.email,
+                         pending.created_at)
+
+
+def _welcome(ctx: Context, found: Subscriber, now: datetime) -> Queued:
+    queued = _mail(ctx, WELCOME, found.id, found.email,
+                   [Choice(slug, how) for slug, how in found.subscriptions], now,
+                   preferences_url=preferences_url(ctx, found))
+    return Queued(queued.kind, queued.key, queued.mail, found.id)
+
+
+def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[Choice],
+          now: datetime, *, confirm_url: str = "", preferences_url: str = "") -> Queued:
+    s = ctx.settings
+    titles = {topic.slug: topic.name for topic in ctx.topics()}
+    key = account_key(kind, subject_id, now)
+    mail = render_account_mail(
+        ctx.mail_templates(), kind, sender=Sender(s.mail.from_addr, s.mail.from_name), to=to,
+        library=s.mail.from_name,
+        choices=[ChosenTopic(titles.get(c.topic, c.topic), c.frequency) for c in choices],
+        message_id=account_message_id(kind, key, s.mail.domain), now=now,
+        confirm_url=confirm_url, preferences_url=preferences_url)
+    return Queued(kind, key, mail, subject_id if kind != CONFIRM else None)
+

@@ -1,0 +1,147 @@
+"""Staff serving themselves: what a sign-up or a preference change asks for, whether it is
+allowed, and the signed links that confirm it (pure; issue 12).
+
+A sign-up is double opt-in: nothing is active until the person follows the link in the
+confirmation e-mail. That link names the pending sign-up and carries an HMAC of it under the
+service's secret key, bound to its purpose, so it cannot be forged, reused for anything else,
+or used once the sign-up is gone (confirmed, or expired after ``SIGNUP_LIFETIME``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from awareness.addresses import address_problem
+
+FREQUENCIES = ("daily", "weekly")
+SIGNUP_LIFETIME = timedelta(days=7)
+MAX_TOPICS = 50  # more than a catalogue will hold; a bound on what one form can ask for
+LONGEST_PAUSE = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One topic a person wants, and how often."""
+
+    topic: str
+    frequency: str
+
+
+@dataclass(frozen=True)
+class PendingSignup:
+    """A sign-up waiting for its confirmation link to be followed."""
+
+    id: int
+    email: str
+    choices: tuple[Choice, ...]
+    bulletins: bool
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How often the public forms may be used: per address a day, per client an hour."""
+
+    per_address_per_day: int
+    per_client_per_hour: int
+
+
+class Refused(ValueError):
+    """A request the person can fix: the message says how."""
+
+
+def checked_address(text: str, allowed_domains: Iterable[str]) -> str:
+    """The address in lower case, when it is one and its domain is allowed, else Refused.
+
+    An allowed domain admits itself and its subdomains (``nhs.uk`` admits ``trust.nhs.uk``);
+    no allowed domains admits every domain."""
+    address = text.strip().lower()
+    problem = address_problem(address)
+    if problem:
+        raise Refused(f"That is not an e-mail address: {problem}.")
+    domains = [d.strip().lower().lstrip("@.") for d in allowed_domains if d.strip()]
+    host = address.rsplit("@", 1)[1]
+    if domains and not any(host == d or host.endswith("." + d) for d in domains):
+        raise Refused("Digests can only be sent to addresses ending in "
+                      + " or ".join(f"@{d}" for d in domains)
+                      + ". Use your work address.")
+    return address
+
+
+def choices_from(ticked: Iterable[str], frequencies: Mapping[str, str],
+                 topics: Iterable[str], *, default_frequency: str = "weekly") -> list[Choice]:
+    """The ``ticked`` topics, each with its frequency from ``frequencies`` (by slug), in
+    catalogue (``topics``) order; Refused when none is ticked. Unknown topics are ignored: a
+    topic withdrawn while the form was open is not an error the person can fix."""
+    wanted = set(ticked)
+    found = []
+    for slug in topics:
+        if slug in wanted:
+            frequency = frequencies.get(slug, default_frequency)
+            found.append(Choice(slug, frequency if frequency in FREQUENCIES
+                                else default_frequency))
+    if not found:
+        raise Refused("Choose at least one topic.")
+    return found[:MAX_TOPICS]
+
+
+def pause_until(text: str, today: date) -> date | None:
+    """The day digests start again (``YYYY-MM-DD`` from a date field), or None for no pause.
+    Refused when it is not a date, is not in the future, or is more than a year away."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise Refused("Give the date digests should start again, as 2027-01-04.") from None
+    if day <= today:
+        raise Refused("The date digests start again must be after today.")
+    if day - today > LONGEST_PAUSE:
+        raise Refused("A pause can last at most a year; unsubscribe instead.")
+    return day
+
+
+def over_limit(*, address_uses: int, client_uses: int, limits: Limits) -> bool:
+    """Would one more use of a public form pass a limit? (counts over the last day for the
+    address, the last hour for the client)"""
+    return (address_uses >= limits.per_address_per_day
+            or client_uses >= limits.per_client_per_hour)
+
+
+def _signature(key: str, purpose: str, message: str) -> str:
+    mac = hmac.new(key.encode(), f"{purpose}\n{message}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def confirm_token(key: str, signup_id: int, email: str, created_at: datetime) -> str:
+    """The token of a sign-up's confirmation link: its id and a signature of what it is."""
+    signed = f"{signup_id}|{email}|{created_at.isoformat()}"
+    return f"{signup_id}.{_signature(key, 'confirm', signed)}"
+
+
+def token_signup_id(token: str) -> int | None:
+    """The sign-up id a confirmation token names (not yet checked), or None."""
+    head, _, signature = token.partition(".")
+    return int(head) if head.isdigit() and len(head) < 12 and len(signature) == 32 else None
+
+
+def confirm_token_matches(token: str, key: str, signup_id: int, email: str,
+                          created_at: datetime) -> bool:
+    """Is ``token`` the confirmation token of this sign-up (compared in constant time)?"""
+    return hmac.compare_digest(token, confirm_token(key, signup_id, email, created_at))
+
+
+def client_bucket(key: str, client: str) -> str:
+    """The rate-limit bucket of a client address, keyed so the address itself is not stored."""
+    return "client:" + _signature(key, "client", client)
+
+
+def address_bucket(key: str, address: str) -> str:
+    """The rate-limit bucket of an e-mail address (not stored in the clear either)."""
+    return "address:" + _signature(key, "address", address)

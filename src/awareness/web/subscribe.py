@@ -1,0 +1,263 @@
+"""The pages staff serve themselves with (issue 12): the topic catalogue, sign-up, the
+confirmation link, and the preference centre.
+
+Mail gateways (Microsoft Safe Links, Defender, Mimecast) fetch every link in every message
+before a person sees it, so no GET here changes anything: a link shows a page whose form's
+POST acts, and every POST carries the page's CSRF token (an anonymous session cookie set by
+the GET). Pages answer the same way whether an address is known or not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from awareness.catalogue import published_slugs
+from awareness.digests.subscribers import Subscriber
+from awareness.errors import NotFound
+from awareness.mail.compose import mask_address
+from awareness.service import subscribing
+from awareness.signup import FREQUENCIES, Choice, Refused, choices_from, pause_until
+from awareness.web.guards import FORM_LIMIT, checked_form, ctx_of, security_of
+from awareness.web.pages import redirect, render
+from awareness.web.security import new_session
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+CONFIRM_TOKEN = re.compile(r"[0-9]{1,11}\.[0-9a-f]{32}")
+
+
+def routes() -> list[Route]:
+    """The routes of these pages."""
+    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
+        return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
+
+    return [
+        Route("/topics", catalogue_page),
+        Route("/subscribe", subscribe_form),
+        post("/subscribe", subscribe_submit),
+        Route("/confirm/{token}", confirm_page),
+        post("/confirm/{token}", confirm_submit),
+        Route("/preferences", link_form),
+        post("/preferences", link_submit),
+        Route("/preferences/{token}", preferences_page),
+        post("/preferences/{token}", preferences_submit),
+        post("/preferences/{token}/leave", leave_topic),
+        post("/preferences/{token}/unsubscribe", leave_all),
+        Route("/preferences/{token}/data.json", my_data),
+        Route("/preferences/{token}/erase", erase_page),
+        post("/preferences/{token}/erase", erase_submit),
+    ]
+
+
+def _nudge(request: Request) -> subscribing.Nudge | None:
+    """Send account mail now rather than at the relay's next pass (set by ``cli/run.py``)."""
+    return getattr(request.app.state, "nudge_relay", None)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _page(request: Request, template: str, *, status_code: int = 200,
+          **values: object) -> Response:
+    """A page with a form: the visitor's session (anonymous if need be) carries its token."""
+    security = security_of(request)
+    session = security.read_session(request) or new_session()
+    flash = security.read_flash(request)
+    response = render(request, template, status_code=status_code, session=session,
+                      flash=flash, **values)
+    security.write_session(response, session)
+    if flash:
+        security.clear_flash(response)
+    return response
+
+
+async def _form(request: Request) -> FormData:
+    return await checked_form(request, security_of(request).read_session(request))
+
+
+def _choices(form: FormData, topics: list[str]) -> list[Choice]:
+    return choices_from([str(t) for t in form.getlist("topic")],
+                        {slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in topics},
+                        topics)
+
+
+# --- the catalogue and sign-up --------------------------------------------------------------
+
+async def catalogue_page(request: Request) -> Response:
+    entries = await run_in_threadpool(subscribing.catalogue, ctx_of(request))
+    return _page(request, "catalogue.html", entries=entries)
+
+
+async def subscribe_form(request: Request) -> Response:
+    return await _subscribe(request, email="", ticked=set(request.query_params.getlist("topic")),
+                            frequencies={}, bulletins=False, error=None)
+
+
+async def _subscribe(request: Request, *, email: str, ticked: set[str],
+                     frequencies: dict[str, str], bulletins: bool, error: str | None,
+                     status_code: int = 200) -> Response:
+    entries = await run_in_threadpool(subscribing.catalogue, ctx_of(request))
+    domains = ctx_of(request).settings.signup.allowed_domains
+    return _page(request, "subscribe.html", status_code=status_code, entries=entries,
+                 email=email, ticked=ticked, frequencies=frequencies, bulletins=bulletins,
+                 error=error, domains=domains, choices=FREQUENCIES)
+
+
+async def subscribe_submit(request: Request) -> Response:
+    form = await _form(request)
+    ctx = ctx_of(request)
+    topics = published_slugs(ctx.topics())
+    email = str(form.get("email", ""))[:320]
+    bulletins = form.get("bulletins") == "yes"
+    try:
+        choices = _choices(form, topics)
+        await run_in_threadpool(lambda: subscribing.request_signup(
+            ctx, email=email, choices=choices, bulletins=bulletins, client=_client(request),
+            nudge=_nudge(request)))
+    except Refused as refused:
+        return await _subscribe(
+            request, email=email, ticked={str(t) for t in form.getlist("topic")},
+            frequencies={slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in topics},
+            bulletins=bulletins, error=str(refused),
+            status_code=429 if "Too many" in str(refused) else 400)
+    return _page(request, "check_email.html", address=email.strip().lower(), purpose="signup")
+
+
+async def confirm_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    pending = (await run_in_threadpool(subscribing.pending_signup, ctx_of(request), token)
+               if CONFIRM_TOKEN.fullmatch(token) else None)
+    if pending is None:
+        return _page(request, "link_expired.html", status_code=404)
+    titles = {t.slug: t.name for t in ctx_of(request).topics()}
+    return _page(request, "confirm.html", token=token, address=pending.email,
+                 choices=[(titles.get(c.topic, c.topic), c.frequency) for c in pending.choices])
+
+
+async def confirm_submit(request: Request) -> Response:
+    await _form(request)
+    token = request.path_params["token"]
+    found = (await run_in_threadpool(subscribing.confirm, ctx_of(request), token,
+                                     _nudge(request))
+             if CONFIRM_TOKEN.fullmatch(token) else None)
+    if found is None:
+        return _page(request, "link_expired.html", status_code=404)
+    response = redirect(request, f"/preferences/{found.token}")
+    security_of(request).write_flash(
+        response, "Thank you: your digests are confirmed. This page is where you change them.")
+    return response
+
+
+# --- the preference centre ------------------------------------------------------------------
+
+async def link_form(request: Request) -> Response:
+    return _page(request, "preferences_ask.html", email="", error=None)
+
+
+async def link_submit(request: Request) -> Response:
+    form = await _form(request)
+    email = str(form.get("email", ""))[:320]
+    try:
+        await run_in_threadpool(lambda: subscribing.request_link(
+            ctx_of(request), email=email, client=_client(request), nudge=_nudge(request)))
+    except Refused as refused:
+        return _page(request, "preferences_ask.html", email=email, error=str(refused),
+                     status_code=429 if "Too many" in str(refused) else 400)
+    return _page(request, "check_email.html", address=email.strip().lower(), purpose="link")
+
+
+async def _subscriber(request: Request) -> tuple[str, Subscriber]:
+    token = request.path_params["token"]
+    if not TOKEN.fullmatch(token):
+        raise NotFound("This link is not valid any more. Ask for a new one below.")
+    return token, await run_in_threadpool(subscribing.subscriber, ctx_of(request), token)
+
+
+async def preferences_page(request: Request) -> Response:
+    token, found = await _subscriber(request)
+    return await _preferences(request, token, found, error=None)
+
+
+async def _preferences(request: Request, token: str, found: Subscriber, *, error: str | None,
+                       status_code: int = 200) -> Response:
+    ctx = ctx_of(request)
+    entries = await run_in_threadpool(subscribing.catalogue, ctx)
+    mine = dict(found.subscriptions)
+    titles = {t.slug: t.name for t in ctx.topics()}
+    paused = found.paused_until.astimezone(ctx.settings.timezone).date().isoformat() \
+        if found.paused(ctx.now()) and found.paused_until else ""
+    return _page(request, "preferences.html", status_code=status_code, token=token,
+                 address=mask_address(found.email), active=found.active, entries=entries,
+                 mine=mine, titles=titles, paused=paused, bulletins=found.bulletins,
+                 choices=FREQUENCIES, error=error,
+                 today=ctx.now().astimezone(ctx.settings.timezone).date().isoformat())
+
+
+async def preferences_submit(request: Request) -> Response:
+    form = await _form(request)
+    token, found = await _subscriber(request)
+    ctx = ctx_of(request)
+    topics = published_slugs(ctx.topics())
+    try:
+        choices = _choices(form, topics)
+        until = pause_until(str(form.get("paused_until", "")),
+                            ctx.now().astimezone(ctx.settings.timezone).date())
+    except Refused as refused:
+        return await _preferences(request, token, found, error=str(refused), status_code=400)
+    await run_in_threadpool(lambda: subscribing.save_preferences(
+        ctx, token, choices=choices, paused_until=until, bulletins=form.get("bulletins") == "yes"))
+    response = redirect(request, f"/preferences/{token}")
+    security_of(request).write_flash(response, "Saved. Your next digest follows these choices.")
+    return response
+
+
+async def leave_topic(request: Request) -> Response:
+    form = await _form(request)
+    token, _ = await _subscriber(request)
+    topic = str(form.get("topic", ""))[:100]
+    await run_in_threadpool(subscribing.leave_topic, ctx_of(request), token, topic)
+    titles = {t.slug: t.name for t in ctx_of(request).topics()}
+    response = redirect(request, f"/preferences/{token}")
+    security_of(request).write_flash(
+        response, f"Unsubscribed from {titles.get(topic, topic)}. Your other topics go on.")
+    return response
+
+
+async def leave_all(request: Request) -> Response:
+    await _form(request)
+    token, _ = await _subscriber(request)
+    await run_in_threadpool(subscribing.leave_all, ctx_of(request), token)
+    response = redirect(request, f"/preferences/{token}")
+    security_of(request).write_flash(
+        response, "You are unsubscribed from every digest. Choose topics below to start again.")
+    return response
+
+
+async def my_data(request: Request) -> Response:
+    token, _ = await _subscriber(request)
+    data = await run_in_threadpool(subscribing.export, ctx_of(request), token)
+    return Response(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                    media_type="application/json", headers={
+                        "content-disposition": 'attachment; filename="my-digests.json"',
+                        "cache-control": "no-store"})
+
+
+async def erase_page(request: Request) -> Response:
+    token, found = await _subscriber(request)
+    return _page(request, "erase.html", token=token, address=mask_address(found.email))
+
+
+async def erase_submit(request: Request) -> Response:
+    await _form(request)
+    token, _ = await _subscriber(request)
+    await run_in_threadpool(subscribing.erase, ctx_of(request), token)
+    return _page(request, "erased.html")
+

@@ -1,0 +1,377 @@
+"""Staff serve themselves (issue 12): the catalogue, sign-up with double opt-in, the
+preference centre, over real HTTP (uvicorn on 127.0.0.1) with mail through the real relay to
+an aiosmtpd server.
+
+Mail gateways fetch every link in every message before a person sees it: a test follows every
+link of every message the service sent and shows that nothing changed.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from awareness.service import digests
+from awareness.service.context import Context
+from awareness.service.outbox import relay
+from awareness.storage import subscribers
+from awareness.storage.db import reading
+from awareness.storage.models import OutboxMessage, RateEvent, Signup, Subscriber, Subscription
+from awareness.web.app import create_app
+from tests.conftest import Clock, Inbox, orm_session
+from tests.test_web import EMAIL, LiveServer, csrf_of, parse, seed
+
+FIXTURE_TIERS = {"staff_site": "integration"}
+NEW = "new.person@trust.nhs.uk"
+
+
+@dataclass
+class StaffSite:
+    url: str
+    ctx: Context
+    inbox: Inbox
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, follow_redirects=False)
+
+    seen: int = 0
+
+    def deliver(self) -> list[Message]:
+        """One relay pass; the messages delivered since the last call, parsed."""
+        relay(self.ctx)
+        new = self.inbox.messages[self.seen:]
+        self.seen = len(self.inbox.messages)
+        return [message_from_bytes(data) for _, _, data in new]
+
+    def state(self) -> tuple[object, ...]:
+        """Everything a visitor could change: subscribers, subscriptions, sign-ups."""
+        with orm_session(self.ctx) as session:
+            return (
+                session.execute(select(
+                    Subscriber.email, Subscriber.unsubscribed_at, Subscriber.confirmed_at,
+                    Subscriber.paused_until, Subscriber.bulletins).order_by(Subscriber.id)).all(),
+                session.execute(select(Subscription.subscriber_id, Subscription.topic_slug,
+                                       Subscription.frequency)
+                                .order_by(Subscription.id)).all(),
+                session.execute(select(Signup.id, Signup.email)).all())
+
+
+@contextmanager
+def serving(make_context: Callable[..., Context], smtp: tuple[object, Inbox],
+            **settings: str) -> Iterator[StaffSite]:
+    controller, inbox = smtp
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    ctx = make_context(AWARENESS_WEB_BASE_URL=url, AWARENESS_MAIL_BACKEND="smtp",
+                       AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port),  # type: ignore[attr-defined]
+                       **settings)
+    seed(ctx)
+    with LiveServer(create_app(ctx), sock):
+        yield StaffSite(url, ctx, inbox)
+
+
+@pytest.fixture
+def staff_site(make_context, smtp_server) -> Iterator[StaffSite]:
+    with serving(make_context, smtp_server) as site:
+        yield site
+
+
+def text_of(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError("no text part")
+
+
+def links_in(message: Message, base: str) -> list[str]:
+    """Every link to the service in every part of ``message``."""
+    found = []
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found += re.findall(re.escape(base) + r"[^\s\"<>]*", payload.decode())
+    return sorted(set(found))
+
+
+def form(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Form fields as httpx takes them, a name given several times included."""
+    fields: dict[str, list[str]] = {}
+    for name, value in pairs:
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
+def sign_up(client: httpx.Client, email: str, choices: dict[str, str],
+            bulletins: bool = False) -> httpx.Response:
+    page = client.get("/subscribe", params=[("topic", t) for t in choices])
+    assert page.status_code == 200
+    data: list[tuple[str, str]] = [("csrf", csrf_of(page.text)), ("email", email)]
+    for topic, frequency in choices.items():
+        data += [("topic", topic), (f"frequency-{topic}", frequency)]
+    if bulletins:
+        data.append(("bulletins", "yes"))
+    return client.post("/subscribe", data=form(data))
+
+
+def stored(site: StaffSite, email: str):
+    with reading(site.ctx.engine) as connection:
+        return subscribers.by_email(connection, email)
+
+
+def the_link(messages: list[Message], site: StaffSite, path: str) -> str:
+    [link] = [link for m in messages for link in links_in(m, site.url) if path in link]
+    return link.removeprefix(site.url)
+
+
+# --- the journey ----------------------------------------------------------------------------
+
+def test_find_join_change_and_leave_with_no_librarian(staff_site: StaffSite, clock: Clock):
+    site = staff_site
+    with site.client() as client:
+        catalogue = client.get("/topics")
+        assert catalogue.status_code == 200
+        for text in ("Leadership", "Digital", "Already approved item", "Digital item, no review"):
+            assert text in catalogue.text
+        assert "Already rejected item" not in catalogue.text  # never went to readers
+
+        answer = sign_up(client, NEW, {"leadership": "daily", "digital": "weekly"})
+        assert answer.status_code == 200 and "Check your e-mail" in answer.text
+        assert stored(site, NEW) is None, "nothing is active before the confirmation"
+
+        [confirmation] = site.deliver()
+        assert confirmation["To"] == NEW and "List-Unsubscribe" not in confirmation
+        assert "Leadership (daily)" in text_of(confirmation)
+        confirm = the_link([confirmation], site, "/confirm/")
+        for _ in range(3):  # a mail gateway, then the person
+            page = client.get(confirm)
+            assert page.status_code == 200 and "Confirm your digests" in page.text
+        assert stored(site, NEW) is None, "a GET of the link changes nothing"
+
+        done = client.post(confirm, data={"csrf": csrf_of(page.text)})
+        assert done.status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and person.active
+        assert sorted(person.subscriptions) == [("digital", "weekly"), ("leadership", "daily")]
+        assert done.headers["location"] == f"/preferences/{person.token}"
+        assert client.post(confirm, data={"csrf": csrf_of(page.text)}).status_code == 404
+
+        [welcome] = site.deliver()
+        assert "List-Unsubscribe" not in welcome
+        preferences = the_link([welcome], site, "/preferences/")
+        assert preferences == f"/preferences/{person.token}"
+
+        page = client.get(preferences)
+        assert page.status_code == 200 and "n…@trust.nhs.uk" in page.text
+        saved = client.post(preferences, data={
+            "csrf": csrf_of(page.text), "topic": "digital", "frequency-digital": "daily",
+            "frequency-leadership": "daily", "paused_until": ""})
+        assert saved.status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and person.subscriptions == (("digital", "daily"),)
+
+        # The next digest holds only the chosen topic.
+        clock.advance(days=1)
+        digests.send_digests(site.ctx, frequency="daily")  # it queues, then relays
+        [digest] = [m for m in site.deliver() if m["To"] == NEW]
+        body = text_of(digest)
+        assert "Digital item, no review" in body and "Already approved item" not in body
+
+        page = client.get(preferences)
+        left = client.post(f"{preferences}/leave", data={"csrf": csrf_of(page.text),
+                                                         "topic": "digital"})
+        assert left.status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and person.subscriptions == () and person.active
+
+        page = client.get(preferences)
+        gone = client.post(f"{preferences}/unsubscribe", data={"csrf": csrf_of(page.text)})
+        assert gone.status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and not person.active
+
+        # Signing up again undoes it.
+        answer = sign_up(client, NEW, {"leadership": "weekly"})
+        assert answer.status_code == 200, answer.text
+        again = the_link(site.deliver(), site, "/confirm/")
+        page = client.get(again)
+        assert client.post(again, data={"csrf": csrf_of(page.text)}).status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and person.active
+        assert person.subscriptions == (("leadership", "weekly"),)
+
+
+def test_every_link_in_every_message_can_be_fetched_and_nothing_changes(
+        staff_site: StaffSite, clock: Clock):
+    site = staff_site
+    with site.client() as client:
+        sign_up(client, NEW, {"leadership": "daily"})
+        messages = site.deliver()
+        confirm = the_link(messages, site, "/confirm/")
+        page = client.get(confirm)
+        client.post(confirm, data={"csrf": csrf_of(page.text)})
+        clock.advance(days=1)
+        digests.send_digests(site.ctx)
+        messages += site.deliver()
+        page = client.get("/preferences")
+        client.post("/preferences", data={"csrf": csrf_of(page.text), "email": EMAIL})
+        messages += site.deliver()
+    kinds = {m["Subject"] for m in messages}
+    assert len(messages) >= 4, kinds  # confirmation, welcome, digests, the sign-in link
+    before = site.state()
+    links = sorted({link for m in messages for link in links_in(m, site.url)})
+    assert any("/preferences/" in link for link in links)
+    with httpx.Client(follow_redirects=True) as scanner:  # no cookies of ours, as a gateway
+        for link in links:
+            for method in ("GET", "HEAD"):
+                assert scanner.request(method, link).status_code < 500, link
+    assert site.state() == before
+
+
+# --- answers that give nothing away ------------------------------------------------------------
+
+def test_a_known_and_an_unknown_address_get_the_same_answer(staff_site: StaffSite):
+    def answer(email: str) -> str:
+        with staff_site.client() as client:
+            response = sign_up(client, email, {"leadership": "weekly"})
+            assert response.status_code == 200
+            page = parse(response.text).find(".//main")
+            assert page is not None
+            return "".join(page.itertext()).replace(email, "ADDRESS")
+    assert answer(EMAIL) == answer(NEW)
+    with staff_site.client() as client:
+        page = client.get("/preferences")
+        known = client.post("/preferences", data={"csrf": csrf_of(page.text), "email": EMAIL})
+        unknown = client.post("/preferences", data={"csrf": csrf_of(page.text), "email": NEW})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace(EMAIL, "X") == unknown.text.replace(NEW, "X")
+    sent = staff_site.deliver()
+    # Confirmations to both (the known one can confirm again); a link only to the subscriber.
+    assert sorted(m["To"] for m in sent) == sorted([EMAIL, NEW, EMAIL])
+
+
+@pytest.mark.parametrize(("email", "problem"), [
+    ("someone@gmail.com", "Use your work address"),
+    ("not an address", "not an e-mail address"),
+    ("a@b", "not an e-mail address"),
+    ("", "not an e-mail address"),
+])
+def test_bad_addresses_are_refused_clearly_and_nothing_is_stored(
+        staff_site: StaffSite, email: str, problem: str):
+    with staff_site.client() as client:
+        response = sign_up(client, email, {"leadership": "weekly"})
+    assert response.status_code == 400 and problem in response.text
+    assert 'value="leadership" checked' in response.text  # the choices are kept
+    with orm_session(staff_site.ctx) as session:
+        assert session.scalars(select(Signup)).all() == []
+
+
+def test_no_topic_or_only_unknown_topics_is_refused(staff_site: StaffSite):
+    with staff_site.client() as client:
+        page = client.get("/subscribe")
+        response = client.post("/subscribe", data={
+            "csrf": csrf_of(page.text), "email": NEW, "topic": "no-such-topic"})
+    assert response.status_code == 400 and "Choose at least one topic" in response.text
+
+
+def test_tampered_reused_and_expired_links_are_refused(staff_site: StaffSite, clock: Clock):
+    site = staff_site
+    with site.client() as client:
+        sign_up(client, NEW, {"leadership": "weekly"})
+        link = the_link(site.deliver(), site, "/confirm/")
+        signup_id, signature = link.removeprefix("/confirm/").split(".")
+        forged = f"/confirm/{signup_id}.{'0' * 32}"
+        other = f"/confirm/{int(signup_id) + 1}.{signature}"
+        for bad in (forged, other, "/confirm/1.zz", "/confirm/nonsense"):
+            assert client.get(bad).status_code == 404, bad
+        page = client.get(link)
+        assert client.post(forged, data={"csrf": csrf_of(page.text)}).status_code == 404
+        assert stored(site, NEW) is None
+
+        clock.advance(days=7, seconds=1)
+        assert client.get(link).status_code == 404, "a week old: expired"
+        assert client.post(link, data={"csrf": csrf_of(page.text)}).status_code == 404
+        assert stored(site, NEW) is None
+        assert client.get("/preferences/" + "x" * 40).status_code == 404
+
+
+def test_forms_need_their_page_token(staff_site: StaffSite):
+    person = stored(staff_site, EMAIL)
+    assert person is not None
+    with staff_site.client() as client:
+        client.get("/subscribe")
+        assert client.post("/subscribe", data={"email": NEW, "topic": "leadership"}
+                           ).status_code == 403
+        assert client.post(f"/preferences/{person.token}/unsubscribe", data={}
+                           ).status_code == 403
+    assert stored(staff_site, EMAIL) == person
+
+
+def test_one_client_cannot_flood_inboxes(staff_site: StaffSite):
+    site = staff_site
+    answers = []
+    with site.client() as client:
+        page = client.get("/subscribe")
+        token = csrf_of(page.text)
+        for n in range(60):
+            answers.append(client.post("/subscribe", data={
+                "csrf": token, "email": f"person{n}@trust.nhs.uk", "topic": "leadership"}
+            ).status_code)
+        for _ in range(10):  # one address, from another client's point of view too
+            answers.append(client.post("/subscribe", data={
+                "csrf": token, "email": NEW, "topic": "leadership"}).status_code)
+    limit = site.ctx.settings.signup.per_client_per_hour
+    assert answers[:limit] == [200] * limit
+    assert set(answers[limit:]) == {429}
+    with orm_session(site.ctx) as session:
+        queued = session.scalars(select(OutboxMessage.recipient).where(
+            OutboxMessage.kind == "signup_confirm")).all()
+        assert len(queued) == limit and len(set(queued)) == limit
+        buckets = session.scalars(select(RateEvent.bucket)).all()
+    assert not any("@" in bucket for bucket in buckets), "no address stored in the clear"
+
+
+def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,
+                                                          clock: Clock):
+    site = staff_site
+    person = stored(site, EMAIL)
+    assert person is not None
+    page_url = f"/preferences/{person.token}"
+    with site.client() as client:
+        page = client.get(page_url)
+        bad = client.post(page_url, data={"csrf": csrf_of(page.text), "topic": "leadership",
+                                          "paused_until": "31/02/2027"})
+        assert bad.status_code == 400 and "as 2027-01-04" in bad.text
+        client.post(page_url, data={"csrf": csrf_of(page.text), "topic": "leadership",
+                                    "frequency-leadership": "weekly",
+                                    "paused_until": "2026-12-24", "bulletins": "yes"})
+        person = stored(site, EMAIL)
+        assert person is not None and person.bulletins and person.paused(clock.now)
+        with reading(site.ctx.engine) as connection:
+            assert subscribers.for_digests(connection, clock.now) == []
+            later = clock.now.replace(month=12, day=24, hour=1)
+            assert [s.email for s in subscribers.for_digests(connection, later)] == [EMAIL]
+
+        data = client.get(f"{page_url}/data.json")
+        assert data.status_code == 200 and data.json()["email"] == EMAIL
+        assert "attachment" in data.headers["content-disposition"]
+
+        confirm = client.get(f"{page_url}/erase")
+        assert confirm.status_code == 200 and stored(site, EMAIL) is not None
+        erased = client.post(f"{page_url}/erase", data={"csrf": csrf_of(confirm.text)})
+        assert erased.status_code == 200 and "erased" in erased.text
+    assert stored(site, EMAIL) is None
