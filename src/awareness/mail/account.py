@@ -17,8 +17,9 @@ import jinja2
 
 from awareness.mail.compose import Mail, Sender, compose
 
-# Keys: <sign-up or subscriber id>/<when>. The time is part of it because a database may
-# give a deleted sign-up's id to the next one (SQLite does).
+# Keys: <sign-up or subscriber id>/<a random nonce>. Each request is one mail, so there is
+# nothing to de-duplicate beyond the request itself; the nonce keeps two requests apart even
+# when a database gives a deleted sign-up's id to the next one (SQLite does).
 CONFIRM = "signup_confirm"
 WELCOME = "welcome"
 SIGN_IN = "sign_in_link"
@@ -33,10 +34,9 @@ class ChosenTopic:
     frequency: str
 
 
-def account_key(kind: str, subject_id: int, when: datetime) -> str:
-    """The de-duplication key of an account mail: what it is about, and when."""
-    del kind  # the same shape for every kind; the kind is the other half of the unique key
-    return f"{int(subject_id)}/{when:%Y%m%dT%H%M%S%f}"
+def account_key(subject_id: int, nonce: str) -> str:
+    """The outbox key of an account mail: what it is about, and the request's nonce."""
+    return f"{int(subject_id)}/{nonce}"
 
 
 def account_message_id(kind: str, key: str, domain: str) -> str:

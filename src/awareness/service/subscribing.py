@@ -244,7 +244,7 @@ def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[C
           now: datetime, *, confirm_url: str = "", preferences_url: str = "") -> Queued:
     s = ctx.settings
     titles = {topic.slug: topic.name for topic in ctx.topics()}
-    key = account_key(kind, subject_id, now)
+    key = account_key(subject_id, secrets.token_hex(8))
     mail = render_account_mail(
         ctx.mail_templates(), kind, sender=Sender(s.mail.from_addr, s.mail.from_name), to=to,
         library=s.mail.from_name,

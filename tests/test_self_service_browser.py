@@ -1,0 +1,124 @@
+"""The staff journey clicked through in a real headless Chromium (Debian's ``chromium``):
+catalogue → sign up → the confirmation mail at a real SMTP server → confirm → change topics →
+unsubscribe from one → from all → sign up again (issue 12). Every page is checked with
+axe-core at 1280 and 390 px wide, must fit a phone without sideways scrolling, and is saved as
+a screenshot under ``<system temp>/awareness-web-screenshots/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
+
+from tests.test_self_service import NEW, StaffSite, serving, stored, the_link
+from tests.test_web_browser import SCREENSHOTS, Watched, browser
+
+FIXTURE_TIERS = {"staff_site": "integration"}
+WIDTHS = (1280, 390)
+__all__ = ["browser"]  # the module-scoped fixture, shared
+
+
+@pytest.fixture
+def staff_site(make_context, smtp_server) -> Iterator[StaffSite]:
+    with serving(make_context, smtp_server) as site:
+        yield site
+
+
+def check(page: Page, name: str) -> None:
+    """axe-core finds nothing, the page fits the viewport, and a screenshot is kept."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    page.screenshot(path=str(SCREENSHOTS / f"staff-{name}-{width}.png"), full_page=True)
+    results = Axe().run(page)
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                  for v in results.response["violations"]]
+    assert violations == [], f"{name} at {width} px: {violations}"
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{name} at {width} px scrolls sideways ({scroll} px)"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_staff_journey_in_a_browser(browser: Browser, staff_site: StaffSite,
+                                        width: int) -> None:
+    site = staff_site
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+
+    page.goto(f"{site.url}/topics")
+    check(page, "catalogue")
+    page.get_by_label("Choose").first.check()  # the first topic by title: Digital
+    page.get_by_role("button", name="Subscribe to the chosen topics").click()
+    page.wait_for_url(f"{site.url}/subscribe?topic=digital")
+    check(page, "subscribe")
+    assert page.get_by_label("Digital", exact=False).first.is_checked()
+    page.get_by_label("Your work e-mail address").fill("not-an-address")
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.wait_for_load_state()
+    # The browser's own check stops a malformed address before it is sent.
+    assert page.url.endswith("/subscribe?topic=digital")
+    page.get_by_label("Your work e-mail address").fill("someone@gmail.com")
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_text("Use your work address").wait_for()
+    check(page, "subscribe-refused")
+    page.get_by_label("Your work e-mail address").fill(NEW)
+    page.get_by_label("How often for Leadership").select_option("daily")
+    page.get_by_label("Leadership", exact=False).first.check()
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
+    check(page, "check-email")
+    assert stored(site, NEW) is None
+
+    confirm = the_link(site.deliver(), site, "/confirm/")
+    page.goto(site.url + confirm)
+    check(page, "confirm")
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("your digests are confirmed").wait_for()
+    check(page, "preferences")
+    person = stored(site, NEW)
+    assert person is not None and sorted(person.subscriptions) == [
+        ("digital", "weekly"), ("leadership", "daily")]
+
+    page.get_by_label("How often for Digital").select_option("daily")
+    page.get_by_label("Pause until (optional)").fill("2026-12-24")
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Saved.").wait_for()
+    person = stored(site, NEW)
+    assert person is not None and dict(person.subscriptions)["digital"] == "daily"
+    assert person.paused_until is not None
+
+    page.get_by_role("button", name="Unsubscribe from Leadership").click()
+    page.get_by_text("Unsubscribed from Leadership").wait_for()
+    person = stored(site, NEW)
+    assert person is not None and person.subscriptions == (("digital", "daily"),)
+
+    page.get_by_role("button", name="Unsubscribe from everything").click()
+    page.get_by_text("You are unsubscribed from every digest").wait_for()
+    check(page, "preferences-unsubscribed")
+    person = stored(site, NEW)
+    assert person is not None and not person.active
+
+    page.goto(f"{site.url}/preferences")
+    check(page, "ask-for-link")
+    page.goto(f"{site.url}{f'/preferences/{person.token}/erase'}")
+    check(page, "erase")
+    page.goto(f"{site.url}/confirm/1.{'0' * 32}")
+    check(page, "link-expired")
+
+    page.goto(f"{site.url}/subscribe?topic=leadership")
+    page.get_by_label("Your work e-mail address").fill(NEW)
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
+    page.goto(site.url + the_link(site.deliver(), site, "/confirm/"))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("your digests are confirmed").wait_for()
+    person = stored(site, NEW)
+    assert person is not None and person.active
+    assert person.subscriptions == (("leadership", "weekly"),)
+    # The refused sign-up (400) and the dead link (404) are answered as such; nothing else.
+    assert [p for p in watched.problems if "status of 400" not in p
+            and "status of 404" not in p] == []
+    context.close()
