@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 import httpx
 import pytest
 
-from awareness.cli.run import DEMO_READER, prepare_demo, seed_demo
+from awareness.cli.run import DEMO_READER, DEMO_STAFF, prepare_demo, seed_demo
 from awareness.service import digests, polling, review
 from awareness.service.context import create_context
 from awareness.settings import load_settings
@@ -41,12 +41,17 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):
         ctx.dispose()
     finally:
         feeds.stop()
-    assert "demo-librarian" in capsys.readouterr().out
-    assert report.sent == 1
-    outbox = list((tmp_path / "var" / "demo" / "outbox").glob("*.eml"))
-    assert len(outbox) == 1
-    message = message_from_bytes(outbox[0].read_bytes(), policy=policy.default)
-    assert message["To"] == DEMO_READER
+    printed = capsys.readouterr().out
+    assert "demo-librarian" in printed and "/topics" in printed
+    assert f"{settings.base_url}/preferences/" in printed  # the confirmed sign-up
+    outbox = [message_from_bytes(path.read_bytes(), policy=policy.default)
+              for path in (tmp_path / "var" / "demo" / "outbox").glob("*.eml")]
+    assert report.sent == len(outbox)
+    subjects = {(m["To"], str(m["Subject"])) for m in outbox}
+    assert (DEMO_STAFF, "Confirm your current awareness digests") in subjects
+    assert any(to == DEMO_STAFF and "Your current awareness digests" in subject
+               for to, subject in subjects), "the welcome, once confirmed"
+    [message] = [m for m in outbox if m["To"] == DEMO_READER]
     assert "NHS England" in message.get_body(("plain",)).get_content()
     assert pending, "leadership items wait on the review page"
     assert any(m.drivers for m in pending), "and link to the imported driver records"

@@ -375,3 +375,18 @@ def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,
         erased = client.post(f"{page_url}/erase", data={"csrf": csrf_of(confirm.text)})
         assert erased.status_code == 200 and "erased" in erased.text
     assert stored(site, EMAIL) is None
+
+
+def test_what_an_unconfirmed_sign_up_leaves_is_deleted_when_it_expires(
+        staff_site: StaffSite, clock: Clock):
+    from awareness.service.subscribing import purge
+    site = staff_site
+    with site.client() as client:
+        sign_up(client, NEW, {"leadership": "weekly"})
+    site.deliver()
+    assert purge(site.ctx) == (0, 0, 0)  # within the week: nothing goes
+    clock.advance(days=7, seconds=1)
+    assert purge(site.ctx) == (1, 1, 2)  # the sign-up, its mail, the two uses
+    with orm_session(site.ctx) as session:
+        assert session.scalars(select(OutboxMessage.recipient)).all().count(NEW) == 0
+        assert session.scalars(select(Signup)).all() == []

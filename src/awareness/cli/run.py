@@ -160,7 +160,24 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
 
 # --- demo mode -------------------------------------------------------------------------------
 
+def _demo_signup(ctx: Context) -> str:
+    """A member of staff signs up for the first published topic and confirms, through the
+    same service functions as the pages; the link to their preferences, or "" (a limit)."""
+    from awareness.signup import Choice, Refused
+
+    topics = subscribing.choosable(ctx)[:1]
+    try:
+        pending = subscribing.request_signup(
+            ctx, email=DEMO_STAFF, choices=[Choice(slug, "weekly") for slug in topics],
+            bulletins=False, client="demo")
+    except Refused:
+        return ""
+    confirmed = subscribing.confirm(ctx, subscribing.confirmation_token(ctx, pending))
+    return subscribing.preferences_url(ctx, confirmed) if confirmed else ""
+
+
 DEMO_READER = "demo.reader@library.example.nhs.uk"
+DEMO_STAFF = "demo.staff@library.example.nhs.uk"
 
 
 def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
@@ -193,6 +210,7 @@ def seed_demo(ctx: Context) -> None:
     with resources.as_file(seed) as path:
         import_drivers(ctx, path)
     people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily")
+    preferences = _demo_signup(ctx)
     password = secrets.token_urlsafe(12)
     try:
         librarians.add_librarian(ctx, "demo-librarian", password)
@@ -205,6 +223,9 @@ def seed_demo(ctx: Context) -> None:
         + (f"  Log in as demo-librarian with password {password}\n" if password else
            "  Log in as demo-librarian (password from the first demo run, or delete the "
            "demo folder to get a new one)\n")
-        + f"  Digests are written to {outbox}\n",
+        + f"  Topic catalogue, as staff see it: {ctx.settings.base_url}/topics\n"
+        + (f"  A member of staff who signed up and confirmed: {preferences}\n"
+           if preferences else "")
+        + f"  Digests and confirmation mails are written to {outbox}\n",
         flush=True,
     )

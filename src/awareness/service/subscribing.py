@@ -71,10 +71,11 @@ def choosable(ctx: Context) -> list[str]:
 
 
 def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulletins: bool,
-                   client: str, nudge: Nudge | None = None) -> None:
+                   client: str, nudge: Nudge | None = None) -> PendingSignup:
     """Store a pending sign-up and queue its confirmation mail. Refused (with what to fix)
     for a bad or disallowed address or when a limit is reached; otherwise the same outcome
-    whether or not the address is known."""
+    whether or not the address is known (the pending sign-up returned is for the caller, never
+    for the visitor)."""
     settings = ctx.settings.signup
     address = checked_address(email, settings.allowed_domains)
     now = ctx.now()
@@ -85,11 +86,12 @@ def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulle
         signups.record_use(connection, buckets, now)
         pending = signups.add(connection, email=address, choices=choices, bulletins=bulletins,
                               now=now, expires_at=now + SIGNUP_LIFETIME)
-        url = f"{ctx.settings.base_url}/confirm/{_token(ctx, pending)}"
+        url = f"{ctx.settings.base_url}/confirm/{confirmation_token(ctx, pending)}"
         outbox.queue(connection, _mail(ctx, CONFIRM, pending.id, address, choices, now,
                                        confirm_url=url), now)
     if nudge:
         nudge()
+    return pending
 
 
 def pending_signup(ctx: Context, token: str) -> PendingSignup | None:
@@ -199,11 +201,14 @@ def erase(ctx: Context, token: str) -> None:
     erase_subscriber(ctx, subscriber(ctx, token).email)
 
 
-def purge(ctx: Context) -> tuple[int, int]:
-    """Delete expired sign-ups and rate-limit uses older than any limit: (sign-ups, uses)."""
+def purge(ctx: Context) -> tuple[int, int, int]:
+    """Delete what an unconfirmed sign-up left once it expired: the sign-up, its finished
+    confirmation mail (the address may never have become a subscriber's), and rate-limit
+    uses older than any limit. How many of each."""
     now = ctx.now()
     with writing(ctx.engine) as connection:
         return (signups.purge(connection, now),
+                outbox.forget(connection, CONFIRM, now - SIGNUP_LIFETIME),
                 signups.forget_uses(connection, now - timedelta(days=1)))
 
 
@@ -228,7 +233,8 @@ def _check_limits(connection: Connection, buckets: list[str], now: datetime,
                       "Try again tomorrow, or ask the library.")
 
 
-def _token(ctx: Context, pending: PendingSignup) -> str:
+def confirmation_token(ctx: Context, pending: PendingSignup) -> str:
+    """The token of the link in ``pending``'s confirmation mail."""
     return confirm_token(ctx.settings.secret_key(), pending.id, pending.email,
                          pending.created_at)
 

@@ -230,3 +230,10 @@ def _hits(stored: str | None) -> tuple[Hit, ...]:
 def _about(subscriber_id: int, email: str) -> ColumnElement[bool]:
     return or_(Outbox.subscriber_id == subscriber_id,
                func.lower(Outbox.recipient) == email.strip().lower())
+
+
+def forget(connection: Connection, kind: str, before: datetime) -> int:
+    """Delete the finished (sent or given up) messages of ``kind`` created before ``before``:
+    mail whose copy nobody needs, to addresses that may never have become subscribers."""
+    return connection.execute(delete(Outbox).where(
+        Outbox.kind == kind, Outbox.status.not_in(UNSENT), Outbox.created_at < before)).rowcount
