@@ -37,6 +37,15 @@ _QUOTES = "\"“”"
 _OPERATORS = frozenset({"AND", "OR", "NOT"})
 _NEAR = re.compile(r"NEAR(?:/(\d+))?(.*)")
 _EBSCO_NEAR = re.compile(r"N(\d+)")
+# EBSCOhost's field codes, as librarians paste them (``TI nurs* AND SU midwif*``): the ones
+# with a field here, and the common ones without, which are refused rather than searched as
+# words (they used to match nothing, silently).
+EBSCO_FIELDS = {"TI": "title", "AB": "summary", "SU": "category", "SO": "source"}
+_EBSCO_UNSUPPORTED = {
+    "AU": "author", "KW": "author-supplied keywords", "MH": "exact MeSH heading",
+    "MJ": "major MeSH heading", "TX": "all text", "DE": "descriptors", "AN": "accession number",
+    "PT": "publication type", "LA": "language", "JN": "journal name", "IS": "ISSN",
+    "IB": "ISBN", "SH": "subject heading", "AF": "author affiliation", "ZC": "document type"}
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _LOWERCASE_OPERATORS = frozenset({"and", "or", "not"})
 # A query word: letters, digits and wildcards; * is handled separately.
@@ -171,6 +180,7 @@ class Parser:
         self.at = 0
         self.depth = 0
         self._ebsco_near()
+        self._ebsco_fields()
 
     def _ebsco_near(self) -> None:
         """Read ``N3`` as NEAR/3 where an operator can stand: between two operands."""
@@ -186,6 +196,35 @@ class Parser:
                         f"'{token.text}' at column {token.column} is read as NEAR/{distance}; "
                         f'write "{token.text}" in quotes to search for the word, or '
                         f"NEAR/{distance} to silence this warning")
+
+    def _ebsco_fields(self) -> None:
+        """Read EBSCOhost's ``TI``, ``AB``, ``SU`` and ``SO`` before an operand as field limits
+        over everything up to the next operator, as EBSCOhost does (``TI nurse staffing`` is
+        ``title:(nurse staffing)``); refuse its other field codes with a located error."""
+        index = 0
+        while index < len(self.tokens) - 1:
+            token, after = self.tokens[index], self.tokens[index + 1]
+            code = token.text
+            if token.kind == "WORD" and after.kind in _OPERAND_STARTS and (
+                    code in EBSCO_FIELDS or code in _EBSCO_UNSUPPORTED):
+                if code in _EBSCO_UNSUPPORTED:
+                    fail(self.text, token.column,
+                         f"EBSCOhost field code {code} ({_EBSCO_UNSUPPORTED[code]}) has no "
+                         "field here; use TI (title), AB (abstract: the summary), "
+                         "SU (subjects: the categories) or SO (source), or write "
+                         f'"{code}" in quotes to search for the word')
+                end = index + 1
+                while self.tokens[end].kind in ("WORD", "PHRASE", "NEAR"):
+                    end += 1
+                field = Token("FIELD", EBSCO_FIELDS[code], token.column)
+                if end - index > 2:  # several words: the limit covers them all
+                    self.tokens[index:end] = [
+                        field, Token("LPAREN", "(", after.column),
+                        *self.tokens[index + 1:end],
+                        Token("RPAREN", ")", self.tokens[end - 1].column)]
+                else:
+                    self.tokens[index] = field
+            index += 1
 
     def parse(self) -> Node:
         """The AST of the whole query."""
