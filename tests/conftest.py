@@ -240,6 +240,7 @@ class Response:
     body: bytes
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    conditional: bool = False  # answer 304 to an If-None-Match of the ETag, as servers do
 
 
 class FeedServer:
@@ -256,6 +257,12 @@ class FeedServer:
                 response = server.routes.get(self.path)
                 if response is None:
                     self.send_error(404)
+                    return
+                if response.conditional and self.headers.get("If-None-Match") == \
+                        response.headers.get("ETag"):
+                    self.send_response(304)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 self.send_response(response.status)
                 for name, value in response.headers.items():

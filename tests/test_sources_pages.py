@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC, datetime
 
 import pytest
@@ -200,6 +201,7 @@ def site(make_context, feed_server, tmp_path):
 
 
 def serve_sitemaps(feeds, extra_urls: str = "") -> None:
+    """The index and its children, each with an ETag of its body, answering 304 to it."""
     base = feeds.url("")
     for name, path in (("sitemap-index.xml", "/sitemap.xml"),
                        ("sitemap-page-1.xml", "/sitemap.xml?page=1"),
@@ -207,7 +209,9 @@ def serve_sitemaps(feeds, extra_urls: str = "") -> None:
         body = page(name).decode().replace(NUFFIELD_HOST, base)
         if path.endswith("page=1"):
             body = body.replace("</urlset>", extra_urls.replace("HOST", base) + "</urlset>")
-        feeds.routes[path] = Response(body.encode(), headers={"Content-Type": "application/xml"})
+        etag = f'"{zlib.crc32(body.encode()):x}"'
+        feeds.routes[path] = Response(body.encode(), conditional=True, headers={
+            "Content-Type": "application/xml", "ETag": etag})
 
 
 def links(ctx, source_id: str) -> dict[str, str]:
@@ -266,6 +270,21 @@ def test_sitemap_baseline_reads_no_pages_then_new_pages_a_few_at_a_time(site, cl
     assert links(ctx, "nt")["new-b"] == "New b"  # 404: titled from its address
     with orm_session(ctx) as session:
         assert "/research/new-b" in (session.get_one(Source, "nt").warnings or "")
+
+
+def test_a_new_page_in_a_child_sitemap_is_found_while_the_index_is_unchanged(site, clock):
+    # Issue 16: the index answered 304 to the conditional request, so the child sitemaps were
+    # never fetched and a new page in one was not seen until the index itself changed.
+    ctx, feeds = site
+    serve_sitemaps(feeds)
+    polling.poll(ctx, ["nt"])  # the baseline, which stores the index's ETag
+    extra = "<url><loc>HOST/research/new-a</loc><lastmod>2026-11-24</lastmod></url>"
+    serve_sitemaps(feeds, extra)  # only the child changed; the index is the same
+    feeds.routes["/research/new-a"] = Response(page("sitemap-article.html"))
+    clock.advance(hours=2)
+    [outcome] = polling.poll(ctx, ["nt"])
+    assert (outcome.status, outcome.new_items) == ("ok", 1)
+    assert links(ctx, "nt")["new-a"] == "State of the NHS workforce 2026"
 
 
 # ---------------------------------------------------------------- awareness sources test

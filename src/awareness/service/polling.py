@@ -151,15 +151,18 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
     Parsing runs in a worker process (``parser``, default the shared pool), bounded in time
     and memory, so a runaway feed costs one error, not the run (RELIABILITY P8).
     """
+    # A sitemap index can stay the same while its child sitemaps change, and the children are
+    # read only when the index is: ask for it unconditionally, never to be told "304" (issue 16).
+    validators = (Validators() if state.kind == "sitemap"
+                  else Validators(state.etag, state.last_modified))
     try:
-        result = fetch(state.address, validators=Validators(state.etag, state.last_modified),
-                       policy=ctx.fetch_policy, resolver=ctx.resolver)
+        result = fetch(state.address, validators=validators, policy=ctx.fetch_policy,
+                       resolver=ctx.resolver)
     except FetchError as exc:
         return _failed(ctx, state, exc)
     if result.status == "not_modified":
         return _succeeded(ctx, state, result, None, "not_modified")
     body_hash = hashlib.sha256(result.body).hexdigest()
-    # A sitemap index can stay the same while its child sitemaps change: always read it.
     if body_hash == state.body_hash and state.kind != "sitemap":
         return _succeeded(ctx, state, result, body_hash, "unchanged")
     with reading(ctx.engine) as conn:
