@@ -140,6 +140,25 @@ def test_page_title_and_description_are_plain_text():
     assert item.published == datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("og_title", "site_name", "title"), [
+    ("State of the NHS workforce 2026 | Nuffield Trust", "", "State of the NHS workforce 2026"),
+    ("State of the NHS workforce 2026 - Nuffield Trust", "Nuffield Trust",
+     "State of the NHS workforce 2026"),
+    ("Covid-19 - what we learned", "Nuffield Trust", "Covid-19 - what we learned"),
+    ("Covid-19 - what we learned", "", "Covid-19 - what we learned"),
+    ("Nuffield Trust", "Nuffield Trust", "Nuffield Trust"),
+])
+def test_the_site_name_is_removed_from_og_title_too(og_title: str, site_name: str, title: str):
+    # Issue 16: only <title> lost its suffix; og:title, read first, kept "… | Nuffield Trust".
+    body = page("sitemap-article.html").replace(
+        b'content="State of the NHS workforce 2026"', f'content="{og_title}"'.encode())
+    if site_name:
+        body = body.replace(b"<head>", f'<head><meta property="og:site_name" '
+                                       f'content="{site_name}">'.encode())
+    entry = SitemapEntry(NUFFIELD_HOST + "/research/state-of-the-nhs-workforce-2026")
+    assert page_item(body, entry, NOW).title == title
+
+
 # ---------------------------------------------------------------- sources.toml
 
 

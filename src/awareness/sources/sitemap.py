@@ -41,6 +41,7 @@ from awareness.sources.parse import (
 _CDATA = re.compile(rb"<!\[CDATA\[(.*?)\]\]>", re.S)
 _SPACE = re.compile(r"\s+")
 _TITLE_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[^|\u2013\u2014-]{2,60}$")
+_PIPE_SUFFIX = re.compile(r"\s+\|\s+[^|]{2,60}$")
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def url_item(entry: SitemapEntry) -> ParsedItem:
 def page_item(body: bytes, entry: SitemapEntry, now: datetime) -> ParsedItem:
     """An item for a fetched page: its title (og:title, else <title>) and meta description."""
     page = LexborHTMLParser(body)
-    title = _meta(page, 'meta[property="og:title"]') or _title(page)
+    title = _without_site(_meta(page, 'meta[property="og:title"]'),
+                          _meta(page, 'meta[property="og:site_name"]')) or _title(page)
     title = _SPACE.sub(" ", html_to_text(title)).strip()[:TITLE_CAP]
     if not title:
         return url_item(entry)
@@ -145,6 +147,19 @@ def page_item(body: bytes, entry: SitemapEntry, now: datetime) -> ParsedItem:
 def _meta(page: LexborHTMLParser, selector: str) -> str:
     node = page.css_first(selector)
     return (node.attributes.get("content") or "") if node is not None else ""
+
+
+def _without_site(title: str, site: str) -> str:
+    """``og:title`` without the site's name after it ("Report | Nuffield Trust" → "Report"):
+    the ``og:site_name`` after any separator, else whatever follows a last " | ". A dash is
+    not enough on its own there: og:titles use it inside titles ("Covid-19 - what next")."""
+    title = _SPACE.sub(" ", title).strip()
+    site = _SPACE.sub(" ", site).strip()
+    if site:
+        for separator in (" | ", " - ", " \u2013 ", " \u2014 ", " : "):
+            if title.endswith(separator + site) and len(title) > len(separator + site):
+                return title[:-len(separator + site)].rstrip()
+    return _PIPE_SUFFIX.sub("", title)
 
 
 def _title(page: LexborHTMLParser) -> str:
