@@ -159,3 +159,18 @@ def array_of_tables(data: Mapping[str, object], key: str,
         check.fail(f"{key} must be written as [[{key}]] tables", key)
     return tables
 
+
+
+def decode_librarian_file(data: bytes, path: str) -> str:
+    """The text of a librarian-edited file, which must be UTF-8 (a byte-order mark is
+    allowed); anything else is a ConfigError at the line of the first bad byte, saying how to
+    fix it (issue 16: a topic saved in Windows-1252 was an "unexpected UnicodeDecodeError"
+    with no file name)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{data[err.start]:02x} on this line): save the file as "
+            "UTF-8 (in Notepad: File > Save as > Encoding: UTF-8)", path=path,
+            line=line) from None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
+from awareness.service.context import read_librarian_file
 from awareness.settings import Settings
 from awareness.subscriptions import Topic, check_source_refs, parse_sources, parse_topic
 from awareness.topics.examples import run_examples
@@ -22,7 +23,7 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     sources = []
     sources_path = folder / "sources.toml"
     try:
-        sources = parse_sources(sources_path.read_text(encoding="utf-8"), str(sources_path))
+        sources = parse_sources(read_librarian_file(sources_path), str(sources_path))
     except FileNotFoundError:
         errors.append(f"{sources_path}: missing; every deployment needs a sources list")
     except ConfigError as exc:
@@ -30,7 +31,7 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     topics: list[Topic] = []
     for path in sorted((folder / "topics").glob("*.toml")):
         try:
-            topic = parse_topic(path.read_text(encoding="utf-8"), str(path), path.stem)
+            topic = parse_topic(read_librarian_file(path), str(path), path.stem)
         except ConfigError as exc:
             errors.append(exc.located())
             continue
@@ -42,8 +43,11 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     errors.extend(e.located() for e in check_source_refs(topics, sources))
     members_path = folder / MEMBERS_FILE
     if members_path.is_file():
-        errors.extend(check_members_text(members_path.read_text(encoding="utf-8"),
-                                         str(members_path)))
+        try:
+            errors.extend(check_members_text(read_librarian_file(members_path),
+                                             str(members_path)))
+        except ConfigError as exc:
+            errors.append(exc.located())
     errors.extend(_check_templates(settings))
     return errors, warnings
 

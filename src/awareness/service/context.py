@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from awareness.settings import Settings
 from awareness.sources.fetch import FetchPolicy, Resolver, system_resolver
 from awareness.storage.db import make_engine
 from awareness.subscriptions import SourceDef, Topic, parse_sources, parse_topic
+from awareness.toml_checks import decode_librarian_file
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -36,6 +39,11 @@ class FileBacked(Generic[T]):
     takes effect at the next poll, without a restart. A change is a file added, removed, or
     with a new size or modification time; until then every caller gets the same object, so
     what is built from it (a topic index) can be kept as long as it is.
+
+    An edit that cannot be read (a mistake, another encoding) never stops the service: it
+    goes on with the last good value, and ``problem`` says what is wrong until the files read
+    again (issue 16: every poll job failed while /healthz said "ok"). Only the first read,
+    with no good value to fall back on, raises.
     """
 
     def __init__(self, files: Callable[[], Sequence[Path]],
@@ -44,15 +52,27 @@ class FileBacked(Generic[T]):
         self._lock = threading.Lock()
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self._value: T | None = None
+        self.problem: str | None = None
 
     def get(self) -> T:
-        """The value for the files as they are now."""
+        """The value for the files as they are now, or the last good one."""
         paths = self._files()
         stamp = tuple(_stamp(path) for path in paths)
         with self._lock:
             if stamp != self._stamp or self._value is None:
-                self._value = self._read(paths)
+                try:
+                    value = self._read(paths)
+                except (ConfigError, OSError) as exc:
+                    if self._value is None:
+                        raise
+                    self.problem = (exc.located() if isinstance(exc, ConfigError) else
+                                    f"{type(exc).__name__}: {exc}")
+                    log.error("%s; still using the files as they were before this edit",
+                              self.problem)
+                else:
+                    self._value, self.problem = value, None
                 self._stamp = stamp
+            assert self._value is not None
             return self._value
 
 
@@ -85,6 +105,13 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def file_problems(self) -> list[str]:
+        """What is wrong with an edited file under ``subscriptions/`` that the service could
+        not read (it goes on with the last good version); empty when nothing is."""
+        self._topics.get()
+        self._sources.get()
+        return [p for p in (self._topics.problem, self._sources.problem) if p]
 
     @property
     def subscriptions_dir(self) -> Path:
@@ -130,8 +157,13 @@ def topic_files(folder: Path) -> list[Path]:
     return sorted(topic_dir.glob("*.toml")) if topic_dir.is_dir() else []
 
 
+def read_librarian_file(path: Path) -> str:
+    """A librarian-edited file's text; ConfigError at the line when it is not UTF-8."""
+    return decode_librarian_file(path.read_bytes(), str(path))
+
+
 def _read_topics(paths: Sequence[Path]) -> tuple[Topic, ...]:
-    return tuple(parse_topic(p.read_text(encoding="utf-8"), str(p), p.stem) for p in paths)
+    return tuple(parse_topic(read_librarian_file(p), str(p), p.stem) for p in paths)
 
 
 def _read_sources(paths: Sequence[Path]) -> tuple[SourceDef, ...]:
@@ -143,7 +175,7 @@ def load_sources(folder: Path) -> list[SourceDef]:
     if not path.is_file():
         raise ConfigError("sources.toml is missing; create it (see docs/subscriptions.md)",
                           path=str(path))
-    return parse_sources(path.read_text(encoding="utf-8"), str(path))
+    return parse_sources(read_librarian_file(path), str(path))
 
 
 def load_topics(folder: Path) -> list[Topic]:

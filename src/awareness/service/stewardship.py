@@ -21,7 +21,7 @@ from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import due_status
 from awareness.mail.compose import Mail, Sender, compose
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
-from awareness.service.context import Context
+from awareness.service.context import Context, read_librarian_file
 from awareness.service.outbox import relay
 from awareness.storage import drivers as store
 from awareness.storage import outbox
@@ -66,7 +66,7 @@ def load_members(ctx: Context) -> list[Member]:
     path = ctx.subscriptions_dir / MEMBERS_FILE
     if not path.is_file():
         return []
-    return parse_members(path.read_text(encoding="utf-8"), str(path))
+    return parse_members(read_librarian_file(path), str(path))
 
 
 def needs_attention(ctx: Context, member: str = "", today: date | None = None) -> list[Attention]:

@@ -77,7 +77,7 @@ def create_app(ctx: Context) -> Starlette:
     app.state.security = security
     app.state.templates = make_environment(ctx.templates_dir, ctx.settings.timezone)
     app.state.throttle = LoginThrottle()
-    health_checks: list[HealthCheck] = []
+    health_checks: list[HealthCheck] = [lambda: _files_check(ctx)]
     app.state.health_checks = health_checks
     return app
 
@@ -104,6 +104,15 @@ def _routes() -> list[Route | Mount]:
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+
+
+def _files_check(ctx: Context) -> tuple[str, bool, str]:
+    """Unhealthy while an edited file under subscriptions/ cannot be read. The detail is
+    generic: /healthz is public; librarians see the file and line on every page."""
+    problems = ctx.file_problems()
+    return ("subscriptions", not problems,
+            "an edited file cannot be read; the service uses the version before the edit "
+            "(librarians see which file on their pages)" if problems else "ok")
 
 
 # --- request helpers ------------------------------------------------------------------------

@@ -78,6 +78,9 @@ def render(request: Request, template: str, *, status_code: int = 200,
     """A page from ``templates/web``; the layout needs the librarian (if any) and a token."""
     env: jinja2.Environment = request.app.state.templates
     values.setdefault("flash", None)
+    if session and session.name:  # a librarian: tell them what the service cannot read
+        values.setdefault("file_problems", request.app.state.ctx.file_problems())
+    values.setdefault("file_problems", [])
     page = env.get_template(template).render(
         librarian=session.name if session else None,
         csrf=session.csrf if session else "",

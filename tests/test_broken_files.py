@@ -1,0 +1,91 @@
+"""An edited file that cannot be read never stops the service silently (issue 16).
+
+A topic file saved in Windows-1252 made `awareness check` exit with "unexpected
+UnicodeDecodeError" and no file name; in a running service it, or a sources.toml broken while
+the service ran, made every poll job fail while /healthz answered 200 "ok".
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from awareness.errors import ConfigError
+from awareness.service import polling
+from awareness.service.checks import check_all
+from awareness.settings import load_settings
+from awareness.toml_checks import decode_librarian_file
+from awareness.web.app import create_app
+from tests.conftest import ROOT, Response, settings_env
+from tests.test_web import LiveServer, login, seed
+
+CP1252_TOPIC = ('name = "Workforce"\ndescription = "Staff \u2013 retention"\n'
+                'query = "nurse*"\n').encode("cp1252")
+
+
+def test_a_file_in_another_encoding_is_an_error_at_its_line():
+    with pytest.raises(ConfigError) as raised:
+        decode_librarian_file(CP1252_TOPIC, "topics/workforce.toml")
+    assert raised.value.located().startswith("topics/workforce.toml:2: not UTF-8 text")
+    assert "save the file as UTF-8" in str(raised.value)
+    assert decode_librarian_file("\ufeffname = 1".encode(), "x") == "name = 1"  # a BOM is fine
+
+
+def test_check_names_the_file_and_line_of_a_windows_1252_topic(tmp_path: Path):
+    folder = tmp_path / "subscriptions"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "sources.toml").write_text("", encoding="utf-8")
+    (folder / "topics" / "workforce.toml").write_bytes(CP1252_TOPIC)
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    errors, _ = check_all(load_settings(environ=env, cwd=tmp_path))
+    assert errors == [f"{folder / 'topics' / 'workforce.toml'}:2: not UTF-8 text (byte 0x96 "
+                      "on this line): save the file as UTF-8 (in Notepad: File > Save as > "
+                      "Encoding: UTF-8)"]
+
+
+@pytest.mark.integration
+def test_a_running_service_goes_on_with_the_last_good_files_and_says_so(
+        make_context, feed_server, tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "topics").mkdir(parents=True)
+    leadership = (ROOT / "subscriptions" / "topics" / "leadership.toml").read_bytes()
+    (subs / "topics" / "leadership.toml").write_bytes(leadership)
+    sources = (f'[[source]]\nid = "news"\nname = "News"\npublisher = "NHS England"\n'
+               f'kind = "feed"\nurl = "{feed_server.url("/news")}"\n')
+    (subs / "sources.toml").write_text(sources, encoding="utf-8")
+    feed_server.routes["/news"] = Response(b'<?xml version="1.0"?><rss version="2.0"><channel>'
+                                           b"<item><title>One</title><link>https://e.nhs.uk/1"
+                                           b"</link></item></channel></rss>")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs), AWARENESS_WEB_BASE_URL=url)
+    seed(ctx)
+    with LiveServer(create_app(ctx), sock), httpx.Client(base_url=url) as client:
+        assert client.get("/healthz").status_code == 200
+        assert [t.slug for t in ctx.topics()] == ["leadership"]
+
+        (subs / "topics" / "leadership.toml").write_bytes(CP1252_TOPIC)
+        (subs / "sources.toml").write_text(sources + "[[source]\n", encoding="utf-8")
+        assert [t.slug for t in ctx.topics()] == ["leadership"]  # the last good version
+        [outcome] = polling.poll(ctx, ["news"])  # polling goes on
+        assert outcome.status == "ok"
+
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["checks"]["subscriptions"]["ok"] is False
+        assert "leadership.toml" not in health.text  # public: no paths
+        assert login(client).status_code == 303
+        page = client.get("/review").text
+        assert "An edited file cannot be read" in page
+        assert "leadership.toml:2: not UTF-8 text" in page
+        assert "sources.toml" in page
+
+        (subs / "topics" / "leadership.toml").write_bytes(leadership)
+        (subs / "sources.toml").write_text(sources, encoding="utf-8")
+        assert client.get("/healthz").status_code == 200
+        assert "An edited file cannot be read" not in client.get("/review").text
