@@ -48,7 +48,7 @@ def test_unknown_key_names_file_and_line(tmp_path):
     path.write_text('[web]\nhost = "127.0.0.1"\nprot = 80\n')
     with pytest.raises(ConfigError) as err:
         load_settings(config=path, environ={}, cwd=tmp_path)
-    assert str(err.value) == f"{path}:3: unknown setting 'web.prot'"
+    assert str(err.value) == f"{path}:3: unknown setting 'prot' in [web]; did you mean port?"
 
 
 def test_bad_value_in_environment_is_one_clear_line(tmp_path):
@@ -77,3 +77,27 @@ def test_generated_secret_key_is_stable_and_private(tmp_path):
 def test_missing_config_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(config="nope.toml", environ={}, cwd=tmp_path)
+
+
+def test_every_problem_is_reported_at_once_in_plain_words(tmp_path):
+    # Issue 16: five mistakes took five runs, in Python's wording, and port 99999 passed.
+    path = tmp_path / "awareness.toml"
+    path.write_text('[mail]\nsmtp_hots = "mail.nhs.net"\nsmtp_port = "twenty-five"\n'
+                    '[web]\nport = 99999\n[fetch]\nconcurrency = 0\n[sorces]\nx = 1\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(config=path, cwd=tmp_path, environ={
+            "AWARENESS_FETCH_MAX_BYTES": "-5", "AWARENESS_DATABASE_URL": "mysql://x/y",
+            "AWARENESS_WEB_BASE_URL": "library.nhs.uk"})
+    lines = str(err.value).splitlines()
+    assert lines == [
+        f"{path}:2: unknown setting 'smtp_hots' in [mail]; did you mean smtp_host?",
+        f"{path}:8: unknown section [sorces]; did you mean [sources]?",
+        "AWARENESS_DATABASE_URL: expected sqlite:///path or postgresql+psycopg://user@host/"
+        "dbname, got 'mysql://x/y'",
+        f"{path}:3: [mail] smtp_port: expected a whole number, got 'twenty-five'",
+        f"{path}:5: [web] port: expected a port from 1 to 65535, got 99999",
+        "AWARENESS_WEB_BASE_URL: expected an http(s):// address (or empty), got "
+        "'library.nhs.uk'",
+        "AWARENESS_FETCH_MAX_BYTES: expected a whole number of at least 1024, got '-5'",
+        f"{path}:7: [fetch] concurrency: expected a whole number of at least 1, got 0",
+    ]

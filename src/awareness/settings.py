@@ -13,6 +13,7 @@ Every setting is documented in README.md; tests/test_settings.py fails if one is
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 import tomllib
@@ -46,18 +47,63 @@ def _str(value: str) -> str:
 
 
 def _int(value: str) -> int:
-    return int(value)
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a whole number, got {value!r}") from None
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
+def _at_least(low: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = _int(value)
+        if number < low:
+            raise ValueError(f"expected a whole number of at least {low}, got {value!r}")
+        return number
+    return parse
+
+
+def _port(value: Any) -> int:
+    number = _int(value)
+    if not 1 <= number <= 65535:
+        raise ValueError(f"expected a port from 1 to 65535, got {value!r}")
     return number
 
 
+def _positive(value: str) -> int:
+    return _at_least(1)(value)
+
+
+def _positive_float(value: Any) -> float:
+    number = _float(value)
+    if not number > 0:
+        raise ValueError(f"expected a number above 0, got {value!r}")
+    return number
+
+
+def _database_url(value: Any) -> str:
+    url = str(value)
+    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        raise ValueError("expected sqlite:///path or postgresql+psycopg://user@host/dbname, "
+                         f"got {url!r}")
+    return url
+
+
+def _base_url(value: Any) -> str:
+    url = str(value)
+    if url and not url.startswith(("https://", "http://")):
+        raise ValueError(f"expected an http(s):// address (or empty), got {url!r}")
+    return url
+
+
 def _float(value: str) -> float:
-    return float(value)
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
 
 
 def _bool(value: str) -> bool:
@@ -114,7 +160,7 @@ def setting(default: Any, parse: Callable[[Any], Any], doc: str, *,
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = setting(
-        "sqlite:///var/awareness.db", _str,
+        "sqlite:///var/awareness.db", _database_url,
         "SQLAlchemy URL. SQLite paths are relative to the settings folder; "
         "for PostgreSQL use `postgresql+psycopg://user@host/dbname`.")
 
@@ -143,21 +189,21 @@ class MailSettings:
     domain: str = setting("library.example.nhs.uk", _str,
                           "Domain used in Message-ID and List-Id headers.")
     smtp_host: str = setting("localhost", _str, "SMTP server host.")
-    smtp_port: int = setting(25, _int, "SMTP server port.")
+    smtp_port: int = setting(25, _port, "SMTP server port.")
     smtp_security: Literal["none", "starttls", "tls"] = setting(
         "none", _choice("none", "starttls", "tls"),
         "`starttls` upgrades the connection; `tls` connects with TLS (port 465).")
     smtp_username: str = setting("", _str, "SMTP user name (empty: no authentication).")
     smtp_password: str = setting("", _str, "SMTP password. Environment only.", secret=True)
-    send_rate: float = setting(10.0, _float, "Most messages sent per second.")
+    send_rate: float = setting(10.0, _positive_float, "Most messages sent per second.")
 
 
 @dataclass(frozen=True)
 class WebSettings:
     host: str = setting("127.0.0.1", _str, "Address the web app listens on.")
-    port: int = setting(8000, _int, "Port the web app listens on.")
+    port: int = setting(8000, _port, "Port the web app listens on.")
     base_url: str = setting(
-        "", _str,
+        "", _base_url,
         "Public URL of the web app, used in e-mail links (https in production). "
         "Empty: `http://<host>:<port>` from the two settings above.")
     secret_key: str = setting(
@@ -173,7 +219,7 @@ class ScheduleSettings:
     weekly_day: str = setting("mon", _weekday, "Day weekly digests are sent.")
     weekly_time: str = setting("07:00", _clock, "When weekly digests are sent.")
     poll_seconds: int = setting(
-        60, _int, "How often the scheduler asks the database which sources are due.")
+        60, _positive, "How often the scheduler asks the database which sources are due.")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -187,15 +233,17 @@ class FetchSettings:
         "awareness/0.1 (NHS library current-awareness service; "
         "+https://library.example.nhs.uk/awareness)", _str,
         "User-Agent sent to publishers: name the service and a contact URL.")
-    total_timeout: float = setting(60.0, _float, "Wall-clock limit for one fetch, seconds.")
-    max_bytes: int = setting(15 * 1024 * 1024, _int, "Largest decoded response accepted.")
+    total_timeout: float = setting(60.0, _positive_float,
+                                   "Wall-clock limit for one fetch, seconds.")
+    max_bytes: int = setting(15 * 1024 * 1024, _at_least(1024),
+                             "Largest decoded response accepted.")
     allowed_hosts: tuple[str, ...] = setting(
         (), _list,
         "Hosts that may resolve to private or loopback addresses (comma-separated). "
         "Empty: only public addresses are fetched.")
-    concurrency: int = setting(8, _int, "How many sources are polled at once.")
+    concurrency: int = setting(8, _positive, "How many sources are polled at once.")
     per_host: int = setting(
-        2, _int, "How many of those may fetch from the same host at once (politeness).")
+        2, _positive, "How many of those may fetch from the same host at once (politeness).")
 
 
 @dataclass(frozen=True)
@@ -278,11 +326,13 @@ def _by_name() -> dict[str, Setting]:
 def load_settings(config: str | Path | None = None,
                   environ: Mapping[str, str] | None = None,
                   cwd: Path | None = None) -> Settings:
-    """Load and validate settings once; raise ConfigError naming the file and key on error."""
+    """Load and validate settings once. Every problem, in the file and in the environment, is
+    collected and raised together as one ConfigError, one ``path:line: message`` a line."""
     environ = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
     config_path = _find_config(config, environ, cwd)
-    from_file = _read_file(config_path) if config_path else {}
+    problems: list[ConfigError] = []
+    from_file = _read_file(config_path, problems) if config_path else {}
     base_dir = (config_path.parent if config_path else cwd).resolve()
     sections: dict[str, Any] = {}
     for section, cls in SECTIONS.items():
@@ -290,9 +340,15 @@ def load_settings(config: str | Path | None = None,
         for f in fields(cls):
             setting = _by_name()[f"{section}.{f.name}"]
             origin, raw = _raw_value(setting, from_file, environ)
-            value = _validate(setting, raw, origin, config_path)
+            try:
+                value = _validate(setting, raw, origin, config_path)
+            except ConfigError as problem:
+                problems.append(problem)
+                value = setting.default
             values[f.name] = (base_dir / value).resolve() if f.type in ("Path", Path) else value
         sections[section] = cls(**values)
+    if problems:
+        raise ConfigError("\n".join(problem.located() for problem in problems))
     sections["database"] = DatabaseSettings(_resolve_sqlite(sections["database"].url, base_dir))
     web = sections["web"]
     base_url = web.base_url.rstrip("/") or f"http://{web.host}:{web.port}"
@@ -319,25 +375,43 @@ def _find_config(config: str | Path | None, environ: Mapping[str, str], cwd: Pat
     return default.resolve() if default.is_file() else None
 
 
-def _read_file(path: Path) -> dict[str, dict[str, Any]]:
+def _read_file(path: Path, problems: list[ConfigError]) -> dict[str, dict[str, Any]]:
+    """The settings file's tables; unknown sections and keys and secrets in the file are
+    added to ``problems`` (with a "did you mean" where a known name is close)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from exc
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text: save the file as UTF-8", path=str(path)) from None
     known = _by_name()
     for section, table in data.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"{section!r} must be a [section]", path=str(path))
+            problems.append(ConfigError(f"{section!r} must be a [section]", path=str(path)))
+            continue
+        if section not in SECTIONS:
+            problems.append(ConfigError(
+                f"unknown section [{section}]" + _did_you_mean(section, list(SECTIONS), "[{}]"),
+                path=str(path), line=_line_of(path, f"[{section}")))
+            continue
         for key in table:
             name = f"{section}.{key}"
             if name not in known:
-                raise ConfigError(f"unknown setting {name!r}", path=str(path),
-                                  line=_line_of(path, key))
-            if known[name].secret:
-                raise ConfigError(f"{name} is a secret: set {known[name].env_name} in the "
-                                  "environment instead of the file", path=str(path),
-                                  line=_line_of(path, key))
-    return data
+                keys = [s.key for s in SETTINGS if s.section == section]
+                problems.append(ConfigError(
+                    f"unknown setting {key!r} in [{section}]" + _did_you_mean(key, keys, "{}"),
+                    path=str(path), line=_line_of(path, key)))
+            elif known[name].secret:
+                problems.append(ConfigError(
+                    f"{name} is a secret: set {known[name].env_name} in the environment "
+                    "instead of the file", path=str(path), line=_line_of(path, key)))
+    return {section: table for section, table in data.items()
+            if isinstance(table, dict) and section in SECTIONS}
+
+
+def _did_you_mean(name: str, choices: list[str], shape: str) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"; did you mean {shape.format(close[0])}?" if close else ""
 
 
 def _raw_value(setting: Setting, from_file: Mapping[str, Mapping[str, Any]],
@@ -363,7 +437,9 @@ def _validate(setting: Setting, raw: Any, origin: str, path: Path | None) -> Any
 
 def _line_of(path: Path, key: str) -> int | None:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
+        text = line.strip()
+        if text.startswith((f"{key} ", f"{key}=")) or (key.startswith("[") and
+                                                       text.startswith(key)):
             return number
     return None
 

@@ -33,7 +33,8 @@ def main() -> None:
     except ConfigError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        for line in str(exc).splitlines():  # settings report every problem at once
+            click.echo(f"error: {line}", err=True)
         raise SystemExit(2) from None
     except AwarenessError as exc:
         if debug:
