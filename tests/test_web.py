@@ -623,7 +623,8 @@ def test_healthz_reports_checks(site: Site) -> None:
     with site.client() as client:
         response = client.get("/healthz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok"}
+        assert response.json() == {"status": "ok", "checks": {
+            "subscriptions": {"ok": True, "detail": "ok"}}}
 
         def failing() -> tuple[str, bool, str]:
             return ("scheduler", False, "no heartbeat for 300 s")
