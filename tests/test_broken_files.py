@@ -89,3 +89,33 @@ def test_a_running_service_goes_on_with_the_last_good_files_and_says_so(
         (subs / "sources.toml").write_text(sources, encoding="utf-8")
         assert client.get("/healthz").status_code == 200
         assert "An edited file cannot be read" not in client.get("/review").text
+
+
+def test_a_topic_file_with_five_mistakes_shows_all_five(tmp_path: Path):
+    folder = tmp_path / "subscriptions"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "sources.toml").write_text("", encoding="utf-8")
+    (folder / "topics" / "workforce.toml").write_text(
+        'name = ""\n'                      # 1: empty name
+        'descripton = "typo"\n'            # 2: unknown key
+        'query = "nurse AND"\n'            # 3: a query that ends too soon
+        'review = "sometimes"\n'           # 4: not a review policy
+        '[[examples]]\n'
+        'title = "Nurses"\nexpect = "yes"\n',  # 7: not an expectation
+        encoding="utf-8")
+    (folder / "topics" / "other.toml").write_text(
+        'name = "Leadership"\ndescription = "d"\nquery = "leader*"\n', encoding="utf-8")
+    (folder / "topics" / "same.toml").write_text(
+        'name = "leadership"\ndescription = "d"\nquery = "manag*"\n', encoding="utf-8")
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    errors, _ = check_all(load_settings(environ=env, cwd=tmp_path))
+    path = folder / "topics" / "workforce.toml"
+    lines = "\n".join(errors).splitlines()
+    # The five, and what the typo also means: the required description is missing.
+    assert [line.split(": ", 1)[0] for line in lines if line.startswith(str(path))] == [
+        f"{path}:1", f"{path}:2", f"{path}:3", f"{path}:4", f"{path}:7", f"{path}"]
+    assert f"{path}: missing required key 'description'" in lines
+    assert any("unknown key 'descripton'; did you mean 'description'?" in e for e in lines)
+    assert any(e.startswith(f"{folder / 'topics' / 'same.toml'}: name 'leadership' is already "
+                            f"the name of {folder / 'topics' / 'other.toml'}") for e in lines)

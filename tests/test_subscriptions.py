@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from awareness.errors import ConfigError
+from awareness.errors import ConfigError, ConfigErrors
 from awareness.model import ItemText
 from awareness.subscriptions import (
     SourceDef,
@@ -44,10 +44,12 @@ def source_error(text: str) -> ConfigError:
 
 
 def topic_error(text: str, slug: str = "leadership") -> ConfigError:
+    """The first problem of ``text`` (by line: a file's problems are all reported)."""
     with pytest.raises(ConfigError) as caught:
         parse_topic(text, "subscriptions/topics/leadership.toml", slug)
-    assert caught.value.path == "subscriptions/topics/leadership.toml"
-    return caught.value
+    error = caught.value.errors[0] if isinstance(caught.value, ConfigErrors) else caught.value
+    assert error.path == "subscriptions/topics/leadership.toml"
+    return error
 
 
 # ---------------------------------------------------------------- sources.toml

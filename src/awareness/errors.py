@@ -38,6 +38,18 @@ class ConfigError(AwarenessError):
         return self.message
 
 
+class ConfigErrors(ConfigError):
+    """Several problems in one file, reported together (``awareness check`` shows them all)."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = errors
+        super().__init__("\n".join(error.located() for error in errors))
+
+    def located(self) -> str:
+        """One ``path:line: message`` line (or block) per problem."""
+        return "\n".join(error.located() for error in self.errors)
+
+
 class QuerySyntaxError(AwarenessError):
     """A topic query is not valid; ``column`` is 1-based within the query text."""
 

@@ -184,27 +184,38 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
                           "single hyphens (e.g. nursing-workforce.toml)", path=path)
     data = load_toml(text, path)
     lines = KeyLines(text)
-    check = Checker(path, lines)
+    check = Checker(path, lines, errors=[])  # every problem of the file, not just the first
     check.reject_unknown(data, _TOPIC_KEYS)
-    name, description = check.text(data, "name"), check.text(data, "description")
-    query = _topic_query(check.value(data, "query", str, None), check,
-                         check.choice(data, "spelling", SPELLINGS, "none"))
+    name = check.collect(lambda: check.text(data, "name"), "")
+    description = check.collect(lambda: check.text(data, "description"), "")
+    spelling = check.collect(lambda: check.choice(data, "spelling", SPELLINGS, "none"), "none")
+    query = check.collect(lambda: _topic_query(check.value(data, "query", str, None), check,
+                                               spelling), None)
+    no_sources: tuple[str, ...] = ()
+    sources = check.collect(lambda: _topic_sources(data, check), no_sources)
+    review = check.collect(lambda: check.choice(data, "review", REVIEW_POLICIES, "required"),
+                           "required")
+    driver_tags = check.collect(lambda: check.text_list(data, "driver_tags"), no_sources)
+    no_examples: tuple[TopicExample, ...] = ()
+    examples = check.collect(lambda: _examples(data, check), no_examples)
+    published = check.collect(lambda: check.value(data, "published", bool, True), True)
+    check.raise_collected()
+    assert query is not None
+    return Topic(
+        slug=slug, name=name, description=description, query=query,
+        review=cast(Literal["required", "none"], review), sources=sources,
+        driver_tags=driver_tags, path=path, examples=examples, published=published,
+        sources_line=lines.line("sources") if sources else None,
+    )
+
+
+def _topic_sources(data: Mapping[str, object], check: Checker) -> tuple[str, ...]:
     sources = check.text_list(data, "sources")
     for source_id in sources:
         if not _SLUG.fullmatch(source_id):
             check.fail(f"sources: '{source_id}' is not a source id (ids look like "
                        "nhs-england-news)", "sources")
-    return Topic(
-        slug=slug, name=name, description=description, query=query,
-        review=cast(Literal["required", "none"],
-                    check.choice(data, "review", REVIEW_POLICIES, "required")),
-        sources=sources,
-        driver_tags=check.text_list(data, "driver_tags"),
-        path=path,
-        examples=_examples(data, check),
-        published=check.value(data, "published", bool, True),
-        sources_line=lines.line("sources") if sources else None,
-    )
+    return sources
 
 
 def _topic_query(text: str, check: Checker, spelling: str = "none") -> Query:
@@ -242,17 +253,23 @@ def _examples(data: Mapping[str, object], check: Checker) -> tuple[TopicExample,
     tables = array_of_tables(data, "examples", check)
     examples = []
     for index, table in enumerate(tables):
-        row = Checker(check.path, check.lines, "examples", index)
+        row = Checker(check.path, check.lines, "examples", index, check.errors)
         row.label = f"examples #{index + 1}: "
-        row.reject_unknown(table, _EXAMPLE_KEYS)
-        examples.append(TopicExample(
-            title=row.text(table, "title"),
-            expect=cast(Literal["match", "no-match"], row.choice(table, "expect", EXPECTATIONS)),
-            summary=row.text(table, "summary", ""),
-            categories=row.text_list(table, "categories"),
-            source=row.text(table, "source", ""),
-        ))
+        examples.append(_example(row, table))
     return tuple(examples)
+
+
+def _example(row: Checker, table: Mapping[str, object]) -> TopicExample:
+    """One ``[[examples]]`` table, its problems collected with the file's."""
+    row.reject_unknown(table, _EXAMPLE_KEYS)
+    return TopicExample(
+        title=row.collect(lambda: row.text(table, "title"), ""),
+        expect=cast(Literal["match", "no-match"], row.collect(
+            lambda: row.choice(table, "expect", EXPECTATIONS), "match")),
+        summary=row.collect(lambda: row.text(table, "summary", ""), ""),
+        categories=row.collect(lambda: row.text_list(table, "categories"), ()),
+        source=row.collect(lambda: row.text(table, "source", ""), ""),
+    )
 
 
 def check_source_refs(topics: Iterable[Topic], sources: Iterable[SourceDef]) -> list[ConfigError]:
@@ -267,4 +284,21 @@ def check_source_refs(topics: Iterable[Topic], sources: Iterable[SourceDef]) -> 
                     (", ".join(known) or "none")
                 errors.append(ConfigError(f"sources: unknown source id '{source_id}'; {hint}",
                                           path=topic.path, line=topic.sources_line))
+    return errors
+
+
+def check_topic_names(topics: Iterable[Topic]) -> list[ConfigError]:
+    """One error per topic whose name another topic has already (any case): staff choose
+    topics by name, so two with one name cannot be told apart."""
+    first: dict[str, Topic] = {}
+    errors = []
+    for topic in topics:
+        key = " ".join(topic.name.casefold().split())
+        if key in first:
+            errors.append(ConfigError(
+                f"name '{topic.name}' is already the name of {first[key].path}; staff choose "
+                "topics by name: give each its own", path=topic.path,
+                line=None))
+        else:
+            first[key] = topic
     return errors

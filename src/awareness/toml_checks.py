@@ -14,10 +14,12 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn, TypeVar, cast
 
-from awareness.errors import ConfigError
+from awareness.errors import ConfigError, ConfigErrors
+
+T = TypeVar("T")
 
 _TOML_LOCATION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
 
@@ -97,9 +99,28 @@ def _toml_type(value: object) -> str:
 class Checker:
     """Reads typed values from one table, failing at the line of the offending key."""
 
-    def __init__(self, path: str, lines: KeyLines, table: str = "", index: int = 0):
+    def __init__(self, path: str, lines: KeyLines, table: str = "", index: int = 0,
+                 errors: list[ConfigError] | None = None):
         self.path, self.lines, self.table, self.index = path, lines, table, index
         self.label = ""
+        # Problems collected so far (shared with the checkers of nested tables), so that a
+        # file with five mistakes shows all five (issue 16); None: fail at the first.
+        self.collecting = errors is not None
+        self.errors: list[ConfigError] = [] if errors is None else errors
+
+    def collect(self, produce: Callable[[], T], fallback: T) -> T:
+        """``produce()``, or ``fallback`` with its problem kept for ``raise_collected``."""
+        try:
+            return produce()
+        except ConfigError as error:
+            self.errors.append(error)
+            return fallback
+
+    def raise_collected(self) -> None:
+        """Raise every problem collected, in file order, as one ConfigErrors."""
+        if self.errors:
+            ordered = sorted(self.errors, key=lambda error: (error.line is None, error.line or 0))
+            raise ordered[0] if len(ordered) == 1 else ConfigErrors(ordered)
 
     def fail(self, message: str, key: str | None = None) -> NoReturn:
         """Raise a ConfigError located at ``key`` (or at the table's header)."""
@@ -107,14 +128,19 @@ class Checker:
         raise ConfigError(self.label + message, path=self.path, line=line)
 
     def reject_unknown(self, data: Mapping[str, object], allowed: Iterable[str]) -> None:
-        """Fail on the first key not in ``allowed``, suggesting the nearest known one."""
+        """Fail on the keys not in ``allowed``, suggesting the nearest known one: the first at
+        once, or every one into ``errors`` when collecting."""
         allowed = sorted(allowed)
         for key in data:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else "expected one of: " + \
                     ", ".join(allowed)
-                self.fail(f"unknown key '{key}'; {hint}", key)
+                message = f"unknown key '{key}'; {hint}"
+                if not self.collecting:
+                    self.fail(message, key)
+                self.errors.append(ConfigError(self.label + message, path=self.path,
+                                               line=self.lines.line(key, self.table, self.index)))
 
     def value(self, data: Mapping[str, object], key: str, kind: type, default: object) -> Any:
         """The value of ``key`` if it has type ``kind``; ``default`` if absent (None: required)."""

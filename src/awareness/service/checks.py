@@ -8,7 +8,13 @@ from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
 from awareness.service.context import read_librarian_file
 from awareness.settings import Settings
-from awareness.subscriptions import Topic, check_source_refs, parse_sources, parse_topic
+from awareness.subscriptions import (
+    Topic,
+    check_source_refs,
+    check_topic_names,
+    parse_sources,
+    parse_topic,
+)
 from awareness.topics.examples import run_examples
 from awareness.topics.query import lint_query
 
@@ -41,6 +47,7 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     if not topics:
         warnings.append(f"{folder / 'topics'}: no topics defined")
     errors.extend(e.located() for e in check_source_refs(topics, sources))
+    errors.extend(e.located() for e in check_topic_names(topics))
     members_path = folder / MEMBERS_FILE
     if members_path.is_file():
         try:
