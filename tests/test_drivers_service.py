@@ -9,15 +9,17 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from awareness.cli import cli
 from awareness.drivers.views import DriverFilter
+from awareness.errors import ImportFormatError
 from awareness.service.context import Context
 from awareness.service.drivers import export_drivers, get_driver, import_paths, list_drivers
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
-from tests.conftest import Clock, orm_session, settings_env
+from tests.conftest import Clock, Response, orm_session, settings_env
 
 DATA = Path(__file__).parent / "data"
 PAGES = DATA / "drivers"
@@ -178,3 +180,31 @@ def test_cli_list_narrows_like_the_web_list(tmp_path: Path, empty_database_url: 
         "white-paper-the-new-era-of-thinking-and-practice-in-change-and-transformation"]
     assert "state-of-care-2013-14" in slugs("--due", "overdue", "--tag", "Leadership")
     assert slugs("--source", "no such body") == []
+
+
+def test_import_from_the_page_address_through_the_guarded_fetcher(
+        make_context: Callable[..., Context], feed_server, tmp_path: Path) -> None:
+    # Issue 16: `drivers import http://…` said "File 'http://…' does not exist".
+    feed_server.routes["/tag/leadership/"] = Response(
+        SEED.read_bytes(), headers={"Content-Type": "text/plain; charset=utf-8"})
+    ctx = make_context()
+    report = import_paths(ctx, [feed_server.url("/tag/leadership/")], changed_by="alice")
+    assert len(report.created) == 8
+    env = settings_env(tmp_path, ctx.settings.database.url)
+    runner = CliRunner()
+    again = runner.invoke(cli, ["drivers", "import", feed_server.url("/tag/leadership/")],
+                          env=env)
+    assert again.exit_code == 0, again.output
+    assert "0 new, 0 updated, 8 unchanged" in again.output
+    missing = runner.invoke(cli, ["drivers", "import", feed_server.url("/gone")], env=env)
+    assert "cannot fetch" in str(missing.exception) and "HTTP 404" in str(missing.exception)
+    nofile = runner.invoke(cli, ["drivers", "import", str(tmp_path / "nope.txt")], env=env)
+    assert "no such file" in str(nofile.exception)
+
+
+def test_import_from_an_address_refuses_private_hosts(make_context: Callable[..., Context]
+                                                      ) -> None:
+    ctx = make_context(AWARENESS_FETCH_ALLOWED_HOSTS="")
+    with pytest.raises(ImportFormatError,
+                       match=r"cannot fetch http://127\.0\.0\.1/page: address not allowed"):
+        import_paths(ctx, ["http://127.0.0.1/page"])

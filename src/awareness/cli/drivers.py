@@ -16,16 +16,18 @@ def drivers() -> None:
 
 
 @drivers.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False,
-                                                                   path_type=Path))
+@click.argument("pages", nargs=-1, required=True, metavar="FILE_OR_URL...")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def drivers_import(state: State, paths: tuple[Path, ...], dry_run: bool, as_json: bool) -> None:
-    """Import records from MAP-toolkit pages (text or saved HTML) or plain JSON files."""
+def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Import records from MAP-toolkit pages (saved as text or HTML, or their https://
+    addresses, fetched like a source) or plain JSON files."""
     from awareness.service.drivers import import_paths
 
-    report = import_paths(state.ctx, paths, dry_run=dry_run, changed_by=_who())
+    sources = [page if page.startswith(("https://", "http://")) else Path(page)
+               for page in pages]
+    report = import_paths(state.ctx, sources, dry_run=dry_run, changed_by=_who())
     if as_json:
         emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return

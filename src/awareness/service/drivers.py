@@ -19,10 +19,11 @@ from awareness.drivers.importer import read_driver_page
 from awareness.drivers.plain import dump_records, is_plain_document, load_records
 from awareness.drivers.records import changes, merge_records, redact_personal_data
 from awareness.drivers.views import StoredDriver
-from awareness.errors import ImportFormatError
+from awareness.errors import FetchError, ImportFormatError
 from awareness.model import DriverRecord
 from awareness.service.context import Context
 from awareness.service.driver_views import get_driver, list_drivers
+from awareness.sources.fetch import Validators, fetch
 from awareness.storage import drivers as store
 from awareness.storage.db import reading, writing
 
@@ -76,9 +77,10 @@ def import_drivers(ctx: Context, path: Path, *, dry_run: bool = False,
     return import_paths(ctx, [path], dry_run=dry_run, changed_by=changed_by)
 
 
-def import_paths(ctx: Context, paths: Sequence[Path], *, dry_run: bool = False,
+def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = False,
                  changed_by: str = "import") -> ImportReport:
-    """Read every page, merge the same record across pages, then create or update by slug.
+    """Read every page (a file, or an http(s) address fetched through the guarded fetcher),
+    merge the same record across pages, then create or update by slug.
 
     A page's values replace the stored ones for the fields the page gives; fields it lacks are
     kept and tags are unioned, so re-importing the same pages changes nothing. Every created
@@ -87,7 +89,9 @@ def import_paths(ctx: Context, paths: Sequence[Path], *, dry_run: bool = False,
     report = ImportReport()
     read: list[tuple[DriverRecord, str]] = []
     for path in paths:
-        read += [(record, str(path)) for record in _read_path(path, report)]
+        text = _fetch_page(ctx, path) if isinstance(path, str) and _is_address(path) \
+            else _read_file(Path(path))
+        read += [(record, str(path)) for record in _records(text, str(path), report)]
     origin: dict[str, str] = {}
     for record, where in read:
         origin.setdefault(record.slug, where)
@@ -121,11 +125,36 @@ def _with_path(outcome: ImportOutcome, path: str) -> ImportOutcome:
     return ImportOutcome(outcome.action, outcome.title, outcome.slug, outcome.reason, path)
 
 
-def _read_path(path: Path, report: ImportReport) -> list[DriverRecord]:
+def _is_address(path: Path | str) -> bool:
+    return isinstance(path, str) and path.startswith(("https://", "http://"))
+
+
+def _read_file(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ImportFormatError(f"{path}: no such file (give a saved page, a plain JSON "
+                                "file, or the page's https:// address)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"cannot read {path}: {exc}") from exc
+
+
+def _fetch_page(ctx: Context, url: str) -> str:
+    """A MAP-toolkit page fetched like a source: SSRF guard, size cap, deadline (issue 16:
+    ``drivers import`` of an address said "File 'http://…' does not exist")."""
+    try:
+        result = fetch(url, validators=Validators(), policy=ctx.fetch_policy,
+                       resolver=ctx.resolver)
+    except FetchError as exc:
+        raise ImportFormatError(f"cannot fetch {url}: {exc}") from exc
+    charset = (result.content_type or "").partition("charset=")[2].split(";")[0].strip()
+    try:
+        return result.body.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return result.body.decode("utf-8", errors="replace")
+
+
+def _records(text: str, path: str, report: ImportReport) -> list[DriverRecord]:
     if is_plain_document(text):
         records = load_records(text, path=str(path))
     else:
