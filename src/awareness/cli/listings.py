@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,6 +30,52 @@ def sources_list(state: State, as_json: bool) -> None:
     table(["id", "publisher", "state", "last success", "errors", "last error", "items"],
            [[r["id"], r["publisher"], r["state"], r["last_success_at"], r["error_count"],
              r["last_error"], r["items"]] for r in rows])
+
+
+@sources.command("export")
+@click.option("--opml", "as_opml", is_flag=True, required=True,
+              help="Write OPML 2.0 (the format feed readers import).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_state
+def sources_export(state: State, as_opml: bool, output: Path | None) -> None:
+    """Write the feed sources as OPML, one folder a publisher."""
+    from awareness.sources.opml import export_opml
+
+    del as_opml  # the one format so far; the flag says which
+    text = export_opml(state.ctx.sources(), title=state.ctx.settings.mail.from_name,
+                       now=state.ctx.now())
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@sources.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the new [[source]] tables (default: sources-imported.toml "
+                   "beside sources.toml).")
+@pass_state
+def sources_import(state: State, opml_file: Path, output: Path | None) -> None:
+    """Turn a feed reader's OPML export into [[source]] tables in a new file, for you to
+    review and paste into sources.toml (which this never changes)."""
+    from awareness.sources.opml import import_opml, read_opml
+
+    feeds = read_opml(opml_file.read_bytes(), str(opml_file))
+    text, known = import_opml(feeds, state.ctx.sources())
+    target = output or state.ctx.subscriptions_dir / "sources-imported.toml"
+    if not text:
+        click.echo(f"nothing new: all {known} feeds in {opml_file} are sources already")
+        return
+    if target.exists():
+        raise click.UsageError(f"{target} exists; review it first, or give --output")
+    header = (f"# New sources from {opml_file.name}. Review them (ids, names, publishers), "
+              "then paste them into sources.toml\n# and run `awareness check`.\n\n")
+    target.write_text(header + text, encoding="utf-8")
+    click.echo(f"wrote {text.count('[[source]]')} new sources to {target} ({known} already "
+               "sources); review it, then paste into sources.toml")
 
 
 @sources.command("test")
