@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from awareness.matching import StoredMatch, rematch_action
 from awareness.model import ParsedItem
-from awareness.sources import redirects
+from awareness.sources import redirects, schedule
 from awareness.sources.decide import (
     SourceState,
     StoredDefinition,
@@ -22,6 +23,7 @@ from awareness.sources.decide import (
     stored_warnings,
     tombstone_keys,
 )
+from awareness.sources.fetch import parse_freshness
 from awareness.sources.identity import KnownItem, link_digest, title_digest
 from awareness.subscriptions import SourceDef
 
@@ -163,3 +165,41 @@ def test_rematch_never_changes_what_was_sent_or_withdraws_what_was_reviewed():
     assert rematch_action(match("pending"), True) == "updated"
     assert rematch_action(match("pending"), False) == "withdrawn"
     assert rematch_action(match("approved", reviewed=True), False) == "kept_reviewed"
+
+
+# --- when to look again (issue 16) ------------------------------------------------------------
+
+NOW_ = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("recent", "max_age", "hours"), [
+    (None, None, 1),       # cadence unknown (a source younger than a week): its interval
+    (500, None, 1),        # busy: never sooner than its interval
+    (20, None, 8),         # 7 days / 21 = 8 h: about three a day
+    (100, None, 1.66),     # 7 days / 101 ≈ 1.66 h
+    (0, None, 8),          # quiet for a week: at most 8 intervals
+    (None, 7200, 2),       # the server says fresh for 2 h: not sooner
+    (0, 3 * 86400, 24),    # never more than a day
+])
+def test_a_quiet_source_is_checked_less_often(recent, max_age, hours):
+    due = schedule.next_check_after_success(NOW_, 60, recent_items=recent, max_age=max_age)
+    assert abs((due - NOW_).total_seconds() - hours * 3600) < 60
+
+
+def test_a_source_checked_every_day_is_never_stretched_past_a_day():
+    due = schedule.next_check_after_success(NOW_, 24 * 60, recent_items=0)
+    assert due - NOW_ == timedelta(days=1)
+
+
+@pytest.mark.parametrize(("cache_control", "expires", "date", "seconds"), [
+    ("max-age=600", None, None, 600),
+    ("public, max-age=\"900\"", None, None, 900),
+    ("no-cache, max-age=600", None, None, None),
+    ("no-store", "Sun, 06 Dec 2026 10:00:00 GMT", None, None),
+    (None, "Sun, 06 Dec 2026 10:00:00 GMT", "Sun, 06 Dec 2026 09:30:00 GMT", 1800),
+    (None, "Sun, 06 Dec 2026 10:00:00 GMT", None, 3600),  # against now
+    (None, "0", None, None),  # a bad date: nothing usable
+    ("max-age=99999999999", None, None, 86400),
+])
+def test_freshness_from_the_headers(cache_control, expires, date, seconds):
+    assert parse_freshness(cache_control, expires, date, now=NOW_) == seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -330,3 +331,22 @@ def test_an_item_too_long_to_match_is_stored_flagged_and_blocks_nothing(site, cl
     assert matched == {short[1], DIGITAL[1]}  # the others matched as usual
     warnings = source(ctx, "news").warnings or ""
     assert "'Nursing workforce survey' was too long to match" in warnings
+
+
+def test_a_quiet_source_is_polled_less_and_a_servers_freshness_is_respected(site, clock):
+    # Issue 16: intervals were fixed, and Cache-Control was ignored.
+    ctx, feeds = site
+    feeds.routes["/news"] = Response(rss(FLU))
+    feeds.routes["/other"] = Response(rss(DIGITAL), headers={"Cache-Control": "max-age=7200"})
+    polling.poll(ctx, ["news", "other"])  # the baselines
+    assert source(ctx, "news").next_check_at == clock.now + timedelta(hours=1)
+    assert source(ctx, "other").next_check_at == clock.now + timedelta(hours=2)
+
+    clock.advance(days=8)  # a week on, nothing new: "news" has shown its cadence
+    polling.poll(ctx, ["news"])
+    assert source(ctx, "news").next_check_at == clock.now + timedelta(hours=8)
+    busy = [(f"n{n}", f"Report {n}", "Summary.") for n in range(41)]
+    feeds.routes["/news"] = Response(rss(FLU, *busy))
+    clock.advance(hours=8)
+    polling.poll(ctx, ["news"])  # 41 new this week: one check every 7 days / 42 = 4 h
+    assert source(ctx, "news").next_check_at == clock.now + timedelta(hours=4)

@@ -36,6 +36,7 @@ from awareness.sources import decide, redirects
 from awareness.sources.decide import SourceState, StoredEntry
 from awareness.sources.fetch import FetchResult, Validators, fetch
 from awareness.sources.identity import KnownItem
+from awareness.sources.schedule import CADENCE_WINDOW
 from awareness.sources.worker import ParsePool, shared_pool
 from awareness.storage import drivers as stored_drivers
 from awareness.storage import items, matches, sources, stories
@@ -88,7 +89,7 @@ def poll(ctx: Context, source_ids: Iterable[str] | None = None,
     sync_sources(ctx)
     with reading(ctx.engine) as conn:
         ids = list(source_ids) if source_ids is not None else sources.due(conn, ctx.now())
-        states = sources.states(conn, ids)
+        states = sources.states(conn, ids, since=ctx.now() - CADENCE_WINDOW)
     run = PollRun(item_matcher(ctx), stories.RecentTitles())
     limits: dict[str, threading.Semaphore] = {}
     per_host = max(1, ctx.settings.fetch.per_host)
@@ -222,7 +223,8 @@ def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str
                        for m in found_for], now=now)
         sources.write(conn, state.id, decide.after_success(
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
-            body_hash=body_hash, redirect=_redirect(conn, state, result), now=now)
+            body_hash=body_hash, redirect=_redirect(conn, state, result), now=now,
+            max_age=result.max_age, new_items=0 if baseline else len(ids))
             | decide.SourceChanges(baseline_done=True, warnings=warnings))
     return PollOutcome(state.id, "ok", len(ids), intent.updated, new_matches, baseline)
 
@@ -275,7 +277,8 @@ def _succeeded(ctx: Context, state: SourceState, result: FetchResult, body_hash:
     with writing(ctx.engine) as conn:
         sources.write(conn, state.id, decide.after_success(
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
-            body_hash=body_hash, redirect=_redirect(conn, state, result), now=ctx.now()))
+            body_hash=body_hash, redirect=_redirect(conn, state, result), now=ctx.now(),
+            max_age=result.max_age))
     return PollOutcome(state.id, status)
 
 

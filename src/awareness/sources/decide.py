@@ -43,6 +43,7 @@ class SourceState:
     redirect_target: str | None = None
     redirect_count: int = 0
     duplicate_of: str | None = None
+    recent_items: int | None = None  # new items in the last week (None: not counted)
 
     @property
     def address(self) -> str:
@@ -221,12 +222,17 @@ def _apply_edit(current: dict[str, Any], parsed: ParsedItem, now: datetime,
 
 def after_success(source: SourceState, *, etag: str | None, last_modified: str | None,
                   body_hash: str | None, redirect: redirects.RedirectState,
-                  now: datetime) -> SourceChanges:
-    """The source's columns after a successful fetch (a 304 and an unchanged body too)."""
+                  now: datetime, max_age: float | None = None,
+                  new_items: int = 0) -> SourceChanges:
+    """The source's columns after a successful fetch (a 304 and an unchanged body too);
+    ``max_age`` is how long the server said the response stays fresh, ``new_items`` how many
+    this fetch stored (they count towards the source's cadence at once)."""
+    recent = None if source.recent_items is None else source.recent_items + new_items
     changes = SourceChanges(
         etag=etag, last_modified=last_modified, last_attempt_at=now, last_success_at=now,
         error_count=0, last_error=None,
-        next_check_at=schedule.next_check_after_success(now, source.interval_minutes),
+        next_check_at=schedule.next_check_after_success(
+            now, source.interval_minutes, recent_items=recent, max_age=max_age),
         fetch_url=redirect.fetch_url, redirect_target=redirect.target,
         redirect_count=redirect.count, duplicate_of=redirect.duplicate_of)
     if body_hash is not None:

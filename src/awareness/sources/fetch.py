@@ -91,6 +91,9 @@ class FetchResult:
     http_status: int
     # Where the first hops' permanent redirects (301/308) led, if any (RELIABILITY F11).
     permanent_url: str | None = None
+    # How long the server says the response stays fresh (Cache-Control max-age, else Expires),
+    # seconds: the next check is never sooner (issue 16).
+    max_age: float | None = None
 
 
 # --- addresses (SSRF) ------------------------------------------------------------------------
@@ -286,6 +289,36 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, min(seconds, RETRY_AFTER_CAP))
 
 
+def parse_freshness(cache_control: str | None, expires: str | None, date: str | None, *,
+                    now: datetime) -> float | None:
+    """Seconds a response stays fresh, in [0, 24 h]: ``Cache-Control: max-age`` (unless
+    ``no-cache`` or ``no-store``), else ``Expires`` minus ``Date`` (or now); None when the
+    server says nothing usable."""
+    directives = [d.strip().lower() for d in (cache_control or "").split(",") if d.strip()]
+    if any(d in ("no-cache", "no-store") for d in directives):
+        return None
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name == "max-age" and value.strip('"').isdigit():
+            return min(float(value.strip('"')[:9]), RETRY_AFTER_CAP)
+    if not expires:
+        return None
+    try:
+        until = email.utils.parsedate_to_datetime(expires)
+        since = email.utils.parsedate_to_datetime(date) if date else now
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    until = until if until.tzinfo else until.replace(tzinfo=UTC)
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return max(0.0, min((until - since).total_seconds(), RETRY_AFTER_CAP))
+
+
+def _freshness(response: httpx.Response) -> float | None:
+    headers = response.headers
+    return parse_freshness(headers.get("cache-control"), headers.get("expires"),
+                           headers.get("date"), now=datetime.now(UTC))
+
+
 def _raw_header(response: httpx.Response, name: bytes) -> str | None:
     """A header value exactly as sent (latin-1 keeps every byte), or None when blank."""
     for key, value in response.headers.raw:
@@ -421,12 +454,13 @@ def _outcome(response: httpx.Response, url: str, validators: Validators, policy:
     content_type = response.headers.get("content-type")
     if status == 304:
         return FetchResult("not_modified", url, b"", content_type,
-                           _validators_from(response, validators), status)
+                           _validators_from(response, validators), status,
+                           max_age=_freshness(response))
     if not 200 <= status < 300:
         raise _status_error(response, url)
     body = _read_body(response, policy, deadline)
     return FetchResult("ok", url, body, content_type, _validators_from(response, Validators()),
-                       status)
+                       status, max_age=_freshness(response))
 
 
 def fetch(url: str, *, validators: Validators, policy: FetchPolicy,

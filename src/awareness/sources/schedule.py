@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 
 MAX_BACKOFF = timedelta(hours=24)
 BROKEN_AFTER_FAILURES = 10
+CADENCE_WINDOW = timedelta(days=7)  # how far back a source's posting rate is measured
+QUIET_STRETCH = 8  # a quiet source is checked at most this many times its interval apart
+LONGEST_INTERVAL = timedelta(hours=24)
 
 
 def is_due(next_check_at: datetime | None, now: datetime) -> bool:
@@ -13,9 +16,25 @@ def is_due(next_check_at: datetime | None, now: datetime) -> bool:
     return next_check_at is None or next_check_at <= now
 
 
-def next_check_after_success(now: datetime, interval_minutes: int) -> datetime:
-    """A healthy source is checked again one interval later."""
-    return now + timedelta(minutes=interval_minutes)
+def next_check_after_success(now: datetime, interval_minutes: int, *,
+                             recent_items: int | None = None,
+                             max_age: float | None = None) -> datetime:
+    """When to check a healthy source again.
+
+    Its interval (from sources.toml) is the shortest wait. A source that posts rarely is
+    checked less often, from its observed cadence (``recent_items`` new in the last
+    ``CADENCE_WINDOW``, as Miniflux's entry-frequency scheduler does): the window divided by
+    one more than that count, at most ``QUIET_STRETCH`` intervals and a day. The server's
+    freshness (``max_age``, seconds) is a floor: nothing new can be seen sooner.
+    """
+    interval = timedelta(minutes=interval_minutes)
+    wait = interval
+    if recent_items is not None:
+        longest = max(interval, min(interval * QUIET_STRETCH, LONGEST_INTERVAL))
+        wait = min(max(CADENCE_WINDOW / (recent_items + 1), interval), longest)
+    if max_age is not None:
+        wait = max(wait, min(timedelta(seconds=max_age), LONGEST_INTERVAL))
+    return now + wait
 
 
 def next_check_after_failure(now: datetime, interval_minutes: int, failures: int,

@@ -8,6 +8,7 @@ handling of this one row costing more than SQLite's work on a fetch's items).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,15 +27,33 @@ _STATE_COLUMNS = (Source.id, Source.publisher, Source.kind, Source.url, Source.i
                   Source.redirect_count, Source.duplicate_of)
 _STATES = select(*_STATE_COLUMNS).where(Source.id.in_(bindparam("ids", expanding=True)))
 _UPDATE = update(Source).where(Source.id == bindparam("source_id"))
+_RECENT = (select(Item.source_id, func.count()).where(
+    Item.source_id.in_(bindparam("ids", expanding=True)),
+    Item.first_seen_at >= bindparam("since"), Item.baseline.is_(False))
+    .group_by(Item.source_id))
+_SETTLED = (select(Item.source_id).where(
+    Item.source_id.in_(bindparam("ids", expanding=True)),
+    Item.first_seen_at < bindparam("since"), Item.baseline.is_(True))
+    .group_by(Item.source_id))
 _DUE = select(Source.id).where(
     Source.enabled.is_(True), Source.state == "active",
     or_(Source.next_check_at.is_(None), Source.next_check_at <= bindparam("now"))
 ).order_by(Source.next_check_at, Source.id)
 
 
-def states(conn: Connection, ids: Iterable[str]) -> dict[str, SourceState]:
-    """The state of each of the sources ``ids`` that exists, by id."""
-    return {row.id: _state(row) for row in conn.execute(_STATES, {"ids": list(ids)})}
+def states(conn: Connection, ids: Iterable[str],
+           since: datetime | None = None) -> dict[str, SourceState]:
+    """The state of each of the sources ``ids`` that exists, by id; with ``since``, each also
+    counts its new (not baseline) items first seen since then, for its polling cadence."""
+    ids = list(ids)
+    found = {row.id: _state(row) for row in conn.execute(_STATES, {"ids": ids})}
+    if since is None:
+        return found
+    counts = dict(conn.execute(_RECENT, {"ids": ids, "since": since}).all())
+    # A source younger than the window has no cadence yet: it keeps its interval.
+    settled = set(conn.execute(_SETTLED, {"ids": ids, "since": since}).scalars())
+    return {key: replace(state, recent_items=int(counts.get(key, 0)))
+            if key in settled else state for key, state in found.items()}
 
 
 def _state(row: Row[*tuple[Any, ...]]) -> SourceState:
