@@ -227,20 +227,6 @@ def test_export_and_erase_one_subscriber(smtp_context):
     assert statuses(ctx) == ["sent"]  # the other subscriber's history is untouched
 
 
-def test_the_reviewing_librarians_note_goes_into_the_digest(smtp_context):
-    from awareness.service import review
-
-    ctx, inbox = smtp_context
-    match_id = add_match(ctx, "Leadership framework published", status="pending")
-    review.decide(ctx, match_id, "approved", librarian="alice",
-                  note="Useful for the leadership reading list.")
-    digests.send_digests(ctx)
-    message = message_from_bytes(inbox.messages[0][2], policy=policy.default)
-    assert "Librarian's note: Useful for the leadership reading list." in (
-        message.get_body(("plain",)).get_content())
-    assert "Useful for the leadership reading list." in message.get_body(("html",)).get_content()
-
-
 def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
     ctx, inbox = smtp_context
     first = add_match(ctx, "State of Care 2025/26")

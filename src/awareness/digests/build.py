@@ -70,7 +70,7 @@ class DigestEntry:
     summary: str
     score: float
     drivers: tuple[DigestDriver, ...] = ()
-    note: str = ""  # the reviewing librarian's line on what this means for readers
+    note: str = ""  # the librarian's note for readers; never the review-log note
     story: str | None = None  # the same document from several publishers shares a story
     hits: tuple[Hit, ...] = ()  # the words that made it match, marked in the HTML part
 
@@ -89,7 +89,8 @@ class LinkedRecord:
 @dataclass(frozen=True)
 class Candidate:
     """A sendable match not yet sent to the subscriber, as storage reads it: the item, its
-    publisher, the latest review note, its story (the item's own id when it has none)."""
+    publisher, the note for readers (``matches.reader_note``; the review-log note never
+    leaves the service), its story (the item's own id when it has none)."""
 
     match_id: int
     item_id: int

@@ -42,7 +42,6 @@ from awareness.storage.models import (
     Item,
     Match,
     MatchDriver,
-    Review,
     Source,
 )
 from awareness.storage.models import OutboxMessage as Outbox
@@ -74,13 +73,13 @@ SENDABLE = ("approved", "auto")  # match statuses that go into digests
 _STORY = func.coalesce(Item.story_id, Item.id)
 _DELIVERED_STORIES = (select(_STORY).join(DeliveryItem, DeliveryItem.item_id == Item.id)
                       .where(DeliveryItem.subscriber_id == bindparam("subscriber_id")))
-_NOTE = (select(Review.note).where(Review.match_id == Match.id, Review.note != "")
-         .order_by(Review.id.desc()).limit(1).correlate(Match).scalar_subquery())
 # In the order of ``Candidate``'s fields, the hits (JSON) last, as text: each distinct
 # value is parsed once however many digests carry the match (``_hits``).
 _CANDIDATES = (
     select(Match.id, Match.item_id, Match.topic_slug, Item.title, Item.link, Source.publisher,
-           Item.published_at, Item.summary_text, Match.score, func.coalesce(_NOTE, ""),
+           Item.published_at, Item.summary_text, Match.score,
+           # The note for readers, never the review log's (issue 12).
+           func.coalesce(Match.reader_note, ""),
            _STORY, cast(Match.hits, Text))
     .join(Item, Item.id == Match.item_id).join(Source, Source.id == Item.source_id)
     .where(Match.topic_slug.in_(bindparam("slugs", expanding=True)),

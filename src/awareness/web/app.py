@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
+from awareness.review import READER_NOTE_LIMIT
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import drivers as driver_pages
@@ -186,7 +187,8 @@ async def review_page(request: Request, session: Session) -> Response:
     security = security_of(request)
     flash = security.read_flash(request)
     response = render(request, "review.html", session=session, matches=matches, status=status,
-                      statuses=STATUSES, topic=topic, flash=flash)
+                      statuses=STATUSES, topic=topic, flash=flash,
+                      reader_note_limit=READER_NOTE_LIMIT)
     if flash:
         security.clear_flash(response)
     return response
@@ -204,9 +206,13 @@ async def reject(request: Request, session: Session) -> Response:
 
 async def _decide(request: Request, session: Session, decision: str) -> Response:
     form = await checked_form(request, session)
+    # Two notes (issue 12): the review log's stays here; only the one for readers is mailed.
     note = str(form.get("note", ""))[:2000].strip()
-    match = await run_in_threadpool(review.decide, ctx_of(request), request.path_params["match_id"],
-                                    decision, librarian=str(session.name), note=note)
+    reader_note = form.get("reader_note")
+    match = await run_in_threadpool(
+        review.decide, ctx_of(request), request.path_params["match_id"], decision,
+        librarian=str(session.name), note=note,
+        reader_note=None if reader_note is None else str(reader_note)[:READER_NOTE_LIMIT].strip())
     back = str(form.get("back", "pending"))
     query = f"?{urlencode({'status': back})}" if back in STATUSES and back != "pending" else ""
     response = redirect(request, f"/review{query}")
