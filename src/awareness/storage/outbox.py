@@ -90,7 +90,9 @@ _RECORDS = (
     select(MatchDriver.match_id, DriverRecordRow.slug, DriverRecordRow.title,
            DriverRecordRow.impact, MatchDriver.kind)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
-    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)))
+    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)),
+           # Only published records reach readers: a draft is a librarian's work (issue 12).
+           func.coalesce(DriverRecordRow.status, "active") == "active")
     .order_by(MatchDriver.match_id, MatchDriver.score.desc(), MatchDriver.id))
 
 
