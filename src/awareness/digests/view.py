@@ -12,9 +12,12 @@ token) never opens a digest. Checking compares in constant time.
 from __future__ import annotations
 
 import base64
+import email.policy
 import hashlib
 import hmac
 import re
+from email.errors import MessageError
+from email.parser import BytesParser
 
 from awareness.mail.outbox import digest_key
 
@@ -55,3 +58,14 @@ def view_url(base_url: str, secret: str, subscriber_id: int, period_key: str) ->
     """The "View in browser" link of a subscriber's digest for a period."""
     ref = digest_ref(subscriber_id, period_key)
     return f"{base_url.rstrip('/')}/digest/{ref}/{signature(secret, ref)}"
+
+
+def html_part(message: bytes) -> str | None:
+    """The HTML part of a stored message, as the reader's client shows it; None when it has
+    none. The bytes are parsed, never rendered again: the page is the mail that was sent."""
+    try:
+        parsed = BytesParser(policy=email.policy.default).parsebytes(message)
+        body = parsed.get_body(("html",))
+        return body.get_content() if body is not None else None
+    except (MessageError, LookupError, ValueError):
+        return None

@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.errors import MessageError
-from functools import lru_cache
 from typing import Literal, cast
 
 import jinja2
@@ -34,8 +33,8 @@ from awareness.digests.view import view_url
 from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
 from awareness.service.context import Context
+from awareness.service.digest_view import signing_key
 from awareness.service.outbox import relay
-from awareness.settings import Settings
 from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
 
@@ -185,12 +184,6 @@ def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: S
         subscribed_topics=sorted(names[t] for t in subscriber.topics if t in names),
         library=Library(library.name, library.contact_email, library.logo_url),
         preferences_url=f"{me.base_url}/preferences/{subscriber.token}",
-        browser_url=view_url(me.base_url, _signing_key(settings), subscriber.id,
+        browser_url=view_url(me.base_url, signing_key(settings), subscriber.id,
                              digest.period_key),
         highlight=settings.mail.highlight)
-
-
-@lru_cache(maxsize=4)
-def _signing_key(settings: Settings) -> str:
-    """The secret key, read once (it may live in a file under the data folder)."""
-    return settings.secret_key()

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from awareness.digests.build import Candidate, LinkedRecord
 from awareness.mail.compose import Mail
-from awareness.mail.outbox import UNSENT, Claimed, Queued, Stored, Unsent
+from awareness.mail.outbox import DIGEST, UNSENT, Claimed, Queued, Stored, Unsent
 from awareness.model import Hit
 from awareness.storage.models import (
     DeliveryItem,
@@ -201,6 +201,14 @@ def erase_for(connection: Connection, subscriber_id: int, email: str) -> int:
     connection.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == subscriber_id))
     deleted = connection.execute(delete(Outbox).where(_about(subscriber_id, email)))
     return int(deleted.rowcount or 0)
+
+
+def digest_message(connection: Connection, key: str) -> bytes | None:
+    """The stored bytes of the digest queued under ``key``, whatever its status; None when
+    there is none (never queued, erased, or a row moved in without a body)."""
+    data = connection.scalar(select(Outbox.message).where(Outbox.kind == DIGEST,
+                                                          Outbox.key == key))
+    return bytes(data) if data is not None else None
 
 
 def undelivered(connection: Connection, subscriber_id: int, topics: Collection[str],

@@ -5,8 +5,9 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 (``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
-in ``guards.py``. The page modules (``drivers``, ``topics``) add their routes here; none of them
-imports this module, which only the entry point (``cli/run.py``) and the tests import.
+in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``) add their routes
+here; none of them imports this module, which only the entry point (``cli/run.py``) and the
+tests import.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from awareness.mail.compose import mask_address
 from awareness.review import READER_NOTE_LIMIT
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
+from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
@@ -89,6 +91,7 @@ def _routes() -> list[Route | Mount]:
     return [
         *topic_pages.routes(),
         *driver_pages.routes(),
+        *digest_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),
