@@ -65,9 +65,12 @@ def test_changing_the_reader_note_of_an_approved_match_is_logged(make_context):
     review.decide(ctx, match_id, "approved", librarian="alice")  # nothing new: a no-op
     view = review.decide(ctx, match_id, "approved", librarian="bob", reader_note=FOR_READERS)
     assert view.reader_note == FOR_READERS
+    review.decide(ctx, match_id, "approved", librarian="bob", reader_note=FOR_READERS)  # same
+    review.decide(ctx, match_id, "approved", librarian="carol", note="asked the board")
     with orm_session(ctx) as session:
         log = session.execute(select(Review.librarian, Review.note).order_by(Review.id)).all()
-    assert [tuple(row) for row in log] == [("alice", "first look"), ("bob", "")]
+    assert [tuple(row) for row in log] == [("alice", "first look"), ("bob", ""),
+                                           ("carol", "asked the board")]
     with pytest.raises(AwarenessError, match="500 or fewer"):
         review.decide(ctx, match_id, "approved", librarian="bob", reader_note="x" * 501)
 

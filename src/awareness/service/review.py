@@ -39,7 +39,8 @@ def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: 
     a note for readers (``reader_note``, shown in digests; None leaves it as it is).
 
     Deciding twice the same way is a no-op, unless the second decision changes the note for
-    readers: that is recorded like a decision, so the log says who changed it."""
+    readers or brings a note for the log: that is recorded like a decision, so the log says
+    who changed what."""
     if decision not in DECISIONS:
         raise AwarenessError(f"unknown decision {decision!r}: use approve or reject")
     if reader_note is not None and len(reader_note.strip()) > READER_NOTE_LIMIT:
@@ -63,7 +64,7 @@ def _record(conn: Connection, match_id: int, decision: str, *, librarian: str, n
         raise NotFound(f"no match {match_id}; `awareness review list` shows pending matches")
     if reader_note is not None and reader_note == matches.reader_note(conn, match_id):
         reader_note = None  # unchanged
-    if status == decision and reader_note is None:
+    if status == decision and reader_note is None and not note:
         return
     if status not in REVIEWED_STATUSES:
         raise AwarenessError(f"match {match_id} needs no review (its topic has review = none)")
