@@ -326,6 +326,13 @@ def test_a_snippet_can_start_at_the_sentence_holding_a_word():
         "Boards are asked to report on it every year in their annual report.")
 
 
+@pytest.mark.parametrize("cut", ["…set out six domains. ", "set out six domains. ",
+                                 "... six domains. "])
+def test_a_summary_the_feed_cut_mid_sentence_starts_at_its_next_sentence(cut: str):
+    assert reader_snippet(cut + "Boards report on it.") == "Boards report on it."
+    assert reader_snippet(cut.strip()) == cut.strip()  # nothing better to show
+
+
 def test_first_sentence_is_one_line_of_impact():
     assert first_sentence("Libraries support\nthe skills. More text.") == (
         "Libraries support the skills.")

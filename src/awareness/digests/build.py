@@ -272,16 +272,20 @@ def sentence_starts(line: str) -> list[int]:
 @lru_cache(maxsize=8192)
 def reader_snippet(text: str, limit: int = 300, start_near: int = 0) -> str:
     """``text`` on one line as a reader should meet it: at most ``limit`` characters that
-    start at a sentence (the one holding character ``start_near``, by default the first)
-    and, when the text goes on, end at a sentence's end, else at a word, followed by "…"
-    (after a space when a whole sentence ends the snippet).
+    start at a sentence (the one holding character ``start_near``, by default the first, or
+    the second when the text itself starts mid-sentence) and, when the text goes on, end
+    at a sentence's end, else at a word, followed by "…" (after a space when a whole
+    sentence ends the snippet).
 
     A snippet that starts mid-sentence, as a search result does, reads as broken text in a
     newsletter (issue 12)."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     line = visible_text(text)
-    start = max((s for s in sentence_starts(line) if s <= start_near), default=0)
+    starts = sentence_starts(line)
+    if _is_fragment(line) and len(starts) > 1:
+        starts = starts[1:]  # the feed cut the first sentence: begin at the next one
+    start = max((s for s in starts if s <= start_near), default=starts[0])
     rest = line[start:]
     if len(rest) <= limit:
         return rest
@@ -289,6 +293,11 @@ def reader_snippet(text: str, limit: int = 300, start_near: int = 0) -> str:
     if ends and ends[-1] >= limit // 2:
         return rest[:ends[-1]] + " " + ELLIPSIS
     return short_summary(rest, limit)
+
+
+def _is_fragment(line: str) -> bool:
+    """Does ``line`` start in the middle of a sentence (lower case, or an ellipsis)?"""
+    return line[:1].islower() or line.startswith(("…", "..."))
 
 
 @lru_cache(maxsize=4096)
