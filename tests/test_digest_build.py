@@ -14,10 +14,13 @@ from awareness.digests.build import (
     DigestDriver,
     DigestEntry,
     build_digest,
+    first_sentence,
     item_identity,
     period_key,
     period_label,
     period_start,
+    reader_snippet,
+    sentence_starts,
     short_summary,
     visible_text,
 )
@@ -145,7 +148,7 @@ def test_best_entry_is_the_top_ranked_across_sections():
 
 
 def test_drivers_travel_with_their_entry():
-    driver = DigestDriver("Interim NHS People Plan", "Libraries can…", "https://a.example/d", True)
+    driver = DigestDriver("Interim NHS People Plan", "Libraries can…", "https://a.example/d")
     digest = build([DigestEntry(1, "t", "T", "x", None, "p", None, "s", 1.0, (driver,))])
     assert digest is not None
     assert digest.entries[0].drivers == (driver,)
@@ -294,3 +297,56 @@ def test_short_summary_is_one_line_within_the_limit(text: str, limit: int):
     assert len(result) <= limit
     assert "\n" not in result and "\r" not in result and "\x00" not in result
     assert result == visible_text(text) or result.endswith("…")
+
+
+# --- snippets for readers (issue 12) -----------------------------------------------------------
+
+TEXT = ("The framework sets out six domains. Dr. Smith chairs it (p. 5). It applies from "
+        "April 2027! Boards are asked to report on it every year in their annual report.")
+
+
+def test_sentences_start_after_a_full_stop_but_not_after_an_abbreviation():
+    assert [TEXT[s:s + 12] for s in sentence_starts(TEXT)] == [
+        "The framewor", "Dr. Smith ch", "It applies f", "Boards are a"]
+
+
+@pytest.mark.parametrize(("limit", "snippet"), [
+    (500, TEXT),
+    (90, "The framework sets out six domains. Dr. Smith chairs it (p. 5). …"),
+    (40, "The framework sets out six domains. …"),
+    (30, "The framework sets out six…"),
+])
+def test_a_snippet_ends_at_a_sentence_or_else_a_word(limit: int, snippet: str):
+    assert reader_snippet(TEXT, limit) == snippet
+
+
+def test_a_snippet_can_start_at_the_sentence_holding_a_word():
+    at = TEXT.index("Boards")
+    assert reader_snippet(TEXT, 100, start_near=at + 10) == (
+        "Boards are asked to report on it every year in their annual report.")
+
+
+@pytest.mark.parametrize("cut", ["…set out six domains. ", "set out six domains. ",
+                                 "... six domains. "])
+def test_a_summary_the_feed_cut_mid_sentence_starts_at_its_next_sentence(cut: str):
+    assert reader_snippet(cut + "Boards report on it.") == "Boards report on it."
+    assert reader_snippet(cut.strip()) == cut.strip()  # nothing better to show
+
+
+def test_first_sentence_is_one_line_of_impact():
+    assert first_sentence("Libraries support\nthe skills. More text.") == (
+        "Libraries support the skills.")
+    assert first_sentence("word " * 100, 40) == short_summary("word " * 100, 40)
+
+
+@given(st.text(alphabet=st.sampled_from("ab .!?\"”)\nAZ19"), max_size=400),
+       st.integers(min_value=1, max_value=300), st.integers(min_value=0, max_value=400))
+def test_a_snippet_is_one_line_within_the_limit_starting_at_a_sentence(
+        text: str, limit: int, start_near: int):
+    snippet = reader_snippet(text, limit, start_near)
+    line = visible_text(text)
+    assert len(snippet) <= limit and "\n" not in snippet
+    starts = [line[s:] for s in sentence_starts(line)]
+    body = snippet.removesuffix("…").rstrip()
+    assert any(rest.startswith(body) for rest in starts), (line, snippet)
+    assert snippet in starts or snippet.endswith("…")

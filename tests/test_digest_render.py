@@ -28,6 +28,7 @@ from awareness.digests.build import (
     short_summary,
 )
 from awareness.digests.render import (
+    Library,
     MailIdentity,
     clean_header_text,
     is_autoescaped,
@@ -38,6 +39,7 @@ from awareness.digests.render import (
     safe_url,
 )
 from awareness.mail.compose import Mail, mask_address
+from awareness.model import Hit
 
 DATA = Path(__file__).parent / "data"
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -52,6 +54,9 @@ IDENTITY = MailIdentity(
     domain="awareness.example.nhs.uk",
     base_url="https://awareness.example.nhs.uk",
 )
+LIBRARY = Library("Northshire Library and Knowledge Service", "library@northshire.nhs.uk")
+PREFERENCES = "https://awareness.example.nhs.uk/preferences/" + "Tk9" * 40
+BROWSER = "https://awareness.example.nhs.uk/digest/42-weekly-2026-W48/" + "c2ln" * 10 + "abc"
 PEOPLE_PLAN = DigestDriver(
     title="Interim NHS People Plan",
     impact="Increasing use of technology and scientific innovation can transform care (p.5) and "
@@ -59,13 +64,11 @@ PEOPLE_PLAN = DigestDriver(
     "developments, and through knowledge management to enable sharing of knowledge and best "
     "practice. Libraries can provide access to evidence, for example through evidence searches.",
     url="https://awareness.example.nhs.uk/drivers/interim-nhs-people-plan",
-    suggested=False,
 )
 LONG_TERM_PLAN = DigestDriver(
     title="NHS Long Term Plan",
     impact="Libraries support the digital skills staff need.",
     url="/drivers/nhs-long-term-plan",
-    suggested=True,
 )
 
 
@@ -110,7 +113,7 @@ def render(env, digest: Digest | None = None, **kwargs: object) -> Mail:
     args: dict[str, object] = dict(
         env=env, identity=IDENTITY, to_addr="alice.smith@nhs.example", unsubscribe_url=UNSUBSCRIBE,
         message_id=message_id_for(digest.period_key, digest.subscriber_id, IDENTITY.domain),
-        now=NOW, tz=LONDON,
+        now=NOW, tz=LONDON, library=LIBRARY, preferences_url=PREFERENCES, browser_url=BROWSER,
     )
     args.update(kwargs)
     return render_digest(digest, **args)
@@ -272,15 +275,14 @@ def test_both_parts_carry_entries_links_drivers_and_unsubscribe(env):
     plain, html = parts(render(env))
     link = "https://www.england.nhs.uk/long-read/leadership-competency-framework/"
     for body in (plain, html):
-        assert "week beginning 23 November 2026" in body
+        assert "week beginning 23 november 2026" in body.lower()
         assert "NHS England" in body
         assert "1 July 2026" in body  # 23:30 UTC on 30 June is 1 July in London (BST)
         assert "The framework sets out six competency domains" in body
         assert "Interim NHS People Plan" in body
         assert "What this means for libraries:" in body
         assert "Increasing use of technology" in body
-        assert "(suggested)" in body and body.count("(suggested)") == 1
-        assert "Leadership" in body and "weekly digest" in body
+        assert "Leadership" in body and "weekly e-mail" in body
     assert link in plain and UNSUBSCRIBE in plain
     assert "https://awareness.example.nhs.uk/drivers/nhs-long-term-plan" in plain
 
@@ -290,7 +292,9 @@ def test_both_parts_carry_entries_links_drivers_and_unsubscribe(env):
     ] == link
     assert anchors["Interim NHS People Plan"] == PEOPLE_PLAN.url
     assert anchors["NHS Long Term Plan"] == "https://awareness.example.nhs.uk/drivers/nhs-long-term-plan"
-    assert anchors["Unsubscribe from these digests"] == UNSUBSCRIBE
+    assert anchors["Unsubscribe"] == UNSUBSCRIBE
+    assert anchors["Manage your subscription"] == PREFERENCES
+    assert anchors["View in browser"] == BROWSER
 
 
 def test_impact_is_shortened(env):
@@ -302,7 +306,7 @@ def test_impact_is_shortened(env):
 def test_footer_names_every_subscribed_topic(env):
     plain, html = parts(render(env, subscribed_topics=["Digital", "Leadership", "Nursing"]))
     for body in (plain, html):
-        assert "Digital, Leadership, Nursing" in body
+        assert "Digital, Leadership, Nursing" in " ".join(body.split())
 
 
 def test_ampersand_and_markup_in_a_title_are_literal_in_text_and_escaped_in_html(env):
@@ -333,6 +337,107 @@ def test_html_is_built_for_outlook_and_phones(env):
     for a in (el for el in tree if el.tag == "a"):
         text = text_of(a)
         assert text and text != a.get("href") and text.lower() not in ("here", "click here")
+
+
+# --- written for readers (issue 12) ------------------------------------------------------------
+
+SENTENCES = ("NHS England has published a competency framework for board members. It sets out "
+             "six competency domains, with guidance on appraisal and development for chairs "
+             "and chief executives. Trusts are asked to use it from April 2027. The framework "
+             "follows the Kark review of the fit and proper person test and the Messenger "
+             "review of leadership, and the talent management work of the last two years.")
+
+
+def visible(html: str) -> str:
+    """The text a reader sees in the HTML part: no comments, no hidden preview line."""
+    def text(el: ET.Element) -> str:
+        if not isinstance(el.tag, str) or el.tag == "div":
+            return el.tail or ""
+        inner = (el.text or "") + " ".join(text(child) for child in el)
+        return f"{inner} {el.tail or ''}"
+
+    body = html_tree(html).find("body")
+    assert body is not None
+    return " ".join(text(body).split())
+
+
+def test_the_library_is_named_at_the_top_and_the_foot(env):
+    plain, html = parts(render(env))
+    assert plain.startswith("Northshire Library and Knowledge Service\nYour weekly update")
+    text = visible(html)
+    assert text.startswith("Northshire Library and Knowledge Service Your weekly update")
+    assert text.endswith("Northshire Library and Knowledge Service")
+
+
+def test_no_review_jargon_and_topics_by_their_titles(env):
+    entry = make_entry(1, topic_slug="leadership-culture", topic_name="Leadership and culture",
+                       note="Worth a look before appraisals.")
+    plain, html = parts(render(env, sample_digest(entry), subscribed_topics=[
+        "Leadership and culture"]))
+    for body in (re.sub(r"https://\S+", "", plain), visible(html)):
+        assert "leadership-culture" not in body
+        assert "Leadership and culture" in body
+        for jargon in ("suggested", "Librarian", "review log", "score", "matched", "digest"):
+            assert jargon.lower() not in body.lower().replace("kark review", ""), jargon
+        assert "Note from the library: Worth a look before appraisals." in " ".join(body.split())
+
+
+def test_matched_words_are_not_marked_unless_the_setting_says_so(env):
+    hit = Hit("talent", "summary", "talent")
+    digest = sample_digest(make_entry(1, summary=SENTENCES, hits=(hit,)))
+    _, plain_html = parts(render(env, digest))
+    assert "<mark" not in plain_html
+    _, marked = parts(render(env, digest, highlight=True))
+    assert '<mark style="background-color:#fff2a8;color:#212b32;">talent</mark>' in marked
+    # The hit is past the first 300 characters: the snippet starts at its sentence.
+    snippet = [text_of(p) for p in elements(marked) if p.tag == "p" and "talent" in text_of(p)]
+    assert snippet == ["The framework follows the Kark review of the fit and proper person test "
+                       "and the Messenger review of leadership, and the talent management work "
+                       "of the last two years."]
+
+
+def test_a_long_summary_starts_at_a_sentence_and_ends_at_one(env):
+    long_plain, long_html = parts(render(env, sample_digest(make_entry(1, summary=SENTENCES))))
+    for body in (" ".join(long_plain.split()), visible(long_html)):
+        assert ("NHS England has published a competency framework for board members. It sets "
+                "out six competency domains, with guidance on appraisal and development for "
+                "chairs and chief executives. Trusts are asked to use it from April 2027. …"
+                ) in body
+
+
+def test_each_driver_record_has_its_title_and_one_line_for_libraries(env):
+    plain, html = parts(render(env))
+    line = ("What this means for libraries: Increasing use of technology and scientific "
+            "innovation can transform care (p.5) and LKS can support this through current "
+            "awareness…")
+    assert line in visible(html)
+    assert line in " ".join(plain.split())
+    assert "What this means for libraries: Libraries support the digital skills staff need." \
+        in visible(html)
+
+
+def test_the_footer_gives_the_readers_links_and_the_contact(env):
+    _, html = parts(render(env))
+    anchors = {text_of(a): a.get("href") for a in elements(html) if a.tag == "a"}
+    assert anchors["library@northshire.nhs.uk"] == "mailto:library@northshire.nhs.uk"
+    bare = render(env, library=Library(), preferences_url="", browser_url="")
+    plain, html = parts(bare)
+    texts = {text_of(a) for a in elements(html) if a.tag == "a"}
+    assert not texts & {"Manage your subscription", "View in browser"}
+    assert "mailto:" not in html and "Write to" not in plain
+    assert "Library and Knowledge Service" in visible(html)
+    assert parse(bare)["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
+
+
+def test_a_logo_is_shown_only_from_https(env):
+    _, html = parts(render(env))
+    assert not [el for el in elements(html) if el.tag == "img"]
+    logo = "https://northshire.nhs.uk/library/logo.png"
+    _, html = parts(render(env, library=replace(LIBRARY, logo_url=logo)))
+    images = [el for el in elements(html) if el.tag == "img"]
+    assert [(i.get("src"), i.get("alt"), i.get("height")) for i in images] == [(logo, "", "48")]
+    _, html = parts(render(env, library=replace(LIBRARY, logo_url="http://x.example/l.png")))
+    assert "<img" not in html
 
 
 # --- hostile feed text (E13, E14) -------------------------------------------------------------
@@ -370,7 +475,7 @@ def hostile_feed_entries() -> list[DigestEntry]:
                 len(found) + 100, title=item.findtext("title", ""),
                 link=item.findtext("link"), summary=item.findtext("description", ""),
                 drivers=(DigestDriver(item.findtext("title", ""), item.findtext("description", ""),
-                                      item.findtext("link", ""), True),),
+                                      item.findtext("link", "")),),
             ))
     return found
 
@@ -379,7 +484,7 @@ def hostile_entries() -> list[DigestEntry]:
     entries = [make_entry(i, title=t, link=None, summary=t) for i, t in enumerate(HOSTILE_TITLES)]
     entries += [
         make_entry(50 + i, title=f"Hostile link {i}", link=link,
-                   drivers=(DigestDriver(f"Driver {i}", "impact", link, False),))
+                   drivers=(DigestDriver(f"Driver {i}", "impact", link),))
         for i, link in enumerate(HOSTILE_LINKS)
     ]
     return entries + hostile_feed_entries()
@@ -390,6 +495,8 @@ def assert_html_is_inert(html: str) -> None:
         assert not el.tag.startswith(("svg", "script", "img", "iframe", "form", "input")), el.tag
         for name, value in el.attrib.items():
             assert not name.lower().startswith("on"), (el.tag, name)
+            if value == f"mailto:{LIBRARY.contact_email}":
+                continue  # the library's own address, from the settings
             if name in ("href", "src", "action", "formaction", "background"):
                 squeezed = re.sub(r"[\x00-\x20]", "", value).lower()
                 assert squeezed.startswith(("https://", "http://")), (name, value)
@@ -576,11 +683,20 @@ def normalise(raw: bytes) -> str:
 
 
 def test_golden_digest():
-    """Why: one whole digest byte for byte (headers, encodings, layout), so that a change to
-    templates or to how ``mail.compose`` writes a message shows up in review as a diff of
-    this file."""
+    """Why: one whole digest byte for byte (headers, encodings, layout) as a reader gets it,
+    with everything the settings can add (logo, contact) and a note for readers, so that a
+    change to templates or to how ``mail.compose`` writes a message shows up in review as a
+    diff of this file."""
     env = make_environment(FileSystemLoader(TEMPLATES))
-    actual = normalise(render(env).data)
+    digest = sample_digest(
+        make_entry(1, note="Board members: the library can find the evidence behind each "
+                           "of the six domains for your appraisal."),
+        make_entry(2, topic_slug="digital", topic_name="Digital", title="Tom & Jerry <b>",
+                   link="https://www.gov.uk/government/news/tom-and-jerry?a=1&b=2",
+                   publisher="Department of Health & Social Care", published=None,
+                   summary="Uses <script>alert(1)</script> & “curly quotes”.", drivers=()))
+    logo = replace(LIBRARY, logo_url="https://www.northshire.nhs.uk/library/logo.png")
+    actual = normalise(render(env, digest, library=logo).data)
     if os.environ.get("AWARENESS_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(actual, encoding="ascii", newline="\n")
     assert actual == GOLDEN.read_text(encoding="ascii")

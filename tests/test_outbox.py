@@ -227,20 +227,6 @@ def test_export_and_erase_one_subscriber(smtp_context):
     assert statuses(ctx) == ["sent"]  # the other subscriber's history is untouched
 
 
-def test_the_reviewing_librarians_note_goes_into_the_digest(smtp_context):
-    from awareness.service import review
-
-    ctx, inbox = smtp_context
-    match_id = add_match(ctx, "Leadership framework published", status="pending")
-    review.decide(ctx, match_id, "approved", librarian="alice",
-                  note="Useful for the leadership reading list.")
-    digests.send_digests(ctx)
-    message = message_from_bytes(inbox.messages[0][2], policy=policy.default)
-    assert "Librarian's note: Useful for the leadership reading list." in (
-        message.get_body(("plain",)).get_content())
-    assert "Useful for the leadership reading list." in message.get_body(("html",)).get_content()
-
-
 def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
     ctx, inbox = smtp_context
     first = add_match(ctx, "State of Care 2025/26")
@@ -263,8 +249,15 @@ def test_the_same_story_from_two_publishers_is_sent_once(smtp_context, clock):
     assert len(inbox.messages) == 1
 
 
-def test_matched_words_are_marked_in_the_html_part_and_feed_text_stays_escaped(smtp_context):
-    ctx, inbox = smtp_context
+@pytest.mark.parametrize("highlight", ["false", "true"])
+def test_matched_words_are_marked_only_when_set_and_feed_text_stays_escaped(
+        make_context, smtp_server, highlight):
+    controller, inbox = smtp_server
+    ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port),
+                       AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk",
+                       AWARENESS_MAIL_HIGHLIGHT=highlight)
+    people.add_subscriber(ctx, "reader@trust.nhs.uk", ["leadership"], "daily")
     match_id = add_match(ctx, "Leadership framework published")
     with orm_writing(ctx) as session:
         match = session.get_one(Match, match_id)
@@ -273,7 +266,8 @@ def test_matched_words_are_marked_in_the_html_part_and_feed_text_stays_escaped(s
     digests.send_digests(ctx)
     message = message_from_bytes(inbox.messages[0][2], policy=policy.default)
     html = message.get_body(("html",)).get_content()
-    assert '<mark style="background-color:#fff2a8;color:#212b32;">leadership</mark>' in html
+    marked = '<mark style="background-color:#fff2a8;color:#212b32;">leadership</mark>' in html
+    assert marked is (highlight == "true")  # issue 12: readers get plain text by default
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in html
     assert "<mark" not in message.get_body(("plain",)).get_content()

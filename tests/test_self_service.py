@@ -190,6 +190,7 @@ def test_find_join_change_and_leave_with_no_librarian(staff_site: StaffSite, clo
         [digest] = [m for m in site.deliver() if m["To"] == NEW]
         body = text_of(digest)
         assert "Digital item, no review" in body and "Already approved item" not in body
+        assert f"/preferences/{person.token}" in "".join(links_in(digest, site.url))
 
         page = client.get(preferences)
         left = client.post(f"{preferences}/leave", data={"csrf": csrf_of(page.text),

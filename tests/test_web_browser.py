@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
+from sqlalchemy import select
 
 from awareness.service.context import Context
+from awareness.storage.models import Match, Review
+from tests.conftest import orm_session
 from tests.test_web import PASSWORD, Site, running_site
 
 FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
@@ -112,5 +115,46 @@ def test_review_page_fits_a_phone(browser: Browser, site: Site) -> None:
         page.goto(f"{site.url}/drivers/{name}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
     page.screenshot(path=str(SCREENSHOTS / "driver-phone.png"), full_page=True)
+    assert watched.problems == []
+    context.close()
+
+
+def test_two_notes_by_their_labels(browser: Browser, site: Site) -> None:
+    """Issue 12: a librarian finds both notes by their labels and each lands where it says."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    sign_in(page, site)
+    good = page.locator(f"#match-{site.ids['good']}")
+    good.get_by_text("Add notes").click()
+    good.get_by_label("Note for readers (appears in the digest)").fill("For board members.")
+    good.get_by_label("Note for the review log (never sent)").fill("Checked with Sam.")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    good.screenshot(path=str(SCREENSHOTS / "review-two-notes.png"))
+    good.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"{site.url}/review")
+    with orm_session(site.ctx) as session:
+        assert session.get_one(Match, site.ids["good"]).reader_note == "For board members."
+        assert session.scalars(select(Review.note)).all() == ["Checked with Sam."]
+    assert watched.problems == []
+    context.close()
+
+
+def test_view_in_browser_keeps_the_mails_styles_and_fits_a_phone(browser: Browser,
+                                                                 site: Site) -> None:
+    from tests.test_digest_readers import queued_digest
+
+    path, _ = queued_digest(site)
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  device_scale_factor=2, is_mobile=True, has_touch=True)
+    watched = Watched(context.new_page())
+    page = watched.page
+    page.goto(site.url + path)
+    background = page.locator("body").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(240, 244, 245)"  # the inline styles apply under its own CSP
+    assert page.get_by_role("link", name="Talent management guide for trusts").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "digest-view-phone.png"), full_page=True)
     assert watched.problems == []
     context.close()

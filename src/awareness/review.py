@@ -16,6 +16,7 @@ DECISIONS = ("approved", "rejected")
 # A match with one of these statuses waits for, or has had, a librarian's decision; "auto"
 # matches (topics with review = none) never do.
 REVIEWED_STATUSES = ("pending", *DECISIONS)
+READER_NOTE_LIMIT = 500  # characters: a digest shows the note for readers whole
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class MatchView:
     published_at: datetime | None
     first_seen_at: datetime
     drivers: list[DriverLinkView]
+    reader_note: str = ""  # what the digest shows readers; never the review-log note
 
     @property
     def sort_date(self) -> datetime:

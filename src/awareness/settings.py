@@ -21,8 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from awareness.addresses import address_problem
 from awareness.errors import ConfigError
 
 
@@ -149,6 +151,26 @@ def _zone(value: str) -> str:
     return value
 
 
+def _https_url(value: str) -> str:
+    """An absolute https URL, or "" for none: what a mail may load an image from."""
+    text = str(value).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname or not text.isascii() or any(
+            ch.isspace() or ord(ch) < 0x21 or ch in '"<>\\' for ch in text):
+        raise ValueError(f"expected an https:// URL, got {value!r}")
+    return text
+
+
+def _address(value: str) -> str:
+    """One e-mail address, or "" for none."""
+    text = str(value).strip()
+    if text and (problem := address_problem(text)):
+        raise ValueError(f"{text!r} is not an address: {problem}")
+    return text
+
+
 def setting(default: Any, parse: Callable[[Any], Any], doc: str, *,
             secret: bool = False) -> Any:
     """Declare a setting as a field of its section: default, parser and documentation in one
@@ -196,6 +218,10 @@ class MailSettings:
     smtp_username: str = setting("", _str, "SMTP user name (empty: no authentication).")
     smtp_password: str = setting("", _str, "SMTP password. Environment only.", secret=True)
     send_rate: float = setting(10.0, _positive_float, "Most messages sent per second.")
+    highlight: bool = setting(
+        False, _bool,
+        "Mark the words that matched a topic in the HTML digest. Off: readers see plain "
+        "text, as in any newsletter.")
 
 
 @dataclass(frozen=True)
@@ -264,10 +290,24 @@ class SignupSettings:
         20, _positive, "Sign-ups and sign-in links one client address may ask for in an hour.")
 
 
+@dataclass(frozen=True)
+class LibrarySettings:
+    """Who the digests are from, as readers see it (issue 12)."""
+
+    name: str = setting("Library and Knowledge Service", _str,
+                        "The library's name, at the top and foot of every digest.")
+    contact_email: str = setting(
+        "", _address, "Address readers can write to, in the digest's footer. Empty: no "
+        "contact line.")
+    logo_url: str = setting(
+        "", _https_url, "The library's logo above its name in digests: an `https://` URL of "
+        "an image about 48 pixels high. Empty: no logo (and no image in the mail at all).")
+
+
 SECTIONS: dict[str, type] = {
     "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
-    "sources": SourcesSettings, "signup": SignupSettings,
+    "sources": SourcesSettings, "signup": SignupSettings, "library": LibrarySettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -291,6 +331,7 @@ class Settings:
     fetch: FetchSettings
     sources: SourcesSettings
     signup: SignupSettings
+    library: LibrarySettings
     base_dir: Path
     config_path: Path | None = None
 

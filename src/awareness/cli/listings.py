@@ -43,7 +43,7 @@ def sources_export(state: State, as_opml: bool, output: Path | None) -> None:
     from awareness.sources.opml import export_opml
 
     del as_opml  # the one format so far; the flag says which
-    text = export_opml(state.ctx.sources(), title=state.ctx.settings.mail.from_name,
+    text = export_opml(state.ctx.sources(), title=state.ctx.settings.library.name,
                        now=state.ctx.now())
     if output is None:
         click.echo(text, nl=False)
@@ -187,27 +187,34 @@ def review_list(state: State, topic: str | None, as_json: bool) -> None:
     _print_matches(list_matches(state.ctx, status="pending", topic=topic), as_json)
 
 
-def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str) -> None:
+def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
+            reader_note: str | None = None) -> None:
     from awareness.service.review import decide
 
     who = os.environ.get("USER") or "cli"
     for match_id in match_ids:
-        view = decide(state.ctx, match_id, decision, librarian=who, note=note)
+        view = decide(state.ctx, match_id, decision, librarian=who, note=note,
+                      reader_note=reader_note)
         click.echo(f"{decision} match {view.id}: {view.title}")
 
 
 @review.command("approve")
 @click.argument("match_ids", nargs=-1, type=int, required=True)
-@click.option("--note", default="", help="What this means for readers (kept with the review).")
+@click.option("--note", default="",
+              help="A note for the review log: librarians only, never sent.")
+@click.option("--reader-note", default=None,
+              help="A note for readers: shown under the item in digests (issue 12).")
 @pass_state
-def review_approve(state: State, match_ids: tuple[int, ...], note: str) -> None:
+def review_approve(state: State, match_ids: tuple[int, ...], note: str,
+                   reader_note: str | None) -> None:
     """Approve matches so they go into digests."""
-    _decide(state, match_ids, "approved", note)
+    _decide(state, match_ids, "approved", note, reader_note)
 
 
 @review.command("reject")
 @click.argument("match_ids", nargs=-1, type=int, required=True)
-@click.option("--note", default="")
+@click.option("--note", default="",
+              help="A note for the review log: librarians only, never sent.")
 @pass_state
 def review_reject(state: State, match_ids: tuple[int, ...], note: str) -> None:
     """Reject matches; they are never sent."""

@@ -9,6 +9,7 @@ back alone in the next digest).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -48,12 +49,12 @@ _INVISIBLE = _InvisibleTable()
 
 @dataclass(frozen=True)
 class DigestDriver:
-    """A driver record shown under an entry; ``url`` is the record's page in the web app."""
+    """An active driver record shown under an entry: its title, its *what this means for
+    libraries* text, and ``url``, the record's page in the web app."""
 
     title: str
     impact: str
     url: str
-    suggested: bool
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,16 @@ class DigestEntry:
     summary: str
     score: float
     drivers: tuple[DigestDriver, ...] = ()
-    note: str = ""  # the reviewing librarian's line on what this means for readers
+    note: str = ""  # the librarian's note for readers; never the review-log note
     story: str | None = None  # the same document from several publishers shares a story
     hits: tuple[Hit, ...] = ()  # the words that made it match, marked in the HTML part
 
 
 @dataclass(frozen=True)
 class LinkedRecord:
-    """A driver record linked to a match, as stored: its page's slug and the link's kind
-    (``same_document``, ``new_edition`` or ``related``)."""
+    """An active driver record linked to a match, as stored: its page's slug and the link's
+    kind (``same_document``, ``new_edition`` or ``related``). Draft records are never read
+    for a digest."""
 
     slug: str
     title: str
@@ -89,7 +91,8 @@ class LinkedRecord:
 @dataclass(frozen=True)
 class Candidate:
     """A sendable match not yet sent to the subscriber, as storage reads it: the item, its
-    publisher, the latest review note, its story (the item's own id when it has none)."""
+    publisher, the note for readers (``matches.reader_note``; the review-log note never
+    leaves the service), its story (the item's own id when it has none)."""
 
     match_id: int
     item_id: int
@@ -108,15 +111,16 @@ class Candidate:
 
 def digest_entries(candidates: Iterable[Candidate], topic_names: Mapping[str, str],
                    base_url: str) -> list[DigestEntry]:
-    """The entries for ``candidates`` of known topics; a record's URL is its page under
-    ``base_url``, and a link a librarian did not make (not *same document*) is suggested."""
+    """The entries for ``candidates`` of known topics, under their topics' names (titles,
+    not file slugs); a record's URL is its page under ``base_url``. Readers are not told how
+    a record came to be linked (issue 12: no review jargon in a digest)."""
     base = base_url.rstrip("/")
     return [DigestEntry(
         match_id=c.match_id, topic_slug=c.topic_slug, topic_name=topic_names[c.topic_slug],
         title=c.title, link=c.link, publisher=c.publisher, published=c.published,
         summary=c.summary, score=c.score, note=c.note, story=str(c.story), hits=c.hits,
-        drivers=tuple(DigestDriver(title=r.title, impact=r.impact, url=f"{base}/drivers/{r.slug}",
-                                   suggested=r.kind != "same_document") for r in c.records))
+        drivers=tuple(DigestDriver(title=r.title, impact=r.impact, url=f"{base}/drivers/{r.slug}")
+                      for r in c.records))
         for c in candidates if c.topic_slug in topic_names]
 
 
@@ -246,6 +250,64 @@ def short_summary(text: str, limit: int = 300) -> str:
     if cut >= limit // 2:
         head = head[:cut]
     return head.rstrip(" ,;:-–—") + ELLIPSIS
+
+
+# A sentence ends at . ! or ? (perhaps inside a closing quote or bracket) before white space
+# and a capital, digit or opening quote, unless the full stop ends a usual abbreviation.
+_SENTENCE_END = re.compile(r"(\w*)[.!?][\"'”’)\]]*(?=\s+[A-Z0-9\"'“‘(\[])")
+_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "no", "nos", "vs", "p",
+                            "pp", "vol", "fig", "cf", "eg", "ie", "e.g", "i.e", "approx"})
+
+
+def _sentence_ends(line: str) -> list[int]:
+    return [end.end() for end in _SENTENCE_END.finditer(line)
+            if end.group(1).casefold() not in _ABBREVIATIONS]
+
+
+def sentence_starts(line: str) -> list[int]:
+    """Where each sentence of ``line`` (one line, as ``visible_text`` gives) starts."""
+    return [0] + [end + 1 for end in _sentence_ends(line) if end + 1 < len(line)]
+
+
+@lru_cache(maxsize=8192)
+def reader_snippet(text: str, limit: int = 300, start_near: int = 0) -> str:
+    """``text`` on one line as a reader should meet it: at most ``limit`` characters that
+    start at a sentence (the one holding character ``start_near``, by default the first, or
+    the second when the text itself starts mid-sentence) and, when the text goes on, end
+    at a sentence's end, else at a word, followed by "…" (after a space when a whole
+    sentence ends the snippet).
+
+    A snippet that starts mid-sentence, as a search result does, reads as broken text in a
+    newsletter (issue 12)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    line = visible_text(text)
+    starts = sentence_starts(line)
+    if _is_fragment(line) and len(starts) > 1:
+        starts = starts[1:]  # the feed cut the first sentence: begin at the next one
+    start = max((s for s in starts if s <= start_near), default=starts[0])
+    rest = line[start:]
+    if len(rest) <= limit:
+        return rest
+    ends = [end for end in _sentence_ends(rest[: limit + 1]) if end <= limit - 2]
+    if ends and ends[-1] >= limit // 2:
+        return rest[:ends[-1]] + " " + ELLIPSIS
+    return short_summary(rest, limit)
+
+
+def _is_fragment(line: str) -> bool:
+    """Does ``line`` start in the middle of a sentence (lower case, or an ellipsis)?"""
+    return line[:1].islower() or line.startswith(("…", "..."))
+
+
+@lru_cache(maxsize=4096)
+def first_sentence(text: str, limit: int = 140) -> str:
+    """The first sentence of ``text`` on one line, at most ``limit`` characters (cut at a
+    word with "…"): one line of what a driver record means for libraries."""
+    line = visible_text(text)
+    starts = sentence_starts(line)
+    sentence = line[: starts[1] - 1] if len(starts) > 1 else line
+    return short_summary(sentence, limit)
 
 
 def item_identity(entry: DigestEntry) -> str:

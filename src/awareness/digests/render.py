@@ -24,14 +24,16 @@ from awareness.digests.build import (
     MONTHS,
     Digest,
     DigestEntry,
+    first_sentence,
     period_label,
+    reader_snippet,
     short_summary,
     visible_text,
 )
 from awareness.links import is_safe_link
 from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose
 from awareness.model import Hit
-from awareness.topics.highlight import highlight
+from awareness.topics.highlight import highlight, mark_spans
 
 SUBJECT_TEMPLATE = "digest/subject.txt"
 TEXT_TEMPLATE = "digest/body.txt"
@@ -51,6 +53,28 @@ class MailIdentity:
     base_url: str
 
 
+@dataclass(frozen=True)
+class Library:
+    """The library the digests come from, as readers see it (``[library]`` settings): its
+    name at the top and foot, a contact address in the footer and an https logo, each
+    left out when empty."""
+
+    name: str = "Library and Knowledge Service"
+    contact_email: str = ""
+    logo_url: str = ""
+
+
+@dataclass(frozen=True)
+class ReaderLinks:
+    """The links a digest gives its one reader: unsubscribe (RFC 8058, also in the
+    headers), their preferences page and the digest's own page; the last two are left out
+    when empty."""
+
+    unsubscribe: str
+    preferences: str = ""
+    browser: str = ""
+
+
 def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
     """The Jinja2 environment for mail templates, read through ``loader`` (the shell passes a
     ``FileSystemLoader`` for the templates folder): escaping everything but ``*.txt``.
@@ -68,7 +92,8 @@ def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
     )
     env.filters.update(
         safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary,
-        marked_summary=marked_summary, wordwrap=wordwrap,
+        snippet=reader_snippet, first_sentence=first_sentence, summary_html=summary_html,
+        wordwrap=wordwrap,
     )
     return env
 
@@ -98,17 +123,23 @@ def wordwrap(environment: jinja2.Environment, s: str, width: int = 79,
 _MARK = Markup('<mark style="background-color:#fff2a8;color:#212b32;">')
 
 
-def marked_summary(entry: DigestEntry, limit: int = 300) -> Markup:
-    """The entry's summary as escaped HTML, matched words in ``<mark>``, cut to a snippet
-    around the first hit when it is long."""
+def summary_html(entry: DigestEntry, marked: bool, limit: int = 300) -> Markup | str:
+    """The entry's summary for the HTML part: the reader's snippet (``reader_snippet``),
+    and, when ``marked`` (``[mail] highlight``), the words that matched in ``<mark>`` with
+    the snippet starting at the sentence of the first of them."""
+    if not marked or not entry.hits:
+        return reader_snippet(entry.summary, limit)
     return _marked(entry.summary, entry.hits, limit)
 
 
 @lru_cache(maxsize=4096)
 def _marked(summary: str, hits: tuple[Hit, ...], limit: int) -> Markup:
-    """``marked_summary``, remembered: an item goes to everyone who follows its topic, and
-    marking its words took as long as the rest of a digest's HTML (docs/performance.md)."""
-    marked = highlight(visible_text(summary), hits, "summary", max_chars=limit)
+    """``summary_html`` marked, remembered: an item goes to everyone who follows its topic,
+    and marking its words took as long as the rest of a digest's HTML (docs/performance.md)."""
+    line = visible_text(summary)
+    spans = mark_spans(line, hits, "summary")
+    start_near = spans[0][0] if spans and spans[0][1] > limit - 20 else 0
+    marked = highlight(reader_snippet(line, limit, start_near), hits, "summary")
     return Markup(str(marked).replace("<mark>", str(_MARK)))
 
 
@@ -165,15 +196,24 @@ def render_digest(
     now: datetime,
     tz: ZoneInfo,
     subscribed_topics: Sequence[str] = (),
+    library: Library = Library(),
+    preferences_url: str = "",
+    browser_url: str = "",
+    highlight: bool = False,
 ) -> Mail:
     """The digest as a ``multipart/alternative`` message (text first, then HTML).
 
     ``subscribed_topics`` names all the subscriber's topics for the footer; it defaults to the
-    topics that have entries.
+    topics that have entries. ``preferences_url`` and ``browser_url`` (the reader's
+    preferences page, the digest's own page) are in the footer when given; ``highlight``
+    marks the matched words in the HTML part.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    context = _context(digest, identity, unsubscribe_url, tz, subscribed_topics)
+    links = ReaderLinks(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url))
+    context = _context(digest, identity, links, tz, subscribed_topics)
+    context.update(library=library, highlight=highlight,
+                   logo_url=library.logo_url if library.logo_url.startswith("https://") else "")
     return compose(
         sender=Sender(identity.from_addr, identity.from_name), to=to_addr,
         subject=env.get_template(SUBJECT_TEMPLATE).render(context),
@@ -186,7 +226,7 @@ def render_digest(
 def _context(
     digest: Digest,
     identity: MailIdentity,
-    unsubscribe_url: str,
+    links: ReaderLinks,
     tz: ZoneInfo,
     subscribed_topics: Sequence[str],
 ) -> dict[str, Any]:
@@ -203,6 +243,7 @@ def _context(
         "lead_title": clean_header_text(digest.best_entry.title, 90),
         "preview": clean_header_text(" · ".join(e.title for e in entries[:3]), 150),
         "identity": identity,
-        "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_url": links.unsubscribe,
+        "links": links,
         "tz": tz,
     }

@@ -27,11 +27,13 @@ from awareness.digests.build import (
     digest_entries,
     period_key,
 )
-from awareness.digests.render import MailIdentity, message_id_for, render_digest
+from awareness.digests.render import Library, MailIdentity, message_id_for, render_digest
 from awareness.digests.subscribers import Subscriber
+from awareness.digests.view import view_url
 from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
 from awareness.service.context import Context
+from awareness.service.digest_view import signing_key
 from awareness.service.outbox import relay
 from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
@@ -172,11 +174,18 @@ def _build(run: _Run, subscriber: Subscriber, candidates: list[Candidate],
 
 def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: Subscriber,
             names: dict[str, str], now: datetime) -> Mail:
-    """The subscriber's digest as a message, with their unsubscribe link and topics."""
-    me = identity(ctx)
+    """The subscriber's digest as a message, with their topics by name and their links:
+    unsubscribe, their preferences page, and the digest's own page (signed)."""
+    me, settings = identity(ctx), ctx.settings
+    library = settings.library
     return render_digest(
         digest, env=env, identity=me, to_addr=subscriber.email,
         unsubscribe_url=f"{me.base_url}/unsubscribe/{subscriber.token}",
-        message_id=message_id_for(digest.period_key, subscriber.id, ctx.settings.mail.domain),
-        now=now, tz=ctx.settings.timezone,
-        subscribed_topics=sorted(names[t] for t in subscriber.topics if t in names))
+        message_id=message_id_for(digest.period_key, subscriber.id, settings.mail.domain),
+        now=now, tz=settings.timezone,
+        subscribed_topics=sorted(names[t] for t in subscriber.topics if t in names),
+        library=Library(library.name, library.contact_email, library.logo_url),
+        preferences_url=f"{me.base_url}/preferences/{subscriber.token}",
+        browser_url=view_url(me.base_url, signing_key(settings), subscriber.id,
+                             digest.period_key),
+        highlight=settings.mail.highlight)

@@ -253,7 +253,7 @@ def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[C
     key = account_key(subject_id, secrets.token_hex(8))
     mail = render_account_mail(
         ctx.mail_templates(), kind, sender=Sender(s.mail.from_addr, s.mail.from_name), to=to,
-        library=s.mail.from_name,
+        library=s.library.name,
         choices=[ChosenTopic(titles.get(c.topic, c.topic), c.frequency) for c in choices],
         message_id=account_message_id(kind, key, s.mail.domain), now=now,
         confirm_url=confirm_url, preferences_url=preferences_url)

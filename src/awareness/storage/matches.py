@@ -44,7 +44,8 @@ from awareness.topics.explain import hits_as_dicts
 _VIEWS = (
     select(Match.id, Match.topic_slug, Match.status, Match.score, Match.hits,
            Item.id.label("item_id"), Item.title, Item.link, Item.summary_text,
-           Source.publisher, Item.source_id, Item.published_at, Item.first_seen_at)
+           Source.publisher, Item.source_id, Item.published_at, Item.first_seen_at,
+           Match.reader_note)
     .join(Item, Item.id == Match.item_id)
     .join(Source, Source.id == Item.source_id))
 _VIEW = _VIEWS.where(Match.id == bindparam("match_id"))
@@ -58,7 +59,8 @@ _DRIVER_LINKS = (
 # Locked for the rest of the transaction on PostgreSQL, so two decisions on one match (or a
 # decision and a re-match) take turns; SQLite's write transaction already excludes the others.
 _STATUS = select(Match.status).where(Match.id == bindparam("match_id")).with_for_update()
-_SET_STATUS = update(Match).where(Match.id == bindparam("match_id"))
+_UPDATE = update(Match).where(Match.id == bindparam("match_id"))
+_READER_NOTE = select(Match.reader_note).where(Match.id == bindparam("match_id"))
 # A match is in the outbox once a digest holding it was written; that digest is sent, or
 # retried until it is, so from then on the match counts as sent and must not change.
 _SENT = select(DeliveryItem.id).where(DeliveryItem.match_id == bindparam("match_id")).limit(1)
@@ -96,7 +98,8 @@ def _view(row: Row[Any], drivers: list[DriverLinkView]) -> MatchView:
         id=row.id, topic_slug=row.topic_slug, status=row.status, score=row.score,
         hits=list(row.hits or []), item_id=row.item_id, title=row.title, link=row.link,
         summary=row.summary_text, publisher=row.publisher, source_id=row.source_id,
-        published_at=row.published_at, first_seen_at=row.first_seen_at, drivers=drivers)
+        published_at=row.published_at, first_seen_at=row.first_seen_at, drivers=drivers,
+        reader_note=row.reader_note or "")
 
 
 def match_status(conn: Connection, match_id: int) -> str | None:
@@ -107,7 +110,18 @@ def match_status(conn: Connection, match_id: int) -> str | None:
 
 def set_status(conn: Connection, match_id: int, status: str) -> None:
     """Record a librarian's decision on the match (approved or rejected)."""
-    conn.execute(_SET_STATUS, {"match_id": match_id, "status": status})
+    conn.execute(_UPDATE, {"match_id": match_id, "status": status})
+
+
+def reader_note(conn: Connection, match_id: int) -> str:
+    """The match's note for readers ("" when it has none or there is no such match)."""
+    return conn.scalar(_READER_NOTE, {"match_id": match_id}) or ""
+
+
+def set_reader_note(conn: Connection, match_id: int, note: str) -> None:
+    """Set the note for readers: the one librarian text a digest carries (issue 12). The
+    review-log note is the review row's (``storage.reviews``) and never leaves the service."""
+    conn.execute(_UPDATE, {"match_id": match_id, "reader_note": note})
 
 
 def was_sent(conn: Connection, match_id: int) -> bool:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from awareness.digests.build import Candidate, LinkedRecord
 from awareness.mail.compose import Mail
-from awareness.mail.outbox import UNSENT, Claimed, Queued, Stored, Unsent
+from awareness.mail.outbox import DIGEST, UNSENT, Claimed, Queued, Stored, Unsent
 from awareness.model import Hit
 from awareness.storage.models import (
     DeliveryItem,
@@ -42,7 +42,6 @@ from awareness.storage.models import (
     Item,
     Match,
     MatchDriver,
-    Review,
     Source,
 )
 from awareness.storage.models import OutboxMessage as Outbox
@@ -74,13 +73,13 @@ SENDABLE = ("approved", "auto")  # match statuses that go into digests
 _STORY = func.coalesce(Item.story_id, Item.id)
 _DELIVERED_STORIES = (select(_STORY).join(DeliveryItem, DeliveryItem.item_id == Item.id)
                       .where(DeliveryItem.subscriber_id == bindparam("subscriber_id")))
-_NOTE = (select(Review.note).where(Review.match_id == Match.id, Review.note != "")
-         .order_by(Review.id.desc()).limit(1).correlate(Match).scalar_subquery())
 # In the order of ``Candidate``'s fields, the hits (JSON) last, as text: each distinct
 # value is parsed once however many digests carry the match (``_hits``).
 _CANDIDATES = (
     select(Match.id, Match.item_id, Match.topic_slug, Item.title, Item.link, Source.publisher,
-           Item.published_at, Item.summary_text, Match.score, func.coalesce(_NOTE, ""),
+           Item.published_at, Item.summary_text, Match.score,
+           # The note for readers, never the review log's (issue 12).
+           func.coalesce(Match.reader_note, ""),
            _STORY, cast(Match.hits, Text))
     .join(Item, Item.id == Match.item_id).join(Source, Source.id == Item.source_id)
     .where(Match.topic_slug.in_(bindparam("slugs", expanding=True)),
@@ -91,7 +90,9 @@ _RECORDS = (
     select(MatchDriver.match_id, DriverRecordRow.slug, DriverRecordRow.title,
            DriverRecordRow.impact, MatchDriver.kind)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
-    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)))
+    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)),
+           # Only published records reach readers: a draft is a librarian's work (issue 12).
+           func.coalesce(DriverRecordRow.status, "active") == "active")
     .order_by(MatchDriver.match_id, MatchDriver.score.desc(), MatchDriver.id))
 
 
@@ -200,6 +201,14 @@ def erase_for(connection: Connection, subscriber_id: int, email: str) -> int:
     connection.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == subscriber_id))
     deleted = connection.execute(delete(Outbox).where(_about(subscriber_id, email)))
     return int(deleted.rowcount or 0)
+
+
+def digest_message(connection: Connection, key: str) -> bytes | None:
+    """The stored bytes of the digest queued under ``key``, whatever its status; None when
+    there is none (never queued, erased, or a row moved in without a body)."""
+    data = connection.scalar(select(Outbox.message).where(Outbox.kind == DIGEST,
+                                                          Outbox.key == key))
+    return bytes(data) if data is not None else None
 
 
 def undelivered(connection: Connection, subscriber_id: int, topics: Collection[str],

@@ -5,8 +5,9 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 (``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
-in ``guards.py``. The page modules (``drivers``, ``topics``) add their routes here; none of them
-imports this module, which only the entry point (``cli/run.py``) and the tests import.
+in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``) add their routes
+here; none of them imports this module, which only the entry point (``cli/run.py``) and the
+tests import.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
+from awareness.review import READER_NOTE_LIMIT
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
+from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import subscribe as subscribe_pages
 from awareness.web import topics as topic_pages
@@ -90,6 +93,7 @@ def _routes() -> list[Route | Mount]:
         *topic_pages.routes(),
         *driver_pages.routes(),
         *subscribe_pages.routes(),
+        *digest_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),
@@ -197,7 +201,8 @@ async def review_page(request: Request, session: Session) -> Response:
     security = security_of(request)
     flash = security.read_flash(request)
     response = render(request, "review.html", session=session, matches=matches, status=status,
-                      statuses=STATUSES, topic=topic, flash=flash)
+                      statuses=STATUSES, topic=topic, flash=flash,
+                      reader_note_limit=READER_NOTE_LIMIT)
     if flash:
         security.clear_flash(response)
     return response
@@ -215,9 +220,13 @@ async def reject(request: Request, session: Session) -> Response:
 
 async def _decide(request: Request, session: Session, decision: str) -> Response:
     form = await checked_form(request, session)
+    # Two notes (issue 12): the review log's stays here; only the one for readers is mailed.
     note = str(form.get("note", ""))[:2000].strip()
-    match = await run_in_threadpool(review.decide, ctx_of(request), request.path_params["match_id"],
-                                    decision, librarian=str(session.name), note=note)
+    reader_note = form.get("reader_note")
+    match = await run_in_threadpool(
+        review.decide, ctx_of(request), request.path_params["match_id"], decision,
+        librarian=str(session.name), note=note,
+        reader_note=None if reader_note is None else str(reader_note)[:READER_NOTE_LIMIT].strip())
     back = str(form.get("back", "pending"))
     query = f"?{urlencode({'status': back})}" if back in STATUSES and back != "pending" else ""
     response = redirect(request, f"/review{query}")

@@ -237,6 +237,8 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
+                    if name == "content-security-policy" and name in headers:
+                        continue  # a page with its own, stricter policy (web/digest_view.py)
                     headers[name] = value
                 if not is_static and "cache-control" not in headers:
                     # Pages show review queues and tokens: never keep them in shared caches.
