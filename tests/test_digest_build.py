@@ -123,6 +123,23 @@ def test_item_matching_two_topics_appears_once_in_its_best_topic():
     assert sorted(digest.match_ids) == [1, 2, 3]
 
 
+def test_a_story_from_several_publishers_names_the_others():
+    # Issue 16: "also published by" appeared nowhere, though item-identity.md said it did.
+    from dataclasses import replace
+    cqc = replace(entry(1, score=3.0), publisher="Care Quality Commission", story="9")
+    govuk = replace(entry(2, topic="digital", score=1.0), publisher="GOV.UK", story="9")
+    again = replace(entry(3, score=0.5), publisher="GOV.UK", story="9")
+    same = replace(entry(4, topic="digital", score=2.0), publisher="Care Quality Commission",
+                   story="9")
+    digest = build([govuk, cqc, again, same, entry(5)])
+    assert digest is not None
+    [shown] = [e for e in digest.entries if e.story == "9"]
+    assert shown.match_id == 1 and shown.also_published_by == ("GOV.UK",)
+    assert sorted(digest.folded_match_ids) == [2, 3, 4]
+    [alone] = [e for e in digest.entries if e.match_id == 5]
+    assert alone.also_published_by == ()
+
+
 def test_items_without_links_are_the_same_when_titles_are():
     digest = build([
         entry(1, topic="a", link=None, title="State of Care  2025/26"),

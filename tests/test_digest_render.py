@@ -247,6 +247,15 @@ def test_untitled_item_still_reads_and_links(env):
     assert "Untitled item" in [text_of(a) for a in elements(html) if a.tag == "a"]
 
 
+def test_the_other_publishers_of_a_story_are_named(env):
+    shown = make_entry(1, also_published_by=("GOV.UK", "<b>Evil</b>\nPub"))
+    plain, html = parts(render(env, sample_digest(shown)))
+    assert "  Also published by GOV.UK, <b>Evil</b> Pub\n" in plain
+    assert "Also published by GOV.UK, &lt;b&gt;Evil&lt;/b&gt; Pub" in html
+    plain, html = parts(render(env, sample_digest(make_entry(2))))
+    assert "Also published by" not in plain + html
+
+
 def test_naive_now_is_refused(env):
     with pytest.raises(ValueError, match="timezone-aware"):
         render(env, now=datetime(2026, 11, 26, 7, 0))

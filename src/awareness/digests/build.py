@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Literal
@@ -74,6 +74,7 @@ class DigestEntry:
     note: str = ""  # the librarian's note for readers; never the review-log note
     story: str | None = None  # the same document from several publishers shares a story
     hits: tuple[Hit, ...] = ()  # the words that made it match, marked in the HTML part
+    also_published_by: tuple[str, ...] = ()  # the other publishers of the same story
 
 
 @dataclass(frozen=True)
@@ -335,18 +336,26 @@ def _rank_key(entry: DigestEntry) -> tuple[float, int, float, str, str, int]:
 def _fold_duplicates(
     ranked: list[DigestEntry],
 ) -> tuple[list[DigestEntry], list[int]]:
-    """Keep the first (best-ranked) entry of each item; return it and the folded match ids."""
-    seen: set[str] = set()
+    """Keep the first (best-ranked) entry of each item or story; return them and the folded
+    match ids. An entry shown for a story names the other publishers of it ("also published
+    by …", issue 16)."""
+    at: dict[str, int] = {}
     shown: list[DigestEntry] = []
+    also: dict[int, list[str]] = {}
     folded: list[int] = []
     for entry in ranked:
         identity = item_identity(entry)
-        if identity in seen:
-            folded.append(entry.match_id)
-        else:
-            seen.add(identity)
+        index = at.get(identity)
+        if index is None:
+            at[identity] = len(shown)
             shown.append(entry)
-    return shown, folded
+            continue
+        folded.append(entry.match_id)
+        others = also.setdefault(index, [])
+        if entry.publisher != shown[index].publisher and entry.publisher not in others:
+            others.append(entry.publisher)
+    return [replace(entry, also_published_by=tuple(also[i])) if also.get(i) else entry
+            for i, entry in enumerate(shown)], folded
 
 
 def _sections(ranked: list[DigestEntry]) -> tuple[DigestSection, ...]:
