@@ -104,3 +104,27 @@ def test_draft_from_the_review_page(site: Site) -> None:
 def test_draft_needs_sign_in(site: Site) -> None:
     with site.client() as client:
         assert goes_to_login(client.post(f"/review/{site.ids['good']}/draft", data={}))
+
+
+def test_drafts_and_the_history_are_for_librarians_only(site: Site) -> None:
+    # Issue 14: draft records were listed and readable without signing in, with the internal
+    # instruction text and librarians' user names.
+    with signed_in(site) as (client, token):
+        response = client.post(f"/review/{site.ids['good']}/draft", data={"csrf": token})
+        draft = response.headers["location"]
+        assert draft.removeprefix("/drivers/") in slugs_linked(client.get("/drivers").text)
+        page = client.get(draft).text
+        assert "Draft:" in page and "by alice" in page
+        published = client.get("/drivers/interim-nhs-people-plan").text
+        assert "History" in published
+    with site.client() as anonymous:
+        listing = anonymous.get("/drivers")
+        assert listing.status_code == 200
+        assert draft.removeprefix("/drivers/") not in slugs_linked(listing.text)
+        assert "interim-nhs-people-plan" in slugs_linked(listing.text)
+        hidden = anonymous.get(draft)
+        assert hidden.status_code == 404
+        assert "Draft" not in hidden.text and "alice" not in hidden.text
+        public = anonymous.get("/drivers/interim-nhs-people-plan")
+        assert public.status_code == 200
+        assert "History" not in public.text and "alice" not in public.text

@@ -13,19 +13,22 @@ from awareness.storage.db import reading
 
 
 def list_drivers(ctx: Context, where: DriverFilter | None = None,
-                 today: date | None = None) -> list[DriverView]:
-    """Records by title, narrowed by ``where`` (due status computed for ``today``)."""
+                 today: date | None = None, *, drafts: bool = True) -> list[DriverView]:
+    """Records by title, narrowed by ``where`` (due status computed for ``today``); without
+    ``drafts``, only published records (what staff and visitors may see)."""
     today = today or ctx.now().date()
     with reading(ctx.engine) as conn:
-        views = [view_of(driver) for driver in store.drivers_by_title(conn)]
+        views = [view_of(driver) for driver in store.drivers_by_title(conn)
+                 if drafts or driver.status != "draft"]
     return [v for v in views if where is None or where.keeps(v, today)]
 
 
-def get_driver(ctx: Context, slug: str) -> DriverView:
-    """One record with the items linked to it (newest first) and its history (newest first)."""
+def get_driver(ctx: Context, slug: str, *, drafts: bool = True) -> DriverView:
+    """One record with the items linked to it (newest first) and its history (newest first);
+    without ``drafts``, a draft is NotFound like a record that does not exist."""
     with reading(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
-        if driver is None:
+        if driver is None or (driver.status == "draft" and not drafts):
             raise NotFound(f"no driver record {slug!r}")
         linked = store.linked_items(conn, driver.id)
         history = store.driver_history(conn, driver.id)

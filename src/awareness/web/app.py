@@ -238,19 +238,24 @@ async def _decide(request: Request, session: Session, decision: str) -> Response
 # --- views: public pages --------------------------------------------------------------------
 
 async def driver_list(request: Request) -> Response:
+    # Drafts and their internal text are for librarians only (issue 14).
     where = driver_pages.driver_filter(request)
-    records = await run_in_threadpool(drivers.list_drivers, ctx_of(request), where)
-    return render(request, "drivers.html", session=await current_librarian(request),
-                  records=records, where=where, due_statuses=driver_pages.DUE_STATUSES)
+    session = await current_librarian(request)
+    records = await run_in_threadpool(lambda: drivers.list_drivers(
+        ctx_of(request), where, drafts=session is not None))
+    return render(request, "drivers.html", session=session, records=records, where=where,
+                  due_statuses=driver_pages.DUE_STATUSES)
 
 
 async def driver_page(request: Request) -> Response:
-    record = await run_in_threadpool(drivers.get_driver, ctx_of(request),
-                                     request.path_params["slug"])
+    # A draft is not found for anyone but a librarian, and only librarians see the history
+    # (who changed what is internal text).
+    session = await current_librarian(request)
+    record = await run_in_threadpool(lambda: drivers.get_driver(
+        ctx_of(request), request.path_params["slug"], drafts=session is not None))
     security = security_of(request)
     flash = security.read_flash(request)  # "Changed: …" after the edit form
-    response = render(request, "driver.html", session=await current_librarian(request),
-                      record=record, flash=flash)
+    response = render(request, "driver.html", session=session, record=record, flash=flash)
     if flash:
         security.clear_flash(response)
     return response
