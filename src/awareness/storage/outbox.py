@@ -230,3 +230,18 @@ def _hits(stored: str | None) -> tuple[Hit, ...]:
 def _about(subscriber_id: int, email: str) -> ColumnElement[bool]:
     return or_(Outbox.subscriber_id == subscriber_id,
                func.lower(Outbox.recipient) == email.strip().lower())
+
+
+def last_sent(connection: Connection, kind: str,
+              subscriber_ids: Collection[int]) -> dict[int, datetime]:
+    """When each of these subscribers was last sent a message of ``kind`` (those never sent
+    one are left out)."""
+    if not subscriber_ids:
+        return {}
+    rows = connection.execute(
+        select(Outbox.subscriber_id, func.max(Outbox.sent_at))
+        .where(Outbox.subscriber_id.in_(sorted(subscriber_ids)), Outbox.kind == kind,
+               Outbox.status == "sent")
+        .group_by(Outbox.subscriber_id))
+    return {subscriber_id: sent for subscriber_id, sent in rows
+            if subscriber_id is not None and sent is not None}

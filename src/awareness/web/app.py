@@ -5,8 +5,9 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 (``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
-in ``guards.py``. The page modules (``drivers``, ``topics``) add their routes here; none of them
-imports this module, which only the entry point (``cli/run.py``) and the tests import.
+in ``guards.py``. The page modules (``drivers``, ``topics``, ``subscribe``, ``subscribers``)
+add their routes here; none of them imports this module, which only the entry point
+(``cli/run.py``) and the tests import.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import drivers as driver_pages
 from awareness.web import subscribe as subscribe_pages
+from awareness.web import subscribers as subscriber_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
     FORM_LIMIT,
@@ -90,6 +92,7 @@ def _routes() -> list[Route | Mount]:
         *topic_pages.routes(),
         *driver_pages.routes(),
         *subscribe_pages.routes(),
+        *subscriber_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),
