@@ -304,6 +304,7 @@ def test_erase_asks_first(people: Site, librarian: tuple[httpx.Client, str]) -> 
         assert session.scalars(select(OutboxMessage.recipient)
                                .where(OutboxMessage.recipient == EMAIL)).all() == []
     assert client.get(f"/subscribers/{reader}").status_code == 404
+    assert client.get(f"/subscribers/{2**64}").status_code == 404
     assert client.post(f"/subscribers/{reader}/erase",
                        data={"csrf": token}).status_code == 404
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from awareness.errors import AwarenessError
+from awareness.errors import AwarenessError, NotFound
 from awareness.roster import STATUSES, search_from
 from awareness.service import roster
 from awareness.signup import FREQUENCIES, Choice
@@ -26,6 +26,7 @@ from awareness.web.security import Session
 MAX_ADDRESS = 320
 MAX_REASON = 500
 ONE = "/subscribers/{subscriber_id:int}"
+MAX_ID = 2**31 - 1  # an INTEGER column
 
 
 def routes() -> list[Route]:
@@ -66,7 +67,12 @@ def _done(request: Request, path: str, notice: str) -> Response:
 
 
 def _id(request: Request) -> int:
-    return int(request.path_params["subscriber_id"])
+    """The subscriber id in the path; NotFound past what the column holds (SQLite would
+    raise an overflow, a 500)."""
+    subscriber_id = int(request.path_params["subscriber_id"])
+    if subscriber_id > MAX_ID:
+        raise NotFound(f"no subscriber {subscriber_id}")
+    return subscriber_id
 
 
 # --- the list -------------------------------------------------------------------------------
