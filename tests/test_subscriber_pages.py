@@ -22,8 +22,18 @@ from awareness.signup import Choice
 from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
 from awareness.storage.models import OutboxMessage
+from awareness.web import subscribers as subscriber_pages
 from tests.conftest import orm_session
-from tests.test_web import EMAIL, WHEN, Site, csrf_of, goes_to_login, parse, running_site
+from tests.test_web import (
+    EMAIL,
+    WHEN,
+    Site,
+    assert_inert,
+    csrf_of,
+    goes_to_login,
+    parse,
+    running_site,
+)
 
 FIXTURE_TIERS = {"site": "integration", "people": "integration"}
 
@@ -109,6 +119,10 @@ def test_every_page_sends_visitors_to_login_and_shows_no_address(people: Site) -
             f"/subscribers/{reader}/export.json"]
     posts = ["/subscribers/new", *(f"/subscribers/{reader}/{action}"
                                    for action in ("suspend", "resume", "remove", "erase"))]
+    every = {(method, route.path.replace("{subscriber_id:int}", str(reader)))
+             for route in subscriber_pages.routes() for method in route.methods or ()
+             if method != "HEAD"}
+    assert every == {("GET", p.partition("?")[0]) for p in gets} | {("POST", p) for p in posts}
     with people.client() as client:
         for path in gets:
             response = client.get(path)
@@ -263,6 +277,17 @@ def test_suspend_resume_and_unsubscribe(people: Site,
     again = client.post(f"/subscribers/{reader}/resume", data={"csrf": token})
     assert again.status_code == 400 and "unsubscribed themselves" in again.text
     assert status(people, EMAIL) == "unsubscribed"
+
+
+def test_a_hostile_reason_is_text(people: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, token = librarian
+    reader = subscriber_id(people, EMAIL)
+    hostile = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
+    client.post(f"/subscribers/{reader}/suspend", data={"csrf": token, "reason": hostile})
+    for page in (client.get(f"/subscribers/{reader}").text,
+                 client.get("/subscribers?status=suspended").text):
+        tree = assert_inert(page)
+        assert hostile in " ".join("".join(tree.itertext()).split())
 
 
 def test_resume_ends_a_pause(people: Site, librarian: tuple[httpx.Client, str]) -> None:
