@@ -70,6 +70,15 @@ def test_pipeline_from_feed_to_inbox(deployment):
     assert "imported 7 drivers and 1 case studies" in imported.stdout
     awareness("subscribers", "add", "staff.member@trust.nhs.uk", "--topic", "leadership",
               "--frequency", "weekly")
+    # Someone a librarian subscribes is told, with their preference link, at the next send.
+    awareness("digests", "send")
+    [(_, recipients, raw)] = inbox.messages
+    welcome = message_from_bytes(raw, policy=policy.strict)
+    assert recipients == ["staff.member@trust.nhs.uk"]
+    assert welcome["Subject"].startswith("Your current awareness digests")
+    assert "https://library.example.nhs.uk/awareness/preferences/" in (
+        welcome.get_body(("plain",)).get_content())
+    inbox.messages.clear()
 
     # First poll is a baseline: a leadership item already in the feed raises no alert.
     feeds.routes["/news/feed/"] = Response(rss(

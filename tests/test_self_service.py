@@ -391,3 +391,24 @@ def test_what_an_unconfirmed_sign_up_leaves_is_deleted_when_it_expires(
     with orm_session(site.ctx) as session:
         assert session.scalars(select(OutboxMessage.recipient)).all().count(NEW) == 0
         assert session.scalars(select(Signup)).all() == []
+
+
+def test_a_catalogue_of_many_topics_can_be_signed_up_for_at_once(
+        make_context, smtp_server, tmp_path):
+    # Forms used to be capped at 20 fields; a topic takes two (its box and its frequency).
+    subs = tmp_path / "many"
+    (subs / "topics").mkdir(parents=True)
+    (subs / "sources.toml").write_text("", encoding="utf-8")
+    for n in range(30):
+        (subs / "topics" / f"topic-{n}.toml").write_text(
+            f'name = "Topic {n}"\ndescription = "d"\nquery = "word{n}"\n', encoding="utf-8")
+    with serving(make_context, smtp_server, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site:
+        with site.client() as client:
+            answer = sign_up(client, NEW, {f"topic-{n}": "daily" for n in range(30)})
+            assert answer.status_code == 200, answer.text
+        confirm = the_link(site.deliver(), site, "/confirm/")
+        with site.client() as client:
+            page = client.get(confirm)
+            assert client.post(confirm, data={"csrf": csrf_of(page.text)}).status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and len(person.subscriptions) == 30

@@ -458,9 +458,12 @@ def test_every_post_route_but_unsubscribe_needs_the_token(site: Site) -> None:
     posts.remove("/unsubscribe/{token}")
     assert len(posts) >= 4
     before = site.snapshot()
+    with orm_session(site.ctx) as session:
+        reader = session.scalar(select(Subscriber.id).where(Subscriber.token == site.token))
     with signed_in(site) as (client, token):
         for path in posts:
-            url = path.replace("{match_id:int}", str(site.ids["good"]))
+            url = path.replace("{match_id:int}", str(site.ids["good"])).replace(
+                "{subscriber_id:int}", str(reader))
             assert client.post(url, data={"csrf": "forged"}).status_code == 403, path
             assert client.post(url, data={"csrf": token},
                                headers={"origin": "https://evil.example"}).status_code == 403

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from datetime import datetime
 
 import click
 
 from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.roster import STATUSES, Entry
+from awareness.signup import FREQUENCIES, Choice
 
 
 @cli.group()
@@ -17,32 +21,65 @@ def subscribers() -> None:
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--topic", "topic_slugs", multiple=True, required=True, help="Topic slug (repeat).")
-@click.option("--frequency", type=click.Choice(["daily", "weekly"]), default="weekly",
+@click.option("--frequency", type=click.Choice(FREQUENCIES), default="weekly",
               show_default=True)
 @pass_state
 def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], frequency: str) -> None:
-    """Subscribe an address to one or more topics."""
-    from awareness.service.people import add_subscriber
+    """Subscribe an address to one or more topics (they get a welcome mail)."""
+    from awareness.service.roster import add
 
-    view = add_subscriber(state.ctx, email, list(topic_slugs), frequency)
-    click.echo(f"subscribed {view.email} to {', '.join(view.topics)} ({view.frequency})")
+    found = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
+    click.echo(f"subscribed {found.email} to {_topics(found.subscriptions)}; "
+               "welcome mail queued")
+
+
+@subscribers.command("set")
+@click.argument("email")
+@click.option("--topic", "topic_slugs", multiple=True, required=True,
+              help="Topic slug (repeat); their topics become exactly these.")
+@click.option("--frequency", type=click.Choice(FREQUENCIES), required=True)
+@pass_state
+def subscribers_set(state: State, email: str, topic_slugs: tuple[str, ...],
+                    frequency: str) -> None:
+    """Replace a subscriber's topics (those not named are dropped)."""
+    from awareness.service.roster import set_topics
+
+    found = set_topics(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
+    note = "" if found.active else " (they are unsubscribed: nothing is sent until they return)"
+    click.echo(f"{found.email} now gets {_topics(found.subscriptions)}{note}")
 
 
 @subscribers.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only people with this status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def subscribers_list(state: State, as_json: bool) -> None:
-    """Every subscriber and their topics."""
-    from awareness.service.people import list_subscribers
+def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
+    """Every subscriber and pending sign-up: status, topics, confirmed, last digest."""
+    from awareness.service.roster import everyone
 
-    views = list_subscribers(state.ctx)
+    entries = everyone(state.ctx, status or "")
     if as_json:
-        emit_json([v.as_json() for v in views])
+        emit_json([e.as_json() for e in entries])
         return
-    table(["email", "frequency", "topics", "active"],
-           [[v.email, v.frequency, ", ".join(v.topics),
-             "yes" if v.active else (v.suspended_reason or "unsubscribed")]
-            for v in views])
+    table(["email", "status", "topics", "confirmed", "last digest"],
+          [[e.email, _status(e), _topics((c.slug, c.frequency) for c in e.topics),
+            _day(e.confirmed_at), _day(e.last_digest)] for e in entries])
+
+
+def _topics(pairs: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{slug} ({how})" for slug, how in pairs) or "no topics"
+
+
+def _status(entry: Entry) -> str:
+    if entry.status == "paused" and entry.paused_until:
+        return f"paused until {_day(entry.paused_until)}"
+    if entry.status == "suspended":
+        return f"suspended: {entry.suspended_reason}"
+    return entry.status
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else ""
 
 
 @subscribers.command("remove")
@@ -75,8 +112,6 @@ def librarians_add(state: State, name: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     add_librarian(state.ctx, name, password)
     click.echo(f"librarian {name} added")
-
-
 
 
 @subscribers.command("export")

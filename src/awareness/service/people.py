@@ -19,7 +19,9 @@ from awareness.storage.db import reading, writing
 
 
 def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
-    """Subscribe an address to topics; adding topics to an existing subscriber merges them."""
+    """Subscribe an address to topics without telling them (the demo's reader); adding topics
+    to an existing subscriber merges them. A librarian's ``subscribers add`` and the web page
+    use ``roster.add``, which queues the welcome mail."""
     email = email.strip()
     problem = address_problem(email)
     if problem:

@@ -213,7 +213,7 @@ def purge(ctx: Context) -> tuple[int, int, int]:
 
 
 def welcome_mail(ctx: Context, found: Subscriber) -> Queued:
-    """The welcome mail for someone a librarian subscribed (``people.add_subscriber``)."""
+    """The welcome mail for someone a librarian subscribed (``roster.add``)."""
     return _welcome(ctx, found, ctx.now())
 
 

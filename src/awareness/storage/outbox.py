@@ -246,3 +246,18 @@ def forget(connection: Connection, kind: str, before: datetime) -> int:
     mail whose copy nobody needs, to addresses that may never have become subscribers."""
     return connection.execute(delete(Outbox).where(
         Outbox.kind == kind, Outbox.status.not_in(UNSENT), Outbox.created_at < before)).rowcount
+
+
+def last_sent(connection: Connection, kind: str,
+              subscriber_ids: Collection[int]) -> dict[int, datetime]:
+    """When each of these subscribers was last sent a message of ``kind`` (those never sent
+    one are left out)."""
+    if not subscriber_ids:
+        return {}
+    rows = connection.execute(
+        select(Outbox.subscriber_id, func.max(Outbox.sent_at))
+        .where(Outbox.subscriber_id.in_(sorted(subscriber_ids)), Outbox.kind == kind,
+               Outbox.status == "sent")
+        .group_by(Outbox.subscriber_id))
+    return {subscriber_id: sent for subscriber_id, sent in rows
+            if subscriber_id is not None and sent is not None}

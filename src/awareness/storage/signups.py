@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select
 
 from awareness.signup import Choice, PendingSignup
 from awareness.storage.models import RateEvent, Signup
@@ -31,16 +32,28 @@ def get(connection: Connection, signup_id: int) -> PendingSignup | None:
     row = connection.execute(select(
         Signup.id, Signup.email, Signup.topics, Signup.bulletins, Signup.created_at,
         Signup.expires_at).where(Signup.id == signup_id)).first()
-    if row is None:
-        return None
-    choices = tuple(Choice(str(t["topic"]), str(t["frequency"])) for t in row.topics)
-    return PendingSignup(row.id, row.email, choices, row.bulletins, row.created_at,
-                         row.expires_at)
+    return None if row is None else _pending(row)
+
+
+def waiting(connection: Connection, now: datetime, text: str = "") -> list[PendingSignup]:
+    """The sign-ups not yet expired at ``now`` whose address contains ``text``, by address."""
+    rows = connection.execute(select(
+        Signup.id, Signup.email, Signup.topics, Signup.bulletins, Signup.created_at,
+        Signup.expires_at).where(Signup.expires_at > now,
+                                 Signup.email.contains(text.lower(), autoescape=True))
+        .order_by(Signup.email, Signup.id))
+    return [_pending(row) for row in rows]
 
 
 def remove(connection: Connection, signup_id: int) -> bool:
     """Delete the sign-up; False when another request already had (so it acts once)."""
     return connection.execute(delete(Signup).where(Signup.id == signup_id)).rowcount == 1
+
+
+def _pending(row: Row[Any]) -> PendingSignup:
+    choices = tuple(Choice(str(t["topic"]), str(t["frequency"])) for t in row.topics)
+    return PendingSignup(row.id, row.email, choices, row.bulletins, row.created_at,
+                         row.expires_at)
 
 
 def purge(connection: Connection, now: datetime) -> int:

@@ -10,7 +10,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Executable, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from awareness.digests.subscribers import Subscriber
 from awareness.storage.models import Subscriber as SubscriberRow
@@ -35,6 +46,12 @@ def by_email(connection: Connection, email: str) -> Subscriber | None:
 def by_token(connection: Connection, token: str) -> Subscriber | None:
     """The subscriber whose unsubscribe link carries ``token``, or None."""
     found = _load(connection, _WITH_TOPICS.where(SubscriberRow.token == token))
+    return found[0] if found else None
+
+
+def by_id(connection: Connection, subscriber_id: int) -> Subscriber | None:
+    """The subscriber with this id, or None."""
+    found = _load(connection, _WITH_TOPICS.where(SubscriberRow.id == subscriber_id))
     return found[0] if found else None
 
 
@@ -146,6 +163,57 @@ def erase(connection: Connection, subscriber_id: int) -> None:
     """Delete the subscriber and their subscriptions (their messages: ``outbox.erase_for``)."""
     connection.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))
     connection.execute(delete(SubscriberRow).where(SubscriberRow.id == subscriber_id))
+
+
+def resume(connection: Connection, subscriber_id: int) -> None:
+    """Send their digests again: no longer unsubscribed, suspended or paused; their topics
+    are kept."""
+    connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id).values(
+        unsubscribed_at=None, suspended_reason=None, paused_until=None))
+
+
+# --- the librarians' list (``awareness.roster``) ---------------------------------------------
+
+def status_case(now: datetime) -> ColumnElement[str]:
+    """Each subscriber's status at ``now``, by the rules of ``roster.status_of``."""
+    return case(
+        (SubscriberRow.suspended_reason.is_not(None), "suspended"),
+        (SubscriberRow.unsubscribed_at.is_not(None), "unsubscribed"),
+        (SubscriberRow.confirmed_at.is_(None), "pending"),
+        (SubscriberRow.paused_until > now, "paused"),
+        else_="active")
+
+
+def status_counts(connection: Connection, now: datetime, *, text: str = "",
+                  topic: str = "") -> dict[str, int]:
+    """How many subscribers whose address contains ``text`` and who get ``topic`` (when
+    given) have each status at ``now``; statuses nobody has are left out."""
+    statuses = select(status_case(now).label("status")).where(*_found(text, topic)).subquery()
+    return {status: count for status, count in connection.execute(
+        select(statuses.c.status, func.count()).group_by(statuses.c.status))}
+
+
+def found(connection: Connection, now: datetime, *, text: str = "", topic: str = "",
+          status: str = "", offset: int = 0, limit: int | None = None) -> list[Subscriber]:
+    """The subscribers whose address contains ``text``, who get ``topic`` and have
+    ``status`` at ``now`` (each when given), by address, ``limit`` of them from
+    ``offset``."""
+    wanted = select(SubscriberRow.id).where(*_found(text, topic))
+    if status:
+        wanted = wanted.where(status_case(now) == status)
+    ids = list(connection.scalars(
+        wanted.order_by(SubscriberRow.email).offset(offset).limit(limit)))
+    return _load(connection, _WITH_TOPICS.where(SubscriberRow.id.in_(ids))) if ids else []
+
+
+def _found(text: str, topic: str) -> list[ColumnElement[bool]]:
+    clauses = []
+    if text:  # addresses are stored in lower case
+        clauses.append(SubscriberRow.email.contains(text.lower(), autoescape=True))
+    if topic:
+        clauses.append(SubscriberRow.id.in_(select(Subscription.subscriber_id)
+                                            .where(Subscription.topic_slug == topic)))
+    return clauses
 
 
 def _load(connection: Connection, query: Executable) -> list[Subscriber]:

@@ -5,9 +5,9 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 (``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
-in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``) add their routes
-here; none of them imports this module, which only the entry point (``cli/run.py``) and the
-tests import.
+in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``, ``subscribe``,
+``subscribers``) add their routes here; none of them imports this module, which only the entry
+point (``cli/run.py``) and the tests import.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from awareness.service.context import Context
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import subscribe as subscribe_pages
+from awareness.web import subscribers as subscriber_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
     FORM_LIMIT,
@@ -94,6 +95,7 @@ def _routes() -> list[Route | Mount]:
         *driver_pages.routes(),
         *subscribe_pages.routes(),
         *digest_pages.routes(),
+        *subscriber_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         post("/login", login_submit),

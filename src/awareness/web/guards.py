@@ -61,11 +61,13 @@ def librarian_only(view: Callable[[Request, Session], Awaitable[Response]]
     return guarded
 
 
-async def checked_form(request: Request, session: Session | None) -> FormData:
-    """The posted form, once the request is same-site and carries the session's token (W3)."""
+async def checked_form(request: Request, session: Session | None, *,
+                       max_fields: int = 20) -> FormData:
+    """The posted form, once the request is same-site and carries the session's token (W3).
+    ``max_fields`` is for a form with a field per topic; the body is capped either way."""
     if security_of(request).is_cross_site(request):
         raise HTTPException(403, BAD_FORM)
-    form = await request.form(max_files=0, max_fields=20)
+    form = await request.form(max_files=0, max_fields=max_fields)
     if not csrf_matches(session, form.get("csrf")):
         raise HTTPException(403, BAD_FORM)
     return form

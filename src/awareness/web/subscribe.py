@@ -80,7 +80,10 @@ def _page(request: Request, template: str, *, status_code: int = 200,
 
 
 async def _form(request: Request) -> FormData:
-    return await checked_form(request, security_of(request).read_session(request))
+    """The posted form: a topic and a frequency field per topic, and a few more."""
+    fields = 10 + 2 * len(ctx_of(request).topics())
+    return await checked_form(request, security_of(request).read_session(request),
+                              max_fields=fields)
 
 
 def _choices(form: FormData, topics: list[str]) -> list[Choice]:

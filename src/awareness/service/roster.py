@@ -1,0 +1,215 @@
+"""The librarians' work on subscribers (issue 12): list and search them, add someone on their
+behalf (with the welcome mail), change their topics, suspend, resume, unsubscribe, export,
+erase. Used by the subscriber pages (``web/subscribers.py``) and the CLI; what is shown is
+decided in ``awareness.roster`` (pure).
+
+``people.add_subscriber`` stays as it was (no mail) for the demo and the tests that build a
+deployment; a librarian adding a person goes through ``add`` here, which tells them.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from awareness.addresses import address_problem
+from awareness.digests.subscribers import Subscriber
+from awareness.errors import AwarenessError, NotFound
+from awareness.mail.outbox import DIGEST, Stored
+from awareness.roster import (
+    PAGE_SIZE,
+    STATUSES,
+    Entry,
+    Page,
+    Search,
+    page_of,
+    status_of,
+    subscriber_entry,
+    waiting,
+    window,
+)
+from awareness.service import people, subscribing
+from awareness.service.context import Context
+from awareness.signup import FREQUENCIES, Choice
+from awareness.storage import outbox, signups, subscribers
+from awareness.storage.db import reading, writing
+
+log = logging.getLogger(__name__)
+MAX_REASON = 500
+
+Nudge = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Detail:
+    """One subscriber's page: the entry as the list shows it, and their messages."""
+
+    entry: Entry
+    messages: list[Stored]
+
+
+def titles(ctx: Context) -> dict[str, str]:
+    """Every topic's title by slug, in the order the topic files give."""
+    return {topic.slug: topic.name for topic in ctx.topics()}
+
+
+def find(ctx: Context, search: Search, size: int = PAGE_SIZE) -> Page:
+    """The page of the list ``search`` asks for: pending sign-ups first, then subscribers,
+    each by address; ``size`` entries a page."""
+    now = ctx.now()
+    with reading(ctx.engine) as connection:
+        pending = waiting(signups.waiting(connection, now, search.text), search.topic)
+        counts = subscribers.status_counts(connection, now, text=search.text,
+                                           topic=search.topic)
+        listed = len(pending) if search.status in ("", "pending") else 0
+        rows = window((search.page - 1) * size, size, listed)
+        shown = subscribers.found(
+            connection, now, text=search.text, topic=search.topic, status=search.status,
+            offset=rows.second_offset, limit=rows.second_limit) if rows.second_limit else []
+        sent = outbox.last_sent(connection, DIGEST, [s.id for s in shown])
+    return page_of(search, pending=pending, counts=counts, subscribers=shown,
+                   last_digests=sent, now=now, titles=titles(ctx), size=size)
+
+
+def everyone(ctx: Context, status: str = "") -> list[Entry]:
+    """Every pending sign-up and subscriber (of ``status``, when given), unpaged."""
+    if status and status not in STATUSES:
+        raise AwarenessError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    return find(ctx, Search(status=status), size=sys.maxsize).entries
+
+
+def detail(ctx: Context, subscriber_id: int) -> Detail:
+    """One subscriber as their page shows them; NotFound when there is none."""
+    now = ctx.now()
+    with reading(ctx.engine) as connection:
+        found = _by_id(connection, subscriber_id)
+        sent = outbox.last_sent(connection, DIGEST, [found.id])
+        messages = outbox.about(connection, found.id, found.email)
+    return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
+                  list(reversed(messages)))
+
+
+def add(ctx: Context, email: str, choices: Sequence[Choice],
+        nudge: Nudge | None = None) -> Subscriber:
+    """Subscribe someone on their behalf: confirmed at once (a librarian vouches for them)
+    and told by the welcome mail, which carries their preference link. Adding topics to
+    someone subscribed already merges them; someone unsubscribed starts afresh."""
+    address = _checked_address(email)
+    _check_choices(ctx, choices)
+    with writing(ctx.engine) as connection:
+        found = subscribers.subscribe(
+            connection, email=address, choices=[(c.topic, c.frequency) for c in choices],
+            token=secrets.token_urlsafe(32), now=ctx.now())
+        outbox.queue(connection, subscribing.welcome_mail(ctx, found), ctx.now())
+    if nudge:
+        nudge()
+    return found
+
+
+def set_topics(ctx: Context, email: str, choices: Sequence[Choice]) -> Subscriber:
+    """Their topics become exactly ``choices`` (the ones not named are dropped). Their
+    status is unchanged: an unsubscribed person stays unsubscribed."""
+    _check_choices(ctx, choices)
+    with writing(ctx.engine) as connection:
+        found = _by_email(connection, email)
+        subscribers.set_topics(connection, found.id, [(c.topic, c.frequency) for c in choices])
+        changed = subscribers.by_id(connection, found.id)
+    assert changed is not None
+    return changed
+
+
+def suspend(ctx: Context, subscriber_id: int, reason: str, librarian: str) -> Subscriber:
+    """Stop their digests because of their address (it bounces, they left the trust),
+    saying why and who decided."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise AwarenessError("Say why they are suspended (for example: the address bounces).")
+    with writing(ctx.engine) as connection:
+        found = _by_id(connection, subscriber_id)
+        subscribers.suspend(connection, found.id,
+                            f"{reason[:MAX_REASON]} (suspended by {librarian})", ctx.now())
+    log.info("librarian %s suspended subscriber %d", librarian, subscriber_id)
+    return found
+
+
+def resume(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
+    """Send a suspended or paused subscriber's digests again, to the topics they had.
+    Refused for someone who unsubscribed: only they (or adding them again, which tells them)
+    may undo that."""
+    with writing(ctx.engine) as connection:
+        found = _by_id(connection, subscriber_id)
+        status = status_of(found, ctx.now())
+        if status == "unsubscribed":
+            raise AwarenessError("They unsubscribed themselves. Add them again to subscribe "
+                                 "them on their behalf: they will get a welcome mail.")
+        if status not in ("suspended", "paused"):
+            raise AwarenessError(f"They are {status}: there is nothing to resume.")
+        subscribers.resume(connection, found.id)
+    log.info("librarian %s resumed subscriber %d", librarian, subscriber_id)
+    return found
+
+
+def remove(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
+    """Unsubscribe them from every digest (what they were sent is kept)."""
+    with writing(ctx.engine) as connection:
+        found = _by_id(connection, subscriber_id)
+        subscribers.unsubscribe(connection, found.id, ctx.now())
+    log.info("librarian %s unsubscribed subscriber %d", librarian, subscriber_id)
+    return found
+
+
+def export(ctx: Context, subscriber_id: int) -> dict[str, object]:
+    """Everything stored about them (``people.export_subscriber``)."""
+    return people.export_subscriber(ctx, subscriber(ctx, subscriber_id).email)
+
+
+def erase(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
+    """Delete them and every message about them (``people.erase_subscriber``)."""
+    found = subscriber(ctx, subscriber_id)
+    people.erase_subscriber(ctx, found.email)
+    log.info("librarian %s erased subscriber %d", librarian, subscriber_id)
+    return found
+
+
+def subscriber(ctx: Context, subscriber_id: int) -> Subscriber:
+    """The subscriber with this id; NotFound when there is none."""
+    with reading(ctx.engine) as connection:
+        return _by_id(connection, subscriber_id)
+
+
+def _by_id(connection: Connection, subscriber_id: int) -> Subscriber:
+    found = subscribers.by_id(connection, subscriber_id)
+    if found is None:
+        raise NotFound(f"no subscriber {subscriber_id}")
+    return found
+
+
+def _by_email(connection: Connection, email: str) -> Subscriber:
+    found = subscribers.by_email(connection, email)
+    if found is None:
+        raise NotFound(f"no subscriber {email.strip().lower()}: add them with "
+                       "`awareness subscribers add`")
+    return found
+
+
+def _checked_address(email: str) -> str:
+    address = email.strip().lower()
+    problem = address_problem(address)
+    if problem:
+        raise AwarenessError(f"{address!r} is not an e-mail address: {problem}")
+    return address
+
+
+def _check_choices(ctx: Context, choices: Sequence[Choice]) -> None:
+    if not choices:
+        raise AwarenessError("Choose at least one topic.")
+    for choice in choices:
+        ctx.topic(choice.topic)  # raises with the list of known topics
+        if choice.frequency not in FREQUENCIES:
+            raise AwarenessError(f"frequency must be {' or '.join(FREQUENCIES)}, "
+                                 f"not {choice.frequency!r}")

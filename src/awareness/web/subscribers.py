@@ -1,0 +1,186 @@
+"""The librarians' subscriber pages (issue 12): the list (search, status, topic, paged, also
+as JSON), one subscriber with what can be done to them, and adding someone on their behalf.
+
+Every route is for signed-in librarians only, and every POST carries the session's CSRF
+token. Staff never see these pages: the reasons and addresses on them are internal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from awareness.errors import AwarenessError, NotFound
+from awareness.roster import STATUSES, search_from
+from awareness.service import roster
+from awareness.signup import FREQUENCIES, Choice
+from awareness.web.guards import FORM_LIMIT, checked_form, ctx_of, librarian_only, security_of
+from awareness.web.pages import redirect, render
+from awareness.web.security import Session
+
+MAX_ADDRESS = 320
+MAX_REASON = 500
+ONE = "/subscribers/{subscriber_id:int}"
+MAX_ID = 2**31 - 1  # an INTEGER column
+
+
+def routes() -> list[Route]:
+    """The routes of these pages."""
+    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
+        return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
+
+    return [
+        Route("/subscribers", list_page),
+        Route("/subscribers/new", add_form),
+        post("/subscribers/new", add_submit),
+        Route(ONE, subscriber_page),
+        post(f"{ONE}/suspend", suspend),
+        post(f"{ONE}/resume", resume),
+        post(f"{ONE}/remove", remove),
+        Route(f"{ONE}/erase", erase_page),
+        post(f"{ONE}/erase", erase_submit),
+        Route(f"{ONE}/export.json", export),
+    ]
+
+
+def _page(request: Request, template: str, session: Session, *, status_code: int = 200,
+          **values: object) -> Response:
+    """A page with the one-line notice the last action left, if any."""
+    security = security_of(request)
+    flash = security.read_flash(request)
+    response = render(request, template, status_code=status_code, session=session,
+                      flash=flash, **values)
+    if flash:
+        security.clear_flash(response)
+    return response
+
+
+def _done(request: Request, path: str, notice: str) -> Response:
+    response = redirect(request, path)
+    security_of(request).write_flash(response, notice)
+    return response
+
+
+def _id(request: Request) -> int:
+    """The subscriber id in the path; NotFound past what the column holds (SQLite would
+    raise an overflow, a 500)."""
+    subscriber_id = int(request.path_params["subscriber_id"])
+    if subscriber_id > MAX_ID:
+        raise NotFound(f"no subscriber {subscriber_id}")
+    return subscriber_id
+
+
+# --- the list -------------------------------------------------------------------------------
+
+@librarian_only
+async def list_page(request: Request, session: Session) -> Response:
+    ctx = ctx_of(request)
+    titles = roster.titles(ctx)
+    search = search_from(request.query_params, titles)
+    found = await run_in_threadpool(roster.find, ctx, search)
+    if request.query_params.get("format") == "json":
+        return JSONResponse(found.as_json())
+    return _page(request, "subscribers.html", session, found=found, search=search,
+                 statuses=STATUSES, titles=titles)
+
+
+# --- one subscriber -------------------------------------------------------------------------
+
+@librarian_only
+async def subscriber_page(request: Request, session: Session) -> Response:
+    detail = await run_in_threadpool(roster.detail, ctx_of(request), _id(request))
+    return _page(request, "subscriber.html", session, detail=detail, entry=detail.entry,
+                 error=None, reason="")
+
+
+@librarian_only
+async def suspend(request: Request, session: Session) -> Response:
+    form = await checked_form(request, session)
+    reason = str(form.get("reason", ""))[:MAX_REASON]
+    ctx = ctx_of(request)
+    try:
+        found = await run_in_threadpool(roster.suspend, ctx, _id(request), reason,
+                                        str(session.name))
+    except AwarenessError as refused:
+        detail = await run_in_threadpool(roster.detail, ctx, _id(request))
+        return _page(request, "subscriber.html", session, status_code=400, detail=detail,
+                     entry=detail.entry, error=str(refused), reason=reason)
+    return _done(request, f"/subscribers/{found.id}", f"Suspended {found.email}.")
+
+
+@librarian_only
+async def resume(request: Request, session: Session) -> Response:
+    await checked_form(request, session)
+    found = await run_in_threadpool(roster.resume, ctx_of(request), _id(request),
+                                    str(session.name))
+    return _done(request, f"/subscribers/{found.id}", f"Digests to {found.email} resumed.")
+
+
+@librarian_only
+async def remove(request: Request, session: Session) -> Response:
+    await checked_form(request, session)
+    found = await run_in_threadpool(roster.remove, ctx_of(request), _id(request),
+                                    str(session.name))
+    return _done(request, f"/subscribers/{found.id}",
+                 f"Unsubscribed {found.email} from every digest.")
+
+
+@librarian_only
+async def erase_page(request: Request, session: Session) -> Response:
+    found = await run_in_threadpool(roster.subscriber, ctx_of(request), _id(request))
+    return _page(request, "subscriber_erase.html", session, subscriber=found)
+
+
+@librarian_only
+async def erase_submit(request: Request, session: Session) -> Response:
+    await checked_form(request, session)
+    found = await run_in_threadpool(roster.erase, ctx_of(request), _id(request),
+                                    str(session.name))
+    return _done(request, "/subscribers", f"Erased {found.email} and their digest history.")
+
+
+@librarian_only
+async def export(request: Request, session: Session) -> Response:
+    data = await run_in_threadpool(roster.export, ctx_of(request), _id(request))
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    return Response(body, media_type="application/json", headers={
+        "content-disposition": f'attachment; filename="subscriber-{_id(request)}.json"'})
+
+
+# --- adding someone on their behalf ---------------------------------------------------------
+
+@librarian_only
+async def add_form(request: Request, session: Session) -> Response:
+    return _add_page(request, session, email="", chosen={}, error=None)
+
+
+@librarian_only
+async def add_submit(request: Request, session: Session) -> Response:
+    ctx = ctx_of(request)
+    titles = roster.titles(ctx)
+    form = await checked_form(request, session, max_fields=len(titles) + 4)
+    email = str(form.get("email", ""))[:MAX_ADDRESS].strip()
+    chosen = {slug: str(form.get(f"frequency-{slug}", "")) for slug in titles}
+    choices = [Choice(slug, how) for slug, how in chosen.items() if how in FREQUENCIES]
+    try:
+        found = await run_in_threadpool(roster.add, ctx, email, choices,
+                                        getattr(request.app.state, "nudge_relay", None))
+    except AwarenessError as refused:
+        return _add_page(request, session, email=email, chosen=chosen, error=str(refused),
+                         status_code=400)
+    return _done(request, f"/subscribers/{found.id}",
+                 f"Subscribed {found.email}; a welcome mail with their preference link "
+                 "is on its way.")
+
+
+def _add_page(request: Request, session: Session, *, email: str, chosen: dict[str, str],
+              error: str | None, status_code: int = 200) -> Response:
+    topics = ctx_of(request).topics()
+    return _page(request, "subscriber_new.html", session, status_code=status_code,
+                 topics=topics, email=email, chosen=chosen, error=error,
+                 frequencies=FREQUENCIES)

@@ -1,0 +1,136 @@
+"""``awareness subscribers`` (issue 12, item 6): ``add`` queues the welcome mail, ``set``
+replaces someone's topics exactly, ``list`` shows each person's status and filters by it;
+errors are one line naming what would be right."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from awareness.cli import cli
+from awareness.errors import AwarenessError, ConfigError, NotFound
+from awareness.service import subscribing
+from awareness.service.context import Context
+from awareness.signup import Choice
+from awareness.storage import subscribers
+from awareness.storage.db import reading, writing
+from awareness.storage.models import OutboxMessage
+from tests.conftest import Clock, orm_session, settings_env
+
+READER = "reader@trust.nhs.uk"
+
+
+@pytest.fixture
+def awareness(make_context: Callable[..., Context], tmp_path: Path,
+              database_url: str) -> Callable[..., Result]:
+    make_context()  # migrates the database the commands use
+    env = {**settings_env(tmp_path, database_url), "COLUMNS": "200"}  # rows unwrapped
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    return run
+
+
+def topics_of(ctx: Context, email: str) -> tuple[tuple[str, str], ...] | None:
+    with reading(ctx.engine) as connection:
+        found = subscribers.by_email(connection, email)
+    return found.subscriptions if found else None
+
+
+def test_add_subscribes_and_queues_the_welcome_mail(awareness: Callable[..., Result],
+                                                    make_context: Callable[..., Context]
+                                                    ) -> None:
+    out = awareness("subscribers", "add", READER, "--topic", "leadership", "--frequency", "daily")
+    assert out.exit_code == 0, out.output
+    assert out.output == (f"subscribed {READER} to leadership (daily); welcome mail queued\n")
+    ctx = make_context()
+    assert topics_of(ctx, READER) == (("leadership", "daily"),)
+    with orm_session(ctx) as session:
+        assert session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all() == [
+            ("welcome", READER)]
+
+
+def test_set_replaces_topics_exactly(awareness: Callable[..., Result],
+                                     make_context: Callable[..., Context]) -> None:
+    awareness("subscribers", "add", READER, "--topic", "leadership", "--topic", "digital")
+    out = awareness("subscribers", "set", READER, "--topic", "digital", "--frequency", "daily")
+    assert out.exit_code == 0, out.output
+    assert out.output == f"{READER} now gets digital (daily)\n"
+    assert topics_of(make_context(), READER) == (("digital", "daily"),)
+    out = awareness("subscribers", "set", READER.upper(), "--topic", "leadership",
+                    "--topic", "digital", "--frequency", "weekly")
+    assert out.exit_code == 0, out.output
+    assert topics_of(make_context(), READER) == (("digital", "weekly"), ("leadership", "weekly"))
+
+
+def test_set_keeps_an_unsubscribed_person_unsubscribed(awareness: Callable[..., Result],
+                                                       make_context: Callable[..., Context]
+                                                       ) -> None:
+    awareness("subscribers", "add", READER, "--topic", "leadership")
+    awareness("subscribers", "remove", READER)
+    out = awareness("subscribers", "set", READER, "--topic", "digital", "--frequency", "daily")
+    assert out.exit_code == 0 and "they are unsubscribed" in out.output
+    listed = json.loads(awareness("subscribers", "list", "--json").output)
+    assert [(p["email"], p["status"], p["topics"]) for p in listed] == [
+        (READER, "unsubscribed", ["digital"])]
+
+
+@pytest.mark.parametrize(("args", "error", "message"), [
+    (("set", READER, "--topic", "nope", "--frequency", "daily"), ConfigError,
+     "no topic 'nope' (known topics: digital, leadership)"),
+    (("set", "nobody@trust.nhs.uk", "--topic", "digital", "--frequency", "daily"), NotFound,
+     "no subscriber nobody@trust.nhs.uk: add them with `awareness subscribers add`"),
+    (("add", "not-an-address", "--topic", "digital"), AwarenessError,
+     "'not-an-address' is not an e-mail address: it needs exactly one '@'"),
+    (("add", READER, "--topic", "nope"), ConfigError, "no topic 'nope' (known topics: "),
+])
+def test_errors_are_one_line(awareness: Callable[..., Result], args: tuple[str, ...],
+                             error: type[Exception], message: str) -> None:
+    # ``awareness.cli.main`` prints these as ``error: <message>`` (test_end_to_end.py).
+    awareness("subscribers", "add", READER, "--topic", "leadership")
+    out = awareness("subscribers", *args)
+    assert type(out.exception) is error
+    assert str(out.exception).startswith(message) and "\n" not in str(out.exception)
+
+
+
+def test_set_needs_a_frequency_and_a_topic(awareness: Callable[..., Result]) -> None:
+    assert awareness("subscribers", "set", READER, "--topic", "digital").exit_code == 2
+    assert awareness("subscribers", "set", READER, "--frequency", "daily").exit_code == 2
+
+
+def test_list_shows_status_and_filters_by_it(awareness: Callable[..., Result],
+                                             make_context: Callable[..., Context],
+                                             clock: Clock) -> None:
+    clock.now = datetime.now(UTC)  # the commands read the real clock
+    ctx = make_context()
+    awareness("subscribers", "add", READER, "--topic", "leadership")
+    awareness("subscribers", "add", "away@trust.nhs.uk", "--topic", "digital")
+    subscribing.request_signup(ctx, email="asked@trust.nhs.uk", bulletins=False,
+                               choices=[Choice("digital", "daily")], client="127.0.0.1")
+    with writing(ctx.engine) as connection:
+        away = subscribers.by_email(connection, "away@trust.nhs.uk")
+        assert away is not None
+        subscribers.set_preferences(connection, away.id, bulletins=False,
+                                    paused_until=clock.now + timedelta(days=30))
+    listed = json.loads(awareness("subscribers", "list", "--json").output)
+    assert [(p["email"], p["status"]) for p in listed] == [
+        ("asked@trust.nhs.uk", "pending"), ("away@trust.nhs.uk", "paused"),
+        (READER, "active")]
+    assert listed[2]["subscriptions"] == [
+        {"topic": "leadership", "title": "Leadership", "frequency": "weekly"}]
+    assert listed[2]["active"] is True and listed[2]["topics"] == ["leadership"]
+    paused = awareness("subscribers", "list", "--status", "paused")
+    assert paused.exit_code == 0, paused.output
+    assert "away@trust.nhs.uk" in paused.output and READER not in paused.output
+    assert "paused until" in paused.output
+    pending = json.loads(awareness("subscribers", "list", "--status", "pending", "--json").output)
+    assert [p["email"] for p in pending] == ["asked@trust.nhs.uk"]
+    assert awareness("subscribers", "list", "--status", "gone").exit_code == 2

@@ -1,0 +1,96 @@
+"""The librarians' subscriber pages clicked through in a real headless Chromium (issue 12,
+item 6): the list, a status tab, a search, one subscriber, suspend and resume, erase's
+question, adding someone. Every page is checked with axe-core at 1280 and 390 px wide, must
+fit without sideways scrolling (the list becomes cards on a phone), and is saved under
+``<system temp>/awareness-web-screenshots/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
+
+from awareness.service import roster
+from awareness.signup import Choice
+from tests.test_subscriber_pages import BOUNCED, PENDING, people, site, subscriber_id
+from tests.test_web import EMAIL, Site
+from tests.test_web_browser import SCREENSHOTS, Watched, browser, sign_in
+
+FIXTURE_TIERS = {"site": "integration", "people": "integration"}
+WIDTHS = (1280, 390)
+LONG = "firstname.middlename.lastname-with-a-long-team-name@very-long-trust-name.nhs.uk"
+__all__ = ["browser", "people", "site"]  # fixtures, shared
+
+
+def check(page: Page, name: str) -> None:
+    """axe-core finds nothing, the page fits the viewport, and a screenshot is kept."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    page.screenshot(path=str(SCREENSHOTS / f"subscribers-{name}-{width}.png"), full_page=True)
+    results = Axe().run(page)
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                  for v in results.response["violations"]]
+    assert violations == [], f"{name} at {width} px: {violations}"
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{name} at {width} px scrolls sideways ({scroll} px)"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_subscriber_pages_in_a_browser(browser: Browser, people: Site, width: int) -> None:
+    site = people
+    roster.add(site.ctx, LONG, [Choice("leadership", "daily"), Choice("digital", "weekly")])
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    sign_in(page, site)
+
+    page.get_by_role("link", name="Subscribers").click()
+    page.wait_for_url(f"{site.url}/subscribers")
+    check(page, "list")
+    assert page.get_by_role("row").filter(has_text=PENDING).is_visible()
+    assert "Suspended" in page.get_by_role("row").filter(has_text=BOUNCED).inner_text()
+
+    page.get_by_role("link", name="Suspended 1").click()
+    page.wait_for_url(f"{site.url}/subscribers?status=suspended")
+    assert page.get_by_text("550 5.1.1 mailbox unknown").is_visible()
+    check(page, "suspended")
+
+    page.get_by_role("link", name="All 6").click()
+    page.get_by_label("Address contains").fill("bloggs")
+    page.get_by_label("Topic").select_option(label="Leadership")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(f"{site.url}/subscribers?q=bloggs&topic=leadership")
+    check(page, "search")
+    page.get_by_role("link", name=EMAIL).click()
+    reader = subscriber_id(site, EMAIL)
+    page.wait_for_url(f"{site.url}/subscribers/{reader}")
+    check(page, "subscriber")
+
+    page.get_by_label("Reason for suspending").fill("Left the trust in October")
+    page.get_by_role("button", name="Suspend").click()
+    page.get_by_text(f"Suspended {EMAIL}.").wait_for()
+    check(page, "subscriber-suspended")
+    page.get_by_role("button", name="Resume digests").click()
+    page.get_by_text(f"Digests to {EMAIL} resumed.").wait_for()
+
+    page.get_by_role("link", name="Erase them").click()
+    page.wait_for_url(f"{site.url}/subscribers/{reader}/erase")
+    check(page, "erase")
+
+    page.goto(f"{site.url}/subscribers/new")
+    check(page, "new")
+    page.get_by_label("Their e-mail address").fill("new.starter@trust.nhs.uk")
+    page.get_by_role("button", name="Subscribe them").click()
+    page.get_by_text("Choose at least one topic.").wait_for()
+    check(page, "new-refused")
+    page.get_by_label("Leadership").select_option("daily")
+    page.get_by_role("button", name="Subscribe them").click()
+    page.get_by_text("a welcome mail with their preference link is on its way").wait_for()
+    assert page.get_by_text("Leadership (daily)").is_visible()
+
+    page.goto(f"{site.url}/subscribers?q=very-long")
+    check(page, "long-address")
+    # The refused form answers 400; nothing else goes wrong.
+    assert [p for p in watched.problems if "status of 400" not in p] == []
+    context.close()
