@@ -256,6 +256,7 @@ def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[C
         library=s.library.name,
         choices=[ChosenTopic(titles.get(c.topic, c.topic), c.frequency) for c in choices],
         message_id=account_message_id(kind, key, s.mail.domain), now=now,
-        confirm_url=confirm_url, preferences_url=preferences_url)
+        confirm_url=confirm_url, preferences_url=preferences_url,
+        manage_url=f"{s.base_url}/preferences")
     return Queued(kind, key, mail, subject_id if kind != CONFIRM else None)
 
