@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -85,11 +86,14 @@ def feed(source: int, items: int, version: int, shape: str = "wordpress") -> byt
             f"{entries}</channel></rss>").encode()
 
 
-def serve(port_out: Any, sources: int, items: int, state: Any, shape: str) -> None:
+def serve(port_out: Any, sources: int, items: int, state: Any, shape: str,
+          body: Callable[[int, int], bytes] | None = None) -> None:
     """The feed server (child process). ``state[i]``: 0 normal, 1 new items, 2 failing,
-    3 same body without validators."""
-    bodies = {i: feed(i, items, 0, shape) for i in range(sources)}
-    newer = {i: feed(i, items, 1, shape) for i in range(sources)}
+    3 same body without validators. ``body(source, version)``, when given, writes the
+    feeds instead of ``feed``."""
+    make = body or (lambda source, version: feed(source, items, version, shape))
+    bodies = {i: make(i, 0) for i in range(sources)}
+    newer = {i: make(i, 1) for i in range(sources)}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -183,8 +187,10 @@ def workers_peak_mib(exclude: int) -> float:
     return max((peak_memory_mib(pid) for pid in descendants(exclude)), default=0.0)
 
 
-def make_context(tmp: Path, base: str, sources: int) -> Any:
-    """A migrated SQLite context whose sources.toml lists the loopback feeds."""
+def make_context(tmp: Path, base: str, sources: int,
+                 settings: dict[str, str] | None = None) -> Any:
+    """A migrated SQLite context whose sources.toml lists the loopback feeds; ``settings``
+    adds or overrides ``AWARENESS_*`` variables."""
     from awareness.service.context import create_context
     from awareness.settings import load_settings
     from awareness.storage.db import upgrade
@@ -200,7 +206,7 @@ def make_context(tmp: Path, base: str, sources: int) -> Any:
            "AWARENESS_PATHS_DATA": str(tmp / "var"),
            "AWARENESS_MAIL_OUTBOX": str(tmp / "outbox"),
            "AWARENESS_WEB_SECRET_KEY": "bench-secret-key-not-for-production",
-           "AWARENESS_FETCH_ALLOWED_HOSTS": "127.0.0.1"}
+           "AWARENESS_FETCH_ALLOWED_HOSTS": "127.0.0.1", **(settings or {})}
     ctx = create_context(load_settings(environ=env, cwd=tmp))
     upgrade(ctx.engine)
     return ctx

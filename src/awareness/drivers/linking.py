@@ -23,6 +23,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from awareness.drivers.editions import is_new_edition
 from awareness.links import is_safe_link, normalise_link
@@ -105,6 +106,7 @@ class DriverLinker:
             comparable = _comparable_link(record.link)
             if comparable is not None:
                 self.by_link.setdefault(comparable, []).append(position)
+        self._last: tuple[tuple[str, str, str | None, str | None], _PreparedItem] | None = None
 
     def links(self, *, title: str, summary: str, link: str | None,
               topic_tags: Sequence[str], limit: int = 3, threshold: float = DEFAULT_THRESHOLD,
@@ -112,13 +114,28 @@ class DriverLinker:
         """The links of one item (see ``related_drivers``)."""
         if limit <= 0 or not self.records:
             return []
-        links = self._same_document(link)
-        linked = {found.slug for found in links}
-        links += _new_edition_links(title, publisher, self.records, linked)
-        linked |= {found.slug for found in links}
-        links += self._related(f"{title}\n{summary}", topic_tags, linked, threshold)
+        prepared = self._prepared(title, summary, link, publisher)
+        links = [*prepared.fixed, *self._related(prepared, topic_tags, threshold)]
         links.sort(key=lambda found: (_KIND_ORDER[found.kind], -found.score, found.slug))
         return links[:limit]
+
+    def _prepared(self, title: str, summary: str, link: str | None,
+                  publisher: str | None) -> _PreparedItem:
+        """What the item's links owe to the item alone, kept for the item last asked about:
+        an item that matches several topics is linked once per topic, and only the tag boost
+        differs (issue 11: linking was most of matching at 1,000 topics). One entry, replaced
+        whole, so threads sharing the linker never see another item's."""
+        key = (title, summary, link, publisher)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        fixed = self._same_document(link)
+        linked = {found.slug for found in fixed}
+        fixed += _new_edition_links(title, publisher, self.records, linked)
+        linked |= {found.slug for found in fixed}
+        prepared = _PreparedItem(tuple(fixed), self._shared(f"{title}\n{summary}", linked))
+        self._last = (key, prepared)
+        return prepared
 
     def _same_document(self, link: str | None) -> list[DriverLink]:
         target = _comparable_link(link)
@@ -128,8 +145,8 @@ class DriverLinker:
                            f"links to the same document ({target})")
                 for position in self.by_link.get(target, ())]
 
-    def _related(self, item_text: str, topic_tags: Sequence[str], already_linked: set[str],
-                 threshold: float) -> list[DriverLink]:
+    def _shared(self, item_text: str, already_linked: set[str]) -> list[_Related]:
+        """The records sharing enough words with the item, with their cosine similarity."""
         item_words = words(item_text)
         if not item_words:
             return []
@@ -138,8 +155,8 @@ class DriverLinker:
         sharing: Counter[int] = Counter()
         for word in item_vector:
             sharing.update(self.by_word.get(word, ()))
-        surface: dict[str, str] | None = None
-        links = []
+        text = _ItemText(item_text, item_vector)
+        related = []
         for position in sorted(sharing):
             record = self.records[position]
             if sharing[position] < MIN_SHARED_WORDS or record.slug in already_linked:
@@ -148,15 +165,54 @@ class DriverLinker:
             norm = item_norm * self.norms[position]
             dot = sum(weight * vector[word] for word, weight in item_vector.items()
                       if word in vector)
+            related.append(_Related(position, dot / norm if norm else 0.0, text))
+        return related
+
+    def _related(self, prepared: _PreparedItem, topic_tags: Sequence[str],
+                 threshold: float) -> list[DriverLink]:
+        links = []
+        for found in prepared.related:
+            record = self.records[found.position]
             tags = shared_tags(record.tags, topic_tags)
-            score = min(1.0, (dot / norm if norm else 0.0) * (1 + (TAG_BOOST if tags else 0)))
+            score = min(1.0, found.cosine * (1 + (TAG_BOOST if tags else 0)))
             if score >= threshold:
-                shared = sorted(item_vector.keys() & vector.keys(),
-                                key=lambda w: (-item_vector[w] * vector[w], w))
-                surface = surface if surface is not None else _surface_forms(item_text)
-                reason = _reason(tags, [surface.get(w, w) for w in shared[:REASON_WORDS]])
-                links.append(DriverLink(record.slug, "related", round(score, 3), reason))
+                shared = found.item.shared_words(self.vectors[found.position])
+                links.append(DriverLink(record.slug, "related", round(score, 3),
+                                        _reason(tags, shared)))
         return links
+
+
+class _ItemText:
+    """An item's text and vector; its surface forms worked out once, when a link needs them."""
+
+    def __init__(self, text: str, vector: dict[str, float]):
+        self.text, self.vector = text, vector
+        self._surface: dict[str, str] | None = None
+
+    def shared_words(self, vector: dict[str, float]) -> list[str]:
+        """The words shared with a record's ``vector``, most telling first, as written."""
+        mine = self.vector
+        shared = sorted(mine.keys() & vector.keys(), key=lambda w: (-mine[w] * vector[w], w))
+        if self._surface is None:
+            self._surface = _surface_forms(self.text)
+        return [self._surface.get(w, w) for w in shared[:REASON_WORDS]]
+
+
+@dataclass(frozen=True)
+class _Related:
+    """A record sharing words with an item: its position and their cosine similarity."""
+
+    position: int
+    cosine: float
+    item: _ItemText
+
+
+@dataclass(frozen=True)
+class _PreparedItem:
+    """An item's same-document and new-edition links, and the records it shares words with."""
+
+    fixed: tuple[DriverLink, ...]
+    related: list[_Related]
 
 
 def _new_edition_links(title: str, publisher: str | None, records: Sequence[DriverRecord],

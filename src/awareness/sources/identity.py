@@ -158,11 +158,36 @@ def could_be_near(a: int, b: int) -> bool:
     return min(a, b) >= MIN_FUZZY_TITLE and 2 * min(a, b) >= TITLE_SIMILARITY * (a + b)
 
 
-def _same_title(a: str, b: str,
-                matchers: dict[str, SequenceMatcher[str]] | None = None) -> bool:
+def bigrams(key: str) -> frozenset[str]:
+    """Each two-character run of ``key`` with its occurrence number ("ab0", "ab1", …), so
+    that two such sets share as many members as the keys share bigrams, counted with
+    repetition."""
+    seen: dict[str, int] = {}
+    out = []
+    for start in range(len(key) - 1):
+        gram = key[start:start + 2]
+        count = seen[gram] = seen.get(gram, -1) + 1
+        out.append(f"{gram}{count}")
+    return frozenset(out)
+
+
+def could_be_similar(a: frozenset[str], b: frozenset[str], total: int) -> bool:
+    """Can two title keys of ``total`` characters together, with ``bigrams`` ``a`` and ``b``,
+    reach ``TITLE_SIMILARITY``? An upper bound of difflib's ratio, ``2M / total``, where M
+    is the characters in its matching blocks. A block of n characters holds n - 1 shared
+    bigrams, so M - blocks <= shared bigrams; difflib merges adjacent blocks, so between two
+    blocks at least one character is unmatched: blocks - 1 <= total - 2M. Hence
+    3M <= shared + 1 + total. Unlike ``quick_ratio``'s letter counts, which two English
+    titles of a similar length nearly always pass, this rejects unrelated titles."""
+    return 2 * (len(a & b) + 1 + total) >= 3 * TITLE_SIMILARITY * total
+
+
+def _same_title(a: str, b: str, matchers: dict[str, SequenceMatcher[str]] | None = None,
+                grams: dict[str, frozenset[str]] | None = None) -> bool:
     """Equal title keys, or near-identical long ones. difflib caches what it learns of a
     matcher's second sequence, so a ``b`` compared with many titles is cheaper through a
-    matcher kept for it in ``matchers``."""
+    matcher kept for it in ``matchers``; ``grams`` keeps each key's ``bigrams`` the same
+    way."""
     if not a or not b:
         return False
     if a == b:
@@ -171,6 +196,9 @@ def _same_title(a: str, b: str,
         return False
     if 2 * min(len(a), len(b)) < TITLE_SIMILARITY * (len(a) + len(b)):
         return False  # real_quick_ratio's bound, before building a matcher
+    if grams is not None and not could_be_similar(_bigrams_of(a, grams), _bigrams_of(b, grams),
+                                                  len(a) + len(b)):
+        return False
     matcher = matchers.get(b) if matchers is not None else None
     if matcher is None:
         matcher = SequenceMatcher(None, b=b, autojunk=False)
@@ -179,6 +207,13 @@ def _same_title(a: str, b: str,
     matcher.set_seq1(a)
     # quick_ratio, from the characters alone, is never below ratio: most pairs stop there.
     return matcher.quick_ratio() >= TITLE_SIMILARITY and matcher.ratio() >= TITLE_SIMILARITY
+
+
+def _bigrams_of(key: str, grams: dict[str, frozenset[str]]) -> frozenset[str]:
+    found = grams.get(key)
+    if found is None:
+        found = grams[key] = bigrams(key)
+    return found
 
 
 def find_story(item: KnownItem, others: Iterable[KnownItem]) -> int | None:
@@ -228,11 +263,21 @@ class StoryIndex:
         self.by_link: dict[str, int] = {}
         self.by_doi: dict[str, int] = {}
         self.matchers: dict[str, SequenceMatcher[str]] = {}  # by title key, when needed
+        self.grams: dict[str, frozenset[str]] = {}  # the same
+        # Which positions a title key can be near-identical to: an equal key, or a long one of
+        # a length ``could_be_near`` allows, so a new item skips the rest without a look.
+        self.by_key: dict[str, list[int]] = {}
+        self.by_length: dict[int, list[int]] = {}
         for position, other in enumerate(self.others):
             if other.link:
                 self.by_link.setdefault(_cached_link(other.link), position)
             if other.doi:
                 self.by_doi.setdefault(other.doi, position)
+            key = self.keys[position]
+            if key:
+                self.by_key.setdefault(key, []).append(position)
+                if len(key) >= MIN_FUZZY_TITLE:
+                    self.by_length.setdefault(len(key), []).append(position)
 
     def find(self, item: KnownItem) -> int | None:
         """The story id ``item`` joins, or None when it is a story of its own."""
@@ -241,13 +286,25 @@ class StoryIndex:
                     self.by_doi.get(item.doi, len(self.others)) if item.doi
                     else len(self.others))
         key = title_key(item.title)
-        for position in range(first):
+        for position in self._titled_like(key):
+            if position >= first:
+                break
             other = self.others[position]
             if close_in_time(item.published, other.published) and _same_title(
-                    key, self.keys[position], self.matchers):
+                    key, self.keys[position], self.matchers, self.grams):
                 first = position
                 break
         if first == len(self.others):
             return None
         found = self.others[first]
         return found.story_id or found.id
+
+    def _titled_like(self, key: str) -> list[int]:
+        """The positions, in order, whose title key can be ``key``'s or near-identical."""
+        if not key:
+            return []
+        near = set(self.by_key.get(key, ()))
+        for length, positions in self.by_length.items():
+            if could_be_near(len(key), length):
+                near.update(positions)
+        return sorted(near)
