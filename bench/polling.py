@@ -279,7 +279,8 @@ def make_context(tmp: Path, base: str, sources: int, topics: list[str] | None = 
         (subs / "topics").mkdir(parents=True)
         for i, query in enumerate(topics):
             (subs / "topics" / f"t{i:05}.toml").write_text(
-                f'name = "Topic {i}"\nquery = """\n{query}\n"""\nreview = "none"\n')
+                f'name = "Topic {i}"\ndescription = "Generated."\n'
+                f'query = """\n{query}\n"""\nreview = "none"\n')
     (subs / "sources.toml").write_text("".join(
         f'[[source]]\nid = "s{i}"\nname = "S{i}"\npublisher = "P{i}"\nkind = "feed"\n'
         f'url = "{base}/feed/{i}"\ninterval_minutes = 15\n\n' for i in range(sources)))
@@ -325,15 +326,28 @@ class Requests:
                 "If-None-Match": now[-1]}
 
 
-def memory(exclude: Collection[int]) -> tuple[float, float, float, float, list[float]]:
+def role(pid: int) -> str:
+    """What a descendant is: multiprocessing's forkserver or resource tracker, or a worker."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "gone"
+    if b"resource_tracker" in command:
+        return "resource tracker"
+    # The workers are forked from the forkserver, so they share its command line.
+    return "forkserver" if pid in _children(os.getpid()) else "parse worker"
+
+
+def memory(exclude: Collection[int]) -> tuple[float, float, float, float, list[Any]]:
     """Peak MiB of this process, of its largest child and of the tree, the tree's PSS now,
-    and each child's peak."""
+    and each child's role and peak."""
     return (peak_memory_mib(), workers_peak_mib(exclude), tree_peak_mib(exclude),
-            tree_pss_mib(exclude), [peak_memory_mib(pid) for pid in descendants(exclude)])
+            tree_pss_mib(exclude),
+            sorted([role(pid), peak_memory_mib(pid)] for pid in descendants(exclude)))
 
 
 def make_row(label: str, tool: str, sources: int, wall: float, cpu: float, own: float,
-             items: int, memory: tuple[float, float, float, float, list[float]]
+             items: int, memory: tuple[float, float, float, float, list[Any]]
              ) -> dict[str, Any]:
     """One cycle's figures and ``memory()``."""
     return {"cycle": label, "tool": tool, "wall_s": wall, "cpu_s": cpu,
@@ -353,8 +367,9 @@ def show(row: dict[str, Any], quiet: bool) -> None:
           f"{row['cpu_ms_per_source']:7.2f} ms CPU/source "
           f"({row['this_process_cpu_ms_per_source']:.2f} in this process)  "
           f"peak {row['peak_mib']:.0f} MiB  workers {row['workers_peak_mib']:.0f} MiB  "
-          f"tree {row['tree_peak_mib']:.0f} MiB (PSS now {row['tree_pss_mib']:.0f}; children "
-          f"{'/'.join(f'{m:.0f}' for m in row['children_peak_mib'])})  {requests}{matches}",
+          f"tree {row['tree_peak_mib']:.0f} MiB (PSS now {row['tree_pss_mib']:.0f}; children: "
+          + ", ".join(f"{name} {m:.0f}" for name, m in row["children_peak_mib"])
+          + f")  {requests}{matches}",
           file=sys.stderr if quiet else sys.stdout, flush=True)
 
 
