@@ -504,9 +504,19 @@ def peer_table(runs: list[list[dict[str, Any]]]) -> None:
               f"{figure(runs, 'steady-state poll', 'matches', 0)}")
 
 
+def interleaved(variants: dict[Any, list[str]], runs: int) -> dict[Any, list[list[dict[str, Any]]]]:
+    """``runs`` rounds of every variant's arguments, each in a fresh interpreter, one variant
+    after the other within a round, so a change in the machine's load falls on all of them."""
+    results: dict[Any, list[list[dict[str, Any]]]] = {key: [] for key in variants}
+    for _ in range(runs):
+        for key, argv in variants.items():
+            results[key] += fresh_runs(argv, 1)
+    return results
+
+
 def sweep(sizes: list[int], argv: list[str], runs: int) -> None:
     """Each size in fresh interpreters (peaks never go down): memory and CPU per size."""
-    results = {n: fresh_runs(["--sources", str(n), *argv], runs) for n in sizes}
+    results = interleaved({n: ["--sources", str(n), *argv] for n in sizes}, runs)
     print(f"\npeak RSS, MiB, and CPU per source, ms; {runs} run(s) per size, median (range); "
           f"{os.cpu_count()} CPUs")
     print("| sources | service after cold poll | after steady state | after all 304 | "
@@ -520,6 +530,20 @@ def sweep(sizes: list[int], argv: list[str], runs: int) -> None:
               + figure(rows, "all 304 poll", "workers_peak_mib", 0) + " | "
               + figure(rows, "all 304 poll", "tree_peak_mib", 0) + " | "
               + " | ".join(figure(rows, c, "cpu_ms_per_source", 2) for c in cycles) + " |")
+
+
+def topic_table(results: dict[str, list[list[dict[str, Any]]]]) -> None:
+    """CPU per source of each cycle for each number of generated topics."""
+    runs = len(next(iter(results.values())))
+    print(f"\nCPU per source, ms; {runs} run(s) each, median (range); {os.cpu_count()} CPUs")
+    print("| topics | cold poll | steady state | matches stored | all 304 | floor |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for topics, rows in results.items():
+        print(f"| {int(topics):,} | " + " | ".join(
+            figure(rows, c, "cpu_ms_per_source", 2) for c in ("cold poll", "steady-state poll"))
+            + f" | {figure(rows, 'steady-state poll', 'matches', 0)} | "
+            + " | ".join(figure(rows, c, "cpu_ms_per_source", 2)
+                         for c in ("all 304 poll", "floor (httpx + feedparser)")) + " |")
 
 
 def steady_mix(state: Any) -> None:
@@ -545,9 +569,10 @@ def arguments() -> argparse.Namespace:
                              "and print medians and ranges")
     parser.add_argument("--peers", action="store_true",
                         help="also poll the same feeds with lemon24/reader (the bench extra)")
-    parser.add_argument("--topics", type=int,
+    parser.add_argument("--topics", metavar="N[,N,...]",
                         help="N generated topics instead of the shipped ones (and items "
-                             "drawn from a vocabulary)")
+                             "drawn from a vocabulary); several: each in fresh interpreters, "
+                             "alternately, and a table of them")
     parser.add_argument("--profile", metavar="FILE",
                         help="write a cProfile of this process's steady-state cycle to FILE")
     parser.add_argument("--json", action="store_true",
@@ -559,8 +584,7 @@ def arguments() -> argparse.Namespace:
 def passed_on(args: argparse.Namespace) -> list[str]:
     """The options a fresh interpreter of ``--runs`` or ``--sweep`` gets."""
     argv = ["--items", str(args.items), "--feed", args.feed, "--repeat", str(args.repeat)]
-    return (argv + (["--peers"] if args.peers else [])
-            + (["--topics", str(args.topics)] if args.topics is not None else []))
+    return argv + (["--peers"] if args.peers else [])
 
 
 def main() -> None:
@@ -569,14 +593,20 @@ def main() -> None:
     if args.peer_reader:
         peer_reader(args.peer_reader, args.sources)
     elif args.sweep:
-        sweep([int(n) for n in args.sweep.split(",")], passed_on(args), args.runs)
+        sweep([int(n) for n in args.sweep.split(",")],
+              passed_on(args) + (["--topics", args.topics] if args.topics else []), args.runs)
+    elif args.topics and "," in args.topics:
+        topic_table(interleaved({t: ["--sources", str(args.sources), "--topics", t,
+                                     *passed_on(args)] for t in args.topics.split(",")},
+                                args.runs))
     elif args.runs > 1 and not args.json:
-        peer_table(fresh_runs(["--sources", str(args.sources), *passed_on(args)], args.runs))
+        peer_table(fresh_runs(["--sources", str(args.sources), *passed_on(args)]
+                              + (["--topics", args.topics] if args.topics else []), args.runs))
     else:
         rows = run(args)
         if args.json:
             print(json.dumps(rows))
-        elif args.peers or args.topics is not None:
+        elif args.peers or args.topics:
             peer_table([rows])
 
 
@@ -588,14 +618,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     counts = mp.Array("q", len(STATUSES) + 1, lock=False)
     ours, theirs = mp.Pipe()
     server = mp.Process(target=serve, args=(theirs, n, args.items, state, args.feed, counts,
-                                            args.topics is not None), daemon=True)
+                                            bool(args.topics)), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{ours.recv()}"
     assert server.pid is not None
     # Started and set up before anything is measured; it waits while the service works.
     peer = ReaderPeer(base, n, counts) if args.peers else None
     exclude = {server.pid, *([peer.process.pid] if peer else [])}
-    topics = generated_topics(args.topics) if args.topics is not None else None
+    topics = generated_topics(int(args.topics)) if args.topics else None
 
     from awareness.service import polling
 
