@@ -533,17 +533,18 @@ def sweep(sizes: list[int], argv: list[str], runs: int) -> None:
 
 
 def topic_table(results: dict[str, list[list[dict[str, Any]]]]) -> None:
-    """CPU per source of each cycle for each number of generated topics."""
+    """CPU per source of each cycle for each number of generated topics (and reader's, when
+    it ran: it has no topics, so its figures say how the run's machine did)."""
     runs = len(next(iter(results.values())))
+    cycles = ["cold poll", "steady-state poll", "all 304 poll", "floor (httpx + feedparser)"]
+    if any(row["tool"] == "reader" for rows in results.values() for row in rows[0]):
+        cycles += ["reader: cold", "reader: steady", "reader: all 304"]
     print(f"\nCPU per source, ms; {runs} run(s) each, median (range); {os.cpu_count()} CPUs")
-    print("| topics | cold poll | steady state | matches stored | all 304 | floor |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| topics | matches stored | " + " | ".join(cycles) + " |")
+    print("|---:|---:|" + "---:|" * len(cycles))
     for topics, rows in results.items():
-        print(f"| {int(topics):,} | " + " | ".join(
-            figure(rows, c, "cpu_ms_per_source", 2) for c in ("cold poll", "steady-state poll"))
-            + f" | {figure(rows, 'steady-state poll', 'matches', 0)} | "
-            + " | ".join(figure(rows, c, "cpu_ms_per_source", 2)
-                         for c in ("all 304 poll", "floor (httpx + feedparser)")) + " |")
+        print(f"| {int(topics):,} | {figure(rows, 'steady-state poll', 'matches', 0)} | "
+              + " | ".join(figure(rows, c, "cpu_ms_per_source", 2) for c in cycles) + " |")
 
 
 def steady_mix(state: Any) -> None:
