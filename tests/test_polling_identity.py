@@ -29,6 +29,8 @@ from awareness.sources.identity import (
     TITLE_SIMILARITY,
     KnownItem,
     StoryIndex,
+    char_profile,
+    could_be_similar,
     find_doi,
     find_story,
     link_digest,
@@ -359,6 +361,16 @@ def test_near_identical_means_a_difflib_ratio_of_at_least_0_92(titles) -> None:
         item = KnownItem(id=0, key="new", link=None, title=title, summary_text="")
         expected = next((other.id for other in stored if near(title, other.title)), None)
         assert index.find(item) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="etaoinsr bcxé", min_size=1, max_size=60).flatmap(
+    lambda base: st.tuples(_variants(base), _variants(base))))
+def test_character_profiles_never_rule_out_what_quick_ratio_lets_through(pair) -> None:
+    # The scan's cheapest check must be an upper bound of difflib's, or a story is missed.
+    a, b = pair
+    if a and b and SequenceMatcher(None, a, b, autojunk=False).quick_ratio() >= TITLE_SIMILARITY:
+        assert could_be_similar(char_profile(a), char_profile(b))
 
 
 # --- stories found through indexes, not a window of recent items -----------------------------

@@ -158,6 +158,26 @@ def could_be_near(a: int, b: int) -> bool:
     return min(a, b) >= MIN_FUZZY_TITLE and 2 * min(a, b) >= TITLE_SIMILARITY * (a + b)
 
 
+# The commonest characters of title keys (English words and the spaces between them).
+_PROFILED_CHARS = " etaoinsr"
+
+
+def char_profile(key: str) -> tuple[int, ...]:
+    """How many of each of ``_PROFILED_CHARS`` ``key`` has, then how many other characters."""
+    counts = tuple(key.count(char) for char in _PROFILED_CHARS)
+    return (*counts, len(key) - sum(counts))
+
+
+def could_be_similar(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Can two title keys with these ``char_profile``s reach ``TITLE_SIMILARITY``?
+
+    difflib's ``quick_ratio`` counts the characters two strings share (with repeats) and is
+    never below ``ratio``. A character can only be shared with the same character, so the
+    shared count is at most the sum, class by class, of the smaller count: a bound of
+    ``quick_ratio`` from ten numbers instead of a dictionary of every character."""
+    return 2.0 * sum(map(min, a, b)) / (sum(a) + sum(b)) >= TITLE_SIMILARITY
+
+
 def _same_title(a: str, b: str,
                 matchers: dict[str, SequenceMatcher[str]] | None = None) -> bool:
     """Equal title keys, or near-identical long ones. difflib caches what it learns of a
@@ -228,6 +248,7 @@ class StoryIndex:
         self.by_link: dict[str, int] = {}
         self.by_doi: dict[str, int] = {}
         self.matchers: dict[str, SequenceMatcher[str]] = {}  # by title key, when needed
+        self.profiles: list[tuple[int, ...] | None] = [None] * len(self.others)  # when needed
         for position, other in enumerate(self.others):
             if other.link:
                 self.by_link.setdefault(_cached_link(other.link), position)
@@ -241,13 +262,29 @@ class StoryIndex:
                     self.by_doi.get(item.doi, len(self.others)) if item.doi
                     else len(self.others))
         key = title_key(item.title)
+        profile = char_profile(key)
         for position in range(first):
             other = self.others[position]
-            if close_in_time(item.published, other.published) and _same_title(
-                    key, self.keys[position], self.matchers):
+            if (close_in_time(item.published, other.published)
+                    and self._may_be_same(key, profile, position)
+                    and _same_title(key, self.keys[position], self.matchers)):
                 first = position
                 break
         if first == len(self.others):
             return None
         found = self.others[first]
         return found.story_id or found.id
+
+    def _may_be_same(self, key: str, profile: tuple[int, ...], position: int) -> bool:
+        """False only when ``_same_title`` would say no: unequal keys whose lengths or
+        character profiles (``could_be_similar``) rule out a near-identical title. Most
+        candidates stop here, before difflib (issue 11: the scan was most of a steady cycle)."""
+        other = self.keys[position]
+        if key == other:
+            return True
+        if not could_be_near(len(key), len(other)):
+            return False
+        theirs = self.profiles[position]
+        if theirs is None:
+            theirs = self.profiles[position] = char_profile(other)
+        return could_be_similar(profile, theirs)
