@@ -30,6 +30,9 @@ so its imports and memory are its own: ``make_reader``, ``add_feed`` for every f
 cycle by cycle while this process waits, ``update_feeds(scheduled=False, workers=8)`` on
 the same server in the same feed states as the service's cycle just before it. Its CPU
 and peak memory are read from /proc the same way. Nothing leaves the machine.
+
+It is one long file because it runs itself again: for the peer, for ``--runs``, ``--topics``
+with several counts and ``--sweep``, each in a fresh interpreter.
 """
 
 from __future__ import annotations
