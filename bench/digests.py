@@ -130,11 +130,13 @@ def prepare(tmp: Path, args: argparse.Namespace, smtp_port: int) -> Any:
     state = mp.Array("b", TOPICS, lock=False)
     ours, theirs = mp.Pipe()
     bodies = feeds(args.items)
+    counts = mp.Array("q", 4, lock=False)  # what the server answered; not reported here
     server = mp.Process(target=serve, args=(theirs, TOPICS, args.items, state, "wordpress",
-                                            lambda k, version: bodies[k, version]), daemon=True)
+                                            counts, False, lambda k, version: bodies[k, version]),
+                        daemon=True)
     server.start()
     base = f"http://127.0.0.1:{ours.recv()}"
-    ctx = make_context(tmp, base, TOPICS, {
+    ctx = make_context(tmp, base, TOPICS, settings={
         "AWARENESS_MAIL_BACKEND": "smtp", "AWARENESS_MAIL_SMTP_HOST": "127.0.0.1",
         "AWARENESS_MAIL_SMTP_PORT": str(smtp_port), "AWARENESS_MAIL_SMTP_SECURITY": "none",
         "AWARENESS_MAIL_SEND_RATE": "1000000"})  # no pause between messages: CPU only

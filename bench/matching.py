@@ -63,9 +63,9 @@ def make_items(vocabulary: list[str], rng: random.Random) -> list[ItemText]:
     return items
 
 
-def make_profiles(count: int, vocabulary: list[str], rng: random.Random) -> list[Query]:
-    """Profiles like librarians write: OR-groups of terms and phrases, NEAR, NOT."""
-    content = [w for w in vocabulary[150:] if len(w) > 3 and w.isalpha()]
+def profile_text(rng: random.Random, content: list[str]) -> str:
+    """One profile like librarians write: OR-groups of terms, phrases and truncations, with
+    NEAR, AND or NOT. ``content``: the words to draw from (see ``content_words``)."""
 
     def leaf() -> str:
         kind = rng.random()
@@ -76,18 +76,24 @@ def make_profiles(count: int, vocabulary: list[str], rng: random.Random) -> list
             return f'"{word} {rng.choice(content)}"'
         return word
 
-    profiles = []
-    for _ in range(count):
-        group = " OR ".join(leaf() for _ in range(rng.randint(2, 6)))
-        shape = rng.random()
-        if shape < 0.3:
-            text = f"({group}) NEAR/5 ({leaf()} OR {leaf()})"
-        elif shape < 0.6:
-            text = f"({group}) AND ({leaf()} OR {leaf()}) NOT {leaf()}"
-        else:
-            text = f"({group}) NOT {leaf()}"
-        profiles.append(parse_query(text))
-    return profiles
+    group = " OR ".join(leaf() for _ in range(rng.randint(2, 6)))
+    shape = rng.random()
+    if shape < 0.3:
+        return f"({group}) NEAR/5 ({leaf()} OR {leaf()})"
+    if shape < 0.6:
+        return f"({group}) AND ({leaf()} OR {leaf()}) NOT {leaf()}"
+    return f"({group}) NOT {leaf()}"
+
+
+def content_words(vocabulary: list[str]) -> list[str]:
+    """The vocabulary without its 150 commonest words and without short or odd tokens."""
+    return [w for w in vocabulary[150:] if len(w) > 3 and w.isalpha()]
+
+
+def make_profiles(count: int, vocabulary: list[str], rng: random.Random) -> list[Query]:
+    """Profiles like librarians write: OR-groups of terms and phrases, NEAR, NOT."""
+    content = content_words(vocabulary)
+    return [parse_query(profile_text(rng, content)) for _ in range(count)]
 
 
 def tokenise(item: ItemText) -> Document:
