@@ -361,23 +361,6 @@ def test_near_identical_means_a_difflib_ratio_of_at_least_0_92(titles) -> None:
         assert index.find(item) == expected
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.text(alphabet="abcdefghijklmnopqrst ", min_size=MIN_FUZZY_TITLE,
-                        max_size=70), min_size=1, max_size=8).flatmap(
-    lambda bases: st.tuples(st.just(bases), st.lists(
-        st.sampled_from(bases).flatmap(_variants), min_size=1, max_size=6))))
-def test_the_trigram_prefix_filter_never_loses_a_near_identical_title(titles) -> None:
-    # With varied text most stored titles share none of a new title's rarest trigrams and are
-    # never compared; the ones that are near-identical must all still be found.
-    bases, mine = titles
-    stored = [KnownItem(id=n + 1, key=f"k{n}", link=None, title=title, summary_text="")
-              for n, title in enumerate(bases)]
-    index = StoryIndex(stored)
-    for title in mine:
-        item = KnownItem(id=0, key="new", link=None, title=title, summary_text="")
-        assert index.find(item) == find_story(item, stored)
-
-
 # --- stories found through indexes, not a window of recent items -----------------------------
 
 

@@ -17,7 +17,6 @@ Two questions, two answers:
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -172,17 +171,6 @@ def bigrams(key: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def trigrams(key: str) -> frozenset[str]:
-    """Each three-character run of ``key`` with its occurrence number, as ``bigrams``."""
-    seen: dict[str, int] = {}
-    out = []
-    for start in range(len(key) - 2):
-        gram = key[start:start + 3]
-        count = seen[gram] = seen.get(gram, -1) + 1
-        out.append(f"{gram}{count}")
-    return frozenset(out)
-
-
 def could_be_similar(a: frozenset[str], b: frozenset[str], total: int) -> bool:
     """Can two title keys of ``total`` characters together, with ``bigrams`` ``a`` and ``b``,
     reach ``TITLE_SIMILARITY``? An upper bound of difflib's ratio, ``2M / total``, where M
@@ -280,7 +268,6 @@ class StoryIndex:
         # a length ``could_be_near`` allows, so a new item skips the rest without a look.
         self.by_key: dict[str, list[int]] = {}
         self.by_length: dict[int, list[int]] = {}
-        self.postings: dict[str, list[int]] | None = None  # long keys by trigram, when needed
         for position, other in enumerate(self.others):
             if other.link:
                 self.by_link.setdefault(_cached_link(other.link), position)
@@ -313,43 +300,11 @@ class StoryIndex:
         return found.story_id or found.id
 
     def _titled_like(self, key: str) -> list[int]:
-        """The positions, in order, whose title key can be ``key``'s or near-identical.
-
-        Near-identical keys share many trigrams: difflib's ratio is 2M / total, where M is the
-        characters of its matching blocks; a block of n characters holds n - 2 shared
-        trigrams, and between two blocks at least one character is unmatched, so
-        5M <= shared + 2 total + 2. So a partner shares at least ``need`` of the key's
-        trigrams (for the shortest partner ``could_be_near`` allows), and any
-        ``len(grams) - need + 1`` of them include one the partner has. Those are taken from the
-        rarest, and only the titles holding one are looked at: a prefix filter, which never
-        loses a match, in place of a look at every title of a similar length."""
+        """The positions, in order, whose title key can be ``key``'s or near-identical."""
         if not key:
             return []
         near = set(self.by_key.get(key, ()))
-        lengths = [length for length in self.by_length if could_be_near(len(key), length)]
-        if not lengths:
-            return sorted(near)
-        grams = trigrams(key)
-        total = len(key) + min(lengths)
-        need = math.floor(2.5 * TITLE_SIMILARITY * total - 2 * total - 2)
-        if need < 1 or need > len(grams):
-            candidates: set[int] = set()
-            for length in lengths:
-                candidates.update(self.by_length[length])
-        else:
-            postings = self._postings()
-            rarest = sorted(grams, key=lambda gram: len(postings.get(gram, ())))
-            candidates = {position for gram in rarest[:len(grams) - need + 1]
-                          for position in postings.get(gram, ())}
-        near.update(p for p in candidates if could_be_near(len(key), len(self.keys[p])))
+        for length, positions in self.by_length.items():
+            if could_be_near(len(key), length):
+                near.update(positions)
         return sorted(near)
-
-    def _postings(self) -> dict[str, list[int]]:
-        """The long title keys' positions by trigram, built at the first fuzzy look."""
-        if self.postings is None:
-            self.postings = {}
-            for length_positions in self.by_length.values():
-                for position in length_positions:
-                    for gram in trigrams(self.keys[position]):
-                        self.postings.setdefault(gram, []).append(position)
-        return self.postings
