@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from tests.test_self_service import NEW, StaffSite, serving, stored, the_link
-from tests.test_web_browser import SCREENSHOTS, Watched, browser
+from tests.test_web_browser import Watched, browser, check_page
 
 FIXTURE_TIERS = {"staff_site": "integration"}
 WIDTHS = (1280, 390)
@@ -28,16 +27,7 @@ def staff_site(make_context, smtp_server) -> Iterator[StaffSite]:
 
 
 def check(page: Page, name: str) -> None:
-    """axe-core finds nothing, the page fits the viewport, and a screenshot is kept."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    page.screenshot(path=str(SCREENSHOTS / f"staff-{name}-{width}.png"), full_page=True)
-    results = Axe().run(page)
-    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-                  for v in results.response["violations"]]
-    assert violations == [], f"{name} at {width} px: {violations}"
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name} at {width} px scrolls sideways ({scroll} px)"
+    check_page(page, f"staff-{name}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

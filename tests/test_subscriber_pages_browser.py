@@ -8,14 +8,13 @@ fit without sideways scrolling (the list becomes cards on a phone), and is saved
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from awareness.service import roster
 from awareness.signup import Choice
 from tests.test_subscriber_pages import BOUNCED, PENDING, people, site, subscriber_id
 from tests.test_web import EMAIL, Site
-from tests.test_web_browser import SCREENSHOTS, Watched, browser, sign_in
+from tests.test_web_browser import Watched, browser, check_page, sign_in
 
 FIXTURE_TIERS = {"site": "integration", "people": "integration"}
 WIDTHS = (1280, 390)
@@ -24,16 +23,7 @@ __all__ = ["browser", "people", "site"]  # fixtures, shared
 
 
 def check(page: Page, name: str) -> None:
-    """axe-core finds nothing, the page fits the viewport, and a screenshot is kept."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    page.screenshot(path=str(SCREENSHOTS / f"subscribers-{name}-{width}.png"), full_page=True)
-    results = Axe().run(page)
-    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-                  for v in results.response["violations"]]
-    assert violations == [], f"{name} at {width} px: {violations}"
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name} at {width} px scrolls sideways ({scroll} px)"
+    check_page(page, f"subscribers-{name}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
 from sqlalchemy import select
 
@@ -64,6 +65,20 @@ class Watched:
     def _dialog(self, dialog: Dialog) -> None:
         self.problems.append(f"script ran and opened a dialog: {dialog.message}")
         dialog.dismiss()
+
+
+def check_page(page: Page, name: str) -> None:
+    """axe-core finds nothing, the page fits the viewport, and a screenshot is kept as
+    ``<name>-<width>.png`` for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    results = Axe().run(page)
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                  for v in results.response["violations"]]
+    assert violations == [], f"{name} at {width} px: {violations}"
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{name} at {width} px scrolls sideways ({scroll} px)"
 
 
 def sign_in(page: Page, site: Site) -> None:
