@@ -314,10 +314,11 @@ def generated_topics(count: int) -> list[str]:
 
 def stored_matches(ctx: Any) -> int:
     """How many matches the service has stored so far."""
-    from sqlalchemy import text
+    from awareness.storage import matches
+    from awareness.storage.db import reading
 
-    with ctx.engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM matches")).scalar_one())
+    with reading(ctx.engine) as conn:
+        return matches.count(conn)
 
 
 class Requests:

@@ -413,3 +413,23 @@ def test_a_catalogue_of_many_topics_can_be_signed_up_for_at_once(
             assert client.post(confirm, data={"csrf": csrf_of(page.text)}).status_code == 303
         person = stored(site, NEW)
         assert person is not None and len(person.subscriptions) == 30
+
+
+def test_choosing_topics_again_after_leaving_everything_resumes_with_them(
+        staff_site: StaffSite):
+    # The page says so after an unsubscribe: "choose topics and save to start again".
+    person = stored(staff_site, EMAIL)
+    assert person is not None
+    page_url = f"/preferences/{person.token}"
+    with staff_site.client() as client:
+        page = client.get(page_url)
+        client.post(f"{page_url}/unsubscribe", data={"csrf": csrf_of(page.text)})
+        assert not stored(staff_site, EMAIL).active  # type: ignore[union-attr]
+        page = client.get(page_url)
+        assert "choose topics and save to start again" in page.text
+        saved = client.post(page_url, data={"csrf": csrf_of(page.text), "topic": "digital",
+                                            "frequency-digital": "daily"})
+        assert saved.status_code == 303
+    person = stored(staff_site, EMAIL)
+    assert person is not None and person.active
+    assert person.subscriptions == (("digital", "daily"),)

@@ -13,7 +13,7 @@ Two steps, so that nothing is lost or sent twice (RELIABILITY E1-E5):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from email.errors import MessageError
 from typing import Literal, cast
@@ -34,7 +34,7 @@ from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
 from awareness.service.context import Context
 from awareness.service.digest_view import signing_key
-from awareness.service.outbox import relay
+from awareness.service.outbox import RelayReport, relay
 from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
 
@@ -45,21 +45,16 @@ BATCH = 25  # digests read, built and written together
 
 
 @dataclass
-class SendReport:
-    """What a send run did; ``previews`` holds the digests a dry run would have sent, and
-    ``unsent`` what the outbox still holds after the relay's pass (every kind)."""
+class SendReport(RelayReport):
+    """What a send run did: what it queued, then its relay pass (the fields of
+    ``RelayReport``); ``previews`` holds the digests a dry run would have sent, and ``unsent``
+    what the outbox still holds after the pass (every kind), with digests that could not be
+    composed."""
 
     queued: int = 0
     already_queued: int = 0
     nothing_to_send: int = 0
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    suspended: int = 0
-    paused: bool = False
-    possible_duplicates: int = 0
     previews: list[tuple[str, Digest]] = field(default_factory=list)
-    unsent: list[Unsent] = field(default_factory=list)
 
 
 def identity(ctx: Context) -> MailIdentity:
@@ -77,10 +72,8 @@ def send_digests(ctx: Context, *, frequency: str | None = None,
     enqueue(ctx, report, frequency=frequency, dry_run=dry_run)
     if not dry_run:
         relayed = relay(ctx)
-        report.sent, report.retrying, report.failed = (relayed.sent, relayed.retrying,
-                                                       relayed.failed)
-        report.suspended, report.paused = relayed.suspended, relayed.paused
-        report.possible_duplicates = relayed.possible_duplicates
+        for name in (f.name for f in fields(RelayReport) if f.name != "unsent"):
+            setattr(report, name, getattr(relayed, name))
         report.unsent += relayed.unsent
     return report
 

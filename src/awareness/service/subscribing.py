@@ -30,6 +30,7 @@ from awareness.mail.account import (
 )
 from awareness.mail.compose import Sender
 from awareness.mail.outbox import Queued
+from awareness.service import people
 from awareness.service.context import Context
 from awareness.signup import (
     SIGNUP_LIFETIME,
@@ -76,14 +77,10 @@ def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulle
     for a bad or disallowed address or when a limit is reached; otherwise the same outcome
     whether or not the address is known (the pending sign-up returned is for the caller, never
     for the visitor)."""
-    settings = ctx.settings.signup
-    address = checked_address(email, settings.allowed_domains)
+    address = checked_address(email, ctx.settings.signup.allowed_domains)
     now = ctx.now()
-    key = ctx.settings.secret_key()
-    buckets = [address_bucket(key, address), client_bucket(key, client)]
     with writing(ctx.engine) as connection:
-        _check_limits(connection, buckets, now, ctx)
-        signups.record_use(connection, buckets, now)
+        _use_public_form(connection, ctx, address, client, now)
         pending = signups.add(connection, email=address, choices=choices, bulletins=bulletins,
                               now=now, expires_at=now + SIGNUP_LIFETIME)
         url = f"{ctx.settings.base_url}/confirm/{confirmation_token(ctx, pending)}"
@@ -134,11 +131,8 @@ def request_link(ctx: Context, *, email: str, client: str, nudge: Nudge | None =
     the same outcome either way. Refused only for what the visitor can fix or a limit."""
     address = checked_address(email, ())  # a former domain's address may still manage itself
     now = ctx.now()
-    key = ctx.settings.secret_key()
-    buckets = [address_bucket(key, address), client_bucket(key, client)]
     with writing(ctx.engine) as connection:
-        _check_limits(connection, buckets, now, ctx)
-        signups.record_use(connection, buckets, now)
+        _use_public_form(connection, ctx, address, client, now)
         found = subscribers.by_email(connection, address)
         if found is not None:
             outbox.queue(connection, _mail(
@@ -164,13 +158,15 @@ def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
     found = subscriber(ctx, token)
     pause = (datetime.combine(paused_until, time(), ctx.settings.timezone)
              if paused_until else None)
+    wanted = [(c.topic, c.frequency) for c in choices]
     with writing(ctx.engine) as connection:
-        subscribers.set_topics(connection, found.id, [(c.topic, c.frequency) for c in choices])
+        if found.active:
+            subscribers.set_topics(connection, found.id, wanted)
+        else:  # subscribing again after leaving starts afresh with these topics
+            subscribers.subscribe(connection, email=found.email, choices=wanted,
+                                  token=found.token, now=ctx.now())
         subscribers.set_preferences(connection, found.id, paused_until=pause,
                                     bulletins=bulletins)
-        if not found.active:
-            subscribers.subscribe(connection, email=found.email, choices=(), token=found.token,
-                                  now=ctx.now())
     return subscriber(ctx, token)
 
 
@@ -191,14 +187,12 @@ def leave_all(ctx: Context, token: str) -> None:
 
 def export(ctx: Context, token: str) -> dict[str, object]:
     """Everything stored about them, as JSON-ready data."""
-    from awareness.service.people import export_subscriber  # one export, CLI and web
-    return export_subscriber(ctx, subscriber(ctx, token).email)
+    return people.export_subscriber(ctx, subscriber(ctx, token).email)
 
 
 def erase(ctx: Context, token: str) -> None:
     """Delete them and every message addressed to them."""
-    from awareness.service.people import erase_subscriber
-    erase_subscriber(ctx, subscriber(ctx, token).email)
+    people.erase_subscriber(ctx, subscriber(ctx, token).email)
 
 
 def purge(ctx: Context) -> tuple[int, int, int]:
@@ -222,15 +216,18 @@ def preferences_url(ctx: Context, found: Subscriber) -> str:
     return f"{ctx.settings.base_url}/preferences/{found.token}"
 
 
-def _check_limits(connection: Connection, buckets: list[str], now: datetime,
-                  ctx: Context) -> None:
-    settings = ctx.settings.signup
-    limits = Limits(settings.per_address_per_day, settings.per_client_per_hour)
-    if over_limit(address_uses=signups.uses(connection, buckets[0], now - timedelta(days=1)),
-                  client_uses=signups.uses(connection, buckets[1], now - timedelta(hours=1)),
-                  limits=limits):
+def _use_public_form(connection: Connection, ctx: Context, address: str, client: str,
+                     now: datetime) -> None:
+    """Count one use of a limited public form by ``address`` from ``client``, or Refused when
+    either is at its limit (counted under keyed hashes, never the addresses themselves)."""
+    key, settings = ctx.settings.secret_key(), ctx.settings.signup
+    by_address, by_client = address_bucket(key, address), client_bucket(key, client)
+    if over_limit(address_uses=signups.uses(connection, by_address, now - timedelta(days=1)),
+                  client_uses=signups.uses(connection, by_client, now - timedelta(hours=1)),
+                  limits=Limits(settings.per_address_per_day, settings.per_client_per_hour)):
         raise Refused("Too many requests from here or for this address. "
                       "Try again tomorrow, or ask the library.")
+    signups.record_use(connection, (by_address, by_client), now)
 
 
 def confirmation_token(ctx: Context, pending: PendingSignup) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
     select,
     update,
@@ -224,3 +225,8 @@ def withdraw(conn: Connection, match_ids: Sequence[int]) -> None:
 
 def _sent(match_id: int) -> Exists:
     return exists().where(DeliveryItem.match_id == match_id)
+
+
+def count(conn: Connection) -> int:
+    """How many matches are stored."""
+    return conn.execute(select(func.count()).select_from(Match)).scalar_one()

@@ -43,10 +43,10 @@ from awareness.web import subscribe as subscribe_pages
 from awareness.web import subscribers as subscriber_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
-    FORM_LIMIT,
     checked_form,
     ctx_of,
     current_librarian,
+    form_route,
     librarian_only,
     security_of,
 )
@@ -87,9 +87,6 @@ def create_app(ctx: Context) -> Starlette:
 
 
 def _routes() -> list[Route | Mount]:
-    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
-        return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
-
     return [
         *topic_pages.routes(),
         *driver_pages.routes(),
@@ -98,15 +95,15 @@ def _routes() -> list[Route | Mount]:
         *subscriber_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
-        post("/login", login_submit),
-        post("/logout", logout),
+        form_route("/login", login_submit),
+        form_route("/logout", logout),
         Route("/review", review_page),
-        post("/review/{match_id:int}/approve", approve),
-        post("/review/{match_id:int}/reject", reject),
+        form_route("/review/{match_id:int}/approve", approve),
+        form_route("/review/{match_id:int}/reject", reject),
         Route("/drivers", driver_list),
         Route("/drivers/{slug}", driver_page),
         Route("/unsubscribe/{token}", unsubscribe_confirm),
-        post("/unsubscribe/{token}", unsubscribe_now),
+        form_route("/unsubscribe/{token}", unsubscribe_now),
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -17,7 +17,7 @@ from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import EDITABLE_FIELDS, EditResult, edit_driver
 from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
-from awareness.web.guards import FORM_LIMIT, checked_form, ctx_of, librarian_only, security_of
+from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
@@ -28,10 +28,9 @@ def routes() -> list[Route]:
     """The routes of this module, placed before ``/drivers/{slug}`` so they are not shadowed."""
     return [
         Route("/drivers/attention", attention_page),
-        Route("/review/{match_id:int}/draft", draft, methods=["POST"],
-              max_body_size=FORM_LIMIT),
+        form_route("/review/{match_id:int}/draft", draft),
         Route("/drivers/{slug}/edit", edit_form),
-        Route("/drivers/{slug}/edit", edit_save, methods=["POST"], max_body_size=FORM_LIMIT),
+        form_route("/drivers/{slug}/edit", edit_save),
     ]
 
 

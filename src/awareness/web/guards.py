@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from awareness.service import librarians
 from awareness.service.context import Context
@@ -26,6 +27,11 @@ from awareness.web.security import Session, WebSecurity, csrf_matches
 FORM_LIMIT = 64 * 1024  # bytes; our forms hold a token, a name, a password or a short note
 BAD_FORM = ("This form has expired or came from another site. "
             "Go back, reload the page and try again.")
+
+
+def form_route(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
+    """A POST route for one of our forms, its body capped at ``FORM_LIMIT``."""
+    return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
 
 
 def ctx_of(request: Request) -> Context:

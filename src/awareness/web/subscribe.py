@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -25,7 +24,7 @@ from awareness.errors import NotFound
 from awareness.mail.compose import mask_address
 from awareness.service import subscribing
 from awareness.signup import FREQUENCIES, Choice, Refused, choices_from, pause_until
-from awareness.web.guards import FORM_LIMIT, checked_form, ctx_of, security_of
+from awareness.web.guards import checked_form, ctx_of, form_route, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import new_session
 
@@ -35,24 +34,21 @@ CONFIRM_TOKEN = re.compile(r"[0-9]{1,11}\.[0-9a-f]{32}")
 
 def routes() -> list[Route]:
     """The routes of these pages."""
-    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
-        return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
-
     return [
         Route("/topics", catalogue_page),
         Route("/subscribe", subscribe_form),
-        post("/subscribe", subscribe_submit),
+        form_route("/subscribe", subscribe_submit),
         Route("/confirm/{token}", confirm_page),
-        post("/confirm/{token}", confirm_submit),
+        form_route("/confirm/{token}", confirm_submit),
         Route("/preferences", link_form),
-        post("/preferences", link_submit),
+        form_route("/preferences", link_submit),
         Route("/preferences/{token}", preferences_page),
-        post("/preferences/{token}", preferences_submit),
-        post("/preferences/{token}/leave", leave_topic),
-        post("/preferences/{token}/unsubscribe", leave_all),
+        form_route("/preferences/{token}", preferences_submit),
+        form_route("/preferences/{token}/leave", leave_topic),
+        form_route("/preferences/{token}/unsubscribe", leave_all),
         Route("/preferences/{token}/data.json", my_data),
         Route("/preferences/{token}/erase", erase_page),
-        post("/preferences/{token}/erase", erase_submit),
+        form_route("/preferences/{token}/erase", erase_submit),
     ]
 
 

@@ -8,7 +8,6 @@ token. Staff never see these pages: the reasons and addresses on them are intern
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,7 +18,7 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.roster import STATUSES, search_from
 from awareness.service import roster
 from awareness.signup import FREQUENCIES, Choice
-from awareness.web.guards import FORM_LIMIT, checked_form, ctx_of, librarian_only, security_of
+from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
@@ -31,19 +30,16 @@ MAX_ID = 2**31 - 1  # an INTEGER column
 
 def routes() -> list[Route]:
     """The routes of these pages."""
-    def post(path: str, view: Callable[[Request], Awaitable[Response]]) -> Route:
-        return Route(path, view, methods=["POST"], max_body_size=FORM_LIMIT)
-
     return [
         Route("/subscribers", list_page),
         Route("/subscribers/new", add_form),
-        post("/subscribers/new", add_submit),
+        form_route("/subscribers/new", add_submit),
         Route(ONE, subscriber_page),
-        post(f"{ONE}/suspend", suspend),
-        post(f"{ONE}/resume", resume),
-        post(f"{ONE}/remove", remove),
+        form_route(f"{ONE}/suspend", suspend),
+        form_route(f"{ONE}/resume", resume),
+        form_route(f"{ONE}/remove", remove),
         Route(f"{ONE}/erase", erase_page),
-        post(f"{ONE}/erase", erase_submit),
+        form_route(f"{ONE}/erase", erase_submit),
         Route(f"{ONE}/export.json", export),
     ]
 
