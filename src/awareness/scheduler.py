@@ -47,7 +47,8 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                     relay: Callable[[], object], heartbeat: Heartbeat,
                     stewardship: Callable[[], object],
                     sources_report: Callable[[], object],
-                    housekeeping: Callable[[], object]) -> BackgroundScheduler:
+                    housekeeping: Callable[[], object],
+                    bulletins: Callable[[], object] | None = None) -> BackgroundScheduler:
     """A scheduler with the service's jobs, not yet started."""
     scheduler = BackgroundScheduler(
         timezone=timezone,
@@ -74,6 +75,12 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
     # Sign-ups never confirmed are deleted once they expire, with old rate-limit records.
     scheduler.add_job(housekeeping, IntervalTrigger(hours=1), id="housekeeping",
                       replace_existing=True)
+    if bulletins is not None:
+        # Drafts the next issues, reminds editors, sends approved issues at their time; each
+        # step is idempotent, so a pass every quarter of an hour is as good as a timer per
+        # bulletin, and it follows an edited bulletin file without a restart.
+        scheduler.add_job(bulletins, IntervalTrigger(minutes=15), id="bulletins",
+                          replace_existing=True, next_run_time=datetime.now(UTC))
     scheduler.add_job(heartbeat.beat, IntervalTrigger(seconds=30), id="heartbeat",
                       replace_existing=True, next_run_time=datetime.now(UTC))
 

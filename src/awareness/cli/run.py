@@ -26,6 +26,7 @@ import uvicorn
 from awareness.digests.schedule import missed_runs
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
+    bulletins,
     digests,
     librarians,
     outbox,
@@ -142,7 +143,7 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
         heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
         sources_report=lambda: source_report.send_source_report(ctx),
-        housekeeping=lambda: subscribing.purge(ctx))
+        housekeeping=lambda: subscribing.purge(ctx), bulletins=lambda: _bulletins(ctx))
     # Catch up on digest times missed while the service was down (idempotent per period).
     missed = missed_runs(ctx.now(), s.timezone, daily_time=s.schedule.daily_time,
                          weekly_day=s.schedule.weekly_day,
@@ -156,6 +157,13 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         scheduler.add_job(lambda: send(None), "interval", seconds=30, id="demo-digests",
                           replace_existing=True)
     return scheduler
+
+
+def _bulletins(ctx: Context) -> None:
+    """The bulletins' pass, then the relay at once when it queued copies or reminders."""
+    report = bulletins.tick(ctx)
+    if report.queued or report.reminded:
+        outbox.relay(ctx)
 
 
 # --- demo mode -------------------------------------------------------------------------------
