@@ -119,7 +119,9 @@ def _number(form: FormData, name: str) -> int:
 
 
 def _text(form: FormData, name: str) -> str:
-    return str(form.get(name, ""))[:MAX_TEXT]
+    """A text field as typed: browsers send a textarea's line breaks as CRLF (HTML's form
+    encoding), and the mail's paragraphs are split at blank lines."""
+    return str(form.get(name, ""))[:MAX_TEXT].replace("\r\n", "\n").replace("\r", "\n")
 
 
 # --- librarians: every bulletin --------------------------------------------------------------
