@@ -429,3 +429,26 @@ def test_an_unknown_stop_link_changes_nothing(site: Site) -> None:
             assert anonymous.post(f"/bulletins/stop/{token}",
                                   data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert state(site) == before
+
+
+def test_hostile_feed_text_is_inert_on_every_bulletin_page(site: Site) -> None:
+    """The seed's hostile item (a script-like title, a javascript: link, an unbroken URL)
+    approved into an issue: escaped in the editor, the archive page and the issue's page."""
+    ctx = site.ctx
+    with orm_writing(ctx) as session:
+        session.get_one(Match, site.ids["hostile"]).status = "approved"
+    bulletins.draft(ctx, "workforce")
+    with signed_in(site) as (client, _):
+        editor = client.get(EDIT).text
+        found = client.get(f"{EDIT}?find=onerror").text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in editor
+    for page in (editor, found):
+        assert_inert(page)
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(ctx, "workforce", 1)
+    with site.client() as anonymous:
+        pages = [anonymous.get(path).text for path in ["/bulletins/workforce/1",
+                                                       "/bulletins/workforce"]]
+    for page in pages:
+        assert_inert(page)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages[0]
