@@ -7,8 +7,10 @@ internal (drafts, editors' names, held state, removed items) reaches the public.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import feedparser
@@ -452,3 +454,28 @@ def test_hostile_feed_text_is_inert_on_every_bulletin_page(site: Site) -> None:
     for page in pages:
         assert_inert(page)
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages[0]
+
+
+def test_every_link_in_a_sent_bulletin_can_be_fetched_and_nothing_changes(
+        site: Site, clock: Clock) -> None:
+    """Mail gateways open every link of every message: the subscriber's copy's links (the
+    issue's page, their preferences, the stop link, driver records) all answer, and change
+    nothing."""
+    sent(site, clock)
+    with orm_session(site.ctx) as session:
+        data = session.scalar(select(OutboxMessage.message).where(
+            OutboxMessage.kind == "bulletin", OutboxMessage.subscriber_id.is_not(None)))
+    assert data is not None
+    message = message_from_bytes(data, policy=policy.default)
+    text = "".join(part.get_content() for part in message.walk()
+                   if part.get_content_type() in ("text/plain", "text/html"))
+    links = set(re.findall(re.escape(site.url) + r"/[^\s\"'<>)]+", text))
+    unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
+    links.add(unsubscribe)
+    assert {f"{site.url}/bulletins/workforce/1", f"{site.url}/bulletins/stop/{site.token}",
+            f"{site.url}/preferences/{site.token}"} <= links
+    before = state(site)
+    with httpx.Client(follow_redirects=True, timeout=30) as gateway:
+        for link in sorted(links):
+            assert gateway.get(link).status_code == 200, link
+    assert state(site) == before
