@@ -317,7 +317,7 @@ def test_draft_edit_approve_send_once_archive_and_feed(bulletin_ctx, clock):
 
 def test_an_unapproved_issue_goes_as_drafted_when_the_bulletin_says_send(
         bulletin_ctx, subscriptions, clock):
-    ctx, inbox = bulletin_ctx
+    ctx, _ = bulletin_ctx
     write_bulletin(subscriptions, if_unapproved="send")
     add_item(ctx, "Leadership framework for NHS boards")
     bulletins.tick(ctx)
@@ -331,7 +331,7 @@ def test_an_unapproved_issue_goes_as_drafted_when_the_bulletin_says_send(
 def test_an_editor_gets_a_reminder_the_working_day_before(bulletin_ctx, clock):
     from awareness.service import librarians
 
-    ctx, inbox = bulletin_ctx
+    ctx, _ = bulletin_ctx
     librarians.add_librarian(ctx, "alice", "a long enough password")
     librarians.set_email(ctx, "alice", "alice@library.nhs.uk")
     add_item(ctx, "Leadership framework for NHS boards")
