@@ -28,9 +28,10 @@ def sent_issue_html(ctx, inbox, clock) -> str:
     now = ctx.now()
     with orm_writing(ctx) as session:
         session.add(DriverRecordRow(
-            slug="nhs-long-term-workforce-plan", kind="driver", title="NHS Long Term Workforce Plan",
-            source="NHS England", link="https://www.england.nhs.uk/ltwp/", created_at=now,
-            updated_at=now, status="active",
+            slug="nhs-long-term-workforce-plan", kind="driver",
+            title="NHS Long Term Workforce Plan", source="NHS England",
+            link="https://www.england.nhs.uk/ltwp/", created_at=now, updated_at=now,
+            status="active",
             summary="The plan sets out how the NHS will train, retain and reform its workforce "
                     "over the next fifteen years.",
             impact="Library services support education and training, evidence for workforce "

@@ -156,6 +156,8 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         # the outbox still holds each subscriber to one digest per period.
         scheduler.add_job(lambda: send(None), "interval", seconds=30, id="demo-digests",
                           replace_existing=True)
+        scheduler.add_job(lambda: demo_bulletin(ctx), "interval", seconds=30,
+                          id="demo-bulletin", replace_existing=True)
     return scheduler
 
 
@@ -184,6 +186,22 @@ def _demo_signup(ctx: Context) -> str:
     return subscribing.preferences_url(ctx, confirmed) if confirmed else ""
 
 
+def demo_bulletin(ctx: Context) -> None:
+    """The demo's first bulletin issue, approved and sent as soon as it holds items, so that a
+    newcomer sees one in the outbox, the archive and the feed; the next issue is then drafted
+    and waits in the editor."""
+    for bulletin in ctx.bulletins():
+        if any(i.status == "sent" for i in bulletins.issues(ctx, bulletin.slug)):
+            continue
+        found = bulletins.draft(ctx, bulletin.slug)
+        if found.shown:
+            if found.status == "draft":
+                bulletins.approve(ctx, bulletin.slug, found.number, by="demo-librarian")
+            bulletins.send_issue(ctx, bulletin.slug, found.number)
+            bulletins.draft(ctx, bulletin.slug)
+            outbox.relay(ctx)
+
+
 DEMO_READER = "demo.reader@library.example.nhs.uk"
 DEMO_STAFF = "demo.staff@library.example.nhs.uk"
 
@@ -198,6 +216,9 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     (subs / "topics").mkdir(parents=True, exist_ok=True)
     for topic in (settings.paths.subscriptions / "topics").glob("*.toml"):
         shutil.copyfile(topic, subs / "topics" / topic.name)
+    (subs / "bulletins").mkdir(exist_ok=True)
+    for bulletin in (settings.paths.subscriptions / "bulletins").glob("*.toml"):
+        shutil.copyfile(bulletin, subs / "bulletins" / bulletin.name)
     (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
     demo = dataclasses.replace(
         settings,
@@ -217,7 +238,8 @@ def seed_demo(ctx: Context) -> None:
     seed = resources.files("awareness.demo") / "map-toolkit-leadership.txt"
     with resources.as_file(seed) as path:
         import_drivers(ctx, path)
-    people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily")
+    people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily",
+                          bulletins=True)
     preferences = _demo_signup(ctx)
     password = secrets.token_urlsafe(12)
     try:
@@ -232,6 +254,8 @@ def seed_demo(ctx: Context) -> None:
            "  Log in as demo-librarian (password from the first demo run, or delete the "
            "demo folder to get a new one)\n")
         + f"  Topic catalogue, as staff see it: {ctx.settings.base_url}/topics\n"
+        + f"  Bulletins: {ctx.settings.base_url}/bulletins (the first issue is sent once "
+          "items arrive; the next one waits in the editor)\n"
         + (f"  A member of staff who signed up and confirmed: {preferences}\n"
            if preferences else "")
         + f"  Digests and confirmation mails are written to {outbox}\n",
