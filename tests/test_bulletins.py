@@ -352,3 +352,49 @@ def test_drafts_are_never_in_the_archive(bulletin_ctx):
     assert bulletins.archive(ctx, "workforce", librarian=False)[1] == []
     with pytest.raises(NotEditable):
         bulletins.send_issue(ctx, "workforce", 1)
+
+
+# --- digests on bank holidays, as a setting ----------------------------------------------------
+
+def test_digests_skip_a_bank_holiday_only_when_the_library_asks():
+    from awareness.digests.schedule import missed_runs, sends_today
+
+    easter_monday, tuesday = date(2027, 3, 29), date(2027, 3, 30)
+    assert sends_today("daily", easter_monday, weekly_day="mon", skip_holidays=False)
+    assert sends_today("weekly", easter_monday, weekly_day="mon", skip_holidays=False)
+    assert not sends_today("daily", easter_monday, weekly_day="mon", skip_holidays=True)
+    assert not sends_today("weekly", easter_monday, weekly_day="mon", skip_holidays=True)
+    assert sends_today("weekly", tuesday, weekly_day="mon", skip_holidays=True)
+    assert sends_today("daily", tuesday, weekly_day="mon", skip_holidays=True)
+    assert sends_today("weekly", date(2027, 4, 6), weekly_day="tue", skip_holidays=True)
+    assert not sends_today("weekly", date(2027, 4, 7), weekly_day="tue", skip_holidays=True)
+    # A restart on Easter Monday at 10:00 catches nothing up; on Tuesday it sends the week's.
+    monday_ten = datetime(2027, 3, 29, 10, 0, tzinfo=LONDON)
+    assert missed_runs(monday_ten, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00", skip_holidays=True) == []
+    assert missed_runs(monday_ten, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00") == ["daily", "weekly"]
+    tuesday_ten = datetime(2027, 3, 30, 10, 0, tzinfo=LONDON)
+    assert missed_runs(tuesday_ten, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00", skip_holidays=True) == ["daily", "weekly"]
+    tuesday_six = datetime(2027, 3, 30, 6, 0, tzinfo=LONDON)
+    assert missed_runs(tuesday_six, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00", skip_holidays=True) == []
+
+
+def test_check_names_a_bulletin_topic_that_has_no_file(tmp_path, subscriptions):
+    from awareness.service.checks import check_all
+    from awareness.settings import load_settings
+
+    write_bulletin(subscriptions, text='title = "T"\ntopics = ["leadership", "nursing"]\n')
+    settings = load_settings(environ={"AWARENESS_PATHS_SUBSCRIPTIONS": str(subscriptions),
+                                      "AWARENESS_PATHS_DATA": str(tmp_path / "var")},
+                             cwd=tmp_path)
+    errors, _ = check_all(settings)
+    assert errors == [f"{subscriptions / 'bulletins' / 'workforce.toml'}: no topic 'nursing' "
+                      "(known topics: digital, leadership)"]
+
+
+def test_a_bulletin_cannot_take_the_stop_links_address():
+    with pytest.raises(ConfigError, match="cannot be called 'stop'"):
+        parse_bulletin('title = "T"\ntopics = ["leadership"]\n', "bulletins/stop.toml", "stop")

@@ -48,8 +48,11 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                     stewardship: Callable[[], object],
                     sources_report: Callable[[], object],
                     housekeeping: Callable[[], object],
-                    bulletins: Callable[[], object] | None = None) -> BackgroundScheduler:
-    """A scheduler with the service's jobs, not yet started."""
+                    bulletins: Callable[[], object] | None = None,
+                    weekly_every_day: bool = False) -> BackgroundScheduler:
+    """A scheduler with the service's jobs, not yet started. ``weekly_every_day``: the
+    weekly digest job fires every day at its time and ``send_weekly`` decides whether this
+    is the week's send day (a bank holiday moves it)."""
     scheduler = BackgroundScheduler(
         timezone=timezone,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
@@ -60,7 +63,8 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                       replace_existing=True, next_run_time=datetime.now(UTC))
     scheduler.add_job(send_daily, CronTrigger(hour=daily_h, minute=daily_m, timezone=timezone),
                       id="digests-daily", replace_existing=True)
-    scheduler.add_job(send_weekly, CronTrigger(day_of_week=weekly_day, hour=weekly_h,
+    scheduler.add_job(send_weekly, CronTrigger(day_of_week="*" if weekly_every_day else weekly_day,
+                                               hour=weekly_h,
                                                minute=weekly_m, timezone=timezone),
                       id="digests-weekly", replace_existing=True)
     # Members' lists go out with the weekly digests; the sent-log makes a rerun send nothing.

@@ -39,6 +39,7 @@ _KEYS = frozenset({"title", "description", "send_day", "send_time", "editors", "
 _AUDIENCE_KEYS = frozenset({"subscribers", "addresses"})
 _SECTION_KEYS = frozenset({"title", "topics"})
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+RESERVED = frozenset({"stop"})  # /bulletins/stop/<token> is the one-click "stop bulletins"
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
@@ -98,6 +99,9 @@ def parse_bulletin(text: str, path: str, slug: str) -> BulletinDef:
     if not _SLUG.fullmatch(slug):
         raise ConfigError(f"bulletin file name '{slug}' must be lower-case letters, digits and "
                           "single hyphens (e.g. workforce-weekly.toml)", path=path)
+    if slug in RESERVED:
+        raise ConfigError(f"a bulletin cannot be called '{slug}' (its address is taken); "
+                          "rename the file", path=path)
     data = load_toml(text, path)
     lines = KeyLines(text)
     check = Checker(path, lines, errors=[])

@@ -1,54 +1,18 @@
 """When an issue goes out (pure): the bulletin's weekly slot, moved past bank holidays.
 
 Times are worked out in the library's time zone (Europe/London), so 09:00 stays 09:00 across
-the clock changes. A slot on a bank holiday in England and Wales moves to the next working
-day at the same time; the editors' reminder goes the working day before. Bank holidays come
-from the maintained ``holidays`` package (the substitute days included), never a hand-written
-list.
+the clock changes. A slot on a bank holiday in England and Wales (``awareness.workdays``)
+moves to the next working day at the same time; the editors' reminder goes the working day
+before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from awareness.bulletins.config import DAYS
-
-IsHoliday = Callable[[date], bool]
-
-
-@lru_cache(maxsize=64)
-def _england_and_wales(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
-
-
-def is_bank_holiday(day: date) -> bool:
-    """Is ``day`` a bank holiday in England and Wales?"""
-    return day in _england_and_wales(day.year)
-
-
-def is_working_day(day: date, is_holiday: IsHoliday = is_bank_holiday) -> bool:
-    """Monday to Friday and not a bank holiday."""
-    return day.weekday() < 5 and not is_holiday(day)
-
-
-def next_working_day(day: date, is_holiday: IsHoliday = is_bank_holiday) -> date:
-    """``day`` itself when it is a working day, else the next one."""
-    while not is_working_day(day, is_holiday):
-        day += timedelta(days=1)
-    return day
-
-
-def working_day_before(day: date, is_holiday: IsHoliday = is_bank_holiday) -> date:
-    """The last working day before ``day``."""
-    day -= timedelta(days=1)
-    while not is_working_day(day, is_holiday):
-        day -= timedelta(days=1)
-    return day
+from awareness.workdays import IsHoliday, is_bank_holiday, next_working_day, working_day_before
 
 
 def send_slot(after: datetime, *, day: str, at: tuple[int, int], tz: ZoneInfo,

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import uvicorn
 
-from awareness.digests.schedule import missed_runs
+from awareness.digests.schedule import missed_runs, sends_today
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
     bulletins,
@@ -130,7 +130,14 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         ids = [src.id for src in ctx.sources() if src.enabled] if demo else None
         polling.poll(ctx, ids)
 
+    skip_holidays = s.schedule.bank_holidays == "next-working-day"
+
     def send(frequency: str | None) -> None:
+        today = ctx.now().astimezone(s.timezone).date()
+        if frequency and not sends_today(frequency, today, weekly_day=s.schedule.weekly_day,
+                                         skip_holidays=skip_holidays):
+            log.info("no %s digests today (bank holidays: next working day)", frequency)
+            return
         digests.send_digests(ctx, frequency=frequency)
 
     def relay() -> None:
@@ -143,13 +150,15 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
         heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
         sources_report=lambda: source_report.send_source_report(ctx),
-        housekeeping=lambda: subscribing.purge(ctx), bulletins=lambda: _bulletins(ctx))
+        housekeeping=lambda: subscribing.purge(ctx), bulletins=lambda: _bulletins(ctx),
+        weekly_every_day=skip_holidays)
     # Catch up on digest times missed while the service was down (idempotent per period).
     missed = missed_runs(ctx.now(), s.timezone, daily_time=s.schedule.daily_time,
                          weekly_day=s.schedule.weekly_day,
-                         weekly_time=s.schedule.weekly_time)
-    for frequency in missed:
-        scheduler.add_job(send, args=[frequency], id=f"catch-up-{frequency}",
+                         weekly_time=s.schedule.weekly_time, skip_holidays=skip_holidays)
+    for frequency in missed:  # missed_runs has already skipped bank holidays if asked
+        scheduler.add_job(digests.send_digests, args=[ctx], kwargs={"frequency": frequency},
+                          id=f"catch-up-{frequency}",
                           replace_existing=True)
     if demo:
         # The demo sends digests every half minute so a newcomer sees one in the outbox at once;
