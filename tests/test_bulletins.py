@@ -398,3 +398,14 @@ def test_check_names_a_bulletin_topic_that_has_no_file(tmp_path, subscriptions):
 def test_a_bulletin_cannot_take_the_stop_links_address():
     with pytest.raises(ConfigError, match="cannot be called 'stop'"):
         parse_bulletin('title = "T"\ntopics = ["leadership"]\n', "bulletins/stop.toml", "stop")
+
+
+def test_an_issue_drafted_in_a_bank_holiday_week_is_due_the_next_working_day(bulletin_ctx,
+                                                                             clock):
+    ctx, _ = bulletin_ctx
+    clock.now = datetime(2027, 5, 27, 12, 0, tzinfo=UTC)  # Thursday before the spring holiday
+    add_item(ctx, "Leadership framework for NHS boards")
+    report = bulletins.tick(ctx)
+    assert report.drafted == ["workforce #1"]
+    due = bulletins.issue(ctx, "workforce", 1).due_at
+    assert due == datetime(2027, 6, 1, 9, 0, tzinfo=LONDON)  # Tuesday, not Monday 31 May
