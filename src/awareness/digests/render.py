@@ -10,7 +10,7 @@ is. See docs/email.md for the headers and why each is there.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -30,6 +30,7 @@ from awareness.digests.build import (
     short_summary,
     visible_text,
 )
+from awareness.feedback import ItemFeedbackLinks
 from awareness.links import is_safe_link
 from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose
 from awareness.model import Hit
@@ -73,6 +74,7 @@ class ReaderLinks:
     unsubscribe: str
     preferences: str = ""
     browser: str = ""
+    tell_us_more: str = ""
 
 
 def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -200,19 +202,24 @@ def render_digest(
     preferences_url: str = "",
     browser_url: str = "",
     highlight: bool = False,
+    feedback: Mapping[int, ItemFeedbackLinks] | None = None,
+    tell_us_more_url: str = "",
 ) -> Mail:
     """The digest as a ``multipart/alternative`` message (text first, then HTML).
 
     ``subscribed_topics`` names all the subscriber's topics for the footer; it defaults to the
     topics that have entries. ``preferences_url`` and ``browser_url`` (the reader's
     preferences page, the digest's own page) are in the footer when given; ``highlight``
-    marks the matched words in the HTML part.
+    marks the matched words in the HTML part. ``feedback`` gives each entry's "Useful" /
+    "Not useful" links by match id and ``tell_us_more_url`` the message's own feedback link
+    (issue 17); both are left out when not given.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    links = ReaderLinks(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url))
+    links = ReaderLinks(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url),
+                        safe_url(tell_us_more_url))
     context = _context(digest, identity, links, tz, subscribed_topics)
-    context.update(library=library, highlight=highlight,
+    context.update(library=library, highlight=highlight, feedback=dict(feedback or {}),
                    logo_url=library.logo_url if library.logo_url.startswith("https://") else "")
     return compose(
         sender=Sender(identity.from_addr, identity.from_name), to=to_addr,

@@ -323,3 +323,26 @@ class ItemTombstone(Base):
     source_id: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(1100))
     deleted_at: Mapped[datetime]
+
+
+class Feedback(Base):
+    """A reader's answer to a feedback link (issue 17): one row per reader and thing answered
+    (``target``: ``item:<id>`` or ``message:<outbox key>``), so an answer counts once; a
+    second answer replaces the first. ``answer`` is useful or not_useful for an item, NULL for
+    a "Tell us more" comment. ``item_id`` and ``topic_slug`` say what the reader was shown,
+    for the report's "useful" rate per topic."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "target", name="uq_feedback_subscriber_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    target: Mapped[str] = mapped_column(String(250))
+    item_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    topic_slug: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]

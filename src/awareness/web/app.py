@@ -39,6 +39,7 @@ from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
+from awareness.web import feedback as feedback_pages
 from awareness.web import subscribe as subscribe_pages
 from awareness.web import subscribers as subscriber_pages
 from awareness.web import topics as topic_pages
@@ -92,6 +93,7 @@ def _routes() -> list[Route | Mount]:
         *driver_pages.routes(),
         *subscribe_pages.routes(),
         *digest_pages.routes(),
+        *feedback_pages.routes(),
         *subscriber_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
