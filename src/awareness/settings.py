@@ -222,6 +222,15 @@ class MailSettings:
         False, _bool,
         "Mark the words that matched a topic in the HTML digest. Off: readers see plain "
         "text, as in any newsletter.")
+    track_clicks: bool = setting(
+        False, _bool,
+        "Count which readers open which items: item links in digests go through a signed "
+        "redirect on the web app. Off: links go straight to the publisher and nothing is "
+        "counted. Say so in your privacy notice before turning it on.")
+    click_ignore_seconds: int = setting(
+        120, _at_least(0),
+        "Clicks this many seconds or less after a digest was delivered are not counted: "
+        "mail gateways open every link on arrival.")
 
 
 @dataclass(frozen=True)

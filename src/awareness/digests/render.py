@@ -204,6 +204,7 @@ def render_digest(
     highlight: bool = False,
     feedback: Mapping[int, ItemFeedbackLinks] | None = None,
     tell_us_more_url: str = "",
+    counted_links: Mapping[int, str] | None = None,
 ) -> Mail:
     """The digest as a ``multipart/alternative`` message (text first, then HTML).
 
@@ -212,7 +213,8 @@ def render_digest(
     preferences page, the digest's own page) are in the footer when given; ``highlight``
     marks the matched words in the HTML part. ``feedback`` gives each entry's "Useful" /
     "Not useful" links by match id and ``tell_us_more_url`` the message's own feedback link
-    (issue 17); both are left out when not given.
+    (issue 17); both are left out when not given. ``counted_links`` replaces an entry's link
+    (by match id) with its counted redirect when the library counts clicks.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -220,6 +222,7 @@ def render_digest(
                         safe_url(tell_us_more_url))
     context = _context(digest, identity, links, tz, subscribed_topics)
     context.update(library=library, highlight=highlight, feedback=dict(feedback or {}),
+                   counted=dict(counted_links or {}),
                    logo_url=library.logo_url if library.logo_url.startswith("https://") else "")
     return compose(
         sender=Sender(identity.from_addr, identity.from_name), to=to_addr,

@@ -32,7 +32,7 @@ from awareness.digests.subscribers import Subscriber
 from awareness.digests.view import view_url
 from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
-from awareness.service import feedback
+from awareness.service import clicks, feedback
 from awareness.service.context import Context
 from awareness.service.digest_view import signing_key
 from awareness.service.outbox import RelayReport, relay
@@ -188,4 +188,9 @@ def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: S
                                                       entry.topic_slug)
                   for entry in digest.entries if entry.item_id is not None},
         tell_us_more_url=feedback.message_link(ctx, subscriber.id,
-                                               digest_key(subscriber.id, digest.period_key)))
+                                               digest_key(subscriber.id, digest.period_key)),
+        counted_links={entry.match_id: clicks.item_link(ctx, subscriber.id, entry.item_id,
+                                                        entry.link)
+                       for entry in digest.entries
+                       if settings.mail.track_clicks and entry.item_id is not None
+                       and entry.link})

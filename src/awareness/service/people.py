@@ -14,7 +14,7 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.mail.outbox import DIGEST
 from awareness.service.context import Context
-from awareness.storage import feedback, outbox, subscribers
+from awareness.storage import clicks, feedback, outbox, subscribers
 from awareness.storage.db import reading, writing
 
 
@@ -98,6 +98,7 @@ def erase_subscriber(ctx: Context, email: str) -> int:
         subscriber = _subscriber(connection, email)
         erased = outbox.erase_for(connection, subscriber.id, subscriber.email)
         feedback.erase_for(connection, subscriber.id)
+        clicks.erase_for(connection, subscriber.id)
         subscribers.erase(connection, subscriber.id)
     return erased
 

@@ -346,3 +346,18 @@ class Feedback(Base):
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+
+
+class ItemClick(Base):
+    """A reader's first counted click on an item's link, when ``[mail] track_clicks`` is on
+    (issue 17): one row per reader and item, whatever they click later."""
+
+    __tablename__ = "clicks"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "item_id", name="uq_clicks_subscriber_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    item_id: Mapped[int] = mapped_column(Integer, index=True)
+    clicked_at: Mapped[datetime] = mapped_column(index=True)

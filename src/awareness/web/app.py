@@ -37,6 +37,7 @@ from awareness.mail.compose import mask_address
 from awareness.review import READER_NOTE_LIMIT
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
+from awareness.web import clicks as click_pages
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import feedback as feedback_pages
@@ -94,6 +95,7 @@ def _routes() -> list[Route | Mount]:
         *subscribe_pages.routes(),
         *digest_pages.routes(),
         *feedback_pages.routes(),
+        *click_pages.routes(),
         *subscriber_pages.routes(),
         Route("/", home),
         Route("/login", login_form),

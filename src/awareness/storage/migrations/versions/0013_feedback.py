@@ -1,5 +1,6 @@
 """Reader feedback: "Useful" / "Not useful" on items and "Tell us more" on messages
-(issue 17), one row per reader and thing answered.
+(issue 17), one row per reader and thing answered; and counted clicks (when a library turns
+them on), one row per reader and item.
 
 Revision ID: 0013
 Revises: 0011
@@ -34,9 +35,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_feedback_item_id", "feedback", ["item_id"])
     op.create_index("ix_feedback_created_at", "feedback", ["created_at"])
+    op.create_table(
+        "clicks",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id"),
+                  nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("clicked_at", WHEN, nullable=False),
+        sa.UniqueConstraint("subscriber_id", "item_id", name="uq_clicks_subscriber_item"),
+    )
+    op.create_index("ix_clicks_item_id", "clicks", ["item_id"])
+    op.create_index("ix_clicks_clicked_at", "clicks", ["clicked_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clicks_clicked_at", table_name="clicks")
+    op.drop_index("ix_clicks_item_id", table_name="clicks")
+    op.drop_table("clicks")
     op.drop_index("ix_feedback_created_at", table_name="feedback")
     op.drop_index("ix_feedback_item_id", table_name="feedback")
     op.drop_table("feedback")
