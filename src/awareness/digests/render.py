@@ -34,6 +34,7 @@ from awareness.feedback import ItemFeedbackLinks
 from awareness.links import is_safe_link
 from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose
 from awareness.model import Hit
+from awareness.precision import percent
 from awareness.topics.highlight import highlight, mark_spans
 
 SUBJECT_TEMPLATE = "digest/subject.txt"
@@ -95,7 +96,7 @@ def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
     env.filters.update(
         safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary,
         snippet=reader_snippet, first_sentence=first_sentence, summary_html=summary_html,
-        wordwrap=wordwrap,
+        wordwrap=wordwrap, percent=percent,
     )
     return env
 
