@@ -25,12 +25,15 @@ def add_review(conn: Connection, match_id: int, *, librarian: str, decision: str
                         "note": note, "decided_at": decided_at})
 
 
-def decision_counts(conn: Connection, since: datetime, by: str) -> dict[str, Decisions]:
+def decision_counts(conn: Connection, since: datetime, by: str,
+                    until: datetime | None = None) -> dict[str, Decisions]:
     """Approved and rejected matches per topic (``by="topic"``) or per source
-    (``by="source"``), among the matches a librarian decided since ``since``. Each match
-    counts once, under the decision in force (a match decided twice counts as its last)."""
+    (``by="source"``), among the matches a librarian decided since ``since`` (and before
+    ``until``). Each match counts once, under the decision in force (a match decided twice
+    counts as its last)."""
     group = Match.topic_slug if by == "topic" else Item.source_id
-    decided = select(Review.match_id).where(Review.decided_at >= since).distinct().subquery()
+    window = [Review.decided_at >= since] + ([Review.decided_at < until] if until else [])
+    decided = select(Review.match_id).where(*window).distinct().subquery()
     rows = conn.execute(
         select(group.label("key"), Match.status, func.count().label("n"))
         .select_from(Match)

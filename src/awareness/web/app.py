@@ -41,6 +41,7 @@ from awareness.web import clicks as click_pages
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import feedback as feedback_pages
+from awareness.web import reports as report_pages
 from awareness.web import subscribe as subscribe_pages
 from awareness.web import subscribers as subscriber_pages
 from awareness.web import topics as topic_pages
@@ -96,6 +97,7 @@ def _routes() -> list[Route | Mount]:
         *digest_pages.routes(),
         *feedback_pages.routes(),
         *click_pages.routes(),
+        *report_pages.routes(),
         *subscriber_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
