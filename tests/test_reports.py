@@ -217,6 +217,11 @@ EXPECTED = {
                             "flagged": False}},
     "driver_reviews": {"due": 3, "on_time": 1, "late": 1, "not_reviewed": 1},
     "sources_by_health": {"active": 1, "broken": 1, "gone": 1},
+    "reader_comments": [
+        {"date": "2026-08-06", "topic": "Digital health and AI", "about": "N3",
+         "answer": "useful", "comment": "great"},
+        {"date": "2026-09-02", "topic": "", "about": "", "answer": None,
+         "comment": "more please"}],
 }
 
 

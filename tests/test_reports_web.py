@@ -77,6 +77,12 @@ def table_of(page, chart: str) -> dict[str, list[str]]:  # type: ignore[no-untyp
     return found
 
 
+def table_of_cells(page, table: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    rows = page.locator(f"#table-{table} tbody tr")
+    return [[c.inner_text() for c in rows.nth(i).locator("td").all()]
+            for i in range(rows.count())]
+
+
 @pytest.mark.parametrize("width", (1280, 390))
 def test_the_report_page_in_a_browser(browser: Browser, report_site: tuple[str, Context],
                                       width: int) -> None:
@@ -117,6 +123,9 @@ def test_the_report_page_in_a_browser(browser: Browser, report_site: tuple[str, 
     assert table_of(page, "source-health") == {
         "NHS England news": ["active", "4"], "The King's Fund": ["broken", "2"],
         "Old feed": ["gone", "0"]}
+    assert table_of_cells(page, "reader-comments") == [
+        ["2026-08-06", "N3 (Digital health and AI)", "Useful", "great"],
+        ["2026-09-02", "The updates in general", "", "more please"]]
     # The values drawn in a chart are the table's.
     drawn = page.locator("#readers-by-organisation .text-overlay text.value").all_text_contents()
     assert sorted(drawn) == ["1", "2"]

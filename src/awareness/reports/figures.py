@@ -110,6 +110,27 @@ class TopicFeedback:
 
 
 @dataclass(frozen=True)
+class ReaderComment:
+    """A comment a reader wrote, as librarians read it: when (local date), the topic and
+    item it is about ("" for a "Tell us more" reply), their answer, the text; never who."""
+
+    on: date
+    topic: str
+    about: str
+    answer: str | None
+    text: str
+
+
+def reader_comments(rows: Iterable[tuple[datetime, str | None, str | None, str | None, str]],
+                    names: Mapping[str, str], tz: ZoneInfo) -> tuple[ReaderComment, ...]:
+    """The comments as the report lists them, from (when, topic slug, item title, answer,
+    comment) rows."""
+    return tuple(ReaderComment(when.astimezone(tz).date(),
+                               names.get(slug, slug) if slug else "", title or "",
+                               answer, text) for when, slug, title, answer, text in rows)
+
+
+@dataclass(frozen=True)
 class ItemsBy:
     """Items of one topic or source in the period: how many, and how many of them reached
     readers (topics: approved or sent without review; sources: matched by any topic)."""
@@ -165,6 +186,7 @@ class ImpactReport:
     driver_reviews: DriverReviews
     sources_by_health: tuple[Count, ...]
     source_health: tuple[tuple[str, str, int], ...] = field(default=())  # name, state, items
+    comment_texts: tuple[ReaderComment, ...] = field(default=())
 
     @property
     def digests_sent(self) -> int:

@@ -50,6 +50,8 @@ def as_json(report: ImpactReport) -> dict[str, Any]:
                            "late": r.driver_reviews.late,
                            "not_reviewed": r.driver_reviews.not_reviewed},
         "sources_by_health": {c.label: c.value for c in r.sources_by_health},
+        "reader_comments": [{"date": c.on.isoformat(), "topic": c.topic, "about": c.about,
+                             "answer": c.answer, "comment": c.text} for c in r.comment_texts],
     }
 
 
@@ -65,7 +67,8 @@ def _judged(judged: Any) -> dict[str, Any]:
 
 def as_csv(report: ImpactReport) -> str:
     """Every figure as one CSV table, one number a row: section, label, measure, value
-    (what a spreadsheet pivots). Rates are fractions."""
+    (what a spreadsheet pivots). Rates are fractions. Readers' comments are text, not
+    figures: they are in the HTML and the JSON."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
     writer.writerow(["period", "section", "label", "measure", "value"])
@@ -78,8 +81,8 @@ def as_csv(report: ImpactReport) -> str:
 
 def _flat(section: str, value: Any) -> list[tuple[str, str, Any]]:
     """The (label, measure, value) rows of one section of ``as_json``."""
-    if section in ("period", "from", "until", "made_at"):
-        return []
+    if section in ("period", "from", "until", "made_at", "reader_comments"):
+        return []  # said in the file's first column, or text rather than a number
     if not isinstance(value, dict):
         return [("", section, value)]
     rows: list[tuple[str, str, Any]] = []

@@ -31,6 +31,7 @@ def impact_report(ctx: Context, period: Period) -> ImpactReport:
         sent = reports.sent_by_kind(conn, start, end)
         answers = reports.feedback_answers(conn, start, end)
         comments = reports.comments(conn, start, end)
+        said = reports.comment_texts(conn, start, end)
         clicks = reports.clicks(conn, start, end)
         by_topic = reports.items_by_topic(conn, start, end)
         by_source = reports.items_by_source(conn, start, end)
@@ -47,7 +48,8 @@ def impact_report(ctx: Context, period: Period) -> ImpactReport:
         readers_by_topic=core.readers_by_topic(follows, topic_names),
         sent_by_kind=tuple(core.Count(kind, n) for kind, n in sorted(sent.items())),
         feedback_by_topic=core.feedback_by_topic(answers, topic_names),
-        comments=comments, clicks=clicks if ctx.settings.mail.track_clicks or clicks else None,
+        comments=comments, comment_texts=core.reader_comments(said, topic_names, tz),
+        clicks=clicks if ctx.settings.mail.track_clicks or clicks else None,
         items_by_topic=core.items_by(by_topic, topic_names),
         items_by_source=core.items_by(by_source, source_names),
         precision_by_topic=_judged(ctx, decided["topic"], topic_names),

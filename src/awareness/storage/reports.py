@@ -77,6 +77,20 @@ def comments(conn: Connection, start: datetime, end: datetime) -> int:
         Feedback.comment != "", Feedback.updated_at >= start, Feedback.updated_at < end))
 
 
+def comment_texts(conn: Connection, start: datetime, end: datetime
+                  ) -> list[tuple[datetime, str | None, str | None, str | None, str]]:
+    """(when, topic slug, item title, answer, comment) of every answer with a comment last
+    given in the range, oldest first; never who gave it."""
+    rows = conn.execute(
+        select(Feedback.updated_at, Feedback.topic_slug, Item.title, Feedback.answer,
+               Feedback.comment)
+        .outerjoin(Item, Item.id == Feedback.item_id)
+        .where(Feedback.comment != "", Feedback.updated_at >= start, Feedback.updated_at < end)
+        .order_by(Feedback.updated_at, Feedback.id))
+    return [(row.updated_at, row.topic_slug, row.title, row.answer, row.comment)
+            for row in rows]
+
+
 def clicks(conn: Connection, start: datetime, end: datetime) -> int:
     """Reader-item clicks counted in the range."""
     return _count(conn, select(func.count()).select_from(ItemClick).where(
