@@ -14,6 +14,8 @@ from email.message import Message
 
 import httpx
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
@@ -72,6 +74,20 @@ def test_tampered_other_reader_and_other_purpose_tokens_are_refused() -> None:
     assert read_token(KEY, URLSafeSerializer(KEY, salt=SALT).dumps({"i": 1})) is None
     for junk in ("", ".", "a.b.c", "é" * 40):
         assert read_token(KEY, junk) is None
+
+
+@given(reader=st.integers(1, 10**9), item=st.integers(1, 10**9),
+       topic=st.text(min_size=1, max_size=40), at=st.integers(0, 10**6), char=st.characters())
+def test_any_link_reads_back_and_any_change_to_it_is_refused(
+        reader: int, item: int, topic: str, at: int, char: str) -> None:
+    token = item_token(KEY, reader, item, topic)
+    assert read_token(KEY, token) == FeedbackTarget(reader, item_id=item, topic=topic)
+    where = at % len(token)
+    changed = token[:where] + char + token[where + 1:]
+    assume(changed != token)
+    found = read_token(KEY, changed)
+    # base64 padding bits aside, a changed token names nothing, or exactly the same thing.
+    assert found is None or found == FeedbackTarget(reader, item_id=item, topic=topic)
 
 
 # --- over HTTP ----------------------------------------------------------------------------------
@@ -165,7 +181,7 @@ def test_tell_us_more_needs_words_and_keeps_them(staff_site: StaffSite, clock: C
 def test_tampered_and_other_readers_links_are_refused(staff_site: StaffSite,
                                                       clock: Clock) -> None:
     site = staff_site
-    useful, _, _ = feedback_links(the_digest(site, clock), site)
+    useful, _, more = feedback_links(the_digest(site, clock), site)
     token = useful.removeprefix("/feedback/").removesuffix("/useful")
     payload, _, signature = token.rpartition(".")
     key = site.ctx.settings.secret_key()
@@ -183,6 +199,8 @@ def test_tampered_and_other_readers_links_are_refused(staff_site: StaffSite,
         for links in (unknown_reader, gone_item):
             assert visitor.get(links.useful.removeprefix(site.url)).status_code == 404
         assert visitor.get(f"/feedback/{token}/maybe").status_code == 404
+        # "Tell us more" takes a comment, not an answer.
+        assert visitor.get(f"{more}/useful").status_code == 404
         # A form from elsewhere (no token of this page) is refused too.
         assert visitor.post(f"/feedback/{token}", data={"answer": USEFUL}).status_code == 403
         assert visitor.post(f"/feedback/{token}", data={"csrf": csrf,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -158,3 +159,12 @@ def test_the_stewardship_mail_names_topics_below_the_threshold(
     html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "Leadership: 40% of 5 approved" in html
     assert 'href="https://library.example.nhs.uk/topics/try"' in html
+
+
+@pytest.mark.db
+def test_topics_list_works_before_the_database_exists(tmp_path: Path) -> None:
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'not-yet.db'}")
+    out = CliRunner().invoke(cli, ["topics", "list", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert {row["slug"]: row["precision"] for row in json.loads(out.output)} == {
+        "digital": None, "leadership": None}

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from awareness.precision import Precision, precision_table
 from awareness.service.context import Context
 from awareness.storage import reports, reviews
-from awareness.storage.db import reading
+from awareness.storage.db import current_revision, reading
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,14 @@ def precision(ctx: Context, now: datetime | None = None) -> PrecisionReport:
     now = now or ctx.now()
     with reading(ctx.engine) as connection:
         return precision_in(ctx, connection, now)
+
+
+def precision_if_stored(ctx: Context) -> PrecisionReport | None:
+    """``precision``, or None before ``awareness init`` made the database (``topics list``
+    reads only the topic files and worked without one)."""
+    if current_revision(ctx.engine) is None:
+        return None
+    return precision(ctx)
 
 
 def precision_in(ctx: Context, connection: Connection, now: datetime) -> PrecisionReport:

@@ -57,8 +57,8 @@ async def feedback_page(request: Request) -> Response:
     """The one-button page of a link; records nothing."""
     found = await _found(request)
     chosen = ANSWER_PATHS.get(request.path_params.get("answer", ""))
-    if found is None or (found.target.item_id is not None and chosen is None
-                         and "answer" in request.path_params):
+    answerable = found is not None and found.target.item_id is not None
+    if found is None or ("answer" in request.path_params and (chosen is None or not answerable)):
         return _page(request, "feedback_invalid.html", status_code=404)
     return _page(request, "feedback.html", found=found, token=request.path_params["token"],
                  chosen=chosen)
