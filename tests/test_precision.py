@@ -8,10 +8,12 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
@@ -19,12 +21,15 @@ from hypothesis import strategies as st
 
 from awareness.cli import cli
 from awareness.precision import Decisions, is_flagged, percent, precision_table, trend
+from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.service.precision import precision
 from awareness.service.stewardship import send_stewardship
 from awareness.storage.models import Item, Match, Review, Source
+from awareness.web.app import create_app
 from tests.conftest import Clock, orm_session, settings_env
 from tests.test_drivers_stewardship import seed as seed_records
+from tests.test_web import PASSWORD, LiveServer, login, parse
 
 # --- pure ---------------------------------------------------------------------------------------
 
@@ -87,8 +92,9 @@ def seed_reviews(ctx: Context, now: datetime) -> None:
     with orm_session(ctx) as session, session.begin():
         for source_id, name in (("nhs-england", "NHS England news"),
                                 ("kings-fund", "The King's Fund")):
-            session.add(Source(id=source_id, name=name, publisher=name,
-                               url=f"https://{source_id}.example/feed", kind="feed"))
+            if session.get(Source, source_id) is None:
+                session.add(Source(id=source_id, name=name, publisher=name,
+                                   url=f"https://{source_id}.example/feed", kind="feed"))
         session.flush()
         for number, (topic, source_id, status, decisions) in enumerate(plan):
             item = Item(source_id=source_id, key=f"k{number}", title=f"Item {number}",
@@ -168,3 +174,23 @@ def test_topics_list_works_before_the_database_exists(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert {row["slug"]: row["precision"] for row in json.loads(out.output)} == {
         "digital": None, "leadership": None}
+
+
+@pytest.mark.integration
+def test_the_try_page_shows_each_topics_precision(make_context: Callable[..., Context]) -> None:
+    ctx = make_context(AWARENESS_REPORTS_PRECISION_MIN_DECISIONS="5")
+    seed_reviews(ctx, ctx.now())
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    with LiveServer(create_app(ctx), sock), httpx.Client(
+            base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as client:
+        assert login(client).status_code == 303
+        page = client.get("/topics/try")
+    assert page.status_code == 200
+    rows = {row.findtext("th/a"): [" ".join("".join(td.itertext()).split())
+                                   for td in row.findall("td")]
+            for row in parse(page.text).iter("tr") if row.find("th/a") is not None}
+    assert rows == {"Digital health and AI": ["100% of 3", "75% of 4", "rising"],
+                    "Leadership": ["40% of 5", "60% of 10", "falling"]}
+    assert "below 50%" in page.text and page.text.count('class="flagged"') == 1

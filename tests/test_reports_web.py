@@ -1,7 +1,7 @@
 """The librarians' ``/reports`` page (issue 17) on a real server: librarians only, its own
 strict policy, downloads; and in a real browser at 1280 and 390 px: axe-core passes, the
 charts draw, and each chart's table holds the numbers counted by hand in
-``tests/test_reports.py``."""
+``tests/test_reports.py``; the "try a query" page's precision table passes axe-core too."""
 
 from __future__ import annotations
 
@@ -135,5 +135,10 @@ def test_the_report_page_in_a_browser(browser: Browser, report_site: tuple[str, 
                      ).wait_for()
     page.emulate_media(media="print")
     assert page.locator(".choose").is_hidden()
+    page.emulate_media(media="screen")
+    # The strategy page shows each topic's precision too.
+    page.goto(f"{url}/topics/try")
+    check_page(page, "topics-try-precision")
+    assert page.locator("table.precision tbody tr").count() == 2
     assert watched.problems == []
     context.close()
