@@ -25,7 +25,14 @@ from awareness.service.context import Context
 from awareness.service.outbox import relay
 from awareness.storage import subscribers
 from awareness.storage.db import reading
-from awareness.storage.models import OutboxMessage, RateEvent, Signup, Subscriber, Subscription
+from awareness.storage.models import (
+    Feedback,
+    OutboxMessage,
+    RateEvent,
+    Signup,
+    Subscriber,
+    Subscription,
+)
 from awareness.web.app import create_app
 from tests.conftest import Clock, Inbox, orm_session
 from tests.test_web import EMAIL, LiveServer, csrf_of, parse, seed
@@ -53,7 +60,7 @@ class StaffSite:
         return [message_from_bytes(data) for _, _, data in new]
 
     def state(self) -> tuple[object, ...]:
-        """Everything a visitor could change: subscribers, subscriptions, sign-ups."""
+        """Everything a visitor could change: subscribers, subscriptions, sign-ups, feedback."""
         with orm_session(self.ctx) as session:
             return (
                 session.execute(select(
@@ -62,7 +69,9 @@ class StaffSite:
                 session.execute(select(Subscription.subscriber_id, Subscription.topic_slug,
                                        Subscription.frequency)
                                 .order_by(Subscription.id)).all(),
-                session.execute(select(Signup.id, Signup.email)).all())
+                session.execute(select(Signup.id, Signup.email)).all(),
+                session.execute(select(Feedback.subscriber_id, Feedback.target, Feedback.answer,
+                                       Feedback.comment)).all())
 
 
 @contextmanager

@@ -222,6 +222,15 @@ class MailSettings:
         False, _bool,
         "Mark the words that matched a topic in the HTML digest. Off: readers see plain "
         "text, as in any newsletter.")
+    track_clicks: bool = setting(
+        False, _bool,
+        "Count which readers open which items: item links in digests go through a signed "
+        "redirect on the web app. Off: links go straight to the publisher and nothing is "
+        "counted. Say so in your privacy notice before turning it on.")
+    click_ignore_seconds: int = setting(
+        120, _at_least(0),
+        "Clicks this many seconds or less after a digest was delivered are not counted: "
+        "mail gateways open every link on arrival.")
 
 
 @dataclass(frozen=True)
@@ -309,10 +318,32 @@ class LibrarySettings:
         "an image about 48 pixels high. Empty: no logo (and no image in the mail at all).")
 
 
+def _fraction(value: Any) -> float:
+    """A number from 0 to 1."""
+    number = _float(value)
+    if not 0 <= number <= 1:
+        raise ValueError(f"expected a number from 0 to 1, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Strategy precision and the impact report (issue 17)."""
+
+    precision_threshold: float = setting(
+        0.5, _fraction,
+        "A topic whose share of approved matches over the last 30 days (approved ÷ decided) "
+        "is below this is flagged in `topics list`, the report and the stewardship mail.")
+    precision_min_decisions: int = setting(
+        10, _positive,
+        "Decisions a topic needs over the last 30 days before it can be flagged.")
+
+
 SECTIONS: dict[str, type] = {
     "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
     "sources": SourcesSettings, "signup": SignupSettings, "library": LibrarySettings,
+    "reports": ReportSettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -337,6 +368,7 @@ class Settings:
     sources: SourcesSettings
     signup: SignupSettings
     library: LibrarySettings
+    reports: ReportSettings
     base_dir: Path
     config_path: Path | None = None
 

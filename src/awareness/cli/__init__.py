@@ -18,6 +18,7 @@ from awareness.cli import (  # noqa: F401 (registers the commands)
     listings,
     people,
     pipeline,
+    reports,
     topics,
 )
 from awareness.cli.base import cli, err_console

@@ -6,6 +6,7 @@ import click
 
 from awareness.cli.base import State, cli, emit_json, pass_state, table
 from awareness.errors import ConfigError, QuerySyntaxError
+from awareness.precision import Precision, percent
 from awareness.topics.query import Query, parse_query
 
 
@@ -18,16 +19,34 @@ def topics() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def topics_list(state: State, as_json: bool) -> None:
-    """Every topic with its query."""
+    """Every topic with its query and its precision: approved ÷ decided over 30 and 90 days
+    (a "!" marks a topic below [reports] precision_threshold)."""
+    from awareness.service.precision import precision_if_stored
+    found = precision_if_stored(state.ctx)
+    figures = {p.key: p for p in found.topics} if found else {}
     rows = [{"slug": t.slug, "name": t.name, "review": t.review, "query": t.query.text,
              "sources": list(t.sources), "driver_tags": list(t.driver_tags),
-             "version": t.query.version}
+             "version": t.query.version,
+             "precision": figures[t.slug].as_json() if t.slug in figures else None}
             for t in state.ctx.topics()]
     if as_json:
         emit_json(rows)
         return
-    table(["slug", "name", "review", "query"],
-           [[r["slug"], r["name"], r["review"], r["query"]] for r in rows])
+    table(["slug", "name", "review", "30 days", "90 days", "trend", "query"],
+          [[r["slug"], r["name"], r["review"], *_precision_cells(figures.get(str(r["slug"]))),
+            r["query"]] for r in rows])
+
+
+def _precision_cells(figure: Precision | None) -> list[str]:
+    """"67% of 12" for each window (a "!" after a flagged 30 days), and the trend; blanks
+    before the database exists."""
+    if figure is None:
+        return ["", "", ""]
+    cells = [f"{percent(d.precision)} of {d.decided}" if d.decided else "–"
+             for d in (figure.last_30, figure.last_90)]
+    if figure.flagged:
+        cells[0] += " !"
+    return [*cells, figure.trend]
 
 
 def _draft(text: str, spelling: str) -> Query:

@@ -75,6 +75,7 @@ class DigestEntry:
     story: str | None = None  # the same document from several publishers shares a story
     hits: tuple[Hit, ...] = ()  # the words that made it match, marked in the HTML part
     also_published_by: tuple[str, ...] = ()  # the other publishers of the same story
+    item_id: int | None = None  # the stored item (its feedback links name it)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def digest_entries(candidates: Iterable[Candidate], topic_names: Mapping[str, st
         match_id=c.match_id, topic_slug=c.topic_slug, topic_name=topic_names[c.topic_slug],
         title=c.title, link=c.link, publisher=c.publisher, published=c.published,
         summary=c.summary, score=c.score, note=c.note, story=str(c.story), hits=c.hits,
+        item_id=c.item_id,
         drivers=tuple(DigestDriver(title=r.title, impact=r.impact, url=f"{base}/drivers/{r.slug}")
                       for r in c.records))
         for c in candidates if c.topic_slug in topic_names]

@@ -10,7 +10,7 @@ is. See docs/email.md for the headers and why each is there.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -30,9 +30,11 @@ from awareness.digests.build import (
     short_summary,
     visible_text,
 )
+from awareness.feedback import ItemFeedbackLinks
 from awareness.links import is_safe_link
 from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose
 from awareness.model import Hit
+from awareness.precision import percent
 from awareness.topics.highlight import highlight, mark_spans
 
 SUBJECT_TEMPLATE = "digest/subject.txt"
@@ -73,6 +75,7 @@ class ReaderLinks:
     unsubscribe: str
     preferences: str = ""
     browser: str = ""
+    tell_us_more: str = ""
 
 
 def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -93,7 +96,7 @@ def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
     env.filters.update(
         safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary,
         snippet=reader_snippet, first_sentence=first_sentence, summary_html=summary_html,
-        wordwrap=wordwrap,
+        wordwrap=wordwrap, percent=percent,
     )
     return env
 
@@ -200,19 +203,27 @@ def render_digest(
     preferences_url: str = "",
     browser_url: str = "",
     highlight: bool = False,
+    feedback: Mapping[int, ItemFeedbackLinks] | None = None,
+    tell_us_more_url: str = "",
+    counted_links: Mapping[int, str] | None = None,
 ) -> Mail:
     """The digest as a ``multipart/alternative`` message (text first, then HTML).
 
     ``subscribed_topics`` names all the subscriber's topics for the footer; it defaults to the
     topics that have entries. ``preferences_url`` and ``browser_url`` (the reader's
     preferences page, the digest's own page) are in the footer when given; ``highlight``
-    marks the matched words in the HTML part.
+    marks the matched words in the HTML part. ``feedback`` gives each entry's "Useful" /
+    "Not useful" links by match id and ``tell_us_more_url`` the message's own feedback link
+    (issue 17); both are left out when not given. ``counted_links`` replaces an entry's link
+    (by match id) with its counted redirect when the library counts clicks.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    links = ReaderLinks(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url))
+    links = ReaderLinks(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url),
+                        safe_url(tell_us_more_url))
     context = _context(digest, identity, links, tz, subscribed_topics)
-    context.update(library=library, highlight=highlight,
+    context.update(library=library, highlight=highlight, feedback=dict(feedback or {}),
+                   counted=dict(counted_links or {}),
                    logo_url=library.logo_url if library.logo_url.startswith("https://") else "")
     return compose(
         sender=Sender(identity.from_addr, identity.from_name), to=to_addr,

@@ -32,6 +32,7 @@ from awareness.digests.subscribers import Subscriber
 from awareness.digests.view import view_url
 from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
+from awareness.service import clicks, feedback
 from awareness.service.context import Context
 from awareness.service.digest_view import signing_key
 from awareness.service.outbox import RelayReport, relay
@@ -168,7 +169,8 @@ def _build(run: _Run, subscriber: Subscriber, candidates: list[Candidate],
 def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: Subscriber,
             names: dict[str, str], now: datetime) -> Mail:
     """The subscriber's digest as a message, with their topics by name and their links:
-    unsubscribe, their preferences page, and the digest's own page (signed)."""
+    unsubscribe, their preferences page, the digest's own page (signed), and the signed
+    feedback links under each item and in the footer (issue 17)."""
     me, settings = identity(ctx), ctx.settings
     library = settings.library
     return render_digest(
@@ -181,4 +183,14 @@ def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: S
         preferences_url=f"{me.base_url}/preferences/{subscriber.token}",
         browser_url=view_url(me.base_url, signing_key(settings), subscriber.id,
                              digest.period_key),
-        highlight=settings.mail.highlight)
+        highlight=settings.mail.highlight,
+        feedback={entry.match_id: feedback.item_links(ctx, subscriber.id, entry.item_id,
+                                                      entry.topic_slug)
+                  for entry in digest.entries if entry.item_id is not None},
+        tell_us_more_url=feedback.message_link(ctx, subscriber.id,
+                                               digest_key(subscriber.id, digest.period_key)),
+        counted_links={entry.match_id: clicks.item_link(ctx, subscriber.id, entry.item_id,
+                                                        entry.link)
+                       for entry in digest.entries
+                       if settings.mail.track_clicks and entry.item_id is not None
+                       and entry.link})

@@ -14,7 +14,7 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.mail.outbox import DIGEST
 from awareness.service.context import Context
-from awareness.storage import outbox, subscribers
+from awareness.storage import clicks, feedback, outbox, subscribers
 from awareness.storage.db import reading, writing
 
 
@@ -74,6 +74,7 @@ def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
     with reading(ctx.engine) as connection:
         subscriber = _subscriber(connection, email)
         messages = outbox.about(connection, subscriber.id, subscriber.email)
+        answers = feedback.of_reader(connection, subscriber.id)
     return {
         **view_of(subscriber).as_json(),
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
@@ -83,12 +84,13 @@ def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
             "created_at": m.created_at.isoformat(), "sent_at": _iso(m.sent_at),
             "items": list(m.items),
         } for m in messages],
+        "feedback": answers,
     }
 
 
 def erase_subscriber(ctx: Context, email: str) -> int:
     """Delete a subscriber and every row about them: their messages of any kind (and any
-    addressed to them), the items their digests carried, their topics.
+    addressed to them), the items their digests carried, their feedback, their topics.
 
     Returns the number of outbox messages deleted. Unlike ``remove_subscriber`` nothing is
     kept, so a later digest could repeat items they already had if they subscribe again.
@@ -96,6 +98,8 @@ def erase_subscriber(ctx: Context, email: str) -> int:
     with writing(ctx.engine) as connection:
         subscriber = _subscriber(connection, email)
         erased = outbox.erase_for(connection, subscriber.id, subscriber.email)
+        feedback.erase_for(connection, subscriber.id)
+        clicks.erase_for(connection, subscriber.id)
         subscribers.erase(connection, subscriber.id)
     return erased
 

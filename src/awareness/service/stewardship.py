@@ -5,13 +5,15 @@ A record needs attention when its review date has passed, or when an item was li
 the *same document* or a *new edition* after the record was last updated (the document may
 have changed under it). Each member gets one e-mail per ISO week: it is queued in the outbox
 under the member and the week, so a rerun in the same week queues nothing again, and sent by
-the relay with every other message (``service.outbox``).
+the relay with every other message (``service.outbox``). Below the list, the mail names the
+topics whose strategy precision fell below ``[reports] precision_threshold`` (issue 17), so
+the librarians who read it every week see which strategies need an edit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -21,8 +23,10 @@ from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import due_status
 from awareness.mail.compose import Mail, Sender, compose
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
+from awareness.precision import Precision, percent
 from awareness.service.context import Context, read_librarian_file
 from awareness.service.outbox import relay
+from awareness.service.precision import precision
 from awareness.storage import drivers as store
 from awareness.storage import outbox
 from awareness.storage.db import reading, writing
@@ -117,9 +121,10 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     keys = {i: stewardship_key(i, week) for i in sorted(by_member) if i in members}
     with reading(ctx.engine) as connection:
         before = outbox.statuses(connection, STEWARDSHIP, keys.values())
+    flagged = precision(ctx, now).flagged if len(before) < len(keys) else []
     for initials, key in keys.items():
         if key not in before:
-            _queue(ctx, members[initials], by_member[initials], week, now)
+            _queue(ctx, members[initials], by_member[initials], week, now, flagged)
     relay(ctx)
     with reading(ctx.engine) as connection:
         after = outbox.statuses(connection, STEWARDSHIP, keys.values())
@@ -133,14 +138,15 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
 
 
 def _queue(ctx: Context, person: Member, entries: list[Attention], week: str,
-           now: datetime) -> None:
+           now: datetime, low_precision: Sequence[Precision]) -> None:
     s = ctx.settings
     mail = render_stewardship(ctx.mail_templates(), person, entries,
                               sender=Sender(s.mail.from_addr, s.mail.from_name),
                               base_url=s.base_url,
                               message_id=stewardship_message_id(person.initials, week,
                                                                 s.mail.domain),
-                              now=now, week=week)
+                              now=now, week=week, low_precision=low_precision,
+                              threshold=s.reports.precision_threshold)
     with writing(ctx.engine) as connection:
         outbox.queue(connection, Queued(STEWARDSHIP, stewardship_key(person.initials, week),
                                         mail), now)
@@ -161,10 +167,13 @@ def _report(report: StewardshipReport, initials: str, before: Unsent | None,
 
 def render_stewardship(env: jinja2.Environment, person: Member, entries: Iterable[Attention], *,
                        sender: Sender, base_url: str, message_id: str, now: datetime,
-                       week: str) -> Mail:
-    """One member's weekly list as a ``multipart/alternative`` message."""
+                       week: str, low_precision: Sequence[Precision] = (),
+                       threshold: float = 0.5) -> Mail:
+    """One member's weekly list as a ``multipart/alternative`` message; ``low_precision``
+    names the topics whose precision fell below ``threshold`` (issue 17), after the list."""
     context = {"member": person, "entries": list(entries), "base_url": base_url.rstrip("/"),
-               "week": week}
+               "week": week, "low_precision": list(low_precision),
+               "threshold": percent(threshold)}
     return compose(
         sender=sender, to=person.email, to_name=person.name, message_id=message_id, date=now,
         subject=env.get_template("stewardship/subject.txt").render(context),

@@ -367,3 +367,39 @@ class BulletinEntry(Base):
     position: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
     removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+class Feedback(Base):
+    """A reader's answer to a feedback link (issue 17): one row per reader and thing answered
+    (``target``: ``item:<id>`` or ``message:<outbox key>``), so an answer counts once; a
+    second answer replaces the first. ``answer`` is useful or not_useful for an item, NULL for
+    a "Tell us more" comment. ``item_id`` and ``topic_slug`` say what the reader was shown,
+    for the report's "useful" rate per topic."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "target", name="uq_feedback_subscriber_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    target: Mapped[str] = mapped_column(String(250))
+    item_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    topic_slug: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class ItemClick(Base):
+    """A reader's first counted click on an item's link, when ``[mail] track_clicks`` is on
+    (issue 17): one row per reader and item, whatever they click later."""
+
+    __tablename__ = "clicks"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "item_id", name="uq_clicks_subscriber_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    item_id: Mapped[int] = mapped_column(Integer, index=True)
+    clicked_at: Mapped[datetime] = mapped_column(index=True)

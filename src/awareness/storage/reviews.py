@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, func, insert, select
 
-from awareness.storage.models import Review
+from awareness.precision import Decisions
+from awareness.storage.models import Item, Match, Review
 
 _ADD = insert(Review)
 
@@ -22,3 +23,26 @@ def add_review(conn: Connection, match_id: int, *, librarian: str, decision: str
     """Record one decision (approved or rejected) on a match, with the review-log note."""
     conn.execute(_ADD, {"match_id": match_id, "librarian": librarian, "decision": decision,
                         "note": note, "decided_at": decided_at})
+
+
+def decision_counts(conn: Connection, since: datetime, by: str,
+                    until: datetime | None = None) -> dict[str, Decisions]:
+    """Approved and rejected matches per topic (``by="topic"``) or per source
+    (``by="source"``), among the matches a librarian decided since ``since`` (and before
+    ``until``). Each match counts once, under the decision in force (a match decided twice
+    counts as its last)."""
+    group = Match.topic_slug if by == "topic" else Item.source_id
+    window = [Review.decided_at >= since] + ([Review.decided_at < until] if until else [])
+    decided = select(Review.match_id).where(*window).distinct().subquery()
+    rows = conn.execute(
+        select(group.label("key"), Match.status, func.count().label("n"))
+        .select_from(Match)
+        .join(decided, decided.c.match_id == Match.id)
+        .join(Item, Item.id == Match.item_id)
+        .where(Match.status.in_(("approved", "rejected")))
+        .group_by(group, Match.status)).all()
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row.key, {})[row.status] = int(row.n)
+    return {key: Decisions(approved=c.get("approved", 0), rejected=c.get("rejected", 0))
+            for key, c in counts.items()}

@@ -38,8 +38,11 @@ from awareness.review import READER_NOTE_LIMIT
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import bulletins as bulletin_pages
+from awareness.web import clicks as click_pages
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
+from awareness.web import feedback as feedback_pages
+from awareness.web import reports as report_pages
 from awareness.web import subscribe as subscribe_pages
 from awareness.web import subscribers as subscriber_pages
 from awareness.web import topics as topic_pages
@@ -93,6 +96,9 @@ def _routes() -> list[Route | Mount]:
         *driver_pages.routes(),
         *subscribe_pages.routes(),
         *digest_pages.routes(),
+        *feedback_pages.routes(),
+        *click_pages.routes(),
+        *report_pages.routes(),
         *subscriber_pages.routes(),
         *bulletin_pages.routes(),
         Route("/", home),

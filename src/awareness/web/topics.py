@@ -1,7 +1,9 @@
 """The "try a query" page: a librarian runs a saved topic or a draft strategy over the archive.
 
 Read-only, so a GET with ``?q=`` (or ``?topic=``) is right: the results page can be bookmarked
-and shared between librarians. Sign-in is required because it shows the whole archive.
+and shared between librarians. Sign-in is required because it shows the whole archive. Below
+the form, each saved topic's precision (approved ÷ decided over 30 and 90 days) says which
+strategies need an edit; a flagged one is marked (issue 17).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.errors import QuerySyntaxError
+from awareness.precision import percent
+from awareness.service.precision import precision
 from awareness.service.topics import TriedMatch, TryResult, parse_since, try_query
 from awareness.topics.highlight import highlight
 from awareness.topics.query import Query, parse_query
@@ -79,9 +83,12 @@ async def try_page(request: Request, session: Session) -> Response:
         result = await run_in_threadpool(try_query, ctx, query, parse_since(since),
                                          sources=sources, limit=SHOWN)
     shown = [_shown(m) for m in result.matches] if result else []
+    figures = await run_in_threadpool(precision, ctx)
     return render(request, "topics_try.html", session=session, text=text, spelling=spelling,
                   since=since, since_choices=SINCE_CHOICES, topics=topics, slug=slug,
-                  error=error, error_line=_error_line(text, error), result=result, shown=shown)
+                  error=error, error_line=_error_line(text, error), result=result, shown=shown,
+                  precision=figures.topics, percent=percent,
+                  threshold=percent(ctx.settings.reports.precision_threshold))
 
 
 def _error_line(text: str, error: _Error | None) -> tuple[str, str] | None:

@@ -1,0 +1,37 @@
+"""The impact report: ``awareness report --period 2026-Q3 --format html|csv|json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from awareness.cli.base import State, cli, pass_state
+from awareness.errors import AwarenessError
+
+
+@cli.command("report")
+@click.option("--period", required=True,
+              help="A quarter (2026-Q3), a month (2026-07) or a year (2026).")
+@click.option("--format", "form", type=click.Choice(["html", "csv", "json"]), default="html",
+              show_default=True, help="HTML with charts (prints to PDF), CSV or JSON.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_state
+def report(state: State, period: str, form: str, output: Path | None) -> None:
+    """The library's impact figures for a period: readers by organisation and topic,
+    messages sent, feedback and "useful" rate per topic, items per topic and source,
+    precision, driver records reviewed on time, sources' health."""
+    from awareness.reports.figures import parse_period
+    from awareness.service.reports import rendered
+
+    try:
+        chosen = parse_period(period)
+    except ValueError as err:
+        raise AwarenessError(str(err)) from None
+    text = rendered(state.ctx, chosen, form)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,60 @@
+"""Strategy precision per topic and per source (issue 17): read the decision counts
+(storage), compute the figures (core ``awareness.precision``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from awareness.precision import Precision, precision_table
+from awareness.service.context import Context
+from awareness.storage import reports, reviews
+from awareness.storage.db import current_revision, reading
+
+
+@dataclass(frozen=True)
+class PrecisionReport:
+    """Precision per topic (topics in name order, then any no longer defined) and per source
+    (the sources with decisions over 90 days, by name)."""
+
+    topics: list[Precision]
+    sources: list[Precision]
+
+    @property
+    def flagged(self) -> list[Precision]:
+        """The topics below the threshold."""
+        return [p for p in self.topics if p.flagged]
+
+
+def precision(ctx: Context, now: datetime | None = None) -> PrecisionReport:
+    """Precision over the 30 and 90 days before ``now`` (default: the service's clock)."""
+    now = now or ctx.now()
+    with reading(ctx.engine) as connection:
+        return precision_in(ctx, connection, now)
+
+
+def precision_if_stored(ctx: Context) -> PrecisionReport | None:
+    """``precision``, or None before ``awareness init`` made the database (``topics list``
+    reads only the topic files and worked without one)."""
+    if current_revision(ctx.engine) is None:
+        return None
+    return precision(ctx)
+
+
+def precision_in(ctx: Context, connection: Connection, now: datetime) -> PrecisionReport:
+    """``precision`` inside a transaction the caller holds (the impact report's)."""
+    policy = ctx.settings.reports
+    threshold, least = policy.precision_threshold, policy.precision_min_decisions
+    counts = {(by, days): reviews.decision_counts(connection, now - timedelta(days=days), by)
+              for by in ("topic", "source") for days in (30, 90)}
+    topics = sorted(((t.slug, t.name) for t in ctx.topics()), key=lambda t: t[1].casefold())
+    names = reports.source_names(connection)
+    return PrecisionReport(
+        topics=precision_table(topics, counts["topic", 30], counts["topic", 90],
+                               threshold=threshold, min_decisions=least),
+        sources=[p for p in precision_table(
+            sorted(names.items(), key=lambda s: s[1].casefold()), counts["source", 30],
+            counts["source", 90], threshold=threshold, min_decisions=least)
+            if p.last_90.decided])

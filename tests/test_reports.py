@@ -1,0 +1,299 @@
+"""The impact report (issue 17): figures from a seeded database whose counts are written out
+here by hand (never recomputed by the report's code), in JSON, CSV and HTML, from the CLI and
+the librarians' page; and the plotting library stays out of every other process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from awareness.cli import cli
+from awareness.reports.figures import (
+    DriverReviews,
+    Period,
+    driver_reviews,
+    last_complete_quarter,
+    organisation,
+    parse_period,
+)
+from awareness.service.context import Context
+from awareness.service.reports import rendered
+from awareness.storage.models import (
+    DriverRecordRow,
+    DriverRecordVersion,
+    Feedback,
+    Item,
+    ItemClick,
+    Match,
+    OutboxMessage,
+    Review,
+    Source,
+    Subscriber,
+    Subscription,
+)
+from tests.conftest import orm_writing, settings_env
+
+LONDON_TZ = "Europe/London"
+Q3 = parse_period("2026-Q3")
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+# --- pure ---------------------------------------------------------------------------------------
+
+def test_periods() -> None:
+    assert parse_period("2026-Q3") == Period("2026-Q3", date(2026, 7, 1), date(2026, 10, 1))
+    assert parse_period("2026-q4").after == date(2027, 1, 1)
+    assert parse_period("2026-02") == Period("2026-02", date(2026, 2, 1), date(2026, 3, 1))
+    assert parse_period("2026-12").after == date(2027, 1, 1)
+    assert parse_period("2025") == Period("2025", date(2025, 1, 1), date(2026, 1, 1))
+    assert Q3.label == "2026-Q3 (1 July 2026 – 30 September 2026)"
+    for bad in ("2026-Q5", "2026-13", "2026-00", "Q3", "", "2026-Q3; drop"):
+        with pytest.raises(ValueError, match="not a period"):
+            parse_period(bad)
+    assert last_complete_quarter(date(2026, 11, 23)).name == "2026-Q3"
+    assert last_complete_quarter(date(2026, 2, 1)).name == "2025-Q4"
+
+
+def test_organisation_is_the_address_domain() -> None:
+    assert organisation("Jo.Bloggs@Trust-A.NHS.uk") == "trust-a.nhs.uk"
+
+
+def test_driver_reviews_on_time_late_and_waiting() -> None:
+    from zoneinfo import ZoneInfo
+    tz = ZoneInfo(LONDON_TZ)
+    moves = [(1, utc(2026, 8, 1, 12), "15 August 2026"),   # on time
+             (2, utc(2026, 9, 10, 12), "1 September 2026"),  # late
+             (5, utc(2026, 5, 1, 12), "1 May 2026"),         # due before the period
+             (6, utc(2026, 8, 14, 23, 30), "15 August 2026")]  # 00:30 on the 15th in London
+    current = [(1, date(2027, 8, 15)), (2, date(2027, 9, 1)), (3, date(2026, 9, 20)),
+               (4, date(2026, 12, 1)), (7, None)]
+    assert driver_reviews(current, moves, Q3, tz) == DriverReviews(
+        due=4, on_time=2, late=1, not_reviewed=1)
+
+
+# --- a seeded database --------------------------------------------------------------------------
+
+def seed(ctx: Context) -> None:
+    """Rows whose figures for 2026-Q3 (1 July – 30 September 2026, Europe/London) are:
+
+    readers at the end: 3 (a, b, c); d left on 1 September, e confirmed in October, f never
+      confirmed. By organisation: trust-a.nhs.uk 2, nhs.net 1. By topic: Leadership 2 (a, b),
+      Digital health and AI 2 (a, c). New readers: 2 (b, c).
+    sent: digest 4, stewardship 1. One digest sent at 23:30 UTC on 30 June (00:30 on 1 July
+      in London: inside), one at 23:30 UTC on 30 September (00:30 on 1 October: outside), one
+      pending.
+    answers: Leadership 2 useful, 1 not useful (67%); Digital 1 useful (100%); 2 comments.
+      One answer in June is outside.
+    clicks: 2 (one in June is outside).
+    items by topic: Leadership 3 matched, 2 approved; Digital 2 matched, 1 sent without review.
+    items by source: NHS England news 4 new (its baseline item is not news), 3 matched;
+      The King's Fund 2 new, 2 matched.
+    precision: Leadership 2 of 3 (67%); NHS England news 2 of 2; The King's Fund 0 of 1.
+    driver records due: 3; on time 1, late 1, not reviewed 1.
+    sources: NHS England news active, The King's Fund broken, Old feed gone.
+    """
+    with orm_writing(ctx) as s:
+        s.add_all([
+            Source(id="nhs", name="NHS England news", publisher="NHS England",
+                   url="https://nhs.example/feed", kind="feed"),
+            Source(id="kf", name="The King's Fund", publisher="The King's Fund",
+                   url="https://kf.example/feed", kind="feed", state="broken", error_count=4),
+            Source(id="old", name="Old feed", publisher="Old", url="https://old.example/feed",
+                   kind="feed", state="gone")])
+        s.flush()
+        people = {}
+        for name, domain, confirmed, left, topics in (
+                ("a", "trust-a.nhs.uk", utc(2026, 5, 1), None, ["leadership", "digital"]),
+                ("b", "trust-a.nhs.uk", utc(2026, 8, 10), None, ["leadership"]),
+                ("c", "nhs.net", utc(2026, 7, 15), None, ["digital"]),
+                ("d", "trust-b.nhs.uk", utc(2026, 4, 1), utc(2026, 9, 1), ["leadership"]),
+                ("e", "trust-b.nhs.uk", utc(2026, 10, 5), None, ["leadership"]),
+                ("f", "trust-b.nhs.uk", None, None, ["leadership"])):
+            person = Subscriber(email=f"{name}@{domain}", frequency="weekly", token=name * 20,
+                                created_at=utc(2026, 1, 1), confirmed_at=confirmed,
+                                unsubscribed_at=left)
+            person.subscriptions = [Subscription(topic_slug=t) for t in topics]
+            s.add(person)
+            people[name] = person
+        s.flush()
+        for number, (kind, status, sent_at) in enumerate((
+                ("digest", "sent", utc(2026, 6, 30, 23, 30)), ("digest", "sent", utc(2026, 8, 3)),
+                ("digest", "sent", utc(2026, 8, 10)), ("digest", "sent", utc(2026, 9, 30, 22)),
+                ("digest", "sent", utc(2026, 9, 30, 23, 30)), ("digest", "sent", utc(2026, 6, 1)),
+                ("digest", "pending", None), ("stewardship", "sent", utc(2026, 9, 7)))):
+            s.add(OutboxMessage(kind=kind, key=f"k{number}", subscriber_id=people["a"].id,
+                                sender="x@example.org", recipient="a@trust-a.nhs.uk",
+                                message_id=f"<{number}@x>", message=b"", status=status,
+                                created_at=utc(2026, 6, 1), sent_at=sent_at))
+        items = {}
+        for key, source, seen, baseline in (
+                ("N1", "nhs", utc(2026, 7, 2), False), ("N2", "nhs", utc(2026, 7, 20), False),
+                ("N3", "nhs", utc(2026, 8, 5), False), ("N4", "nhs", utc(2026, 9, 9), False),
+                ("N5", "nhs", utc(2026, 7, 1, 9), True), ("K1", "kf", utc(2026, 8, 1), False),
+                ("K2", "kf", utc(2026, 9, 29), False), ("OLD", "nhs", utc(2026, 6, 10), False),
+                ("NOW", "nhs", utc(2026, 11, 22), False)):
+            items[key] = Item(source_id=source, key=key, title=key, first_seen_at=seen,
+                              baseline=baseline)
+        s.add_all(items.values())
+        s.flush()
+        matches = {}
+        for key, topic, status, made in (
+                ("N1", "leadership", "approved", utc(2026, 7, 2)),
+                ("N2", "leadership", "approved", utc(2026, 7, 20)),
+                ("K1", "leadership", "rejected", utc(2026, 8, 1)),
+                ("N3", "digital", "auto", utc(2026, 8, 5)),
+                ("K2", "digital", "pending", utc(2026, 9, 29)),
+                ("OLD", "leadership", "approved", utc(2026, 6, 10))):
+            matches[key] = Match(item_id=items[key].id, topic_slug=topic, status=status,
+                                 hits=[], score=1.0, created_at=made)
+        s.add_all(matches.values())
+        s.flush()
+        s.add_all(Review(match_id=matches[key].id, librarian="alice", decision=decision,
+                         note="", decided_at=when) for key, decision, when in (
+            ("N1", "approved", utc(2026, 7, 10)), ("N2", "approved", utc(2026, 8, 1)),
+            ("K1", "rejected", utc(2026, 8, 2)), ("OLD", "approved", utc(2026, 6, 15))))
+        for who, target, item, topic, answer, comment, when in (
+                ("a", "N1", "N1", "leadership", "useful", "", utc(2026, 7, 12)),
+                ("b", "N1", "N1", "leadership", "useful", "", utc(2026, 8, 12)),
+                ("a", "N2", "N2", "leadership", "not_useful", "", utc(2026, 8, 1)),
+                ("c", "N3", "N3", "digital", "useful", "great", utc(2026, 8, 6)),
+                ("a", "OLD", "OLD", "leadership", "useful", "", utc(2026, 6, 20)),
+                ("b", "message:x", None, None, None, "more please", utc(2026, 9, 2))):
+            s.add(Feedback(subscriber_id=people[who].id,
+                           target=target if item is None else f"item:{items[item].id}",
+                           item_id=items[item].id if item else None, topic_slug=topic,
+                           answer=answer, comment=comment, created_at=when, updated_at=when))
+        s.add_all(ItemClick(subscriber_id=people[who].id, item_id=items[item].id,
+                            clicked_at=when) for who, item, when in (
+            ("a", "N1", utc(2026, 7, 12)), ("b", "N1", utc(2026, 8, 12)),
+            ("a", "OLD", utc(2026, 6, 12))))
+        records = {}
+        for slug, due in (("r1", date(2027, 8, 15)), ("r2", date(2027, 9, 1)),
+                          ("r3", date(2026, 9, 20)), ("r4", date(2026, 12, 1))):
+            records[slug] = DriverRecordRow(
+                slug=slug, kind="driver", title=slug, created_at=utc(2026, 1, 1),
+                updated_at=utc(2026, 1, 1), review_due_on=due, tags=[], fields={})
+        s.add_all(records.values())
+        s.flush()
+        s.add_all(DriverRecordVersion(
+            driver_id=records[slug].id, changed_at=when, changed_by="alice", action="edited",
+            changes={"fields.due_for_review": [old, new]}) for slug, when, old, new in (
+            ("r1", utc(2026, 8, 1), "15 August 2026", "15 August 2027"),
+            ("r2", utc(2026, 9, 10), "1 September 2026", "1 September 2027")))
+
+
+EXPECTED = {
+    "period": "2026-Q3", "from": "2026-07-01", "until": "2026-10-01",
+    "readers": 3, "new_readers": 2,
+    "readers_by_organisation": {"trust-a.nhs.uk": 2, "nhs.net": 1},
+    "readers_by_topic": {"Digital health and AI": 2, "Leadership": 2},
+    "sent_by_kind": {"digest": 4, "stewardship": 1}, "digests_sent": 4,
+    "feedback_by_topic": {
+        "Digital health and AI": {"useful": 1, "not_useful": 0, "useful_rate": 1.0},
+        "Leadership": {"useful": 2, "not_useful": 1, "useful_rate": 0.667}},
+    "comments": 2, "clicks": 2,
+    "items_by_topic": {"Leadership": {"matched": 3, "for_readers": 2},
+                       "Digital health and AI": {"matched": 2, "for_readers": 1}},
+    "items_by_source": {"NHS England news": {"new": 4, "matched": 3},
+                        "The King's Fund": {"new": 2, "matched": 2}},
+    "precision_by_topic": {"Leadership": {"approved": 2, "rejected": 1, "decided": 3,
+                                          "precision": 0.667, "flagged": False}},
+    "precision_by_source": {
+        "NHS England news": {"approved": 2, "rejected": 0, "decided": 2, "precision": 1.0,
+                             "flagged": False},
+        "The King's Fund": {"approved": 0, "rejected": 1, "decided": 1, "precision": 0.0,
+                            "flagged": False}},
+    "driver_reviews": {"due": 3, "on_time": 1, "late": 1, "not_reviewed": 1},
+    "sources_by_health": {"active": 1, "broken": 1, "gone": 1},
+    "reader_comments": [
+        {"date": "2026-08-06", "topic": "Digital health and AI", "about": "N3",
+         "answer": "useful", "comment": "great"},
+        {"date": "2026-09-02", "topic": "", "about": "", "answer": None,
+         "comment": "more please"}],
+}
+
+
+def test_the_figures_match_the_seeded_counts(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    seed(ctx)
+    figures = json.loads(rendered(ctx, Q3, "json"))
+    assert figures.pop("made_at") == ctx.now().isoformat()
+    assert figures == EXPECTED
+
+
+def test_the_csv_holds_the_same_numbers(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    seed(ctx)
+    rows = list(csv.reader(io.StringIO(rendered(ctx, Q3, "csv"))))
+    assert rows[0] == ["period", "section", "label", "measure", "value"]
+    found = {tuple(row[1:4]): row[4] for row in rows[1:]}
+    assert all(row[0] == "2026-Q3" for row in rows[1:])
+    assert found["readers", "", "readers"] == "3"
+    assert found["readers_by_organisation", "trust-a.nhs.uk", "count"] == "2"
+    assert found["feedback_by_topic", "Leadership", "useful_rate"] == "0.667"
+    assert found["driver_reviews", "on_time", "count"] == "1"
+    assert found["precision_by_source", "The King's Fund", "precision"] == "0.0"
+
+
+def test_the_cli_writes_each_format(make_context: Callable[..., Context], tmp_path: Path,
+                                    database_url: str) -> None:
+    ctx = make_context()
+    seed(ctx)
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["report", "--period", "2026-Q3", "--format", "json"], env=env)
+    assert out.exit_code == 0, out.output
+    figures = json.loads(out.output)
+    figures.pop("made_at")
+    assert figures == EXPECTED
+    target = tmp_path / "q3.html"
+    out = runner.invoke(cli, ["report", "--period", "2026-Q3", "-o", str(target)], env=env)
+    assert out.exit_code == 0, out.output
+    page = target.read_text(encoding="utf-8")
+    assert "<script" not in page and "http://" not in page.replace(
+        "http://www.w3.org/2000/svg", "")  # nothing loaded from anywhere
+    assert page.count('role="img"') == 6 and "@media print" in page
+    out = runner.invoke(cli, ["report", "--period", "2026-Q9"], env=env)
+    assert "not a period" in str(out.exception)  # main() prints it as one "error:" line
+
+
+@pytest.mark.integration
+def test_polling_sending_and_the_web_app_never_load_the_plotting_library() -> None:
+    code = ("import sys, awareness.cli, awareness.web.app, awareness.service.polling, "
+            "awareness.service.digests, awareness.service.reports, awareness.scheduler; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pygal', 'matplotlib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_chart_is_accessible_self_contained_and_the_same_each_time() -> None:
+    from awareness.reports.charts import bar_chart
+
+    rows = [("trust-a.nhs.uk", 2), ("nhs.net", 1)]
+    svg = bar_chart("readers", "Readers <by> organisation", "Readers & their domains", rows)
+    assert svg == bar_chart("readers", "Readers <by> organisation", "Readers & their domains",
+                            rows)
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" id="readers"')
+    assert 'role="img" aria-labelledby="readers-title readers-desc"' in svg
+    assert '<title id="readers-title">Readers &lt;by&gt; organisation</title>' in svg
+    assert '<desc id="readers-desc">Readers &amp; their domains</desc>' in svg
+    assert "<script" not in svg and "<!--" not in svg and "href" not in svg
+    assert bar_chart("readers", "Readers", "", []) == ""
+    # pygal's import hook is gone: it made every later failed import warn in the process.
+    assert not [f for f in sys.meta_path if type(f).__name__ == "PluginImportFixer"]
+    with pytest.raises(ValueError):
+        bar_chart('x" onload="alert(1)', "t", "d", rows)
