@@ -30,6 +30,7 @@ SHELL = {
     "awareness.service": "the use cases: where the core meets storage, fetching and mail",
     "awareness.storage": "SQLAlchemy and Alembic: the database",
     "awareness.scheduler": "APScheduler; its heartbeat reads the clock",
+    "awareness.leader": "leader election: a lock file, or an advisory lock in the database",
     "awareness.settings": "reads the settings file, the environment and secret files",
     "awareness.sources.fetch": "HTTP (httpx) and DNS",
     "awareness.sources.worker": "worker processes with time and memory limits",

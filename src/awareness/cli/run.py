@@ -1,8 +1,9 @@
 """``awareness run``: the web app and the scheduler in one process (the embedded default).
 
 Only one process per deployment may run the scheduler (RELIABILITY finding 11, S1): the
-scheduler starts only while this process holds an exclusive ``flock`` on
-``<data>/scheduler.lock``; a second process serves the web app and waits on standby.
+scheduler runs only while this process holds the leader lock (``awareness.leader``: an
+advisory lock on PostgreSQL, a ``flock`` on SQLite); any other process serves the web app
+and waits on standby.
 
 This is the process entry point, so it lives with the CLI and not in ``service/``, which holds
 use cases only (docs/architecture.md). ``cli.pipeline``'s ``run`` command imports it only when
@@ -12,18 +13,17 @@ it runs, so other commands never load uvicorn, Starlette or APScheduler.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import secrets
 import shutil
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import uvicorn
 
 from awareness.digests.schedule import missed_runs
+from awareness.leader import Leadership, lock_for
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
     digests,
@@ -43,31 +43,6 @@ from awareness.web.app import create_app
 log = logging.getLogger(__name__)
 
 
-class SchedulerLock:
-    """An exclusive, non-blocking file lock; released by the OS if the process dies."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._handle = handle
-        return True
-
-    def release(self) -> None:
-        if self._handle:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-
 def run_service(settings: Settings, *, demo: bool = False) -> None:
     """Serve the web app in the foreground and run the scheduler beside it until stopped."""
     feeds = None
@@ -79,47 +54,54 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     if demo:
         seed_demo(ctx)
     heartbeat = Heartbeat()
-    scheduler = _scheduler(ctx, heartbeat, demo=demo)
-    lock = SchedulerLock(settings.paths.data / "scheduler.lock")
-    stop = threading.Event()
-    threading.Thread(target=_lead_when_possible, args=(lock, scheduler, stop), daemon=True).start()
+    leadership = _leadership(ctx, heartbeat, demo=demo)
+    done = threading.Event()
+    election = threading.Thread(target=leadership.run, args=(done,), daemon=True)
+    election.start()
 
     app = create_app(ctx)
 
     def nudge_relay() -> None:
         """Send account mail (a confirmation link) now, not at the relay's next pass."""
-        if scheduler.running:
+        scheduler = leadership.handle
+        if scheduler is not None and scheduler.running:
             scheduler.modify_job("relay", next_run_time=datetime.now(UTC))
 
     app.state.nudge_relay = nudge_relay
-    poll_seconds = 10 if demo else settings.schedule.poll_seconds
-    app.state.health_checks.append(
-        lambda: ("scheduler", heartbeat.healthy(60) or not scheduler.running,
-                 "standby" if not scheduler.running else f"{heartbeat.job_errors} job errors"))
-    log.info("polling every %s s", poll_seconds)
+    app.state.role = lambda: leadership.role
+    app.state.health_checks.append(lambda: _scheduler_check(leadership, heartbeat))
+    log.info("polling every %s s", 10 if demo else settings.schedule.poll_seconds)
     try:
         uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
     finally:
-        stop.set()
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
-        lock.release()
+        done.set()
+        election.join(timeout=120)  # lets running jobs finish (RELIABILITY S8)
         if feeds:
             feeds.stop()
         ctx.dispose()
 
 
-def _lead_when_possible(lock: SchedulerLock, scheduler: Any, stop: threading.Event) -> None:
-    announced = False
-    while not stop.is_set():
-        if lock.acquire():
-            scheduler.start()
-            log.info("this process runs the scheduler")
-            return
-        if not announced:
-            log.warning("standby: another awareness process runs the scheduler")
-            announced = True
-        stop.wait(30)
+def _leadership(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Leadership:
+    """The election for this process: it schedules only while it holds the leader lock."""
+
+    def start() -> Any:
+        scheduler = _scheduler(ctx, heartbeat, demo=demo)
+        scheduler.start()
+        heartbeat.beat()
+        return scheduler
+
+    def stop(scheduler: Any, graceful: bool) -> None:
+        scheduler.shutdown(wait=graceful)
+
+    lock = lock_for(ctx.settings.database.url, ctx.settings.paths.data)
+    return Leadership(lock, start, stop)
+
+
+def _scheduler_check(leadership: Leadership, heartbeat: Heartbeat) -> tuple[str, bool, str]:
+    """/healthz: a standby is healthy but says so; a leader whose jobs stopped is not."""
+    if leadership.role == "standby":
+        return ("scheduler", True, "standby: another process runs the scheduler")
+    return ("scheduler", heartbeat.healthy(60), f"leader: {heartbeat.job_errors} job errors")
 
 
 def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:

@@ -69,7 +69,8 @@ HealthCheck = Callable[[], tuple[str, bool, str]]  # returns (name, ok, detail)
 
 
 def create_app(ctx: Context) -> Starlette:
-    """The web app for ``ctx``. ``app.state.health_checks`` takes extra /healthz checks."""
+    """The web app for ``ctx``. ``app.state.health_checks`` takes extra /healthz checks;
+    ``app.state.role`` says whether this process leads the scheduler (/healthz shows it)."""
     security = WebSecurity.from_settings(ctx.settings)
     app = Starlette(
         routes=_routes(),
@@ -83,6 +84,8 @@ def create_app(ctx: Context) -> Starlette:
     app.state.throttle = LoginThrottle()
     health_checks: list[HealthCheck] = [lambda: _files_check(ctx)]
     app.state.health_checks = health_checks
+    # What this process does about the scheduler: "leader", "standby", or "web" (none).
+    app.state.role = lambda: "web"
     return app
 
 
@@ -295,7 +298,8 @@ async def healthz(request: Request) -> Response:
             name, ok, detail = getattr(check, "__name__", "check"), False, type(exc).__name__
         checks[name] = {"ok": bool(ok), "detail": detail}
     healthy = all(c["ok"] for c in checks.values())
-    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
+    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy",
+                               "role": request.app.state.role()}
     if checks:
         body["checks"] = checks
     return JSONResponse(body, status_code=200 if healthy else 503)
