@@ -84,3 +84,44 @@ def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "this process runs the scheduler" in output
+
+
+def wait_for_health(port: int, role: str) -> httpx.Response:
+    """/healthz once the process answers with ``role`` (the election takes a moment)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            if health.json().get("role") == role:
+                return health
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"no /healthz with role {role} on port {port}"
+        time.sleep(0.2)
+
+
+def test_the_web_and_scheduler_roles_split_the_work(tmp_path):
+    env = {**os.environ, **settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}")}
+    subprocess.run([sys.executable, "-m", "awareness", "init"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    ports = {"web": free_port(), "scheduler": free_port()}
+    servers = {role: subprocess.Popen(
+        [sys.executable, "-m", "awareness", "run", "--role", role],
+        env={**env, "AWARENESS_WEB_PORT": str(port)}, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for role, port in ports.items()}
+    try:
+        web = wait_for_health(ports["web"], "web")
+        assert web.status_code == 200 and "scheduler" not in web.json()["checks"]
+        scheduler = wait_for_health(ports["scheduler"], "leader")
+        assert scheduler.json()["checks"]["scheduler"]["ok"] is True
+        pages = httpx.get(f"http://127.0.0.1:{ports['web']}/review", timeout=5)
+        assert pages.status_code == 303  # to the login page
+        assert httpx.get(f"http://127.0.0.1:{ports['scheduler']}/review",
+                         timeout=5).status_code == 404  # no pages on the scheduler
+    finally:
+        for server in servers.values():
+            server.send_signal(signal.SIGINT)
+        outputs = {role: server.communicate(timeout=60)[0] for role, server in servers.items()}
+    assert all(server.returncode == 0 for server in servers.values()), outputs
+    assert "this process runs the scheduler" in outputs["scheduler"]
+    assert "runs the scheduler" not in outputs["web"]

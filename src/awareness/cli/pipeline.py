@@ -132,13 +132,19 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
 
 @cli.command()
 @click.option("--demo", is_flag=True, help="Serve sample publisher feeds on loopback and use them.")
+@click.option("--role", type=click.Choice(["all", "web", "scheduler"]), default="all",
+              show_default=True,
+              help="all: pages and the scheduler; web: pages only; scheduler: the scheduler "
+                   "(when this process leads) and the health endpoints only.")
 @pass_state
-def run(state: State, demo: bool) -> None:
-    """Run the web app and the scheduler in one process."""
+def run(state: State, demo: bool, role: str) -> None:
+    """Run the web app and the scheduler in one process, or one of the two."""
     from awareness.cli.run import run_service
 
+    if demo and role != "all":
+        raise click.UsageError("--demo runs every role in one process: leave out --role")
     if not state.debug:
         logging.getLogger("awareness").setLevel(logging.INFO)
-    run_service(state.settings, demo=demo)
+    run_service(state.settings, demo=demo, role=role)
 
 

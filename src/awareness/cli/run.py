@@ -1,4 +1,5 @@
-"""``awareness run``: the web app and the scheduler in one process (the embedded default).
+"""``awareness run``: the web app and the scheduler in one process (the embedded default), or
+one role of the two (``--role web`` or ``--role scheduler``, docs/scaling.md).
 
 Only one process per deployment may run the scheduler (RELIABILITY finding 11, S1): the
 scheduler runs only while this process holds the leader lock (``awareness.leader``: an
@@ -17,6 +18,7 @@ import logging
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,12 +41,15 @@ from awareness.service.context import Context, create_context
 from awareness.settings import Settings
 from awareness.storage.db import upgrade
 from awareness.web.app import create_app
+from awareness.web.operations import create_operations_app
 
 log = logging.getLogger(__name__)
 
 
-def run_service(settings: Settings, *, demo: bool = False) -> None:
-    """Serve the web app in the foreground and run the scheduler beside it until stopped."""
+def run_service(settings: Settings, *, demo: bool = False, role: str = "all") -> None:
+    """Run this process's role until stopped: ``all`` serves the pages and runs the scheduler
+    when it leads; ``web`` only serves the pages; ``scheduler`` runs the scheduler when it
+    leads and serves only the operator's endpoints (docs/scaling.md)."""
     feeds = None
     if demo:
         settings, feeds = prepare_demo(settings)
@@ -53,13 +58,27 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     polling.sync_sources(ctx)
     if demo:
         seed_demo(ctx)
+    app = create_operations_app(ctx) if role == "scheduler" else create_app(ctx)
+    election = _join_election(app, ctx, demo=demo) if role != "web" else None
+    log.info("role %s; polling every %s s", role, 10 if demo else settings.schedule.poll_seconds)
+    try:
+        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
+    finally:
+        if election:
+            election()
+        if feeds:
+            feeds.stop()
+        ctx.dispose()
+
+
+def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
+    """Stand for leader in a thread of its own; tell ``app`` the role and the scheduler's
+    health; return what ends it (stopping the scheduler gracefully if this process leads)."""
     heartbeat = Heartbeat()
     leadership = _leadership(ctx, heartbeat, demo=demo)
     done = threading.Event()
     election = threading.Thread(target=leadership.run, args=(done,), daemon=True)
     election.start()
-
-    app = create_app(ctx)
 
     def nudge_relay() -> None:
         """Send account mail (a confirmation link) now, not at the relay's next pass."""
@@ -70,15 +89,12 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     app.state.nudge_relay = nudge_relay
     app.state.role = lambda: leadership.role
     app.state.health_checks.append(lambda: _scheduler_check(leadership, heartbeat))
-    log.info("polling every %s s", 10 if demo else settings.schedule.poll_seconds)
-    try:
-        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
-    finally:
+
+    def end() -> None:
         done.set()
         election.join(timeout=120)  # lets running jobs finish (RELIABILITY S8)
-        if feeds:
-            feeds.stop()
-        ctx.dispose()
+
+    return end
 
 
 def _leadership(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Leadership:
