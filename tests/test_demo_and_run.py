@@ -12,7 +12,13 @@ from email import message_from_bytes, policy
 import httpx
 import pytest
 
-from awareness.cli.run import DEMO_READER, DEMO_STAFF, prepare_demo, seed_demo
+from awareness.cli.run import (
+    DEMO_READER,
+    DEMO_STAFF,
+    demo_database_url,
+    prepare_demo,
+    seed_demo,
+)
 from awareness.service import digests, polling, review
 from awareness.service.context import create_context
 from awareness.settings import load_settings
@@ -22,10 +28,12 @@ from tests.conftest import ROOT, free_port, settings_env
 pytestmark = [pytest.mark.integration, pytest.mark.db]  # servers, processes, SQLite
 
 
-def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys, database_url):
+    env = settings_env(tmp_path, database_url)
     del env["AWARENESS_FETCH_ALLOWED_HOSTS"]  # the demo must allow its own loopback feeds
     settings, feeds = prepare_demo(load_settings(environ=env, cwd=tmp_path))
+    # The configured database, PostgreSQL too (issue 15: the demo used to force SQLite).
+    assert settings.database.url == database_url
     try:
         ctx = create_context(settings)
         upgrade(ctx.engine)
@@ -57,6 +65,20 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):
     assert any(m.drivers for m in pending), "and link to the imported driver records"
     kinds = {(d.slug, d.kind) for m in pending for d in m.drivers}
     assert ("state-of-care-2013-14", "new_edition") in kinds  # State of Care 2024/25
+
+
+def test_the_demo_moves_only_the_default_sqlite_file_into_its_folder(tmp_path):
+    env = settings_env(tmp_path, "")
+    del env["AWARENESS_DATABASE_URL"]
+    defaults = load_settings(environ={**env, "AWARENESS_PATHS_DATA": "var"}, cwd=tmp_path)
+    assert defaults.database.url == f"sqlite:///{tmp_path / 'var' / 'awareness.db'}"
+    assert demo_database_url(defaults) == f"sqlite:///{tmp_path / 'var' / 'demo' / 'awareness.db'}"
+    chosen = load_settings(environ={**env, "AWARENESS_DATABASE_URL": "sqlite:///mine.db"},
+                           cwd=tmp_path)
+    assert demo_database_url(chosen) == f"sqlite:///{tmp_path / 'mine.db'}"
+    postgres = "postgresql+psycopg://someone@db.example/awareness"
+    assert demo_database_url(load_settings(
+        environ={**env, "AWARENESS_DATABASE_URL": postgres}, cwd=tmp_path)) == postgres
 
 
 def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):

@@ -179,7 +179,8 @@ DEMO_STAFF = "demo.staff@library.example.nhs.uk"
 
 
 def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
-    """Start the sample feeds; return settings that point at them and at a demo data folder."""
+    """Start the sample feeds; return settings that point at them, at a demo folder for the
+    librarians' files and the outbox, and at the demo's database (``demo_database_url``)."""
     from awareness.demo import DemoFeeds
 
     feeds = DemoFeeds().start()
@@ -191,11 +192,21 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
     demo = dataclasses.replace(
         settings,
-        database=dataclasses.replace(settings.database, url=f"sqlite:///{data / 'awareness.db'}"),
+        database=dataclasses.replace(settings.database, url=demo_database_url(settings)),
         mail=dataclasses.replace(settings.mail, outbox=data / "outbox"),
         paths=dataclasses.replace(settings.paths, subscriptions=subs),
         fetch=dataclasses.replace(settings.fetch, allowed_hosts=("127.0.0.1",)))
     return demo, feeds
+
+
+def demo_database_url(settings: Settings) -> str:
+    """The demo's database: the configured one (a PostgreSQL database stays PostgreSQL), except
+    that the default SQLite file, ``<data>/awareness.db``, becomes ``<data>/demo/awareness.db``
+    so that trying the demo leaves the real database alone."""
+    url, data = settings.database.url, settings.paths.data
+    if url == f"sqlite:///{data / 'awareness.db'}":
+        return f"sqlite:///{data / 'demo' / 'awareness.db'}"
+    return url
 
 
 def seed_demo(ctx: Context) -> None:
