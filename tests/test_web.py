@@ -192,14 +192,16 @@ def seed(ctx: Context) -> tuple[dict[str, int], str]:
 
 
 @contextmanager
-def running_site(make_context: Callable[..., Context], base_url: str | None = None
-                 ) -> Iterator[Site]:
-    """Bind port 0 first, so the settings can name the real URL, then serve the app."""
+def running_site(make_context: Callable[..., Context], base_url: str | None = None,
+                 **settings: str) -> Iterator[Site]:
+    """Bind port 0 first, so the settings can name the real URL, then serve the app.
+    Keyword arguments are [web] settings (``metrics_token="…"``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    ctx = make_context(AWARENESS_WEB_BASE_URL=base_url or url)
+    ctx = make_context(AWARENESS_WEB_BASE_URL=base_url or url,
+                       **{f"AWARENESS_WEB_{name.upper()}": v for name, v in settings.items()})
     ids, token = seed(ctx)
     app = create_app(ctx)
     with LiveServer(app, sock):

@@ -236,6 +236,11 @@ class WebSettings:
         "", _str,
         "Key that signs sessions and tokens. Environment only; when empty the service "
         "generates one in the data folder.", secret=True)
+    metrics_token: str = setting(
+        "", _str,
+        "Bearer token that `/metrics` asks for. Environment only; when empty `/metrics` is "
+        "open (counts only, no personal data): block it at the proxy or set a token.",
+        secret=True)
 
 
 @dataclass(frozen=True)

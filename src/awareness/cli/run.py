@@ -26,6 +26,7 @@ import uvicorn
 
 from awareness.digests.schedule import missed_runs
 from awareness.leader import Leadership, lock_for
+from awareness.metrics import Metrics
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
     digests,
@@ -75,7 +76,7 @@ def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
     """Stand for leader in a thread of its own; tell ``app`` the role and the scheduler's
     health; return what ends it (stopping the scheduler gracefully if this process leads)."""
     heartbeat = Heartbeat()
-    leadership = _leadership(ctx, heartbeat, demo=demo)
+    leadership = _leadership(ctx, heartbeat, app.state.metrics, demo=demo)
     done = threading.Event()
     election = threading.Thread(target=leadership.run, args=(done,), daemon=True)
     election.start()
@@ -89,6 +90,9 @@ def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
     app.state.nudge_relay = nudge_relay
     app.state.role = lambda: leadership.role
     app.state.health_checks.append(lambda: _scheduler_check(leadership, heartbeat))
+    # Ready while the election runs and, on the leader, the scheduler beats.
+    app.state.ready_checks.append(lambda: _scheduler_check(leadership, heartbeat)
+                                  if election.is_alive() else ("scheduler", False, "stopped"))
 
     def end() -> None:
         done.set()
@@ -97,11 +101,12 @@ def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
     return end
 
 
-def _leadership(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Leadership:
+def _leadership(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, *,
+                demo: bool) -> Leadership:
     """The election for this process: it schedules only while it holds the leader lock."""
 
     def start() -> Any:
-        scheduler = _scheduler(ctx, heartbeat, demo=demo)
+        scheduler = _scheduler(ctx, heartbeat, metrics, demo=demo)
         scheduler.start()
         heartbeat.beat()
         return scheduler
@@ -120,18 +125,20 @@ def _scheduler_check(leadership: Leadership, heartbeat: Heartbeat) -> tuple[str,
     return ("scheduler", heartbeat.healthy(60), f"leader: {heartbeat.job_errors} job errors")
 
 
-def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
+def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, *, demo: bool) -> Any:
     s = ctx.settings
 
     def poll() -> None:
         ids = [src.id for src in ctx.sources() if src.enabled] if demo else None
-        polling.poll(ctx, ids)
+        polling.poll(ctx, ids, on_done=lambda o: metrics.record_poll(
+            o.status, o.new_items, o.new_matches))
 
     def send(frequency: str | None) -> None:
         digests.send_digests(ctx, frequency=frequency)
 
     def relay() -> None:
-        outbox.relay(ctx)
+        report = outbox.relay(ctx)
+        metrics.record_relay(report.sent, report.retrying, report.failed)
 
     scheduler = build_scheduler(
         timezone=s.schedule.timezone, poll_seconds=10 if demo else s.schedule.poll_seconds,
