@@ -23,15 +23,20 @@ from tests.databases import PG_URL
 class Node:
     """One process's election: records when its scheduler started and how it stopped."""
 
-    def __init__(self, lock: FileLock | DatabaseLock, name: str):
+    def __init__(self, lock: FileLock | DatabaseLock, name: str, failed_starts: int = 0):
         lock.grace_seconds = min(lock.grace_seconds, 0.2)
         self.events: list[str] = []
+        self.failed_starts = failed_starts
         self.leadership = Leadership(lock, self.start, self.stop, retry_seconds=0.1,
                                      check_seconds=0.1)
         self.name, self.done = name, threading.Event()
         self.thread = threading.Thread(target=self.leadership.run, args=(self.done,))
 
     def start(self) -> str:
+        if self.failed_starts:
+            self.failed_starts -= 1
+            self.events.append("start failed")
+            raise RuntimeError("the scheduler did not start")
         self.events.append("start")
         return self.name
 
@@ -51,11 +56,11 @@ def wait_for(condition: Callable[[], bool]) -> None:
 
 
 @pytest.fixture
-def nodes(database_url: str, tmp_path: Path) -> Iterator[Callable[[], Node]]:
+def nodes(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Node]]:
     made: list[Node] = []
 
-    def make() -> Node:
-        node = Node(lock_for(database_url, tmp_path), f"node-{len(made)}")
+    def make(failed_starts: int = 0) -> Node:
+        node = Node(lock_for(database_url, tmp_path), f"node-{len(made)}", failed_starts)
         made.append(node)
         node.thread.start()
         return node
@@ -76,6 +81,12 @@ def test_one_of_two_processes_leads_and_the_other_takes_over_when_it_ends(nodes)
     assert leader.events == ["start", "stop"]  # a graceful stop at shutdown
     wait_for(lambda: standby.leadership.role == "leader")
     assert standby.events == ["start"]
+
+
+def test_a_scheduler_that_fails_to_start_gives_up_the_lead_and_tries_again(nodes):
+    node = nodes(failed_starts=1)
+    wait_for(lambda: node.leadership.role == "leader")
+    assert node.events == ["start failed", "start"]
 
 
 def session_holding_the_lock(database_url: str) -> int:

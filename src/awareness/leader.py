@@ -178,8 +178,14 @@ class Leadership:
         if done.wait(self.lock.grace_seconds) or not self.lock.holds():
             self.lock.release()
             return False
-        with self._guard:
-            self._handle = self._start()
+        try:
+            with self._guard:
+                self._handle = self._start()
+        except Exception:  # a scheduler that cannot start must not hold the lead
+            log.exception("the scheduler did not start; giving up the lead")
+            self.lock.release()
+            done.wait(self.retry_seconds)
+            return False
         log.info("this process runs the scheduler")
         return True
 

@@ -112,7 +112,8 @@ def _leadership(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, *,
         return scheduler
 
     def stop(scheduler: Any, graceful: bool) -> None:
-        scheduler.shutdown(wait=graceful)
+        if scheduler.running:
+            scheduler.shutdown(wait=graceful)
 
     lock = lock_for(ctx.settings.database.url, ctx.settings.paths.data)
     return Leadership(lock, start, stop)
