@@ -32,6 +32,7 @@ SHELL = {
     "awareness.scheduler": "APScheduler; its heartbeat reads the clock",
     "awareness.leader": "leader election: a lock file, or an advisory lock in the database",
     "awareness.metrics": "Prometheus: this process's counters, and gauges read at scrape time",
+    "awareness.queue": "procrastinate: jobs in PostgreSQL for worker processes",
     "awareness.settings": "reads the settings file, the environment and secret files",
     "awareness.sources.fetch": "HTTP (httpx) and DNS",
     "awareness.sources.worker": "worker processes with time and memory limits",

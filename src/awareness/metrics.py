@@ -65,6 +65,32 @@ class Metrics:
         self.registry.register(ServiceCollector(counts, role, now))
 
 
+    def watch_jobs(self, depth: Callable[[], dict[str, int]]) -> None:
+        """Report the job queue's waiting and running jobs at every scrape."""
+        self.registry.register(JobsCollector(depth))
+
+
+class JobsCollector(Collector):
+    """The job queue's depth, read when Prometheus scrapes ([queue] enabled)."""
+
+    def __init__(self, depth: Callable[[], dict[str, int]]):
+        self._depth = depth
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            depth = self._depth()
+        except Exception:  # the database is away: awareness_database_up says so
+            return
+        jobs = GaugeMetricFamily("awareness_jobs", "Queued jobs: waiting (todo), running "
+                                 "(doing).", labels=["status"])
+        for status, n in sorted(depth.items()):
+            jobs.add_metric([status], n)
+        yield jobs
+
+
 class ServiceCollector(Collector):
     """Gauges read when Prometheus scrapes: one short read of the database."""
 

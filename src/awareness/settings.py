@@ -284,6 +284,19 @@ class SourcesSettings:
 
 
 @dataclass(frozen=True)
+class QueueSettings:
+    """The job queue for `run --role worker` (issue 15; docs/scaling.md)."""
+
+    enabled: bool = setting(
+        False, _bool,
+        "Hand polls and relay passes to `awareness run --role worker` processes through a job "
+        "queue in PostgreSQL (procrastinate: `pip install 'awareness[queue]'`, then "
+        "`awareness init`). Off: the scheduler does the work itself.")
+    worker_concurrency: int = setting(
+        4, _positive, "How many jobs one worker process runs at once.")
+
+
+@dataclass(frozen=True)
 class SignupSettings:
     allowed_domains: tuple[str, ...] = setting(
         ("nhs.net", "nhs.uk"), _list,
@@ -313,6 +326,7 @@ SECTIONS: dict[str, type] = {
     "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
     "sources": SourcesSettings, "signup": SignupSettings, "library": LibrarySettings,
+    "queue": QueueSettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -337,6 +351,7 @@ class Settings:
     sources: SourcesSettings
     signup: SignupSettings
     library: LibrarySettings
+    queue: QueueSettings
     base_dir: Path
     config_path: Path | None = None
 

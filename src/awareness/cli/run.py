@@ -20,7 +20,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -44,13 +44,20 @@ from awareness.storage.db import upgrade
 from awareness.web.app import create_app
 from awareness.web.operations import create_operations_app
 
+if TYPE_CHECKING:
+    from awareness.queue import JobQueue
+
 log = logging.getLogger(__name__)
 
 
 def run_service(settings: Settings, *, demo: bool = False, role: str = "all") -> None:
     """Run this process's role until stopped: ``all`` serves the pages and runs the scheduler
     when it leads; ``web`` only serves the pages; ``scheduler`` runs the scheduler when it
-    leads and serves only the operator's endpoints (docs/scaling.md)."""
+    leads and serves only the operator's endpoints; ``worker`` runs queued jobs
+    (docs/scaling.md)."""
+    if role == "worker":
+        run_worker(settings)
+        return
     feeds = None
     if demo:
         settings, feeds = prepare_demo(settings)
@@ -59,24 +66,49 @@ def run_service(settings: Settings, *, demo: bool = False, role: str = "all") ->
     polling.sync_sources(ctx)
     if demo:
         seed_demo(ctx)
+    queue = _open_queue(ctx) if settings.queue.enabled else None
     app = create_operations_app(ctx) if role == "scheduler" else create_app(ctx)
-    election = _join_election(app, ctx, demo=demo) if role != "web" else None
+    if queue is not None:
+        app.state.nudge_relay = queue.enqueue_relay  # a worker sends it at once
+        app.state.metrics.watch_jobs(queue.depth)
+    election = _join_election(app, ctx, queue, demo=demo) if role != "web" else None
     log.info("role %s; polling every %s s", role, 10 if demo else settings.schedule.poll_seconds)
     try:
         uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
     finally:
         if election:
             election()
+        if queue is not None:
+            queue.close()
         if feeds:
             feeds.stop()
         ctx.dispose()
 
 
-def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
+def run_worker(settings: Settings) -> None:
+    """``--role worker``: run the queue's jobs until stopped; no web endpoints."""
+    from awareness.queue import JobQueue
+
+    ctx = create_context(settings)
+    upgrade(ctx.engine)
+    try:
+        JobQueue(ctx).run_worker()
+    finally:
+        ctx.dispose()
+
+
+def _open_queue(ctx: Context) -> JobQueue:
+    from awareness.queue import JobQueue
+
+    return JobQueue(ctx).open()
+
+
+def _join_election(app: Any, ctx: Context, queue: JobQueue | None, *,
+                   demo: bool) -> Callable[[], None]:
     """Stand for leader in a thread of its own; tell ``app`` the role and the scheduler's
     health; return what ends it (stopping the scheduler gracefully if this process leads)."""
     heartbeat = Heartbeat()
-    leadership = _leadership(ctx, heartbeat, app.state.metrics, demo=demo)
+    leadership = _leadership(ctx, heartbeat, app.state.metrics, queue, demo=demo)
     done = threading.Event()
     election = threading.Thread(target=leadership.run, args=(done,), daemon=True)
     election.start()
@@ -87,7 +119,8 @@ def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
         if scheduler is not None and scheduler.running:
             scheduler.modify_job("relay", next_run_time=datetime.now(UTC))
 
-    app.state.nudge_relay = nudge_relay
+    if queue is None:
+        app.state.nudge_relay = nudge_relay
     app.state.role = lambda: leadership.role
     app.state.health_checks.append(lambda: _scheduler_check(leadership, heartbeat))
     # Ready while the election runs and, on the leader, the scheduler beats.
@@ -101,12 +134,12 @@ def _join_election(app: Any, ctx: Context, *, demo: bool) -> Callable[[], None]:
     return end
 
 
-def _leadership(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, *,
-                demo: bool) -> Leadership:
+def _leadership(ctx: Context, heartbeat: Heartbeat, metrics: Metrics,
+                queue: JobQueue | None, *, demo: bool) -> Leadership:
     """The election for this process: it schedules only while it holds the leader lock."""
 
     def start() -> Any:
-        scheduler = _scheduler(ctx, heartbeat, metrics, demo=demo)
+        scheduler = _scheduler(ctx, heartbeat, metrics, queue, demo=demo)
         scheduler.start()
         heartbeat.beat()
         return scheduler
@@ -126,10 +159,14 @@ def _scheduler_check(leadership: Leadership, heartbeat: Heartbeat) -> tuple[str,
     return ("scheduler", heartbeat.healthy(60), f"leader: {heartbeat.job_errors} job errors")
 
 
-def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, *, demo: bool) -> Any:
+def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQueue | None,
+               *, demo: bool) -> Any:
     s = ctx.settings
 
     def poll() -> None:
+        if queue is not None:  # the workers poll; the leader only says what is due
+            queue.enqueue_due_polls()
+            return
         ids = [src.id for src in ctx.sources() if src.enabled] if demo else None
         polling.poll(ctx, ids, on_done=lambda o: metrics.record_poll(
             o.status, o.new_items, o.new_matches))
@@ -138,6 +175,9 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, *, demo: bo
         digests.send_digests(ctx, frequency=frequency)
 
     def relay() -> None:
+        if queue is not None:
+            queue.enqueue_relay()
+            return
         report = outbox.relay(ctx)
         metrics.record_relay(report.sent, report.retrying, report.failed)
 
