@@ -9,17 +9,19 @@ import sys
 import time
 from email import message_from_bytes, policy
 
+import feedparser
 import httpx
 import pytest
 
 from awareness.cli.run import (
     DEMO_READER,
     DEMO_STAFF,
+    demo_bulletin,
     demo_database_url,
     prepare_demo,
     seed_demo,
 )
-from awareness.service import digests, polling, review
+from awareness.service import bulletins, digests, polling, review
 from awareness.service.context import create_context
 from awareness.settings import load_settings
 from awareness.storage.db import upgrade
@@ -46,14 +48,24 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys, database_url)
             polling.poll(ctx, ids)
         report = digests.send_digests(ctx)
         pending = review.list_matches(ctx, status="pending")
+        demo_bulletin(ctx)
+        demo_bulletin(ctx)  # once sent, the demo leaves the next issue to the editor
+        issues = bulletins.issues(ctx, "weekly")
+        feed = feedparser.parse(bulletins.atom(ctx, "weekly"))
         ctx.dispose()
     finally:
         feeds.stop()
     printed = capsys.readouterr().out
-    assert "demo-librarian" in printed and "/topics" in printed
+    assert "demo-librarian" in printed and "/topics" in printed and "/bulletins" in printed
     assert f"{settings.base_url}/preferences/" in printed  # the confirmed sign-up
     outbox = [message_from_bytes(path.read_bytes(), policy=policy.default)
               for path in (tmp_path / "var" / "demo" / "outbox").glob("*.eml")]
+    assert [(i.number, i.status) for i in issues] == [(2, "draft"), (1, "sent")]
+    assert [e.link for e in feed.entries] == [f"{settings.base_url}/bulletins/weekly/1"]
+    [bulletin] = [m for m in outbox if str(m["Subject"]).startswith("Library weekly bulletin")]
+    assert bulletin["To"] == DEMO_READER
+    assert "Digital health" in bulletin.get_body(("plain",)).get_content()
+    outbox.remove(bulletin)
     assert report.sent == len(outbox)
     subjects = {(m["To"], str(m["Subject"])) for m in outbox}
     assert (DEMO_STAFF, "Confirm your current awareness digests") in subjects

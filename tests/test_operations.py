@@ -71,7 +71,7 @@ def test_metrics_are_read_by_the_prometheus_parser_and_name_nobody(
 
 def test_metrics_ask_for_the_token_when_one_is_set(
         make_context: Callable[..., Context]) -> None:
-    with running_site(make_context, metrics_token="s3cret-metrics-token") as site:
+    with running_site(make_context, AWARENESS_WEB_METRICS_TOKEN="s3cret-metrics-token") as site:
         url = f"{site.url}/metrics"
         assert httpx.get(url, timeout=10).status_code == 401
         wrong = httpx.get(url, headers={"authorization": "Bearer nope"}, timeout=10)

@@ -195,13 +195,12 @@ def seed(ctx: Context) -> tuple[dict[str, int], str]:
 def running_site(make_context: Callable[..., Context], base_url: str | None = None,
                  **settings: str) -> Iterator[Site]:
     """Bind port 0 first, so the settings can name the real URL, then serve the app.
-    Keyword arguments are [web] settings (``metrics_token="…"``)."""
+    ``settings`` are more AWARENESS_* settings (a test's own subscriptions folder)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    ctx = make_context(AWARENESS_WEB_BASE_URL=base_url or url,
-                       **{f"AWARENESS_WEB_{name.upper()}": v for name, v in settings.items()})
+    ctx = make_context(AWARENESS_WEB_BASE_URL=base_url or url, **settings)
     ids, token = seed(ctx)
     app = create_app(ctx)
     with LiveServer(app, sock):
@@ -456,8 +455,9 @@ def test_cross_site_decisions_are_refused(site: Site, refusal: str, action: str)
 def test_every_post_route_but_unsubscribe_needs_the_token(site: Site) -> None:
     posts = [r.path for r in site.app.routes
              if isinstance(r, Route) and "POST" in (r.methods or ())]
-    assert "/unsubscribe/{token}" in posts
-    posts.remove("/unsubscribe/{token}")
+    for one_click in ("/unsubscribe/{token}", "/bulletins/stop/{token}"):  # RFC 8058
+        assert one_click in posts
+        posts.remove(one_click)
     assert len(posts) >= 4
     before = site.snapshot()
     with orm_session(site.ctx) as session:
@@ -465,7 +465,8 @@ def test_every_post_route_but_unsubscribe_needs_the_token(site: Site) -> None:
     with signed_in(site) as (client, token):
         for path in posts:
             url = path.replace("{match_id:int}", str(site.ids["good"])).replace(
-                "{subscriber_id:int}", str(reader))
+                "{subscriber_id:int}", str(reader)).replace("{slug}", "weekly").replace(
+                "{number:int}", "1")
             assert client.post(url, data={"csrf": "forged"}).status_code == 403, path
             assert client.post(url, data={"csrf": token},
                                headers={"origin": "https://evil.example"}).status_code == 403

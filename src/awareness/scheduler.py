@@ -47,8 +47,12 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                     relay: Callable[[], object], heartbeat: Heartbeat,
                     stewardship: Callable[[], object],
                     sources_report: Callable[[], object],
-                    housekeeping: Callable[[], object]) -> BackgroundScheduler:
-    """A scheduler with the service's jobs, not yet started."""
+                    housekeeping: Callable[[], object],
+                    bulletins: Callable[[], object] | None = None,
+                    weekly_every_day: bool = False) -> BackgroundScheduler:
+    """A scheduler with the service's jobs, not yet started. ``weekly_every_day``: the
+    weekly digest job fires every day at its time and ``send_weekly`` decides whether this
+    is the week's send day (a bank holiday moves it)."""
     scheduler = BackgroundScheduler(
         timezone=timezone,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
@@ -59,7 +63,8 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
                       replace_existing=True, next_run_time=datetime.now(UTC))
     scheduler.add_job(send_daily, CronTrigger(hour=daily_h, minute=daily_m, timezone=timezone),
                       id="digests-daily", replace_existing=True)
-    scheduler.add_job(send_weekly, CronTrigger(day_of_week=weekly_day, hour=weekly_h,
+    scheduler.add_job(send_weekly, CronTrigger(day_of_week="*" if weekly_every_day else weekly_day,
+                                               hour=weekly_h,
                                                minute=weekly_m, timezone=timezone),
                       id="digests-weekly", replace_existing=True)
     # Members' lists go out with the weekly digests; the sent-log makes a rerun send nothing.
@@ -74,6 +79,12 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
     # Sign-ups never confirmed are deleted once they expire, with old rate-limit records.
     scheduler.add_job(housekeeping, IntervalTrigger(hours=1), id="housekeeping",
                       replace_existing=True)
+    if bulletins is not None:
+        # Drafts the next issues, reminds editors, sends approved issues at their time; each
+        # step is idempotent, so a pass every quarter of an hour is as good as a timer per
+        # bulletin, and it follows an edited bulletin file without a restart.
+        scheduler.add_job(bulletins, IntervalTrigger(minutes=15), id="bulletins",
+                          replace_existing=True, next_run_time=datetime.now(UTC))
     scheduler.add_job(heartbeat.beat, IntervalTrigger(seconds=30), id="heartbeat",
                       replace_existing=True, next_run_time=datetime.now(UTC))
 

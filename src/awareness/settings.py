@@ -249,6 +249,11 @@ class ScheduleSettings:
     daily_time: str = setting("07:00", _clock, "When daily digests are sent.")
     weekly_day: str = setting("mon", _weekday, "Day weekly digests are sent.")
     weekly_time: str = setting("07:00", _clock, "When weekly digests are sent.")
+    bank_holidays: str = setting(
+        "send", _choice("send", "next-working-day"),
+        "On a bank holiday in England and Wales digests are sent as usual (send), or not: "
+        "a daily digest's items wait for the next working day, a weekly digest goes on the "
+        "next working day (next-working-day). Bulletins always move.")
     poll_seconds: int = setting(
         60, _positive, "How often the scheduler asks the database which sources are due.")
 

@@ -12,7 +12,14 @@ import sys
 
 import click
 
-from awareness.cli import drivers, listings, people, pipeline, topics  # noqa: F401 (registers)
+from awareness.cli import (  # noqa: F401 (registers the commands)
+    bulletins,
+    drivers,
+    listings,
+    people,
+    pipeline,
+    topics,
+)
 from awareness.cli.base import cli, err_console
 from awareness.errors import AwarenessError, ConfigError
 

@@ -101,17 +101,32 @@ def librarians() -> None:
 @librarians.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--email", default="", help="Their address, for bulletin reminders and tests.")
 @pass_state
-def librarians_add(state: State, name: str, password_stdin: bool) -> None:
+def librarians_add(state: State, name: str, password_stdin: bool, email: str) -> None:
     """Create a librarian account (asks for the password)."""
-    from awareness.service.librarians import add_librarian
+    from awareness.service.librarians import add_librarian, set_email
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     add_librarian(state.ctx, name, password)
+    if email:
+        set_email(state.ctx, name, email)
     click.echo(f"librarian {name} added")
+
+
+@librarians.command("set-email")
+@click.argument("name")
+@click.argument("email")
+@pass_state
+def librarians_set_email(state: State, name: str, email: str) -> None:
+    """Set a librarian's address (bulletin reminders and test sends go there)."""
+    from awareness.service.librarians import set_email
+
+    set_email(state.ctx, name, email)
+    click.echo(f"{name}'s address is set")
 
 
 @subscribers.command("export")

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from awareness.digests.schedule import missed_runs
+from awareness.digests.schedule import missed_runs, sends_today
 from awareness.leader import Leadership, lock_for
 from awareness.metrics import Metrics
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
+    bulletins,
     digests,
     librarians,
     outbox,
@@ -171,7 +172,14 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQ
         polling.poll(ctx, ids, on_done=lambda o: metrics.record_poll(
             o.status, o.new_items, o.new_matches))
 
+    skip_holidays = s.schedule.bank_holidays == "next-working-day"
+
     def send(frequency: str | None) -> None:
+        today = ctx.now().astimezone(s.timezone).date()
+        if frequency and not sends_today(frequency, today, weekly_day=s.schedule.weekly_day,
+                                         skip_holidays=skip_holidays):
+            log.info("no %s digests today (bank holidays: next working day)", frequency)
+            return
         digests.send_digests(ctx, frequency=frequency)
 
     def relay() -> None:
@@ -188,20 +196,31 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQ
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
         heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
         sources_report=lambda: source_report.send_source_report(ctx),
-        housekeeping=lambda: subscribing.purge(ctx))
+        housekeeping=lambda: subscribing.purge(ctx), bulletins=lambda: _bulletins(ctx),
+        weekly_every_day=skip_holidays)
     # Catch up on digest times missed while the service was down (idempotent per period).
     missed = missed_runs(ctx.now(), s.timezone, daily_time=s.schedule.daily_time,
                          weekly_day=s.schedule.weekly_day,
-                         weekly_time=s.schedule.weekly_time)
-    for frequency in missed:
-        scheduler.add_job(send, args=[frequency], id=f"catch-up-{frequency}",
+                         weekly_time=s.schedule.weekly_time, skip_holidays=skip_holidays)
+    for frequency in missed:  # missed_runs has already skipped bank holidays if asked
+        scheduler.add_job(digests.send_digests, args=[ctx], kwargs={"frequency": frequency},
+                          id=f"catch-up-{frequency}",
                           replace_existing=True)
     if demo:
         # The demo sends digests every half minute so a newcomer sees one in the outbox at once;
         # the outbox still holds each subscriber to one digest per period.
         scheduler.add_job(lambda: send(None), "interval", seconds=30, id="demo-digests",
                           replace_existing=True)
+        scheduler.add_job(lambda: demo_bulletin(ctx), "interval", seconds=30,
+                          id="demo-bulletin", replace_existing=True)
     return scheduler
+
+
+def _bulletins(ctx: Context) -> None:
+    """The bulletins' pass, then the relay at once when it queued copies or reminders."""
+    report = bulletins.tick(ctx)
+    if report.queued or report.reminded:
+        outbox.relay(ctx)
 
 
 # --- demo mode -------------------------------------------------------------------------------
@@ -222,6 +241,22 @@ def _demo_signup(ctx: Context) -> str:
     return subscribing.preferences_url(ctx, confirmed) if confirmed else ""
 
 
+def demo_bulletin(ctx: Context) -> None:
+    """The demo's first bulletin issue, approved and sent as soon as it holds items, so that a
+    newcomer sees one in the outbox, the archive and the feed; the next issue is then drafted
+    and waits in the editor."""
+    for bulletin in ctx.bulletins():
+        if any(i.status == "sent" for i in bulletins.issues(ctx, bulletin.slug)):
+            continue
+        found = bulletins.draft(ctx, bulletin.slug)
+        if found.shown:
+            if found.status == "draft":
+                bulletins.approve(ctx, bulletin.slug, found.number, by="demo-librarian")
+            bulletins.send_issue(ctx, bulletin.slug, found.number)
+            bulletins.draft(ctx, bulletin.slug)
+            outbox.relay(ctx)
+
+
 DEMO_READER = "demo.reader@library.example.nhs.uk"
 DEMO_STAFF = "demo.staff@library.example.nhs.uk"
 
@@ -237,6 +272,9 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     (subs / "topics").mkdir(parents=True, exist_ok=True)
     for topic in (settings.paths.subscriptions / "topics").glob("*.toml"):
         shutil.copyfile(topic, subs / "topics" / topic.name)
+    (subs / "bulletins").mkdir(exist_ok=True)
+    for bulletin in (settings.paths.subscriptions / "bulletins").glob("*.toml"):
+        shutil.copyfile(bulletin, subs / "bulletins" / bulletin.name)
     (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
     demo = dataclasses.replace(
         settings,
@@ -266,7 +304,8 @@ def seed_demo(ctx: Context) -> None:
     seed = resources.files("awareness.demo") / "map-toolkit-leadership.txt"
     with resources.as_file(seed) as path:
         import_drivers(ctx, path)
-    people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily")
+    people.add_subscriber(ctx, DEMO_READER, [t.slug for t in ctx.topics()], "daily",
+                          bulletins=True)
     preferences = _demo_signup(ctx)
     password = secrets.token_urlsafe(12)
     try:
@@ -281,6 +320,8 @@ def seed_demo(ctx: Context) -> None:
            "  Log in as demo-librarian (password from the first demo run, or delete the "
            "demo folder to get a new one)\n")
         + f"  Topic catalogue, as staff see it: {ctx.settings.base_url}/topics\n"
+        + f"  Bulletins: {ctx.settings.base_url}/bulletins (the first issue is sent once "
+          "items arrive; the next one waits in the editor)\n"
         + (f"  A member of staff who signed up and confirmed: {preferences}\n"
            if preferences else "")
         + f"  Digests and confirmation mails are written to {outbox}\n",

@@ -6,6 +6,8 @@ de-duplication *key* unique within the kind, so that a rerun queues nothing twic
     digest           ``<subscriber id>/<period>``, e.g. ``42/weekly:2026-W48``
     stewardship      ``<member initials>/<ISO week>``, e.g. ``FG/2026-W48``
     sources_report   ``<local day>``, e.g. ``2026-11-26``
+    bulletin         ``<bulletin>/<issue number>/<recipient>``, e.g. ``workforce/12/s42``
+    bulletin_reminder ``<bulletin>/<issue number>/<librarian>``
 
 and the account mails of ``mail/account.py`` (confirmation, welcome, sign-in link) add their
 own. A row is ``pending``
@@ -106,3 +108,14 @@ def _line(kind: str, rows: list[Unsent]) -> str:
     why = "; ".join(f"{count}× {reason}" for reason, count in reasons[:3])
     more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
     return f"{kind}: {len(rows)} unsent ({', '.join(states)}); {why}{more}"
+
+
+BULLETIN = "bulletin"
+BULLETIN_TEST = "bulletin_test"
+BULLETIN_REMINDER = "bulletin_reminder"
+
+
+def bulletin_key(bulletin: str, number: int, recipient: str) -> str:
+    """The de-duplication key of one recipient's copy of an issue: ``s<id>`` for a
+    subscriber, ``a<hash>`` for a fixed address (``recipient``), so that each gets one copy."""
+    return f"{bulletin}/{int(number)}/{recipient}"

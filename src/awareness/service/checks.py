@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from awareness.bulletins.config import BulletinDef, check_bulletin_refs, parse_bulletin
 from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
 from awareness.service.context import read_librarian_file
@@ -48,6 +49,13 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
         warnings.append(f"{folder / 'topics'}: no topics defined")
     errors.extend(e.located() for e in check_source_refs(topics, sources))
     errors.extend(e.located() for e in check_topic_names(topics))
+    bulletins: list[BulletinDef] = []
+    for path in sorted((folder / "bulletins").glob("*.toml")):
+        try:
+            bulletins.append(parse_bulletin(read_librarian_file(path), str(path), path.stem))
+        except ConfigError as exc:
+            errors.append(exc.located())
+    errors.extend(e.located() for e in check_bulletin_refs(bulletins, [t.slug for t in topics]))
     members_path = folder / MEMBERS_FILE
     if members_path.is_file():
         try:
@@ -61,7 +69,10 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
 
 def _check_templates(settings: Settings) -> list[str]:
     folder = settings.paths.templates
-    needed = ["digest/subject.txt", "digest/body.txt", "digest/body.html"]
+    needed = ["digest/subject.txt", "digest/body.txt", "digest/body.html",
+              "bulletin/subject.txt", "bulletin/body.txt", "bulletin/body.html",
+              "bulletin/after-inlining.css", "bulletin/reminder.subject.txt",
+              "bulletin/reminder.txt"]
     if not folder.is_dir():
         return []  # the service falls back to its bundled templates
     return [f"{folder / name}: missing template" for name in needed

@@ -14,8 +14,9 @@ import jinja2
 from sqlalchemy import Engine
 
 import awareness
+from awareness.bulletins.config import BulletinDef, parse_bulletin
 from awareness.digests.render import make_environment
-from awareness.errors import ConfigError
+from awareness.errors import ConfigError, NotFound
 from awareness.mail.backends import FileBackend, MailBackend, SmtpBackend
 from awareness.settings import Settings
 from awareness.sources.fetch import FetchPolicy, Resolver, system_resolver
@@ -96,12 +97,14 @@ class Context:
     clock: Clock = utc_now
     _topics: FileBacked[tuple[Topic, ...]] = field(init=False, repr=False)
     _sources: FileBacked[tuple[SourceDef, ...]] = field(init=False, repr=False)
+    _bulletins: FileBacked[tuple[BulletinDef, ...]] = field(init=False, repr=False)
     _mail_templates: jinja2.Environment | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         folder = self.subscriptions_dir
         self._topics = FileBacked(lambda: topic_files(folder), _read_topics)
         self._sources = FileBacked(lambda: [folder / "sources.toml"], _read_sources)
+        self._bulletins = FileBacked(lambda: bulletin_files(folder), _read_bulletins)
 
     def now(self) -> datetime:
         return self.clock()
@@ -111,7 +114,9 @@ class Context:
         not read (it goes on with the last good version); empty when nothing is."""
         self._topics.get()
         self._sources.get()
-        return [p for p in (self._topics.problem, self._sources.problem) if p]
+        self._bulletins.get()
+        return [p for p in (self._topics.problem, self._sources.problem,
+                            self._bulletins.problem) if p]
 
     @property
     def subscriptions_dir(self) -> Path:
@@ -147,6 +152,17 @@ class Context:
         """Every source in subscriptions/sources.toml, as the file is now."""
         return self._sources.get()
 
+    def bulletins(self) -> tuple[BulletinDef, ...]:
+        """Every bulletin under subscriptions/bulletins, as the files are now."""
+        return self._bulletins.get()
+
+    def bulletin(self, slug: str) -> BulletinDef:
+        """The bulletin ``slug``; NotFound when there is no such file."""
+        for bulletin in self.bulletins():
+            if bulletin.slug == slug:
+                return bulletin
+        raise NotFound(f"no bulletin {slug!r}")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -155,6 +171,16 @@ def topic_files(folder: Path) -> list[Path]:
     """The topic files under ``folder``/topics, in name order."""
     topic_dir = folder / "topics"
     return sorted(topic_dir.glob("*.toml")) if topic_dir.is_dir() else []
+
+
+def bulletin_files(folder: Path) -> list[Path]:
+    """The bulletin files under ``folder``/bulletins, in name order."""
+    found = folder / "bulletins"
+    return sorted(found.glob("*.toml")) if found.is_dir() else []
+
+
+def _read_bulletins(paths: Sequence[Path]) -> tuple[BulletinDef, ...]:
+    return tuple(parse_bulletin(read_librarian_file(p), str(p), p.stem) for p in paths)
 
 
 def read_librarian_file(path: Path) -> str:

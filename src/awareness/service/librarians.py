@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from awareness.errors import AwarenessError
+from awareness.mail.compose import one_address
 from awareness.service.context import Context
 from awareness.storage import librarians
 from awareness.storage.db import reading, writing
@@ -56,3 +57,21 @@ def end_sessions(ctx: Context, name: str) -> None:
     """Invalidate every session cookie of a librarian (logout everywhere)."""
     with writing(ctx.engine) as conn:
         librarians.end_sessions(conn, name)
+
+
+def set_email(ctx: Context, name: str, email: str) -> None:
+    """Set the librarian's address (bulletin reminders and test sends go there)."""
+    try:
+        address = one_address(email.strip())
+    except ValueError as err:
+        raise AwarenessError(f"{err}; give one plain address such as alice@nhs.net") from None
+    with writing(ctx.engine) as connection:
+        if not librarians.set_email(connection, name, address):
+            raise AwarenessError(f"no librarian {name!r}; add them with "
+                                 f"`awareness librarians add {name}`")
+
+
+def email_of(ctx: Context, name: str) -> str:
+    """The librarian's address, or "" when they have none."""
+    with reading(ctx.engine) as connection:
+        return librarians.emails(connection, [name]).get(name, "")

@@ -18,7 +18,8 @@ from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
 
 
-def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) -> SubscriberView:
+def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str, *,
+                   bulletins: bool | None = None) -> SubscriberView:
     """Subscribe an address to topics without telling them (the demo's reader); adding topics
     to an existing subscriber merges them. A librarian's ``subscribers add`` and the web page
     use ``roster.add``, which queues the welcome mail."""
@@ -35,7 +36,7 @@ def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str) 
     with writing(ctx.engine) as connection:
         subscriber = subscribers.subscribe(
             connection, email=email, choices=[(slug, frequency) for slug in topics],
-            token=secrets.token_urlsafe(32), now=ctx.now())
+            token=secrets.token_urlsafe(32), now=ctx.now(), bulletins=bulletins)
     return view_of(subscriber)
 
 

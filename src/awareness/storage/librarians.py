@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -38,3 +39,22 @@ def add_librarian(conn: Connection, name: str, password_hash: str, *, now: datet
 def end_sessions(conn: Connection, name: str) -> None:
     """Move the librarian's session version on, so that every older cookie stops working."""
     conn.execute(_END_SESSIONS, {"librarian": name})
+
+
+def set_email(conn: Connection, name: str, email: str | None) -> bool:
+    """Set (or clear) the librarian's address; False when there is no such librarian."""
+    done = conn.execute(update(Librarian).where(Librarian.name == name).values(email=email))
+    return bool(done.rowcount)
+
+
+def emails(conn: Connection, names: Collection[str] | None = None) -> dict[str, str]:
+    """The address of each librarian (of ``names``, when given) who has one."""
+    query = select(Librarian.name, Librarian.email).where(Librarian.email.is_not(None))
+    if names is not None:
+        query = query.where(Librarian.name.in_(sorted(names)))
+    return {name: email for name, email in conn.execute(query) if email}
+
+
+def names(conn: Connection) -> list[str]:
+    """Every librarian's user name."""
+    return list(conn.scalars(select(Librarian.name).order_by(Librarian.name)))

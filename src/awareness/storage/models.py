@@ -191,6 +191,7 @@ class Librarian(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(320))  # for bulletin reminders and tests
     # Bumped at logout and password change so that old session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -323,3 +324,46 @@ class ItemTombstone(Base):
     source_id: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(1100))
     deleted_at: Mapped[datetime]
+
+
+class BulletinIssue(Base):
+    """A numbered issue of a bulletin (``subscriptions/bulletins/<slug>.toml``): a draft until
+    an editor approves it, sent once every recipient's copy is in the outbox (issue 13).
+    ``covers_from`` is where its items begin (the previous issue's drafting); ``due_at`` when
+    it is to go out; ``held_at`` when it was due but not approved and the bulletin holds."""
+
+    __tablename__ = "bulletin_issues"
+    __table_args__ = (UniqueConstraint("bulletin", "number", name="uq_bulletin_issues_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bulletin: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # draft|approved|sent
+    covers_from: Mapped[datetime]
+    due_at: Mapped[datetime]
+    intro: Mapped[str] = mapped_column(Text, default="", server_default="")
+    spotlight_id: Mapped[int | None] = mapped_column(ForeignKey("driver_records.id"))
+    created_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    held_at: Mapped[datetime | None]
+    corrected_at: Mapped[datetime | None]
+    correction: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class BulletinEntry(Base):
+    """An item in an issue: its section, position and note for readers. A removed entry is
+    kept (``removed``) so that drafting again never brings it back."""
+
+    __tablename__ = "bulletin_entries"
+    __table_args__ = (UniqueConstraint("issue_id", "item_id", name="uq_bulletin_entries_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("bulletin_issues.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id"))
+    section: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -220,14 +220,21 @@ def undelivered(connection: Connection, subscriber_id: int, topics: Collection[s
         return []
     rows = connection.execute(_CANDIDATES, {"slugs": sorted(topics), "since": since,
                                             "subscriber_id": subscriber_id}).all()
-    records: dict[int, list[LinkedRecord]] = {}
-    if rows:
-        for match_id, *record in connection.execute(_RECORDS, {"match_ids": [r[0] for r in rows]}):
-            records.setdefault(match_id, []).append(LinkedRecord(*record))
+    records = linked_records(connection, [r[0] for r in rows])
     return [Candidate(match_id, item_id, topic, title, link, publisher, published, summary,
                       score, note, story, _hits(hits), tuple(records.get(match_id, ())))
             for (match_id, item_id, topic, title, link, publisher, published, summary, score,
                  note, story, hits) in rows]
+
+
+def linked_records(connection: Connection,
+                   match_ids: Collection[int]) -> dict[int, list[LinkedRecord]]:
+    """The active driver records linked to each of ``match_ids``, best link first."""
+    records: dict[int, list[LinkedRecord]] = {}
+    if match_ids:
+        for match_id, *record in connection.execute(_RECORDS, {"match_ids": list(match_ids)}):
+            records.setdefault(match_id, []).append(LinkedRecord(*record))
+    return records
 
 
 @lru_cache(maxsize=4096)

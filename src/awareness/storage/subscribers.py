@@ -128,6 +128,12 @@ def set_preferences(connection: Connection, subscriber_id: int, *,
         paused_until=paused_until, bulletins=bulletins))
 
 
+def set_bulletins(connection: Connection, subscriber_id: int, on: bool) -> None:
+    """Their bulletin opt-in alone (the one-click "stop bulletins" link)."""
+    connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id)
+                       .values(bulletins=on))
+
+
 def _upsert_topics(connection: Connection, subscriber_id: int,
                    choices: Sequence[tuple[str, str]]) -> None:
     have = {topic: how for topic, how in connection.execute(

@@ -6,8 +6,8 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
 in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``, ``subscribe``,
-``subscribers``) add their routes here; none of them imports this module, which only the entry
-point (``cli/run.py``) and the tests import.
+``subscribers``, ``bulletins``) add their routes here; none of them imports this module, which
+only the entry point (``cli/run.py``) and the tests import.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from awareness.mail.compose import mask_address
 from awareness.review import READER_NOTE_LIMIT
 from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
+from awareness.web import bulletins as bulletin_pages
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import operations
@@ -94,6 +95,7 @@ def _routes() -> list[Route | Mount]:
         *subscribe_pages.routes(),
         *digest_pages.routes(),
         *subscriber_pages.routes(),
+        *bulletin_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         form_route("/login", login_submit),

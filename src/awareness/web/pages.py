@@ -17,6 +17,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
 from awareness.topics.highlight import highlight_stored
 from awareness.web.security import Session
@@ -38,6 +39,10 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["safe_url"] = lambda url: url if is_safe_link(url) else None
     env.filters["local_date"] = functools.partial(local_date, tz=tz)
+    env.filters["local_time"] = functools.partial(local_time, tz=tz)
+    env.filters["shorten"] = short_summary
+    env.filters["snippet"] = reader_snippet
+    env.filters["first_sentence"] = first_sentence
     env.filters["field_label"] = field_label
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, field_label(kind))
     env.filters["unique_hits"] = unique_hits
@@ -51,6 +56,14 @@ def local_date(value: datetime | None, tz: ZoneInfo) -> str:
         return ""
     local = value.astimezone(tz)
     return f"{local.day} {local:%b %Y}"
+
+
+def local_time(value: datetime | None, tz: ZoneInfo) -> str:
+    """``Fri 27 Nov 2026, 09:00`` in the service's time zone; empty for none."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 def field_label(key: str, kind: str = "driver") -> str:

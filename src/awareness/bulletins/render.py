@@ -1,0 +1,171 @@
+"""An issue as mail, and a bulletin's archive as an Atom feed (pure: Jinja2, css-inline,
+``mail.compose``; no sending, no clock).
+
+The HTML part is written with a style sheet and classes, which is how people write HTML;
+Outlook's Word engine and many webmail clients drop ``<style>``, so ``css-inline`` writes the
+styles onto each element before the message is composed. What only works from a style sheet
+(dark mode, narrow screens) is added after inlining, in ``bulletin/after-inlining.css``.
+Feed text is hostile as everywhere (RELIABILITY.md E13, E14): autoescaped, links only through
+``safe_url``, header text through ``compose``.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import css_inline
+import jinja2
+
+from awareness.bulletins.build import Issue, IssueSection
+from awareness.bulletins.config import BulletinDef
+from awareness.digests.build import short_summary, visible_text
+from awareness.digests.render import Library, MailIdentity, local_date, safe_url
+from awareness.mail.compose import ListHeaders, Mail, Sender, compose
+
+SUBJECT_TEMPLATE = "bulletin/subject.txt"
+TEXT_TEMPLATE = "bulletin/body.txt"
+HTML_TEMPLATE = "bulletin/body.html"
+AFTER_INLINING = "bulletin/after-inlining.css"
+ATOM = "http://www.w3.org/2005/Atom"
+_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$")
+_KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+@dataclass(frozen=True)
+class BulletinLinks:
+    """The links one copy carries: the issue's page (when the archive is public), and for a
+    subscriber their preferences and the one-click way to stop bulletins; a distribution
+    list's copy has neither of the last two."""
+
+    web: str = ""
+    preferences: str = ""
+    unsubscribe: str = ""
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_link_tags=False)
+
+
+def message_id(bulletin: str, number: int, recipient_key: str, domain: str) -> str:
+    """The Message-ID of one recipient's copy of an issue: the same copy always gets the same
+    ID, so a resend after a crash is recognisable as the same mail."""
+    domain = domain.strip().lower()
+    if not _DOMAIN.match(domain) or not _KEY.fullmatch(recipient_key) or not _KEY.fullmatch(
+            bulletin):
+        raise ValueError("bulletin Message-ID needs a domain, a slug and a recipient key")
+    return f"<bulletin.{bulletin}.{int(number)}.{recipient_key}@{domain}>"
+
+
+def render_issue(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSection], *,
+                 env: jinja2.Environment, identity: MailIdentity, library: Library,
+                 to_addr: str, message_id: str, now: datetime, tz: ZoneInfo,
+                 links: BulletinLinks, test: bool = False) -> Mail:
+    """One copy of ``issue`` as a ``multipart/alternative`` message (text, then HTML inlined
+    for Outlook). ``test`` marks the subject of an editor's test send."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    context = issue_context(issue, bulletin, sections, identity=identity, library=library,
+                            tz=tz, links=links)
+    subject = env.get_template(SUBJECT_TEMPLATE).render(context)
+    list_headers = None
+    if links.unsubscribe:
+        list_headers = ListHeaders(f"<{bulletin.slug}.bulletins.{identity.domain}>",
+                                   bulletin.title, links.unsubscribe)
+    return compose(
+        sender=Sender(identity.from_addr, identity.from_name), to=to_addr,
+        subject=("[TEST] " if test else "") + subject,
+        text=env.get_template(TEXT_TEMPLATE).render(context) + "\n",
+        html=mail_html(env, context) + "\n", message_id=message_id,
+        date=now.astimezone(tz), list_headers=list_headers)
+
+
+def mail_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
+    """The HTML part: rendered, styles inlined, then the style sheet that only works as one
+    (dark mode, narrow screens) put back in the head."""
+    inlined = _inliner().inline(env.get_template(HTML_TEMPLATE).render(context))
+    after = env.get_template(AFTER_INLINING).render(context)
+    return inlined.replace("</head>", f"<style>{after}</style></head>", 1)
+
+
+def issue_context(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSection], *,
+                  identity: MailIdentity, library: Library, tz: ZoneInfo,
+                  links: BulletinLinks) -> dict[str, Any]:
+    """What the mail templates and the web page may use; feed text stays raw here."""
+    count = sum(len(section.entries) for section in sections)
+    first = next((e for s in sections for e in s.entries), None)
+    return {
+        "issue": issue, "bulletin": bulletin, "sections": list(sections), "count": count,
+        "date": local_date(issue.sent_at or issue.due_at, tz),
+        "lead_title": short_summary(first.title, 90) if first else "",
+        "preview": short_summary(visible_text(issue.intro) or " · ".join(
+            e.title for s in sections for e in s.entries[:1]), 150),
+        "identity": identity, "library": library, "links": links, "tz": tz,
+        "base_url": identity.base_url,
+        "logo_url": library.logo_url if library.logo_url.startswith("https://") else "",
+    }
+
+
+def atom_feed(bulletin: BulletinDef, issues: Sequence[Issue], *, base_url: str,
+              domain: str, contents: Sequence[str]) -> bytes:
+    """The archive as an Atom feed (RFC 4287): an entry per sent issue, newest first, with
+    ids that never change (a tag URI per issue) and ``updated`` moved on by a correction.
+    ``contents`` is each issue's page body (HTML), in the order of ``issues``."""
+    base = base_url.rstrip("/")
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _text(feed, "title", bulletin.title)
+    if bulletin.description:
+        _text(feed, "subtitle", bulletin.description)
+    _text(feed, "id", f"tag:{domain},2026:bulletins/{bulletin.slug}")
+    newest = max((i.updated_at for i in issues), default=datetime(2026, 1, 1, tzinfo=UTC))
+    _text(feed, "updated", _rfc3339(newest))
+    home = f"{base}/bulletins/{bulletin.slug}"
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=f"{home}.atom",
+                  type="application/atom+xml")
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=home, type="text/html")
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    _text(author, "name", bulletin.title)
+    for issue, content in zip(issues, contents, strict=True):
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        _text(entry, "title", f"{bulletin.title}: issue {issue.number}")
+        _text(entry, "id", f"tag:{domain},2026:bulletins/{bulletin.slug}/{issue.number}")
+        _text(entry, "published", _rfc3339(issue.sent_at or issue.created_at))
+        _text(entry, "updated", _rfc3339(issue.updated_at))
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html",
+                      href=f"{base}/bulletins/{bulletin.slug}/{issue.number}")
+        if issue.intro:
+            _text(entry, "summary", short_summary(issue.intro, 500))
+        body = _text(entry, "content", _xml_safe(content))
+        body.set("type", "html")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _text(parent: ET.Element, name: str, value: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{name}")
+    element.text = _xml_safe(value)
+    return element
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry (feed text may hold them)."""
+    return _NOT_XML.sub("", text)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def web_url(base_url: str, bulletin: str, number: int) -> str:
+    """The issue's permanent page."""
+    return safe_url(f"{base_url.rstrip('/')}/bulletins/{bulletin}/{int(number)}")

@@ -1,0 +1,160 @@
+"""Bulletins: list, show, draft, preview, approve and send issues (docs/bulletins.md)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+from awareness.cli.base import State, cli, emit_json, pass_state, table
+
+
+def _librarian(name: str | None) -> str:
+    return name or getpass.getuser()
+
+
+@cli.group()
+def bulletins() -> None:
+    """Weekly bulletins: curated, numbered issues sent to a whole audience."""
+
+
+@bulletins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def bulletins_list(state: State, as_json: bool) -> None:
+    """Every bulletin with its latest issue and when the next one is due."""
+    from awareness.service import bulletins as service
+
+    rows = []
+    for bulletin in state.ctx.bulletins():
+        found = service.issues(state.ctx, bulletin.slug)
+        latest = found[0] if found else None
+        rows.append({
+            "slug": bulletin.slug, "title": bulletin.title,
+            "send": f"{bulletin.send_day} {bulletin.send_time}",
+            "latest_issue": latest.number if latest else None,
+            "status": latest.status if latest else None,
+            "due_at": latest.due_at.isoformat() if latest else None,
+            "sent_issues": sum(i.status == "sent" for i in found)})
+    if as_json:
+        emit_json(rows)
+        return
+    table(["bulletin", "title", "sends", "latest", "status", "due", "sent"],
+          [[r["slug"], r["title"], r["send"], r["latest_issue"] or "-", r["status"] or "-",
+            (r["due_at"] or "-")[:16], r["sent_issues"]] for r in rows])
+
+
+def _issue_json(found: object) -> dict[str, object]:
+    from awareness.bulletins.build import Issue
+
+    assert isinstance(found, Issue)
+    return {
+        "bulletin": found.bulletin, "number": found.number, "status": found.status,
+        "due_at": found.due_at.isoformat(), "covers_from": found.covers_from.isoformat(),
+        "approved_by": found.approved_by,
+        "sent_at": found.sent_at.isoformat() if found.sent_at else None,
+        "held": found.held_at is not None and found.status != "sent",
+        "intro": found.intro,
+        "spotlight": found.spotlight.slug if found.spotlight else None,
+        "entries": [{"entry": e.entry_id, "section": e.section, "title": e.title,
+                     "link": e.link, "publisher": e.publisher, "note": e.note,
+                     "removed": e.removed, "also_published_by": list(e.also_published_by)}
+                    for e in found.entries]}
+
+
+def _number(state: State, slug: str, number: int | None) -> int:
+    from awareness.service import bulletins as service
+
+    if number is not None:
+        return number
+    return service.draft(state.ctx, slug).number
+
+
+@bulletins.command("draft")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
+    """Draft the next issue now (or bring the open draft up to date with new approvals)."""
+    from awareness.service import bulletins as service
+
+    found = service.draft(state.ctx, slug)
+    if as_json:
+        emit_json(_issue_json(found))
+        return
+    click.echo(f"{slug} issue {found.number} ({found.status}): {len(found.shown)} items, "
+               f"due {found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
+
+
+@bulletins.command("show")
+@click.argument("slug")
+@click.argument("number", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def bulletins_show(state: State, slug: str, number: int | None, as_json: bool) -> None:
+    """One issue (default: the open one) with its entries."""
+    from awareness.service import bulletins as service
+
+    found = service.issue(state.ctx, slug, _number(state, slug, number))
+    if as_json:
+        emit_json(_issue_json(found))
+        return
+    click.echo(f"{slug} issue {found.number}: {found.status}, due "
+               f"{found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
+    table(["entry", "section", "title", "publisher", "removed"],
+          [[e.entry_id, e.section, e.title[:60], e.publisher, "yes" if e.removed else ""]
+           for e in found.entries])
+
+
+@bulletins.command("preview")
+@click.argument("slug")
+@click.argument("number", type=int, required=False)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the HTML part to this file (open it in a browser).")
+@pass_state
+def bulletins_preview(state: State, slug: str, number: int | None,
+                      html_file: Path | None) -> None:
+    """Print the subject and text part exactly as readers will get them."""
+    from awareness.service import bulletins as service
+
+    subject, html, text = service.preview(state.ctx, slug, _number(state, slug, number))
+    click.echo(f"Subject: {subject}\n\n{text}")
+    if html_file:
+        html_file.write_text(html, encoding="utf-8")
+        click.echo(f"HTML part written to {html_file}", err=True)
+
+
+@bulletins.command("approve")
+@click.argument("slug")
+@click.argument("number", type=int)
+@click.option("--as", "by", help="Who approves (default: your user name).")
+@pass_state
+def bulletins_approve(state: State, slug: str, number: int, by: str | None) -> None:
+    """Approve a draft issue: it goes out at its time."""
+    from awareness.service import bulletins as service
+
+    found = service.approve(state.ctx, slug, number, by=_librarian(by))
+    click.echo(f"{slug} issue {found.number} approved; it goes out "
+               f"{found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
+
+
+@bulletins.command("send")
+@click.argument("slug")
+@click.argument("number", type=int)
+@pass_state
+def bulletins_send(state: State, slug: str, number: int) -> None:
+    """Send an approved issue now, without waiting for its time; a rerun sends nothing
+    twice. Exits 1 while any message is still unsent."""
+    from awareness.service import bulletins as service
+    from awareness.service.outbox import relay
+
+    queued = service.send_issue(state.ctx, slug, number)
+    report = relay(state.ctx)
+    click.echo(f"{slug} issue {number}: {queued} copies queued, {report.sent} sent")
+    if report.unsent:
+        from awareness.mail.outbox import unsent_lines
+
+        for line in unsent_lines(report.unsent):
+            click.echo(line, err=True)
+        raise SystemExit(1)

@@ -1,0 +1,481 @@
+"""The bulletin pages (issue 13) over a real uvicorn server on 127.0.0.1: who may see and
+change what (visitors go to the login page, librarians who are not editors get 403, every
+POST needs the session's token), that a GET changes nothing, every editing action, the
+preview, the archive and its Atom feed, the one-click "stop bulletins" link, and that nothing
+internal (drafts, editors' names, held state, removed items) reaches the public.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from sqlalchemy import select
+
+from awareness.service import bulletins, librarians
+from awareness.service.context import Context
+from awareness.storage.models import (
+    BulletinEntry,
+    BulletinIssue,
+    Match,
+    OutboxMessage,
+    Subscriber,
+)
+from tests.conftest import Clock, orm_session, orm_writing
+from tests.test_bulletins import BULLETIN, add_item, subscriptions, write_bulletin
+from tests.test_web import (
+    Site,
+    assert_inert,
+    csrf_of,
+    goes_to_login,
+    login,
+    parse,
+    running_site,
+    signed_in,
+)
+
+FIXTURE_TIERS = {"site": "integration"}
+__all__ = ["subscriptions"]  # a fixture, shared
+
+EDIT = "/bulletins/workforce/1/edit"
+ACTIONS = ["intro", "move", "remove", "put-back", "note", "add", "spotlight", "test",
+           "approve", "reopen", "correction"]
+PRIVATE = BULLETIN.format(if_unapproved="hold").replace(
+    'title = "Workforce bulletin"', 'title = "Board papers digest"\npublic_archive = false')
+REMOVED = "Removed: a story the editor took out"
+DRAFT_ONLY = "Drafted later: the next issue's lead"
+
+
+@pytest.fixture
+def site(make_context: Callable[..., Context], subscriptions: Path) -> Iterator[Site]:
+    """The web test site with two bulletins edited by alice (bob is a librarian, not an
+    editor): ``workforce`` (public archive) and ``board`` (private); the seeded subscriber
+    chose bulletins."""
+    write_bulletin(subscriptions)
+    (subscriptions / "bulletins" / "board.toml").write_text(PRIVATE, encoding="utf-8")
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions)) as running:
+        with orm_writing(running.ctx) as session:
+            reader = session.scalar(select(Subscriber).where(Subscriber.token == running.token))
+            assert reader is not None
+            reader.bulletins = True
+            for key in ("approved", "auto"):  # the seed's items go to digests, not here
+                session.get_one(Match, running.ids[key]).status = "rejected"
+        yield running
+
+
+def state(site: Site) -> tuple[object, ...]:
+    """Everything a bulletin page could change."""
+    with orm_session(site.ctx) as session:
+        return (
+            sorted(session.execute(select(
+                BulletinIssue.bulletin, BulletinIssue.number, BulletinIssue.status,
+                BulletinIssue.intro, BulletinIssue.spotlight_id, BulletinIssue.approved_by,
+                BulletinIssue.correction, BulletinIssue.corrected_at)).all()),
+            sorted(session.execute(select(BulletinEntry.id, BulletinEntry.section,
+                                          BulletinEntry.position, BulletinEntry.note,
+                                          BulletinEntry.removed)).all()),
+            session.scalars(select(OutboxMessage.key).order_by(OutboxMessage.key)).all(),
+            sorted(session.execute(select(Subscriber.id, Subscriber.bulletins,
+                                          Subscriber.unsubscribed_at)).all()),
+            site.snapshot(),
+        )
+
+
+def drafted(site: Site) -> dict[str, int]:
+    """Issue 1 of workforce drafted with three items; entry ids by title."""
+    ctx = site.ctx
+    add_item(ctx, "Leadership framework for NHS boards", score=3.0)
+    add_item(ctx, "Compassionate leadership in nursing", score=2.0)
+    add_item(ctx, "Virtual wards guidance", topic="digital")
+    bulletins.draft(ctx, "workforce")
+    return {e.title: e.entry_id for e in bulletins.issue(ctx, "workforce", 1).entries}
+
+
+def sent(site: Site, clock: Clock) -> dict[str, int]:
+    """Issue 1 of workforce held, then approved by alice and sent, with one entry removed;
+    issue 2 drafted with an item of its own."""
+    ctx = site.ctx
+    entries = drafted(site)
+    removed = add_item(ctx, REMOVED, score=0.1)
+    bulletins.draft(ctx, "workforce")
+    entries = {e.item_id: e.entry_id for e in bulletins.issue(ctx, "workforce", 1).entries}
+    bulletins.remove_entry(ctx, "workforce", 1, entries[removed], by="alice")
+    bulletins.set_intro(ctx, "workforce", 1, "This week: boards.", by="alice")
+    clock.now = bulletins.issue(ctx, "workforce", 1).due_at
+    bulletins.tick(ctx)
+    assert bulletins.issue(ctx, "workforce", 1).held_at is not None
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(ctx, "workforce", 1)
+    add_item(ctx, DRAFT_ONLY, score=5.0)
+    bulletins.draft(ctx, "workforce")
+    return entries
+
+
+@contextmanager
+def signed_in_as(site: Site, name: str) -> Iterator[tuple[httpx.Client, str]]:
+    with site.client() as client:
+        assert login(client, name).status_code == 303
+        yield client, csrf_of(client.get("/review").text)
+
+
+# --- who may do what --------------------------------------------------------------------------
+
+def test_visitors_are_sent_to_login_and_change_nothing(site: Site) -> None:
+    drafted(site)
+    before = state(site)
+    with site.client() as client:
+        for path in ["/bulletins", EDIT, "/bulletins/workforce/1/preview",
+                     f"{EDIT}?find=leadership"]:
+            assert goes_to_login(client.get(path)), path
+        for path in [*(f"/bulletins/workforce/1/{a}" for a in ACTIONS),
+                     "/bulletins/workforce/draft"]:
+            response = client.post(path, data={"csrf": "x", "entry": "1", "intro": "Hacked"})
+            assert goes_to_login(response), path
+    assert state(site) == before
+
+
+def test_a_librarian_who_is_not_an_editor_is_refused(site: Site) -> None:
+    entries = drafted(site)
+    before = state(site)
+    with signed_in_as(site, "bob") as (client, token):
+        assert client.get("/bulletins").status_code == 200
+        response = client.get(EDIT)
+        assert response.status_code == 403
+        assert "You are not one of the editors of Workforce bulletin" in response.text
+        assert "subscriptions/bulletins/workforce.toml" in response.text
+        for action in ACTIONS:
+            response = client.post(f"/bulletins/workforce/1/{action}", data={
+                "csrf": token, "entry": str(entries["Virtual wards guidance"]),
+                "intro": "Hacked", "direction": "up"})
+            assert response.status_code == 403, action
+        assert client.post("/bulletins/workforce/draft", data={"csrf": token}
+                           ).status_code == 403
+        assert client.get("/bulletins/workforce/1/preview").status_code == 200  # reading
+    assert state(site) == before
+
+
+def test_every_editing_post_needs_the_token_and_our_origin(site: Site) -> None:
+    entries = drafted(site)
+    before = state(site)
+    with signed_in(site) as (client, token):
+        for path in [*(f"/bulletins/workforce/1/{a}" for a in ACTIONS),
+                     "/bulletins/workforce/draft"]:
+            data = {"entry": str(entries["Virtual wards guidance"]), "intro": "Hacked",
+                    "direction": "up"}
+            assert client.post(path, data={**data, "csrf": "forged"}).status_code == 403
+            assert client.post(path, data={**data, "csrf": token},
+                               headers={"origin": "https://evil.example"}).status_code == 403
+            assert client.post(path, data=data, headers={"sec-fetch-site": "cross-site"}
+                               ).status_code == 403
+    assert state(site) == before
+
+
+def test_no_get_changes_anything(site: Site, clock: Clock) -> None:
+    with signed_in(site) as (client, _):
+        # Nothing drafted yet: the list says so and offers a button; a GET does not draft.
+        page = client.get("/bulletins").text
+        assert "No issue is open" in page and "Draft the next issue now" in page
+        assert bulletins.issues(site.ctx, "workforce") == []
+    sent(site, clock)
+    before = state(site)
+    with signed_in(site) as (client, _):
+        for path in ["/bulletins", EDIT, f"{EDIT}?find=leadership", "/bulletins/workforce/2/edit",
+                     "/bulletins/workforce/1/preview", "/bulletins/workforce",
+                     "/bulletins/workforce/1", "/bulletins/workforce.atom",
+                     f"/bulletins/stop/{site.token}"]:
+            assert client.get(path).status_code == 200, path
+            assert client.head(path).status_code == 200, path
+    with site.client() as anonymous:
+        assert anonymous.get(f"/bulletins/stop/{site.token}").status_code == 200
+    assert state(site) == before
+
+
+# --- the editor -------------------------------------------------------------------------------
+
+def test_the_editor_changes_the_issue_one_form_at_a_time(site: Site) -> None:
+    entries = drafted(site)
+    lead, nursing = (entries["Leadership framework for NHS boards"],
+                     entries["Compassionate leadership in nursing"])
+    librarians.set_email(site.ctx, "alice", "alice@library.nhs.uk")
+    with signed_in(site) as (client, token):
+        def post(action: str, **data: str) -> httpx.Response:
+            return client.post(f"/bulletins/workforce/1/{action}", data={"csrf": token, **data})
+
+        page = client.get(EDIT)
+        assert page.status_code == 200
+        tree = parse(page.text)
+        to = next(e for e in tree.iter("input") if e.get("name") == "to")
+        assert to.get("value") == "alice@library.nhs.uk"  # the librarian's own address
+
+        response = post("intro", intro="Boards and nurses this week.")
+        assert response.status_code == 303
+        assert response.headers["location"] == f"{EDIT}#introduction"
+        assert "Introduction saved." in client.get(EDIT).text  # the flash, once
+        assert "Introduction saved." not in client.get(EDIT).text
+
+        assert post("move", entry=str(nursing), direction="up").headers["location"] == (
+            f"{EDIT}#entry-{nursing}")
+        assert post("note", entry=str(nursing), note="Nursing leads asked for it."
+                    ).status_code == 303
+        assert post("remove", entry=str(lead)).headers["location"] == f"{EDIT}#removed"
+        page = client.get(EDIT).text
+        assert "Removed items" in page and "Put back" in page
+        assert post("put-back", entry=str(lead)).status_code == 303
+        assert post("remove", entry=str(lead)).status_code == 303
+        assert post("spotlight", record="interim-nhs-people-plan").status_code == 303
+
+        found = client.get(f"{EDIT}?find=wards").text
+        assert "Virtual wards guidance" in found
+        other = add_item(site.ctx, "Workforce plan refreshed", status="pending")
+        assert post("add", item=str(other), section="Leadership").status_code == 303
+        assert post("add", item=str(other), section="No such section").status_code == 404
+
+        assert post("test", to="alice@library.nhs.uk").headers["location"] == f"{EDIT}#test"
+        refused = post("test", to="not an address")
+        assert refused.status_code == 400 and "is not an address" in refused.text
+
+        assert post("approve").headers["location"] == f"{EDIT}#approval"
+        assert "Take approval back" in client.get(EDIT).text
+        assert post("reopen").status_code == 303
+        assert post("approve").status_code == 303
+        refused = post("correction", correction="Too early")
+        assert refused.status_code == 400 and "only a sent issue" in refused.text
+
+    issue = bulletins.issue(site.ctx, "workforce", 1)
+    bulletin = site.ctx.bulletin("workforce")
+    assert issue.status == "approved" and issue.approved_by == "alice"
+    assert issue.intro == "Boards and nurses this week."
+    assert issue.spotlight is not None and issue.spotlight.slug == "interim-nhs-people-plan"
+    assert [(s.title, [(e.title, e.note) for e in s.entries])
+            for s in bulletins.sections(site.ctx, bulletin, issue)] == [
+        ("Leadership", [("Compassionate leadership in nursing", "Nursing leads asked for it."),
+                        ("Workforce plan refreshed", "")]),
+        ("Digital", [("Virtual wards guidance", "")])]
+    assert [e.title for e in issue.entries if e.removed] == ["Leadership framework for NHS boards"]
+    with orm_session(site.ctx) as session:
+        assert session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all() == [
+            ("bulletin_test", "alice@library.nhs.uk")]
+
+
+def test_approving_an_empty_issue_says_why_not(site: Site) -> None:
+    bulletins.draft(site.ctx, "workforce")
+    with signed_in(site) as (client, token):
+        response = client.post("/bulletins/workforce/1/approve", data={"csrf": token})
+        assert response.status_code == 400
+        assert "has no items; add some before approving it" in response.text
+        assert "There is a problem" in response.text
+        response = client.post("/bulletins/workforce/1/move", data={
+            "csrf": token, "entry": "x", "direction": "up"})
+        assert response.status_code == 400 and "no valid entry" in response.text
+        assert client.get("/bulletins/workforce/99/edit").status_code == 404
+        assert client.get(f"/bulletins/workforce/{2**40}/edit").status_code == 404
+        assert client.get("/bulletins/nope/1/edit").status_code == 404
+
+
+def test_the_list_drafts_only_when_asked(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        response = client.post("/bulletins/workforce/draft", data={"csrf": token})
+        assert response.status_code == 303 and response.headers["location"] == EDIT
+        page = client.get("/bulletins").text
+        assert "Edit issue 1" in page and "Board papers digest" in page
+
+
+def test_a_sent_issue_takes_corrections(site: Site, clock: Clock) -> None:
+    sent(site, clock)
+    clock.advance(days=2)
+    with signed_in(site) as (client, token):
+        page = client.get(EDIT).text
+        assert "This issue has been sent" in page and "Correction note" in page
+        assert ">Approve<" not in page
+        assert client.post(f"{EDIT[:-5]}/correction", data={
+            "csrf": token, "correction": "The framework link was wrong; it is fixed."}
+        ).headers["location"] == f"{EDIT}#sent"
+    with site.client() as anonymous:
+        page = anonymous.get("/bulletins/workforce/1").text
+    assert "Corrected on 2 Dec 2026" in page
+    assert "The framework link was wrong; it is fixed." in page
+
+
+def test_the_preview_shows_both_parts_in_sandboxed_frames(site: Site) -> None:
+    drafted(site)
+    with signed_in(site) as (client, _):
+        response = client.get("/bulletins/workforce/1/preview")
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    tree = parse(response.text)
+    frames = list(tree.iter("iframe"))
+    assert [f.get("class") for f in frames] == ["mail-frame mail-wide", "mail-frame mail-phone"]
+    for frame in frames:
+        assert frame.get("sandbox") == ""
+        assert "Leadership framework for NHS boards" in frame.get("srcdoc", "")
+        assert "<script" not in frame.get("srcdoc", "")
+    text = "".join(next(tree.iter("pre")).itertext())
+    assert "Virtual wards guidance" in text
+    assert "Workforce bulletin: issue 1" in response.text  # the subject
+
+
+# --- the archive ------------------------------------------------------------------------------
+
+def test_drafts_are_not_found_and_never_listed(site: Site) -> None:
+    drafted(site)
+    with site.client() as anonymous:
+        assert anonymous.get("/bulletins/workforce/1").status_code == 404
+        page = anonymous.get("/bulletins/workforce").text
+        assert "No issue has been sent yet." in page
+        feed = feedparser.parse(anonymous.get("/bulletins/workforce.atom").content)
+        assert feed.entries == []
+    with signed_in(site) as (client, _):
+        assert client.get("/bulletins/workforce/1").status_code == 404  # a draft has no page
+
+
+def test_a_private_archive_is_not_found_for_visitors(site: Site) -> None:
+    ctx = site.ctx
+    add_item(ctx, "Leadership framework for NHS boards")
+    bulletins.draft(ctx, "board")
+    bulletins.approve(ctx, "board", 1, by="alice")
+    bulletins.send_issue(ctx, "board", 1)
+    with site.client() as anonymous:
+        for path in ["/bulletins/board", "/bulletins/board/1", "/bulletins/board.atom"]:
+            assert anonymous.get(path).status_code == 404, path
+    with signed_in(site) as (client, _):
+        page = client.get("/bulletins/board").text
+        assert "Only librarians see this archive" in page
+        assert client.get("/bulletins/board/1").status_code == 200
+        assert client.get("/bulletins/board.atom").status_code == 404  # feeds are public
+
+
+def test_the_archive_lists_sent_issues_with_its_feed(site: Site, clock: Clock) -> None:
+    sent(site, clock)
+    with site.client() as anonymous:
+        page = anonymous.get("/bulletins/workforce")
+        feed_response = anonymous.get("/bulletins/workforce.atom")
+        issue = anonymous.get("/bulletins/workforce/1")
+    tree = parse(page.text)
+    alternate = [link for link in tree.iter("link") if link.get("rel") == "alternate"]
+    assert [(a.get("type"), a.get("href")) for a in alternate] == [
+        ("application/atom+xml", "/bulletins/workforce.atom")]
+    assert [a.get("href") for a in tree.iter("a") if "/bulletins/workforce/" in (
+        a.get("href") or "")] == ["/bulletins/workforce/1"]  # issue 2 is a draft
+    assert feed_response.headers["content-type"] == "application/atom+xml"
+    feed = feedparser.parse(feed_response.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert [e.link for e in feed.entries] == [f"{site.url}/bulletins/workforce/1"]
+    assert issue.status_code == 200
+    assert "Leadership framework for NHS boards" in issue.text
+    assert "This week: boards." in issue.text
+
+
+def test_nothing_internal_reaches_the_public(site: Site, clock: Clock) -> None:
+    """Editors' names, held state, removed items and drafts stay with librarians."""
+    sent(site, clock)
+    with site.client() as anonymous:
+        pages = {path: anonymous.get(path) for path in [
+            "/bulletins/workforce", "/bulletins/workforce/1", "/bulletins/workforce.atom"]}
+    for path, response in pages.items():
+        assert response.status_code == 200, path
+        text = response.text
+        for internal in ("alice", "Approved", "approved", "Held", "held", REMOVED,
+                         DRAFT_ONLY, "issue 2", "Issue 2", "Edit"):
+            assert internal not in text, (path, internal)
+    assert_inert(pages["/bulletins/workforce/1"].text)
+    assert_inert(pages["/bulletins/workforce"].text)
+    # The librarians' own pages do show them.
+    with signed_in(site) as (client, _):
+        page = client.get("/bulletins").text
+        assert "approved by alice" not in page  # issue 2 is a draft
+        assert "Issue 2" in page
+        assert REMOVED in client.get(EDIT).text
+
+
+# --- stop bulletins (RFC 8058) ----------------------------------------------------------------
+
+def bulletins_on(site: Site) -> bool:
+    with orm_session(site.ctx) as session:
+        return bool(session.scalar(select(Subscriber.bulletins)
+                                   .where(Subscriber.token == site.token)))
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_stops_bulletins_and_keeps_digests(site: Site, encoding: str) -> None:
+    with site.client() as anonymous:
+        page = anonymous.get(f"/bulletins/stop/{site.token}")
+        assert page.status_code == 200 and bulletins_on(site)
+        assert "set-cookie" not in page.headers
+        buttons = [b for b in parse(page.text).iter("button")]
+        assert ["".join(b.itertext()) for b in buttons] == ["Stop receiving bulletins"]
+        if encoding == "multipart":
+            response = anonymous.post(f"/bulletins/stop/{site.token}",
+                                      files={"List-Unsubscribe": (None, "One-Click")})
+        else:
+            response = anonymous.post(f"/bulletins/stop/{site.token}",
+                                      data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers
+    assert "digests continue" in response.text
+    assert not bulletins_on(site)
+    assert site.unsubscribed_at() is None  # digests go on
+
+
+def test_an_unknown_stop_link_changes_nothing(site: Site) -> None:
+    before = state(site)
+    with site.client() as anonymous:
+        for token in ["x" * 40, "short", "bad token with spaces and more"]:
+            assert anonymous.get(f"/bulletins/stop/{token}").status_code == 404
+            assert anonymous.post(f"/bulletins/stop/{token}",
+                                  data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert state(site) == before
+
+
+def test_hostile_feed_text_is_inert_on_every_bulletin_page(site: Site) -> None:
+    """The seed's hostile item (a script-like title, a javascript: link, an unbroken URL)
+    approved into an issue: escaped in the editor, the archive page and the issue's page."""
+    ctx = site.ctx
+    with orm_writing(ctx) as session:
+        session.get_one(Match, site.ids["hostile"]).status = "approved"
+    bulletins.draft(ctx, "workforce")
+    with signed_in(site) as (client, _):
+        editor = client.get(EDIT).text
+        found = client.get(f"{EDIT}?find=onerror").text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in editor
+    for page in (editor, found):
+        assert_inert(page)
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(ctx, "workforce", 1)
+    with site.client() as anonymous:
+        pages = [anonymous.get(path).text for path in ["/bulletins/workforce/1",
+                                                       "/bulletins/workforce"]]
+    for page in pages:
+        assert_inert(page)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages[0]
+
+
+def test_every_link_in_a_sent_bulletin_can_be_fetched_and_nothing_changes(
+        site: Site, clock: Clock) -> None:
+    """Mail gateways open every link of every message: the subscriber's copy's links (the
+    issue's page, their preferences, the stop link, driver records) all answer, and change
+    nothing."""
+    sent(site, clock)
+    with orm_session(site.ctx) as session:
+        data = session.scalar(select(OutboxMessage.message).where(
+            OutboxMessage.kind == "bulletin", OutboxMessage.subscriber_id.is_not(None)))
+    assert data is not None
+    message = message_from_bytes(data, policy=policy.default)
+    text = "".join(part.get_content() for part in message.walk()
+                   if part.get_content_type() in ("text/plain", "text/html"))
+    links = set(re.findall(re.escape(site.url) + r"/[^\s\"'<>)]+", text))
+    unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
+    links.add(unsubscribe)
+    assert {f"{site.url}/bulletins/workforce/1", f"{site.url}/bulletins/stop/{site.token}",
+            f"{site.url}/preferences/{site.token}"} <= links
+    before = state(site)
+    with httpx.Client(follow_redirects=True, timeout=30) as gateway:
+        for link in sorted(links):
+            assert gateway.get(link).status_code == 200, link
+    assert state(site) == before

@@ -1,0 +1,400 @@
+"""Weekly bulletins (issue 13): the file, the schedule, drafting, editing, sending once,
+the archive and its Atom feed.
+
+The service is driven through its own functions against a real database (both backends) and
+a real SMTP server on loopback; what readers get is checked on the bytes the server received.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import feedparser
+import pytest
+from sqlalchemy import select
+
+from awareness.bulletins.build import Placed, moved, plan_entries
+from awareness.bulletins.config import parse_bulletin
+from awareness.bulletins.schedule import is_bank_holiday, reminder_time, send_slot
+from awareness.digests.build import Candidate
+from awareness.errors import ConfigError, ConfigErrors, NotFound
+from awareness.service import bulletins, outbox, people
+from awareness.service.bulletins import NotEditable, NotEditor
+from awareness.storage.models import Item, Match, OutboxMessage, Source
+from awareness.storage.models import Subscriber as SubscriberRow
+from tests.conftest import ROOT, orm_session, orm_writing
+
+LONDON = ZoneInfo("Europe/London")
+BULLETIN = """\
+title = "Workforce bulletin"
+description = "Leadership and digital news for the workforce directorate."
+send_day = "monday"
+send_time = "09:00"
+editors = ["alice"]
+if_unapproved = "{if_unapproved}"
+
+[audience]
+subscribers = true
+addresses = ["workforce.directorate@trust.nhs.uk"]
+
+[[section]]
+title = "Leadership"
+topics = ["leadership"]
+
+[[section]]
+title = "Digital"
+topics = ["digital"]
+"""
+
+
+# --- the file --------------------------------------------------------------------------------
+
+def test_a_bulletin_file_with_five_mistakes_shows_all_five():
+    text = ('title = ""\nsend_day = "fri"\nsend_time = "9am"\ncolour = "blue"\n'
+            '[audience]\naddresses = ["not an address"]\n[[section]]\ntitle = "A"\n')
+    with pytest.raises(ConfigErrors) as caught:
+        parse_bulletin(text, "bulletins/w.toml", "w")
+    lines = caught.value.located().splitlines()
+    assert lines == [
+        "bulletins/w.toml:1: title must not be empty",
+        "bulletins/w.toml:2: send_day must be one of monday, tuesday, wednesday, thursday, "
+        "friday, saturday, sunday, not 'fri'",
+        "bulletins/w.toml:3: send_time must be a 24-hour time such as 09:00, not '9am'",
+        "bulletins/w.toml:4: unknown key 'colour'; expected one of: audience, description, "
+        "editors, if_unapproved, public_archive, section, send_day, send_time, title, topics",
+        "bulletins/w.toml:6: addresses: 'not an address' is not one plain e-mail address",
+        "bulletins/w.toml:7: section #1: a section needs topics = [\"…\"]",
+    ]
+
+
+def test_a_bulletin_needs_topics_and_an_audience():
+    with pytest.raises(ConfigError, match="name the topics"):
+        parse_bulletin('title = "T"\n', "b.toml", "b")
+    with pytest.raises(ConfigError, match="nobody to go to") as caught:
+        parse_bulletin('title = "T"\ntopics = ["leadership"]\n[audience]\nsubscribers = false\n',
+                       "b.toml", "b")
+    assert caught.value.line == 3
+
+
+def test_topics_alone_make_one_section_per_topic_under_its_name():
+    bulletin = parse_bulletin('title = "T"\ntopics = ["leadership", "digital"]\n', "b.toml", "b")
+    names = {"leadership": "Leadership", "digital": "Digital health and AI"}
+    assert [s.title for s in bulletin.sections_for(names)] == ["Leadership",
+                                                             "Digital health and AI"]
+    assert bulletin.all_topics == ("leadership", "digital")
+
+
+def test_the_shipped_example_bulletin_parses():
+    path = ROOT / "subscriptions" / "bulletins" / "weekly.toml"
+    bulletin = parse_bulletin(path.read_text(encoding="utf-8"), str(path), "weekly")
+    assert bulletin.all_topics == ("leadership", "digital")
+
+
+# --- the schedule ----------------------------------------------------------------------------
+
+def test_a_bank_holiday_monday_moves_the_send_to_tuesday():
+    # 31 May 2027 is the spring bank holiday (from the holidays package, not a list here).
+    assert is_bank_holiday(date(2027, 5, 31))
+    slot = send_slot(datetime(2027, 5, 27, 12, tzinfo=UTC), day="monday", at=(9, 0), tz=LONDON)
+    assert slot == datetime(2027, 6, 1, 9, 0, tzinfo=LONDON)
+    # The reminder goes the working day before: Friday 28 May.
+    assert reminder_time(slot, LONDON) == datetime(2027, 5, 28, 9, 0, tzinfo=LONDON)
+
+
+def test_easter_moves_a_friday_bulletin_past_easter_monday():
+    slot = send_slot(datetime(2027, 3, 24, 12, tzinfo=UTC), day="friday", at=(9, 0), tz=LONDON)
+    assert slot == datetime(2027, 3, 30, 9, 0, tzinfo=LONDON)  # Good Friday, Easter Monday
+    assert reminder_time(slot, LONDON) == datetime(2027, 3, 25, 9, 0, tzinfo=LONDON)
+
+
+def test_an_ordinary_week_keeps_its_day_and_local_time_across_the_clock_change():
+    before = send_slot(datetime(2027, 3, 15, 12, tzinfo=UTC), day="monday", at=(9, 0), tz=LONDON)
+    assert before == datetime(2027, 3, 22, 9, 0, tzinfo=LONDON)
+    assert before.astimezone(UTC).hour == 9  # Greenwich Mean Time
+    after = send_slot(datetime(2027, 4, 1, 12, tzinfo=UTC), day="thursday", at=(9, 0), tz=LONDON)
+    assert after == datetime(2027, 4, 8, 9, 0, tzinfo=LONDON)
+    assert after.astimezone(UTC).hour == 8  # British Summer Time
+
+
+# --- drafting (pure) -------------------------------------------------------------------------
+
+def _candidate(match_id: int, *, topic: str = "leadership", score: float = 1.0,
+               story: int | None = None, days_old: int = 0, publisher: str = "NHS England"
+               ) -> Candidate:
+    return Candidate(match_id=match_id, item_id=match_id, topic_slug=topic,
+                     title=f"Item {match_id}", link=f"https://example.org/{match_id}",
+                     publisher=publisher,
+                     published=datetime(2026, 11, 20, tzinfo=UTC) - timedelta(days=days_old),
+                     summary="", score=score, note="", story=story or match_id)
+
+
+def test_drafting_ranks_by_score_then_date_and_keeps_one_item_per_story():
+    sections = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "b").sections
+    planned = plan_entries([
+        _candidate(1, score=1.0, days_old=3),
+        _candidate(2, score=2.0),
+        _candidate(3, score=1.0, days_old=1),
+        _candidate(4, score=1.5, story=2, publisher="CQC"),  # the same story as 2
+        _candidate(5, topic="digital"),
+        _candidate(6, topic="unrelated"),
+        _candidate(7, story=70),  # already in an issue
+    ], sections, present_stories={70})
+    assert [(e.item_id, e.section, e.position) for e in planned] == [
+        (2, "Leadership", 0), (5, "Digital", 0), (3, "Leadership", 1), (1, "Leadership", 2)]
+
+
+def test_drafting_again_adds_after_what_each_section_holds():
+    sections = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "b").sections
+    planned = plan_entries([_candidate(9)], sections, present_stories=set(),
+                           positions=[Placed(1, "Leadership", 0), Placed(2, "Leadership", 4)])
+    assert [(e.section, e.position) for e in planned] == [("Leadership", 5)]
+
+
+def test_moving_an_entry_swaps_it_with_its_neighbour_in_its_section_only():
+    placed = [Placed(1, "A", 0), Placed(2, "A", 1), Placed(3, "A", 2, removed=True),
+              Placed(4, "A", 3), Placed(5, "B", 0)]
+    # The removed entry is skipped: 2 changes places with 4.
+    assert moved(placed, 2, "down") == [Placed(4, "A", 1), Placed(2, "A", 2)]
+    assert moved(placed, 1, "up") == []  # already first
+    assert moved(placed, 5, "down") == []  # alone in its section
+    with pytest.raises(ValueError):
+        moved(placed, 1, "sideways")
+
+
+# --- drafting, editing, sending (a real database and SMTP server) ---------------------------
+
+@pytest.fixture
+def subscriptions(tmp_path: Path) -> Path:
+    """The repository's topics and sources, with the test's bulletin."""
+    folder = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", folder)
+    shutil.rmtree(folder / "bulletins")
+    (folder / "bulletins").mkdir()
+    return folder
+
+
+def write_bulletin(folder: Path, *, if_unapproved: str = "hold", text: str | None = None) -> None:
+    (folder / "bulletins" / "workforce.toml").write_text(
+        text or BULLETIN.format(if_unapproved=if_unapproved), encoding="utf-8")
+
+
+@pytest.fixture
+def bulletin_ctx(make_context, smtp_server, subscriptions):
+    controller, inbox = smtp_server
+    write_bulletin(subscriptions)
+    ctx = make_context(AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port),
+                       AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions))
+    reader = people.add_subscriber(ctx, "reader@trust.nhs.uk", ["leadership"], "weekly")
+    people.add_subscriber(ctx, "digests.only@trust.nhs.uk", ["leadership"], "weekly")
+    with orm_writing(ctx) as session:
+        session.get(SubscriberRow, reader.id).bulletins = True
+    return ctx, inbox
+
+
+def add_item(ctx, title: str, *, topic: str = "leadership", status: str = "approved",
+             score: float = 1.0, publisher: str = "NHS England", story_of: int | None = None,
+             note: str = "") -> int:
+    """An item from ``publisher`` with a match for ``topic``; its item id."""
+    now = ctx.now()
+    source_id = publisher.lower().replace(" ", "-")
+    with orm_writing(ctx) as session:
+        if session.get(Source, source_id) is None:
+            session.add(Source(id=source_id, name=f"{publisher} news", publisher=publisher,
+                               url=f"https://{source_id}.example.org/feed", kind="feed"))
+        item = Item(source_id=source_id, key=f"link:{title}:{publisher}", title=title,
+                    link=f"https://{source_id}.example.org/{abs(hash(title))}",
+                    summary_text=f"{title}. A summary of it.", first_seen_at=now,
+                    published_at=now, story_id=story_of)
+        session.add(item)
+        session.flush()
+        session.add(Match(item_id=item.id, topic_slug=topic, status=status, hits=[],
+                          score=score, created_at=now, reader_note=note))
+        return item.id
+
+
+def copies(ctx, kind: str = "bulletin") -> list[tuple[str, str]]:
+    with orm_session(ctx) as session:
+        return [tuple(row) for row in session.execute(
+            select(OutboxMessage.key, OutboxMessage.recipient)
+            .where(OutboxMessage.kind == kind).order_by(OutboxMessage.key))]
+
+
+def test_draft_edit_approve_send_once_archive_and_feed(bulletin_ctx, clock):
+    ctx, inbox = bulletin_ctx
+    lead = add_item(ctx, "Leadership framework for NHS boards", score=3.0,
+                    note="Appraisal season starts in January.")
+    add_item(ctx, "Leadership framework for NHS boards", publisher="CQC", story_of=lead)
+    digital = add_item(ctx, "Virtual wards guidance", topic="digital")
+    add_item(ctx, "Pending: not reviewed yet", status="pending")
+    add_item(ctx, "Rejected: off topic", status="rejected")
+
+    report = bulletins.tick(ctx)
+    assert report.drafted == ["workforce #1"] and report.sent == []
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert issue.status == "draft"
+    assert issue.due_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # next Monday, GMT
+    shown = [(e.section, e.title, e.also_published_by) for e in issue.shown]
+    assert shown == [("Leadership", "Leadership framework for NHS boards", ("CQC",)),
+                     ("Digital", "Virtual wards guidance", ())]
+
+    # Editing: only the bulletin's editors; a removed item stays removed when drafted again.
+    with pytest.raises(NotEditor):
+        bulletins.set_intro(ctx, "workforce", 1, "Hello", by="mallory")
+    entry = {e.item_id: e.entry_id for e in issue.entries}
+    bulletins.set_intro(ctx, "workforce", 1, "This week: boards and leadership.", by="alice")
+    bulletins.remove_entry(ctx, "workforce", 1, entry[digital], by="alice")
+    later = add_item(ctx, "Leadership in primary care networks", score=0.5)
+    bulletins.draft(ctx, "workforce")
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert [e.title for e in issue.shown] == ["Leadership framework for NHS boards",
+                                              "Leadership in primary care networks"]
+    entry = {e.item_id: e.entry_id for e in issue.entries}
+    bulletins.move_entry(ctx, "workforce", 1, entry[later], "up", by="alice")
+    bulletins.set_note(ctx, "workforce", 1, entry[later], "PCN leads asked for this.",
+                       by="alice")
+
+    # Due and not approved: held, nothing queued, the reminder went to nobody (no address).
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    report = bulletins.tick(ctx)
+    assert report.held == ["workforce #1"] and copies(ctx) == []
+    assert bulletins.issue(ctx, "workforce", 1).held_at == clock.now
+
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    report = bulletins.tick(ctx)
+    assert report.sent == ["workforce #1"] and report.queued == 2
+    assert [recipient for _, recipient in copies(ctx)] == [
+        "workforce.directorate@trust.nhs.uk", "reader@trust.nhs.uk"]
+    outbox.relay(ctx)
+    bulletins.tick(ctx)  # the next issue is drafted; nothing is sent again
+    outbox.relay(ctx)
+    assert sorted(rcpts[0] for _, rcpts, _ in inbox.messages) == [
+        "reader@trust.nhs.uk", "workforce.directorate@trust.nhs.uk"]
+    assert [i.number for i in bulletins.issues(ctx, "workforce")] == [2, 1]
+
+    by_recipient = {rcpts[0]: message_from_bytes(data, policy=policy.default)
+                    for _, rcpts, data in inbox.messages}
+    reader = by_recipient["reader@trust.nhs.uk"]
+    assert reader["Subject"] == ("Workforce bulletin: issue 1 · Leadership in primary care "
+                                 "networks")
+    text = reader.get_body(("plain",)).get_content()
+    assert text.index("Leadership in primary care networks") < text.index(
+        "Leadership framework for NHS boards")  # the editor's order
+    assert "This week: boards and leadership." in text
+    assert "Why it matters: PCN leads asked for this." in text
+    assert "Also published by CQC" in text
+    assert "Virtual wards" not in text
+    html = reader.get_body(("html",)).get_content()
+    assert '<h1 style="' in html  # styles inlined for Outlook
+    assert "Why it matters:" in html and "Virtual wards" not in html
+    assert reader["List-Unsubscribe"].startswith("<https://library.example.nhs.uk/bulletins/stop/")
+    directorate = by_recipient["workforce.directorate@trust.nhs.uk"]
+    assert directorate["List-Unsubscribe"] is None  # a distribution list cannot leave
+    assert "/preferences/" not in directorate.get_body(("plain",)).get_content()
+
+    # The archive and its feed.
+    feed = feedparser.parse(bulletins.atom(ctx, "workforce"))
+    assert not feed.bozo, feed.bozo_exception
+    assert [e.link for e in feed.entries] == ["https://library.example.nhs.uk/bulletins/workforce/1"]
+    first_id, first_updated = feed.entries[0].id, feed.entries[0].updated
+    assert "Leadership framework for NHS boards" in feed.entries[0].content[0].value
+
+    # A correction changes the page and the feed's "updated", and sends nothing.
+    clock.advance(days=1)
+    bulletins.set_correction(ctx, "workforce", 1, "The PCN link was wrong; it is fixed.",
+                             by="alice")
+    feed = feedparser.parse(bulletins.atom(ctx, "workforce"))
+    assert feed.entries[0].id == first_id and feed.entries[0].updated != first_updated
+    assert "The PCN link was wrong" in feed.entries[0].content[0].value
+    outbox.relay(ctx)
+    assert len(inbox.messages) == 2
+
+
+def test_an_unapproved_issue_goes_as_drafted_when_the_bulletin_says_send(
+        bulletin_ctx, subscriptions, clock):
+    ctx, _ = bulletin_ctx
+    write_bulletin(subscriptions, if_unapproved="send")
+    add_item(ctx, "Leadership framework for NHS boards")
+    bulletins.tick(ctx)
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    report = bulletins.tick(ctx)
+    assert report.sent == ["workforce #1"] and report.held == []
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert issue.status == "sent" and issue.approved_by.startswith("schedule")
+
+
+def test_an_editor_gets_a_reminder_the_working_day_before(bulletin_ctx, clock):
+    from awareness.service import librarians
+
+    ctx, _ = bulletin_ctx
+    librarians.add_librarian(ctx, "alice", "a long enough password")
+    librarians.set_email(ctx, "alice", "alice@library.nhs.uk")
+    add_item(ctx, "Leadership framework for NHS boards")
+    bulletins.tick(ctx)
+    assert copies(ctx, "bulletin_reminder") == []
+    clock.now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # Friday before the Monday issue
+    bulletins.tick(ctx)
+    bulletins.tick(ctx)  # once per editor and issue
+    assert copies(ctx, "bulletin_reminder") == [("workforce/1/alice", "alice@library.nhs.uk")]
+
+
+def test_drafts_are_never_in_the_archive(bulletin_ctx):
+    ctx, _ = bulletin_ctx
+    add_item(ctx, "Leadership framework for NHS boards")
+    bulletins.draft(ctx, "workforce")
+    with pytest.raises(NotFound):
+        bulletins.archived(ctx, "workforce", 1, librarian=False)
+    assert bulletins.archive(ctx, "workforce", librarian=False)[1] == []
+    with pytest.raises(NotEditable):
+        bulletins.send_issue(ctx, "workforce", 1)
+
+
+# --- digests on bank holidays, as a setting ----------------------------------------------------
+
+def test_digests_skip_a_bank_holiday_only_when_the_library_asks():
+    from awareness.digests.schedule import missed_runs, sends_today
+
+    easter_monday, tuesday = date(2027, 3, 29), date(2027, 3, 30)
+    assert sends_today("daily", easter_monday, weekly_day="mon", skip_holidays=False)
+    assert sends_today("weekly", easter_monday, weekly_day="mon", skip_holidays=False)
+    assert not sends_today("daily", easter_monday, weekly_day="mon", skip_holidays=True)
+    assert not sends_today("weekly", easter_monday, weekly_day="mon", skip_holidays=True)
+    assert sends_today("weekly", tuesday, weekly_day="mon", skip_holidays=True)
+    assert sends_today("daily", tuesday, weekly_day="mon", skip_holidays=True)
+    assert sends_today("weekly", date(2027, 4, 6), weekly_day="tue", skip_holidays=True)
+    assert not sends_today("weekly", date(2027, 4, 7), weekly_day="tue", skip_holidays=True)
+    # A restart on Easter Monday at 10:00 catches nothing up; on Tuesday it sends the week's.
+    monday_ten = datetime(2027, 3, 29, 10, 0, tzinfo=LONDON)
+    assert missed_runs(monday_ten, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00", skip_holidays=True) == []
+    assert missed_runs(monday_ten, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00") == ["daily", "weekly"]
+    tuesday_ten = datetime(2027, 3, 30, 10, 0, tzinfo=LONDON)
+    assert missed_runs(tuesday_ten, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00", skip_holidays=True) == ["daily", "weekly"]
+    tuesday_six = datetime(2027, 3, 30, 6, 0, tzinfo=LONDON)
+    assert missed_runs(tuesday_six, LONDON, daily_time="07:00", weekly_day="mon",
+                       weekly_time="07:00", skip_holidays=True) == []
+
+
+def test_check_names_a_bulletin_topic_that_has_no_file(tmp_path, subscriptions):
+    from awareness.service.checks import check_all
+    from awareness.settings import load_settings
+
+    write_bulletin(subscriptions, text='title = "T"\ntopics = ["leadership", "nursing"]\n')
+    settings = load_settings(environ={"AWARENESS_PATHS_SUBSCRIPTIONS": str(subscriptions),
+                                      "AWARENESS_PATHS_DATA": str(tmp_path / "var")},
+                             cwd=tmp_path)
+    errors, _ = check_all(settings)
+    assert errors == [f"{subscriptions / 'bulletins' / 'workforce.toml'}: no topic 'nursing' "
+                      "(known topics: digital, leadership)"]
+
+
+def test_a_bulletin_cannot_take_the_stop_links_address():
+    with pytest.raises(ConfigError, match="cannot be called 'stop'"):
+        parse_bulletin('title = "T"\ntopics = ["leadership"]\n', "bulletins/stop.toml", "stop")
