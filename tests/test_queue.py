@@ -4,6 +4,7 @@ once."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
@@ -25,7 +27,7 @@ from awareness.queue import JobQueue
 from awareness.service.context import create_context
 from awareness.settings import load_settings
 from awareness.storage.models import OutboxMessage
-from tests.conftest import ROOT, free_port, orm_session, settings_env
+from tests.conftest import ROOT, Inbox, free_port, orm_session, settings_env
 from tests.databases import PG_URL, Templates
 from tests.test_polling import FLU, LEADERSHIP, rss
 
@@ -105,12 +107,12 @@ def deployment(database_templates: Templates, tmp_path: Path) -> Iterator[Any]:
                        check=True, capture_output=True)
         processes: list[subprocess.Popen[bytes]] = []
 
-        def start(role: str, name: str) -> subprocess.Popen[bytes]:
+        def start(role: str, name: str, **extra: str) -> subprocess.Popen[bytes]:
             log = (tmp_path / f"{name}.log").open("w")
             process = subprocess.Popen(
                 [sys.executable, "-m", "awareness", "run", "--role", role],
                 env={**env, "AWARENESS_WEB_PORT": str(free_port()),
-                     "AWARENESS_PATHS_DATA": str(tmp_path / name)},
+                     "AWARENESS_PATHS_DATA": str(tmp_path / name), **extra},
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             processes.append(process)
             return process
@@ -184,3 +186,61 @@ def test_a_relay_job_sends_the_outbox_from_a_worker(deployment):
     wait_for(lambda: scalar(url, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 1,
              "the worker's relay sends the message")
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+class HoldingInbox(Inbox):
+    """An SMTP sink that never answers the DATA of the addresses in ``hold`` (the sender waits
+    as on a stuck server), and says when such a message has arrived."""
+
+    def __init__(self, hold: set[str]) -> None:
+        super().__init__()
+        self.hold = hold
+        self.holding = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold & set(envelope.rcpt_tos):
+            self.holding.set()
+            await asyncio.sleep(3600)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_worker_killed_while_sending_leaves_the_rest_to_another_sent_once(deployment):
+    _, url, start, tmp_path = deployment
+    readers = [f"reader{n}@trust.nhs.uk" for n in range(4)]
+    inbox = HoldingInbox({readers[0]})
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        smtp = {"AWARENESS_MAIL_BACKEND": "smtp", "AWARENESS_MAIL_SMTP_HOST": "127.0.0.1",
+                "AWARENESS_MAIL_SMTP_PORT": str(controller.port)}
+        env = settings_env(tmp_path, url, AWARENESS_QUEUE_ENABLED="true", **smtp)
+        ctx = create_context(load_settings(environ=env, cwd=tmp_path))
+        try:
+            now = ctx.now()
+            with orm_session(ctx) as session, session.begin():
+                session.add_all([OutboxMessage(
+                    kind="digest", key=f"weekly:{n}", sender="library@trust.nhs.uk",
+                    recipient=reader, message_id=f"<weekly-{n}@trust.nhs.uk>",
+                    message=b"Subject: x\r\n\r\nx", status="pending", attempts=0,
+                    created_at=now, next_attempt_at=now) for n, reader in enumerate(readers)])
+            queue = JobQueue(ctx).open()
+            try:
+                queue.enqueue_relay()
+            finally:
+                queue.close()
+        finally:
+            ctx.dispose()
+        first = start("worker", "sender1", **smtp)
+        assert inbox.holding.wait(60), "the first worker reaches the stuck message"
+        first.send_signal(signal.SIGKILL)  # in the middle of sending
+        first.wait()
+        start("worker", "sender2", **smtp)
+        sent = "SELECT count(*) FROM outbox WHERE status = 'sent'"
+        wait_for(lambda: scalar(url, sent) == 3, "the other worker sends the rest")
+        delivered = [rcpt for _, rcpts, _ in inbox.messages for rcpt in rcpts]
+        assert sorted(delivered) == readers[1:]  # each once; the stuck one not yet
+        # The stuck message stays claimed until its lease runs out, then is sent again with
+        # the same Message-ID (at least once, RELIABILITY E3): nothing is lost.
+        assert scalar(url, "SELECT count(*) FROM outbox WHERE status = 'sending'") == 1
+    finally:
+        controller.stop()
