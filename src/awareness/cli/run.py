@@ -1,5 +1,5 @@
 """``awareness run``: the web app and the scheduler in one process (the embedded default), or
-one role of the two (``--role web`` or ``--role scheduler``, docs/scaling.md).
+one role (``--role web``, ``scheduler`` or ``worker``, docs/scaling.md).
 
 Only one process per deployment may run the scheduler (RELIABILITY finding 11, S1): the
 scheduler runs only while this process holds the leader lock (``awareness.leader``: an
