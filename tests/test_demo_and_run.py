@@ -12,7 +12,9 @@ from email import message_from_bytes, policy
 import feedparser
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from awareness.cli import cli
 from awareness.cli.run import (
     DEMO_READER,
     DEMO_STAFF,
@@ -91,6 +93,17 @@ def test_the_demo_moves_only_the_default_sqlite_file_into_its_folder(tmp_path):
     postgres = "postgresql+psycopg://someone@db.example/awareness"
     assert demo_database_url(load_settings(
         environ={**env, "AWARENESS_DATABASE_URL": postgres}, cwd=tmp_path)) == postgres
+
+
+def test_run_refuses_a_role_its_settings_cannot_serve(tmp_path):
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}")
+    runner = CliRunner()
+    worker = runner.invoke(cli, ["run", "--role", "worker"], env=env)
+    assert worker.exit_code == 2 and "[queue] enabled" in worker.output
+    demo = runner.invoke(cli, ["run", "--demo", "--role", "web"], env=env)
+    assert demo.exit_code == 2 and "leave out --role" in demo.output
+    unknown = runner.invoke(cli, ["run", "--role", "everything"], env=env)
+    assert unknown.exit_code == 2 and "'all', 'web', 'scheduler', 'worker'" in unknown.output
 
 
 def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
