@@ -12,8 +12,17 @@ from email import message_from_bytes, policy
 import feedparser
 import httpx
 import pytest
+from click.testing import CliRunner
 
-from awareness.cli.run import DEMO_READER, DEMO_STAFF, demo_bulletin, prepare_demo, seed_demo
+from awareness.cli import cli
+from awareness.cli.run import (
+    DEMO_READER,
+    DEMO_STAFF,
+    demo_bulletin,
+    demo_database_url,
+    prepare_demo,
+    seed_demo,
+)
 from awareness.service import bulletins, digests, polling, review
 from awareness.service.context import create_context
 from awareness.settings import load_settings
@@ -23,10 +32,12 @@ from tests.conftest import ROOT, free_port, settings_env
 pytestmark = [pytest.mark.integration, pytest.mark.db]  # servers, processes, SQLite
 
 
-def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys, database_url):
+    env = settings_env(tmp_path, database_url)
     del env["AWARENESS_FETCH_ALLOWED_HOSTS"]  # the demo must allow its own loopback feeds
     settings, feeds = prepare_demo(load_settings(environ=env, cwd=tmp_path))
+    # The configured database, PostgreSQL too (issue 15: the demo used to force SQLite).
+    assert settings.database.url == database_url
     try:
         ctx = create_context(settings)
         upgrade(ctx.engine)
@@ -70,6 +81,31 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys):
     assert ("state-of-care-2013-14", "new_edition") in kinds  # State of Care 2024/25
 
 
+def test_the_demo_moves_only_the_default_sqlite_file_into_its_folder(tmp_path):
+    env = settings_env(tmp_path, "")
+    del env["AWARENESS_DATABASE_URL"]
+    defaults = load_settings(environ={**env, "AWARENESS_PATHS_DATA": "var"}, cwd=tmp_path)
+    assert defaults.database.url == f"sqlite:///{tmp_path / 'var' / 'awareness.db'}"
+    assert demo_database_url(defaults) == f"sqlite:///{tmp_path / 'var' / 'demo' / 'awareness.db'}"
+    chosen = load_settings(environ={**env, "AWARENESS_DATABASE_URL": "sqlite:///mine.db"},
+                           cwd=tmp_path)
+    assert demo_database_url(chosen) == f"sqlite:///{tmp_path / 'mine.db'}"
+    postgres = "postgresql+psycopg://someone@db.example/awareness"
+    assert demo_database_url(load_settings(
+        environ={**env, "AWARENESS_DATABASE_URL": postgres}, cwd=tmp_path)) == postgres
+
+
+def test_run_refuses_a_role_its_settings_cannot_serve(tmp_path):
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}")
+    runner = CliRunner()
+    worker = runner.invoke(cli, ["run", "--role", "worker"], env=env)
+    assert worker.exit_code == 2 and "[queue] enabled" in worker.output
+    demo = runner.invoke(cli, ["run", "--demo", "--role", "web"], env=env)
+    assert demo.exit_code == 2 and "leave out --role" in demo.output
+    unknown = runner.invoke(cli, ["run", "--role", "everything"], env=env)
+    assert unknown.exit_code == 2 and "'all', 'web', 'scheduler', 'worker'" in unknown.output
+
+
 def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {**os.environ, **settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}"),
@@ -95,3 +131,44 @@ def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "this process runs the scheduler" in output
+
+
+def wait_for_health(port: int, role: str) -> httpx.Response:
+    """/healthz once the process answers with ``role`` (the election takes a moment)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            if health.json().get("role") == role:
+                return health
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"no /healthz with role {role} on port {port}"
+        time.sleep(0.2)
+
+
+def test_the_web_and_scheduler_roles_split_the_work(tmp_path):
+    env = {**os.environ, **settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}")}
+    subprocess.run([sys.executable, "-m", "awareness", "init"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    ports = {"web": free_port(), "scheduler": free_port()}
+    servers = {role: subprocess.Popen(
+        [sys.executable, "-m", "awareness", "run", "--role", role],
+        env={**env, "AWARENESS_WEB_PORT": str(port)}, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for role, port in ports.items()}
+    try:
+        web = wait_for_health(ports["web"], "web")
+        assert web.status_code == 200 and "scheduler" not in web.json()["checks"]
+        scheduler = wait_for_health(ports["scheduler"], "leader")
+        assert scheduler.json()["checks"]["scheduler"]["ok"] is True
+        pages = httpx.get(f"http://127.0.0.1:{ports['web']}/review", timeout=5)
+        assert pages.status_code == 303  # to the login page
+        assert httpx.get(f"http://127.0.0.1:{ports['scheduler']}/review",
+                         timeout=5).status_code == 404  # no pages on the scheduler
+    finally:
+        for server in servers.values():
+            server.send_signal(signal.SIGINT)
+        outputs = {role: server.communicate(timeout=60)[0] for role, server in servers.items()}
+    assert all(server.returncode == 0 for server in servers.values()), outputs
+    assert "this process runs the scheduler" in outputs["scheduler"]
+    assert "runs the scheduler" not in outputs["web"]

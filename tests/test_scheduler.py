@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from awareness.cli.run import SchedulerLock
 from awareness.digests.schedule import missed_runs
+from awareness.leader import FileLock
 from awareness.scheduler import Heartbeat, build_scheduler
 
 
@@ -99,19 +99,19 @@ def test_only_one_process_holds_the_scheduler_lock(tmp_path):
         [sys.executable, "-c",
          "import sys, time\n"
          "from pathlib import Path\n"
-         "from awareness.cli.run import SchedulerLock\n"
-         f"lock = SchedulerLock(Path({str(path)!r}))\n"
+         "from awareness.leader import FileLock\n"
+         f"lock = FileLock(Path({str(path)!r}))\n"
          "assert lock.acquire()\n"
          "print('held', flush=True)\n"
          "time.sleep(60)\n"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        assert SchedulerLock(path).acquire() is False  # standby while the leader lives
+        assert FileLock(path).acquire() is False  # standby while the leader lives
     finally:
         holder.kill()
         holder.wait()
-    lock = SchedulerLock(path)
+    lock = FileLock(path)
     assert lock.acquire() is True  # the OS released the dead leader's lock
     lock.release()
 

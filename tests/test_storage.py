@@ -5,9 +5,12 @@ copy of a database migrated once per session, checked here to be the same schema
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -37,6 +40,21 @@ def test_migrations_create_the_models_schema_and_are_idempotent(empty_database_u
         assert current_revision(engine) == after
     finally:
         engine.dispose()
+
+
+@pytest.mark.integration  # processes: Alembic's context is one per process, not per thread
+def test_processes_upgrading_an_empty_database_at_once_all_succeed(empty_database_url):
+    # Issue 15: several `awareness run` processes start together on a new database; the
+    # second waits for the first (SQLite's write lock, an advisory lock on PostgreSQL) and
+    # finds the schema at head.
+    script = ("import sys\nfrom awareness.storage.db import make_engine, upgrade\n"
+              "print(upgrade(make_engine(sys.argv[1]))[1])\n")
+    processes = [subprocess.Popen([sys.executable, "-c", script, empty_database_url],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+    results = [(p.communicate(timeout=120), p.returncode) for p in processes]
+    head = ",".join(head_revisions())
+    assert [(out.strip(), code) for (out, _), code in results] == [(head, 0)] * 3, results
 
 
 def differences_from_the_models(engine: Engine) -> list[Any]:

@@ -629,7 +629,7 @@ def test_healthz_reports_checks(site: Site) -> None:
     with site.client() as client:
         response = client.get("/healthz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "checks": {
+        assert response.json() == {"status": "ok", "role": "web", "checks": {
             "subscriptions": {"ok": True, "detail": "ok"}}}
 
         def failing() -> tuple[str, bool, str]:

@@ -9,6 +9,7 @@
     NewMatch     a topic's match on an item, decided, not stored yet
     StoredItem   an item as stored, for listings
     LibrarianLogin  a librarian account as signing in checks it
+    ServiceCounts   totals for /metrics, read at scrape time (no personal data)
 
 Everything here is immutable data; nothing here does I/O.
 """
@@ -147,3 +148,18 @@ class LibrarianLogin:
     name: str
     password_hash: str = field(repr=False)
     session_version: int
+
+
+@dataclass(frozen=True)
+class ServiceCounts:
+    """Totals an operator watches, read from the database when /metrics is scraped.
+
+    Only counts: no address, title or name (issue 15). ``outbox`` is by status, unsent and
+    failed rows only (pending, sending, failed); ``oldest_unsent`` is when the oldest pending
+    or sending message was written, None when there is none.
+    """
+
+    sources: dict[str, int]  # enabled sources by state (active, broken, gone, …)
+    review_queue: int  # matches waiting for a librarian
+    outbox: dict[str, int]
+    oldest_unsent: datetime | None

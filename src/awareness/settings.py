@@ -245,6 +245,11 @@ class WebSettings:
         "", _str,
         "Key that signs sessions and tokens. Environment only; when empty the service "
         "generates one in the data folder.", secret=True)
+    metrics_token: str = setting(
+        "", _str,
+        "Bearer token that `/metrics` asks for. Environment only; when empty `/metrics` is "
+        "open (counts only, no personal data): block it at the proxy or set a token.",
+        secret=True)
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,19 @@ class FetchSettings:
 class SourcesSettings:
     owner_email: str = setting(
         "", _str, "Who gets the daily \"broken or stale sources\" e-mail (empty: nobody).")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The job queue for `run --role worker` (issue 15; docs/scaling.md)."""
+
+    enabled: bool = setting(
+        False, _bool,
+        "Hand polls and relay passes to `awareness run --role worker` processes through a job "
+        "queue in PostgreSQL (procrastinate: `pip install 'awareness[queue]'`, then "
+        "`awareness init`). Off: the scheduler does the work itself.")
+    worker_concurrency: int = setting(
+        4, _positive, "How many jobs one worker process runs at once.")
 
 
 @dataclass(frozen=True)
@@ -344,6 +362,7 @@ SECTIONS: dict[str, type] = {
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
     "sources": SourcesSettings, "signup": SignupSettings, "library": LibrarySettings,
     "reports": ReportSettings,
+    "queue": QueueSettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -369,6 +388,7 @@ class Settings:
     signup: SignupSettings
     library: LibrarySettings
     reports: ReportSettings
+    queue: QueueSettings
     base_dir: Path
     config_path: Path | None = None
 

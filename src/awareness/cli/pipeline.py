@@ -20,6 +20,11 @@ def init(state: State) -> None:
 
     before, after = upgrade(state.ctx.engine)
     sync_sources(state.ctx)
+    if state.settings.queue.enabled:
+        from awareness.queue import ensure_schema
+
+        if ensure_schema(state.ctx):
+            click.echo("job queue tables created")
     if before == after:
         click.echo(f"database is up to date (schema {after})")
     else:
@@ -132,13 +137,22 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
 
 @cli.command()
 @click.option("--demo", is_flag=True, help="Serve sample publisher feeds on loopback and use them.")
+@click.option("--role", type=click.Choice(["all", "web", "scheduler", "worker"]),
+              default="all", show_default=True,
+              help="all: pages and the scheduler; web: pages only; scheduler: the scheduler "
+                   "(when this process leads) and the health endpoints only; worker: queued "
+                   "jobs ([queue] enabled).")
 @pass_state
-def run(state: State, demo: bool) -> None:
-    """Run the web app and the scheduler in one process."""
+def run(state: State, demo: bool, role: str) -> None:
+    """Run the web app and the scheduler in one process, or one of the two."""
     from awareness.cli.run import run_service
 
+    if demo and role != "all":
+        raise click.UsageError("--demo runs every role in one process: leave out --role")
+    if role == "worker" and not state.settings.queue.enabled:
+        raise click.UsageError("--role worker needs the job queue: set [queue] enabled")
     if not state.debug:
         logging.getLogger("awareness").setLevel(logging.INFO)
-    run_service(state.settings, demo=demo)
+    run_service(state.settings, demo=demo, role=role)
 
 

@@ -1,8 +1,10 @@
-"""``awareness run``: the web app and the scheduler in one process (the embedded default).
+"""``awareness run``: the web app and the scheduler in one process (the embedded default), or
+one role (``--role web``, ``scheduler`` or ``worker``, docs/scaling.md).
 
 Only one process per deployment may run the scheduler (RELIABILITY finding 11, S1): the
-scheduler starts only while this process holds an exclusive ``flock`` on
-``<data>/scheduler.lock``; a second process serves the web app and waits on standby.
+scheduler runs only while this process holds the leader lock (``awareness.leader``: an
+advisory lock on PostgreSQL, a ``flock`` on SQLite); any other process serves the web app
+and waits on standby.
 
 This is the process entry point, so it lives with the CLI and not in ``service/``, which holds
 use cases only (docs/architecture.md). ``cli.pipeline``'s ``run`` command imports it only when
@@ -12,18 +14,19 @@ it runs, so other commands never load uvicorn, Starlette or APScheduler.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from awareness.digests.schedule import missed_runs, sends_today
+from awareness.leader import Leadership, lock_for
+from awareness.metrics import Metrics
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
     bulletins,
@@ -40,37 +43,22 @@ from awareness.service.context import Context, create_context
 from awareness.settings import Settings
 from awareness.storage.db import upgrade
 from awareness.web.app import create_app
+from awareness.web.operations import create_operations_app
+
+if TYPE_CHECKING:
+    from awareness.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
 
-class SchedulerLock:
-    """An exclusive, non-blocking file lock; released by the OS if the process dies."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._handle = handle
-        return True
-
-    def release(self) -> None:
-        if self._handle:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-
-def run_service(settings: Settings, *, demo: bool = False) -> None:
-    """Serve the web app in the foreground and run the scheduler beside it until stopped."""
+def run_service(settings: Settings, *, demo: bool = False, role: str = "all") -> None:
+    """Run this process's role until stopped: ``all`` serves the pages and runs the scheduler
+    when it leads; ``web`` only serves the pages; ``scheduler`` runs the scheduler when it
+    leads and serves only the operator's endpoints; ``worker`` runs queued jobs
+    (docs/scaling.md)."""
+    if role == "worker":
+        run_worker(settings)
+        return
     feeds = None
     if demo:
         settings, feeds = prepare_demo(settings)
@@ -79,56 +67,110 @@ def run_service(settings: Settings, *, demo: bool = False) -> None:
     polling.sync_sources(ctx)
     if demo:
         seed_demo(ctx)
-    heartbeat = Heartbeat()
-    scheduler = _scheduler(ctx, heartbeat, demo=demo)
-    lock = SchedulerLock(settings.paths.data / "scheduler.lock")
-    stop = threading.Event()
-    threading.Thread(target=_lead_when_possible, args=(lock, scheduler, stop), daemon=True).start()
-
-    app = create_app(ctx)
-
-    def nudge_relay() -> None:
-        """Send account mail (a confirmation link) now, not at the relay's next pass."""
-        if scheduler.running:
-            scheduler.modify_job("relay", next_run_time=datetime.now(UTC))
-
-    app.state.nudge_relay = nudge_relay
-    poll_seconds = 10 if demo else settings.schedule.poll_seconds
-    app.state.health_checks.append(
-        lambda: ("scheduler", heartbeat.healthy(60) or not scheduler.running,
-                 "standby" if not scheduler.running else f"{heartbeat.job_errors} job errors"))
-    log.info("polling every %s s", poll_seconds)
+    queue = _open_queue(ctx) if settings.queue.enabled else None
+    app = create_operations_app(ctx) if role == "scheduler" else create_app(ctx)
+    if queue is not None:
+        app.state.nudge_relay = queue.enqueue_relay  # a worker sends it at once
+        app.state.metrics.watch_jobs(queue.depth)
+    election = _join_election(app, ctx, queue, demo=demo) if role != "web" else None
+    log.info("role %s; polling every %s s", role, 10 if demo else settings.schedule.poll_seconds)
     try:
         uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
     finally:
-        stop.set()
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
-        lock.release()
+        if election:
+            election()
+        if queue is not None:
+            queue.close()
         if feeds:
             feeds.stop()
         ctx.dispose()
 
 
-def _lead_when_possible(lock: SchedulerLock, scheduler: Any, stop: threading.Event) -> None:
-    announced = False
-    while not stop.is_set():
-        if lock.acquire():
-            scheduler.start()
-            log.info("this process runs the scheduler")
-            return
-        if not announced:
-            log.warning("standby: another awareness process runs the scheduler")
-            announced = True
-        stop.wait(30)
+def run_worker(settings: Settings) -> None:
+    """``--role worker``: run the queue's jobs until stopped; no web endpoints."""
+    from awareness.queue import JobQueue
+
+    ctx = create_context(settings)
+    upgrade(ctx.engine)
+    try:
+        JobQueue(ctx).run_worker()
+    finally:
+        ctx.dispose()
 
 
-def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
+def _open_queue(ctx: Context) -> JobQueue:
+    from awareness.queue import JobQueue
+
+    return JobQueue(ctx).open()
+
+
+def _join_election(app: Any, ctx: Context, queue: JobQueue | None, *,
+                   demo: bool) -> Callable[[], None]:
+    """Stand for leader in a thread of its own; tell ``app`` the role and the scheduler's
+    health; return what ends it (stopping the scheduler gracefully if this process leads)."""
+    heartbeat = Heartbeat()
+    leadership = _leadership(ctx, heartbeat, app.state.metrics, queue, demo=demo)
+    done = threading.Event()
+    election = threading.Thread(target=leadership.run, args=(done,), daemon=True)
+    election.start()
+
+    def nudge_relay() -> None:
+        """Send account mail (a confirmation link) now, not at the relay's next pass."""
+        scheduler = leadership.handle
+        if scheduler is not None and scheduler.running:
+            scheduler.modify_job("relay", next_run_time=datetime.now(UTC))
+
+    if queue is None:
+        app.state.nudge_relay = nudge_relay
+    app.state.role = lambda: leadership.role
+    app.state.health_checks.append(lambda: _scheduler_check(leadership, heartbeat))
+    # Ready while the election runs and, on the leader, the scheduler beats.
+    app.state.ready_checks.append(lambda: _scheduler_check(leadership, heartbeat)
+                                  if election.is_alive() else ("scheduler", False, "stopped"))
+
+    def end() -> None:
+        done.set()
+        election.join(timeout=120)  # lets running jobs finish (RELIABILITY S8)
+
+    return end
+
+
+def _leadership(ctx: Context, heartbeat: Heartbeat, metrics: Metrics,
+                queue: JobQueue | None, *, demo: bool) -> Leadership:
+    """The election for this process: it schedules only while it holds the leader lock."""
+
+    def start() -> Any:
+        scheduler = _scheduler(ctx, heartbeat, metrics, queue, demo=demo)
+        scheduler.start()
+        heartbeat.beat()
+        return scheduler
+
+    def stop(scheduler: Any, graceful: bool) -> None:
+        if scheduler.running:
+            scheduler.shutdown(wait=graceful)
+
+    lock = lock_for(ctx.settings.database.url, ctx.settings.paths.data)
+    return Leadership(lock, start, stop)
+
+
+def _scheduler_check(leadership: Leadership, heartbeat: Heartbeat) -> tuple[str, bool, str]:
+    """/healthz: a standby is healthy but says so; a leader whose jobs stopped is not."""
+    if leadership.role == "standby":
+        return ("scheduler", True, "standby: another process runs the scheduler")
+    return ("scheduler", heartbeat.healthy(60), f"leader: {heartbeat.job_errors} job errors")
+
+
+def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQueue | None,
+               *, demo: bool) -> Any:
     s = ctx.settings
 
     def poll() -> None:
+        if queue is not None:  # the workers poll; the leader only says what is due
+            queue.enqueue_due_polls()
+            return
         ids = [src.id for src in ctx.sources() if src.enabled] if demo else None
-        polling.poll(ctx, ids)
+        polling.poll(ctx, ids, on_done=lambda o: metrics.record_poll(
+            o.status, o.new_items, o.new_matches))
 
     skip_holidays = s.schedule.bank_holidays == "next-working-day"
 
@@ -141,7 +183,11 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, *, demo: bool) -> Any:
         digests.send_digests(ctx, frequency=frequency)
 
     def relay() -> None:
-        outbox.relay(ctx)
+        if queue is not None:
+            queue.enqueue_relay()
+            return
+        report = outbox.relay(ctx)
+        metrics.record_relay(report.sent, report.retrying, report.failed)
 
     scheduler = build_scheduler(
         timezone=s.schedule.timezone, poll_seconds=10 if demo else s.schedule.poll_seconds,
@@ -216,7 +262,8 @@ DEMO_STAFF = "demo.staff@library.example.nhs.uk"
 
 
 def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
-    """Start the sample feeds; return settings that point at them and at a demo data folder."""
+    """Start the sample feeds; return settings that point at them, at a demo folder for the
+    librarians' files and the outbox, and at the demo's database (``demo_database_url``)."""
     from awareness.demo import DemoFeeds
 
     feeds = DemoFeeds().start()
@@ -231,11 +278,21 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
     demo = dataclasses.replace(
         settings,
-        database=dataclasses.replace(settings.database, url=f"sqlite:///{data / 'awareness.db'}"),
+        database=dataclasses.replace(settings.database, url=demo_database_url(settings)),
         mail=dataclasses.replace(settings.mail, outbox=data / "outbox"),
         paths=dataclasses.replace(settings.paths, subscriptions=subs),
         fetch=dataclasses.replace(settings.fetch, allowed_hosts=("127.0.0.1",)))
     return demo, feeds
+
+
+def demo_database_url(settings: Settings) -> str:
+    """The demo's database: the configured one (a PostgreSQL database stays PostgreSQL), except
+    that the default SQLite file, ``<data>/awareness.db``, becomes ``<data>/demo/awareness.db``
+    so that trying the demo leaves the real database alone."""
+    url, data = settings.database.url, settings.paths.data
+    if url == f"sqlite:///{data / 'awareness.db'}":
+        return f"sqlite:///{data / 'demo' / 'awareness.db'}"
+    return url
 
 
 def seed_demo(ctx: Context) -> None:

@@ -96,20 +96,25 @@ def save_definitions(conn: Connection, changed: Iterable[SourceDef],
                      moved: Iterable[str], disabled: Iterable[str]) -> None:
     """Store new or changed definitions; forget the fetch state of ``moved`` sources (a new
     URL is a new feed for conditional GET); disable ``disabled`` ones (never deleted: their
-    items stay). Two processes adding one source at once both succeed (ON CONFLICT)."""
+    items stay).
+
+    Safe when several processes sync the same file at once (issue 15): each row is an
+    ``INSERT … ON CONFLICT DO UPDATE``, so a source another process has just added is updated
+    to the same values instead of failing on the primary key, and rows are written in id
+    order, so two writers wait on each other's rows instead of deadlocking."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    for d in changed:
+    for d in sorted(changed, key=lambda d: d.id):
         values = dict(name=d.name, publisher=d.publisher, url=d.url, kind=d.kind,
                       interval_minutes=d.interval_minutes, enabled=d.enabled)
         conn.execute(insert(Source).values(id=d.id, baseline_done=False, error_count=0,
                                            state="active", redirect_count=0, **values)
                      .on_conflict_do_update(index_elements=[Source.id], set_=values))
-    moved = list(moved)
+    moved = sorted(moved)
     if moved:
         conn.execute(update(Source).where(Source.id.in_(moved)).values(
             etag=None, last_modified=None, body_hash=None, fetch_url=None,
             redirect_target=None, duplicate_of=None, redirect_count=0))
-    disabled = list(disabled)
+    disabled = sorted(disabled)
     if disabled:
         conn.execute(update(Source).where(Source.id.in_(disabled)).values(enabled=False))
 

@@ -27,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +42,7 @@ from awareness.web import clicks as click_pages
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import feedback as feedback_pages
+from awareness.web import operations
 from awareness.web import reports as report_pages
 from awareness.web import subscribe as subscribe_pages
 from awareness.web import subscribers as subscriber_pages
@@ -69,11 +70,11 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 STATUSES = ("pending", "approved", "rejected", "auto")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
-HealthCheck = Callable[[], tuple[str, bool, str]]  # returns (name, ok, detail)
 
 
 def create_app(ctx: Context) -> Starlette:
-    """The web app for ``ctx``. ``app.state.health_checks`` takes extra /healthz checks."""
+    """The web app for ``ctx``. ``app.state.health_checks`` takes extra /healthz checks;
+    ``app.state.role`` says whether this process leads the scheduler (/healthz shows it)."""
     security = WebSecurity.from_settings(ctx.settings)
     app = Starlette(
         routes=_routes(),
@@ -85,8 +86,8 @@ def create_app(ctx: Context) -> Starlette:
     app.state.security = security
     app.state.templates = make_environment(ctx.templates_dir, ctx.settings.timezone)
     app.state.throttle = LoginThrottle()
-    health_checks: list[HealthCheck] = [lambda: _files_check(ctx)]
-    app.state.health_checks = health_checks
+    operations.prepare(app, ctx)
+    app.state.health_checks.append(lambda: _files_check(ctx))
     return app
 
 
@@ -112,7 +113,7 @@ def _routes() -> list[Route | Mount]:
         Route("/drivers/{slug}", driver_page),
         Route("/unsubscribe/{token}", unsubscribe_confirm),
         form_route("/unsubscribe/{token}", unsubscribe_now),
-        Route("/healthz", healthz),
+        *operations.routes(),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -291,22 +292,6 @@ async def unsubscribe_now(request: Request) -> Response:
     if not done:
         return render(request, "unsubscribe_unknown.html", status_code=404)
     return render(request, "unsubscribed.html")
-
-
-async def healthz(request: Request) -> Response:
-    """200 when every check in ``app.state.health_checks`` passes, else 503."""
-    checks: dict[str, dict[str, object]] = {}
-    for check in request.app.state.health_checks:
-        try:
-            name, ok, detail = await run_in_threadpool(check)
-        except Exception as exc:  # a broken check is an unhealthy service, not a 500
-            name, ok, detail = getattr(check, "__name__", "check"), False, type(exc).__name__
-        checks[name] = {"ok": bool(ok), "detail": detail}
-    healthy = all(c["ok"] for c in checks.values())
-    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
-    if checks:
-        body["checks"] = checks
-    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 # --- errors ---------------------------------------------------------------------------------
