@@ -289,13 +289,17 @@ def test_draft_edit_approve_send_once_archive_and_feed(bulletin_ctx, clock):
     assert "Why it matters: PCN leads asked for this." in text
     assert "Also published by CQC" in text
     assert "Virtual wards" not in text
+    # Readers can say whether each item was useful; a distribution list's copy cannot.
+    assert text.count("Was this useful to you?") == 2
+    assert "https://library.example.nhs.uk/feedback/" in text and "Tell us more" in text
     html = reader.get_body(("html",)).get_content()
     assert '<h1 style="' in html  # styles inlined for Outlook
     assert "Why it matters:" in html and "Virtual wards" not in html
     assert reader["List-Unsubscribe"].startswith("<https://library.example.nhs.uk/bulletins/stop/")
     directorate = by_recipient["workforce.directorate@trust.nhs.uk"]
     assert directorate["List-Unsubscribe"] is None  # a distribution list cannot leave
-    assert "/preferences/" not in directorate.get_body(("plain",)).get_content()
+    directorate_text = directorate.get_body(("plain",)).get_content()
+    assert "/preferences/" not in directorate_text and "/feedback/" not in directorate_text
 
     # The archive and its feed.
     feed = feedparser.parse(bulletins.atom(ctx, "workforce"))

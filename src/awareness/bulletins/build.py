@@ -61,6 +61,7 @@ class IssueEntry:
     removed: bool = False
     also_published_by: tuple[str, ...] = ()
     drivers: tuple[DigestDriver, ...] = ()
+    topic: str = ""  # the topic of the match it came from ("" when added by hand)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,7 @@ from awareness.bulletins.build import Issue, IssueSection
 from awareness.bulletins.config import BulletinDef
 from awareness.digests.build import short_summary, visible_text
 from awareness.digests.render import Library, MailIdentity, local_date, safe_url
+from awareness.feedback import ItemFeedbackLinks
 from awareness.mail.compose import ListHeaders, Mail, Sender, compose
 
 SUBJECT_TEMPLATE = "bulletin/subject.txt"
@@ -41,12 +42,15 @@ _KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
 @dataclass(frozen=True)
 class BulletinLinks:
     """The links one copy carries: the issue's page (when the archive is public), and for a
-    subscriber their preferences and the one-click way to stop bulletins; a distribution
-    list's copy has neither of the last two."""
+    subscriber their preferences, the one-click way to stop bulletins, "Tell us more" and
+    each item's "Useful" / "Not useful" (by item id); a distribution list's copy has none of
+    these, since nobody in particular reads it."""
 
     web: str = ""
     preferences: str = ""
     unsubscribe: str = ""
+    tell_us_more: str = ""
+    feedback: Mapping[int, ItemFeedbackLinks] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)

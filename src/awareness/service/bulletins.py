@@ -46,6 +46,7 @@ from awareness.mail.outbox import (
     Queued,
     bulletin_key,
 )
+from awareness.service import feedback
 from awareness.service.context import Context
 from awareness.storage import bulletins as store
 from awareness.storage import librarians, outbox, subscribers
@@ -391,10 +392,14 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
     web = _public_url(ctx, bulletin, found)
     if bulletin.to_subscribers:
         with reading(ctx.engine) as connection:
-            for reader, address, token in store.audience(connection, now):
-                copies.append((address, f"s{reader}", BulletinLinks(
-                    web, f"{base}/preferences/{token}", f"{base}/bulletins/stop/{token}"),
-                    reader))
+            readers = store.audience(connection, now)
+        for reader, address, token in readers:
+            key = f"s{reader}"
+            copies.append((address, key, BulletinLinks(
+                web, f"{base}/preferences/{token}", f"{base}/bulletins/stop/{token}",
+                feedback.message_link(ctx, reader, bulletin_key(slug, number, key)),
+                {e.item_id: feedback.item_links(ctx, reader, e.item_id, e.topic)
+                 for e in found.shown}), reader))
     for address in bulletin.addresses:
         copies.append((address, _address_key(address), BulletinLinks(web), None))
     with reading(ctx.engine) as connection:

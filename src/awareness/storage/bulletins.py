@@ -38,8 +38,9 @@ _ENTRIES = (
     select(BulletinEntry.id, BulletinEntry.item_id, BulletinEntry.match_id,
            BulletinEntry.section, BulletinEntry.position, Item.title, Item.link,
            Source.publisher, Item.published_at, Item.summary_text, BulletinEntry.note, _STORY,
-           BulletinEntry.removed)
+           BulletinEntry.removed, Match.topic_slug)
     .join(Item, Item.id == BulletinEntry.item_id).join(Source, Source.id == Item.source_id)
+    .outerjoin(Match, Match.id == BulletinEntry.match_id)
     .where(BulletinEntry.issue_id == bindparam("issue_id"))
     .order_by(BulletinEntry.position, BulletinEntry.id))
 # Each story's publishers: its first item (whose story_id may be unset) and the others.
@@ -245,7 +246,8 @@ def _entry(row: Any, publishers: dict[int, list[str]],
         note=row[10], story=row[11], removed=bool(row[12]),
         also_published_by=_others(publishers.get(row[11], []), row[7]),
         drivers=tuple(DigestDriver(r.title, r.impact, f"/drivers/{r.slug}")
-                      for r in (records.get(row[2], []) if row[2] else [])))
+                      for r in (records.get(row[2], []) if row[2] else [])),
+        topic=row[13] or "")
 
 
 def _others(publishers: list[str], own: str) -> tuple[str, ...]:
