@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +22,14 @@ from awareness.service.context import Context
 from awareness.service.polling import sync_sources
 from awareness.storage import sources as source_store
 from awareness.storage.db import reading
-from awareness.storage.models import Item, Match, OutboxMessage, Source
+from awareness.storage.models import (
+    DriverRecordRow,
+    Item,
+    Match,
+    OutboxMessage,
+    Source,
+    Subscriber,
+)
 from awareness.web import dashboard, items, sends, sources, topic_admin
 from tests.conftest import ROOT, FeedServer, Response, orm_session
 from tests.test_web import (
@@ -184,6 +191,12 @@ def test_home_is_the_dashboard(bench: Site, librarian: tuple[httpx.Client, str])
 
 def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
     client, _ = librarian
+    with orm_session(bench.ctx) as session, session.begin():
+        session.execute(update(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan").values(
+            review_due_on=date(2026, 10, 1)))
+        session.execute(update(DriverRecordRow).where(DriverRecordRow.slug == "evil-record")
+                        .values(review_due_on=date(2027, 6, 1)))  # not due for months
     board = client.get("/dashboard?format=json").json()
     assert board["pending"] == [{"topic": "leadership", "title": "Leadership", "count": 2}]
     # nhs-england and hostile are not in sources.toml (disabled on purpose): not listed.
@@ -195,9 +208,13 @@ def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, st
     assert at["Daily digests"] == "2026-11-24T07:00:00+00:00"
     assert at["Weekly digests"] == "2026-11-30T07:00:00+00:00"
     assert {"kind": "digest", "status": "failed", "count": 1} in board["unsent"]
+    assert board["records_due"] == [{"slug": "interim-nhs-people-plan",
+                                     "title": "Interim NHS People Plan", "due": "overdue",
+                                     "review_date": "2026-10-01"}]
     page = text_of(client.get("/dashboard").text)
     assert "Leadership 2" in page and "HTTP 500 from the server" in page
     assert "1 message failed" in page and "Tue 24 Nov 2026, 07:00" in page
+    assert "Interim NHS People Plan overdue 1 Oct 2026" in page
 
 
 # --- items ------------------------------------------------------------------------------------
@@ -384,6 +401,11 @@ def test_what_will_this_person_receive_next(bench: Site,
     assert "Already rejected item" not in shown
     assert EMAIL not in shown and "Next for j…@trust.nhs.uk" in shown  # only the form echoes it
     assert everything(bench) == before
+    with orm_session(bench.ctx) as session:
+        reader = session.scalar(select(Subscriber.id).where(Subscriber.email == EMAIL))
+    own_page = parse(client.get(f"/subscribers/{reader}").text)
+    link = next(a for a in own_page.iter("a") if a.text == "What will they receive next?")
+    assert link.get("href") == f"/sends/next?email={quote(EMAIL)}"
     unknown = client.get("/sends/next", params={"email": "nobody@trust.nhs.uk"})
     assert unknown.status_code == 404 and "Nobody with that address" in unknown.text
 
