@@ -34,8 +34,10 @@ from awareness.web import dashboard, items, sends, sources, topic_admin
 from tests.conftest import ROOT, FeedServer, Response, orm_session
 from tests.test_web import (
     EMAIL,
+    HOSTILE_TITLE,
     WHEN,
     Site,
+    assert_inert,
     goes_to_login,
     parse,
     running_site,
@@ -284,6 +286,22 @@ def test_one_item_with_matches_siblings_and_driver_links(
     assert "Evil" in page  # the sibling's publisher, escaped
     assert client.get("/items/999999").status_code == 404
     assert client.get(f"/items/{2**40}").status_code == 404
+
+
+def test_hostile_feed_strings_stay_text(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    with orm_session(bench.ctx) as session:
+        hostile = session.scalar(select(Match.item_id).where(Match.id == bench.ids["hostile"]))
+    for path in ("/items", "/items?q=leadership", f"/items/{hostile}", "/sources",
+                 "/dashboard", "/sends"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        tree = assert_inert(response.text)
+        for anchor in tree.iter("a"):
+            if anchor.get("href", "").startswith("http"):
+                assert anchor.get("rel") == "noopener noreferrer nofollow", path
+    page = client.get(f"/items/{hostile}").text
+    assert HOSTILE_TITLE in text_of(page) and "javascript:alert(1)" in text_of(page)
 
 
 # --- sources ----------------------------------------------------------------------------------
