@@ -129,7 +129,8 @@ class FoundItems:
 def source_names(ctx: Context) -> dict[str, str]:
     """Every stored source's name by id (those no longer in sources.toml too: their items
     stay)."""
-    return {row["id"]: row["name"] for row in listing.source_health(ctx)}
+    with reading(ctx.engine) as conn:
+        return overview.source_names(conn)
 
 
 def find_items(ctx: Context, search: ItemSearch) -> FoundItems:
@@ -206,13 +207,12 @@ def resume_source(ctx: Context, source_id: str, *, by: str) -> None:
 
 
 def _set_paused(ctx: Context, source_id: str, paused: bool, by: str) -> None:
-    known = {row["id"]: row for row in listing.source_health(ctx)}
-    if source_id not in known:
-        raise NotFound(f"no source {source_id!r}")
     with writing(ctx.engine) as conn:
-        changed = overview.set_paused(conn, source_id, paused, ctx.now())
+        state = overview.source_state(conn, source_id)
+        changed = state is not None and overview.set_paused(conn, source_id, paused, ctx.now())
+    if state is None:
+        raise NotFound(f"no source {source_id!r}")
     if not changed:
-        state = known[source_id]["state"]
         raise AwarenessError(f"{source_id} is {state}: only an active or broken source can "
                              "be paused" if paused else f"{source_id} is {state}, not paused")
     log.info("source %s %s by %s", source_id, "paused" if paused else "resumed", by)

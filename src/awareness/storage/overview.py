@@ -89,6 +89,17 @@ def story_siblings(conn: Connection, item_id: int) -> list[ListedItem]:
     return [_listed(row) for row in rows]
 
 
+def source_names(conn: Connection) -> dict[str, str]:
+    """Every stored source's name by id."""
+    return dict(conn.execute(select(Source.id, Source.name).order_by(Source.id)).all())
+
+
+def source_state(conn: Connection, source_id: str) -> str | None:
+    """The source's state (active, broken, gone, paused), or None when there is no such
+    source."""
+    return conn.scalar(select(Source.state).where(Source.id == source_id))
+
+
 def pending_by_topic(conn: Connection) -> dict[str, int]:
     """How many matches wait for review, by topic slug."""
     rows = conn.execute(select(Match.topic_slug, func.count(Match.id))
