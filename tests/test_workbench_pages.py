@@ -237,6 +237,13 @@ def test_items_search_in_the_search_language(bench: Site,
     assert [i["source_id"] for i in only["items"]] == ["nhs-england"]
     by_topic = client.get("/items", params={"topic": "digital", "format": "json"}).json()
     assert [i["title"] for i in by_topic["items"]] == ["Digital item, no review"]
+    assert by_topic["items"][0]["matches"] == [{"topic": "digital", "status": "auto"}]
+    assert {i["title"]: i["matches"] for i in found["items"]} == {
+        "NHS sets out compassionate leadership programme": [
+            {"topic": "leadership", "status": "pending"}],
+        "Compassionate leadership programme (copy)": []}
+    shown = text_of(client.get("/items", params={"q": "compassionate"}).text)
+    assert "Leadership (pending)" in shown and "no topic" in shown
     later = client.get("/items", params={"from": "2026-11-21", "format": "json"}).json()
     assert later["total"] == 0
     same_day = client.get("/items", params={"from": "2026-11-20", "to": "2026-11-20",

@@ -11,7 +11,7 @@ librarians' files.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -118,12 +118,16 @@ class FoundItems:
     page: Paged[ListedItem]
     searched: int | None = None
     capped: bool = False
+    matched: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # topic, status
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
         return {"total": self.page.total, "page": self.page.page, "pages": self.page.pages,
                 "searched": self.searched, "capped": self.capped,
-                "items": [row.as_json() for row in self.page.rows]}
+                "items": [{**row.as_json(), "matches": [
+                    {"topic": slug, "status": status}
+                    for slug, status in self.matched.get(row.id, [])]}
+                    for row in self.page.rows]}
 
 
 def source_names(ctx: Context) -> dict[str, str]:
@@ -140,7 +144,8 @@ def find_items(ctx: Context, search: ItemSearch) -> FoundItems:
     if not search.text:
         with reading(ctx.engine) as conn:
             rows, total = overview.item_page(conn, search, start, end)
-        return FoundItems(Paged(rows, total, search.page))
+            matched = overview.matched_topics(conn, [row.id for row in rows])
+        return FoundItems(Paged(rows, total, search.page), matched=matched)
     query = parse_query(search.text, search.spelling)
     found: list[ListedItem] = []
     searched = 0
@@ -151,7 +156,9 @@ def find_items(ctx: Context, search: ItemSearch) -> FoundItems:
             searched += 1
             if query.match(text):
                 found.append(row)
-    return FoundItems(page_of(found, search.page), searched, searched == MAX_SCAN)
+        page = page_of(found, search.page)
+        matched = overview.matched_topics(conn, [row.id for row in page.rows])
+    return FoundItems(page, searched, searched == MAX_SCAN, matched)
 
 
 @dataclass(frozen=True)

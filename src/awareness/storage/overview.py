@@ -81,6 +81,17 @@ def item(conn: Connection, item_id: int) -> tuple[ListedItem, str, tuple[str, ..
     return _listed(row), row.summary_text or "", tuple(row.categories or ()), row.doi
 
 
+def matched_topics(conn: Connection, item_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """For each of the items, the topics that matched it and each match's status, by topic."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    if item_ids:
+        rows = conn.execute(select(Match.item_id, Match.topic_slug, Match.status)
+                            .where(Match.item_id.in_(item_ids)).order_by(Match.topic_slug))
+        for item_id, slug, status in rows:
+            found.setdefault(item_id, []).append((slug, status))
+    return found
+
+
 def story_siblings(conn: Connection, item_id: int) -> list[ListedItem]:
     """The other items of the item's story: the same document from other publishers."""
     story = select(_STORY).where(Item.id == item_id).scalar_subquery()
