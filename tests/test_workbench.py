@@ -41,6 +41,7 @@ def test_item_search_reads_every_parameter() -> None:
     ({"source": "nope"}, "no source"), ({"topic": "nope"}, "no topic"),
     ({"from": "31/02/2027"}, "from must be a date"), ({"to": "2027-02-31"}, "to must be"),
     ({"from": "2026-11-02", "to": "2026-11-01"}, "before"), ({"page": "0"}, "page"),
+    ({"to": "9999-12-31"}, "between"), ({"from": "0001-01-01"}, "between"),
     ({"page": "x"}, "page")])
 def test_a_bad_item_search_says_what_is_wrong(params: dict[str, str], says: str) -> None:
     with pytest.raises(AwarenessError, match=says):

@@ -23,6 +23,7 @@ MAX_QUERY = 4000
 T = TypeVar("T")
 WEEKS = 8  # matches per week over this many weeks on the topics page
 SEND_STATUSES = ("pending", "sending", "sent", "failed")
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def _page_number(params: Mapping[str, str]) -> int:
@@ -37,10 +38,13 @@ def _day(params: Mapping[str, str], name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise AwarenessError(f"{name} must be a date such as 2026-11-30, not {text[:40]!r}") \
             from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # and the day after stays a date (9999-12-31)
+        raise AwarenessError(f"{name} must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 @dataclass(frozen=True)
