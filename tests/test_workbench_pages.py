@@ -15,8 +15,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from awareness.cli import cli
 from awareness.service import listing
 from awareness.service.context import Context
 from awareness.service.polling import sync_sources
@@ -31,7 +33,7 @@ from awareness.storage.models import (
     Subscriber,
 )
 from awareness.web import dashboard, items, sends, sources, topic_admin
-from tests.conftest import ROOT, FeedServer, Response, orm_session
+from tests.conftest import ROOT, FeedServer, Response, orm_session, settings_env
 from tests.test_web import (
     EMAIL,
     HOSTILE_TITLE,
@@ -357,6 +359,20 @@ def test_pause_and_resume_live_in_the_database(bench: Site,
     assert client.post("/sources/loopback/resume", data={"csrf": token}).status_code == 400
     assert client.post("/sources/nope/pause", data={"csrf": token}).status_code == 404
     assert Path(bench.ctx.subscriptions_dir / "sources.toml").read_bytes() == toml
+
+
+def test_the_cli_pauses_and_resumes_the_same_way(bench: Site, database_url: str,
+                                                  tmp_path: Path) -> None:
+    env = settings_env(tmp_path, database_url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(bench.ctx.subscriptions_dir))
+    runner = CliRunner()
+    paused = runner.invoke(cli, ["sources", "pause", "loopback"], env=env)
+    assert paused.exit_code == 0, paused.output
+    assert "paused loopback" in paused.output and state_of(bench, "loopback") == "paused"
+    again = runner.invoke(cli, ["sources", "pause", "loopback"], env=env)
+    assert again.exit_code != 0 and "loopback is paused" in str(again.exception)
+    resumed = runner.invoke(cli, ["sources", "resume", "loopback"], env=env)
+    assert resumed.exit_code == 0 and state_of(bench, "loopback") == "active"
 
 
 # --- topics -----------------------------------------------------------------------------------
