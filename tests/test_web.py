@@ -273,7 +273,7 @@ def test_every_librarian_route_sends_visitors_to_login(site: Site) -> None:
         for path in (f"/review/{site.ids['good']}/approve", f"/review/{site.ids['good']}/reject",
                      "/logout"):
             assert goes_to_login(client.post(path, data={"csrf": "x"})), path
-        assert client.get("/").headers["location"] == "/review"
+        assert client.get("/").headers["location"] == "/dashboard"
     assert site.snapshot() == before
 
 
@@ -466,7 +466,7 @@ def test_every_post_route_but_unsubscribe_needs_the_token(site: Site) -> None:
         for path in posts:
             url = path.replace("{match_id:int}", str(site.ids["good"])).replace(
                 "{subscriber_id:int}", str(reader)).replace("{slug}", "weekly").replace(
-                "{number:int}", "1")
+                "{number:int}", "1").replace("{message_id:int}", "1")
             assert client.post(url, data={"csrf": "forged"}).status_code == 403, path
             assert client.post(url, data={"csrf": token},
                                headers={"origin": "https://evil.example"}).status_code == 403

@@ -108,6 +108,30 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
         click.echo(f"warning: {warning}")
 
 
+@sources.command("pause")
+@click.argument("source_id")
+@pass_state
+def sources_pause(state: State, source_id: str) -> None:
+    """Stop fetching a source until it is resumed (kept in the database; sources.toml is
+    never changed)."""
+    from awareness.service.workbench import pause_source
+
+    pause_source(state.ctx, source_id, by=os.environ.get("USER") or "cli")
+    click.echo(f"paused {source_id}: it is not fetched until `awareness sources resume "
+               f"{source_id}`")
+
+
+@sources.command("resume")
+@click.argument("source_id")
+@pass_state
+def sources_resume(state: State, source_id: str) -> None:
+    """Fetch a paused source again, from the next poll."""
+    from awareness.service.workbench import resume_source
+
+    resume_source(state.ctx, source_id, by=os.environ.get("USER") or "cli")
+    click.echo(f"resumed {source_id}: it is fetched at the next poll")
+
+
 @cli.group()
 def items() -> None:
     """Stored items."""

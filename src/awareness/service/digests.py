@@ -92,14 +92,16 @@ class _Run:
 
 
 def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
-            dry_run: bool) -> None:
+            dry_run: bool, subscriber_id: int | None = None) -> None:
     """Queue the digest of each active subscriber (of ``frequency``) not queued this period,
     ``BATCH`` subscribers at a time: one read transaction, then build and render outside any
     transaction, then one write transaction (a few commits instead of one per digest, and
-    never more than a batch of messages in memory)."""
+    never more than a batch of messages in memory). ``subscriber_id`` narrows it to one
+    person (a preview)."""
     now = ctx.now()
     with reading(ctx.engine) as connection:
-        people = subscribers.for_digests(connection, now, frequency)
+        people = [s for s in subscribers.for_digests(connection, now, frequency)
+                  if subscriber_id is None or s.id == subscriber_id]
         periods = {(s.id, s.frequency): _period(s, now, ctx) for s in people}
         done = outbox.queued_keys(connection, DIGEST,
                                   [digest_key(s.id, periods[s.id, s.frequency])
@@ -109,6 +111,14 @@ def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
     run = _Run(ctx, now, {t.slug: t.name for t in ctx.topics()}, periods, dry_run)
     for start in range(0, len(todo), BATCH):
         _enqueue_batch(run, todo[start:start + BATCH], report)
+
+
+def preview_digest(ctx: Context, subscriber_id: int) -> list[Digest]:
+    """The digests a dry run (``digests send --dry-run``) would send this subscriber now,
+    one per frequency they follow; empty when there is nothing new or it went already."""
+    report = SendReport()
+    enqueue(ctx, report, frequency=None, dry_run=True, subscriber_id=subscriber_id)
+    return [digest for _, digest in report.previews]
 
 
 def _period(subscriber: Subscriber, now: datetime, ctx: Context) -> str:

@@ -85,6 +85,12 @@ def match_view(conn: Connection, match_id: int) -> MatchView | None:
                 None)
 
 
+def matches_of_item(conn: Connection, item_id: int) -> list[MatchView]:
+    """Every match of one item (one a topic), with linked driver records, by topic."""
+    rows = conn.execute(_VIEWS.where(Match.item_id == item_id).order_by(Match.topic_slug))
+    return _with_drivers(conn, list(rows))
+
+
 def _with_drivers(conn: Connection, rows: Sequence[Row[Any]]) -> list[MatchView]:
     links: dict[int, list[DriverLinkView]] = {row.id: [] for row in rows}
     if links:

@@ -65,7 +65,7 @@ class Source(Base):
     kind: Mapped[str] = mapped_column(String(20))
     interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[str] = mapped_column(String(20), default="active")  # active|broken|gone
+    state: Mapped[str] = mapped_column(String(20), default="active")  # active|broken|gone|paused
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     body_hash: Mapped[str | None] = mapped_column(String(64))

@@ -6,7 +6,8 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
 in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``, ``subscribe``,
-``subscribers``, ``bulletins``) add their routes here; none of them imports this module, which
+``subscribers``, ``bulletins``, and the workbench's ``dashboard``, ``items``, ``sources``,
+``topic_admin``, ``sends``) add their routes here; none of them imports this module, which
 only the entry point (``cli/run.py``) and the tests import.
 """
 
@@ -39,13 +40,18 @@ from awareness.service import drivers, librarians, people, review
 from awareness.service.context import Context
 from awareness.web import bulletins as bulletin_pages
 from awareness.web import clicks as click_pages
+from awareness.web import dashboard as dashboard_pages
 from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import feedback as feedback_pages
+from awareness.web import items as item_pages
 from awareness.web import operations
 from awareness.web import reports as report_pages
+from awareness.web import sends as send_pages
+from awareness.web import sources as source_pages
 from awareness.web import subscribe as subscribe_pages
 from awareness.web import subscribers as subscriber_pages
+from awareness.web import topic_admin as topic_admin_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
     checked_form,
@@ -102,6 +108,11 @@ def _routes() -> list[Route | Mount]:
         *report_pages.routes(),
         *subscriber_pages.routes(),
         *bulletin_pages.routes(),
+        *dashboard_pages.routes(),
+        *item_pages.routes(),
+        *source_pages.routes(),
+        *topic_admin_pages.routes(),
+        *send_pages.routes(),
         Route("/", home),
         Route("/login", login_form),
         form_route("/login", login_submit),
@@ -136,7 +147,7 @@ def _client_address(request: Request) -> str:
 # --- views: sign in -------------------------------------------------------------------------
 
 async def home(request: Request) -> Response:
-    return redirect(request, "/review")
+    return redirect(request, "/dashboard")
 
 
 async def login_form(request: Request) -> Response:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from awareness.service import librarians
 from awareness.service.context import Context
-from awareness.web.pages import redirect, route_path
+from awareness.web.pages import redirect, render, route_path
 from awareness.web.security import Session, WebSecurity, csrf_matches
 
 FORM_LIMIT = 64 * 1024  # bytes; our forms hold a token, a name, a password or a short note
@@ -77,3 +77,22 @@ async def checked_form(request: Request, session: Session | None, *,
     if not csrf_matches(session, form.get("csrf")):
         raise HTTPException(403, BAD_FORM)
     return form
+
+
+def page_with_flash(request: Request, template: str, session: Session, *,
+                    status_code: int = 200, **values: object) -> Response:
+    """A librarian's page with the one-line notice the last action left, if any."""
+    security = security_of(request)
+    flash = security.read_flash(request)
+    response = render(request, template, status_code=status_code, session=session,
+                      flash=flash, **values)
+    if flash:
+        security.clear_flash(response)
+    return response
+
+
+def done(request: Request, path: str, notice: str) -> Response:
+    """After a POST: back to ``path`` (303) with a one-line notice."""
+    response = redirect(request, path)
+    security_of(request).write_flash(response, notice)
+    return response

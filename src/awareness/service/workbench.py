@@ -1,0 +1,326 @@
+"""The librarians' workbench (issue 14): the dashboard, stored items searched in the search
+language, one item with its matches and story, source health with "test now" and pause,
+topics with their test sets and weekly matches, and what the outbox sent or holds.
+
+Reads go through ``storage`` and return core values; the only writes are pausing or resuming
+a source and retrying a failed message, each one short transaction. A source's pause lives in
+the database (its state), never in sources.toml: the service does not rewrite the
+librarians' files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from awareness.bulletins.schedule import send_slot
+from awareness.digests.build import Digest
+from awareness.drivers.views import DriverView
+from awareness.errors import AwarenessError, NotFound
+from awareness.mail.compose import mask_address
+from awareness.review import MatchView
+from awareness.service import driver_views, listing
+from awareness.service.context import Context
+from awareness.service.digests import preview_digest
+from awareness.service.page_sources import preview_source
+from awareness.storage import bulletins as bulletin_store
+from awareness.storage import matches, overview, subscribers
+from awareness.storage.db import reading, writing
+from awareness.subscriptions import Topic
+from awareness.topics.examples import ExampleFailure, run_examples
+from awareness.topics.query import parse_query
+from awareness.workbench import (
+    WEEKS,
+    Dashboard,
+    ItemSearch,
+    ListedItem,
+    NextSend,
+    Paged,
+    SendSearch,
+    Sent,
+    masked,
+    next_digest_send,
+    page_of,
+    weekly_counts,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_SCAN = 20_000  # items a search in the search language reads, newest first
+PROBLEM_STATES = ("broken", "gone", "paused")  # a disabled source was removed on purpose
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+def dashboard(ctx: Context) -> Dashboard:
+    """Pending reviews by topic, sources needing a person, the next sends, records due for
+    review, and what the outbox has not sent."""
+    titles = {t.slug: t.name for t in ctx.topics()}
+    with reading(ctx.engine) as conn:
+        pending = overview.pending_by_topic(conn)
+        unsent = {key: count for key, count in overview.outbox_counts(conn).items()
+                  if key[1] != "sent"}
+    due = [v for v in driver_views.list_drivers(ctx)
+           if v.due_status(ctx.now().date()) in ("overdue", "due-soon")]
+    return Dashboard(
+        pending=sorted(((slug, titles.get(slug, slug), count) for slug, count in pending.items()),
+                       key=lambda row: (-row[2], row[1])),
+        sources=[row for row in listing.source_health(ctx) if _needs_a_person(row)],
+        sends=next_sends(ctx),
+        records_due=[(v.slug, v.title, v.due_status(ctx.now().date()), v.review_due_on)
+                     for v in sorted(due, key=_due_order)],
+        unsent=unsent)
+
+
+def _needs_a_person(row: dict[str, Any]) -> bool:
+    if row["state"] == "disabled":
+        return False
+    return bool(row["state"] in PROBLEM_STATES or row["stale"] or row["error_count"]
+                or row["duplicate_of"])
+
+
+def _due_order(view: DriverView) -> tuple[int, str]:
+    return (view.review_due_on.toordinal() if view.review_due_on else 0, view.title)
+
+
+def next_sends(ctx: Context) -> list[NextSend]:
+    """When the daily and weekly digests go next, and each bulletin's next issue."""
+    now, schedule = ctx.now(), ctx.settings.schedule
+    tz = ctx.settings.timezone
+    sends = [NextSend(f"{frequency.capitalize()} digests", next_digest_send(
+        frequency, now, tz, daily_time=schedule.daily_time, weekly_day=schedule.weekly_day,
+        weekly_time=schedule.weekly_time,
+        skip_holidays=schedule.bank_holidays == "next-working-day"))
+        for frequency in ("daily", "weekly")]
+    for bulletin in ctx.bulletins():
+        with reading(ctx.engine) as conn:
+            last = bulletin_store.latest(conn, bulletin.slug)
+        if last is not None and last.status != "sent":
+            state = "held" if last.held_at else last.status
+            sends.append(NextSend(f"{bulletin.title} #{last.number}", last.due_at, state,
+                                  f"/bulletins/{bulletin.slug}/{last.number}"))
+        else:
+            at = send_slot(now, day=bulletin.send_day, at=bulletin.send_hour_minute, tz=tz)
+            sends.append(NextSend(bulletin.title, at, "not drafted yet",
+                                  f"/bulletins/{bulletin.slug}"))
+    return sorted(sends, key=lambda s: s.at)
+
+
+# --- items ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FoundItems:
+    """A page of the item search; ``searched`` is how many items the words were tried on
+    (None without words), ``capped`` whether that stopped at MAX_SCAN."""
+
+    page: Paged[ListedItem]
+    searched: int | None = None
+    capped: bool = False
+    matched: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # topic, status
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"total": self.page.total, "page": self.page.page, "pages": self.page.pages,
+                "searched": self.searched, "capped": self.capped,
+                "items": [{**row.as_json(), "matches": [
+                    {"topic": slug, "status": status}
+                    for slug, status in self.matched.get(row.id, [])]}
+                    for row in self.page.rows]}
+
+
+def source_names(ctx: Context) -> dict[str, str]:
+    """Every stored source's name by id (those no longer in sources.toml too: their items
+    stay)."""
+    with reading(ctx.engine) as conn:
+        return overview.source_names(conn)
+
+
+def find_items(ctx: Context, search: ItemSearch) -> FoundItems:
+    """The search's page of stored items, newest first. Words are the search language,
+    matched as polling matches (a QuerySyntaxError says where a query is wrong)."""
+    start, end = search.window(ctx.settings.timezone)
+    if not search.text:
+        with reading(ctx.engine) as conn:
+            rows, total = overview.item_page(conn, search, start, end)
+            matched = overview.matched_topics(conn, [row.id for row in rows])
+        return FoundItems(Paged(rows, total, search.page), matched=matched)
+    query = parse_query(search.text, search.spelling)
+    found: list[ListedItem] = []
+    searched = 0
+    with reading(ctx.engine) as conn:
+        for row, text in overview.items_to_search(conn, search, start, end):
+            if searched == MAX_SCAN:
+                break
+            searched += 1
+            if query.match(text):
+                found.append(row)
+        page = page_of(found, search.page)
+        matched = overview.matched_topics(conn, [row.id for row in page.rows])
+    return FoundItems(page, searched, searched == MAX_SCAN, matched)
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    """One stored item, its matches (each with its driver links) and its story siblings."""
+
+    item: ListedItem
+    summary: str
+    categories: tuple[str, ...]
+    doi: str | None
+    matches: list[MatchView]
+    siblings: list[ListedItem]
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {**self.item.as_json(), "summary": self.summary,
+                "categories": list(self.categories), "doi": self.doi,
+                "matches": [m.as_json() for m in self.matches],
+                "siblings": [s.as_json() for s in self.siblings]}
+
+
+def item_detail(ctx: Context, item_id: int) -> ItemDetail:
+    """One item with its matches and the same document from other publishers."""
+    with reading(ctx.engine) as conn:
+        found = overview.item(conn, item_id)
+        if found is None:
+            raise NotFound(f"no item {item_id}")
+        views = matches.matches_of_item(conn, item_id)
+        siblings = overview.story_siblings(conn, item_id)
+    row, summary, categories, doi = found
+    return ItemDetail(row, summary, categories, doi, views, siblings)
+
+
+# --- sources --------------------------------------------------------------------------------
+
+def test_source(ctx: Context, source_id: str) -> dict[str, Any]:
+    """What the source's definition extracts from its live page now (``awareness sources
+    test``); nothing is stored. FetchError or ParseError say why it could not."""
+    definitions = {d.id: d for d in ctx.sources()}
+    if source_id not in definitions:
+        raise NotFound(f"no source {source_id!r} in sources.toml")
+    return preview_source(ctx, definitions[source_id])
+
+
+def pause_source(ctx: Context, source_id: str, *, by: str) -> None:
+    """Stop polling the source until a librarian resumes it (kept in the database)."""
+    _set_paused(ctx, source_id, True, by)
+
+
+def resume_source(ctx: Context, source_id: str, *, by: str) -> None:
+    """Poll a paused source again, at once."""
+    _set_paused(ctx, source_id, False, by)
+
+
+def _set_paused(ctx: Context, source_id: str, paused: bool, by: str) -> None:
+    with writing(ctx.engine) as conn:
+        state = overview.source_state(conn, source_id)
+        changed = state is not None and overview.set_paused(conn, source_id, paused, ctx.now())
+    if state is None:
+        raise NotFound(f"no source {source_id!r}")
+    if not changed:
+        raise AwarenessError(f"{source_id} is {state}: only an active or broken source can "
+                             "be paused" if paused else f"{source_id} is {state}, not paused")
+    log.info("source %s %s by %s", source_id, "paused" if paused else "resumed", by)
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """A topic as librarians manage it: its file, its test set's result, its recent matches."""
+
+    topic: Topic
+    failures: list[ExampleFailure]
+    weekly: list[int]  # matches made in each of the last WEEKS weeks, oldest first
+    pending: int
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        t = self.topic
+        return {"slug": t.slug, "title": t.name, "description": t.description,
+                "query": t.query.text, "spelling": t.query.spelling, "review": t.review,
+                "sources": list(t.sources), "published": t.published,
+                "examples": len(t.examples),
+                "examples_failing": [f.message() for f in self.failures],
+                "matches_per_week": self.weekly, "pending": self.pending}
+
+
+def topic_summaries(ctx: Context) -> list[TopicSummary]:
+    """Every topic by title, with its test set run and its matches per week."""
+    now = ctx.now()
+    with reading(ctx.engine) as conn:
+        times = overview.match_times(conn, now - timedelta(weeks=WEEKS))
+        pending = overview.pending_by_topic(conn)
+    return [TopicSummary(t, run_examples(t), weekly_counts(times.get(t.slug, ()), now),
+                         pending.get(t.slug, 0))
+            for t in sorted(ctx.topics(), key=lambda t: t.name.casefold())]
+
+
+# --- sends ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SendList:
+    """A page of the outbox (addresses masked) and the counts by kind and status."""
+
+    page: Paged[Sent]
+    counts: dict[tuple[str, str], int]
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({kind for kind, _ in self.counts})
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"total": self.page.total, "page": self.page.page, "pages": self.page.pages,
+                "messages": [row.as_json() for row in self.page.rows],
+                "counts": [{"kind": k, "status": s, "count": c}
+                           for (k, s), c in sorted(self.counts.items())]}
+
+
+def kinds(ctx: Context) -> list[str]:
+    """The kinds of message the outbox holds."""
+    with reading(ctx.engine) as conn:
+        return sorted({kind for kind, _ in overview.outbox_counts(conn)})
+
+
+def list_sends(ctx: Context, search: SendSearch) -> SendList:
+    """The search's page of outbox rows, newest first, never a message body, every address
+    masked."""
+    with reading(ctx.engine) as conn:
+        rows, total = overview.outbox_page(conn, search)
+        counts = overview.outbox_counts(conn)
+    return SendList(Paged([masked(r) for r in rows], total, search.page), counts)
+
+
+def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
+    """Queue a failed message again, due now; the relay's next pass sends it."""
+    with writing(ctx.engine) as conn:
+        row = overview.outbox_row(conn, row_id)
+        if row is None:
+            raise NotFound(f"no message {row_id}")
+        if not overview.retry_failed(conn, row_id, ctx.now()):
+            raise AwarenessError(f"message {row_id} is {row.status}: only a failed message "
+                                 "can be retried")
+    log.info("outbox message %s (%s %s) queued again by %s", row_id, row.kind, row.key, by)
+    return masked(row)
+
+
+@dataclass(frozen=True)
+class NextDigest:
+    """What a subscriber's next digests would hold now, one per frequency they follow."""
+
+    subscriber_id: int
+    address: str  # masked
+    digests: list[Digest]
+
+
+def next_digests(ctx: Context, email: str) -> NextDigest:
+    """The digests ``awareness digests send --dry-run`` would send the subscriber now."""
+    with reading(ctx.engine) as conn:
+        found = subscribers.by_email(conn, email.strip().lower())
+    if found is None:
+        raise NotFound(f"no subscriber {mask_address(email)}")
+    return NextDigest(found.id, mask_address(found.email), preview_digest(ctx, found.id))
+

@@ -1,0 +1,452 @@
+"""The librarians' workbench pages (issue 14, item 1) over a real uvicorn server on
+127.0.0.1: the dashboard, items and one item, sources with "test now" (against a feed server
+on loopback) and pause, topics with their test sets, and sends with retry and the next-digest
+preview. None of it reaches anyone not signed in, a GET changes nothing, and every POST needs
+the session's token.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+
+from awareness.cli import cli
+from awareness.service import listing
+from awareness.service.context import Context
+from awareness.service.polling import sync_sources
+from awareness.storage import sources as source_store
+from awareness.storage.db import reading
+from awareness.storage.models import (
+    DriverRecordRow,
+    Item,
+    Match,
+    OutboxMessage,
+    Source,
+    Subscriber,
+)
+from awareness.web import dashboard, items, sends, sources, topic_admin
+from tests.conftest import ROOT, FeedServer, Response, orm_session, settings_env
+from tests.test_web import (
+    EMAIL,
+    HOSTILE_TITLE,
+    WHEN,
+    Site,
+    assert_inert,
+    goes_to_login,
+    parse,
+    running_site,
+    signed_in,
+)
+
+FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
+MODULES = (dashboard, items, sources, topic_admin, sends)
+FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Loopback</title>
+<item><title>Workforce plan refreshed</title><link>https://example.org/plan</link>
+<pubDate>Fri, 20 Nov 2026 09:00:00 GMT</pubDate><description>The plan.</description></item>
+<item><title>Second item</title><link>https://example.org/two</link></item>
+</channel></rss>"""
+
+
+@pytest.fixture
+def site(make_context: Callable[..., Context], feed_server: FeedServer,
+         tmp_path: Path) -> Iterator[Site]:
+    """The seeded site, its subscriptions a copy of the repository's with one more source,
+    served by the feed server on loopback."""
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    with (subs / "sources.toml").open("a", encoding="utf-8") as file:
+        file.write('\n[[source]]\nid = "loopback"\nname = "Loopback news"\n'
+                   'publisher = "Loopback Trust"\nkind = "feed"\n'
+                   f'url = "{feed_server.url("/feed.xml")}"\n')
+    feed_server.routes["/feed.xml"] = Response(
+        FEED, headers={"content-type": "application/rss+xml"})
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as running:
+        yield running
+
+
+@pytest.fixture
+def bench(site: Site) -> Site:
+    """The seeded site plus: the file's sources stored, a broken source, a story sibling of
+    the good item, a sent and a failed message."""
+    sync_sources(site.ctx)
+    with orm_session(site.ctx) as session, session.begin():
+        session.execute(update(Source).where(Source.id == "loopback").values(
+            state="broken", error_count=7, last_error="HTTP 500 from the server"))
+        good = session.scalar(select(Match.item_id).where(Match.id == site.ids["good"]))
+        session.execute(update(Item).where(Item.id == good).values(story_id=good))
+        session.add(Item(source_id="hostile", key="copy", story_id=good,
+                         title="Compassionate leadership programme (copy)",
+                         link="https://evil.example/copy", first_seen_at=WHEN))
+        for status, error in (("sent", None), ("failed", "550 5.2.2 mailbox full")):
+            session.add(OutboxMessage(
+                kind="digest", key=f"1/weekly:2026-W4{len(status)}", subscriber_id=None,
+                sender="library@trust.nhs.uk", recipient=EMAIL, message_id=f"<{status}@x>",
+                message=b"x", status=status, attempts=5 if error else 1, created_at=WHEN,
+                sent_at=WHEN if status == "sent" else None, last_error=error))
+    return site
+
+
+@pytest.fixture
+def librarian(bench: Site) -> Iterator[tuple[httpx.Client, str]]:
+    with signed_in(bench) as signed:
+        yield signed
+
+
+def state_of(site: Site, source_id: str) -> str:
+    with reading(site.ctx.engine) as conn:
+        return source_store.states(conn, [source_id])[source_id].state
+
+
+def outbox_statuses(site: Site) -> list[str]:
+    with orm_session(site.ctx) as session:
+        return list(session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
+
+
+def everything(site: Site) -> tuple[object, ...]:
+    """What any of these pages could change."""
+    with orm_session(site.ctx) as session:
+        return (site.snapshot(), outbox_statuses(site),
+                sorted(session.execute(select(Source.id, Source.state,
+                                              Source.next_check_at)).all()),
+                session.scalar(select(func.count(Item.id))))
+
+
+def text_of(page: str) -> str:
+    return " ".join("".join(parse(page).itertext()).split())
+
+
+GETS = ["/dashboard", "/dashboard?format=json", "/items", "/items?q=leadership",
+        "/items?format=json", "/items/1", "/sources", "/sources?format=json", "/topics/manage",
+        "/topics/manage?format=json", "/sends", "/sends?status=failed", "/sends/next",
+        f"/sends/next?email={quote(EMAIL)}"]
+POSTS = ["/sources/loopback/test", "/sources/loopback/pause", "/sources/loopback/resume",
+         "/sends/1/retry"]
+
+
+# --- librarians only --------------------------------------------------------------------------
+
+def test_every_route_is_listed_here() -> None:
+    every = {(method, route.path) for module in MODULES for route in module.routes()
+             for method in route.methods or () if method != "HEAD"}
+    assert every == {("GET", "/dashboard"), ("GET", "/items"), ("GET", "/items/{item_id:int}"),
+                     ("GET", "/sources"), ("POST", "/sources/{source_id}/test"),
+                     ("POST", "/sources/{source_id}/pause"),
+                     ("POST", "/sources/{source_id}/resume"), ("GET", "/topics/manage"),
+                     ("GET", "/sends"), ("GET", "/sends/next"),
+                     ("POST", "/sends/{message_id:int}/retry")}
+
+
+def test_visitors_are_sent_to_login_and_nothing_changes(bench: Site,
+                                                        feed_server: FeedServer) -> None:
+    before = everything(bench)
+    with bench.client() as client:
+        for path in GETS:
+            response = client.get(path)
+            assert goes_to_login(response), path
+            assert response.headers["location"] == f"/login?next={quote(path, safe='')}"
+            assert "@" not in response.text and "leadership" not in response.text, path
+        for path in POSTS:
+            assert goes_to_login(client.post(path, data={"csrf": "x"})), path
+    assert everything(bench) == before
+    assert feed_server.requests == []  # "test now" fetched nothing for a visitor
+
+
+def test_get_changes_nothing(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    before = everything(bench)
+    for path in GETS:
+        assert client.get(path).status_code == 200, path
+    for path in POSTS:
+        assert client.get(path).status_code == 405, path
+    assert everything(bench) == before
+
+
+def test_every_post_needs_the_token(bench: Site, librarian: tuple[httpx.Client, str],
+                                   feed_server: FeedServer) -> None:
+    client, token = librarian
+    before = everything(bench)
+    for path in POSTS:
+        assert client.post(path, data={"csrf": "forged"}).status_code == 403, path
+        assert client.post(path, data={"csrf": token},
+                           headers={"origin": "https://evil.example"}).status_code == 403, path
+    assert everything(bench) == before
+    assert feed_server.requests == []
+
+
+def test_home_is_the_dashboard(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    assert client.get("/").headers["location"] == "/dashboard"
+    page = client.get("/dashboard").text
+    nav = next(el for el in parse(page).iter("nav") if el.get("aria-label") == "Main")
+    links = {a.text: a.get("href") for a in nav.iter("a")}
+    assert {"Dashboard": "/dashboard", "Items": "/items", "Sources": "/sources",
+            "Topics": "/topics/manage", "Sends": "/sends"}.items() <= links.items()
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    with orm_session(bench.ctx) as session, session.begin():
+        session.execute(update(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan").values(
+            review_due_on=date(2026, 10, 1)))
+        session.execute(update(DriverRecordRow).where(DriverRecordRow.slug == "evil-record")
+                        .values(review_due_on=date(2027, 6, 1)))  # not due for months
+    board = client.get("/dashboard?format=json").json()
+    assert board["pending"] == [{"topic": "leadership", "title": "Leadership", "count": 2}]
+    # nhs-england and hostile are not in sources.toml (disabled on purpose): not listed.
+    assert [row["id"] for row in board["sources"]] == ["loopback"]
+    names = [send["name"] for send in board["sends"]]
+    assert "Daily digests" in names and "Weekly digests" in names
+    # Monday 23 November 2026, 09:00 UTC: tomorrow's daily and next Monday's weekly, 07:00 UK.
+    at = {send["name"]: send["at"] for send in board["sends"]}
+    assert at["Daily digests"] == "2026-11-24T07:00:00+00:00"
+    assert at["Weekly digests"] == "2026-11-30T07:00:00+00:00"
+    assert {"kind": "digest", "status": "failed", "count": 1} in board["unsent"]
+    assert board["records_due"] == [{"slug": "interim-nhs-people-plan",
+                                     "title": "Interim NHS People Plan", "due": "overdue",
+                                     "review_date": "2026-10-01"}]
+    page = text_of(client.get("/dashboard").text)
+    assert "Leadership 2" in page and "HTTP 500 from the server" in page
+    assert "1 message failed" in page and "Tue 24 Nov 2026, 07:00" in page
+    assert "Interim NHS People Plan overdue 1 Oct 2026" in page
+
+
+# --- items ------------------------------------------------------------------------------------
+
+def test_items_search_in_the_search_language(bench: Site,
+                                             librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    every = client.get("/items?format=json").json()
+    assert every["total"] == 6 and every["searched"] is None
+    found = client.get("/items", params={"q": "compassionate AND leadership",
+                                         "format": "json"}).json()
+    assert {i["title"] for i in found["items"]} == {
+        "NHS sets out compassionate leadership programme",
+        "Compassionate leadership programme (copy)"}
+    assert found["searched"] == 6
+    only = client.get("/items", params={"q": "compassionate", "source": "nhs-england",
+                                        "format": "json"}).json()
+    assert [i["source_id"] for i in only["items"]] == ["nhs-england"]
+    by_topic = client.get("/items", params={"topic": "digital", "format": "json"}).json()
+    assert [i["title"] for i in by_topic["items"]] == ["Digital item, no review"]
+    assert by_topic["items"][0]["matches"] == [{"topic": "digital", "status": "auto"}]
+    assert {i["title"]: i["matches"] for i in found["items"]} == {
+        "NHS sets out compassionate leadership programme": [
+            {"topic": "leadership", "status": "pending"}],
+        "Compassionate leadership programme (copy)": []}
+    shown = text_of(client.get("/items", params={"q": "compassionate"}).text)
+    assert "Leadership (pending)" in shown and "no topic" in shown
+    later = client.get("/items", params={"from": "2026-11-21", "format": "json"}).json()
+    assert later["total"] == 0
+    same_day = client.get("/items", params={"from": "2026-11-20", "to": "2026-11-20",
+                                            "format": "json"}).json()
+    assert same_day["total"] == 6
+
+
+def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    page = client.get("/items", params={"q": "leadership AND ("})
+    assert page.status_code == 400
+    assert "cannot be read" in page.text
+    assert client.get("/items", params={"q": "(", "format": "json"}).json()["column"] >= 1
+    for params in ({"source": "nope"}, {"topic": "nope"}, {"from": "31/02/2027"},
+                   {"from": "2026-11-21", "to": "2026-11-20"}, {"page": "0"}):
+        assert client.get("/items", params=params).status_code == 400, params
+
+
+def test_items_fifty_a_page(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    with orm_session(bench.ctx) as session, session.begin():
+        session.add_all(Item(source_id="nhs-england", key=f"k{n}", title=f"Bulk item {n}",
+                             first_seen_at=WHEN + timedelta(minutes=n)) for n in range(60))
+    first = client.get("/items?format=json").json()
+    assert (first["total"], first["pages"], len(first["items"])) == (66, 2, 50)
+    assert first["items"][0]["title"] == "Bulk item 59"
+    second = client.get("/items?page=2&format=json").json()
+    assert len(second["items"]) == 16
+    words = client.get("/items", params={"q": "bulk", "page": "2", "format": "json"}).json()
+    assert (words["total"], len(words["items"])) == (60, 10)
+    assert 'rel="next"' in client.get("/items").text
+
+
+def test_one_item_with_matches_siblings_and_driver_links(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    with orm_session(bench.ctx) as session:
+        good = session.scalar(select(Match.item_id).where(Match.id == bench.ids["good"]))
+    detail = client.get(f"/items/{good}?format=json").json()
+    assert [(m["topic_slug"], m["status"]) for m in detail["matches"]] == [
+        ("leadership", "pending")]
+    assert [d["slug"] for d in detail["matches"][0]["drivers"]] == ["interim-nhs-people-plan"]
+    assert [s["title"] for s in detail["siblings"]] == [
+        "Compassionate leadership programme (copy)"]
+    page = text_of(client.get(f"/items/{good}").text)
+    assert "Leadership pending" in page and "Interim NHS People Plan" in page
+    assert "Evil" in page  # the sibling's publisher, escaped
+    assert client.get("/items/999999").status_code == 404
+    assert client.get(f"/items/{2**40}").status_code == 404
+
+
+def test_hostile_feed_strings_stay_text(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    with orm_session(bench.ctx) as session:
+        hostile = session.scalar(select(Match.item_id).where(Match.id == bench.ids["hostile"]))
+    for path in ("/items", "/items?q=leadership", f"/items/{hostile}", "/sources",
+                 "/dashboard", "/sends"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        tree = assert_inert(response.text)
+        for anchor in tree.iter("a"):
+            if anchor.get("href", "").startswith("http"):
+                assert anchor.get("rel") == "noopener noreferrer nofollow", path
+    page = client.get(f"/items/{hostile}").text
+    assert HOSTILE_TITLE in text_of(page) and "javascript:alert(1)" in text_of(page)
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+def test_sources_table_is_the_cli_listing(bench: Site,
+                                          librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    assert client.get("/sources?format=json").json() == listing.source_health(bench.ctx)
+    page = client.get("/sources").text
+    assert "HTTP 500 from the server" in page and "Loopback news" in page
+
+
+def test_test_now_shows_what_the_definition_extracts_and_stores_nothing(
+        bench: Site, librarian: tuple[httpx.Client, str], feed_server: FeedServer) -> None:
+    client, token = librarian
+    before = everything(bench)
+    page = client.post("/sources/loopback/test", data={"csrf": token})
+    assert page.status_code == 200
+    shown = text_of(page.text)
+    assert "2 items from" in shown and "Workforce plan refreshed" in shown
+    assert len(feed_server.requests) == 1
+    assert everything(bench) == before
+    feed_server.routes["/feed.xml"] = Response(b"gone", status=404)
+    failed = client.post("/sources/loopback/test", data={"csrf": token})
+    assert failed.status_code == 200 and "The test failed" in failed.text
+    assert client.post("/sources/nope/test", data={"csrf": token}).status_code == 404
+
+
+def test_pause_and_resume_live_in_the_database(bench: Site,
+                                               librarian: tuple[httpx.Client, str]) -> None:
+    client, token = librarian
+    toml = Path(bench.ctx.subscriptions_dir / "sources.toml").read_bytes()
+    response = client.post("/sources/loopback/pause", data={"csrf": token})
+    assert response.status_code == 303
+    assert state_of(bench, "loopback") == "paused"  # it was broken: pausing is allowed too
+    assert "Paused loopback" in client.get("/sources").text
+    sync_sources(bench.ctx)  # the file says nothing about it: the pause stays
+    assert state_of(bench, "loopback") == "paused"
+    with reading(bench.ctx.engine) as conn:
+        assert "loopback" not in source_store.due(conn, bench.ctx.now() + timedelta(days=30))
+    assert client.post("/sources/loopback/pause", data={"csrf": token}).status_code == 400
+    assert client.post("/sources/loopback/resume", data={"csrf": token}).status_code == 303
+    assert state_of(bench, "loopback") == "active"
+    with reading(bench.ctx.engine) as conn:
+        assert "loopback" in source_store.due(conn, bench.ctx.now())
+    assert client.post("/sources/loopback/resume", data={"csrf": token}).status_code == 400
+    assert client.post("/sources/nope/pause", data={"csrf": token}).status_code == 404
+    assert Path(bench.ctx.subscriptions_dir / "sources.toml").read_bytes() == toml
+
+
+def test_the_cli_pauses_and_resumes_the_same_way(bench: Site, database_url: str,
+                                                  tmp_path: Path) -> None:
+    env = settings_env(tmp_path, database_url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(bench.ctx.subscriptions_dir))
+    runner = CliRunner()
+    paused = runner.invoke(cli, ["sources", "pause", "loopback"], env=env)
+    assert paused.exit_code == 0, paused.output
+    assert "paused loopback" in paused.output and state_of(bench, "loopback") == "paused"
+    again = runner.invoke(cli, ["sources", "pause", "loopback"], env=env)
+    assert again.exit_code != 0 and "loopback is paused" in str(again.exception)
+    resumed = runner.invoke(cli, ["sources", "resume", "loopback"], env=env)
+    assert resumed.exit_code == 0 and state_of(bench, "loopback") == "active"
+
+
+# --- topics -----------------------------------------------------------------------------------
+
+def test_topics_show_the_file_the_test_set_and_weekly_matches(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    topics = {t["slug"]: t for t in client.get("/topics/manage?format=json").json()}
+    leadership = topics["leadership"]
+    assert leadership["title"] == "Leadership" and leadership["review"] == "required"
+    assert leadership["examples"] > 0 and leadership["examples_failing"] == []
+    assert leadership["matches_per_week"] == [0] * 7 + [4]
+    assert leadership["pending"] == 2
+    assert topics["digital"]["matches_per_week"][-1] == 1
+    page = client.get("/topics/manage")
+    assert page.status_code == 200
+    assert "/topics/try?topic=leadership" in page.text
+    assert f"All {leadership['examples']} pass" in text_of(page.text)
+
+
+def test_a_failing_example_is_shown(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    topic = bench.ctx.subscriptions_dir / "topics" / "digital.toml"
+    topic.write_text(topic.read_text(encoding="utf-8") + '\n[[examples]]\ntitle = '
+                     '"Nothing about it at all"\nexpect = "match"\n', encoding="utf-8")
+    found = {t["slug"]: t for t in client.get("/topics/manage?format=json").json()}
+    assert any("Nothing about it at all" in m for m in found["digital"]["examples_failing"])
+    assert "wrong" in text_of(client.get("/topics/manage").text)
+
+
+# --- sends ------------------------------------------------------------------------------------
+
+def test_sends_list_masks_addresses_and_never_shows_the_message(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    page = client.get("/sends")
+    assert EMAIL not in page.text and "j…@trust.nhs.uk" in page.text
+    assert "550 5.2.2 mailbox full" in page.text
+    data = client.get("/sends?format=json").json()
+    assert data["total"] == 2 and "message" not in data["messages"][0]
+    assert all(m["recipient"] == "j…@trust.nhs.uk" for m in data["messages"])
+    failed = client.get("/sends?status=failed&format=json").json()
+    assert [m["status"] for m in failed["messages"]] == ["failed"]
+    assert client.get("/sends?status=nope").status_code == 400
+    assert client.get("/sends?kind=nope").status_code == 400
+
+
+def test_retry_a_failed_message(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, token = librarian
+    with orm_session(bench.ctx) as session:
+        ids = dict(session.execute(select(OutboxMessage.status, OutboxMessage.id)).all())
+    assert client.post(f"/sends/{ids['sent']}/retry", data={"csrf": token}).status_code == 400
+    response = client.post(f"/sends/{ids['failed']}/retry", data={"csrf": token})
+    assert response.status_code == 303
+    assert outbox_statuses(bench) == ["sent", "pending"]
+    assert "queued again" in client.get(response.headers["location"]).text
+    assert client.post("/sends/999999/retry", data={"csrf": token}).status_code == 404
+
+
+def test_what_will_this_person_receive_next(bench: Site,
+                                            librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    before = everything(bench)
+    page = client.get("/sends/next", params={"email": EMAIL})
+    shown = text_of(page.text)
+    assert "Already approved item" in shown and "Weekly digest" in shown
+    assert "Already rejected item" not in shown
+    assert EMAIL not in shown and "Next for j…@trust.nhs.uk" in shown  # only the form echoes it
+    assert everything(bench) == before
+    with orm_session(bench.ctx) as session:
+        reader = session.scalar(select(Subscriber.id).where(Subscriber.email == EMAIL))
+    own_page = parse(client.get(f"/subscribers/{reader}").text)
+    link = next(a for a in own_page.iter("a") if a.text == "What will they receive next?")
+    assert link.get("href") == f"/sends/next?email={quote(EMAIL)}"
+    unknown = client.get("/sends/next", params={"email": "nobody@trust.nhs.uk"})
+    assert unknown.status_code == 404 and "Nobody with that address" in unknown.text
+

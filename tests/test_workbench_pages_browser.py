@@ -1,0 +1,82 @@
+"""The librarians' workbench pages clicked through in a real headless Chromium (issue 14,
+item 1): the dashboard, items and one item, sources with "test now" and pause, topics, sends
+with retry and the next-digest preview. Every page is checked with axe-core at 1280 and
+390 px wide, must fit without sideways scrolling, and is saved under
+``<system temp>/awareness-web-screenshots/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.test_web import EMAIL, Site
+from tests.test_web_browser import Watched, browser, check_page, sign_in
+from tests.test_workbench_pages import bench, site
+
+FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
+WIDTHS = (1280, 390)
+__all__ = ["bench", "browser", "site"]  # fixtures, shared
+
+
+def check(page: Page, name: str) -> None:
+    check_page(page, f"workbench-{name}")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -> None:
+    site = bench
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    sign_in(page, site)
+
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_url(f"{site.url}/dashboard")
+    assert page.get_by_role("link", name="Leadership").is_visible()
+    check(page, "dashboard")
+
+    page.get_by_role("link", name="Items", exact=True).click()
+    page.wait_for_url(f"{site.url}/items")
+    check(page, "items")
+    page.get_by_label("Search words").fill("compassionate AND leadership")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/items?q=*")
+    check(page, "items-search")
+    page.get_by_role("link", name="NHS sets out compassionate leadership programme").click()
+    page.wait_for_url("**/items/*")
+    assert page.get_by_role("link", name="Interim NHS People Plan").is_visible()
+    check(page, "item")
+    page.goto(f"{site.url}/items?q=leadership+AND+(")
+    check(page, "items-bad-search")
+
+    page.goto(f"{site.url}/sources")
+    check(page, "sources")
+    page.get_by_role("button", name="Test now Loopback news").click()
+    page.get_by_text("Workforce plan refreshed").wait_for()
+    check(page, "source-test")
+    page.goto(f"{site.url}/sources")
+    page.get_by_role("button", name="Pause Loopback news").click()
+    page.get_by_text("Paused loopback").wait_for()
+    check(page, "sources-paused")
+    page.get_by_role("button", name="Resume Loopback news").click()
+    page.get_by_text("Resumed loopback").wait_for()
+
+    page.get_by_role("link", name="Topics", exact=True).click()
+    page.wait_for_url(f"{site.url}/topics/manage")
+    check(page, "topics")
+
+    page.get_by_role("link", name="Sends", exact=True).click()
+    page.wait_for_url(f"{site.url}/sends")
+    check(page, "sends")
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_text("is queued again").wait_for()
+    check(page, "sends-retried")
+    page.get_by_role("link", name="What will someone get next?").click()
+    page.get_by_label("Their e-mail address").fill(EMAIL)
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("Already approved item").wait_for()
+    check(page, "sends-next")
+    # The bad search answers 400; nothing else goes wrong.
+    assert [p for p in watched.problems if "status of 400" not in p] == []
+    context.close()
