@@ -212,3 +212,36 @@ def test_an_unknown_marked_section_does_not_stop_a_saved_page() -> None:
     # html.parser raises AssertionError on '<![x]>' (found by fuzzing the feed parser, P15).
     text = html_to_text("<p>State of Care <![x]> 2024/25</p><p>Next</p>")
     assert text.split() == ["State", "of", "Care", "2024/25", "Next"]
+
+
+VARIATIONS = Path(__file__).parent / "data" / "drivers" / "variations.html"
+
+
+def test_the_variations_of_real_pages_are_read_into_the_right_fields() -> None:
+    page = read_driver_page(html_to_text(VARIATIONS.read_text(encoding="utf-8")))
+    plan, librarian = page.records
+    assert plan.title == "NHS Long Term Workforce Plan"
+    assert plan.fields["also_known_as"] == "the LTWP"
+    assert "title_of_driver" not in plan.fields  # it was the title, with its other name
+    # The link's words were the label; the address was only in the href.
+    assert plan.link == "https://www.england.nhs.uk/publication/nhs-long-term-workforce-plan/"
+    assert plan.fields["key_features"] == (
+        "1. Train: double medical school places by 2031.\n\n"
+        "2. Retain: improve culture, leadership and flexible working.\n\n"
+        "Reform\n\nNew roles, apprenticeships and digital tools.")
+    assert plan.fields["member_responsible"] == "FG"
+    # The unlabelled paragraph after the title is reported, and is in no field.
+    assert [(u.title, u.after, u.text[:40]) for u in page.unplaced] == [
+        ("NHS Long Term Workforce Plan", "title_of_driver",
+         "The plan sets out how the NHS will train")]
+    assert all("train, retain and reform" not in value for value in plan.fields.values())
+    assert (librarian.kind, librarian.impact) == (
+        "case_study", "Fewer duplicated tests; junior doctors saved two hours a week.")
+    assert librarian.fields["timeline"] == "April 2015 onwards"
+    # Neighbouring posts: skipped with a reason, and none of their text in any record.
+    assert [(p.title, p.reason) for p in page.skipped_posts] == [
+        ("Protected: Steering group notes, July 2023", "a password-protected post"),
+        ("Library week news", "a post without record labels (news or meeting notes)")]
+    everything = " ".join(v for r in page.records for v in r.fields.values())
+    for foreign in ("password", "Password", "library week", "Steering group"):
+        assert foreign not in everything

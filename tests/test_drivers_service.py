@@ -208,3 +208,19 @@ def test_import_from_an_address_refuses_private_hosts(make_context: Callable[...
     with pytest.raises(ImportFormatError,
                        match=r"cannot fetch http://127\.0\.0\.1/page: address not allowed"):
         import_paths(ctx, ["http://127.0.0.1/page"])
+
+
+def test_a_dry_run_shows_the_text_it_could_not_place(tmp_path: Path,
+                                                     empty_database_url: str) -> None:
+    env = settings_env(tmp_path, empty_database_url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    page = str(PAGES / "variations.html")
+    dry = runner.invoke(cli, ["drivers", "import", "--dry-run", page], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert ("? unplaced  NHS Long Term Workforce Plan  (not placed (after title of driver): "
+            "The plan sets out how the NHS will train") in dry.output
+    assert "1 passages not placed in any field (marked ?)" in dry.output
+    listed = runner.invoke(cli, ["drivers", "import", "--dry-run", "--json", page], env=env)
+    actions = [o["action"] for o in json.loads(listed.output)["outcomes"]]
+    assert actions.count("unplaced") == 1 and actions.count("created") == 2

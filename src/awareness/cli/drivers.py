@@ -31,15 +31,19 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json:
     if as_json:
         emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return
-    marks = {"created": "+", "updated": "~", "unchanged": "=", "skipped": "-", "redacted": "!"}
+    marks = {"created": "+", "updated": "~", "unchanged": "=", "skipped": "-", "redacted": "!",
+             "unplaced": "?"}
     for o in report.outcomes:
         click.echo(f"{marks.get(o.action, '?')} {o.action:9} {o.slug or o.title}  ({o.reason})")
     kinds = [r.kind for r in report.records]
     skipped = sum(o.action == "skipped" for o in report.outcomes)
+    unplaced = sum(o.action == "unplaced" for o in report.outcomes)
     verb = "would import" if dry_run else "imported"
     click.echo(f"{verb} {kinds.count('driver')} drivers and {kinds.count('case_study')} case "
                f"studies ({len(report.created)} new, {len(report.updated)} updated, "
-               f"{len(report.unchanged)} unchanged); {skipped} posts skipped")
+               f"{len(report.unchanged)} unchanged); {skipped} posts skipped"
+               + (f"; {unplaced} passages not placed in any field (marked ?)" if unplaced
+                  else ""))
 
 
 def _who() -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from awareness.drivers.labels import match_label
 from awareness.htmlparsing import LenientHTMLParser
 
 
@@ -54,6 +55,7 @@ class _TextReader(LenientHTMLParser):
         self.current: list[str] = []
         self.stack: list[tuple[str, bool]] = []  # (tag, skipped) of open elements
         self.lists: list[list[int]] = []  # one counter per open list; [-1] for <ul>
+        self.links: list[str] = []  # the href of each open <a>
 
     @property
     def skipping(self) -> bool:
@@ -66,6 +68,8 @@ class _TextReader(LenientHTMLParser):
             return
         if tag in VOID:
             return
+        if tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
         skipped = tag in SKIPPED_TAGS or bool(_FURNITURE.search(names))
         self.stack.append((tag, skipped))
         if tag in BLOCKS:
@@ -78,6 +82,8 @@ class _TextReader(LenientHTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in VOID or not any(open_tag == tag for open_tag, _ in self.stack):
             return  # a stray end tag: browsers ignore it, so do we
+        if tag == "a" and self.links:
+            self._link_address(self.links.pop())
         while self.stack:
             open_tag, _ = self.stack.pop()
             if open_tag in ("ul", "ol") and self.lists:
@@ -92,6 +98,18 @@ class _TextReader(LenientHTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.skipping:
             self.current.append(data)
+
+    def _link_address(self, href: str) -> None:
+        """Keep the address of a link that is the record's document link: its words are the
+        label ("Link to main document", linked) or follow it ("Link to document: here"),
+        and copied text would lose the address (issue 16)."""
+        if self.skipping or not re.match(r"https?://", href, re.IGNORECASE):
+            return
+        block = "".join(self.current).strip()
+        hit = match_label(block)
+        if hit is None or hit.field != "link" or href in block:
+            return
+        self.current.append(f": {href}" if not hit.value else f" {href}")
 
     def _bullet(self) -> None:
         if not self.lists:

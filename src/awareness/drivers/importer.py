@@ -22,6 +22,7 @@ from awareness.drivers.labels import (
     CASE_STUDY_FIELDS,
     DRIVER_FIELDS,
     HEAD_FIELDS,
+    SHORT_FIELDS,
     TERMINAL_FIELDS,
     FieldSpec,
     LabelHit,
@@ -36,6 +37,7 @@ __all__ = [
     "DriverPage",
     "FieldSpec",
     "SkippedPost",
+    "Unplaced",
     "is_boilerplate",
     "is_period",
     "match_label",
@@ -70,6 +72,10 @@ _BULLET = re.compile(
     r"^(?P<indent> *)(?:[•·▪◦●○‣∙]\s*|[-–—*] +|(?P<num>\d{1,2}[.)]) +)(?P<text>\S.*)$"
 )
 _LOOKAHEAD = 12  # lines; how "soon" a label must follow a title line
+# "Title of driver: NHS Long Term Workforce Plan, also known as the LTWP" or "(… aka …)"
+_ALSO_KNOWN_AS = re.compile(
+    r"\s*[,(;–—-]?\s*\b(?:also known as|also called|aka)\b\s*:?\s*(?P<name>[^)]+)\)?\s*$",
+    re.IGNORECASE)
 
 
 def is_boilerplate(line: str) -> bool:
@@ -85,6 +91,17 @@ class DriverPage:
     page_tag: str | None = None
     skipped: tuple[str, ...] = ()
     skipped_posts: tuple[SkippedPost, ...] = ()
+    unplaced: tuple[Unplaced, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """Text inside a record that no field took: it followed a short field's value after a
+    blank line, so it is not that field's, and no label says what it is."""
+
+    title: str
+    after: str  # the field it followed
+    text: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,8 @@ class _Draft:
     closed: bool = False
     votes: dict[str, int] = field(default_factory=lambda: {"driver": 0, "case_study": 0})
     tags: list[str] = field(default_factory=list)
+    unplaced: list[tuple[str, str]] = field(default_factory=list)  # (after field, text)
+    spilled: str | None = None  # a short field whose value ended at a blank line
 
     def kind(self) -> RecordKind:
         return "case_study" if self.votes["case_study"] > self.votes["driver"] else "driver"
@@ -114,9 +133,22 @@ class _Draft:
         if value:
             lines.append(value)
         self.current = name
+        self.spilled = None
         self.closed = name in TERMINAL_FIELDS and bool(value)
 
+    def blank(self) -> None:
+        """A blank line: it ends a short field's value; in others it is a paragraph gap."""
+        name = self.current
+        if name in SHORT_FIELDS and any(v.strip() for v in self.values.get(name or "", [])):
+            self.spilled, self.current = name, None
+        elif name is not None:
+            self.add("")
+
     def add(self, line: str) -> None:
+        if self.spilled is not None:
+            if line.strip():
+                self.unplaced.append((self.spilled, line.strip()))
+            return
         name = self.current or "notes"
         self.values.setdefault(name, []).append(line)
         if name in TERMINAL_FIELDS and line.strip():
@@ -138,14 +170,16 @@ def read_driver_page(text: str, *, page_tag: str | None = None) -> DriverPage:
     reader.run()
     tag = page_tag or reader.page_tag
     records = []
+    unplaced = []
     for draft in reader.drafts:
         record = _finish(draft, tag)
         if record is None:
             reader.skipped.append(f"a record without a title (fields: {', '.join(draft.values)})")
         else:
             records.append(record)
+            unplaced += [Unplaced(record.title, after, text) for after, text in draft.unplaced]
     return DriverPage(tuple(_with_unique_slugs(records)), tag, tuple(reader.skipped),
-                      tuple(reader.skipped_posts))
+                      tuple(reader.skipped_posts), tuple(unplaced))
 
 
 def _clean_lines(text: str) -> list[str]:
@@ -193,8 +227,8 @@ class _PageReader:
 
     def _blank(self) -> None:
         draft = self.draft
-        if draft is not None and draft.current is not None and not draft.closed:
-            draft.add("")
+        if draft is not None and not draft.closed:
+            draft.blank()
 
     def _footer(self, line: str) -> None:
         if self.draft is None or self.outside:
@@ -298,6 +332,9 @@ def _finish(draft: _Draft, page_tag: str | None) -> DriverRecord | None:
     title = _squash(draft.title) or fields.get("title_of_driver", "")
     if not title:
         return None
+    if (also := _ALSO_KNOWN_AS.search(fields.get("title_of_driver", ""))) is not None:
+        fields.setdefault("also_known_as", also.group("name").strip())
+        fields["title_of_driver"] = fields["title_of_driver"][:also.start()].strip(" ,")
     if fields.get("title_of_driver") == title:
         del fields["title_of_driver"]  # only an alternative name is worth keeping
     kind = draft.kind()

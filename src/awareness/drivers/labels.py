@@ -22,6 +22,7 @@ class FieldSpec(NamedTuple):
 
 DRIVER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("title_of_driver", ("Title of driver", "Title of document", "Title")),
+    FieldSpec("also_known_as", ("Also known as", "Also called")),
     FieldSpec("source", ("Source", "Issuing body", "Publisher")),
     FieldSpec("link", ("Link to main document", "Link to document", "Link")),
     FieldSpec("publication_format", ("Publication format", "Format")),
@@ -56,7 +57,9 @@ CASE_STUDY_FIELDS: tuple[FieldSpec, ...] = (
         "alignment",
         ("Alignment to local, regional and national drivers", "Alignment to drivers", "Alignment"),
     ),
-    FieldSpec("impact", ("Impact of this project/service", "Impact of this project", "Impact")),
+    FieldSpec("impact", ("Impact of this project/service", "Impact of this project",
+                         "Impact on the service", "Impact", "Outcomes", "Outcome",
+                         "Difference made", "Difference it made", "Benefits", "Results")),
     FieldSpec("lessons_learned", ("Lessons Learned", "Lessons learnt")),
     FieldSpec("sustainability", ("Sustainability / next steps?", "Sustainability", "Next steps")),
     FieldSpec("contact", ("Contact details", "Contact")),
@@ -69,6 +72,24 @@ HEAD_FIELDS = frozenset({"title_of_driver", "project_team"})
 # Once one of these has its value the record is complete; unlabelled lines after it are not
 # part of it (they belong to the next post, or to no record at all).
 TERMINAL_FIELDS = frozenset({"member_responsible", "date_completed"})
+# Fields whose value is one short line or paragraph: a paragraph after a blank line is not
+# part of it ("Title of driver: …, also known as …" then the summary, unlabelled). Such text
+# is reported as not placed rather than read into the wrong field.
+SHORT_FIELDS = frozenset(
+    {
+        "title_of_driver",
+        "also_known_as",
+        "source",
+        "link",
+        "publication_format",
+        "date_of_publication",
+        "date_last_updated",
+        "due_for_review",
+        "member_responsible",
+        "date_completed",
+        "contact",
+    }
+)
 # Short-valued fields whose multi-word labels may take a value without a colon
 # ("Due for review June 2019"); other labels need a colon, or a line of their own, so that
 # prose such as "Lessons learned from this were…" is not taken for a label.
@@ -80,6 +101,7 @@ LOOSE_FIELDS = frozenset(
         "member_responsible",
         "publication_format",
         "date_completed",
+        "also_known_as",
     }
 )
 

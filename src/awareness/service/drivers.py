@@ -162,6 +162,10 @@ def _records(text: str, path: str, report: ImportReport) -> list[DriverRecord]:
         records = list(page.records)
         report.outcomes += [ImportOutcome("skipped", post.title, reason=post.reason,
                                           path=str(path)) for post in page.skipped_posts]
+        # Text inside a record that no field took: shown, so that nothing is lost unseen.
+        report.outcomes += [ImportOutcome(
+            "unplaced", bit.title, reason=f"not placed (after {bit.after.replace('_', ' ')}): "
+            f"{bit.text[:160]}", path=str(path)) for bit in page.unplaced]
     out = []
     for record in records:
         clean, touched = redact_personal_data(record)
