@@ -36,11 +36,17 @@ query = "leader* OR \\"talent management\\""
 """
 
 
-def source_error(text: str) -> ConfigError:
+def source_errors(text: str) -> list[ConfigError]:
+    """Every problem of ``text``, in line order (a file's problems are all reported)."""
     with pytest.raises(ConfigError) as caught:
         parse_sources(text, "subscriptions/sources.toml")
-    assert caught.value.path == "subscriptions/sources.toml"
-    return caught.value
+    errors = caught.value.errors if isinstance(caught.value, ConfigErrors) else [caught.value]
+    assert all(error.path == "subscriptions/sources.toml" for error in errors)
+    return errors
+
+
+def source_error(text: str) -> ConfigError:
+    return source_errors(text)[0]
 
 
 def topic_error(text: str, slug: str = "leadership") -> ConfigError:
@@ -102,10 +108,21 @@ def test_an_empty_file_has_no_sources() -> None:
     (SOURCE.replace('"NHS England news"', '"  "'), 3, "name must not be empty"),
 ])
 def test_source_errors_point_at_the_line(text: str, line: int, message: str) -> None:
-    error = source_error(text)
-    assert error.line == line
-    assert message in error.message
-    assert str(error).startswith(f"subscriptions/sources.toml:{line}: ")
+    errors = source_errors(text)
+    found = [e for e in errors if e.line == line and message in e.message]
+    assert found, [e.located() for e in errors]
+    assert str(found[0]).startswith(f"subscriptions/sources.toml:{line}: ")
+
+
+def test_a_sources_file_with_several_mistakes_shows_them_all() -> None:
+    text = (SOURCE.replace('url = "https://', 'url = "ftp://')
+            + "\n" + SOURCE.replace("nhs-england-news", "Bad Id").replace(
+                "[[source]]", "[[source]]\ninterval_minutes = 5"))
+    lines = [e.located() for e in source_errors(text)]
+    assert len(lines) == 3, lines
+    assert "must be an absolute http:// or https:// address" in lines[0]
+    assert "interval_minutes must be at least 15" in lines[1]
+    assert "must be lower-case letters" in lines[2]
 
 
 # ---------------------------------------------------------------- topic files

@@ -98,53 +98,81 @@ class Topic:
 
 
 def parse_sources(text: str, path: str) -> list[SourceDef]:
-    """The ``[[source]]`` tables of a sources.toml text; raise ConfigError on any problem."""
+    """The ``[[source]]`` tables of a sources.toml text; raise ConfigError (ConfigErrors for
+    several) on any problem: every problem of every table is reported at once (issue 16)."""
     data = load_toml(text, path)
     lines = KeyLines(text)
-    top = Checker(path, lines)
+    top = Checker(path, lines, errors=[])
     top.reject_unknown(data, {"source"})
-    tables = array_of_tables(data, "source", top)
+    no_tables: list[dict[str, object]] = []
+    tables = top.collect(lambda: array_of_tables(data, "source", top), no_tables)
     sources: list[SourceDef] = []
     first_lines: dict[str, int | None] = {}
     for index, table in enumerate(tables):
-        check = Checker(path, lines, "source", index)
+        check = Checker(path, lines, "source", index, errors=top.errors)
         source = _source(table, check)
+        if source is None:
+            continue
         if source.id in first_lines:
-            check.fail(f"duplicate id '{source.id}' (first defined at line "
-                       f"{first_lines[source.id]}); ids must be unique", "id")
-        first_lines[source.id] = lines.line("id", "source", index)
+            _refuse(check, f"duplicate id '{source.id}' (first defined at line "
+                           f"{first_lines[source.id]}); ids must be unique", "id")
+        first_lines.setdefault(source.id, lines.line("id", "source", index))
         sources.append(source)
+    top.raise_collected()
     return sources
 
 
-def _source(table: dict[str, object], check: Checker) -> SourceDef:
+def _refuse(check: Checker, message: str, key: str) -> None:
+    """Keep one more problem located at ``key``."""
+    check.collect(lambda: check.fail(message, key), None)
+
+
+def _source(table: dict[str, object], check: Checker) -> SourceDef | None:
+    """One ``[[source]]`` table, each of its problems kept in ``check.errors``; None when it
+    has any."""
     raw_id, kind = table.get("id"), table.get("kind")
     named = isinstance(raw_id, str) and _SLUG.fullmatch(raw_id)
     check.label = f"source '{raw_id}': " if named else f"source #{check.index + 1}: "
+    before = len(check.errors)
     check.reject_unknown(table, _SOURCE_KEYS | SOURCE_KINDS.get(str(kind), frozenset()))
+    source_id = check.collect(lambda: _source_id(table, check), "")
+    url = check.collect(lambda: _source_url(table, check), "")
+    interval = check.collect(lambda: _interval(table, check), 60)
+    kind = check.collect(lambda: check.choice(table, "kind", tuple(SOURCE_KINDS)), "feed")
+    name = check.collect(lambda: check.text(table, "name"), "")
+    publisher = check.collect(lambda: check.text(table, "publisher"), "")
+    enabled = check.collect(lambda: check.value(table, "enabled", bool, True), True)
+    html = check.collect(lambda: _html_rules(table, check), None) if kind == "html" else None
+    sitemap = (check.collect(lambda: _sitemap_rules(table, check), None)
+               if kind == "sitemap" else None)
+    if len(check.errors) > before:
+        return None
+    return SourceDef(id=source_id, name=name, publisher=publisher, url=url,
+                     kind=cast(SourceKind, kind), interval_minutes=interval,
+                     enabled=cast(bool, enabled), html=html, sitemap=sitemap)
+
+
+def _source_id(table: dict[str, object], check: Checker) -> str:
     source_id = check.text(table, "id")
     if not _SLUG.fullmatch(source_id):
         check.fail(f"id '{source_id}' must be lower-case letters, digits and single hyphens "
                    "(e.g. nhs-england-news)", "id")
+    return source_id
+
+
+def _source_url(table: dict[str, object], check: Checker) -> str:
     url = check.text(table, "url")
     if not is_safe_link(url):
         check.fail(f"url '{url}' must be an absolute http:// or https:// address", "url")
+    return url
+
+
+def _interval(table: dict[str, object], check: Checker) -> int:
     interval = cast(int, check.value(table, "interval_minutes", int, 60))
     if interval < MIN_INTERVAL_MINUTES:
         check.fail(f"interval_minutes must be at least {MIN_INTERVAL_MINUTES} (publishers "
                    f"update a few times a day at most), not {interval}", "interval_minutes")
-    kind = cast(SourceKind, check.choice(table, "kind", tuple(SOURCE_KINDS)))
-    return SourceDef(
-        id=source_id,
-        name=check.text(table, "name"),
-        publisher=check.text(table, "publisher"),
-        url=url,
-        kind=kind,
-        interval_minutes=interval,
-        enabled=cast(bool, check.value(table, "enabled", bool, True)),
-        html=_html_rules(table, check) if kind == "html" else None,
-        sitemap=_sitemap_rules(table, check) if kind == "sitemap" else None,
-    )
+    return interval
 
 
 def _html_rules(table: dict[str, object], check: Checker) -> HtmlRules:

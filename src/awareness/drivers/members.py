@@ -34,30 +34,57 @@ class Member:
 
 
 def parse_members(text: str, path: str) -> list[Member]:
-    """The ``[[member]]`` tables of a members.toml text; raise ConfigError on any problem."""
+    """The ``[[member]]`` tables of a members.toml text; raise ConfigError (ConfigErrors for
+    several) on any problem: every problem is reported at once (issue 16)."""
     data = load_toml(text, path)
     lines = KeyLines(text)
-    top = Checker(path, lines)
+    top = Checker(path, lines, errors=[])
     top.reject_unknown(data, {"member"})
+    no_tables: list[dict[str, object]] = []
     members: list[Member] = []
     seen: dict[str, int | None] = {}
-    for index, table in enumerate(array_of_tables(data, "member", top)):
-        check = Checker(path, lines, "member", index)
-        check.reject_unknown(table, {"initials", "name", "email"})
-        initials = check.text(table, "initials").strip()
-        if not _INITIALS.match(initials):
-            check.fail(f"initials '{initials}' must be 1 to 4 capital letters, as written in "
-                       "the records' 'Group member responsible' field", "initials")
-        if initials in seen:
-            check.fail(f"initials '{initials}' already used at line {seen[initials]}",
-                       "initials")
-        seen[initials] = lines.line("initials", "member", index)
-        email = check.text(table, "email").strip()
-        problem = address_problem(email)
-        if problem:
-            check.fail(f"email '{email}' is not an e-mail address: {problem}", "email")
-        members.append(Member(initials, check.text(table, "name").strip(), email))
+    for index, table in enumerate(top.collect(lambda: array_of_tables(data, "member", top),
+                                              no_tables)):
+        check = Checker(path, lines, "member", index, errors=top.errors)
+        member = _member(table, check)
+        if member is None:
+            continue
+        if member.initials in seen:
+            _refuse(check, f"initials '{member.initials}' already used at line "
+                           f"{seen[member.initials]}", "initials")
+        seen.setdefault(member.initials, lines.line("initials", "member", index))
+        members.append(member)
+    top.raise_collected()
     return members
+
+
+def _member(table: dict[str, object], check: Checker) -> Member | None:
+    before = len(check.errors)
+    check.reject_unknown(table, {"initials", "name", "email"})
+    initials = check.collect(lambda: _initials(table, check), "")
+    email = check.collect(lambda: _email(table, check), "")
+    name = check.collect(lambda: check.text(table, "name").strip(), "")
+    return Member(initials, name, email) if len(check.errors) == before else None
+
+
+def _initials(table: dict[str, object], check: Checker) -> str:
+    initials = check.text(table, "initials").strip()
+    if not _INITIALS.match(initials):
+        check.fail(f"initials '{initials}' must be 1 to 4 capital letters, as written in "
+                   "the records' 'Group member responsible' field", "initials")
+    return initials
+
+
+def _email(table: dict[str, object], check: Checker) -> str:
+    email = check.text(table, "email").strip()
+    problem = address_problem(email)
+    if problem:
+        check.fail(f"email '{email}' is not an e-mail address: {problem}", "email")
+    return email
+
+
+def _refuse(check: Checker, message: str, key: str) -> None:
+    check.collect(lambda: check.fail(message, key), None)
 
 
 def member_for(members: list[Member], initials: str) -> Member | None:
@@ -77,5 +104,5 @@ def check_members_text(text: str, path: str) -> list[str]:
     try:
         parse_members(text, path)
     except ConfigError as exc:
-        return [exc.located()]
+        return exc.located().splitlines()
     return []
