@@ -119,3 +119,35 @@ def test_a_topic_file_with_five_mistakes_shows_all_five(tmp_path: Path):
     assert any("unknown key 'descripton'; did you mean 'description'?" in e for e in lines)
     assert any(e.startswith(f"{folder / 'topics' / 'same.toml'}: name 'leadership' is already "
                             f"the name of {folder / 'topics' / 'other.toml'}") for e in lines)
+
+
+@pytest.mark.integration
+def test_the_sources_owner_is_told_once_a_day_about_an_unreadable_file(
+        make_context, smtp_server, tmp_path, clock):
+    from awareness.service import file_alerts, outbox
+
+    controller, inbox = smtp_server
+    subs = tmp_path / "subs"
+    (subs / "topics").mkdir(parents=True)
+    good = (ROOT / "subscriptions" / "topics" / "leadership.toml").read_bytes()
+    (subs / "topics" / "leadership.toml").write_bytes(good)
+    (subs / "sources.toml").write_text("", encoding="utf-8")
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs),
+                       AWARENESS_SOURCES_OWNER_EMAIL="owner@library.nhs.uk",
+                       AWARENESS_MAIL_BACKEND="smtp", AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
+                       AWARENESS_MAIL_SMTP_PORT=str(controller.port))
+    assert file_alerts.alert_unreadable_files(ctx) == 0  # nothing wrong, nothing sent
+    ctx.topics()
+    (subs / "topics" / "leadership.toml").write_bytes(CP1252_TOPIC)
+    assert file_alerts.alert_unreadable_files(ctx) == 1
+    assert file_alerts.alert_unreadable_files(ctx) == 0  # the next poll: already told today
+    outbox.relay(ctx)
+    [(_, recipients, data)] = inbox.messages
+    assert recipients == ["owner@library.nhs.uk"]
+    text = data.decode("ascii", "replace")
+    assert "Subject: A file under subscriptions/ cannot be read: leadership.toml" in text
+    clock.advance(days=1)
+    assert file_alerts.alert_unreadable_files(ctx) == 1  # still broken the next day: again
+    (subs / "topics" / "leadership.toml").write_bytes(good)
+    clock.advance(days=1)
+    assert file_alerts.alert_unreadable_files(ctx) == 0  # fixed: nothing more

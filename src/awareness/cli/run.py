@@ -31,6 +31,7 @@ from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
     bulletins,
     digests,
+    file_alerts,
     librarians,
     outbox,
     people,
@@ -165,6 +166,8 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQ
     s = ctx.settings
 
     def poll() -> None:
+        if file_alerts.alert_unreadable_files(ctx):  # an edit the service cannot read
+            outbox.relay(ctx)
         if queue is not None:  # the workers poll; the leader only says what is due
             queue.enqueue_due_polls()
             return

@@ -1,0 +1,58 @@
+"""Tell the sources' owner when an edited librarian file cannot be read (issue 16, item 6).
+
+The service never stops for a broken edit: it goes on with the last good version of the file
+and says so on the librarians' pages and in ``/healthz`` (``Context.file_problems``). Nobody
+may be looking at either, so the owner (``[sources] owner_email``) also gets one short mail
+per problem and day: the outbox key is the day and a hash of the problem, so a poll every
+minute queues it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from awareness.mail.compose import Sender, compose
+from awareness.mail.outbox import Queued
+from awareness.service.context import Context
+from awareness.storage import outbox
+from awareness.storage.db import reading, writing
+
+log = logging.getLogger(__name__)
+
+FILE_PROBLEM = "file_problem"
+
+
+def alert_unreadable_files(ctx: Context) -> int:
+    """Queue a mail to the owner for each file problem not reported today; how many."""
+    problems = ctx.file_problems()
+    owner = ctx.settings.sources.owner_email.strip()
+    if not problems or not owner:
+        return 0
+    now = ctx.now()
+    day = now.astimezone(ctx.settings.timezone).date().isoformat()
+    keys = {f"{day}/{hashlib.sha256(p.encode()).hexdigest()[:16]}": p for p in problems}
+    with reading(ctx.engine) as connection:
+        done = outbox.queued_keys(connection, FILE_PROBLEM, keys)
+    todo = {key: problem for key, problem in keys.items() if key not in done}
+    if not todo:
+        return 0
+    s = ctx.settings
+    queued = 0
+    with writing(ctx.engine) as connection:
+        for key, problem in todo.items():
+            where = problem.split(":", 1)[0].rsplit("/", 1)[-1]
+            mail = compose(
+                sender=Sender(s.mail.from_addr, s.mail.from_name), to=owner,
+                subject=f"A file under subscriptions/ cannot be read: {where}",
+                text=(f"An edited file cannot be read, so the service goes on with the version "
+                      f"before the edit until it is fixed:\n\n{problem}\n\n"
+                      "Fix the file and save it again; `awareness check` lists every problem "
+                      "in every file. Librarians also see this on their pages, and /healthz "
+                      "reports it until the file reads again.\n\n"
+                      f"{s.library.name}\n"),
+                message_id=f"<file-problem.{key.replace('/', '.')}@{s.mail.domain}>",
+                date=now.astimezone(s.timezone))
+            queued += outbox.queue(connection, Queued(FILE_PROBLEM, key, mail), now)
+    log.warning("told the sources' owner about %s unreadable file(s)", queued)
+    return queued
