@@ -26,12 +26,15 @@ from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 from awareness.topics.query import Query, parse_query
 from awareness.topics.spelling import SPELLINGS
 
-SourceKind = Literal["feed", "html", "sitemap"]
+SourceKind = Literal["feed", "html", "sitemap", "drivers"]
 # Each kind with the extra keys its tables may carry (docs/sources.md explains them).
 SOURCE_KINDS: Mapping[str, frozenset[str]] = {
     "feed": frozenset(),
     "html": frozenset({"item", "title", "link", "date", "summary"}),
     "sitemap": frozenset({"include", "exclude", "sitemaps", "max_pages", "max_sitemaps"}),
+    # A MAP-toolkit archive page (a WordPress tag or category archive, or one post): its
+    # driver records and case studies are imported, not stored as items (issue 16).
+    "drivers": frozenset(),
 }
 MAX_PAGES_PER_POLL = 50
 MIN_INTERVAL_MINUTES = 15

@@ -105,6 +105,27 @@ def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = F
     return report
 
 
+def import_page_text(ctx: Context, text: str, *, origin: str,
+                     changed_by: str) -> ImportReport:
+    """Import the records of one page already fetched (a ``drivers`` source's archive page):
+    created or updated by slug with history naming ``changed_by``, as ``import_paths``."""
+    report = ImportReport()
+    records = merge_records(_records(text, origin, report))
+    report.records = records
+    report.outcomes += [_with_path(outcome, origin) for outcome in
+                        _store(ctx, records, dry_run=False, changed_by=changed_by)]
+    return report
+
+
+def page_text(body: bytes, content_type: str | None) -> str:
+    """A fetched page's text, in its declared character set (UTF-8 when none or unknown)."""
+    charset = (content_type or "").partition("charset=")[2].split(";")[0].strip()
+    try:
+        return body.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return body.decode("utf-8", errors="replace")
+
+
 def _store(ctx: Context, records: list[DriverRecord], *, dry_run: bool,
            changed_by: str) -> list[ImportOutcome]:
     # A dry run only reads; a real one reads the stored records in the transaction that
@@ -147,11 +168,7 @@ def _fetch_page(ctx: Context, url: str) -> str:
                        resolver=ctx.resolver)
     except FetchError as exc:
         raise ImportFormatError(f"cannot fetch {url}: {exc}") from exc
-    charset = (result.content_type or "").partition("charset=")[2].split(";")[0].strip()
-    try:
-        return result.body.decode(charset or "utf-8")
-    except (LookupError, UnicodeDecodeError):
-        return result.body.decode("utf-8", errors="replace")
+    return page_text(result.body, result.content_type)
 
 
 def _records(text: str, path: str, report: ImportReport) -> list[DriverRecord]:

@@ -18,7 +18,7 @@ from awareness.links import normalise_link
 from awareness.model import ParsedFeed, ParsedItem
 from awareness.service.context import Context
 from awareness.sources.decide import StoredEntry
-from awareness.sources.fetch import Validators, fetch
+from awareness.sources.fetch import FetchResult, Validators, fetch
 from awareness.sources.listing import extract_listing
 from awareness.sources.sitemap import (
     SitemapEntry,
@@ -121,6 +121,8 @@ def preview_source(ctx: Context, definition: SourceDef, *, max_pages: int = 3) -
     result = fetch(definition.url, validators=Validators(), policy=ctx.fetch_policy,
                    resolver=ctx.resolver)
     warnings: list[str] = []
+    if definition.kind == "drivers":
+        return _preview_records(definition, result)
     if definition.kind == "sitemap" and definition.sitemap is not None:
         entries, warnings = sitemap_entries(ctx, definition.sitemap, result.body, result.url)
         items = [_page(ctx, e, warnings) for e in entries[:max_pages]]
@@ -141,4 +143,24 @@ def preview_source(ctx: Context, definition: SourceDef, *, max_pages: int = 3) -
                    "published": item.published.isoformat() if item.published else None}
                   for item in items],
         "warnings": warnings,
+    }
+
+
+def _preview_records(definition: SourceDef, result: FetchResult) -> dict[str, Any]:
+    """What a ``drivers`` source's page holds: its records (title, link), and what the
+    importer skipped or could not place."""
+    from awareness.drivers.html import html_to_text, looks_like_html
+    from awareness.drivers.importer import read_driver_page
+    from awareness.service.drivers import page_text
+
+    text = page_text(result.body, result.content_type)
+    page = read_driver_page(html_to_text(text) if looks_like_html(text) else text)
+    return {
+        "source": definition.id, "kind": definition.kind, "url": definition.url,
+        "final_url": result.url, "count": len(page.records), "dated": 0,
+        "with_summary": sum(1 for r in page.records if r.summary),
+        "items": [{"title": r.title, "link": r.link or None, "published": None}
+                  for r in page.records],
+        "warnings": [f"skipped: {p.title} ({p.reason})" for p in page.skipped_posts]
+                    + [f"not placed in {u.title}: {u.text[:120]}" for u in page.unplaced],
     }

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from awareness.errors import FetchError, ParseError
 from awareness.matching import Candidate, ItemMatcher
 from awareness.model import ItemText, NewMatch, ParsedFeed
-from awareness.service import page_sources
+from awareness.service import driver_sites, page_sources
 from awareness.service.context import Context
 from awareness.sources import decide, redirects
 from awareness.sources.decide import SourceState, StoredEntry
@@ -166,6 +166,8 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == state.body_hash and state.kind != "sitemap":
         return _succeeded(ctx, state, result, body_hash, "unchanged")
+    if state.kind == "drivers":
+        return _import_records(ctx, state, result, body_hash)
     with reading(ctx.engine) as conn:
         stored = items.stored_entries(conn, state.id)
         tombstones = items.tombstones(conn, state.id)
@@ -177,6 +179,22 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
         # New pages wait for the next poll: it must not get "304 not modified".
         result = replace(result, validators=Validators())
     return _store(ctx, state, result, body_hash, parsed, stored, tombstones, run)
+
+
+def _import_records(ctx: Context, state: SourceState, result: FetchResult,
+                    body_hash: str) -> PollOutcome:
+    """A MAP-toolkit page: its driver records imported, their members told (not on the first
+    poll, which takes stock); no items (docs/driver-records.md, "A MAP site as a source")."""
+    baseline = not state.baseline_done
+    done = driver_sites.import_site_page(ctx, state, result, body_hash, tell=not baseline)
+    with writing(ctx.engine) as conn:
+        sources.write(conn, state.id, decide.after_success(
+            state, etag=result.validators.etag, last_modified=result.validators.last_modified,
+            body_hash=body_hash, redirect=_redirect(conn, state, result), now=ctx.now(),
+            max_age=result.max_age, new_items=done.created + done.updated)
+            | decide.SourceChanges(baseline_done=True,
+                                   warnings=decide.stored_warnings(done.warnings, 0)))
+    return PollOutcome(state.id, "ok", done.created, done.updated, 0, baseline)
 
 
 def _parse(ctx: Context, state: SourceState, result: FetchResult, stored: list[StoredEntry],
