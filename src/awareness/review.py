@@ -2,6 +2,9 @@
 
     DriverLinkView  a driver record linked to a match, with the link's kind and reason
     MatchView       a match as people see it: the item, the topic, why it matched, its drivers
+    Sibling         the same document from another publisher, matched by the same topic
+    ReviewEntry     one line of a match's history: who decided what, when, with which note
+    ReviewPage      one page of one tab of the review queue, with every tab's count
 
 Storage returns these; ``best_first`` is the order the review page and the CLI show.
 """
@@ -13,6 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 DECISIONS = ("approved", "rejected")
+# What a review row can say: a decision, an undo (back to waiting) or the withdrawal of a
+# match that was going out without review.
+HISTORY_ACTIONS = (*DECISIONS, "undone", "withdrawn")
+# The review page's tabs, by match status, in plain words (issue 14: "Auto" was jargon).
+TAB_LABELS = {"pending": "Waiting", "approved": "Approved", "rejected": "Rejected",
+              "auto": "Sent without review"}
+PAGE_SIZE = 50
 # A match with one of these statuses waits for, or has had, a librarian's decision; "auto"
 # matches (topics with review = none) never do.
 REVIEWED_STATUSES = ("pending", *DECISIONS)
@@ -67,3 +77,58 @@ class MatchView:
 def best_first(views: Iterable[MatchView]) -> list[MatchView]:
     """Highest score first, then the newest, then the oldest match."""
     return sorted(views, key=lambda v: (-v.score, -v.sort_date.timestamp(), v.id))
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """The same document (one story) from another publisher, matched by the same topic."""
+
+    match_id: int
+    status: str
+    title: str
+    link: str | None
+    publisher: str
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One line of a match's history: who did what, when, and the review-log note
+    (librarians only: never shown to staff or visitors)."""
+
+    match_id: int
+    librarian: str
+    decision: str
+    note: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """One page of one tab: the matches (one per story), their siblings, each match's
+    history (newest last), every tab's count, and where this page is."""
+
+    status: str
+    matches: list[MatchView]
+    siblings: dict[int, list[Sibling]]
+    history: dict[int, list[ReviewEntry]]
+    counts: dict[str, int]
+    page: int
+    pages: int
+    sent: frozenset[int] = frozenset()  # shown matches a digest holds: they cannot change
+
+    def last_decision(self, match_id: int) -> ReviewEntry | None:
+        """The newest entry of the match's history, if it has one."""
+        entries = self.history.get(match_id) or []
+        return entries[-1] if entries else None
+
+
+def restored_status(history: Iterable[ReviewEntry]) -> str:
+    """The status an undo gives back: "auto" when the decision undone was the withdrawal of
+    a match sent without review, else "pending" (waiting for a librarian again)."""
+    decided = [e for e in history if e.decision != "undone"]
+    return "auto" if decided and decided[-1].decision == "withdrawn" else "pending"
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    """How many pages ``total`` rows fill, at least one."""
+    return max(1, -(-total // size))

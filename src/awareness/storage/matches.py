@@ -42,14 +42,14 @@ from awareness.storage.models import (
 )
 from awareness.topics.explain import hits_as_dicts
 
-_VIEWS = (
+VIEWS = (
     select(Match.id, Match.topic_slug, Match.status, Match.score, Match.hits,
            Item.id.label("item_id"), Item.title, Item.link, Item.summary_text,
            Source.publisher, Item.source_id, Item.published_at, Item.first_seen_at,
            Match.reader_note)
     .join(Item, Item.id == Match.item_id)
     .join(Source, Source.id == Item.source_id))
-_VIEW = _VIEWS.where(Match.id == bindparam("match_id"))
+_VIEW = VIEWS.where(Match.id == bindparam("match_id"))
 _NEWEST = (Match.created_at.desc(), Match.id.desc())
 _DRIVER_LINKS = (
     select(MatchDriver.match_id, DriverRecordRow.slug, DriverRecordRow.title,
@@ -71,21 +71,21 @@ def matches_for_review(conn: Connection, *, status: str | None = None,
                        topic: str | None = None, limit: int = 200) -> list[MatchView]:
     """The newest ``limit`` matches (of ``status`` and ``topic``, when given), newest first,
     each with its item and linked driver records."""
-    query: Select[Any] = _VIEWS
+    query: Select[Any] = VIEWS
     if status:
         query = query.where(Match.status == status)
     if topic:
         query = query.where(Match.topic_slug == topic)
-    return _with_drivers(conn, list(conn.execute(query.order_by(*_NEWEST).limit(limit))))
+    return with_drivers(conn, list(conn.execute(query.order_by(*_NEWEST).limit(limit))))
 
 
 def match_view(conn: Connection, match_id: int) -> MatchView | None:
     """One match with its item and linked driver records, if it exists."""
-    return next(iter(_with_drivers(conn, list(conn.execute(_VIEW, {"match_id": match_id})))),
+    return next(iter(with_drivers(conn, list(conn.execute(_VIEW, {"match_id": match_id})))),
                 None)
 
 
-def _with_drivers(conn: Connection, rows: Sequence[Row[Any]]) -> list[MatchView]:
+def with_drivers(conn: Connection, rows: Sequence[Row[Any]]) -> list[MatchView]:
     links: dict[int, list[DriverLinkView]] = {row.id: [] for row in rows}
     if links:
         for link in conn.execute(_DRIVER_LINKS, {"match_ids": list(links)}):
@@ -128,6 +128,14 @@ def set_reader_note(conn: Connection, match_id: int, note: str) -> None:
 def was_sent(conn: Connection, match_id: int) -> bool:
     """Has the match gone into a digest? (Its digest is in the outbox: sent, or being sent.)"""
     return conn.scalar(_SENT, {"match_id": match_id}) is not None
+
+
+def sent_of(conn: Connection, match_ids: Sequence[int]) -> set[int]:
+    """Which of these matches have gone into a digest."""
+    if not match_ids:
+        return set()
+    return set(conn.scalars(select(DeliveryItem.match_id).distinct()
+                            .where(DeliveryItem.match_id.in_(list(match_ids)))))
 
 
 def insert_matches(conn: Connection, found: Sequence[tuple[int, NewMatch]], *,
