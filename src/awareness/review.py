@@ -4,6 +4,8 @@
     MatchView       a match as people see it: the item, the topic, why it matched, its drivers
     Sibling         the same document from another publisher, matched by the same topic
     ReviewEntry     one line of a match's history: who decided what, when, with which note
+    MatchLink       a driver link of a match as a librarian curates it: suggested, confirmed,
+                    removed or added, and by whom
     ReviewPage      one page of one tab of the review queue, with every tab's count
 
 Storage returns these; ``best_first`` is the order the review page and the CLI show.
@@ -100,6 +102,30 @@ class ReviewEntry:
     decision: str
     note: str
     decided_at: datetime
+
+
+LINK_STATES = ("suggested", "confirmed", "removed", "added")
+
+
+@dataclass(frozen=True)
+class MatchLink:
+    """A driver link of a match, with its state and who last changed it (librarians only)."""
+
+    slug: str
+    title: str
+    record_status: str  # active | draft | deleted
+    kind: str
+    reason: str
+    state: str
+    changed_by: str | None
+    changed_at: datetime | None
+
+    def as_history(self, match_id: int) -> ReviewEntry | None:
+        """The link's last change as a line of the match's history (None for a suggestion)."""
+        if self.changed_by is None or self.changed_at is None:
+            return None
+        return ReviewEntry(match_id, self.changed_by, f"link {self.state}: {self.title}", "",
+                           self.changed_at)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def list_drivers(ctx: Context, where: DriverFilter | None = None,
     today = today or ctx.now().date()
     with reading(ctx.engine) as conn:
         views = [view_of(driver) for driver in store.drivers_by_title(conn)
-                 if drafts or driver.status != "draft"]
+                 if driver.status != "deleted" and (drafts or driver.status != "draft")]
     return [v for v in views if where is None or where.keeps(v, today)]
 
 

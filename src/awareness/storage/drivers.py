@@ -37,7 +37,8 @@ _LINKED_ITEMS = (
            Item.first_seen_at, Match.id)
     .join(Match, Match.item_id == Item.id)
     .join(MatchDriver, MatchDriver.match_id == Match.id)
-    .where(MatchDriver.driver_id == bindparam("driver_id"), Match.status != "rejected")
+    .where(MatchDriver.driver_id == bindparam("driver_id"), Match.status != "rejected",
+           MatchDriver.state != "removed")
     .order_by(Item.first_seen_at.desc(), Match.id.desc()))
 _HISTORY = (
     select(DriverRecordVersion.changed_at, DriverRecordVersion.changed_by,
@@ -50,6 +51,7 @@ _ATTENTION = (
     .join(Item, Item.id == Match.item_id)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
     .where(MatchDriver.kind.in_(bindparam("kinds", expanding=True)),
+           MatchDriver.state != "removed",
            Match.status != "rejected", Match.created_at > DriverRecordRow.updated_at)
     .order_by(Match.created_at, Match.id))
 

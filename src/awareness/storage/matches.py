@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from awareness.matching import StoredMatch
 from awareness.model import NewMatch
@@ -55,7 +56,8 @@ _DRIVER_LINKS = (
     select(MatchDriver.match_id, DriverRecordRow.slug, DriverRecordRow.title,
            DriverRecordRow.impact, MatchDriver.kind, MatchDriver.score, MatchDriver.reason)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
-    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)))
+    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)),
+           MatchDriver.state != "removed")
     .order_by(MatchDriver.score.desc(), MatchDriver.id))
 # Locked for the rest of the transaction on PostgreSQL, so two decisions on one match (or a
 # decision and a re-match) take turns; SQLite's write transaction already excludes the others.
@@ -162,11 +164,27 @@ def _insert_links(conn: Connection, stored: Sequence[tuple[int, NewMatch]]) -> N
     if not slugs:
         return
     driver_ids = _driver_ids(conn, slugs)
+    kept = _kept_links(conn, [match_id for match_id, _ in stored])
     links = [dict(match_id=match_id, driver_id=driver_ids[link.slug], kind=link.kind,
                   score=link.score, reason=link.reason)
-             for match_id, m in stored for link in m.links if link.slug in driver_ids]
+             for match_id, m in stored for link in m.links
+             if link.slug in driver_ids and (match_id, driver_ids[link.slug]) not in kept]
     if links:
         conn.execute(insert(MatchDriver), links)
+
+
+def _kept_links(conn: Connection, match_ids: list[int]) -> set[tuple[int, int]]:
+    """(match id, driver id) pairs the linker must not suggest: the links each match still
+    has, and every link a librarian removed from any match of the same item (issue 14: a
+    removed link never comes back for that item)."""
+    other = aliased(Match)
+    rows = conn.execute(
+        select(Match.id, MatchDriver.driver_id)
+        .join(other, other.item_id == Match.item_id)
+        .join(MatchDriver, MatchDriver.match_id == other.id)
+        .where(Match.id.in_(match_ids),
+               (MatchDriver.match_id == Match.id) | (MatchDriver.state == "removed")))
+    return {(row[0], row[1]) for row in rows}
 
 
 def _driver_ids(conn: Connection, slugs: set[str]) -> dict[str, int]:
@@ -212,7 +230,9 @@ def refresh(conn: Connection, match_id: int, match: NewMatch) -> None:
     conn.execute(update(Match).where(Match.id == match_id, ~_sent(match_id)).values(
         hits=hits_as_dicts(match.hits), score=match.score,
         profile_version=match.profile_version))
-    conn.execute(delete(MatchDriver).where(MatchDriver.match_id == match_id, ~_sent(match_id)))
+    # A librarian's confirmations, removals and additions stay; only suggestions are redone.
+    conn.execute(delete(MatchDriver).where(MatchDriver.match_id == match_id,
+                                           MatchDriver.state == "suggested", ~_sent(match_id)))
     _insert_links(conn, [(match_id, match)])
 
 
@@ -221,7 +241,11 @@ def withdraw(conn: Connection, match_ids: Sequence[int]) -> None:
     The rows are locked while they are checked, so a review or a digest meanwhile wins."""
     if not match_ids:
         return
-    unreviewed = ~exists().where(Review.match_id == Match.id)
+    # A match whose links a librarian changed counts as reviewed: deleting it would lose
+    # a removal, and the link could come back with a later match of the item.
+    unreviewed = (~exists().where(Review.match_id == Match.id)
+                  & ~exists().where(MatchDriver.match_id == Match.id,
+                                    MatchDriver.state != "suggested"))
     unsent = ~exists().where(DeliveryItem.match_id == Match.id)
     gone = conn.execute(select(Match.id).where(
         Match.id.in_(match_ids), Match.status.in_(("pending", "auto")), unreviewed, unsent)

@@ -180,6 +180,12 @@ class MatchDriver(Base):
     kind: Mapped[str] = mapped_column(String(20))  # same_document|related
     score: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # suggested (by the linker) | confirmed | removed | added (by a librarian). A removed row
+    # stays, so the link is never suggested for the item again (migration 0014).
+    state: Mapped[str] = mapped_column(String(20), default="suggested",
+                                       server_default="suggested")
+    changed_by: Mapped[str | None] = mapped_column(String(200))
+    changed_at: Mapped[datetime | None]
 
     match: Mapped[Match] = relationship(back_populates="driver_links")
     driver: Mapped[DriverRecordRow] = relationship()

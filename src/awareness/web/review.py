@@ -19,13 +19,14 @@ from starlette.routing import Route
 
 from awareness.errors import AwarenessError
 from awareness.review import READER_NOTE_LIMIT, TAB_LABELS
-from awareness.service import review
+from awareness.service import match_links, review
 from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
 STATUSES = tuple(TAB_LABELS)
 NOTE_LIMIT = 2000
+SEARCH_LIMIT = 200
 MAX_SELECTED = 100  # a page shows 50; the form's other fields fit beside them
 
 
@@ -39,6 +40,7 @@ def routes() -> list[Route]:
         form_route("/review/{match_id:int}/reject", reject),
         form_route("/review/{match_id:int}/undo", undo),
         form_route("/review/{match_id:int}/withdraw", withdraw),
+        form_route("/review/{match_id:int}/links/{action:str}", change_link),
     ]
 
 
@@ -70,15 +72,21 @@ async def review_page(request: Request, session: Session) -> Response:
 
 @librarian_only
 async def match_page(request: Request, session: Session) -> Response:
-    """One match: the item, its driver links and its history (who decided what, when)."""
+    """One match: the item, its driver links (confirm, remove, add one found by ``?q=``) and
+    its history (who decided or changed what, when)."""
     ctx = ctx_of(request)
-    match, history = await run_in_threadpool(review.match_history, ctx,
-                                             request.path_params["match_id"])
+    match, history, links = await run_in_threadpool(review.match_history, ctx,
+                                                    request.path_params["match_id"])
+    search = request.query_params.get("q", "")[:SEARCH_LIMIT]
+    found = await run_in_threadpool(match_links.find_records, ctx, search)
+    linked = {link.slug for link in links if link.state != "removed"}
     topics = {t.slug: t.name for t in ctx.topics()}
     security = security_of(request)
     flash = security.read_flash(request)
     response = render(request, "review_match.html", session=session, match=match,
-                      history=history, topics=topics, labels=TAB_LABELS, flash=flash)
+                      history=history, links=links, search=search,
+                      found=[f for f in found if f.slug not in linked], topics=topics,
+                      labels=TAB_LABELS, flash=flash)
     if flash:
         security.clear_flash(response)
     return response
@@ -169,3 +177,16 @@ async def withdraw(request: Request, session: Session) -> Response:
                                     librarian=str(session.name),
                                     note=str(form.get("note", ""))[:NOTE_LIMIT].strip())
     return _done(request, form, f"Withdrawn: {_title(match.title)} will not be sent.")
+
+
+@librarian_only
+async def change_link(request: Request, session: Session) -> Response:
+    """Confirm, remove or add the match's link to the record named by ``slug``."""
+    form = await checked_form(request, session)
+    match_id = request.path_params["match_id"]
+    link = await run_in_threadpool(match_links.change_link, ctx_of(request), match_id,
+                                   str(form.get("slug", ""))[:200],
+                                   request.path_params["action"], by=str(session.name))
+    response = redirect(request, f"/review/{match_id}")
+    security_of(request).write_flash(response, f"Link {link.state}: {_title(link.title)}")
+    return response

@@ -1,0 +1,36 @@
+"""Librarians confirm, remove and add the driver links of a match (issue 14).
+
+``state`` is suggested (made by the linker), confirmed, removed or added (by a librarian);
+``changed_by`` and ``changed_at`` say who did it and when, for the match's history. A removed
+row is kept, so that re-matching or drafting never suggests that link for the item again.
+Rows from before are suggestions.
+
+Revision ID: 0014
+Revises: 0012
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+# Columns are added and dropped in place, as in 0011: other tables' foreign keys point at
+# these tables, and SQLite refuses to drop a table that rows elsewhere refer to.
+
+
+def upgrade() -> None:
+    op.add_column("match_drivers", sa.Column("state", sa.String(20), nullable=False,
+                                             server_default="suggested"))
+    op.add_column("match_drivers", sa.Column("changed_by", sa.String(200), nullable=True))
+    op.add_column("match_drivers", sa.Column("changed_at", sa.DateTime(timezone=True),
+                                             nullable=True))
+
+
+def downgrade() -> None:
+    for column in ("changed_at", "changed_by", "state"):
+        op.drop_column("match_drivers", column)
