@@ -240,3 +240,33 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
         check_page(page, name)
     assert watched.problems == []
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
+                                                width: int) -> None:
+    """Issue 14: the edit form was 513 px wide on a 390 px phone, with unstyled errors."""
+    from awareness.service.drafts import draft_from_match
+
+    slug = draft_from_match(site.ctx, site.ids["good"], changed_by="alice")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    sign_in(page, site)
+    page.goto(f"{site.url}/drivers")
+    check_page(page, "drivers-with-draft")
+    page.goto(f"{site.url}/drivers/{slug}")
+    check_page(page, "driver-draft")
+    page.goto(f"{site.url}/drivers/interim-nhs-people-plan/edit")
+    check_page(page, "driver-edit")
+    page.get_by_label("Due for review").fill("31/02/2027")
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("alert").inner_text().startswith("There is a problem")
+    check_page(page, "driver-edit-error")
+    page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
+    page.get_by_role("button", name="Delete this record").click()
+    page.wait_for_url(f"{site.url}/drivers")
+    assert page.get_by_role("status").inner_text() == "Deleted: Interim NHS People Plan"
+    # The refused save answers 400 on purpose; Chromium logs that as an error.
+    assert [p for p in watched.problems if "status of 400" not in p] == []
+    context.close()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from awareness.drivers.records import details
 from awareness.drivers.views import AttentionLink, HistoryEntry, LinkedItem, StoredDriver
@@ -29,7 +29,10 @@ _BY_TITLE = _STORED.order_by(DriverRecordRow.title)
 _IN_SLUG_ORDER = _STORED.order_by(DriverRecordRow.slug)
 _BY_MEMBER = _STORED.order_by(DriverRecordRow.member, DriverRecordRow.title)
 _OF_MEMBER = _BY_MEMBER.where(DriverRecordRow.member == bindparam("member"))
-_FOR_LINKING = select(DriverRecordRow.id, *_RECORD).order_by(DriverRecordRow.id)
+# A deleted record is kept for its history, and never linked again (issue 14).
+_FOR_LINKING = (select(DriverRecordRow.id, *_RECORD)
+                .where(func.coalesce(DriverRecordRow.status, "active") != "deleted")
+                .order_by(DriverRecordRow.id))
 _SLUGS = select(DriverRecordRow.slug)
 
 _LINKED_ITEMS = (
@@ -148,6 +151,12 @@ def update_driver(conn: Connection, driver_id: int, record: DriverRecord, *, sta
     """Replace a record's values (its slug stays) and mark it updated at ``now``."""
     conn.execute(_UPDATE, {"driver_id": driver_id, "status": status, "updated_at": now,
                            **_columns(record)})
+
+
+def set_status(conn: Connection, driver_id: int, status: str, *, now: datetime) -> None:
+    """Set a record's status (active, draft or deleted) and mark it updated at ``now``."""
+    conn.execute(update(DriverRecordRow).where(DriverRecordRow.id == driver_id)
+                 .values(status=status, updated_at=now))
 
 
 def refresh_derived(conn: Connection, stored: StoredDriver) -> bool:

@@ -40,9 +40,10 @@ def set_state(conn: Connection, match_id: int, driver_id: int, state: str, *, by
     return bool(done.rowcount)
 
 
-def add(conn: Connection, match_id: int, driver_id: int, *, by: str, now: datetime) -> None:
+def add(conn: Connection, match_id: int, driver_id: int, *, by: str, now: datetime,
+        reason: str = "added by a librarian") -> None:
     """Link the match to the record as a librarian's addition (or put a removed link back)."""
     if not set_state(conn, match_id, driver_id, "added", by=by, now=now):
         conn.execute(insert(MatchDriver).values(
             match_id=match_id, driver_id=driver_id, kind="related", score=0.0,
-            reason="added by a librarian", state="added", changed_by=by, changed_at=now))
+            reason=reason, state="added", changed_by=by, changed_at=now))

@@ -57,7 +57,8 @@ _DRIVER_LINKS = (
            DriverRecordRow.impact, MatchDriver.kind, MatchDriver.score, MatchDriver.reason)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
     .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)),
-           MatchDriver.state != "removed")
+           MatchDriver.state != "removed",
+           func.coalesce(DriverRecordRow.status, "active") != "deleted")
     .order_by(MatchDriver.score.desc(), MatchDriver.id))
 # Locked for the rest of the transaction on PostgreSQL, so two decisions on one match (or a
 # decision and a re-match) take turns; SQLite's write transaction already excludes the others.

@@ -193,8 +193,13 @@ async def driver_list(request: Request) -> Response:
     session = await current_librarian(request)
     records = await run_in_threadpool(lambda: drivers.list_drivers(
         ctx_of(request), where, drafts=session is not None))
-    return render(request, "drivers.html", session=session, records=records, where=where,
-                  due_statuses=driver_pages.DUE_STATUSES)
+    security = security_of(request)
+    flash = security.read_flash(request) if session else None  # "Deleted: …"
+    response = render(request, "drivers.html", session=session, records=records, where=where,
+                      due_statuses=driver_pages.DUE_STATUSES, flash=flash)
+    if flash:
+        security.clear_flash(response)
+    return response
 
 
 async def driver_page(request: Request) -> Response:
