@@ -41,13 +41,18 @@ def site(make_context: Callable[..., Context]) -> Iterator[Site]:
 
 
 def add_matches(site: Site, count: int, *, topic: str = "leadership", status: str = "pending",
-                story: int | None = None, prefix: str = "Item") -> list[int]:
-    """``count`` matches of new items from one source, scores falling with the number."""
+                story: bool = False, prefix: str = "Item") -> list[int]:
+    """``count`` matches of new items, scores falling with the number; with ``story``, the
+    items are one story, as polling stores it (the first item's id in the others'
+    ``story_id``)."""
     with orm_session(site.ctx) as session, session.begin():
         items = [Item(source_id="nhs-england", key=f"{prefix}-{n}", title=f"{prefix} {n}",
-                      link=f"https://www.england.nhs.uk/{prefix}/{n}", first_seen_at=WHEN,
-                      story_id=story) for n in range(count)]
+                      link=f"https://www.england.nhs.uk/{prefix}/{n}", first_seen_at=WHEN)
+                 for n in range(count)]
         session.add_all(items)
+        session.flush()
+        for item in items[1:] if story else ():
+            item.story_id = items[0].id
         session.flush()
         rows = [Match(item_id=item.id, topic_slug=topic, status=status, hits=[],
                       score=100.0 - n / 1000, created_at=WHEN) for n, item in enumerate(items)]
@@ -145,7 +150,7 @@ def test_many_at_once_is_all_or_nothing(site: Site) -> None:
 
 
 def test_a_story_is_reviewed_once_with_its_siblings(site: Site) -> None:
-    lead, *others = add_matches(site, 3, story=77, prefix="Same report")
+    lead, *others = add_matches(site, 3, story=True, prefix="Same report")
     with signed_in(site) as (client, token):
         page = client.get("/review").text
         shown = shown_ids(page)

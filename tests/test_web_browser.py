@@ -222,7 +222,7 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
     from awareness.service import review
     from tests.test_review_speed import add_matches
 
-    add_matches(site, 2, story=5, prefix="Same report")
+    add_matches(site, 2, story=True, prefix="Same report")
     add_matches(site, 55)
     review.decide(site.ctx, site.ids["good"], "approved", librarian="alice",
                   note="Checked with Sam.")

@@ -87,10 +87,11 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "key", name="uq_items_source_key"),
         # Story lookups ask for equal values, never NULL, and most rows hold NULL here (all
-        # baseline items): the indexes leave those rows out (migration 0009).
+        # baseline items): the indexes leave those rows out (migration 0009). The review
+        # page finds a story's other items by story_id (migration 0014).
         *(Index(f"ix_items_{name}", name, sqlite_where=text(f"{name} IS NOT NULL"),
                 postgresql_where=text(f"{name} IS NOT NULL"))
-          for name in ("doi", "link_key", "title_key")),
+          for name in ("doi", "link_key", "title_key", "story_id")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,9 +1,10 @@
 """The review queue as the review page reads it: one match per story, a page at a time, every
 tab's count, and the siblings of the matches shown (shell: SQL only).
 
-A story is the same document from several publishers (``items.story_id``). Within one topic
-and one status, the match with the lowest id stands for its story; the others are its
-siblings, shown under it and decided with it (issue 14).
+A story is the same document from several publishers (``items.story_id``, or the item's own
+id for a story's first item). Within one topic and one status, the match with the lowest id
+stands for its story; the others are its siblings, shown under it and decided with it
+(issue 14).
 """
 
 from __future__ import annotations
@@ -11,28 +12,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Select, func, select, union
 
 from awareness.review import MatchView, Sibling
 from awareness.storage.matches import VIEWS, was_sent, with_drivers
 from awareness.storage.models import Item, Match, Source
 
-_OTHER = aliased(Match)
-_OTHER_ITEM = aliased(Item)
-# No other match of the same topic and status whose item is in the same story has a lower id.
-# An item in no story (story_id NULL) compares equal to nothing, so it always stands alone.
-_LEADS_ITS_STORY = ~exists().where(
-    _OTHER.topic_slug == Match.topic_slug, _OTHER.status == Match.status,
-    _OTHER.id < Match.id, _OTHER.item_id == _OTHER_ITEM.id,
-    _OTHER_ITEM.story_id == Item.story_id)
+# An item's story is named by its first item's id: ``story_id``, or its own id when it is
+# the first (docs/item-identity.md).
+_STORY = func.coalesce(Item.story_id, Item.id)
 _BEST_FIRST = (Match.score.desc(), func.coalesce(Item.published_at, Item.first_seen_at).desc(),
                Match.id)
 
 
-def _filtered(query: Select[Any], status: str, topic: str | None) -> Select[Any]:
-    query = query.where(Match.status == status, _LEADS_ITS_STORY)
+def _leaders(status: str | None, topic: str | None) -> Select[Any]:
+    """The id of the match standing for each story: the lowest of its topic and status. One
+    grouped pass over the matches, however many there are."""
+    query = (select(func.min(Match.id)).join(Item, Item.id == Match.item_id)
+             .group_by(Match.topic_slug, Match.status, _STORY))
+    if status:
+        query = query.where(Match.status == status)
     return query.where(Match.topic_slug == topic) if topic else query
+
+
+def _filtered(query: Select[Any], status: str, topic: str | None) -> Select[Any]:
+    return query.where(Match.id.in_(_leaders(status, topic)))
 
 
 def queue_page(conn: Connection, *, status: str, topic: str | None, offset: int,
@@ -45,32 +49,34 @@ def queue_page(conn: Connection, *, status: str, topic: str | None, offset: int,
 
 def counts(conn: Connection, *, topic: str | None) -> dict[str, int]:
     """How many stories each status holds (of ``topic``, when given)."""
-    query = (select(Match.status, func.count()).select_from(Match)
-             .join(Item, Item.id == Match.item_id).where(_LEADS_ITS_STORY)
-             .group_by(Match.status))
-    if topic:
-        query = query.where(Match.topic_slug == topic)
+    leaders = _leaders(None, topic).add_columns(Match.status.label("status")).subquery()
+    query = select(leaders.c.status, func.count()).group_by(leaders.c.status)
     return {status: number for status, number in conn.execute(query)}
 
 
 def siblings(conn: Connection, match_ids: Sequence[int]) -> dict[int, list[Sibling]]:
     """For each match, the other matches of its topic whose items are in its story."""
-    if not match_ids:
-        return {}
-    lead_item = aliased(Item)
-    rows = conn.execute(
-        select(_OTHER.id.label("lead"), Match.id, Match.status, Item.title, Item.link,
-               Source.publisher)
-        .select_from(_OTHER)
-        .join(lead_item, lead_item.id == _OTHER.item_id)
-        .join(Match, and_(Match.topic_slug == _OTHER.topic_slug, Match.id != _OTHER.id))
-        .join(Item, and_(Item.id == Match.item_id, Item.story_id == lead_item.story_id))
-        .join(Source, Source.id == Item.source_id)
-        .where(_OTHER.id.in_(list(match_ids)))
-        .order_by(Match.id))
     found: dict[int, list[Sibling]] = {match_id: [] for match_id in match_ids}
-    for row in rows:
-        found[row.lead].append(Sibling(row.id, row.status, row.title, row.link, row.publisher))
+    if not found:
+        return found
+    leads = {row.id: (row.topic_slug, row.story) for row in conn.execute(
+        select(Match.id, Match.topic_slug, _STORY.label("story"))
+        .join(Item, Item.id == Match.item_id).where(Match.id.in_(list(found))))}
+    stories = list({story for _, story in leads.values()})
+    # A story's items are its first item and those naming it: two index look-ups (the
+    # primary key, and the partial index on story_id of migration 0014).
+    in_stories = union(select(Item.id).where(Item.id.in_(stories)),
+                       select(Item.id).where(Item.story_id.in_(stories)))
+    members: dict[tuple[str, int], list[Any]] = {}
+    for row in conn.execute(
+            select(Match.id, Match.topic_slug, Match.status, Item.title, Item.link,
+                   Source.publisher, _STORY.label("story"))
+            .join(Item, Item.id == Match.item_id).join(Source, Source.id == Item.source_id)
+            .where(Match.item_id.in_(in_stories)).order_by(Match.id)):
+        members.setdefault((row.topic_slug, row.story), []).append(row)
+    for lead, key in leads.items():
+        found[lead] = [Sibling(row.id, row.status, row.title, row.link, row.publisher)
+                       for row in members.get(key, []) if row.id != lead]
     return found
 
 

@@ -5,6 +5,10 @@
 row is kept, so that re-matching or drafting never suggests that link for the item again.
 Rows from before are suggestions.
 
+Also a partial index on ``items.story_id`` (rows that name another item's story; NULL rows
+are left out, as in 0009, so storing most items writes nothing to it): the review page lists
+a story's other items under its first match and decides them with it.
+
 Revision ID: 0014
 Revises: 0012
 Create Date: 2026-12-06
@@ -29,8 +33,12 @@ def upgrade() -> None:
     op.add_column("match_drivers", sa.Column("changed_by", sa.String(200), nullable=True))
     op.add_column("match_drivers", sa.Column("changed_at", sa.DateTime(timezone=True),
                                              nullable=True))
+    where = sa.text("story_id IS NOT NULL")
+    op.create_index("ix_items_story_id", "items", ["story_id"], unique=False,
+                    sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_items_story_id", table_name="items")
     for column in ("changed_at", "changed_by", "state"):
         op.drop_column("match_drivers", column)
