@@ -231,6 +231,7 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
     page = watched.page
     sign_in(page, site)
     check_page(page, "review-queue")
+    page.screenshot(path=str(SCREENSHOTS / f"review-queue-top-{width}.png"))  # the first screen
     for name, path in (("review-approved", "/review?status=approved"),
                        ("review-auto", "/review?status=auto"),
                        ("review-last-page", "/review?page=2"),
