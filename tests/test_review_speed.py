@@ -259,3 +259,18 @@ def test_the_review_page_and_try_a_query_show_one_score(
     tried = {m.title: m.score for m in try_query(ctx, query, timedelta(days=7)).matches}
     assert tried == polled and len(tried) == 2
     assert PAGE_SIZE == 50
+
+
+def test_decide_and_undo_from_the_match_page(site: Site) -> None:
+    good = site.ids["good"]
+    with signed_in(site) as (client, token):
+        page = client.get(f"/review/{good}").text
+        assert {"Approve", "Reject"} <= {(b.text or "").strip() for b in parse(page).iter("button")}
+        answer = client.post(f"/review/{good}/approve",
+                             data={"csrf": token, "return": f"/review/{good}"})
+        assert answer.headers["location"] == f"/review/{good}"
+        assert "Undo the decision" in client.get(f"/review/{good}").text
+        answer = client.post(f"/review/{good}/undo",
+                             data={"csrf": token, "return": "https://evil.example/"})
+        assert answer.headers["location"] == "/review"  # only our own match pages
+    assert site.status_of("good") == "pending"

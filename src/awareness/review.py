@@ -129,6 +129,17 @@ class MatchLink:
 
 
 @dataclass(frozen=True)
+class MatchPage:
+    """One match as its own page shows it: the match, its history oldest first (decisions
+    and link changes), every link (removed ones too), and whether a digest holds it."""
+
+    match: MatchView
+    history: list[ReviewEntry]
+    links: list[MatchLink]
+    sent: bool
+
+
+@dataclass(frozen=True)
 class ReviewPage:
     """One page of one tab: the matches (one per story), their siblings, each match's
     history (newest last), every tab's count, and where this page is."""

@@ -257,9 +257,8 @@ def review_history(state: State, match_id: int, as_json: bool) -> None:
     """Who decided what on a match, and when, with the review-log notes (oldest first)."""
     from awareness.service.review import match_history
 
-    _, history, _ = match_history(state.ctx, match_id)
     rows = [{"when": e.decided_at.isoformat(), "who": e.librarian, "what": e.decision,
-             "note": e.note} for e in history]
+             "note": e.note} for e in match_history(state.ctx, match_id).history]
     if as_json:
         emit_json(rows)
         return

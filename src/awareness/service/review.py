@@ -21,9 +21,8 @@ from awareness.review import (
     PAGE_SIZE,
     READER_NOTE_LIMIT,
     REVIEWED_STATUSES,
-    MatchLink,
+    MatchPage,
     MatchView,
-    ReviewEntry,
     ReviewPage,
     best_first,
     page_count,
@@ -59,18 +58,20 @@ def review_page(ctx: Context, *, status: str, topic: str | None = None,
                           frozenset(matches.sent_of(conn, ids)))
 
 
-def match_history(ctx: Context, match_id: int
-                  ) -> tuple[MatchView, list[ReviewEntry], list[MatchLink]]:
-    """One match, its history oldest first (decisions and link changes), and every link it
-    has, removed ones too. Librarians only: the history holds the review log."""
+def match_history(ctx: Context, match_id: int) -> MatchPage:
+    """One match, its history oldest first (decisions and link changes), every link it has
+    (removed ones too), and whether it was sent. Librarians only: the history holds the
+    review log."""
     with reading(ctx.engine) as conn:
         view = matches.match_view(conn, match_id)
         if view is None:
             raise NotFound(f"no match {match_id}")
         links = match_links.links_of(conn, match_id)
         history = reviews.history(conn, [match_id])[match_id]
+        sent = matches.was_sent(conn, match_id)
     changes = [entry for link in links if (entry := link.as_history(match_id)) is not None]
-    return view, sorted([*history, *changes], key=lambda e: e.decided_at), links
+    return MatchPage(view, sorted([*history, *changes], key=lambda e: e.decided_at), links,
+                     sent)
 
 
 def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: str = "",

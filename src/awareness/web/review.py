@@ -75,18 +75,17 @@ async def match_page(request: Request, session: Session) -> Response:
     """One match: the item, its driver links (confirm, remove, add one found by ``?q=``) and
     its history (who decided or changed what, when)."""
     ctx = ctx_of(request)
-    match, history, links = await run_in_threadpool(review.match_history, ctx,
-                                                    request.path_params["match_id"])
+    shown = await run_in_threadpool(review.match_history, ctx, request.path_params["match_id"])
     search = request.query_params.get("q", "")[:SEARCH_LIMIT]
     found = await run_in_threadpool(match_links.find_records, ctx, search)
-    linked = {link.slug for link in links if link.state != "removed"}
+    linked = {link.slug for link in shown.links if link.state != "removed"}
     topics = {t.slug: t.name for t in ctx.topics()}
     security = security_of(request)
     flash = security.read_flash(request)
-    response = render(request, "review_match.html", session=session, match=match,
-                      history=history, links=links, search=search,
-                      found=[f for f in found if f.slug not in linked], topics=topics,
-                      labels=TAB_LABELS, flash=flash)
+    response = render(request, "review_match.html", session=session, match=shown.match,
+                      history=shown.history, links=shown.links, sent=shown.sent,
+                      search=search, found=[f for f in found if f.slug not in linked],
+                      topics=topics, labels=TAB_LABELS, flash=flash)
     if flash:
         security.clear_flash(response)
     return response
