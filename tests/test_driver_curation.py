@@ -92,7 +92,7 @@ def test_delete_keeps_the_history_and_hides_the_record(site: Site) -> None:
         assert "Interim NHS People Plan" not in anonymous.get("/drivers").text
     with reading(site.ctx.engine) as conn:
         assert PLAN not in {r.slug for _, r in stored_drivers.records_for_linking(conn)}
-        assert not conn.execute(outbox._RECORDS, {"match_ids": [site.ids["good"]]}).all()
+        assert outbox.linked_records(conn, [site.ids["good"]]) == {}
 
 
 def edit(site: Site, client: object, token: str, **values: str) -> object:

@@ -125,4 +125,4 @@ def test_removed_links_stay_out_of_digests_and_the_record_page(site: Site) -> No
     from awareness.storage import outbox
     from awareness.storage.db import reading
     with reading(site.ctx.engine) as conn:
-        assert not conn.execute(outbox._RECORDS, {"match_ids": [good]}).all()
+        assert outbox.linked_records(conn, [good]) == {}
