@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from awareness.matching import ItemMatcher
-from awareness.review import PAGE_SIZE
+from awareness.review import PAGE_SIZE, ReviewEntry, page_count, restored_status
 from awareness.service.context import Context
 from awareness.service.topics import try_query
 from awareness.storage import items
@@ -274,3 +274,20 @@ def test_decide_and_undo_from_the_match_page(site: Site) -> None:
                              data={"csrf": token, "return": "https://evil.example/"})
         assert answer.headers["location"] == "/review"  # only our own match pages
     assert site.status_of("good") == "pending"
+
+
+def entry(decision: str) -> ReviewEntry:
+    return ReviewEntry(1, "alice", decision, "", WHEN)
+
+
+@pytest.mark.parametrize(("decisions", "back"), [
+    (["approved"], "pending"), (["rejected", "undone", "approved"], "pending"),
+    (["withdrawn"], "auto"), (["withdrawn", "undone", "withdrawn"], "auto"),
+    (["approved", "undone"], "pending")])
+def test_an_undo_restores_what_the_decision_replaced(decisions: list[str], back: str) -> None:
+    assert restored_status(entry(d) for d in decisions) == back
+
+
+@pytest.mark.parametrize(("total", "pages"), [(0, 1), (1, 1), (50, 1), (51, 2), (150, 3)])
+def test_pages_of_fifty(total: int, pages: int) -> None:
+    assert page_count(total) == pages
