@@ -188,6 +188,16 @@ def test_a_reviewer_clears_fifty_matches_with_the_keyboard_only(browser: Browser
     assert page.get_by_text("Keyboard: j next").is_visible()
     page.keyboard.press("j")
     page.keyboard.press("k")
+    first = page.locator("input.select").first
+    page.keyboard.press("x")
+    assert first.is_checked()
+    page.keyboard.press("x")
+    assert not first.is_checked()
+    page.get_by_role("button", name="Select all on this page").click()
+    assert page.locator("input.select:checked").count() == 50
+    page.get_by_role("button", name="Select all on this page").click()
+    assert page.locator("input.select:checked").count() == 0
+    page.locator("body").focus()
     for number in range(50):
         with page.expect_navigation():
             page.keyboard.press("r" if number % 10 == 9 else "a")

@@ -1,4 +1,4 @@
-// Keyboard shortcuts for the review page: j next, k previous, a approve, r reject.
+// Keyboard shortcuts for the review page: j next, k previous, a approve, r reject, x tick.
 // Progressive enhancement: every action is an ordinary form on the page, which works without
 // this script; the keys only move between matches and press their buttons.
 (function () {
@@ -38,6 +38,21 @@
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
+  // "Select all on this page" needs a script, so only the script adds it.
+  var many = document.getElementById("many");
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("input.select"));
+  if (many && boxes.length > 1) {
+    var all = document.createElement("button");
+    all.type = "button";
+    all.className = "button secondary small";
+    all.textContent = "Select all on this page";
+    all.addEventListener("click", function () {
+      var tick = boxes.some(function (b) { return !b.checked; });
+      boxes.forEach(function (b) { b.checked = tick; });
+    });
+    many.querySelector(".buttons").appendChild(all);
+  }
+
   show(at, false);
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
@@ -50,6 +65,12 @@
     } else if (event.key === "a" || event.key === "r") {
       event.preventDefault();
       press(event.key);
+    } else if (event.key === "x") {
+      var box = matches[at].querySelector("input.select");
+      if (box) {
+        event.preventDefault();
+        box.checked = !box.checked;
+      }
     }
   });
 })();
