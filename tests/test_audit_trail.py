@@ -126,5 +126,9 @@ def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_pa
     assert run(database_url, tmp_path, "drivers", "draft", str(ids["good"])).split()[-1] == slug
     run(database_url, tmp_path, "drivers", "edit", slug, "--impact", "Run sessions.")
     run(database_url, tmp_path, "drivers", "delete", slug, "--as", "Sam Jones")
+    exported = tmp_path / "export"
+    exported.mkdir()
+    run(database_url, tmp_path, "drivers", "export", str(exported))
+    assert {p.stem for p in exported.iterdir()} == {"interim-nhs-people-plan", "evil-record"}
     assert record_versions(ctx, slug) == [("draft", "Sam Jones"), ("edited", me),
                                           ("deleted", "Sam Jones")]
