@@ -6,11 +6,13 @@ server, spoken to with httpx."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from awareness.service.context import Context
+from awareness.service.stewardship import needs_attention
 from awareness.storage import drivers as stored_drivers
 from awareness.storage import outbox
 from awareness.storage.db import reading
@@ -78,6 +80,8 @@ def test_drafting_again_from_the_same_match_opens_the_draft(site: Site) -> None:
 def test_delete_keeps_the_history_and_hides_the_record(site: Site) -> None:
     with signed_in(site) as (client, token):
         assert client.post(f"/drivers/{PLAN}/delete", data={}).status_code == 403
+        client.post(f"/drivers/{PLAN}/edit", data={"csrf": token, "due_for_review": "May 2027"})
+        assert PLAN in {e.slug for e in needs_attention(site.ctx, today=date(2099, 1, 1))}
         answer = client.post(f"/drivers/{PLAN}/delete", data={"csrf": token})
         assert answer.status_code == 303 and answer.headers["location"] == "/drivers"
         listing = client.get("/drivers").text
@@ -90,6 +94,7 @@ def test_delete_keeps_the_history_and_hides_the_record(site: Site) -> None:
     with site.client() as anonymous:
         assert anonymous.get(f"/drivers/{PLAN}").status_code == 404
         assert "Interim NHS People Plan" not in anonymous.get("/drivers").text
+    assert PLAN not in {entry.slug for entry in needs_attention(site.ctx, today=date(2099, 1, 1))}
     with reading(site.ctx.engine) as conn:
         assert PLAN not in {r.slug for _, r in stored_drivers.records_for_linking(conn)}
         assert outbox.linked_records(conn, [site.ids["good"]]) == {}
