@@ -104,7 +104,7 @@ def test_clearing_a_field_and_saving_unchanged_text(make_context: Callable[..., 
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"title": "x", "impact": "y", "colour": "z"},
-     "cannot edit colour, title: editable fields are impact, summary, source, link"),
+     "cannot edit colour: editable fields are title, impact, summary, key_features"),
     ({"link": "javascript:alert(1)"}, "the link must be an http:// or https:// address"),
     ({"link": "ftp://example.org/plan.pdf"}, "the link must be an http:// or https:// address"),
     ({"link": "https://example.org/a plan.pdf"}, "the link must be an http:// or https://"),
@@ -154,7 +154,7 @@ def test_cli_edit(make_context: Callable[..., Context], tmp_path: Path,
     bad = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set", "colour=red"], env=env)
     # main() prints an AwarenessError as one line; CliRunner hands back the exception itself.
     assert isinstance(bad.exception, AwarenessError)
-    assert "editable fields are impact" in str(bad.exception)
+    assert "editable fields are title, impact" in str(bad.exception)
     malformed = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set", "tags"], env=env)
     assert malformed.exit_code != 0 and "FIELD=VALUE" in malformed.output
     done = runner.invoke(cli, ["drivers", "edit", DRAFT, "--impact", "Run sessions.",
@@ -252,7 +252,7 @@ def test_bad_link_shows_the_form_again_with_the_error(site: Site) -> None:
         response = client.post("/drivers/evil-record/edit", data=values)
         assert response.status_code == 400
         tree = assert_inert(response.text)
-        error = tree.find(".//p[@class='error']")
+        error = tree.find(".//div[@class='error-summary']")
         assert error is not None and "http:// or https://" in "".join(error.itertext())
         assert form_of(response.text)["impact"] == "Better impact."
         assert csrf_of(response.text) == token

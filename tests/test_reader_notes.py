@@ -112,7 +112,10 @@ def test_the_review_page_has_two_clearly_labelled_notes(make_context):
         assert response.status_code == 303
         approved = client.get("/review?status=approved").text
         assert FOR_READERS in approved  # the field shows the note for readers to edit
-        assert "LOGONLY" not in approved
+        # The review log is shown to librarians with the decision (issue 14), never in a
+        # field whose text could be saved as the note for readers.
+        assert "LOGONLY" in " ".join(el.text or "" for el in parse(approved).iter("q"))
+        assert all("LOGONLY" not in (el.text or "") for el in parse(approved).iter("textarea"))
         with orm_session(site.ctx) as session:
             assert session.get_one(Match, good).reader_note == FOR_READERS
             assert session.scalars(select(Review.note)).all() == [REVIEW_LOG]

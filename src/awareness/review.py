@@ -2,6 +2,11 @@
 
     DriverLinkView  a driver record linked to a match, with the link's kind and reason
     MatchView       a match as people see it: the item, the topic, why it matched, its drivers
+    Sibling         the same document from another publisher, matched by the same topic
+    ReviewEntry     one line of a match's history: who decided what, when, with which note
+    MatchLink       a driver link of a match as a librarian curates it: suggested, confirmed,
+                    removed or added, and by whom
+    ReviewPage      one page of one tab of the review queue, with every tab's count
 
 Storage returns these; ``best_first`` is the order the review page and the CLI show.
 """
@@ -13,6 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 DECISIONS = ("approved", "rejected")
+# What a review row can say: a decision, an undo (back to waiting) or the withdrawal of a
+# match that was going out without review.
+HISTORY_ACTIONS = (*DECISIONS, "undone", "withdrawn")
+# The review page's tabs, by match status, in plain words (issue 14: "Auto" was jargon).
+TAB_LABELS = {"pending": "Waiting", "approved": "Approved", "rejected": "Rejected",
+              "auto": "Sent without review"}
+PAGE_SIZE = 50
 # A match with one of these statuses waits for, or has had, a librarian's decision; "auto"
 # matches (topics with review = none) never do.
 REVIEWED_STATUSES = ("pending", *DECISIONS)
@@ -67,3 +79,93 @@ class MatchView:
 def best_first(views: Iterable[MatchView]) -> list[MatchView]:
     """Highest score first, then the newest, then the oldest match."""
     return sorted(views, key=lambda v: (-v.score, -v.sort_date.timestamp(), v.id))
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """The same document (one story) from another publisher, matched by the same topic."""
+
+    match_id: int
+    status: str
+    title: str
+    link: str | None
+    publisher: str
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One line of a match's history: who did what, when, and the review-log note
+    (librarians only: never shown to staff or visitors)."""
+
+    match_id: int
+    librarian: str
+    decision: str
+    note: str
+    decided_at: datetime
+
+
+LINK_STATES = ("suggested", "confirmed", "removed", "added")
+
+
+@dataclass(frozen=True)
+class MatchLink:
+    """A driver link of a match, with its state and who last changed it (librarians only)."""
+
+    slug: str
+    title: str
+    record_status: str  # active | draft | deleted
+    kind: str
+    reason: str
+    state: str
+    changed_by: str | None
+    changed_at: datetime | None
+
+    def as_history(self, match_id: int) -> ReviewEntry | None:
+        """The link's last change as a line of the match's history (None for a suggestion)."""
+        if self.changed_by is None or self.changed_at is None:
+            return None
+        return ReviewEntry(match_id, self.changed_by, f"link {self.state}: {self.title}", "",
+                           self.changed_at)
+
+
+@dataclass(frozen=True)
+class MatchPage:
+    """One match as its own page shows it: the match, its history oldest first (decisions
+    and link changes), every link (removed ones too), and whether a digest holds it."""
+
+    match: MatchView
+    history: list[ReviewEntry]
+    links: list[MatchLink]
+    sent: bool
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """One page of one tab: the matches (one per story), their siblings, each match's
+    history (newest last), every tab's count, and where this page is."""
+
+    status: str
+    matches: list[MatchView]
+    siblings: dict[int, list[Sibling]]
+    history: dict[int, list[ReviewEntry]]
+    counts: dict[str, int]
+    page: int
+    pages: int
+    sent: frozenset[int] = frozenset()  # shown matches a digest holds: they cannot change
+
+    def last_decision(self, match_id: int) -> ReviewEntry | None:
+        """The newest entry of the match's history, if it has one."""
+        entries = self.history.get(match_id) or []
+        return entries[-1] if entries else None
+
+
+def restored_status(history: Iterable[ReviewEntry]) -> str:
+    """The status an undo gives back: "auto" when the decision undone was the withdrawal of
+    a match sent without review, else "pending" (waiting for a librarian again)."""
+    decided = [e for e in history if e.decision != "undone"]
+    return "auto" if decided and decided[-1].decision == "withdrawn" else "pending"
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    """How many pages ``total`` rows fill, at least one."""
+    return max(1, -(-total // size))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -86,3 +87,20 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[str], N
         yield advance
 
 
+
+
+def as_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--as NAME``: who makes a change, as the history and review log record it."""
+    return click.option("--as", "by", default=None, metavar="NAME",
+                        help="Who does this, for the history (default: your user name).")(command)
+
+
+def person(by: str | None) -> str:
+    """The name a change is recorded under: ``--as NAME``, else the operating-system user
+    (issue 14: the CLI recorded "cli", not a person)."""
+    if by and by.strip():
+        return by.strip()[:100]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment (a bare container)
+        return "unknown"

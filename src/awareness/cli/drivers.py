@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
-from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
 
 
 @cli.group()
@@ -19,15 +18,17 @@ def drivers() -> None:
 @click.argument("pages", nargs=-1, required=True, metavar="FILE_OR_URL...")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@as_option
 @pass_state
-def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json: bool,
+                   by: str | None) -> None:
     """Import records from MAP-toolkit pages (saved as text or HTML, or their https://
     addresses, fetched like a source) or plain JSON files."""
     from awareness.service.drivers import import_paths
 
     sources = [page if page.startswith(("https://", "http://")) else Path(page)
                for page in pages]
-    report = import_paths(state.ctx, sources, dry_run=dry_run, changed_by=_who())
+    report = import_paths(state.ctx, sources, dry_run=dry_run, changed_by=person(by))
     if as_json:
         emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return
@@ -44,14 +45,6 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json:
                f"{len(report.unchanged)} unchanged); {skipped} posts skipped"
                + (f"; {unplaced} passages not placed in any field (marked ?)" if unplaced
                   else ""))
-
-
-def _who() -> str:
-    # The edit history names who ran the import; the login name is the best the CLI knows.
-    try:
-        return f"{getpass.getuser()} (import)"
-    except (KeyError, OSError):
-        return "import"
 
 
 @drivers.command("export")
@@ -114,9 +107,10 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
 @click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
               help="Set another field (repeatable), e.g. --set due_for_review='March 2027'.")
 @click.option("--activate", is_flag=True, help="Publish a draft record (make it active).")
+@as_option
 @pass_state
 def drivers_edit(state: State, slug: str, impact: str | None, summary: str | None,
-                 settings: tuple[str, ...], activate: bool) -> None:
+                 settings: tuple[str, ...], activate: bool, by: str | None) -> None:
     """Complete or correct a record; an empty VALUE clears the field."""
     from awareness.service.driver_edits import EDITABLE_FIELDS, edit_driver
 
@@ -129,7 +123,7 @@ def drivers_edit(state: State, slug: str, impact: str | None, summary: str | Non
         changes[name.strip()] = value
     changes.update({k: v for k, v in (("impact", impact), ("summary", summary)) if v is not None})
     result = edit_driver(state.ctx, slug, changes=changes, activate=activate,
-                         changed_by=_who().replace("(import)", "(edit)"))
+                         changed_by=person(by))
     if result.redacted:
         click.echo(f"personal data removed from: {', '.join(result.redacted)}")
     if not result.changed and not result.activated:
@@ -180,10 +174,24 @@ def drivers_remind(state: State, as_json: bool) -> None:
 
 @drivers.command("draft")
 @click.argument("match_id", type=int)
+@as_option
 @pass_state
-def drivers_draft(state: State, match_id: int) -> None:
-    """Turn a matched item into a draft driver record to complete."""
+def drivers_draft(state: State, match_id: int, by: str | None) -> None:
+    """Turn a matched item into a draft driver record to complete (drafting again from the
+    same match gives the draft made before)."""
     from awareness.service.drafts import draft_from_match
 
-    slug = draft_from_match(state.ctx, match_id, changed_by=_who().replace("(import)", "(draft)"))
-    click.echo(f"created draft driver record {slug}")
+    slug = draft_from_match(state.ctx, match_id, changed_by=person(by))
+    click.echo(f"draft driver record {slug}")
+
+
+@drivers.command("delete")
+@click.argument("slug")
+@as_option
+@pass_state
+def drivers_delete(state: State, slug: str, by: str | None) -> None:
+    """Delete a record: out of every list, link and digest; kept with its history."""
+    from awareness.service.driver_edits import delete_driver
+
+    title = delete_driver(state.ctx, slug, changed_by=person(by))
+    click.echo(f"deleted {slug}: {title}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
 
 
 @cli.group()
@@ -110,25 +109,27 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
 
 @sources.command("pause")
 @click.argument("source_id")
+@as_option
 @pass_state
-def sources_pause(state: State, source_id: str) -> None:
+def sources_pause(state: State, source_id: str, by: str | None) -> None:
     """Stop fetching a source until it is resumed (kept in the database; sources.toml is
     never changed)."""
     from awareness.service.workbench import pause_source
 
-    pause_source(state.ctx, source_id, by=os.environ.get("USER") or "cli")
+    pause_source(state.ctx, source_id, by=person(by))
     click.echo(f"paused {source_id}: it is not fetched until `awareness sources resume "
                f"{source_id}`")
 
 
 @sources.command("resume")
 @click.argument("source_id")
+@as_option
 @pass_state
-def sources_resume(state: State, source_id: str) -> None:
+def sources_resume(state: State, source_id: str, by: str | None) -> None:
     """Fetch a paused source again, from the next poll."""
     from awareness.service.workbench import resume_source
 
-    resume_source(state.ctx, source_id, by=os.environ.get("USER") or "cli")
+    resume_source(state.ctx, source_id, by=person(by))
     click.echo(f"resumed {source_id}: it is fetched at the next poll")
 
 
@@ -212,10 +213,10 @@ def review_list(state: State, topic: str | None, as_json: bool) -> None:
 
 
 def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
-            reader_note: str | None = None) -> None:
+            by: str | None, reader_note: str | None = None) -> None:
     from awareness.service.review import decide
 
-    who = os.environ.get("USER") or "cli"
+    who = person(by)
     for match_id in match_ids:
         view = decide(state.ctx, match_id, decision, librarian=who, note=note,
                       reader_note=reader_note)
@@ -228,20 +229,65 @@ def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
               help="A note for the review log: librarians only, never sent.")
 @click.option("--reader-note", default=None,
               help="A note for readers: shown under the item in digests (issue 12).")
+@as_option
 @pass_state
 def review_approve(state: State, match_ids: tuple[int, ...], note: str,
-                   reader_note: str | None) -> None:
-    """Approve matches so they go into digests."""
-    _decide(state, match_ids, "approved", note, reader_note)
+                   reader_note: str | None, by: str | None) -> None:
+    """Approve matches so they go into digests (with the waiting matches of the same story
+    in the topic)."""
+    _decide(state, match_ids, "approved", note, by, reader_note)
 
 
 @review.command("reject")
 @click.argument("match_ids", nargs=-1, type=int, required=True)
 @click.option("--note", default="",
               help="A note for the review log: librarians only, never sent.")
+@as_option
 @pass_state
-def review_reject(state: State, match_ids: tuple[int, ...], note: str) -> None:
+def review_reject(state: State, match_ids: tuple[int, ...], note: str, by: str | None) -> None:
     """Reject matches; they are never sent."""
-    _decide(state, match_ids, "rejected", note)
+    _decide(state, match_ids, "rejected", note, by)
+
+
+@review.command("undo")
+@click.argument("match_id", type=int)
+@click.option("--note", default="", help="A note for the review log.")
+@as_option
+@pass_state
+def review_undo(state: State, match_id: int, note: str, by: str | None) -> None:
+    """Take back a decision (or a withdrawal) until the match has been sent."""
+    from awareness.service.review import undo
+
+    view = undo(state.ctx, match_id, librarian=person(by), note=note)
+    click.echo(f"undone: match {view.id} is {view.status} again: {view.title}")
+
+
+@review.command("withdraw")
+@click.argument("match_id", type=int)
+@click.option("--note", default="", help="A note for the review log.")
+@as_option
+@pass_state
+def review_withdraw(state: State, match_id: int, note: str, by: str | None) -> None:
+    """Stop a match sent without review before its digest goes."""
+    from awareness.service.review import withdraw
+
+    view = withdraw(state.ctx, match_id, librarian=person(by), note=note)
+    click.echo(f"withdrawn match {view.id}: {view.title}")
+
+
+@review.command("history")
+@click.argument("match_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def review_history(state: State, match_id: int, as_json: bool) -> None:
+    """Who decided what on a match, and when, with the review-log notes (oldest first)."""
+    from awareness.service.review import match_history
+
+    rows = [{"when": e.decided_at.isoformat(), "who": e.librarian, "what": e.decision,
+             "note": e.note} for e in match_history(state.ctx, match_id).history]
+    if as_json:
+        emit_json(rows)
+        return
+    table(["when", "who", "what", "note"], [list(row.values()) for row in rows])
 
 

@@ -7,12 +7,15 @@ from awareness.errors import NotFound
 from awareness.service.context import Context
 from awareness.service.drivers import create_record
 from awareness.storage import drivers as store
+from awareness.storage import match_links
 from awareness.storage.db import reading, writing
 from awareness.storage.matches import match_view
 
 
 def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> str:
-    """Create a draft record (status "draft") from the match's item; return its slug.
+    """Create a draft record (status "draft") from the match's item, linked to the match;
+    return its slug. Drafting again from the same match opens the draft made before (issue
+    14), without putting back its link if a librarian removed it.
 
     Title, source (the publisher), link, date and summary are filled in and the publication
     format is guessed from the link; "what this means for libraries" is left to the librarian.
@@ -23,11 +26,17 @@ def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> str:
         raise NotFound(f"no match {match_id}")
     now = ctx.now()
     with writing(ctx.engine) as conn:
+        drafted = [link.slug for link in match_links.links_of(conn, match_id)
+                   if link.record_status == "draft"]
+        if drafted:
+            return drafted[0]
         # The slugs in use are read in the transaction that adds the new one (a write the
         # slug depends on); the unique slug column refuses what a concurrent draft took.
         record = draft_from_item(title=item.title, publisher=item.publisher,
                                  link=item.link or "", published=item.published_at,
                                  summary=item.summary, taken=store.driver_slugs(conn))
-        create_record(conn, record, now=now, changed_by=changed_by, status="draft",
-                      action="draft")
+        driver_id = create_record(conn, record, now=now, changed_by=changed_by,
+                                  status="draft", action="draft")
+        match_links.add(conn, match_id, driver_id, by=changed_by, now=now,
+                        reason="drafted from this item")
     return record.slug

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 # ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
+from awareness.drivers.dates import parse_free_date
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.records import redact_personal_data, union_tags
 from awareness.drivers.views import StoredDriver
@@ -24,13 +25,26 @@ from awareness.service.context import Context
 from awareness.storage import drivers as store
 from awareness.storage.db import writing
 
-# The fields a librarian completes by hand; the title and slug stay as imported or drafted
-# because digests and links elsewhere name the record by them.
-EDITABLE_FIELDS = ("impact", "summary", "source", "link", "publication_format",
-                   "date_of_publication", "key_features", "primary_audience", "due_for_review",
-                   "member_responsible", "tags")
+# Every field of a record a librarian can edit, by kind, in the form's order (issue 14: the
+# form lacked the title and most fields). The slug stays as imported or drafted, because
+# digests and links elsewhere name the record by it.
+DRIVER_FORM = ("title", "impact", "summary", "key_features", "source", "link",
+               "publication_format", "date_of_publication", "primary_audience",
+               "title_of_driver", "date_last_updated", "due_for_review", "member_responsible",
+               "notes", "tags")
+CASE_STUDY_FORM = ("title", "impact", "summary", "project_team", "resources_required",
+                   "timeline", "alignment", "lessons_learned", "sustainability", "contact",
+                   "source", "link", "date_completed", "due_for_review", "member_responsible",
+                   "notes", "tags")
+EDITABLE_FIELDS = tuple(dict.fromkeys((*DRIVER_FORM, *CASE_STUDY_FORM)))
+# Fields written as several lines (a textarea on the form).
+LONG_FIELDS = frozenset({"impact", "summary", "key_features", "project_team",
+                         "resources_required", "alignment", "lessons_learned", "sustainability",
+                         "contact", "notes"})
+# Fields that must name a date when filled in ("February 2018", "31/03/2027").
+DATE_FIELDS = ("date_of_publication", "date_last_updated", "due_for_review", "date_completed")
 # Fields the record also carries as attributes (digests and the linker read those).
-_LIFTED = ("impact", "summary", "source", "link")
+_LIFTED = ("title", "impact", "summary", "source", "link")
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,26 @@ def check_changes(changes_by_field: dict[str, str]) -> dict[str, str]:
     link = tidy.get("link", "")
     if link and not is_safe_link(link):
         raise AwarenessError("the link must be an http:// or https:// address with no spaces")
+    if "title" in tidy and not tidy["title"]:
+        raise AwarenessError("the title cannot be empty: every record needs one")
     return tidy
+
+
+def check_dates(record: DriverRecord, tidy: dict[str, str]) -> None:
+    """Refuse a date field changed to text that names no date ("not a date", 31/02/2027).
+    A value left as imported is not checked: old records hold "TBC" and such."""
+    for name in DATE_FIELDS:
+        value = tidy.get(name, "")
+        if value and value != tidy_text(record.fields.get(name, "")) \
+                and parse_free_date(value) is None:
+            raise AwarenessError(
+                f"{field_label(name)}: “{value[:60]}” is not a date. Write a month and year "
+                "such as “February 2018”, or a whole date such as “31/03/2027”")
+
+
+def field_label(name: str) -> str:
+    """A field's name as a sentence starts it: ``due_for_review`` → ``Due for review``."""
+    return name.replace("_", " ").capitalize()
 
 
 def tidy_text(value: str) -> str:
@@ -75,7 +108,9 @@ def edited_record(record: DriverRecord, tidy: dict[str, str]) -> DriverRecord:
         current = getattr(record, name) if name in _LIFTED else fields.get(key, "")
         if value == tidy_text(current):
             continue  # a form sends every field back; unchanged text is no edit
-        if value:
+        if name == "title":
+            pass  # the record's own; fields keep the page's "title of driver"
+        elif value:
             fields[key] = value
         else:
             fields.pop(key, None)
@@ -85,6 +120,7 @@ def edited_record(record: DriverRecord, tidy: dict[str, str]) -> DriverRecord:
     if "tags" in tidy:
         tags = union_tags(tidy["tags"].replace("\n", ",").split(","))
     return replace(record, tags=tags, fields=fields,
+                   title=lifted.get("title", record.title),
                    impact=lifted.get("impact", record.impact),
                    summary=lifted.get("summary", record.summary),
                    source=lifted.get("source", record.source),
@@ -101,8 +137,9 @@ def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: b
     tidy = check_changes(changes)
     with writing(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
-        if driver is None:
+        if driver is None or driver.status == "deleted":
             raise NotFound(f"no driver record {slug!r}")
+        check_dates(driver.record, tidy)
         new, redacted = redact_personal_data(edited_record(driver.record, tidy))
         diff = record_changes(driver.record, new)
         if activate and driver.status != "active":
@@ -122,3 +159,18 @@ def _save(conn: Connection, driver: StoredDriver, new: DriverRecord,
     store.update_driver(conn, driver.id, new, status=status, now=now)
     store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="edited",
                       changes=diff)
+
+
+def delete_driver(ctx: Context, slug: str, *, changed_by: str) -> str:
+    """Delete a record: it leaves every list, the linker and digests, and its page is not
+    found by anyone but librarians; the row and its history stay, with who deleted it.
+    Returns its title."""
+    with writing(ctx.engine) as conn:
+        driver = store.driver_by_slug(conn, slug)
+        if driver is None or driver.status == "deleted":
+            raise NotFound(f"no driver record {slug!r}")
+        now = ctx.now()
+        store.set_status(conn, driver.id, "deleted", now=now)
+        store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="deleted",
+                          changes={"status": [driver.status, "deleted"]})
+    return driver.record.title

@@ -19,7 +19,7 @@ def list_drivers(ctx: Context, where: DriverFilter | None = None,
     today = today or ctx.now().date()
     with reading(ctx.engine) as conn:
         views = [view_of(driver) for driver in store.drivers_by_title(conn)
-                 if drafts or driver.status != "draft"]
+                 if driver.status != "deleted" and (drafts or driver.status != "draft")]
     return [v for v in views if where is None or where.keeps(v, today)]
 
 
@@ -28,7 +28,8 @@ def get_driver(ctx: Context, slug: str, *, drafts: bool = True) -> DriverView:
     without ``drafts``, a draft is NotFound like a record that does not exist."""
     with reading(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
-        if driver is None or (driver.status == "draft" and not drafts):
+        # Drafts and deleted records are for librarians only (issue 14).
+        if driver is None or (driver.status in ("draft", "deleted") and not drafts):
             raise NotFound(f"no driver record {slug!r}")
         linked = store.linked_items(conn, driver.id)
         history = store.driver_history(conn, driver.id)

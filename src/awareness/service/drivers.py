@@ -246,7 +246,8 @@ def export_drivers(ctx: Context, target: Path) -> list[Path]:
     """Write every record in the plain format: one file per record (``<slug>.json``) when
     ``target`` is a folder, else one file holding them all. Returns the files written."""
     with reading(ctx.engine) as conn:
-        records = [driver.record for driver in store.drivers_in_slug_order(conn)]
+        records = [driver.record for driver in store.drivers_in_slug_order(conn)
+                   if driver.status != "deleted"]
     try:
         if target.is_dir():
             written = []

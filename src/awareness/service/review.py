@@ -1,5 +1,9 @@
 """The librarian's review of matches: list what waits, approve or reject it.
 
+A story (the same document from several publishers) is reviewed once: deciding its match
+decides the matches of its siblings in the same topic that waited with it (issue 14). A
+decision can be undone, and a match sent without review withdrawn, until a digest holds it.
+
 A decision carries two notes that must not be confused (issue 12): the *review-log* note
 (``note``) is kept with the review row for librarians and never leaves the service; the note
 *for readers* (``reader_note``) is the match's, and is the only librarian text a digest shows.
@@ -14,13 +18,18 @@ from sqlalchemy import Connection
 from awareness.errors import AwarenessError, NotFound
 from awareness.review import (
     DECISIONS,
+    PAGE_SIZE,
     READER_NOTE_LIMIT,
     REVIEWED_STATUSES,
+    MatchPage,
     MatchView,
+    ReviewPage,
     best_first,
+    page_count,
+    restored_status,
 )
 from awareness.service.context import Context
-from awareness.storage import matches, reviews
+from awareness.storage import match_links, matches, review_queue, reviews
 from awareness.storage.db import reading, writing
 
 
@@ -31,6 +40,38 @@ def list_matches(ctx: Context, *, status: str | None = None, topic: str | None =
     with reading(ctx.engine) as conn:
         return best_first(matches.matches_for_review(conn, status=status, topic=topic,
                                                      limit=limit))
+
+
+def review_page(ctx: Context, *, status: str, topic: str | None = None,
+                page: int = 1) -> ReviewPage:
+    """One page (``PAGE_SIZE`` stories, best first) of the tab ``status``, with the siblings
+    and history of each match shown and the count of every tab."""
+    with reading(ctx.engine) as conn:
+        counts = review_queue.counts(conn, topic=topic)
+        pages = page_count(counts.get(status, 0))
+        page = min(max(page, 1), pages)
+        shown = review_queue.queue_page(conn, status=status, topic=topic,
+                                        offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        ids = [match.id for match in shown]
+        return ReviewPage(status, shown, review_queue.siblings(conn, ids),
+                          reviews.history(conn, ids), counts, page, pages,
+                          frozenset(matches.sent_of(conn, ids)))
+
+
+def match_history(ctx: Context, match_id: int) -> MatchPage:
+    """One match, its history oldest first (decisions and link changes), every link it has
+    (removed ones too), and whether it was sent. Librarians only: the history holds the
+    review log."""
+    with reading(ctx.engine) as conn:
+        view = matches.match_view(conn, match_id)
+        if view is None:
+            raise NotFound(f"no match {match_id}")
+        links = match_links.links_of(conn, match_id)
+        history = reviews.history(conn, [match_id])[match_id]
+        sent = matches.was_sent(conn, match_id)
+    changes = [entry for link in links if (entry := link.as_history(match_id)) is not None]
+    return MatchPage(view, sorted([*history, *changes], key=lambda e: e.decided_at), links,
+                     sent)
 
 
 def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: str = "",
@@ -48,13 +89,84 @@ def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: 
                              f"shorten it to {READER_NOTE_LIMIT} or fewer")
     reader_note = None if reader_note is None else reader_note.strip()
     with writing(ctx.engine) as conn:
-        _record(conn, match_id, decision, librarian=librarian, note=note,
-                reader_note=reader_note, now=ctx.now())
+        _with_siblings(conn, match_id, decision, librarian=librarian, note=note,
+                       reader_note=reader_note, now=ctx.now())
     with reading(ctx.engine) as conn:
         view = matches.match_view(conn, match_id)
     if view is None:  # deleted since the decision (awareness items delete)
         raise NotFound(f"no match {match_id}")
     return view
+
+
+def decide_many(ctx: Context, match_ids: list[int], decision: str, *,
+                librarian: str) -> int:
+    """Approve or reject several matches (and their waiting siblings) at once, in one
+    transaction: all of them or, when one cannot change, none. Returns how many stories."""
+    if decision not in DECISIONS:
+        raise AwarenessError(f"unknown decision {decision!r}: use approve or reject")
+    with writing(ctx.engine) as conn:
+        for match_id in dict.fromkeys(match_ids):
+            _with_siblings(conn, match_id, decision, librarian=librarian, note="",
+                           reader_note=None, now=ctx.now())
+    return len(set(match_ids))
+
+
+def undo(ctx: Context, match_id: int, *, librarian: str, note: str = "") -> MatchView:
+    """Take back a decision or a withdrawal until a digest holds the match: it waits for
+    review again (or, withdrawn, goes out without review again). The undo is recorded."""
+    with writing(ctx.engine) as conn:
+        status = matches.match_status(conn, match_id)
+        if status is None:
+            raise NotFound(f"no match {match_id}")
+        if status not in DECISIONS:
+            raise AwarenessError(f"match {match_id} is {status}: there is no decision to undo")
+        _refuse_if_sent(conn, match_id)
+        back = restored_status(reviews.history(conn, [match_id])[match_id])
+        matches.set_status(conn, match_id, back)
+        reviews.add_review(conn, match_id, librarian=librarian, decision="undone", note=note,
+                           decided_at=ctx.now())
+    return _view(ctx, match_id)
+
+
+def withdraw(ctx: Context, match_id: int, *, librarian: str, note: str = "") -> MatchView:
+    """Stop a match that was going out without review (its topic has review = none) before
+    a digest holds it. It is rejected; the withdrawal is recorded and can be undone."""
+    with writing(ctx.engine) as conn:
+        status = matches.match_status(conn, match_id)
+        if status is None:
+            raise NotFound(f"no match {match_id}")
+        if status != "auto":
+            raise AwarenessError(f"match {match_id} is {status}, not sent without review; "
+                                 "reject it instead")
+        _refuse_if_sent(conn, match_id)
+        matches.set_status(conn, match_id, "rejected")
+        reviews.add_review(conn, match_id, librarian=librarian, decision="withdrawn",
+                           note=note, decided_at=ctx.now())
+    return _view(ctx, match_id)
+
+
+def _view(ctx: Context, match_id: int) -> MatchView:
+    with reading(ctx.engine) as conn:
+        view = matches.match_view(conn, match_id)
+    if view is None:
+        raise NotFound(f"no match {match_id}")
+    return view
+
+
+def _refuse_if_sent(conn: Connection, match_id: int) -> None:
+    if matches.was_sent(conn, match_id):
+        raise AwarenessError(f"match {match_id} has already been sent; it cannot change")
+
+
+def _with_siblings(conn: Connection, match_id: int, decision: str, *, librarian: str,
+                   note: str, reader_note: str | None, now: datetime) -> None:
+    """Decide the match, then its unsent siblings that had the same status."""
+    status = matches.match_status(conn, match_id)
+    followers = (review_queue.unsent_siblings(conn, match_id, status)
+                 if status in REVIEWED_STATUSES and status != decision else [])
+    for one in (match_id, *followers):
+        _record(conn, one, decision, librarian=librarian, note=note,
+                reader_note=reader_note, now=now)
 
 
 def _record(conn: Connection, match_id: int, decision: str, *, librarian: str, note: str,
@@ -68,8 +180,7 @@ def _record(conn: Connection, match_id: int, decision: str, *, librarian: str, n
         return
     if status not in REVIEWED_STATUSES:
         raise AwarenessError(f"match {match_id} needs no review (its topic has review = none)")
-    if matches.was_sent(conn, match_id):
-        raise AwarenessError(f"match {match_id} has already been sent; it cannot change")
+    _refuse_if_sent(conn, match_id)
     matches.set_status(conn, match_id, decision)
     if reader_note is not None:
         matches.set_reader_note(conn, match_id, reader_note)

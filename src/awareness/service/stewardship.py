@@ -84,7 +84,7 @@ def needs_attention(ctx: Context, member: str = "", today: date | None = None) -
         linked.setdefault(link.driver_id, []).append(
             f"{link.kind.replace('_', ' ')}: {link.item_title}")
     out = []
-    for driver in drivers:
+    for driver in (d for d in drivers if d.status != "deleted"):  # deleted: nobody's to keep
         reasons = list(dict.fromkeys(linked.get(driver.id, [])))
         if due_status(driver.review_due_on, today) == "overdue":
             reasons.insert(0, f"review was due on {driver.review_due_on:%d %B %Y}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -18,8 +17,7 @@ from awareness.storage.db import reading, writing
 from awareness.subscriptions import Topic
 from awareness.topics.explain import explain, hits_as_dicts, lines
 from awareness.topics.query import Hits, Query
-from awareness.topics.ranking import bm25_idf, score
-from awareness.topics.text import OverBudget, document
+from awareness.topics.text import OverBudget
 
 _DURATION = re.compile(r"\s*(\d+)\s*([hdw])\s*")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -81,24 +79,17 @@ def try_query(ctx: Context, query: Query, since: timedelta, *,
     cutoff = now - since
     searched: Counter[str] = Counter()
     matched: Counter[str] = Counter()
-    frequency: Counter[str] = Counter()
     found: list[tuple[ArchivedItem, Hits]] = []
     with reading(ctx.engine) as conn:
         for item in items.since(conn, cutoff, sources=sources):
             text, source_id = item.candidate.text, item.candidate.source_id
-            frequency.update(document(text).all_words)
             searched[source_id] += 1
             hits = query.match(text)
             if hits:
                 matched[source_id] += 1
                 found.append((item, hits))
     total = sum(searched.values())
-
-    def idf(word: str) -> float:
-        parts = word.split()
-        return sum(bm25_idf(frequency[p], total) for p in parts) / len(parts)
-
-    results = [_tried(query, item, hits, now, idf) for item, hits in found]
+    results = [_tried(query, item, hits, now) for item, hits in found]
     results.sort(key=lambda m: (-m.score, m.item_id))
     per_source = {s: (matched[s], searched[s]) for s in sorted(searched)}
     return TryResult(query.text, cutoff, total, results[:limit] if limit else results, per_source)
@@ -123,11 +114,12 @@ class RematchResult:
         return dict(self.__dict__)
 
 
-def _tried(query: Query, item: ArchivedItem, hits: Hits, now: datetime,
-           idf: Callable[[str], float]) -> TriedMatch:
+def _tried(query: Query, item: ArchivedItem, hits: Hits, now: datetime) -> TriedMatch:
+    # The score polling stores (``Query.score``), so the review page and this dry run agree
+    # on one item (issue 14: they once differed, as this one weighed words by rarity).
     c = item.candidate
     return TriedMatch(item.id, c.source_id, c.text.title, c.link, c.text.summary, c.published,
-                      score(hits, c.text, published=c.published, now=now, idf=idf), hits,
+                      query.score(c.text, hits, published=c.published, now=now), hits,
                       tuple(lines(explain(query, c.text), holding_only=True)))
 
 

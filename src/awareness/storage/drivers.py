@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from awareness.drivers.records import details
 from awareness.drivers.views import AttentionLink, HistoryEntry, LinkedItem, StoredDriver
@@ -29,7 +29,10 @@ _BY_TITLE = _STORED.order_by(DriverRecordRow.title)
 _IN_SLUG_ORDER = _STORED.order_by(DriverRecordRow.slug)
 _BY_MEMBER = _STORED.order_by(DriverRecordRow.member, DriverRecordRow.title)
 _OF_MEMBER = _BY_MEMBER.where(DriverRecordRow.member == bindparam("member"))
-_FOR_LINKING = select(DriverRecordRow.id, *_RECORD).order_by(DriverRecordRow.id)
+# A deleted record is kept for its history, and never linked again (issue 14).
+_FOR_LINKING = (select(DriverRecordRow.id, *_RECORD)
+                .where(func.coalesce(DriverRecordRow.status, "active") != "deleted")
+                .order_by(DriverRecordRow.id))
 _SLUGS = select(DriverRecordRow.slug)
 
 _LINKED_ITEMS = (
@@ -37,7 +40,8 @@ _LINKED_ITEMS = (
            Item.first_seen_at, Match.id)
     .join(Match, Match.item_id == Item.id)
     .join(MatchDriver, MatchDriver.match_id == Match.id)
-    .where(MatchDriver.driver_id == bindparam("driver_id"), Match.status != "rejected")
+    .where(MatchDriver.driver_id == bindparam("driver_id"), Match.status != "rejected",
+           MatchDriver.state != "removed")
     .order_by(Item.first_seen_at.desc(), Match.id.desc()))
 _HISTORY = (
     select(DriverRecordVersion.changed_at, DriverRecordVersion.changed_by,
@@ -50,6 +54,7 @@ _ATTENTION = (
     .join(Item, Item.id == Match.item_id)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
     .where(MatchDriver.kind.in_(bindparam("kinds", expanding=True)),
+           MatchDriver.state != "removed",
            Match.status != "rejected", Match.created_at > DriverRecordRow.updated_at)
     .order_by(Match.created_at, Match.id))
 
@@ -146,6 +151,12 @@ def update_driver(conn: Connection, driver_id: int, record: DriverRecord, *, sta
     """Replace a record's values (its slug stays) and mark it updated at ``now``."""
     conn.execute(_UPDATE, {"driver_id": driver_id, "status": status, "updated_at": now,
                            **_columns(record)})
+
+
+def set_status(conn: Connection, driver_id: int, status: str, *, now: datetime) -> None:
+    """Set a record's status (active, draft or deleted) and mark it updated at ``now``."""
+    conn.execute(update(DriverRecordRow).where(DriverRecordRow.id == driver_id)
+                 .values(status=status, updated_at=now))
 
 
 def refresh_derived(conn: Connection, stored: StoredDriver) -> bool:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from awareness.matching import StoredMatch
 from awareness.model import NewMatch
@@ -42,20 +43,22 @@ from awareness.storage.models import (
 )
 from awareness.topics.explain import hits_as_dicts
 
-_VIEWS = (
+VIEWS = (
     select(Match.id, Match.topic_slug, Match.status, Match.score, Match.hits,
            Item.id.label("item_id"), Item.title, Item.link, Item.summary_text,
            Source.publisher, Item.source_id, Item.published_at, Item.first_seen_at,
            Match.reader_note)
     .join(Item, Item.id == Match.item_id)
     .join(Source, Source.id == Item.source_id))
-_VIEW = _VIEWS.where(Match.id == bindparam("match_id"))
+_VIEW = VIEWS.where(Match.id == bindparam("match_id"))
 _NEWEST = (Match.created_at.desc(), Match.id.desc())
 _DRIVER_LINKS = (
     select(MatchDriver.match_id, DriverRecordRow.slug, DriverRecordRow.title,
            DriverRecordRow.impact, MatchDriver.kind, MatchDriver.score, MatchDriver.reason)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
-    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)))
+    .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)),
+           MatchDriver.state != "removed",
+           func.coalesce(DriverRecordRow.status, "active") != "deleted")
     .order_by(MatchDriver.score.desc(), MatchDriver.id))
 # Locked for the rest of the transaction on PostgreSQL, so two decisions on one match (or a
 # decision and a re-match) take turns; SQLite's write transaction already excludes the others.
@@ -71,27 +74,27 @@ def matches_for_review(conn: Connection, *, status: str | None = None,
                        topic: str | None = None, limit: int = 200) -> list[MatchView]:
     """The newest ``limit`` matches (of ``status`` and ``topic``, when given), newest first,
     each with its item and linked driver records."""
-    query: Select[Any] = _VIEWS
+    query: Select[Any] = VIEWS
     if status:
         query = query.where(Match.status == status)
     if topic:
         query = query.where(Match.topic_slug == topic)
-    return _with_drivers(conn, list(conn.execute(query.order_by(*_NEWEST).limit(limit))))
+    return with_drivers(conn, list(conn.execute(query.order_by(*_NEWEST).limit(limit))))
 
 
 def match_view(conn: Connection, match_id: int) -> MatchView | None:
     """One match with its item and linked driver records, if it exists."""
-    return next(iter(_with_drivers(conn, list(conn.execute(_VIEW, {"match_id": match_id})))),
+    return next(iter(with_drivers(conn, list(conn.execute(_VIEW, {"match_id": match_id})))),
                 None)
 
 
 def matches_of_item(conn: Connection, item_id: int) -> list[MatchView]:
     """Every match of one item (one a topic), with linked driver records, by topic."""
-    rows = conn.execute(_VIEWS.where(Match.item_id == item_id).order_by(Match.topic_slug))
-    return _with_drivers(conn, list(rows))
+    rows = conn.execute(VIEWS.where(Match.item_id == item_id).order_by(Match.topic_slug))
+    return with_drivers(conn, list(rows))
 
 
-def _with_drivers(conn: Connection, rows: Sequence[Row[Any]]) -> list[MatchView]:
+def with_drivers(conn: Connection, rows: Sequence[Row[Any]]) -> list[MatchView]:
     links: dict[int, list[DriverLinkView]] = {row.id: [] for row in rows}
     if links:
         for link in conn.execute(_DRIVER_LINKS, {"match_ids": list(links)}):
@@ -136,6 +139,14 @@ def was_sent(conn: Connection, match_id: int) -> bool:
     return conn.scalar(_SENT, {"match_id": match_id}) is not None
 
 
+def sent_of(conn: Connection, match_ids: Sequence[int]) -> set[int]:
+    """Which of these matches have gone into a digest."""
+    if not match_ids:
+        return set()
+    return set(conn.scalars(select(DeliveryItem.match_id).distinct()
+                            .where(DeliveryItem.match_id.in_(list(match_ids)))))
+
+
 def insert_matches(conn: Connection, found: Sequence[tuple[int, NewMatch]], *,
                    now: datetime) -> int:
     """Store each (item id, match) with its driver links; returns how many were stored."""
@@ -160,11 +171,27 @@ def _insert_links(conn: Connection, stored: Sequence[tuple[int, NewMatch]]) -> N
     if not slugs:
         return
     driver_ids = _driver_ids(conn, slugs)
+    kept = _kept_links(conn, [match_id for match_id, _ in stored])
     links = [dict(match_id=match_id, driver_id=driver_ids[link.slug], kind=link.kind,
                   score=link.score, reason=link.reason)
-             for match_id, m in stored for link in m.links if link.slug in driver_ids]
+             for match_id, m in stored for link in m.links
+             if link.slug in driver_ids and (match_id, driver_ids[link.slug]) not in kept]
     if links:
         conn.execute(insert(MatchDriver), links)
+
+
+def _kept_links(conn: Connection, match_ids: list[int]) -> set[tuple[int, int]]:
+    """(match id, driver id) pairs the linker must not suggest: the links each match still
+    has, and every link a librarian removed from any match of the same item (issue 14: a
+    removed link never comes back for that item)."""
+    other = aliased(Match)
+    rows = conn.execute(
+        select(Match.id, MatchDriver.driver_id)
+        .join(other, other.item_id == Match.item_id)
+        .join(MatchDriver, MatchDriver.match_id == other.id)
+        .where(Match.id.in_(match_ids),
+               (MatchDriver.match_id == Match.id) | (MatchDriver.state == "removed")))
+    return {(row[0], row[1]) for row in rows}
 
 
 def _driver_ids(conn: Connection, slugs: set[str]) -> dict[str, int]:
@@ -210,7 +237,9 @@ def refresh(conn: Connection, match_id: int, match: NewMatch) -> None:
     conn.execute(update(Match).where(Match.id == match_id, ~_sent(match_id)).values(
         hits=hits_as_dicts(match.hits), score=match.score,
         profile_version=match.profile_version))
-    conn.execute(delete(MatchDriver).where(MatchDriver.match_id == match_id, ~_sent(match_id)))
+    # A librarian's confirmations, removals and additions stay; only suggestions are redone.
+    conn.execute(delete(MatchDriver).where(MatchDriver.match_id == match_id,
+                                           MatchDriver.state == "suggested", ~_sent(match_id)))
     _insert_links(conn, [(match_id, match)])
 
 
@@ -219,7 +248,11 @@ def withdraw(conn: Connection, match_ids: Sequence[int]) -> None:
     The rows are locked while they are checked, so a review or a digest meanwhile wins."""
     if not match_ids:
         return
-    unreviewed = ~exists().where(Review.match_id == Match.id)
+    # A match whose links a librarian changed counts as reviewed: deleting it would lose
+    # a removal, and the link could come back with a later match of the item.
+    unreviewed = (~exists().where(Review.match_id == Match.id)
+                  & ~exists().where(MatchDriver.match_id == Match.id,
+                                    MatchDriver.state != "suggested"))
     unsent = ~exists().where(DeliveryItem.match_id == Match.id)
     gone = conn.execute(select(Match.id).where(
         Match.id.in_(match_ids), Match.status.in_(("pending", "auto")), unreviewed, unsent)

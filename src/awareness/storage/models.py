@@ -87,10 +87,11 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "key", name="uq_items_source_key"),
         # Story lookups ask for equal values, never NULL, and most rows hold NULL here (all
-        # baseline items): the indexes leave those rows out (migration 0009).
+        # baseline items): the indexes leave those rows out (migration 0009). The review
+        # page finds a story's other items by story_id (migration 0014).
         *(Index(f"ix_items_{name}", name, sqlite_where=text(f"{name} IS NOT NULL"),
                 postgresql_where=text(f"{name} IS NOT NULL"))
-          for name in ("doi", "link_key", "title_key")),
+          for name in ("doi", "link_key", "title_key", "story_id")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -180,6 +181,12 @@ class MatchDriver(Base):
     kind: Mapped[str] = mapped_column(String(20))  # same_document|related
     score: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # suggested (by the linker) | confirmed | removed | added (by a librarian). A removed row
+    # stays, so the link is never suggested for the item again (migration 0014).
+    state: Mapped[str] = mapped_column(String(20), default="suggested",
+                                       server_default="suggested")
+    changed_by: Mapped[str | None] = mapped_column(String(200))
+    changed_at: Mapped[datetime | None]
 
     match: Mapped[Match] = relationship(back_populates="driver_links")
     driver: Mapped[DriverRecordRow] = relationship()

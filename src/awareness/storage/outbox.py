@@ -91,6 +91,7 @@ _RECORDS = (
            DriverRecordRow.impact, MatchDriver.kind)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
     .where(MatchDriver.match_id.in_(bindparam("match_ids", expanding=True)),
+           MatchDriver.state != "removed",  # a librarian took the link off (issue 14)
            # Only published records reach readers: a draft is a librarian's work (issue 12).
            func.coalesce(DriverRecordRow.status, "active") == "active")
     .order_by(MatchDriver.match_id, MatchDriver.score.desc(), MatchDriver.id))

@@ -8,11 +8,13 @@ in force (``storage.matches.set_status``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
 from awareness.precision import Decisions
+from awareness.review import ReviewEntry
 from awareness.storage.models import Item, Match, Review
 
 _ADD = insert(Review)
@@ -20,7 +22,8 @@ _ADD = insert(Review)
 
 def add_review(conn: Connection, match_id: int, *, librarian: str, decision: str, note: str,
                decided_at: datetime) -> None:
-    """Record one decision (approved or rejected) on a match, with the review-log note."""
+    """Record one decision on a match (approved, rejected, undone or withdrawn), with the
+    review-log note."""
     conn.execute(_ADD, {"match_id": match_id, "librarian": librarian, "decision": decision,
                         "note": note, "decided_at": decided_at})
 
@@ -46,3 +49,18 @@ def decision_counts(conn: Connection, since: datetime, by: str,
         counts.setdefault(row.key, {})[row.status] = int(row.n)
     return {key: Decisions(approved=c.get("approved", 0), rejected=c.get("rejected", 0))
             for key, c in counts.items()}
+
+
+def history(conn: Connection, match_ids: Sequence[int]) -> dict[int, list[ReviewEntry]]:
+    """Each match's review rows, oldest first (an empty list for a match never decided)."""
+    found: dict[int, list[ReviewEntry]] = {match_id: [] for match_id in match_ids}
+    if not found:
+        return found
+    rows = conn.execute(select(Review.match_id, Review.librarian, Review.decision, Review.note,
+                               Review.decided_at)
+                        .where(Review.match_id.in_(list(found)))
+                        .order_by(Review.decided_at, Review.id))
+    for row in rows:
+        found[row.match_id].append(ReviewEntry(row.match_id, row.librarian, row.decision,
+                                               row.note or "", row.decided_at))
+    return found

@@ -5,10 +5,10 @@ to the one-click unsubscribe page. Domain errors become HTTP responses in one pl
 (``_error_handlers``); anything unexpected becomes a 500 page carrying a request id, and the
 exception is logged with that id (RELIABILITY W13). Security measures live in ``security.py``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
-in ``guards.py``. The page modules (``drivers``, ``topics``, ``digest_view``, ``subscribe``,
-``subscribers``, ``bulletins``, and the workbench's ``dashboard``, ``items``, ``sources``,
-``topic_admin``, ``sends``) add their routes here; none of them imports this module, which
-only the entry point (``cli/run.py``) and the tests import.
+in ``guards.py``. The page modules (``review``, ``drivers``, ``topics``, ``digest_view``,
+``subscribe``, ``subscribers``, ``bulletins``, and the workbench's ``dashboard``, ``items``,
+``sources``, ``topic_admin``, ``sends``) add their routes here; none of them imports this
+module, which only the entry point (``cli/run.py``) and the tests import.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -35,8 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
-from awareness.review import READER_NOTE_LIMIT
-from awareness.service import drivers, librarians, people, review
+from awareness.service import drivers, librarians, people
 from awareness.service.context import Context
 from awareness.web import bulletins as bulletin_pages
 from awareness.web import clicks as click_pages
@@ -47,6 +45,7 @@ from awareness.web import feedback as feedback_pages
 from awareness.web import items as item_pages
 from awareness.web import operations
 from awareness.web import reports as report_pages
+from awareness.web import review as review_pages
 from awareness.web import sends as send_pages
 from awareness.web import sources as source_pages
 from awareness.web import subscribe as subscribe_pages
@@ -74,7 +73,6 @@ from awareness.web.security import (
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-STATUSES = ("pending", "approved", "rejected", "auto")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
@@ -100,6 +98,7 @@ def create_app(ctx: Context) -> Starlette:
 def _routes() -> list[Route | Mount]:
     return [
         *topic_pages.routes(),
+        *review_pages.routes(),
         *driver_pages.routes(),
         *subscribe_pages.routes(),
         *digest_pages.routes(),
@@ -117,9 +116,6 @@ def _routes() -> list[Route | Mount]:
         Route("/login", login_form),
         form_route("/login", login_submit),
         form_route("/logout", logout),
-        Route("/review", review_page),
-        form_route("/review/{match_id:int}/approve", approve),
-        form_route("/review/{match_id:int}/reject", reject),
         Route("/drivers", driver_list),
         Route("/drivers/{slug}", driver_page),
         Route("/unsubscribe/{token}", unsubscribe_confirm),
@@ -207,53 +203,6 @@ async def logout(request: Request, session: Session) -> Response:
     return response
 
 
-# --- views: review --------------------------------------------------------------------------
-
-@librarian_only
-async def review_page(request: Request, session: Session) -> Response:
-    status = request.query_params.get("status", "pending")
-    if status not in STATUSES:
-        raise AwarenessError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    topic = request.query_params.get("topic") or None
-    matches = await run_in_threadpool(review.list_matches, ctx_of(request), status=status,
-                                      topic=topic)
-    security = security_of(request)
-    flash = security.read_flash(request)
-    response = render(request, "review.html", session=session, matches=matches, status=status,
-                      statuses=STATUSES, topic=topic, flash=flash,
-                      reader_note_limit=READER_NOTE_LIMIT)
-    if flash:
-        security.clear_flash(response)
-    return response
-
-
-@librarian_only
-async def approve(request: Request, session: Session) -> Response:
-    return await _decide(request, session, "approved")
-
-
-@librarian_only
-async def reject(request: Request, session: Session) -> Response:
-    return await _decide(request, session, "rejected")
-
-
-async def _decide(request: Request, session: Session, decision: str) -> Response:
-    form = await checked_form(request, session)
-    # Two notes (issue 12): the review log's stays here; only the one for readers is mailed.
-    note = str(form.get("note", ""))[:2000].strip()
-    reader_note = form.get("reader_note")
-    match = await run_in_threadpool(
-        review.decide, ctx_of(request), request.path_params["match_id"], decision,
-        librarian=str(session.name), note=note,
-        reader_note=None if reader_note is None else str(reader_note)[:READER_NOTE_LIMIT].strip())
-    back = str(form.get("back", "pending"))
-    query = f"?{urlencode({'status': back})}" if back in STATUSES and back != "pending" else ""
-    response = redirect(request, f"/review{query}")
-    title = " ".join(match.title.split())[:200]
-    security_of(request).write_flash(response, f"{decision.capitalize()}: {title}")
-    return response
-
-
 # --- views: public pages --------------------------------------------------------------------
 
 async def driver_list(request: Request) -> Response:
@@ -262,8 +211,13 @@ async def driver_list(request: Request) -> Response:
     session = await current_librarian(request)
     records = await run_in_threadpool(lambda: drivers.list_drivers(
         ctx_of(request), where, drafts=session is not None))
-    return render(request, "drivers.html", session=session, records=records, where=where,
-                  due_statuses=driver_pages.DUE_STATUSES)
+    security = security_of(request)
+    flash = security.read_flash(request) if session else None  # "Deleted: …"
+    response = render(request, "drivers.html", session=session, records=records, where=where,
+                      due_statuses=driver_pages.DUE_STATUSES, flash=flash)
+    if flash:
+        security.clear_flash(response)
+    return response
 
 
 async def driver_page(request: Request) -> Response:

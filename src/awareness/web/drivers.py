@@ -4,6 +4,7 @@ completes (and publishes) a record."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +15,16 @@ from starlette.routing import Route
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, NotFound
 from awareness.service.drafts import draft_from_match
-from awareness.service.driver_edits import EDITABLE_FIELDS, EditResult, edit_driver
+from awareness.service.driver_edits import (
+    CASE_STUDY_FORM,
+    DATE_FIELDS,
+    DRIVER_FORM,
+    EDITABLE_FIELDS,
+    LONG_FIELDS,
+    EditResult,
+    delete_driver,
+    edit_driver,
+)
 from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
 from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
@@ -31,6 +41,7 @@ def routes() -> list[Route]:
         form_route("/review/{match_id:int}/draft", draft),
         Route("/drivers/{slug}/edit", edit_form),
         form_route("/drivers/{slug}/edit", edit_save),
+        form_route("/drivers/{slug}/delete", delete),
     ]
 
 
@@ -65,8 +76,8 @@ async def draft(request: Request, session: Session) -> Response:
 
 def form_values(record: DriverView) -> dict[str, str]:
     """The edit form's starting values: the record's text for every editable field."""
-    lifted = {"impact": record.impact, "summary": record.summary, "source": record.source,
-              "link": record.link, "tags": ", ".join(record.tags)}
+    lifted = {"title": record.title, "impact": record.impact, "summary": record.summary,
+              "source": record.source, "link": record.link, "tags": ", ".join(record.tags)}
     return {name: lifted.get(name, record.fields.get(name, "")) for name in EDITABLE_FIELDS}
 
 
@@ -74,8 +85,15 @@ def form_values(record: DriverView) -> dict[str, str]:
 async def edit_form(request: Request, session: Session) -> Response:
     """The form that completes or corrects a record."""
     record = await run_in_threadpool(get_driver, ctx_of(request), request.path_params["slug"])
+    if record.status == "deleted":
+        raise NotFound(f"no driver record {record.slug!r}")
     return render(request, "driver_edit.html", session=session, record=record,
-                  values=form_values(record), error=None)
+                  values=form_values(record), error=None, **_form_layout(record))
+
+
+def _form_layout(record: DriverView) -> dict[str, Any]:
+    return {"names": CASE_STUDY_FORM if record.kind == "case_study" else DRIVER_FORM,
+            "long_fields": LONG_FIELDS, "date_fields": DATE_FIELDS}
 
 
 @librarian_only
@@ -94,9 +112,21 @@ async def edit_save(request: Request, session: Session) -> Response:
     except AwarenessError as exc:
         record = await run_in_threadpool(get_driver, ctx_of(request), slug)
         return render(request, "driver_edit.html", status_code=400, session=session,
-                      record=record, values={**form_values(record), **values}, error=str(exc))
+                      record=record, values={**form_values(record), **values}, error=str(exc),
+                      **_form_layout(record))
     response = redirect(request, f"/drivers/{quote(slug, safe='')}")
     security_of(request).write_flash(response, saved_message(result))
+    return response
+
+
+@librarian_only
+async def delete(request: Request, session: Session) -> Response:
+    """Delete the record (kept with its history); back to the list, saying so."""
+    await checked_form(request, session)
+    title = await run_in_threadpool(delete_driver, ctx_of(request), request.path_params["slug"],
+                                    changed_by=str(session.name))
+    response = redirect(request, "/drivers")
+    security_of(request).write_flash(response, f"Deleted: {' '.join(title.split())[:200]}")
     return response
 
 

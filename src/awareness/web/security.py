@@ -25,7 +25,7 @@ from awareness.settings import Settings
 
 SESSION_MAX_AGE = 12 * 60 * 60  # absolute: a cookie is never extended after login
 FLASH_MAX_AGE = 60
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 BASE_HEADERS = (
     ("content-security-policy", CSP),

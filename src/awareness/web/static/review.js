@@ -1,0 +1,76 @@
+// Keyboard shortcuts for the review page: j next, k previous, a approve, r reject, x tick.
+// Progressive enhancement: every action is an ordinary form on the page, which works without
+// this script; the keys only move between matches and press their buttons.
+(function () {
+  "use strict";
+  var matches = Array.prototype.slice.call(document.querySelectorAll("li.match"));
+  if (matches.length === 0) {
+    return;
+  }
+  var help = document.getElementById("keyboard-help");
+  if (help) {
+    help.hidden = false;
+  }
+  var KEY = "awareness-review-at:" + location.pathname + location.search;
+  var stored = parseInt(sessionStorage.getItem(KEY) || "0", 10);
+  var at = isNaN(stored) ? 0 : Math.min(Math.max(stored, 0), matches.length - 1);
+
+  function show(index, focus) {
+    matches[at].classList.remove("current");
+    at = Math.min(Math.max(index, 0), matches.length - 1);
+    matches[at].classList.add("current");
+    if (focus) {
+      matches[at].focus();
+      matches[at].scrollIntoView({block: "nearest"});
+    }
+  }
+
+  function press(key) {
+    var button = matches[at].querySelector('button[data-key="' + key + '"]');
+    if (button) {
+      sessionStorage.setItem(KEY, String(at));
+      button.click();
+    }
+  }
+
+  function typing(target) {
+    var tag = target && target.tagName ? target.tagName.toLowerCase() : "";
+    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+  }
+
+  // "Select all on this page" needs a script, so only the script adds it.
+  var many = document.getElementById("many");
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("input.select"));
+  if (many && boxes.length > 1) {
+    var all = document.createElement("button");
+    all.type = "button";
+    all.className = "button secondary small";
+    all.textContent = "Select all on this page";
+    all.addEventListener("click", function () {
+      var tick = boxes.some(function (b) { return !b.checked; });
+      boxes.forEach(function (b) { b.checked = tick; });
+    });
+    many.querySelector(".buttons").appendChild(all);
+  }
+
+  show(at, false);
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
+      return;
+    }
+    var moves = {j: 1, k: -1};
+    if (event.key in moves) {
+      event.preventDefault();
+      show(at + moves[event.key], true);
+    } else if (event.key === "a" || event.key === "r") {
+      event.preventDefault();
+      press(event.key);
+    } else if (event.key === "x") {
+      var box = matches[at].querySelector("input.select");
+      if (box) {
+        event.preventDefault();
+        box.checked = !box.checked;
+      }
+    }
+  });
+})();

@@ -1,0 +1,141 @@
+"""Curating driver records on the web (issue 14): drafts for librarians only and marked as
+drafts on every page and listing, drafting again opens the same draft, deleting keeps the
+history, and the edit form with every field, dates checked and styled errors. Over a real
+server, spoken to with httpx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from awareness.service.context import Context
+from awareness.service.stewardship import needs_attention
+from awareness.storage import drivers as stored_drivers
+from awareness.storage import outbox
+from awareness.storage.db import reading
+from awareness.storage.models import DriverRecordRow
+from tests.conftest import orm_session
+from tests.test_web import Site, parse, running_site, signed_in
+
+FIXTURE_TIERS = {"site": "integration"}
+PLAN = "interim-nhs-people-plan"
+DRAFT_TITLE = "NHS sets out compassionate leadership programme"
+
+
+@pytest.fixture
+def site(make_context: Callable[..., Context]) -> Iterator[Site]:
+    with running_site(make_context) as running:
+        yield running
+
+
+def draft(site: Site, client_token: tuple[object, str]) -> str:
+    client, token = client_token
+    answer = client.post(f"/review/{site.ids['good']}/draft",  # type: ignore[attr-defined]
+                         data={"csrf": token})
+    assert answer.status_code == 303
+    return str(answer.headers["location"]).removeprefix("/drivers/")
+
+
+def record_count(site: Site) -> int:
+    with orm_session(site.ctx) as session:
+        return session.scalar(select(func.count()).select_from(DriverRecordRow)) or 0
+
+
+def test_drafts_are_for_librarians_only_on_every_page_and_listing(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        slug = draft(site, (client, token))
+        listing = client.get("/drivers").text
+        item = next(li for li in parse(listing).iter("li")
+                    if DRAFT_TITLE in "".join(li.itertext()))
+        assert "Draft" in "".join(item.itertext())
+        assert "Draft" in client.get(f"/drivers/{slug}").text
+        assert "Draft" in client.get(f"/review/{site.ids['good']}").text
+    with site.client() as anonymous:
+        for path in ("/drivers", "/drivers?q=compassionate", "/drivers?source=NHS+England",
+                     "/topics", "/drivers/attention", f"/review/{site.ids['good']}"):
+            answer = anonymous.get(path)
+            assert DRAFT_TITLE not in answer.text, path
+            assert "alice" not in answer.text, path
+        assert anonymous.get(f"/drivers/{slug}").status_code == 404
+        assert anonymous.get(f"/drivers/{slug}/edit").status_code == 303
+
+
+def test_drafting_again_from_the_same_match_opens_the_draft(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        first = draft(site, (client, token))
+        count = record_count(site)
+        assert draft(site, (client, token)) == first
+        client.post(f"/review/{site.ids['good']}/links/remove",
+                    data={"csrf": token, "slug": first})
+        assert draft(site, (client, token)) == first  # and the removed link stays removed
+        links = client.get(f"/review/{site.ids['good']}").text
+    assert record_count(site) == count
+    removed = [li for li in parse(links).iter("li") if li.get("class") == "link-removed"]
+    assert len(removed) == 1
+
+
+def test_delete_keeps_the_history_and_hides_the_record(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        assert client.post(f"/drivers/{PLAN}/delete", data={}).status_code == 403
+        client.post(f"/drivers/{PLAN}/edit", data={"csrf": token, "due_for_review": "May 2027"})
+        assert PLAN in {e.slug for e in needs_attention(site.ctx, today=date(2099, 1, 1))}
+        answer = client.post(f"/drivers/{PLAN}/delete", data={"csrf": token})
+        assert answer.status_code == 303 and answer.headers["location"] == "/drivers"
+        listing = client.get("/drivers").text
+        assert "Deleted: Interim NHS People Plan" in listing
+        assert f"/drivers/{PLAN}\"" not in listing
+        page = client.get(f"/drivers/{PLAN}").text  # librarians still see it, marked
+        assert "Deleted:" in page and "deleted by alice" in " ".join(page.split())
+        assert "Interim NHS People Plan" not in client.get("/review").text
+        assert client.get(f"/drivers/{PLAN}/edit").status_code == 404
+    with site.client() as anonymous:
+        assert anonymous.get(f"/drivers/{PLAN}").status_code == 404
+        assert "Interim NHS People Plan" not in anonymous.get("/drivers").text
+    assert PLAN not in {entry.slug for entry in needs_attention(site.ctx, today=date(2099, 1, 1))}
+    with reading(site.ctx.engine) as conn:
+        assert PLAN not in {r.slug for _, r in stored_drivers.records_for_linking(conn)}
+        assert outbox.linked_records(conn, [site.ids["good"]]) == {}
+
+
+def edit(site: Site, client: object, token: str, **values: str) -> object:
+    return client.post(f"/drivers/{PLAN}/edit",  # type: ignore[attr-defined]
+                       data={"csrf": token, **values})
+
+
+def test_the_edit_form_has_every_field_including_the_title(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        form = parse(client.get(f"/drivers/{PLAN}/edit").text)
+        names = {el.get("name") for el in [*form.iter("input"), *form.iter("textarea")]}
+        assert {"title", "impact", "summary", "key_features", "source", "link",
+                "publication_format", "date_of_publication", "primary_audience",
+                "due_for_review", "member_responsible", "notes", "tags"} <= names
+        answer = edit(site, client, token, title="NHS People Plan (interim)",
+                      due_for_review="February 2018")
+        assert answer.status_code == 303  # type: ignore[attr-defined]
+        page = client.get(f"/drivers/{PLAN}").text
+    assert "<h1>NHS People Plan (interim)</h1>" in page
+
+
+@pytest.mark.parametrize("value", ["not a date", "31/02/2027"])
+def test_review_dates_are_checked_with_a_styled_error(site: Site, value: str) -> None:
+    with signed_in(site) as (client, token):
+        answer = edit(site, client, token, due_for_review=value)
+        assert answer.status_code == 400  # type: ignore[attr-defined]
+        tree = parse(answer.text)  # type: ignore[attr-defined]
+        box = [el for el in tree.iter("div") if el.get("class") == "error-summary"]
+        assert box and "is not a date" in "".join(box[0].itertext())
+        field = next(el for el in tree.iter("input") if el.get("name") == "due_for_review")
+        assert field.get("value") == value  # what was typed stays to be corrected
+    with orm_session(site.ctx) as session:
+        row = session.scalars(select(DriverRecordRow).where(DriverRecordRow.slug == PLAN)).one()
+        assert "due_for_review" not in row.fields
+
+
+def test_an_empty_title_is_refused(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        answer = edit(site, client, token, title="  ")
+        assert answer.status_code == 400  # type: ignore[attr-defined]
+        assert "the title cannot be empty" in answer.text  # type: ignore[attr-defined]
