@@ -450,3 +450,26 @@ def test_what_will_this_person_receive_next(bench: Site,
     unknown = client.get("/sends/next", params={"email": "nobody@trust.nhs.uk"})
     assert unknown.status_code == 404 and "Nobody with that address" in unknown.text
 
+
+
+def test_topics_show_precision_from_reviews(bench: Site,
+                                            librarian: tuple[httpx.Client, str]) -> None:
+    """Issue 17: precision guides strategy edits on the topics page."""
+    from awareness.service import review
+
+    client, _ = librarian
+    with orm_session(bench.ctx) as session:
+        waiting = session.scalars(select(Match.id).where(
+            Match.topic_slug == "leadership", Match.status == "pending")
+            .order_by(Match.id)).all()
+    assert len(waiting) == 2
+    review.decide(bench.ctx, waiting[0], "approved", librarian="alice")
+    review.decide(bench.ctx, waiting[1], "rejected", librarian="alice")
+    topics = {t["slug"]: t for t in client.get("/topics/manage?format=json").json()}
+    figures = topics["leadership"]["precision"]
+    assert (figures["30d_approved"], figures["30d_decided"], figures["30d_precision"]) == (
+        1, 2, 0.5)
+    assert topics["digital"]["precision"]["30d_decided"] == 0
+    text = text_of(client.get("/topics/manage").text)
+    assert "50% of 2 decided in 30 days" in text
+    assert "Precision by source" in text
