@@ -2,6 +2,7 @@
 
     DriverLinkView  a driver record linked to a match, with the link's kind and reason
     MatchView       a match as people see it: the item, the topic, why it matched, its drivers
+    ReviewEntry     one decision in a match's review log: who, what, when, the log's note
 
 Storage returns these; ``best_first`` is the order the review page and the CLI show.
 """
@@ -62,6 +63,22 @@ class MatchView:
         data["first_seen_at"] = self.first_seen_at.isoformat()
         data["drivers"] = [d.__dict__ for d in self.drivers]
         return data
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One decision in a match's review log. ``note`` is the review log's note: for
+    librarians only, never in a digest (issue 12)."""
+
+    librarian: str
+    decision: str
+    note: str
+    decided_at: datetime
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready (the time as ISO text)."""
+        return {"librarian": self.librarian, "decision": self.decision, "note": self.note,
+                "decided_at": self.decided_at.isoformat()}
 
 
 def best_first(views: Iterable[MatchView]) -> list[MatchView]:

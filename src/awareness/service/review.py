@@ -17,6 +17,7 @@ from awareness.review import (
     READER_NOTE_LIMIT,
     REVIEWED_STATUSES,
     MatchView,
+    ReviewEntry,
     best_first,
 )
 from awareness.service.context import Context
@@ -31,6 +32,25 @@ def list_matches(ctx: Context, *, status: str | None = None, topic: str | None =
     with reading(ctx.engine) as conn:
         return best_first(matches.matches_for_review(conn, status=status, topic=topic,
                                                      limit=limit))
+
+
+def newest_matches(ctx: Context, *, status: str | None = None, topic: str | None = None,
+                   limit: int = 50, offset: int = 0) -> list[MatchView]:
+    """Matches newest first, from the ``offset``-th: an order that stays put while
+    librarians decide, for reading page by page (the JSON API)."""
+    with reading(ctx.engine) as conn:
+        return matches.matches_for_review(conn, status=status, topic=topic, limit=limit,
+                                          offset=offset)
+
+
+def match_with_log(ctx: Context, match_id: int) -> tuple[MatchView, list[ReviewEntry]]:
+    """One match and its review log (who decided what, when, with the log's note)."""
+    with reading(ctx.engine) as conn:
+        view = matches.match_view(conn, match_id)
+        log = reviews.log_of(conn, match_id)
+    if view is None:
+        raise NotFound(f"no match {match_id}")
+    return view, log
 
 
 def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: str = "",

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select
 
 from awareness.precision import Decisions
+from awareness.review import ReviewEntry
 from awareness.storage.models import Item, Match, Review
 
 _ADD = insert(Review)
@@ -46,3 +47,12 @@ def decision_counts(conn: Connection, since: datetime, by: str,
         counts.setdefault(row.key, {})[row.status] = int(row.n)
     return {key: Decisions(approved=c.get("approved", 0), rejected=c.get("rejected", 0))
             for key, c in counts.items()}
+
+
+def log_of(conn: Connection, match_id: int) -> list[ReviewEntry]:
+    """The match's review log, oldest decision first."""
+    rows = conn.execute(select(Review.librarian, Review.decision, Review.note,
+                               Review.decided_at)
+                        .where(Review.match_id == match_id).order_by(Review.id))
+    return [ReviewEntry(row.librarian, row.decision, row.note or "", row.decided_at)
+            for row in rows]
