@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -333,3 +336,24 @@ def test_an_unexpected_error_under_the_api_is_json_with_the_request_id() -> None
     headers = {k.decode(): v.decode() for k, v in start["headers"]}
     assert start["status"] == 500 and headers["content-type"] == "application/json"
     assert headers["x-request-id"] in json.loads(body)["error"]
+
+
+# --- schemathesis -----------------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_schemathesis_finds_nothing_against_the_served_document(site: Site) -> None:
+    """Schemathesis generates requests from the served document, valid and not, for every
+    operation, and checks each answer against it: no 500, only documented statuses, JSON
+    that fits the schemas."""
+    st = Path(sys.executable).with_name("st")
+    token = token_for(site, "alice", "schemathesis")
+    checks = ("not_a_server_error,status_code_conformance,content_type_conformance,"
+              "response_schema_conformance,negative_data_rejection,ignored_auth")
+    done = subprocess.run(
+        [str(st), "run", f"{site.url}/api/v1/openapi.json", "--header",
+         f"Authorization: Bearer {token}", "--checks", checks, "--max-examples", "15",
+         "--seed", "14", "--generation-deterministic", "--workers", "1", "--request-timeout", "30",
+         "--phases", "examples,coverage,fuzzing"],
+        capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""})
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

@@ -4,6 +4,7 @@ never holds a token a copy of the database could use."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -15,8 +16,9 @@ _INFO = (select(ApiToken.id, Librarian.name, ApiToken.label, ApiToken.created_at
          .join(Librarian, Librarian.id == ApiToken.librarian_id))
 
 
-def _info(row: object) -> ApiTokenInfo:
-    return ApiTokenInfo(*row)  # type: ignore[misc]
+def _info(row: Any) -> ApiTokenInfo:
+    return ApiTokenInfo(row.id, row.name, row.label, row.created_at, row.last_used_at,
+                        row.revoked_at)
 
 
 def add(conn: Connection, librarian: str, token_hash: str, label: str, *,

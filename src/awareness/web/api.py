@@ -117,11 +117,19 @@ def token_only(view: View) -> Callable[[Request], Awaitable[Response]]:
 
 # --- paging ---------------------------------------------------------------------------------
 
+def _param(request: Request, name: str) -> str | None:
+    """The query parameter ``name``, given once or not at all."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise AwarenessError(f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
 def _whole(request: Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query_params.get(name, "").strip()
-    if not text:
+    text = _param(request, name)
+    if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise AwarenessError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
     return int(text)
 
@@ -146,7 +154,7 @@ def page_of_all(rows: Sequence[Any], request: Request) -> JSONResponse:
 
 
 def _choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
-    value = request.query_params.get(name) or None
+    value = _param(request, name) or None
     if value is not None and value not in choices:
         raise AwarenessError(f"unknown {name} {value!r}: use one of {', '.join(choices)}")
     return value
@@ -161,7 +169,7 @@ async def openapi_document(request: Request) -> Response:
 
 async def list_items(request: Request, librarian: str) -> Response:
     limit, offset = paging(request)
-    source = request.query_params.get("source") or None
+    source = _param(request, "source") or None
     rows = await run_in_threadpool(listing.list_items, ctx_of(request), source=source,
                                    limit=limit + 1, offset=offset)
     return page(rows, limit, offset)
@@ -178,7 +186,7 @@ async def list_matches(request: Request, librarian: str) -> Response:
     views = await run_in_threadpool(
         lambda: review.newest_matches(ctx_of(request), status=_choice(request, "status",
                                                                       MATCH_STATUSES),
-                                      topic=request.query_params.get("topic") or None,
+                                      topic=_param(request, "topic") or None,
                                       limit=limit + 1, offset=offset))
     return page([v.as_json() for v in views], limit, offset)
 
