@@ -19,7 +19,7 @@ from datetime import timedelta
 from awareness.errors import AwarenessError, NotFound
 from awareness.model import ApiTokenInfo
 from awareness.service.context import Context
-from awareness.storage import api_tokens
+from awareness.storage import api_tokens, librarians
 from awareness.storage.db import reading, writing
 
 PREFIX = "aw_"
@@ -52,6 +52,8 @@ def create(ctx: Context, librarian: str, label: str = "") -> tuple[str, ApiToken
 def tokens_of(ctx: Context, librarian: str) -> list[ApiTokenInfo]:
     """Every token of ``librarian``, revoked ones too, oldest first."""
     with reading(ctx.engine) as conn:
+        if librarians.session_version(conn, librarian) is None:
+            raise NotFound(f"no librarian {librarian!r}")
         return api_tokens.of_librarian(conn, librarian)
 
 

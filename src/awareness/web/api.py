@@ -41,6 +41,7 @@ PREFIX = "/api/v1"
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 50, 200, 10_000_000
 BODY_LIMIT = 64 * 1024  # bytes: a decision carries two short notes
 MAX_NOTE = 2000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: a larger one is nothing there
 MATCH_STATUSES = (*REVIEWED_STATUSES, "auto")
 UNAUTHORISED = "a valid API token is needed: send the header Authorization: Bearer <token>"
 
@@ -153,6 +154,15 @@ def page_of_all(rows: Sequence[Any], request: Request) -> JSONResponse:
     return page(rows[offset:offset + limit + 1], limit, offset)
 
 
+def _id(request: Request, name: str) -> int:
+    """A row id from the path; NotFound past what the database can hold (PostgreSQL would
+    refuse the query)."""
+    value: int = request.path_params[name]
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"no {name.removesuffix('_id')} {value}")
+    return value
+
+
 def _choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
     value = _param(request, name) or None
     if value is not None and value not in choices:
@@ -177,7 +187,7 @@ async def list_items(request: Request, librarian: str) -> Response:
 
 async def item(request: Request, librarian: str) -> Response:
     found = await run_in_threadpool(workbench.item_detail, ctx_of(request),
-                                    request.path_params["item_id"])
+                                    _id(request, "item_id"))
     return JSONResponse(found.as_json())
 
 
@@ -192,7 +202,7 @@ async def list_matches(request: Request, librarian: str) -> Response:
 
 
 async def match(request: Request, librarian: str) -> Response:
-    return JSONResponse(await _match_json(request, request.path_params["match_id"]))
+    return JSONResponse(await _match_json(request, _id(request, "match_id")))
 
 
 async def _match_json(request: Request, match_id: int) -> dict[str, object]:
@@ -211,7 +221,7 @@ async def reject(request: Request, librarian: str) -> Response:
 async def _decide(request: Request, librarian: str, decision: str) -> Response:
     assert decision in DECISIONS
     note, reader_note = await _notes(request)
-    match_id = request.path_params["match_id"]
+    match_id = _id(request, "match_id")
     await run_in_threadpool(lambda: review.decide(
         ctx_of(request), match_id, decision, librarian=librarian, note=note,
         reader_note=reader_note))
@@ -272,7 +282,7 @@ async def list_subscribers(request: Request, librarian: str) -> Response:
 
 async def subscriber(request: Request, librarian: str) -> Response:
     found = await run_in_threadpool(roster.detail, ctx_of(request),
-                                    request.path_params["subscriber_id"])
+                                    _id(request, "subscriber_id"))
     return JSONResponse(found.entry.as_json())
 
 

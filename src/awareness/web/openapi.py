@@ -17,6 +17,7 @@ MAYBE_TEXT: Schema = {"type": ["string", "null"]}
 WHEN: Schema = {"type": "string", "format": "date-time"}
 MAYBE_WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
 WHOLE: Schema = {"type": "integer"}
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 
 
 def _object(required: dict[str, Schema], description: str = "") -> Schema:
@@ -123,7 +124,7 @@ def _one(summary: str, schema: Schema, *params: Schema) -> Schema:
 def _decision(verb: str) -> Schema:
     return {"post": {
         "summary": f"{verb.capitalize()} a match, recorded under the token's librarian.",
-        "parameters": [_path_param("match_id", WHOLE)],
+        "parameters": [_path_param("match_id", ID)],
         "requestBody": {"required": False,
                         "content": {"application/json": {"schema": _ref("Decision")}}},
         "responses": {"200": _json(_match_with_log(), "The match and its review log after "
@@ -147,14 +148,14 @@ def paths() -> dict[str, Schema]:
         "/api/v1/items": _listing("Stored items, newest first (by first seen).", "Item",
                                   _query_param("source", "Only this source's items (its id).")),
         "/api/v1/items/{item_id}": _one("One item, its matches and story siblings.",
-                                        _ref("ItemDetail"), _path_param("item_id", WHOLE)),
+                                        _ref("ItemDetail"), _path_param("item_id", ID)),
         "/api/v1/matches": _listing(
             "Matches, newest first.", "Match",
             _query_param("status", "Only matches with this status.",
                          {"enum": ["pending", "approved", "rejected", "auto"]}),
             _query_param("topic", "Only this topic's matches (its slug).")),
         "/api/v1/matches/{match_id}": _one("One match and its review log.", _match_with_log(),
-                                           _path_param("match_id", WHOLE)),
+                                           _path_param("match_id", ID)),
         "/api/v1/matches/{match_id}/approve": _decision("approve"),
         "/api/v1/matches/{match_id}/reject": _decision("reject"),
         "/api/v1/topics": _listing("Topics by title, with test sets and weekly matches.",
@@ -168,7 +169,7 @@ def paths() -> dict[str, Schema]:
             "Pending sign-ups, then subscribers, by address.", "Subscriber",
             _query_param("status", "Only people with this status.")),
         "/api/v1/subscribers/{subscriber_id}": _one(
-            "One subscriber.", _ref("Subscriber"), _path_param("subscriber_id", WHOLE)),
+            "One subscriber.", _ref("Subscriber"), _path_param("subscriber_id", ID)),
         "/api/v1/bulletins": _listing("Every bulletin's definition.", "Bulletin"),
         "/api/v1/bulletins/{slug}/issues": {
             "get": {**_listing("A bulletin's issues, newest first.", "Issue",
