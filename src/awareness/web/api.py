@@ -61,13 +61,13 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 def routes() -> list[Route]:
     """The API's routes; the OpenAPI document (``web/openapi.py``) lists each of them."""
-    get = _token_route
+    get, post = _token_route, functools.partial(_token_route, method="POST")
     return [
         Route(f"{PREFIX}/openapi.json", openapi_document),
         get("/items", list_items), get("/items/{item_id:int}", item),
         get("/matches", list_matches), get("/matches/{match_id:int}", match),
-        _token_route("/matches/{match_id:int}/approve", approve, method="POST"),
-        _token_route("/matches/{match_id:int}/reject", reject, method="POST"),
+        post("/matches/{match_id:int}/approve", approve),
+        post("/matches/{match_id:int}/reject", reject),
         get("/topics", list_topics), get("/sources", list_sources),
         get("/drivers", list_drivers), get("/drivers/{slug}", driver),
         get("/subscribers", list_subscribers),
