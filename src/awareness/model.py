@@ -9,6 +9,7 @@
     NewMatch     a topic's match on an item, decided, not stored yet
     StoredItem   an item as stored, for listings
     LibrarianLogin  a librarian account as signing in checks it
+    ApiTokenInfo    a librarian's API token as listed (never the token itself)
     ServiceCounts   totals for /metrics, read at scrape time (no personal data)
 
 Everything here is immutable data; nothing here does I/O.
@@ -148,6 +149,23 @@ class LibrarianLogin:
     name: str
     password_hash: str = field(repr=False)
     session_version: int
+
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """A librarian's API token as listed: the store keeps only its hash, so this never
+    carries the token itself."""
+
+    id: int
+    librarian: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,11 @@ class ReviewEntry:
     note: str
     decided_at: datetime
 
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready (the time as ISO text)."""
+        return {"librarian": self.librarian, "decision": self.decision, "note": self.note,
+                "decided_at": self.decided_at.isoformat()}
+
 
 LINK_STATES = ("suggested", "confirmed", "removed", "added")
 

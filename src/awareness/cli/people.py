@@ -129,6 +129,45 @@ def librarians_set_email(state: State, name: str, email: str) -> None:
     click.echo(f"{name}'s address is set")
 
 
+@librarians.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for, shown in the list.")
+@pass_state
+def librarians_token(state: State, name: str, label: str) -> None:
+    """Make an API token for a librarian and print it, once: only its hash is kept."""
+    from awareness.service.api_tokens import create
+
+    token, info = create(state.ctx, name, label)
+    click.echo(token)
+    click.echo(f"token {info.id} for {name}: keep it secret; it is shown only this once",
+               err=True)
+
+
+@librarians.command("tokens")
+@click.argument("name")
+@pass_state
+def librarians_tokens(state: State, name: str) -> None:
+    """List a librarian's API tokens: id, label, created, last used, revoked."""
+    from awareness.service.api_tokens import tokens_of
+
+    for info in tokens_of(state.ctx, name):
+        used = _day(info.last_used_at) or "never used"
+        revoked = f"  revoked {_day(info.revoked_at)}" if info.revoked_at else ""
+        click.echo(f"{info.id}\t{info.label or '-'}\tcreated {_day(info.created_at)}\t"
+                   f"{'last used ' + used if info.last_used_at else used}{revoked}")
+
+
+@librarians.command("revoke-token")
+@click.argument("token_id", type=int)
+@pass_state
+def librarians_revoke_token(state: State, token_id: int) -> None:
+    """Revoke an API token at once (the number `librarians tokens` shows)."""
+    from awareness.service.api_tokens import revoke
+
+    info = revoke(state.ctx, token_id)
+    click.echo(f"token {info.id} of {info.librarian} revoked")
+
+
 @subscribers.command("export")
 @click.argument("email")
 @pass_state

@@ -23,6 +23,7 @@ from awareness.review import (
     REVIEWED_STATUSES,
     MatchPage,
     MatchView,
+    ReviewEntry,
     ReviewPage,
     best_first,
     page_count,
@@ -72,6 +73,25 @@ def match_history(ctx: Context, match_id: int) -> MatchPage:
     changes = [entry for link in links if (entry := link.as_history(match_id)) is not None]
     return MatchPage(view, sorted([*history, *changes], key=lambda e: e.decided_at), links,
                      sent)
+
+
+def newest_matches(ctx: Context, *, status: str | None = None, topic: str | None = None,
+                   limit: int = 50, offset: int = 0) -> list[MatchView]:
+    """Matches newest first, from the ``offset``-th: an order that stays put while
+    librarians decide, for reading page by page (the JSON API)."""
+    with reading(ctx.engine) as conn:
+        return matches.matches_for_review(conn, status=status, topic=topic, limit=limit,
+                                          offset=offset)
+
+
+def match_with_log(ctx: Context, match_id: int) -> tuple[MatchView, list[ReviewEntry]]:
+    """One match and its review log (who decided what, when, with the log's note)."""
+    with reading(ctx.engine) as conn:
+        view = matches.match_view(conn, match_id)
+        log = reviews.history(conn, [match_id])[match_id]
+    if view is None:
+        raise NotFound(f"no match {match_id}")
+    return view, log
 
 
 def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: str = "",

@@ -121,12 +121,15 @@ def write_edits(conn: Connection, edits: Iterable[ItemEdit]) -> None:
         conn.execute(update(Item).where(Item.id == edit.item_id).values(**edit.changes))
 
 
-def newest(conn: Connection, *, source: str | None = None, limit: int = 50) -> list[StoredItem]:
-    """Newest items first (by first-seen time: what arrived most recently)."""
+def newest(conn: Connection, *, source: str | None = None, limit: int = 50,
+           offset: int = 0) -> list[StoredItem]:
+    """Newest items first (by first-seen time: what arrived most recently), from the
+    ``offset``-th."""
     query = select(Item.id, Item.source_id, Item.key, Item.title, Item.link, Item.summary_text,
                    Item.categories, Item.published_at, Item.first_seen_at, Item.baseline,
                    Item.story_id, Item.doi).order_by(Item.first_seen_at.desc(),
-                                                     Item.id.desc()).limit(limit)
+                                                     Item.id.desc()
+                                                     ).limit(limit).offset(offset)
     if source:
         query = query.where(Item.source_id == source)
     return [StoredItem(row.id, row.source_id, row.key, row.title, row.link, row.summary_text,

@@ -71,15 +71,17 @@ _SENT = select(DeliveryItem.id).where(DeliveryItem.match_id == bindparam("match_
 
 
 def matches_for_review(conn: Connection, *, status: str | None = None,
-                       topic: str | None = None, limit: int = 200) -> list[MatchView]:
-    """The newest ``limit`` matches (of ``status`` and ``topic``, when given), newest first,
-    each with its item and linked driver records."""
+                       topic: str | None = None, limit: int = 200,
+                       offset: int = 0) -> list[MatchView]:
+    """The newest ``limit`` matches (of ``status`` and ``topic``, when given) from the
+    ``offset``-th, newest first, each with its item and linked driver records."""
     query: Select[Any] = VIEWS
     if status:
         query = query.where(Match.status == status)
     if topic:
         query = query.where(Match.topic_slug == topic)
-    return with_drivers(conn, list(conn.execute(query.order_by(*_NEWEST).limit(limit))))
+    return with_drivers(conn, list(conn.execute(
+        query.order_by(*_NEWEST).limit(limit).offset(offset))))
 
 
 def match_view(conn: Connection, match_id: int) -> MatchView | None:

@@ -204,6 +204,21 @@ class Librarian(Base):
     created_at: Mapped[datetime]
 
 
+class ApiToken(Base):
+    """A librarian's token for the JSON API (docs/api.md): only its SHA-256 is kept, so a
+    copy of the database gives nobody a working token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    librarian_id: Mapped[int] = mapped_column(ForeignKey("librarians.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
 

@@ -36,6 +36,7 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.service import drivers, librarians, people
 from awareness.service.context import Context
+from awareness.web import api, operations
 from awareness.web import bulletins as bulletin_pages
 from awareness.web import clicks as click_pages
 from awareness.web import dashboard as dashboard_pages
@@ -43,7 +44,6 @@ from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import feedback as feedback_pages
 from awareness.web import items as item_pages
-from awareness.web import operations
 from awareness.web import reports as report_pages
 from awareness.web import review as review_pages
 from awareness.web import sends as send_pages
@@ -112,6 +112,7 @@ def _routes() -> list[Route | Mount]:
         *source_pages.routes(),
         *topic_admin_pages.routes(),
         *send_pages.routes(),
+        *api.routes(),
         Route("/", home),
         Route("/login", login_form),
         form_route("/login", login_submit),
@@ -272,16 +273,23 @@ def error_page(request: Request, status: int, message: str,
 
 
 def _error_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    # Under /api/ every error is JSON (web/api.py), a 404 for an unknown path included.
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         known = exc.detail != HTTPStatus(exc.status_code).phrase
+        if api.is_api(request.url.path):
+            return api.error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
         return error_page(request, exc.status_code, exc.detail if known else "",
                           dict(exc.headers or {}))
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        if api.is_api(request.url.path):
+            return api.error_response(404, str(exc))
         return error_page(request, 404, str(exc))
 
     async def domain_error(request: Request, exc: Exception) -> Response:
+        if api.is_api(request.url.path):
+            return api.error_response(400, str(exc))
         return error_page(request, 400, str(exc))
 
     return {HTTPException: http_error, NotFound: not_found, AwarenessError: domain_error}
@@ -316,6 +324,8 @@ class ErrorPageMiddleware:
                           scope.get("path"), request_id)
             if started:
                 raise
-            response = error_page(Request(scope, receive), 500,
-                                  "Something went wrong on our side. It has been logged.")
+            message = "Something went wrong on our side. It has been logged."
+            response = (api.error_response(500, f"{message} Request {request_id}.")
+                        if api.is_api(str(scope.get("path", "")))
+                        else error_page(Request(scope, receive), 500, message))
             await response(scope, receive, send_with_id)
