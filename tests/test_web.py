@@ -851,3 +851,25 @@ def test_static_files_are_served(site: Site) -> None:
     assert response.headers["content-type"].startswith("text/css")
     assert "#005eb8" in response.text
     assert Path(ROOT / "src" / "awareness" / "web" / "static" / "style.css").is_file()
+
+
+def test_an_id_past_the_databases_integers_is_not_found(site: Site) -> None:
+    """Ids in paths are 32-bit integers in the database: a larger one is "not found" on
+    every page, never PostgreSQL's "integer out of range" as a 500."""
+    huge = str(2**40)
+    paths = [r.path for r in site.app.routes if isinstance(r, Route) and ":int}" in r.path
+             and not r.path.startswith("/api/")]
+    assert len(paths) >= 10
+    before = site.snapshot()
+    with signed_in(site) as (client, token):
+        for path in paths:
+            url = re.sub(r"\{\w+:int\}", huge, path).replace("{slug}", "weekly").replace(
+                "{action:str}", "remove")
+            route = next(r for r in site.app.routes if isinstance(r, Route) and r.path == path)
+            if "GET" in (route.methods or ()):
+                assert client.get(url).status_code in (400, 404), url
+            if "POST" in (route.methods or ()):
+                answer = client.post(url, data={"csrf": token},
+                                     headers={"origin": site.url})
+                assert answer.status_code in (400, 404), (url, answer.status_code)
+    assert site.snapshot() == before

@@ -23,6 +23,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -71,6 +72,18 @@ from awareness.web.security import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class RowId(IntegerConvertor):
+    """An id in a path (``{match_id:int}``): at most nine digits. Ids are 32-bit integers in
+    the database, and a larger number reached PostgreSQL as "integer out of range", a 500; a
+    path with one now matches no route, which is "not found"."""
+
+    regex = "[0-9]{1,9}"
+
+
+# Before any route is made: a route compiles its path with the convertors registered then.
+register_url_convertor("int", RowId())
 
 STATIC_DIR = Path(__file__).parent / "static"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
