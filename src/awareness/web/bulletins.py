@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.addresses import address_problem
@@ -36,11 +36,12 @@ from awareness.web.guards import (
     checked_form,
     ctx_of,
     current_librarian,
+    done,
     form_route,
     librarian_only,
-    security_of,
+    page_with_flash,
 )
-from awareness.web.pages import redirect, render
+from awareness.web.pages import render
 from awareness.web.security import Session
 
 ISSUE = "/bulletins/{slug}/{number:int}"
@@ -80,22 +81,8 @@ def routes() -> list[Route]:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _page(request: Request, template: str, session: Session | None, *, status_code: int = 200,
-          **values: object) -> HTMLResponse:
-    """A page with the one-line notice the last action left, if any."""
-    security = security_of(request)
-    flash = security.read_flash(request) if session else None
-    response = render(request, template, status_code=status_code, session=session,
-                      flash=flash, **values)
-    if flash:
-        security.clear_flash(response)
-    return response
 
 
-def _done(request: Request, path: str, notice: str) -> Response:
-    response = redirect(request, path)
-    security_of(request).write_flash(response, notice)
-    return response
 
 
 def _ref(request: Request) -> tuple[str, int]:
@@ -147,7 +134,7 @@ def _rows(ctx: Context) -> list[Row]:
 @librarian_only
 async def list_page(request: Request, session: Session) -> Response:
     rows = await run_in_threadpool(_rows, ctx_of(request))
-    return _page(request, "bulletins.html", session, rows=rows)
+    return page_with_flash(request, "bulletins.html", session, rows=rows)
 
 
 @librarian_only
@@ -156,8 +143,8 @@ async def draft_now(request: Request, session: Session) -> Response:
     slug, ctx = str(request.path_params["slug"]), ctx_of(request)
     await run_in_threadpool(_may_edit, ctx, slug, session)
     found = await run_in_threadpool(bulletins.draft, ctx, slug)
-    return _done(request, _edit_path(slug, found.number),
-                 f"Issue {found.number} is drafted with every item approved for it so far.")
+    return done(request, _edit_path(slug, found.number),
+                f"Issue {found.number} is drafted with every item approved for it so far.")
 
 
 # --- librarians: the editor ------------------------------------------------------------------
@@ -190,8 +177,8 @@ async def _editor(request: Request, session: Session, slug: str, number: int, *,
     find = request.query_params.get("find", "")[:MAX_FIND].strip()
     values = await run_in_threadpool(_editor_values, ctx_of(request), slug, number, session,
                                      find)
-    return _page(request, "bulletin_edit.html", session, status_code=status_code, error=error,
-                 **values)
+    return page_with_flash(request, "bulletin_edit.html", session, status_code=status_code,
+                           error=error, **values)
 
 
 @librarian_only
@@ -222,7 +209,7 @@ def _action(change: Change) -> Callable[[Request], Awaitable[Response]]:
                                  status_code=400)
         if change is _send_test and (nudge := getattr(request.app.state, "nudge_relay", None)):
             nudge()
-        return _done(request, _edit_path(slug, number, anchor), notice)
+        return done(request, _edit_path(slug, number, anchor), notice)
 
     view.__name__ = change.__name__.lstrip("_")
     return view
@@ -314,9 +301,9 @@ async def preview_page(request: Request, session: Session) -> Response:
     ctx = ctx_of(request)
     bulletin = ctx.bulletin(slug)
     subject, html, text = await run_in_threadpool(bulletins.preview, ctx, slug, number)
-    response = _page(request, "bulletin_preview.html", session, bulletin=bulletin,
-                     number=number, subject=subject, html=html, text=text,
-                     may_edit=bulletin.may_edit(str(session.name)))
+    response = page_with_flash(request, "bulletin_preview.html", session, bulletin=bulletin,
+                               number=number, subject=subject, html=html, text=text,
+                               may_edit=bulletin.may_edit(str(session.name)))
     response.headers["content-security-policy"] = PREVIEW_CSP
     return response
 
@@ -328,7 +315,8 @@ async def archive_page(request: Request) -> Response:
     bulletin, sent = await run_in_threadpool(
         lambda: bulletins.archive(ctx_of(request), str(request.path_params["slug"]),
                                   librarian=session is not None))
-    return _page(request, "bulletin_archive.html", session, bulletin=bulletin, issues=sent)
+    return page_with_flash(request, "bulletin_archive.html", session, bulletin=bulletin,
+                           issues=sent)
 
 
 def _issue_values(ctx: Context, slug: str, number: int, librarian: bool
@@ -343,10 +331,10 @@ async def issue_page(request: Request) -> Response:
     ctx = ctx_of(request)
     bulletin, found, sections = await run_in_threadpool(_issue_values, ctx, slug, number,
                                                         session is not None)
-    return _page(request, "bulletin_issue.html", session, bulletin=bulletin,
-                 issue=public_view(found), sections=sections,
-                 library=ctx.settings.library.name,
-                 may_edit=session is not None and bulletin.may_edit(str(session.name)))
+    return page_with_flash(request, "bulletin_issue.html", session, bulletin=bulletin,
+                           issue=public_view(found), sections=sections,
+                           library=ctx.settings.library.name,
+                           may_edit=session is not None and bulletin.may_edit(str(session.name)))
 
 
 def public_view(found: Issue) -> Issue:

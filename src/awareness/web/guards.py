@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from awareness.service import librarians
@@ -79,11 +79,12 @@ async def checked_form(request: Request, session: Session | None, *,
     return form
 
 
-def page_with_flash(request: Request, template: str, session: Session, *,
-                    status_code: int = 200, **values: object) -> Response:
-    """A librarian's page with the one-line notice the last action left, if any."""
+def page_with_flash(request: Request, template: str, session: Session | None, *,
+                    status_code: int = 200, **values: object) -> HTMLResponse:
+    """A page with the one-line notice the last action left, if any (a visitor without a
+    session has none)."""
     security = security_of(request)
-    flash = security.read_flash(request)
+    flash = security.read_flash(request) if session else None
     response = render(request, template, status_code=status_code, session=session,
                       flash=flash, **values)
     if flash:

@@ -18,8 +18,14 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.roster import STATUSES, search_from
 from awareness.service import roster
 from awareness.signup import FREQUENCIES, Choice
-from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
-from awareness.web.pages import redirect, render
+from awareness.web.guards import (
+    checked_form,
+    ctx_of,
+    done,
+    form_route,
+    librarian_only,
+    page_with_flash,
+)
 from awareness.web.security import Session
 
 MAX_ADDRESS = 320
@@ -44,24 +50,6 @@ def routes() -> list[Route]:
     ]
 
 
-def _page(request: Request, template: str, session: Session, *, status_code: int = 200,
-          **values: object) -> Response:
-    """A page with the one-line notice the last action left, if any."""
-    security = security_of(request)
-    flash = security.read_flash(request)
-    response = render(request, template, status_code=status_code, session=session,
-                      flash=flash, **values)
-    if flash:
-        security.clear_flash(response)
-    return response
-
-
-def _done(request: Request, path: str, notice: str) -> Response:
-    response = redirect(request, path)
-    security_of(request).write_flash(response, notice)
-    return response
-
-
 def _id(request: Request) -> int:
     """The subscriber id in the path; NotFound past what the column holds (SQLite would
     raise an overflow, a 500)."""
@@ -81,8 +69,8 @@ async def list_page(request: Request, session: Session) -> Response:
     found = await run_in_threadpool(roster.find, ctx, search)
     if request.query_params.get("format") == "json":
         return JSONResponse(found.as_json())
-    return _page(request, "subscribers.html", session, found=found, search=search,
-                 statuses=STATUSES, titles=titles)
+    return page_with_flash(request, "subscribers.html", session, found=found, search=search,
+                           statuses=STATUSES, titles=titles)
 
 
 # --- one subscriber -------------------------------------------------------------------------
@@ -90,8 +78,8 @@ async def list_page(request: Request, session: Session) -> Response:
 @librarian_only
 async def subscriber_page(request: Request, session: Session) -> Response:
     detail = await run_in_threadpool(roster.detail, ctx_of(request), _id(request))
-    return _page(request, "subscriber.html", session, detail=detail, entry=detail.entry,
-                 error=None, reason="")
+    return page_with_flash(request, "subscriber.html", session, detail=detail, entry=detail.entry,
+                           error=None, reason="")
 
 
 @librarian_only
@@ -104,9 +92,9 @@ async def suspend(request: Request, session: Session) -> Response:
                                         str(session.name))
     except AwarenessError as refused:
         detail = await run_in_threadpool(roster.detail, ctx, _id(request))
-        return _page(request, "subscriber.html", session, status_code=400, detail=detail,
-                     entry=detail.entry, error=str(refused), reason=reason)
-    return _done(request, f"/subscribers/{found.id}", f"Suspended {found.email}.")
+        return page_with_flash(request, "subscriber.html", session, status_code=400, detail=detail,
+                               entry=detail.entry, error=str(refused), reason=reason)
+    return done(request, f"/subscribers/{found.id}", f"Suspended {found.email}.")
 
 
 @librarian_only
@@ -114,7 +102,7 @@ async def resume(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     found = await run_in_threadpool(roster.resume, ctx_of(request), _id(request),
                                     str(session.name))
-    return _done(request, f"/subscribers/{found.id}", f"Digests to {found.email} resumed.")
+    return done(request, f"/subscribers/{found.id}", f"Digests to {found.email} resumed.")
 
 
 @librarian_only
@@ -122,14 +110,14 @@ async def remove(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     found = await run_in_threadpool(roster.remove, ctx_of(request), _id(request),
                                     str(session.name))
-    return _done(request, f"/subscribers/{found.id}",
-                 f"Unsubscribed {found.email} from every digest.")
+    return done(request, f"/subscribers/{found.id}",
+                f"Unsubscribed {found.email} from every digest.")
 
 
 @librarian_only
 async def erase_page(request: Request, session: Session) -> Response:
     found = await run_in_threadpool(roster.subscriber, ctx_of(request), _id(request))
-    return _page(request, "subscriber_erase.html", session, subscriber=found)
+    return page_with_flash(request, "subscriber_erase.html", session, subscriber=found)
 
 
 @librarian_only
@@ -137,7 +125,7 @@ async def erase_submit(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     found = await run_in_threadpool(roster.erase, ctx_of(request), _id(request),
                                     str(session.name))
-    return _done(request, "/subscribers", f"Erased {found.email} and their digest history.")
+    return done(request, "/subscribers", f"Erased {found.email} and their digest history.")
 
 
 @librarian_only
@@ -169,14 +157,14 @@ async def add_submit(request: Request, session: Session) -> Response:
     except AwarenessError as refused:
         return _add_page(request, session, email=email, chosen=chosen, error=str(refused),
                          status_code=400)
-    return _done(request, f"/subscribers/{found.id}",
-                 f"Subscribed {found.email}; a welcome mail with their preference link "
-                 "is on its way.")
+    return done(request, f"/subscribers/{found.id}",
+                f"Subscribed {found.email}; a welcome mail with their preference link "
+                "is on its way.")
 
 
 def _add_page(request: Request, session: Session, *, email: str, chosen: dict[str, str],
               error: str | None, status_code: int = 200) -> Response:
     topics = ctx_of(request).topics()
-    return _page(request, "subscriber_new.html", session, status_code=status_code,
-                 topics=topics, email=email, chosen=chosen, error=error,
-                 frequencies=FREQUENCIES)
+    return page_with_flash(request, "subscriber_new.html", session, status_code=status_code,
+                           topics=topics, email=email, chosen=chosen, error=error,
+                           frequencies=FREQUENCIES)
