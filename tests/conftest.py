@@ -63,8 +63,13 @@ GUARDED: dict[str, list[tuple[Any, str, str]]] = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its tiers; a test with none of them is the pure ``core``."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tiers; a test with none of them is the pure ``core``.
+
+    A browser test runs on SQLite only: it checks what a page shows and how (axe-core, the
+    layout at two widths, the journey), which does not depend on the database; the queries
+    behind every page run on both backends in the ``db`` tests. Running each journey twice
+    cost minutes of the suite's budget (docs/testing.md)."""
     for item in items:
         declared = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
         known = {**TIER_OF_FIXTURE, **getattr(getattr(item, "module", None), "FIXTURE_TIERS", {})}
@@ -74,6 +79,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             tiers.add("integration")  # a browser is a process on the other end of a socket
         for tier in sorted(tiers - declared):
             item.add_marker(tier)
+    on_postgresql = [item for item in items if item.get_closest_marker("browser")
+                     and "postgresql" in getattr(getattr(item, "callspec", None), "params",
+                                                 {}).values()]
+    if on_postgresql:
+        config.hook.pytest_deselected(items=on_postgresql)
+        items[:] = [item for item in items if item not in on_postgresql]
 
 
 class _OutsideItsTier(BaseException):

@@ -39,6 +39,7 @@ from awareness.storage.models import ApiToken, Item, Match
 from awareness.web import api, openapi
 from awareness.web.app import ErrorPageMiddleware
 from tests.conftest import ROOT, Clock, orm_session, settings_env
+from tests.databases import PG_URL
 from tests.test_web import EMAIL, Site, running_site, signed_in
 
 FIXTURE_TIERS = {"site": "integration"}
@@ -351,6 +352,8 @@ def test_schemathesis_finds_nothing_against_the_served_document(site: Site,
     """Schemathesis generates requests from the served document, valid and not, for every
     operation, and checks each answer against it: no 500, only documented statuses, JSON
     that fits the schemas."""
+    if PG_URL and site.ctx.settings.database.url.startswith("sqlite"):
+        pytest.skip("runs once, on PostgreSQL, whose 32-bit integers the API must respect")
     st = Path(sys.executable).with_name("st")
     token = token_for(site, "alice", "schemathesis")
     checks = ("not_a_server_error,status_code_conformance,content_type_conformance,"
