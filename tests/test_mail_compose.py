@@ -23,6 +23,8 @@ from awareness.mail.compose import (
     Sender,
     address_header,
     compose,
+    key_parts,
+    message_id,
     quoted_printable,
 )
 
@@ -107,6 +109,21 @@ def test_a_naive_date_and_a_bad_message_id_are_refused():
         mail(date=datetime(2026, 11, 26, 7, 0))
     with pytest.raises(ValueError, match="Message-ID"):
         mail(message_id="<a b@x>\r\nBcc: y")
+
+
+def test_every_message_id_is_built_one_way_and_reads_back():
+    built = message_id("bulletin", "weekly", 3, "r-12", domain=" Awareness.Example.NHS.uk ")
+    assert built == "<bulletin.weekly.3.r-12@awareness.example.nhs.uk>"
+    parsed = BytesParser(policy=email.policy.strict).parsebytes(f"Message-ID: {built}\r\n\r\n"
+                                                                .encode())
+    assert parsed["Message-ID"] == built
+    for part in ("", "a.b", "a b", "x>\r\nBcc: y", "é", "x" * 101):
+        with pytest.raises(ValueError, match="Message-ID part"):
+            message_id("digest", part, domain="example.org")
+    with pytest.raises(ValueError, match="domain"):
+        message_id("digest", domain="example.org>")
+    assert message_id("file-problem", *key_parts("topics/Nursing_é.toml/3f2a"),
+                      domain="example.org") == "<file-problem.topics.Nursing.toml.3f2a@example.org>"
 
 
 @given(st.text())

@@ -29,14 +29,13 @@ from awareness.digests.build import short_summary, visible_text
 from awareness.digests.render import Library, MailIdentity, local_date, safe_url
 from awareness.feedback import ItemFeedbackLinks
 from awareness.mail.compose import ListHeaders, Mail, Sender, compose
+from awareness.mail.compose import message_id as mail_message_id
 
 SUBJECT_TEMPLATE = "bulletin/subject.txt"
 TEXT_TEMPLATE = "bulletin/body.txt"
 HTML_TEMPLATE = "bulletin/body.html"
 AFTER_INLINING = "bulletin/after-inlining.css"
 ATOM = "http://www.w3.org/2005/Atom"
-_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$")
-_KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,7 @@ def _inliner() -> css_inline.CSSInliner:
 def message_id(bulletin: str, number: int, recipient_key: str, domain: str) -> str:
     """The Message-ID of one recipient's copy of an issue: the same copy always gets the same
     ID, so a resend after a crash is recognisable as the same mail."""
-    domain = domain.strip().lower()
-    if not _DOMAIN.match(domain) or not _KEY.fullmatch(recipient_key) or not _KEY.fullmatch(
-            bulletin):
-        raise ValueError("bulletin Message-ID needs a domain, a slug and a recipient key")
-    return f"<bulletin.{bulletin}.{int(number)}.{recipient_key}@{domain}>"
+    return mail_message_id("bulletin", bulletin, number, recipient_key, domain=domain)
 
 
 def render_issue(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSection], *,

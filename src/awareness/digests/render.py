@@ -32,7 +32,7 @@ from awareness.digests.build import (
 )
 from awareness.feedback import ItemFeedbackLinks
 from awareness.links import is_safe_link
-from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose
+from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose, message_id
 from awareness.model import Hit
 from awareness.precision import percent
 from awareness.topics.highlight import highlight, mark_spans
@@ -40,7 +40,6 @@ from awareness.topics.highlight import highlight, mark_spans
 SUBJECT_TEMPLATE = "digest/subject.txt"
 TEXT_TEMPLATE = "digest/body.txt"
 HTML_TEMPLATE = "digest/body.html"
-_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$")
 _PERIOD = re.compile(r"^(daily|weekly):[0-9W-]+$")
 
 
@@ -179,13 +178,10 @@ def one_line(text: str, limit: int = 300) -> str:
 def message_id_for(period_key: str, subscriber_id: int, domain: str) -> str:
     """The Message-ID of a subscriber's digest for a period: the same inputs always give the
     same ID, so a resend after a crash is recognisable as the same mail (E3)."""
-    domain = domain.strip().lower()
-    if not _DOMAIN.match(domain):
-        raise ValueError(f"not a domain name for Message-ID: {domain!r}")
     if not _PERIOD.match(period_key):
         raise ValueError(f"not a digest period key: {period_key!r}")
     # ":" is not allowed in the left part of a Message-ID (RFC 5322 dot-atom-text).
-    return f"<digest.{period_key.replace(':', '-')}.{int(subscriber_id)}@{domain}>"
+    return message_id("digest", period_key.replace(":", "-"), subscriber_id, domain=domain)
 
 
 def render_digest(

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import jinja2
 
-from awareness.mail.compose import Mail, Sender, compose
+from awareness.mail.compose import Mail, Sender, compose, key_parts, message_id
 
 # Keys: <sign-up or subscriber id>/<a random nonce>. Each request is one mail, so there is
 # nothing to de-duplicate beyond the request itself; the nonce keeps two requests apart even
@@ -41,8 +41,7 @@ def account_key(subject_id: int, nonce: str) -> str:
 
 def account_message_id(kind: str, key: str, domain: str) -> str:
     """Our Message-ID for an account mail (``key`` made safe for the left-hand side)."""
-    left = "".join(ch if ch.isalnum() else "." for ch in key)
-    return f"<{kind.replace('_', '-')}.{left}@{domain}>"
+    return message_id(kind.replace("_", "-"), *key_parts(key), domain=domain)
 
 
 def render_account_mail(env: jinja2.Environment, kind: str, *, sender: Sender, to: str,

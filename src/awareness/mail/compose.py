@@ -38,6 +38,9 @@ UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "mess
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 QP_LINE = 76  # RFC 2045 §6.7: encoded lines of at most 76 characters
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>")
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+_ID_PART = re.compile(r"[A-Za-z0-9-]{1,100}")
+_NOT_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
 _LIST_ID = re.compile(r"<[A-Za-z0-9.-]+>")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
@@ -154,6 +157,27 @@ def one_address(addr: str) -> str:
     if not addr.isascii():  # would need SMTPUTF8 (RFC 6531) all the way to the mailbox
         raise ValueError(f"non-ASCII e-mail addresses are not supported: {mask_address(addr)!r}")
     return addr
+
+
+def message_id(*parts: str | int, domain: str) -> str:
+    """Our Message-ID, ``<part.part…@domain>``: the same parts always give the same ID, so a
+    resend after a crash is recognisable as the same mail (RELIABILITY.md E3). Each part is
+    letters, digits and hyphens (at most 100; ``key_parts`` splits a key into such parts),
+    the domain a host name; ValueError otherwise, naming what was wrong."""
+    domain = domain.strip().lower()
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"not a domain name for Message-ID: {domain!r}")
+    texts = [str(int(part)) if isinstance(part, int) else part for part in parts]
+    bad = [text for text in texts if not _ID_PART.fullmatch(text)]
+    if not texts or bad:
+        raise ValueError(f"not a Message-ID part: {bad[0] if bad else ''!r}")
+    return f"<{'.'.join(texts)}@{domain}>"
+
+
+def key_parts(key: str) -> list[str]:
+    """An outbox key (``"sources.toml/3f2a…"``) as Message-ID parts: split at every run of
+    other characters than letters, digits and hyphens."""
+    return [part for part in _NOT_ID_PART.split(key) if part]
 
 
 def checked_message_id(message_id: str) -> str:

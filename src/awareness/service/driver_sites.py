@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from awareness.drivers.members import member_for
 from awareness.drivers.records import member_initials
 from awareness.errors import ImportFormatError
-from awareness.mail.compose import Sender, compose
+from awareness.mail.compose import Sender, compose, key_parts, message_id
 from awareness.mail.outbox import Queued
 from awareness.model import DriverRecord
 from awareness.service.context import Context
@@ -94,7 +94,8 @@ def _tell_members(ctx: Context, state: SourceState, body_hash: str,
                 sender=Sender(s.mail.from_addr, s.mail.from_name), to=member.email,
                 to_name=member.name, subject=f"Driver record {verb} the records: "
                 f"{record.title}", text=text,
-                message_id=f"<driver-changed.{key.replace('/', '.')}@{s.mail.domain}>",
+                message_id=message_id("driver-changed", *key_parts(key),
+                                      domain=s.mail.domain),
                 date=now.astimezone(s.timezone))
             outbox.queue(connection, Queued(DRIVER_CHANGED, key, mail), now)
     return warnings

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from awareness.mail.compose import Sender, compose
+from awareness.mail.compose import Sender, compose, key_parts, message_id
 from awareness.mail.outbox import Queued
 from awareness.service.context import Context
 from awareness.storage import outbox
@@ -51,7 +51,7 @@ def alert_unreadable_files(ctx: Context) -> int:
                       "in every file. Librarians also see this on their pages, and /healthz "
                       "reports it until the file reads again.\n\n"
                       f"{s.library.name}\n"),
-                message_id=f"<file-problem.{key.replace('/', '.')}@{s.mail.domain}>",
+                message_id=message_id("file-problem", *key_parts(key), domain=s.mail.domain),
                 date=now.astimezone(s.timezone))
             queued += outbox.queue(connection, Queued(FILE_PROBLEM, key, mail), now)
     log.warning("told the sources' owner about %s unreadable file(s)", queued)

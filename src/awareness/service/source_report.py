@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from awareness.mail.compose import Sender, compose
+from awareness.mail.compose import Sender, compose, message_id
 from awareness.mail.outbox import SOURCES_REPORT, Queued
 from awareness.service.context import Context
 from awareness.service.listing import source_health
@@ -76,6 +76,6 @@ def _queue(ctx: Context, owner: str, found: list[tuple[Mapping[str, Any], str]],
     subject, body = health_mail.message_text(found, day=day)
     mail = compose(sender=Sender(s.mail.from_addr, s.mail.from_name), to=owner,
                    subject=subject, text=body, date=now,
-                   message_id=f"<sources.{day}@{s.mail.domain.strip().lower()}>")
+                   message_id=message_id("sources", day, domain=s.mail.domain))
     with writing(ctx.engine) as connection:
         outbox.queue(connection, Queued(SOURCES_REPORT, day, mail), now)

@@ -21,7 +21,7 @@ import jinja2
 
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import due_status
-from awareness.mail.compose import Mail, Sender, compose
+from awareness.mail.compose import Mail, Sender, compose, message_id
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
 from awareness.precision import Precision, percent
 from awareness.service.context import Context, read_librarian_file
@@ -102,7 +102,7 @@ def iso_week(day: date) -> str:
 
 def stewardship_message_id(member: str, week: str, domain: str) -> str:
     """The same Message-ID for the same member and week, so a resend is recognisable."""
-    return f"<stewardship.{week}.{member.lower()}@{domain.strip().lower()}>"
+    return message_id("stewardship", week, member.lower(), domain=domain)
 
 
 def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipReport:
