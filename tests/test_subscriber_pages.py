@@ -245,6 +245,7 @@ def test_fifty_a_page_pending_first(site: Site, librarian: tuple[httpx.Client, s
     assert len(rows(client.get("/subscribers?page=9").text)) == 0
     only = client.get("/subscribers?status=active&page=3").text
     assert list(rows(only)) == [f"reader{n:03}@trust.nhs.uk" for n in range(99, 109)]
+    assert 'href="/subscribers?status=active&amp;page=2" rel="prev"' in only  # keeps the filter
 
 
 # --- one subscriber ---------------------------------------------------------------------------
