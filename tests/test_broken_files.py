@@ -7,7 +7,6 @@ the service ran, made every poll job fail while /healthz answered 200 "ok".
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ from awareness.settings import load_settings
 from awareness.toml_checks import decode_librarian_file
 from awareness.web.app import create_app
 from tests.conftest import ROOT, Response, settings_env
-from tests.test_web import LiveServer, login, seed
+from tests.test_web import LiveServer, listening_socket, login, seed
 
 CP1252_TOPIC = ('name = "Workforce"\ndescription = "Staff \u2013 retention"\n'
                 'query = "nurse*"\n').encode("cp1252")
@@ -60,8 +59,7 @@ def test_a_running_service_goes_on_with_the_last_good_files_and_says_so(
     feed_server.routes["/news"] = Response(b'<?xml version="1.0"?><rss version="2.0"><channel>'
                                            b"<item><title>One</title><link>https://e.nhs.uk/1"
                                            b"</link></item></channel></rss>")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs), AWARENESS_WEB_BASE_URL=url)
     seed(ctx)

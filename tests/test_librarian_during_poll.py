@@ -10,7 +10,6 @@ core), and a librarian signs in and approves a match over real HTTP meanwhile.
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 
 import httpx
@@ -20,7 +19,7 @@ from awareness.service import polling
 from awareness.storage.models import Match
 from awareness.web.app import create_app
 from tests.conftest import Response, orm_session
-from tests.test_web import LiveServer, csrf_of, login, seed
+from tests.test_web import LiveServer, csrf_of, listening_socket, login, seed
 
 RETENTION = "(nurse* OR midwi*) NEAR/100 (retention OR retain*)"
 WORDY = " ".join(["Nurses and midwives told us what would help retention."] * 60)
@@ -56,8 +55,7 @@ def test_sign_in_and_approval_succeed_while_a_poll_matches_wordy_feeds(
     (subs / "sources.toml").write_text("".join(
         f'[[source]]\nid = "wordy{n}"\nname = "w"\npublisher = "P{n}"\nkind = "feed"\n'
         f'url = "{feed_server.url(f"/wordy{n}")}"\n\n' for n in range(3)), encoding="utf-8")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs), AWARENESS_WEB_BASE_URL=url)
     ids, _ = seed(ctx)  # a librarian "alice" and a pending match, "good"

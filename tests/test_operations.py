@@ -3,7 +3,6 @@ Prometheus client's own parser; /readyz; neither exposes personal data."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from awareness.storage.db import current_revision
 from awareness.storage.models import OutboxMessage
 from awareness.web.app import create_app
 from tests.conftest import orm_session, settings_env
-from tests.test_web import EMAIL, LiveServer, running_site
+from tests.test_web import EMAIL, LiveServer, listening_socket, running_site
 
 pytestmark = pytest.mark.integration  # a live server on loopback
 
@@ -97,8 +96,7 @@ def test_not_ready_before_the_migrations(empty_database_url: str, tmp_path: Path
                                        cwd=tmp_path))
     try:
         assert current_revision(ctx.engine) is None
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = listening_socket()
         with LiveServer(create_app(ctx), sock):
             port = sock.getsockname()[1]
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from awareness.storage.models import Item, Match, Review, Source
 from awareness.web.app import create_app
 from tests.conftest import Clock, orm_session, settings_env
 from tests.test_drivers_stewardship import seed as seed_records
-from tests.test_web import PASSWORD, LiveServer, login, parse
+from tests.test_web import PASSWORD, LiveServer, listening_socket, login, parse
 
 # --- pure ---------------------------------------------------------------------------------------
 
@@ -181,8 +180,7 @@ def test_the_try_page_shows_each_topics_precision(make_context: Callable[..., Co
     ctx = make_context(AWARENESS_REPORTS_PRECISION_MIN_DECISIONS="5")
     seed_reviews(ctx, ctx.now())
     librarians.add_librarian(ctx, "alice", PASSWORD)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     with LiveServer(create_app(ctx), sock), httpx.Client(
             base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as client:
         assert login(client).status_code == 303

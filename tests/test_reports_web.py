@@ -5,7 +5,6 @@ charts draw, and each chart's table holds the numbers counted by hand in
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -17,7 +16,7 @@ from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.web.app import create_app
 from tests.test_reports import EXPECTED, seed
-from tests.test_web import PASSWORD, LiveServer, login
+from tests.test_web import PASSWORD, LiveServer, listening_socket, login
 from tests.test_web_browser import Watched, browser, check_page
 
 FIXTURE_TIERS = {"report_site": "integration"}
@@ -26,9 +25,7 @@ __all__ = ["browser"]  # the module-scoped fixture, shared
 
 @contextmanager
 def serving(make_context: Callable[..., Context]) -> Iterator[tuple[str, Context]]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     ctx = make_context(AWARENESS_WEB_BASE_URL=url)
     seed(ctx)

@@ -9,7 +9,6 @@ link of every message the service sent and shows that nothing changed.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from awareness.storage.models import (
 )
 from awareness.web.app import create_app
 from tests.conftest import Clock, Inbox, orm_session
-from tests.test_web import EMAIL, LiveServer, csrf_of, parse, seed
+from tests.test_web import EMAIL, LiveServer, csrf_of, listening_socket, parse, seed
 
 FIXTURE_TIERS = {"staff_site": "integration"}
 NEW = "new.person@trust.nhs.uk"
@@ -78,9 +77,7 @@ class StaffSite:
 def serving(make_context: Callable[..., Context], smtp: tuple[object, Inbox],
             **settings: str) -> Iterator[StaffSite]:
     controller, inbox = smtp
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     ctx = make_context(AWARENESS_WEB_BASE_URL=url, AWARENESS_MAIL_BACKEND="smtp",
                        AWARENESS_MAIL_SMTP_HOST="127.0.0.1",
