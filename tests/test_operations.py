@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from awareness.service.context import Context, create_context
+from awareness.service.polling import PollOutcome
 from awareness.settings import load_settings
 from awareness.storage.db import current_revision
 from awareness.storage.models import OutboxMessage
@@ -43,8 +44,9 @@ def test_metrics_are_read_by_the_prometheus_parser_and_name_nobody(
     with running_site(make_context) as site:
         add_outbox(site.ctx, "pending", "weekly:1")
         add_outbox(site.ctx, "failed", "weekly:2")
-        site.app.state.metrics.record_poll("ok", 3, 1)
-        site.app.state.metrics.record_poll("failed", 0, 0)
+        site.app.state.metrics.record_poll(PollOutcome("a", "ok", 3, 0, 1, fetch_seconds=0.2))
+        site.app.state.metrics.record_poll(PollOutcome("b", "failed", fetch_seconds=30.0))
+        site.app.state.metrics.record_poll(PollOutcome("c", "failed"))  # never fetched
         response = httpx.get(f"{site.url}/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -58,7 +60,13 @@ def test_metrics_are_read_by_the_prometheus_parser_and_name_nobody(
     assert found[("awareness_leader", (("role", "web"),))] == 0
     assert found[("awareness_database_up", ())] == 1
     assert found[("awareness_polls_total", (("outcome", "ok"),))] == 1
-    assert found[("awareness_polls_total", (("outcome", "failed"),))] == 1
+    assert found[("awareness_polls_total", (("outcome", "failed"),))] == 2
+    # Fetch latency by outcome only (never by source): a 30 s failure is above 10 s.
+    assert found[("awareness_fetch_seconds_count", (("outcome", "ok"),))] == 1
+    assert found[("awareness_fetch_seconds_bucket", (("le", "0.25"), ("outcome", "ok")))] == 1
+    assert found[("awareness_fetch_seconds_count", (("outcome", "failed"),))] == 1
+    assert found[("awareness_fetch_seconds_bucket", (("le", "10.0"), ("outcome", "failed")))] == 0
+    assert not any(dict(labels).get("source") for _, labels in found)
     assert found[("awareness_polls_total", (("outcome", "not_modified"),))] == 0
     assert found[("awareness_items_stored_total", ())] == 3
     assert found[("awareness_matches_total", ())] == 1

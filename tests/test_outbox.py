@@ -299,3 +299,23 @@ def test_erase_removes_every_message_addressed_to_the_person(smtp_context):
     with orm_session(ctx) as session:
         left = session.execute(select(Outbox.kind, Outbox.recipient)).all()
     assert left == [("digest", "other@trust.nhs.uk")]
+
+
+def test_digest_shards_share_the_subscribers_once_between_them(make_context):
+    # The queue's build_digests jobs: each shard queues its own subscribers, none twice.
+    ctx = make_context()
+    for n in range(5):
+        people.add_subscriber(ctx, f"reader{n}@trust.nhs.uk", ["leadership"], "daily")
+    add_match(ctx, "Leadership framework published")
+
+    def shards() -> list[digests.SendReport]:
+        reports = [digests.SendReport() for _ in range(3)]
+        for shard, report in enumerate(reports):
+            digests.enqueue(ctx, report, frequency="daily", dry_run=False, shard=(shard, 3))
+        return reports
+
+    first = [report.queued for report in shards()]
+    assert sum(first) == 5 and max(first) < 5
+    again = shards()
+    assert [r.queued for r in again] == [0, 0, 0]
+    assert sum(r.already_queued for r in again) == 5

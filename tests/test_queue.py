@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from prometheus_client import generate_latest
@@ -23,12 +24,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from awareness.metrics import Metrics
-from awareness.queue import JobQueue
+from awareness.queue import DIGEST_SHARDS, JobQueue
+from awareness.service import people
 from awareness.service.context import create_context
 from awareness.settings import load_settings
 from awareness.storage.models import OutboxMessage
 from tests.conftest import ROOT, Inbox, free_port, orm_session, settings_env
 from tests.databases import PG_URL, Templates
+from tests.test_operations import samples
+from tests.test_outbox import add_match
 from tests.test_polling import FLU, LEADERSHIP, rss
 
 pytestmark = [
@@ -145,14 +149,33 @@ def test_workers_run_the_polls_and_a_killed_workers_job_runs_once_elsewhere(depl
     first.send_signal(signal.SIGKILL)
     first.wait()
     feeds.release.set()
-    start("worker", "worker2")
+    port = free_port()
+    start("worker", "worker2", AWARENESS_WEB_PORT=str(port))
     wait_for(lambda: scalar(url, polled) == 3, "every source polled")
     assert scalar(url, "SELECT count(*) FROM items WHERE source_id = 'slow'") == 2  # once
     assert (feeds.count("/alpha"), feeds.count("/beta"), feeds.count("/slow")) == (1, 1, 2)
+    # The worker that ran the put-back job counts it and times its fetch on its /metrics.
+    found = scrape(port)
+    assert found[("awareness_jobs_run_total", (("outcome", "ok"), ("task", "poll_source")))] == 1
+    assert found[("awareness_fetch_seconds_count", (("outcome", "ok"),))] == 1
+    assert found[("awareness_polls_total", (("outcome", "ok"),))] == 1
     worker2 = (tmp_path / "worker2.log").read_text()
     assert "putting it back" in worker2 or "putting it back" in (
         tmp_path / "leader.log").read_text()
     assert "Traceback" not in (tmp_path / "leader.log").read_text()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A worker's /metrics, parsed by prometheus_client (waiting for it to listen)."""
+    def answer() -> httpx.Response | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        except httpx.TransportError:
+            return None
+    wait_for(answer, "the worker's /metrics")
+    response = answer()
+    assert response is not None
+    return samples(response.text)
 
 
 def test_a_relay_job_sends_the_outbox_from_a_worker(deployment):
@@ -172,20 +195,27 @@ def test_a_relay_job_sends_the_outbox_from_a_worker(deployment):
             queue.enqueue_relay()  # what the leader does at relay time, and a web page's nudge
             queue.enqueue_relay()  # one is waiting already: not queued twice
             assert queue.depth()["todo"] == 1
+            # The members' lists at their weekly time, asked for twice (two timers): one job.
+            assert (queue.enqueue("stewardship"), queue.enqueue("stewardship")) == (1, 0)
+            assert queue.depth()["todo"] == 2
             metrics = Metrics()
             metrics.watch_jobs(queue.depth)
             [jobs] = [family for family in text_string_to_metric_families(
                 generate_latest(metrics.registry).decode()) if family.name == "awareness_jobs"]
             assert {(s.labels["status"], s.value) for s in jobs.samples} == {
-                ("todo", 1), ("doing", 0)}
+                ("todo", 2), ("doing", 0)}
+            port = free_port()
+            start("worker", "worker", AWARENESS_WEB_PORT=str(port))
+            wait_for(lambda: queue.depth() == {"todo": 0, "doing": 0}, "the worker runs both")
         finally:
             queue.close()
     finally:
         ctx.dispose()
-    start("worker", "worker")
-    wait_for(lambda: scalar(url, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 1,
-             "the worker's relay sends the message")
+    assert scalar(url, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    found = scrape(port)
+    assert found[("awareness_jobs_run_total", (("outcome", "ok"), ("task", "stewardship")))] == 1
+    assert found[("awareness_jobs_run_total", (("outcome", "ok"), ("task", "relay")))] == 1
 
 
 class HoldingInbox(Inbox):
@@ -204,7 +234,10 @@ class HoldingInbox(Inbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_a_worker_killed_while_sending_leaves_the_rest_to_another_sent_once(deployment):
+def test_digest_jobs_queue_each_digest_once_and_a_killed_worker_sends_none_twice(deployment):
+    """The leader's digest time as jobs; a worker killed in the middle of an SMTP conversation
+    (the server never answers one message's DATA): another worker sends every other message
+    exactly once, and queuing the digests again queues nothing twice."""
     _, url, start, tmp_path = deployment
     readers = [f"reader{n}@trust.nhs.uk" for n in range(4)]
     inbox = HoldingInbox({readers[0]})
@@ -215,32 +248,38 @@ def test_a_worker_killed_while_sending_leaves_the_rest_to_another_sent_once(depl
                 "AWARENESS_MAIL_SMTP_PORT": str(controller.port)}
         env = settings_env(tmp_path, url, AWARENESS_QUEUE_ENABLED="true", **smtp)
         ctx = create_context(load_settings(environ=env, cwd=tmp_path))
+        queue = JobQueue(ctx).open()
         try:
-            now = ctx.now()
-            with orm_session(ctx) as session, session.begin():
-                session.add_all([OutboxMessage(
-                    kind="digest", key=f"weekly:{n}", sender="library@trust.nhs.uk",
-                    recipient=reader, message_id=f"<weekly-{n}@trust.nhs.uk>",
-                    message=b"Subject: x\r\n\r\nx", status="pending", attempts=0,
-                    created_at=now, next_attempt_at=now) for n, reader in enumerate(readers)])
-            queue = JobQueue(ctx).open()
-            try:
-                queue.enqueue_relay()
-            finally:
-                queue.close()
+            for reader in readers:
+                people.add_subscriber(ctx, reader, ["leadership"], "weekly")
+            add_match(ctx, "Leadership framework published")
+            # The leader's work at the weekly time: jobs only; a second call (two timers, a
+            # catch-up) queues no shard twice.
+            assert queue.enqueue_digests("weekly") == DIGEST_SHARDS
+            assert queue.enqueue_digests("weekly") == 0
+            first = start("worker", "sender1", **smtp)
+            assert inbox.holding.wait(60), "a worker builds the digests and starts sending"
+            first.send_signal(signal.SIGKILL)  # in the middle of sending
+            first.wait()
+            port = free_port()
+            start("worker", "sender2", AWARENESS_WEB_PORT=str(port), **smtp)
+            sent = "SELECT count(*) FROM outbox WHERE status = 'sent'"
+            wait_for(lambda: scalar(url, sent) == 3, "the other worker sends the rest")
+            # Digest time again (a new leader's catch-up): every digest is queued already.
+            assert queue.enqueue_digests("weekly") == DIGEST_SHARDS
+            wait_for(lambda: queue.depth() == {"todo": 0, "doing": 0}, "the jobs run")
         finally:
+            queue.close()
             ctx.dispose()
-        first = start("worker", "sender1", **smtp)
-        assert inbox.holding.wait(60), "the first worker reaches the stuck message"
-        first.send_signal(signal.SIGKILL)  # in the middle of sending
-        first.wait()
-        start("worker", "sender2", **smtp)
-        sent = "SELECT count(*) FROM outbox WHERE status = 'sent'"
-        wait_for(lambda: scalar(url, sent) == 3, "the other worker sends the rest")
+        assert scalar(url, "SELECT count(*) FROM outbox WHERE kind = 'digest'") == 4
         delivered = [rcpt for _, rcpts, _ in inbox.messages for rcpt in rcpts]
         assert sorted(delivered) == readers[1:]  # each once; the stuck one not yet
         # The stuck message stays claimed until its lease runs out, then is sent again with
         # the same Message-ID (at least once, RELIABILITY E3): nothing is lost.
         assert scalar(url, "SELECT count(*) FROM outbox WHERE status = 'sending'") == 1
+        found = scrape(port)
+        assert found[("awareness_send_seconds_count", ())] >= 3
+        assert found[("awareness_jobs_run_total",
+                      (("outcome", "ok"), ("task", "build_digests")))] >= DIGEST_SHARDS
     finally:
         controller.stop()

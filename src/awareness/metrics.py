@@ -2,10 +2,12 @@
 
 Two kinds, so that no number is counted twice across processes:
 
-- **Counters** of what this process did: polls by outcome, items stored, matches made,
-  messages sent or given up. Only the leader polls and relays, so they rise on the leader;
-  Prometheus sums them over processes (``sum(rate(awareness_polls_total[5m]))``), and a
-  restart or a change of leader resets them, as counters may.
+- **Counters and histograms** of what this process did: polls by outcome, items stored,
+  matches made, messages sent or given up, how long each fetch (by outcome) and each send
+  took, and, on a worker, jobs run by task and outcome. Without the queue only the leader
+  polls and relays, so they rise on the leader; with it, on the workers. Prometheus sums
+  them over processes (``sum(rate(awareness_polls_total[5m]))``), and a restart or a change
+  of leader resets them, as counters may.
 - **Gauges read from the database at scrape time** (``ServiceCollector``): the review queue,
   the outbox, sources by state. Every process reports the same values; take ``max`` over
   processes rather than ``sum``.
@@ -18,14 +20,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from awareness.model import ServiceCounts
 
+if TYPE_CHECKING:
+    from awareness.service.outbox import RelayReport
+    from awareness.service.polling import PollOutcome
+
 POLL_OUTCOMES = ("ok", "not_modified", "unchanged", "failed")
+JOB_TASKS = ("poll_source", "relay", "build_digests", "bulletin", "stewardship",
+             "sources_report")
+# Seconds: a fetch on loopback takes milliseconds, a slow publisher tens of seconds (the
+# total deadline is 60 s); an SMTP transaction, milliseconds to seconds.
+FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
@@ -46,24 +59,44 @@ class Metrics:
                                ["outcome"], registry=self.registry)
         for outcome in ("sent", "retrying", "failed"):
             self.relayed.labels(outcome)
+        # By outcome, never by source: a label per source would be thousands of series.
+        self.fetch_seconds = Histogram("awareness_fetch_seconds",
+                                       "How long fetching one source took, by poll outcome.",
+                                       ["outcome"], buckets=FETCH_BUCKETS,
+                                       registry=self.registry)
+        self.send_seconds = Histogram("awareness_send_seconds",
+                                      "How long the relay took to hand one message to the "
+                                      "mail server (or fail to).", buckets=SEND_BUCKETS,
+                                      registry=self.registry)
+        self.jobs_run = Counter("awareness_jobs_run", "Queued jobs this process ran, by task "
+                                "and outcome (ok, failed).", ["task", "outcome"],
+                                registry=self.registry)
 
-    def record_poll(self, status: str, new_items: int, new_matches: int) -> None:
-        """Count one source's poll."""
-        self.polls.labels(status if status in POLL_OUTCOMES else "failed").inc()
-        self.items_stored.inc(new_items)
-        self.matches.inc(new_matches)
+    def record_poll(self, outcome: PollOutcome) -> None:
+        """Count one source's poll, and time its fetch."""
+        status = outcome.status if outcome.status in POLL_OUTCOMES else "failed"
+        self.polls.labels(status).inc()
+        self.items_stored.inc(outcome.new_items)
+        self.matches.inc(outcome.new_matches)
+        if outcome.fetch_seconds is not None:
+            self.fetch_seconds.labels(status).observe(outcome.fetch_seconds)
 
-    def record_relay(self, sent: int, retrying: int, failed: int) -> None:
-        """Count one relay pass."""
-        self.relayed.labels("sent").inc(sent)
-        self.relayed.labels("retrying").inc(retrying)
-        self.relayed.labels("failed").inc(failed)
+    def record_relay(self, report: RelayReport) -> None:
+        """Count one relay pass, and time each of its sends."""
+        self.relayed.labels("sent").inc(report.sent)
+        self.relayed.labels("retrying").inc(report.retrying)
+        self.relayed.labels("failed").inc(report.failed)
+        for seconds in report.send_seconds:
+            self.send_seconds.observe(seconds)
+
+    def record_job(self, task: str, outcome: str, seconds: float) -> None:
+        """Count one queued job this process ran (``JobQueue``'s ``on_job``)."""
+        self.jobs_run.labels(task if task in JOB_TASKS else "other", outcome).inc()
 
     def watch(self, counts: Callable[[], ServiceCounts], role: Callable[[], str],
               now: Callable[[], datetime]) -> None:
         """Report the database's totals and this process's role at every scrape."""
         self.registry.register(ServiceCollector(counts, role, now))
-
 
     def watch_jobs(self, depth: Callable[[], dict[str, int]]) -> None:
         """Report the job queue's waiting and running jobs at every scrape."""

@@ -1,8 +1,12 @@
-"""The job queue (shell; issue 15): polls and relay passes as jobs for worker processes.
+"""The job queue (shell; issue 15): polls, digests, bulletins, the members' lists and relay
+passes as jobs for worker processes.
 
 With ``[queue] enabled`` (PostgreSQL only) the scheduler's leader stops doing the work itself
-and only *enqueues* it: one ``poll_source`` job for each due source and a ``relay`` job at
-each relay time; ``awareness run --role worker`` processes run the jobs. The queue is
+and only *enqueues* it: one ``poll_source`` job for each due source, ``DIGEST_SHARDS``
+``build_digests`` jobs at a digest time (each for the subscribers whose id is its shard
+modulo ``DIGEST_SHARDS``), one ``bulletin`` job per bulletin at each bulletin pass, a
+``stewardship`` and a ``sources_report`` job at theirs, and a ``relay`` job at each relay
+time; ``awareness run --role worker`` processes run the jobs. The queue is
 procrastinate (docs/scaling.md says why): jobs in PostgreSQL tables of its own, taken with
 ``SELECT … FOR UPDATE SKIP LOCKED``, woken by LISTEN/NOTIFY.
 
@@ -12,6 +16,11 @@ Nothing is done twice that matters:
   (``lock`` ``source:<id>``), and the job polls only if the source is still due when it runs;
 - the relay has one job waiting and one running (``relay``); the outbox's claims keep a
   message to one sender in any case;
+- every other job has one waiting and one running per its arguments (a digest shard of a
+  frequency, a bulletin); what it writes to the outbox is unique per key (a subscriber's
+  period, a bulletin issue and recipient, a member's week), so a job run again — put back
+  after its worker died, or queued again at the next time — queues nothing twice, and
+  what it queued is sent by a ``relay`` job;
 - a worker killed in the middle of a job stops beating; after ``STALLED_AFTER_SECONDS`` a
   periodic task in the other workers (``retry_stalled_jobs``, deduplicated across workers by
   procrastinate) puts its jobs back — or ends one whose work is already queued again — and
@@ -24,7 +33,9 @@ Alembic migrations, which describe only the service's own tables.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import procrastinate
@@ -32,7 +43,7 @@ from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, Unique
 from procrastinate.jobs import Status
 
 from awareness.errors import ConfigError
-from awareness.service import outbox, polling
+from awareness.service import bulletins, digests, outbox, polling, source_report, stewardship
 from awareness.service.context import Context
 from awareness.service.outbox import RelayReport
 from awareness.service.polling import PollOutcome
@@ -43,13 +54,17 @@ log = logging.getLogger(__name__)
 WORKER_HEARTBEAT_SECONDS = 2.0
 STALLED_AFTER_SECONDS = 10.0
 QUEUES = ("polls", "mail", "maintenance")
+DIGEST_SHARDS = 16  # build_digests jobs per digest time: enough to keep 4 workers × 4 busy
+
+JobHook = Callable[[str, str, float], None]  # task name, outcome (ok|failed), seconds
 
 
 class JobQueue:
     """The queue of one process: enqueue (the leader, a web process) or run (a worker)."""
 
     def __init__(self, ctx: Context, *, on_poll: Callable[[PollOutcome], None] | None = None,
-                 on_relay: Callable[[RelayReport], None] | None = None):
+                 on_relay: Callable[[RelayReport], None] | None = None,
+                 on_job: JobHook | None = None):
         url = ctx.settings.database.url
         if not is_postgresql(url):
             raise ConfigError("[queue] enabled needs PostgreSQL: set database.url to a "
@@ -58,23 +73,67 @@ class JobQueue:
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
             conninfo=url.replace("postgresql+psycopg://", "postgresql://", 1),
             min_size=1, max_size=4))
+        self._on_job = on_job
         self._register(on_poll, on_relay)
+
+    def _counted(self, name: str, body: Callable[..., None]) -> Callable[..., None]:
+        """``body``, telling ``on_job`` how each run ended and how long it took."""
+
+        @wraps(body)
+        def run(*args: Any, **kwargs: Any) -> None:
+            started, outcome = time.monotonic(), "failed"
+            try:
+                body(*args, **kwargs)
+                outcome = "ok"
+            finally:
+                if self._on_job:
+                    self._on_job(name, outcome, time.monotonic() - started)
+
+        return run
 
     def _register(self, on_poll: Callable[[PollOutcome], None] | None,
                   on_relay: Callable[[RelayReport], None] | None) -> None:
         app, ctx = self.app, self.ctx
 
-        @app.task(name="poll_source", queue="polls")
+        def task(name: str, queue: str) -> Callable[[Callable[..., None]], Any]:
+            return lambda body: app.task(name=name, queue=queue)(self._counted(name, body))
+
+        @task("poll_source", "polls")
         def poll_source(source_id: str) -> None:
             # Only while still due: a job put back after its poll was written does nothing.
             if source_id in polling.due_sources(ctx):
                 polling.poll(ctx, [source_id], on_done=on_poll)
 
-        @app.task(name="relay", queue="mail")
+        @task("relay", "mail")
         def relay() -> None:
             report = outbox.relay(ctx)
             if on_relay:
                 on_relay(report)
+
+        @task("build_digests", "mail")
+        def build_digests(frequency: str | None, shard: int) -> None:
+            report = digests.SendReport()
+            digests.enqueue(ctx, report, frequency=frequency, dry_run=False,
+                            shard=(shard, DIGEST_SHARDS))
+            # Also when all were queued already: this may be a job put back after its worker
+            # died between queuing them and asking for the relay.
+            if report.queued or report.already_queued:
+                self.enqueue_relay()
+
+        @task("bulletin", "mail")
+        def bulletin(slug: str) -> None:
+            report = bulletins.tick(ctx, slug)
+            if report.queued or report.reminded:
+                self.enqueue_relay()
+
+        # Both queue at most a few messages and relay them at once themselves.
+        @task("stewardship", "mail")
+        def members_lists() -> None:
+            stewardship.send_stewardship(ctx)
+
+        @task("sources_report", "mail")
+        def owners_report() -> None:
+            source_report.send_source_report(ctx)
 
         @app.periodic(cron="* * * * * */5")  # every 5 seconds (6th field); one across workers
         @app.task(name="retry_stalled_jobs", queue="maintenance",
@@ -119,6 +178,27 @@ class JobQueue:
     def enqueue_relay(self) -> None:
         """A relay pass, unless one is waiting already."""
         _defer(self.app.configure_task("relay", queueing_lock="relay", lock="relay"))
+
+    def enqueue_digests(self, frequency: str | None) -> int:
+        """The digests of ``frequency`` (None: every frequency) as ``DIGEST_SHARDS`` jobs, each
+        unless the same shard is waiting already; how many were queued."""
+        queued = 0
+        for shard in range(DIGEST_SHARDS):
+            name = f"digests:{frequency or 'all'}:{shard}"
+            queued += _defer(self.app.configure_task("build_digests", queueing_lock=name,
+                                                     lock=name),
+                             frequency=frequency, shard=shard)
+        return queued
+
+    def enqueue_bulletins(self) -> int:
+        """One bulletin pass per bulletin, unless one is waiting; how many were queued."""
+        return sum(_defer(self.app.configure_task("bulletin", queueing_lock=f"bulletin:{b.slug}",
+                                                  lock=f"bulletin:{b.slug}"), slug=b.slug)
+                   for b in self.ctx.bulletins())
+
+    def enqueue(self, task: str) -> int:
+        """A job without arguments (``stewardship``, ``sources_report``), unless one waits."""
+        return _defer(self.app.configure_task(task, queueing_lock=task, lock=task))
 
     def depth(self) -> dict[str, int]:
         """Jobs waiting and running, over every queue (for /metrics)."""

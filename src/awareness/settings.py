@@ -303,9 +303,10 @@ class QueueSettings:
 
     enabled: bool = setting(
         False, _bool,
-        "Hand polls and relay passes to `awareness run --role worker` processes through a job "
-        "queue in PostgreSQL (procrastinate: `pip install 'awareness[queue]'`, then "
-        "`awareness init`). Off: the scheduler does the work itself.")
+        "Hand polls, digests, bulletins, the members' lists, the sources report and relay "
+        "passes to `awareness run --role worker` processes through a job queue in PostgreSQL "
+        "(procrastinate: `pip install 'awareness[queue]'`, then `awareness init`). Off: the "
+        "scheduler does the work itself.")
     worker_concurrency: int = setting(
         4, _positive, "How many jobs one worker process runs at once.")
 
@@ -357,12 +358,22 @@ class ReportSettings:
         "Decisions a topic needs over the last 30 days before it can be flagged.")
 
 
+@dataclass(frozen=True)
+class LogSettings:
+    """How the service writes its log (standard error)."""
+
+    format: Literal["text", "json"] = setting(
+        "text", _choice("text", "json"),
+        "`text`: a line for a person; `json`: one JSON object a line (time, level, logger, "
+        "message, and exception when there is one) for a log collector.")
+
+
 SECTIONS: dict[str, type] = {
     "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
     "sources": SourcesSettings, "signup": SignupSettings, "library": LibrarySettings,
     "reports": ReportSettings,
-    "queue": QueueSettings,
+    "queue": QueueSettings, "log": LogSettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -389,6 +400,7 @@ class Settings:
     library: LibrarySettings
     reports: ReportSettings
     queue: QueueSettings
+    log: LogSettings
     base_dir: Path
     config_path: Path | None = None
 

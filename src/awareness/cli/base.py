@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from awareness.logs import TEXT_FORMAT, use_format
 from awareness.settings import Settings, load_settings
 
 console = Console()
@@ -33,6 +34,7 @@ class State:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config)
+            use_format(self._settings.log.format)
         return self._settings
 
     @property
@@ -59,8 +61,7 @@ def emit_json(data: object) -> None:
 @click.pass_context
 def cli(click_ctx: click.Context, config: str | None, debug: bool) -> None:
     """Current-awareness alerts for NHS library and knowledge services."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format=TEXT_FORMAT)
     click_ctx.obj = State(config, debug)
 
 

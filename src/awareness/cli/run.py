@@ -76,7 +76,8 @@ def run_service(settings: Settings, *, demo: bool = False, role: str = "all") ->
     election = _join_election(app, ctx, queue, demo=demo) if role != "web" else None
     log.info("role %s; polling every %s s", role, 10 if demo else settings.schedule.poll_seconds)
     try:
-        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
+        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info",
+                    **_uvicorn_logging(settings))
     finally:
         if election:
             election()
@@ -88,15 +89,37 @@ def run_service(settings: Settings, *, demo: bool = False, role: str = "all") ->
 
 
 def run_worker(settings: Settings) -> None:
-    """``--role worker``: run the queue's jobs until stopped; no web endpoints."""
+    """``--role worker``: run the queue's jobs until stopped, and serve the operator's
+    endpoints (``/healthz``, ``/readyz``, ``/metrics`` with the jobs it ran) on
+    ``web.host``:``web.port`` from a thread."""
     from awareness.queue import JobQueue
 
     ctx = create_context(settings)
     upgrade(ctx.engine)
+    app = create_operations_app(ctx)
+    metrics: Metrics = app.state.metrics
+    app.state.role = lambda: "worker"
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.web.host, port=settings.web.port,
+                                           log_level="warning", **_uvicorn_logging(settings)))
+    # uvicorn leaves signals alone off the main thread: SIGINT and SIGTERM are the worker's.
+    endpoints = threading.Thread(target=server.run, name="operations", daemon=True)
+    endpoints.start()
     try:
-        JobQueue(ctx).run_worker()
+        JobQueue(ctx, on_poll=metrics.record_poll, on_relay=metrics.record_relay,
+                 on_job=metrics.record_job).run_worker()
     finally:
+        server.should_exit = True
+        endpoints.join(timeout=10)
         ctx.dispose()
+
+
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """With JSON logs, uvicorn's loggers keep no handlers of their own: their records reach
+    the root logger's, in its format."""
+    if settings.log.format != "json":
+        return {}
+    logging.getLogger("uvicorn").setLevel(logging.INFO)
+    return {"log_config": None}
 
 
 def _open_queue(ctx: Context) -> JobQueue:
@@ -172,8 +195,7 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQ
             queue.enqueue_due_polls()
             return
         ids = [src.id for src in ctx.sources() if src.enabled] if demo else None
-        polling.poll(ctx, ids, on_done=lambda o: metrics.record_poll(
-            o.status, o.new_items, o.new_matches))
+        polling.poll(ctx, ids, on_done=metrics.record_poll)
 
     skip_holidays = s.schedule.bank_holidays == "next-working-day"
 
@@ -183,31 +205,42 @@ def _scheduler(ctx: Context, heartbeat: Heartbeat, metrics: Metrics, queue: JobQ
                                          skip_holidays=skip_holidays):
             log.info("no %s digests today (bank holidays: next working day)", frequency)
             return
-        digests.send_digests(ctx, frequency=frequency)
+        send_now(frequency)
+
+    def send_now(frequency: str | None) -> None:
+        if queue is not None:  # the workers build them; the outbox keys keep each one once
+            queue.enqueue_digests(frequency)
+            return
+        metrics.record_relay(digests.send_digests(ctx, frequency=frequency))
 
     def relay() -> None:
         if queue is not None:
             queue.enqueue_relay()
             return
-        report = outbox.relay(ctx)
-        metrics.record_relay(report.sent, report.retrying, report.failed)
+        metrics.record_relay(outbox.relay(ctx))
+
+    def in_process_or_queued(task: str, work: Callable[[], object]) -> Callable[[], object]:
+        return (lambda: queue.enqueue(task)) if queue is not None else work
 
     scheduler = build_scheduler(
         timezone=s.schedule.timezone, poll_seconds=10 if demo else s.schedule.poll_seconds,
         daily_time=s.schedule.daily_time, weekly_day=s.schedule.weekly_day,
         weekly_time=s.schedule.weekly_time, poll=poll,
         send_daily=lambda: send("daily"), send_weekly=lambda: send("weekly"), relay=relay,
-        heartbeat=heartbeat, stewardship=lambda: stewardship.send_stewardship(ctx),
-        sources_report=lambda: source_report.send_source_report(ctx),
-        housekeeping=lambda: subscribing.purge(ctx), bulletins=lambda: _bulletins(ctx),
+        heartbeat=heartbeat,
+        stewardship=in_process_or_queued("stewardship",
+                                         lambda: stewardship.send_stewardship(ctx)),
+        sources_report=in_process_or_queued("sources_report",
+                                            lambda: source_report.send_source_report(ctx)),
+        housekeeping=lambda: subscribing.purge(ctx),
+        bulletins=queue.enqueue_bulletins if queue is not None else lambda: _bulletins(ctx),
         weekly_every_day=skip_holidays)
     # Catch up on digest times missed while the service was down (idempotent per period).
     missed = missed_runs(ctx.now(), s.timezone, daily_time=s.schedule.daily_time,
                          weekly_day=s.schedule.weekly_day,
                          weekly_time=s.schedule.weekly_time, skip_holidays=skip_holidays)
     for frequency in missed:  # missed_runs has already skipped bank holidays if asked
-        scheduler.add_job(digests.send_digests, args=[ctx], kwargs={"frequency": frequency},
-                          id=f"catch-up-{frequency}",
+        scheduler.add_job(send_now, args=[frequency], id=f"catch-up-{frequency}",
                           replace_existing=True)
     if demo:
         # The demo sends digests every half minute so a newcomer sees one in the outbox at once;

@@ -425,12 +425,15 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
     return queued
 
 
-def tick(ctx: Context) -> TickReport:
+def tick(ctx: Context, slug: str | None = None) -> TickReport:
     """The scheduled pass: draft each bulletin's next issue, remind its editors the working
     day before, and at its time send it if approved, or hold it (or send it anyway, when the
-    bulletin says so). Every step is idempotent."""
+    bulletin says so). Every step is idempotent. ``slug``: that bulletin only (the queue's
+    ``bulletin`` job; a bulletin no longer in the files is left alone)."""
     report = TickReport()
     for bulletin in ctx.bulletins():
+        if slug is not None and bulletin.slug != slug:
+            continue
         try:
             _tick_one(ctx, bulletin, report)
         except AwarenessError as err:

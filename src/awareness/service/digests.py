@@ -92,15 +92,17 @@ class _Run:
 
 
 def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
-            dry_run: bool, subscriber_id: int | None = None) -> None:
+            dry_run: bool, subscriber_id: int | None = None,
+            shard: tuple[int, int] | None = None) -> None:
     """Queue the digest of each active subscriber (of ``frequency``) not queued this period,
     ``BATCH`` subscribers at a time: one read transaction, then build and render outside any
     transaction, then one write transaction (a few commits instead of one per digest, and
     never more than a batch of messages in memory). ``subscriber_id`` narrows it to one
-    person (a preview)."""
+    person (a preview); ``shard`` (k, n) to the subscribers whose id is k modulo n (one of
+    the queue's ``build_digests`` jobs)."""
     now = ctx.now()
     with reading(ctx.engine) as connection:
-        people = [s for s in subscribers.for_digests(connection, now, frequency)
+        people = [s for s in subscribers.for_digests(connection, now, frequency, shard)
                   if subscriber_id is None or s.id == subscriber_id]
         periods = {(s.id, s.frequency): _period(s, now, ctx) for s in people}
         done = outbox.queued_keys(connection, DIGEST,

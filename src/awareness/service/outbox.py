@@ -48,6 +48,7 @@ class RelayReport:
     paused: bool = False
     possible_duplicates: int = 0
     unsent: list[Unsent] = field(default_factory=list)
+    send_seconds: list[float] = field(default_factory=list)  # each message's, for /metrics
 
 
 Outcome = tuple[Claimed, SendFailure | None]  # a message sent, and why it failed (if it did)
@@ -67,7 +68,9 @@ def relay(ctx: Context) -> RelayReport:
                                          gave_up):
             if outcome and outcome[1] is None:
                 time.sleep(interval)  # [mail] send_rate
+            started = time.monotonic()
             outcome = (claimed, _send(session, claimed))
+            report.send_seconds.append(time.monotonic() - started)
             breaker = breaker.after(outcome[1])
     finally:
         session.close()

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -61,6 +62,7 @@ class PollOutcome:
     new_matches: int = 0
     baseline: bool = False
     error: str | None = None
+    fetch_seconds: float | None = None  # how long the fetch took (None: never fetched)
 
 
 def sync_sources(ctx: Context) -> None:
@@ -156,11 +158,19 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
     # read only when the index is: ask for it unconditionally, never to be told "304" (issue 16).
     validators = (Validators() if state.kind == "sitemap"
                   else Validators(state.etag, state.last_modified))
+    started = time.monotonic()
     try:
         result = fetch(state.address, validators=validators, policy=ctx.fetch_policy,
                        resolver=ctx.resolver)
     except FetchError as exc:
-        return _failed(ctx, state, exc)
+        return replace(_failed(ctx, state, exc), fetch_seconds=time.monotonic() - started)
+    fetched = time.monotonic() - started
+    return replace(_after_fetch(ctx, state, run, parser, result), fetch_seconds=fetched)
+
+
+def _after_fetch(ctx: Context, state: SourceState, run: PollRun, parser: ParsePool | None,
+                 result: FetchResult) -> PollOutcome:
+    """Parse and store what the fetch brought (or only note that nothing changed)."""
     if result.status == "not_modified":
         return _succeeded(ctx, state, result, None, "not_modified")
     body_hash = hashlib.sha256(result.body).hexdigest()

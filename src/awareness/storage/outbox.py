@@ -256,6 +256,13 @@ def forget(connection: Connection, kind: str, before: datetime) -> int:
         Outbox.kind == kind, Outbox.status.not_in(UNSENT), Outbox.created_at < before)).rowcount
 
 
+def count_by_status(connection: Connection, kind: str) -> dict[str, int]:
+    """How many messages of ``kind`` the outbox holds, by status (bench/workers.py)."""
+    return {status: int(n) for status, n in connection.execute(
+        select(Outbox.status, func.count()).where(Outbox.kind == kind)
+        .group_by(Outbox.status))}
+
+
 def last_sent(connection: Connection, kind: str,
               subscriber_ids: Collection[int]) -> dict[int, datetime]:
     """When each of these subscribers was last sent a message of ``kind`` (those never sent

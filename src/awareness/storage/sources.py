@@ -77,6 +77,12 @@ def due(conn: Connection, now: datetime) -> list[str]:
     return list(conn.execute(_DUE, {"now": now}).scalars())
 
 
+def polled_count(conn: Connection) -> int:
+    """How many sources have been polled at least once (bench/workers.py waits on it)."""
+    return int(conn.execute(select(func.count()).select_from(Source)
+                            .where(Source.last_attempt_at.is_not(None))).scalar_one())
+
+
 def addresses(conn: Connection, *, besides: str) -> dict[str, str]:
     """Every other source's normalised address → its id (to recognise a redirect onto one)."""
     rows = conn.execute(select(Source.id, Source.fetch_url, Source.url)

@@ -60,11 +60,12 @@ def every_subscriber(connection: Connection) -> list[Subscriber]:
     return _load(connection, _WITH_TOPICS)
 
 
-def for_digests(connection: Connection, now: datetime,
-                frequency: str | None = None) -> list[Subscriber]:
+def for_digests(connection: Connection, now: datetime, frequency: str | None = None,
+                shard: tuple[int, int] | None = None) -> list[Subscriber]:
     """One value per subscriber and frequency that digests go to at ``now`` (of
     ``frequency``, when given), by id: confirmed, subscribed, not paused; its ``topics`` are
-    those they follow at that frequency."""
+    those they follow at that frequency. ``shard`` (k, n): only the subscribers whose id is
+    k modulo n (the queue's digest jobs split the work so)."""
     query = (_WITH_TOPICS.where(
         SubscriberRow.unsubscribed_at.is_(None), SubscriberRow.confirmed_at.is_not(None),
         or_(SubscriberRow.paused_until.is_(None), SubscriberRow.paused_until <= now),
@@ -72,6 +73,8 @@ def for_digests(connection: Connection, now: datetime,
         .order_by(None).order_by(SubscriberRow.id, Subscription.topic_slug))
     if frequency:
         query = query.where(Subscription.frequency == frequency)
+    if shard is not None:
+        query = query.where(SubscriberRow.id % shard[1] == shard[0])
     return [replace(subscriber, frequency=each, topics=tuple(
                 slug for slug, how in subscriber.subscriptions if how == each))
             for subscriber in _load(connection, query)
