@@ -161,13 +161,13 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
                        resolver=ctx.resolver)
     except FetchError as exc:
         return _failed(ctx, state, exc)
+    if state.kind == "drivers":
+        return _poll_site(ctx, state, result)
     if result.status == "not_modified":
         return _succeeded(ctx, state, result, None, "not_modified")
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == state.body_hash and state.kind != "sitemap":
         return _succeeded(ctx, state, result, body_hash, "unchanged")
-    if state.kind == "drivers":
-        return _import_records(ctx, state, result, body_hash)
     with reading(ctx.engine) as conn:
         stored = items.stored_entries(conn, state.id)
         tombstones = items.tombstones(conn, state.id)
@@ -182,6 +182,21 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
         result, children = replace(result, validators=Validators()), {}
     return _store(ctx, state, result, body_hash, extracted.feed, stored, tombstones, run,
                   children if state.kind == "sitemap" else None)
+
+
+def _poll_site(ctx: Context, state: SourceState, result: FetchResult) -> PollOutcome:
+    """A MAP-toolkit page that answered: its records imported when it changed, then the
+    pages of a few records it no longer lists asked for (only after the listing itself
+    answered, so a site that is down flags nothing)."""
+    if result.status == "not_modified":
+        outcome = _succeeded(ctx, state, result, None, "not_modified")
+    else:
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        outcome = (_succeeded(ctx, state, result, body_hash, "unchanged")
+                   if body_hash == state.body_hash
+                   else _import_records(ctx, state, result, body_hash))
+    driver_sites.check_off_listing(ctx, state)
+    return outcome
 
 
 def _import_records(ctx: Context, state: SourceState, result: FetchResult,
