@@ -8,18 +8,22 @@ member responsible (through a real SMTP server), and nothing is ever deleted.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from awareness.cli import cli
 from awareness.service import drivers, outbox, polling
 from awareness.service.page_sources import preview_source
 from awareness.storage.models import DriverRecordVersion, Item
-from tests.conftest import ROOT, Response, orm_session
+from tests.conftest import ROOT, Response, orm_session, settings_env
 
 PAGES = Path(__file__).parent / "data" / "drivers"
 PLAN = "the-nhs-long-term-plan"
+POST = "/2019/01/nhs-long-term-plan/"  # the record's own post, as the archive links it
 
 
 def site_context(make_context, feed_server, smtp_server, tmp_path):
@@ -78,15 +82,19 @@ def test_a_map_site_keeps_records_current_and_tells_the_member(
     assert "Driver record updated in the records: The NHS Long Term Plan" in text
     assert "https://library.example.nhs.uk/drivers/the-nhs-long-term-plan" in text
 
-    # The same page again, or the record gone from it: nothing mailed, nothing deleted.
+    # The same page again, or the record off it while its own post is still on the site (a
+    # paged archive): nothing mailed, nothing flagged, nothing deleted.
     clock.advance(hours=2)
     polling.poll(ctx, ["map-long-term-plan"])
     clock.advance(hours=2)
     serve(feed_server, (PAGES / "category-archive.html").read_text(encoding="utf-8"))
+    feed_server.routes[POST] = Response(page.encode("utf-8"))
     polling.poll(ctx, ["map-long-term-plan"])
     outbox.relay(ctx)
     assert len(inbox.messages) == 1
-    assert drivers.get_driver(ctx, PLAN).title == "The NHS Long Term Plan"
+    record = drivers.get_driver(ctx, PLAN)
+    assert (record.title, record.gone_from_site_at) == ("The NHS Long Term Plan", None)
+    assert feed_server.requests[-1][0] == POST  # its own page was asked for
 
 
 def test_sources_test_lists_the_records_of_a_map_page(make_context, feed_server, smtp_server,
@@ -97,3 +105,48 @@ def test_sources_test_lists_the_records_of_a_map_page(make_context, feed_server,
     shown = preview_source(ctx, definition)
     assert shown["kind"] == "drivers" and shown["count"] == 1
     assert any("a password-protected post" in w for w in shown["warnings"])
+
+
+def test_a_record_gone_from_the_site_is_flagged_kept_and_cleared_when_back(
+        make_context, feed_server, smtp_server, tmp_path, clock):
+    ctx, inbox = site_context(make_context, feed_server, smtp_server, tmp_path)
+    listing = (PAGES / "tag-archive-newer.html").read_text(encoding="utf-8")
+    serve(feed_server, listing)
+    polling.poll(ctx, ["map-long-term-plan"])
+
+    # Off the listing, and its own page fails with a 500: a passing error flags nothing.
+    clock.advance(hours=2)
+    serve(feed_server, (PAGES / "category-archive.html").read_text(encoding="utf-8"))
+    feed_server.routes[POST] = Response(b"busy", status=500)
+    polling.poll(ctx, ["map-long-term-plan"])
+    assert drivers.get_driver(ctx, PLAN).gone_from_site_at is None
+
+    # A day later its page answers 404: flagged with when, kept, in the history, CD told.
+    clock.advance(hours=25)
+    del feed_server.routes[POST]
+    polling.poll(ctx, ["map-long-term-plan"])
+    record = drivers.get_driver(ctx, PLAN)
+    assert record.gone_from_site_at == clock.now
+    assert record.title == "The NHS Long Term Plan" and record.status == "active"
+    assert (record.history[0].action, record.history[0].changes["site_page"][1]) == (
+        "gone from site", "HTTP 404")
+    outbox.relay(ctx)
+    [(_, recipients, data)] = inbox.messages
+    assert recipients == ["cd@library.nhs.uk"]
+    assert b"Driver record gone from the MAP site: The NHS Long Term Plan" in data
+    env = settings_env(tmp_path, ctx.settings.database.url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(tmp_path / "subs"))
+    listed = CliRunner().invoke(cli, ["drivers", "list", "--json"], env=env)
+    [shown] = [r for r in json.loads(listed.output) if r["slug"] == PLAN]
+    assert shown["gone_from_site_at"] == clock.now.isoformat()
+    text = CliRunner().invoke(cli, ["drivers", "list"], env={**env, "COLUMNS": "200"}).output
+    assert "gone since 2026-11-24" in text
+
+    # It comes back on the listing: the flag is cleared, in the history, and CD told.
+    clock.advance(hours=2)
+    serve(feed_server, listing)
+    polling.poll(ctx, ["map-long-term-plan"])
+    record = drivers.get_driver(ctx, PLAN)
+    assert record.gone_from_site_at is None and record.history[0].action == "back on site"
+    outbox.relay(ctx)
+    assert b"Driver record back on the MAP site" in inbox.messages[-1][2]

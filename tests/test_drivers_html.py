@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awareness.drivers.html import html_to_text, looks_like_html
+from awareness.drivers.html import html_to_text, looks_like_html, post_links
 from awareness.drivers.importer import DriverPage, read_driver_page
 from awareness.drivers.plain import dump_records, load_records
 from awareness.drivers.records import (
@@ -24,6 +24,7 @@ from awareness.drivers.records import (
     merge_records,
     redact_personal_data,
 )
+from awareness.drivers.site import page_verdict, record_pages
 from awareness.errors import ImportFormatError
 from awareness.model import DriverRecord
 
@@ -107,6 +108,7 @@ def test_seed_text_is_not_taken_for_html() -> None:
 @given(st.text())
 def test_any_markup_never_raises(markup: str) -> None:
     read_driver_page(html_to_text(markup))
+    post_links(markup)
 
 
 def test_escaped_markup_in_text_stays_text() -> None:
@@ -200,6 +202,7 @@ def test_new_driver_modules_are_pure() -> None:
         "import sys\n"
         "import awareness.drivers.html, awareness.drivers.records, awareness.drivers.plain\n"
         "import awareness.drivers.editions, awareness.drivers.labels, awareness.drivers.dates\n"
+        "import awareness.drivers.site\n"
         "banned = {'httpx', 'sqlalchemy', 'smtplib', 'apscheduler', 'socket'}\n"
         "print(sorted(banned & {name.split('.')[0] for name in sys.modules}))\n"
     )
@@ -245,3 +248,21 @@ def test_the_variations_of_real_pages_are_read_into_the_right_fields() -> None:
     everything = " ".join(v for r in page.records for v in r.fields.values())
     for foreign in ("password", "Password", "library week", "Steering group"):
         assert foreign not in everything
+
+
+def test_each_record_is_matched_to_its_own_post_on_the_site():
+    # Issue 16: a record that left an archive is flagged only after its own post answers
+    # 404/410, so each record must be paired with the post its heading links to.
+    site = "https://maptoolkit.example.org/tag/ltp/"
+    older = (DATA / "tag-archive-older.html").read_text(encoding="utf-8")
+    records = read_driver_page(html_to_text(older)).records
+    pages = record_pages(records, post_links(older), site)
+    assert pages["state-of-care-2013-14"] == \
+        "https://maptoolkit.example.org/2014/10/state-of-care-2013-14/"
+    assert len(records) == len(pages) == 2  # date links (rel="bookmark" too) are not posts
+    single = (DATA / "single-post.html").read_text(encoding="utf-8")
+    post = "https://maptoolkit.example.org/2014/10/state-of-care-2013-14/"
+    [record] = read_driver_page(html_to_text(single)).records
+    assert record_pages([record], post_links(single), post) == {record.slug: post}
+    assert [page_verdict(s) for s in (404, 410, 200, 500, 503, 403, None)] == [
+        "gone", "gone", "there", "unknown", "unknown", "unknown", "unknown"]

@@ -5,7 +5,7 @@ hostile strings stay inert (html5lib)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -33,6 +33,8 @@ def site(make_context: Callable[..., Context]) -> Iterator[Site]:
             for row in session.scalars(select(DriverRecordRow)):
                 row.member = "FG"
                 row.review_due_on = date(2026, 1, 1) if row.slug == "evil-record" else None
+                if row.slug == "interim-nhs-people-plan":
+                    row.gone_at = datetime(2026, 11, 20, 9, tzinfo=UTC)  # left the MAP site
         yield running
 
 
@@ -117,11 +119,16 @@ def test_drafts_and_the_history_are_for_librarians_only(site: Site) -> None:
         assert "Draft:" in page and "by alice" in page
         published = client.get("/drivers/interim-nhs-people-plan").text
         assert "History" in published
+        assert "Gone from the MAP site</strong> since 20 Nov 2026" in published
+        assert "Gone from the MAP site</span>" in client.get("/drivers").text
     with site.client() as anonymous:
         listing = anonymous.get("/drivers")
         assert listing.status_code == 200
+        assert "Gone from the MAP site" not in listing.text
         assert draft.removeprefix("/drivers/") not in slugs_linked(listing.text)
         assert "interim-nhs-people-plan" in slugs_linked(listing.text)
+        assert "Gone from the MAP site" not in anonymous.get(
+            "/drivers/interim-nhs-people-plan").text
         hidden = anonymous.get(draft)
         assert hidden.status_code == 404
         assert "Draft" not in hidden.text and "alice" not in hidden.text

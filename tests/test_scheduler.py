@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -90,6 +93,48 @@ def test_a_failing_job_does_not_stop_the_scheduler():
         scheduler.shutdown(wait=True)
     assert heartbeat.job_errors >= 2  # it failed, and was run again
     assert heartbeat.healthy(60)
+
+
+class _Written(logging.StreamHandler):
+    """Formats each record as the service's log does, and says when one was written."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.written = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        self.written.set()
+
+
+def test_a_failing_jobs_error_is_logged_whole_whatever_its_text(capsys):
+    # Issue 16: a topic file in Windows-1252 made every poll fail, and the job-error logger
+    # itself crashed ("--- Logging error ---"), so the log said nothing useful.
+    name = "Gesundheitsb\u00fccher \u2013 100% f\u00fcr %s %(x)s.toml"
+    raw = "caf\u00e9 \u2018draft\u2019".encode("cp1252")
+
+    def broken():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name}: cannot read {raw!r}") from exc
+
+    handler = _Written()
+    logger = logging.getLogger("awareness.scheduler")
+    logger.addHandler(handler)
+    scheduler, _ = make(poll=broken, heartbeat=Heartbeat())
+    scheduler.start()
+    try:
+        assert handler.written.wait(60)
+    finally:
+        scheduler.shutdown(wait=True)
+        logger.removeHandler(handler)
+    text = handler.stream.getvalue()
+    assert text.startswith("ERROR awareness.scheduler: job poll failed: ValueError(")
+    assert name in text and "cannot read b'caf" in text
+    assert 'in broken' in text and "raise ValueError" in text  # the traceback, as text
+    assert "Logging error" not in capsys.readouterr().err
 
 
 @pytest.mark.integration

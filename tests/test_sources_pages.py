@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from datetime import UTC, datetime
 
@@ -304,6 +305,54 @@ def test_a_new_page_in_a_child_sitemap_is_found_while_the_index_is_unchanged(sit
     [outcome] = polling.poll(ctx, ["nt"])
     assert (outcome.status, outcome.new_items) == ("ok", 1)
     assert links(ctx, "nt")["new-a"] == "State of the NHS workforce 2026"
+
+    # Each child is then asked for with its own validators; the index always without any.
+    etags = {path: feeds.routes[path].headers["ETag"] for path in CHILDREN}
+    assert stored_child_etags(ctx) == etags
+    clock.advance(hours=2)
+    since = len(feeds.requests)
+    [outcome] = polling.poll(ctx, ["nt"])
+    assert (outcome.status, outcome.new_items) == ("ok", 0)
+    assert conditional_requests(feeds, since) == {"/sitemap.xml": None, **etags}  # both 304
+
+    # A child that changed is read whole while the other answers 304.
+    extra += "<url><loc>HOST/research/new-b</loc><lastmod>2026-11-25</lastmod></url>"
+    serve_sitemaps(feeds, extra)
+    feeds.routes["/research/new-b"] = Response(page("sitemap-article.html"))
+    clock.advance(hours=2)
+    since = len(feeds.requests)
+    [outcome] = polling.poll(ctx, ["nt"])
+    assert (outcome.status, outcome.new_items) == ("ok", 1) and "new-b" in links(ctx, "nt")
+    assert conditional_requests(feeds, since) == {"/sitemap.xml": None, **etags}
+    changed = feeds.routes["/sitemap.xml?page=1"].headers["ETag"]
+    assert stored_child_etags(ctx) == {**etags, "/sitemap.xml?page=1": changed}
+
+    # Only the children the latest index lists keep validators.
+    index = feeds.routes["/sitemap.xml"].body.decode()
+    feeds.routes["/sitemap.xml"] = Response(re.sub(
+        r"<sitemap>\s*<loc>[^<]*page=2</loc>.*?</sitemap>", "", index, flags=re.S).encode())
+    clock.advance(hours=2)
+    polling.poll(ctx, ["nt"])
+    assert stored_child_etags(ctx) == {"/sitemap.xml?page=1": changed}
+
+
+CHILDREN = ("/sitemap.xml?page=1", "/sitemap.xml?page=2")
+
+
+def stored_child_etags(ctx) -> dict[str, str]:
+    with orm_session(ctx) as session:
+        stored = session.get_one(Source, "nt").child_validators or {}
+    return {"/" + url.split("/", 3)[-1]: pair[0] for url, pair in stored.items()}
+
+
+def conditional_requests(feeds, since: int) -> dict[str, str | None]:
+    """The sitemaps asked for since request ``since``, each with the If-None-Match it sent."""
+    asked = {}
+    for path, headers in feeds.requests[since:]:
+        sent = {name.casefold(): value for name, value in headers.items()}
+        if path.startswith("/sitemap.xml"):
+            asked[path] = sent.get("if-none-match")
+    return asked
 
 
 # ---------------------------------------------------------------- awareness sources test

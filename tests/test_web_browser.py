@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_play
 from sqlalchemy import select
 
 from awareness.service.context import Context
-from awareness.storage.models import Match, Review
-from tests.conftest import orm_session
+from awareness.storage.models import DriverRecordRow, Match, Review
+from tests.conftest import orm_session, orm_writing
 from tests.test_web import PASSWORD, Site, running_site
 
 FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conftest.py)
@@ -274,7 +275,12 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     page.get_by_role("button", name="Save").click()
     assert page.get_by_role("alert").inner_text().startswith("There is a problem")
     check_page(page, "driver-edit-error")
+    with orm_writing(site.ctx) as session:  # its post left the MAP site (issue 16)
+        session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan")).one().gone_at = datetime(
+                2026, 11, 20, 9, tzinfo=UTC)
     page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
+    check_page(page, "driver-gone-from-site")
     page.get_by_role("button", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers")
     assert page.get_by_role("status").inner_text() == "Deleted: Interim NHS People Plan"

@@ -61,14 +61,16 @@ class QuerySyntaxError(AwarenessError):
 
 
 class FetchError(AwarenessError):
-    """Fetching a source failed; ``message`` is one sentence for the source-health page."""
+    """Fetching a source failed; ``message`` is one sentence for the source-health page;
+    ``status`` the HTTP status the server answered with, when it answered."""
 
     def __init__(self, message: str, *, url: str | None = None, retry_after: float | None = None,
-                 gone: bool = False):
+                 gone: bool = False, status: int | None = None):
         self.message = message
         self.url = url
         self.retry_after = retry_after
         self.gone = gone
+        self.status = status
         super().__init__(message)
 
 

@@ -91,8 +91,10 @@ def build_scheduler(*, timezone: str, poll_seconds: int, daily_time: str, weekly
     def on_event(event: Any) -> None:
         if event.code == EVENT_JOB_ERROR:
             heartbeat.job_errors += 1
-            log.error("job %s failed: %r", event.job_id, event.exception,
-                      exc_info=(type(event.exception), event.exception, event.traceback))
+            # APScheduler hands the traceback over already formatted, as text: given as
+            # ``exc_info`` it made the logger itself fail ("--- Logging error ---", issue 16).
+            log.error("job %s failed: %r\n%s", event.job_id, event.exception,
+                      (event.traceback or "").rstrip())
         else:
             log.warning("job %s still running; this run was skipped", event.job_id)
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from awareness.drivers.views import DriverView
 
 
 @cli.group()
@@ -79,8 +85,16 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str, sea
     if as_json:
         emit_json([v.as_json() for v in views])
         return
-    table(["slug", "kind", "source", "tags", "title"],
-           [[v.slug, v.kind, v.source, ", ".join(v.tags), v.title] for v in views])
+    zone = state.ctx.settings.timezone
+    table(["slug", "kind", "source", "tags", "title", "site"],
+          [[v.slug, v.kind, v.source, ", ".join(v.tags), v.title, _site_flag(v, zone)]
+           for v in views])
+
+
+def _site_flag(view: DriverView, zone: tzinfo) -> str:
+    """"gone since <date>" for a record whose page left the MAP site, else nothing."""
+    gone = view.gone_from_site_at
+    return f"gone since {gone.astimezone(zone):%Y-%m-%d}" if gone else ""
 
 
 @drivers.command("show")
@@ -96,6 +110,9 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
         emit_json(view.as_json())
         return
     click.echo(f"{view.title}  [{view.kind}]")
+    if view.gone_from_site_at:
+        click.echo(f"Gone from the MAP site: its page answers 404/410 "
+                   f"({_site_flag(view, state.ctx.settings.timezone)})")
     for key, value in view.fields.items():
         click.echo(f"\n{key.replace('_', ' ').capitalize()}:\n{value}")
 

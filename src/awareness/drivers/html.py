@@ -147,3 +147,46 @@ def looks_like_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html")) or bool(
         re.search(r"<(?:body|article|div|p)\b[^>]*>", head)
     )
+
+
+def post_links(html: str) -> dict[str, str]:
+    """Each post's heading (WordPress marks it ``entry-title``) → the address its heading
+    links to: the post's own page. A heading without a link (a single post's page) maps to
+    "". Headings are keyed by ``heading_key``; the first post of a heading wins."""
+    reader = _PostLinks()
+    reader.feed(html)
+    reader.close()
+    return reader.links
+
+
+def heading_key(text: str) -> str:
+    """A post heading or record title as ``post_links`` keys it: case and spacing ignored."""
+    return " ".join(text.split()).casefold()
+
+
+class _PostLinks(LenientHTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: dict[str, str] = {}
+        self.heading: str | None = None  # the open entry-title element's tag
+        self.text: list[str] = []
+        self.href = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if self.heading is None and "entry-title" in (values.get("class") or "").split():
+            self.heading, self.text, self.href = tag, [], ""
+        elif self.heading is not None and tag == "a" and not self.href:
+            self.href = values.get("href") or ""
+
+    def handle_data(self, data: str) -> None:
+        if self.heading is not None:
+            self.text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag != self.heading:
+            return
+        key = heading_key("".join(self.text))
+        if key:
+            self.links.setdefault(key, self.href)
+        self.heading = None

@@ -34,6 +34,7 @@ class StoredDriver:
     member: str
     published_on: date | None
     review_due_on: date | None
+    gone_at: datetime | None = None  # its page on the MAP site answers 404/410 since then
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class DriverView:
     key_features: list[str]
     linked_items: list[LinkedItem] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    # Since when its own page on the MAP site answers 404 or 410 (kept, never deleted).
+    gone_from_site_at: datetime | None = None
 
     def due_status(self, today: date) -> str:
         """``overdue``, ``due-soon`` (within 60 days), ``current`` or ``no-date``."""
@@ -98,7 +101,7 @@ class DriverView:
     def as_json(self) -> dict[str, object]:
         """Every field as JSON-ready values (dates as ISO text)."""
         data: dict[str, Any] = dict(self.__dict__)
-        for key in ("published_on", "review_due_on"):
+        for key in ("published_on", "review_due_on", "gone_from_site_at"):
             data[key] = data[key].isoformat() if data[key] else None
         data["linked_items"] = [_jsonable(i.__dict__) for i in self.linked_items]
         data["history"] = [_jsonable(h.__dict__) for h in self.history]
@@ -118,7 +121,7 @@ def view_of(stored: StoredDriver, linked: list[LinkedItem] | None = None,
                       dict(record.fields), stored.member, stored.published_on,
                       stored.review_due_on, list(alternative_names(record)),
                       list(bullet_items(record.fields.get("key_features", ""))),
-                      linked or [], history or [])
+                      linked or [], history or [], stored.gone_at)
 
 
 def due_status(due: date | None, today: date) -> str:

@@ -8,9 +8,9 @@ pages — a few per poll, through the same guarded fetcher, one after another.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from awareness.errors import FetchError, ParseError
@@ -37,62 +37,105 @@ log = logging.getLogger(__name__)
 BASELINE_CAP = 5_000
 
 
+# A child sitemap's validators: url → (etag, last_modified), as sources store them.
+ChildValidators = Mapping[str, tuple[str | None, str | None]]
+
+
 @dataclass(frozen=True)
 class Extracted:
-    """Items from a page source; ``complete`` is False when new URLs wait for the next poll."""
+    """Items from a page source; ``complete`` is False when new URLs wait for the next poll.
+    ``child_validators``: a sitemap index's children read now, each with its validators."""
 
     feed: ParsedFeed
     complete: bool = True
+    child_validators: ChildValidators = field(default_factory=dict)
+
+
+@dataclass
+class SitemapRead:
+    """What a sitemap and its children gave: the wanted entries, warnings, the validators of
+    each child read now, and whether some child answered "not modified"."""
+
+    entries: list[SitemapEntry]
+    warnings: list[str]
+    child_validators: dict[str, tuple[str | None, str | None]]
+    unchanged_children: int = 0
 
 
 def extract(ctx: Context, definition: SourceDef, body: bytes, url: str,
-            baseline: bool, seen: AbstractSet[str] = frozenset()) -> Extracted:
+            baseline: bool, seen: AbstractSet[str] = frozenset(),
+            children: ChildValidators | None = None) -> Extracted:
     """The items of a fetched ``html`` or ``sitemap`` source body. Raises ParseError.
 
     ``seen`` holds the normalised links the source has stored or had deleted: a sitemap's
-    pages among them are not fetched again (``seen_links``)."""
+    pages among them are not fetched again (``seen_links``). ``children``: the validators
+    each child sitemap last answered with, for conditional requests."""
     if definition.kind == "html" and definition.html is not None:
         return Extracted(extract_listing(body, url=url, rules=definition.html, now=ctx.now()))
     if definition.kind == "sitemap" and definition.sitemap is not None:
-        return _sitemap_items(ctx, definition.sitemap, body, url, baseline, seen)
+        return _sitemap_items(ctx, definition.sitemap, body, url, baseline, seen,
+                              children or {})
     raise ParseError(f"source kind '{definition.kind}' has no extraction rules")
 
 
-def sitemap_entries(ctx: Context, rules: SitemapRules, body: bytes,
-                    url: str) -> tuple[list[SitemapEntry], list[str]]:
-    """The wanted entries of a sitemap, following an index to its newest child sitemaps."""
+def sitemap_entries(ctx: Context, rules: SitemapRules, body: bytes, url: str,
+                    children: ChildValidators | None = None) -> SitemapRead:
+    """The wanted entries of a sitemap, following an index to its newest child sitemaps.
+
+    Each child is asked for with the validators it last answered with (``children``): one
+    that answers "304 not modified" holds no URL the source has not stored, so its entries
+    are not read again (issue 16). The validators returned are those of the children this
+    index lists and that answered, so they never outgrow the index."""
     now = ctx.now()
     document = parse_sitemap(body, url=url, now=now)
-    entries, warnings = list(document.entries), []
-    children = [c for c in newest_first(document.children) if rules.wants_sitemap(c.loc)]
-    for child in children[:rules.max_sitemaps]:
-        try:
-            fetched = fetch(child.loc, validators=Validators(), policy=ctx.fetch_policy,
-                            resolver=ctx.resolver)
-            entries.extend(parse_sitemap(fetched.body, url=fetched.url, now=now).entries)
-        except (FetchError, ParseError) as exc:
-            warnings.append(f"child sitemap {child.loc}: {exc}")
-    if len(children) > rules.max_sitemaps:
-        warnings.append(f"read the {rules.max_sitemaps} newest of {len(children)} child sitemaps")
-    return newest_first([e for e in entries if rules.wants(e.loc)]), warnings
+    read = SitemapRead(list(document.entries), [], {})
+    wanted = [c for c in newest_first(document.children) if rules.wants_sitemap(c.loc)]
+    for child in wanted[:rules.max_sitemaps]:
+        _read_child(ctx, child.loc, (children or {}).get(child.loc), read)
+    if len(wanted) > rules.max_sitemaps:
+        read.warnings.append(f"read the {rules.max_sitemaps} newest of {len(wanted)} child "
+                             "sitemaps")
+    read.entries = newest_first([e for e in read.entries if rules.wants(e.loc)])
+    return read
+
+
+def _read_child(ctx: Context, loc: str, stored: tuple[str | None, str | None] | None,
+                read: SitemapRead) -> None:
+    try:
+        fetched = fetch(loc, validators=Validators(*(stored or (None, None))),
+                        policy=ctx.fetch_policy, resolver=ctx.resolver)
+        if fetched.status == "not_modified":
+            read.unchanged_children += 1
+        else:
+            read.entries.extend(parse_sitemap(fetched.body, url=fetched.url, now=ctx.now())
+                                .entries)
+    except (FetchError, ParseError) as exc:
+        read.warnings.append(f"child sitemap {loc}: {exc}")
+        return  # no validators kept: the next poll reads it whole
+    if fetched.validators.etag or fetched.validators.last_modified:
+        read.child_validators[loc] = (fetched.validators.etag, fetched.validators.last_modified)
 
 
 def _sitemap_items(ctx: Context, rules: SitemapRules, body: bytes, url: str,
-                   baseline: bool, seen: AbstractSet[str]) -> Extracted:
-    entries, warnings = sitemap_entries(ctx, rules, body, url)
-    if not entries:
+                   baseline: bool, seen: AbstractSet[str],
+                   children: ChildValidators) -> Extracted:
+    read = sitemap_entries(ctx, rules, body, url, {} if baseline else children)
+    entries, warnings = read.entries, read.warnings
+    if not entries and not read.unchanged_children:
         raise ParseError("no URLs in the sitemap match the source's include patterns")
     if baseline:
         # Existing pages are never alerted: record them without reading thousands of pages.
         items = [url_item(entry) for entry in entries[:BASELINE_CAP]]
-        return Extracted(ParsedFeed(items=tuple(items), warnings=tuple(warnings)))
+        return Extracted(ParsedFeed(items=tuple(items), warnings=tuple(warnings)),
+                         child_validators=read.child_validators)
     new = [e for e in entries if normalise_link(e.loc) not in seen]
     items = [_page(ctx, entry, warnings) for entry in new[:rules.max_pages]]
     if len(new) > rules.max_pages:
         warnings.append(f"{len(new) - rules.max_pages} new pages left for the next poll "
                         f"(at most {rules.max_pages} are read per poll)")
     return Extracted(ParsedFeed(items=tuple(items), warnings=tuple(warnings)),
-                     complete=len(new) <= rules.max_pages)
+                     complete=len(new) <= rules.max_pages,
+                     child_validators=read.child_validators)
 
 
 def _page(ctx: Context, entry: SitemapEntry, warnings: list[str]) -> ParsedItem:
@@ -124,7 +167,8 @@ def preview_source(ctx: Context, definition: SourceDef, *, max_pages: int = 3) -
     if definition.kind == "drivers":
         return _preview_records(definition, result)
     if definition.kind == "sitemap" and definition.sitemap is not None:
-        entries, warnings = sitemap_entries(ctx, definition.sitemap, result.body, result.url)
+        read = sitemap_entries(ctx, definition.sitemap, result.body, result.url)
+        entries, warnings = read.entries, read.warnings
         items = [_page(ctx, e, warnings) for e in entries[:max_pages]]
         items += [url_item(e) for e in entries[max_pages:]]
     elif definition.kind == "feed":

@@ -171,24 +171,42 @@ def poll_source(ctx: Context, state: SourceState, run: PollRun,
 def _after_fetch(ctx: Context, state: SourceState, run: PollRun, parser: ParsePool | None,
                  result: FetchResult) -> PollOutcome:
     """Parse and store what the fetch brought (or only note that nothing changed)."""
+    if state.kind == "drivers":
+        return _poll_site(ctx, state, result)
     if result.status == "not_modified":
         return _succeeded(ctx, state, result, None, "not_modified")
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == state.body_hash and state.kind != "sitemap":
         return _succeeded(ctx, state, result, body_hash, "unchanged")
-    if state.kind == "drivers":
-        return _import_records(ctx, state, result, body_hash)
     with reading(ctx.engine) as conn:
         stored = items.stored_entries(conn, state.id)
         tombstones = items.tombstones(conn, state.id)
     try:
-        parsed, complete = _parse(ctx, state, result, stored, tombstones, parser)
+        extracted = _parse(ctx, state, result, stored, tombstones, parser)
     except ParseError as exc:
         return _failed(ctx, state, FetchError(str(exc), url=state.address))
-    if not complete:
-        # New pages wait for the next poll: it must not get "304 not modified".
-        result = replace(result, validators=Validators())
-    return _store(ctx, state, result, body_hash, parsed, stored, tombstones, run)
+    children = extracted.child_validators
+    if not extracted.complete:
+        # New pages wait for the next poll: it must not get "304 not modified", from the
+        # source or from any of its child sitemaps.
+        result, children = replace(result, validators=Validators()), {}
+    return _store(ctx, state, result, body_hash, extracted.feed, stored, tombstones, run,
+                  children if state.kind == "sitemap" else None)
+
+
+def _poll_site(ctx: Context, state: SourceState, result: FetchResult) -> PollOutcome:
+    """A MAP-toolkit page that answered: its records imported when it changed, then the
+    pages of a few records it no longer lists asked for (only after the listing itself
+    answered, so a site that is down flags nothing)."""
+    if result.status == "not_modified":
+        outcome = _succeeded(ctx, state, result, None, "not_modified")
+    else:
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        outcome = (_succeeded(ctx, state, result, body_hash, "unchanged")
+                   if body_hash == state.body_hash
+                   else _import_records(ctx, state, result, body_hash))
+    driver_sites.check_off_listing(ctx, state)
+    return outcome
 
 
 def _import_records(ctx: Context, state: SourceState, result: FetchResult,
@@ -208,15 +226,13 @@ def _import_records(ctx: Context, state: SourceState, result: FetchResult,
 
 
 def _parse(ctx: Context, state: SourceState, result: FetchResult, stored: list[StoredEntry],
-           tombstones: set[str], parser: ParsePool | None) -> tuple[ParsedFeed, bool]:
+           tombstones: set[str], parser: ParsePool | None) -> page_sources.Extracted:
     if state.kind == "feed":
-        return (parser or shared_pool()).parse(result.body, url=result.url,
-                                               content_type=result.content_type,
-                                               now=ctx.now()), True
+        return page_sources.Extracted((parser or shared_pool()).parse(
+            result.body, url=result.url, content_type=result.content_type, now=ctx.now()))
     seen = page_sources.seen_links(stored, tombstones)
-    extracted = page_sources.extract(ctx, _definition(ctx, state.id), result.body, result.url,
-                                     not state.baseline_done, seen)
-    return extracted.feed, extracted.complete
+    return page_sources.extract(ctx, _definition(ctx, state.id), result.body, result.url,
+                                not state.baseline_done, seen, state.child_validators)
 
 
 def _definition(ctx: Context, source_id: str) -> SourceDef:
@@ -228,7 +244,7 @@ def _definition(ctx: Context, source_id: str) -> SourceDef:
 
 def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str,
            parsed: ParsedFeed, stored: list[StoredEntry], tombstones: set[str],
-           run: PollRun) -> PollOutcome:
+           run: PollRun, children: page_sources.ChildValidators | None) -> PollOutcome:
     now = ctx.now()
     baseline = not state.baseline_done
     intent = decide.store_intent(parsed.items, stored, tombstones, now=now, baseline=baseline)
@@ -253,8 +269,17 @@ def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str
             state, etag=result.validators.etag, last_modified=result.validators.last_modified,
             body_hash=body_hash, redirect=_redirect(conn, state, result), now=now,
             max_age=result.max_age, new_items=0 if baseline else len(ids))
-            | decide.SourceChanges(baseline_done=True, warnings=warnings))
+            | decide.SourceChanges(baseline_done=True, warnings=warnings)
+            | _children_changes(children))
     return PollOutcome(state.id, "ok", len(ids), intent.updated, new_matches, baseline)
+
+
+def _children_changes(children: page_sources.ChildValidators | None) -> decide.SourceChanges:
+    """A sitemap's child validators as the column stores them; nothing for other kinds."""
+    if children is None:
+        return decide.SourceChanges()
+    return decide.SourceChanges(child_validators={url: list(pair)
+                                                  for url, pair in children.items()})
 
 
 def _match_new(matcher: ItemMatcher, state: SourceState, new: Sequence[decide.NewItem],

@@ -44,6 +44,8 @@ class SourceState:
     redirect_count: int = 0
     duplicate_of: str | None = None
     recent_items: int | None = None  # new items in the last week (None: not counted)
+    # A sitemap index's children: url → (etag, last_modified) each last answered with.
+    child_validators: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -75,6 +77,7 @@ class SourceChanges(TypedDict, total=False):
     redirect_target: str | None
     redirect_count: int
     duplicate_of: str | None
+    child_validators: dict[str, list[str | None]]
 
 
 @dataclass(frozen=True)

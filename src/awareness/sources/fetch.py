@@ -357,15 +357,16 @@ def _conditional_headers(validators: Validators) -> dict[bytes, bytes]:
 def _status_error(response: httpx.Response, url: str) -> FetchError:
     status = response.status_code
     if status == 410:
-        return FetchError("gone (410)", url=url, gone=True)
+        return FetchError("gone (410)", url=url, gone=True, status=status)
     if status in (429, 503):
         label = "too many requests" if status == 429 else "service unavailable"
         retry_after = parse_retry_after(response.headers.get("retry-after"),
                                         now=datetime.now(UTC))
-        return FetchError(f"{label} ({status})", url=url, retry_after=retry_after)
+        return FetchError(f"{label} ({status})", url=url, retry_after=retry_after,
+                          status=status)
     if status == 403 and "cf-mitigated" in response.headers:
-        return FetchError("blocked by bot protection (403)", url=url)
-    return FetchError(f"HTTP {status}", url=url)
+        return FetchError("blocked by bot protection (403)", url=url, status=status)
+    return FetchError(f"HTTP {status}", url=url, status=status)
 
 
 # --- the fetch -------------------------------------------------------------------------------

@@ -12,18 +12,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from awareness.drivers.records import details
 from awareness.drivers.views import AttentionLink, HistoryEntry, LinkedItem, StoredDriver
 from awareness.model import DriverRecord
-from awareness.storage.models import DriverRecordRow, DriverRecordVersion, Item, Match, MatchDriver
+from awareness.storage.models import (
+    DriverRecordRow,
+    DriverRecordVersion,
+    DriverSitePage,
+    Item,
+    Match,
+    MatchDriver,
+)
 
 _RECORD = (DriverRecordRow.kind, DriverRecordRow.slug, DriverRecordRow.title,
            DriverRecordRow.source, DriverRecordRow.link, DriverRecordRow.impact,
            DriverRecordRow.summary, DriverRecordRow.tags, DriverRecordRow.fields)
 _STORED = select(DriverRecordRow.id, DriverRecordRow.status, DriverRecordRow.member,
-                 DriverRecordRow.published_on, DriverRecordRow.review_due_on, *_RECORD)
+                 DriverRecordRow.published_on, DriverRecordRow.review_due_on,
+                 DriverRecordRow.gone_at, *_RECORD)
 _BY_SLUG = _STORED.where(DriverRecordRow.slug == bindparam("slug"))
 _BY_TITLE = _STORED.order_by(DriverRecordRow.title)
 _IN_SLUG_ORDER = _STORED.order_by(DriverRecordRow.slug)
@@ -75,7 +84,7 @@ def record_from_row(row: Row[Any]) -> DriverRecord:
 
 def _stored(row: Row[Any]) -> StoredDriver:
     return StoredDriver(row.id, record_from_row(row), row.status or "active", row.member or "",
-                        row.published_on, row.review_due_on)
+                        row.published_on, row.review_due_on, row.gone_at)
 
 
 def records_for_linking(conn: Connection) -> list[tuple[int, DriverRecord]]:
@@ -176,3 +185,63 @@ def add_version(conn: Connection, driver_id: int, *, now: datetime, changed_by: 
     """One entry in a record's edit history: who changed what, as {field: [old, new]}."""
     conn.execute(_ADD_VERSION, {"driver_id": driver_id, "changed_at": now,
                                 "changed_by": changed_by, "action": action, "changes": changes})
+
+
+# --- records on a MAP-toolkit site (a ``drivers`` source) -------------------------------------
+
+_BY_SLUGS = _STORED.where(DriverRecordRow.slug.in_(bindparam("slugs", expanding=True)))
+_LATEST_LISTING = (select(func.max(DriverSitePage.listed_at))
+                   .where(DriverSitePage.source_id == bindparam("source_id"))
+                   .scalar_subquery())
+_OFF_LISTING = (
+    _STORED.add_columns(DriverSitePage.url)
+    .join(DriverSitePage, DriverSitePage.driver_id == DriverRecordRow.id)
+    .where(DriverSitePage.source_id == bindparam("source_id"),
+           DriverSitePage.listed_at < _LATEST_LISTING,
+           or_(DriverSitePage.checked_at.is_(None),
+               DriverSitePage.checked_at < bindparam("checked_before")),
+           func.coalesce(DriverRecordRow.status, "active") != "deleted")
+    # Never asked for first, then the longest ago: every record gets its turn.
+    .order_by(DriverSitePage.checked_at.is_not(None), DriverSitePage.checked_at,
+              DriverRecordRow.id)
+    .limit(bindparam("limit")))
+
+
+def drivers_by_slugs(conn: Connection, slugs: Sequence[str]) -> list[StoredDriver]:
+    """The records named by ``slugs`` that exist."""
+    return [_stored(row) for row in conn.execute(_BY_SLUGS, {"slugs": list(slugs)})]
+
+
+def list_on_site(conn: Connection, source_id: str, pages: dict[int, str],
+                 now: datetime) -> None:
+    """Record that ``source_id``'s listing holds the records ``pages`` (row id → their own
+    page's address) at ``now``; a record listed by another source before moves to this one."""
+    insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    for driver_id, url in sorted(pages.items()):
+        values = {"source_id": source_id, "url": url, "listed_at": now, "checked_at": None}
+        conn.execute(insert_(DriverSitePage).values(driver_id=driver_id, **values)
+                     .on_conflict_do_update(index_elements=[DriverSitePage.driver_id],
+                                            set_=values))
+
+
+def off_listing(conn: Connection, source_id: str, *, checked_before: datetime,
+                limit: int) -> list[tuple[StoredDriver, str]]:
+    """At most ``limit`` records ``source_id`` listed before but not in its latest listing,
+    whose page was not asked for since ``checked_before``, each with its page's address."""
+    rows = conn.execute(_OFF_LISTING, {"source_id": source_id,
+                                       "checked_before": checked_before, "limit": limit})
+    return [(_stored(row), row.url) for row in rows]
+
+
+def mark_checked(conn: Connection, driver_ids: Sequence[int], now: datetime) -> None:
+    """The pages of ``driver_ids`` were asked for at ``now``."""
+    if driver_ids:
+        conn.execute(update(DriverSitePage).where(DriverSitePage.driver_id.in_(driver_ids))
+                     .values(checked_at=now))
+
+
+def set_gone(conn: Connection, driver_id: int, gone_at: datetime | None) -> None:
+    """Flag a record as gone from the site since ``gone_at``, or clear the flag (None). Not
+    an update of the record: its text did not change."""
+    conn.execute(update(DriverRecordRow).where(DriverRecordRow.id == driver_id)
+                 .values(gone_at=gone_at))

@@ -80,6 +80,8 @@ class Source(Base):
     redirect_target: Mapped[str | None] = mapped_column(Text)  # last permanent redirect seen
     redirect_count: Mapped[int] = mapped_column(Integer, default=0)  # in a row, to that target
     duplicate_of: Mapped[str | None] = mapped_column(String(64))  # redirected to this source
+    # A sitemap index's children: {url: [etag, last_modified]}, those the latest index listed.
+    child_validators: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Item(Base):
@@ -169,6 +171,19 @@ class DriverRecordRow(Base):
     member: Mapped[str] = mapped_column(String(20), default="", index=True)
     published_on: Mapped[date | None]
     review_due_on: Mapped[date | None]
+    gone_at: Mapped[datetime | None]  # its page on the MAP site answers 404/410 since then
+
+
+class DriverSitePage(Base):
+    """A record's own page on the MAP-toolkit site, as a ``drivers`` source last listed it."""
+
+    __tablename__ = "driver_site_pages"
+
+    driver_id: Mapped[int] = mapped_column(ForeignKey("driver_records.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    listed_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]  # its page last asked for while off the listing
 
 
 class MatchDriver(Base):

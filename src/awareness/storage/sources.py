@@ -24,7 +24,7 @@ from awareness.subscriptions import SourceDef
 _STATE_COLUMNS = (Source.id, Source.publisher, Source.kind, Source.url, Source.interval_minutes,
                   Source.fetch_url, Source.etag, Source.last_modified, Source.body_hash,
                   Source.baseline_done, Source.state, Source.error_count, Source.redirect_target,
-                  Source.redirect_count, Source.duplicate_of)
+                  Source.redirect_count, Source.duplicate_of, Source.child_validators)
 _STATES = select(*_STATE_COLUMNS).where(Source.id.in_(bindparam("ids", expanding=True)))
 _UPDATE = update(Source).where(Source.id == bindparam("source_id"))
 _RECENT = (select(Item.source_id, func.count()).where(
@@ -63,7 +63,9 @@ def _state(row: Row[*tuple[Any, ...]]) -> SourceState:
         last_modified=row.last_modified, body_hash=row.body_hash,
         baseline_done=bool(row.baseline_done), state=row.state,
         error_count=row.error_count or 0, redirect_target=row.redirect_target,
-        redirect_count=row.redirect_count or 0, duplicate_of=row.duplicate_of)
+        redirect_count=row.redirect_count or 0, duplicate_of=row.duplicate_of,
+        child_validators={url: (pair[0], pair[1])
+                          for url, pair in (row.child_validators or {}).items()})
 
 
 def write(conn: Connection, source_id: str, changes: SourceChanges) -> None:
@@ -119,6 +121,7 @@ def save_definitions(conn: Connection, changed: Iterable[SourceDef],
     if moved:
         conn.execute(update(Source).where(Source.id.in_(moved)).values(
             etag=None, last_modified=None, body_hash=None, fetch_url=None,
+            child_validators=None,
             redirect_target=None, duplicate_of=None, redirect_count=0))
     disabled = sorted(disabled)
     if disabled:

@@ -56,8 +56,11 @@ SCHEMAS: dict[str, Schema] = {
                        "stale": {"type": "boolean"}},
                       "A source's fetch health, as `awareness sources list --json` prints it."),
     "Driver": _object({"slug": TEXT, "kind": TEXT, "status": TEXT, "title": TEXT,
-                       "link": TEXT, "review_due_on": MAYBE_TEXT},
-                      "A driver or case-study record, drafts included."),
+                       "link": TEXT, "review_due_on": MAYBE_TEXT,
+                       "gone_from_site_at": MAYBE_WHEN},
+                      "A driver or case-study record, drafts included; "
+                      "`gone_from_site_at`: since when its page on the MAP site answers "
+                      "404 or 410 (the record is kept)."),
     "Subscriber": _object({"id": {"type": ["integer", "null"]}, "email": TEXT, "status": TEXT,
                            "topics": {"type": "array", "items": TEXT}},
                           "A subscriber or a pending sign-up (id null). Personal data."),
