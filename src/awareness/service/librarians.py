@@ -25,7 +25,9 @@ _hasher = PasswordHasher()
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
 MIN_PASSWORD = 12
-NAME = re.compile(r"[A-Za-z0-9._@-]{2,100}")
+# Letters, digits and . _ - for local names; @ ' + too, for single sign-on names, which are
+# user principal names or addresses (jo.o'brien@nhs.net).
+NAME = re.compile(r"[A-Za-z0-9._@'+-]{2,100}")
 # Stored as the password hash of a single sign-on account: not an argon2 hash, so no
 # password ever verifies against it.
 NO_PASSWORD = "!sso"
@@ -128,7 +130,8 @@ def history(ctx: Context) -> list[LibrarianEvent]:
 
 def _check_name(name: str) -> None:
     if not NAME.fullmatch(name):
-        raise AwarenessError("librarian names are 2-100 letters, digits, dots, dashes, @")
+        raise AwarenessError("librarian names are 2-100 letters, digits, dots, dashes "
+                             "(and @ ' + of an address)")
 
 
 def _check_role(role: str) -> None:
