@@ -21,10 +21,11 @@ feeds.
 from __future__ import annotations
 
 import logging
+import warnings
+from types import ModuleType
 from typing import Any
 
 import httpx
-from authlib.integrations.starlette_client import OAuth, OAuthError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -56,12 +57,24 @@ def routes() -> list[Route]:
     return [form_route("/auth/oidc/login", start), Route(CALLBACK, callback)]
 
 
+def _authlib() -> ModuleType:
+    """Authlib's Starlette client, imported only when single sign-on is set up. Authlib warns
+    on import that it uses httpx rather than httpx2 (httpx is our HTTP client) and forces
+    that warning to show; an operator can do nothing about it, so it is not shown."""
+    with warnings.catch_warnings():
+        # Authlib adds its "always" filter when first imported: before ours, so ours wins.
+        import authlib.deprecate  # noqa: F401
+        warnings.filterwarnings("ignore", "The httpx module is deprecated")
+        from authlib.integrations import starlette_client
+    return starlette_client
+
+
 def make_client(settings: Settings) -> Any:
     """Authlib's client for the configured identity provider, or None without one."""
     sso = settings.sso
     if not sso.enabled:
         return None
-    oauth = OAuth()
+    oauth = _authlib().OAuth()
     return oauth.register(
         "idp", client_id=sso.client_id, client_secret=sso.client_secret or None,
         server_metadata_url=f"{sso.issuer}/.well-known/openid-configuration",
@@ -104,7 +117,7 @@ async def callback(request: Request) -> Response:
     request.scope["session"] = dict(authlib_data) if isinstance(authlib_data, dict) else {}
     try:
         token = await client.authorize_access_token(request)
-    except OAuthError as err:
+    except _authlib().OAuthError as err:
         log.warning("single sign-on refused: %s", err.error)
         return _refused(request, 400, INCOMPLETE.format(reason=err.error or "no answer"))
     except httpx.HTTPError as err:
