@@ -9,6 +9,8 @@
     NewMatch     a topic's match on an item, decided, not stored yet
     StoredItem   an item as stored, for listings
     LibrarianLogin  a librarian account as signing in checks it
+    LibrarianInfo   a librarian account as the administrators' page lists it
+    LibrarianEvent  one change to a librarian account, for the history
     ApiTokenInfo    a librarian's API token as listed (never the token itself)
     ServiceCounts   totals for /metrics, read at scrape time (no personal data)
 
@@ -149,6 +151,31 @@ class LibrarianLogin:
     name: str
     password_hash: str = field(repr=False)
     session_version: int
+    role: str = "administrator"
+    sso: bool = False
+
+
+@dataclass(frozen=True)
+class LibrarianInfo:
+    """A librarian account as listed: never its password hash."""
+
+    name: str
+    role: str
+    email: str
+    sso: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LibrarianEvent:
+    """One change to a librarian account: ``added`` or ``role`` (detail "editor → reviewer"),
+    by whom and when."""
+
+    librarian: str
+    action: str
+    detail: str
+    by: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -162,6 +189,7 @@ class ApiTokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    role: str = ""  # the librarian's role now: a token may what its librarian may
 
     @property
     def is_revoked(self) -> bool:

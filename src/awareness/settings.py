@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from awareness.addresses import address_problem
 from awareness.errors import ConfigError
+from awareness.roles import ROLES
 
 
 @dataclass(frozen=True)
@@ -368,12 +369,63 @@ class LogSettings:
         "message, and exception when there is one) for a log collector.")
 
 
+def _group_roles(value: Any) -> tuple[tuple[str, str], ...]:
+    """``GROUP=ROLE`` pairs, comma-separated (or a TOML list of them): which identity-provider
+    group (or app role) gives which role."""
+    pairs = []
+    for part in _list(value):
+        group, sep, role = part.rpartition("=")
+        if not sep or not group.strip() or role.strip() not in ROLES:
+            raise ValueError(f"expected GROUP=ROLE with ROLE one of {', '.join(ROLES)}, "
+                             f"got {part!r}")
+        pairs.append((group.strip(), role.strip()))
+    return tuple(pairs)
+
+
+def _issuer(value: Any) -> str:
+    return _base_url(value).rstrip("/")
+
+
+@dataclass(frozen=True)
+class SsoSettings:
+    """Single sign-on through OpenID Connect (issue 14, item 6; docs/web.md)."""
+
+    issuer: str = setting(
+        "", _issuer,
+        "The identity provider's issuer URL; its discovery document is "
+        "`<issuer>/.well-known/openid-configuration`. Entra ID: "
+        "`https://login.microsoftonline.com/<tenant-id>/v2.0`. Empty: no single sign-on.")
+    name: str = setting("Microsoft", _str,
+                        "What the login page's button says: \"Sign in with <name>\".")
+    client_id: str = setting("", _str, "The application (client) id registered with the "
+                             "identity provider.")
+    client_secret: str = setting("", _str, "The client secret. Environment only.",
+                                 secret=True)
+    scopes: str = setting("openid profile email", _str,
+                          "Scopes asked for (space-separated; `openid` is needed).")
+    group_claim: str = setting(
+        "groups", _str,
+        "The ID token claim that lists the user's groups: `groups` for Entra ID security "
+        "groups (their object ids), `roles` for app roles.")
+    roles: tuple[tuple[str, str], ...] = setting(
+        (), _group_roles,
+        "Which group gives which role: `GROUP=ROLE` pairs, comma-separated (a TOML list of "
+        "such strings in the file), ROLE one of reviewer, editor, administrator. Someone in "
+        "no listed group is refused; someone in several gets the highest role.")
+
+    @property
+    def enabled(self) -> bool:
+        """Is single sign-on configured (an issuer and a client id)?"""
+        return bool(self.issuer and self.client_id)
+
+
 SECTIONS: dict[str, type] = {
     "database": DatabaseSettings, "paths": PathSettings, "mail": MailSettings,
     "web": WebSettings, "schedule": ScheduleSettings, "fetch": FetchSettings,
     "sources": SourcesSettings, "signup": SignupSettings, "library": LibrarySettings,
     "reports": ReportSettings,
     "queue": QueueSettings, "log": LogSettings,
+    "sso": SsoSettings,
 }
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.default, f.metadata["parse"], f.metadata["doc"],
@@ -401,6 +453,7 @@ class Settings:
     reports: ReportSettings
     queue: QueueSettings
     log: LogSettings
+    sso: SsoSettings
     base_dir: Path
     config_path: Path | None = None
 
@@ -557,3 +610,30 @@ def _line_of(path: Path, key: str) -> int | None:
 def documented_names() -> list[str]:
     """Every environment variable name the settings answer to (for the docs test)."""
     return [s.env_name for s in SETTINGS]
+
+
+def effective_values(settings: Settings) -> list[tuple[Setting, str]]:
+    """Every setting with the value in force, as text, for the administrators' settings page;
+    a secret shows only whether it is set, never its value, and a password in a URL (the
+    database's) is masked."""
+    rows = []
+    for declared in SETTINGS:
+        value = getattr(getattr(settings, declared.section), declared.key)
+        if declared.secret:
+            text = "set" if value else "not set"
+        elif isinstance(value, tuple):
+            text = ", ".join("=".join(v) if isinstance(v, tuple) else str(v) for v in value)
+        else:
+            text = _without_password(str(value))
+        rows.append((declared, text))
+    return rows
+
+
+def _without_password(text: str) -> str:
+    """``scheme://user:***@host/…`` for a URL carrying a password; anything else as it is."""
+    parts = urlsplit(text) if "://" in text else None
+    if parts is None or not parts.password:
+        return text
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import click
 
-from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
+from awareness.roles import ROLES
 from awareness.roster import STATUSES, Entry
 from awareness.signup import FREQUENCIES, Choice
 
@@ -102,8 +103,12 @@ def librarians() -> None:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--email", default="", help="Their address, for bulletin reminders and tests.")
+@click.option("--role", type=click.Choice(ROLES), default="reviewer", show_default=True,
+              help="What they may do (docs/web.md, Roles).")
+@as_option
 @pass_state
-def librarians_add(state: State, name: str, password_stdin: bool, email: str) -> None:
+def librarians_add(state: State, name: str, password_stdin: bool, email: str, role: str,
+                   by: str | None) -> None:
     """Create a librarian account (asks for the password)."""
     from awareness.service.librarians import add_librarian, set_email
 
@@ -111,10 +116,40 @@ def librarians_add(state: State, name: str, password_stdin: bool, email: str) ->
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    add_librarian(state.ctx, name, password)
+    add_librarian(state.ctx, name, password, role=role, by=person(by))
     if email:
         set_email(state.ctx, name, email)
-    click.echo(f"librarian {name} added")
+    click.echo(f"librarian {name} added as {role}")
+
+
+@librarians.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@as_option
+@pass_state
+def librarians_set_role(state: State, name: str, role: str, by: str | None) -> None:
+    """Change what a librarian may do (recorded in the accounts' history)."""
+    from awareness.service.librarians import set_role
+
+    changed = set_role(state.ctx, name, role, by=person(by))
+    click.echo(f"{name} is now {role}" if changed else f"{name} was already {role}")
+
+
+@librarians.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def librarians_list(state: State, as_json: bool) -> None:
+    """Every librarian account: name, role, single sign-on or password, address."""
+    from awareness.service.librarians import everyone
+
+    accounts = everyone(state.ctx)
+    if as_json:
+        emit_json([{"name": a.name, "role": a.role, "sso": a.sso, "email": a.email}
+                   for a in accounts])
+        return
+    table(["name", "role", "sign-in", "email"],
+          [[a.name, a.role, "single sign-on" if a.sso else "password", a.email]
+           for a in accounts])
 
 
 @librarians.command("set-email")

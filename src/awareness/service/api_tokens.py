@@ -66,9 +66,10 @@ def revoke(ctx: Context, token_id: int) -> ApiTokenInfo:
     return info
 
 
-def librarian_for(ctx: Context, token: str) -> str | None:
-    """The librarian a presented token belongs to; None for a malformed, unknown or revoked
-    token alike (the caller answers each the same way)."""
+def librarian_for(ctx: Context, token: str) -> tuple[str, str] | None:
+    """The librarian a presented token belongs to and their role (read at each request, so
+    a role change applies to their tokens at once); None for a malformed, unknown or
+    revoked token alike (the caller answers each the same way)."""
     if not SHAPE.fullmatch(token):
         return None
     with reading(ctx.engine) as conn:
@@ -79,4 +80,4 @@ def librarian_for(ctx: Context, token: str) -> str | None:
     if info.last_used_at is None or now - info.last_used_at >= USE_GRANULARITY:
         with writing(ctx.engine) as conn:
             api_tokens.mark_used(conn, info.id, now=now)
-    return info.librarian
+    return info.librarian, info.role

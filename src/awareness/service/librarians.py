@@ -1,7 +1,9 @@
-"""Librarian accounts: create one, sign in, and end every session of one (logout).
+"""Librarian accounts: create one, sign in, change a role, and end every session of one
+(logout). Single sign-on accounts are made and updated by ``sign_in_from_sso``.
 
 Passwords are hashed with argon2id before a write transaction begins: hashing is slow on
-purpose, and a write transaction holds nothing but writes (issue 11).
+purpose, and a write transaction holds nothing but writes (issue 11). Every account made and
+every role changed is recorded with who did it (``history``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from awareness.errors import AwarenessError
+from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import one_address
+from awareness.model import LibrarianEvent, LibrarianInfo
+from awareness.roles import ROLES, is_role
 from awareness.service.context import Context
 from awareness.storage import librarians
 from awareness.storage.db import reading, writing
@@ -21,36 +25,125 @@ _hasher = PasswordHasher()
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
 MIN_PASSWORD = 12
+# Letters, digits and . _ - for local names; @ ' + too, for single sign-on names, which are
+# user principal names or addresses (jo.o'brien@nhs.net).
+NAME = re.compile(r"[A-Za-z0-9._@'+-]{2,100}")
+# Stored as the password hash of a single sign-on account: not an argon2 hash, so no
+# password ever verifies against it.
+NO_PASSWORD = "!sso"
 
 
-def add_librarian(ctx: Context, name: str, password: str) -> None:
-    """Create a librarian account (password hashed with argon2id)."""
-    if not re.fullmatch(r"[A-Za-z0-9._-]{2,100}", name):
-        raise AwarenessError("librarian names are 2-100 letters, digits, dots, dashes")
+def add_librarian(ctx: Context, name: str, password: str, *, role: str = "administrator",
+                  by: str = "") -> None:
+    """Create a librarian account (password hashed with argon2id) holding ``role``.
+    The default is the role every account had before roles existed."""
+    _check_name(name)
+    _check_role(role)
     if len(password) < MIN_PASSWORD:
         raise AwarenessError(f"password too short: use at least {MIN_PASSWORD} characters")
     password_hash = _hasher.hash(password)
     with writing(ctx.engine) as conn:
         if librarians.login_of(conn, name) is not None:
             raise AwarenessError(f"librarian {name!r} already exists")
-        librarians.add_librarian(conn, name, password_hash, now=ctx.now())
+        librarians.add_librarian(conn, name, password_hash, now=ctx.now(), role=role)
+        librarians.record_event(conn, name, "added", f"as {role}", by=by or name,
+                                now=ctx.now())
+
+
+def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
+    """Give ``name`` the role ``role``, recorded in the history; False when they held it
+    already (nothing is recorded then)."""
+    _check_role(role)
+    with writing(ctx.engine) as conn:
+        login = librarians.login_of(conn, name)
+        if login is None:
+            raise NotFound(f"no librarian {name!r}; `awareness librarians list` shows them")
+        if login.role == role:
+            return False
+        librarians.set_role(conn, name, role)
+        librarians.record_event(conn, name, "role", f"{login.role} → {role}", by=by,
+                                now=ctx.now())
+    return True
+
+
+def sign_in_from_sso(ctx: Context, name: str, role: str, email: str) -> tuple[str, int, str]:
+    """Create or update the single sign-on account ``name`` with the role the identity
+    provider's claims give it (at every sign-in, so a group change applies at the next one);
+    (name, session version, role) for the session. An existing password account of the same
+    name becomes a single sign-on account: the identity provider vouches for the name."""
+    _check_name(name)
+    _check_role(role)
+    address = _address_or_none(email)
+    with writing(ctx.engine) as conn:
+        login = librarians.login_of(conn, name)
+        if login is None:
+            librarians.add_librarian(conn, name, NO_PASSWORD, now=ctx.now(), role=role,
+                                     sso=True)
+            librarians.record_event(conn, name, "added", f"as {role} by single sign-on",
+                                    by="single sign-on", now=ctx.now())
+        elif login.role != role:
+            librarians.set_role(conn, name, role)
+            librarians.record_event(conn, name, "role", f"{login.role} → {role}",
+                                    by="single sign-on", now=ctx.now())
+        librarians.set_sso(conn, name, email=address)
+        found = librarians.standing(conn, name)
+    assert found is not None
+    return name, found[0], role
 
 
 def authenticate(ctx: Context, name: str, password: str) -> tuple[str, int] | None:
-    """(name, session version) when the password is right, else None."""
+    """(name, session version) when the password is right, else None. A single sign-on
+    account has no password: it is refused here like a wrong one."""
     with reading(ctx.engine) as conn:
         login = librarians.login_of(conn, name)
     try:
-        _hasher.verify(login.password_hash if login else _DUMMY_HASH, password)
+        _hasher.verify(login.password_hash if login and not login.sso else _DUMMY_HASH,
+                       password)
     except (VerificationError, InvalidHashError):
         return None
-    return (login.name, login.session_version) if login else None
+    return (login.name, login.session_version) if login and not login.sso else None
 
 
 def session_version(ctx: Context, name: str) -> int | None:
     """The librarian's session version, which a cookie must carry; None for an unknown name."""
     with reading(ctx.engine) as conn:
         return librarians.session_version(conn, name)
+
+
+def standing(ctx: Context, name: str) -> tuple[int, str] | None:
+    """The librarian's session version and role; None for an unknown name."""
+    with reading(ctx.engine) as conn:
+        return librarians.standing(conn, name)
+
+
+def everyone(ctx: Context) -> list[LibrarianInfo]:
+    """Every librarian account, by name."""
+    with reading(ctx.engine) as conn:
+        return librarians.everyone(conn)
+
+
+def history(ctx: Context) -> list[LibrarianEvent]:
+    """The latest changes to librarian accounts, newest first."""
+    with reading(ctx.engine) as conn:
+        return librarians.events(conn)
+
+
+def _check_name(name: str) -> None:
+    if not NAME.fullmatch(name):
+        raise AwarenessError("librarian names are 2-100 letters, digits, dots, dashes "
+                             "(and @ ' + of an address)")
+
+
+def _check_role(role: str) -> None:
+    if not is_role(role):
+        raise AwarenessError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+
+
+def _address_or_none(email: str) -> str | None:
+    try:
+        return one_address(email.strip()) if email.strip() else None
+    except ValueError:
+        return None
 
 
 def end_sessions(ctx: Context, name: str) -> None:

@@ -12,13 +12,13 @@ from awareness.model import ApiTokenInfo
 from awareness.storage.models import ApiToken, Librarian
 
 _INFO = (select(ApiToken.id, Librarian.name, ApiToken.label, ApiToken.created_at,
-                ApiToken.last_used_at, ApiToken.revoked_at)
+                ApiToken.last_used_at, ApiToken.revoked_at, Librarian.role)
          .join(Librarian, Librarian.id == ApiToken.librarian_id))
 
 
 def _info(row: Any) -> ApiTokenInfo:
     return ApiTokenInfo(row.id, row.name, row.label, row.created_at, row.last_used_at,
-                        row.revoked_at)
+                        row.revoked_at, row.role)
 
 
 def add(conn: Connection, librarian: str, token_hash: str, label: str, *,

@@ -1,4 +1,5 @@
-"""Librarian accounts (shell: SQL only). Passwords arrive here already hashed."""
+"""Librarian accounts and their history (shell: SQL only). Passwords arrive here already
+hashed."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from awareness.model import LibrarianLogin
+from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
 from awareness.storage.models import Librarian
+from awareness.storage.models import LibrarianEvent as EventRow
 
-_LOGIN = select(Librarian.name, Librarian.password_hash, Librarian.session_version).where(
+_LOGIN = select(Librarian.name, Librarian.password_hash, Librarian.session_version,
+                Librarian.role, Librarian.sso).where(Librarian.name == bindparam("name"))
+_STANDING = select(Librarian.session_version, Librarian.role).where(
     Librarian.name == bindparam("name"))
-_SESSION_VERSION = select(Librarian.session_version).where(Librarian.name == bindparam("name"))
 _ADD = insert(Librarian)
 # One statement, so that two logouts at once both count (no read-modify-write).
 _END_SESSIONS = (update(Librarian).where(Librarian.name == bindparam("librarian"))
@@ -22,18 +25,42 @@ _END_SESSIONS = (update(Librarian).where(Librarian.name == bindparam("librarian"
 def login_of(conn: Connection, name: str) -> LibrarianLogin | None:
     """What signing in as ``name`` checks against, if there is such a librarian."""
     row = conn.execute(_LOGIN, {"name": name}).one_or_none()
-    return LibrarianLogin(row.name, row.password_hash, row.session_version) if row else None
+    return (LibrarianLogin(row.name, row.password_hash, row.session_version, row.role,
+                           bool(row.sso)) if row else None)
 
 
 def session_version(conn: Connection, name: str) -> int | None:
     """The librarian's current session version; None when there is no such librarian."""
-    return conn.scalar(_SESSION_VERSION, {"name": name})
+    found = standing(conn, name)
+    return found[0] if found else None
 
 
-def add_librarian(conn: Connection, name: str, password_hash: str, *, now: datetime) -> None:
+def standing(conn: Connection, name: str) -> tuple[int, str] | None:
+    """The librarian's session version and role (read on every request, so a role change
+    applies at once); None when there is no such librarian."""
+    row = conn.execute(_STANDING, {"name": name}).one_or_none()
+    return (row.session_version, row.role) if row else None
+
+
+def add_librarian(conn: Connection, name: str, password_hash: str, *, now: datetime,
+                  role: str = "administrator", sso: bool = False) -> None:
     """Create an account whose sessions start at version 1."""
     conn.execute(_ADD, {"name": name, "password_hash": password_hash, "session_version": 1,
-                        "created_at": now})
+                        "created_at": now, "role": role, "sso": sso})
+
+
+def set_role(conn: Connection, name: str, role: str) -> None:
+    """Give the librarian ``role``."""
+    conn.execute(update(Librarian).where(Librarian.name == name).values(role=role))
+
+
+def set_sso(conn: Connection, name: str, *, email: str | None) -> None:
+    """Mark the account as signing in through single sign-on (its address from the
+    identity provider, when it gave one)."""
+    values: dict[str, object] = {"sso": True}
+    if email:
+        values["email"] = email
+    conn.execute(update(Librarian).where(Librarian.name == name).values(**values))
 
 
 def end_sessions(conn: Connection, name: str) -> None:
@@ -58,3 +85,26 @@ def emails(conn: Connection, names: Collection[str] | None = None) -> dict[str, 
 def names(conn: Connection) -> list[str]:
     """Every librarian's user name."""
     return list(conn.scalars(select(Librarian.name).order_by(Librarian.name)))
+
+
+def everyone(conn: Connection) -> list[LibrarianInfo]:
+    """Every librarian account, by name."""
+    rows = conn.execute(select(Librarian.name, Librarian.role, Librarian.email, Librarian.sso,
+                               Librarian.created_at).order_by(Librarian.name))
+    return [LibrarianInfo(r.name, r.role, r.email or "", bool(r.sso), r.created_at)
+            for r in rows]
+
+
+def record_event(conn: Connection, librarian: str, action: str, detail: str, *, by: str,
+                 now: datetime) -> None:
+    """Add a line to the accounts' history."""
+    conn.execute(insert(EventRow), {"librarian": librarian, "action": action,
+                                    "detail": detail, "by": by, "at": now})
+
+
+def events(conn: Connection, limit: int = 100) -> list[LibrarianEvent]:
+    """The latest changes to librarian accounts, newest first."""
+    rows = conn.execute(select(EventRow.librarian, EventRow.action, EventRow.detail,
+                               EventRow.by, EventRow.at)
+                        .order_by(EventRow.at.desc(), EventRow.id.desc()).limit(limit))
+    return [LibrarianEvent(r.librarian, r.action, r.detail, r.by, r.at) for r in rows]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -217,6 +218,26 @@ class Librarian(Base):
     # Bumped at logout and password change so that old session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
+    # reviewer | editor | administrator (awareness/roles.py); accounts from before roles
+    # became administrators (migration 0016), so nothing was taken from anyone.
+    role: Mapped[str] = mapped_column(String(20), default="administrator",
+                                      server_default="administrator")
+    # Signs in through OpenID Connect only: its password hash is no hash, so no password
+    # opens it, and its role is set from the identity provider's claims at every sign-in.
+    sso: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class LibrarianEvent(Base):
+    """The history of librarian accounts (issue 14 item 5 and 6): added, role changed."""
+
+    __tablename__ = "librarian_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    librarian: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(30))  # added | role
+    detail: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
 
 
 class ApiToken(Base):

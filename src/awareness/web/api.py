@@ -30,10 +30,11 @@ from awareness.bulletins.build import Issue
 from awareness.bulletins.config import BulletinDef
 from awareness.errors import AwarenessError, NotFound
 from awareness.review import DECISIONS, REVIEWED_STATUSES
+from awareness.roles import allows
 from awareness.roster import STATUSES as SUBSCRIBER_STATUSES
 from awareness.service import api_tokens, bulletins, drivers, listing, review, roster, workbench
 from awareness.web import openapi
-from awareness.web.guards import ctx_of
+from awareness.web.guards import ctx_of, forbidden_message
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ def routes() -> list[Route]:
 
 
 def _token_route(path: str, view: View, method: str = "GET") -> Route:
-    return Route(PREFIX + path, token_only(view), methods=[method])
+    # Every route needs a reviewer (what the API offers: reading, and review decisions);
+    # the check is here so that a route for more (an editor's) says so in one word.
+    return Route(PREFIX + path, token_only(view, needs="reviewer"), methods=[method])
 
 
 class BodyTooLarge(AwarenessError):
@@ -94,16 +97,20 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def token_only(view: View) -> Callable[[Request], Awaitable[Response]]:
-    """Answer 401 without a live token; pass the token's librarian to the view; turn
-    domain errors into JSON errors."""
+def token_only(view: View, needs: str = "reviewer") -> Callable[[Request], Awaitable[Response]]:
+    """Answer 401 without a live token and 403 when its librarian's role is below ``needs``
+    (a token carries its librarian's role, docs/web.md "Roles"); pass the token's librarian
+    to the view; turn domain errors into JSON errors."""
     @functools.wraps(view)
     async def guarded(request: Request) -> Response:
         token = bearer_token(request)
-        librarian = (await run_in_threadpool(api_tokens.librarian_for, ctx_of(request), token)
-                     if token else None)
-        if librarian is None:
+        found = (await run_in_threadpool(api_tokens.librarian_for, ctx_of(request), token)
+                 if token else None)
+        if found is None:
             return error_response(401, UNAUTHORISED, {"www-authenticate": 'Bearer realm="api"'})
+        librarian, role = found
+        if not allows(role, needs):
+            return error_response(403, forbidden_message(role, needs))
         try:
             return await view(request, librarian)
         except NotFound as err:

@@ -37,7 +37,7 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.service import drivers, librarians, people
 from awareness.service.context import Context
-from awareness.web import api, operations
+from awareness.web import api, operations, sso
 from awareness.web import bulletins as bulletin_pages
 from awareness.web import clicks as click_pages
 from awareness.web import dashboard as dashboard_pages
@@ -45,6 +45,7 @@ from awareness.web import digest_view as digest_pages
 from awareness.web import drivers as driver_pages
 from awareness.web import feedback as feedback_pages
 from awareness.web import items as item_pages
+from awareness.web import librarians as librarian_pages
 from awareness.web import reports as report_pages
 from awareness.web import review as review_pages
 from awareness.web import sends as send_pages
@@ -103,6 +104,7 @@ def create_app(ctx: Context) -> Starlette:
     app.state.security = security
     app.state.templates = make_environment(ctx.templates_dir, ctx.settings.timezone)
     app.state.throttle = LoginThrottle()
+    app.state.sso = sso.make_client(ctx.settings)
     operations.prepare(app, ctx)
     app.state.health_checks.append(lambda: _files_check(ctx))
     return app
@@ -125,6 +127,8 @@ def _routes() -> list[Route | Mount]:
         *source_pages.routes(),
         *topic_admin_pages.routes(),
         *send_pages.routes(),
+        *librarian_pages.routes(),
+        *sso.routes(),
         *api.routes(),
         Route("/", home),
         Route("/login", login_form),
@@ -168,7 +172,8 @@ async def login_form(request: Request) -> Response:
     session = security.read_session(request) or new_session()
     flash = security.read_flash(request)
     response = render(request, "login.html", session=session, error=None, flash=flash,
-                      next=next_url if is_safe_next(next_url) else "", name="")
+                      next=next_url if is_safe_next(next_url) else "", name="",
+                      sso_name=_sso_name(request))
     security.write_session(response, session)
     if flash:
         security.clear_flash(response)
@@ -186,7 +191,8 @@ async def login_submit(request: Request) -> Response:
 
     def again(error: str, status: int) -> Response:
         return render(request, "login.html", status_code=status, session=session, error=error,
-                      next=next_url if is_safe_next(next_url) else "", name=name)
+                      next=next_url if is_safe_next(next_url) else "", name=name,
+                      sso_name=_sso_name(request))
 
     if throttle.is_blocked(address, name):
         log.warning("login refused (throttled) for %r from %s", name, address)
@@ -204,6 +210,12 @@ async def login_submit(request: Request) -> Response:
     response = redirect(request, next_url if is_safe_next(next_url) else "/review")
     security.write_session(response, new_session(*result))
     return response
+
+
+def _sso_name(request: Request) -> str:
+    """What the single sign-on button says after "Sign in with"; "" without single sign-on."""
+    settings = ctx_of(request).settings.sso
+    return settings.name if settings.enabled else ""
 
 
 @librarian_only

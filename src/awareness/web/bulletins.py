@@ -29,6 +29,7 @@ from awareness.bulletins.build import DIRECTIONS, Issue, IssueSection
 from awareness.bulletins.config import BulletinDef
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
+from awareness.roles import allows
 from awareness.service import bulletins, librarians, people
 from awareness.service.bulletins import NotEditor
 from awareness.service.context import Context
@@ -37,6 +38,7 @@ from awareness.web.guards import (
     ctx_of,
     current_librarian,
     done,
+    editor_only,
     form_route,
     librarian_only,
     page_with_flash,
@@ -137,7 +139,7 @@ async def list_page(request: Request, session: Session) -> Response:
     return page_with_flash(request, "bulletins.html", session, rows=rows)
 
 
-@librarian_only
+@editor_only
 async def draft_now(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     slug, ctx = str(request.path_params["slug"]), ctx_of(request)
@@ -148,6 +150,12 @@ async def draft_now(request: Request, session: Session) -> Response:
 
 
 # --- librarians: the editor ------------------------------------------------------------------
+
+def _may_edit_issue(bulletin: BulletinDef, session: Session) -> bool:
+    """Does the librarian hold the editor role (or above) and, when the bulletin's file
+    names its editors, is one of them? (docs/web.md, Roles)"""
+    return allows(session.role, "editor") and bulletin.may_edit(str(session.name))
+
 
 def _may_edit(ctx: Context, slug: str, session: Session) -> BulletinDef:
     bulletin = ctx.bulletin(slug)
@@ -181,7 +189,7 @@ async def _editor(request: Request, session: Session, slug: str, number: int, *,
                            error=error, **values)
 
 
-@librarian_only
+@editor_only
 async def edit_page(request: Request, session: Session) -> Response:
     slug, number = _ref(request)
     return await _editor(request, session, slug, number)
@@ -191,7 +199,7 @@ def _action(change: Change) -> Callable[[Request], Awaitable[Response]]:
     """A POST of the editor: check the form, make the change, 303 back to the editor with a
     notice (and an anchor at what changed); a change that does not apply shows the editor
     again with the reason."""
-    @librarian_only
+    @editor_only
     async def view(request: Request, session: Session) -> Response:
         form = await checked_form(request, session)
         slug, number = _ref(request)
@@ -303,7 +311,7 @@ async def preview_page(request: Request, session: Session) -> Response:
     subject, html, text = await run_in_threadpool(bulletins.preview, ctx, slug, number)
     response = page_with_flash(request, "bulletin_preview.html", session, bulletin=bulletin,
                                number=number, subject=subject, html=html, text=text,
-                               may_edit=bulletin.may_edit(str(session.name)))
+                               may_edit=_may_edit_issue(bulletin, session))
     response.headers["content-security-policy"] = PREVIEW_CSP
     return response
 
@@ -334,7 +342,7 @@ async def issue_page(request: Request) -> Response:
     return page_with_flash(request, "bulletin_issue.html", session, bulletin=bulletin,
                            issue=public_view(found), sections=sections,
                            library=ctx.settings.library.name,
-                           may_edit=session is not None and bulletin.may_edit(str(session.name)))
+                           may_edit=session is not None and _may_edit_issue(bulletin, session))
 
 
 def public_view(found: Issue) -> Issue:

@@ -27,7 +27,14 @@ from awareness.service.driver_edits import (
 )
 from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
-from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
+from awareness.web.guards import (
+    checked_form,
+    ctx_of,
+    editor_only,
+    form_route,
+    librarian_only,
+    security_of,
+)
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
@@ -64,7 +71,7 @@ async def attention_page(request: Request, session: Session) -> Response:
     return render(request, "attention.html", session=session, entries=entries, member=member)
 
 
-@librarian_only
+@editor_only
 async def draft(request: Request, session: Session) -> Response:
     """Create a draft record from the match's item, then open it."""
     await checked_form(request, session)
@@ -81,7 +88,7 @@ def form_values(record: DriverView) -> dict[str, str]:
     return {name: lifted.get(name, record.fields.get(name, "")) for name in EDITABLE_FIELDS}
 
 
-@librarian_only
+@editor_only
 async def edit_form(request: Request, session: Session) -> Response:
     """The form that completes or corrects a record."""
     record = await run_in_threadpool(get_driver, ctx_of(request), request.path_params["slug"])
@@ -96,7 +103,7 @@ def _form_layout(record: DriverView) -> dict[str, Any]:
             "long_fields": LONG_FIELDS, "date_fields": DATE_FIELDS}
 
 
-@librarian_only
+@editor_only
 async def edit_save(request: Request, session: Session) -> Response:
     """Save the form; back to the record page with what changed, or the form with the error."""
     form = await checked_form(request, session)
@@ -119,7 +126,7 @@ async def edit_save(request: Request, session: Session) -> Response:
     return response
 
 
-@librarian_only
+@editor_only
 async def delete(request: Request, session: Session) -> Response:
     """Delete the record (kept with its history); back to the list, saying so."""
     await checked_form(request, session)

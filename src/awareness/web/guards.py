@@ -1,5 +1,6 @@
 """What every page module shares: the request's context and security, the signed-in librarian,
-and the two guards, "librarians only" (W11) and "a form from our own page" (W3).
+and the guards: "librarians only" (W11) and its stricter forms "editors" and "administrators"
+(roles, issue 14 item 6: ``awareness/roles.py``), and "a form from our own page" (W3).
 
 These lived in ``app.py``, which the page modules imported while ``app.py`` imported them back
 (issue 11). Here they depend on nothing in ``web/`` but ``pages`` and ``security``, so
@@ -8,6 +9,7 @@ These lived in ``app.py``, which the page modules imported while ``app.py`` impo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from awareness.roles import WHAT_EACH_MAY, allows
 from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.web.pages import redirect, render, route_path
@@ -45,26 +48,55 @@ def security_of(request: Request) -> WebSecurity:
 
 
 async def current_librarian(request: Request) -> Session | None:
-    """The signed-in librarian's session, if its cookie is intact and not logged out since."""
+    """The signed-in librarian's session, with their role, if its cookie is intact and not
+    logged out since."""
     session = security_of(request).read_session(request)
     if session is None or session.name is None:
         return None
-    version = await run_in_threadpool(librarians.session_version, ctx_of(request), session.name)
-    return session if version == session.version else None
+    found = await run_in_threadpool(librarians.standing, ctx_of(request), session.name)
+    if found is None or found[0] != session.version:
+        return None
+    return dataclasses.replace(session, role=found[1])
 
 
-def librarian_only(view: Callable[[Request, Session], Awaitable[Response]]
-                   ) -> Callable[[Request], Awaitable[Response]]:
-    """Send visitors who are not signed in to the login page, then back (W11)."""
-    @functools.wraps(view)
-    async def guarded(request: Request) -> Response:
-        session = await current_librarian(request)
-        if session is None:
-            target = route_path(request) + (f"?{request.url.query}" if request.url.query else "")
-            return redirect(request, f"/login?next={quote(target, safe='')}")
-        return await view(request, session)
+LibrarianView = Callable[[Request, Session], Awaitable[Response]]
 
-    return guarded
+
+def requires(needed: str) -> Callable[[LibrarianView], Callable[[Request], Awaitable[Response]]]:
+    """A guard for views that need the role ``needed`` or above: visitors who are not
+    signed in go to the login page, then back (W11); a librarian whose role is lower gets
+    a 403 page saying which role it needs (before any form is read or anything changes)."""
+    def decorate(view: LibrarianView) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(view)
+        async def guarded(request: Request) -> Response:
+            session = await current_librarian(request)
+            if session is None:
+                query = f"?{request.url.query}" if request.url.query else ""
+                target = route_path(request) + query
+                return redirect(request, f"/login?next={quote(target, safe='')}")
+            if not allows(session.role, needed):
+                raise HTTPException(403, forbidden_message(session.role, needed))
+            return await view(request, session)
+
+        return guarded
+
+    return decorate
+
+
+def forbidden_message(role: str, needed: str) -> str:
+    """The sentence a librarian reads when their role does not allow an action."""
+    return (f"This needs the {needed} role; you are signed in as {_a(role)} {role}, who may "
+            f"{WHAT_EACH_MAY.get(role, 'do nothing')}. An administrator can change your role "
+            "on the Librarians page.")
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+librarian_only = requires("reviewer")
+editor_only = requires("editor")
+administrator_only = requires("administrator")
 
 
 async def checked_form(request: Request, session: Session | None, *,

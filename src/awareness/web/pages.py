@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
+from awareness.roles import allows
 from awareness.topics.highlight import highlight_stored
 from awareness.web.security import Session
 
@@ -94,8 +95,12 @@ def render(request: Request, template: str, *, status_code: int = 200,
     if session and session.name:  # a librarian: tell them what the service cannot read
         values.setdefault("file_problems", request.app.state.ctx.file_problems())
     values.setdefault("file_problems", [])
+    role = session.role if session and session.name else ""
     page = env.get_template(template).render(
         librarian=session.name if session else None,
+        role=role,
+        editor_role=allows(role, "editor"),
+        administrator_role=allows(role, "administrator"),
         csrf=session.csrf if session else "",
         root=root_path(request),
         path=route_path(request),

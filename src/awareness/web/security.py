@@ -25,6 +25,7 @@ from awareness.settings import Settings
 
 SESSION_MAX_AGE = 12 * 60 * 60  # absolute: a cookie is never extended after login
 FLASH_MAX_AGE = 60
+SIGN_IN_MAX_AGE = 10 * 60  # a single sign-on round trip (state, nonce, PKCE verifier)
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 BASE_HEADERS = (
@@ -41,11 +42,14 @@ HSTS = ("strict-transport-security", "max-age=31536000")
 
 @dataclass(frozen=True)
 class Session:
-    """What the session cookie carries. ``name`` is None before login (login-form CSRF only)."""
+    """What the session cookie carries. ``name`` is None before login (login-form CSRF only).
+    ``role`` is not in the cookie: the guards read it from the database with the version on
+    every request, so a role change applies at the librarian's next click."""
 
     csrf: str
     name: str | None = None
     version: int = 0
+    role: str = ""
 
     @property
     def is_librarian(self) -> bool:
@@ -63,6 +67,7 @@ class WebSecurity:
 
     sessions: URLSafeTimedSerializer
     flashes: URLSafeTimedSerializer
+    sign_ins: URLSafeTimedSerializer
     https: bool
     origin: str
 
@@ -73,6 +78,7 @@ class WebSecurity:
         key = settings.secret_key()
         return cls(sessions=URLSafeTimedSerializer(key, salt="session"),
                    flashes=URLSafeTimedSerializer(key, salt="flash"),
+                   sign_ins=URLSafeTimedSerializer(key, salt="sso-sign-in"),
                    https=base.scheme == "https",
                    origin=f"{base.scheme}://{base.netloc}".lower())
 
@@ -133,6 +139,33 @@ class WebSecurity:
 
     def clear_flash(self, response: Response) -> None:
         response.delete_cookie(self.flash_cookie, path="/", secure=self.https, httponly=True,
+                               samesite="lax")
+
+    @property
+    def sign_in_cookie(self) -> str:
+        return self.cookie_name("awareness_sso")
+
+    def read_sign_in(self, request: Request) -> dict[str, object]:
+        """A single sign-on round trip's data (Authlib's state, nonce and PKCE verifier, and
+        where to go after): signed, 10 minutes at most; empty when missing or tampered."""
+        raw = request.cookies.get(self.sign_in_cookie)
+        if not raw:
+            return {}
+        try:
+            data = self.sign_ins.loads(raw, max_age=SIGN_IN_MAX_AGE)
+        except BadSignature:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_sign_in(self, response: Response, data: dict[str, object]) -> None:
+        """SameSite=Lax, so that the identity provider's redirect back (a top-level GET from
+        another site) carries it; HttpOnly, Secure on https, like the session."""
+        response.set_cookie(self.sign_in_cookie, self.sign_ins.dumps(data),
+                            max_age=SIGN_IN_MAX_AGE, path="/", secure=self.https,
+                            httponly=True, samesite="lax")
+
+    def clear_sign_in(self, response: Response) -> None:
+        response.delete_cookie(self.sign_in_cookie, path="/", secure=self.https, httponly=True,
                                samesite="lax")
 
     def is_cross_site(self, request: Request) -> bool:

@@ -19,6 +19,7 @@ from awareness.web.guards import (
     checked_form,
     ctx_of,
     done,
+    editor_only,
     form_route,
     librarian_only,
     page_with_flash,
@@ -51,7 +52,7 @@ async def list_page(request: Request, session: Session) -> Response:
                            kinds=kinds, statuses=SEND_STATUSES)
 
 
-@librarian_only
+@editor_only
 async def retry(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     message_id = int(request.path_params["message_id"])

@@ -22,6 +22,7 @@ from awareness.web.guards import (
     checked_form,
     ctx_of,
     done,
+    editor_only,
     form_route,
     librarian_only,
     page_with_flash,
@@ -72,7 +73,7 @@ async def test_now(request: Request, session: Session) -> Response:
                            report=report, error=None)
 
 
-@librarian_only
+@editor_only
 async def pause(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     source_id = request.path_params["source_id"]
@@ -82,7 +83,7 @@ async def pause(request: Request, session: Session) -> Response:
                 "resume it.")
 
 
-@librarian_only
+@editor_only
 async def resume(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     source_id = request.path_params["source_id"]

@@ -22,6 +22,7 @@ from awareness.web.guards import (
     checked_form,
     ctx_of,
     done,
+    editor_only,
     form_route,
     librarian_only,
     page_with_flash,
@@ -82,7 +83,7 @@ async def subscriber_page(request: Request, session: Session) -> Response:
                            error=None, reason="")
 
 
-@librarian_only
+@editor_only
 async def suspend(request: Request, session: Session) -> Response:
     form = await checked_form(request, session)
     reason = str(form.get("reason", ""))[:MAX_REASON]
@@ -97,7 +98,7 @@ async def suspend(request: Request, session: Session) -> Response:
     return done(request, f"/subscribers/{found.id}", f"Suspended {found.email}.")
 
 
-@librarian_only
+@editor_only
 async def resume(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     found = await run_in_threadpool(roster.resume, ctx_of(request), _id(request),
@@ -105,7 +106,7 @@ async def resume(request: Request, session: Session) -> Response:
     return done(request, f"/subscribers/{found.id}", f"Digests to {found.email} resumed.")
 
 
-@librarian_only
+@editor_only
 async def remove(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     found = await run_in_threadpool(roster.remove, ctx_of(request), _id(request),
@@ -114,13 +115,13 @@ async def remove(request: Request, session: Session) -> Response:
                 f"Unsubscribed {found.email} from every digest.")
 
 
-@librarian_only
+@editor_only
 async def erase_page(request: Request, session: Session) -> Response:
     found = await run_in_threadpool(roster.subscriber, ctx_of(request), _id(request))
     return page_with_flash(request, "subscriber_erase.html", session, subscriber=found)
 
 
-@librarian_only
+@editor_only
 async def erase_submit(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     found = await run_in_threadpool(roster.erase, ctx_of(request), _id(request),
@@ -128,7 +129,7 @@ async def erase_submit(request: Request, session: Session) -> Response:
     return done(request, "/subscribers", f"Erased {found.email} and their digest history.")
 
 
-@librarian_only
+@editor_only
 async def export(request: Request, session: Session) -> Response:
     data = await run_in_threadpool(roster.export, ctx_of(request), _id(request))
     body = json.dumps(data, indent=2, ensure_ascii=False)
@@ -138,12 +139,12 @@ async def export(request: Request, session: Session) -> Response:
 
 # --- adding someone on their behalf ---------------------------------------------------------
 
-@librarian_only
+@editor_only
 async def add_form(request: Request, session: Session) -> Response:
     return _add_page(request, session, email="", chosen={}, error=None)
 
 
-@librarian_only
+@editor_only
 async def add_submit(request: Request, session: Session) -> Response:
     ctx = ctx_of(request)
     titles = roster.titles(ctx)

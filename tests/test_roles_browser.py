@@ -1,0 +1,56 @@
+"""The pages of roles and single sign-on in a real headless Chromium: the login page with its
+"Sign in with …" button, and the administrators' librarians and settings pages, each checked
+with axe-core at 1280 and 390 px (``check_page``) and saved as screenshots to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser
+
+from awareness.service import librarians
+from awareness.service.context import Context
+from tests.test_web import PASSWORD, Site, running_site
+from tests.test_web_browser import Watched, browser, check_page
+
+FIXTURE_TIERS = {"site": "integration"}
+__all__ = ["browser"]  # a fixture, shared
+
+
+@pytest.fixture
+def site(make_context: Callable[..., Context]) -> Iterator[Site]:
+    # The provider is never contacted: these pages only name it.
+    with running_site(make_context, AWARENESS_SSO_ISSUER="https://login.example.org/tenant/v2.0",
+                      AWARENESS_SSO_CLIENT_ID="awareness", AWARENESS_SSO_NAME="NHSmail",
+                      AWARENESS_WEB_SECRET_KEY="never-shown-on-the-settings-page"
+                      ) as running:
+        librarians.add_librarian(running.ctx, "rita", PASSWORD, role="reviewer", by="alice")
+        yield running
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_login_with_sso_and_the_administrators_pages(browser: Browser, site: Site,
+                                                     width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    page.goto(f"{site.url}/login")
+    assert page.get_by_role("button", name="Sign in with NHSmail").is_visible()
+    check_page(page, "login-sso")
+    page.get_by_label("Name").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(f"{site.url}/review")
+    page.get_by_role("link", name="Librarians").click()
+    page.wait_for_url(f"{site.url}/librarians")
+    page.get_by_label("Role of rita").select_option("editor")
+    page.get_by_role("button", name="Change the role of rita").click()
+    page.get_by_text("rita is now an editor.").wait_for()
+    check_page(page, "librarians")
+    page.get_by_role("link", name="Settings in force").click()
+    page.wait_for_url(f"{site.url}/settings")
+    assert "never-shown-on-the-settings-page" not in page.content()
+    check_page(page, "settings")
+    assert watched.problems == []
+    context.close()

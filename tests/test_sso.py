@@ -1,0 +1,168 @@
+"""Single sign-on through OpenID Connect (web/sso.py; docs/web.md "Single sign-on") against a
+real OpenID provider started on 127.0.0.1 (oidc-provider-mock: Authlib's server classes
+behind a Flask app with real endpoints, discovery document, signed ID tokens and JWKS), and
+the awareness app on 127.0.0.1: nothing of the client library is replaced.
+
+One provider and one site serve every case, round trips of a few milliseconds each: an
+editor signs in and lands where they were going; a reviewer signs in and is refused an
+editor's action; the role follows the groups at the next sign-in; someone in no mapped group
+is refused with a page; a tampered or replayed ``state`` is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import httpx
+import oidc_provider_mock
+import pytest
+import werkzeug.serving
+
+from awareness.service import librarians
+from awareness.service.context import Context
+from tests.test_web import PASSWORD, Site, csrf_of, running_site
+
+# The provider calls an Authlib hook that Authlib has deprecated; the warning is the
+# provider's business, and as an error it would be a 500 from the provider's token endpoint.
+pytestmark = [pytest.mark.integration,
+              pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")]
+
+EDITORS, REVIEWERS, OTHERS = "0b8f-editors", "5c1d-reviewers", "9e2a-finance"
+USERS = [
+    oidc_provider_mock.User(sub="ed", claims={
+        "preferred_username": "ed.itor@nhs.net", "email": "ed.itor@nhs.net",
+        "groups": [OTHERS, EDITORS]}),
+    oidc_provider_mock.User(sub="rev", claims={
+        "preferred_username": "rev.iewer@nhs.net", "groups": [REVIEWERS]}),
+    oidc_provider_mock.User(sub="nobody", claims={
+        "preferred_username": "no.body@nhs.net", "groups": [OTHERS]}),
+]
+
+
+@contextmanager
+def openid_provider() -> Iterator[str]:
+    """The provider on 127.0.0.1 in a thread; its issuer URL. It requires a nonce."""
+    app = oidc_provider_mock.app(require_nonce=True, user_claims=USERS)
+    server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def sso_site(make_context: Callable[..., Context]) -> Iterator[tuple[Site, str]]:
+    with openid_provider() as issuer, running_site(
+            make_context, AWARENESS_SSO_ISSUER=issuer, AWARENESS_SSO_CLIENT_ID="awareness",
+            AWARENESS_SSO_CLIENT_SECRET="client-secret", AWARENESS_SSO_NAME="NHSmail",
+            AWARENESS_SSO_ROLES=f"{EDITORS}=editor, {REVIEWERS}=reviewer") as site:
+        yield site, issuer
+
+
+def browser(site: Site) -> httpx.Client:
+    """A client that follows redirects, between our site and the provider, like a browser."""
+    return httpx.Client(base_url=site.url, follow_redirects=True, timeout=30)
+
+
+def to_provider(client: httpx.Client, next_url: str = "") -> httpx.Response:
+    """From the login page's "Sign in with …" button to the provider's authorize page."""
+    page = client.get("/login")
+    assert "Sign in with NHSmail" in page.text
+    return client.post("/auth/oidc/login", data={"csrf": csrf_of(page.text), "next": next_url})
+
+
+def sign_in(client: httpx.Client, sub: str, next_url: str = "") -> httpx.Response:
+    """The whole round trip, following every redirect, as the user ``sub``."""
+    authorize = to_provider(client, next_url)
+    assert authorize.status_code == 200 and "/oauth2/authorize" in str(authorize.url)
+    return client.post(str(authorize.url), data={"sub": sub})
+
+
+def callback_url(client: httpx.Client, sub: str) -> str:
+    """The provider's redirect back to us, not followed."""
+    authorize = to_provider(client)
+    answer = client.post(str(authorize.url), data={"sub": sub}, follow_redirects=False)
+    assert answer.status_code == 302
+    return answer.headers["location"]
+
+
+def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site, str]) -> None:
+    site, issuer = sso_site
+    with browser(site) as client:
+        # The redirect to the provider carries state, nonce and a PKCE challenge.
+        first = to_provider(client)
+        query = parse_qs(urlsplit(str(first.url)).query)
+        assert str(first.url).startswith(f"{issuer}/oauth2/authorize")
+        assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
+        assert query["state"] and query["nonce"]
+        assert query["redirect_uri"] == [f"{site.url}/auth/oidc/callback"]
+
+        landed = sign_in(client, "ed", next_url="/bulletins")
+        assert landed.status_code == 200 and landed.url.path == "/bulletins"
+        assert "ed.itor@nhs.net, editor" in landed.text
+        assert client.get("/sources").status_code == 200
+        assert client.get("/librarians").status_code == 403
+    account = {a.name: a for a in librarians.everyone(site.ctx)}["ed.itor@nhs.net"]
+    assert (account.role, account.sso, account.email) == ("editor", True, "ed.itor@nhs.net")
+    # No password opens a single sign-on account, not even the text stored in its place.
+    assert librarians.authenticate(site.ctx, "ed.itor@nhs.net", librarians.NO_PASSWORD) is None
+
+    with browser(site) as client:
+        landed = sign_in(client, "rev")
+        assert landed.url.path == "/review" and "rev.iewer@nhs.net, reviewer" in landed.text
+        token = csrf_of(client.get("/review").text)
+        refused = client.post(f"/review/{site.ids['good']}/draft", data={"csrf": token})
+        assert refused.status_code == 403 and "needs the editor role" in refused.text
+        assert client.post(f"/review/{site.ids['good']}/approve",
+                           data={"csrf": token}).status_code == 200  # 303, then the queue
+
+    # The groups changed at the provider: the next sign-in takes the new role, recorded.
+    httpx.put(f"{issuer}/users/rev", json={"preferred_username": "rev.iewer@nhs.net",
+                                          "groups": [REVIEWERS, EDITORS]}).raise_for_status()
+    with browser(site) as client:
+        assert "rev.iewer@nhs.net, editor" in sign_in(client, "rev").text
+    changes = [(e.librarian, e.detail, e.by) for e in librarians.history(site.ctx)]
+    assert ("rev.iewer@nhs.net", "reviewer → editor", "single sign-on") in changes
+
+
+def test_no_mapped_group_and_bad_state_are_refused(sso_site: tuple[Site, str]) -> None:
+    site, _ = sso_site
+    with browser(site) as client:
+        refused = sign_in(client, "nobody")
+        assert refused.status_code == 403 and "none of the groups" in refused.text
+        assert "Back to the sign-in page" in refused.text
+        assert client.get("/review").url.path == "/login"
+    assert "no.body@nhs.net" not in {a.name for a in librarians.everyone(site.ctx)}
+
+    with browser(site) as client:
+        url = urlsplit(callback_url(client, "ed"))
+        query = parse_qs(url.query)
+        forged = urlunsplit(url._replace(query=f"code={query['code'][0]}&state=forged"))
+        refused = client.get(forged)
+        assert refused.status_code == 400 and "did not complete" in refused.text
+        assert client.get("/review").url.path == "/login"
+
+    with browser(site) as client:
+        url = callback_url(client, "ed")
+        assert client.get(url).url.path == "/review"  # signed in
+        replayed = client.get(url)
+        assert replayed.status_code == 400 and "did not complete" in replayed.text
+
+
+def test_password_login_stays_and_no_provider_means_no_button(
+        make_context: Callable[..., Context]) -> None:
+    with running_site(make_context) as site, site.client() as client:
+        page = client.get("/login").text
+        assert "Sign in with" not in page
+        answer = client.post("/auth/oidc/login", data={"csrf": csrf_of(page)})
+        assert answer.status_code == 404 and "not set up" in answer.text
+        assert client.post("/login", data={"name": "alice", "password": PASSWORD,
+                                           "csrf": csrf_of(page)}).status_code == 303
