@@ -190,7 +190,7 @@ def floor_rows(new: list[Any]) -> list[list[dict[str, Any]]]:
     from awareness.storage import items as stored_items
 
     now = datetime.now(UTC)
-    names = (*stored_items._NEW_COLUMNS, *stored_items._SHARED_COLUMNS)
+    names = stored_items._ALL_COLUMNS
     return [[dict(zip(names, row, strict=True)) for row in stored_items._rows(
         f"s{i}", store_intent(parsed.items, [], set(), now=now, baseline=False).new, now,
         False)] for i, parsed in enumerate(new)]

@@ -107,7 +107,7 @@ def main() -> None:
     n, now = args.sources, datetime.now(UTC)
     parsed = [parse_feed(feed(i, args.items, 0), url=f"{BASE}/feed/{i}", content_type=None,
                          now=now).items for i in range(n)]
-    names = (*stored_items._NEW_COLUMNS, *stored_items._SHARED_COLUMNS)
+    names = stored_items._ALL_COLUMNS
     rows = [[dict(zip(names, row, strict=True)) for row in stored_items._rows(
         f"s{i}", store_intent(items, [], set(), now=now, baseline=True).new, now, True)]
         for i, items in enumerate(parsed)]

@@ -382,7 +382,8 @@ def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
         intent = decide.store_intent(entries, stored_items.stored_entries(conn, source_id),
                                      stored_items.tombstones(conn, source_id), now=now,
                                      baseline=baseline)
-        ids = stored_items.insert_new(conn, source_id, intent.new, now=now, baseline=baseline)
+        ids = stored_items.insert_new(conn, source_id, intent.new, now=now, baseline=baseline,
+                                      words={})
         stored_items.write_edits(conn, intent.edits)
         new = [KnownItem(id=ids[item.key], key=item.key, link=item.link, title=item.title,
                          summary_text="", published=item.published_at or now, doi=item.doi)

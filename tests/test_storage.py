@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, column, func, insert, inspect, select, table
 
+from awareness.model import ItemText
 from awareness.sources.identity import link_digest, title_digest
 from awareness.storage.db import (
     MIGRATIONS,
@@ -25,7 +27,8 @@ from awareness.storage.db import (
     make_engine,
     upgrade,
 )
-from awareness.storage.models import Base, Item, Source
+from awareness.storage.models import Base, Item, ItemWord, Source
+from awareness.topics.text import ItemWords, document
 
 
 def test_migrations_create_the_models_schema_and_are_idempotent(empty_database_url):
@@ -137,5 +140,54 @@ def test_the_story_keys_migration_fills_every_stored_item(empty_database_url):
         assert stored[2][2] == link_digest("https://pub.example/a")
         command.downgrade(config, "0006")
         assert "link_key" not in {c["name"] for c in inspect(engine).get_columns("items")}
+    finally:
+        engine.dispose()
+
+
+def test_the_item_words_migration_stores_every_stored_items_words(empty_database_url):
+    # Items stored before 0018 get the words polling now stores with new ones, over several
+    # batches: those ``document`` makes of their text, and one item_words row per distinct
+    # (field, word).
+    engine = make_engine(empty_database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    when = datetime(2026, 11, 23, tzinfo=UTC)
+    odd = [("Café “quotes” — King’s Fund", "Long-Term plan: A&E, A&E", '["NHS", "", "Ünï"]'),
+           ("…", "", "[]"), ("", "no title", "null")]
+    wanted = odd + [(f"Item {n}", f"summary {n % 7}", '["Workforce"]') for n in range(1_100)]
+    try:
+        command.upgrade(config, "0017")
+        items = table("items", *(column(name) for name in (
+            "source_id", "key", "title", "summary_html", "summary_text", "categories",
+            "first_seen_at", "baseline")))
+        with engine.begin() as connection:
+            connection.execute(insert(Source), [dict(
+                id="s", name="s", publisher="p", url="https://pub.example/", kind="feed",
+                interval_minutes=60, enabled=True, state="active", baseline_done=True,
+                error_count=0)])
+            connection.execute(insert(items), [
+                dict(source_id="s", key=f"k{n}", title=title, summary_html="",
+                     summary_text=summary, categories=categories, first_seen_at=when,
+                     baseline=False) for n, (title, summary, categories) in enumerate(wanted)])
+        upgrade(engine)
+        with engine.connect() as connection:
+            stored = connection.execute(select(
+                Item.id, Item.title, Item.summary_text, Item.categories, Item.title_words,
+                Item.summary_words, Item.category_words).order_by(Item.id)).all()
+            rows = Counter(connection.execute(select(ItemWord.item_id, ItemWord.field,
+                                                     ItemWord.word)).all())
+        expected_rows: Counter[tuple[int, str, str]] = Counter()
+        for item_id, title, summary, categories, *columns in stored:
+            words = ItemWords.of(document(ItemText(title, summary, tuple(categories or ()))))
+            assert ItemWords.from_columns(*columns) == words
+            expected_rows.update((item_id, {"title": "t", "summary": "s", "category": "c"}[f], w)
+                                 for f, w in words.field_words())
+        assert stored[0][4:] == ("cafe quotes kings fund", "long term plan a e a e",
+                                 "nhs\t\tuni")
+        assert stored[1][4:] == ("", "", "") and len(stored) == len(wanted)
+        assert rows == expected_rows
+        command.downgrade(config, "0017")
+        assert "title_words" not in {c["name"] for c in inspect(engine).get_columns("items")}
     finally:
         engine.dispose()

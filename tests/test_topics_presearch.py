@@ -6,9 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awareness.model import ItemText
-from awareness.topics.presearch import Presearch, anchors, cached_index, naive_match
+from awareness.topics.explain import explain
+from awareness.topics.presearch import (
+    Presearch,
+    anchors,
+    cached_index,
+    naive_match,
+    word_lookup,
+)
 from awareness.topics.query import parse_query
-from awareness.topics.text import WordPattern, document
+from awareness.topics.text import ItemWords, WordPattern, document, source_segment
 
 LEAVES = ["nurse", "nurs*", "leader*", "care", '"long term"', "lo#ng", "c?re", "title:plan",
           "summary:care", "(nurse OR care) NEAR/1 plan", "flu N2 care", "source:kings",
@@ -66,3 +73,22 @@ def test_compiled_profiles_and_the_index_are_reused_until_a_profile_changes() ->
     edited = cached_index((("a", parse_query("leader* OR boards")), ("b", parse_query("nurse"))))
     assert edited is not index
     assert set(edited.match(ItemText("Boards"))) == {"a"}
+
+
+@settings(max_examples=100)
+@given(queries, st.sampled_from(["none", "uk-us"]), items)
+def test_stored_words_and_their_lookup_match_as_the_text_does(text: str, spelling: str,
+                                                              item: ItemText) -> None:
+    # What a dry run over stored words relies on: the document rebuilt from the stored
+    # columns matches exactly as the text's, and every match holds a word of the lookup.
+    query = parse_query(text, spelling)
+    doc = document(item)
+    stored = ItemWords.from_columns(*ItemWords.of(doc).columns())
+    rebuilt = stored.document(source_segment(*item.source.partition(" ")[::2]))
+    hits = query.match_document(doc)
+    assert query.match_document(rebuilt) == hits
+    assert query.score(rebuilt, hits) == query.score(item, hits)
+    assert explain(query, rebuilt) == explain(query, item)
+    lookup = word_lookup(query)
+    if hits and lookup is not None:
+        assert any(lookup.could_hold(word) for word in doc.all_words)

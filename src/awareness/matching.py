@@ -41,6 +41,17 @@ class ArchivedItem:
     candidate: Candidate
 
 
+@dataclass(frozen=True)
+class IndexedItem:
+    """A stored item as a dry run first reads it: its words as polling stored them, or None
+    for an item stored without them (then its text is read and normalised)."""
+
+    id: int
+    source_id: str
+    published: datetime | None
+    words: topic_text.ItemWords | None
+
+
 class ItemMatcher:
     """Matches items against ``topics`` and links each match to ``drivers``."""
 

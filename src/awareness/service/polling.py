@@ -43,7 +43,7 @@ from awareness.storage import drivers as stored_drivers
 from awareness.storage import items, matches, sources, stories
 from awareness.storage.db import reading, writing
 from awareness.subscriptions import SourceDef, Topic
-from awareness.topics.text import OverBudget
+from awareness.topics.text import ItemWords, OverBudget, document, retokenised
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -252,13 +252,20 @@ def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str
     # and nobody should wait for it (issue 11). A first poll is a baseline: never alerted.
     found, too_long = ([], []) if baseline else _match_new(run.matcher, state, intent.new, now)
     warnings = decide.stored_warnings([*parsed.warnings, *too_long], intent.rekeyed)
+    # Stored with the items so a dry run never normalises the archive again; after matching,
+    # ``document`` has them cached (docs/performance.md, "Trying a query over the archive").
+    words = {item.key: ItemWords.of(document(_candidate(state, item).text))
+             for item in intent.new}
+    edits = [replace(edit, changes={**edit.changes, **retokenised(dict(edit.changes))})
+             for edit in intent.edits]
     with writing(ctx.engine) as conn:
         if not baseline and intent.new:
             # Before the insert: new items then get ids in the order stories see them.
             stories.lock(conn)
             run.titles.refresh(conn, now)
-        ids = items.insert_new(conn, state.id, intent.new, now=now, baseline=baseline)
-        items.write_edits(conn, intent.edits)
+        ids = items.insert_new(conn, state.id, intent.new, now=now, baseline=baseline,
+                               words=words)
+        items.write_edits(conn, edits)
         new_matches = 0
         if not baseline:
             stories.join(conn, state.id, _story_items(intent.new, ids, now), now, run.titles)

@@ -13,11 +13,13 @@ from awareness.model import NewMatch
 from awareness.service.context import Context
 from awareness.service.polling import item_matcher
 from awareness.storage import items, matches
+from awareness.storage import sources as stored_sources
 from awareness.storage.db import reading, writing
 from awareness.subscriptions import Topic
 from awareness.topics.explain import explain, hits_as_dicts, lines
+from awareness.topics.presearch import word_lookup
 from awareness.topics.query import Hits, Query
-from awareness.topics.text import OverBudget
+from awareness.topics.text import Document, OverBudget, document, source_segment
 
 _DURATION = re.compile(r"\s*(\d+)\s*([hdw])\s*")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -74,25 +76,41 @@ class TryResult:
 
 def try_query(ctx: Context, query: Query, since: timedelta, *,
               sources: tuple[str, ...] = (), limit: int | None = None) -> TryResult:
-    """Run ``query`` over items first seen in the last ``since``; nothing is stored."""
+    """Run ``query`` over items first seen in the last ``since``; nothing is stored.
+
+    Only the items that hold one of the words every match needs are read, with the words
+    polling stored for them, so nothing is normalised again and the cost follows the
+    candidates, not the archive (docs/performance.md, "Trying a query over the archive").
+    """
     now = ctx.now()
     cutoff = now - since
-    searched: Counter[str] = Counter()
+    lookup = word_lookup(query)
     matched: Counter[str] = Counter()
-    found: list[tuple[ArchivedItem, Hits]] = []
+    found: list[tuple[float, int, Hits, Document]] = []
     with reading(ctx.engine) as conn:
-        for item in items.since(conn, cutoff, sources=sources):
-            text, source_id = item.candidate.text, item.candidate.source_id
-            searched[source_id] += 1
-            hits = query.match(text)
+        searched = items.counts_since(conn, cutoff, sources=sources)
+        segments = {source_id: source_segment(publisher, source_id)
+                    for source_id, publisher in stored_sources.publishers(conn).items()}
+        whole = [source_id for source_id, segment in segments.items()
+                 if lookup and any(lookup.could_hold(word) for word in segment)]
+        indexed = list(items.words_since(conn, cutoff, sources=sources, lookup=lookup,
+                                         whole_sources=whole))
+        unindexed = items.archived(conn, [item.id for item in indexed if item.words is None])
+        for item in indexed:
+            doc = item.words.document(segments[item.source_id]) if item.words else \
+                document(unindexed[item.id].candidate.text)
+            hits = query.match_document(doc)
             if hits:
-                matched[source_id] += 1
-                found.append((item, hits))
-    total = sum(searched.values())
-    results = [_tried(query, item, hits, now) for item, hits in found]
-    results.sort(key=lambda m: (-m.score, m.item_id))
+                matched[item.source_id] += 1
+                found.append((query.score(doc, hits, published=item.published, now=now),
+                              item.id, hits, doc))
+        found.sort(key=lambda match: (-match[0], match[1]))
+        shown = found[:limit] if limit else found
+        stored = items.archived(conn, [item_id for _, item_id, _, _ in shown])
     per_source = {s: (matched[s], searched[s]) for s in sorted(searched)}
-    return TryResult(query.text, cutoff, total, results[:limit] if limit else results, per_source)
+    return TryResult(query.text, cutoff, sum(searched.values()),
+                     [_tried(query, score, stored[item_id], hits, doc)
+                      for score, item_id, hits, doc in shown], per_source)
 
 
 @dataclass(frozen=True)
@@ -114,13 +132,14 @@ class RematchResult:
         return dict(self.__dict__)
 
 
-def _tried(query: Query, item: ArchivedItem, hits: Hits, now: datetime) -> TriedMatch:
-    # The score polling stores (``Query.score``), so the review page and this dry run agree
-    # on one item (issue 14: they once differed, as this one weighed words by rarity).
+def _tried(query: Query, score: float, item: ArchivedItem, hits: Hits,
+           doc: Document) -> TriedMatch:
+    # ``score`` is the one polling stores (``Query.score``), so the review page and this dry
+    # run agree on one item (issue 14: they once differed, as this one weighed words by
+    # rarity). Only the matches shown are read in full and explained.
     c = item.candidate
     return TriedMatch(item.id, c.source_id, c.text.title, c.link, c.text.summary, c.published,
-                      query.score(c.text, hits, published=c.published, now=now), hits,
-                      tuple(lines(explain(query, c.text), holding_only=True)))
+                      score, hits, tuple(lines(explain(query, doc), holding_only=True)))
 
 
 def rematch(ctx: Context, topic: Topic, since: timedelta) -> RematchResult:

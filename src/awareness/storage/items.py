@@ -7,22 +7,39 @@ The hot part of a poll, so it stays out of the ORM: column reads, one batched
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    FromClause,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from awareness.errors import AwarenessError, NotFound
-from awareness.matching import ArchivedItem, Candidate
+from awareness.matching import ArchivedItem, Candidate, IndexedItem
 from awareness.model import ItemText, StoredItem
 from awareness.sources import identity
 from awareness.sources.decide import ItemEdit, NewItem, StoredEntry, tombstone_keys
 from awareness.storage import matches
-from awareness.storage.models import DeliveryItem, Item, ItemTombstone, Source
+from awareness.storage.models import DeliveryItem, Item, ItemTombstone, ItemWord, Source
+from awareness.topics.presearch import WordLookup
+from awareness.topics.text import ItemWords
 
 _STORED = select(Item.id, Item.key, Item.link, Item.title, Item.summary_text, Item.story_id,
                  Item.published_at, Item.first_seen_at, Item.doi, Item.summary_html,
@@ -32,7 +49,12 @@ _TOMBSTONES = select(ItemTombstone.key).where(ItemTombstone.source_id == bindpar
 _NEW_COLUMNS = ("key", "guid", "title", "link", "summary_html", "summary_text", "categories",
                 "published_at", "doi", "link_key", "title_key", "updated_at")
 _SHARED_COLUMNS = ("source_id", "first_seen_at", "baseline", "story_id")
+# The item's normalised words (topics.text.ItemWords.columns), NULL when not given.
+_WORD_COLUMNS = ("title_words", "summary_words", "category_words")
+_ALL_COLUMNS = (*_NEW_COLUMNS, *_SHARED_COLUMNS, *_WORD_COLUMNS)
 _new_values = attrgetter(*_NEW_COLUMNS)
+_NO_WORDS = (None, None, None)
+FIELD_CODES = {"title": "t", "summary": "s", "category": "c"}
 
 
 def stored_entries(conn: Connection, source_id: str) -> list[StoredEntry]:
@@ -50,31 +72,53 @@ def tombstones(conn: Connection, source_id: str) -> set[str]:
 
 
 def insert_new(conn: Connection, source_id: str, items: Sequence[NewItem], *, now: datetime,
-               baseline: bool) -> dict[str, int]:
-    """Insert ``items``, skipping keys already stored (a concurrent poll of the same source
-    may have stored some first: ON CONFLICT keeps one copy, RELIABILITY D9). The ids of the
-    rows this call inserted, by key: only those are new."""
+               baseline: bool, words: Mapping[str, ItemWords]) -> dict[str, int]:
+    """Insert ``items`` with their normalised ``words`` (by key), skipping keys already stored
+    (a concurrent poll of the same source may have stored some first: ON CONFLICT keeps one
+    copy, RELIABILITY D9). The ids of the rows this call inserted, by key: only those are
+    new, and only their words are indexed."""
     if not items:
         return {}
-    rows = _rows(source_id, items, now, baseline)
-    if conn.dialect.name == "sqlite":
-        return _insert_sqlite(conn, rows)
-    return _insert_core(conn, rows)
+    rows = _rows(source_id, items, now, baseline, words)
+    sqlite = conn.dialect.name == "sqlite"
+    ids = _insert_sqlite(conn, rows) if sqlite else _insert_core(conn, rows)
+    _index_words(conn, [(item_id, field, word) for key, item_id in ids.items()
+                        if key in words for field, word in words[key].field_words()])
+    return ids
 
 
-def _rows(source_id: str, items: Sequence[NewItem], now: datetime,
-          baseline: bool) -> list[tuple[Any, ...]]:
-    """Each item's values in the order of ``_NEW_COLUMNS`` then ``_SHARED_COLUMNS``."""
+def _rows(source_id: str, items: Sequence[NewItem], now: datetime, baseline: bool,
+          words: Mapping[str, ItemWords] | None = None) -> list[tuple[Any, ...]]:
+    """Each item's values in the order of ``_ALL_COLUMNS``."""
     shared = (source_id, now, baseline, None)
-    return [(*_new_values(item), *shared) for item in items]
+    words = words or {}
+    return [(*_new_values(item), *shared,
+             *(words[item.key].columns() if item.key in words else _NO_WORDS))
+            for item in items]
+
+
+def _index_words(conn: Connection, rows: list[tuple[int, str, str]]) -> None:
+    """Insert (item id, field, word) rows into ``item_words``."""
+    if not rows:
+        return
+    values = [(word, item_id, FIELD_CODES[field]) for item_id, field, word in rows]
+    if conn.dialect.name == "sqlite":  # the driver's executemany, as _insert_sqlite
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany("INSERT INTO item_words (word, item_id, field) VALUES (?, ?, ?)",
+                               values)
+        finally:
+            cursor.close()
+        return
+    conn.execute(insert(ItemWord), [{"word": word, "item_id": item_id, "field": field}
+                                    for word, item_id, field in values])
 
 
 def _insert_core(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, int]:
     """One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (batched by SQLAlchemy)."""
     make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = make(Item).on_conflict_do_nothing().returning(Item.id, Item.key)
-    names = (*_NEW_COLUMNS, *_SHARED_COLUMNS)
-    values = [_json_ready(dict(zip(names, row, strict=True))) for row in rows]
+    values = [_json_ready(dict(zip(_ALL_COLUMNS, row, strict=True))) for row in rows]
     return {key: item_id for item_id, key in conn.execute(statement, values)}
 
 
@@ -91,7 +135,7 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, i
     can write until it ends, so the rows with ids above the largest before the insert are
     exactly the ones it inserted. (SQLite's ``executemany`` returns no ``RETURNING`` rows.)
     """
-    names = (*_NEW_COLUMNS, *_SHARED_COLUMNS)
+    names = _ALL_COLUMNS
     processors = _bind_processors(conn.dialect, names)
     values = [tuple(value if process is None else process(
         list(value) if name == "categories" else value)
@@ -116,9 +160,27 @@ def _bind_processors(dialect: Dialect, columns: tuple[str, ...]) -> list[Any]:
 
 
 def write_edits(conn: Connection, edits: Iterable[ItemEdit]) -> None:
-    """Apply edits to stored items (changed columns only)."""
+    """Apply edits to stored items (changed columns only). An edit that carries a field's
+    stored words (``title_words``, ``summary_words``: topics.text.retokenised) replaces that
+    field's rows in ``item_words`` too, for an item whose words are stored (one without
+    stays without, and is read as text)."""
     for edit in edits:
-        conn.execute(update(Item).where(Item.id == edit.item_id).values(**edit.changes))
+        changes = {k: v for k, v in edit.changes.items() if k not in _WORD_COLUMNS}
+        words = {k: v for k, v in edit.changes.items() if k in _WORD_COLUMNS}
+        conn.execute(update(Item).where(Item.id == edit.item_id).values(**changes))
+        if words and conn.execute(update(Item).where(
+                Item.id == edit.item_id, Item.title_words.is_not(None)).values(**words)
+                ).rowcount:
+            _replace_words(conn, edit.item_id, words)
+
+
+def _replace_words(conn: Connection, item_id: int, columns: Mapping[str, str]) -> None:
+    for column, field in (("title_words", "title"), ("summary_words", "summary")):
+        if column in columns:
+            conn.execute(delete(ItemWord).where(ItemWord.item_id == item_id,
+                                                ItemWord.field == FIELD_CODES[field]))
+            _index_words(conn, [(item_id, field, word)
+                                for word in dict.fromkeys(columns[column].split())])
 
 
 def newest(conn: Connection, *, source: str | None = None, limit: int = 50,
@@ -138,24 +200,98 @@ def newest(conn: Connection, *, source: str | None = None, limit: int = 50,
             for row in conn.execute(query)]
 
 
+_ARCHIVED = (Item.id, Item.source_id, Item.title, Item.link, Item.summary_text, Item.categories,
+             Item.published_at, Item.baseline, Source.publisher)
+
+
 def since(conn: Connection, first_seen: datetime, *,
           sources: Sequence[str] = ()) -> Iterator[ArchivedItem]:
     """Items first seen at or after ``first_seen`` (of ``sources`` when given), oldest first,
     read in batches."""
-    query = (select(Item.id, Item.source_id, Item.title, Item.link, Item.summary_text,
-                    Item.categories, Item.published_at, Item.baseline, Source.publisher)
-             .join(Source, Source.id == Item.source_id)
+    query = (select(*_ARCHIVED).join(Source, Source.id == Item.source_id)
              .where(Item.first_seen_at >= first_seen).order_by(Item.id))
     if sources:
         query = query.where(Item.source_id.in_(sources))
     for row in conn.execution_options(yield_per=500).execute(query):
-        # The same fields polling matches against, so a dry run predicts live matching.
-        text = ItemText(title=row.title, summary=row.summary_text,
-                        categories=tuple(row.categories or ()),
-                        source=f"{row.publisher} {row.source_id}")
-        yield ArchivedItem(row.id, bool(row.baseline), Candidate(
-            text, source_id=row.source_id, publisher=row.publisher, link=row.link,
-            published=row.published_at))
+        yield _archived(row)
+
+
+def _archived(row: Any) -> ArchivedItem:
+    # The same fields polling matches against, so a dry run predicts live matching.
+    text = ItemText(title=row.title, summary=row.summary_text,
+                    categories=tuple(row.categories or ()),
+                    source=f"{row.publisher} {row.source_id}")
+    return ArchivedItem(row.id, bool(row.baseline), Candidate(
+        text, source_id=row.source_id, publisher=row.publisher, link=row.link,
+        published=row.published_at))
+
+
+def counts_since(conn: Connection, first_seen: datetime, *,
+                 sources: Sequence[str] = ()) -> dict[str, int]:
+    """How many items each source first saw at or after ``first_seen``."""
+    query = (select(Item.source_id, func.count()).where(Item.first_seen_at >= first_seen)
+             .group_by(Item.source_id))
+    if sources:
+        query = query.where(Item.source_id.in_(sources))
+    return {source_id: count for source_id, count in conn.execute(query)}
+
+
+def words_since(conn: Connection, first_seen: datetime, *, sources: Sequence[str] = (),
+                lookup: WordLookup | None,
+                whole_sources: Collection[str] = ()) -> Iterator[IndexedItem]:
+    """Items first seen at or after ``first_seen`` (of ``sources`` when given), oldest first,
+    each with its stored words (None if they are not stored), and nothing of its text. With a
+    ``lookup``, only the items holding one of its words, those of ``whole_sources`` and those
+    without stored words: read through ``item_words``, so the cost follows the candidates,
+    not the archive; without one, every item."""
+    if lookup is None:
+        rows: FromClause = Item.__table__
+    else:
+        found = _holding(lookup, whole_sources)
+        rows = found.join(Item, Item.id == found.c.id)
+    query = (select(Item.id, Item.source_id, Item.published_at, *_WORDS).select_from(rows)
+             .where(Item.first_seen_at >= first_seen).order_by(Item.id))
+    if sources:
+        query = query.where(Item.source_id.in_(sources))
+    for row in conn.execution_options(yield_per=500).execute(query):
+        words = None if row.title_words is None else ItemWords.from_columns(
+            row.title_words, row.summary_words or "", row.category_words or "")
+        yield IndexedItem(row.id, row.source_id, row.published_at, words)
+
+
+def archived(conn: Connection, ids: Sequence[int]) -> dict[int, ArchivedItem]:
+    """The items with these ids, as ``since`` reads them, by id (read 500 ids at a time)."""
+    found: dict[int, ArchivedItem] = {}
+    query = select(*_ARCHIVED).join(Source, Source.id == Item.source_id)
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(query.where(Item.id.in_(ids[start:start + 500]))):
+            found[row.id] = _archived(row)
+    return found
+
+
+_WORDS = (Item.title_words, Item.summary_words, Item.category_words)
+
+
+def _holding(lookup: WordLookup, whole_sources: Collection[str]) -> Subquery:
+    """The ids of the items holding a word of ``lookup``, of ``whole_sources``, or without
+    stored words (the partial index ``ix_items_unindexed``)."""
+    words: list[ColumnElement[bool]] = [ItemWord.word.in_(sorted(lookup.exact))] \
+        if lookup.exact else []
+    words += [_prefixed(prefix) for prefix in sorted(lookup.prefixes)]
+    parts = [select(Item.id).where(Item.title_words.is_(None))]
+    if words:
+        parts.append(select(ItemWord.item_id.label("id")).where(or_(*words)))
+    if whole_sources:
+        parts.append(select(Item.id).where(Item.source_id.in_(sorted(whole_sources))))
+    return union(*parts).subquery()
+
+
+def _prefixed(prefix: str) -> ColumnElement[bool]:
+    """``word`` starts with ``prefix``, as a range of the index (byte order: models.WORD)."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return ItemWord.word >= prefix
+    return and_(ItemWord.word >= prefix, ItemWord.word < prefix[:-1] + chr(last + 1))
 
 
 def delete_item(conn: Connection, item_id: int, *, now: datetime) -> None:

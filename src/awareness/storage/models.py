@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -95,6 +96,10 @@ class Item(Base):
         *(Index(f"ix_items_{name}", name, sqlite_where=text(f"{name} IS NOT NULL"),
                 postgresql_where=text(f"{name} IS NOT NULL"))
           for name in ("doi", "link_key", "title_key", "story_id")),
+        # Items whose words are not stored (written by something other than polling): a dry
+        # run normalises these itself; normally the index is empty (migration 0018).
+        Index("ix_items_unindexed", "id", sqlite_where=text("title_words IS NULL"),
+              postgresql_where=text("title_words IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -117,8 +122,31 @@ class Item(Base):
     # title_digest), so that stories are found through an index: links are too long for one.
     link_key: Mapped[str | None] = mapped_column(String(32))
     title_key: Mapped[str | None] = mapped_column(String(32))
+    # The normalised words of the title, summary and categories (topics.text.ItemWords), so
+    # trying a query over the archive does not normalise it again (migration 0018).
+    title_words: Mapped[str | None] = mapped_column(Text)
+    summary_words: Mapped[str | None] = mapped_column(Text)
+    category_words: Mapped[str | None] = mapped_column(Text)
 
     source: Mapped[Source] = relationship()
+
+
+# Byte order on PostgreSQL as on SQLite, so a prefix is a range of the index (``leader*`` is
+# ``word >= 'leader' AND word < 'leades'``), whatever the database's own collation.
+WORD = Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+
+
+class ItemWord(Base):
+    """One distinct word of one field of an item (field ``t`` title, ``s`` summary, ``c``
+    category): what finds the items a query may match without reading the others."""
+
+    __tablename__ = "item_words"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    word: Mapped[str] = mapped_column(WORD, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+    field: Mapped[str] = mapped_column(String(1), primary_key=True)
 
 
 class Match(Base):

@@ -92,6 +92,11 @@ def addresses(conn: Connection, *, besides: str) -> dict[str, str]:
     return {normalise_link(fetch_url or url): other for other, fetch_url, url in rows}
 
 
+def publishers(conn: Connection) -> dict[str, str]:
+    """Each source's publisher, by source id."""
+    return {row.id: row.publisher for row in conn.execute(select(Source.id, Source.publisher))}
+
+
 def definitions(conn: Connection) -> dict[str, StoredDefinition]:
     """The stored definition of every source, by id."""
     rows = conn.execute(select(Source.id, Source.url, Source.name, Source.publisher,

@@ -24,9 +24,11 @@ class Clause:
     parts: tuple[Clause, ...] = ()
 
 
-def explain(query: Query, item: ItemText) -> Clause:
-    """The explanation of matching ``item`` against ``query``, clause by clause."""
-    return _clause(query.ast, document(item), DEFAULT_FIELDS)
+def explain(query: Query, item: ItemText | Document) -> Clause:
+    """The explanation of matching ``item`` (or its ``Document``) against ``query``, clause
+    by clause."""
+    doc = item if isinstance(item, Document) else document(item)
+    return _clause(query.ast, doc, DEFAULT_FIELDS)
 
 
 def _clause(node: Node, doc: Document, fields: tuple[str, ...]) -> Clause:

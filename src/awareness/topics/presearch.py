@@ -60,6 +60,41 @@ def _best(options: Iterable[Anchors | None]) -> Anchors | None:
     return min(usable, key=_cost) if usable else None
 
 
+@dataclass(frozen=True)
+class WordLookup:
+    """What to look up in an index of stored words to find every item a query may match: the
+    exact words, and the prefixes of the truncations and wildcard words, of its anchor set.
+
+    An item none of whose words is one of ``exact`` or starts with one of ``prefixes``
+    cannot match (a superset of the matches, as ``Presearch.candidates``)."""
+
+    exact: frozenset[str]
+    prefixes: frozenset[str]
+
+    def could_hold(self, word: str) -> bool:
+        """Would an item with ``word`` be among the candidates?"""
+        return word in self.exact or word.startswith(tuple(self.prefixes))
+
+
+def word_lookup(query: Query) -> WordLookup | None:
+    """The lookup that finds ``query``'s candidates; None when every item is one (a query
+    whose every match may hold no word of its own: only NOT, or a wildcard word with no
+    letter before its first wildcard)."""
+    found = anchors(query.ast)
+    if found is None:
+        return None
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    for pattern in found:
+        if pattern.truncated or pattern.wild:
+            prefixes.update(pattern.prefixes())
+        else:
+            exact.update(pattern.spellings())
+    if "" in prefixes:
+        return None
+    return WordLookup(frozenset(exact), frozenset(prefixes))
+
+
 @dataclass
 class Presearch(Generic[K]):
     """An index of profiles (``key`` → Query) by their anchor words."""

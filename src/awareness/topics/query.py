@@ -71,9 +71,9 @@ class Query:
         data = f"{self.spelling}\n{self.text.strip()}".encode()
         return hashlib.sha256(data).hexdigest()[:16]
 
-    def score(self, item: ItemText, hits: Hits, *, published: datetime | None = None,
-              now: datetime | None = None) -> float:
-        """The relevance of a match of ``item`` (see ``ranking.score``)."""
+    def score(self, item: ItemText | Document, hits: Hits, *,
+              published: datetime | None = None, now: datetime | None = None) -> float:
+        """The relevance of a match of ``item`` or its ``Document`` (``ranking.score``)."""
         return ranking.score(hits, item, published=published, now=now)
 
 

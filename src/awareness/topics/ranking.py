@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from awareness.model import Hit, ItemText
-from awareness.topics.text import document
+from awareness.topics.text import Document, document
 
 K1 = 1.2
 B = 0.75
@@ -25,10 +25,11 @@ TYPICAL_LENGTH = {"title": 10.0, "summary": 40.0, "category": 2.0, "source": 4.0
 RECENCY_SCALE_DAYS = 30.0
 
 
-def relevance(hits: Iterable[Hit], item: ItemText,
+def relevance(hits: Iterable[Hit], item: ItemText | Document,
               idf: Callable[[str], float] | None = None) -> float:
-    """The BM25-style relevance of the hits of a match of ``item`` (no recency)."""
-    doc = document(item)
+    """The BM25-style relevance of the hits of a match of ``item`` (no recency); ``item`` may
+    be already normalised."""
+    doc = item if isinstance(item, Document) else document(item)
     total = 0.0
     for field, word in dict.fromkeys((hit.field, hit.word) for hit in hits):
         segments = doc.segments.get(field, ())
@@ -56,7 +57,7 @@ def recency(published: datetime | None, now: datetime | None) -> float:
     return 0.999 * math.exp(-age_days / RECENCY_SCALE_DAYS)
 
 
-def score(hits: Iterable[Hit], item: ItemText, *, published: datetime | None = None,
+def score(hits: Iterable[Hit], item: ItemText | Document, *, published: datetime | None = None,
           now: datetime | None = None, idf: Callable[[str], float] | None = None) -> float:
     """Relevance rounded to 0.01, plus a recency tie-break below 0.005."""
     return round(relevance(hits, item, idf), 2) + 0.005 * recency(published, now)

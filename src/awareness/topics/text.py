@@ -63,8 +63,9 @@ class Document:
 
     def __init__(self, segments: dict[str, Segments]):
         self.segments = segments
+        # Most fields are one segment: a frozenset of it directly (a dry run builds thousands).
         self.vocabulary = {
-            name: frozenset(word for segment in parts for word in segment)
+            name: frozenset(parts[0]) if len(parts) == 1 else frozenset().union(*parts)
             for name, parts in segments.items()
         }
         self.all_words: frozenset[str] = frozenset().union(*self.vocabulary.values())
@@ -116,6 +117,70 @@ def document(item: ItemText) -> Document:
         "category": tuple(tuple(words(category)) for category in item.categories),
         "source": (tuple(words(item.source)),),
     })
+
+
+@dataclass(frozen=True)
+class ItemWords:
+    """An item's words per field, as stored with it so a dry run over the archive does not
+    normalise its text again (docs/architecture.md, "A dry run reads words, not text").
+
+    The source field is not kept: it is the source's publisher and id, which an edit of
+    sources.toml can change, so a reader adds it (``source_segment``) when it builds the
+    ``Document``. ``normalise`` and ``WORD`` decide what is stored: a change to either needs
+    the stored words computed again (a migration, as 0018 did).
+    """
+
+    title: tuple[str, ...]
+    summary: tuple[str, ...]
+    categories: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, doc: Document) -> ItemWords:
+        """The stored part of an already normalised item."""
+        (title,), (summary,) = doc.segments["title"], doc.segments["summary"]
+        return cls(title, summary, doc.segments["category"])
+
+    def columns(self) -> tuple[str, str, str]:
+        """Title, summary and categories as text: words joined by spaces, categories by
+        tabs (words are runs of letters and digits, so neither occurs in one)."""
+        return (" ".join(self.title), " ".join(self.summary),
+                "\t".join(" ".join(category) for category in self.categories))
+
+    @classmethod
+    def from_columns(cls, title: str, summary: str, categories: str) -> ItemWords:
+        """Back from ``columns``."""
+        return cls(tuple(title.split()), tuple(summary.split()),
+                   tuple(tuple(category.split()) for category in categories.split("\t"))
+                   if categories else ())
+
+    def document(self, source: tuple[str, ...]) -> Document:
+        """The ``Document`` that ``document`` makes of the same item, from ``source``'s words
+        (``source_segment``) and these, without normalising anything."""
+        return Document({"title": (self.title,), "summary": (self.summary,),
+                         "category": self.categories, "source": (source,)})
+
+    def field_words(self) -> set[tuple[str, str]]:
+        """Each distinct (field, word): the rows that find this item by its words."""
+        return {*(("title", word) for word in self.title),
+                *(("summary", word) for word in self.summary),
+                *(("category", word) for category in self.categories for word in category)}
+
+
+def source_segment(publisher: str, source_id: str) -> tuple[str, ...]:
+    """The words of an item's source field, as ``document`` sees them (polling matches
+    against ``"{publisher} {source id}"``)."""
+    return tuple(words(f"{publisher} {source_id}"))
+
+
+def retokenised(changes: dict[str, object]) -> dict[str, str]:
+    """The stored-word columns to write with an edit that changes an item's ``title`` or
+    ``summary_text`` (an edit never changes categories)."""
+    out = {}
+    for column, stored in (("title", "title_words"), ("summary_text", "summary_words")):
+        value = changes.get(column)
+        if isinstance(value, str):
+            out[stored] = " ".join(words(value))
+    return out
 
 
 @dataclass(frozen=True)
