@@ -371,9 +371,14 @@ def parsed(title: str, link: str | None, *, published: datetime | None = None,
 
 
 def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
-          baseline: bool = False) -> list[int]:
-    """Store entries as a poll does (read, decide, write), without fetching: the new ids."""
+          baseline: bool = False, titles: stories.RecentTitles | None = None) -> list[int]:
+    """Store entries as a poll does (read, decide, write), without fetching: the new ids.
+    ``titles``: the recent titles of the run this poll belongs to (default: a run of its
+    own)."""
     with writing(ctx.engine) as conn:
+        if titles is not None and not baseline:
+            stories.lock(conn)
+            titles.refresh(conn, now)
         if conn.scalar(select(Source.id).where(Source.id == source_id)) is None:
             conn.execute(insert(Source).values(
                 id=source_id, name=source_id, publisher=source_id,
@@ -389,7 +394,7 @@ def store(ctx, source_id: str, entries: list[ParsedItem], now: datetime,
                          summary_text="", published=item.published_at or now, doi=item.doi)
                for item in intent.new if item.key in ids]
         if not baseline:
-            stories.join(conn, source_id, new, now)
+            stories.join(conn, source_id, new, now, titles)
         return [item.id for item in new]
 
 
@@ -408,6 +413,28 @@ def test_a_same_link_story_behind_5000_more_recent_items_is_still_found(make_con
     [copy] = store(ctx, "govuk", [parsed("Corporate report: a copy",
                                          "http://www.cqc.example/soc/?utm_source=gov")], NOW)
     assert story_of(ctx, copy) == report
+
+
+def test_a_run_compares_the_most_recently_seen_titles_as_a_fresh_read_would(make_context,
+                                                                           monkeypatch):
+    # The run's recent titles are read once, then only the rows stored since, and keep the
+    # FUZZY_CANDIDATES most recently seen: what a fresh read of the database would keep.
+    monkeypatch.setattr(stories, "FUZZY_CANDIDATES", 2)
+    ctx = make_context()
+    run = stories.RecentTitles()
+    hour = timedelta(hours=1)
+    [first] = store(ctx, "a", [parsed(_LONG, None)], NOW - 5 * hour, titles=run)
+    store(ctx, "b", [parsed("Winter discharge delays in acute hospitals, a survey", None)],
+          NOW - 4 * hour, titles=run)
+    [near] = store(ctx, "c", [parsed(_LONG + "s", None)], NOW - 3 * hour, titles=run)
+    assert story_of(ctx, near) == first  # near-identical, among the two most recent
+    store(ctx, "b", [parsed(f"Maternity and neonatal services review, part {n} of two", None)
+                     for n in (1, 2)], NOW - 2 * hour, titles=run)
+    later = _LONG.replace("2026", "2027")
+    [alone] = store(ctx, "d", [parsed(later, None)], NOW - hour, titles=run)
+    assert story_of(ctx, alone) is None  # both near-identical titles were let go
+    [fresh] = store(ctx, "e", [parsed(later.replace("NHS", "NHS:"), None)], NOW)
+    assert story_of(ctx, fresh) == alone  # and the title key, an index lookup, still joins
 
 
 def test_an_edited_title_is_found_under_its_new_title(make_context):

@@ -17,11 +17,13 @@ Two questions, two answers:
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
+from fractions import Fraction
 from functools import lru_cache
 
 from awareness.links import normalise_link
@@ -49,6 +51,11 @@ def title_key(title: str) -> str:
     """A title with its type prefix, case, punctuation and spacing removed."""
     stripped = _TYPE_PREFIX.sub("", title.strip())
     return " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
+
+
+# A new item's title key is wanted several times as it is stored and joined into a story,
+# and a recent item's by every source polled after it: work each out once.
+cached_title_key = lru_cache(maxsize=100_000)(title_key)
 
 
 def find_doi(*texts: str | None) -> str | None:
@@ -83,13 +90,13 @@ def link_digest(link: str | None) -> str | None:
 def title_digest(title: str) -> str | None:
     """A fixed-size stand-in for ``title_key(title)`` (``items.title_key``), or None when the
     title has no words (such titles never make a story)."""
-    key = title_key(title)
+    key = cached_title_key(title)
     return _digest(key) if key else None
 
 
 def compared_fuzzily(title: str) -> bool:
     """Can ``title`` be near-identical to another without being equal (long enough)?"""
-    return len(title_key(title)) >= MIN_FUZZY_TITLE
+    return len(cached_title_key(title)) >= MIN_FUZZY_TITLE
 
 
 def story_windows(published: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
@@ -159,27 +166,58 @@ def could_be_near(a: int, b: int) -> bool:
 
 
 def bigrams(key: str) -> frozenset[str]:
-    """Each two-character run of ``key`` with its occurrence number ("ab0", "ab1", …), so
-    that two such sets share as many members as the keys share bigrams, counted with
-    repetition."""
+    """Each two-character run of ``key``, the second and later occurrences of one numbered
+    ("ab", "ab1", "ab2", …), so that two such sets share as many members as the keys share
+    bigrams, counted with repetition."""
+    grams = [key[start:start + 2] for start in range(len(key) - 1)]
     seen: dict[str, int] = {}
-    out = []
-    for start in range(len(key) - 1):
-        gram = key[start:start + 2]
-        count = seen[gram] = seen.get(gram, -1) + 1
-        out.append(f"{gram}{count}")
-    return frozenset(out)
+    for position, gram in enumerate(grams):
+        if gram in seen:
+            seen[gram] = count = seen[gram] + 1
+            grams[position] = f"{gram}{count}"  # a bigram is two characters: never ambiguous
+        else:
+            seen[gram] = 0
+    return frozenset(grams)
 
 
 def could_be_similar(a: frozenset[str], b: frozenset[str], total: int) -> bool:
     """Can two title keys of ``total`` characters together, with ``bigrams`` ``a`` and ``b``,
-    reach ``TITLE_SIMILARITY``? An upper bound of difflib's ratio, ``2M / total``, where M
-    is the characters in its matching blocks. A block of n characters holds n - 1 shared
-    bigrams, so M - blocks <= shared bigrams; difflib merges adjacent blocks, so between two
-    blocks at least one character is unmatched: blocks - 1 <= total - 2M. Hence
-    3M <= shared + 1 + total. Unlike ``quick_ratio``'s letter counts, which two English
-    titles of a similar length nearly always pass, this rejects unrelated titles."""
-    return 2 * (len(a & b) + 1 + total) >= 3 * TITLE_SIMILARITY * total
+    reach ``TITLE_SIMILARITY``? Only if they share ``least_shared(total)`` bigrams. Unlike
+    ``quick_ratio``'s letter counts, which two English titles of a similar length nearly
+    always pass, this rejects unrelated titles."""
+    return len(a & b) >= least_shared(total)
+
+
+# Below TITLE_SIMILARITY by far less than any two ratios of titles differ, and far more than
+# float rounding: the bound below must never reject a pair difflib's float ratio accepts.
+_SIMILARITY_FLOOR = Fraction(TITLE_SIMILARITY) - Fraction(1, 2**40)
+
+
+@lru_cache(maxsize=4_096)
+def least_shared(total: int) -> int:
+    """The fewest bigrams (``bigrams``: counted with repetition) two title keys of ``total``
+    characters together must share to reach ``TITLE_SIMILARITY``.
+
+    Why. difflib's ratio is ``2M / total``, where M is the characters in the matching
+    blocks (``get_matching_blocks``; no junk, as ``autojunk=False`` and no ``isjunk``).
+
+    1. A block of n characters is the same n characters in both keys, so the same n - 1
+       bigrams at n - 1 positions of each; blocks do not overlap, so these pairs of
+       positions are all different, and the keys share at least ``M - blocks`` bigrams
+       counted with repetition: ``M - blocks <= shared``.
+    2. difflib never reports two adjacent blocks (i + n == i' and j + n == j': it merges
+       them), so between two blocks at least one character of one key or the other matches
+       nothing, a different one for each gap; the unmatched characters number
+       ``total - 2M``: ``blocks - 1 <= total - 2M``.
+    3. Adding both: ``M <= shared + 1 + total - 2M``, that is ``3M <= shared + 1 + total``.
+
+    A ratio of at least ``TITLE_SIMILARITY`` means ``2M >= TITLE_SIMILARITY * total``, but
+    difflib divides in floating point, and a quotient rounded up to ``TITLE_SIMILARITY`` is
+    within 2**-53 of it: the exact ``2M / total`` is above ``_SIMILARITY_FLOOR``. Hence
+    ``shared >= 3/2 * _SIMILARITY_FLOOR * total - 1 - total``, about 0.38 x total - 1,
+    computed exactly with fractions, once per total."""
+    least = Fraction(3, 2) * _SIMILARITY_FLOOR * total - 1 - total
+    return max(0, math.ceil(least))
 
 
 def _same_title(a: str, b: str, matchers: dict[str, SequenceMatcher[str]] | None = None,
@@ -245,7 +283,6 @@ def stories_by_id(items: Iterable[KnownItem]) -> Mapping[int, list[KnownItem]]:
 # The same recent items are candidates for every source polled in a cycle: normalise each
 # once, not once per source (a 50,000-item archive cost seconds per steady-state cycle).
 _cached_link = lru_cache(maxsize=100_000)(normalise_link)
-_cached_title_key = lru_cache(maxsize=100_000)(title_key)
 
 
 class StoryIndex:
@@ -259,7 +296,7 @@ class StoryIndex:
 
     def __init__(self, others: Iterable[KnownItem]):
         self.others = list(others)
-        self.keys = [_cached_title_key(other.title) for other in self.others]
+        self.keys = [cached_title_key(other.title) for other in self.others]
         self.by_link: dict[str, int] = {}
         self.by_doi: dict[str, int] = {}
         self.matchers: dict[str, SequenceMatcher[str]] = {}  # by title key, when needed
@@ -285,7 +322,7 @@ class StoryIndex:
         first = min(self.by_link.get(link, len(self.others)) if link else len(self.others),
                     self.by_doi.get(item.doi, len(self.others)) if item.doi
                     else len(self.others))
-        key = title_key(item.title)
+        key = cached_title_key(item.title)
         for position in self._titled_like(key):
             if position >= first:
                 break

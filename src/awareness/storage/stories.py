@@ -21,6 +21,7 @@ again, and a steady-state poll's CPU per source grew with the number of sources)
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
 
 from awareness.sources import identity
+from awareness.sources.near_titles import NearTitles
 from awareness.storage.models import Item
 
 # Where a new item looks for the same document from other sources (a story).
@@ -61,8 +63,8 @@ def candidates(conn: Connection, source_id: str, mine: list[identity.KnownItem],
     Same normalised link, same DOI and same title key are index lookups (``link_key``,
     ``doi``, ``title_key``); near-identical titles come from ``titles`` (the run's recent
     titles, read here when not given), only those that can be near-identical to a new item's:
-    published within ``STORY_WINDOW`` of it, with a title key of a length that can reach
-    ``TITLE_SIMILARITY``.
+    published within ``STORY_WINDOW`` of it, with a title key of a length and with as many
+    shared bigrams as ``TITLE_SIMILARITY`` needs.
     """
     found: dict[int, tuple[datetime, int, identity.KnownItem]] = {}
     same = _same_document(mine)
@@ -91,7 +93,6 @@ class _Recent:
     id: int
     source_id: str
     first_seen_at: datetime
-    key_length: int
     known: identity.KnownItem
 
 
@@ -100,6 +101,10 @@ class RecentTitles:
     the most recently seen new items with long titles, read once, then only the rows stored
     since (see the module docstring). Read and extended only under ``lock``.
 
+    Their title keys are indexed once for the run by their bigrams (``NearTitles``), so a new
+    item is compared only with the few titles that share enough of its bigrams, not with
+    every title of a similar length (issue 11: that scan was 11 ms of CPU per new item).
+
     An item whose title is edited keeps its old title here until the next run; its new title
     key is still found by the exact lookup.
     """
@@ -107,7 +112,9 @@ class RecentTitles:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._high_water: int | None = None
-        self._recent: list[_Recent] = []
+        self._titles: NearTitles[_Recent] = NearTitles()
+        # (first seen, id) of every indexed item, least recent first: the next to let go.
+        self._oldest: list[tuple[datetime, int]] = []
 
     def refresh(self, conn: Connection, now: datetime) -> None:
         """Read what was stored since the last refresh (everything recent, the first time)."""
@@ -124,24 +131,29 @@ class RecentTitles:
             else:
                 rows = conn.execute(query.where(Item.id > self._high_water)).all()
             self._high_water = max([self._high_water, *(row.id for row in rows)])
-            self._recent += [_recent(row) for row in rows
-                             if identity.compared_fuzzily(row.title)]
-            self._recent.sort(key=lambda r: (r.first_seen_at, r.id), reverse=True)
-            del self._recent[FUZZY_CANDIDATES:]
+            for row in rows:
+                key = identity.cached_title_key(row.title)
+                if len(key) >= identity.MIN_FUZZY_TITLE:
+                    self._titles.add(row.id, key, _recent(row))
+                    heapq.heappush(self._oldest, (row.first_seen_at, row.id))
+            while len(self._oldest) > FUZZY_CANDIDATES:  # keep the most recently seen
+                self._titles.remove(heapq.heappop(self._oldest)[1])
 
     def near(self, source_id: str, mine: list[identity.KnownItem],
              now: datetime) -> list[_Recent]:
         """The recent items of other sources that could be near-identical to one of
-        ``mine``: seen in the last ``LOOKBACK``, published within ``STORY_WINDOW`` of one of
-        them, with a title key of a length ``TITLE_SIMILARITY`` allows."""
-        lengths = [len(identity.title_key(item.title)) for item in mine]
+        ``mine``: seen in the last ``LOOKBACK``, and for one of them, published within
+        ``STORY_WINDOW`` of it, with a title key of a length ``TITLE_SIMILARITY`` allows,
+        sharing as many bigrams with its key as ``could_be_similar`` asks."""
         since = now - LOOKBACK
+        found: dict[int, _Recent] = {}
         with self._mutex:
-            return [recent for recent in self._recent
-                    if recent.source_id != source_id and recent.first_seen_at >= since
-                    and any(identity.could_be_near(length, recent.key_length)
-                            and identity.close_in_time(item.published, recent.known.published)
-                            for item, length in zip(mine, lengths, strict=True))]
+            for item in mine:
+                for recent in self._titles.near(identity.cached_title_key(item.title)):
+                    if (recent.source_id != source_id and recent.first_seen_at >= since
+                            and identity.close_in_time(item.published, recent.known.published)):
+                        found[recent.id] = recent
+        return list(found.values())
 
 
 _RECENT_COLUMNS = (Item.id, Item.source_id, Item.title, Item.story_id, Item.published_at,
@@ -149,7 +161,7 @@ _RECENT_COLUMNS = (Item.id, Item.source_id, Item.title, Item.story_id, Item.publ
 
 
 def _recent(row: Any) -> _Recent:
-    return _Recent(row.id, row.source_id, row.first_seen_at, len(identity.title_key(row.title)),
+    return _Recent(row.id, row.source_id, row.first_seen_at,
                    identity.KnownItem(id=row.id, key="", link=None, title=row.title,
                                       summary_text="", story_id=row.story_id,
                                       published=row.published_at or row.first_seen_at))
