@@ -117,7 +117,7 @@ def subscribe(ctx: Any, count: int) -> None:
     with writing(ctx.engine) as conn:
         for i in range(count):
             subscribers.subscribe(conn, email=f"reader{i}@trust{i % TOPICS}.example",
-                                  frequency="daily", topics=[f"topic-{i % TOPICS}"],
+                                  choices=[(f"topic-{i % TOPICS}", "daily")],
                                   token=f"bench-token-{i:06d}-{'x' * 24}", now=ctx.now())
 
 

@@ -156,7 +156,7 @@ def store_all(ctx: Any, feeds: list[Any], run: Any, first: int = 0) -> None:
     result = FetchResult("ok", BASE, b"", "application/rss+xml", Validators('"e"', None), 200)
     for i, parsed in enumerate(feeds):
         polling._store(ctx, states[ids[i]], result, f"hash{first + i}", parsed, *stored[ids[i]],
-                       run)
+                       run, None)
 
 
 def prepare(tmp: Path, args: argparse.Namespace, topics: int) -> tuple[Any, list[Any], Any]:

@@ -66,7 +66,7 @@ def service(template: Path, work: Path, sources: int, parsed: list[Any]) -> tupl
     before = cpu()
     for i, items in enumerate(parsed):
         polling._store(ctx, states[f"s{i}"], result, f"hash{i}", ParsedFeed(tuple(items)), [],
-                       set(), run)
+                       set(), run, None)
     after = cpu()
     ctx.engine.dispose()
     return after[0] - before[0], after[1] - before[1]
