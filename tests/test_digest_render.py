@@ -38,6 +38,7 @@ from awareness.digests.render import (
     render_digest,
     safe_url,
 )
+from awareness.links import own_link
 from awareness.mail.compose import Mail, mask_address
 from awareness.model import Hit
 
@@ -607,6 +608,18 @@ def test_safe_url_filter():
     assert safe_url("/drivers/x", "https://app.example/") == "https://app.example/drivers/x"
     assert safe_url("//evil.example/x", "https://app.example") == ""
     assert safe_url("/drivers/x") == ""
+
+
+@pytest.mark.parametrize(("base", "path"), [
+    ("javascript:alert(1)", "/feedback/x"), ("https://app.example", "/x y"),
+    ("https://app.example", "//evil.example/x"), ("https://app.example", "x"),
+    ("https://app.example", '/x"onmouseover=alert(1)'), ("/relative", "/x")])
+def test_only_the_services_own_links_skip_the_check(base: str, path: str):
+    with pytest.raises(ValueError):
+        own_link(base, path)
+    own = own_link("https://app.example/lib/", "/feedback/eyJ.abc-_/not-useful")
+    assert own == "https://app.example/lib/feedback/eyJ.abc-_/not-useful"
+    assert safe_url(own) is own
 
 
 def test_local_date_uses_the_given_time_zone():

@@ -8,6 +8,7 @@ normalised forms are equal. Item identity and driver linking both compare normal
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track the reader; dropping them never changes the document.
@@ -16,6 +17,30 @@ TRACKING_PARAMS = frozenset(
 )
 SAFE_SCHEMES = frozenset({"http", "https"})
 _USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
+
+
+class OwnLink(str):
+    """A link to the service itself, made by ``own_link``: its checked base URL and a path of
+    the service's own making. Mail templates take it as it is (``safe_url``) instead of
+    parsing it again, which they do for every link a feed or a person wrote."""
+
+
+@lru_cache(maxsize=8)
+def _checked_base(base_url: str) -> str:
+    if not is_safe_link(base_url):
+        raise ValueError(f"not an absolute http(s) URL: {base_url!r}")
+    return base_url.rstrip("/")
+
+
+_OWN_PATH = re.compile(r"(?:/[A-Za-z0-9._~-]+)+")
+
+
+def own_link(base_url: str, path: str) -> OwnLink:
+    """``base_url`` + ``path`` (segments of unreserved characters only), as an ``OwnLink``;
+    ValueError for a base that is not an absolute http(s) URL or any other path."""
+    if not _OWN_PATH.fullmatch(path):
+        raise ValueError(f"not a path of the service's own: {path!r}")
+    return OwnLink(_checked_base(base_url) + path)
 
 
 def is_safe_link(url: str | None) -> bool:

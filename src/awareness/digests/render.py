@@ -31,7 +31,7 @@ from awareness.digests.build import (
     visible_text,
 )
 from awareness.feedback import ItemFeedbackLinks
-from awareness.links import is_safe_link
+from awareness.links import OwnLink, is_safe_link
 from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose, message_id
 from awareness.model import Hit
 from awareness.precision import percent
@@ -150,10 +150,18 @@ def is_autoescaped(template_name: str | None) -> bool:
     return not (template_name or "").endswith(".txt")
 
 
-@lru_cache(maxsize=4096)
 def safe_url(url: str | None, base: str | None = None) -> str:
     """``url`` if it may become a link (absolute http/https), else "". A path starting with
-    "/" is taken relative to ``base`` (the web app's address)."""
+    "/" is taken relative to ``base`` (the web app's address). A link the service made to
+    itself (``links.OwnLink``) is one already; a reader's own links are new in every mail, so
+    they would only push feed links out of the cache."""
+    if type(url) is OwnLink:
+        return url
+    return _checked_url(url, base)
+
+
+@lru_cache(maxsize=4096)
+def _checked_url(url: str | None, base: str | None) -> str:
     if url and base and url.startswith("/") and not url.startswith("//"):
         url = base.rstrip("/") + url
     return url if url and is_safe_link(url) else ""
