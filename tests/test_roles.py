@@ -4,7 +4,8 @@ pages, the JSON API and the command line, over a real server on 127.0.0.1.
 One site serves the whole matrix (each role signs in once): what each role may open and post,
 the 403 page for the rest, the navigation that hides what a role cannot do, role changes on
 the administrators' page and on the command line with their history, the settings page
-without secrets, and migration 0017 turning every earlier account into an administrator.
+without secrets, and migration 0017 turning every earlier account into an administrator
+(and keeping one account per single sign-on subject).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
 from sqlalchemy import column, insert, select, table
+from sqlalchemy.exc import IntegrityError
 
 from awareness.cli import cli
 from awareness.errors import ConfigError
@@ -194,8 +196,24 @@ def test_migration_0017_makes_every_earlier_librarian_an_administrator(
             {"name": "alice", "password_hash": "x", "session_version": 1, "created_at": WHEN}])
     command.upgrade(config, "0017")
     with engine.connect() as connection:
-        assert connection.execute(select(Librarian.name, Librarian.role, Librarian.sso)).all() \
-            == [("alice", "administrator", False)]
+        assert connection.execute(select(Librarian.name, Librarian.role, Librarian.sso,
+                                         Librarian.sso_subject)).all() \
+            == [("alice", "administrator", False, None)]
+    # Any number of accounts without a single sign-on subject; one account per subject.
+    accounts = table("librarians", column("name"), column("password_hash"),
+                     column("session_version"), column("created_at", UTCDateTime()),
+                     column("sso_subject"))
+    subject = "https://login.example 6f2a"
+    with engine.begin() as connection:
+        connection.execute(insert(accounts), [
+            {"name": "bob", "password_hash": "x", "session_version": 1, "created_at": WHEN,
+             "sso_subject": None},
+            {"name": "carol", "password_hash": "x", "session_version": 1, "created_at": WHEN,
+             "sso_subject": subject}])
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert(accounts), {
+            "name": "dave", "password_hash": "x", "session_version": 1, "created_at": WHEN,
+            "sso_subject": subject})
     command.downgrade(config, "0016")
     command.upgrade(config, "0017")
     engine.dispose()

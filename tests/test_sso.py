@@ -5,8 +5,9 @@ the awareness app on 127.0.0.1: nothing of the client library is replaced.
 
 One provider and one site serve every case, round trips of a few milliseconds each: an
 editor signs in and lands where they were going; a reviewer signs in and is refused an
-editor's action; the role follows the groups at the next sign-in; someone in no mapped group
-is refused with a page; a tampered or replayed ``state`` is refused.
+editor's action; the role follows the groups at the next sign-in; the account is the one of
+the token's subject, whatever the user name (adopted, renamed, never handed on); someone in
+no mapped group is refused with a page; a tampered or replayed ``state`` is refused.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import oidc_provider_mock
 import pytest
 import werkzeug.serving
 
+from awareness.model import LibrarianLogin
 from awareness.service import librarians
 from awareness.service.context import Context
-from tests.test_web import PASSWORD, Site, csrf_of, running_site
+from awareness.storage import librarians as stored
+from awareness.storage.db import reading
+from tests.test_web import PASSWORD, Site, csrf_of, login, running_site
 
 # The provider calls an Authlib hook that Authlib has deprecated; the warning is the
 # provider's business, and as an error it would be a 500 from the provider's token endpoint.
@@ -131,6 +135,61 @@ def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site,
         assert "rev.iewer@nhs.net, editor" in sign_in(client, "rev").text
     changes = [(e.librarian, e.detail, e.by) for e in librarians.history(site.ctx)]
     assert ("rev.iewer@nhs.net", "reviewer → editor", "single sign-on") in changes
+
+
+def test_the_subject_not_the_user_name_says_whose_account_it_is(
+        sso_site: tuple[Site, str]) -> None:
+    site, issuer = sso_site
+
+    def at_provider(sub: str, upn: str) -> None:
+        httpx.put(f"{issuer}/users/{sub}", json={"preferred_username": upn,
+                                                 "groups": [EDITORS]}).raise_for_status()
+
+    def account_of(name: str) -> LibrarianLogin | None:
+        with reading(site.ctx.engine) as conn:
+            return stored.login_of(conn, name)
+
+    # A password account of the user's name is adopted at their first sign-in.
+    librarians.add_librarian(site.ctx, "jo.bloggs@nhs.net", PASSWORD, role="reviewer",
+                             by="alice")
+    at_provider("jo-6f2a", "jo.bloggs@nhs.net")
+    with browser(site) as client:
+        assert "jo.bloggs@nhs.net, editor" in sign_in(client, "jo-6f2a").text
+    adopted = account_of("jo.bloggs@nhs.net")
+    assert adopted is not None and adopted.sso_subject == f"{issuer} jo-6f2a"
+    assert librarians.authenticate(site.ctx, "jo.bloggs@nhs.net", PASSWORD) is None
+
+    # Their user name changes at the provider: the same account, renamed, history and all.
+    at_provider("jo-6f2a", "jo.smith@nhs.net")
+    with browser(site) as client:
+        assert "jo.smith@nhs.net, editor" in sign_in(client, "jo-6f2a").text
+    assert account_of("jo.bloggs@nhs.net") is None
+    renamed = account_of("jo.smith@nhs.net")
+    assert renamed is not None and renamed.sso_subject == adopted.sso_subject
+    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(site.ctx)
+            if e.librarian.startswith("jo.")] == [
+        ("jo.smith@nhs.net", "renamed", "jo.bloggs@nhs.net → jo.smith@nhs.net",
+         "single sign-on"),
+        ("jo.smith@nhs.net", "role", "reviewer → editor", "single sign-on"),
+        ("jo.smith@nhs.net", "added", "as reviewer", "alice")]
+    with browser(site) as client:
+        assert login(client).status_code == 200  # alice, an administrator
+        assert "Renamed jo.bloggs@nhs.net → jo.smith@nhs.net" in client.get("/librarians").text
+
+    # Someone else is given that user name: refused, and the account is not touched; nor
+    # does a rename take a name another account has.
+    at_provider("jo-91c7", "jo.smith@nhs.net")
+    at_provider("jo-6f2a", "alice")
+    for sub, why in [("jo-91c7", "an account called jo.smith@nhs.net belongs to someone "
+                                 "else at the identity provider"),
+                     ("jo-6f2a", "another account is already called alice")]:
+        with browser(site) as client:
+            refused = sign_in(client, sub)
+            assert refused.status_code == 403 and why in refused.text
+            assert client.get("/review").url.path == "/login"
+    assert account_of("jo.smith@nhs.net") == renamed
+    alice = account_of("alice")
+    assert alice is not None and alice.sso_subject is None and not alice.sso
 
 
 def test_no_mapped_group_and_bad_state_are_refused(sso_site: tuple[Site, str]) -> None:

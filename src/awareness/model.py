@@ -153,6 +153,8 @@ class LibrarianLogin:
     session_version: int
     role: str = "administrator"
     sso: bool = False
+    # "<iss> <sub>" of the identity that signs in to it by single sign-on; None before that.
+    sso_subject: str | None = None
 
 
 @dataclass(frozen=True)

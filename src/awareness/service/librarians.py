@@ -12,10 +12,11 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import one_address
-from awareness.model import LibrarianEvent, LibrarianInfo
+from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
 from awareness.roles import ROLES, is_role
 from awareness.service.context import Context
 from awareness.storage import librarians
@@ -66,29 +67,62 @@ def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
     return True
 
 
-def sign_in_from_sso(ctx: Context, name: str, role: str, email: str) -> tuple[str, int, str]:
-    """Create or update the single sign-on account ``name`` with the role the identity
-    provider's claims give it (at every sign-in, so a group change applies at the next one);
-    (name, session version, role) for the session. An existing password account of the same
-    name becomes a single sign-on account: the identity provider vouches for the name."""
+def sign_in_from_sso(ctx: Context, name: str, role: str, email: str,
+                     subject: str) -> tuple[str, int, str]:
+    """Sign in the identity ``subject`` (the ID token's "<iss> <sub>") with the user name
+    ``name`` and the role the identity provider's claims give it (at every sign-in, so a
+    group change applies at the next one); (name, session version, role) for the session.
+
+    The subject, not the name, says whose account it is (docs/web.md "Single sign-on"): an
+    Entra user principal name can change, and a freed one can be given to someone else. The
+    subject's account takes the new name when it changed; without one, an account of that
+    name that no identity signs in to yet (a password account, or one from before subjects
+    were kept) becomes its account: the identity provider vouches for the name. An account
+    of that name that another identity signs in to is never taken over."""
     _check_name(name)
     _check_role(role)
+    if not subject.strip():
+        raise AwarenessError("the identity provider gave no subject (sub) for the user")
     address = _address_or_none(email)
     with writing(ctx.engine) as conn:
-        login = librarians.login_of(conn, name)
+        login = librarians.login_by_subject(conn, subject)
         if login is None:
-            librarians.add_librarian(conn, name, NO_PASSWORD, now=ctx.now(), role=role,
-                                     sso=True)
-            librarians.record_event(conn, name, "added", f"as {role} by single sign-on",
-                                    by="single sign-on", now=ctx.now())
-        elif login.role != role:
+            login = _first_sso_sign_in(conn, ctx, name, role)
+        elif login.name != name:
+            _rename(conn, ctx, login.name, name)
+        if login is not None and login.role != role:
             librarians.set_role(conn, name, role)
             librarians.record_event(conn, name, "role", f"{login.role} → {role}",
                                     by="single sign-on", now=ctx.now())
-        librarians.set_sso(conn, name, email=address)
+        librarians.set_sso(conn, name, subject=subject, email=address)
         found = librarians.standing(conn, name)
     assert found is not None
     return name, found[0], role
+
+
+def _first_sso_sign_in(conn: Connection, ctx: Context, name: str,
+                       role: str) -> LibrarianLogin | None:
+    """The account ``name`` that a new identity adopts; None when it was made now."""
+    login = librarians.login_of(conn, name)
+    if login is None:
+        librarians.add_librarian(conn, name, NO_PASSWORD, now=ctx.now(), role=role, sso=True)
+        librarians.record_event(conn, name, "added", f"as {role} by single sign-on",
+                                by="single sign-on", now=ctx.now())
+    elif login.sso_subject is not None:
+        raise AwarenessError(f"an account called {name} belongs to someone else at the "
+                             "identity provider, and an account is never handed on to another "
+                             "person; ask your administrator")
+    return login
+
+
+def _rename(conn: Connection, ctx: Context, old: str, new: str) -> None:
+    """The identity's user name changed at the provider: its account follows, history too."""
+    if librarians.login_of(conn, new) is not None:
+        raise AwarenessError(f"your user name changed from {old} to {new}, and another "
+                             f"account is already called {new}; ask your administrator")
+    librarians.rename(conn, old, new)
+    librarians.record_event(conn, new, "renamed", f"{old} → {new}", by="single sign-on",
+                            now=ctx.now())
 
 
 def authenticate(ctx: Context, name: str, password: str) -> tuple[str, int] | None:

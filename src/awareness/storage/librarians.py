@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
 from awareness.storage.models import Librarian
 from awareness.storage.models import LibrarianEvent as EventRow
 
-_LOGIN = select(Librarian.name, Librarian.password_hash, Librarian.session_version,
-                Librarian.role, Librarian.sso).where(Librarian.name == bindparam("name"))
+_ACCOUNT = select(Librarian.name, Librarian.password_hash, Librarian.session_version,
+                  Librarian.role, Librarian.sso, Librarian.sso_subject)
+_LOGIN = _ACCOUNT.where(Librarian.name == bindparam("name"))
+_BY_SUBJECT = _ACCOUNT.where(Librarian.sso_subject == bindparam("subject"))
 _STANDING = select(Librarian.session_version, Librarian.role).where(
     Librarian.name == bindparam("name"))
 _ADD = insert(Librarian)
@@ -24,9 +26,17 @@ _END_SESSIONS = (update(Librarian).where(Librarian.name == bindparam("librarian"
 
 def login_of(conn: Connection, name: str) -> LibrarianLogin | None:
     """What signing in as ``name`` checks against, if there is such a librarian."""
-    row = conn.execute(_LOGIN, {"name": name}).one_or_none()
+    return _login(conn.execute(_LOGIN, {"name": name}).one_or_none())
+
+
+def login_by_subject(conn: Connection, subject: str) -> LibrarianLogin | None:
+    """The account the single sign-on identity ``subject`` ("<iss> <sub>") signs in to."""
+    return _login(conn.execute(_BY_SUBJECT, {"subject": subject}).one_or_none())
+
+
+def _login(row: Row[str, str, int, str, bool, str | None] | None) -> LibrarianLogin | None:
     return (LibrarianLogin(row.name, row.password_hash, row.session_version, row.role,
-                           bool(row.sso)) if row else None)
+                           bool(row.sso), row.sso_subject) if row else None)
 
 
 def session_version(conn: Connection, name: str) -> int | None:
@@ -54,13 +64,20 @@ def set_role(conn: Connection, name: str, role: str) -> None:
     conn.execute(update(Librarian).where(Librarian.name == name).values(role=role))
 
 
-def set_sso(conn: Connection, name: str, *, email: str | None) -> None:
-    """Mark the account as signing in through single sign-on (its address from the
-    identity provider, when it gave one)."""
-    values: dict[str, object] = {"sso": True}
+def set_sso(conn: Connection, name: str, *, subject: str, email: str | None) -> None:
+    """Mark the account as signing in through single sign-on as the identity ``subject``
+    (its address from the identity provider, when it gave one)."""
+    values: dict[str, object] = {"sso": True, "sso_subject": subject}
     if email:
         values["email"] = email
     conn.execute(update(Librarian).where(Librarian.name == name).values(**values))
+
+
+def rename(conn: Connection, old: str, new: str) -> None:
+    """Give the account ``old`` the name ``new``, and its history with it. Reviews and other
+    records keep the name they were made under (the history's "renamed" line links them)."""
+    conn.execute(update(Librarian).where(Librarian.name == old).values(name=new))
+    conn.execute(update(EventRow).where(EventRow.librarian == old).values(librarian=new))
 
 
 def end_sessions(conn: Connection, name: str) -> None:

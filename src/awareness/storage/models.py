@@ -253,6 +253,11 @@ class Librarian(Base):
     # Signs in through OpenID Connect only: its password hash is no hash, so no password
     # opens it, and its role is set from the identity provider's claims at every sign-in.
     sso: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who the identity provider says signs in: "<iss> <sub>" of the ID token, the pair
+    # OpenID Connect Core 1.0 §2 makes stable and unique (the user name is not: an Entra
+    # user principal name can change and be given to someone else). None until the first
+    # single sign-on; unique, so one identity is one account.
+    sso_subject: Mapped[str | None] = mapped_column(Text, unique=True, index=True)
 
 
 class LibrarianEvent(Base):
@@ -262,7 +267,7 @@ class LibrarianEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     librarian: Mapped[str] = mapped_column(String(100), index=True)
-    action: Mapped[str] = mapped_column(String(30))  # added | role
+    action: Mapped[str] = mapped_column(String(30))  # added | role | renamed
     detail: Mapped[str] = mapped_column(Text, default="")
     by: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime]

@@ -8,10 +8,11 @@ CSRF token) sends the browser to the identity provider; ``GET /auth/oidc/callbac
 answer. Between the two, Authlib's round-trip data lives in a signed cookie of its own
 (``security.py``), not in the librarian session. The callback reads the user's groups from the
 configured claim and maps them to a role (``roles.role_for_groups``): someone in no mapped
-group is refused with a page saying so. Otherwise the account is made or updated (its role
-from the claims at every sign-in) and a new session is issued, exactly as a password login
-issues one (rotation, CSRF token, session version). A wrong, tampered or replayed ``state``
-finds no round-trip data and is refused.
+group is refused with a page saying so. Otherwise the account of the token's issuer and
+subject (``iss``, ``sub``; not the user name, which can change) is made or updated (its
+name, and its role from the claims, at every sign-in) and a new session is issued, exactly
+as a password login issues one (rotation, CSRF token, session version). A wrong, tampered
+or replayed ``state`` finds no round-trip data and is refused.
 
 The identity provider is the administrator's choice (``[sso] issuer``), so this client may
 reach it wherever it is; the rule that outbound fetches never reach private addresses is for
@@ -48,6 +49,7 @@ INCOMPLETE = ("Single sign-on did not complete ({reason}). Start again from the 
               "page; if it happens again, tell your administrator.")
 NO_GROUP = ("You signed in as {name}, but your account is in none of the groups this service "
             "admits. Ask your library's administrator to add you to one.")
+NO_ACCOUNT = "Single sign-on could not open your account: {reason}."
 UNREACHABLE = ("The sign-in service could not be reached. Try again in a minute, or sign in "
                "with a password.")
 
@@ -124,6 +126,9 @@ async def callback(request: Request) -> Response:
         log.warning("identity provider unreachable: %s", err)
         return _refused(request, 502, UNREACHABLE)
     claims = dict(token.get("userinfo") or {})
+    subject = _subject(claims)
+    if not subject:
+        return _refused(request, 400, INCOMPLETE.format(reason="no subject in the token"))
     name = str(claims.get("preferred_username") or claims.get("email") or "")[:100]
     if not name:
         return _refused(request, 400, INCOMPLETE.format(reason="no user name in the token"))
@@ -135,15 +140,25 @@ async def callback(request: Request) -> Response:
     try:
         signed_in, version, _ = await run_in_threadpool(
             librarians.sign_in_from_sso, ctx_of(request), name, role,
-            str(claims.get("email") or ""))
+            str(claims.get("email") or ""), subject)
     except AwarenessError as err:
-        return _refused(request, 400, INCOMPLETE.format(reason=str(err)))
+        log.warning("single sign-on: no account for %r: %s", name, err)
+        return _refused(request, 403, NO_ACCOUNT.format(reason=str(err)))
     log.info("librarian %s signed in by single sign-on as %s", signed_in, role)
     next_url = str(saved.get("next") or "")
     response = redirect(request, next_url if is_safe_next(next_url) else "/review")
     security.write_session(response, new_session(signed_in, version))
     security.clear_sign_in(response)
     return response
+
+
+def _subject(claims: dict[str, Any]) -> str:
+    """Whose token it is: "<iss> <sub>", the pair that OpenID Connect Core 1.0 §2 makes
+    unique and never reassigned (Entra: ``sub`` is per user and application, unlike the user
+    principal name in ``preferred_username``, which can change and be reused); "" without a
+    ``sub``. Authlib has checked ``iss`` against the provider's discovery document."""
+    issuer, sub = str(claims.get("iss") or ""), str(claims.get("sub") or "")
+    return f"{issuer} {sub}" if issuer and sub else ""
 
 
 def _groups(value: object) -> list[str]:
