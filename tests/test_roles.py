@@ -166,6 +166,22 @@ def run(database_url: str, tmp_path: Path, *args: str, stdin: str = "") -> str:
     return result.output
 
 
+def test_a_name_taken_again_does_not_fit_its_old_holders_cookies(
+        make_context: Callable[..., Context]) -> None:
+    # Single sign-on renames an account whose user name changed at the provider; a new
+    # account may later get the old name. A cookie carries (name, session version): the new
+    # holder's sessions start past any version the old holder's cookies could carry.
+    ctx = make_context()
+    issuer = "https://login.example/tenant/v2.0"
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "", f"{issuer} sub-1")
+    old_cookie = librarians.session_version(ctx, "jo@trust.nhs.uk")
+    librarians.sign_in_from_sso(ctx, "jo.b@trust.nhs.uk", "reviewer", "", f"{issuer} sub-1")
+    assert librarians.session_version(ctx, "jo@trust.nhs.uk") is None  # renamed
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", f"{issuer} sub-2")
+    taken_again = librarians.session_version(ctx, "jo@trust.nhs.uk")
+    assert old_cookie is not None and taken_again is not None and taken_again > old_cookie
+
+
 def test_the_cli_adds_and_changes_roles_as_a_person(
         make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
     ctx = make_context()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
 from awareness.storage.models import Librarian
@@ -18,7 +18,8 @@ _LOGIN = _ACCOUNT.where(Librarian.name == bindparam("name"))
 _BY_SUBJECT = _ACCOUNT.where(Librarian.sso_subject == bindparam("subject"))
 _STANDING = select(Librarian.session_version, Librarian.role).where(
     Librarian.name == bindparam("name"))
-_ADD = insert(Librarian)
+_ADD = insert(Librarian).values(session_version=select(
+    func.coalesce(func.max(Librarian.session_version), 0) + 1).scalar_subquery())
 # One statement, so that two logouts at once both count (no read-modify-write).
 _END_SESSIONS = (update(Librarian).where(Librarian.name == bindparam("librarian"))
                  .values(session_version=Librarian.session_version + 1))
@@ -54,9 +55,11 @@ def standing(conn: Connection, name: str) -> tuple[int, str] | None:
 
 def add_librarian(conn: Connection, name: str, password_hash: str, *, now: datetime,
                   role: str = "administrator", sso: bool = False) -> None:
-    """Create an account whose sessions start at version 1."""
-    conn.execute(_ADD, {"name": name, "password_hash": password_hash, "session_version": 1,
-                        "created_at": now, "role": role, "sso": sso})
+    """Create an account whose sessions start past every version any account holds: a name
+    can be given up (single sign-on renames an account whose user name changed) and taken
+    again, and a cookie still carrying the old holder's name and version must not fit."""
+    conn.execute(_ADD, {"name": name, "password_hash": password_hash, "created_at": now,
+                        "role": role, "sso": sso})
 
 
 def set_role(conn: Connection, name: str, role: str) -> None:
