@@ -194,7 +194,10 @@ def test_the_cli_adds_and_changes_roles_as_a_person(
                                    "editor", "--as", "alice")
     listed = run(database_url, tmp_path, "librarians", "list", "--json")
     assert '"role": "editor"' in listed and '"sso": false' in listed
+    assert "next single sign-on as rita takes" in run(database_url, tmp_path, "librarians",
+                                                      "release-sso", "rita", "--as", "alice")
     assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)] == [
+        ("rita", "released", "single sign-on identity forgotten", "alice"),
         ("rita", "role", "reviewer → editor", "alice"), ("rita", "added", "as reviewer", "alice")]
 
 

@@ -191,6 +191,16 @@ def test_the_subject_not_the_user_name_says_whose_account_it_is(
     alice = account_of("alice")
     assert alice is not None and alice.sso_subject is None and not alice.sso
 
+    # The app registration was replaced, say: an administrator releases the account, and the
+    # next sign-in under that name takes it, history and all.
+    librarians.release_sso(site.ctx, "jo.smith@nhs.net", by="alice")
+    with browser(site) as client:
+        assert "jo.smith@nhs.net, editor" in sign_in(client, "jo-91c7").text
+    taken = account_of("jo.smith@nhs.net")
+    assert taken is not None and taken.sso_subject == f"{issuer} jo-91c7"
+    assert ("jo.smith@nhs.net", "released", "alice") in [
+        (e.librarian, e.action, e.by) for e in librarians.history(site.ctx)]
+
 
 def test_no_mapped_group_and_bad_state_are_refused(sso_site: tuple[Site, str]) -> None:
     site, _ = sso_site

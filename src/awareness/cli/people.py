@@ -135,6 +135,19 @@ def librarians_set_role(state: State, name: str, role: str, by: str | None) -> N
     click.echo(f"{name} is now {role}" if changed else f"{name} was already {role}")
 
 
+@librarians.command("release-sso")
+@click.argument("name")
+@as_option
+@pass_state
+def librarians_release_sso(state: State, name: str, by: str | None) -> None:
+    """Let the next single sign-on as NAME take the account, whoever signs in (after the
+    identity provider's app registration was replaced). Ends its sessions."""
+    from awareness.service.librarians import release_sso
+
+    release_sso(state.ctx, name, by=person(by))
+    click.echo(f"{name}: the next single sign-on as {name} takes this account")
+
+
 @librarians.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state

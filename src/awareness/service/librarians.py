@@ -67,6 +67,18 @@ def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
     return True
 
 
+def release_sso(ctx: Context, name: str, *, by: str) -> None:
+    """Let the next single sign-on as ``name`` adopt the account, whichever identity it is
+    (after the identity provider's app registration was replaced, every subject changes).
+    Its sessions end; recorded in the history."""
+    with writing(ctx.engine) as conn:
+        if not librarians.release_subject(conn, name):
+            raise NotFound(f"no librarian {name!r}; `awareness librarians list` shows them")
+        librarians.end_sessions(conn, name)
+        librarians.record_event(conn, name, "released", "single sign-on identity forgotten",
+                                by=by, now=ctx.now())
+
+
 def sign_in_from_sso(ctx: Context, name: str, role: str, email: str,
                      subject: str) -> tuple[str, int, str]:
     """Sign in the identity ``subject`` (the ID token's "<iss> <sub>") with the user name

@@ -76,6 +76,13 @@ def set_sso(conn: Connection, name: str, *, subject: str, email: str | None) -> 
     conn.execute(update(Librarian).where(Librarian.name == name).values(**values))
 
 
+def release_subject(conn: Connection, name: str) -> bool:
+    """Forget which identity signs in to ``name``; False when there is no such account."""
+    done = conn.execute(update(Librarian).where(Librarian.name == name)
+                        .values(sso_subject=None))
+    return bool(done.rowcount)
+
+
 def rename(conn: Connection, old: str, new: str) -> None:
     """Give the account ``old`` the name ``new``, and its history with it. Reviews and other
     records keep the name they were made under (the history's "renamed" line links them)."""
