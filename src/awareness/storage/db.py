@@ -10,6 +10,7 @@ waiting for a writer. On PostgreSQL both are ordinary READ COMMITTED transaction
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,9 +86,29 @@ def _alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema to the newest migrations; return (before, after) revisions."""
-    before = current_revision(engine)
-    command.upgrade(_alembic_config(engine), "heads")
-    return before, current_revision(engine) or ""
+    with _one_upgrade_at_a_time(engine):
+        before = current_revision(engine)
+        command.upgrade(_alembic_config(engine), "heads")
+        return before, current_revision(engine) or ""
+
+
+@contextmanager
+def _one_upgrade_at_a_time(engine: Engine) -> Iterator[None]:
+    """Processes starting together on one SQLite file (one machine, by SQLite's nature)
+    upgrade one after another, each opening the file only when the one before is done: an
+    flock on a file beside it. Leaving it to SQLite's write lock failed once in many runs,
+    with "database is locked" while three processes opened a new file together. PostgreSQL's
+    upgrades queue on an advisory lock instead (migrations/env.py)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.upgrade-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def current_revision(engine: Engine) -> str | None:
