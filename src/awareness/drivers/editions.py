@@ -55,9 +55,13 @@ def edition_of(title: str) -> Edition:
 
 def is_new_edition(item_title: str, record_titles: list[str]) -> tuple[bool, str]:
     """Is the item a later edition of a record known by any of ``record_titles``? With why."""
-    item = edition_of(item_title)
-    for name in record_titles:
-        record = edition_of(name)
+    return is_later_edition(edition_of(item_title),
+                            [(name, edition_of(name)) for name in record_titles])
+
+
+def is_later_edition(item: Edition, records: list[tuple[str, Edition]]) -> tuple[bool, str]:
+    """``is_new_edition`` with the titles already read as editions (name, edition)."""
+    for name, record in records:
         if _same_series(item.series, record.series) and item.is_later_than(record):
             return True, f"a new edition of “{name}” (same series: {' '.join(record.series)})"
     return False, ""

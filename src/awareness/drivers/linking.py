@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from awareness.drivers.editions import is_new_edition
+from awareness.drivers.editions import Edition, edition_of, is_later_edition
 from awareness.links import is_safe_link, normalise_link
 from awareness.model import DriverLink, DriverRecord
 
@@ -106,6 +106,11 @@ class DriverLinker:
             comparable = _comparable_link(record.link)
             if comparable is not None:
                 self.by_link.setdefault(comparable, []).append(position)
+        # Each record's names read as editions once, not once per item (issue 11).
+        self.editions = [[(name, edition_of(name)) for name in
+                          (record.title, *filter(None, [record.fields.get("title_of_driver")]))]
+                         for record in self.records]
+        self._publishers: dict[str | None, list[int]] = {}
         self._last: tuple[tuple[str, str, str | None, str | None], _PreparedItem] | None = None
 
     def links(self, *, title: str, summary: str, link: str | None,
@@ -131,7 +136,7 @@ class DriverLinker:
             return last[1]
         fixed = self._same_document(link)
         linked = {found.slug for found in fixed}
-        fixed += _new_edition_links(title, publisher, self.records, linked)
+        fixed += self._new_edition_links(title, publisher, linked)
         linked |= {found.slug for found in fixed}
         prepared = _PreparedItem(tuple(fixed), self._shared(f"{title}\n{summary}", linked))
         self._last = (key, prepared)
@@ -144,6 +149,32 @@ class DriverLinker:
         return [DriverLink(self.records[position].slug, "same_document", 1.0,
                            f"links to the same document ({target})")
                 for position in self.by_link.get(target, ())]
+
+    def _new_edition_links(self, title: str, publisher: str | None,
+                           already_linked: set[str]) -> list[DriverLink]:
+        links = []
+        item: Edition | None = None
+        for position in self._of_publisher(publisher):
+            record = self.records[position]
+            if record.slug in already_linked:
+                continue
+            if item is None:
+                item = edition_of(title)
+            found, reason = is_later_edition(item, self.editions[position])
+            if found:
+                links.append(DriverLink(record.slug, "new_edition", NEW_EDITION_SCORE, reason))
+        return links
+
+    def _of_publisher(self, publisher: str | None) -> list[int]:
+        """The positions of the records ``publisher`` could have issued (``same_publisher``),
+        worked out once per publisher."""
+        found = self._publishers.get(publisher)
+        if found is None:
+            found = [position for position, record in enumerate(self.records)
+                     if same_publisher(publisher, record.source)]
+            if len(self._publishers) < 10_000:  # publishers are few; a bound all the same
+                self._publishers[publisher] = found
+        return found
 
     def _shared(self, item_text: str, already_linked: set[str]) -> list[_Related]:
         """The records sharing enough words with the item, with their cosine similarity."""
@@ -215,19 +246,6 @@ class _PreparedItem:
     related: list[_Related]
 
 
-def _new_edition_links(title: str, publisher: str | None, records: Sequence[DriverRecord],
-                       already_linked: set[str]) -> list[DriverLink]:
-    links = []
-    for record in records:
-        if record.slug in already_linked or not same_publisher(publisher, record.source):
-            continue
-        names = [record.title, *filter(None, [record.fields.get("title_of_driver")])]
-        found, reason = is_new_edition(title, names)
-        if found:
-            links.append(DriverLink(record.slug, "new_edition", NEW_EDITION_SCORE, reason))
-    return links
-
-
 def same_publisher(publisher: str | None, source: str) -> bool:
     """Could ``publisher`` have issued a record whose source is ``source``? Unknown either
     side: yes. Else one contains the other, or one is the other's initials ("CQC")."""
@@ -258,12 +276,31 @@ def record_text(record: DriverRecord) -> str:
 
 def words(text: str) -> list[str]:
     """The content words of ``text``: case-folded, no stop words or numbers, plurals singular."""
-    out = []
-    for word in _WORD.findall(text.casefold()):
-        word = _singular(re.sub(r"['’]s$", "", word))
-        if len(word) > 2 and word not in STOP_WORDS and not word.isdigit():
-            out.append(word)
-    return out
+    return [content for content in map(_content, _WORD.findall(text.casefold()))
+            if content is not None]
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+_CONTENT: dict[str, str | None] = {}  # a word as found → its content word (None: not one)
+_CONTENT_CACHE = 50_000  # the words of the feeds' language; beyond it, worked out each time
+
+
+def _content(word: str) -> str | None:
+    """``_content_word``, remembered for the commonest words."""
+    try:
+        return _CONTENT[word]
+    except KeyError:
+        content = _content_word(word)
+        if len(_CONTENT) < _CONTENT_CACHE:
+            _CONTENT[word] = content
+        return content
+
+
+def _content_word(word: str) -> str | None:
+    word = _singular(_POSSESSIVE.sub("", word))
+    if len(word) > 2 and word not in STOP_WORDS and not word.isdigit():
+        return word
+    return None
 
 
 def shared_tags(record_tags: Sequence[str], topic_tags: Sequence[str]) -> list[str]:
@@ -284,9 +321,9 @@ def _singular(word: str) -> str:
 def _surface_forms(text: str) -> dict[str, str]:
     forms: dict[str, str] = {}
     for word in _WORD.findall(text.casefold()):
-        stem = words(word)
-        if stem:
-            forms.setdefault(stem[0], re.sub(r"['’]s$", "", word))
+        content = _content(word)
+        if content is not None and content not in forms:
+            forms[content] = _POSSESSIVE.sub("", word)
     return forms
 
 
