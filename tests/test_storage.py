@@ -5,6 +5,7 @@ copy of a database migrated once per session, checked here to be the same schema
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from collections import Counter
@@ -16,19 +17,24 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, column, func, insert, inspect, select, table
+from sqlalchemy import Connection, Engine, column, func, insert, inspect, select, table
 
 from awareness.model import ItemText
+from awareness.sources.decide import ItemEdit, NewItem
 from awareness.sources.identity import link_digest, title_digest
+from awareness.storage import items
 from awareness.storage.db import (
     MIGRATIONS,
     current_revision,
     head_revisions,
     make_engine,
+    reading,
     upgrade,
+    writing,
 )
-from awareness.storage.models import Base, Item, ItemWord, Source
-from awareness.topics.text import ItemWords, document
+from awareness.storage.models import Base, Item, ItemWord, Source, in_schema
+from awareness.topics.presearch import WordLookup
+from awareness.topics.text import ItemWords, document, retokenised
 
 
 def test_migrations_create_the_models_schema_and_are_idempotent(empty_database_url):
@@ -39,7 +45,11 @@ def test_migrations_create_the_models_schema_and_are_idempotent(empty_database_u
         assert after == ",".join(head_revisions())
         assert upgrade(engine) == (after, after)
         tables = set(inspect(engine).get_table_names())
-        assert set(Base.metadata.tables) <= tables
+        include = in_schema(engine.dialect.name)
+        expected = {name for name, table in Base.metadata.tables.items()
+                    if include(table, name, "table", False, None)}
+        assert expected <= tables
+        assert ("item_words" in expected) == (engine.dialect.name == "postgresql")
         assert current_revision(engine) == after
         if engine.dialect.name == "sqlite":  # migrations turn it off; the pool gets it back on
             with engine.connect() as connection:
@@ -66,7 +76,9 @@ def test_processes_upgrading_an_empty_database_at_once_all_succeed(empty_databas
 def differences_from_the_models(engine: Engine) -> list[Any]:
     """What autogenerate would change to make the database match the models."""
     with engine.connect() as connection:
-        diff: list[Any] = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={
+            "include_object": in_schema(connection.dialect.name)})
+        diff: list[Any] = compare_metadata(context, Base.metadata)
     return diff
 
 
@@ -173,7 +185,7 @@ def test_the_item_words_migration_stores_every_stored_items_words(empty_database
                 dict(source_id="s", key=f"k{n}", title=title, summary_html="",
                      summary_text=summary, categories=categories, first_seen_at=when,
                      baseline=False) for n, (title, summary, categories) in enumerate(wanted)])
-        upgrade(engine)
+        command.upgrade(config, "0018")  # 0019 moves SQLite's words into a full-text index
         with engine.connect() as connection:
             stored = connection.execute(select(
                 Item.id, Item.title, Item.summary_text, Item.categories, Item.title_words,
@@ -190,7 +202,85 @@ def test_the_item_words_migration_stores_every_stored_items_words(empty_database
                                  "nhs\t\tuni")
         assert stored[1][4:] == ("", "", "") and len(stored) == len(wanted)
         assert rows == expected_rows
+        upgrade(engine)  # on SQLite, 0019 moves them into the full-text index and back
+        with engine.connect() as connection:
+            for word in ("cafe", "plan", "uni", "summary", "item", "1099", "e"):
+                assert holders(connection, word) == {
+                    i for i, _, w in expected_rows if w == word}, word
+            assert holders(connection, "summ", prefix=True) == {
+                i for i, _, w in expected_rows if w.startswith("summ")}
+        command.downgrade(config, "0018")
+        with engine.connect() as connection:
+            assert Counter(connection.execute(select(
+                ItemWord.item_id, ItemWord.field, ItemWord.word)).all()) == expected_rows
         command.downgrade(config, "0017")
         assert "title_words" not in {c["name"] for c in inspect(engine).get_columns("items")}
     finally:
         engine.dispose()
+
+
+def holders(conn: Connection, word: str, *, prefix: bool = False) -> set[int]:
+    """The stored items a dry run reads for ``word`` (or a word starting with it): through
+    the word index, without the items that have no stored words."""
+    lookup = WordLookup(frozenset() if prefix else frozenset({word}),
+                        frozenset({word}) if prefix else frozenset())
+    return {found.id for found in items.words_since(conn, datetime(2000, 1, 1, tzinfo=UTC),
+                                                    lookup=lookup) if found.words is not None}
+
+
+def test_the_word_index_follows_inserts_edits_and_deletes(database_url):
+    # The index that finds items by word (FTS5 kept by triggers on SQLite, rows written by
+    # storage on PostgreSQL) holds exactly the words of the item columns after every kind of
+    # write: new items, edits of the title or summary, deletions, items without words.
+    rng = random.Random(11)
+    vocabulary = [f"{stem}{n}" for stem in ("nurse", "lead", "care", "plan") for n in range(12)]
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def text() -> str:
+        return " ".join(rng.choices(vocabulary, k=rng.randint(0, 8)))
+
+    engine = make_engine(database_url)
+    try:
+        with writing(engine) as conn:
+            conn.execute(insert(Source), [dict(
+                id="s", name="s", publisher="p", url="https://pub.example/", kind="feed",
+                interval_minutes=60, enabled=True, state="active", baseline_done=True,
+                error_count=0)])
+            new = [NewItem(key=f"k{n}", guid=None, title=f"t{n}", link=None, summary_html="",
+                           summary_text="", categories=(), published_at=None, doi=None,
+                           link_key=None, title_key=None, updated_at=None) for n in range(60)]
+            words = {item.key: ItemWords(tuple(text().split()), tuple(text().split()),
+                                         (tuple(text().split()),)) for item in new[:50]}
+            ids = items.insert_new(conn, "s", new, now=when, baseline=False, words=words)
+        check_index(engine, vocabulary)
+        with writing(engine) as conn:
+            edits = []
+            for item_id in rng.sample(sorted(ids.values()), 30):
+                changes: dict[str, object] = rng.choice(
+                    [{"title": text()}, {"summary_text": text()},
+                     {"title": text(), "summary_text": text()}])
+                edits.append(ItemEdit(item_id, {**changes, **retokenised(changes)}))
+            items.write_edits(conn, edits)
+        with writing(engine) as conn:
+            for item_id in rng.sample(sorted(ids.values()), 10):
+                items.delete_item(conn, item_id, now=when)
+        check_index(engine, vocabulary)
+    finally:
+        engine.dispose()
+
+
+def check_index(engine: Engine, vocabulary: list[str]) -> None:
+    with reading(engine) as conn:
+        stored = {row.id: set(f"{row.title_words} {row.summary_words} {row.category_words}"
+                              .split())
+                  for row in conn.execute(select(Item.id, *WORD_COLUMNS))
+                  if row.title_words is not None}
+        assert len(stored) >= 20
+        for word in vocabulary:
+            assert holders(conn, word) == {i for i, held in stored.items() if word in held}
+        for prefix in ("nurse", "lead1", "care", "p"):
+            assert holders(conn, prefix, prefix=True) == {
+                i for i, held in stored.items() if any(w.startswith(prefix) for w in held)}
+
+
+WORD_COLUMNS = (Item.title_words, Item.summary_words, Item.category_words)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Dialect,
     FromClause,
+    Integer,
     Subquery,
     and_,
     bindparam,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     union,
     update,
 )
@@ -82,8 +84,9 @@ def insert_new(conn: Connection, source_id: str, items: Sequence[NewItem], *, no
     rows = _rows(source_id, items, now, baseline, words)
     sqlite = conn.dialect.name == "sqlite"
     ids = _insert_sqlite(conn, rows) if sqlite else _insert_core(conn, rows)
-    _index_words(conn, [(item_id, field, word) for key, item_id in ids.items()
-                        if key in words for field, word in words[key].field_words()])
+    if not sqlite:  # SQLite's triggers index the word columns (migration 0019)
+        _index_words(conn, [(item_id, field, word) for key, item_id in ids.items()
+                            if key in words for field, word in words[key].field_words()])
     return ids
 
 
@@ -98,20 +101,12 @@ def _rows(source_id: str, items: Sequence[NewItem], now: datetime, baseline: boo
 
 
 def _index_words(conn: Connection, rows: list[tuple[int, str, str]]) -> None:
-    """Insert (item id, field, word) rows into ``item_words``."""
+    """Insert (item id, field, word) rows into ``item_words`` (PostgreSQL)."""
     if not rows:
         return
-    values = [(word, item_id, FIELD_CODES[field]) for item_id, field, word in rows]
-    if conn.dialect.name == "sqlite":  # the driver's executemany, as _insert_sqlite
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany("INSERT INTO item_words (word, item_id, field) VALUES (?, ?, ?)",
-                               values)
-        finally:
-            cursor.close()
-        return
-    conn.execute(insert(ItemWord), [{"word": word, "item_id": item_id, "field": field}
-                                    for word, item_id, field in values])
+    conn.execute(insert(ItemWord), [{"word": word, "item_id": item_id,
+                                     "field": FIELD_CODES[field]}
+                                    for item_id, field, word in rows])
 
 
 def _insert_core(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, int]:
@@ -175,6 +170,8 @@ def write_edits(conn: Connection, edits: Iterable[ItemEdit]) -> None:
 
 
 def _replace_words(conn: Connection, item_id: int, columns: Mapping[str, str]) -> None:
+    if conn.dialect.name == "sqlite":
+        return  # the update trigger of item_word_index did it (migration 0019)
     for column, field in (("title_words", "title"), ("summary_words", "summary")):
         if column in columns:
             conn.execute(delete(ItemWord).where(ItemWord.item_id == item_id,
@@ -247,7 +244,7 @@ def words_since(conn: Connection, first_seen: datetime, *, sources: Sequence[str
     if lookup is None:
         rows: FromClause = Item.__table__
     else:
-        found = _holding(lookup, whole_sources)
+        found = _holding(lookup, whole_sources, sqlite=conn.dialect.name == "sqlite")
         rows = found.join(Item, Item.id == found.c.id)
     query = (select(Item.id, Item.source_id, Item.published_at, *_WORDS).select_from(rows)
              .where(Item.first_seen_at >= first_seen).order_by(Item.id))
@@ -272,18 +269,30 @@ def archived(conn: Connection, ids: Sequence[int]) -> dict[int, ArchivedItem]:
 _WORDS = (Item.title_words, Item.summary_words, Item.category_words)
 
 
-def _holding(lookup: WordLookup, whole_sources: Collection[str]) -> Subquery:
+def _holding(lookup: WordLookup, whole_sources: Collection[str], *,
+             sqlite: bool) -> Subquery:
     """The ids of the items holding a word of ``lookup``, of ``whole_sources``, or without
     stored words (the partial index ``ix_items_unindexed``)."""
-    words: list[ColumnElement[bool]] = [ItemWord.word.in_(sorted(lookup.exact))] \
-        if lookup.exact else []
-    words += [_prefixed(prefix) for prefix in sorted(lookup.prefixes)]
-    parts = [select(Item.id).where(Item.title_words.is_(None))]
-    if words:
+    parts: list[Any] = [select(Item.id).where(Item.title_words.is_(None))]
+    if sqlite and (lookup.exact or lookup.prefixes):
+        parts.append(text("SELECT rowid AS id FROM item_word_index "
+                          "WHERE item_word_index MATCH :words")
+                     .bindparams(words=_full_text_query(lookup)).columns(id=Integer))
+    elif lookup.exact or lookup.prefixes:
+        words: list[ColumnElement[bool]] = [ItemWord.word.in_(sorted(lookup.exact))] \
+            if lookup.exact else []
+        words += [_prefixed(prefix) for prefix in sorted(lookup.prefixes)]
         parts.append(select(ItemWord.item_id.label("id")).where(or_(*words)))
     if whole_sources:
         parts.append(select(Item.id).where(Item.source_id.in_(sorted(whole_sources))))
     return union(*parts).subquery()
+
+
+def _full_text_query(lookup: WordLookup) -> str:
+    """``lookup`` as an FTS5 query: each word a string, each prefix a string and ``*``
+    (words are runs of letters and digits, so none holds a quote)."""
+    return " OR ".join([*(f'"{word}"' for word in sorted(lookup.exact)),
+                        *(f'"{prefix}"*' for prefix in sorted(lookup.prefixes))])
 
 
 def _prefixed(prefix: str) -> ColumnElement[bool]:

@@ -138,10 +138,12 @@ WORD = Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 
 class ItemWord(Base):
     """One distinct word of one field of an item (field ``t`` title, ``s`` summary, ``c``
-    category): what finds the items a query may match without reading the others."""
+    category): what finds the items a query may match without reading the others. PostgreSQL
+    only: SQLite finds them through the full-text index ``item_word_index`` over the items'
+    word columns, kept by triggers (migration 0019)."""
 
     __tablename__ = "item_words"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = ({"sqlite_with_rowid": False, "info": {"dialects": ("postgresql",)}},)
 
     word: Mapped[str] = mapped_column(WORD, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"),
@@ -494,3 +496,19 @@ class ItemClick(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     item_id: Mapped[int] = mapped_column(Integer, index=True)
     clicked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+def in_schema(dialect: str) -> Any:
+    """Alembic's ``include_object`` for comparing ``dialect``'s database with these models:
+    a table kept on other databases only is not expected, and SQLite's full-text index
+    (``item_word_index`` and the tables FTS5 keeps for it) is not a model."""
+    def include(obj: Any, name: str | None, type_: str, reflected: bool,
+                compare_to: Any) -> bool:
+        if type_ == "table" and reflected and (name or "").startswith("item_word_index"):
+            return False
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        if reflected or table is None:
+            return True
+        dialects = table.info.get("dialects")
+        return dialects is None or dialect in dialects
+    return include

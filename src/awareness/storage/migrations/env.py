@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from awareness.storage.models import Base
+from awareness.storage.models import Base, in_schema
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
@@ -18,7 +18,8 @@ with engine.connect() as connection:
     try:
         with connection.begin():
             context.configure(connection=connection, target_metadata=Base.metadata,
-                              render_as_batch=sqlite)
+                              render_as_batch=sqlite,
+                              include_object=in_schema(connection.dialect.name))
             if connection.dialect.name == "postgresql":
                 # Processes starting together (issue 15) upgrade one after another: the second
                 # waits here, then finds the schema at head. Per schema, as several may share
