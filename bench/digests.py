@@ -1,6 +1,7 @@
 """Benchmark: preparing and sending digests, beside the standard library doing the same.
 
-Run as ``.venv/bin/python bench/digests.py [--subscribers N] [--items M] [--repeat K]``
+Run as ``.venv/bin/python bench/digests.py [--subscribers N] [--items M] [--repeat K]
+[--profile]``
 (default 1,000 subscribers, 20 items a topic, 3 runs, each in a fresh interpreter so no cache
 of an earlier run helps a later one). Not timed: a migrated SQLite database with the seed
 page's driver records imported, ten topics (``topic-k``: ``leader* AND "trust k"``, no review,
@@ -25,9 +26,11 @@ it. Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import logging
 import multiprocessing
+import pstats
 import random
 import resource
 import shutil
@@ -232,9 +235,15 @@ def once(args: argparse.Namespace) -> dict[str, Any]:
         ctx = prepare(tmp, args, port)
         recorder = Recorder()
         report = digests.SendReport()
+        profiler = cProfile.Profile() if args.profile else None
         start = cpu()
+        if profiler:
+            profiler.enable()
         digests.enqueue(ctx, report, frequency=None, dry_run=False)
         service_prepare = cpu() - start
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
         recorder.stop()
         assert report.queued == args.subscribers, report
         plain_prepare = floor_prepare(recorder.calls, tmp / "floor.db")
@@ -258,9 +267,11 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--items", type=int, default=20, help="new matched items a topic")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true",
+                        help="one run with preparing under cProfile; the top costs to stderr")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.once:
+    if args.once or args.profile:
         print(json.dumps(once(args)))
         return
     print(f"{args.subscribers} subscribers, {TOPICS} topics, {args.items} items a digest; "

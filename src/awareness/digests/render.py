@@ -110,6 +110,13 @@ def wordwrap(environment: jinja2.Environment, s: str, width: int = 79,
     if break_long_words or break_on_hyphens or s != " ".join(s.split()):
         return jinja2.filters.do_wordwrap(environment, s, width, break_long_words, wrapstring,
                                           break_on_hyphens)
+    return _wrapped(s, width, wrapstring or environment.newline_sequence)
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(s: str, width: int, newline: str) -> str:
+    """One line of single-spaced words wrapped at ``width``; remembered, since every reader
+    of a topic gets the same titles and summaries."""
     lines: list[str] = []
     line = ""
     for word in s.split(" ") if s else ():
@@ -118,7 +125,7 @@ def wordwrap(environment: jinja2.Environment, s: str, width: int = 79,
             line = word
         else:
             line = f"{line} {word}" if line else word
-    return (wrapstring or environment.newline_sequence).join([*lines, line] if line else lines)
+    return newline.join([*lines, line] if line else lines)
 
 
 # Outlook's Word engine ignores <mark>'s default style, so the colour is given inline.

@@ -52,6 +52,9 @@ _QP_ERRORS = "awareness-quoted-printable"
 _QP_PRINTABLE = bytes([9, 10, *range(32, 127)])
 _QP_CONTROL = re.compile(rb"[^\t\n -~]|[\t ](?=\n|\Z)")
 _QP_HEX = {bytes([byte]): b"=%02X" % byte for byte in range(256)}
+# The longest piece of an encoded line up to 75 characters that does not end inside an
+# "=XX" escape (the only "=" in encoded text starts one).
+_QP_PIECE = re.compile(rb".{1,%d}(?<!=)(?<!=.)" % (QP_LINE - 1), re.DOTALL)
 
 
 class _MailPolicy(email.policy.EmailPolicy):
@@ -229,17 +232,10 @@ def _qp_escape(match: re.Match[bytes]) -> bytes:
 def _soft_breaks(line: bytes) -> list[bytes]:
     """An encoded line cut into pieces for soft line breaks ("=" and a line end after each but
     the last): at most 75 characters each, so at most 76 with the "=", never cut inside an
-    "=XX" escape."""
-    pieces = []
-    while len(line) > QP_LINE:
-        cut = QP_LINE - 1
-        if line[cut - 1:cut] == b"=":
-            cut -= 1
-        elif line[cut - 2:cut - 1] == b"=":
-            cut -= 2
-        pieces.append(line[:cut])
-        line = line[cut:]
-    pieces.append(line)
+    "=XX" escape; the last may be 76, as a line that fits is never cut."""
+    pieces = _QP_PIECE.findall(line)
+    if len(pieces) > 1 and len(pieces[-2]) + len(pieces[-1]) <= QP_LINE:
+        pieces[-2:] = [pieces[-2] + pieces[-1]]
     return pieces
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from awareness.clicks import click_url, is_counted, read_click
 from awareness.links import is_safe_link
 from awareness.service.context import Context
-from awareness.service.digest_view import signing_key
 from awareness.storage import clicks, feedback
 from awareness.storage.db import reading, writing
 
@@ -20,7 +19,7 @@ from awareness.storage.db import reading, writing
 def follow(ctx: Context, token: str, user_agent: str, count: bool = True) -> str | None:
     """The URL the link ``token`` goes to, or None when we did not sign it. Counts the click
     when ``count`` (a GET, not a HEAD), counting is on, and the request is a reader's."""
-    found = read_click(signing_key(ctx.settings), token)
+    found = read_click(ctx.secret(), token)
     if found is None:
         return None
     mail = ctx.settings.mail
@@ -41,5 +40,5 @@ def item_link(ctx: Context, subscriber_id: int, item_id: int, url: str) -> str:
     is an http(s) link, else the URL itself."""
     if not ctx.settings.mail.track_clicks or not is_safe_link(url):
         return url
-    return click_url(ctx.settings.base_url, signing_key(ctx.settings), subscriber_id, item_id,
+    return click_url(ctx.settings.base_url, ctx.secret(), subscriber_id, item_id,
                      url)

@@ -99,6 +99,7 @@ class Context:
     _sources: FileBacked[tuple[SourceDef, ...]] = field(init=False, repr=False)
     _bulletins: FileBacked[tuple[BulletinDef, ...]] = field(init=False, repr=False)
     _mail_templates: jinja2.Environment | None = field(default=None, init=False, repr=False)
+    _secret: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         folder = self.subscriptions_dir
@@ -108,6 +109,14 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def secret(self) -> str:
+        """The secret key that signs links and cookies, read once (it may live in a file
+        under the data folder). Kept here rather than cached by ``Settings``, whose hash reads
+        every setting: a digest signs two links for each item it shows."""
+        if self._secret is None:
+            self._secret = self.settings.secret_key()
+        return self._secret
 
     def file_problems(self) -> list[str]:
         """What is wrong with an edited file under ``subscriptions/`` that the service could

@@ -3,11 +3,8 @@ its HTML part. Reading only: a GET of the link never changes anything."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from awareness.digests.view import html_part, is_signed, outbox_key_of
 from awareness.service.context import Context
-from awareness.settings import Settings
 from awareness.storage import outbox
 from awareness.storage.db import reading
 
@@ -17,14 +14,8 @@ def digest_html(ctx: Context, ref: str, signature: str) -> str | None:
     and the digest is still stored; None otherwise (the caller says "not found", whichever
     it was, so a wrong signature tells nobody that a digest exists)."""
     key = outbox_key_of(ref)
-    if key is None or not is_signed(signing_key(ctx.settings), ref, signature):
+    if key is None or not is_signed(ctx.secret(), ref, signature):
         return None
     with reading(ctx.engine) as connection:
         message = outbox.digest_message(connection, key)
     return html_part(message) if message is not None else None
-
-
-@lru_cache(maxsize=4)
-def signing_key(settings: Settings) -> str:
-    """The secret key, read once (it may live in a file under the data folder)."""
-    return settings.secret_key()

@@ -34,7 +34,6 @@ from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
 from awareness.service import clicks, feedback
 from awareness.service.context import Context
-from awareness.service.digest_view import signing_key
 from awareness.service.outbox import RelayReport, relay
 from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
@@ -193,7 +192,7 @@ def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: S
         subscribed_topics=sorted(names[t] for t in subscriber.topics if t in names),
         library=Library(library.name, library.contact_email, library.logo_url),
         preferences_url=f"{me.base_url}/preferences/{subscriber.token}",
-        browser_url=view_url(me.base_url, signing_key(settings), subscriber.id,
+        browser_url=view_url(me.base_url, ctx.secret(), subscriber.id,
                              digest.period_key),
         highlight=settings.mail.highlight,
         feedback={entry.match_id: feedback.item_links(ctx, subscriber.id, entry.item_id,

@@ -20,7 +20,6 @@ from awareness.feedback import (
     read_token,
 )
 from awareness.service.context import Context
-from awareness.service.digest_view import signing_key
 from awareness.storage import feedback
 from awareness.storage.db import reading, writing
 
@@ -38,7 +37,7 @@ class FeedbackPage:
 
 def page(ctx: Context, token: str) -> FeedbackPage | None:
     """What the link ``token`` is about, or None when it is refused. Writes nothing."""
-    target = read_token(signing_key(ctx.settings), token)
+    target = read_token(ctx.secret(), token)
     if target is None:
         return None
     with reading(ctx.engine) as connection:
@@ -76,11 +75,11 @@ def item_links(ctx: Context, subscriber_id: int, item_id: int,
                topic: str) -> ItemFeedbackLinks:
     """The "Useful" / "Not useful" links of one item for one reader, for any mail that shows
     items (a digest, a bulletin)."""
-    return item_feedback_urls(ctx.settings.base_url, signing_key(ctx.settings), subscriber_id,
+    return item_feedback_urls(ctx.settings.base_url, ctx.secret(), subscriber_id,
                               item_id, topic)
 
 
 def message_link(ctx: Context, subscriber_id: int, message_key: str) -> str:
     """The "Tell us more" link of one message (its outbox key) for its reader."""
-    return message_feedback_url(ctx.settings.base_url, signing_key(ctx.settings),
+    return message_feedback_url(ctx.settings.base_url, ctx.secret(),
                                 subscriber_id, message_key)

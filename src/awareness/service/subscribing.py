@@ -100,7 +100,7 @@ def pending_signup(ctx: Context, token: str) -> PendingSignup | None:
     with reading(ctx.engine) as connection:
         found = signups.get(connection, signup_id)
     if found is None or found.expires_at <= ctx.now() or not confirm_token_matches(
-            token, ctx.settings.secret_key(), found.id, found.email, found.created_at):
+            token, ctx.secret(), found.id, found.email, found.created_at):
         return None
     return found
 
@@ -220,7 +220,7 @@ def _use_public_form(connection: Connection, ctx: Context, address: str, client:
                      now: datetime) -> None:
     """Count one use of a limited public form by ``address`` from ``client``, or Refused when
     either is at its limit (counted under keyed hashes, never the addresses themselves)."""
-    key, settings = ctx.settings.secret_key(), ctx.settings.signup
+    key, settings = ctx.secret(), ctx.settings.signup
     by_address, by_client = address_bucket(key, address), client_bucket(key, client)
     if over_limit(address_uses=signups.uses(connection, by_address, now - timedelta(days=1)),
                   client_uses=signups.uses(connection, by_client, now - timedelta(hours=1)),
@@ -232,7 +232,7 @@ def _use_public_form(connection: Connection, ctx: Context, address: str, client:
 
 def confirmation_token(ctx: Context, pending: PendingSignup) -> str:
     """The token of the link in ``pending``'s confirmation mail."""
-    return confirm_token(ctx.settings.secret_key(), pending.id, pending.email,
+    return confirm_token(ctx.secret(), pending.id, pending.email,
                          pending.created_at)
 
 
