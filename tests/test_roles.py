@@ -10,6 +10,8 @@ without secrets, and migration 0017 turning every earlier account into an admini
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
-from sqlalchemy import column, insert, select, table
+from sqlalchemy import Connection, column, insert, select, table, text
 from sqlalchemy.exc import IntegrityError
 
 from awareness.cli import cli
@@ -28,6 +30,7 @@ from awareness.roles import allows, role_for_groups
 from awareness.service import api_tokens, librarians
 from awareness.service.context import Context
 from awareness.settings import SETTINGS, effective_values, load_settings
+from awareness.storage import librarians as stored_librarians
 from awareness.storage.db import MIGRATIONS, make_engine
 from awareness.storage.models import Librarian, Source, UTCDateTime
 from tests.conftest import orm_session, settings_env
@@ -182,6 +185,50 @@ def test_a_name_taken_again_does_not_fit_its_old_holders_cookies(
     assert old_cookie is not None and taken_again is not None and taken_again > old_cookie
 
 
+def test_two_first_sign_ins_of_one_identity_at_once_make_one_account(
+        make_context: Callable[..., Context], database_url: str) -> None:
+    # The same person's first single sign-on arrives twice at once (two tabs, a retried
+    # redirect). On PostgreSQL both transactions see no account and both insert one; the
+    # second insert waits on the first's key and then fails. It must end in a sign-in, not
+    # a 500. (SQLite's writers queue at BEGIN IMMEDIATE, so the two never overlap there.)
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL runs two writers at once")
+    ctx = make_context()
+    subject, name = "https://login.example/tenant/v2.0 sub-twice", "kim@trust.nhs.uk"
+    done: dict[str, object] = {}
+
+    def second() -> None:
+        try:
+            done["signed in"] = librarians.sign_in_from_sso(ctx, name, "editor", "", subject)
+        except Exception as error:
+            done["error"] = error
+
+    with ctx.engine.connect() as first:  # the first sign-in, its account not yet committed
+        with first.begin():
+            stored_librarians.add_librarian(first, name, librarians.NO_PASSWORD,
+                                            now=ctx.now(), role="editor", sso=True)
+            stored_librarians.set_sso(first, name, subject=subject, email=None)
+            thread = threading.Thread(target=second)
+            thread.start()
+            deadline = time.monotonic() + 120  # not a budget: how long to wait for a hang
+            while not blocked_on_a_lock(first) and thread.is_alive():
+                assert time.monotonic() < deadline, "the second sign-in never reached the insert"
+                time.sleep(0.01)
+        thread.join(timeout=120)
+    assert "error" not in done, done
+    assert done["signed in"] == (name, librarians.session_version(ctx, name), "editor")
+    assert [a.name for a in librarians.everyone(ctx)] == [name]
+
+
+def blocked_on_a_lock(conn: Connection) -> bool:
+    """Is another session of this database waiting for a lock (PostgreSQL)? The activity
+    statistics are read afresh: within a transaction they are a snapshot taken once."""
+    conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return bool(conn.execute(text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")).scalar())
+
+
 def test_the_cli_adds_and_changes_roles_as_a_person(
         make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
     ctx = make_context()
@@ -194,10 +241,19 @@ def test_the_cli_adds_and_changes_roles_as_a_person(
                                    "editor", "--as", "alice")
     listed = run(database_url, tmp_path, "librarians", "list", "--json")
     assert '"role": "editor"' in listed and '"sso": false' in listed
-    assert "next single sign-on as rita takes" in run(database_url, tmp_path, "librarians",
-                                                      "release-sso", "rita", "--as", "alice")
-    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)] == [
-        ("rita", "released", "single sign-on identity forgotten", "alice"),
+    before = librarians.session_version(ctx, "rita")
+    # A password account has no identity to release: nothing changes, its sessions go on.
+    assert "nothing to release" in run(database_url, tmp_path, "librarians", "release-sso",
+                                       "rita", "--as", "alice")
+    assert librarians.session_version(ctx, "rita") == before
+    librarians.sign_in_from_sso(ctx, "sam@trust.nhs.uk", "reviewer", "",
+                                "https://login.example/ sub-9")
+    assert "next single sign-on as sam@trust.nhs.uk takes" in run(
+        database_url, tmp_path, "librarians", "release-sso", "sam@trust.nhs.uk", "--as",
+        "alice")
+    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)
+            if e.librarian == "rita" or e.action == "released"] == [
+        ("sam@trust.nhs.uk", "released", "single sign-on identity forgotten", "alice"),
         ("rita", "role", "reviewer → editor", "alice"), ("rita", "added", "as reviewer", "alice")]
 
 

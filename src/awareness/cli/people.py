@@ -144,8 +144,11 @@ def librarians_release_sso(state: State, name: str, by: str | None) -> None:
     identity provider's app registration was replaced). Ends its sessions."""
     from awareness.service.librarians import release_sso
 
-    release_sso(state.ctx, name, by=person(by))
-    click.echo(f"{name}: the next single sign-on as {name} takes this account")
+    if release_sso(state.ctx, name, by=person(by)):
+        click.echo(f"{name}: the next single sign-on as {name} takes this account")
+    else:
+        click.echo(f"{name}: no single sign-on identity signs in to this account; "
+                   "nothing to release")
 
 
 @librarians.command("list")

@@ -20,7 +20,7 @@ from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
 from awareness.roles import ROLES, is_role
 from awareness.service.context import Context
 from awareness.storage import librarians
-from awareness.storage.db import reading, writing
+from awareness.storage.db import Conflict, reading, writing
 
 _hasher = PasswordHasher()
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -67,16 +67,22 @@ def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
     return True
 
 
-def release_sso(ctx: Context, name: str, *, by: str) -> None:
+def release_sso(ctx: Context, name: str, *, by: str) -> bool:
     """Let the next single sign-on as ``name`` adopt the account, whichever identity it is
     (after the identity provider's app registration was replaced, every subject changes).
-    Its sessions end; recorded in the history."""
+    Its sessions end; recorded in the history. False, changing nothing, when no identity
+    signs in to the account (a password account, or one released already)."""
     with writing(ctx.engine) as conn:
-        if not librarians.release_subject(conn, name):
+        login = librarians.login_of(conn, name)
+        if login is None:
             raise NotFound(f"no librarian {name!r}; `awareness librarians list` shows them")
+        if login.sso_subject is None:
+            return False
+        librarians.release_subject(conn, name)
         librarians.end_sessions(conn, name)
         librarians.record_event(conn, name, "released", "single sign-on identity forgotten",
                                 by=by, now=ctx.now())
+    return True
 
 
 def sign_in_from_sso(ctx: Context, name: str, role: str, email: str,
@@ -96,6 +102,14 @@ def sign_in_from_sso(ctx: Context, name: str, role: str, email: str,
     if not subject.strip():
         raise AwarenessError("the identity provider gave no subject (sub) for the user")
     address = _address_or_none(email)
+    try:
+        return _sso_sign_in(ctx, name, role, address, subject)
+    except Conflict:  # the identity's first sign-in, twice at once: the other made the account
+        return _sso_sign_in(ctx, name, role, address, subject)
+
+
+def _sso_sign_in(ctx: Context, name: str, role: str, address: str | None,
+                 subject: str) -> tuple[str, int, str]:
     with writing(ctx.engine) as conn:
         login = librarians.login_by_subject(conn, subject)
         if login is None:

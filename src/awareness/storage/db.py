@@ -21,6 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The execution option that marks a connection's transaction as a write (BEGIN IMMEDIATE).
@@ -57,6 +58,11 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
+
+
+# A unique key or constraint refused a write, e.g. a row a concurrent transaction committed
+# first: run the transaction again, and it reads that row (service.librarians).
+Conflict = IntegrityError
 
 
 @contextmanager
