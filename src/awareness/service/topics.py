@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -86,31 +87,50 @@ def try_query(ctx: Context, query: Query, since: timedelta, *,
     cutoff = now - since
     lookup = word_lookup(query)
     matched: Counter[str] = Counter()
-    found: list[tuple[float, int, Hits, Document]] = []
+    # The best ``limit`` so far, with their documents for explaining; the other matches are
+    # only counted, so what stays in memory is the page, not every match (a broad query
+    # kept thousands of documents alive, and the collector went through them again and
+    # again: half its CPU, docs/performance.md).
+    best: list[tuple[float, int, int, Hits, Document]] = []  # (score, -id, …): a min-heap
+    keep = limit or None  # none or 0: every match
+
+    def consider(item_id: int, source_id: str, published: datetime | None,
+                 doc: Document) -> None:
+        hits = query.match_document(doc)
+        if not hits:
+            return
+        matched[source_id] += 1
+        entry = (query.score(doc, hits, published=published, now=now), -item_id, item_id,
+                 hits, doc)
+        if keep is None or len(best) < keep:
+            heapq.heappush(best, entry)
+        elif entry[:2] > best[0][:2]:
+            heapq.heapreplace(best, entry)
+
     with reading(ctx.engine) as conn:
         searched = items.counts_since(conn, cutoff, sources=sources)
         segments = {source_id: source_segment(publisher, source_id)
                     for source_id, publisher in stored_sources.publishers(conn).items()}
         whole = [source_id for source_id, segment in segments.items()
                  if lookup and any(lookup.could_hold(word) for word in segment)]
-        indexed = list(items.words_since(conn, cutoff, sources=sources, lookup=lookup,
-                                         whole_sources=whole))
-        unindexed = items.archived(conn, [item.id for item in indexed if item.words is None])
-        for item in indexed:
-            doc = item.words.document(segments[item.source_id]) if item.words else \
-                document(unindexed[item.id].candidate.text)
-            hits = query.match_document(doc)
-            if hits:
-                matched[item.source_id] += 1
-                found.append((query.score(doc, hits, published=item.published, now=now),
-                              item.id, hits, doc))
-        found.sort(key=lambda match: (-match[0], match[1]))
-        shown = found[:limit] if limit else found
-        stored = items.archived(conn, [item_id for _, item_id, _, _ in shown])
+        without_words = []
+        for item in items.words_since(conn, cutoff, sources=sources, lookup=lookup,
+                                      whole_sources=whole):
+            if item.words is None:
+                without_words.append(item)
+            else:
+                consider(item.id, item.source_id, item.published,
+                         item.words.document(segments[item.source_id]))
+        unindexed = items.archived(conn, [item.id for item in without_words])
+        for item in without_words:
+            consider(item.id, item.source_id, item.published,
+                     document(unindexed[item.id].candidate.text))
+        shown = sorted(best, key=lambda match: (-match[0], match[2]))
+        stored = items.archived(conn, [item_id for _, _, item_id, _, _ in shown])
     per_source = {s: (matched[s], searched[s]) for s in sorted(searched)}
     return TryResult(query.text, cutoff, sum(searched.values()),
                      [_tried(query, score, stored[item_id], hits, doc)
-                      for score, item_id, hits, doc in shown], per_source)
+                      for score, _, item_id, hits, doc in shown], per_source)
 
 
 @dataclass(frozen=True)
