@@ -30,6 +30,7 @@ from awareness.digests.build import (
 from awareness.digests.render import (
     Library,
     MailIdentity,
+    MergeCache,
     clean_header_text,
     is_autoescaped,
     local_date,
@@ -38,6 +39,7 @@ from awareness.digests.render import (
     render_digest,
     safe_url,
 )
+from awareness.feedback import ItemFeedbackLinks
 from awareness.links import own_link
 from awareness.mail.compose import Mail, mask_address
 from awareness.model import Hit
@@ -599,6 +601,57 @@ def test_clean_header_text_caps_length():
 )
 def test_mask_address(addr: str, masked: str):
     assert mask_address(addr) == masked
+
+
+def reader_links(n: int, *, feedback: bool = True, counted: bool = False,
+                 footer: bool = True) -> dict[str, object]:
+    """Reader ``n``'s own links for ``render``, as the service makes them (``OwnLink``)."""
+    base = "https://awareness.example.nhs.uk/lks&co"  # a base URL that HTML escapes
+    digest = sample_digest(make_entry(1, hits=(Hit("leader*", "title", "leadership"),),
+                                      note="Read with the & board pack <now>."),
+                           make_entry(2, topic_slug="digital", topic_name="Digital",
+                                      title="Tom & Jerry", link="https://x.example/a?b=1&c=2",
+                                      item_id=20, also_published_by=("CQC",), drivers=()),
+                           make_entry(3, link="javascript:alert(1)", item_id=30))
+    links: dict[str, object] = dict(
+        digest=replace(digest, subscriber_id=n), unsubscribe_url=f"{UNSUBSCRIBE}{n}",
+        message_id=message_id_for(digest.period_key, n, IDENTITY.domain), highlight=True,
+        to_addr=f"reader{n}@nhs.example")
+    links.update(preferences_url=f"{PREFERENCES}{n}" if footer else "",
+                 browser_url=f"{BROWSER}{n}" if footer else "",
+                 tell_us_more_url=own_link(base, f"/feedback/m{n}.x_y-z") if footer else "")
+    if feedback:
+        links["feedback"] = {match_id: ItemFeedbackLinks(
+            own_link(base, f"/feedback/i{n}.{match_id}&/useful".replace("&", "-")),
+            own_link(base, f"/feedback/i{n}.{match_id}/not-useful")) for match_id in (1, 2, 3)}
+    if counted:
+        links["counted_links"] = {2: own_link(base, f"/c/{n}.2"), 3: own_link(base, f"/c/{n}.3")}
+    return links
+
+
+def test_a_digest_merged_for_each_reader_is_the_one_rendered_for_them(env):
+    # Rendering once per digest and putting each reader's links in (MergeCache) gives the
+    # very bytes rendering for that reader gives, for every mix of links; the templates run
+    # once per mix, not once per reader.
+    merge = MergeCache("n0nce1234abc")
+    mixes = [{}, {"counted": True}, {"feedback": False}, {"footer": False}]
+    for n in range(1, 13):
+        links = reader_links(n, **mixes[n % len(mixes)])  # type: ignore[arg-type]
+        digest = links.pop("digest")
+        assert isinstance(digest, Digest)
+        merged = render(env, digest, merge=merge, **links)
+        assert merged.data == render(env, digest, **links).data, n
+        assert f"reader{n}@nhs.example" in merged.data.decode() and "n0nce" not in \
+            merged.data.decode()
+    assert merge.renders == len(mixes)
+    # A link that is not the service's own goes through the templates' own checks: rendered
+    # for that reader alone, with the same result.
+    links = reader_links(99)
+    digest = links.pop("digest")
+    assert isinstance(digest, Digest)
+    links["counted_links"] = {2: "https://elsewhere.example/c"}
+    assert render(env, digest, merge=merge, **links).data == render(env, digest, **links).data
+    assert merge.renders == len(mixes) + 1
 
 
 def test_safe_url_filter():

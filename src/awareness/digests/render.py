@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from awareness.digests.build import (
     MONTHS,
@@ -217,6 +217,7 @@ def render_digest(
     feedback: Mapping[int, ItemFeedbackLinks] | None = None,
     tell_us_more_url: str = "",
     counted_links: Mapping[int, str] | None = None,
+    merge: MergeCache | None = None,
 ) -> Mail:
     """The digest as a ``multipart/alternative`` message (text first, then HTML).
 
@@ -226,23 +227,123 @@ def render_digest(
     marks the matched words in the HTML part. ``feedback`` gives each entry's "Useful" /
     "Not useful" links by match id and ``tell_us_more_url`` the message's own feedback link
     (issue 17); both are left out when not given. ``counted_links`` replaces an entry's link
-    (by match id) with its counted redirect when the library counts clicks.
+    (by match id) with its counted redirect when the library counts clicks. With ``merge``,
+    the templates are rendered once for every reader of the same digest (``MergeCache``):
+    the same bytes.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    links = ReaderLinks(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url),
-                        safe_url(tell_us_more_url))
-    context = _context(digest, identity, links, tz, subscribed_topics)
-    context.update(library=library, highlight=highlight, feedback=dict(feedback or {}),
-                   counted=dict(counted_links or {}),
-                   logo_url=library.logo_url if library.logo_url.startswith("https://") else "")
+    reader = _Reader(unsubscribe_url, safe_url(preferences_url), safe_url(browser_url),
+                     safe_url(tell_us_more_url), dict(feedback or {}), dict(counted_links or {}))
+    shared = _Shared(digest, identity, tz, tuple(subscribed_topics), library, highlight)
+    subject, text, html = (merge.parts(env, shared, reader) if merge is not None
+                           else _parts(env, shared, reader))
     return compose(
         sender=Sender(identity.from_addr, identity.from_name), to=to_addr,
-        subject=env.get_template(SUBJECT_TEMPLATE).render(context),
-        text=env.get_template(TEXT_TEMPLATE).render(context) + "\n",
-        html=env.get_template(HTML_TEMPLATE).render(context) + "\n",
-        message_id=message_id, date=now.astimezone(tz),
+        subject=subject, text=text, html=html, message_id=message_id,
+        date=now.astimezone(tz),
         list_headers=ListHeaders(identity.list_id, identity.from_name, unsubscribe_url))
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What a digest's rendering shares between its readers."""
+
+    digest: Digest
+    identity: MailIdentity
+    tz: ZoneInfo
+    topics: tuple[str, ...]
+    library: Library
+    highlight: bool
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """One reader's own links, as the templates take them (the footer's already checked)."""
+
+    unsubscribe: str
+    preferences: str
+    browser: str
+    tell_us_more: str
+    feedback: dict[int, ItemFeedbackLinks]
+    counted: dict[int, str]
+
+
+def _parts(env: jinja2.Environment, shared: _Shared,
+           reader: _Reader) -> tuple[str, str, str]:
+    """Subject, text and HTML of ``shared``'s digest for ``reader``."""
+    library = shared.library
+    links = ReaderLinks(reader.unsubscribe, reader.preferences, reader.browser,
+                        reader.tell_us_more)
+    context = _context(shared.digest, shared.identity, links, shared.tz, shared.topics)
+    context.update(library=library, highlight=shared.highlight, feedback=reader.feedback,
+                   counted=reader.counted,
+                   logo_url=library.logo_url if library.logo_url.startswith("https://") else "")
+    return (env.get_template(SUBJECT_TEMPLATE).render(context),
+            env.get_template(TEXT_TEMPLATE).render(context) + "\n",
+            env.get_template(HTML_TEMPLATE).render(context) + "\n")
+
+
+class MergeCache:
+    """Renders a digest once for all its readers, then puts each reader's links in.
+
+    A digest goes to everyone who follows its topics, and the templates were most of the
+    CPU of preparing one (docs/performance.md, "Digests"): the same titles, summaries and
+    driver records rendered again for every reader, only the links differing. Here each
+    reader's links are stand-ins (``https://<nonce>.invalid/<n>/``, which pass every link
+    check and which autoescaping leaves alone) when the digest is first rendered; each
+    reader's own are put in their place, escaped for HTML as the template would have. A link
+    of the reader's that a template's check refuses is never a stand-in (that reader is
+    rendered alone). ``nonce`` should be unguessable, so no feed text can hold a stand-in.
+    One cache serves one run; it keeps ``size`` digests.
+    """
+
+    def __init__(self, nonce: str, size: int = 256):
+        if not re.fullmatch(r"[a-z0-9]{8,}", nonce):
+            raise ValueError("the nonce must be 8 or more lower-case letters and digits")
+        self._prefix = f"https://{nonce}.invalid/"
+        self._stand_in = re.compile(re.escape(self._prefix) + r"(\d+)/")
+        self._size = size
+        self._rendered: dict[tuple[object, ...], tuple[str, str, str]] = {}
+        self.renders = 0  # how many times the templates ran (tests, benchmarks)
+
+    def parts(self, env: jinja2.Environment, shared: _Shared,
+              reader: _Reader) -> tuple[str, str, str]:
+        """``_parts`` for ``reader``, from the digest rendered once."""
+        own: list[str] = []
+
+        def stand_in(url: str) -> OwnLink:
+            own.append(url)
+            return OwnLink(f"{self._prefix}{len(own) - 1}/")
+
+        if not all(type(url) is OwnLink for url in (
+                *reader.counted.values(), *(link for links in reader.feedback.values()
+                                            for link in (links.useful, links.not_useful)))):
+            self.renders += 1
+            return _parts(env, shared, reader)
+        footer = [reader.unsubscribe, reader.preferences, reader.browser, reader.tell_us_more]
+        # Links in the order given, so readers of one digest have the same stand-ins.
+        unsubscribe, preferences, browser, tell_us_more = (stand_in(url) if url else ""
+                                                           for url in footer)
+        placeholders = _Reader(
+            unsubscribe, preferences, browser, tell_us_more,
+            {match_id: ItemFeedbackLinks(stand_in(links.useful), stand_in(links.not_useful))
+             for match_id, links in sorted(reader.feedback.items())},
+            {match_id: stand_in(url) for match_id, url in sorted(reader.counted.items())})
+        key = (env, replace(shared, digest=replace(shared.digest, subscriber_id=0)),
+               tuple(bool(url) for url in footer), tuple(sorted(reader.feedback)),
+               tuple(sorted(reader.counted)))
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            self.renders += 1
+            rendered = _parts(env, shared, placeholders)
+            if len(self._rendered) >= self._size:
+                self._rendered.pop(next(iter(self._rendered)))
+            self._rendered[key] = rendered
+        subject, text, html = rendered
+        escaped = [str(escape(url)) for url in own]
+        return (subject, self._stand_in.sub(lambda m: own[int(m[1])], text),
+                self._stand_in.sub(lambda m: escaped[int(m[1])], html))
 
 
 def _context(

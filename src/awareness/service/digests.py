@@ -13,6 +13,7 @@ Two steps, so that nothing is lost or sent twice (RELIABILITY E1-E5):
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from email.errors import MessageError
@@ -27,7 +28,13 @@ from awareness.digests.build import (
     digest_entries,
     period_key,
 )
-from awareness.digests.render import Library, MailIdentity, message_id_for, render_digest
+from awareness.digests.render import (
+    Library,
+    MailIdentity,
+    MergeCache,
+    message_id_for,
+    render_digest,
+)
 from awareness.digests.subscribers import Subscriber
 from awareness.digests.view import view_url
 from awareness.mail.compose import Mail
@@ -88,6 +95,9 @@ class _Run:
     names: dict[str, str]
     periods: dict[tuple[int, str], str]  # by subscriber id and frequency
     dry_run: bool
+    # Each digest rendered once for all its readers (digests/render.py); the stand-ins'
+    # nonce is new every run, so no feed text can hold one.
+    merge: MergeCache = field(default_factory=lambda: MergeCache(secrets.token_hex(8)))
 
 
 def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
@@ -163,7 +173,7 @@ def _build(run: _Run, subscriber: Subscriber, candidates: list[Candidate],
         return None
     try:
         mail = _render(run.ctx, run.ctx.mail_templates(), digest, subscriber, run.names,
-                       run.now)
+                       run.now, run.merge)
     except (ValueError, MessageError) as err:  # e.g. an address the e-mail package refuses
         log.warning("digest %s for subscriber %s cannot be composed: %s", period,
                     subscriber.id, err)
@@ -178,7 +188,7 @@ def _build(run: _Run, subscriber: Subscriber, candidates: list[Candidate],
 
 
 def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: Subscriber,
-            names: dict[str, str], now: datetime) -> Mail:
+            names: dict[str, str], now: datetime, merge: MergeCache | None = None) -> Mail:
     """The subscriber's digest as a message, with their topics by name and their links:
     unsubscribe, their preferences page, the digest's own page (signed), and the signed
     feedback links under each item and in the footer (issue 17)."""
@@ -204,4 +214,5 @@ def _render(ctx: Context, env: jinja2.Environment, digest: Digest, subscriber: S
                                                         entry.link)
                        for entry in digest.entries
                        if settings.mail.track_clicks and entry.item_id is not None
-                       and entry.link})
+                       and entry.link},
+        merge=merge)
