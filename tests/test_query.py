@@ -23,6 +23,7 @@ from awareness.topics.query import (
     words,
 )
 from awareness.topics.spelling import UK_US
+from awareness.topics.text import WORD, normalise
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -51,6 +52,21 @@ def matches(query: str, title: str, summary: str = "", categories: tuple[str, ..
 ])
 def test_words_normalise_like_the_issue_says(text: str, expected: list[str]) -> None:
     assert words(text) == expected
+
+
+# Characters whose handling differs: curly and modifier apostrophes, combining marks (alone,
+# after a space, stacked), precomposed letters, Hangul syllables and jamo, ligatures, the
+# spaces NFKC folds, separators str.split() takes for whitespace, underscores.
+TRICKY = st.sampled_from(list("aZ9 _'\t\n\r’‘ʼ“”…éüßẞİς\u0301\u0308\u0345\u00a0\u2002\u3000"
+                              "\x1c\x85\u2028가\u1100\u1161ﬁⅠ😀"))
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(TRICKY, st.characters()), max_size=40).map("".join))
+def test_words_are_the_words_of_the_normalised_text(text: str) -> None:
+    # ``words`` takes non-ASCII text a token at a time, each remembered; it must give what
+    # normalising the whole text and finding its words gives.
+    assert words(text) == WORD.findall(normalise(text))
 
 
 def test_an_item_is_normalised_once_and_shared() -> None:
