@@ -83,6 +83,7 @@ def test_stored_words_and_their_lookup_match_as_the_text_does(text: str, spellin
     # columns matches exactly as the text's, and every match holds a word of the lookup.
     query = parse_query(text, spelling)
     doc = document(item)
+    assert ItemWords.of_text(item) == ItemWords.of(doc)  # a first poll's, without a document
     stored = ItemWords.from_columns(*ItemWords.of(doc).columns())
     rebuilt = stored.document(source_segment(*item.source.partition(" ")[::2]))
     hits = query.match_document(doc)

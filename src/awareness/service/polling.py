@@ -253,9 +253,10 @@ def _store(ctx: Context, state: SourceState, result: FetchResult, body_hash: str
     found, too_long = ([], []) if baseline else _match_new(run.matcher, state, intent.new, now)
     warnings = decide.stored_warnings([*parsed.warnings, *too_long], intent.rekeyed)
     # Stored with the items so a dry run never normalises the archive again; after matching,
-    # ``document`` has them cached (docs/performance.md, "Trying a query over the archive").
-    words = {item.key: ItemWords.of(document(_candidate(state, item).text))
-             for item in intent.new}
+    # ``document`` has them cached (docs/performance.md, "Trying a query over the archive"),
+    # and a first poll's items, never matched, need no document.
+    words = {item.key: ItemWords.of_text(_candidate(state, item).text) if baseline
+             else ItemWords.of(document(_candidate(state, item).text)) for item in intent.new}
     edits = [replace(edit, changes={**edit.changes, **retokenised(dict(edit.changes))})
              for edit in intent.edits]
     with writing(ctx.engine) as conn:

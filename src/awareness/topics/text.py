@@ -162,6 +162,13 @@ class ItemWords:
         (title,), (summary,) = doc.segments["title"], doc.segments["summary"]
         return cls(title, summary, doc.segments["category"])
 
+    @classmethod
+    def of_text(cls, item: ItemText) -> ItemWords:
+        """``of(document(item))`` without building the document or filling its cache: for
+        the items a first poll stores and never matches."""
+        return cls(tuple(words(item.title)), tuple(words(item.summary)),
+                   tuple(tuple(words(category)) for category in item.categories))
+
     def columns(self) -> tuple[str, str, str]:
         """Title, summary and categories as text: words joined by spaces, categories by
         tabs (words are runs of letters and digits, so neither occurs in one)."""
