@@ -54,6 +54,7 @@ _SHARED_COLUMNS = ("source_id", "first_seen_at", "baseline", "story_id")
 # The item's normalised words (topics.text.ItemWords.columns), NULL when not given.
 _WORD_COLUMNS = ("title_words", "summary_words", "category_words")
 _ALL_COLUMNS = (*_NEW_COLUMNS, *_SHARED_COLUMNS, *_WORD_COLUMNS)
+_CATEGORIES = _ALL_COLUMNS.index("categories")
 _new_values = attrgetter(*_NEW_COLUMNS)
 _NO_WORDS = (None, None, None)
 FIELD_CODES = {"title": "t", "summary": "s", "category": "c"}
@@ -132,9 +133,21 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, i
     """
     names = _ALL_COLUMNS
     processors = _bind_processors(conn.dialect, names)
-    values = [tuple(value if process is None else process(
-        list(value) if name == "categories" else value)
-        for process, name, value in zip(processors, names, row, strict=True)) for row in rows]
+    # Each distinct value converted once: the fetch time and the baseline flag are the same
+    # in every row, categories repeat, and a bind processor costs a microsecond or two.
+    converting: list[tuple[int, Any, dict[Any, Any]]] = [
+        (at, process, {}) for at, process in enumerate(processors) if process is not None]
+    values = []
+    for row in rows:
+        converted = list(row)
+        for at, process, seen in converting:
+            value = row[at]
+            try:
+                converted[at] = seen[value]
+            except KeyError:
+                converted[at] = seen[value] = process(
+                    list(value) if at == _CATEGORIES else value)
+        values.append(converted)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         before = cursor.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
