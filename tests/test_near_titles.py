@@ -174,3 +174,15 @@ def test_a_title_sharing_exactly_the_bound_is_found_and_one_fewer_is_not() -> No
             assert (stored in index.near("".join(title))) == (shared >= need), (length, shared)
             title[end] = next(fresh)
         assert {need, need - 1} <= seen
+
+
+def test_a_bounded_lookup_gives_the_latest_it_keeps() -> None:
+    # Hundreds of identical titles (one release syndicated everywhere): a bounded lookup
+    # gives the most recently added first, only those ``keep`` accepts, and no more.
+    key = title_key("NHS England publishes the leadership competency framework")
+    index: NearTitles[int] = NearTitles()
+    for handle in range(300):
+        index.add(handle, key, handle)
+    assert index.near(key) == list(range(299, -1, -1))
+    assert index.near(key, limit=50) == list(range(299, 249, -1))
+    assert index.near(key, keep=lambda handle: handle % 7 == 0, limit=3) == [294, 287, 280]

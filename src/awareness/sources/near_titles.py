@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import heapq
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 from awareness.sources.identity import MIN_FUZZY_TITLE, bigrams, could_be_near, least_shared
@@ -45,6 +46,7 @@ T = TypeVar("T")
 # benchmark's, 16 cost least (per lookup 97 µs with 12, 74 with 16, 80 with 24).
 _HITS = 16
 _NOBODY = [0, 0]  # the count and bits of a bigram no key holds (never stored)
+_handle = attrgetter("handle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,24 +109,32 @@ class NearTitles(Generic[T]):
             if not held[1]:
                 del holders[gram]
 
-    def near(self, key: str) -> list[T]:
+    def near(self, key: str, *, keep: Callable[[T], bool] | None = None,
+             limit: int | None = None) -> list[T]:
         """The values of the keys that can be near-identical to ``key``: a length
         ``could_be_near`` allows and as many shared bigrams as ``could_be_similar`` asks
-        (so every key within ``TITLE_SIMILARITY``, and some that difflib then rejects)."""
+        (so every key within ``TITLE_SIMILARITY``, and some that difflib then rejects),
+        the most recently added (highest handle) first. With ``limit``, at most that many
+        of those ``keep`` accepts (all, without ``keep``): the rest are never compared."""
         if len(key) < MIN_FUZZY_TITLE or not self._slot_of:
             return []
         shortest, longest = allowed_lengths(len(key))
         grams = _bigrams(key)
         # least_shared grows with the total, so the shortest allowed length needs the fewest.
         need = least_shared(len(key) + shortest)
-        found = []
+        slots = self._slots
+        entries = [entry for slot in _slots(self._candidates(grams, need))
+                   if (entry := slots[slot]) is not None
+                   and shortest <= entry.length <= longest]
+        entries.sort(key=_handle, reverse=True)
+        found: list[T] = []
         mine = frozenset(grams)
-        for slot in _slots(self._candidates(grams, need)):
-            entry = self._slots[slot]
-            if (entry is not None and shortest <= entry.length <= longest
-                    and len(mine.intersection(entry.grams))
-                    >= least_shared(len(key) + entry.length)):
+        for entry in entries:
+            if (len(mine.intersection(entry.grams)) >= least_shared(len(key) + entry.length)
+                    and (keep is None or keep(entry.value))):
                 found.append(entry.value)
+                if limit is not None and len(found) >= limit:
+                    break
         return found
 
     def _candidates(self, mine: tuple[str, ...], need: int) -> int:

@@ -39,6 +39,10 @@ LOOKBACK = timedelta(days=30)
 # Only the near-identical-title comparison keeps a window of items rather than looking up
 # equal values; it keeps at most this many, the most recently seen (docs/item-identity.md).
 FUZZY_CANDIDATES = 5_000
+# ... and gives each new item at most this many of them, the most recently seen first: when
+# many recent titles are near-identical to one (a release syndicated everywhere), the story
+# is among the latest, and comparing every one of them was most of a poll (issue 11).
+NEAR_PER_ITEM = 50
 # pg_advisory_xact_lock's key for "assigning stories": any fixed 64-bit number of ours.
 _LOCK_KEY = 0x61776172_73746F72  # "awarstor"
 
@@ -149,10 +153,13 @@ class RecentTitles:
         found: dict[int, _Recent] = {}
         with self._mutex:
             for item in mine:
-                for recent in self._titles.near(identity.cached_title_key(item.title)):
-                    if (recent.source_id != source_id and recent.first_seen_at >= since
-                            and identity.close_in_time(item.published, recent.known.published)):
-                        found[recent.id] = recent
+                def comparable(recent: _Recent, item: identity.KnownItem = item) -> bool:
+                    return (recent.source_id != source_id and recent.first_seen_at >= since
+                            and identity.close_in_time(item.published, recent.known.published))
+
+                for recent in self._titles.near(identity.cached_title_key(item.title),
+                                                keep=comparable, limit=NEAR_PER_ITEM):
+                    found[recent.id] = recent
         return list(found.values())
 
 
