@@ -29,12 +29,10 @@ key keeps a tuple of its bigrams, the strings shared: 5,000 keys take about 5 Mi
 
 from __future__ import annotations
 
-import heapq
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import attrgetter
 from typing import Generic, TypeVar
 
 from awareness.sources.identity import MIN_FUZZY_TITLE, bigrams, could_be_near, least_shared
@@ -46,7 +44,6 @@ T = TypeVar("T")
 # benchmark's, 16 cost least (per lookup 97 µs with 12, 74 with 16, 80 with 24).
 _HITS = 16
 _NOBODY = [0, 0]  # the count and bits of a bigram no key holds (never stored)
-_handle = attrgetter("handle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +64,11 @@ class NearTitles(Generic[T]):
         # it]. The count says which are rare; removals leave it be, as any order of the
         # bigrams gives the same answer, the rarest first only fewer candidates.
         self._holders: dict[str, list[int]] = {}
+        # A new key takes the next slot, never a freed one, so the higher the slot the more
+        # recently added: a lookup goes from the top bit down and stops when it has enough.
+        # The index lives for one poll run, so the slots are bounded by what the run adds.
         self._slots: list[_Entry[T] | None] = []
         self._slot_of: dict[int, int] = {}  # handle → slot
-        self._free: list[int] = []  # the lowest first, so the bits stay few
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -80,9 +79,8 @@ class NearTitles(Generic[T]):
             raise ValueError(f"handle {handle} is already in use")
         if len(key) < MIN_FUZZY_TITLE:
             raise ValueError(f"a key of {len(key)} characters is never compared")
-        slot = heapq.heappop(self._free) if self._free else len(self._slots)
-        if slot == len(self._slots):
-            self._slots.append(None)
+        slot = len(self._slots)
+        self._slots.append(None)
         bit, holders = 1 << slot, self._holders
         grams = _bigrams(key)
         for gram in grams:
@@ -101,7 +99,6 @@ class NearTitles(Generic[T]):
         entry = self._slots[slot]
         assert entry is not None
         self._slots[slot] = None
-        heapq.heappush(self._free, slot)
         bit, holders = 1 << slot, self._holders
         for gram in entry.grams:
             held = holders[gram]
@@ -114,7 +111,7 @@ class NearTitles(Generic[T]):
         """The values of the keys that can be near-identical to ``key``: a length
         ``could_be_near`` allows and as many shared bigrams as ``could_be_similar`` asks
         (so every key within ``TITLE_SIMILARITY``, and some that difflib then rejects),
-        the most recently added (highest handle) first. With ``limit``, at most that many
+        the most recently added first. With ``limit``, at most that many
         of those ``keep`` accepts (all, without ``keep``): the rest are never compared."""
         if len(key) < MIN_FUZZY_TITLE or not self._slot_of:
             return []
@@ -123,14 +120,13 @@ class NearTitles(Generic[T]):
         # least_shared grows with the total, so the shortest allowed length needs the fewest.
         need = least_shared(len(key) + shortest)
         slots = self._slots
-        entries = [entry for slot in _slots(self._candidates(grams, need))
-                   if (entry := slots[slot]) is not None
-                   and shortest <= entry.length <= longest]
-        entries.sort(key=_handle, reverse=True)
         found: list[T] = []
         mine = frozenset(grams)
-        for entry in entries:
-            if (len(mine.intersection(entry.grams)) >= least_shared(len(key) + entry.length)
+        for slot in _slots_from_the_top(self._candidates(grams, need)):
+            entry = slots[slot]
+            if (entry is not None and shortest <= entry.length <= longest
+                    and len(mine.intersection(entry.grams))
+                    >= least_shared(len(key) + entry.length)
                     and (keep is None or keep(entry.value))):
                 found.append(entry.value)
                 if limit is not None and len(found) >= limit:
@@ -192,12 +188,12 @@ def _bigrams(key: str) -> tuple[str, ...]:
     return tuple(sys.intern(gram) for gram in bigrams(key))
 
 
-def _slots(bits: int) -> Iterator[int]:
-    """The positions of the set bits of ``bits``, lowest first."""
+def _slots_from_the_top(bits: int) -> Iterator[int]:
+    """The positions of the set bits of ``bits``, highest first."""
     while bits:
-        low = bits & -bits
-        yield low.bit_length() - 1
-        bits ^= low
+        top = bits.bit_length() - 1
+        yield top
+        bits ^= 1 << top
 
 
 @lru_cache(maxsize=1_024)

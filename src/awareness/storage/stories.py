@@ -127,13 +127,15 @@ class RecentTitles:
                 Item.baseline.is_(False),
                 func.length(Item.title) >= identity.MIN_FUZZY_TITLE_CHARS)
             if self._high_water is None:
-                rows = conn.execute(query.where(Item.first_seen_at >= now - LOOKBACK)
-                                    .order_by(Item.first_seen_at.desc(), Item.id.desc())
-                                    .limit(FUZZY_CANDIDATES)).all()
+                latest = conn.execute(query.where(Item.first_seen_at >= now - LOOKBACK)
+                                      .order_by(Item.first_seen_at.desc(), Item.id.desc())
+                                      .limit(FUZZY_CANDIDATES)).all()
+                rows = latest[::-1]  # added least recent first: NearTitles looks from the latest
                 self._high_water = conn.scalar(
                     select(func.max(Item.id)).where(Item.baseline.is_(False))) or 0
             else:
-                rows = conn.execute(query.where(Item.id > self._high_water)).all()
+                rows = conn.execute(query.where(Item.id > self._high_water)
+                                    .order_by(Item.id)).all()
             self._high_water = max([self._high_water, *(row.id for row in rows)])
             for row in rows:
                 key = identity.cached_title_key(row.title)
