@@ -16,6 +16,8 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from awareness.errors import ConfigError
+
 revision = "0019"
 down_revision = "0018"
 branch_labels = None
@@ -53,8 +55,17 @@ BATCH = 500
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    conn = op.get_bind()
+    if conn.dialect.name != "sqlite":
         return
+    try:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x)")
+        conn.exec_driver_sql("DROP TABLE temp.fts5_probe")
+    except sa.exc.OperationalError as error:
+        raise ConfigError(
+            "this Python's SQLite has no FTS5, which the word index needs (migration 0019): "
+            "run awareness with a Python whose sqlite3 module has it (python.org's and "
+            "Debian's do), or use PostgreSQL") from error
     op.drop_index("ix_item_words_item_id", table_name="item_words")
     op.drop_table("item_words")
     for statement in CREATE:
