@@ -270,6 +270,10 @@ def test_the_word_index_follows_inserts_edits_and_deletes(database_url):
 
 
 def check_index(engine: Engine, vocabulary: list[str]) -> None:
+    if engine.dialect.name == "sqlite":  # FTS5 compares its index with the items' columns
+        with writing(engine) as conn:  # (a stale row of a deleted item fails it too)
+            conn.exec_driver_sql("INSERT INTO item_word_index(item_word_index, rank) "
+                                 "VALUES ('integrity-check', 1)")
     with reading(engine) as conn:
         stored = {row.id: set(f"{row.title_words} {row.summary_words} {row.category_words}"
                               .split())

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy import text as sql
+from sqlalchemy import func, select
 
 from awareness.service import polling
 from awareness.service.context import Context
@@ -26,6 +25,7 @@ from awareness.topics.explain import explain, lines
 from awareness.topics.query import Query, parse_query
 from awareness.topics.text import retokenised
 from tests.conftest import Response, orm_session, orm_writing
+from tests.test_storage import holders
 
 FEEDS = {
     "news": [
@@ -102,16 +102,6 @@ def old_try(ctx: Context, query: Query, since: timedelta, limit: int | None) -> 
                      {s: (matched[s], searched[s]) for s in sorted(searched)})
 
 
-def indexed(conn: Connection, word: str) -> set[int]:
-    """The ids of the items the word index holds under ``word`` (FTS5 on SQLite, the
-    item_words table on PostgreSQL)."""
-    if conn.dialect.name == "sqlite":
-        return set(conn.execute(sql("SELECT rowid FROM item_word_index WHERE "
-                                     "item_word_index MATCH :w"), {"w": f'"{word}"'}).scalars())
-    return set(conn.execute(sql("SELECT item_id FROM item_words WHERE word = :w"),
-                            {"w": word}).scalars())
-
-
 def test_trying_over_stored_words_gives_what_normalising_the_archive_gave(
         make_context, feed_server, tmp_path, clock) -> None:
     subs = tmp_path / "subs"
@@ -149,7 +139,7 @@ def test_trying_over_stored_words_gives_what_normalising_the_archive_gave(
             if row.title_words is not None and "leadership" in
             f"{row.title_words} {row.summary_words} {row.category_words}".split()}
         assert len(holding) >= 2 and gone not in holding
-        assert indexed(session.connection(), "leadership") == holding  # the deleted one left
+        assert holders(session.connection(), "leadership") == holding  # the deleted one left
         assert session.scalar(select(Item.title_words).where(Item.key.like("%lead%"))) == \
             "compassionate leadership for nhs boards revised"
     compared = Counter[str]()

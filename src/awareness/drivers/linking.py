@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from awareness.drivers.editions import Edition, edition_of, is_later_edition
 from awareness.links import is_safe_link, normalise_link
@@ -281,19 +282,12 @@ def words(text: str) -> list[str]:
 
 
 _POSSESSIVE = re.compile(r"['’]s$")
-_CONTENT: dict[str, str | None] = {}  # a word as found → its content word (None: not one)
-_CONTENT_CACHE = 50_000  # the words of the feeds' language; beyond it, worked out each time
 
 
+@lru_cache(maxsize=50_000)  # the words of the feeds' language; beyond it, worked out again
 def _content(word: str) -> str | None:
     """``_content_word``, remembered for the commonest words."""
-    try:
-        return _CONTENT[word]
-    except KeyError:
-        content = _content_word(word)
-        if len(_CONTENT) < _CONTENT_CACHE:
-            _CONTENT[word] = content
-        return content
+    return _content_word(word)
 
 
 def _content_word(word: str) -> str | None:
