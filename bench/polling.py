@@ -21,7 +21,7 @@ CPU is this process plus its descendants (the parse workers), read from /proc, m
 server process; each row also gives this process's own share (fetching, storing, matching),
 so the rest is the parse workers'. Peak memory is this process's VmHWM (the service:
 polling threads, storage, matching) and, separately, the largest VmHWM of its other
-descendants (the parse workers and the forkserver that starts them) and the sum of all of
+descendants (the parse workers) and the sum of all of
 them (the process tree), each since the interpreter started, so each row's figure covers
 that cycle and the ones before it.
 
@@ -246,7 +246,7 @@ def peak_memory_mib(pid: int | str = "self") -> float:
 
 
 def workers_peak_mib(exclude: Collection[int]) -> float:
-    """The largest peak resident memory among the parse workers (and their forkserver)."""
+    """The largest peak resident memory among the parse workers."""
     return max((peak_memory_mib(pid) for pid in descendants(exclude)), default=0.0)
 
 
@@ -298,6 +298,11 @@ def make_context(tmp: Path, base: str, sources: int, topics: list[str] | None = 
            "AWARENESS_MAIL_OUTBOX": str(tmp / "outbox"),
            "AWARENESS_WEB_SECRET_KEY": "bench-secret-key-not-for-production",
            "AWARENESS_FETCH_ALLOWED_HOSTS": "127.0.0.1", **(settings or {})}
+    # The schema is made in a process of its own, as `make run` runs `awareness init` before
+    # the service; the service's own upgrade then finds it current and imports no Alembic.
+    subprocess.run([sys.executable, "-c", "import sys; from awareness.storage.db import "
+                    "make_engine, upgrade; upgrade(make_engine(sys.argv[1]))",
+                    env["AWARENESS_DATABASE_URL"]], check=True)
     ctx = create_context(load_settings(environ=env, cwd=tmp))
     upgrade(ctx.engine)
     return ctx
@@ -335,15 +340,14 @@ class Requests:
 
 
 def role(pid: int) -> str:
-    """What a descendant is: multiprocessing's forkserver or resource tracker, or a worker."""
+    """What a descendant is: a parse worker, or another process (its command's first words)."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "gone"
-    if b"resource_tracker" in command:
-        return "resource tracker"
-    # The workers are forked from the forkserver, so they share its command line.
-    return "forkserver" if pid in _children(os.getpid()) else "parse worker"
+    if b"awareness.sources.worker" in command:
+        return "parse worker"
+    return command.replace(b"\0", b" ").decode(errors="replace")[:60]
 
 
 def memory(exclude: Collection[int]) -> tuple[float, float, float, float, list[Any]]:
@@ -636,8 +640,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     exclude = {server.pid, *([peer.process.pid] if peer else [])}
     topics = generated_topics(int(args.topics)) if args.topics else None
 
+    from awareness.memory import limit_arenas
     from awareness.service import polling
 
+    limit_arenas()  # as the command line does before any command starts its threads
     logging.disable(logging.WARNING)  # the 5% failing sources would log every cycle
 
     tmp = Path(tempfile.mkdtemp(prefix="awareness-bench-"))

@@ -38,6 +38,7 @@ SHELL = {
     "awareness.sources.worker": "worker processes with time and memory limits",
     "awareness.mail.backends": "the mail backends: SMTP and the outbox folder",
     "awareness.demo": "sample feeds served on loopback from package data",
+    "awareness.memory": "glibc's malloc, tuned once per process (ctypes)",
 }
 
 FORBIDDEN_LIBRARIES = ["httpx", "sqlalchemy", "alembic", "smtplib", "apscheduler", "uvicorn",

@@ -17,6 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, column, func, insert, inspect, select, table
 
 from awareness.model import ItemText
@@ -51,6 +52,8 @@ def test_migrations_create_the_models_schema_and_are_idempotent(empty_database_u
         assert expected <= tables
         assert ("item_words" in expected) == (engine.dialect.name == "postgresql")
         assert current_revision(engine) == after
+        with engine.connect() as connection:  # storage reads the revision as Alembic does
+            assert ",".join(MigrationContext.configure(connection).get_current_heads()) == after
         if engine.dialect.name == "sqlite":  # migrations turn it off; the pool gets it back on
             with engine.connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -110,10 +113,23 @@ def test_each_test_gets_a_copy_of_the_migrated_schema(database_url):
         engine.dispose()
 
 
-def test_migrations_have_one_head():
+def test_migrations_have_one_head_and_storage_knows_it():
     # Branches written in parallel must be merged before they ship, so that `alembic
-    # upgrade head` and every deployment agree on one schema.
-    assert len(head_revisions()) == 1
+    # upgrade head` and every deployment agree on one schema. Storage names the head itself
+    # (so that opening a current database never imports Alembic): it must be Alembic's.
+    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    assert len(heads) == 1
+    assert head_revisions() == tuple(heads)
+
+
+@pytest.mark.integration  # a fresh interpreter, to see what it imports
+def test_a_current_database_is_opened_without_importing_alembic(database_url):
+    # About 10 MiB (Alembic, Mako, Pygments) in every process that only checks the schema.
+    script = ("import sys; from awareness.storage.db import make_engine, upgrade; "
+              "engine = make_engine(sys.argv[1]); before, after = upgrade(engine); "
+              "assert before == after, (before, after); "
+              "assert not {'alembic', 'mako'} & set(sys.modules), 'imported Alembic'")
+    subprocess.run([sys.executable, "-c", script, database_url], check=True, timeout=120)
 
 
 def test_the_story_keys_migration_fills_every_stored_item(empty_database_url):

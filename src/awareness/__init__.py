@@ -7,3 +7,10 @@ module but the shell declared in tests/test_boundary.py, which checks it.
 """
 
 __version__ = "0.1.0"
+
+import sys as _sys
+
+# httpx imports its own command-line client (click, rich and pygments: about 12 MiB in every
+# process) whenever those are installed, as they are for this service's command line. Nothing
+# here runs httpx's client, so its import is turned away: httpx then defines a stand-in ``main``.
+_sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

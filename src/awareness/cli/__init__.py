@@ -23,6 +23,7 @@ from awareness.cli import (  # noqa: F401 (registers the commands)
 )
 from awareness.cli.base import cli, err_console
 from awareness.errors import AwarenessError, ConfigError
+from awareness.memory import limit_arenas
 
 __all__ = ["cli", "main"]
 
@@ -30,6 +31,7 @@ __all__ = ["cli", "main"]
 def main() -> None:
     """Entry point: one-line errors, never a traceback unless --debug."""
     debug = "--debug" in sys.argv
+    limit_arenas()  # before any command starts its threads
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

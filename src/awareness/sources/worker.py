@@ -7,19 +7,25 @@ A child that overruns the budget is killed and replaced; a child that runs out o
 reports it (or dies, and is replaced). Either way the source gets one clear error and the other
 sources' parses carry on in the other workers.
 
-Children are started with ``forkserver`` where available, because forking a process that runs
-the scheduler's and the web server's threads can copy a held lock into the child.
+Each child is a fresh interpreter (``python -c``, so nothing held by the scheduler's or the
+web server's threads is copied into it) that imports only the parser and talks to its parent
+over a socket pair with ``multiprocessing.connection``'s framing. There is no forkserver and
+no resource tracker beside it: a worker is one process of about 24 MiB.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import queue
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from datetime import datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from awareness.errors import ParseError
@@ -28,7 +34,17 @@ from awareness.sources.parse import MEMORY_REJECTION
 
 PARSE_TIMEOUT = 10.0
 PARSE_MEMORY_LIMIT = 1024 * 1024 * 1024
-_PARSER_MODULE = "awareness.sources.parse"
+# A new worker imports the parser before its first parse; that is not the parse's time. This
+# bounds only a child that cannot start at all (a broken installation), on any loaded machine.
+START_TIMEOUT = 120.0
+_READY = "ready"
+_CHILD = "import sys; from awareness.sources.worker import serve; serve(int(sys.argv[1]))"
+
+
+def default_size() -> int:
+    """Half the CPUs, at least one: the polling process needs a core of its own to fetch,
+    match and store while the workers parse."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def _limit_memory(limit: int | None) -> None:
@@ -38,11 +54,23 @@ def _limit_memory(limit: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _serve(conn: Connection, memory_limit: int | None) -> None:
-    """The child's loop: parse each request, send back ("ok", feed) or ("error", message)."""
+def serve(fd: int) -> None:
+    """The child's loop: parse each request, send back ("ok", feed) or ("error", message).
+
+    The first message says how much memory the child may use; the child answers "ready" once
+    it has imported the parser. Interrupts are the parent's to handle: it ends the child by
+    closing the socket (or sending None), or kills it.
+    """
     from awareness.sources.parse import parse_feed
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(fd)
+    try:
+        memory_limit = conn.recv()
+    except (EOFError, OSError):
+        return
     _limit_memory(memory_limit)
+    conn.send(_READY)
     while True:
         try:
             request = conn.recv()
@@ -62,24 +90,37 @@ def _serve(conn: Connection, memory_limit: int | None) -> None:
             return  # a process that hit its memory limit may be in a bad state: start afresh
 
 
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([_PARSER_MODULE])
-        return ctx
-    return multiprocessing.get_context("spawn")
+def _child_environment() -> dict[str, str]:
+    """This environment, with the directory this package was imported from first on the
+    child's path, so that the child runs the same code as its parent."""
+    here = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
 
 
 class _Worker:
-    """One child process and the pipe to it."""
+    """One child process and the socket to it."""
 
-    def __init__(self, mp: Any, memory_limit: int | None):
-        self.conn, child = mp.Pipe()
-        self.process = mp.Process(target=_serve, args=(child, memory_limit), daemon=True,
-                                  name="awareness-parse")
-        self.process.start()
-        child.close()
+    def __init__(self, memory_limit: int | None):
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, env=_child_environment())
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        try:
+            self.conn.send(memory_limit)
+            if not self.conn.poll(START_TIMEOUT) or self.conn.recv() != _READY:
+                raise EOFError
+        except (EOFError, OSError):
+            self.stop(kill=True)
+            raise
 
     def run(self, request: dict[str, Any], timeout: float) -> tuple[str, Any]:
         """Send one request; its reply, or TimeoutError / EOFError when the child failed."""
@@ -91,17 +132,18 @@ class _Worker:
 
     def stop(self, *, kill: bool = False) -> None:
         """End the child: politely, or at once when it is stuck in a parse."""
-        if not kill and self.process.is_alive():
+        if not kill and self.process.poll() is None:
             try:
                 self.conn.send(None)
             except OSError:
                 kill = True
         if kill:
             self.process.kill()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join()
+            self.process.wait()
         self.conn.close()
 
 
@@ -116,10 +158,9 @@ class ParsePool:
                  memory_limit: int | None = PARSE_MEMORY_LIMIT):
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self.size = max(1, size or os.cpu_count() or 2)
+        self.size = max(1, size or default_size())
         self.timeout = timeout
         self.memory_limit = memory_limit
-        self._mp = _context()
         self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         for _ in range(self.size):
             self._idle.put(None)  # a free slot whose worker has not started yet
@@ -133,7 +174,7 @@ class ParsePool:
             raise RuntimeError("the parse pool is closed")
         request = {"body": body, "url": url, "content_type": content_type, "now": now,
                    "max_items": max_items}
-        worker = self._idle.get() or _Worker(self._mp, self.memory_limit)
+        worker = self._idle.get() or self._start()
         try:
             status, value = worker.run(request, self.timeout)
         except TimeoutError:
@@ -154,6 +195,13 @@ class ParsePool:
             raise ParseError(value)
         feed: ParsedFeed = value
         return feed
+
+    def _start(self) -> _Worker:
+        try:
+            return _Worker(self.memory_limit)
+        except (EOFError, OSError) as exc:
+            self._idle.put(None)
+            raise ParseError(f"the parser process could not start ({exc or 'it exited'})") from None
 
     def close(self) -> None:
         """Stop every worker; later calls to ``parse`` raise."""
