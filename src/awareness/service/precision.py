@@ -43,18 +43,29 @@ def precision_if_stored(ctx: Context) -> PrecisionReport | None:
     return precision(ctx)
 
 
+def topic_precision(ctx: Context, now: datetime | None = None) -> list[Precision]:
+    """``precision``'s topics alone (the try page's side panel shows no sources)."""
+    now = now or ctx.now()
+    with reading(ctx.engine) as connection:
+        return _table(ctx, connection, now, "topic")
+
+
 def precision_in(ctx: Context, connection: Connection, now: datetime) -> PrecisionReport:
     """``precision`` inside a transaction the caller holds (the impact report's)."""
+    return PrecisionReport(topics=_table(ctx, connection, now, "topic"),
+                           sources=[p for p in _table(ctx, connection, now, "source")
+                                    if p.last_90.decided])
+
+
+def _table(ctx: Context, connection: Connection, now: datetime, by: str) -> list[Precision]:
+    """Precision per topic (all of them, by name) or per source (by name)."""
     policy = ctx.settings.reports
-    threshold, least = policy.precision_threshold, policy.precision_min_decisions
-    counts = {(by, days): reviews.decision_counts(connection, now - timedelta(days=days), by)
-              for by in ("topic", "source") for days in (30, 90)}
-    topics = sorted(((t.slug, t.name) for t in ctx.topics()), key=lambda t: t[1].casefold())
-    names = reports.source_names(connection)
-    return PrecisionReport(
-        topics=precision_table(topics, counts["topic", 30], counts["topic", 90],
-                               threshold=threshold, min_decisions=least),
-        sources=[p for p in precision_table(
-            sorted(names.items(), key=lambda s: s[1].casefold()), counts["source", 30],
-            counts["source", 90], threshold=threshold, min_decisions=least)
-            if p.last_90.decided])
+    last_30, last_90 = (reviews.decision_counts(connection, now - timedelta(days=days), by)
+                        for days in (30, 90))
+    if by == "topic":
+        names = [(t.slug, t.name) for t in ctx.topics()]
+    else:
+        names = list(reports.source_names(connection).items())
+    return precision_table(sorted(names, key=lambda n: n[1].casefold()), last_30, last_90,
+                           threshold=policy.precision_threshold,
+                           min_decisions=policy.precision_min_decisions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -17,23 +18,31 @@ ELLIPSIS = "…"
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     """Each normalised word of ``text`` with the span of the written word it came from."""
-    found = []
-    for raw in _RAW_WORD.finditer(text):
-        for word in words(raw.group()):
-            found.append((word, raw.start(), raw.end()))
-    return found
+    return [(word, raw.start(), raw.end()) for raw in _RAW_WORD.finditer(text)
+            for word in _written_words(raw.group())]
+
+
+@lru_cache(maxsize=16_384)
+def _written_words(raw: str) -> tuple[str, ...]:
+    return tuple(words(raw))
 
 
 def mark_spans(text: str, hits: Iterable[Hit], field: str) -> list[tuple[int, int]]:
     """Character spans of ``text`` where the hits of ``field`` occur, sorted and merged."""
-    runs = {tuple(hit.word.split()) for hit in hits if hit.field == field}
+    runs: dict[str, set[tuple[str, ...]]] = {}  # by first word: only there can a run start
+    for hit in hits:
+        run = tuple(hit.word.split())
+        if hit.field == field and run:
+            runs.setdefault(run[0], set()).add(run)
+    if not runs:
+        return []
     tokens = _tokens(text)
+    said = [token[0] for token in tokens]
     spans: list[tuple[int, int]] = []
-    for run in runs:
-        width = len(run)
-        for at in range(len(tokens) - width + 1):
-            if tuple(token[0] for token in tokens[at:at + width]) == run:
-                spans.append((tokens[at][1], tokens[at + width - 1][2]))
+    for at, word in enumerate(said):
+        for run in runs.get(word, ()):
+            if tuple(said[at:at + len(run)]) == run:
+                spans.append((tokens[at][1], tokens[at + len(run) - 1][2]))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from awareness.errors import QuerySyntaxError
 from awareness.precision import percent
-from awareness.service.precision import precision
+from awareness.service.precision import topic_precision
 from awareness.service.topics import TriedMatch, TryResult, parse_since, try_query
 from awareness.topics.highlight import highlight
 from awareness.topics.query import Query, parse_query
@@ -83,11 +83,11 @@ async def try_page(request: Request, session: Session) -> Response:
         result = await run_in_threadpool(try_query, ctx, query, parse_since(since),
                                          sources=sources, limit=SHOWN)
     shown = [_shown(m) for m in result.matches] if result else []
-    figures = await run_in_threadpool(precision, ctx)
+    figures = await run_in_threadpool(topic_precision, ctx)
     return render(request, "topics_try.html", session=session, text=text, spelling=spelling,
                   since=since, since_choices=SINCE_CHOICES, topics=topics, slug=slug,
                   error=error, error_line=_error_line(text, error), result=result, shown=shown,
-                  precision=figures.topics, percent=percent,
+                  precision=figures, percent=percent,
                   threshold=percent(ctx.settings.reports.precision_threshold))
 
 
