@@ -263,10 +263,11 @@ def words_since(conn: Connection, first_seen: datetime, *, sources: Sequence[str
              .where(Item.first_seen_at >= first_seen).order_by(Item.id))
     if sources:
         query = query.where(Item.source_id.in_(sources))
-    for row in conn.execution_options(yield_per=500).execute(query):
-        words = None if row.title_words is None else ItemWords.from_columns(
-            row.title_words, row.summary_words or "", row.category_words or "")
-        yield IndexedItem(row.id, row.source_id, row.published_at, words)
+    for item_id, source_id, published, title, summary, categories in (
+            conn.execution_options(yield_per=500).execute(query)):
+        words = None if title is None else ItemWords.from_columns(title, summary or "",
+                                                                   categories or "")
+        yield IndexedItem(item_id, source_id, published, words)
 
 
 def archived(conn: Connection, ids: Sequence[int]) -> dict[int, ArchivedItem]:

@@ -31,9 +31,12 @@ def relevance(hits: Iterable[Hit], item: ItemText | Document,
     be already normalised."""
     doc = item if isinstance(item, Document) else document(item)
     total = 0.0
+    fields: dict[str, list[str]] = {}
     for field, word in dict.fromkeys((hit.field, hit.word) for hit in hits):
-        segments = doc.segments.get(field, ())
-        field_words = [w for segment in segments for w in segment]
+        field_words = fields.get(field)
+        if field_words is None:
+            field_words = fields[field] = [w for segment in doc.segments.get(field, ())
+                                           for w in segment]
         run = tuple(word.split())
         tf = _occurrences(field_words, run) or 1
         length = len(field_words) or 1
@@ -45,6 +48,8 @@ def relevance(hits: Iterable[Hit], item: ItemText | Document,
 
 def _occurrences(field_words: list[str], run: tuple[str, ...]) -> int:
     width = len(run)
+    if width == 1:
+        return field_words.count(run[0])
     return sum(1 for at in range(len(field_words) - width + 1)
                if tuple(field_words[at:at + width]) == run)
 
