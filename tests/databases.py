@@ -3,7 +3,9 @@
 SQLite: the migrated file, copied with SQLite's backup API. PostgreSQL: the statements the
 migrations sent to an empty schema, recorded once and replayed into each test's own empty
 schema in one transaction (measured cheaper than ``CREATE DATABASE … TEMPLATE``, and it needs
-no CREATEDB privilege). docs/testing.md has the figures.
+no CREATEDB privilege), one schema ahead: while a test runs, a thread makes the next test's
+(the replay is about 0.13 s of the server's time, paid by each of some 400 tests before).
+docs/testing.md has the figures.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,8 @@ class Templates:
         self._sqlite: Path | None = None
         self._statements: list[Statement] | None = None
         self._admin: Engine | None = None
+        self._ahead: ThreadPoolExecutor | None = None
+        self._next: Future[str] | None = None  # the next migrated schema, being made
         self.migrated: set[str] = set()  # URLs of copies: make_context must not migrate them
 
     @contextlib.contextmanager
@@ -50,9 +55,12 @@ class Templates:
         if backend == "sqlite":  # in tmp_path, which pytest removes
             path = tmp_path / "test.db"
             url = self.sqlite_copy(path) if migrated else f"sqlite:///{path}"
+        elif migrated:
+            schema = self._migrated_schema()
+            url = pg_schema_url(schema)
         else:
             schema = f"t_{uuid.uuid4().hex[:12]}"
-            self.create_schema(schema, migrated=migrated)
+            self.create_schema(schema, migrated=False)
             url = pg_schema_url(schema)
         if migrated:
             self.migrated.add(url)
@@ -89,6 +97,21 @@ class Templates:
             self._admin = create_engine(PG_URL)
         return self._admin
 
+    def _migrated_schema(self) -> str:
+        """A new migrated schema's name: the one made ahead, and start making the next."""
+        if self._ahead is None:
+            self._recorded()  # before the thread: recorded once, in this thread
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="next-schema")
+        ready = self._next or self._ahead.submit(self._new_migrated_schema)
+        schema = ready.result()
+        self._next = self._ahead.submit(self._new_migrated_schema)
+        return schema
+
+    def _new_migrated_schema(self) -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.create_schema(schema, migrated=True)
+        return schema
+
     def create_schema(self, schema: str, *, migrated: bool) -> None:
         """Create ``schema``, empty or with the migrations' statements replayed into it."""
         statements = self._recorded() if migrated else []
@@ -120,6 +143,11 @@ class Templates:
         return self._statements
 
     def close(self) -> None:
+        if self._ahead is not None:
+            if self._next is not None:
+                with contextlib.suppress(Exception):
+                    self.drop_schema(self._next.result())
+            self._ahead.shutdown()
         if self._admin is not None:
             self._admin.dispose()
 
