@@ -16,8 +16,10 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from awareness.cli import cli
 from awareness.service import bulletins, librarians
 from awareness.service.context import Context
 from awareness.storage.models import (
@@ -27,7 +29,7 @@ from awareness.storage.models import (
     OutboxMessage,
     Subscriber,
 )
-from tests.conftest import Clock, orm_session, orm_writing
+from tests.conftest import Clock, orm_session, orm_writing, settings_env
 from tests.test_bulletins import BULLETIN, add_item, subscriptions, write_bulletin
 from tests.test_web import (
     Site,
@@ -319,6 +321,32 @@ def test_the_preview_shows_both_parts_in_sandboxed_frames(site: Site) -> None:
     text = "".join(next(tree.iter("pre")).itertext())
     assert "Virtual wards guidance" in text
     assert "Workforce bulletin: issue 1" in response.text  # the subject
+    assert "no items yet" not in response.text
+
+
+def test_the_preview_of_an_empty_issue_says_it_has_no_items_yet(site: Site) -> None:
+    bulletins.draft(site.ctx, "workforce")  # nothing approved yet: an issue with no items
+    for name, says in (("alice", "add some in the editor"),  # an editor of workforce
+                       ("bob", "its editors add them in the editor")):  # a librarian
+        with signed_in_as(site, name) as (client, _):
+            page = client.get("/bulletins/workforce/1/preview").text
+        assert "This issue has no items yet, so it cannot be approved" in page
+        assert says in page
+
+
+def test_the_command_lines_preview_says_so_too(site: Site, subscriptions: Path, tmp_path: Path,
+                                               database_url: str) -> None:
+    bulletins.draft(site.ctx, "workforce")
+    env = settings_env(tmp_path, database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions))
+    empty = CliRunner().invoke(cli, ["bulletins", "preview", "workforce", "1"], env=env)
+    assert empty.exit_code == 0, empty.output
+    assert "note: issue 1 has no items yet; it cannot be approved" in empty.stderr
+    assert "Subject: Workforce bulletin: issue 1" in empty.stdout
+    add_item(site.ctx, "Leadership framework for NHS boards", score=3.0)
+    bulletins.draft(site.ctx, "workforce")  # brings the draft up to date
+    full = CliRunner().invoke(cli, ["bulletins", "preview", "workforce", "1"], env=env)
+    assert full.exit_code == 0 and "no items" not in full.stderr
+    assert "Leadership framework for NHS boards" in full.stdout
 
 
 # --- the archive ------------------------------------------------------------------------------

@@ -118,10 +118,14 @@ def bulletins_preview(state: State, slug: str, number: int | None,
     """Print the subject and text part exactly as readers will get them."""
     from awareness.service import bulletins as service
 
-    subject, html, text = service.preview(state.ctx, slug, _number(state, slug, number))
-    click.echo(f"Subject: {subject}\n\n{text}")
+    number = _number(state, slug, number)
+    shown = service.preview(state.ctx, slug, number)
+    if not shown.items:
+        click.echo(f"note: issue {number} has no items yet; it cannot be approved until it has "
+                   "some", err=True)
+    click.echo(f"Subject: {shown.subject}\n\n{shown.text}")
     if html_file:
-        html_file.write_text(html, encoding="utf-8")
+        html_file.write_text(shown.html, encoding="utf-8")
         click.echo(f"HTML part written to {html_file}", err=True)
 
 

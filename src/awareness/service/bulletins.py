@@ -318,16 +318,25 @@ def _public_url(ctx: Context, bulletin: BulletinDef, found: Issue) -> str:
         bulletin.public_archive) else ""
 
 
-def preview(ctx: Context, slug: str, number: int) -> tuple[str, str, str]:
-    """(subject, HTML, text) of the issue exactly as a subscriber will get it (their links
-    shown as an example)."""
+@dataclass(frozen=True)
+class Preview:
+    """An issue exactly as a subscriber will get it (their links shown as an example)."""
+
+    subject: str
+    html: str
+    text: str
+    items: int  # the entries it shows: none, and it cannot be approved yet
+
+
+def preview(ctx: Context, slug: str, number: int) -> Preview:
+    """The issue's subject, HTML and text as a subscriber will get them."""
     bulletin = ctx.bulletin(slug)
     found = issue(ctx, slug, number)
     mail = _render_copy(ctx, bulletin, found, "preview@example.invalid", "preview",
                         BulletinLinks(_public_url(ctx, bulletin, found),
                                       f"{ctx.settings.base_url}/preferences/example",
                                       f"{ctx.settings.base_url}/bulletins/stop/example"))
-    return _parts(mail)
+    return Preview(*_parts(mail), items=len(found.shown))
 
 
 def page(ctx: Context, bulletin: BulletinDef, found: Issue) -> str:

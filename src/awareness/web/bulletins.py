@@ -308,9 +308,9 @@ async def preview_page(request: Request, session: Session) -> Response:
     slug, number = _ref(request)
     ctx = ctx_of(request)
     bulletin = ctx.bulletin(slug)
-    subject, html, text = await run_in_threadpool(bulletins.preview, ctx, slug, number)
+    shown = await run_in_threadpool(bulletins.preview, ctx, slug, number)
     response = page_with_flash(request, "bulletin_preview.html", session, bulletin=bulletin,
-                               number=number, subject=subject, html=html, text=text,
+                               number=number, preview=shown,
                                may_edit=_may_edit_issue(bulletin, session))
     response.headers["content-security-policy"] = PREVIEW_CSP
     return response
