@@ -179,6 +179,21 @@ def clock() -> Clock:
     return Clock()
 
 
+# --- web servers ------------------------------------------------------------------------------
+
+LIVE_SERVER = "live-server"  # the threads of test_web.LiveServer, which stop on their own
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_servers_stop() -> Iterator[None]:
+    """No test web server outlives the session, though none is waited for at its test's end."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == LIVE_SERVER:
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a test web server did not stop"
+
+
 # --- databases --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

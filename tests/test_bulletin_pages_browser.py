@@ -149,3 +149,20 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
     assert watched.problems == [] and public.problems == []
     context.close()
     reader.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_preview_of_an_empty_issue_in_a_browser(browser: Browser, site: Site,
+                                                    width: int) -> None:
+    bulletins.draft(site.ctx, "workforce")  # nothing approved for it yet
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    sign_in(page, site)
+    page.goto(f"{site.url}/bulletins/workforce/1/preview")
+    flash(page, "This issue has no items yet")
+    check(page, "preview-empty")
+    page.get_by_role("link", name="add some in the editor").click()
+    page.wait_for_url(f"{site.url}/bulletins/workforce/1/edit")
+    context.close()
+    assert watched.problems == []
