@@ -19,7 +19,13 @@ from tests.conftest import orm_writing
 from tests.test_bulletin_pages import drafted, site, subscriptions
 from tests.test_bulletins import add_item
 from tests.test_web import Site
-from tests.test_web_browser import SCREENSHOTS, Watched, browser, check_page, sign_in
+from tests.test_web_browser import (
+    SCREENSHOTS,
+    Watched,
+    browser,
+    check_page,
+    signed_in_page,
+)
 
 FIXTURE_TIERS = {"site": "integration"}
 WIDTHS = (1280, 390)
@@ -53,10 +59,8 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
     drafted(site)
     add_item(ctx, "Workforce plan refreshed for 2027", status="pending")
     librarians.set_email(ctx, "alice", "alice@library.nhs.uk")
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site, width)
     page = watched.page
-    sign_in(page, site)
 
     page.get_by_role("link", name="Bulletins").click()
     page.wait_for_url(f"{site.url}/bulletins")
@@ -155,10 +159,8 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
 def test_the_preview_of_an_empty_issue_in_a_browser(browser: Browser, site: Site,
                                                     width: int) -> None:
     bulletins.draft(site.ctx, "workforce")  # nothing approved for it yet
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site, width)
     page = watched.page
-    sign_in(page, site)
     page.goto(f"{site.url}/bulletins/workforce/1/preview")
     flash(page, "This issue has no items yet")
     check(page, "preview-empty")

@@ -14,7 +14,7 @@ from awareness.service import roster
 from awareness.signup import Choice
 from tests.test_subscriber_pages import BOUNCED, PENDING, people, site, subscriber_id
 from tests.test_web import EMAIL, Site
-from tests.test_web_browser import Watched, browser, check_page, sign_in
+from tests.test_web_browser import browser, check_page, signed_in_page
 
 FIXTURE_TIERS = {"site": "integration", "people": "integration"}
 WIDTHS = (1280, 390)
@@ -30,10 +30,8 @@ def check(page: Page, name: str) -> None:
 def test_the_subscriber_pages_in_a_browser(browser: Browser, people: Site, width: int) -> None:
     site = people
     roster.add(site.ctx, LONG, [Choice("leadership", "daily"), Choice("digital", "weekly")])
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site, width)
     page = watched.page
-    sign_in(page, site)
 
     page.get_by_role("link", name="Subscribers").click()
     page.wait_for_url(f"{site.url}/subscribers")

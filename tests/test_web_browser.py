@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    sync_playwright,
+)
 from sqlalchemy import select
 
 from awareness.service.context import Context
@@ -91,11 +98,18 @@ def sign_in(page: Page, site: Site) -> None:
     page.wait_for_url(f"{site.url}/review")
 
 
-def test_approve_in_a_real_browser(browser: Browser, site: Site) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def signed_in_page(browser: Browser, site: Site,
+                   width: int = 1280) -> tuple[BrowserContext, Watched]:
+    """A new browser context ``width`` px wide whose page is watched and signed in as alice."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
     watched = Watched(context.new_page())
+    sign_in(watched.page, site)
+    return context, watched
+
+
+def test_approve_in_a_real_browser(browser: Browser, site: Site) -> None:
+    context, watched = signed_in_page(browser, site)
     page = watched.page
-    sign_in(page, site)
     good = page.locator(f"#match-{site.ids['good']}")
     assert good.is_visible()
     assert page.locator(f"#match-{site.ids['hostile']}").is_visible()
@@ -137,10 +151,8 @@ def test_review_page_fits_a_phone(browser: Browser, site: Site) -> None:
 
 def test_two_notes_by_their_labels(browser: Browser, site: Site) -> None:
     """Issue 12: a librarian finds both notes by their labels and each lands where it says."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site)
     page = watched.page
-    sign_in(page, site)
     good = page.locator(f"#match-{site.ids['good']}")
     good.get_by_text("Add notes").click()
     good.get_by_label("Note for readers (appears in the digest)").fill("For board members.")
@@ -182,10 +194,8 @@ def test_a_reviewer_clears_fifty_matches_with_the_keyboard_only(browser: Browser
     from tests.test_review_speed import add_matches
 
     add_matches(site, 48)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site)
     page = watched.page
-    sign_in(page, site)
     assert page.get_by_text("Keyboard: j next").is_visible()
     page.keyboard.press("j")
     page.keyboard.press("k")
@@ -237,10 +247,8 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
     add_matches(site, 55)
     review.decide(site.ctx, site.ids["good"], "approved", librarian="alice",
                   note="Checked with Sam.")
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site, width)
     page = watched.page
-    sign_in(page, site)
     check_page(page, "review-queue")
     page.screenshot(path=str(SCREENSHOTS / f"review-queue-top-{width}.png"))  # the first screen
     for name, path in (("review-approved", "/review?status=approved"),
@@ -261,10 +269,8 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     from awareness.service.drafts import draft_from_match
 
     slug = draft_from_match(site.ctx, site.ids["good"], changed_by="alice")
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site, width)
     page = watched.page
-    sign_in(page, site)
     page.goto(f"{site.url}/drivers")
     check_page(page, "drivers-with-draft")
     page.goto(f"{site.url}/drivers/{slug}")

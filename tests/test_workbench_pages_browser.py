@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.test_web import EMAIL, Site
-from tests.test_web_browser import Watched, browser, check_page, sign_in
+from tests.test_web_browser import browser, check_page, signed_in_page
 from tests.test_workbench_pages import bench, site
 
 FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
@@ -26,10 +26,8 @@ def check(page: Page, name: str) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -> None:
     site = bench
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = signed_in_page(browser, site, width)
     page = watched.page
-    sign_in(page, site)
 
     page.get_by_role("link", name="Dashboard").click()
     page.wait_for_url(f"{site.url}/dashboard")
