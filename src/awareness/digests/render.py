@@ -35,12 +35,14 @@ from awareness.links import OwnLink, is_safe_link
 from awareness.mail.compose import ListHeaders, Mail, Sender, clean_header_text, compose, message_id
 from awareness.model import Hit
 from awareness.precision import percent
+from awareness.templates import CompiledOnce
 from awareness.topics.highlight import highlight, mark_spans
 
 SUBJECT_TEMPLATE = "digest/subject.txt"
 TEXT_TEMPLATE = "digest/body.txt"
 HTML_TEMPLATE = "digest/body.html"
 _PERIOD = re.compile(r"^(daily|weekly):[0-9W-]+$")
+_COMPILED = CompiledOnce()  # every mail environment's templates, compiled once a process
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_COMPILED,
     )
     env.filters.update(
         safe_url=safe_url, local_date=local_date, one_line=one_line, shorten=short_summary,

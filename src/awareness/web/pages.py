@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
 from awareness.roles import allows
+from awareness.templates import CompiledOnce
 from awareness.topics.highlight import highlight_stored
 from awareness.web.security import Session
 
@@ -31,13 +32,14 @@ FIELD_LABELS = {"impact": "What this means for libraries", "link": "Link to main
                 "alignment": "Alignment to local, regional and national drivers",
                 "sustainability": "Sustainability / next steps"}
 CASE_STUDY_LABELS = {"impact": "Impact of this project or service"}
+_COMPILED = CompiledOnce()  # every web environment's templates, compiled once a process
 
 
 def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     """The Jinja2 environment for ``templates/web``: every template autoescaped (finding 10)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir / "web"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, bytecode_cache=_COMPILED)
     env.filters["safe_url"] = lambda url: url if is_safe_link(url) else None
     env.filters["local_date"] = functools.partial(local_date, tz=tz)
     env.filters["local_time"] = functools.partial(local_time, tz=tz)
