@@ -21,12 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx._transports.default
 import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.orm import Session
+from sqlalchemy.util import LRUCache
 
 from awareness.service import librarians
 from awareness.service.context import Context, create_context
@@ -142,6 +144,29 @@ def _cheap_password_hashes() -> Iterator[None]:
         yield
 
 
+# --- TLS contexts ----------------------------------------------------------------------------
+
+# httpx builds a verifying TLS context for every client and transport it makes, reading and
+# parsing the CA bundle each time (about 20 ms of CPU), though the tests' clients speak plain
+# HTTP to 127.0.0.1: 27 s of the suite's CPU over its ~1,400 clients. Those that ask for the
+# default (verify, no client certificate) share one, built by httpx the same way.
+_DEFAULT_TLS = httpx._transports.default.create_ssl_context
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_default_tls_context() -> Iterator[None]:
+    shared = _DEFAULT_TLS()
+
+    def tls_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is True and cert is None:
+            return shared
+        return _DEFAULT_TLS(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx._transports.default, "create_ssl_context", tls_context)
+        yield
+
+
 # --- the database, seen from a test ---------------------------------------------------------
 
 def orm_session(ctx: Context) -> Session:
@@ -239,6 +264,35 @@ def settings_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, s
     return env
 
 
+class CompiledAcrossEngines:
+    """SQLAlchemy's cache of compiled statements, shared by the test engines of one backend.
+
+    An engine keeps its statements compiled for its life, the service's for the process's.
+    Each test has a database and so an engine of its own, and compiled every statement it ran
+    again: 22 s of the suite's CPU. SQLAlchemy keys a compiled statement by the engine's
+    dialect object; this cache keys it by the dialect's kind and server version instead, which
+    is all the SQL it compiles to depends on (tables carry no schema; PostgreSQL tests set
+    theirs in the search path).
+    """
+
+    def __init__(self) -> None:
+        self._compiled: LRUCache[Any, Any] = LRUCache(5000)
+
+    @staticmethod
+    def _key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+        dialect = key[0]
+        return (type(dialect), dialect.server_version_info, *key[1:])
+
+    def get(self, key: tuple[Any, ...], default: Any = None) -> Any:
+        return self._compiled.get(self._key(key), default)
+
+    def __setitem__(self, key: tuple[Any, ...], compiled: Any) -> None:
+        self._compiled[self._key(key)] = compiled
+
+
+COMPILED = CompiledAcrossEngines()
+
+
 @pytest.fixture
 def make_context(tmp_path: Path, database_url: str, clock: Clock,
                  database_templates: Templates) -> Iterator[Callable[..., Context]]:
@@ -249,6 +303,7 @@ def make_context(tmp_path: Path, database_url: str, clock: Clock,
         settings = load_settings(environ=settings_env(tmp_path, database_url, **extra),
                                  cwd=tmp_path)
         ctx = create_context(settings, clock=clock)
+        ctx.engine.update_execution_options(compiled_cache=COMPILED)
         if settings.database.url not in database_templates.migrated:
             upgrade(ctx.engine)
         made.append(ctx)
