@@ -119,11 +119,22 @@ class Templates:
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
             cursor = connection.connection.cursor()
+            # Statements without parameters (the DDL, nearly all of them) go in one script:
+            # one round trip instead of a hundred and more, each parsed by the driver.
+            script: list[str] = []
             for sql, parameters, many in statements:
+                if not parameters and not many:
+                    script.append(sql)
+                    continue
+                if script:
+                    cursor.execute(";\n".join(script))
+                    script.clear()
                 if many:
                     cursor.executemany(sql, parameters)
                 else:
                     cursor.execute(sql, parameters)
+            if script:
+                cursor.execute(";\n".join(script))
             cursor.close()
 
     def drop_schema(self, schema: str) -> None:
