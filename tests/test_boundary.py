@@ -35,6 +35,7 @@ SHELL = {
     "awareness.queue": "procrastinate: jobs in PostgreSQL for worker processes",
     "awareness.settings": "reads the settings file, the environment and secret files",
     "awareness.sources.fetch": "HTTP (httpx) and DNS",
+    "awareness.sources.policy": "the system's DNS resolver (fetch's, without httpx)",
     "awareness.sources.worker": "worker processes with time and memory limits",
     "awareness.mail.backends": "the mail backends: SMTP and the outbox folder",
     "awareness.demo": "sample feeds served on loopback from package data",

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from awareness.mail.compose import Mail, Sender, compose, key_parts, message_id
+
+if TYPE_CHECKING:
+    import jinja2
 
 # Keys: <sign-up or subscriber id>/<a random nonce>. Each request is one mail, so there is
 # nothing to de-duplicate beyond the request itself; the nonce keeps two requests apart even

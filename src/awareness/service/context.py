@@ -8,21 +8,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import jinja2
 from sqlalchemy import Engine
 
 import awareness
 from awareness.bulletins.config import BulletinDef, parse_bulletin
-from awareness.digests.render import make_environment
 from awareness.errors import ConfigError, NotFound
 from awareness.mail.backends import FileBackend, MailBackend, SmtpBackend
 from awareness.settings import Settings
-from awareness.sources.fetch import FetchPolicy, Resolver, system_resolver
+from awareness.sources.policy import FetchPolicy, Resolver, system_resolver
 from awareness.storage.db import make_engine
 from awareness.subscriptions import SourceDef, Topic, parse_sources, parse_topic
 from awareness.toml_checks import decode_librarian_file
+
+if TYPE_CHECKING:
+    import jinja2
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -141,8 +142,12 @@ class Context:
 
     def mail_templates(self) -> jinja2.Environment:
         """The e-mail templates' environment, made once for the process so that compiled
-        templates are kept (Jinja still reads a template again when its file changes)."""
+        templates are kept (Jinja still reads a template again when its file changes).
+        Imported here: most commands send no mail, and Jinja2 is 25 ms of every start."""
         if self._mail_templates is None:
+            import jinja2
+
+            from awareness.digests.render import make_environment
             self._mail_templates = make_environment(jinja2.FileSystemLoader(self.templates_dir))
         return self._mail_templates
 

@@ -24,12 +24,11 @@ import email.utils
 import functools
 import ipaddress
 import re
-import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
@@ -40,8 +39,7 @@ import httpx
 from awareness.errors import AddressNotAllowed, FetchError
 from awareness.links import redact_url
 from awareness.sources.decoding import BoundedDecoder, too_large
-
-Resolver = Callable[[str, int], list[str]]
+from awareness.sources.policy import FetchPolicy, Resolver, system_resolver
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
           "*/*;q=0.5")
@@ -58,25 +56,6 @@ class Validators:
 
     etag: str | None = None
     last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    """The limits and identity one fetch runs under (all times in seconds)."""
-
-    user_agent: str
-    total_timeout: float = 60.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    max_bytes: int = 15 * 1024 * 1024
-    max_redirects: int = 5
-    allowed_hosts: frozenset[str] = field(default_factory=frozenset)
-
-    def __post_init__(self) -> None:
-        if not self.user_agent.strip():
-            raise ValueError("user_agent must name the service")
-        if min(self.total_timeout, self.connect_timeout, self.read_timeout, self.max_bytes) <= 0:
-            raise ValueError("timeouts and max_bytes must be positive")
 
 
 @dataclass(frozen=True)
@@ -97,12 +76,6 @@ class FetchResult:
 
 
 # --- addresses (SSRF) ------------------------------------------------------------------------
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """The addresses the operating system resolves ``host`` to, in its preferred order."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
