@@ -19,11 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from awareness.service import digests
+from awareness.service import digests, subscribing
 from awareness.service.context import Context
 from awareness.service.outbox import relay
+from awareness.signup import Choice, Refused
 from awareness.storage import subscribers
-from awareness.storage.db import reading
+from awareness.storage.db import reading, writing
 from awareness.storage.models import (
     Feedback,
     OutboxMessage,
@@ -351,6 +352,26 @@ def test_one_client_cannot_flood_inboxes(staff_site: StaffSite):
         assert len(queued) == limit and len(set(queued)) == limit
         buckets = session.scalars(select(RateEvent.bucket)).all()
     assert not any("@" in bucket for bucket in buckets), "no address stored in the clear"
+
+
+def test_a_refused_request_waits_for_no_writer(make_context: Callable[..., Context],
+                                               database_url: str):
+    """Over a limit, a sign-up or a link request is refused from a read: while another writer
+    holds SQLite's one write lock (a poll storing its items), a flood's requests are answered
+    at once instead of queueing behind it, and no poll queues behind them."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("only SQLite has one write lock for the whole database")
+    ctx = make_context()
+    flooding = "192.0.2.7"
+    for n in range(ctx.settings.signup.per_client_per_hour):
+        subscribing.request_signup(ctx, email=f"person{n}@trust.nhs.uk", client=flooding,
+                                   choices=[Choice("leadership", "weekly")], bulletins=False)
+    with writing(ctx.engine):  # held until both are answered; each would wait 30 s for it
+        with pytest.raises(Refused, match="Too many requests"):
+            subscribing.request_signup(ctx, email=NEW, client=flooding,
+                                       choices=[Choice("leadership", "weekly")], bulletins=False)
+        with pytest.raises(Refused, match="Too many requests"):
+            subscribing.request_link(ctx, email=EMAIL, client=flooding)
 
 
 def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,

@@ -79,6 +79,7 @@ def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulle
     for the visitor)."""
     address = checked_address(email, ctx.settings.signup.allowed_domains)
     now = ctx.now()
+    _refuse_before_writing(ctx, address, client, now)
     with writing(ctx.engine) as connection:
         _use_public_form(connection, ctx, address, client, now)
         pending = signups.add(connection, email=address, choices=choices, bulletins=bulletins,
@@ -131,6 +132,7 @@ def request_link(ctx: Context, *, email: str, client: str, nudge: Nudge | None =
     the same outcome either way. Refused only for what the visitor can fix or a limit."""
     address = checked_address(email, ())  # a former domain's address may still manage itself
     now = ctx.now()
+    _refuse_before_writing(ctx, address, client, now)
     with writing(ctx.engine) as connection:
         _use_public_form(connection, ctx, address, client, now)
         found = subscribers.by_email(connection, address)
@@ -220,6 +222,22 @@ def _use_public_form(connection: Connection, ctx: Context, address: str, client:
                      now: datetime) -> None:
     """Count one use of a limited public form by ``address`` from ``client``, or Refused when
     either is at its limit (counted under keyed hashes, never the addresses themselves)."""
+    signups.record_use(connection, _limited(connection, ctx, address, client, now), now)
+
+
+def _refuse_before_writing(ctx: Context, address: str, client: str, now: datetime) -> None:
+    """Refused when a limit is reached, found in a read: a flood of refused requests never
+    takes the database's write lock, which on SQLite every writer (a poll storing its items,
+    a librarian's approval) would otherwise queue behind. ``_use_public_form`` counts again
+    in the write, so two requests at once cannot both pass the last free use."""
+    with reading(ctx.engine) as connection:
+        _limited(connection, ctx, address, client, now)
+
+
+def _limited(connection: Connection, ctx: Context, address: str, client: str,
+             now: datetime) -> tuple[str, str]:
+    """The buckets one use by ``address`` from ``client`` counts under; Refused when either
+    is at its limit."""
     key, settings = ctx.secret(), ctx.settings.signup
     by_address, by_client = address_bucket(key, address), client_bucket(key, client)
     if over_limit(address_uses=signups.uses(connection, by_address, now - timedelta(days=1)),
@@ -227,7 +245,7 @@ def _use_public_form(connection: Connection, ctx: Context, address: str, client:
                   limits=Limits(settings.per_address_per_day, settings.per_client_per_hour)):
         raise Refused("Too many requests from here or for this address. "
                       "Try again tomorrow, or ask the library.")
-    signups.record_use(connection, (by_address, by_client), now)
+    return by_address, by_client
 
 
 def confirmation_token(ctx: Context, pending: PendingSignup) -> str:
