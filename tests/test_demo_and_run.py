@@ -23,6 +23,7 @@ from awareness.cli.run import (
     prepare_demo,
     seed_demo,
 )
+from awareness.errors import ConfigError
 from awareness.service import bulletins, digests, polling, review
 from awareness.service.context import create_context
 from awareness.settings import load_settings
@@ -93,6 +94,16 @@ def test_the_demo_moves_only_the_default_sqlite_file_into_its_folder(tmp_path):
     postgres = "postgresql+psycopg://someone@db.example/awareness"
     assert demo_database_url(load_settings(
         environ={**env, "AWARENESS_DATABASE_URL": postgres}, cwd=tmp_path)) == postgres
+
+
+def test_the_demo_outside_the_project_says_where_it_looked_for_topics(tmp_path):
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(tmp_path / "subscriptions"))
+    result = CliRunner().invoke(cli, ["run", "--demo"], env=env)
+    assert isinstance(result.exception, ConfigError), result.output
+    assert str(result.exception).startswith(f"{tmp_path / 'subscriptions' / 'topics'}: ")
+    assert "paths.subscriptions" in str(result.exception)
+    assert not (tmp_path / "var" / "demo").exists(), "nothing is started or made"
 
 
 def test_run_refuses_a_role_its_settings_cannot_serve(tmp_path):

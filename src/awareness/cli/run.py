@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from awareness.digests.schedule import missed_runs, sends_today
+from awareness.errors import ConfigError
 from awareness.leader import Leadership, lock_for
 from awareness.metrics import Metrics
 from awareness.scheduler import Heartbeat, build_scheduler
@@ -302,6 +303,11 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     librarians' files and the outbox, and at the demo's database (``demo_database_url``)."""
     from awareness.demo import DemoFeeds
 
+    topics = settings.paths.subscriptions / "topics"
+    if not any(topics.glob("*.toml")):
+        raise ConfigError("the demo takes its topics from here and found none; run it in the "
+                          "project's folder, or set paths.subscriptions to a folder with topics",
+                          path=str(topics))
     feeds = DemoFeeds().start()
     data = settings.paths.data / "demo"
     subs = data / "subscriptions"
