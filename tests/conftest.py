@@ -149,7 +149,8 @@ def _cheap_password_hashes() -> Iterator[None]:
 # httpx builds a verifying TLS context for every client and transport it makes, reading and
 # parsing the CA bundle each time (about 20 ms of CPU), though the tests' clients speak plain
 # HTTP to 127.0.0.1: 27 s of the suite's CPU over its ~1,400 clients. Those that ask for the
-# default (verify, no client certificate) share one, built by httpx the same way.
+# default (verify, no client certificate, the environment's CA settings) share one, built by
+# httpx the same way.
 _DEFAULT_TLS = httpx._transports.default.create_ssl_context
 
 
@@ -158,7 +159,7 @@ def _one_default_tls_context() -> Iterator[None]:
     shared = _DEFAULT_TLS()
 
     def tls_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
-        if verify is True and cert is None:
+        if verify is True and cert is None and trust_env:
             return shared
         return _DEFAULT_TLS(verify=verify, cert=cert, trust_env=trust_env)
 
