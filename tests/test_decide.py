@@ -92,6 +92,21 @@ def test_a_twin_later_in_the_same_fetch_edits_the_first_instead_of_adding_a_copy
     assert new.title == "Second" and new.updated_at == NOW
 
 
+def test_new_items_are_stored_oldest_first_so_the_newest_gets_the_highest_id():
+    # Lists show what arrived last first, by arrival and then id: one fetch's items must show
+    # newest first there, whatever order the feed gives them in.
+    def dated(key: str, days: int | None) -> ParsedItem:
+        published = None if days is None else NOW - timedelta(days=days)
+        return ParsedItem(key=key, title=key, link=None, summary_html="", summary_text="",
+                          published=published)
+
+    feed = [dated("b", 2), dated("a", 1), dated("undated-top", None), dated("c", 3),
+            dated("undated-bottom", None)]
+    intent = store_intent(feed, [], set(), now=NOW, baseline=False)
+    assert [item.key for item in intent.new] == [
+        "undated-bottom", "undated-top", "c", "b", "a"]
+
+
 def test_a_deleted_item_never_comes_back_under_any_of_its_identities():
     gone = entry("guid:1", "Withdrawn", "https://p.example/w")
     keys = set(tombstone_keys("other-key", gone.link, "x", ""))  # deleted under another key

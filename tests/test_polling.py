@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from awareness.service import polling
+from awareness.storage import items
+from awareness.storage.db import reading
 from awareness.storage.models import Item, Match, Source
 from tests.conftest import DATA, Response, orm_session
 
@@ -68,6 +70,27 @@ def test_first_poll_is_a_baseline_then_new_items_match(site, clock):
     with orm_session(ctx) as session:
         [(topic, status)] = session.execute(select(Match.topic_slug, Match.status)).all()
     assert (topic, status) == ("digital", "auto")  # digital needs no review
+
+
+def test_one_polls_items_are_listed_newest_first(site):
+    # The archive lists what arrived last first; one poll's items arrive together, and the
+    # feed gives them newest first: the list must too, on the first poll and on later ones.
+    ctx, feeds = site
+
+    def feed(*days: int) -> bytes:
+        body = "".join(
+            f"<item><title>Item of {day} November</title>"
+            f"<link>https://www.england.nhs.uk/{day}/</link>"
+            f"<pubDate>{day:02d} Nov 2026 09:00:00 +0000</pubDate></item>" for day in days)
+        return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+
+    feeds.routes["/news"] = Response(feed(3, 2, 1))
+    polling.poll(ctx, ["news"])
+    feeds.routes["/news"] = Response(feed(6, 5, 4, 3, 2, 1))
+    polling.poll(ctx, ["news"])
+    with reading(ctx.engine) as connection:
+        listed = [item.title for item in items.newest(connection)]
+    assert listed == [f"Item of {day} November" for day in (6, 5, 4, 3, 2, 1)]
 
 
 def test_review_required_topic_makes_pending_matches(site):

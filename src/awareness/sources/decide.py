@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from awareness.links import normalise_link
@@ -128,6 +128,7 @@ class StoreIntent:
 
 
 _EDITABLE = ("key", "title", "summary_html", "summary_text")
+_NO_DATE = datetime.min.replace(tzinfo=UTC)
 _SEEN = {"title", "summary_html"}  # what a reader sees of an item
 
 
@@ -162,8 +163,18 @@ def store_intent(entries: Iterable[ParsedItem], stored: Iterable[StoredEntry],
     edits = [ItemEdit(item_id, changes) for item_id, values in edited.items()
              if (changes := _changes(by_id[item_id], values))]
     updated = sum(1 for edit in edits if edit.changes.keys() & _SEEN)
-    return StoreIntent([NewItem(**values) for values in pending.values()], edits, updated,
-                       rekeyed)
+    return StoreIntent(_oldest_first(NewItem(**values) for values in pending.values()),
+                       edits, updated, rekeyed)
+
+
+def _oldest_first(items: Iterable[NewItem]) -> list[NewItem]:
+    """New items in the order to store them: the oldest first, so that the newest gets the
+    highest id and every list that shows what arrived most recently first (by arrival, then
+    id) shows one fetch's items newest first too. By publication date; items without one
+    count as older than any dated one, in reverse feed order (feeds and pages list their
+    newest entry first)."""
+    return sorted(reversed(list(items)), key=lambda item: (
+        item.published_at is not None, item.published_at or _NO_DATE))
 
 
 def tombstone_keys(key: str, link: str | None, title: str, summary_text: str) -> list[str]:
