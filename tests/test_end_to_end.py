@@ -92,7 +92,8 @@ def test_pipeline_from_feed_to_inbox(deployment):
         ("flu", "NHS issues flu jab SOS with worst of winter only weeks away",
          "People eligible for a flu vaccine are urged to come forward."),
     ))
-    awareness("poll", "--all")
+    polled = awareness("poll", "--all").stderr
+    assert "nhs-england-news: 2 new, 0 updated, 1 match\n" in polled, polled
     [health] = json.loads(awareness("sources", "list", "--json").stdout)
     assert (health["id"], health["state"], health["error_count"], health["items"]) == (
         "nhs-england-news", "active", 0, 3)

@@ -90,7 +90,7 @@ def _describe_outcome(outcome: Any) -> str:
         return f"{outcome.source_id}: no change"
     baseline = " (first poll: stored as baseline, no alerts)" if outcome.baseline else ""
     return (f"{outcome.source_id}: {outcome.new_items} new, {outcome.updated_items} updated, "
-            f"{outcome.new_matches} matches{baseline}")
+            f"{outcome.new_matches} match{'' if outcome.new_matches == 1 else 'es'}{baseline}")
 
 
 @cli.group()

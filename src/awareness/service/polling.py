@@ -140,8 +140,9 @@ def item_matcher(ctx: Context, topics: Sequence[Topic] | None = None) -> ItemMat
 
 def _report(outcome: PollOutcome, on_done: Callable[[PollOutcome], None] | None) -> None:
     if outcome.status == "ok":
-        log.info("%s: %d new, %d updated, %d matches%s", outcome.source_id, outcome.new_items,
+        log.info("%s: %d new, %d updated, %d match%s%s", outcome.source_id, outcome.new_items,
                  outcome.updated_items, outcome.new_matches,
+                 "" if outcome.new_matches == 1 else "es",
                  " (baseline)" if outcome.baseline else "")
     if on_done:
         on_done(outcome)
