@@ -71,6 +71,9 @@ def test_the_settings_page_values_hide_secrets_and_url_passwords(tmp_path: Path)
         load_settings(environ={"AWARENESS_SSO_ROLES": "g1=king"}, cwd=tmp_path)
 
 
+ROLE_NAMES = {"reviewer": "rita", "editor": "eddie", "administrator": "alice"}
+
+
 def _signed_in(url: str, name: str) -> tuple[httpx.Client, str]:
     client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
     assert login(client, name).status_code == 303
@@ -88,9 +91,7 @@ def test_each_role_may_what_it_may_and_gets_403_for_the_rest(
                                url="https://example.org/feed", kind="feed"))
         librarians.add_librarian(ctx, "rita", PASSWORD, role="reviewer", by="alice")
         librarians.add_librarian(ctx, "eddie", PASSWORD, role="editor", by="alice")
-        clients = {"reviewer": _signed_in(site.url, "rita"),
-                   "editor": _signed_in(site.url, "eddie"),
-                   "administrator": _signed_in(site.url, "alice")}
+        clients = {role: _signed_in(site.url, name) for role, name in ROLE_NAMES.items()}
         for role, (client, _) in clients.items():
             for path, needed in GETS:
                 answer = client.get(path)
@@ -98,6 +99,9 @@ def test_each_role_may_what_it_may_and_gets_403_for_the_rest(
                 if answer.status_code == 403:
                     assert f"needs the {needed} role" in answer.text
                     assert f"signed in as a{'n' if role[0] in 'ae' else ''} {role}" in answer.text
+                    # in the librarians' layout: their navigation and the way to sign out
+                    assert f"Sign out <span class=\"who\">({ROLE_NAMES[role]}, {role})" in (
+                        answer.text), (role, path)
             review = client.get("/review").text
             assert ("/librarians" in review) == (role == "administrator"), role
             assert ("Draft a driver record" in review) == allows(role, "editor"), role

@@ -678,6 +678,27 @@ def test_unknown_driver_is_a_404_page(site: Site) -> None:
         assert "no driver record" in response.text
 
 
+def test_an_error_page_keeps_a_librarians_layout_and_a_visitors(site: Site) -> None:
+    # A visitor is sent back to the topics staff sign up from, in the public layout; a
+    # librarian keeps their navigation, and is sent back to their dashboard.
+    def start_again(page: str) -> str:
+        [link] = [a.get("href") for p in parse(page).iter("p")
+                  if "start again" in "".join(p.itertext()) for a in p.iter("a")]
+        return str(link)
+
+    with site.client() as client:
+        for path in ("/no-such-page", "/drivers/no-such-record"):
+            page = client.get(path)
+            assert page.status_code == 404 and start_again(page.text) == "/topics"
+            assert "Sign out" not in page.text and 'href="/review"' not in page.text
+    with signed_in(site) as (client, _):
+        for path in ("/no-such-page", "/drivers/no-such-record"):
+            page = client.get(path)
+            assert page.status_code == 404 and start_again(page.text) == "/dashboard"
+            assert 'Sign out <span class="who">(alice, administrator)' in page.text
+            assert 'href="/review"' in page.text
+
+
 def test_healthz_reports_checks(site: Site) -> None:
     with site.client() as client:
         response = client.get("/healthz")

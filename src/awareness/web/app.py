@@ -288,13 +288,25 @@ async def unsubscribe_now(request: Request) -> Response:
 # --- errors ---------------------------------------------------------------------------------
 
 def error_page(request: Request, status: int, message: str,
-               headers: dict[str, str] | None = None) -> HTMLResponse:
-    """The one error page: a status, a sentence, and the request id to quote."""
-    response = render(request, "error.html", status_code=status, code=status,
+               headers: dict[str, str] | None = None, *,
+               session: Session | None = None) -> HTMLResponse:
+    """The one error page: a status, a sentence, and the request id to quote; in the
+    librarians' layout for a signed-in librarian (``session``), else in the public one."""
+    response = render(request, "error.html", status_code=status, session=session, code=status,
                       heading=HTTPStatus(status).phrase, message=message,
                       request_id=request.scope.get("state", {}).get("request_id", ""))
     response.headers.update(headers or {})
     return response
+
+
+async def _signed_in(request: Request) -> Session | None:
+    """The librarian behind a request that failed with a 4xx, for the error page's layout;
+    none if that cannot be told (the page is then the public one)."""
+    try:
+        return await current_librarian(request)
+    except Exception:  # the error page must not fail in its turn
+        log.warning("no librarian for the error page of %s", request.url.path, exc_info=True)
+        return None
 
 
 def _error_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
@@ -305,17 +317,17 @@ def _error_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Resp
         if api.is_api(request.url.path):
             return api.error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
         return error_page(request, exc.status_code, exc.detail if known else "",
-                          dict(exc.headers or {}))
+                          dict(exc.headers or {}), session=await _signed_in(request))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if api.is_api(request.url.path):
             return api.error_response(404, str(exc))
-        return error_page(request, 404, str(exc))
+        return error_page(request, 404, str(exc), session=await _signed_in(request))
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         if api.is_api(request.url.path):
             return api.error_response(400, str(exc))
-        return error_page(request, 400, str(exc))
+        return error_page(request, 400, str(exc), session=await _signed_in(request))
 
     return {HTTPException: http_error, NotFound: not_found, AwarenessError: domain_error}
 
