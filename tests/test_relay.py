@@ -35,10 +35,15 @@ def smtp_settings(controller: Controller) -> dict[str, str]:
             "AWARENESS_WEB_BASE_URL": "https://library.example.nhs.uk"}
 
 
-def queue_digests(ctx: Any, addresses: list[str]) -> None:
+def subscribed_to_a_match(ctx: Any, addresses: list[str]) -> None:
+    """Daily subscribers of leadership, and an approved leadership match for them."""
     for address in addresses:
         people.add_subscriber(ctx, address, ["leadership"], "daily")
     add_match(ctx, "Leadership framework published")
+
+
+def queue_digests(ctx: Any, addresses: list[str]) -> None:
+    subscribed_to_a_match(ctx, addresses)
     report = digests.SendReport()
     digests.enqueue(ctx, report, frequency=None, dry_run=False)
     assert report.queued == len(addresses)
@@ -201,9 +206,7 @@ def test_digests_send_exits_non_zero_while_anything_is_unsent(make_context, smtp
                                                               tmp_path, database_url):
     controller, inbox = smtp_server
     ctx = make_context(**smtp_settings(controller))
-    for address in READERS[:2]:
-        people.add_subscriber(ctx, address, ["leadership"], "daily")
-    add_match(ctx, "Leadership framework published")
+    subscribed_to_a_match(ctx, READERS[:2])
     inbox.refuse[READERS[1]] = "452 4.2.2 Mailbox full"
     env = settings_env(tmp_path, database_url, **smtp_settings(controller))
 
@@ -216,6 +219,36 @@ def test_digests_send_exits_non_zero_while_anything_is_unsent(make_context, smtp
         "unsent digest: 1 unsent (1 to retry); "
         "1× SMTP server refused recipient: 452 4.2.2 Mailbox full")
     assert READERS[1] not in result.output
+
+
+class Recorded:
+    """The stages a long command's progress bars would show, and the steps counted in each."""
+
+    def __init__(self) -> None:
+        self.stages: list[list[Any]] = []
+
+    def begin(self, stage: str, total: int) -> None:
+        self.stages.append([stage, total, 0])
+
+    def step(self, count: int = 1) -> None:
+        self.stages[-1][2] += count
+
+
+def test_digests_send_says_how_far_it_has_got(make_context, smtp_server):
+    # `awareness digests send` draws a bar for each stage from these (cli/base.py `bars`).
+    controller, inbox = smtp_server
+    ctx = make_context(**smtp_settings(controller))
+    subscribed_to_a_match(ctx, READERS[:3])
+    inbox.refuse[READERS[2]] = "452 4.2.2 Mailbox full"
+    steps = Recorded()
+    report = digests.send_digests(ctx, steps=steps)
+    assert report.queued == 3 and report.retrying == 1
+    # every digest was tried once, the refused one too
+    assert steps.stages == [["building digests", 3, 3], ["sending", 3, 3]]
+    assert len(inbox.messages) == 2
+    again = Recorded()
+    digests.send_digests(ctx, steps=again)  # all queued this period; the refusal not yet due
+    assert again.stages == [["building digests", 0, 0], ["sending", 0, 0]]
 
 
 def test_an_address_that_cannot_be_composed_stops_only_its_digest(make_context, smtp_server):

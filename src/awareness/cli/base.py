@@ -11,10 +11,18 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from awareness.logs import TEXT_FORMAT, use_format
+from awareness.progress import Steps
 from awareness.settings import Settings, load_settings
 
 console = Console()
@@ -86,6 +94,32 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[str], N
             display.advance(task)
 
         yield advance
+
+
+class _Bars:
+    """``awareness.progress.Steps`` as one bar a stage on standard error (each stage's bar
+    replaces the last; nothing is drawn when standard error is not a terminal)."""
+
+    def __init__(self, display: Progress):
+        self.display = display
+        self.task: TaskID | None = None
+
+    def begin(self, stage: str, total: int) -> None:
+        if self.task is not None:
+            self.display.remove_task(self.task)
+        self.task = self.display.add_task(stage, total=total)
+
+    def step(self, count: int = 1) -> None:
+        if self.task is not None:
+            self.display.advance(self.task, count)
+
+
+@contextmanager
+def bars() -> Iterator[Steps]:
+    """Progress bars for a long command's stages (building digests, sending)."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True) as display:
+        yield _Bars(display)
 
 
 

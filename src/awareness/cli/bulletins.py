@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.cli.base import State, bars, cli, emit_json, pass_state, table
 
 
 def _librarian(name: str | None) -> str:
@@ -154,7 +154,8 @@ def bulletins_send(state: State, slug: str, number: int) -> None:
     from awareness.service.outbox import relay
 
     queued = service.send_issue(state.ctx, slug, number)
-    report = relay(state.ctx)
+    with bars() as steps:
+        report = relay(state.ctx, steps)
     click.echo(f"{slug} issue {number}: {queued} copies queued, {report.sent} sent")
     if report.unsent:
         from awareness.mail.outbox import unsent_lines

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from awareness.cli.base import State, cli, pass_state, progress
+from awareness.cli.base import State, bars, cli, pass_state, progress
 from awareness.errors import AwarenessError
 
 
@@ -109,7 +109,8 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
     from awareness.mail.outbox import unsent_lines
     from awareness.service.digests import send_digests
 
-    report = send_digests(state.ctx, frequency=frequency, dry_run=dry_run)
+    with bars() as steps:
+        report = send_digests(state.ctx, frequency=frequency, dry_run=dry_run, steps=steps)
     for email, digest in report.previews:
         click.echo(f"would send {digest.entry_count} items to {email} ({digest.period_key})")
         for section in digest.sections:

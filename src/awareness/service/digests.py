@@ -39,6 +39,7 @@ from awareness.digests.subscribers import Subscriber
 from awareness.digests.view import view_url
 from awareness.mail.compose import Mail
 from awareness.mail.outbox import DIGEST, Queued, Unsent, digest_key
+from awareness.progress import UNWATCHED, Steps
 from awareness.service import clicks, feedback
 from awareness.service.context import Context
 from awareness.service.outbox import RelayReport, relay
@@ -72,13 +73,14 @@ def identity(ctx: Context) -> MailIdentity:
                         base_url=s.base_url)
 
 
-def send_digests(ctx: Context, *, frequency: str | None = None,
-                 dry_run: bool = False) -> SendReport:
-    """Enqueue this period's digests, then relay everything due (nothing, on a dry run)."""
+def send_digests(ctx: Context, *, frequency: str | None = None, dry_run: bool = False,
+                 steps: Steps = UNWATCHED) -> SendReport:
+    """Enqueue this period's digests, then relay everything due (nothing, on a dry run);
+    ``steps`` hears how far each stage has got."""
     report = SendReport()
-    enqueue(ctx, report, frequency=frequency, dry_run=dry_run)
+    enqueue(ctx, report, frequency=frequency, dry_run=dry_run, steps=steps)
     if not dry_run:
-        relayed = relay(ctx)
+        relayed = relay(ctx, steps)
         for name in (f.name for f in fields(RelayReport) if f.name != "unsent"):
             setattr(report, name, getattr(relayed, name))
         report.unsent += relayed.unsent
@@ -102,7 +104,7 @@ class _Run:
 
 def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
             dry_run: bool, subscriber_id: int | None = None,
-            shard: tuple[int, int] | None = None) -> None:
+            shard: tuple[int, int] | None = None, steps: Steps = UNWATCHED) -> None:
     """Queue the digest of each active subscriber (of ``frequency``) not queued this period,
     ``BATCH`` subscribers at a time: one read transaction, then build and render outside any
     transaction, then one write transaction (a few commits instead of one per digest, and
@@ -120,8 +122,11 @@ def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
     todo = [s for s in people if digest_key(s.id, periods[s.id, s.frequency]) not in done]
     report.already_queued += len(people) - len(todo)
     run = _Run(ctx, now, {t.slug: t.name for t in ctx.topics()}, periods, dry_run)
+    steps.begin("building digests", len(todo))
     for start in range(0, len(todo), BATCH):
-        _enqueue_batch(run, todo[start:start + BATCH], report)
+        batch = todo[start:start + BATCH]
+        _enqueue_batch(run, batch, report)
+        steps.step(len(batch))
 
 
 def preview_digest(ctx: Context, subscriber_id: int) -> list[Digest]:

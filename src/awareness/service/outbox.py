@@ -26,6 +26,7 @@ from awareness.errors import MailError
 from awareness.mail.backends import MailSession, failure_of
 from awareness.mail.outbox import Claimed, Unsent
 from awareness.mail.retry import Breaker, GiveUp, Retry, SendFailure, decide
+from awareness.progress import UNWATCHED, Steps
 from awareness.service.context import Context
 from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
@@ -54,10 +55,13 @@ class RelayReport:
 Outcome = tuple[Claimed, SendFailure | None]  # a message sent, and why it failed (if it did)
 
 
-def relay(ctx: Context) -> RelayReport:
-    """Send every message due now; each one's failure decides only its own fate."""
+def relay(ctx: Context, steps: Steps = UNWATCHED) -> RelayReport:
+    """Send every message due now; each one's failure decides only its own fate. ``steps``
+    hears how many are due, then of each message tried."""
     report = RelayReport()
     due_by = ctx.now()  # each row is tried at most once a pass, however long the pass takes
+    with reading(ctx.engine) as connection:
+        steps.begin("sending", outbox.due_count(connection, due_by=due_by))
     interval = 1.0 / max(ctx.settings.mail.send_rate, 0.001)
     breaker = Breaker(CIRCUIT_BREAKER)
     gave_up: list[Unsent] = []
@@ -71,6 +75,7 @@ def relay(ctx: Context) -> RelayReport:
             started = time.monotonic()
             outcome = (claimed, _send(session, claimed))
             report.send_seconds.append(time.monotonic() - started)
+            steps.step()
             breaker = breaker.after(outcome[1])
     finally:
         session.close()

@@ -51,10 +51,10 @@ _CHUNK = 500  # keys per IN list, well under SQLite's limit on bound values
 _CLAIM_COLUMNS = (Outbox.id, Outbox.kind, Outbox.key, Outbox.sender, Outbox.recipient,
                   Outbox.message_id, Outbox.message, Outbox.attempts, Outbox.created_at,
                   Outbox.subscriber_id, Outbox.status)
-_DUE = (select(*_CLAIM_COLUMNS)
-        .where(Outbox.status.in_(UNSENT), Outbox.next_attempt_at <= bindparam("due_by"),
-               Outbox.message.is_not(None))
-        .order_by(Outbox.next_attempt_at, Outbox.id).limit(1))
+_IS_DUE = (Outbox.status.in_(UNSENT), Outbox.next_attempt_at <= bindparam("due_by"),
+           Outbox.message.is_not(None))
+_DUE = select(*_CLAIM_COLUMNS).where(*_IS_DUE).order_by(Outbox.next_attempt_at, Outbox.id).limit(1)
+_DUE_COUNT = select(func.count()).select_from(Outbox).where(*_IS_DUE)
 _DUE_UNLOCKED = _DUE.with_for_update(skip_locked=True)  # PostgreSQL: what no relay holds
 _TAKE = (update(Outbox).where(Outbox.id == bindparam("row_id"))
          .values(status="sending", attempts=Outbox.attempts + 1,
@@ -139,6 +139,11 @@ def statuses(connection: Connection, kind: str, keys: Collection[str]) -> dict[s
     rows = connection.execute(select(Outbox.key, Outbox.status, Outbox.last_error).where(
         Outbox.kind == kind, Outbox.key.in_(sorted(set(keys)))))
     return {key: Unsent(kind, status, error) for key, status, error in rows}
+
+
+def due_count(connection: Connection, *, due_by: datetime) -> int:
+    """How many messages a relay pass would try that takes the ones due by ``due_by``."""
+    return int(connection.scalar(_DUE_COUNT, {"due_by": due_by}) or 0)
 
 
 def claim_next(connection: Connection, *, due_by: datetime,
