@@ -423,3 +423,17 @@ def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
     controller.start()
     yield controller, inbox
     controller.stop()
+
+
+class RecordedSteps:
+    """``awareness.progress.Steps`` that keep the stages a long command's progress bars would
+    show: [stage, total, steps counted] each."""
+
+    def __init__(self) -> None:
+        self.stages: list[list[Any]] = []
+
+    def begin(self, stage: str, total: int) -> None:
+        self.stages.append([stage, total, 0])
+
+    def step(self, count: int = 1) -> None:
+        self.stages[-1][2] += count

@@ -19,7 +19,7 @@ from awareness.errors import ImportFormatError
 from awareness.service.context import Context
 from awareness.service.drivers import export_drivers, get_driver, import_paths, list_drivers
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
-from tests.conftest import Clock, Response, orm_session, settings_env
+from tests.conftest import Clock, RecordedSteps, Response, orm_session, settings_env
 
 DATA = Path(__file__).parent / "data"
 PAGES = DATA / "drivers"
@@ -41,8 +41,11 @@ def test_seed_import_then_reimport_is_idempotent(make_context: Callable[..., Con
 
 def test_same_record_on_several_pages_is_merged(make_context: Callable[..., Context]) -> None:
     ctx = make_context()
-    report = import_paths(ctx, [PAGES / "tag-archive-older.html", PAGES / "single-post.html"])
+    steps = RecordedSteps()
+    report = import_paths(ctx, [PAGES / "tag-archive-older.html", PAGES / "single-post.html"],
+                          steps=steps)
     assert report.created.count(CARE) == 1
+    assert steps.stages == [["reading pages", 2, 2]]  # `drivers import` shows it as a bar
     view = get_driver(ctx, CARE)
     assert view.tags == ["Workforce", "Quality", "Regulation"]
     assert (view.member, view.review_due_on, view.published_on) == (

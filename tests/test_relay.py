@@ -23,7 +23,7 @@ from awareness.service.outbox import RelayReport, relay
 from awareness.settings import load_settings
 from awareness.storage.db import upgrade
 from awareness.storage.models import OutboxMessage as Outbox
-from tests.conftest import Inbox, free_port, orm_session, settings_env
+from tests.conftest import Inbox, RecordedSteps, free_port, orm_session, settings_env
 from tests.test_outbox import add_match
 
 READERS = [f"reader{n}@trust.nhs.uk" for n in range(8)]
@@ -221,32 +221,19 @@ def test_digests_send_exits_non_zero_while_anything_is_unsent(make_context, smtp
     assert READERS[1] not in result.output
 
 
-class Recorded:
-    """The stages a long command's progress bars would show, and the steps counted in each."""
-
-    def __init__(self) -> None:
-        self.stages: list[list[Any]] = []
-
-    def begin(self, stage: str, total: int) -> None:
-        self.stages.append([stage, total, 0])
-
-    def step(self, count: int = 1) -> None:
-        self.stages[-1][2] += count
-
-
 def test_digests_send_says_how_far_it_has_got(make_context, smtp_server):
     # `awareness digests send` draws a bar for each stage from these (cli/base.py `bars`).
     controller, inbox = smtp_server
     ctx = make_context(**smtp_settings(controller))
     subscribed_to_a_match(ctx, READERS[:3])
     inbox.refuse[READERS[2]] = "452 4.2.2 Mailbox full"
-    steps = Recorded()
+    steps = RecordedSteps()
     report = digests.send_digests(ctx, steps=steps)
     assert report.queued == 3 and report.retrying == 1
     # every digest was tried once, the refused one too
     assert steps.stages == [["building digests", 3, 3], ["sending", 3, 3]]
     assert len(inbox.messages) == 2
-    again = Recorded()
+    again = RecordedSteps()
     digests.send_digests(ctx, steps=again)  # all queued this period; the refusal not yet due
     assert again.stages == [["building digests", 0, 0], ["sending", 0, 0]]
 

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
+from awareness.cli.base import (
+    State,
+    as_option,
+    bars,
+    cli,
+    emit_json,
+    pass_state,
+    person,
+    table,
+)
 
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -34,7 +43,9 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json:
 
     sources = [page if page.startswith(("https://", "http://")) else Path(page)
                for page in pages]
-    report = import_paths(state.ctx, sources, dry_run=dry_run, changed_by=person(by))
+    with bars() as steps:
+        report = import_paths(state.ctx, sources, dry_run=dry_run, changed_by=person(by),
+                              steps=steps)
     if as_json:
         emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return

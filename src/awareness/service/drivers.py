@@ -21,6 +21,7 @@ from awareness.drivers.records import changes, merge_records, redact_personal_da
 from awareness.drivers.views import StoredDriver
 from awareness.errors import FetchError, ImportFormatError
 from awareness.model import DriverRecord
+from awareness.progress import UNWATCHED, Steps
 from awareness.service.context import Context
 from awareness.service.driver_views import get_driver, list_drivers
 from awareness.sources.fetch import Validators, fetch
@@ -78,9 +79,10 @@ def import_drivers(ctx: Context, path: Path, *, dry_run: bool = False,
 
 
 def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = False,
-                 changed_by: str = "import") -> ImportReport:
+                 changed_by: str = "import", steps: Steps = UNWATCHED) -> ImportReport:
     """Read every page (a file, or an http(s) address fetched through the guarded fetcher),
-    merge the same record across pages, then create or update by slug.
+    merge the same record across pages, then create or update by slug. ``steps`` hears of
+    each page read.
 
     A page's values replace the stored ones for the fields the page gives; fields it lacks are
     kept and tags are unioned, so re-importing the same pages changes nothing. Every created
@@ -88,10 +90,12 @@ def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = F
     """
     report = ImportReport()
     read: list[tuple[DriverRecord, str]] = []
+    steps.begin("reading pages", len(paths))
     for path in paths:
         text = _fetch_page(ctx, path) if isinstance(path, str) and _is_address(path) \
             else _read_file(Path(path))
         read += [(record, str(path)) for record in _records(text, str(path), report)]
+        steps.step()
     origin: dict[str, str] = {}
     for record, where in read:
         origin.setdefault(record.slug, where)
