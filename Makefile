@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-core chromium lint typecheck check demo fuzz clean
+.PHONY: run test test-core screenshots chromium lint typecheck check demo fuzz clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: chromium $(STAMP)
 # The pure core alone, in seconds: no database, server, process or browser (docs/testing.md).
 test-core: $(STAMP)
 	$(BIN)/pytest -m core
+
+# The browser tests, keeping a screenshot of every page and mail they check in var/screenshots
+# for a person to look at (docs/testing.md).
+screenshots: chromium $(STAMP)
+	AWARENESS_TEST_SCREENSHOTS=var/screenshots $(BIN)/pytest -m browser
 
 # The browser tests drive Debian's chromium (Playwright never downloads a browser). Install it
 # when it is missing and we can (root, with apt-get); otherwise stop with the command to run.

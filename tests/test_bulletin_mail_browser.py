@@ -1,8 +1,8 @@
 """A bulletin as its readers see it, in a real headless Chromium (issue 13): the HTML part
 received by a real SMTP server, at 600 px (a desktop mail client's reading pane) and 390 px
 (a phone), in light and dark mode and with images off. axe-core finds nothing, nothing
-scrolls sideways, and the screenshots are kept under ``<system temp>/awareness-web-screenshots/``
-for a person to look at.
+scrolls sideways, and screenshots are kept for a person to look at when
+``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ in, writes the introduction, moves an item, removes one, writes why one matters,
 policy spotlight, adds an item found by its title, previews, sends a test and approves; the
 issue is sent; then anyone reads the archive, the issue's page (also as printed) and the
 feed, a correction shows on the page, and a subscriber stops bulletins. Every page passes
-axe-core at 1280 and 390 px, fits without sideways scrolling, and is saved under
-``<system temp>/awareness-web-screenshots/`` for a person to look at.
+axe-core at 1280 and 390 px and fits without sideways scrolling; a screenshot of each is
+kept for a person to look at when ``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from tests.test_bulletin_pages import drafted, site, subscriptions
 from tests.test_bulletins import add_item
 from tests.test_web import Site
 from tests.test_web_browser import (
-    SCREENSHOTS,
     Watched,
     browser,
     check_page,
+    keep_screenshot,
     signed_in_page,
 )
 
@@ -46,8 +46,7 @@ def shoot_frames(page: Page, url: str, width: int) -> None:
     click on that page.)"""
     page.goto(url)
     for frame in ("mail-wide", "mail-phone"):
-        page.locator(f"iframe.{frame}").screenshot(
-            path=str(SCREENSHOTS / f"bulletin-preview-{frame}-{width}.png"))
+        keep_screenshot(page.locator(f"iframe.{frame}"), f"bulletin-preview-{frame}-{width}")
     page.close()
 
 
@@ -129,7 +128,7 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
     check(page_, "issue")
     page_.emulate_media(media="print")
     assert not page_.locator(".site-header").is_visible()
-    page_.screenshot(path=str(SCREENSHOTS / f"bulletin-issue-print-{width}.png"), full_page=True)
+    keep_screenshot(page_, f"bulletin-issue-print-{width}", full_page=True)
     page_.emulate_media(media="screen")
     response = reader.request.get(f"{site.url}/bulletins/workforce.atom")
     assert response.headers["content-type"] == "application/atom+xml"

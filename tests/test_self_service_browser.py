@@ -1,8 +1,8 @@
 """The staff journey clicked through in a real headless Chromium (Debian's ``chromium``):
 catalogue → sign up → the confirmation mail at a real SMTP server → confirm → change topics →
 unsubscribe from one → from all → sign up again (issue 12). Every page is checked with
-axe-core at 1280 and 390 px wide, must fit a phone without sideways scrolling, and is saved as
-a screenshot under ``<system temp>/awareness-web-screenshots/`` for a person to look at.
+axe-core at 1280 and 390 px wide and must fit a phone without sideways scrolling; a
+screenshot of each is kept when ``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations

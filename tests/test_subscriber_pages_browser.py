@@ -1,8 +1,8 @@
 """The librarians' subscriber pages clicked through in a real headless Chromium (issue 12,
 item 6): the list, a status tab, a search, one subscriber, suspend and resume, erase's
 question, adding someone. Every page is checked with axe-core at 1280 and 390 px wide, must
-fit without sideways scrolling (the list becomes cards on a phone), and is saved under
-``<system temp>/awareness-web-screenshots/`` for a person to look at.
+fit without sideways scrolling (the list becomes cards on a phone); a screenshot of each
+is kept when ``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations

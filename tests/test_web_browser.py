@@ -2,13 +2,13 @@
 
 A browser is the only judge of what CSP blocks, whether hostile text runs, and whether the
 page fits a phone. Chromium is a required test dependency: without it these tests fail.
-Screenshots go to ``<system temp>/awareness-web-screenshots/`` for a person to look at.
+Screenshots, for a person to look at, go to the folder ``AWARENESS_TEST_SCREENSHOTS`` names.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Dialog,
+    Locator,
     Page,
     sync_playwright,
 )
@@ -34,7 +35,9 @@ FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conf
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(tempfile.gettempdir()) / "awareness-web-screenshots"
+# Screenshots of every page and mail, for a person to look at: taken only when this names a
+# folder (they assert nothing, and were a sixth of the browser tests' CPU; docs/testing.md).
+SCREENSHOTS = os.environ.get("AWARENESS_TEST_SCREENSHOTS", "")
 NHS_BLUE = "rgb(0, 94, 184)"
 
 
@@ -75,12 +78,24 @@ class Watched:
         dialog.dismiss()
 
 
+def keep_screenshot(target: Page | Locator, name: str, *, full_page: bool = False) -> None:
+    """A screenshot of ``target`` as ``<name>.png`` in the AWARENESS_TEST_SCREENSHOTS folder,
+    when that is set."""
+    if not SCREENSHOTS:
+        return
+    folder = Path(SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(target, Page):
+        target.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+    else:
+        target.screenshot(path=str(folder / f"{name}.png"))
+
+
 def check_page(page: Page, name: str) -> None:
     """axe-core finds nothing, the page fits the viewport, and a screenshot is kept as
-    ``<name>-<width>.png`` for a person to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ``<name>-<width>.png`` for a person to look at (``keep_screenshot``)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    keep_screenshot(page, f"{name}-{width}", full_page=True)
     results = Axe().run(page)
     violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
                   for v in results.response["violations"]]
@@ -116,8 +131,7 @@ def test_approve_in_a_real_browser(browser: Browser, site: Site) -> None:
     header = page.locator(".site-header").evaluate("e => getComputedStyle(e).backgroundColor")
     assert header == NHS_BLUE  # the stylesheet loaded under the CSP
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "review-desktop.png"), full_page=True)
+    keep_screenshot(page, "review-desktop", full_page=True)
     good.get_by_role("button", name="Approve").click()
     page.wait_for_url(f"{site.url}/review")
     assert page.get_by_role("status").inner_text().startswith("Approved: NHS sets out")
@@ -139,12 +153,11 @@ def test_review_page_fits_a_phone(browser: Browser, site: Site) -> None:
     for button in page.get_by_role("button", name="Approve").all():
         box = button.bounding_box()
         assert box is not None and box["height"] >= 44  # a thumb-sized tap target
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "review-phone.png"), full_page=True)
+    keep_screenshot(page, "review-phone", full_page=True)
     for name in ("evil-record", "interim-nhs-people-plan"):
         page.goto(f"{site.url}/drivers/{name}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
-    page.screenshot(path=str(SCREENSHOTS / "driver-phone.png"), full_page=True)
+    keep_screenshot(page, "driver-phone", full_page=True)
     assert watched.problems == []
     context.close()
 
@@ -157,8 +170,7 @@ def test_two_notes_by_their_labels(browser: Browser, site: Site) -> None:
     good.get_by_text("Add notes").click()
     good.get_by_label("Note for readers (appears in the digest)").fill("For board members.")
     good.get_by_label("Note for the review log (never sent)").fill("Checked with Sam.")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    good.screenshot(path=str(SCREENSHOTS / "review-two-notes.png"))
+    keep_screenshot(good, "review-two-notes")
     good.get_by_role("button", name="Approve").click()
     page.wait_for_url(f"{site.url}/review")
     with orm_session(site.ctx) as session:
@@ -182,8 +194,7 @@ def test_view_in_browser_keeps_the_mails_styles_and_fits_a_phone(browser: Browse
     assert background == "rgb(240, 244, 245)"  # the inline styles apply under its own CSP
     assert page.get_by_role("link", name="Talent management guide for trusts").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "digest-view-phone.png"), full_page=True)
+    keep_screenshot(page, "digest-view-phone", full_page=True)
     assert watched.problems == []
     context.close()
 
@@ -250,7 +261,7 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
     context, watched = signed_in_page(browser, site, width)
     page = watched.page
     check_page(page, "review-queue")
-    page.screenshot(path=str(SCREENSHOTS / f"review-queue-top-{width}.png"))  # the first screen
+    keep_screenshot(page, f"review-queue-top-{width}")  # the first screen
     for name, path in (("review-approved", "/review?status=approved"),
                        ("review-auto", "/review?status=auto"),
                        ("review-last-page", "/review?page=2"),

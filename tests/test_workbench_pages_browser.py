@@ -1,8 +1,8 @@
 """The librarians' workbench pages clicked through in a real headless Chromium (issue 14,
 item 1): the dashboard, items and one item, sources with "test now" and pause, topics, sends
 with retry and the next-digest preview. Every page is checked with axe-core at 1280 and
-390 px wide, must fit without sideways scrolling, and is saved under
-``<system temp>/awareness-web-screenshots/`` for a person to look at.
+390 px wide and must fit without sideways scrolling; a screenshot of each is kept when
+``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations
