@@ -7,6 +7,7 @@ the session's token.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -373,6 +374,31 @@ def test_the_cli_pauses_and_resumes_the_same_way(bench: Site, database_url: str,
     assert again.exit_code != 0 and "loopback is paused" in str(again.exception)
     resumed = runner.invoke(cli, ["sources", "resume", "loopback"], env=env)
     assert resumed.exit_code == 0 and state_of(bench, "loopback") == "active"
+
+
+def test_listing_by_an_unknown_source_or_topic_names_the_known_ones(
+        site: Site, database_url: str, tmp_path: Path) -> None:
+    # A mistyped name is an error naming the right ones, not an empty table; a known one with
+    # nothing to list is an empty table.
+    env = settings_env(tmp_path, database_url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(site.ctx.subscriptions_dir))
+    runner = CliRunner()
+    mistyped = runner.invoke(cli, ["items", "list", "--source", "nhs-englnd"], env=env)
+    assert mistyped.exit_code == 1
+    [line] = mistyped.output.splitlines()
+    assert line.startswith("Error: no source 'nhs-englnd' (known sources: ")
+    known = line.split("known sources: ")[1].rstrip(")").split(", ")
+    assert {"hostile", "loopback"} <= set(known)  # stored only; in sources.toml, never polled
+    never_polled = runner.invoke(cli, ["items", "list", "--source", "loopback", "--json"],
+                                 env=env)
+    assert never_polled.exit_code == 0 and json.loads(never_polled.output) == []
+    for command in (["matches", "list"], ["review", "list"]):
+        wrong = runner.invoke(cli, [*command, "--topic", "leadrship"], env=env)
+        assert wrong.exit_code == 1 and wrong.output == (
+            "Error: no topic 'leadrship' (known topics: digital, leadership)\n"), command
+        right = runner.invoke(cli, [*command, "--topic", "digital", "--json"], env=env)
+        assert right.exit_code == 0, right.output
+    assert json.loads(right.output) == []  # nothing pending in digital
 
 
 # --- topics -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,12 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
     from awareness.service.listing import list_items
 
     rows = list_items(state.ctx, source=source, limit=limit)
+    if source and not rows:
+        from awareness.service.listing import source_health
+
+        # sources.toml's, and those stored since (a removed source's items stay)
+        _known("source", source, {d.id for d in state.ctx.sources()}
+               | {row["id"] for row in source_health(state.ctx)})
     if as_json:
         emit_json(rows)
         return
@@ -193,7 +200,22 @@ def matches_list(state: State, status: str | None, topic: str | None, as_json: b
     """Matches, best first."""
     from awareness.service.review import list_matches
 
-    _print_matches(list_matches(state.ctx, status=status, topic=topic), as_json)
+    _print_matches(_of_a_known_topic(state, list_matches(state.ctx, status=status, topic=topic),
+                                     topic), as_json)
+
+
+def _of_a_known_topic(state: State, found: list[Any], topic: str | None) -> list[Any]:
+    """``found``, unless nothing was found for a topic no file defines: a one-line error
+    then, naming the topics (a removed topic's stored matches are still listed)."""
+    if topic and not found:
+        _known("topic", topic, (t.slug for t in state.ctx.topics()))
+    return found
+
+
+def _known(kind: str, name: str, known: Iterable[str]) -> None:
+    names = sorted(known)
+    if name not in names:
+        raise click.ClickException(f"no {kind} {name!r} (known {kind}s: {', '.join(names)})")
 
 
 @cli.group()
@@ -209,7 +231,8 @@ def review_list(state: State, topic: str | None, as_json: bool) -> None:
     """Matches waiting for a librarian."""
     from awareness.service.review import list_matches
 
-    _print_matches(list_matches(state.ctx, status="pending", topic=topic), as_json)
+    _print_matches(_of_a_known_topic(state, list_matches(state.ctx, status="pending",
+                                                         topic=topic), topic), as_json)
 
 
 def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
