@@ -75,8 +75,17 @@ def test_generated_secret_key_is_stable_and_private(tmp_path):
 
 
 def test_missing_config_file_is_an_error(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError) as missing:
         load_settings(config="nope.toml", environ={}, cwd=tmp_path)
+    assert str(missing.value).endswith("nope.toml does not exist; create it or drop --config")
+    with pytest.raises(ConfigError) as from_environment:
+        load_settings(environ={"AWARENESS_CONFIG": "nope.toml"}, cwd=tmp_path)
+    assert str(from_environment.value).endswith("drop AWARENESS_CONFIG")
+    with pytest.raises(ConfigError) as folder:
+        load_settings(config=".", environ={}, cwd=tmp_path)
+    assert str(folder.value).endswith(
+        f"{tmp_path.resolve()} is not a file; --config names the settings file itself "
+        "(awareness.toml)")
 
 
 def test_every_problem_is_reported_at_once_in_plain_words(tmp_path):

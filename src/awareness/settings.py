@@ -531,8 +531,13 @@ def _find_config(config: str | Path | None, environ: Mapping[str, str], cwd: Pat
     chosen = config or environ.get("AWARENESS_CONFIG")
     if chosen:
         path = (cwd / chosen).resolve()
+        named_by = "--config" if config else "AWARENESS_CONFIG"
+        if not path.exists():
+            raise ConfigError(f"settings file {path} does not exist; create it or drop "
+                              f"{named_by}")
         if not path.is_file():
-            raise ConfigError(f"settings file {path} does not exist; create it or drop --config")
+            raise ConfigError(f"settings file {path} is not a file; {named_by} names the "
+                              "settings file itself (awareness.toml)")
         return path
     default = cwd / "awareness.toml"
     return default.resolve() if default.is_file() else None
