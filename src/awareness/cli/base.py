@@ -62,8 +62,9 @@ def emit_json(data: object) -> None:
 
 
 @click.group()
-@click.option("--config", envvar="AWARENESS_CONFIG", type=click.Path(dir_okay=False),
-              help="Settings file (default: ./awareness.toml if present).")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="Settings file (default: AWARENESS_CONFIG, else ./awareness.toml if "
+                   "present).")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.version_option(package_name="awareness")
 @click.pass_context
