@@ -363,7 +363,7 @@ SENTENCES = ("NHS England has published a competency framework for board members
 def visible(html: str) -> str:
     """The text a reader sees in the HTML part: no comments, no hidden preview line."""
     def text(el: ET.Element) -> str:
-        if not isinstance(el.tag, str) or el.tag == "div":
+        if not isinstance(el.tag, str) or "display:none" in el.get("style", ""):
             return el.tail or ""
         inner = (el.text or "") + " ".join(text(child) for child in el)
         return f"{inner} {el.tail or ''}"

@@ -1,0 +1,72 @@
+"""Every kind of mail the service writes, as its reader sees it in a real headless Chromium:
+the HTML part of each kind of message in the outbox — a digest, the sign-up confirmation, the
+welcome, the sign-in link and the stewardship mail — at 600 px (a desktop mail client's reading
+pane) and 390 px (a phone), in light and dark mode, with images off.
+axe-core finds nothing and nothing scrolls sideways; screenshots are kept for a person to
+look at when ``AWARENESS_TEST_SCREENSHOTS`` names a folder. (The bulletin has its own test:
+``test_bulletin_mail_browser.py``; the broken-sources report to the web team is plain text.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email import message_from_bytes, policy
+
+import pytest
+from playwright.sync_api import Browser
+from sqlalchemy import select
+
+from awareness.mail.account import CONFIRM, SIGN_IN, WELCOME
+from awareness.mail.outbox import DIGEST, STEWARDSHIP
+from awareness.service import digests, people, roster, subscribing
+from awareness.service.context import Context
+from awareness.service.stewardship import send_stewardship
+from awareness.signup import Choice
+from awareness.storage.models import OutboxMessage
+from tests.conftest import Clock, orm_session
+from tests.test_drivers_stewardship import seed as seed_records
+from tests.test_outbox import add_match
+from tests.test_web_browser import browser, check_page
+
+__all__ = ["browser"]  # fixture, shared
+KINDS = {DIGEST, CONFIRM, WELCOME, SIGN_IN, STEWARDSHIP}
+
+
+def every_kind_of_mail(ctx: Context, clock: Clock) -> dict[str, str]:
+    """The HTML part of one message of each kind, by kind, as the outbox holds them."""
+    people.add_subscriber(ctx, "reader@trust.nhs.uk", ["leadership"], "daily")
+    add_match(ctx, "Leadership framework for NHS boards published")
+    digests.enqueue(ctx, digests.SendReport(), frequency=None, dry_run=False)
+    subscribing.request_signup(ctx, email="new.starter@trust.nhs.uk", client="192.0.2.1",
+                               choices=[Choice("leadership", "weekly")], bulletins=False)
+    subscribing.request_link(ctx, email="reader@trust.nhs.uk", client="192.0.2.1")
+    roster.add(ctx, "ward.manager@trust.nhs.uk", [Choice("digital", "weekly")])
+    seed_records(ctx, clock)
+    send_stewardship(ctx)
+    found: dict[str, str] = {}
+    with orm_session(ctx) as session:
+        for kind, raw in session.execute(select(OutboxMessage.kind, OutboxMessage.message)
+                                         .order_by(OutboxMessage.id)):
+            message = message_from_bytes(raw, policy=policy.default)
+            body = message.get_body(("html",))
+            assert body is not None, f"{kind} has no HTML part"
+            found.setdefault(kind, body.get_content())  # type: ignore[attr-defined]
+    return found
+
+
+@pytest.mark.parametrize(("width", "scheme"), [(600, "light"), (390, "light"), (390, "dark")])
+def test_every_mail_reads_well_in_a_browser(browser: Browser, make_context: Callable[..., Context],
+                                            clock: Clock, width: int, scheme: str) -> None:
+    ctx = make_context(AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk",
+                       AWARENESS_LIBRARY_CONTACT_EMAIL="library@trust.nhs.uk")
+    mails = every_kind_of_mail(ctx, clock)
+    assert set(mails) == KINDS
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  color_scheme=scheme)
+    page = context.new_page()
+    page.route("**/*", lambda route: route.abort())  # images off: nothing is fetched
+    for kind, html in sorted(mails.items()):
+        page.set_content(html)
+        assert page.locator("body").inner_text().strip(), kind
+        check_page(page, f"mail-{kind}-{scheme}")
+    context.close()
