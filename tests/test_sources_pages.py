@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from awareness.cli import cli
 from awareness.errors import ConfigError, ParseError
 from awareness.service import polling
-from awareness.sources.listing import HtmlRules, extract_listing, parse_date
-from awareness.sources.sitemap import SitemapEntry, SitemapRules, page_item, parse_sitemap
+from awareness.sources.listing import extract_listing, parse_date
+from awareness.sources.rules import HtmlRules, SitemapRules
+from awareness.sources.sitemap import SitemapEntry, page_item, parse_sitemap
 from awareness.storage.models import Item, Source
 from awareness.subscriptions import parse_sources
 from tests.conftest import DATA, Response, orm_session, settings_env

@@ -20,8 +20,7 @@ from typing import Literal, cast
 from awareness.errors import ConfigError, QuerySyntaxError
 from awareness.links import is_safe_link
 from awareness.model import ItemText
-from awareness.sources.listing import HtmlRules, selector_error
-from awareness.sources.sitemap import SitemapRules
+from awareness.sources.rules import HtmlRules, SitemapRules, selector_error
 from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 from awareness.topics.query import Query, parse_query
 from awareness.topics.spelling import SPELLINGS

@@ -20,9 +20,9 @@ from awareness.service.context import Context
 from awareness.sources.decide import StoredEntry
 from awareness.sources.fetch import FetchResult, Validators, fetch
 from awareness.sources.listing import extract_listing
+from awareness.sources.rules import SitemapRules
 from awareness.sources.sitemap import (
     SitemapEntry,
-    SitemapRules,
     newest_first,
     page_item,
     parse_sitemap,

@@ -13,7 +13,6 @@ same nh3 sanitiser as feed summaries, and only absolute http(s) links are kept.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
@@ -30,6 +29,7 @@ from awareness.sources.parse import (
     item_key,
     sanitise_html,
 )
+from awareness.sources.rules import HtmlRules
 
 FUTURE_SLACK = timedelta(days=1)
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -38,34 +38,6 @@ _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d/%m/%Y", "
                  "%B %Y", "%b %Y")
 _ORDINAL = re.compile(r"(\d)(st|nd|rd|th)\b")
 _SPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class HtmlRules:
-    """The CSS selectors of an ``html`` source. Only ``item`` and ``title`` are required.
-
-    ``link`` defaults to the title element when it is an ``<a>``, else the first ``a[href]``
-    in the item; ``date`` reads a ``datetime`` or ``content`` attribute before the text.
-    """
-
-    item: str
-    title: str
-    link: str = ""
-    date: str = ""
-    summary: str = ""
-
-    def selectors(self) -> dict[str, str]:
-        """The selectors that are set, by key."""
-        return {key: value for key, value in vars(self).items() if value}
-
-
-def selector_error(selector: str) -> str | None:
-    """Why ``selector`` is not a usable CSS selector, or None when it is."""
-    try:
-        LexborHTMLParser("<p></p>").css(selector)
-    except (SelectolaxError, ValueError):
-        return f"'{selector}' is not a valid CSS selector"
-    return None
 
 
 def parse_date(text: str | None, now: datetime) -> datetime | None:

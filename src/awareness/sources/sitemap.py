@@ -17,7 +17,6 @@ and nothing external is fetched.
 
 from __future__ import annotations
 
-import fnmatch
 import html
 import re
 from dataclasses import dataclass
@@ -42,28 +41,6 @@ _CDATA = re.compile(rb"<!\[CDATA\[(.*?)\]\]>", re.S)
 _SPACE = re.compile(r"\s+")
 _TITLE_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[^|\u2013\u2014-]{2,60}$")
 _PIPE_SUFFIX = re.compile(r"\s+\|\s+[^|]{2,60}$")
-
-
-@dataclass(frozen=True)
-class SitemapRules:
-    """The URL filter and politeness bounds of a ``sitemap`` source."""
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    sitemaps: tuple[str, ...] = ()
-    max_pages: int = 10
-    max_sitemaps: int = 5
-
-    def wants(self, url: str) -> bool:
-        """Does ``url`` pass the include/exclude path patterns?"""
-        path = unquote(urlsplit(url).path) or "/"
-        included = not self.include or any(fnmatch.fnmatchcase(path, p) for p in self.include)
-        return included and not any(fnmatch.fnmatchcase(path, p) for p in self.exclude)
-
-    def wants_sitemap(self, url: str) -> bool:
-        """Should this child sitemap of an index be read?"""
-        path = unquote(urlsplit(url).path) or "/"
-        return not self.sitemaps or any(fnmatch.fnmatchcase(path, p) for p in self.sitemaps)
 
 
 @dataclass(frozen=True)
