@@ -15,6 +15,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from awareness.storage.db import HEADS
 from tests.conftest import DATA, ROOT, Response, settings_env
 
 pytestmark = pytest.mark.integration  # every test runs the command line in a process
@@ -133,6 +134,11 @@ def test_pipeline_from_feed_to_inbox(deployment):
 
 def test_errors_are_one_line_without_traceback(deployment):
     awareness, _, _ = deployment
+    # A command before `awareness init` says to run it, not what SQL failed.
+    early = awareness("review", "list", ok=False)
+    assert (early.returncode, early.stderr) == (1, (
+        "error: the database is not ready: schema at nothing, expected "
+        f"{','.join(HEADS)}: run `awareness init`\n"))
     awareness("init")
     result = awareness("review", "approve", "999", ok=False)
     assert result.returncode == 1

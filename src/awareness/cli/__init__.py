@@ -21,7 +21,7 @@ from awareness.cli import (  # noqa: F401 (registers the commands)
     reports,
     topics,
 )
-from awareness.cli.base import cli, err_console
+from awareness.cli.base import State, cli, err_console
 from awareness.errors import AwarenessError, ConfigError
 from awareness.memory import limit_arenas
 
@@ -54,6 +54,10 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
-                   "traceback)", err=True)
+        problem = State.last.database_problem() if State.last else None
+        if problem:  # a command before `awareness init`, or after an upgrade without it
+            click.echo(f"error: the database is not ready: {problem}", err=True)
+        else:
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for "
+                       "the traceback)", err=True)
         raise SystemExit(1) from None

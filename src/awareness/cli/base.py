@@ -30,13 +30,29 @@ err_console = Console(stderr=True)
 
 
 class State:
-    """Per-invocation state: settings and the context, both built on first use."""
+    """Per-invocation state: settings and the context, both built on first use. The last
+    one made is ``State.last``, so that ``main`` can explain a database error."""
+
+    last: State | None = None
 
     def __init__(self, config: str | None, debug: bool):
         self.config = config
         self.debug = debug
         self._settings: Settings | None = None
         self._ctx: Any = None
+        State.last = self
+
+    def database_problem(self) -> str | None:
+        """Why the database cannot serve this version (never set up, or an older schema), if
+        a context was made and the database answers."""
+        if self._ctx is None:
+            return None
+        from awareness.service.operations import schema_problem
+
+        try:
+            return schema_problem(self._ctx)
+        except Exception:  # unreachable: the command's own error says more
+            return None
 
     @property
     def settings(self) -> Settings:
