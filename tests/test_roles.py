@@ -173,6 +173,21 @@ def run(database_url: str, tmp_path: Path, *args: str, stdin: str = "") -> str:
     return result.output
 
 
+def test_adding_a_librarian_refuses_before_asking_for_a_password(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    ctx = make_context()
+    librarians.add_librarian(ctx, "rita", PASSWORD, role="reviewer")
+    env = settings_env(tmp_path, database_url)
+    for args, message in [
+            (["x"], "librarian names are 2-100 letters"),
+            (["rita"], "librarian 'rita' already exists"),
+            (["sam", "--email", "sam at nhs.net"], "give one plain address")]:
+        result = CliRunner().invoke(cli, ["librarians", "add", *args], env=env, input="")
+        assert result.exit_code == 1 and message in str(result.exception), result.output
+        assert "Password" not in result.output, args  # nobody was asked to type one
+    assert [a.name for a in librarians.everyone(ctx)] == ["rita"]
+
+
 def test_a_name_taken_again_does_not_fit_its_old_holders_cookies(
         make_context: Callable[..., Context]) -> None:
     # Single sign-on renames an account whose user name changed at the provider; a new

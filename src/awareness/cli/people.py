@@ -110,8 +110,9 @@ def librarians() -> None:
 def librarians_add(state: State, name: str, password_stdin: bool, email: str, role: str,
                    by: str | None) -> None:
     """Create a librarian account (asks for the password)."""
-    from awareness.service.librarians import add_librarian, set_email
+    from awareness.service.librarians import add_librarian, check_new_librarian, set_email
 
+    check_new_librarian(state.ctx, name, email)  # before anyone types a password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

@@ -199,6 +199,13 @@ def _check_role(role: str) -> None:
         raise AwarenessError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
 
 
+def _checked_email(email: str) -> str:
+    try:
+        return one_address(email.strip())
+    except ValueError as err:
+        raise AwarenessError(f"{err}; give one plain address such as alice@nhs.net") from None
+
+
 def _address_or_none(email: str) -> str | None:
     try:
         return one_address(email.strip()) if email.strip() else None
@@ -212,12 +219,20 @@ def end_sessions(ctx: Context, name: str) -> None:
         librarians.end_sessions(conn, name)
 
 
+def check_new_librarian(ctx: Context, name: str, email: str = "") -> None:
+    """Refuse what adding ``name`` (with ``email``) would refuse, before anyone types a
+    password: a name of the wrong form or taken, an address that is not one."""
+    _check_name(name)
+    if email:
+        _checked_email(email)
+    with reading(ctx.engine) as connection:
+        if librarians.login_of(connection, name) is not None:
+            raise AwarenessError(f"librarian {name!r} already exists")
+
+
 def set_email(ctx: Context, name: str, email: str) -> None:
     """Set the librarian's address (bulletin reminders and test sends go there)."""
-    try:
-        address = one_address(email.strip())
-    except ValueError as err:
-        raise AwarenessError(f"{err}; give one plain address such as alice@nhs.net") from None
+    address = _checked_email(email)
     with writing(ctx.engine) as connection:
         if not librarians.set_email(connection, name, address):
             raise AwarenessError(f"no librarian {name!r}; add them with "
