@@ -15,8 +15,9 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from awareness.cli import main
 from awareness.storage.db import HEADS
-from tests.conftest import DATA, ROOT, Response, settings_env
+from tests.conftest import DATA, ROOT, Response, free_port, settings_env
 
 pytestmark = pytest.mark.integration  # every test runs the command line in a process
 
@@ -168,3 +169,22 @@ def test_check_passes_on_the_shipped_subscriptions(tmp_path):
                             env={**os.environ, "AWARENESS_PATHS_DATA": str(tmp_path / "var")})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: settings and subscriptions are valid" in result.stdout
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("url", ["postgresql+psycopg://aw:pg-pass-word@127.0.0.1:{port}/aw",
+                                 "sqlite:////proc/awareness.db"])
+def test_a_database_out_of_reach_is_one_line_with_the_fix(url, tmp_path, monkeypatch, capsys):
+    # The entry point itself, in this process: a port nothing listens on, a folder that
+    # cannot be written. No password reaches the terminal.
+    url = url.format(port=free_port())
+    for name, value in settings_env(tmp_path, url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["awareness", "review", "list"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    [line] = capsys.readouterr().err.splitlines()
+    assert stopped.value.code == 1
+    assert line.startswith("error: cannot reach the database ")
+    assert "check [database] url (AWARENESS_DATABASE_URL)" in line
+    assert "pg-pass-word" not in line and "SELECT" not in line

@@ -55,8 +55,8 @@ def main() -> None:
         if debug:
             raise
         problem = State.last.database_problem() if State.last else None
-        if problem:  # a command before `awareness init`, or after an upgrade without it
-            click.echo(f"error: the database is not ready: {problem}", err=True)
+        if problem:  # unreachable, or a command before `awareness init` (or an upgrade's)
+            click.echo(f"error: {problem}", err=True)
         else:
             click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for "
                        "the traceback)", err=True)

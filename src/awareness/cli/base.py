@@ -43,16 +43,24 @@ class State:
         State.last = self
 
     def database_problem(self) -> str | None:
-        """Why the database cannot serve this version (never set up, or an older schema), if
-        a context was made and the database answers."""
+        """Why a command that failed could not use the database, with the fix, when that is
+        why: it cannot be reached, or its schema does not fit this version (never set up, or
+        older). None when a context was never made or the database is as it should be."""
         if self._ctx is None:
             return None
+        from awareness.links import redact_url
         from awareness.service.operations import schema_problem
 
         try:
-            return schema_problem(self._ctx)
-        except Exception:  # unreachable: the command's own error says more
-            return None
+            problem = schema_problem(self._ctx)
+        except Exception as exc:
+            url = self.settings.database.url
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            then = ("its folder can be written" if url.startswith("sqlite")
+                    else "the server is running")
+            return (f"cannot reach the database {redact_url(url)}: {reason}; check [database] "
+                    f"url (AWARENESS_DATABASE_URL) and that {then}")
+        return f"the database is not ready: {problem}" if problem else None
 
     @property
     def settings(self) -> Settings:
