@@ -146,7 +146,7 @@ def _queue(ctx: Context, person: Member, entries: list[Attention], week: str,
                               message_id=stewardship_message_id(person.initials, week,
                                                                 s.mail.domain),
                               now=now, week=week, low_precision=low_precision,
-                              threshold=s.reports.precision_threshold)
+                              threshold=s.reports.precision_threshold, library=s.library.name)
     with writing(ctx.engine) as connection:
         outbox.queue(connection, Queued(STEWARDSHIP, stewardship_key(person.initials, week),
                                         mail), now)
@@ -168,12 +168,13 @@ def _report(report: StewardshipReport, initials: str, before: Unsent | None,
 def render_stewardship(env: jinja2.Environment, person: Member, entries: Iterable[Attention], *,
                        sender: Sender, base_url: str, message_id: str, now: datetime,
                        week: str, low_precision: Sequence[Precision] = (),
-                       threshold: float = 0.5) -> Mail:
+                       threshold: float = 0.5, library: str = "") -> Mail:
     """One member's weekly list as a ``multipart/alternative`` message; ``low_precision``
-    names the topics whose precision fell below ``threshold`` (issue 17), after the list."""
+    names the topics whose precision fell below ``threshold`` (issue 17), after the list;
+    ``library`` heads the HTML part, as in the account mails."""
     context = {"member": person, "entries": list(entries), "base_url": base_url.rstrip("/"),
                "week": week, "low_precision": list(low_precision),
-               "threshold": percent(threshold)}
+               "threshold": percent(threshold), "library": library}
     return compose(
         sender=sender, to=person.email, to_name=person.name, message_id=message_id, date=now,
         subject=env.get_template("stewardship/subject.txt").render(context),
