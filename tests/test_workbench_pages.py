@@ -399,6 +399,12 @@ def test_listing_by_an_unknown_source_or_topic_names_the_known_ones(
         right = runner.invoke(cli, [*command, "--topic", "digital", "--json"], env=env)
         assert right.exit_code == 0, right.output
     assert json.loads(right.output) == []  # nothing pending in digital
+    empty = tmp_path / "empty"
+    (empty / "topics").mkdir(parents=True)
+    (empty / "sources.toml").write_text("", encoding="utf-8")
+    none = runner.invoke(cli, ["review", "list", "--topic", "nope"],
+                         env={**env, "AWARENESS_PATHS_SUBSCRIPTIONS": str(empty)})
+    assert none.output == "Error: no topic 'nope': there are no topics\n"
 
 
 # --- topics -----------------------------------------------------------------------------------

@@ -215,7 +215,8 @@ def _of_a_known_topic(state: State, found: list[Any], topic: str | None) -> list
 def _known(kind: str, name: str, known: Iterable[str]) -> None:
     names = sorted(known)
     if name not in names:
-        raise click.ClickException(f"no {kind} {name!r} (known {kind}s: {', '.join(names)})")
+        raise click.ClickException(f"no {kind} {name!r} (known {kind}s: {', '.join(names)})"
+                                   if names else f"no {kind} {name!r}: there are no {kind}s")
 
 
 @cli.group()
