@@ -14,9 +14,10 @@ import sys
 from email import message_from_bytes, policy
 
 import pytest
+from sqlalchemy import create_engine
 
 from awareness.cli import main
-from awareness.storage.db import HEADS
+from awareness.storage.db import HEADS, current_revision
 from tests.conftest import DATA, ROOT, Response, free_port, settings_env
 
 pytestmark = pytest.mark.integration  # every test runs the command line in a process
@@ -188,3 +189,25 @@ def test_a_database_out_of_reach_is_one_line_with_the_fix(url, tmp_path, monkeyp
     assert line.startswith("error: cannot reach the database ")
     assert "check [database] url (AWARENESS_DATABASE_URL)" in line
     assert "pg-pass-word" not in line and "SELECT" not in line
+
+
+def test_init_without_sources_stops_before_the_schema_changes(tmp_path, empty_database_url,
+                                                               monkeypatch, capsys):
+    # A folder with no subscriptions/sources.toml: `awareness init` names the file and leaves
+    # the database as it found it, not half set up.
+    (tmp_path / "subscriptions").mkdir()
+    env = settings_env(tmp_path, empty_database_url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(tmp_path / "subscriptions"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["awareness", "init"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    [line] = capsys.readouterr().err.splitlines()
+    assert stopped.value.code == 2
+    assert "sources.toml is missing" in line
+    engine = create_engine(empty_database_url)
+    try:
+        assert current_revision(engine) is None
+    finally:
+        engine.dispose()

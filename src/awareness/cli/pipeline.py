@@ -18,6 +18,7 @@ def init(state: State) -> None:
     from awareness.service.polling import sync_sources
     from awareness.storage.db import upgrade
 
+    state.ctx.sources()  # a missing or broken sources.toml stops it before the schema changes
     before, after = upgrade(state.ctx.engine)
     sync_sources(state.ctx)
     if state.settings.queue.enabled:
