@@ -405,6 +405,42 @@ def test_listing_by_an_unknown_source_or_topic_names_the_known_ones(
     none = runner.invoke(cli, ["review", "list", "--topic", "nope"],
                          env={**env, "AWARENESS_PATHS_SUBSCRIPTIONS": str(empty)})
     assert none.output == "Error: no topic 'nope': there are no topics\n"
+    table = runner.invoke(cli, ["items", "list", "--source", "loopback"], env=env)
+    assert table.output == "no items from loopback\n"
+    table = runner.invoke(cli, ["review", "list", "--topic", "digital"], env=env)
+    assert table.output == "nothing waiting for review in digital\n"
+
+
+def test_every_listing_with_nothing_in_it_says_what_that_means(database_url: str,
+                                                               tmp_path: Path) -> None:
+    # A new deployment: a line saying there is none and how to get some, not a table of
+    # headings alone.
+    folder = tmp_path / "subscriptions"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "sources.toml").write_text("", encoding="utf-8")
+    env = settings_env(tmp_path, database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    runner = CliRunner()
+    expected = {
+        ("sources", "list"): "no sources: add them to subscriptions/sources.toml",
+        ("topics", "list"): "no topics: add one under subscriptions/topics/",
+        ("bulletins", "list"): "no bulletins: add one under subscriptions/bulletins/",
+        ("items", "list"): "no items yet: `awareness poll` fetches them",
+        ("matches", "list"): "no matches",
+        ("matches", "list", "--status", "approved"): "no approved matches",
+        ("review", "list"): "nothing waiting for review",
+        ("subscribers", "list"): "no subscribers yet: `awareness subscribers add`, or staff "
+                                 "sign up at /topics",
+        ("subscribers", "list", "--status", "suspended"): "no suspended subscribers",
+        ("librarians", "list"): "no librarian accounts: `awareness librarians add NAME`",
+        ("drivers", "list"): "no driver records: `awareness drivers import` brings them in",
+        ("drivers", "list", "--tag", "workforce"): "no driver records match",
+        ("drivers", "due", "--member", "FG"): "no records need attention for FG",
+    }
+    for command, line in expected.items():
+        result = runner.invoke(cli, list(command), env=env)
+        assert result.exit_code == 0, (command, result.output)
+        assert result.output.startswith(line) and result.output.count("\n") == 1, command
+        assert json.loads(runner.invoke(cli, [*command, "--json"], env=env).output) == []
 
 
 # --- topics -----------------------------------------------------------------------------------

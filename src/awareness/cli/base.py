@@ -99,7 +99,12 @@ def cli(click_ctx: click.Context, config: str | None, debug: bool) -> None:
 
 
 
-def table(columns: list[str], rows: list[list[Any]]) -> None:
+def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:
+    """``rows`` under ``columns``; with no rows, the line ``empty`` says what that means
+    (and, where there is one, what to do), not a table of headings alone."""
+    if not rows:
+        click.echo(empty)
+        return
     table = Table(*columns, show_lines=False, header_style="bold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))

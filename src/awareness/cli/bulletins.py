@@ -42,7 +42,8 @@ def bulletins_list(state: State, as_json: bool) -> None:
         return
     table(["bulletin", "title", "sends", "latest", "status", "due", "sent"],
           [[r["slug"], r["title"], r["send"], r["latest_issue"] or "-", r["status"] or "-",
-            (r["due_at"] or "-")[:16], r["sent_issues"]] for r in rows])
+            (r["due_at"] or "-")[:16], r["sent_issues"]] for r in rows],
+          empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)")
 
 
 def _issue_json(found: object) -> dict[str, object]:
@@ -104,7 +105,8 @@ def bulletins_show(state: State, slug: str, number: int | None, as_json: bool) -
                f"{found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
     table(["entry", "section", "title", "publisher", "removed"],
           [[e.entry_id, e.section, e.title[:60], e.publisher, "yes" if e.removed else ""]
-           for e in found.entries])
+           for e in found.entries],
+          empty="no entries yet")
 
 
 @bulletins.command("preview")

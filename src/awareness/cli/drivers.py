@@ -99,7 +99,9 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str, sea
     zone = state.ctx.settings.timezone
     table(["slug", "kind", "source", "tags", "title", "site"],
           [[v.slug, v.kind, v.source, ", ".join(v.tags), v.title, _site_flag(v, zone)]
-           for v in views])
+           for v in views],
+          empty="no driver records match" if tag or source or member or due or search
+          else "no driver records: `awareness drivers import` brings them in")
 
 
 def _site_flag(view: DriverView, zone: tzinfo) -> str:
@@ -178,7 +180,8 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
         return
     table(["member", "slug", "review due", "why"],
           [[e.member or "-", e.slug, e.review_due_on.isoformat() if e.review_due_on else "",
-            "; ".join(e.reasons)] for e in entries])
+            "; ".join(e.reasons)] for e in entries],
+          empty=f"no records need attention{f' for {member}' if member else ''}")
 
 
 @drivers.command("remind")

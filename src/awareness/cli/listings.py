@@ -29,7 +29,8 @@ def sources_list(state: State, as_json: bool) -> None:
         return
     table(["id", "publisher", "state", "last success", "errors", "last error", "items"],
            [[r["id"], r["publisher"], r["state"], r["last_success_at"], r["error_count"],
-             r["last_error"], r["items"]] for r in rows])
+             r["last_error"], r["items"]] for r in rows],
+           empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)")
 
 
 @sources.command("export")
@@ -101,7 +102,8 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
         emit_json(report)
         return
     table(["published", "title", "link"],
-          [[(r["published"] or "")[:10], r["title"], r["link"] or ""] for r in report["items"]])
+          [[(r["published"] or "")[:10], r["title"], r["link"] or ""] for r in report["items"]],
+          empty="no items found on it")
     click.echo(f"{report['count']} items from {report['final_url']} ({report['kind']}); "
                f"{report['dated']} dated, {report['with_summary']} with a summary")
     for warning in report["warnings"]:
@@ -159,7 +161,9 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
         emit_json(rows)
         return
     table(["id", "source", "published", "title"],
-           [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["title"]] for r in rows])
+           [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["title"]] for r in rows],
+           empty=f"no items from {source}" if source
+           else "no items yet: `awareness poll` fetches them")
 
 
 @items.command("delete")
@@ -174,16 +178,13 @@ def items_delete(state: State, item_ids: tuple[int, ...]) -> None:
         click.echo(f"deleted item {item_id}")
 
 
-def _print_matches(views: list[Any], as_json: bool) -> None:
+def _print_matches(views: list[Any], as_json: bool, *, empty: str) -> None:
     if as_json:
         emit_json([v.as_json() for v in views])
         return
-    if not views:
-        click.echo("nothing here")
-        return
     table(["id", "topic", "status", "score", "publisher", "title", "drivers"],
            [[v.id, v.topic_slug, v.status, f"{v.score:g}", v.publisher, v.title,
-             ", ".join(d.slug for d in v.drivers)] for v in views])
+             ", ".join(d.slug for d in v.drivers)] for v in views], empty=empty)
 
 
 @cli.group()
@@ -200,8 +201,10 @@ def matches_list(state: State, status: str | None, topic: str | None, as_json: b
     """Matches, best first."""
     from awareness.service.review import list_matches
 
+    none = f"no {status} matches" if status else "no matches"
     _print_matches(_of_a_known_topic(state, list_matches(state.ctx, status=status, topic=topic),
-                                     topic), as_json)
+                                     topic), as_json,
+                   empty=f"{none} for {topic}" if topic else none)
 
 
 def _of_a_known_topic(state: State, found: list[Any], topic: str | None) -> list[Any]:
@@ -233,7 +236,8 @@ def review_list(state: State, topic: str | None, as_json: bool) -> None:
     from awareness.service.review import list_matches
 
     _print_matches(_of_a_known_topic(state, list_matches(state.ctx, status="pending",
-                                                         topic=topic), topic), as_json)
+                                                         topic=topic), topic), as_json,
+                   empty=f"nothing waiting for review{f' in {topic}' if topic else ''}")
 
 
 def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
@@ -312,6 +316,7 @@ def review_history(state: State, match_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table(["when", "who", "what", "note"], [list(row.values()) for row in rows])
+    table(["when", "who", "what", "note"], [list(row.values()) for row in rows],
+          empty=f"match {match_id} has not been decided on")
 
 

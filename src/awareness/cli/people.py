@@ -64,7 +64,9 @@ def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
         return
     table(["email", "status", "topics", "confirmed", "last digest"],
           [[e.email, _status(e), _topics((c.slug, c.frequency) for c in e.topics),
-            _day(e.confirmed_at), _day(e.last_digest)] for e in entries])
+            _day(e.confirmed_at), _day(e.last_digest)] for e in entries],
+          empty=f"no {status} subscribers" if status else
+          "no subscribers yet: `awareness subscribers add`, or staff sign up at /topics")
 
 
 def _topics(pairs: Iterable[tuple[str, str]]) -> str:
@@ -166,7 +168,8 @@ def librarians_list(state: State, as_json: bool) -> None:
         return
     table(["name", "role", "sign-in", "email"],
           [[a.name, a.role, "single sign-on" if a.sso else "password", a.email]
-           for a in accounts])
+           for a in accounts],
+          empty="no librarian accounts: `awareness librarians add NAME` makes one")
 
 
 @librarians.command("set-email")

@@ -34,7 +34,8 @@ def topics_list(state: State, as_json: bool) -> None:
         return
     table(["slug", "name", "review", "30 days", "90 days", "trend", "query"],
           [[r["slug"], r["name"], r["review"], *_precision_cells(figures.get(str(r["slug"]))),
-            r["query"]] for r in rows])
+            r["query"]] for r in rows],
+          empty="no topics: add one under subscriptions/topics/ (docs/subscriptions.md)")
 
 
 def _precision_cells(figure: Precision | None) -> list[str]:
@@ -89,7 +90,8 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
                f"{sum(m for m, _ in result.per_source.values())} of {result.searched} items "
                f"since {result.since:%Y-%m-%d %H:%M} UTC would have matched")
     table(["source", "matched", "searched"],
-          [[s, m, n] for s, (m, n) in result.per_source.items()])
+          [[s, m, n] for s, (m, n) in result.per_source.items()],
+          empty="no stored items in that time to try it on")
     for rank, match in enumerate(result.matches, 1):
         click.echo(f"\n{rank}. [{match.score:.2f}] {match.title}  ({match.source_id})")
         for line in match.explanation:
