@@ -20,6 +20,7 @@ SMALL = {
     "digests": ["--subscribers", "3", "--items", "2", "--repeat", "1"],
     "topics_try": ["--sizes", "100", "--repeat", "1"],
     "polling": ["--sources", "3", "--items", "4", "--repeat", "1", "--runs", "1"],
+    "suite": ["--baseline", "HEAD", "--", "tests/test_query_ebsco.py"],  # one small file
 }
 
 
