@@ -502,12 +502,23 @@ def test_connection_goes_to_the_address_that_was_checked(server: Server) -> None
     assert server.seen[0].header("Host") == f"feeds.example:{server.port}"
 
 
-def test_unresolvable_host_is_a_fetch_error() -> None:
-    def nxdomain(host: str, port: int) -> list[str]:
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+@pytest.mark.parametrize(("code", "message", "said"), [
+    (socket.EAI_NONAME, "Name or service not known",
+     "no such name in DNS: check the address, and that this server can reach its DNS"),
+    (socket.EAI_AGAIN, "Temporary failure in name resolution",
+     "DNS did not answer; it is asked again at the next check"),
+    (socket.EAI_FAIL, "Non-recoverable failure in name resolution",
+     "non-recoverable failure in name resolution"),
+])
+def test_unresolvable_host_is_a_fetch_error_in_plain_words(code: int, message: str,
+                                                           said: str) -> None:
+    # What a librarian reads as the source's last error: no "[Errno -2]".
+    def failing(host: str, port: int) -> list[str]:
+        raise socket.gaierror(code, message)  # as the C library's resolver reports it
 
-    with pytest.raises(FetchError, match=r"could not connect: nowhere\.example was not found"):
-        check_url_allowed("https://nowhere.example/", policy=policy(), resolver=nxdomain)
+    with pytest.raises(FetchError) as raised:
+        check_url_allowed("https://nowhere.example/", policy=policy(), resolver=failing)
+    assert str(raised.value) == f"could not connect: nowhere.example was not found ({said})"
 
 
 def test_environment_proxy_is_ignored(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:

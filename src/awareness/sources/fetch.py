@@ -24,6 +24,7 @@ import email.utils
 import functools
 import ipaddress
 import re
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -106,10 +107,29 @@ def _resolve(host: str, port: int, resolver: Resolver) -> list[str]:
     try:
         addresses = resolver(host, port)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(f"could not connect: {host} was not found ({_one_line(exc)})") from exc
+        raise FetchError(f"could not connect: {host} was not found ({_lookup_failure(exc)})"
+                         ) from exc
     if not addresses:
         raise FetchError(f"could not connect: {host} was not found")
     return addresses
+
+
+# What the resolver's commonest failures mean, for the librarian who reads a source's last
+# error ("[Errno -2] Name or service not known" says it only to those who know the C library).
+_LOOKUP_FAILURES = {
+    socket.EAI_NONAME: "no such name in DNS: check the address, and that this server can "
+                       "reach its DNS",
+    socket.EAI_AGAIN: "DNS did not answer; it is asked again at the next check",
+    getattr(socket, "EAI_NODATA", None): "the name has no address in DNS",
+}
+
+
+def _lookup_failure(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror) and exc.errno in _LOOKUP_FAILURES:
+        return _LOOKUP_FAILURES[exc.errno]
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return _one_line(exc)
 
 
 def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolver: Resolver) -> list[str]:
