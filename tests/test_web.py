@@ -216,14 +216,19 @@ def seed(ctx: Context) -> tuple[dict[str, int], str]:
 
 
 @contextmanager
-def running_site(make_context: Callable[..., Context], base_url: str | None = None,
-                 **settings: str) -> Iterator[Site]:
+def running_site(make_context: Callable[..., Context], base_url: str | None = None, *,
+                 seeded: bool = True, **settings: str) -> Iterator[Site]:
     """Bind port 0 first, so the settings can name the real URL, then serve the app.
-    ``settings`` are more AWARENESS_* settings (a test's own subscriptions folder)."""
+    ``settings`` are more AWARENESS_* settings (a test's own subscriptions folder). Not
+    ``seeded``: a new deployment's, with alice's account and nothing else."""
     sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     ctx = make_context(AWARENESS_WEB_BASE_URL=base_url or url, **settings)
-    ids, token = seed(ctx)
+    if seeded:
+        ids, token = seed(ctx)
+    else:
+        ids, token = {}, ""
+        librarians.add_librarian(ctx, "alice", PASSWORD)
     app = create_app(ctx)
     with LiveServer(app, sock):
         yield Site(url=url, ctx=ctx, app=app, ids=ids, token=token)

@@ -265,6 +265,18 @@ def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str
         assert client.get("/items", params=params).status_code == 400, params
 
 
+@pytest.mark.integration
+def test_an_empty_archive_says_where_items_come_from(
+        make_context: Callable[..., Context]) -> None:
+    # A new deployment's first look: not "no item fits this search", which it never made.
+    with running_site(make_context, seeded=False) as new, signed_in(new) as (client, _):
+        empty = text_of(client.get("/items").text)
+        assert "Nothing is stored yet: items arrive as the sources are polled." in empty
+        assert "fits this search" not in empty
+        searched = text_of(client.get("/items", params={"q": "leadership"}).text)
+        assert "No stored item fits this search." in searched
+
+
 def test_items_fifty_a_page(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
     client, _ = librarian
     with orm_session(bench.ctx) as session, session.begin():
