@@ -266,7 +266,7 @@ def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str
 
 
 @pytest.mark.integration
-def test_an_empty_archive_says_where_items_come_from(
+def test_a_new_deployments_empty_lists_say_where_things_come_from(
         make_context: Callable[..., Context]) -> None:
     # A new deployment's first look: not "no item fits this search", which it never made.
     with running_site(make_context, seeded=False) as new, signed_in(new) as (client, _):
@@ -275,6 +275,9 @@ def test_an_empty_archive_says_where_items_come_from(
         assert "fits this search" not in empty
         searched = text_of(client.get("/items", params={"q": "leadership"}).text)
         assert "No stored item fits this search." in searched
+        sends = text_of(client.get("/sends").text)
+        assert "Nothing has been written to the outbox yet: digests are queued" in sends
+        assert "No message here." in text_of(client.get("/sends?status=failed").text)
 
 
 def test_items_fifty_a_page(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
