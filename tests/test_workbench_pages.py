@@ -216,6 +216,7 @@ def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, st
     assert board["records_due"] == [{"slug": "interim-nhs-people-plan",
                                      "title": "Interim NHS People Plan", "due": "overdue",
                                      "review_date": "2026-10-01"}]
+    assert board["records"] == 2  # the one due, and a case study with no review date
     page = text_of(client.get("/dashboard").text)
     assert "Leadership 2" in page and "HTTP 500 from the server" in page
     assert "1 message failed" in page and "Tue 24 Nov 2026, 07:00" in page
@@ -278,6 +279,9 @@ def test_a_new_deployments_empty_lists_say_where_things_come_from(
         sends = text_of(client.get("/sends").text)
         assert "Nothing has been written to the outbox yet: digests are queued" in sends
         assert "No message here." in text_of(client.get("/sends?status=failed").text)
+        board = text_of(client.get("/dashboard").text)
+        assert "No driver records yet: awareness drivers import brings in" in board
+        assert "due for review in the next 60 days" not in board
 
 
 def test_items_fifty_a_page(bench: Site, librarian: tuple[httpx.Client, str]) -> None:

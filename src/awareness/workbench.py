@@ -241,6 +241,7 @@ class Dashboard:
     sources: list[dict[str, object]]  # health rows of broken, gone, paused or stale sources
     sends: list[NextSend]
     records_due: list[tuple[str, str, str, date | None]]  # slug, title, due status, due date
+    records: int  # driver records and case studies held, due or not
     unsent: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, status): count
 
     def as_json(self) -> dict[str, object]:
@@ -254,6 +255,7 @@ class Dashboard:
             "records_due": [{"slug": slug, "title": title, "due": status,
                              "review_date": when.isoformat() if when else None}
                             for slug, title, status, when in self.records_due],
+            "records": self.records,
             "unsent": [{"kind": kind, "status": status, "count": count}
                        for (kind, status), count in sorted(self.unsent.items())],
         }

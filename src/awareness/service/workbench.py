@@ -62,8 +62,8 @@ def dashboard(ctx: Context) -> Dashboard:
         pending = overview.pending_by_topic(conn)
         unsent = {key: count for key, count in overview.outbox_counts(conn).items()
                   if key[1] != "sent"}
-    due = [v for v in driver_views.list_drivers(ctx)
-           if v.due_status(ctx.now().date()) in ("overdue", "due-soon")]
+    records = driver_views.list_drivers(ctx)
+    due = [v for v in records if v.due_status(ctx.now().date()) in ("overdue", "due-soon")]
     return Dashboard(
         pending=sorted(((slug, titles.get(slug, slug), count) for slug, count in pending.items()),
                        key=lambda row: (-row[2], row[1])),
@@ -71,7 +71,7 @@ def dashboard(ctx: Context) -> Dashboard:
         sends=next_sends(ctx),
         records_due=[(v.slug, v.title, v.due_status(ctx.now().date()), v.review_due_on)
                      for v in sorted(due, key=_due_order)],
-        unsent=unsent)
+        records=len(records), unsent=unsent)
 
 
 def _needs_a_person(row: dict[str, Any]) -> bool:
