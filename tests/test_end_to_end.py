@@ -149,6 +149,12 @@ def test_errors_are_one_line_without_traceback(deployment):
     assert len(result.stderr.strip().splitlines()) == 1
     bad = awareness("subscribers", "add", "a@b.nhs.uk", "--topic", "nope", ok=False)
     assert "no topic 'nope'" in bad.stderr and "leadership" in bad.stderr
+    # A source that fails is said once, as a line of the poll's output, not again as a log
+    # warning; the exit status says something failed.
+    failing = awareness("poll", "--all", ok=False)
+    assert failing.returncode == 1
+    assert [line for line in failing.stderr.splitlines() if "404" in line] == [
+        "nhs-england-news: HTTP 404"], failing.stderr
 
 
 def test_check_reports_path_and_line(tmp_path):

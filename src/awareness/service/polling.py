@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 log = logging.getLogger(__name__)
+# The log line of a failed source: `awareness poll` shows the failure in its own output and
+# leaves this one out of a text log (cli/pipeline.py); the service's log keeps it.
+SOURCE_FAILED = "source %s failed: %s"
 
 
 @dataclass(frozen=True)
@@ -349,7 +352,7 @@ def _failed(ctx: Context, state: SourceState, error: FetchError) -> PollOutcome:
         sources.write(conn, state.id, decide.after_failure(
             state, error=str(error), gone=error.gone, retry_after=error.retry_after,
             now=ctx.now(), jitter=random.random()))
-    log.warning("source %s failed: %s", state.id, error)
+    log.warning(SOURCE_FAILED, state.id, error)
     return PollOutcome(state.id, "failed", error=str(error))
 
 
