@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -142,6 +143,13 @@ def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "this process runs the scheduler" in output
+    # One log format: the web server's lines (starting, each request, stopping) carry the
+    # time and the logger's name as the service's do.
+    lines = output.splitlines()
+    assert any("uvicorn.access" in line and "GET /healthz" in line for line in lines), output
+    assert any(" INFO uvicorn: Started server process" in line for line in lines), output
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ", line)
+               for line in lines), output
 
 
 def wait_for_health(port: int, role: str) -> httpx.Response:

@@ -78,7 +78,7 @@ def run_service(settings: Settings, *, demo: bool = False, role: str = "all") ->
     log.info("role %s; polling every %s s", role, 10 if demo else settings.schedule.poll_seconds)
     try:
         uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info",
-                    **_uvicorn_logging(settings))
+                    **_uvicorn_logging())
     finally:
         if election:
             election()
@@ -101,7 +101,7 @@ def run_worker(settings: Settings) -> None:
     metrics: Metrics = app.state.metrics
     app.state.role = lambda: "worker"
     server = uvicorn.Server(uvicorn.Config(app, host=settings.web.host, port=settings.web.port,
-                                           log_level="warning", **_uvicorn_logging(settings)))
+                                           log_level="warning", **_uvicorn_logging()))
     # uvicorn leaves signals alone off the main thread: SIGINT and SIGTERM are the worker's.
     endpoints = threading.Thread(target=server.run, name="operations", daemon=True)
     endpoints.start()
@@ -114,13 +114,20 @@ def run_worker(settings: Settings) -> None:
         ctx.dispose()
 
 
-def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
-    """With JSON logs, uvicorn's loggers keep no handlers of their own: their records reach
-    the root logger's, in its format."""
-    if settings.log.format != "json":
-        return {}
+def _uvicorn_logging() -> dict[str, Any]:
+    """uvicorn's loggers keep no handlers of their own: their records (the server starting
+    and stopping, each request) reach the root logger's, in the service's format, text or
+    JSON, with a time on each line."""
     logging.getLogger("uvicorn").setLevel(logging.INFO)
+    logging.getLogger("uvicorn.error").addFilter(_server_name)  # once, however often called
     return {"log_config": None}
+
+
+def _server_name(record: logging.LogRecord) -> bool:
+    """uvicorn logs "Started server process" as `uvicorn.error`; an operator reading the log
+    should not take the server's news for errors, so its records are named `uvicorn`."""
+    record.name = "uvicorn"
+    return True
 
 
 def _open_queue(ctx: Context) -> JobQueue:
