@@ -283,6 +283,19 @@ def test_a_link_with_a_broken_port_loses_the_link_not_the_feed() -> None:
         ("Port out of range", None)]
 
 
+def test_a_link_with_control_characters_loses_the_link_not_the_feed() -> None:
+    # Found by fuzzing (P15): urlsplit skips the U+0001 U+0010 before "http://", so the link
+    # passed as http and was stored with them in front.
+    feed = parse((HOSTILE / "crash-control-chars-before-link-scheme.xml").read_bytes())
+    assert [(item.title, item.link) for item in feed.items] == [
+        ("Foo", None), ("Bar", "https://pub.example/bar")]
+    for inside in ("\x07", "\x1f", "\x7f"):
+        item = parse(rss(f"<title>t</title><link>https://pub.example/a{inside}b</link>")).items[0]
+        assert item.link is None, repr(inside)
+    escaped = parse(rss("<title>t</title><link>https://pub.example/a%01b</link>")).items[0]
+    assert escaped.link == "https://pub.example/a%01b"
+
+
 def test_html_title_becomes_plain_text() -> None:
     atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
       <entry><title type="html">A &lt;em&gt;big&lt;/em&gt; &amp;amp;  bold&lt;br&gt;plan</title>
