@@ -430,7 +430,8 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
             queued += sum(outbox.queue(connection, message, now) for message in ready)
     with writing(ctx.engine) as connection:
         store.change_issue(connection, found.id, status="sent", sent_at=now)
-    log.info("bulletin %s: issue %s sent to the outbox (%s copies)", slug, number, queued)
+    log.info("bulletin %s: issue %s sent to the outbox (%s cop%s)", slug, number, queued,
+             "y" if queued == 1 else "ies")
     return queued
 
 
