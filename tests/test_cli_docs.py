@@ -1,4 +1,5 @@
-"""Every command is in the README, and every listing offers --json."""
+"""Every command is in the README, every listing offers --json, and a listing's table is as
+wide as the terminal it is printed to."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 import pytest
 
 from awareness.cli import cli
+from awareness.cli.base import table
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -35,3 +37,12 @@ def test_command_is_documented(path, command):
                                                if p.endswith(" list")])
 def test_listings_offer_json(path, command):
     assert "as_json" in {param.name for param in command.params}, path
+
+
+def test_a_table_is_as_wide_as_columns_says_when_it_is_printed(monkeypatch, capsys):
+    # Not as COLUMNS said when the command line was imported (a test runner's worker, or a
+    # shell that exports it, may set it then): rows wrapped at 80 columns in a wider window.
+    for columns in (60, 200, 90):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        table(["title"], [["word " * 60]], empty="")
+        assert max(map(len, capsys.readouterr().out.splitlines())) == columns

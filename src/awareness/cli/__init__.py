@@ -21,7 +21,7 @@ from awareness.cli import (  # noqa: F401 (registers the commands)
     reports,
     topics,
 )
-from awareness.cli.base import State, cli, err_console
+from awareness.cli.base import State, cli, console
 from awareness.errors import AwarenessError, ConfigError
 from awareness.memory import limit_arenas
 
@@ -35,7 +35,7 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        err_console.print("aborted")
+        console(stderr=True).print("aborted")
         raise SystemExit(130) from None
     except click.ClickException as exc:
         exc.show()

@@ -25,8 +25,11 @@ from awareness.logs import TEXT_FORMAT, use_format
 from awareness.progress import Steps
 from awareness.settings import Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True)
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on standard output (or error), made when it is used: its width comes from
+    ``COLUMNS`` or the terminal as they are then, not as they were when this was imported."""
+    return Console(stderr=stderr)
 
 
 class State:
@@ -108,7 +111,7 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:
     table = Table(*columns, show_lines=False, header_style="bold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    console().print(table)
 
 
 
@@ -116,7 +119,7 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:
 def progress(label: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
     """A progress display that prints one line per finished step."""
     with Progress(TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=True) as display:
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as display:
         task = display.add_task(label, total=total)
 
         def advance(line: str) -> None:
@@ -148,7 +151,7 @@ class _Bars:
 def bars() -> Iterator[Steps]:
     """Progress bars for a long command's stages (building digests, sending)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=True) as display:
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as display:
         yield _Bars(display)
 
 
