@@ -20,10 +20,14 @@ demo: $(STAMP)
 	$(BIN)/awareness init
 	$(BIN)/awareness run --demo
 
+# The test files are shared out among one worker per core (pytest-xdist; a file's tests stay
+# together, so a browser or a server a file starts once serves all its tests):
+# `make test TEST_WORKERS=0` runs them one after the other, in one process (docs/testing.md).
+TEST_WORKERS ?= auto
 test: chromium $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
 # The pure core alone, in seconds: no database, server, process or browser (docs/testing.md).
 test-core: $(STAMP)
