@@ -389,3 +389,13 @@ def test_cli_sources_test_shows_what_the_definition_extracts(tmp_path, empty_dat
     assert "matches nothing on the page" in broken.output
     unknown = runner.invoke(cli, ["sources", "test", "nope"], env=env)
     assert unknown.exit_code == 1 and "known: confed" in unknown.output
+
+    # A feed with nothing in it is said in a line, not as a table of headings and counts.
+    with (subs / "sources.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[[source]]\nid = "quiet"\nname = "Q"\npublisher = "NHS England"\n'
+                   f'kind = "feed"\nurl = "{feed_server.url("/quiet.xml")}"\n')
+    feed_server.routes["/quiet.xml"] = Response(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Q</title></channel></rss>')
+    quiet = runner.invoke(cli, ["sources", "test", "quiet"], env=env)
+    assert (quiet.exit_code, quiet.output) == (
+        0, f"no items in {feed_server.url('/quiet.xml')} (feed)\n")

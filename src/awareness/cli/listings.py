@@ -103,9 +103,10 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
         return
     table(["published", "title", "link"],
           [[(r["published"] or "")[:10], r["title"], r["link"] or ""] for r in report["items"]],
-          empty="no items found on it")
-    click.echo(f"{report['count']} items from {report['final_url']} ({report['kind']}); "
-               f"{report['dated']} dated, {report['with_summary']} with a summary")
+          empty=f"no items in {report['final_url']} ({report['kind']})")
+    if report["items"]:
+        click.echo(f"{report['count']} items from {report['final_url']} ({report['kind']}); "
+                   f"{report['dated']} dated, {report['with_summary']} with a summary")
     for warning in report["warnings"]:
         click.echo(f"warning: {warning}")
 
