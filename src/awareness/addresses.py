@@ -8,7 +8,10 @@ separators), so an accepted address is one recipient and nothing more. An apostr
 allowed: ``o'brien@…`` is a real NHS address. Non-ASCII addresses are refused because mail
 goes out without SMTPUTF8 (RFC 6531), so such a subscriber could never be sent a digest.
 Each host label starts and ends with a letter or digit (RFC 1123 2.1) and the top-level domain
-is letters, so a trailing dot, ``nhs..net`` or a bare IP address is refused. Finding addresses
+is letters, so a trailing dot, ``nhs..net`` or a bare IP address is refused. The part before
+the ``@`` is a dot-atom (RFC 5322 3.4.1: no dot first or last, never two together) of at most
+64 characters, and the whole at most 254 (RFC 5321 4.5.3.1): what the mail library and an SMTP
+server take, so an accepted address can be written into a message and sent. Finding addresses
 inside free text (drivers/records.py) is a different job and keeps its own pattern.
 """
 
@@ -16,14 +19,18 @@ from __future__ import annotations
 
 import re
 
-_LOCAL = r"[!#-'*+\-./0-9=?A-Z^-~]+"  # printable ASCII but for space and "(),:;<>@[\]
+_ATOM = r"[!#-'*+\-/0-9=?A-Z^-~]+"  # printable ASCII but for space, dot and "(),:;<>@[\]
+_LOCAL = rf"{_ATOM}(?:\.{_ATOM})*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,}}")
+MAX_LOCAL = 64  # RFC 5321 4.5.3.1.1
+MAX_ADDRESS = 254  # RFC 5321 4.5.3.1.3: a path of 256 with its angle brackets
 
 
 def is_email_address(text: str) -> bool:
     """Is ``text`` exactly one address (callers strip surrounding white space first)?"""
-    return _ADDRESS.fullmatch(text) is not None
+    return (len(text) <= MAX_ADDRESS and _ADDRESS.fullmatch(text) is not None
+            and text.index("@") <= MAX_LOCAL)
 
 
 def address_problem(text: str) -> str | None:
@@ -44,4 +51,10 @@ def address_problem(text: str) -> str | None:
         return f"it contains {' '.join(odd)}: give the bare address, as name@example.nhs.uk"
     if not local:
         return "nothing comes before the '@'"
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return "the part before the '@' starts or ends with a dot, or has two together"
+    if _ADDRESS.fullmatch(text):
+        return (f"the part before the '@' is longer than mail allows ({MAX_LOCAL} characters)"
+                if len(local) > MAX_LOCAL else
+                f"it is longer than mail allows ({MAX_ADDRESS} characters)")
     return f"'{host}' is not a domain name such as nhs.net"
