@@ -463,3 +463,42 @@ def test_choosing_topics_again_after_leaving_everything_resumes_with_them(
     person = stored(staff_site, EMAIL)
     assert person is not None and person.active
     assert person.subscriptions == (("digital", "daily"),)
+
+
+def test_signing_up_again_adds_and_takes_nothing_away(staff_site: StaffSite):
+    site = staff_site
+
+    def join(choices: dict[str, str], bulletins: bool) -> None:
+        with site.client() as client:
+            assert sign_up(client, NEW, choices, bulletins=bulletins).status_code == 200
+            link = the_link(site.deliver(), site, "/confirm/")
+            page = client.get(link)
+            assert client.post(link, data={"csrf": csrf_of(page.text)}).status_code == 303
+        site.deliver()  # the welcome
+
+    join({"leadership": "daily"}, bulletins=True)
+    join({"digital": "weekly"}, bulletins=False)  # the box left unticked this time
+    person = stored(site, NEW)
+    assert person is not None and person.bulletins
+    assert sorted(person.subscriptions) == [("digital", "weekly"), ("leadership", "daily")]
+
+    with site.client() as client:
+        page = client.get(f"/preferences/{person.token}")
+        client.post(f"/preferences/{person.token}/unsubscribe",
+                    data={"csrf": csrf_of(page.text)})
+    join({"digital": "daily"}, bulletins=False)  # after leaving everything: afresh
+    person = stored(site, NEW)
+    assert person is not None and person.active and not person.bulletins
+    assert person.subscriptions == (("digital", "daily"),)
+
+
+def test_two_sign_ups_for_the_same_topics_confirmed_give_one_welcome(staff_site: StaffSite):
+    site = staff_site
+    with site.client() as client:
+        for _ in range(2):  # asked twice before confirming: two confirmation mails
+            assert sign_up(client, NEW, {"leadership": "daily"}).status_code == 200
+        links = [the_link([mail], site, "/confirm/") for mail in site.deliver()]
+        for link in links:
+            page = client.get(link)
+            assert client.post(link, data={"csrf": csrf_of(page.text)}).status_code == 303
+    assert [mail["To"] for mail in site.deliver()] == [NEW]  # one welcome, not two

@@ -108,7 +108,8 @@ def pending_signup(ctx: Context, token: str) -> PendingSignup | None:
 
 def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber | None:
     """Make the sign-up active and queue the welcome mail; None when the link is not ours,
-    was used or expired. Following it twice (a double submit) acts once."""
+    was used or expired. Following it twice (a double submit) acts once; confirming a second
+    sign-up that changes nothing (the same topics asked for twice) sends no second welcome."""
     found = pending_signup(ctx, token)
     if found is None:
         return None
@@ -118,10 +119,12 @@ def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber 
     with writing(ctx.engine) as connection:
         if not signups.remove(connection, found.id):
             return None  # another request confirmed it a moment ago
+        before = subscribers.by_email(connection, found.email)
         subscriber = subscribers.subscribe(connection, email=found.email, choices=choices,
                                            token=secrets.token_urlsafe(32), now=now,
                                            bulletins=found.bulletins)
-        outbox.queue(connection, _welcome(ctx, subscriber, now), now)
+        if before is None or _told(before) != _told(subscriber):
+            outbox.queue(connection, _welcome(ctx, subscriber, now), now)
     if nudge:
         nudge()
     return subscriber
@@ -252,6 +255,11 @@ def confirmation_token(ctx: Context, pending: PendingSignup) -> str:
     """The token of the link in ``pending``'s confirmation mail."""
     return confirm_token(ctx.secret(), pending.id, pending.email,
                          pending.created_at)
+
+
+def _told(subscriber: Subscriber) -> tuple[object, ...]:
+    """What a welcome mail tells a subscriber: that they are subscribed, and to what."""
+    return subscriber.active, sorted(subscriber.subscriptions), subscriber.bulletins
 
 
 def _welcome(ctx: Context, found: Subscriber, now: datetime) -> Queued:

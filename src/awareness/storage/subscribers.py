@@ -85,7 +85,9 @@ def subscribe(connection: Connection, *, email: str, choices: Sequence[tuple[str
               token: str, now: datetime, bulletins: bool | None = None) -> Subscriber:
     """Add the subscriber (``token`` for a new one), confirmed now, or renew them: active
     again, suspension lifted. ``choices`` are (topic, frequency): added to their topics, or
-    in place of them when they had unsubscribed (signing up again starts afresh)."""
+    in place of them when they had unsubscribed (signing up again starts afresh); likewise
+    ``bulletins`` True turns bulletins on, and False leaves them as they were unless they had
+    unsubscribed (a sign-up adds; the preference page takes away)."""
     email = email.strip().lower()
     existing = by_email(connection, email)
     latest = choices[-1][1] if choices else "weekly"
@@ -99,7 +101,8 @@ def subscribe(connection: Connection, *, email: str, choices: Sequence[tuple[str
             "frequency": latest, "unsubscribed_at": None, "suspended_reason": None,
             "confirmed_at": existing.confirmed_at or now}
         if bulletins is not None:
-            changes["bulletins"] = bulletins
+            changes["bulletins"] = bulletins or (
+                existing.bulletins and existing.unsubscribed_at is None)
         connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id)
                            .values(**changes))
         if existing.unsubscribed_at is not None:
