@@ -1,8 +1,9 @@
 """The staff journey clicked through in a real headless Chromium (Debian's ``chromium``):
 catalogue → sign up → the confirmation mail at a real SMTP server → confirm → change topics →
-unsubscribe from one → from all → sign up again (issue 12). Every page is checked with
-axe-core at 1280 and 390 px wide and must fit a phone without sideways scrolling; a
-screenshot of each is kept when ``AWARENESS_TEST_SCREENSHOTS`` names a folder.
+unsubscribe from one → from all → sign up again → a digest's unsubscribe link (issue 12).
+Every page is checked with axe-core at 1280 and 390 px wide and must fit a phone without
+sideways scrolling; a screenshot of each is kept when ``AWARENESS_TEST_SCREENSHOTS`` names a
+folder.
 """
 
 from __future__ import annotations
@@ -108,6 +109,17 @@ def test_the_staff_journey_in_a_browser(browser: Browser, staff_site: StaffSite,
     person = stored(site, NEW)
     assert person is not None and person.active
     assert person.subscriptions == (("leadership", "weekly"),)
+
+    # A digest's unsubscribe link: what would stop, by name; the button acts.
+    page.goto(f"{site.url}/unsubscribe/{person.token}")
+    check(page, "unsubscribe")
+    page.get_by_text("Leadership (weekly digest)").wait_for()
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    check(page, "unsubscribed")
+    assert not stored(site, NEW).active  # type: ignore[union-attr]
+    page.get_by_role("link", name="choose your topics and sign up again").click()
+    page.wait_for_url(f"{site.url}/topics")
     # The refused sign-up (400) and the dead link (404) are answered as such; nothing else.
     assert [p for p in watched.problems if "status of 400" not in p
             and "status of 404" not in p] == []

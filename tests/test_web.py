@@ -759,6 +759,9 @@ def test_unsubscribe_get_only_confirms(site: Site) -> None:
     assert forms and forms[0].get("method") == "post"
     assert EMAIL not in response.text  # masked, never the whole address (W8)
     assert "j…@trust.nhs.uk" in response.text
+    # What they would stop, by the names they chose them by, each at its own frequency.
+    assert "<li>Leadership (weekly digest)</li>" in response.text
+    assert "The library's bulletins" not in response.text  # they never chose bulletins
     assert "set-cookie" not in response.headers
     assert site.unsubscribed_at() is None
 
@@ -786,6 +789,7 @@ def test_one_click_unsubscribe(site: Site, encoding: str) -> None:
     response = one_click(site, site.token, encoding)
     assert response.status_code == 200
     assert "You are unsubscribed" in response.text
+    assert 'href="/topics">choose your topics and sign up again' in response.text
     assert "set-cookie" not in response.headers
     assert "location" not in response.headers
     assert site.unsubscribed_at() == site.ctx.now()

@@ -46,11 +46,10 @@ def list_subscribers(ctx: Context) -> list[SubscriberView]:
         return [view_of(s) for s in subscribers.every_subscriber(connection)]
 
 
-def subscriber_for_token(ctx: Context, token: str) -> SubscriberView | None:
+def subscriber_for_token(ctx: Context, token: str) -> Subscriber | None:
     """The subscriber an unsubscribe link is for, or None."""
     with reading(ctx.engine) as connection:
-        found = subscribers.by_token(connection, token)
-    return view_of(found) if found else None
+        return subscribers.by_token(connection, token)
 
 
 def unsubscribe(ctx: Context, token: str) -> bool:

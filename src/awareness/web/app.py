@@ -271,9 +271,12 @@ async def unsubscribe_confirm(request: Request) -> Response:
                   if TOKEN.fullmatch(token) else None)
     if subscriber is None:
         return render(request, "unsubscribe_unknown.html", status_code=404)
+    titles = {t.slug: t.name for t in ctx_of(request).topics()}
     return render(request, "unsubscribe.html", token=token,
                   address=mask_address(subscriber.email), active=subscriber.active,
-                  topics=subscriber.topics, frequency=subscriber.frequency)
+                  digests=[(titles.get(slug, slug), how)
+                           for slug, how in sorted(subscriber.subscriptions)],
+                  bulletins=subscriber.bulletins)
 
 
 async def unsubscribe_now(request: Request) -> Response:
