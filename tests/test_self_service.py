@@ -502,3 +502,44 @@ def test_two_sign_ups_for_the_same_topics_confirmed_give_one_welcome(staff_site:
             page = client.get(link)
             assert client.post(link, data={"csrf": csrf_of(page.text)}).status_code == 303
     assert [mail["To"] for mail in site.deliver()] == [NEW]  # one welcome, not two
+
+
+def test_a_refused_change_shows_what_was_chosen_with_the_reason(staff_site: StaffSite):
+    person = stored(staff_site, EMAIL)
+    assert person is not None
+    url = f"/preferences/{person.token}"
+    with staff_site.client() as client:
+        page = client.get(url)
+        refused = client.post(url, data=form([
+            ("csrf", csrf_of(page.text)), ("topic", "digital"), ("frequency-digital", "daily"),
+            ("frequency-leadership", "weekly"), ("paused_until", "2031-01-01"),
+            ("bulletins", "yes")]))
+    assert refused.status_code == 400 and "at most a year" in refused.text
+    # Not what was stored: the visitor's own choices, to correct the one thing refused.
+    assert 'value="digital" checked' in refused.text
+    assert 'value="leadership" checked' not in refused.text
+    assert '<option value="daily" selected>' in refused.text
+    assert 'value="2031-01-01"' in refused.text and 'value="yes" checked' in refused.text
+    assert stored(staff_site, EMAIL) == person  # and nothing saved
+
+
+@pytest.mark.parametrize("path", ["", "/erase", "/data.json"])
+def test_a_dead_preference_link_offers_a_new_one(staff_site: StaffSite, path: str):
+    with staff_site.client() as client:
+        page = client.get(f"/preferences/{'x' * 43}{path}")
+    assert page.status_code == 404 and "Ask for a new one below" in page.text
+    [ask] = [f for f in parse(page.text).iter("form") if f.get("action") == "/preferences"]
+    assert ask.find(".//input[@name='email']") is not None
+
+
+def test_leaving_the_last_topic_says_no_digest_comes(staff_site: StaffSite):
+    person = stored(staff_site, EMAIL)
+    assert person is not None
+    url = f"/preferences/{person.token}"
+    with staff_site.client() as client:
+        for slug, _ in person.subscriptions:
+            page = client.get(url)
+            client.post(f"{url}/leave", data={"csrf": csrf_of(page.text), "topic": slug})
+        said = client.get(url).text
+    assert "You have no topic now, so no digest comes" in said
+    assert "Your other topics go on" not in said

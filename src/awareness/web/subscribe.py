@@ -9,8 +9,10 @@ the GET). Pages answer the same way whether an address is known or not.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -180,26 +182,56 @@ async def _subscriber(request: Request) -> tuple[str, Subscriber]:
     return token, await run_in_threadpool(subscribing.subscriber, ctx_of(request), token)
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _by_link(handler: Handler) -> Handler:
+    """A page of the preference centre, reached by a subscriber's link: a link that is not
+    (or no longer) one shows, with a 404, the form that mails a new one — the "below" its
+    message speaks of."""
+    @functools.wraps(handler)
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except NotFound as gone:
+            return _page(request, "preferences_ask.html", email="", error=str(gone),
+                         status_code=404)
+    return answer
+
+
+@_by_link
 async def preferences_page(request: Request) -> Response:
     token, found = await _subscriber(request)
     return await _preferences(request, token, found, error=None)
 
 
 async def _preferences(request: Request, token: str, found: Subscriber, *, error: str | None,
-                       status_code: int = 200) -> Response:
+                       status_code: int = 200, form: FormData | None = None) -> Response:
+    """The preference centre as stored, or (``form``) as the visitor just sent it, so that a
+    refused change shows what they chose with the reason, not what was stored before."""
     ctx = ctx_of(request)
     entries = await run_in_threadpool(subscribing.catalogue, ctx)
-    mine = dict(found.subscriptions)
     titles = {t.slug: t.name for t in ctx.topics()}
-    paused = found.paused_until.astimezone(ctx.settings.timezone).date().isoformat() \
-        if found.paused(ctx.now()) and found.paused_until else ""
+    mine = dict(found.subscriptions)
+    if form is None:
+        chosen = set(mine) if found.active else set()
+        frequencies = mine
+        paused = found.paused_until.astimezone(ctx.settings.timezone).date().isoformat() \
+            if found.paused(ctx.now()) and found.paused_until else ""
+        bulletins = found.bulletins
+    else:
+        chosen = {str(slug) for slug in form.getlist("topic")}
+        frequencies = {slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in titles}
+        paused = str(form.get("paused_until", ""))[:20]
+        bulletins = form.get("bulletins") == "yes"
     return _page(request, "preferences.html", status_code=status_code, token=token,
                  address=mask_address(found.email), active=found.active, entries=entries,
-                 mine=mine, titles=titles, paused=paused, bulletins=found.bulletins,
-                 choices=FREQUENCIES, error=error,
+                 mine=mine, chosen=chosen, frequencies=frequencies, titles=titles,
+                 paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
                  today=ctx.now().astimezone(ctx.settings.timezone).date().isoformat())
 
 
+@_by_link
 async def preferences_submit(request: Request) -> Response:
     form = await _form(request)
     token, found = await _subscriber(request)
@@ -210,7 +242,8 @@ async def preferences_submit(request: Request) -> Response:
         until = pause_until(str(form.get("paused_until", "")),
                             ctx.now().astimezone(ctx.settings.timezone).date())
     except Refused as refused:
-        return await _preferences(request, token, found, error=str(refused), status_code=400)
+        return await _preferences(request, token, found, error=str(refused), status_code=400,
+                                  form=form)
     await run_in_threadpool(lambda: subscribing.save_preferences(
         ctx, token, choices=choices, paused_until=until, bulletins=form.get("bulletins") == "yes"))
     response = redirect(request, f"/preferences/{token}")
@@ -218,18 +251,22 @@ async def preferences_submit(request: Request) -> Response:
     return response
 
 
+@_by_link
 async def leave_topic(request: Request) -> Response:
     form = await _form(request)
-    token, _ = await _subscriber(request)
+    token, found = await _subscriber(request)
     topic = str(form.get("topic", ""))[:100]
     await run_in_threadpool(subscribing.leave_topic, ctx_of(request), token, topic)
     titles = {t.slug: t.name for t in ctx_of(request).topics()}
+    others = [slug for slug, _ in found.subscriptions if slug != topic]
     response = redirect(request, f"/preferences/{token}")
-    security_of(request).write_flash(
-        response, f"Unsubscribed from {titles.get(topic, topic)}. Your other topics go on.")
+    security_of(request).write_flash(response, f"Unsubscribed from {titles.get(topic, topic)}. " + (
+        "Your other topics go on." if others else
+        "You have no topic now, so no digest comes; choose topics below to start again."))
     return response
 
 
+@_by_link
 async def leave_all(request: Request) -> Response:
     await _form(request)
     token, _ = await _subscriber(request)
@@ -240,6 +277,7 @@ async def leave_all(request: Request) -> Response:
     return response
 
 
+@_by_link
 async def my_data(request: Request) -> Response:
     token, _ = await _subscriber(request)
     data = await run_in_threadpool(subscribing.export, ctx_of(request), token)
@@ -249,11 +287,13 @@ async def my_data(request: Request) -> Response:
                         "cache-control": "no-store"})
 
 
+@_by_link
 async def erase_page(request: Request) -> Response:
     token, found = await _subscriber(request)
     return _page(request, "erase.html", token=token, address=mask_address(found.email))
 
 
+@_by_link
 async def erase_submit(request: Request) -> Response:
     await _form(request)
     token, _ = await _subscriber(request)
