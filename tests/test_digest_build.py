@@ -356,6 +356,24 @@ def test_first_sentence_is_one_line_of_impact():
     assert first_sentence("word " * 100, 40) == short_summary("word " * 100, 40)
 
 
+@pytest.mark.parametrize(("impact", "line"), [
+    # Impact fields of the MAP toolkit's leadership records (tests/data), as written there.
+    ("- Library staff should take up the opportunity to attend training.\n- There may be "
+     "increased demand.", "Library staff should take up the opportunity to attend training."),
+    ("None of drivers are specifically aimed at libraries but there opportunities for "
+     "libraries.\n\n- The recommendation for ‘Leadership’ states ‘national support’.",
+     "None of drivers are specifically aimed at libraries but there opportunities for "
+     "libraries."),
+    ("Opportunities for libraries:\n* Curate knowledge for leaders.\n* Run training.",
+     "Opportunities for libraries: Curate knowledge for leaders."),
+    ("1. Promote the collection.\n2. Join the conference.", "Promote the collection."),
+    ("Libraries can help\n\nLibraries can provide access to evidence.", "Libraries can help"),
+    ("A range of 5 - 10 services\nis offered. More.", "A range of 5 - 10 services is offered."),
+])
+def test_first_sentence_of_a_list_or_paragraphs_is_its_first_point(impact, line):
+    assert first_sentence(impact) == line
+
+
 @given(st.text(alphabet=st.sampled_from("ab .!?\"”)\nAZ19"), max_size=400),
        st.integers(min_value=1, max_value=300), st.integers(min_value=0, max_value=400))
 def test_a_snippet_is_one_line_within_the_limit_starting_at_a_sentence(

@@ -303,11 +303,28 @@ def _is_fragment(line: str) -> bool:
     return line[:1].islower() or line.startswith(("…", "..."))
 
 
+_LIST_MARK = r"(?:[-*•–]|\d{1,2}[.)])\s"
+_BLOCK_BREAK = re.compile(rf"\n\s*\n|\n(?=[ \t]*{_LIST_MARK})")  # a blank line, or a list point
+_LEADING_MARK = re.compile(rf"^\s*{_LIST_MARK}\s*")
+
+
+def _first_point(text: str) -> str:
+    """The first paragraph or list point of ``text``, without its list mark; one that only
+    introduces what follows ("Opportunities for libraries:") brings the next with it. A
+    single line break is a line wrapped inside a sentence, not a break."""
+    blocks = [b for b in (_LEADING_MARK.sub("", block).strip()
+                          for block in _BLOCK_BREAK.split(text)) if b]
+    if len(blocks) > 1 and blocks[0].endswith(":"):
+        return f"{blocks[0]} {blocks[1]}"
+    return blocks[0] if blocks else text
+
+
 @lru_cache(maxsize=4096)
 def first_sentence(text: str, limit: int = 140) -> str:
     """The first sentence of ``text`` on one line, at most ``limit`` characters (cut at a
-    word with "…"): one line of what a driver record means for libraries."""
-    line = visible_text(text)
+    word with "…"): one line of what a driver record means for libraries. Records write
+    that as paragraphs or as a list ("- Library staff should …"): the first of them."""
+    line = visible_text(_first_point(text))
     starts = sentence_starts(line)
     sentence = line[: starts[1] - 1] if len(starts) > 1 else line
     return short_summary(sentence, limit)
