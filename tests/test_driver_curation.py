@@ -51,6 +51,7 @@ def test_drafts_are_for_librarians_only_on_every_page_and_listing(site: Site) ->
         item = next(li for li in parse(listing).iter("li")
                     if DRAFT_TITLE in "".join(li.itertext()))
         assert "Draft" in "".join(item.itertext())
+        assert 'id="f-member"' in listing  # the steering group's filters, for librarians
         assert "Draft" in client.get(f"/drivers/{slug}").text
         assert "Draft" in client.get(f"/review/{site.ids['good']}").text
     with site.client() as anonymous:
@@ -59,6 +60,7 @@ def test_drafts_are_for_librarians_only_on_every_page_and_listing(site: Site) ->
             answer = anonymous.get(path)
             assert DRAFT_TITLE not in answer.text, path
             assert "alice" not in answer.text, path
+        assert 'id="f-member"' not in anonymous.get("/drivers").text  # staff: words, tag, source
         assert anonymous.get(f"/drivers/{slug}").status_code == 404
         assert anonymous.get(f"/drivers/{slug}/edit").status_code == 303
 
