@@ -197,6 +197,22 @@ def test_a_database_out_of_reach_is_one_line_with_the_fix(url, tmp_path, monkeyp
     assert "pg-pass-word" not in line and "SELECT" not in line
 
 
+@pytest.mark.parametrize(("argv", "words", "help_of"), [
+    (["nosuch"], "nosuch", "awareness"),
+    (["poll", "--bogus"], "--bogus", "awareness poll"),
+    (["items", "list", "--limit", "x"], "'x' is not a valid integer", "awareness items list"),
+])
+def test_a_command_line_mistake_is_one_error_line(argv, words, help_of, monkeypatch, capsys):
+    # As every other error is (README): not click's usage block with a capitalised "Error:".
+    monkeypatch.setattr(sys, "argv", ["awareness", *argv])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    [line] = capsys.readouterr().err.splitlines()
+    assert stopped.value.code == 2
+    assert line.startswith("error: ") and words in line, line
+    assert line.endswith(f"(see `{help_of} --help`)"), line
+
+
 def test_init_without_sources_stops_before_the_schema_changes(tmp_path, empty_database_url,
                                                                monkeypatch, capsys):
     # A folder with no subscriptions/sources.toml: `awareness init` names the file and leaves

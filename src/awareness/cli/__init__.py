@@ -37,8 +37,12 @@ def main() -> None:
     except click.exceptions.Abort:
         console(stderr=True).print("aborted")
         raise SystemExit(130) from None
+    except click.UsageError as exc:  # words or options the command does not take
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{where}", err=True)
+        raise SystemExit(exc.exit_code) from None
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         raise SystemExit(exc.exit_code) from None
     except ConfigError as exc:
         if debug:
