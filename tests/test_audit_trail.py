@@ -107,7 +107,11 @@ def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_pa
     ids, _ = seed(ctx)
     run(database_url, tmp_path, "review", "approve", str(ids["good"]), "--as", "Sam Jones",
         "--note", "checked")
-    run(database_url, tmp_path, "review", "reject", str(ids["hostile"]))
+    assert run(database_url, tmp_path, "review", "reject", str(ids["hostile"])).startswith(
+        f"rejected match {ids['hostile']}: ")
+    # The same decision again records nothing, and says so rather than claim a change.
+    assert run(database_url, tmp_path, "review", "reject", str(ids["hostile"])).startswith(
+        f"match {ids['hostile']} was already rejected; nothing changed: ")
     run(database_url, tmp_path, "review", "undo", str(ids["good"]), "--as", "Sam Jones")
     run(database_url, tmp_path, "review", "withdraw", str(ids["auto"]), "--as", "Sam Jones")
     with orm_session(ctx) as session:
