@@ -560,3 +560,21 @@ def test_topics_show_precision_from_reviews(bench: Site,
     text = text_of(client.get("/topics/manage").text)
     assert "50% of 2 decided in 30 days" in text
     assert "Precision by source" in text
+
+
+def test_items_list_limit_zero_is_all_and_a_negative_one_is_refused(
+        site: Site, database_url: str, tmp_path: Path) -> None:
+    env = settings_env(tmp_path, database_url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(site.ctx.subscriptions_dir))
+    runner = CliRunner()
+
+    def listed(*limit: str) -> list[int]:
+        out = runner.invoke(cli, ["items", "list", "--json", *limit], env=env)
+        assert out.exit_code == 0, out.output
+        return [item["id"] for item in json.loads(out.output)]
+
+    every = listed("--limit", "0")
+    assert len(every) > 1 and listed("--limit", "1") == every[:1]
+    assert listed() == every[:50]
+    refused = runner.invoke(cli, ["items", "list", "--limit", "-5"], env=env)
+    assert refused.exit_code == 2 and "-5" in refused.output

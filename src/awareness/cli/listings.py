@@ -144,14 +144,15 @@ def items() -> None:
 
 @items.command("list")
 @click.option("--source", help="Only items from this source.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show at most this many items (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def items_list(state: State, source: str | None, limit: int, as_json: bool) -> None:
     """Newest items first."""
     from awareness.service.listing import list_items
 
-    rows = list_items(state.ctx, source=source, limit=limit)
+    rows = list_items(state.ctx, source=source, limit=limit or None)
     if source and not rows:
         from awareness.service.listing import source_health
 

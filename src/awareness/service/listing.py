@@ -19,10 +19,10 @@ def source_health(ctx: Context) -> list[dict[str, Any]]:
     return [health_row(record, now) for record in records]
 
 
-def list_items(ctx: Context, *, source: str | None = None, limit: int = 50,
+def list_items(ctx: Context, *, source: str | None = None, limit: int | None = 50,
                offset: int = 0) -> list[dict[str, Any]]:
     """Newest items first (by first-seen time: what arrived most recently), from the
-    ``offset``-th."""
+    ``offset``-th; at most ``limit`` (None: all)."""
     with reading(ctx.engine) as conn:
         return [item.as_json() for item in items.newest(conn, source=source, limit=limit,
                                                          offset=offset)]

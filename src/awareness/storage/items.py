@@ -193,10 +193,10 @@ def _replace_words(conn: Connection, item_id: int, columns: Mapping[str, str]) -
                                 for word in dict.fromkeys(columns[column].split())])
 
 
-def newest(conn: Connection, *, source: str | None = None, limit: int = 50,
+def newest(conn: Connection, *, source: str | None = None, limit: int | None = 50,
            offset: int = 0) -> list[StoredItem]:
     """Newest items first (by first-seen time: what arrived most recently), from the
-    ``offset``-th."""
+    ``offset``-th; at most ``limit`` (None: all)."""
     query = select(Item.id, Item.source_id, Item.key, Item.title, Item.link, Item.summary_text,
                    Item.categories, Item.published_at, Item.first_seen_at, Item.baseline,
                    Item.story_id, Item.doi).order_by(Item.first_seen_at.desc(),
