@@ -57,6 +57,19 @@ def test_add_subscribes_and_queues_the_welcome_mail(awareness: Callable[..., Res
             ("welcome", READER)]
 
 
+def test_adding_what_they_have_already_sends_no_second_welcome(
+        awareness: Callable[..., Result], make_context: Callable[..., Context]) -> None:
+    awareness("subscribers", "add", READER, "--topic", "leadership")
+    again = awareness("subscribers", "add", READER, "--topic", "leadership")
+    assert again.exit_code == 0, again.output
+    assert again.output == f"{READER} already gets leadership (weekly); nothing changed, no mail\n"
+    more = awareness("subscribers", "add", READER, "--topic", "digital")
+    assert more.output.endswith("welcome mail queued\n")  # told of the topic added for them
+    with orm_session(make_context()) as session:
+        assert session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all() == [
+            ("welcome", READER), ("welcome", READER)]
+
+
 def test_set_replaces_topics_exactly(awareness: Callable[..., Result],
                                      make_context: Callable[..., Context]) -> None:
     awareness("subscribers", "add", READER, "--topic", "leadership", "--topic", "digital")

@@ -29,9 +29,10 @@ def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], freq
     """Subscribe an address to one or more topics (they get a welcome mail)."""
     from awareness.service.roster import add
 
-    found = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
-    click.echo(f"subscribed {found.email} to {_topics(found.subscriptions)}; "
-               "welcome mail queued")
+    found, welcomed = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
+    click.echo(f"subscribed {found.email} to {_topics(found.subscriptions)}; welcome mail queued"
+               if welcomed else f"{found.email} already gets {_topics(found.subscriptions)}; "
+               "nothing changed, no mail")
 
 
 @subscribers.command("set")

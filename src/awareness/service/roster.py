@@ -95,20 +95,25 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
 
 
 def add(ctx: Context, email: str, choices: Sequence[Choice],
-        nudge: Nudge | None = None) -> Subscriber:
+        nudge: Nudge | None = None) -> tuple[Subscriber, bool]:
     """Subscribe someone on their behalf: confirmed at once (a librarian vouches for them)
     and told by the welcome mail, which carries their preference link. Adding topics to
-    someone subscribed already merges them; someone unsubscribed starts afresh."""
+    someone subscribed already merges them; someone unsubscribed starts afresh. Adding
+    what they have already changes nothing and sends no second welcome. Returns them, and
+    whether a welcome mail was queued."""
     address = _checked_address(email)
     _check_choices(ctx, choices)
     with writing(ctx.engine) as connection:
+        before = subscribers.by_email(connection, address)
         found = subscribers.subscribe(
             connection, email=address, choices=[(c.topic, c.frequency) for c in choices],
             token=secrets.token_urlsafe(32), now=ctx.now())
-        outbox.queue(connection, subscribing.welcome_mail(ctx, found), ctx.now())
-    if nudge:
+        welcomed = subscribing.is_news(before, found)
+        if welcomed:
+            outbox.queue(connection, subscribing.welcome_mail(ctx, found), ctx.now())
+    if nudge and welcomed:
         nudge()
-    return found
+    return found, welcomed
 
 
 def set_topics(ctx: Context, email: str, choices: Sequence[Choice]) -> Subscriber:

@@ -123,7 +123,7 @@ def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber 
         subscriber = subscribers.subscribe(connection, email=found.email, choices=choices,
                                            token=secrets.token_urlsafe(32), now=now,
                                            bulletins=found.bulletins)
-        if before is None or _told(before) != _told(subscriber):
+        if is_news(before, subscriber):
             outbox.queue(connection, _welcome(ctx, subscriber, now), now)
     if nudge:
         nudge()
@@ -257,9 +257,12 @@ def confirmation_token(ctx: Context, pending: PendingSignup) -> str:
                          pending.created_at)
 
 
-def _told(subscriber: Subscriber) -> tuple[object, ...]:
-    """What a welcome mail tells a subscriber: that they are subscribed, and to what."""
-    return subscriber.active, sorted(subscriber.subscriptions), subscriber.bulletins
+def is_news(before: Subscriber | None, after: Subscriber) -> bool:
+    """Would a welcome mail tell ``after`` anything ``before`` did not have: that they are
+    subscribed, to these topics at these frequencies, with or without bulletins?"""
+    def told(subscriber: Subscriber) -> tuple[object, ...]:
+        return subscriber.active, sorted(subscriber.subscriptions), subscriber.bulletins
+    return before is None or told(before) != told(after)
 
 
 def _welcome(ctx: Context, found: Subscriber, now: datetime) -> Queued:

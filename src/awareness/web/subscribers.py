@@ -153,14 +153,15 @@ async def add_submit(request: Request, session: Session) -> Response:
     chosen = {slug: str(form.get(f"frequency-{slug}", "")) for slug in titles}
     choices = [Choice(slug, how) for slug, how in chosen.items() if how in FREQUENCIES]
     try:
-        found = await run_in_threadpool(roster.add, ctx, email, choices,
-                                        getattr(request.app.state, "nudge_relay", None))
+        found, welcomed = await run_in_threadpool(
+            roster.add, ctx, email, choices, getattr(request.app.state, "nudge_relay", None))
     except AwarenessError as refused:
         return _add_page(request, session, email=email, chosen=chosen, error=str(refused),
                          status_code=400)
     return done(request, f"/subscribers/{found.id}",
                 f"Subscribed {found.email}; a welcome mail with their preference link "
-                "is on its way.")
+                "is on its way." if welcomed else
+                f"{found.email} already had these topics; nothing changed and no mail went.")
 
 
 def _add_page(request: Request, session: Session, *, email: str, chosen: dict[str, str],
