@@ -129,7 +129,14 @@ def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_pa
     slug = out.split()[-1]
     assert run(database_url, tmp_path, "drivers", "draft", str(ids["good"])).split()[-1] == slug
     run(database_url, tmp_path, "drivers", "edit", slug, "--impact", "Run sessions.")
+    # A draft says so, where it is shown and where it is listed; so does a deleted record.
+    assert "A draft: librarians see it" in run(database_url, tmp_path, "drivers", "show", slug)
+    listed = CliRunner().invoke(cli, ["drivers", "list"], env={
+        **settings_env(tmp_path, database_url), "COLUMNS": "200"}).output  # rows unwrapped
+    [row] = [line for line in listed.splitlines() if line.startswith(f"│ {slug} ")]
+    assert "driver, draft" in row
     run(database_url, tmp_path, "drivers", "delete", slug, "--as", "Sam Jones")
+    assert "Deleted: out of every list" in run(database_url, tmp_path, "drivers", "show", slug)
     exported = tmp_path / "export"
     exported.mkdir()
     run(database_url, tmp_path, "drivers", "export", str(exported))

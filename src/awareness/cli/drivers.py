@@ -98,10 +98,15 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str, sea
         return
     zone = state.ctx.settings.timezone
     table(["slug", "kind", "source", "tags", "title", "site"],
-          [[v.slug, v.kind, v.source, ", ".join(v.tags), v.title, _site_flag(v, zone)]
+          [[v.slug, _kind(v), v.source, ", ".join(v.tags), v.title, _site_flag(v, zone)]
            for v in views],
           empty="no driver records match" if tag or source or member or due or search
           else "no driver records: `awareness drivers import` brings them in")
+
+
+def _kind(view: DriverView) -> str:
+    """The record's kind, and "draft" or "deleted" when it is not published."""
+    return view.kind if view.status == "active" else f"{view.kind}, {view.status}"
 
 
 def _site_flag(view: DriverView, zone: tzinfo) -> str:
@@ -122,7 +127,12 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
     if as_json:
         emit_json(view.as_json())
         return
-    click.echo(f"{view.title}  [{view.kind}]")
+    click.echo(f"{view.title}  [{_kind(view)}]")
+    if view.status == "draft":
+        click.echo("A draft: librarians see it; `awareness drivers edit "
+                   f"{view.slug} --activate` publishes it")
+    elif view.status == "deleted":
+        click.echo("Deleted: out of every list, link and digest, kept with its history")
     if view.gone_from_site_at:
         click.echo(f"Gone from the MAP site: its page answers 404/410 "
                    f"({_site_flag(view, state.ctx.settings.timezone)})")
