@@ -447,6 +447,21 @@ def test_forbidden_addresses_are_refused_at_save_time(address: str) -> None:
                           resolver=resolving_to(address))
 
 
+def test_a_refusal_names_the_setting_that_would_allow_it() -> None:
+    # A librarian testing a source on a port or host the policy refuses learns what to set.
+    setting = r"\[fetch\] allowed_hosts \(AWARENESS_FETCH_ALLOWED_HOSTS\)"
+    with pytest.raises(AddressNotAllowed, match=rf"port 8443 not allowed: only 80 and 443, "
+                       rf"unless feeds\.example is in {setting}"):
+        check_url_allowed("https://feeds.example:8443/feed", policy=policy(),
+                          resolver=resolving_to("93.184.216.34"))
+    with pytest.raises(AddressNotAllowed, match=rf"10\.1\.2\.3, which is not a public address "
+                       rf"\(unless feeds\.example is in {setting}\)"):
+        check_url_allowed("https://feeds.example/feed", policy=policy(),
+                          resolver=resolving_to("10.1.2.3"))
+    check_url_allowed("https://feeds.example:8443/feed", resolver=resolving_to("10.1.2.3"),
+                      policy=policy(allowed_hosts=("feeds.example",)))  # allowed: no error
+
+
 def test_one_forbidden_address_among_public_ones_is_enough() -> None:
     with pytest.raises(AddressNotAllowed):
         check_url_allowed("https://feeds.example/feed", policy=policy(),

@@ -132,6 +132,9 @@ def _lookup_failure(exc: BaseException) -> str:
     return _one_line(exc)
 
 
+_ALLOWING = "[fetch] allowed_hosts (AWARENESS_FETCH_ALLOWED_HOSTS)"  # the setting that lets one
+
+
 def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolver: Resolver) -> list[str]:
     """``host``'s addresses, all of them allowed by the policy, or ``AddressNotAllowed``."""
     addresses = _resolve(host, port, resolver)
@@ -140,14 +143,16 @@ def _checked_addresses(host: str, port: int, policy: FetchPolicy, resolver: Reso
     if port not in STANDARD_PORTS:
         # Other ports reach admin consoles and internal services on public hosts (F19).
         raise AddressNotAllowed(f"port {port} not allowed: only 80 and 443, unless {host} is "
-                                "in the allowed hosts")
+                                f"in {_ALLOWING}")
     for address in addresses:
         try:
             allowed = is_public_address(ipaddress.ip_address(address))
         except ValueError:
             allowed = False
         if not allowed:
-            raise AddressNotAllowed(f"address not allowed: {host} resolves to {address}")
+            raise AddressNotAllowed(f"address not allowed: {host} resolves to {address}, "
+                                    f"which is not a public address (unless {host} is in "
+                                    f"{_ALLOWING})")
     return addresses
 
 
