@@ -45,6 +45,10 @@ def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -
     page.wait_for_url("**/items/*")
     assert page.get_by_role("link", name="Interim NHS People Plan").is_visible()
     check(page, "item")
+    # A status is never broken inside its word: "Approv ed" was the matches table squeezing
+    # its column beside long driver titles at 1280 px (the feed-text rule lets words break).
+    assert set(page.locator(".status").evaluate_all(
+        "all => all.map(e => getComputedStyle(e).whiteSpace)")) == {"nowrap"}
     page.goto(f"{site.url}/items?q=leadership+AND+(")
     check(page, "items-bad-search")
 
