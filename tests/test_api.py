@@ -219,16 +219,24 @@ def test_the_cli_makes_lists_and_revokes_tokens(site: Site, database_url: str,
     assert made.exit_code == 0, made.output
     token = made.stdout.strip()
     assert token.startswith("aw_")
-    listed = runner.invoke(cli, ["librarians", "tokens", "alice"], env=env)
+    listed = runner.invoke(cli, ["librarians", "tokens", "alice"], env={**env, "COLUMNS": "200"})
     assert listed.exit_code == 0 and "reading list" in listed.output
-    assert "never used" in listed.output and token not in listed.output
-    token_id = listed.output.split()[0]
+    assert "│ never " in listed.output and token not in listed.output
+    [shown] = json.loads(runner.invoke(cli, ["librarians", "tokens", "alice", "--json"],
+                                       env=env).output)
+    assert (shown["label"], shown["last_used_at"], shown["revoked_at"]) == (
+        "reading list", None, None)
+    token_id = str(shown["id"])
     with site.client() as client:
         assert client.get("/api/v1/items", headers=bearer(token)).status_code == 200
         revoked = runner.invoke(cli, ["librarians", "revoke-token", token_id], env=env)
         assert revoked.exit_code == 0 and "revoked" in revoked.output
         assert client.get("/api/v1/items", headers=bearer(token)).status_code == 401
-    assert "revoked" in runner.invoke(cli, ["librarians", "tokens", "alice"], env=env).output
+    [shown] = json.loads(runner.invoke(cli, ["librarians", "tokens", "alice", "--json"],
+                                       env=env).output)
+    assert shown["revoked_at"] is not None and shown["last_used_at"] is not None
+    assert runner.invoke(cli, ["librarians", "tokens", "bob"], env=env).output == (
+        "bob has no API tokens: `awareness librarians token bob` makes one\n")
     for command in ("token", "tokens"):
         unknown = runner.invoke(cli, ["librarians", command, "nobody"], env=env)
         assert unknown.exit_code != 0 and "no librarian" in str(unknown.exception)

@@ -201,16 +201,22 @@ def librarians_token(state: State, name: str, label: str) -> None:
 
 @librarians.command("tokens")
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def librarians_tokens(state: State, name: str) -> None:
-    """List a librarian's API tokens: id, label, created, last used, revoked."""
+def librarians_tokens(state: State, name: str, as_json: bool) -> None:
+    """List a librarian's API tokens: number, label, created, last used, revoked."""
     from awareness.service.api_tokens import tokens_of
 
-    for info in tokens_of(state.ctx, name):
-        used = _day(info.last_used_at) or "never used"
-        revoked = f"  revoked {_day(info.revoked_at)}" if info.revoked_at else ""
-        click.echo(f"{info.id}\t{info.label or '-'}\tcreated {_day(info.created_at)}\t"
-                   f"{'last used ' + used if info.last_used_at else used}{revoked}")
+    tokens = tokens_of(state.ctx, name)
+    if as_json:
+        emit_json([{"id": t.id, "label": t.label, "created_at": t.created_at.isoformat(),
+                    "last_used_at": t.last_used_at and t.last_used_at.isoformat(),
+                    "revoked_at": t.revoked_at and t.revoked_at.isoformat()} for t in tokens])
+        return
+    table(["number", "label", "created", "last used", "revoked"],
+          [[t.id, t.label or "-", _day(t.created_at), _day(t.last_used_at) or "never",
+            _day(t.revoked_at)] for t in tokens],
+          empty=f"{name} has no API tokens: `awareness librarians token {name}` makes one")
 
 
 @librarians.command("revoke-token")
