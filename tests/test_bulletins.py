@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from awareness.bulletins.build import Placed, moved, plan_entries
 from awareness.bulletins.config import parse_bulletin
-from awareness.bulletins.schedule import is_bank_holiday, reminder_time, send_slot
+from awareness.bulletins.schedule import is_bank_holiday, next_due, reminder_time, send_slot
 from awareness.digests.build import Candidate
 from awareness.errors import ConfigError, ConfigErrors, NotFound
 from awareness.service import bulletins, outbox, people
@@ -118,6 +118,22 @@ def test_an_ordinary_week_keeps_its_day_and_local_time_across_the_clock_change()
     after = send_slot(datetime(2027, 4, 1, 12, tzinfo=UTC), day="thursday", at=(9, 0), tz=LONDON)
     assert after == datetime(2027, 4, 8, 9, 0, tzinfo=LONDON)
     assert after.astimezone(UTC).hour == 8  # British Summer Time
+
+
+def test_the_issue_after_one_sent_early_is_due_the_slot_after_its_own():
+    # Issue 2 of a Friday bulletin, due Fri 11 Dec, went out early on Mon 7 Dec: issue 3 is
+    # due Fri 18 Dec, not Fri 11 Dec (two issues in one week).
+    early = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    own_slot = datetime(2026, 12, 11, 9, 0, tzinfo=LONDON)
+    due = next_due(early, own_slot, day="friday", at=(9, 0), tz=LONDON)
+    assert due == datetime(2026, 12, 18, 9, 0, tzinfo=LONDON)
+    # Sent at its time, or late (held, then approved): the next slot after now.
+    on_time = datetime(2026, 12, 11, 9, 5, tzinfo=UTC)
+    assert next_due(on_time, own_slot, day="friday", at=(9, 0), tz=LONDON) == due
+    late = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
+    assert next_due(late, own_slot, day="friday", at=(9, 0), tz=LONDON) == datetime(
+        2027, 1, 8, 9, 0, tzinfo=LONDON)
+    assert next_due(early, None, day="friday", at=(9, 0), tz=LONDON) == own_slot  # the first
 
 
 # --- drafting (pure) -------------------------------------------------------------------------
@@ -415,3 +431,31 @@ def test_an_issue_drafted_in_a_bank_holiday_week_is_due_the_next_working_day(bul
     assert report.drafted == ["workforce #1"]
     due = bulletins.issue(ctx, "workforce", 1).due_at
     assert due == datetime(2027, 6, 1, 9, 0, tzinfo=LONDON)  # Tuesday, not Monday 31 May
+
+
+def test_sending_an_issue_early_leaves_the_next_issue_its_own_week(bulletin_ctx, clock):
+    from awareness.service.workbench import next_sends
+
+    ctx, _ = bulletin_ctx
+    add_item(ctx, "Leadership framework for NHS boards")
+    bulletins.tick(ctx)
+    assert bulletins.issue(ctx, "workforce", 1).due_at == datetime(2026, 11, 30, 9, 0,
+                                                                   tzinfo=UTC)
+    clock.now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # Wednesday, ahead of Monday's slot
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    assert bulletins.send_issue(ctx, "workforce", 1) == 2
+    # Before the next pass drafts it, the librarians' overview already gives its week.
+    upcoming = {send.name: send.at for send in next_sends(ctx)}
+    assert upcoming["Workforce bulletin"] == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    report = bulletins.tick(ctx)
+    assert report.drafted == ["workforce #2"]
+    following = bulletins.issue(ctx, "workforce", 2)
+    assert following.due_at == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # not 30 November
+    # Approved at once, it still waits for its own Monday: nothing goes on 30 November.
+    add_item(ctx, "Leadership in primary care networks")
+    bulletins.draft(ctx, "workforce")
+    bulletins.approve(ctx, "workforce", 2, by="alice")
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert bulletins.tick(ctx).sent == []
+    clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert bulletins.tick(ctx).sent == ["workforce #2"]

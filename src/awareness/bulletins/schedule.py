@@ -33,6 +33,16 @@ def send_slot(after: datetime, *, day: str, at: tuple[int, int], tz: ZoneInfo,
         candidate += timedelta(days=7)
 
 
+def next_due(now: datetime, previous_due: datetime | None, *, day: str, at: tuple[int, int],
+             tz: ZoneInfo, is_holiday: IsHoliday = is_bank_holiday) -> datetime:
+    """When the next issue is due: the first slot after both ``now`` and the previous issue's
+    own slot. An issue sent early has taken its slot; counting from ``now`` alone would give
+    the next issue that same slot, and readers two issues in one week. A late issue (held,
+    then approved) does not leave its successor due in the past either."""
+    after = max(now, previous_due) if previous_due is not None else now
+    return send_slot(after, day=day, at=at, tz=tz, is_holiday=is_holiday)
+
+
 def reminder_time(due: datetime, tz: ZoneInfo,
                   is_holiday: IsHoliday = is_bank_holiday) -> datetime:
     """When editors are reminded: the working day before the issue is due, at the same time."""

@@ -35,7 +35,7 @@ from awareness.bulletins.render import (
     render_issue,
     web_url,
 )
-from awareness.bulletins.schedule import reminder_time, send_slot
+from awareness.bulletins.schedule import next_due, reminder_time
 from awareness.digests.render import Library, MailIdentity
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import MAIL_POLICY, Mail, Sender, compose
@@ -97,8 +97,8 @@ def _open_issue(ctx: Context, bulletin: BulletinDef) -> tuple[Issue, bool]:
     if last is None or last.status == "sent":
         covers_from = last.sent_at if last and last.sent_at else now - FIRST_ISSUE_COVERS
         number = last.number + 1 if last else 1
-        due = send_slot(now, day=bulletin.send_day, at=bulletin.send_hour_minute,
-                        tz=ctx.settings.timezone)
+        due = next_due(now, last.due_at if last else None, day=bulletin.send_day,
+                       at=bulletin.send_hour_minute, tz=ctx.settings.timezone)
         with writing(ctx.engine) as connection:
             created = store.add_issue(connection, bulletin=bulletin.slug, number=number,
                                       covers_from=covers_from, due_at=due, now=now) is not None

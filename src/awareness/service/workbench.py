@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from awareness.bulletins.schedule import send_slot
+from awareness.bulletins.schedule import next_due
 from awareness.digests.build import Digest
 from awareness.drivers.views import DriverView
 from awareness.errors import AwarenessError, NotFound
@@ -102,7 +102,8 @@ def next_sends(ctx: Context) -> list[NextSend]:
             sends.append(NextSend(f"{bulletin.title} #{last.number}", last.due_at, state,
                                   f"/bulletins/{bulletin.slug}/{last.number}"))
         else:
-            at = send_slot(now, day=bulletin.send_day, at=bulletin.send_hour_minute, tz=tz)
+            at = next_due(now, last.due_at if last else None, day=bulletin.send_day,
+                          at=bulletin.send_hour_minute, tz=tz)
             sends.append(NextSend(bulletin.title, at, "not drafted yet",
                                   f"/bulletins/{bulletin.slug}"))
     return sorted(sends, key=lambda s: s.at)
