@@ -8,6 +8,7 @@ a real SMTP server on loopback; what readers get is checked on the bytes the ser
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -15,12 +16,23 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
+from jinja2 import FileSystemLoader
 from sqlalchemy import select
 
-from awareness.bulletins.build import Placed, moved, plan_entries
+from awareness.bulletins.build import (
+    Issue,
+    IssueEntry,
+    Placed,
+    Spotlight,
+    moved,
+    plan_entries,
+    sections_of,
+)
 from awareness.bulletins.config import parse_bulletin
+from awareness.bulletins.render import BulletinLinks, render_issue
 from awareness.bulletins.schedule import is_bank_holiday, next_due, reminder_time, send_slot
 from awareness.digests.build import Candidate
+from awareness.digests.render import Library, MailIdentity, make_environment
 from awareness.errors import ConfigError, ConfigErrors, NotFound
 from awareness.service import bulletins, outbox, people
 from awareness.service.bulletins import NotEditable, NotEditor
@@ -179,6 +191,64 @@ def test_moving_an_entry_swaps_it_with_its_neighbour_in_its_section_only():
     assert moved(placed, 5, "down") == []  # alone in its section
     with pytest.raises(ValueError):
         moved(placed, 1, "sideways")
+
+
+# --- the mail (pure) -------------------------------------------------------------------------
+
+WORKFORCE_PLAN = ("https://www.gov.uk/government/publications/"
+                  "health-and-social-care-workforce-plan-2026-to-2036-implementation-guidance")
+PCN_GUIDE = "https://www.england.nhs.uk/long-read/primary-care-network-leadership-and-team-roles"
+
+
+def rendered_issue(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
+                   ) -> tuple[str, str]:
+    """(the text part, the HTML part) of ``issue`` as a distribution list's copy."""
+    bulletin = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "workforce")
+    mail = render_issue(
+        issue, bulletin, sections_of(issue, bulletin.sections),
+        env=make_environment(FileSystemLoader(ROOT / "templates")),
+        identity=MailIdentity("library@trust.nhs.uk", "Library", "<bulletins.trust.nhs.uk>",
+                              "trust.nhs.uk", "https://library.example.nhs.uk"),
+        library=Library(), to_addr="workforce.directorate@trust.nhs.uk",
+        message_id="<bulletin.1@trust.nhs.uk>", now=now, tz=LONDON, links=BulletinLinks())
+    message = message_from_bytes(mail.data, policy=policy.default)
+    return (message.get_body(("plain",)).get_content().replace("\r\n", "\n"),
+            message.get_body(("html",)).get_content())
+
+
+def an_issue(**changes: object) -> Issue:
+    """Issue 2 of the workforce bulletin, due Monday 14 December 2026, with one entry."""
+    entry = IssueEntry(
+        entry_id=1, item_id=1, match_id=1, section="Leadership", position=0,
+        title="Primary care network leadership roles", link=PCN_GUIDE,
+        publisher="NHS England", published=datetime(2026, 12, 1, tzinfo=UTC), summary="",
+        note=f"Network leads asked for the team-by-team role descriptions: see {PCN_GUIDE} "
+             "and the self-assessment tool with it.", story=1)
+    return replace(Issue(id=1, bulletin="workforce", number=2, status="approved",
+                         covers_from=datetime(2026, 11, 30, tzinfo=UTC),
+                         due_at=datetime(2026, 12, 14, 9, 0, tzinfo=UTC),
+                         created_at=datetime(2026, 11, 30, 9, 5, tzinfo=UTC),
+                         entries=(entry,)), **changes)
+
+
+def test_the_text_part_keeps_paragraphs_and_never_splits_a_link():
+    intro = ("This week the long-term workforce plan's implementation guidance is out, "
+             f"with what it asks of trusts' education and library teams: {WORKFORCE_PLAN}\n\n"
+             "Second, the library's own news: we are open late on Thursdays until Christmas.")
+    spotlight = Spotlight("workforce-plan", "Long-term workforce plan", "The plan in short.",
+                          f"Well-evidenced, up-to-date training: see {WORKFORCE_PLAN} now.",
+                          "/drivers/workforce-plan")
+    text, _ = rendered_issue(an_issue(intro=intro, spotlight=spotlight))
+    lines = text.splitlines()
+    # Each link whole on a line of its own; nothing cut at a hyphen.
+    assert lines.count(WORKFORCE_PLAN) == 2
+    assert sum(PCN_GUIDE in line for line in lines) == 2  # the entry's link, and in its note
+    assert not [line for line in lines if line.endswith("-") and line != "--"]
+    # The introduction's two paragraphs, a blank line between them.
+    first = text.index("This week the long-term")
+    second = text.index("Second, the library's own news")
+    assert text[first:second].endswith(f"{WORKFORCE_PLAN}\n\n")
+    assert all(len(line) <= 72 for line in lines if "https://" not in line)
 
 
 # --- drafting, editing, sending (a real database and SMTP server) ---------------------------
