@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -398,6 +399,32 @@ def test_the_archive_lists_sent_issues_with_its_feed(site: Site, clock: Clock) -
     assert issue.status_code == 200
     assert "Leadership framework for NHS boards" in issue.text
     assert "This week: boards." in issue.text
+
+
+def test_an_issue_sent_early_has_one_date_in_the_mail_page_archive_and_feed(
+        site: Site, clock: Clock) -> None:
+    ctx = site.ctx
+    drafted(site)
+    assert bulletins.issue(ctx, "workforce", 1).due_at.day == 30  # Monday 30 November
+    clock.now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # sent on the Wednesday before
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(ctx, "workforce", 1)
+    with orm_session(ctx) as session:
+        copies = session.scalars(select(OutboxMessage.message).where(
+            OutboxMessage.kind == "bulletin")).all()
+    for data in copies:
+        message = message_from_bytes(data, policy=policy.default)
+        for kind in ("plain", "html"):
+            body = message.get_body((kind,)).get_content()
+            assert "Issue 1 · 25 November 2026" in body and "30 November" not in body
+    with site.client() as anonymous:
+        page = anonymous.get("/bulletins/workforce/1").text
+        archive = anonymous.get("/bulletins/workforce").text
+        feed = feedparser.parse(anonymous.get("/bulletins/workforce.atom").content)
+    assert "25 Nov 2026" in page and "30 Nov" not in page
+    assert "25 Nov 2026" in archive and "30 Nov" not in archive
+    assert feed.entries[0].published.startswith("2026-11-25")
+    assert "25 November 2026" in feed.entries[0].content[0].value
 
 
 def test_nothing_internal_reaches_the_public(site: Site, clock: Clock) -> None:

@@ -251,6 +251,19 @@ def test_the_text_part_keeps_paragraphs_and_never_splits_a_link():
     assert all(len(line) <= 72 for line in lines if "https://" not in line)
 
 
+def test_an_issue_is_dated_the_day_it_went_out():
+    issue = an_issue()  # due Monday 14 December
+    sent_early = replace(issue, status="sent", sent_at=datetime(2026, 12, 9, 16, 0, tzinfo=UTC))
+    text, html = rendered_issue(sent_early, now=datetime(2026, 12, 9, 16, 0, tzinfo=UTC))
+    assert "Issue 2 · 9 December 2026" in text and "Issue 2 · 9 December 2026" in html
+    assert "14 December" not in text + html
+    # Before it goes: the preview gives its slot, or today once a held issue's slot has passed.
+    text, _ = rendered_issue(issue, now=datetime(2026, 12, 7, 10, 0, tzinfo=UTC))
+    assert "Issue 2 · 14 December 2026" in text
+    text, _ = rendered_issue(issue, now=datetime(2026, 12, 16, 10, 0, tzinfo=UTC))
+    assert "Issue 2 · 16 December 2026" in text
+
+
 # --- drafting, editing, sending (a real database and SMTP server) ---------------------------
 
 @pytest.fixture

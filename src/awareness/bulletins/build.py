@@ -107,6 +107,16 @@ class Issue:
         return self.corrected_at or self.sent_at or self.created_at
 
 
+def issue_date(issue: Issue, now: datetime) -> datetime:
+    """The moment readers know an issue by: when it went out, which is the date its page, the
+    archive and the feed give it; one sent early says the day it came, not its slot. For an
+    issue not sent yet (a preview, a test copy), when it will go: its slot, or ``now`` once
+    that has passed (a held issue goes at the next pass after it is approved)."""
+    if issue.sent_at is not None:
+        return issue.sent_at
+    return max(issue.due_at, now)
+
+
 @dataclass(frozen=True)
 class IssueSection:
     """A section of an issue with its entries in order."""

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import css_inline
 import jinja2
 
-from awareness.bulletins.build import Issue, IssueSection
+from awareness.bulletins.build import Issue, IssueSection, issue_date
 from awareness.bulletins.config import BulletinDef
 from awareness.digests.build import short_summary, visible_text
 from awareness.digests.render import Library, MailIdentity, local_date, safe_url
@@ -72,7 +72,7 @@ def render_issue(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSe
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     context = issue_context(issue, bulletin, sections, identity=identity, library=library,
-                            tz=tz, links=links)
+                            tz=tz, now=now, links=links)
     subject = env.get_template(SUBJECT_TEMPLATE).render(context)
     list_headers = None
     if links.unsubscribe:
@@ -95,14 +95,15 @@ def mail_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
 
 
 def issue_context(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSection], *,
-                  identity: MailIdentity, library: Library, tz: ZoneInfo,
+                  identity: MailIdentity, library: Library, tz: ZoneInfo, now: datetime,
                   links: BulletinLinks) -> dict[str, Any]:
-    """What the mail templates and the web page may use; feed text stays raw here."""
+    """What the mail templates and the web page may use; feed text stays raw here. ``date``
+    is the day the issue went out (``issue_date``), as its page, archive and feed say."""
     count = sum(len(section.entries) for section in sections)
     first = next((e for s in sections for e in s.entries), None)
     return {
         "issue": issue, "bulletin": bulletin, "sections": list(sections), "count": count,
-        "date": local_date(issue.sent_at or issue.due_at, tz),
+        "date": local_date(issue_date(issue, now), tz),
         "lead_title": short_summary(first.title, 90) if first else "",
         "preview": short_summary(visible_text(issue.intro) or " · ".join(
             e.title for s in sections for e in s.entries[:1]), 150),

@@ -14,7 +14,7 @@ import email
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from awareness.bulletins.build import (
@@ -344,7 +344,7 @@ def page(ctx: Context, bulletin: BulletinDef, found: Issue) -> str:
     links of one reader)."""
     context = issue_context(found, bulletin, sections(ctx, bulletin, found),
                             identity=_identity(ctx), library=_library(ctx),
-                            tz=ctx.settings.timezone, links=BulletinLinks())
+                            tz=ctx.settings.timezone, now=ctx.now(), links=BulletinLinks())
     return mail_html(ctx.mail_templates(), context)
 
 
@@ -396,6 +396,9 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
     if found.status != "approved":
         raise NotEditable(f"issue {number} is not approved; approve it first")
     now = ctx.now()
+    # Each copy is the issue as sent: dated today, as its page and the feed will be, even
+    # when it goes ahead of its slot.
+    found = replace(found, sent_at=now)
     base = ctx.settings.base_url
     copies: list[tuple[str, str, BulletinLinks, int | None]] = []
     web = _public_url(ctx, bulletin, found)
