@@ -350,6 +350,27 @@ def test_the_command_lines_preview_says_so_too(site: Site, subscriptions: Path, 
     assert "Leadership framework for NHS boards" in full.stdout
 
 
+def test_the_command_lines_show_says_when_a_sent_issue_went_and_cuts_titles_at_a_word(
+        site: Site, clock: Clock, subscriptions: Path, tmp_path: Path,
+        database_url: str) -> None:
+    ctx = site.ctx
+    add_item(ctx, "Compassionate leadership in nursing: a practical framework for ward "
+             "managers and matrons")
+    bulletins.draft(ctx, "workforce")  # due Monday 30 November, 09:00
+    env = {**settings_env(tmp_path, database_url,
+                          AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions)), "COLUMNS": "200"}
+    shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == "workforce issue 1: draft, due Mon 30 Nov 2026 09:00"
+    assert "a practical framework…" in shown.stdout
+    assert "framework f" not in shown.stdout
+    clock.now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # ahead of its slot
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(ctx, "workforce", 1)
+    shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
+    assert shown.stdout.splitlines()[0] == "workforce issue 1: sent Wed 25 Nov 2026 14:00"
+
+
 # --- the archive ------------------------------------------------------------------------------
 
 def test_drafts_are_not_found_and_never_listed(site: Site) -> None:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from awareness.cli.base import State, bars, cli, emit_json, pass_state, table
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from awareness.bulletins.build import Issue
+
+TITLE_WIDTH = 60  # an entry's title in `show`, cut at a word with "…"
 
 
 def _librarian(name: str | None) -> str:
@@ -95,18 +103,26 @@ def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
 @pass_state
 def bulletins_show(state: State, slug: str, number: int | None, as_json: bool) -> None:
     """One issue (default: the open one) with its entries."""
+    from awareness.digests.build import short_summary
     from awareness.service import bulletins as service
 
     found = service.issue(state.ctx, slug, _number(state, slug, number))
     if as_json:
         emit_json(_issue_json(found))
         return
-    click.echo(f"{slug} issue {found.number}: {found.status}, due "
-               f"{found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
+    click.echo(f"{slug} issue {found.number}: {_when(found, state.ctx.settings.timezone)}")
     table(["entry", "section", "title", "publisher", "removed"],
-          [[e.entry_id, e.section, e.title[:60], e.publisher, "yes" if e.removed else ""]
-           for e in found.entries],
+          [[e.entry_id, e.section, short_summary(e.title, TITLE_WIDTH), e.publisher,
+            "yes" if e.removed else ""] for e in found.entries],
           empty="no entries yet")
+
+
+def _when(found: Issue, tz: ZoneInfo) -> str:
+    """An issue's state and time: when it went out, once sent (its slot is history then,
+    and an issue sent early went days before it), else when it is due."""
+    if found.status == "sent" and found.sent_at is not None:
+        return f"sent {found.sent_at.astimezone(tz):%a %d %b %Y %H:%M}"
+    return f"{found.status}, due {found.due_at.astimezone(tz):%a %d %b %Y %H:%M}"
 
 
 @bulletins.command("preview")
