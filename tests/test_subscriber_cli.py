@@ -70,6 +70,26 @@ def test_adding_what_they_have_already_sends_no_second_welcome(
             ("welcome", READER), ("welcome", READER)]
 
 
+def test_erase_asks_first_and_only_about_someone_there(
+        awareness: Callable[..., Result], make_context: Callable[..., Context],
+        tmp_path: Path, database_url: str) -> None:
+    env = {**settings_env(tmp_path, database_url), "COLUMNS": "200"}
+
+    def erase(email: str, answer: str) -> Result:
+        return CliRunner().invoke(cli, ["subscribers", "erase", email], env=env, input=answer)
+
+    nobody = erase("nobody@trust.nhs.uk", "y\n")
+    assert nobody.exit_code == 1 and "Erase" not in nobody.output  # said before any question
+    assert "no subscriber" in str(nobody.exception)
+    awareness("subscribers", "add", READER, "--topic", "leadership")
+    kept = erase(READER, "n\n")
+    assert kept.exit_code == 1 and "Erase reader@trust.nhs.uk" in kept.output
+    assert topics_of(make_context(), READER) is not None
+    gone = erase(READER, "y\n")
+    assert gone.exit_code == 0 and "erased the subscriber and 1 stored" in gone.output
+    assert topics_of(make_context(), READER) is None
+
+
 def test_set_replaces_topics_exactly(awareness: Callable[..., Result],
                                      make_context: Callable[..., Context]) -> None:
     awareness("subscribers", "add", READER, "--topic", "leadership", "--topic", "digital")

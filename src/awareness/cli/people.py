@@ -246,8 +246,9 @@ def subscribers_export(state: State, email: str) -> None:
 @pass_state
 def subscribers_erase(state: State, email: str, yes: bool) -> None:
     """Delete a subscriber and their digest history for good."""
-    from awareness.service.people import erase_subscriber
+    from awareness.service.people import erase_subscriber, subscriber
 
+    subscriber(state.ctx, email)  # an address nobody has is said before anything is asked
     if not yes:
         click.confirm(f"Erase {email} and their digest history? This cannot be undone",
                       abort=True)

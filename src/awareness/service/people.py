@@ -103,6 +103,12 @@ def erase_subscriber(ctx: Context, email: str) -> int:
     return erased
 
 
+def subscriber(ctx: Context, email: str) -> Subscriber:
+    """The subscriber with this address; NotFound when there is none."""
+    with reading(ctx.engine) as connection:
+        return _subscriber(connection, email)
+
+
 def _subscriber(connection: Connection, email: str) -> Subscriber:
     found = subscribers.by_email(connection, email)
     if found is None:
