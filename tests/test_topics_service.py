@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 from sqlalchemy import select
 
 from awareness.cli import cli
@@ -31,7 +34,7 @@ from awareness.storage.models import (
     Subscriber,
 )
 from awareness.topics.query import parse_query
-from tests.conftest import Clock, orm_session, settings_env
+from tests.conftest import ROOT, Clock, orm_session, settings_env
 from tests.test_web import running_site, signed_in
 
 
@@ -273,6 +276,66 @@ def test_the_try_page_shows_ranked_highlighted_results(
         assert "unbalanced quote" in page.text and "<b>x</b>" not in page.text
         page = client.get("/topics/try", params={"topic": "nope"})
         assert page.status_code == 400 and "no topic &#39;nope&#39;" in page.text
+
+
+ORGANISATION_TOPIC = """name = "Organisation"
+description = "Organisational culture, from one publisher."
+query = '"organisational culture"'
+spelling = "uk-us"
+sources = ["kings-fund"]
+"""
+
+
+def heading_of_results(html: str) -> str:
+    """The text of the results' heading: which strategy was tried, and how many matched."""
+    start = html.index('<h2 id="tried">') + len('<h2 id="tried">')
+    return html[start:html.index("</h2>", start)]
+
+
+def titles_tried(html: str) -> list[str]:
+    """The titles of the matches shown, without their marks."""
+    return [re.sub(r"<[^>]+>", "", title).strip()
+            for title in re.findall(r'<h3 class="match-title">(.*?)</h3>', html, re.S)]
+
+
+@pytest.mark.integration
+def test_the_try_page_tries_the_topic_chosen_not_the_text_left_in_the_box(
+        make_context: Callable[..., Context], tmp_path: Path) -> None:
+    # A librarian tried Leadership, then chose Digital health and AI and pressed the button
+    # again: the box still held Leadership's strategy, which won, and a topic's own sources
+    # and spelling option were dropped when its text came back as a draft.
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    (subs / "topics" / "organisation.toml").write_text(ORGANISATION_TOPIC, encoding="utf-8")
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site, \
+            signed_in(site) as (client, _):
+        add_items(site.ctx, site.ctx.now() - timedelta(days=1), [
+            *ROWS, ("nhs-england", "ai", "Artificial intelligence reads scans"),
+            ("kings-fund", "us", "Organizational culture on boards"),
+            ("nhs-england", "uk", "Organisational culture in trusts")])
+        leadership = site.ctx.topic("leadership").query.text
+        page = client.get("/topics/try", params={"q": leadership, "topic": "digital",
+                                                 "since": "7d"})
+        assert titles_tried(page.text) == ["Artificial intelligence reads scans",
+                                           "Digital item, no review"]
+        assert heading_of_results(page.text) == (
+            "The saved topic Digital health and AI: 2 of 12 items would have matched")
+        assert '<option value="digital" selected>' in page.text
+        organisation = site.ctx.topic("organisation").query.text
+        page = client.get("/topics/try", params={"q": organisation, "topic": "organisation",
+                                                 "since": "7d"})
+        assert titles_tried(page.text) == ["Organizational culture on boards"]
+        assert heading_of_results(page.text) == (
+            "The saved topic Organisation: 1 of 3 items would have matched")
+        assert "Only from kings-fund" in page.text and "UK and US spellings on" in page.text
+        # The draft box starts from the topic's strategy; trying it is a draft, as written.
+        assert f'aria-describedby="q-hint">{escape(organisation)}</textarea>' in page.text
+        page = client.get("/topics/try", params={"q": organisation, "since": "7d"})
+        assert heading_of_results(page.text) == (
+            "Your draft: 1 of 12 items would have matched")
+        assert titles_tried(page.text) == ["Organisational culture in trusts"]
+        assert "Every source" in page.text and "UK and US spellings off" in page.text
+        assert '<option value="organisation" selected>' not in page.text
 
 
 @pytest.mark.integration

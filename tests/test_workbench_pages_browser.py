@@ -82,3 +82,35 @@ def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -
     # The bad search answers 400; nothing else goes wrong.
     assert [p for p in watched.problems if "status of 400" not in p] == []
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_trying_one_topic_then_another_then_a_draft(browser: Browser, bench: Site,
+                                                     width: int) -> None:
+    # Choosing Leadership, then Digital health and AI, tried Leadership twice: the box kept
+    # Leadership's strategy and the text won over the topic chosen.
+    site = bench
+    context, watched = signed_in_page(browser, site, width)
+    page = watched.page
+    page.goto(f"{site.url}/topics/try")
+    check(page, "try")
+    results = page.locator("#tried")
+    page.get_by_label("Topic", exact=True).select_option(label="Leadership")
+    page.get_by_role("button", name="Try this topic").click()
+    results.get_by_text("The saved topic Leadership:").wait_for()
+    assert page.get_by_role("textbox", name="Strategy").input_value().strip().startswith("leader*")
+    check(page, "try-leadership")
+    page.get_by_label("Topic", exact=True).select_option(label="Digital health and AI")
+    page.get_by_role("button", name="Try this topic").click()
+    results.get_by_text("The saved topic Digital health and AI:").wait_for()
+    titles = page.locator(".match-title").all_inner_texts()
+    assert titles == ["Digital item, no review"]
+    page.get_by_role("textbox", name="Strategy").fill("compassionate AND \"sets out\"")
+    page.get_by_role("button", name="Try this draft").click()
+    results.get_by_text("Your draft:").wait_for()
+    assert page.locator(".match-title").all_inner_texts() == [
+        "NHS sets out compassionate leadership programme"]
+    assert page.get_by_label("Topic", exact=True).input_value() == ""
+    check(page, "try-draft")
+    assert watched.problems == []
+    context.close()

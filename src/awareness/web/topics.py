@@ -1,8 +1,8 @@
 """The "try a query" page: a librarian runs a saved topic or a draft strategy over the archive.
 
-Read-only, so a GET with ``?q=`` (or ``?topic=``) is right: the results page can be bookmarked
+Read-only, so a GET with ``?topic=`` (or ``?q=``) is right: the results page can be bookmarked
 and shared between librarians. Sign-in is required because it shows the whole archive. Below
-the form, each saved topic's precision (approved ÷ decided over 30 and 90 days) says which
+the forms, each saved topic's precision (approved ÷ decided over 30 and 90 days) says which
 strategies need an edit; a flagged one is marked (issue 17).
 """
 
@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.errors import QuerySyntaxError
 from awareness.precision import percent
+from awareness.service.context import Context
 from awareness.service.precision import topic_precision
 from awareness.service.topics import TriedMatch, TryResult, parse_since, try_query
+from awareness.subscriptions import Topic
 from awareness.topics.highlight import highlight
 from awareness.topics.query import Query, parse_query
 from awareness.web.guards import ctx_of, librarian_only
@@ -57,38 +60,66 @@ class _Error:
     column: int
 
 
+@dataclass(frozen=True)
+class _Tried:
+    """What the page runs: a saved topic as its file defines it, or the librarian's draft.
+
+    ``query`` is None when there is nothing to run (no draft yet, or one that cannot be read).
+    """
+
+    text: str
+    spelling: str
+    topic: Topic | None = None
+    query: Query | None = None
+    error: _Error | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """A topic's own sources limit; a draft searches every source, as ``--query`` does."""
+        return self.topic.sources if self.topic else ()
+
+
 @librarian_only
 async def try_page(request: Request, session: Session) -> Response:
-    """The form, and the results for ``?q=`` or ``?topic=``."""
+    """The two forms, and the results for ``?topic=`` or ``?q=``."""
     ctx = ctx_of(request)
     params = request.query_params
-    text, slug = params.get("q", "")[:MAX_QUERY], params.get("topic", "")
-    spelling = "uk-us" if params.get("spelling") == "uk-us" else "none"
     since = params.get("since", "30d") if params.get("since") in SINCE_CHOICES else "30d"
-    topics = ctx.topics()
-    query: Query | None = None
-    sources: tuple[str, ...] = ()
-    error: _Error | None = None
-    if slug and not text.strip():
-        topic = ctx.topic(slug)
-        query, sources, text, spelling = topic.query, topic.sources, topic.query.text, \
-            topic.query.spelling
-    elif text.strip():
-        try:
-            query = parse_query(text, spelling)
-        except QuerySyntaxError as err:
-            error = _Error(err.message, err.column)
+    tried = _what_to_try(ctx, params)
     result: TryResult | None = None
-    if query is not None:
-        result = await run_in_threadpool(try_query, ctx, query, parse_since(since),
-                                         sources=sources, limit=SHOWN)
+    if tried.query is not None:
+        result = await run_in_threadpool(try_query, ctx, tried.query, parse_since(since),
+                                         sources=tried.sources, limit=SHOWN)
     shown = [_shown(m) for m in result.matches] if result else []
     figures = await run_in_threadpool(topic_precision, ctx)
-    return render(request, "topics_try.html", session=session, text=text, spelling=spelling,
-                  since=since, since_choices=SINCE_CHOICES, topics=topics, slug=slug,
-                  error=error, error_line=_error_line(text, error), result=result, shown=shown,
+    return render(request, "topics_try.html", session=session, tried=tried,
+                  since=since, since_choices=SINCE_CHOICES, topics=ctx.topics(),
+                  error_line=_error_line(tried.text, tried.error), result=result, shown=shown,
                   precision=figures, percent=percent,
                   threshold=percent(ctx.settings.reports.precision_threshold))
+
+
+def _what_to_try(ctx: Context, params: QueryParams) -> _Tried:
+    """``?topic=`` is that topic, with its strategy, sources and spelling option, whatever
+    ``q`` holds; without it ``q`` is a draft.
+
+    The topic wins because a draft box that kept the last topic's text once stood in for the
+    topic chosen after it: choosing Digital after Leadership tried Leadership again, and
+    without its sources limit. The page's two forms send one or the other, and an old
+    bookmark or a stale form that sends both gets the topic it names.
+    """
+    slug = params.get("topic", "").strip()
+    if slug:
+        topic = ctx.topic(slug)
+        return _Tried(topic.query.text, topic.query.spelling, topic, topic.query)
+    text = params.get("q", "")[:MAX_QUERY]
+    spelling = "uk-us" if params.get("spelling") == "uk-us" else "none"
+    if not text.strip():
+        return _Tried(text, spelling)
+    try:
+        return _Tried(text, spelling, query=parse_query(text, spelling))
+    except QuerySyntaxError as err:
+        return _Tried(text, spelling, error=_Error(err.message, err.column))
 
 
 def _error_line(text: str, error: _Error | None) -> tuple[str, str] | None:
