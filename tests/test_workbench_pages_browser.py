@@ -114,3 +114,22 @@ def test_trying_one_topic_then_another_then_a_draft(browser: Browser, bench: Sit
     check(page, "try-draft")
     assert watched.problems == []
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_why_it_matched_wraps(browser: Browser, bench: Site, width: int) -> None:
+    # Opened, an explanation's preformatted lines (a feed's unbroken words among them)
+    # widened the page to some 7,000 px and the headings slid off the screen.
+    site = bench
+    context, watched = signed_in_page(browser, site, width)
+    page = watched.page
+    page.goto(f"{site.url}/topics/try?topic=leadership")
+    reasons = page.get_by_text("Why it matched")
+    assert reasons.count() == 3
+    for reason in reasons.all():
+        reason.click()
+    assert page.locator("details.explanation[open]").count() == 3
+    assert page.locator("details.explanation pre").first.is_visible()
+    check(page, "try-why-it-matched")
+    assert watched.problems == []
+    context.close()
