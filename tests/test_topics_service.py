@@ -94,6 +94,17 @@ def test_try_ranks_explains_and_counts_per_source(make_context: Callable[..., Co
         assert session.scalars(select(Match)).all() == [], "a dry run stores nothing"
 
 
+def test_try_counts_every_match_whatever_it_shows(make_context: Callable[..., Context],
+                                                  clock: Clock) -> None:
+    # "matched" once counted the matches shown: 2 with --limit 2 when 47 had matched.
+    ctx = make_context()
+    add_items(ctx, clock.now - timedelta(days=2), ROWS)
+    result = try_query(ctx, parse_query('leader* OR "talent management"'), timedelta(days=30),
+                       limit=1)
+    assert [m.title for m in result.matches] == ["Leaders and leadership: leaders everywhere"]
+    assert result.matched == 3 and result.as_json()["matched"] == 3
+
+
 def test_try_can_search_the_source_field(make_context: Callable[..., Context],
                                          clock: Clock) -> None:
     ctx = make_context()
@@ -231,6 +242,10 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["matched"] == 2 and data["searched"] == 4
+    out = runner.invoke(cli, ["topics", "try", "--query", "leader*", "--limit", "1", "--json"],
+                        env=env)
+    data = json.loads(out.output)
+    assert data["matched"] == 2 and len(data["matches"]) == 1
     out = runner.invoke(cli, ["topics", "try", "leadership", "--since", "7d"], env=env)
     assert out.exit_code == 0, out.output
     assert "3 of 4 items" in out.output and "+ leader*" in out.output
@@ -336,6 +351,19 @@ def test_the_try_page_tries_the_topic_chosen_not_the_text_left_in_the_box(
         assert titles_tried(page.text) == ["Organisational culture in trusts"]
         assert "Every source" in page.text and "UK and US spellings off" in page.text
         assert '<option value="organisation" selected>' not in page.text
+
+
+@pytest.mark.integration
+def test_the_try_page_counts_every_match_not_only_those_shown(
+        make_context: Callable[..., Context]) -> None:
+    # The heading counted the matches shown, so it never said more than 100.
+    with running_site(make_context) as site, signed_in(site) as (client, _):
+        add_items(site.ctx, site.ctx.now() - timedelta(days=1),
+                  [("nhs-england", f"zebra-{n}", f"Zebra crossing {n}") for n in range(101)])
+        page = client.get("/topics/try", params={"q": "zebra*", "since": "7d"})
+        assert heading_of_results(page.text).startswith("Your draft: 101 of ")
+        assert len(titles_tried(page.text)) == 100
+        assert "The best 100 are shown below." in page.text
 
 
 @pytest.mark.integration

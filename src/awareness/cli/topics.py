@@ -86,8 +86,7 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
     if as_json:
         emit_json(result.as_json())
         return
-    click.echo(f"{len(result.matches)} shown; "
-               f"{sum(m for m, _ in result.per_source.values())} of {result.searched} items "
+    click.echo(f"{len(result.matches)} shown; {result.matched} of {result.searched} items "
                f"since {result.since:%Y-%m-%d %H:%M} UTC would have matched")
     table(["source", "matched", "searched"],
           [[s, m, n] for s, (m, n) in result.per_source.items()],

@@ -66,10 +66,17 @@ class TryResult:
     matches: list[TriedMatch]
     per_source: dict[str, tuple[int, int]] = field(default_factory=dict)  # id: (matched, searched)
 
+    @property
+    def matched(self) -> int:
+        """Every item the query matched, however few of them ``matches`` holds: counted from
+        ``per_source``, because ``matches`` is only the best ``limit`` (a count taken from it
+        said 2 when 47 matched)."""
+        return sum(found for found, _ in self.per_source.values())
+
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
         return {"query": self.query, "since": self.since.isoformat(), "searched": self.searched,
-                "matched": len(self.matches),
+                "matched": self.matched,
                 "per_source": {k: {"matched": m, "searched": s}
                                for k, (m, s) in self.per_source.items()},
                 "matches": [m.as_json() for m in self.matches]}
