@@ -254,6 +254,11 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
     assert "unbalanced parenthesis" in out.output and "              ^" in out.output
     out = runner.invoke(cli, ["topics", "try"], env=env)
     assert out.exit_code == 2
+    assert ('nothing to try: give a TOPIC (known topics: digital, leadership) or a draft '
+            'strategy with --query "..."') in out.output
+    out = runner.invoke(cli, ["topics", "try", "leadership", "--query", "leader*"], env=env)
+    assert out.exit_code == 2
+    assert 'give either a TOPIC or --query "...", not both' in out.output
     out = runner.invoke(cli, ["topics", "rematch", "leadership", "--json"], env=env)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["new"] == 3

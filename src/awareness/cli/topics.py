@@ -74,8 +74,7 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
     """Run a topic (or a draft --query) over stored items; show what it would have matched."""
     from awareness.service.topics import parse_since, try_query
 
-    if (topic is None) == (draft is None):
-        raise click.UsageError("give either a TOPIC or --query \"...\", not both")
+    _one_strategy(state, topic, draft)
     if draft is not None:
         query, sources = _draft(draft, spelling or "none"), ()
     else:
@@ -95,6 +94,17 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
         click.echo(f"\n{rank}. [{match.score:.2f}] {match.title}  ({match.source_id})")
         for line in match.explanation:
             click.echo(f"    {line}")
+
+
+def _one_strategy(state: State, topic: str | None, draft: str | None) -> None:
+    """Refuse both a TOPIC and --query, or neither, saying which: with neither, "not both"
+    once told someone who had given nothing that they had given too much."""
+    if topic is not None and draft is not None:
+        raise click.UsageError("give either a TOPIC or --query \"...\", not both")
+    if topic is None and draft is None:
+        known = ", ".join(t.slug for t in state.ctx.topics()) or "none yet"
+        raise click.UsageError(f"nothing to try: give a TOPIC (known topics: {known}) or a "
+                               "draft strategy with --query \"...\"")
 
 
 @topics.command("rematch")
