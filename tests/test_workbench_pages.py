@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from awareness.cli import cli
@@ -264,6 +265,34 @@ def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str
     for params in ({"source": "nope"}, {"topic": "nope"}, {"from": "31/02/2027"},
                    {"from": "2026-11-21", "to": "2026-11-20"}, {"page": "0"}):
         assert client.get("/items", params=params).status_code == 400, params
+
+
+BROKEN_QUERY = "leader* OR (talent AND OR management)"
+
+
+def break_a_topics_query(site: Site) -> str:
+    """Leadership's file edited to a query that cannot be read; returns the problem the
+    service reports (the file's line, the message and column, the query line, the caret)."""
+    site.ctx.topics()  # the good version, which the service goes on with
+    path = site.ctx.subscriptions_dir / "topics" / "leadership.toml"
+    path.write_text('name = "Leadership"\ndescription = "Leaders."\n'
+                    f'query = "{BROKEN_QUERY}"\n', encoding="utf-8")
+    [problem] = site.ctx.file_problems()
+    return problem
+
+
+def test_a_query_error_in_a_topic_file_keeps_its_caret_under_the_column(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    # The banner ran the query and caret lines into one paragraph, so the caret pointed at
+    # nothing.
+    client, _ = librarian
+    problem = break_a_topics_query(bench)
+    query_line, caret_line = problem.splitlines()[1:]
+    assert query_line == f"    {BROKEN_QUERY}"
+    assert caret_line.endswith("^") and caret_line.strip() == "^"
+    for path in ("/dashboard", "/topics/try"):
+        page = client.get(path).text
+        assert f'<pre class="file-problem">{escape(problem)}</pre>' in page, path
 
 
 @pytest.mark.integration

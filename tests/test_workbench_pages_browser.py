@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.test_web import EMAIL, Site
 from tests.test_web_browser import browser, check_page, signed_in_page
-from tests.test_workbench_pages import bench, site
+from tests.test_workbench_pages import bench, break_a_topics_query, site
 
 FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
 WIDTHS = (1280, 390)
@@ -131,5 +131,39 @@ def test_why_it_matched_wraps(browser: Browser, bench: Site, width: int) -> None
     assert page.locator("details.explanation[open]").count() == 3
     assert page.locator("details.explanation pre").first.is_visible()
     check(page, "try-why-it-matched")
+    assert watched.problems == []
+    context.close()
+
+
+# The caret's left edge and that of the character above it in the query line, and whether the
+# caret is on a line below it, measured on the banner's text as the browser lays it out.
+CARET_AND_ABOVE = """pre => {
+  const text = pre.firstChild, lines = text.data.split("\\n");
+  const row = lines.findIndex(line => /^ *\\^$/.test(line)), column = lines[row].indexOf("^");
+  const at = (r, c) => lines.slice(0, r).reduce((n, line) => n + line.length + 1, 0) + c;
+  const box = offset => {
+    const range = document.createRange();
+    range.setStart(text, offset);
+    range.setEnd(text, offset + 1);
+    return range.getBoundingClientRect();
+  };
+  const caret = box(at(row, column)), above = box(at(row - 1, column));
+  return [caret.left, above.left, caret.top > above.top];
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_topic_files_query_error_points_at_its_column(browser: Browser, bench: Site,
+                                                        width: int) -> None:
+    # The banner on every librarian page ran the query and its caret into one paragraph.
+    site = bench
+    break_a_topics_query(site)
+    context, watched = signed_in_page(browser, site, width)
+    page = watched.page
+    page.goto(f"{site.url}/dashboard")
+    banner = page.locator(".error-summary pre.file-problem")
+    caret, above, below = banner.evaluate(CARET_AND_ABOVE)
+    assert below and abs(caret - above) < 1, (caret, above)
+    check(page, "file-problem")
     assert watched.problems == []
     context.close()
