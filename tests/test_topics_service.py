@@ -246,6 +246,8 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
                         env=env)
     data = json.loads(out.output)
     assert data["matched"] == 2 and len(data["matches"]) == 1
+    out = runner.invoke(cli, ["topics", "try", "--query", "leader*", "--limit", "-1"], env=env)
+    assert out.exit_code == 2 and "-1" in out.output  # refused, not taken as "all but one"
     out = runner.invoke(cli, ["topics", "try", "leadership", "--since", "7d"], env=env)
     assert out.exit_code == 0, out.output
     assert "3 of 4 items" in out.output and "+ leader*" in out.output

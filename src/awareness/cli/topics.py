@@ -65,7 +65,7 @@ def _draft(text: str, spelling: str) -> Query:
 @click.option("--spelling", type=click.Choice(["none", "uk-us"]), default=None,
               help="Spelling option for --query (default none).")
 @click.option("--since", default="30d", show_default=True, help="How far back: 30d, 12h, 2w.")
-@click.option("--limit", type=int, default=50, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               help="Show at most this many matches (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
