@@ -3,6 +3,7 @@ wide as the terminal it is printed to."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -46,3 +47,12 @@ def test_a_table_is_as_wide_as_columns_says_when_it_is_printed(monkeypatch, caps
         monkeypatch.setenv("COLUMNS", str(columns))
         table(["title"], [["word " * 60]], empty="")
         assert max(map(len, capsys.readouterr().out.splitlines())) == columns
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_help_speaks_to_the_librarian_not_of_the_project(path, command):
+    # "(issue 12)" in an option's help pointed at the project's tracker, not at anything a
+    # librarian can read; the README and docs/ are where help points.
+    with click.Context(command, info_name=path) as ctx:
+        text = command.get_help(ctx)
+    assert not re.search(r"\bissues? \d", text), text

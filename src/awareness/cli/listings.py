@@ -263,7 +263,7 @@ def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
 @click.option("--note", default="",
               help="A note for the review log: librarians only, never sent.")
 @click.option("--reader-note", default=None,
-              help="A note for readers: shown under the item in digests (issue 12).")
+              help="A note for readers: shown under the item in digests.")
 @as_option
 @pass_state
 def review_approve(state: State, match_ids: tuple[int, ...], note: str,
