@@ -265,6 +265,9 @@ def test_the_cli_writes_each_format(make_context: Callable[..., Context], tmp_pa
     assert "<script" not in page and "http://" not in page.replace(
         "http://www.w3.org/2000/svg", "")  # nothing loaded from anywhere
     assert page.count('role="img"') == 6 and "@media print" in page
+    # Messages by what they are to the report's readers, not by the outbox's kinds.
+    assert "<td>Topic digests</td>" in page and "<td>digest</td>" not in page
+    assert "<td>Driver record reminders to the steering group</td>" in page
     out = runner.invoke(cli, ["report", "--period", "2026-Q9"], env=env)
     assert "not a period" in str(out.exception)  # main() prints it as one "error:" line
 
@@ -297,3 +300,14 @@ def test_a_chart_is_accessible_self_contained_and_the_same_each_time() -> None:
     assert not [f for f in sys.meta_path if type(f).__name__ == "PluginImportFixer"]
     with pytest.raises(ValueError):
         bar_chart('x" onload="alert(1)', "t", "d", rows)
+
+
+def test_every_kind_of_message_has_a_name_in_the_report() -> None:
+    from awareness.mail import account, outbox
+    from awareness.reports.render import KIND_NAMES
+    from awareness.service import driver_sites, file_alerts
+
+    kinds = {outbox.DIGEST, outbox.STEWARDSHIP, outbox.SOURCES_REPORT, outbox.BULLETIN,
+             outbox.BULLETIN_TEST, outbox.BULLETIN_REMINDER, *account.TEMPLATES,
+             driver_sites.DRIVER_CHANGED, file_alerts.FILE_PROBLEM}
+    assert set(KIND_NAMES) == kinds
