@@ -149,3 +149,27 @@ def test_the_sources_owner_is_told_once_a_day_about_an_unreadable_file(
     (subs / "topics" / "leadership.toml").write_bytes(good)
     clock.advance(days=1)
     assert file_alerts.alert_unreadable_files(ctx) == 0  # fixed: nothing more
+
+
+def test_check_blames_a_broken_file_and_not_the_files_that_name_what_it_holds(tmp_path: Path):
+    # leadership.toml's query cannot be read and sources.toml has a typo of its own: the
+    # bulletin naming leadership and the topic naming a source are not wrong because of it.
+    folder = tmp_path / "subscriptions"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "bulletins").mkdir()
+    (folder / "sources.toml").write_text(
+        '[[source]]\nid = "news"\nname = "News"\npublisher = "NHS England"\nkind = "feed"\n'
+        'url = "https://www.england.nhs.uk/feed/"\nkidn = "feed"\n', encoding="utf-8")
+    (folder / "topics" / "leadership.toml").write_text(
+        'name = "Leadership"\ndescription = "d"\nquery = "leader* OR (talent AND OR x)"\n',
+        encoding="utf-8")
+    (folder / "topics" / "digital.toml").write_text(
+        'name = "Digital"\ndescription = "d"\nquery = "digital"\nsources = ["news"]\n',
+        encoding="utf-8")
+    weekly = (ROOT / "subscriptions" / "bulletins" / "weekly.toml").read_text(encoding="utf-8")
+    (folder / "bulletins" / "weekly.toml").write_text(weekly, encoding="utf-8")
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    errors, _ = check_all(load_settings(environ=env, cwd=tmp_path))
+    blamed = sorted({Path(error.split(":", 1)[0]).name for error in errors})
+    assert blamed == ["leadership.toml", "sources.toml"], errors

@@ -28,26 +28,31 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     if not folder.is_dir():
         return [f"{folder}: subscriptions folder not found; set paths.subscriptions"], []
     sources = []
+    sources_read = False  # a broken file's error is its own: nothing is blamed on what it holds
     sources_path = folder / "sources.toml"
     try:
         sources = parse_sources(read_librarian_file(sources_path), str(sources_path))
+        sources_read = True
     except FileNotFoundError:
         errors.append(f"{sources_path}: missing; every deployment needs a sources list")
     except ConfigError as exc:
         errors.append(exc.located())
     topics: list[Topic] = []
+    unread: list[str] = []  # topics whose files have errors of their own, reported above
     for path in sorted((folder / "topics").glob("*.toml")):
         try:
             topic = parse_topic(read_librarian_file(path), str(path), path.stem)
         except ConfigError as exc:
             errors.append(exc.located())
+            unread.append(path.stem)
             continue
         topics.append(topic)
         warnings.extend(f"{path}: {w}" for w in lint_query(topic.query.text))
         errors.extend(f"{path}: {failure.message()}" for failure in run_examples(topic))
     if not topics:
         warnings.append(f"{folder / 'topics'}: no topics defined")
-    errors.extend(e.located() for e in check_source_refs(topics, sources))
+    if sources_read:
+        errors.extend(e.located() for e in check_source_refs(topics, sources))
     errors.extend(e.located() for e in check_topic_names(topics))
     bulletins: list[BulletinDef] = []
     for path in sorted((folder / "bulletins").glob("*.toml")):
@@ -55,7 +60,8 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
             bulletins.append(parse_bulletin(read_librarian_file(path), str(path), path.stem))
         except ConfigError as exc:
             errors.append(exc.located())
-    errors.extend(e.located() for e in check_bulletin_refs(bulletins, [t.slug for t in topics]))
+    errors.extend(e.located() for e in check_bulletin_refs(
+        bulletins, [t.slug for t in topics] + unread))
     members_path = folder / MEMBERS_FILE
     if members_path.is_file():
         try:
