@@ -22,7 +22,7 @@ from sqlalchemy import select
 from awareness.service import digests, subscribing
 from awareness.service.context import Context
 from awareness.service.outbox import relay
-from awareness.signup import Choice, Refused
+from awareness.signup import Choice, LimitReached
 from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
 from awareness.storage.models import (
@@ -370,11 +370,23 @@ def test_a_refused_request_waits_for_no_writer(make_context: Callable[..., Conte
         subscribing.request_signup(ctx, email=f"person{n}@trust.nhs.uk", client=flooding,
                                    choices=[Choice("leadership", "weekly")], bulletins=False)
     with writing(ctx.engine):  # held until both are answered; each would wait 30 s for it
-        with pytest.raises(Refused, match="Too many requests"):
+        with pytest.raises(LimitReached, match=r"from your network in the last hour\. Try again "
+                           r"in an hour"):
             subscribing.request_signup(ctx, email=NEW, client=flooding,
                                        choices=[Choice("leadership", "weekly")], bulletins=False)
-        with pytest.raises(Refused, match="Too many requests"):
+        with pytest.raises(LimitReached, match="from your network"):
             subscribing.request_link(ctx, email=EMAIL, client=flooding)
+
+
+def test_an_address_over_its_limit_is_told_to_try_tomorrow(make_context: Callable[..., Context]):
+    ctx = make_context()
+    for n in range(ctx.settings.signup.per_address_per_day):  # each from another client
+        subscribing.request_signup(ctx, email=NEW, client=f"192.0.2.{n}",
+                                   choices=[Choice("leadership", "weekly")], bulletins=False)
+    with pytest.raises(LimitReached, match=r"This address has asked too many times today\. "
+                       r"Try again tomorrow"):
+        subscribing.request_signup(ctx, email=NEW, client="198.51.100.1",
+                                   choices=[Choice("leadership", "weekly")], bulletins=False)
 
 
 def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,

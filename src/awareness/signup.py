@@ -55,6 +55,10 @@ class Refused(ValueError):
     """A request the person can fix: the message says how."""
 
 
+class LimitReached(Refused):
+    """A request refused because a limit was reached (429): the message says when to retry."""
+
+
 def checked_address(text: str, allowed_domains: Iterable[str]) -> str:
     """The address in lower case, when it is one and its domain is allowed, else Refused.
 
@@ -107,11 +111,17 @@ def pause_until(text: str, today: date) -> date | None:
     return day
 
 
-def over_limit(*, address_uses: int, client_uses: int, limits: Limits) -> bool:
-    """Would one more use of a public form pass a limit? (counts over the last day for the
-    address, the last hour for the client)"""
-    return (address_uses >= limits.per_address_per_day
-            or client_uses >= limits.per_client_per_hour)
+def limit_reached(*, address_uses: int, client_uses: int, limits: Limits) -> str | None:
+    """Would one more use of a public form pass a limit (counts over the last day for the
+    address, the last hour for the client)? The sentence that says which, and when the
+    visitor may try again; None when neither is reached."""
+    if address_uses >= limits.per_address_per_day:
+        return ("This address has asked too many times today. Try again tomorrow, or ask "
+                "the library.")
+    if client_uses >= limits.per_client_per_hour:
+        return ("Too many requests from your network in the last hour. Try again in an hour, "
+                "or ask the library.")
+    return None
 
 
 def _signature(key: str, purpose: str, message: str) -> str:

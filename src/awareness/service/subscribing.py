@@ -35,15 +35,15 @@ from awareness.service.context import Context
 from awareness.signup import (
     SIGNUP_LIFETIME,
     Choice,
+    LimitReached,
     Limits,
     PendingSignup,
-    Refused,
     address_bucket,
     checked_address,
     client_bucket,
     confirm_token,
     confirm_token_matches,
-    over_limit,
+    limit_reached,
     token_signup_id,
 )
 from awareness.storage import catalogue as stored_catalogue
@@ -243,11 +243,12 @@ def _limited(connection: Connection, ctx: Context, address: str, client: str,
     is at its limit."""
     key, settings = ctx.secret(), ctx.settings.signup
     by_address, by_client = address_bucket(key, address), client_bucket(key, client)
-    if over_limit(address_uses=signups.uses(connection, by_address, now - timedelta(days=1)),
-                  client_uses=signups.uses(connection, by_client, now - timedelta(hours=1)),
-                  limits=Limits(settings.per_address_per_day, settings.per_client_per_hour)):
-        raise Refused("Too many requests from here or for this address. "
-                      "Try again tomorrow, or ask the library.")
+    reached = limit_reached(
+        address_uses=signups.uses(connection, by_address, now - timedelta(days=1)),
+        client_uses=signups.uses(connection, by_client, now - timedelta(hours=1)),
+        limits=Limits(settings.per_address_per_day, settings.per_client_per_hour))
+    if reached:
+        raise LimitReached(reached)
     return by_address, by_client
 
 

@@ -25,7 +25,14 @@ from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
 from awareness.mail.compose import mask_address
 from awareness.service import subscribing
-from awareness.signup import FREQUENCIES, Choice, Refused, choices_from, pause_until
+from awareness.signup import (
+    FREQUENCIES,
+    Choice,
+    LimitReached,
+    Refused,
+    choices_from,
+    pause_until,
+)
 from awareness.web.guards import checked_form, ctx_of, form_route, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import new_session
@@ -128,7 +135,7 @@ async def subscribe_submit(request: Request) -> Response:
             request, email=email, ticked={str(t) for t in form.getlist("topic")},
             frequencies={slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in topics},
             bulletins=bulletins, error=str(refused),
-            status_code=429 if "Too many" in str(refused) else 400)
+            status_code=429 if isinstance(refused, LimitReached) else 400)
     return _page(request, "check_email.html", address=email.strip().lower(), purpose="signup")
 
 
@@ -171,7 +178,7 @@ async def link_submit(request: Request) -> Response:
             ctx_of(request), email=email, client=_client(request), nudge=_nudge(request)))
     except Refused as refused:
         return _page(request, "preferences_ask.html", email=email, error=str(refused),
-                     status_code=429 if "Too many" in str(refused) else 400)
+                     status_code=429 if isinstance(refused, LimitReached) else 400)
     return _page(request, "check_email.html", address=email.strip().lower(), purpose="link")
 
 
