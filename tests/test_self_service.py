@@ -163,6 +163,10 @@ def test_find_join_change_and_leave_with_no_librarian(staff_site: StaffSite, clo
         [confirmation] = site.deliver()
         assert confirmation["To"] == NEW and "List-Unsubscribe" not in confirmation
         assert "Leadership (daily)" in text_of(confirmation)
+        # True whether or not they subscribe already (the mail cannot know which they are
+        # without telling a stranger): ignoring it adds nothing; it never unsubscribes.
+        assert "ignore this message: nothing is added, and this request is forgotten" in (
+            text_of(confirmation))
         assert f"{site.url}/preferences" in links_in(confirmation, site.url)  # every mail
         confirm = the_link([confirmation], site, "/confirm/")
         for _ in range(3):  # a mail gateway, then the person
