@@ -559,3 +559,22 @@ def test_leaving_the_last_topic_says_no_digest_comes(staff_site: StaffSite):
         said = client.get(url).text
     assert "You have no topic now, so no digest comes" in said
     assert "Your other topics go on" not in said
+
+
+@pytest.mark.parametrize("bulletins", [True, False])
+def test_the_mails_say_whether_bulletins_were_chosen(staff_site: StaffSite, bulletins: bool):
+    site = staff_site
+    with site.client() as client:
+        sign_up(client, NEW, {"leadership": "weekly"}, bulletins=bulletins)
+        [confirmation] = site.deliver()
+        link = the_link([confirmation], site, "/confirm/")
+        page = client.get(link)
+        client.post(link, data={"csrf": csrf_of(page.text)})
+    [welcome] = site.deliver()
+    for mail in (confirmation, welcome):
+        parts = [part.get_payload(decode=True).decode() for part in mail.walk()
+                 if part.get_content_maintype() == "text"]
+        assert len(parts) == 2  # the plain text and the HTML
+        for text in parts:
+            assert "Leadership (weekly)" in text
+            assert ("The library's bulletins" in text) is bulletins

@@ -49,15 +49,15 @@ def account_message_id(kind: str, key: str, domain: str) -> str:
 def render_account_mail(env: jinja2.Environment, kind: str, *, sender: Sender, to: str,
                         library: str, choices: Sequence[ChosenTopic], message_id: str,
                         now: datetime, confirm_url: str = "", preferences_url: str = "",
-                        manage_url: str = "") -> Mail:
+                        manage_url: str = "", bulletins: bool = False) -> Mail:
     """One account mail to ``to`` as ``multipart/alternative``. Every one carries a way to
     the preference centre: ``preferences_url`` (the person's own), or for a confirmation,
     which goes to an address not yet known to be theirs, ``manage_url`` (the page that mails
-    that link)."""
+    that link). ``bulletins``: the library's bulletins are among what is asked for or sent."""
     name = TEMPLATES[kind]
     values = {"library": library, "address": to, "choices": list(choices),
               "confirm_url": confirm_url, "preferences_url": preferences_url,
-              "manage_url": manage_url}
+              "manage_url": manage_url, "bulletins": bulletins}
     return compose(
         sender=sender, to=to, message_id=message_id, date=now,
         subject=env.get_template(f"account/{name}.subject.txt").render(values).strip(),

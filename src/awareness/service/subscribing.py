@@ -86,7 +86,7 @@ def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulle
                               now=now, expires_at=now + SIGNUP_LIFETIME)
         url = f"{ctx.settings.base_url}/confirm/{confirmation_token(ctx, pending)}"
         outbox.queue(connection, _mail(ctx, CONFIRM, pending.id, address, choices, now,
-                                       confirm_url=url), now)
+                                       confirm_url=url, bulletins=bulletins), now)
     if nudge:
         nudge()
     return pending
@@ -269,12 +269,13 @@ def is_news(before: Subscriber | None, after: Subscriber) -> bool:
 def _welcome(ctx: Context, found: Subscriber, now: datetime) -> Queued:
     queued = _mail(ctx, WELCOME, found.id, found.email,
                    [Choice(slug, how) for slug, how in found.subscriptions], now,
-                   preferences_url=preferences_url(ctx, found))
+                   preferences_url=preferences_url(ctx, found), bulletins=found.bulletins)
     return Queued(queued.kind, queued.key, queued.mail, found.id)
 
 
 def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[Choice],
-          now: datetime, *, confirm_url: str = "", preferences_url: str = "") -> Queued:
+          now: datetime, *, confirm_url: str = "", preferences_url: str = "",
+          bulletins: bool = False) -> Queued:
     s = ctx.settings
     titles = {topic.slug: topic.name for topic in ctx.topics()}
     key = account_key(subject_id, secrets.token_hex(8))
@@ -284,6 +285,6 @@ def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[C
         choices=[ChosenTopic(titles.get(c.topic, c.topic), c.frequency) for c in choices],
         message_id=account_message_id(kind, key, s.mail.domain), now=now,
         confirm_url=confirm_url, preferences_url=preferences_url,
-        manage_url=f"{s.base_url}/preferences")
+        manage_url=f"{s.base_url}/preferences", bulletins=bulletins)
     return Queued(kind, key, mail, subject_id if kind != CONFIRM else None)
 
