@@ -296,6 +296,16 @@ def test_bad_addresses_are_refused_clearly_and_nothing_is_stored(
         assert session.scalars(select(Signup)).all() == []
 
 
+def test_the_address_hint_says_a_trusts_own_domain_counts(staff_site: StaffSite):
+    # "ending in @nhs.net or @nhs.uk" read as if name@trust.nhs.uk were refused.
+    with staff_site.client() as client:
+        page = client.get("/subscribe").text
+    [hint] = [p for p in parse(page).iter("p") if p.get("id") == "email-hint"]
+    assert "".join(hint.itertext()) == (
+        "An address ending in @nhs.net or @nhs.uk, or in a part of one such as "
+        "@yourtrust.nhs.uk.")
+
+
 def test_no_topic_or_only_unknown_topics_is_refused(staff_site: StaffSite):
     with staff_site.client() as client:
         page = client.get("/subscribe")
