@@ -264,6 +264,10 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
     out = runner.invoke(cli, ["topics", "rematch", "leadership", "--json"], env=env)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["new"] == 3
+    # Run again on the same topic: nothing is new, and what still matches is said as such,
+    # not as "3 updated" as though the topic had changed them.
+    again = runner.invoke(cli, ["topics", "rematch", "leadership"], env=env).output
+    assert "0 new (waiting for review), 3 still matching (scores and driver links " in again
     out = runner.invoke(cli, ["topics", "rematch", "nope"], env=env)
     assert out.exit_code == 2 and "no topic 'nope'" in out.output
 

@@ -125,7 +125,8 @@ def topics_rematch(state: State, topic: str, since: str, as_json: bool) -> None:
         emit_json(result.as_json())
         return
     click.echo(f"{result.topic} (version {result.version}): searched {result.searched} items; "
-               f"{result.new} new (waiting for review), {result.updated} updated, "
+               f"{result.new} new (waiting for review), {result.updated} still matching "
+               "(scores and driver links refreshed), "
                f"{result.withdrawn} withdrawn, {result.kept_sent} already sent (unchanged), "
                f"{result.kept_reviewed} reviewed and kept"
                + (f"; {result.over_budget} too long to match within the per-item budget, "
