@@ -71,9 +71,12 @@ def test_parse_since() -> None:
     assert parse_since("30d") == timedelta(days=30)
     assert parse_since("12h") == timedelta(hours=12)
     assert parse_since("2w") == timedelta(weeks=2)
-    for bad in ("", "30", "0d", "d", "3y", "-1d"):
+    for bad in ("", "30", "d", "3y", "-1d"):
         with pytest.raises(AwarenessError, match="expected a number and h, d or w"):
             parse_since(bad)
+    for nothing in ("0d", "00h"):  # well formed, but no period: said so, not "expected …"
+        with pytest.raises(AwarenessError, match="a period of nothing finds nothing"):
+            parse_since(nothing)
 
 
 def test_try_ranks_explains_and_counts_per_source(make_context: Callable[..., Context],

@@ -29,8 +29,11 @@ _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 def parse_since(text: str) -> timedelta:
     """``30d``, ``12h`` or ``2w`` as a timedelta; anything else is an AwarenessError."""
     found = _DURATION.fullmatch(text)
-    if not found or int(found[1]) == 0:
+    if not found:
         raise AwarenessError(f"--since {text!r}: expected a number and h, d or w (30d, 12h, 2w)")
+    if int(found[1]) == 0:
+        raise AwarenessError(f"--since {text!r}: a period of nothing finds nothing; give at "
+                             "least 1 (1d, 12h, 2w)")
     return timedelta(**{_UNITS[found[2]]: int(found[1])})
 
 
