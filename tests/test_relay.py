@@ -213,9 +213,16 @@ def test_digests_send_exits_non_zero_while_anything_is_unsent(make_context, smtp
 
     dry = CliRunner().invoke(cli, ["digests", "send", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines()[-1] == (
+        "dry run: 2 digests would be sent, 0 already done this period, 0 with nothing to send;"
+        " nothing was sent")
     result = CliRunner().invoke(cli, ["digests", "send"], env=env)
     assert result.exit_code == 1, result.output
     assert "queued 2, sent 1, retrying 1, failed 0" in result.output
+    # With nothing left to build, a dry run still says so rather than print nothing.
+    dry = CliRunner().invoke(cli, ["digests", "send", "--dry-run"], env=env)
+    assert dry.output.splitlines()[-1].startswith(
+        "dry run: 0 digests would be sent, 2 already done this period"), dry.output
     assert result.output.splitlines()[-1] == (
         "unsent digest: 1 unsent (1 to retry); "
         "1× SMTP server refused recipient: 452 4.2.2 Mailbox full")

@@ -136,7 +136,11 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
         for section in digest.sections:
             for entry in section.entries:
                 click.echo(f"  [{section.topic_slug}] {entry.title}")
-    if not dry_run:
+    if dry_run:
+        click.echo(f"dry run: {len(report.previews)} digests would be sent, "
+                   f"{report.already_queued} already done this period, "
+                   f"{report.nothing_to_send} with nothing to send; nothing was sent")
+    else:
         click.echo(f"queued {report.queued}, sent {report.sent}, retrying {report.retrying}, "
                    f"failed {report.failed}, already done this period {report.already_queued}, "
                    f"nothing to send {report.nothing_to_send}")
