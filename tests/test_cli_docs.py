@@ -4,13 +4,15 @@ wide as the terminal it is printed to."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import pytest
 
 from awareness.cli import cli
-from awareness.cli.base import table
+from awareness.cli.base import local_time, table
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -56,3 +58,11 @@ def test_help_speaks_to_the_librarian_not_of_the_project(path, command):
     with click.Context(command, info_name=path) as ctx:
         text = command.get_help(ctx)
     assert not re.search(r"\bissues? \d", text), text
+
+
+def test_times_in_tables_are_local_to_the_minute():
+    # `sources list` and `review history` printed 2026-12-07T13:05:09.123456+00:00.
+    london = ZoneInfo("Europe/London")
+    assert local_time("2026-12-07T13:05:09.123456+00:00", london) == "2026-12-07 13:05"
+    assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "2026-07-01 13:00"
+    assert local_time(None, london) == local_time("", london) == ""

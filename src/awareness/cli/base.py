@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
@@ -100,6 +101,15 @@ def cli(click_ctx: click.Context, config: str | None, debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format=TEXT_FORMAT)
     click_ctx.obj = State(config, debug)
 
+
+
+def local_time(moment: datetime | str | None, zone: tzinfo) -> str:
+    """A stored time (a datetime or its ISO text) as a person reads one, to the minute in the
+    deployment's time zone (``2026-12-07 13:05``); "" for none. ``--json`` keeps ISO 8601."""
+    if moment is None or moment == "":
+        return ""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M}"
 
 
 def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:

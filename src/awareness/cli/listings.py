@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
+from awareness.cli.base import (
+    State,
+    as_option,
+    cli,
+    emit_json,
+    local_time,
+    pass_state,
+    person,
+    table,
+)
 
 
 @cli.group()
@@ -28,7 +37,8 @@ def sources_list(state: State, as_json: bool) -> None:
         emit_json(rows)
         return
     table(["id", "publisher", "state", "last success", "errors", "last error", "items"],
-           [[r["id"], r["publisher"], r["state"], r["last_success_at"], r["error_count"],
+           [[r["id"], r["publisher"], r["state"],
+             local_time(r["last_success_at"], state.ctx.settings.timezone), r["error_count"],
              r["last_error"], r["items"]] for r in rows],
            empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)")
 
@@ -323,7 +333,9 @@ def review_history(state: State, match_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table(["when", "who", "what", "note"], [list(row.values()) for row in rows],
+    zone = state.ctx.settings.timezone
+    table(["when", "who", "what", "note"],
+          [[local_time(row["when"], zone), row["who"], row["what"], row["note"]] for row in rows],
           empty=f"match {match_id} has not been decided on")
 
 
