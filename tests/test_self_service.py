@@ -419,6 +419,8 @@ def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,
                                     "paused_until": "2026-12-24", "bulletins": "yes"})
         person = stored(site, EMAIL)
         assert person is not None and person.bulletins and person.paused(clock.now)
+        assert "<strong>Paused:</strong> no digests until 24 Dec 2026." in (
+            client.get(page_url).text)  # the page says so, not only the date in its field
         with reading(site.ctx.engine) as connection:
             assert subscribers.for_digests(connection, clock.now) == []
             later = clock.now.replace(month=12, day=24, hour=1)

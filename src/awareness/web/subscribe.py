@@ -231,7 +231,9 @@ async def _preferences(request: Request, token: str, found: Subscriber, *, error
         frequencies = {slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in titles}
         paused = str(form.get("paused_until", ""))[:20]
         bulletins = form.get("bulletins") == "yes"
+    paused_until = found.paused_until if found.paused(ctx.now()) else None  # as stored
     return _page(request, "preferences.html", status_code=status_code, token=token,
+                 paused_until=paused_until,
                  address=mask_address(found.email), active=found.active, entries=entries,
                  mine=mine, chosen=chosen, frequencies=frequencies, titles=titles,
                  paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
