@@ -940,3 +940,15 @@ def test_an_id_past_the_databases_integers_is_not_found(site: Site) -> None:
                                      headers={"origin": site.url})
                 assert answer.status_code in (400, 404), (url, answer.status_code)
     assert site.snapshot() == before
+
+
+@pytest.mark.parametrize(("status", "keys"), [
+    ("pending", ["j", "k", "a", "r", "x"]), ("approved", ["j", "k", "r", "x"]),
+    ("rejected", ["j", "k", "a", "x"])])
+def test_the_keyboard_hint_offers_only_keys_this_tab_answers(site: Site, status: str,
+                                                            keys: list[str]) -> None:
+    # "a approve" on the Approved tab, where no match has an Approve button, did nothing.
+    with signed_in(site) as (client, _):
+        page = client.get(f"/review?status={status}").text
+    [hint] = [p for p in parse(page).iter("p") if p.get("id") == "keyboard-help"]
+    assert [kbd.text for kbd in hint.iter("kbd")] == keys
