@@ -952,3 +952,20 @@ def test_the_keyboard_hint_offers_only_keys_this_tab_answers(site: Site, status:
         page = client.get(f"/review?status={status}").text
     [hint] = [p for p in parse(page).iter("p") if p.get("id") == "keyboard-help"]
     assert [kbd.text for kbd in hint.iter("kbd")] == keys
+
+
+@pytest.mark.integration
+def test_an_error_page_speaks_plainly_and_gives_the_librarys_address(
+        make_context: Callable[..., Context]) -> None:
+    with running_site(make_context, AWARENESS_LIBRARY_CONTACT_EMAIL="library@trust.nhs.uk"
+                      ) as site:
+        with site.client() as anonymous:
+            page = anonymous.get("/digest/1/not-a-signature")
+            assert page.status_code == 404
+            [heading] = [h.text for h in parse(page.text).iter("h1")]
+            assert heading == "Page not found"  # not HTTP's "Not Found"
+            assert 'write to <a href="mailto:library@trust.nhs.uk">' in page.text
+            assert anonymous.post("/topics").status_code == 405
+            assert "That cannot be done here" in anonymous.post("/topics").text
+        with signed_in(site) as (client, _):  # a librarian is not told to write to themselves
+            assert "mailto:library@trust.nhs.uk" not in client.get("/no-such-page").text

@@ -290,13 +290,20 @@ async def unsubscribe_now(request: Request) -> Response:
 
 # --- errors ---------------------------------------------------------------------------------
 
+# What each error is, in words a member of staff would use (HTTP's own phrases, such as
+# "Not Found" or "Method Not Allowed", are for machines); the status is on the page too.
+HEADINGS = {400: "That could not be done", 403: "Not allowed", 404: "Page not found",
+            405: "That cannot be done here", 413: "Too much to send", 429: "Too many requests",
+            500: "Something went wrong", 503: "The service is busy"}
+
+
 def error_page(request: Request, status: int, message: str,
                headers: dict[str, str] | None = None, *,
                session: Session | None = None) -> HTMLResponse:
     """The one error page: a status, a sentence, and the request id to quote; in the
     librarians' layout for a signed-in librarian (``session``), else in the public one."""
     response = render(request, "error.html", status_code=status, session=session, code=status,
-                      heading=HTTPStatus(status).phrase, message=message,
+                      heading=HEADINGS.get(status, HTTPStatus(status).phrase), message=message,
                       request_id=request.scope.get("state", {}).get("request_id", ""))
     response.headers.update(headers or {})
     return response

@@ -21,7 +21,7 @@ from awareness.web.guards import ctx_of
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https:; script-src 'none'; "
        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 NOT_FOUND = ("There is no such e-mail, or the link is incomplete. Open it again from the "
-             "e-mail, or write to the library.")
+             "e-mail.")  # the error page gives the library's address, when it has one
 _LONGEST = 200  # characters of a ref or signature worth looking at
 
 

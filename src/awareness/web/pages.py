@@ -97,6 +97,7 @@ def render(request: Request, template: str, *, status_code: int = 200,
     if session and session.name:  # a librarian: tell them what the service cannot read
         values.setdefault("file_problems", request.app.state.ctx.file_problems())
     values.setdefault("file_problems", [])
+    values.setdefault("contact", request.app.state.ctx.settings.library.contact_email)
     role = session.role if session and session.name else ""
     page = env.get_template(template).render(
         librarian=session.name if session else None,
