@@ -90,6 +90,16 @@ def test_erase_asks_first_and_only_about_someone_there(
     assert topics_of(make_context(), READER) is None
 
 
+def test_adding_an_address_outside_the_sign_up_domains_says_so(
+        awareness: Callable[..., Result]) -> None:
+    out = awareness("subscribers", "add", "locum@gmail.com", "--topic", "leadership")
+    assert out.exit_code == 0, out.output  # the librarian vouches for them
+    assert out.output.splitlines()[-1] == (
+        "note: gmail.com is not one of the domains staff may sign up with ([signup] "
+        "allowed_domains: nhs.net, nhs.uk)")
+    assert "note:" not in awareness("subscribers", "add", READER, "--topic", "leadership").output
+
+
 def test_set_replaces_topics_exactly(awareness: Callable[..., Result],
                                      make_context: Callable[..., Context]) -> None:
     awareness("subscribers", "add", READER, "--topic", "leadership", "--topic", "digital")

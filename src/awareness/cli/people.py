@@ -11,7 +11,7 @@ import click
 from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
 from awareness.roles import ROLES
 from awareness.roster import STATUSES, Entry
-from awareness.signup import FREQUENCIES, Choice
+from awareness.signup import FREQUENCIES, Choice, Refused, checked_address
 
 
 @cli.group()
@@ -33,6 +33,12 @@ def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], freq
     click.echo(f"subscribed {found.email} to {_topics(found.subscriptions)}; welcome mail queued"
                if welcomed else f"{found.email} already gets {_topics(found.subscriptions)}; "
                "nothing changed, no mail")
+    domains = state.ctx.settings.signup.allowed_domains
+    try:
+        checked_address(found.email, domains)
+    except Refused:  # a librarian may vouch for anyone; say so, in case it was a slip
+        click.echo(f"note: {found.email.rsplit('@', 1)[1]} is not one of the domains staff "
+                   f"may sign up with ([signup] allowed_domains: {', '.join(domains)})")
 
 
 @subscribers.command("set")
