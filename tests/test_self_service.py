@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 
@@ -27,6 +28,7 @@ from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
 from awareness.storage.models import (
     Feedback,
+    Item,
     OutboxMessage,
     RateEvent,
     Signup,
@@ -34,8 +36,8 @@ from awareness.storage.models import (
     Subscription,
 )
 from awareness.web.app import create_app
-from tests.conftest import Clock, Inbox, orm_session
-from tests.test_web import EMAIL, LiveServer, csrf_of, listening_socket, parse, seed
+from tests.conftest import Clock, Inbox, orm_session, orm_writing
+from tests.test_web import EMAIL, WHEN, LiveServer, csrf_of, listening_socket, parse, seed
 
 FIXTURE_TIERS = {"staff_site": "integration"}
 NEW = "new.person@trust.nhs.uk"
@@ -590,3 +592,20 @@ def test_the_mails_say_whether_bulletins_were_chosen(staff_site: StaffSite, bull
         for text in parts:
             assert "Leadership (weekly)" in text
             assert ("The library's bulletins" in text) is bulletins
+
+
+def test_the_catalogue_dates_an_item_as_its_digest_does(staff_site: StaffSite):
+    # When it was published; the day it was first seen only for an item its publisher left
+    # undated (the catalogue gave that day for every item, the digest the publication date).
+    with orm_writing(staff_site.ctx) as session:
+        approved = session.scalars(select(Item).where(Item.key == "a")).one()
+        approved.published_at = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
+    with staff_site.client() as client:
+        page = client.get("/topics").text
+    lines = ["".join(li.itertext()) for li in parse(page).iter("li")]
+    approved_lines = [line for line in lines if line.startswith("Already approved item")]
+    undated_lines = [line for line in lines if line.startswith("Digital item, no review")]
+    assert approved_lines and all(line.endswith("NHS England, 2 Dec 2025")
+                                  for line in approved_lines), approved_lines
+    assert undated_lines and all(line.endswith(f"NHS England, {WHEN.day} {WHEN:%b %Y}")
+                                 for line in undated_lines), undated_lines

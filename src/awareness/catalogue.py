@@ -20,12 +20,13 @@ LATEST = 5
 
 @dataclass(frozen=True)
 class LatestItem:
-    """An item that went to a topic's readers."""
+    """An item that went to a topic's readers, dated as its digest dates it: when it was
+    published, or (undated by its publisher) when it was first seen."""
 
     title: str
     link: str | None
     publisher: str
-    seen: datetime
+    dated: datetime
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,12 @@ def activity(connection: Connection, slugs: Sequence[str],
     found: dict[str, TopicActivity] = {}
     for slug in slugs:
         rows = connection.execute(
-            select(Item.title, Item.link, Source.publisher, Item.first_seen_at)
+            select(Item.title, Item.link, Source.publisher, Item.published_at,
+                   Item.first_seen_at)
             .join(Match, Match.item_id == Item.id).join(Source, Source.id == Item.source_id)
             .where(Match.topic_slug == slug, Match.status.in_(_TO_READERS))
             .order_by(Item.first_seen_at.desc(), Item.id.desc()).limit(LATEST)).all()
         found[slug] = TopicActivity(int(counts.get(slug, 0)), tuple(
-            LatestItem(title, link, publisher, seen) for title, link, publisher, seen in rows))
+            LatestItem(title, link, publisher, published or seen)
+            for title, link, publisher, published, seen in rows))
     return found
