@@ -103,6 +103,9 @@ def test_export_to_folder_and_file_then_import_is_unchanged(
     files = export_drivers(ctx, folder)
     assert len(files) == 10 and (folder / "state-of-care-2014-15.json").exists()
     (single,) = export_drivers(ctx, tmp_path / "all.json")
+    # A name that does not exist yet is a folder unless it ends in .json ("out" was a file).
+    assert len(export_drivers(ctx, tmp_path / "new" / "out")) == 10
+    assert (tmp_path / "new" / "out" / "state-of-care-2014-15.json").exists()
     assert sorted(import_paths(ctx, files).unchanged) == sorted(f.stem for f in files)
     assert len(import_paths(ctx, [single]).unchanged) == 10
 

@@ -248,11 +248,14 @@ def _update_of(old: DriverRecord, page: DriverRecord) -> DriverRecord:
 
 def export_drivers(ctx: Context, target: Path) -> list[Path]:
     """Write every record in the plain format: one file per record (``<slug>.json``) when
-    ``target`` is a folder, else one file holding them all. Returns the files written."""
+    ``target`` is a folder (made when it does not exist and its name does not end in
+    ``.json``), else one file holding them all. Returns the files written."""
     with reading(ctx.engine) as conn:
         records = [driver.record for driver in store.drivers_in_slug_order(conn)
                    if driver.status != "deleted"]
     try:
+        if not target.exists() and target.suffix.lower() != ".json":
+            target.mkdir(parents=True)
         if target.is_dir():
             written = []
             for record in records:
