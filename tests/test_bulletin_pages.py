@@ -235,6 +235,10 @@ def test_the_editor_changes_the_issue_one_form_at_a_time(site: Site) -> None:
 
         found = client.get(f"{EDIT}?find=wards").text
         assert "Virtual wards guidance" in found
+        # A pasted address that no item has is told so, not to try fewer words.
+        missing = client.get(EDIT, params={"find": "https://www.gov.uk/no-such-page"}).text
+        assert 'No stored item has the address "https://www.gov.uk/no-such-page"' in missing
+        assert "Try fewer words" not in missing
         other = add_item(site.ctx, "Workforce plan refreshed", status="pending")
         assert post("add", item=str(other), section="Leadership").status_code == 303
         assert post("add", item=str(other), section="No such section").status_code == 404
