@@ -264,6 +264,10 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
     out = runner.invoke(cli, ["topics", "try", "leadership", "--query", "leader*"], env=env)
     assert out.exit_code == 2
     assert 'give either a TOPIC or --query "...", not both' in out.output
+    out = runner.invoke(cli, ["topics", "try", "leadership", "--spelling", "uk-us"], env=env)
+    assert out.exit_code == 2  # not silently ignored: the topic has its own spelling option
+    assert "--spelling is for a --query draft; the topic leadership is tried with its own" in (
+        out.output)
     out = runner.invoke(cli, ["topics", "rematch", "leadership", "--json"], env=env)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["new"] == 3

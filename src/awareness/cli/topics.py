@@ -79,6 +79,10 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
         query, sources = _draft(draft, spelling or "none"), ()
     else:
         saved = state.ctx.topic(topic)
+        if spelling is not None and spelling != saved.query.spelling:
+            raise click.UsageError(
+                f"--spelling is for a --query draft; the topic {topic} is tried with its own "
+                f"({saved.query.spelling}): change it in its file, or try its text as a draft")
         query, sources = saved.query, saved.sources
     result = try_query(state.ctx, query, parse_since(since), sources=sources,
                        limit=limit or None)
