@@ -181,7 +181,10 @@ def test_adding_a_librarian_refuses_before_asking_for_a_password(
     for args, message in [
             (["x"], "librarian names are 2-100 letters"),
             (["rita"], "librarian 'rita' already exists"),
-            (["sam", "--email", "sam at nhs.net"], "give one plain address")]:
+            (["sam", "--email", "sam at nhs.net"],
+             "'sam at nhs.net' is not an e-mail address: it contains white space"),
+            (["sam", "--email", "sam.@nhs.net"],  # the one address check, as for staff
+             "'sam.@nhs.net' is not an e-mail address: the part before the '@' starts or ends")]:
         result = CliRunner().invoke(cli, ["librarians", "add", *args], env=env, input="")
         assert result.exit_code == 1 and message in str(result.exception), result.output
         assert "Password" not in result.output, args  # nobody was asked to type one

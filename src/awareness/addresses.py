@@ -1,7 +1,8 @@
 """The one check of an e-mail address that a person gives the service (pure).
 
-Staff subscribers (service/people.py) and steering-group members (drivers/members.py) are both
-checked here, so an address one of them accepts the other does not refuse. The check is a
+Staff subscribers (service/people.py), steering-group members (drivers/members.py) and
+librarians (service/librarians.py) are all checked here, so an address one of them accepts
+another does not refuse. The check is a
 plain ``local@host.tld`` shape in ASCII, narrower than RFC 5322 on purpose: no quoting,
 comments or address literals, no white space and none of ``<>"(),;:`` (quotes, brackets,
 separators), so an accepted address is one recipient and nothing more. An apostrophe is
