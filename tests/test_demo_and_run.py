@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -62,6 +63,14 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys, database_url)
     printed = capsys.readouterr().out
     assert "demo-librarian" in printed and "/topics" in printed and "/bulletins" in printed
     assert f"{settings.base_url}/preferences/" in printed  # the confirmed sign-up
+    # The line that points the command line at the demo gives the demo's own settings.
+    [line] = [line for line in printed.splitlines() if "awareness review list" in line]
+    given = dict(word.split("=", 1) for word in shlex.split(line)[:-3])
+    beside = load_settings(environ={**env, **given}, cwd=tmp_path)
+    assert (beside.database.url, beside.paths.subscriptions, beside.mail.outbox,
+            beside.fetch.allowed_hosts, beside.base_url) == (
+        settings.database.url, settings.paths.subscriptions, settings.mail.outbox,
+        settings.fetch.allowed_hosts, settings.base_url)
     outbox = [message_from_bytes(path.read_bytes(), policy=policy.default)
               for path in (tmp_path / "var" / "demo" / "outbox").glob("*.eml")]
     assert [(i.number, i.status) for i in issues] == [(2, "draft"), (1, "sent")]

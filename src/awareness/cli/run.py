@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+import shlex
 import shutil
 import threading
 from collections.abc import Callable
@@ -373,6 +374,23 @@ def seed_demo(ctx: Context) -> None:
           "items arrive; the next one waits in the editor)\n"
         + (f"  A member of staff who signed up and confirmed: {preferences}\n"
            if preferences else "")
-        + f"  Digests and confirmation mails are written to {outbox}\n",
+        + f"  Digests and confirmation mails are written to {outbox}\n"
+        + "  The command line on the demo's data, its mail and its feeds (another terminal):\n"
+        + f"    {demo_environment(ctx.settings)} .venv/bin/awareness review list\n",
         flush=True,
     )
+
+
+def demo_environment(demo: Settings) -> str:
+    """The settings, as environment variables for a shell, that point the command line at
+    the demo's database, files, outbox, feeds and pages (without them a command run beside
+    the demo reads and writes the real deployment's). A database URL the demo did not
+    choose (PostgreSQL, say) is left out: it is in the environment already, perhaps with a
+    password, which is not printed."""
+    names = {"AWARENESS_PATHS_SUBSCRIPTIONS": str(demo.paths.subscriptions),
+             "AWARENESS_MAIL_OUTBOX": str(demo.mail.outbox),
+             "AWARENESS_FETCH_ALLOWED_HOSTS": ",".join(demo.fetch.allowed_hosts),
+             "AWARENESS_WEB_BASE_URL": demo.base_url}
+    if demo.database.url.startswith("sqlite:"):
+        names = {"AWARENESS_DATABASE_URL": demo.database.url, **names}
+    return " ".join(f"{name}={shlex.quote(value)}" for name, value in names.items())
