@@ -38,7 +38,7 @@ def test_feedback_pages_in_a_browser(browser: Browser, staff_site: StaffSite, cl
     check_page(page, "feedback-useful")
     assert answers(site) == []
     page.get_by_label("Anything to add? (optional)").fill("Shared with the ward team.")
-    page.get_by_role("button", name="Send: Useful").click()
+    page.get_by_role("button", name="Send my answer: Useful").click()
     page.get_by_role("heading", name="Thank you").wait_for()
     check_page(page, "feedback-thanks")
     [(_, _, answer, comment, _)] = answers(site)
