@@ -373,6 +373,10 @@ def test_the_command_lines_show_says_when_a_sent_issue_went_and_cuts_titles_at_a
     bulletins.send_issue(ctx, "workforce", 1)
     shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
     assert shown.stdout.splitlines()[0] == "workforce issue 1: sent Wed 25 Nov 2026 14:00"
+    # The listing too says when the latest issue went, not the slot it was due in.
+    listed = CliRunner().invoke(cli, ["bulletins", "list"], env=env).stdout
+    [row] = [line for line in listed.splitlines() if "│ workforce " in line]
+    assert "sent 2026-11-25 14:00" in row and "2026-11-30" not in row
 
 
 # --- the archive ------------------------------------------------------------------------------

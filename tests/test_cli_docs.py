@@ -66,3 +66,12 @@ def test_times_in_tables_are_local_to_the_minute():
     assert local_time("2026-12-07T13:05:09.123456+00:00", london) == "2026-12-07 13:05"
     assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "2026-07-01 13:00"
     assert local_time(None, london) == local_time("", london) == ""
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_no_option_offers_an_empty_choice(path, command):
+    # `drivers list --due [|overdue|…]` offered "" as a value: leaving the option out is how
+    # to ask for no narrowing.
+    for param in command.params:
+        if isinstance(param.type, click.Choice):
+            assert "" not in param.type.choices, (path, param.name)

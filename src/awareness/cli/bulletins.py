@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from awareness.cli.base import State, bars, cli, emit_json, pass_state, table
+from awareness.cli.base import State, bars, cli, emit_json, local_time, pass_state, table
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -44,13 +44,16 @@ def bulletins_list(state: State, as_json: bool) -> None:
             "latest_issue": latest.number if latest else None,
             "status": latest.status if latest else None,
             "due_at": latest.due_at.isoformat() if latest else None,
+            "sent_at": latest.sent_at.isoformat() if latest and latest.sent_at else None,
             "sent_issues": sum(i.status == "sent" for i in found)})
     if as_json:
         emit_json(rows)
         return
-    table(["bulletin", "title", "sends", "latest", "status", "due", "sent"],
+    zone = state.ctx.settings.timezone
+    table(["bulletin", "title", "sends", "latest", "status", "due or sent", "issues sent"],
           [[r["slug"], r["title"], r["send"], r["latest_issue"] or "-", r["status"] or "-",
-            (r["due_at"] or "-")[:16], r["sent_issues"]] for r in rows],
+            f"sent {local_time(r['sent_at'], zone)}" if r["sent_at"]
+            else local_time(r["due_at"], zone) or "-", r["sent_issues"]] for r in rows],
           empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)")
 
 

@@ -79,20 +79,19 @@ def drivers_export(state: State, target: Path) -> None:
 @click.option("--tag", default="", help="Only records with this tag.")
 @click.option("--source", default="", help="Only records whose source contains this.")
 @click.option("--member", default="", help="Only records this member (initials) looks after.")
-@click.option("--due", default="", type=click.Choice(["", "overdue", "due-soon", "current",
-                                                      "no-date"]),
+@click.option("--due", type=click.Choice(["overdue", "due-soon", "current", "no-date"]),
               help="Only records with this review status.")
 @click.option("--search", default="", help="Only records containing every one of these words.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def drivers_list(state: State, tag: str, source: str, member: str, due: str, search: str,
-                 as_json: bool) -> None:
+def drivers_list(state: State, tag: str, source: str, member: str, due: str | None,
+                 search: str, as_json: bool) -> None:
     """Driver records and case studies, optionally narrowed."""
     from awareness.drivers.views import DriverFilter
     from awareness.service.driver_views import list_drivers
 
-    views = list_drivers(state.ctx, DriverFilter(tag=tag, source=source, member=member, due=due,
-                                                 search=search))
+    views = list_drivers(state.ctx, DriverFilter(tag=tag, source=source, member=member,
+                                                 due=due or "", search=search))
     if as_json:
         emit_json([v.as_json() for v in views])
         return
