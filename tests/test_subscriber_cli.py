@@ -80,7 +80,9 @@ def test_erase_asks_first_and_only_about_someone_there(
 
     nobody = erase("nobody@trust.nhs.uk", "y\n")
     assert nobody.exit_code == 1 and "Erase" not in nobody.output  # said before any question
-    assert "no subscriber" in str(nobody.exception)
+    assert str(nobody.exception) == (  # the address as typed: the librarian's own words
+        "no subscriber nobody@trust.nhs.uk: check the address (`awareness subscribers list` "
+        "shows every one)")
     awareness("subscribers", "add", READER, "--topic", "leadership")
     kept = erase(READER, "n\n")
     assert kept.exit_code == 1 and "Erase reader@trust.nhs.uk" in kept.output

@@ -11,7 +11,6 @@ from sqlalchemy import Connection
 from awareness.addresses import address_problem
 from awareness.digests.subscribers import Subscriber, SubscriberView, view_of
 from awareness.errors import AwarenessError, NotFound
-from awareness.mail.compose import mask_address
 from awareness.mail.outbox import DIGEST
 from awareness.service.context import Context
 from awareness.storage import clicks, feedback, outbox, subscribers
@@ -111,8 +110,9 @@ def subscriber(ctx: Context, email: str) -> Subscriber:
 
 def _subscriber(connection: Connection, email: str) -> Subscriber:
     found = subscribers.by_email(connection, email)
-    if found is None:
-        raise NotFound(f"no subscriber {mask_address(email)}")
+    if found is None:  # said to the librarian who typed it, as roster's lookups say it
+        raise NotFound(f"no subscriber {email.strip().lower()}: check the address "
+                       "(`awareness subscribers list` shows every one)")
     return found
 
 
