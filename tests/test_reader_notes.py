@@ -63,7 +63,7 @@ def test_changing_the_reader_note_of_an_approved_match_is_logged(make_context):
     match_id = add_match(ctx, "Leadership framework published", status="pending")
     review.decide(ctx, match_id, "approved", librarian="alice", note="first look")
     review.decide(ctx, match_id, "approved", librarian="alice")  # nothing new: a no-op
-    view = review.decide(ctx, match_id, "approved", librarian="bob", reader_note=FOR_READERS)
+    view = review.decide(ctx, match_id, "approved", librarian="bob", reader_note=FOR_READERS).view
     assert view.reader_note == FOR_READERS
     review.decide(ctx, match_id, "approved", librarian="bob", reader_note=FOR_READERS)  # same
     review.decide(ctx, match_id, "approved", librarian="carol", note="asked the board")

@@ -254,15 +254,14 @@ def review_list(state: State, topic: str | None, as_json: bool) -> None:
 
 def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
             by: str | None, reader_note: str | None = None) -> None:
-    from awareness.service.review import decide, match_with_log
+    from awareness.service.review import decide
 
     who = person(by)
     for match_id in match_ids:
-        _, before = match_with_log(state.ctx, match_id)
-        view = decide(state.ctx, match_id, decision, librarian=who, note=note,
+        done = decide(state.ctx, match_id, decision, librarian=who, note=note,
                       reader_note=reader_note)
-        _, after = match_with_log(state.ctx, match_id)
-        if len(after) > len(before):
+        view = done.view
+        if done.recorded:
             click.echo(f"{decision} match {view.id}: {view.title}")
         else:  # the same decision again, with nothing new for the log or the readers
             click.echo(f"match {view.id} was already {decision}; nothing changed: {view.title}")

@@ -11,6 +11,7 @@ A decision carries two notes that must not be confused (issue 12): the *review-l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -94,8 +95,17 @@ def match_with_log(ctx: Context, match_id: int) -> tuple[MatchView, list[ReviewE
     return view, log
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A match after a decision, and whether the decision recorded anything: the same
+    decision again, with nothing new for the log or the readers, records nothing."""
+
+    view: MatchView
+    recorded: bool
+
+
 def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: str = "",
-           reader_note: str | None = None) -> MatchView:
+           reader_note: str | None = None) -> Decided:
     """Approve or reject a match, with a note for the review log (``note``, never sent) and
     a note for readers (``reader_note``, shown in digests; None leaves it as it is).
 
@@ -109,13 +119,13 @@ def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: 
                              f"shorten it to {READER_NOTE_LIMIT} or fewer")
     reader_note = None if reader_note is None else reader_note.strip()
     with writing(ctx.engine) as conn:
-        _with_siblings(conn, match_id, decision, librarian=librarian, note=note,
-                       reader_note=reader_note, now=ctx.now())
+        recorded = _with_siblings(conn, match_id, decision, librarian=librarian, note=note,
+                                  reader_note=reader_note, now=ctx.now())
     with reading(ctx.engine) as conn:
         view = matches.match_view(conn, match_id)
     if view is None:  # deleted since the decision (awareness items delete)
         raise NotFound(f"no match {match_id}")
-    return view
+    return Decided(view, recorded)
 
 
 def decide_many(ctx: Context, match_ids: list[int], decision: str, *,
@@ -179,25 +189,29 @@ def _refuse_if_sent(conn: Connection, match_id: int) -> None:
 
 
 def _with_siblings(conn: Connection, match_id: int, decision: str, *, librarian: str,
-                   note: str, reader_note: str | None, now: datetime) -> None:
-    """Decide the match, then its unsent siblings that had the same status."""
+                   note: str, reader_note: str | None, now: datetime) -> bool:
+    """Decide the match, then its unsent siblings that had the same status; whether the
+    match itself had anything recorded."""
     status = matches.match_status(conn, match_id)
     followers = (review_queue.unsent_siblings(conn, match_id, status)
                  if status in REVIEWED_STATUSES and status != decision else [])
-    for one in (match_id, *followers):
+    recorded = _record(conn, match_id, decision, librarian=librarian, note=note,
+                       reader_note=reader_note, now=now)
+    for one in followers:
         _record(conn, one, decision, librarian=librarian, note=note,
                 reader_note=reader_note, now=now)
+    return recorded
 
 
 def _record(conn: Connection, match_id: int, decision: str, *, librarian: str, note: str,
-            reader_note: str | None, now: datetime) -> None:
+            reader_note: str | None, now: datetime) -> bool:
     status = matches.match_status(conn, match_id)
     if status is None:
         raise NotFound(f"no match {match_id}; `awareness review list` shows pending matches")
     if reader_note is not None and reader_note == matches.reader_note(conn, match_id):
         reader_note = None  # unchanged
     if status == decision and reader_note is None and not note:
-        return
+        return False
     if status not in REVIEWED_STATUSES:
         raise AwarenessError(f"match {match_id} needs no review (its topic has review = none)")
     _refuse_if_sent(conn, match_id)
@@ -206,3 +220,4 @@ def _record(conn: Connection, match_id: int, decision: str, *, librarian: str, n
         matches.set_reader_note(conn, match_id, reader_note)
     reviews.add_review(conn, match_id, librarian=librarian, decision=decision, note=note,
                        decided_at=now)
+    return True

@@ -133,11 +133,13 @@ async def _decide(request: Request, session: Session, decision: str) -> Response
     # Two notes (issue 12): the review log's stays here; only the one for readers is mailed.
     note = str(form.get("note", ""))[:NOTE_LIMIT].strip()
     reader_note = form.get("reader_note")
-    match = await run_in_threadpool(
+    done = await run_in_threadpool(
         review.decide, ctx_of(request), request.path_params["match_id"], decision,
         librarian=str(session.name), note=note,
         reader_note=None if reader_note is None else str(reader_note)[:READER_NOTE_LIMIT].strip())
-    return _done(request, form, f"{decision.capitalize()}: {_title(match.title)}")
+    title = _title(done.view.title)
+    return _done(request, form, f"{decision.capitalize()}: {title}" if done.recorded
+                 else f"Already {decision}; nothing changed: {title}")
 
 
 @librarian_only
