@@ -10,6 +10,8 @@ rest waiting. The restart is a relay pass once the dead process's claim has run 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from awareness.service import bulletins, outbox, people
 from awareness.service.outbox import LEASE
@@ -92,17 +94,23 @@ def test_a_send_killed_half_way_then_rerun_gives_each_reader_one_copy(
     assert len(inbox.messages) == len(READERS)
 
 
-def test_a_send_that_died_after_queueing_queues_nothing_again(make_context, subscriptions):
-    """Killed after the copies were queued but before the issue was marked sent: the rerun
-    finds every copy in the outbox and adds none."""
+def approved_issue(make_context: Any, subscriptions: Any, send_day: str) -> Any:
+    """A context whose bulletin's issue 1 is approved, with an item, for the five readers."""
     write_bulletin(subscriptions, text=(
-        'title = "Workforce bulletin"\nsend_day = "monday"\ntopics = ["leadership"]\n'))
+        f'title = "Workforce bulletin"\nsend_day = "{send_day}"\ntopics = ["leadership"]\n'))
     ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions))
     for address in READERS:
         people.add_subscriber(ctx, address, ["leadership"], "weekly", bulletins=True)
     add_item(ctx, "Leadership framework for NHS boards")
     bulletins.draft(ctx, "workforce")
     bulletins.approve(ctx, "workforce", 1, by="alice")
+    return ctx
+
+
+def test_a_send_that_died_after_queueing_queues_nothing_again(make_context, subscriptions):
+    """Killed after the copies were queued but before the issue was marked sent: the rerun
+    finds every copy in the outbox and adds none."""
+    ctx = approved_issue(make_context, subscriptions, "monday")
     assert bulletins.send_issue(ctx, "workforce", 1) == len(READERS)
     with orm_writing(ctx) as session:  # as if the process died before marking it sent
         session.execute(update(BulletinIssue).values(status="approved", sent_at=None))
@@ -114,3 +122,68 @@ def test_a_send_that_died_after_queueing_queues_nothing_again(make_context, subs
         rows = session.scalars(select(OutboxMessage.recipient)
                                .where(OutboxMessage.kind == "bulletin")).all()
     assert sorted(rows) == READERS
+
+
+def test_a_send_that_died_part_way_and_resumed_next_day_dates_every_copy_alike(
+        make_context, subscriptions, clock, monkeypatch):
+    """The process dies after the first copies are queued, before the rest; it is run again
+    after midnight. Every copy, and the issue's page, give the day sending began; while it is
+    unfinished the approval cannot be taken back (some readers have the issue already)."""
+    ctx = approved_issue(make_context, subscriptions, "monday")
+    clock.now = datetime(2026, 11, 23, 23, 50, tzinfo=UTC)  # Monday, 23:50 in London
+    began = clock.now
+
+    queue, calls = bulletins.outbox.queue, []
+
+    def dies_on_the_third(connection: Any, message: Any, now: datetime) -> bool:
+        calls.append(message.key)
+        if len(calls) == 3:
+            raise SystemExit("the process died")
+        return queue(connection, message, now)
+
+    monkeypatch.setattr(bulletins, "BATCH", 2)
+    monkeypatch.setattr(bulletins.outbox, "queue", dies_on_the_third)
+    with pytest.raises(SystemExit):
+        bulletins.send_issue(ctx, "workforce", 1)
+    monkeypatch.setattr(bulletins.outbox, "queue", queue)
+    with orm_session(ctx) as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.kind == "bulletin")) == 2
+    with pytest.raises(bulletins.NotEditable, match="begun to go out"):
+        bulletins.reopen(ctx, "workforce", 1, by="alice")
+
+    clock.now = datetime(2026, 11, 24, 0, 20, tzinfo=UTC)  # Tuesday: the rerun
+    assert bulletins.send_issue(ctx, "workforce", 1) == len(READERS) - 2
+    found = bulletins.issue(ctx, "workforce", 1)
+    assert found.status == "sent" and found.sent_at == began
+    with orm_session(ctx) as session:
+        copies = session.scalars(select(OutboxMessage.message)
+                                 .where(OutboxMessage.kind == "bulletin")).all()
+    assert len(copies) == len(READERS)
+    for raw in copies:
+        assert raw is not None
+        text = email.message_from_bytes(raw, policy=email.policy.default)
+        body = text.get_body(("plain",))
+        assert body is not None and "23 November 2026" in body.get_content()
+
+
+def test_the_scheduled_pass_finishes_a_send_begun_early(make_context, subscriptions, clock,
+                                                        monkeypatch):
+    """Sent by hand days before its slot and cut short: the next pass finishes it."""
+    ctx = approved_issue(make_context, subscriptions, "friday")
+    found = bulletins.issue(ctx, "workforce", 1)
+    assert clock.now < found.due_at
+
+    queue = bulletins.outbox.queue
+
+    def dies(connection: Any, message: Any, now: datetime) -> bool:
+        raise SystemExit("the process died")
+
+    monkeypatch.setattr(bulletins.outbox, "queue", dies)
+    with pytest.raises(SystemExit):
+        bulletins.send_issue(ctx, "workforce", 1)
+    monkeypatch.setattr(bulletins.outbox, "queue", queue)
+    clock.advance(minutes=15)
+    assert clock.now < found.due_at
+    report = bulletins.tick(ctx)
+    assert report.sent == ["workforce #1"] and report.queued == len(READERS)

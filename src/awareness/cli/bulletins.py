@@ -52,7 +52,7 @@ def bulletins_list(state: State, as_json: bool) -> None:
     zone = state.ctx.settings.timezone
     table(["bulletin", "title", "sends", "latest", "status", "due or sent", "issues sent"],
           [[r["slug"], r["title"], r["send"], r["latest_issue"] or "-", r["status"] or "-",
-            f"sent {local_time(r['sent_at'], zone)}" if r["sent_at"]
+            f"sent {local_time(r['sent_at'], zone)}" if r["status"] == "sent"
             else local_time(r["due_at"], zone) or "-", r["sent_issues"]] for r in rows],
           empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)")
 

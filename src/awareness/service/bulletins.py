@@ -294,6 +294,9 @@ def reopen(ctx: Context, slug: str, number: int, *, by: str) -> None:
     _, found = _editable(ctx, slug, number, by)
     if found.status != "approved":
         raise NotEditable(f"issue {number} is {found.status}, not approved")
+    if found.sent_at is not None:
+        raise NotEditable(f"issue {number} has begun to go out; `awareness bulletins send "
+                          f"{slug} {number}` finishes sending it")
     with writing(ctx.engine) as connection:
         store.change_issue(connection, found.id, status="draft", approved_by=None,
                            approved_at=None)
@@ -396,9 +399,13 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
     if found.status != "approved":
         raise NotEditable(f"issue {number} is not approved; approve it first")
     now = ctx.now()
-    # Each copy is the issue as sent: dated today, as its page and the feed will be, even
-    # when it goes ahead of its slot.
-    found = replace(found, sent_at=now)
+    # Each copy is the issue as sent: dated the day sending began, as its page and the feed
+    # will be, even when it goes ahead of its slot. That moment is kept before any copy is
+    # queued, so a send that dies part-way and is resumed another day dates the rest alike.
+    if found.sent_at is None:
+        with writing(ctx.engine) as connection:
+            store.change_issue(connection, found.id, sent_at=now)
+        found = replace(found, sent_at=now)
     base = ctx.settings.base_url
     copies: list[tuple[str, str, BulletinLinks, int | None]] = []
     web = _public_url(ctx, bulletin, found)
@@ -432,7 +439,7 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
         with writing(ctx.engine) as connection:
             queued += sum(outbox.queue(connection, message, now) for message in ready)
     with writing(ctx.engine) as connection:
-        store.change_issue(connection, found.id, status="sent", sent_at=now)
+        store.change_issue(connection, found.id, status="sent")
     log.info("bulletin %s: issue %s sent to the outbox (%s cop%s)", slug, number, queued,
              "y" if queued == 1 else "ies")
     return queued
@@ -461,7 +468,7 @@ def _tick_one(ctx: Context, bulletin: BulletinDef, report: TickReport) -> None:
         report.drafted.append(f"{bulletin.slug} #{found.number}")
     if now >= reminder_time(found.due_at, ctx.settings.timezone) and found.status == "draft":
         report.reminded += _remind(ctx, bulletin, found)
-    if now < found.due_at:
+    if now < found.due_at and found.sent_at is None:  # (a send begun early is finished)
         return
     if found.status == "draft" and bulletin.if_unapproved == "send" and found.shown:
         found = _approve(ctx, found, "schedule (nobody approved it by its time)")
