@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +74,43 @@ def test_generated_secret_key_is_stable_and_private(tmp_path):
     assert len(key) >= 40
     assert settings.secret_key() == key
     assert (tmp_path / "var" / "secret-key").stat().st_mode & 0o077 == 0
+
+
+def test_a_short_signing_key_is_refused_without_being_repeated():
+    weak = "change-me-in-production"  # a placeholder a deployment may forget to replace
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={"AWARENESS_WEB_SECRET_KEY": weak})
+    message = str(refused.value)
+    assert message.startswith("AWARENESS_WEB_SECRET_KEY: too short") and "at least 32" in message
+    assert weak not in message and "\n" not in message
+    assert load_settings(environ={"AWARENESS_WEB_SECRET_KEY": "k" * 32}).secret_key() == "k" * 32
+
+
+def _generated_key(folder: str, start: Any, keys: Any) -> None:
+    settings = load_settings(environ={}, cwd=Path(folder))
+    start.wait()
+    keys.put(settings.secret_key())
+
+
+@pytest.mark.integration
+def test_processes_starting_at_once_on_one_data_folder_share_one_key(tmp_path):
+    """Web processes of one deployment sharing a data folder (docker-compose.yml) start
+    together: each must end with the same key, or a session or a mailed link signed by one
+    is refused by the next; and nothing but the key is left in the folder. (The window in
+    which two processes both find no key is narrow: a run catches a lost race only now and
+    then.)"""
+    context = multiprocessing.get_context("spawn")
+    start, keys = context.Barrier(6), context.Queue()
+    workers = [context.Process(target=_generated_key, args=(str(tmp_path), start, keys))
+               for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0] * 6
+    found = {keys.get(timeout=5) for _ in workers}
+    assert len(found) == 1 and len(found.pop()) >= 40
+    assert [p.name for p in (tmp_path / "var").iterdir()] == ["secret-key"]
 
 
 def test_missing_config_file_is_an_error(tmp_path):

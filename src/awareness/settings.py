@@ -13,6 +13,7 @@ Every setting is documented in README.md; tests/test_settings.py fails if one is
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import secrets
@@ -98,6 +99,21 @@ def _base_url(value: Any) -> str:
     if url and not url.startswith(("https://", "http://")):
         raise ValueError(f"expected an http(s):// address (or empty), got {url!r}")
     return url
+
+
+MIN_SECRET_KEY = 32
+
+
+def _secret_key(value: Any) -> str:
+    """A signing key long enough not to be guessed, or empty (one is generated). Its value is
+    never repeated in an error."""
+    key = str(value)
+    if key and len(key) < MIN_SECRET_KEY:
+        raise ValueError(
+            f"too short to sign sessions and links safely ({len(key)} characters, at least "
+            f"{MIN_SECRET_KEY}): use `python3 -c 'import secrets; print(secrets.token_urlsafe"
+            "(48))'`, or leave it empty to have one generated in the data folder")
+    return key
 
 
 def _float(value: str) -> float:
@@ -243,9 +259,10 @@ class WebSettings:
         "Public URL of the web app, used in e-mail links (https in production). "
         "Empty: `http://<host>:<port>` from the two settings above.")
     secret_key: str = setting(
-        "", _str,
-        "Key that signs sessions and tokens. Environment only; when empty the service "
-        "generates one in the data folder.", secret=True)
+        "", _secret_key,
+        "Key that signs sessions and tokens, at least 32 characters. Environment only; when "
+        "empty the service generates one in the data folder (processes that share that "
+        "folder share the key).", secret=True)
     metrics_token: str = setting(
         "", _str,
         "Bearer token that `/metrics` asks for. Environment only; when empty `/metrics` is "
@@ -475,11 +492,19 @@ class Settings:
         if key_file.exists():
             return key_file.read_text().strip()
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
-        return key
+        # Written whole under a name of its own, then linked into place: processes starting
+        # at once on one data folder all end up with the first one's key, never a half-written
+        # file (a link fails where the name exists).
+        draft = key_file.with_name(f".secret-key-{os.getpid()}-{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):  # another process's came first
+                os.link(draft, key_file)
+        finally:
+            draft.unlink()
+        return key_file.read_text().strip()
 
 
 def _by_name() -> dict[str, Setting]:
