@@ -1,8 +1,9 @@
-"""Commands that run the pipeline: init, check, poll, digests, run."""
+"""Commands that run the pipeline: init, backup, check, poll, digests, run."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -31,6 +32,25 @@ def init(state: State) -> None:
     else:
         verb = "upgraded" if before else "created"
         click.echo(f"database {verb}: schema {before or '-'} → {after}")
+
+
+@cli.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@pass_state
+def backup(state: State, destination: Path) -> None:
+    """Copy the database to DESTINATION (a new file, or a folder to name the copy in) while
+    the service runs, checked, with the generated signing key beside it. SQLite only: on
+    PostgreSQL it says how to use pg_dump."""
+    from awareness.service.backup import backup as take
+
+    made = take(state.ctx, destination)
+    click.echo(f"backup written: {made.database} ({made.size / 2**20:.1f} MiB; SQLite's "
+               "integrity check: ok)")
+    if made.key is not None:
+        click.echo(f"signing key copied beside it: {made.key} (restore the two together: "
+                   "links in mail already sent need the key)")
+    else:
+        click.echo("the signing key is AWARENESS_WEB_SECRET_KEY's: keep it with your backups")
 
 
 @cli.command()
