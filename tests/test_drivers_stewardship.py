@@ -226,7 +226,8 @@ def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) ->
     ctx = make_context()
     existing = add_record(ctx, "state-of-care-2026-27", "FG", None)
     match_id = add_link(ctx, existing, "State of Care 2026/27", "",
-                        link="https://www.cqc.org.uk/soc.pdf", summary="The annual report.")
+                        link="https://www.cqc.org.uk/soc.pdf",
+                        summary="The annual report. It finds that care…")
     slug = draft_from_match(ctx, match_id, changed_by="alice")
     assert slug == "state-of-care-2026-27-2"
     with orm_session(ctx) as session:
@@ -243,3 +244,12 @@ def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) ->
         assert (version.action, version.changed_by) == ("draft", "alice")
     with pytest.raises(NotFound):
         draft_from_match(ctx, 9999, changed_by="alice")
+    # A summary cut off before its first sentence ended: none of it, and where the text is.
+    match_id = add_link(ctx, existing, "Penicillin allergy alert", "",
+                        link="https://www.england.nhs.uk/2025/11/alert/",
+                        summary="A National Patient Safety Alert has been issued about…")
+    slug = draft_from_match(ctx, match_id, changed_by="alice")
+    with orm_session(ctx) as session:
+        row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
+        assert row is not None and (row.summary, "summary" in row.fields) == ("", False)
+        assert row.fields["notes"].endswith("Full text: https://www.england.nhs.uk/2025/11/alert/")
