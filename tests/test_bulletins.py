@@ -7,7 +7,9 @@ a real SMTP server on loopback; what readers get is checked on the bytes the ser
 
 from __future__ import annotations
 
+import re
 import shutil
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
@@ -201,16 +203,19 @@ PCN_GUIDE = "https://www.england.nhs.uk/long-read/primary-care-network-leadershi
 
 
 def rendered_issue(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
+                   library: Library | None = None, links: BulletinLinks | None = None,
                    ) -> tuple[str, str]:
-    """(the text part, the HTML part) of ``issue`` as a distribution list's copy."""
+    """(the text part, the HTML part) of ``issue``: a distribution list's copy unless
+    ``links`` gives a subscriber's."""
     bulletin = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "workforce")
     mail = render_issue(
         issue, bulletin, sections_of(issue, bulletin.sections),
         env=make_environment(FileSystemLoader(ROOT / "templates")),
         identity=MailIdentity("library@trust.nhs.uk", "Library", "<bulletins.trust.nhs.uk>",
                               "trust.nhs.uk", "https://library.example.nhs.uk"),
-        library=Library(), to_addr="workforce.directorate@trust.nhs.uk",
-        message_id="<bulletin.1@trust.nhs.uk>", now=now, tz=LONDON, links=BulletinLinks())
+        library=library or Library(), to_addr="workforce.directorate@trust.nhs.uk",
+        message_id="<bulletin.1@trust.nhs.uk>", now=now, tz=LONDON,
+        links=links or BulletinLinks())
     message = message_from_bytes(mail.data, policy=policy.default)
     return (message.get_body(("plain",)).get_content().replace("\r\n", "\n"),
             message.get_body(("html",)).get_content())
@@ -243,12 +248,53 @@ def test_the_text_part_keeps_paragraphs_and_never_splits_a_link():
     # Each link whole on a line of its own; nothing cut at a hyphen.
     assert lines.count(WORKFORCE_PLAN) == 2
     assert sum(PCN_GUIDE in line for line in lines) == 2  # the entry's link, and in its note
-    assert not [line for line in lines if line.endswith("-") and line != "--"]
+    assert not [line for line in lines if line.endswith("-") and line.strip("-")]  # but the rule
     # The introduction's two paragraphs, a blank line between them.
     first = text.index("This week the long-term")
     second = text.index("Second, the library's own news")
     assert text[first:second].endswith(f"{WORKFORCE_PLAN}\n\n")
     assert all(len(line) <= 72 for line in lines if "https://" not in line)
+
+
+def test_a_bulletin_ends_with_the_digests_footer():
+    """Both mails write their footer from one macro (templates/mail/footer.*), so one cannot
+    drift from the other: the same rule, order, wording and styles, differing only in their
+    own links, what "Tell us more" is about, and the reason the digest gives."""
+    from tests import test_digest_render as digest
+
+    base = "https://library.example.nhs.uk"
+    links = BulletinLinks(f"{base}/bulletins/workforce/2", f"{base}/preferences/t",
+                          f"{base}/bulletins/stop/t", f"{base}/feedback/t")
+    text, html = rendered_issue(an_issue(), library=digest.LIBRARY, links=links)
+    digest_text, digest_html = digest.parts(digest.render(
+        make_environment(FileSystemLoader(ROOT / "templates")),
+        tell_us_more_url=f"{base}/feedback/d"))
+    contact = ("Questions, or need the full text of something? Write to "
+               + digest.LIBRARY.contact_email)
+    assert text.split("-" * 40 + "\n")[1].splitlines() == [
+        f"Read this issue on the web: {links.web}",
+        f"Manage your subscription: {links.preferences}",
+        f"Tell us more about this bulletin: {links.tell_us_more}",
+        f"Stop receiving bulletins: {links.unsubscribe}", contact, digest.LIBRARY.name]
+    assert digest_text.split("-" * 40 + "\n")[1].splitlines()[-4:] == [
+        f"Tell us more about these updates: {base}/feedback/d",
+        f"Unsubscribe: {digest.UNSUBSCRIBE}", contact, digest.LIBRARY.name]
+
+    def footer(html: str) -> ET.Element:
+        return [td for td in digest.html_tree(html).iter("td")
+                if digest.LIBRARY.name in digest.text_of(td) and td.find(".//td") is None][-1]
+
+    def styles(html: str) -> list[tuple[str, str]]:
+        """Each element of the footer with its style, written one way (css-inline writes
+        the bulletin's with spaces), leaving out the digest's reason."""
+        return [(el.tag, re.sub(r"\s|;$", "", el.get("style", ""))) for el in footer(html).iter()
+                if not digest.text_of(el).startswith("You receive")]
+
+    assert styles(html) == styles(digest_html)
+    # A distribution list's copy has no links: no line is kept for them.
+    _, list_copy = rendered_issue(an_issue(), library=digest.LIBRARY)
+    assert [digest.text_of(p) for p in footer(list_copy).iter("p")] == [
+        contact + ".", digest.LIBRARY.name]
 
 
 def test_an_issue_is_dated_the_day_it_went_out():
