@@ -77,7 +77,7 @@ def test_real_excerpt_without_one_complete_sentence_is_left_empty() -> None:
     assert summary.endswith("(EPMA)…")
     fields = draft(summary)
     assert "summary" not in fields
-    assert fields["notes"] == ("Summary left empty: the feed's stopped before its first "
+    assert fields["notes"] == ("Summary left empty: the feed's text stopped before its first "
                                "sentence ended. Full text: https://www.england.nhs.uk/2025/11/alert/")
     assert draft(summary, link="")["notes"].endswith("The full text is on the publisher's site.")
 

@@ -111,4 +111,4 @@ def draft_from_item(*, title: str, publisher: str, link: str, published: datetim
 def _no_sentence_note(link: str) -> str:
     # The link comes last, with no full stop after it to be copied with it.
     where = f"Full text: {link}" if link else "The full text is on the publisher's site."
-    return f"Summary left empty: the feed's stopped before its first sentence ended. {where}"
+    return f"Summary left empty: the feed's text stopped before its first sentence ended. {where}"
