@@ -259,7 +259,7 @@ def test_the_text_part_keeps_paragraphs_and_never_splits_a_link():
 def test_a_bulletin_ends_with_the_digests_footer():
     """Both mails write their footer from one macro (templates/mail/footer.*), so one cannot
     drift from the other: the same rule, order, wording and styles, differing only in their
-    own links, what "Tell us more" is about, and the reason the digest gives."""
+    own links, what "Tell us more" is about, and the reason each gives."""
     from tests import test_digest_render as digest
 
     base = "https://library.example.nhs.uk"
@@ -271,7 +271,9 @@ def test_a_bulletin_ends_with_the_digests_footer():
         tell_us_more_url=f"{base}/feedback/d"))
     contact = ("Questions, or need the full text of something? Write to "
                + digest.LIBRARY.contact_email)
+    reason = "You receive this bulletin because your subscription includes the"
     assert text.split("-" * 40 + "\n")[1].splitlines() == [
+        reason, "library's bulletins.",  # wrapped at 72, as the digest's reason is
         f"Read this issue on the web: {links.web}",
         f"Manage your subscription: {links.preferences}",
         f"Tell us more about this bulletin: {links.tell_us_more}",
@@ -286,12 +288,13 @@ def test_a_bulletin_ends_with_the_digests_footer():
 
     def styles(html: str) -> list[tuple[str, str]]:
         """Each element of the footer with its style, written one way (css-inline writes
-        the bulletin's with spaces), leaving out the digest's reason."""
-        return [(el.tag, re.sub(r"\s|;$", "", el.get("style", ""))) for el in footer(html).iter()
-                if not digest.text_of(el).startswith("You receive")]
+        the bulletin's with spaces)."""
+        return [(el.tag, re.sub(r"\s|;$", "", el.get("style", ""))) for el in footer(html).iter()]
 
     assert styles(html) == styles(digest_html)
-    # A distribution list's copy has no links: no line is kept for them.
+    assert f"{reason} library's bulletins." in [digest.text_of(p) for p in footer(html).iter("p")]
+    # A distribution list's copy has no links, and no reason (the list is the reason): no
+    # line is kept for them.
     _, list_copy = rendered_issue(an_issue(), library=digest.LIBRARY)
     assert [digest.text_of(p) for p in footer(list_copy).iter("p")] == [
         contact + ".", digest.LIBRARY.name]
