@@ -256,6 +256,36 @@ def test_items_search_in_the_search_language(bench: Site,
     assert same_day["total"] == 6
 
 
+def test_the_cli_and_the_items_page_list_newest_published_first(
+        site: Site, database_url: str, tmp_path: Path) -> None:
+    # `items list` said "newest first" and meant by arrival, while showing publication dates;
+    # both listings now mean the same: by publication date, an undated item by its arrival.
+    # (published, arrived) in arrival order: the old report found last must not be on top,
+    # and the undated one sits by its arrival among the others' publication dates.
+    day = timedelta(days=1)
+    arrivals = {"Embargoed report": (WHEN + 1.25 * day, WHEN + day),
+                "Undated report": (None, WHEN + 2 * day),
+                "On-time report": (WHEN + 2.5 * day, WHEN + 3 * day),
+                "Old report found late": (WHEN - 30 * day, WHEN + 4 * day)}
+    with orm_session(site.ctx) as session, session.begin():
+        session.add(Source(id="archive", name="Archive", publisher="Archive Trust",
+                           url="https://archive.example/feed", kind="feed"))
+        session.flush()
+        session.add_all(Item(source_id="archive", key=title, title=title, published_at=published,
+                             first_seen_at=seen) for title, (published, seen) in arrivals.items())
+    expected = ["On-time report", "Undated report", "Embargoed report", "Old report found late"]
+    env = settings_env(tmp_path, database_url,
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(site.ctx.subscriptions_dir))
+    out = CliRunner().invoke(cli, ["items", "list", "--source", "archive", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert [item["title"] for item in json.loads(out.output)] == expected
+    with signed_in(site) as (client, _):
+        for words in ("", "report"):
+            page = client.get("/items", params={"source": "archive", "q": words,
+                                                "format": "json"}).json()
+            assert [item["title"] for item in page["items"]] == expected, words
+
+
 def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
     client, _ = librarian
     page = client.get("/items", params={"q": "leadership AND ("})

@@ -159,7 +159,8 @@ def items() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def items_list(state: State, source: str | None, limit: int, as_json: bool) -> None:
-    """Newest items first."""
+    """Stored items, newest first: by publication date, or by when an item arrived if its
+    feed gave no date (the order of the web's items page)."""
     from awareness.service.listing import list_items
 
     rows = list_items(state.ctx, source=source, limit=limit or None)
@@ -172,8 +173,9 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
     if as_json:
         emit_json(rows)
         return
-    table(["id", "source", "published", "title"],
-           [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["title"]] for r in rows],
+    table(["id", "source", "published", "arrived", "title"],
+           [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["first_seen_at"][:10],
+             r["title"]] for r in rows],
            empty=f"no items from {source}" if source
            else "no items yet: `awareness poll` fetches them")
 

@@ -21,7 +21,7 @@ def source_health(ctx: Context) -> list[dict[str, Any]]:
 
 def list_items(ctx: Context, *, source: str | None = None, limit: int | None = 50,
                offset: int = 0) -> list[dict[str, Any]]:
-    """Newest items first (by first-seen time: what arrived most recently), from the
+    """Newest items first (by publication date, else first-seen time), from the
     ``offset``-th; at most ``limit`` (None: all)."""
     with reading(ctx.engine) as conn:
         return [item.as_json() for item in items.newest(conn, source=source, limit=limit,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, select, update
 
 from awareness.model import ItemText
+from awareness.storage.items import NEWEST_FIRST
 from awareness.storage.models import Item, Match, Source
 from awareness.storage.models import OutboxMessage as Outbox
 from awareness.workbench import PAGE_SIZE, ItemSearch, ListedItem, SendSearch, Sent
@@ -22,7 +23,6 @@ from awareness.workbench import PAGE_SIZE, ItemSearch, ListedItem, SendSearch, S
 _LISTED = (select(Item.id, Item.source_id, Source.publisher, Item.title, Item.link,
                   Item.published_at, Item.first_seen_at, Item.baseline)
            .join(Source, Source.id == Item.source_id))
-_NEWEST = (Item.first_seen_at.desc(), Item.id.desc())
 _STORY = func.coalesce(Item.story_id, Item.id)
 _SENT_COLUMNS = (Outbox.id, Outbox.kind, Outbox.key, Outbox.status, Outbox.recipient,
                  Outbox.attempts, Outbox.created_at, Outbox.sent_at, Outbox.next_attempt_at,
@@ -50,21 +50,21 @@ def _filtered(query: Select[*tuple[Any, ...]], search: ItemSearch, start: dateti
 
 def item_page(conn: Connection, search: ItemSearch, start: datetime | None,
               end: datetime | None) -> tuple[list[ListedItem], int]:
-    """The search's page of items, newest first, and how many match it in all (the search's
-    words aside: those the service matches itself)."""
+    """The search's page of items, newest first (``items.NEWEST_FIRST``), and how many match
+    it in all (the search's words aside: those the service matches itself)."""
     total = conn.scalar(_filtered(select(func.count(Item.id)), search, start, end)) or 0
-    rows = conn.execute(_filtered(_LISTED, search, start, end).order_by(*_NEWEST)
+    rows = conn.execute(_filtered(_LISTED, search, start, end).order_by(*NEWEST_FIRST)
                         .offset((search.page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     return [_listed(row) for row in rows], int(total)
 
 
 def items_to_search(conn: Connection, search: ItemSearch, start: datetime | None,
                     end: datetime | None) -> Iterator[tuple[ListedItem, ItemText]]:
-    """Every item the search's filters keep, newest first, with the text polling matches
-    (the same fields as ``items.since``), read in batches."""
+    """Every item the search's filters keep, newest first (``items.NEWEST_FIRST``), with the
+    text polling matches (the same fields as ``items.since``), read in batches."""
     query = _filtered(select(*_LISTED.selected_columns, Item.summary_text, Item.categories)
                       .join(Source, Source.id == Item.source_id), search, start, end)
-    for row in conn.execution_options(yield_per=500).execute(query.order_by(*_NEWEST)):
+    for row in conn.execution_options(yield_per=500).execute(query.order_by(*NEWEST_FIRST)):
         yield _listed(row), ItemText(title=row.title, summary=row.summary_text,
                                      categories=tuple(row.categories or ()),
                                      source=f"{row.publisher} {row.source_id}")

@@ -148,8 +148,9 @@ def paths() -> dict[str, Schema]:
             "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
                                   "content": {"application/json": {}}}}}},
-        "/api/v1/items": _listing("Stored items, newest first (by first seen).", "Item",
-                                  _query_param("source", "Only this source's items (its id).")),
+        "/api/v1/items": _listing(
+            "Stored items, newest first by publication date (undated: by first seen).", "Item",
+            _query_param("source", "Only this source's items (its id).")),
         "/api/v1/items/{item_id}": _one("One item, its matches and story siblings.",
                                         _ref("ItemDetail"), _path_param("item_id", ID)),
         "/api/v1/matches": _listing(
