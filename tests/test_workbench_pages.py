@@ -248,7 +248,7 @@ def test_items_search_in_the_search_language(bench: Site,
             {"topic": "leadership", "status": "pending"}],
         "Compassionate leadership programme (copy)": []}
     shown = text_of(client.get("/items", params={"q": "compassionate"}).text)
-    assert "Leadership (pending)" in shown and "no topic" in shown
+    assert "Leadership (waiting)" in shown and "no topic" in shown
     later = client.get("/items", params={"from": "2026-11-21", "format": "json"}).json()
     assert later["total"] == 0
     same_day = client.get("/items", params={"from": "2026-11-20", "to": "2026-11-20",
@@ -284,6 +284,38 @@ def test_the_cli_and_the_items_page_list_newest_published_first(
             page = client.get("/items", params={"source": "archive", "q": words,
                                                 "format": "json"}).json()
             assert [item["title"] for item in page["items"]] == expected, words
+
+
+def test_a_match_sent_without_review_is_called_that_in_tables_and_auto_in_json(
+        bench: Site, librarian: tuple[httpx.Client, str], database_url: str,
+        tmp_path: Path) -> None:
+    # The web said "Sent without review" on the review page but "(auto)" on the items pages,
+    # and the command line's tables said `auto`: every table now uses the review page's
+    # words, and only JSON (which scripts read) and the options keep the stored value.
+    client, _ = librarian
+    digital = {"topic": "digital", "format": "json"}
+    [row] = client.get("/items", params=digital).json()["items"]
+    assert row["matches"] == [{"topic": "digital", "status": "auto"}]
+    shown = text_of(client.get("/items", params={"topic": "digital"}).text)
+    assert "Digital health and AI (sent without review)" in shown and "(auto)" not in shown
+    one = text_of(client.get(f"/items/{row['id']}").text)
+    assert "Sent without review" in one and " auto " not in f" {one} "
+    env = {**settings_env(tmp_path, database_url,
+                          AWARENESS_PATHS_SUBSCRIPTIONS=str(bench.ctx.subscriptions_dir)),
+           "COLUMNS": "200"}  # rows unwrapped
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["matches", "list", "--status", "auto"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "Sent without review" in listed.output and " auto " not in listed.output
+    waiting = runner.invoke(cli, ["review", "list"], env=env).output
+    assert "Waiting" in waiting and "pending" not in waiting
+    refused = runner.invoke(cli, ["review", "withdraw", str(bench.ids["good"])], env=env)
+    assert "is waiting, not sent without review" in str(refused.exception)
+    runner.invoke(cli, ["review", "withdraw", str(bench.ids["auto"])], env=env)
+    undone = runner.invoke(cli, ["review", "undo", str(bench.ids["auto"])], env=env)
+    assert "is sent without review again" in undone.output, undone.output
+    as_json = runner.invoke(cli, ["matches", "list", "--status", "auto", "--json"], env=env)
+    assert {match["status"] for match in json.loads(as_json.output)} == {"auto"}
 
 
 def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
@@ -370,7 +402,7 @@ def test_one_item_with_matches_siblings_and_driver_links(
     assert [s["title"] for s in detail["siblings"]] == [
         "Compassionate leadership programme (copy)"]
     page = text_of(client.get(f"/items/{good}").text)
-    assert "Leadership pending" in page and "Interim NHS People Plan" in page
+    assert "Leadership Waiting" in page and "Interim NHS People Plan" in page
     assert "Evil" in page  # the sibling's publisher, escaped
     assert client.get("/items/999999").status_code == 404
     assert client.get(f"/items/{2**40}").status_code == 404
@@ -504,7 +536,8 @@ def test_every_listing_with_nothing_in_it_says_what_that_means(database_url: str
         ("bulletins", "list"): "no bulletins: add one under subscriptions/bulletins/",
         ("items", "list"): "no items yet: `awareness poll` fetches them",
         ("matches", "list"): "no matches",
-        ("matches", "list", "--status", "approved"): "no approved matches",
+        ("matches", "list", "--status", "approved"): "no matches approved",
+        ("matches", "list", "--status", "auto"): "no matches sent without review",
         ("review", "list"): "nothing waiting for review",
         ("subscribers", "list"): "no subscribers yet: `awareness subscribers add`, or staff "
                                  "sign up at /topics",

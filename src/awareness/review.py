@@ -21,9 +21,11 @@ DECISIONS = ("approved", "rejected")
 # What a review row can say: a decision, an undo (back to waiting) or the withdrawal of a
 # match that was going out without review.
 HISTORY_ACTIONS = (*DECISIONS, "undone", "withdrawn")
-# The review page's tabs, by match status, in plain words (issue 14: "Auto" was jargon).
-TAB_LABELS = {"pending": "Waiting", "approved": "Approved", "rejected": "Rejected",
-              "auto": "Sent without review"}
+# A match's status in plain words (issue 14: "Auto" was jargon), in this order the review
+# page's tabs. Every page and every command-line table shows these; only JSON and the
+# commands' options keep the stored values, which scripts use.
+STATUS_LABELS = {"pending": "Waiting", "approved": "Approved", "rejected": "Rejected",
+                 "auto": "Sent without review"}
 PAGE_SIZE = 50
 # A match with one of these statuses waits for, or has had, a librarian's decision; "auto"
 # matches (topics with review = none) never do.
@@ -162,6 +164,11 @@ class ReviewPage:
         """The newest entry of the match's history, if it has one."""
         entries = self.history.get(match_id) or []
         return entries[-1] if entries else None
+
+
+def status_label(status: str) -> str:
+    """A match's status as people read it ("Sent without review" for ``auto``)."""
+    return STATUS_LABELS.get(status, status)
 
 
 def restored_status(history: Iterable[ReviewEntry]) -> str:

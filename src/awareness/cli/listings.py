@@ -18,6 +18,7 @@ from awareness.cli.base import (
     person,
     table,
 )
+from awareness.review import STATUS_LABELS, status_label
 
 
 @cli.group()
@@ -197,7 +198,7 @@ def _print_matches(views: list[Any], as_json: bool, *, empty: str) -> None:
         emit_json([v.as_json() for v in views])
         return
     table(["id", "topic", "status", "score", "publisher", "title", "drivers"],
-           [[v.id, v.topic_slug, v.status, f"{v.score:g}", v.publisher, v.title,
+           [[v.id, v.topic_slug, status_label(v.status), f"{v.score:g}", v.publisher, v.title,
              ", ".join(d.slug for d in v.drivers)] for v in views], empty=empty)
 
 
@@ -207,7 +208,9 @@ def matches() -> None:
 
 
 @matches.command("list")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "auto"]))
+@click.option("--status", type=click.Choice(list(STATUS_LABELS)),
+              help='Only matches with this status (the table says "Waiting" for pending and '
+                   '"Sent without review" for auto).')
 @click.option("--topic")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
@@ -215,7 +218,7 @@ def matches_list(state: State, status: str | None, topic: str | None, as_json: b
     """Matches, best first."""
     from awareness.service.review import list_matches
 
-    none = f"no {status} matches" if status else "no matches"
+    none = f"no matches {status_label(status).lower()}" if status else "no matches"
     _print_matches(_of_a_known_topic(state, list_matches(state.ctx, status=status, topic=topic),
                                      topic), as_json,
                    empty=f"{none} for {topic}" if topic else none)
@@ -305,7 +308,8 @@ def review_undo(state: State, match_id: int, note: str, by: str | None) -> None:
     from awareness.service.review import undo
 
     view = undo(state.ctx, match_id, librarian=person(by), note=note)
-    click.echo(f"undone: match {view.id} is {view.status} again: {view.title}")
+    click.echo(f"undone: match {view.id} is {status_label(view.status).lower()} again: "
+               f"{view.title}")
 
 
 @review.command("withdraw")

@@ -29,6 +29,7 @@ from awareness.review import (
     best_first,
     page_count,
     restored_status,
+    status_label,
 )
 from awareness.service.context import Context
 from awareness.storage import match_links, matches, review_queue, reviews
@@ -149,7 +150,8 @@ def undo(ctx: Context, match_id: int, *, librarian: str, note: str = "") -> Matc
         if status is None:
             raise NotFound(f"no match {match_id}")
         if status not in DECISIONS:
-            raise AwarenessError(f"match {match_id} is {status}: there is no decision to undo")
+            raise AwarenessError(f"match {match_id} is {status_label(status).lower()}: there is "
+                                 "no decision to undo")
         _refuse_if_sent(conn, match_id)
         back = restored_status(reviews.history(conn, [match_id])[match_id])
         matches.set_status(conn, match_id, back)
@@ -166,8 +168,8 @@ def withdraw(ctx: Context, match_id: int, *, librarian: str, note: str = "") -> 
         if status is None:
             raise NotFound(f"no match {match_id}")
         if status != "auto":
-            raise AwarenessError(f"match {match_id} is {status}, not sent without review; "
-                                 "reject it instead")
+            raise AwarenessError(f"match {match_id} is {status_label(status).lower()}, not sent "
+                                 "without review; reject it instead")
         _refuse_if_sent(conn, match_id)
         matches.set_status(conn, match_id, "rejected")
         reviews.add_review(conn, match_id, librarian=librarian, decision="withdrawn",

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
+from awareness.review import status_label
 from awareness.roles import allows
 from awareness.templates import CompiledOnce
 from awareness.topics.highlight import highlight_stored
@@ -49,6 +50,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["field_label"] = field_label
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, field_label(kind))
     env.filters["unique_hits"] = unique_hits
+    env.filters["match_status"] = status_label
     env.filters["highlight"] = highlight_stored
     return env
 

@@ -18,13 +18,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.errors import AwarenessError
-from awareness.review import READER_NOTE_LIMIT, TAB_LABELS
+from awareness.review import READER_NOTE_LIMIT, STATUS_LABELS
 from awareness.service import match_links, review
 from awareness.web.guards import checked_form, ctx_of, form_route, librarian_only, security_of
 from awareness.web.pages import redirect, render
 from awareness.web.security import Session
 
-STATUSES = tuple(TAB_LABELS)
+STATUSES = tuple(STATUS_LABELS)
 NOTE_LIMIT = 2000
 SEARCH_LIMIT = 200
 MAX_SELECTED = 100  # a page shows 50; the form's other fields fit beside them
@@ -62,7 +62,7 @@ async def review_page(request: Request, session: Session) -> Response:
     security = security_of(request)
     flash = security.read_flash(request)
     response = render(request, "review.html", session=session, queue=queue, status=status,
-                      labels=TAB_LABELS, topic=topic, topics=topics, flash=flash,
+                      labels=STATUS_LABELS, topic=topic, topics=topics, flash=flash,
                       back=_query(status, topic, queue.page),
                       reader_note_limit=READER_NOTE_LIMIT)
     if flash:
@@ -85,7 +85,7 @@ async def match_page(request: Request, session: Session) -> Response:
     response = render(request, "review_match.html", session=session, match=shown.match,
                       history=shown.history, links=shown.links, sent=shown.sent,
                       search=search, found=[f for f in found if f.slug not in linked],
-                      topics=topics, labels=TAB_LABELS, flash=flash)
+                      topics=topics, labels=STATUS_LABELS, flash=flash)
     if flash:
         security.clear_flash(response)
     return response
