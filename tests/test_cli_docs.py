@@ -31,6 +31,18 @@ def command_paths(group: click.Group, prefix: str = "awareness") -> list[tuple[s
 COMMANDS = command_paths(cli)
 
 
+def group_paths(group: click.Group, prefix: str = "awareness") -> list[tuple[str, click.Command]]:
+    """The command line and its groups: they take options too (``awareness --config``)."""
+    found: list[tuple[str, click.Command]] = [(prefix, group)]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found.extend(group_paths(command, f"{prefix} {name}"))
+    return found
+
+
+EVERY_COMMAND = group_paths(cli) + COMMANDS
+
+
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
 def test_command_is_documented(path, command):
     assert f"`{path}" in README
@@ -66,6 +78,29 @@ def test_times_in_tables_are_local_to_the_minute():
     assert local_time("2026-12-07T13:05:09.123456+00:00", london) == "2026-12-07 13:05"
     assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "2026-07-01 13:00"
     assert local_time(None, london) == local_time("", london) == ""
+
+
+@pytest.mark.parametrize(("path", "command"), EVERY_COMMAND, ids=[p for p, _ in EVERY_COMMAND])
+def test_every_option_says_what_it_does(path, command):
+    # `matches list --topic` and `subscribers add --frequency` had no help: `--help` listed
+    # the bare name and left the reader to guess what it narrows or what it defaults to.
+    silent = [param.opts[0] for param in command.params
+              if isinstance(param, click.Option) and not param.hidden
+              and not (param.help or "").strip()]
+    assert silent == [], path
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_every_argument_is_named_in_its_commands_help(path, command):
+    # A click argument has no help of its own; `--help` shows it only in the usage line
+    # (`awareness bulletins approve SLUG NUMBER`), so the command's text says what each one
+    # is, by the name the usage line gives it.
+    help_text = command.help or ""
+    with click.Context(command, info_name=path) as ctx:
+        names = [param.make_metavar(ctx).strip("[].") for param in command.params
+                 if isinstance(param, click.Argument)]
+    unnamed = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", help_text)]
+    assert unnamed == [], f"{path}: {help_text!r}"
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])

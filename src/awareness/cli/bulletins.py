@@ -88,7 +88,9 @@ def _number(state: State, slug: str, number: int | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
-    """Draft the next issue now (or bring the open draft up to date with new approvals)."""
+    """Draft the next issue of the bulletin SLUG now (or bring its open draft up to date
+    with new approvals). SLUG is the bulletin's file name under subscriptions/bulletins/,
+    without .toml, as `bulletins list` shows it."""
     from awareness.service import bulletins as service
 
     found = service.draft(state.ctx, slug)
@@ -105,7 +107,8 @@ def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def bulletins_show(state: State, slug: str, number: int | None, as_json: bool) -> None:
-    """One issue (default: the open one) with its entries."""
+    """Issue NUMBER of the bulletin SLUG, with its entries. Without NUMBER, the open issue
+    (drafted first, or brought up to date, as `bulletins draft` does)."""
     from awareness.digests.build import short_summary
     from awareness.service import bulletins as service
 
@@ -136,7 +139,9 @@ def _when(found: Issue, tz: ZoneInfo) -> str:
 @pass_state
 def bulletins_preview(state: State, slug: str, number: int | None,
                       html_file: Path | None) -> None:
-    """Print the subject and text part exactly as readers will get them."""
+    """Print the subject and text part of issue NUMBER of the bulletin SLUG exactly as
+    readers will get them. Without NUMBER, the open issue (drafted first, or brought up to
+    date, as `bulletins draft` does)."""
     from awareness.service import bulletins as service
 
     number = _number(state, slug, number)
@@ -156,7 +161,7 @@ def bulletins_preview(state: State, slug: str, number: int | None,
 @click.option("--as", "by", help="Who approves (default: your user name).")
 @pass_state
 def bulletins_approve(state: State, slug: str, number: int, by: str | None) -> None:
-    """Approve a draft issue: it goes out at its time."""
+    """Approve issue NUMBER, a draft, of the bulletin SLUG: it goes out at its time."""
     from awareness.service import bulletins as service
 
     found = service.approve(state.ctx, slug, number, by=_librarian(by))
@@ -169,8 +174,8 @@ def bulletins_approve(state: State, slug: str, number: int, by: str | None) -> N
 @click.argument("number", type=int)
 @pass_state
 def bulletins_send(state: State, slug: str, number: int) -> None:
-    """Send an approved issue now, without waiting for its time; a rerun sends nothing
-    twice. Exits 1 while any message is still unsent."""
+    """Send issue NUMBER of the bulletin SLUG, once approved, now without waiting for its
+    time; a rerun sends nothing twice. Exits 1 while any message is still unsent."""
     from awareness.service import bulletins as service
     from awareness.service.outbox import relay
 

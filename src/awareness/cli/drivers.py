@@ -37,8 +37,8 @@ def drivers() -> None:
 @pass_state
 def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json: bool,
                    by: str | None) -> None:
-    """Import records from MAP-toolkit pages (saved as text or HTML, or their https://
-    addresses, fetched like a source) or plain JSON files."""
+    """Import records from each FILE_OR_URL: a MAP-toolkit page (saved as text or HTML, or
+    its https:// address, fetched like a source) or a plain JSON file."""
     from awareness.service.drivers import import_paths
 
     sources = [page if page.startswith(("https://", "http://")) else Path(page)
@@ -68,7 +68,8 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json:
 @click.argument("target", type=click.Path(path_type=Path))
 @pass_state
 def drivers_export(state: State, target: Path) -> None:
-    """Write every record as plain JSON: one file per record into a folder, or one file."""
+    """Write every record as plain JSON to TARGET: one file per record into TARGET as a
+    folder (made if need be), or all in one file when TARGET ends in .json."""
     from awareness.service.drivers import export_drivers
 
     written = export_drivers(state.ctx, target)
@@ -119,7 +120,7 @@ def _site_flag(view: DriverView, zone: tzinfo) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def drivers_show(state: State, slug: str, as_json: bool) -> None:
-    """One record with every field."""
+    """The record SLUG (as `drivers list` shows it) with every field."""
     from awareness.service.drivers import get_driver
 
     view = get_driver(state.ctx, slug)
@@ -150,7 +151,7 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
 @pass_state
 def drivers_edit(state: State, slug: str, impact: str | None, summary: str | None,
                  settings: tuple[str, ...], activate: bool, by: str | None) -> None:
-    """Complete or correct a record; an empty VALUE clears the field."""
+    """Complete or correct the record SLUG; an empty VALUE clears the field."""
     from awareness.service.driver_edits import EDITABLE_FIELDS, edit_driver
 
     changes: dict[str, str] = {}
@@ -217,8 +218,8 @@ def drivers_remind(state: State, as_json: bool) -> None:
 @as_option
 @pass_state
 def drivers_draft(state: State, match_id: int, by: str | None) -> None:
-    """Turn a matched item into a draft driver record to complete (drafting again from the
-    same match gives the draft made before)."""
+    """Turn the item of match MATCH_ID into a draft driver record to complete (drafting
+    again from the same match gives the draft made before)."""
     from awareness.service.drafts import draft_from_match
 
     slug = draft_from_match(state.ctx, match_id, changed_by=person(by))
@@ -230,7 +231,7 @@ def drivers_draft(state: State, match_id: int, by: str | None) -> None:
 @as_option
 @pass_state
 def drivers_delete(state: State, slug: str, by: str | None) -> None:
-    """Delete a record: out of every list, link and digest; kept with its history."""
+    """Delete the record SLUG: out of every list, link and digest; kept with its history."""
     from awareness.service.driver_edits import delete_driver
 
     title = delete_driver(state.ctx, slug, changed_by=person(by))

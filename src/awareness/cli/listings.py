@@ -71,8 +71,8 @@ def sources_export(state: State, as_opml: bool, output: Path | None) -> None:
                    "beside sources.toml).")
 @pass_state
 def sources_import(state: State, opml_file: Path, output: Path | None) -> None:
-    """Turn a feed reader's OPML export into [[source]] tables in a new file, for you to
-    review and paste into sources.toml (which this never changes)."""
+    """Turn OPML_FILE, a feed reader's export, into [[source]] tables in a new file, for you
+    to review and paste into sources.toml (which this never changes)."""
     from awareness.sources.opml import import_opml, read_opml
 
     feeds = read_opml(opml_file.read_bytes(), str(opml_file))
@@ -95,7 +95,8 @@ def sources_import(state: State, opml_file: Path, output: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def sources_test(state: State, source_id: str, as_json: bool) -> None:
-    """Fetch a source's live page and show what its definition extracts (stores nothing)."""
+    """Fetch the live page of the source SOURCE_ID (its id in sources.toml) and show what
+    its definition extracts (stores nothing)."""
     from awareness.errors import FetchError, ParseError
     from awareness.service.page_sources import preview_source
 
@@ -127,8 +128,8 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
 @as_option
 @pass_state
 def sources_pause(state: State, source_id: str, by: str | None) -> None:
-    """Stop fetching a source until it is resumed (kept in the database; sources.toml is
-    never changed)."""
+    """Stop fetching the source SOURCE_ID until it is resumed (kept in the database;
+    sources.toml is never changed)."""
     from awareness.service.workbench import pause_source
 
     pause_source(state.ctx, source_id, by=person(by))
@@ -141,7 +142,7 @@ def sources_pause(state: State, source_id: str, by: str | None) -> None:
 @as_option
 @pass_state
 def sources_resume(state: State, source_id: str, by: str | None) -> None:
-    """Fetch a paused source again, from the next poll."""
+    """Fetch the paused source SOURCE_ID again, from the next poll."""
     from awareness.service.workbench import resume_source
 
     resume_source(state.ctx, source_id, by=person(by))
@@ -185,7 +186,8 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
 @click.argument("item_ids", nargs=-1, type=int, required=True)
 @pass_state
 def items_delete(state: State, item_ids: tuple[int, ...]) -> None:
-    """Delete items and their matches; the feed will never bring them back."""
+    """Delete the items ITEM_IDS (the ids `items list` shows) and their matches; the feed
+    will never bring them back."""
     from awareness.service.polling import delete_item
 
     for item_id in item_ids:
@@ -211,7 +213,8 @@ def matches() -> None:
 @click.option("--status", type=click.Choice(list(STATUS_LABELS)),
               help='Only matches with this status (the table says "Waiting" for pending and '
                    '"Sent without review" for auto).')
-@click.option("--topic")
+@click.option("--topic", help="Only this topic's matches (its slug, as `topics list` "
+                                "shows it; default: every topic).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def matches_list(state: State, status: str | None, topic: str | None, as_json: bool) -> None:
@@ -245,7 +248,8 @@ def review() -> None:
 
 
 @review.command("list")
-@click.option("--topic")
+@click.option("--topic", help="Only this topic's matches (its slug, as `topics list` "
+                                "shows it; default: every topic).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def review_list(state: State, topic: str | None, as_json: bool) -> None:
@@ -282,8 +286,8 @@ def _decide(state: State, match_ids: tuple[int, ...], decision: str, note: str,
 @pass_state
 def review_approve(state: State, match_ids: tuple[int, ...], note: str,
                    reader_note: str | None, by: str | None) -> None:
-    """Approve matches so they go into digests (with the waiting matches of the same story
-    in the topic)."""
+    """Approve the matches MATCH_IDS (the ids `review list` shows) so they go into digests,
+    with the waiting matches of the same story in the topic."""
     _decide(state, match_ids, "approved", note, by, reader_note)
 
 
@@ -294,7 +298,7 @@ def review_approve(state: State, match_ids: tuple[int, ...], note: str,
 @as_option
 @pass_state
 def review_reject(state: State, match_ids: tuple[int, ...], note: str, by: str | None) -> None:
-    """Reject matches; they are never sent."""
+    """Reject the matches MATCH_IDS (the ids `review list` shows); they are never sent."""
     _decide(state, match_ids, "rejected", note, by)
 
 
@@ -304,7 +308,8 @@ def review_reject(state: State, match_ids: tuple[int, ...], note: str, by: str |
 @as_option
 @pass_state
 def review_undo(state: State, match_id: int, note: str, by: str | None) -> None:
-    """Take back a decision (or a withdrawal) until the match has been sent."""
+    """Take back the decision (or the withdrawal) on match MATCH_ID, until it has been
+    sent."""
     from awareness.service.review import undo
 
     view = undo(state.ctx, match_id, librarian=person(by), note=note)
@@ -318,7 +323,7 @@ def review_undo(state: State, match_id: int, note: str, by: str | None) -> None:
 @as_option
 @pass_state
 def review_withdraw(state: State, match_id: int, note: str, by: str | None) -> None:
-    """Stop a match sent without review before its digest goes."""
+    """Stop match MATCH_ID, sent without review, before its digest goes."""
     from awareness.service.review import withdraw
 
     view = withdraw(state.ctx, match_id, librarian=person(by), note=note)
@@ -330,7 +335,8 @@ def review_withdraw(state: State, match_id: int, note: str, by: str | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def review_history(state: State, match_id: int, as_json: bool) -> None:
-    """Who decided what on a match, and when, with the review-log notes (oldest first)."""
+    """Who decided what on match MATCH_ID, and when, with the review-log notes (oldest
+    first)."""
     from awareness.service.review import match_history
 
     rows = [{"when": e.decided_at.isoformat(), "who": e.librarian, "what": e.decision,

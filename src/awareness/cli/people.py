@@ -23,10 +23,10 @@ def subscribers() -> None:
 @click.argument("email")
 @click.option("--topic", "topic_slugs", multiple=True, required=True, help="Topic slug (repeat).")
 @click.option("--frequency", type=click.Choice(FREQUENCIES), default="weekly",
-              show_default=True)
+              show_default=True, help="How often their digest comes.")
 @pass_state
 def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], frequency: str) -> None:
-    """Subscribe an address to one or more topics (they get a welcome mail)."""
+    """Subscribe the address EMAIL to one or more topics (they get a welcome mail)."""
     from awareness.service.roster import add
 
     found, welcomed = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
@@ -45,11 +45,12 @@ def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], freq
 @click.argument("email")
 @click.option("--topic", "topic_slugs", multiple=True, required=True,
               help="Topic slug (repeat); their topics become exactly these.")
-@click.option("--frequency", type=click.Choice(FREQUENCIES), required=True)
+@click.option("--frequency", type=click.Choice(FREQUENCIES), required=True,
+              help="How often their digest comes, for every topic named.")
 @pass_state
 def subscribers_set(state: State, email: str, topic_slugs: tuple[str, ...],
                     frequency: str) -> None:
-    """Replace a subscriber's topics (those not named are dropped)."""
+    """Replace the topics of the subscriber EMAIL (those not named are dropped)."""
     from awareness.service.roster import set_topics
 
     found = set_topics(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
@@ -96,7 +97,7 @@ def _day(moment: datetime | None) -> str:
 @click.argument("email")
 @pass_state
 def subscribers_remove(state: State, email: str) -> None:
-    """Stop sending digests to an address."""
+    """Stop sending digests to the address EMAIL."""
     from awareness.service.people import remove_subscriber
 
     remove_subscriber(state.ctx, email)
@@ -118,7 +119,8 @@ def librarians() -> None:
 @pass_state
 def librarians_add(state: State, name: str, password_stdin: bool, email: str, role: str,
                    by: str | None) -> None:
-    """Create a librarian account (asks for the password)."""
+    """Create the librarian account NAME, the name they sign in with (asks for the
+    password)."""
     from awareness.service.librarians import add_librarian, check_new_librarian, set_email
 
     check_new_librarian(state.ctx, name, email)  # before anyone types a password
@@ -134,11 +136,12 @@ def librarians_add(state: State, name: str, password_stdin: bool, email: str, ro
 
 @librarians.command("set-role")
 @click.argument("name")
-@click.argument("role", type=click.Choice(ROLES))
+@click.argument("role", type=click.Choice(ROLES), metavar="ROLE")
 @as_option
 @pass_state
 def librarians_set_role(state: State, name: str, role: str, by: str | None) -> None:
-    """Change what a librarian may do (recorded in the accounts' history)."""
+    """Give the librarian NAME the role ROLE, which says what they may do: reviewer, editor
+    or administrator (docs/web.md, Roles). Recorded in the accounts' history."""
     from awareness.service.librarians import set_role
 
     changed = set_role(state.ctx, name, role, by=person(by))
@@ -184,7 +187,8 @@ def librarians_list(state: State, as_json: bool) -> None:
 @click.argument("email")
 @pass_state
 def librarians_set_email(state: State, name: str, email: str) -> None:
-    """Set a librarian's address (bulletin reminders and test sends go there)."""
+    """Set the address of the librarian NAME to EMAIL (bulletin reminders and test sends go
+    there)."""
     from awareness.service.librarians import set_email
 
     set_email(state.ctx, name, email)
@@ -196,7 +200,8 @@ def librarians_set_email(state: State, name: str, email: str) -> None:
 @click.option("--label", default="", help="What the token is for, shown in the list.")
 @pass_state
 def librarians_token(state: State, name: str, label: str) -> None:
-    """Make an API token for a librarian and print it, once: only its hash is kept."""
+    """Make an API token for the librarian NAME and print it, once: only its hash is
+    kept."""
     from awareness.service.api_tokens import create
 
     token, info = create(state.ctx, name, label)
@@ -210,7 +215,8 @@ def librarians_token(state: State, name: str, label: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def librarians_tokens(state: State, name: str, as_json: bool) -> None:
-    """List a librarian's API tokens: number, label, created, last used, revoked."""
+    """List the API tokens of the librarian NAME: number, label, created, last used,
+    revoked."""
     from awareness.service.api_tokens import tokens_of
 
     tokens = tokens_of(state.ctx, name)
@@ -229,7 +235,7 @@ def librarians_tokens(state: State, name: str, as_json: bool) -> None:
 @click.argument("token_id", type=int)
 @pass_state
 def librarians_revoke_token(state: State, token_id: int) -> None:
-    """Revoke an API token at once (the number `librarians tokens` shows)."""
+    """Revoke the API token TOKEN_ID at once (the number `librarians tokens` shows)."""
     from awareness.service.api_tokens import revoke
 
     info = revoke(state.ctx, token_id)
@@ -240,7 +246,7 @@ def librarians_revoke_token(state: State, token_id: int) -> None:
 @click.argument("email")
 @pass_state
 def subscribers_export(state: State, email: str) -> None:
-    """Print everything stored about one subscriber, as JSON."""
+    """Print everything stored about the subscriber EMAIL, as JSON."""
     from awareness.service.people import export_subscriber
 
     emit_json(export_subscriber(state.ctx, email))
@@ -251,7 +257,7 @@ def subscribers_export(state: State, email: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
 def subscribers_erase(state: State, email: str, yes: bool) -> None:
-    """Delete a subscriber and their digest history for good."""
+    """Delete the subscriber EMAIL and their digest history for good."""
     from awareness.service.people import erase_subscriber, subscriber
 
     subscriber(state.ctx, email)  # an address nobody has is said before anything is asked

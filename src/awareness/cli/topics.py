@@ -71,7 +71,8 @@ def _draft(text: str, spelling: str) -> Query:
 @pass_state
 def topics_try(state: State, topic: str | None, draft: str | None, spelling: str | None,
                since: str, limit: int, as_json: bool) -> None:
-    """Run a topic (or a draft --query) over stored items; show what it would have matched."""
+    """Run the topic TOPIC (its slug, as `topics list` shows it), or a draft --query, over
+    stored items; show what it would have matched."""
     from awareness.service.topics import parse_since, try_query
 
     _one_strategy(state, topic, draft)
@@ -117,7 +118,8 @@ def _one_strategy(state: State, topic: str | None, draft: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def topics_rematch(state: State, topic: str, since: str, as_json: bool) -> None:
-    """Apply the topic's current version to recent items; new matches go to review."""
+    """Apply the current version of the topic TOPIC (its slug) to recent items; new matches
+    go to review."""
     from awareness.service.topics import parse_since, rematch
 
     try:
