@@ -21,7 +21,7 @@ from awareness.sources.decide import ItemEdit
 from awareness.storage import items
 from awareness.storage.db import reading, writing
 from awareness.storage.models import Item
-from awareness.topics.explain import explain, lines
+from awareness.topics.explain import reasons
 from awareness.topics.query import Query, parse_query
 from awareness.topics.text import retokenised
 from tests.conftest import Response, orm_session, orm_writing
@@ -95,7 +95,7 @@ def old_try(ctx: Context, query: Query, since: timedelta, limit: int | None) -> 
                 results.append(TriedMatch(
                     item.id, c.source_id, c.text.title, c.link, c.text.summary, c.published,
                     query.score(c.text, hits, published=c.published, now=now), hits,
-                    tuple(lines(explain(query, c.text), holding_only=True))))
+                    reasons(query, c.text)))
     results.sort(key=lambda m: (-m.score, m.item_id))
     return TryResult(query.text, now - since, sum(searched.values()),
                      results[:limit] if limit else results,

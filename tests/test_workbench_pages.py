@@ -556,6 +556,37 @@ def test_every_listing_with_nothing_in_it_says_what_that_means(database_url: str
 
 # --- topics -----------------------------------------------------------------------------------
 
+def add_a_board_appointment(site: Site) -> None:
+    """An item Leadership finds through one of its AND clauses as well as through leader*."""
+    with orm_session(site.ctx) as session, session.begin():
+        session.add(Item(source_id="nhs-england", key="board", link="https://example.org/b",
+                         title="Trust board appoints a new chief executive",
+                         summary_text="The leaders of the trust thank staff.",
+                         published_at=WHEN, first_seen_at=WHEN))
+
+
+def test_why_it_matched_is_the_parts_of_the_strategy_that_found_each_item(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    # Under every result the try page repeated Leadership's whole strategy, eleven lines,
+    # before the term or two that found the item: the strategy is now shown once, and each
+    # result lists only the parts of it that found the item, with the words they found.
+    client, _ = librarian
+    add_a_board_appointment(bench)
+    page = parse(client.get("/topics/try", params={"topic": "leadership"}).text)
+    [tried] = page.iterfind(".//section[@class='tried']")
+    assert " ".join("".join(tried.itertext()).split()).count('"fit and proper person*"') == 1
+    why = {" ".join("".join(result.find(".//h3").itertext()).split()):
+           [" ".join("".join(li.itertext()).split())
+            for li in result.iterfind(".//div[@class='reasons']/ul/li")]
+           for result in tried.iterfind(".//li[@class='match']")}
+    assert why["Trust board appoints a new chief executive"] == [
+        "leader* found leaders in summary",
+        '"chief executive*" AND appoint*: "chief executive*" found chief executive in title '
+        "appoint* found appoints in title"]
+    assert why["NHS sets out compassionate leadership programme"] == [
+        "leader* found leadership in title", '"senior manag*" found senior managers in summary']
+
+
 def test_topics_show_the_file_the_test_set_and_weekly_matches(
         bench: Site, librarian: tuple[httpx.Client, str]) -> None:
     client, _ = librarian

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.test_web import EMAIL, Site
 from tests.test_web_browser import browser, check_page, signed_in_page
-from tests.test_workbench_pages import bench, break_a_topics_query, site
+from tests.test_workbench_pages import add_a_board_appointment, bench, break_a_topics_query, site
 
 FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
 WIDTHS = (1280, 390)
@@ -118,18 +118,18 @@ def test_trying_one_topic_then_another_then_a_draft(browser: Browser, bench: Sit
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_why_it_matched_wraps(browser: Browser, bench: Site, width: int) -> None:
-    # Opened, an explanation's preformatted lines (a feed's unbroken words among them)
-    # widened the page to some 7,000 px and the headings slid off the screen.
+    # An explanation's preformatted lines (a feed's unbroken words among them) widened the
+    # page to some 7,000 px and the headings slid off the screen. Each result's reasons are
+    # now a list of the strategy's parts that found it, under the strategy shown once.
     site = bench
+    add_a_board_appointment(site)
     context, watched = signed_in_page(browser, site, width)
     page = watched.page
     page.goto(f"{site.url}/topics/try?topic=leadership")
-    reasons = page.get_by_text("Why it matched")
-    assert reasons.count() == 3
-    for reason in reasons.all():
-        reason.click()
-    assert page.locator("details.explanation[open]").count() == 3
-    assert page.locator("details.explanation pre").first.is_visible()
+    reasons = page.get_by_role("list", name="Why it matched")
+    assert reasons.count() == 4
+    assert reasons.first.get_by_text("leader*").is_visible()
+    assert page.locator(".strategy").count() == 1
     check(page, "try-why-it-matched")
     assert watched.problems == []
     context.close()

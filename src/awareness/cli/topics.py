@@ -92,6 +92,9 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
         return
     click.echo(f"{len(result.matches)} shown; {result.matched} of {result.searched} items "
                f"since {result.since:%Y-%m-%d %H:%M} UTC would have matched")
+    click.echo("the strategy (under each match, only the parts of it that found the item):")
+    for line in query.text.strip().splitlines():
+        click.echo(f"    {line}")
     table(["source", "matched", "searched"],
           [[s, m, n] for s, (m, n) in result.per_source.items()],
           empty="no stored items in that time to try it on")

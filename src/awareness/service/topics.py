@@ -17,7 +17,7 @@ from awareness.storage import items, matches
 from awareness.storage import sources as stored_sources
 from awareness.storage.db import reading, writing
 from awareness.subscriptions import Topic
-from awareness.topics.explain import explain, hits_as_dicts, lines
+from awareness.topics.explain import Clause, hits_as_dicts, lines, reasons
 from awareness.topics.presearch import word_lookup
 from awareness.topics.query import Hits, Query
 from awareness.topics.text import Document, OverBudget, document, source_segment
@@ -49,7 +49,12 @@ class TriedMatch:
     published_at: datetime | None
     score: float
     hits: Hits
-    explanation: tuple[str, ...]
+    reasons: tuple[Clause, ...]  # the parts of the strategy that found it (explain.reasons)
+
+    @property
+    def explanation(self) -> tuple[str, ...]:
+        """The reasons as indented lines (``explain.lines``), for the command line and JSON."""
+        return tuple(line for reason in self.reasons for line in lines(reason))
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
@@ -169,7 +174,7 @@ def _tried(query: Query, score: float, item: ArchivedItem, hits: Hits,
     # rarity). Only the matches shown are read in full and explained.
     c = item.candidate
     return TriedMatch(item.id, c.source_id, c.text.title, c.link, c.text.summary, c.published,
-                      score, hits, tuple(lines(explain(query, doc), holding_only=True)))
+                      score, hits, reasons(query, doc))
 
 
 def rematch(ctx: Context, topic: Topic, since: timedelta) -> RematchResult:

@@ -1,4 +1,10 @@
-"""Why an item did or did not match: the query's clauses with what each found (pure)."""
+"""Why an item did or did not match: the query's clauses with what each found (pure).
+
+``explain`` walks the whole query, for an item that failed as much as for one that matched.
+``reasons`` says only why an item matched: the parts of the strategy that hold for it, so a
+page listing many matches of one long strategy shows the strategy once and, under each
+item, the few terms that found it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,48 @@ def explain(query: Query, item: ItemText | Document) -> Clause:
     return _clause(query.ast, doc, DEFAULT_FIELDS)
 
 
+def reasons(query: Query, item: ItemText | Document) -> tuple[Clause, ...]:
+    """Why ``item`` matched ``query``: each alternative of the strategy that holds for it,
+    explained, with what did not hold left out (the OR branches that found nothing). An
+    alternative is a term with the words it found, or an AND of such parts (its excluded
+    terms among them, absent). Nothing when the item does not match."""
+    doc = item if isinstance(item, Document) else document(item)
+    held = _holding(query.ast, doc, DEFAULT_FIELDS)
+    if held is None:
+        return ()
+    return tuple(_clause(node, doc, DEFAULT_FIELDS) for node in _alternatives(held))
+
+
+def _holding(node: Node, doc: Document, fields: tuple[str, ...]) -> Node | None:
+    """``node`` without the OR branches that do not hold for ``doc`` (None if it does not
+    hold). NEAR is kept whole: which of its operands' words are near each other is its own
+    business."""
+    if node.evaluate(doc, fields) is None:
+        return None
+    if isinstance(node, Field):
+        operand = _holding(node.operand, doc, (node.name,))
+        return Field(node.name, operand) if operand is not None else None
+    if isinstance(node, And):
+        parts = tuple(_holding(part, doc, fields) if not isinstance(part, Not) else part
+                      for part in node.operands)
+        return And(tuple(part for part in parts if part is not None))
+    if isinstance(node, Or):
+        held = [found for part in node.operands
+                if (found := _holding(part, doc, fields)) is not None]
+        return held[0] if len(held) == 1 else Or(tuple(held))
+    return node
+
+
+def _alternatives(node: Node) -> list[Node]:
+    """The top-level alternatives of a holding strategy: each operand of an OR (a field limit
+    carried into each), else the strategy itself."""
+    if isinstance(node, Or):
+        return [found for part in node.operands for found in _alternatives(part)]
+    if isinstance(node, Field) and isinstance(node.operand, Or):
+        return [Field(node.name, part) for part in _alternatives(node.operand)]
+    return [node]
+
+
 def _clause(node: Node, doc: Document, fields: tuple[str, ...]) -> Clause:
     if isinstance(node, Not):
         found = node.operand.evaluate(doc, fields)
@@ -55,12 +103,9 @@ def describe_hits(hits: Hits) -> str:
     return "; ".join(f"{name}: {', '.join(found)}" for name, found in by_field.items())
 
 
-def lines(clause: Clause, indent: int = 0, *, holding_only: bool = False) -> list[str]:
-    """The explanation as indented lines: ``+`` a clause that holds, ``-`` one that does not.
-
-    ``holding_only`` leaves out the clauses that do not hold (the untaken branches of an OR),
-    which is what a librarian wants to see for an item that matched: the reasons it did.
-    """
+def lines(clause: Clause, indent: int = 0) -> list[str]:
+    """The explanation as indented lines: ``+`` a clause that holds, ``-`` one that does not
+    (for one reason an item matched, from ``reasons``, every line holds)."""
     mark = "+" if clause.matched else "-"
     if clause.text.startswith("NOT "):
         detail = "absent" if clause.matched else "present: " + describe_hits(clause.hits)
@@ -69,9 +114,7 @@ def lines(clause: Clause, indent: int = 0, *, holding_only: bool = False) -> lis
     out = [f"{'  ' * indent}{mark} {clause.text}  [{detail}]"]
     if not clause.text.startswith("NOT "):
         for part in clause.parts:
-            if holding_only and not part.matched:
-                continue
-            out.extend(lines(part, indent + 1, holding_only=holding_only))
+            out.extend(lines(part, indent + 1))
     return out
 
 
