@@ -12,7 +12,7 @@ from awareness.model import Hit, ItemText
 from awareness.subscriptions import parse_topic
 from awareness.topics.examples import run_examples
 from awareness.topics.explain import explain, lines, reasons
-from awareness.topics.highlight import highlight
+from awareness.topics.highlight import highlight, mark_caret
 from awareness.topics.query import parse_query
 from awareness.topics.ranking import score
 
@@ -108,6 +108,18 @@ def test_highlight_ignores_other_fields_and_marks_both_ends_of_a_near() -> None:
     hits = hits_of("title:leader* OR nurs* NEAR/3 retention", item)
     assert str(highlight(item.summary, hits, "summary")) == (
         "<mark>Nurses</mark>: a plan for <mark>retention</mark> of leaders")
+
+
+def test_a_query_problem_marks_the_character_its_caret_points_at() -> None:
+    # A caret line leaves its column as soon as a narrow page wraps the query above it;
+    # the character itself is marked instead, and the caret line goes.
+    problem = ('topics/t.toml:3: query: dangling operator (column 9)\n    a <b> OR\n'
+               "          ^\n    x AND (\n              ^")
+    assert str(mark_caret(problem)) == (
+        "topics/t.toml:3: query: dangling operator (column 9)\n"
+        '    a &lt;b&gt; <mark class="at-fault">O</mark>R\n'
+        '    x AND (<mark class="at-fault">\u00a0</mark>')  # past the end: what is missing
+    assert str(mark_caret("no caret here\n^ not alone")) == "no caret here\n^ not alone"
 
 
 def test_a_long_summary_becomes_a_snippet_around_the_first_hit() -> None:

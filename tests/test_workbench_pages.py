@@ -330,31 +330,40 @@ def test_a_bad_search_says_where(bench: Site, librarian: tuple[httpx.Client, str
 
 
 BROKEN_QUERY = "leader* OR (talent AND OR management)"
+# Wider than a phone: the line wraps at 390 px, and "AND" (column 100) is on a later line.
+LONG_BROKEN_QUERY = ('leader* OR "talent management" OR "succession planning" OR '
+                     '"organisational development" OR (board* AND OR governance)')
 
 
-def break_a_topics_query(site: Site) -> str:
+def break_a_topics_query(site: Site, query: str = BROKEN_QUERY) -> str:
     """Leadership's file edited to a query that cannot be read; returns the problem the
     service reports (the file's line, the message and column, the query line, the caret)."""
     site.ctx.topics()  # the good version, which the service goes on with
     path = site.ctx.subscriptions_dir / "topics" / "leadership.toml"
     path.write_text('name = "Leadership"\ndescription = "Leaders."\n'
-                    f'query = "{BROKEN_QUERY}"\n', encoding="utf-8")
+                    f"query = '{query}'\n", encoding="utf-8")
     [problem] = site.ctx.file_problems()
     return problem
 
 
-def test_a_query_error_in_a_topic_file_keeps_its_caret_under_the_column(
+def test_a_query_error_in_a_topic_file_marks_the_character_at_fault(
         bench: Site, librarian: tuple[httpx.Client, str]) -> None:
     # The banner ran the query and caret lines into one paragraph, so the caret pointed at
-    # nothing.
+    # nothing; then, kept as lines, the caret left its column whenever the query's line
+    # wrapped. The page marks the character itself ("A" of the AND with nothing after it).
     client, _ = librarian
     problem = break_a_topics_query(bench)
     query_line, caret_line = problem.splitlines()[1:]
     assert query_line == f"    {BROKEN_QUERY}"
     assert caret_line.endswith("^") and caret_line.strip() == "^"
+    column = len(caret_line) - 1
+    marked = (f"{escape(query_line[:column])}<mark class=\"at-fault\">{query_line[column]}</mark>"
+              f"{escape(query_line[column + 1:])}")
+    assert query_line[column:].startswith("AND OR")
     for path in ("/dashboard", "/topics/try"):
         page = client.get(path).text
-        assert f'<pre class="file-problem">{escape(problem)}</pre>' in page, path
+        assert f'<pre class="file-problem">{escape(problem.splitlines()[0])}\n{marked}</pre>' \
+            in page, path
 
 
 @pytest.mark.integration

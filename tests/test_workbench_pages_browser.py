@@ -8,11 +8,19 @@ with retry and the next-digest preview. Every page is checked with axe-core at 1
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 
+from awareness.errors import QuerySyntaxError
+from awareness.topics.query import parse_query
 from tests.test_web import EMAIL, Site
 from tests.test_web_browser import browser, check_page, signed_in_page
-from tests.test_workbench_pages import add_a_board_appointment, bench, break_a_topics_query, site
+from tests.test_workbench_pages import (
+    LONG_BROKEN_QUERY,
+    add_a_board_appointment,
+    bench,
+    break_a_topics_query,
+    site,
+)
 
 FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
 WIDTHS = (1280, 390)
@@ -135,35 +143,68 @@ def test_why_it_matched_wraps(browser: Browser, bench: Site, width: int) -> None
     context.close()
 
 
-# The caret's left edge and that of the character above it in the query line, and whether the
-# caret is on a line below it, measured on the banner's text as the browser lays it out.
-CARET_AND_ABOVE = """pre => {
-  const text = pre.firstChild, lines = text.data.split("\\n");
-  const row = lines.findIndex(line => /^ *\\^$/.test(line)), column = lines[row].indexOf("^");
-  const at = (r, c) => lines.slice(0, r).reduce((n, line) => n + line.length + 1, 0) + c;
-  const box = offset => {
+# Where the marked character is, as the browser lays the problem out: the character (and its
+# column in the query's line), how many lines that query line takes, whether the mark comes
+# straight after the character before it (same line, touching) or starts a line of its own,
+# whether it lies inside the box, and whether it is on a later line than the query's start.
+MARK_IN_PLACE = """pre => {
+  const mark = pre.querySelector("mark.at-fault"), before = mark.previousSibling;
+  const lineStart = before.data.lastIndexOf("\\n") + 1;
+  const box = range => range.getBoundingClientRect();
+  const span = (node, from, to) => {
     const range = document.createRange();
-    range.setStart(text, offset);
-    range.setEnd(text, offset + 1);
-    return range.getBoundingClientRect();
+    range.setStart(node, from);
+    range.setEnd(node, to);
+    return range;
   };
-  const caret = box(at(row, column)), above = box(at(row - 1, column));
-  return [caret.left, above.left, caret.top > above.top];
+  const whole = span(before, lineStart, before.data.length);
+  whole.setEndAfter(mark.nextSibling || mark);
+  const tops = new Set([...whole.getClientRects()].map(r => Math.round(r.top)));
+  const prev = box(span(before, before.data.length - 1, before.data.length));
+  const at = mark.getBoundingClientRect(), frame = pre.getBoundingClientRect();
+  const left = frame.left + parseFloat(getComputedStyle(pre).paddingLeft);
+  return {character: mark.textContent, column: before.data.length - lineStart + 1,
+          lines: tops.size,
+          follows: Math.abs(prev.top - at.top) < 1 && Math.abs(at.left - prev.right) < 2,
+          startsLine: at.top > prev.top && Math.abs(at.left - left) < 2,
+          inside: at.left >= frame.left && at.right <= frame.right,
+          laterLine: at.top > Math.min(...[...whole.getClientRects()].map(r => r.top)) + 1};
 }"""
 
 
+def assert_marked_in_place(pre: Locator, query: str, indent: int, width: int) -> None:
+    """The problem shown in ``pre`` marks the character of ``query`` its error points at,
+    where that character is laid out, and no caret line is left."""
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse_query(query)
+    column = caught.value.column
+    found = pre.evaluate(MARK_IN_PLACE)
+    assert (found["character"], found["column"]) == (query[column - 1], indent + column), found
+    assert found["inside"] and (found["follows"] or found["startsLine"]), found
+    if width == 390:  # the case a caret line got wrong: the query wraps before its error
+        assert found["lines"] > 1 and found["laterLine"], found
+    assert "^" not in pre.inner_text()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_topic_files_query_error_points_at_its_column(browser: Browser, bench: Site,
-                                                        width: int) -> None:
-    # The banner on every librarian page ran the query and its caret into one paragraph.
+def test_a_query_error_marks_the_character_at_fault_at_any_width(browser: Browser, bench: Site,
+                                                                  width: int) -> None:
+    # The banner on every librarian page, and the try page's error, put a caret on the line
+    # under the query; at 390 px the query's line wrapped and the caret sat under some other
+    # character. The character itself is marked now.
     site = bench
-    break_a_topics_query(site)
+    break_a_topics_query(site, LONG_BROKEN_QUERY)
     context, watched = signed_in_page(browser, site, width)
     page = watched.page
     page.goto(f"{site.url}/dashboard")
-    banner = page.locator(".error-summary pre.file-problem")
-    caret, above, below = banner.evaluate(CARET_AND_ABOVE)
-    assert below and abs(caret - above) < 1, (caret, above)
+    assert_marked_in_place(page.locator(".error-summary pre.file-problem"), LONG_BROKEN_QUERY,
+                           4, width)
     check(page, "file-problem")
+    page.goto(f"{site.url}/topics/try")
+    page.get_by_role("textbox", name="Strategy").fill(LONG_BROKEN_QUERY)
+    page.get_by_role("button", name="Try this draft").click()
+    page.locator("#query-error").wait_for()
+    assert_marked_in_place(page.locator("#query-error pre"), LONG_BROKEN_QUERY, 0, width)
+    check(page, "try-query-error")
     assert watched.problems == []
     context.close()

@@ -1,4 +1,5 @@
-"""Mark matched words in an item's text: escaped HTML with ``<mark>``, snippets (pure)."""
+"""Mark matched words in an item's text: escaped HTML with ``<mark>``, snippets; and mark the
+character a query's problem points at (pure)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from awareness.topics.text import words
 # A word as written, apostrophes inside it included: it normalises to one or more words.
 _RAW_WORD = re.compile(r"[^\W_]+(?:['’‘ʼ][^\W_]+)*")
 ELLIPSIS = "…"
+# The line under a quoted query line that points at a column: spaces, then a caret.
+_CARET_LINE = re.compile(r"( *)\^")
+NO_BREAK_SPACE = "\u00a0"
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
@@ -101,3 +105,27 @@ def highlight_stored(text: str, hit_rows: Iterable[dict[str, str]], field: str,
     hits = [Hit(row.get("term", ""), row.get("field", ""), row.get("word", ""))
             for row in hit_rows if isinstance(row, dict)]
     return highlight(text, hits, field, max_chars=max_chars)
+
+
+def mark_caret(text: str) -> Markup:
+    """``text`` as escaped HTML, each caret line (``    ^``, under the query line it points
+    into) dropped and the character it points at marked in that line instead, as
+    ``<mark class="at-fault">``. A caret only stands under its character while neither line
+    wraps, which no page can promise on a phone; a marked character stays itself at any
+    width. A caret past the line's end marks a space there: what is missing."""
+    lines = text.split("\n")
+    out: list[Markup] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        caret = _CARET_LINE.fullmatch(lines[index + 1]) if index + 1 < len(lines) else None
+        if caret is None:
+            out.append(escape(line))
+            index += 1
+            continue
+        at = len(caret[1])
+        out.append(escape(line[:at]) + Markup('<mark class="at-fault">')
+                   + escape(line[at:at + 1] or NO_BREAK_SPACE) + Markup("</mark>")
+                   + escape(line[at + 1:]))
+        index += 2
+    return Markup("\n").join(out)

@@ -23,7 +23,7 @@ from awareness.review import status_label
 from awareness.roles import allows
 from awareness.templates import CompiledOnce
 from awareness.topics.explain import hits_as_dicts
-from awareness.topics.highlight import highlight_stored
+from awareness.topics.highlight import highlight_stored, mark_caret
 from awareness.web.security import Session
 
 KIND_LABELS = {"driver": "Driver for change", "case_study": "Case study"}
@@ -54,6 +54,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["found_words"] = lambda hits: unique_hits(hits_as_dicts(hits))
     env.filters["match_status"] = status_label
     env.filters["highlight"] = highlight_stored
+    env.filters["mark_caret"] = mark_caret
     return env
 
 

@@ -122,14 +122,15 @@ def _what_to_try(ctx: Context, params: QueryParams) -> _Tried:
         return _Tried(text, spelling, error=_Error(err.message, err.column))
 
 
-def _error_line(text: str, error: _Error | None) -> tuple[str, str] | None:
-    """(the query line holding the error, spaces and a caret under the column)."""
+def _error_line(text: str, error: _Error | None) -> str | None:
+    """The query line holding the error, and under it spaces and a caret at the column (the
+    page marks that character instead: ``highlight.mark_caret``)."""
     if error is None:
         return None
     before = text[:error.column - 1]
     row = before.count("\n")
     column = error.column - (before.rfind("\n") + 1)
     line = text.split("\n")[row] if text else ""
-    return line, " " * (column - 1) + "^"
+    return f"{line}\n{' ' * (column - 1)}^"
 
 
