@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from awareness.cli import cli
-from awareness.errors import AwarenessError, NotFound
+from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.service.context import Context
-from awareness.service.driver_edits import edit_driver
+from awareness.service.driver_edits import edit_driver, loaded_fingerprints
 from awareness.service.drivers import get_driver
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
 from tests.conftest import Clock, orm_session, orm_writing, settings_env
@@ -141,6 +141,46 @@ def test_personal_data_is_removed_from_edited_fields(
                          activate=False, changed_by="alice")
     assert result.redacted == ("impact",)
     assert get_driver(ctx, DRAFT).impact == "Ask [e-mail address removed]"
+
+
+def test_an_edit_keeps_what_someone_saved_after_its_form_opened(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    opened = get_driver(ctx, DRAFT)  # alice opens the form
+    shown = loaded_fingerprints(opened)
+    edit_driver(ctx, DRAFT, changes={"impact": "Bob's impact.", "source": "NHS E"},
+                activate=False, changed_by="bob")
+    # alice's form sends every field back as it showed them, with her new summary.
+    form = {"title": opened.title, "impact": "", "summary": "Alice's summary.",
+            "source": "NHS England", "link": opened.link, "tags": ""}
+    result = edit_driver(ctx, DRAFT, changes=form, activate=False, changed_by="alice",
+                         loaded=shown)
+    assert result.changed == ("summary",)
+    view = get_driver(ctx, DRAFT)
+    assert (view.impact, view.source, view.summary) == ("Bob's impact.", "NHS E",
+                                                        "Alice's summary.")
+
+
+def test_an_edit_of_a_field_someone_changed_meanwhile_is_refused(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    shown = loaded_fingerprints(get_driver(ctx, DRAFT))
+    edit_driver(ctx, DRAFT, changes={"impact": "Bob's impact."}, activate=False,
+                changed_by="bob")
+    before = len(versions(ctx))
+    with pytest.raises(EditConflict) as caught:
+        edit_driver(ctx, DRAFT, changes={"impact": "Alice's impact.", "summary": "Hers."},
+                    activate=True, changed_by="alice", loaded=shown)
+    assert caught.value.fields == ("impact",)
+    view = get_driver(ctx, DRAFT)
+    assert (view.impact, view.summary, view.status) == ("Bob's impact.", "A plan.", "draft")
+    assert len(versions(ctx)) == before
+    # Opened again (fresh fingerprints), her text replaces his knowingly.
+    again = edit_driver(ctx, DRAFT, changes={"impact": "Alice's impact."}, activate=False,
+                        changed_by="alice", loaded=loaded_fingerprints(get_driver(ctx, DRAFT)))
+    assert again.changed == ("impact",)
 
 
 # --- CLI ------------------------------------------------------------------------------------
@@ -269,3 +309,34 @@ def test_fields_missing_from_the_post_are_left_alone(site: Site) -> None:
     assert (view.impact, view.source, view.summary, view.status) == (
         "Only this.", "NHS England", "A plan.", "draft")
 
+
+def test_the_form_keeps_a_concurrent_edit_and_shows_a_clash(site: Site) -> None:
+    with signed_in(site) as (client, _):
+        values = form_of(client.get(f"/drivers/{DRAFT}/edit").text)
+        assert values["loaded"]
+        edit_driver(site.ctx, DRAFT, changes={"impact": "Bob's impact."}, activate=False,
+                    changed_by="bob")
+        values.update(summary="Alice's summary.")
+        assert client.post(f"/drivers/{DRAFT}/edit", data=values).status_code == 303
+        view = get_driver(site.ctx, DRAFT)
+        assert (view.impact, view.summary) == ("Bob's impact.", "Alice's summary.")
+
+        values = form_of(client.get(f"/drivers/{DRAFT}/edit").text)
+        edit_driver(site.ctx, DRAFT, changes={"impact": "Carol's impact.", "source": "DHSC"},
+                    activate=False, changed_by="carol")
+        values.update(impact="Alice's impact.", primary_audience="Librarians")
+        clash = client.post(f"/drivers/{DRAFT}/edit", data=values)
+        assert clash.status_code == 409
+        tree = assert_inert(clash.text)
+        error = tree.find(".//div[@class='error-summary']")
+        assert error is not None and "(edited by carol)" in "".join(error.itertext())
+        theirs = tree.find(".//div[@id='e-impact-theirs']")
+        assert theirs is not None and "Carol's impact." in "".join(theirs.itertext())
+        again = form_of(clash.text)
+        assert (again["impact"], again["primary_audience"], again["source"]) == (
+            "Alice's impact.", "Librarians", "DHSC")
+        assert get_driver(site.ctx, DRAFT).impact == "Carol's impact."
+        assert client.post(f"/drivers/{DRAFT}/edit", data=again).status_code == 303
+    view = get_driver(site.ctx, DRAFT)
+    assert (view.impact, view.source, view.fields["primary_audience"]) == (
+        "Alice's impact.", "DHSC", "Librarians")

@@ -292,6 +292,15 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     page.get_by_role("button", name="Save").click()
     assert page.get_by_role("alert").inner_text().startswith("There is a problem")
     check_page(page, "driver-edit-error")
+    from awareness.service.driver_edits import edit_driver
+
+    page.goto(f"{site.url}/drivers/interim-nhs-people-plan/edit")
+    edit_driver(site.ctx, "interim-nhs-people-plan", changes={"impact": "Bob's reading."},
+                activate=False, changed_by="bob")  # saved while alice's form is open
+    page.get_by_label("What this means for libraries").fill("Alice's reading.")
+    page.get_by_role("button", name="Save").click()
+    assert "Someone else saved" in page.get_by_role("alert").inner_text()
+    check_page(page, "driver-edit-conflict")
     with orm_writing(site.ctx) as session:  # its post left the MAP site (issue 16)
         session.scalars(select(DriverRecordRow).where(
             DriverRecordRow.slug == "interim-nhs-people-plan")).one().gone_at = datetime(
@@ -301,6 +310,7 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     page.get_by_role("button", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers")
     assert page.get_by_role("status").inner_text() == "Deleted: Interim NHS People Plan"
-    # The refused save answers 400 on purpose; Chromium logs that as an error.
-    assert [p for p in watched.problems if "status of 400" not in p] == []
+    # The refused saves answer 400 and 409 on purpose; Chromium logs those as errors.
+    assert [p for p in watched.problems
+            if "status of 400" not in p and "status of 409" not in p] == []
     context.close()

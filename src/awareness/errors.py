@@ -8,6 +8,7 @@
     ├── ParseError                  fetched bytes could not be turned into items (source)
     ├── ImportFormatError           a driver-record page could not be read (path)
     ├── MailError                   the mail backend refused or failed (temporary flag)
+    ├── EditConflict                a record changed under an open edit form (fields)
     └── NotFound                    a named thing (source, topic, match, subscriber) is unknown
 
 Errors carry fields so callers can log or show them without parsing the message.
@@ -91,6 +92,15 @@ class MailError(AwarenessError):
 
     def __init__(self, message: str, *, temporary: bool):
         self.temporary = temporary
+        super().__init__(message)
+
+
+class EditConflict(AwarenessError):
+    """Someone else saved ``fields`` of a record after this edit's form was opened, and the
+    form changes them too: saving would overwrite their text unseen."""
+
+    def __init__(self, message: str, *, fields: tuple[str, ...]):
+        self.fields = fields
         super().__init__(message)
 
 

@@ -8,8 +8,11 @@ gets one row with each field's old and new value.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Connection
 
@@ -18,7 +21,7 @@ from awareness.drivers.dates import parse_free_date
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.records import redact_personal_data, union_tags
 from awareness.drivers.views import StoredDriver
-from awareness.errors import AwarenessError, NotFound
+from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.links import is_safe_link
 from awareness.model import DriverRecord
 from awareness.service.context import Context
@@ -96,6 +99,70 @@ def tidy_text(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+class RecordText(Protocol):
+    """What the edit form shows of a record: a stored ``DriverRecord`` or a page's view."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def impact(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def link(self) -> str: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+
+
+def form_text(record: RecordText, name: str) -> str:
+    """A field's text as the edit form shows it: tags comma-separated, the record's own
+    title, summary… (a case study's summary is its story), else the page's field."""
+    if name == "tags":
+        return ", ".join(record.tags)
+    if name in _LIFTED:
+        return str(getattr(record, name))
+    return record.fields.get(name, "")
+
+
+def fingerprint(text: str) -> str:
+    """A short digest of a field's tidied text: the edit form carries one per field, so that
+    saving can tell which fields the librarian changed from what the form showed."""
+    return hashlib.sha256(tidy_text(text).encode()).hexdigest()[:16]
+
+
+def loaded_fingerprints(record: RecordText) -> dict[str, str]:
+    """Every editable field's fingerprint as a form opened now shows it."""
+    return {name: fingerprint(form_text(record, name)) for name in EDITABLE_FIELDS}
+
+
+def unseen_changes_kept(current: DriverRecord, tidy: dict[str, str],
+                        loaded: Mapping[str, str]) -> dict[str, str]:
+    """The changes a form really makes, given the fingerprints of what it showed: a field
+    sent back as the form showed it is no change (another librarian's newer text, or an
+    import's, stays); a field changed both here and by someone else since the form opened
+    raises ``EditConflict``. A field without a fingerprint counts as changed."""
+    kept: dict[str, str] = {}
+    clashes = []
+    for name, value in tidy.items():
+        shown = loaded.get(name)
+        if shown is not None and fingerprint(value) == shown:
+            continue
+        now_text = tidy_text(form_text(current, name))
+        if value == now_text:
+            continue
+        if shown is not None and fingerprint(now_text) != shown:
+            clashes.append(name)
+        kept[name] = value
+    if clashes:
+        raise EditConflict(f"{', '.join(field_label(n) for n in clashes)} changed since the "
+                           "form was opened", fields=tuple(clashes))
+    return kept
+
+
 def edited_record(record: DriverRecord, tidy: dict[str, str]) -> DriverRecord:
     """``record`` with the (already checked) changes applied; an empty value clears a field."""
     fields = dict(record.fields)
@@ -128,10 +195,13 @@ def edited_record(record: DriverRecord, tidy: dict[str, str]) -> DriverRecord:
 
 
 def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: bool,
-                changed_by: str) -> EditResult:
+                changed_by: str, loaded: Mapping[str, str] | None = None) -> EditResult:
     """Apply ``changes`` ({field: new text}) to the record, and publish it (status "active")
     when ``activate``; write one history row naming ``changed_by`` when anything changed.
 
+    ``loaded`` are the edit form's fingerprints of the text it showed (``loaded_fingerprints``):
+    with them, only the fields the librarian changed are saved, and a field someone else
+    saved meanwhile raises ``EditConflict`` instead of being overwritten unseen.
     Publishing needs "what this means for libraries": a draft without it stays a draft.
     """
     tidy = check_changes(changes)
@@ -139,6 +209,8 @@ def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: b
         driver = store.driver_by_slug(conn, slug)
         if driver is None or driver.status == "deleted":
             raise NotFound(f"no driver record {slug!r}")
+        if loaded is not None:
+            tidy = unseen_changes_kept(driver.record, tidy, loaded)
         check_dates(driver.record, tidy)
         new, redacted = redact_personal_data(edited_record(driver.record, tidy))
         diff = record_changes(driver.record, new)

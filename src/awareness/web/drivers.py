@@ -4,6 +4,7 @@ completes (and publishes) a record."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
-from awareness.errors import AwarenessError, NotFound
+from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import (
     CASE_STUDY_FORM,
@@ -24,6 +25,9 @@ from awareness.service.driver_edits import (
     EditResult,
     delete_driver,
     edit_driver,
+    fingerprint,
+    form_text,
+    loaded_fingerprints,
 )
 from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
@@ -83,9 +87,19 @@ async def draft(request: Request, session: Session) -> Response:
 
 def form_values(record: DriverView) -> dict[str, str]:
     """The edit form's starting values: the record's text for every editable field."""
-    lifted = {"title": record.title, "impact": record.impact, "summary": record.summary,
-              "source": record.source, "link": record.link, "tags": ", ".join(record.tags)}
-    return {name: lifted.get(name, record.fields.get(name, "")) for name in EDITABLE_FIELDS}
+    return {name: form_text(record, name) for name in EDITABLE_FIELDS}
+
+
+def loaded_of(form: Any) -> dict[str, str] | None:
+    """The fingerprints of what the form showed (its ``loaded`` field); None when the post
+    has none or they are not readable, and then every posted field counts as changed."""
+    try:
+        loaded = json.loads(str(form.get("loaded", "")))
+    except ValueError:
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    return {str(name): str(value) for name, value in loaded.items()}
 
 
 @editor_only
@@ -100,7 +114,8 @@ async def edit_form(request: Request, session: Session) -> Response:
 
 def _form_layout(record: DriverView) -> dict[str, Any]:
     return {"names": CASE_STUDY_FORM if record.kind == "case_study" else DRIVER_FORM,
-            "long_fields": LONG_FIELDS, "date_fields": DATE_FIELDS}
+            "long_fields": LONG_FIELDS, "date_fields": DATE_FIELDS,
+            "loaded": json.dumps(loaded_fingerprints(record), sort_keys=True), "theirs": {}}
 
 
 @editor_only
@@ -110,12 +125,16 @@ async def edit_save(request: Request, session: Session) -> Response:
     slug = request.path_params["slug"]
     # A field missing from the post is left alone (only a present, empty field clears one).
     values = {name: str(form[name]) for name in EDITABLE_FIELDS if name in form}
+    loaded = loaded_of(form)
     try:
         result = await run_in_threadpool(edit_driver, ctx_of(request), slug, changes=values,
                                          activate=form.get("activate") == "1",
-                                         changed_by=str(session.name))
+                                         changed_by=str(session.name), loaded=loaded)
     except NotFound:
         raise
+    except EditConflict as exc:
+        record = await run_in_threadpool(get_driver, ctx_of(request), slug)
+        return conflict_form(request, session, record, values, loaded or {}, exc)
     except AwarenessError as exc:
         record = await run_in_threadpool(get_driver, ctx_of(request), slug)
         return render(request, "driver_edit.html", status_code=400, session=session,
@@ -124,6 +143,28 @@ async def edit_save(request: Request, session: Session) -> Response:
     response = redirect(request, f"/drivers/{quote(slug, safe='')}")
     security_of(request).write_flash(response, saved_message(result))
     return response
+
+
+def conflict_form(request: Request, session: Session, record: DriverView,
+                  values: dict[str, str], loaded: dict[str, str],
+                  conflict: EditConflict) -> Response:
+    """The form again after someone else saved the record meanwhile: their text in every
+    field this librarian left alone, this librarian's in the fields they changed, and under
+    each field both changed, what the other person saved. Its fingerprints are the record's
+    now, so saving again keeps this librarian's text knowingly."""
+    mine = {name: value for name, value in values.items()
+            if loaded.get(name) != fingerprint(value)}
+    theirs = {name: form_text(record, name) for name in conflict.fields}
+    latest = record.history[0] if record.history else None
+    who = f" ({latest.action} by {latest.changed_by})" if latest else ""
+    error = (f"Someone else saved this record while you were editing it{who}. You both "
+             f"changed {len(theirs)} field{'s' if len(theirs) != 1 else ''}: your text is in "
+             "the form and theirs is shown under it. Save again to keep yours, or copy "
+             "what you need from theirs first.")
+    layout = {**_form_layout(record), "theirs": theirs}
+    return render(request, "driver_edit.html", status_code=409, session=session,
+                  record=record, values={**form_values(record), **mine}, error=error,
+                  **layout)
 
 
 @editor_only
