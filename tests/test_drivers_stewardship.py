@@ -17,10 +17,11 @@ from sqlalchemy import select
 from awareness.cli import cli
 from awareness.drivers.drafts import guess_format
 from awareness.drivers.members import parse_members
-from awareness.errors import ConfigError, NotFound
+from awareness.errors import AwarenessError, ConfigError, NotFound
 from awareness.service.checks import check_all
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
+from awareness.service.driver_edits import delete_driver, mark_reviewed
 from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
 from awareness.settings import load_settings
 from awareness.storage.models import (
@@ -148,6 +149,47 @@ def test_cli_due_json(make_context: Callable[..., Context], clock: Clock, tmp_pa
     result = CliRunner().invoke(cli, ["drivers", "due", "--member", "FG", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert [e["slug"] for e in json.loads(result.output)] == ["overdue"]
+
+
+def test_marked_reviewed_leaves_the_list(make_context: Callable[..., Context],
+                                         clock: Clock) -> None:
+    ctx = make_context()
+    seed(ctx, clock)
+    today = clock.now.date()
+    done = mark_reviewed(ctx, "overdue", changed_by="FG")
+    assert (done.reviewed_on, done.next_review) == (today, today.replace(year=today.year + 1))
+    mark_reviewed(ctx, "new-edition", next_review="March 2030", changed_by="LK")
+    assert {e.slug for e in needs_attention(ctx)} == {"no-member-file"}
+    with orm_session(ctx) as session:
+        row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == "overdue"))
+        assert row is not None and row.review_due_on == done.next_review
+        assert row.fields["date_last_updated"] == f"{today.day} {today:%B} {today.year}"
+        version = session.scalars(select(DriverRecordVersion).where(
+            DriverRecordVersion.driver_id == row.id)).one()
+        assert (version.action, version.changed_by) == ("reviewed", "FG")
+        assert set(version.changes) == {"fields.date_last_updated", "fields.due_for_review"}
+    for bad, message in (("soon", "“soon” is not a date"),
+                         ("January 2020", "is not after today")):
+        with pytest.raises(AwarenessError, match=message):
+            mark_reviewed(ctx, "current", next_review=bad, changed_by="FG")
+    delete_driver(ctx, "current", changed_by="FG")
+    with pytest.raises(NotFound):
+        mark_reviewed(ctx, "current", changed_by="FG")
+
+
+def test_cli_mark_reviewed(make_context: Callable[..., Context], clock: Clock,
+                           tmp_path: Path, database_url: str) -> None:
+    ctx = make_context()
+    seed(ctx, clock)
+    env = settings_env(tmp_path, database_url)
+    result = CliRunner().invoke(cli, ["drivers", "mark-reviewed", "overdue", "--next",
+                                      "31/03/2028", "--as", "FG", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)  # dated by the command's own clock
+    assert done.pop("reviewed_on")
+    assert done == {"slug": "overdue", "next_review": "2028-03-31",
+                    "due_for_review": "31/03/2028"}
+    assert "overdue" not in {e.slug for e in needs_attention(ctx)}
 
 
 # ---------------------------------------------------------------- weekly e-mail

@@ -135,3 +135,45 @@ def test_drafts_and_the_history_are_for_librarians_only(site: Site) -> None:
         public = anonymous.get("/drivers/interim-nhs-people-plan")
         assert public.status_code == 200
         assert "History" not in public.text and "alice" not in public.text
+
+
+def test_mark_reviewed_from_the_record_page(site: Site) -> None:
+    """A member could only take a record off the needs-attention list by typing new dates
+    into the Edit form; a record still right could not be cleared without a made-up edit."""
+    with site.client() as anonymous:
+        public = anonymous.get("/drivers/evil-record").text
+        assert "Needs attention" not in public and "/reviewed" not in public
+        assert goes_to_login(anonymous.post("/drivers/evil-record/reviewed", data={}))
+    with signed_in(site) as (client, token):
+        page = client.get("/drivers/evil-record")
+        tree = assert_inert(page.text)
+        box = tree.find(".//div[@id='needs-attention']")
+        assert box is not None
+        assert "review was due on 01 January 2026" in " ".join(box.itertext())
+        form = box.find(".//form")
+        assert form is not None and form.get("action") == "/drivers/evil-record/reviewed"
+        today = site.ctx.now().date()
+        next_value = {el.get("name"): el.get("value") for el in form.iter("input")}
+        assert next_value["next_review"].endswith(str(today.year + 1))
+        refused = client.post("/drivers/evil-record/reviewed",
+                              data={"csrf": token, "next_review": "soon"})
+        assert refused.status_code == 400
+        error = parse(refused.text).find(".//div[@class='error-summary']")
+        assert error is not None and "“soon” is not a date" in "".join(error.itertext())
+        assert client.post("/drivers/evil-record/reviewed",
+                           data={"csrf": "wrong", "next_review": ""}).status_code == 403
+        done = client.post("/drivers/evil-record/reviewed",
+                           data={"csrf": token, "next_review": "March 2028"})
+        assert done.status_code == 303 and done.headers["location"] == "/drivers/evil-record"
+        after = client.get("/drivers/evil-record").text
+        assert "Marked reviewed. Next review: March 2028." in after
+        assert "needs-attention" not in after
+        history = parse(after).find(".//ol[@class='history']")
+        assert history is not None and "reviewed by alice" in " ".join(history.itertext())
+        assert slugs_linked(client.get("/drivers/attention?member=FG").text) == set()
+    with orm_session(site.ctx) as session:
+        row = session.scalar(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "evil-record"))
+        assert row is not None and row.review_due_on == date(2028, 3, 1)
+        assert row.fields["due_for_review"] == "March 2028"
+        assert row.fields["date_last_updated"].endswith(str(today.year))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -302,10 +302,12 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     assert "Someone else saved" in page.get_by_role("alert").inner_text()
     check_page(page, "driver-edit-conflict")
     with orm_writing(site.ctx) as session:  # its post left the MAP site (issue 16)
-        session.scalars(select(DriverRecordRow).where(
-            DriverRecordRow.slug == "interim-nhs-people-plan")).one().gone_at = datetime(
-                2026, 11, 20, 9, tzinfo=UTC)
+        row = session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan")).one()
+        row.gone_at = datetime(2026, 11, 20, 9, tzinfo=UTC)
+        row.review_due_on = date(2026, 1, 1)  # and its review is overdue
     page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
+    assert "review was due on 01 January 2026" in page.locator("#needs-attention").inner_text()
     check_page(page, "driver-gone-from-site")
     page.get_by_role("button", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers")

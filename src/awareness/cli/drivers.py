@@ -194,6 +194,29 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
           empty=f"no records need attention{f' for {member}' if member else ''}")
 
 
+@drivers.command("mark-reviewed")
+@click.argument("slug")
+@click.option("--next", "next_review", default="", metavar="DATE",
+              help="Its next review date, e.g. 'March 2028' (default: a year from today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@as_option
+@pass_state
+def drivers_mark_reviewed(state: State, slug: str, next_review: str, as_json: bool,
+                          by: str | None) -> None:
+    """The record is checked: date it today and set its next review, which takes it off
+    its member's needs-attention list."""
+    from awareness.service.driver_edits import mark_reviewed
+
+    done = mark_reviewed(state.ctx, slug, next_review=next_review, changed_by=person(by))
+    if as_json:
+        emit_json({"slug": done.slug, "reviewed_on": done.reviewed_on.isoformat(),
+                   "next_review": done.next_review.isoformat(),
+                   "due_for_review": done.next_review_text})
+        return
+    click.echo(f"{slug}: reviewed {done.reviewed_on:%Y-%m-%d}; next review "
+               f"{done.next_review_text}")
+
+
 @drivers.command("remind")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state

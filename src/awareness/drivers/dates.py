@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from awareness.digests.build import MONTHS
+
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -47,6 +49,19 @@ def parse_free_date(text: str) -> date | None:
         except ValueError:
             return None
     return None
+
+
+def written_date(day: date) -> str:
+    """A date as the record pages write one: ``7 December 2026``."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def a_year_after(day: date) -> date:
+    """The same day a year later (28 February after a 29th)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
 
 
 def _month_number(names: str | None) -> int:

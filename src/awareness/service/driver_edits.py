@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy import Connection
 
 # ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
-from awareness.drivers.dates import parse_free_date
+from awareness.drivers.dates import a_year_after, parse_free_date, written_date
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.records import redact_personal_data, union_tags
 from awareness.drivers.views import StoredDriver
@@ -231,6 +231,53 @@ def _save(conn: Connection, driver: StoredDriver, new: DriverRecord,
     store.update_driver(conn, driver.id, new, status=status, now=now)
     store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="edited",
                       changes=diff)
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A record marked reviewed: dated ``reviewed_on``, next due on ``next_review``."""
+
+    slug: str
+    reviewed_on: date
+    next_review: date
+    next_review_text: str
+
+
+def next_review_date(text: str, today: date) -> tuple[str, date]:
+    """The next review date a member typed (or, when empty, a year after ``today``), as text
+    and as a date; text naming no date, or not a date after today, raises AwarenessError."""
+    text = tidy_text(text) or written_date(a_year_after(today))
+    due = parse_free_date(text)
+    if due is None:
+        raise AwarenessError(f"Next review: “{text[:60]}” is not a date. Write a month and "
+                             "year such as “February 2028”, or a whole date such as "
+                             "“31/03/2028”")
+    if due <= today:
+        raise AwarenessError(f"Next review: {written_date(due)} is not after today; a record "
+                             "marked reviewed needs a review date still to come")
+    return text, due
+
+
+def mark_reviewed(ctx: Context, slug: str, *, next_review: str = "",
+                  changed_by: str) -> Reviewed:
+    """A member checked the record: "Date last updated" becomes today and "Due for review"
+    ``next_review`` (a year on when empty), which takes it off the needs-attention list
+    (review date to come; items linked before today no longer count). The history gets a
+    "reviewed" entry naming ``changed_by`` even when neither date text changed."""
+    now = ctx.now()
+    today = now.astimezone(ctx.settings.timezone).date()
+    text, due = next_review_date(next_review, today)
+    with writing(ctx.engine) as conn:
+        driver = store.driver_by_slug(conn, slug)
+        if driver is None or driver.status == "deleted":
+            raise NotFound(f"no driver record {slug!r}")
+        fields = {**driver.record.fields, "date_last_updated": written_date(today),
+                  "due_for_review": text}
+        new = replace(driver.record, fields=fields)
+        store.update_driver(conn, driver.id, new, status=driver.status, now=now)
+        store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="reviewed",
+                          changes=record_changes(driver.record, new))
+    return Reviewed(slug, today, due, text)
 
 
 def delete_driver(ctx: Context, slug: str, *, changed_by: str) -> str:

@@ -94,6 +94,13 @@ def needs_attention(ctx: Context, member: str = "", today: date | None = None) -
     return out
 
 
+def attention_reasons(ctx: Context, slug: str, member: str) -> tuple[str, ...]:
+    """Why the record ``slug`` (looked after by ``member``) needs attention; none when it
+    does not."""
+    return next((entry.reasons for entry in needs_attention(ctx, member or "")
+                 if entry.slug == slug), ())
+
+
 def iso_week(day: date) -> str:
     """The ISO week of ``day``, e.g. ``2026-W48``."""
     year, week, _ = day.isocalendar()

@@ -252,12 +252,7 @@ async def driver_page(request: Request) -> Response:
     session = await current_librarian(request)
     record = await run_in_threadpool(lambda: drivers.get_driver(
         ctx_of(request), request.path_params["slug"], drafts=session is not None))
-    security = security_of(request)
-    flash = security.read_flash(request)  # "Changed: …" after the edit form
-    response = render(request, "driver.html", session=session, record=record, flash=flash)
-    if flash:
-        security.clear_flash(response)
-    return response
+    return await driver_pages.record_page(request, session, record)
 
 
 # RFC 8058 one-click unsubscribe. A GET never changes anything (scanners and link checkers

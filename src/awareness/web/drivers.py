@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from awareness.drivers.dates import a_year_after, written_date
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.service.drafts import draft_from_match
@@ -28,9 +29,10 @@ from awareness.service.driver_edits import (
     fingerprint,
     form_text,
     loaded_fingerprints,
+    mark_reviewed,
 )
 from awareness.service.driver_views import get_driver
-from awareness.service.stewardship import needs_attention
+from awareness.service.stewardship import attention_reasons, needs_attention
 from awareness.web.guards import (
     checked_form,
     ctx_of,
@@ -53,6 +55,7 @@ def routes() -> list[Route]:
         Route("/drivers/{slug}/edit", edit_form),
         form_route("/drivers/{slug}/edit", edit_save),
         form_route("/drivers/{slug}/delete", delete),
+        form_route("/drivers/{slug}/reviewed", reviewed),
     ]
 
 
@@ -73,6 +76,46 @@ async def attention_page(request: Request, session: Session) -> Response:
     member = request.query_params.get("member", "")[:20]
     entries = await run_in_threadpool(needs_attention, ctx_of(request), member)
     return render(request, "attention.html", session=session, entries=entries, member=member)
+
+
+async def record_page(request: Request, session: Session | None, record: DriverView, *,
+                      error: str | None = None, next_review: str = "",
+                      status_code: int = 200) -> Response:
+    """A record's page; for librarians, why it needs attention and the "Mark reviewed" form
+    (its next review date a year from today unless ``next_review`` was typed)."""
+    ctx = ctx_of(request)
+    attention = await run_in_threadpool(
+        attention_reasons, ctx, record.slug, record.member) if session else ()
+    today = ctx.now().astimezone(ctx.settings.timezone).date()
+    security = security_of(request)
+    flash = security.read_flash(request)  # "Changed: …" after the edit form
+    response = render(request, "driver.html", status_code=status_code, session=session,
+                      record=record, flash=flash, attention=attention, error=error,
+                      next_review=next_review or written_date(a_year_after(today)))
+    if flash:
+        security.clear_flash(response)
+    return response
+
+
+@editor_only
+async def reviewed(request: Request, session: Session) -> Response:
+    """Mark the record reviewed (dated today, next review as typed); back to its page."""
+    form = await checked_form(request, session)
+    slug = request.path_params["slug"]
+    typed = str(form.get("next_review", ""))[:FILTER_LIMIT]
+    try:
+        done = await run_in_threadpool(mark_reviewed, ctx_of(request), slug,
+                                       next_review=typed, changed_by=str(session.name))
+    except NotFound:
+        raise
+    except AwarenessError as exc:
+        record = await run_in_threadpool(get_driver, ctx_of(request), slug)
+        return await record_page(request, session, record, error=str(exc),
+                                 next_review=typed, status_code=400)
+    response = redirect(request, f"/drivers/{quote(slug, safe='')}")
+    security_of(request).write_flash(
+        response, f"Marked reviewed. Next review: {done.next_review_text}.")
+    return response
 
 
 @editor_only
