@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import func, select
 
 from awareness.service.context import Context
+from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
 from awareness.storage import drivers as stored_drivers
 from awareness.storage import outbox
 from awareness.storage.db import reading
 from awareness.storage.models import DriverRecordRow
 from tests.conftest import orm_session
-from tests.test_web import Site, parse, running_site, signed_in
+from tests.test_web import Site, assert_inert, goes_to_login, parse, running_site, signed_in
 
 FIXTURE_TIERS = {"site": "integration"}
 PLAN = "interim-nhs-people-plan"
@@ -77,6 +78,28 @@ def test_drafting_again_from_the_same_match_opens_the_draft(site: Site) -> None:
     assert record_count(site) == count
     removed = [li for li in parse(links).iter("li") if li.get("class") == "link-removed"]
     assert len(removed) == 1
+
+
+def test_delete_asks_first(site: Site) -> None:
+    """The record page's "Delete this record" deleted at once: one slip next to "Edit"
+    took a record out of every list, link and digest, with no way back."""
+    with signed_in(site) as (client, _):
+        record = parse(client.get(f"/drivers/{PLAN}").text)
+        assert f"/drivers/{PLAN}/delete" not in {f.get("action") for f in record.iter("form")}
+        links = {a.get("href"): "".join(a.itertext()) for a in record.iter("a")}
+        assert links[f"/drivers/{PLAN}/delete"] == "Delete this record"
+        ask = client.get(f"/drivers/{PLAN}/delete")
+        assert ask.status_code == 200
+        tree = assert_inert(ask.text)
+        heading = tree.find(".//h1")
+        assert heading is not None and heading.text == "Delete this record?"
+        assert "Interim NHS People Plan" in ask.text
+        forms = [f for f in tree.iter("form") if f.get("action") == f"/drivers/{PLAN}/delete"]
+        assert len(forms) == 1 and forms[0].get("method") == "post"
+        assert f"/drivers/{PLAN}" in {a.get("href") for a in forms[0].iter("a")}  # cancel
+    assert get_driver(site.ctx, PLAN).status == "active"  # asking changed nothing
+    with site.client() as anonymous:
+        assert goes_to_login(anonymous.get(f"/drivers/{PLAN}/delete"))
 
 
 def test_delete_keeps_the_history_and_hides_the_record(site: Site) -> None:

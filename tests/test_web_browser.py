@@ -309,6 +309,9 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
     assert "review was due on 01 January 2026" in page.locator("#needs-attention").inner_text()
     check_page(page, "driver-gone-from-site")
+    page.get_by_role("link", name="Delete this record").click()
+    page.wait_for_url(f"{site.url}/drivers/interim-nhs-people-plan/delete")
+    check_page(page, "driver-delete")
     page.get_by_role("button", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers")
     assert page.get_by_role("status").inner_text() == "Deleted: Interim NHS People Plan"

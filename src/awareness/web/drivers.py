@@ -54,6 +54,7 @@ def routes() -> list[Route]:
         form_route("/review/{match_id:int}/draft", draft),
         Route("/drivers/{slug}/edit", edit_form),
         form_route("/drivers/{slug}/edit", edit_save),
+        Route("/drivers/{slug}/delete", delete_page),
         form_route("/drivers/{slug}/delete", delete),
         form_route("/drivers/{slug}/reviewed", reviewed),
     ]
@@ -208,6 +209,15 @@ def conflict_form(request: Request, session: Session, record: DriverView,
     return render(request, "driver_edit.html", status_code=409, session=session,
                   record=record, values={**form_values(record), **mine}, error=error,
                   **layout)
+
+
+@editor_only
+async def delete_page(request: Request, session: Session) -> Response:
+    """"Delete this record?": what deleting does, and the button that does it."""
+    record = await run_in_threadpool(get_driver, ctx_of(request), request.path_params["slug"])
+    if record.status == "deleted":
+        raise NotFound(f"no driver record {record.slug!r}")
+    return render(request, "driver_delete.html", session=session, record=record)
 
 
 @editor_only
