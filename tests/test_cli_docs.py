@@ -63,6 +63,19 @@ def test_a_table_is_as_wide_as_columns_says_when_it_is_printed(monkeypatch, caps
         assert max(map(len, capsys.readouterr().out.splitlines())) == columns
 
 
+def test_a_slug_is_printed_whole_in_a_narrow_table(monkeypatch, capsys):
+    # `drivers list` and `drivers due` cut slugs to "developing-people-improving-care-a-nat…"
+    # even 160 columns wide, and the slug is what `drivers show` / `edit` / `mark-reviewed`
+    # take.
+    slug = "developing-people-improving-care-a-national-framework-for-action-on-improvement"
+    monkeypatch.setenv("COLUMNS", "100")
+    table(["member", "slug", "why"], [["FG", slug, "review was due on 1 February 2018 " * 3]],
+          empty="")
+    lines = capsys.readouterr().out.splitlines()
+    cells = [line.split("│")[2].strip() for line in lines if line.startswith("│")]
+    assert "".join(cells) == slug
+
+
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
 def test_help_speaks_to_the_librarian_not_of_the_project(path, command):
     # "(issue 12)" in an option's help pointed at the project's tracker, not at anything a

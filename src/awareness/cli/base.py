@@ -112,13 +112,21 @@ def local_time(moment: datetime | str | None, zone: tzinfo) -> str:
     return f"{when.astimezone(zone):%Y-%m-%d %H:%M}"
 
 
+# Columns holding what a later command is given (`drivers show SLUG`, `sources test ID`,
+# `subscribers remove EMAIL`): never cut with "…" or wrapped, or it cannot be copied.
+HANDLE_COLUMNS = frozenset({"slug", "id", "bulletin", "email"})
+
+
 def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:
     """``rows`` under ``columns``; with no rows, the line ``empty`` says what that means
-    (and, where there is one, what to do), not a table of headings alone."""
+    (and, where there is one, what to do), not a table of headings alone. A column in
+    ``HANDLE_COLUMNS`` is printed whole; the others wrap to make room for it."""
     if not rows:
         click.echo(empty)
         return
-    table = Table(*columns, show_lines=False, header_style="bold")
+    table = Table(show_lines=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold" if name in HANDLE_COLUMNS else "ellipsis")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console().print(table)
