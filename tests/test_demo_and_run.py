@@ -28,6 +28,7 @@ from awareness.cli.run import (
 from awareness.errors import ConfigError
 from awareness.service import bulletins, digests, polling, review
 from awareness.service.context import create_context
+from awareness.service.stewardship import load_members
 from awareness.settings import load_settings
 from awareness.storage.db import upgrade
 from tests.conftest import ROOT, free_port, settings_env
@@ -46,6 +47,9 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys, database_url)
         upgrade(ctx.engine)
         polling.sync_sources(ctx)
         seed_demo(ctx)
+        # The steering group's addresses come too: `drivers remind` beside the demo said
+        # "No address: FG, JC, JW, LK, VT" and sent no stewardship mail.
+        assert {m.initials for m in load_members(ctx)} == {"FG", "JC", "JW", "LK", "VT"}
         ids = [s.id for s in ctx.sources()]
         baseline = polling.poll(ctx, ids)
         assert all(o.baseline and o.status == "ok" for o in baseline)

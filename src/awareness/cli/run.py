@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from awareness.digests.schedule import missed_runs, sends_today
+from awareness.drivers.members import MEMBERS_FILE
 from awareness.errors import ConfigError
 from awareness.leader import Leadership, lock_for
 from awareness.metrics import Metrics
@@ -325,6 +326,9 @@ def prepare_demo(settings: Settings) -> tuple[Settings, Any]:
     (subs / "bulletins").mkdir(exist_ok=True)
     for bulletin in (settings.paths.subscriptions / "bulletins").glob("*.toml"):
         shutil.copyfile(bulletin, subs / "bulletins" / bulletin.name)
+    members = settings.paths.subscriptions / MEMBERS_FILE  # the weekly stewardship mail's
+    if members.is_file():
+        shutil.copyfile(members, subs / MEMBERS_FILE)
     (subs / "sources.toml").write_text(feeds.sources_toml(), encoding="utf-8")
     demo = dataclasses.replace(
         settings,
