@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
@@ -57,6 +58,27 @@ def test_list_filters(site: Site, query: str, expected: set[str]) -> None:
         response = client.get(f"/drivers{query}")
     assert response.status_code == 200
     assert slugs_linked(response.text) == expected
+
+
+def text_of(element: ElementTree.Element) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def test_staff_meet_the_records_under_one_name(site: Site) -> None:
+    """The navigation said "Policy documents" and the page it opens "Drivers for change and
+    case studies": staff who followed one name to another were unsure they had arrived."""
+    with site.client() as anonymous:
+        topics = parse(anonymous.get("/topics").text)
+        listing = parse(anonymous.get("/drivers").text)
+        record = parse(anonymous.get("/drivers/interim-nhs-people-plan").text)
+    nav = next(el for el in topics.iter("nav") if el.get("aria-label") == "Main")
+    label = next(text_of(a) for a in nav.iter("a") if a.get("href") == "/drivers")
+    assert text_of(next(listing.iter("h1"))) == label
+    assert text_of(next(listing.iter("title"))).startswith(f"{label} –")
+    back = record.find(".//p[@class='breadcrumb']/a")
+    assert back is not None and back.get("href") == "/drivers"
+    assert text_of(back) == f"All {label.lower()}"
+    assert text_of(record.find(".//p[@class='kind']")) == label.removesuffix("s")
 
 
 def test_filter_values_are_echoed_inert(site: Site) -> None:

@@ -274,6 +274,28 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
+def test_the_policy_documents_as_staff_see_them(browser: Browser, site: Site, width: int) -> None:
+    """Staff follow "Policy documents" from the topics page to a page of that name, then to
+    a record, with one header row of links on a phone."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    page.goto(f"{site.url}/topics")
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    tops = {round(box["y"]) for box in (link.bounding_box() for link in links.all()) if box}
+    assert len(tops) == 1, f"the navigation wraps at {width} px"
+    page.get_by_role("link", name="Policy documents").click()
+    page.wait_for_url(f"{site.url}/drivers")
+    assert page.get_by_role("heading", level=1).inner_text() == "Policy documents"
+    check_page(page, "drivers-public")
+    page.get_by_role("link", name="Interim NHS People Plan").click()
+    page.wait_for_url(f"{site.url}/drivers/interim-nhs-people-plan")
+    check_page(page, "driver-public")
+    assert watched.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
 def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
                                                 width: int) -> None:
     """Issue 14: the edit form was 513 px wide on a 390 px phone, with unstyled errors."""

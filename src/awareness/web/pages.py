@@ -26,7 +26,8 @@ from awareness.topics.explain import hits_as_dicts
 from awareness.topics.highlight import highlight_stored, mark_caret
 from awareness.web.security import Session
 
-KIND_LABELS = {"driver": "Driver for change", "case_study": "Case study"}
+# What staff read: the staff navigation and /drivers call driver records "Policy documents".
+KIND_LABELS = {"driver": "Policy document", "case_study": "Case study"}
 # Labels as the MAP-toolkit pages spell them (drivers.importer names the canonical keys).
 FIELD_LABELS = {"impact": "What this means for libraries", "link": "Link to main document",
                 "summary": "Summary", "member_responsible": "Group member responsible",
