@@ -305,7 +305,7 @@ def test_a_sent_issue_takes_corrections(site: Site, clock: Clock) -> None:
         ).headers["location"] == f"{EDIT}#sent"
     with site.client() as anonymous:
         page = anonymous.get("/bulletins/workforce/1").text
-    assert "Corrected on 2 Dec 2026" in page
+    assert "Corrected on 2 December 2026" in page
     assert "The framework link was wrong; it is fixed." in page
 
 
@@ -450,8 +450,8 @@ def test_an_issue_sent_early_has_one_date_in_the_mail_page_archive_and_feed(
         page = anonymous.get("/bulletins/workforce/1").text
         archive = anonymous.get("/bulletins/workforce").text
         feed = feedparser.parse(anonymous.get("/bulletins/workforce.atom").content)
-    assert "25 Nov 2026" in page and "30 Nov" not in page
-    assert "25 Nov 2026" in archive and "30 Nov" not in archive
+    assert "25 November 2026" in page and "30 Nov" not in page
+    assert "25 November 2026" in archive and "30 Nov" not in archive
     assert feed.entries[0].published.startswith("2026-11-25")
     assert "25 November 2026" in feed.entries[0].content[0].value
 

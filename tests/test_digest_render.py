@@ -33,7 +33,6 @@ from awareness.digests.render import (
     MergeCache,
     clean_header_text,
     is_autoescaped,
-    local_date,
     make_environment,
     message_id_for,
     render_digest,
@@ -673,13 +672,6 @@ def test_only_the_services_own_links_skip_the_check(base: str, path: str):
     own = own_link("https://app.example/lib/", "/feedback/eyJ.abc-_/not-useful")
     assert own == "https://app.example/lib/feedback/eyJ.abc-_/not-useful"
     assert safe_url(own) is own
-
-
-def test_local_date_uses_the_given_time_zone():
-    moment = datetime(2026, 3, 29, 23, 30, tzinfo=UTC)
-    assert local_date(moment, LONDON) == "30 March 2026"
-    assert local_date(moment, ZoneInfo("UTC")) == "29 March 2026"
-    assert local_date(None, LONDON) == ""
 
 
 # --- templates --------------------------------------------------------------------------------

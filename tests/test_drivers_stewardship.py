@@ -136,7 +136,7 @@ def test_needs_attention_rule(make_context: Callable[..., Context], clock: Clock
     seed(ctx, clock)
     entries = {e.slug: e for e in needs_attention(ctx)}
     assert set(entries) == {"overdue", "new-edition", "no-member-file"}
-    assert entries["overdue"].reasons == ("review was due on 01 January 2026",)
+    assert entries["overdue"].reasons == ("review was due on 1 January 2026",)
     assert entries["new-edition"].reasons == ("new edition: State of Care 2026/27",)
     assert [e.slug for e in needs_attention(ctx, "lk")] == ["new-edition"]
 
@@ -219,7 +219,7 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="https://library.example.nhs.uk/drivers/overdue"' in html
     text = parsed.get_body(("plain",)).get_content()
-    assert "review was due on 01 January 2026" in text
+    assert "review was due on 1 January 2026" in text
 
     clock.advance(days=2)  # same ISO week: nothing is sent again
     again = send_stewardship(ctx)

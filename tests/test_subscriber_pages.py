@@ -163,9 +163,9 @@ def test_the_list_shows_every_status_with_topics_dates_and_counts(
                               "Confirmed": "–", "Last digest": "–"}
     assert shown[EMAIL]["Status"] == "Active"
     assert shown[EMAIL]["Topics"] == "Leadership (weekly)"  # the title, not the slug
-    assert shown[EMAIL]["Confirmed"] == "20 Nov 2026"
+    assert shown[EMAIL]["Confirmed"] == "20 Nov 2026"  # a table column: short
     assert shown[EMAIL]["Last digest"] == "20 Nov 2026"
-    assert shown[PAUSED]["Status"] == "Paused until 3 Dec 2026"
+    assert shown[PAUSED]["Status"] == "Paused until 3 December 2026"
     assert shown[BOUNCED]["Status"] == "Suspended 550 5.1.1 mailbox unknown"
     assert shown[LEFT]["Status"] == "Unsubscribed"
     assert shown[LEFT]["Topics"] == "Digital health and AI (weekly) Leadership (daily)"

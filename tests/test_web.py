@@ -908,7 +908,7 @@ def test_page_helpers_are_pure_text(site: Site) -> None:
     assert env.filters["safe_url"]("https://www.england.nhs.uk/") == "https://www.england.nhs.uk/"
     assert env.filters["field_label"]("date_of_publication") == "Date of publication"
     assert env.filters["field_label"]("impact", "case_study") == "Impact of this project or service"
-    assert env.filters["local_date"](datetime(2026, 6, 30, 23, 30, tzinfo=UTC)) == "1 Jul 2026"
+    assert env.filters["local_date"](datetime(2026, 6, 30, 23, 30, tzinfo=UTC)) == "1 July 2026"
 
 
 def test_static_files_are_served(site: Site) -> None:

@@ -221,7 +221,7 @@ def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, st
     page = text_of(client.get("/dashboard").text)
     assert "Leadership 2" in page and "HTTP 500 from the server" in page
     assert "1 message failed" in page and "Tue 24 Nov 2026, 07:00" in page
-    assert "Interim NHS People Plan overdue 1 Oct 2026" in page
+    assert "Interim NHS People Plan overdue 1 October 2026" in page
 
 
 # --- items ------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ import jinja2
 
 from awareness.bulletins.build import Issue, IssueSection, issue_date
 from awareness.bulletins.config import BulletinDef
+from awareness.dates import local_date
 from awareness.digests.build import short_summary, visible_text
-from awareness.digests.render import Library, MailIdentity, local_date, safe_url
+from awareness.digests.render import Library, MailIdentity, safe_url
 from awareness.feedback import ItemFeedbackLinks
 from awareness.mail.compose import ListHeaders, Mail, Sender, compose
 from awareness.mail.compose import message_id as mail_message_id

@@ -18,12 +18,11 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from awareness.dates import long_date
 from awareness.links import is_safe_link, normalise_link
 from awareness.model import Hit
 
 FREQUENCIES = ("daily", "weekly")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 ELLIPSIS = "…"
 # Unicode categories that never belong in one line of text we show or put in a header:
 # Cc controls (CR, LF, NUL…), Cf format characters (bidi overrides U+202A–U+202E and
@@ -207,7 +206,7 @@ def period_start(key: str) -> date:
 def period_label(key: str) -> str:
     """How the period reads in a mail: ``26 November 2026``, ``week beginning 23 November 2026``."""
     start = period_start(key)
-    text = f"{start.day} {MONTHS[start.month - 1]} {start.year}"
+    text = long_date(start)
     return f"week beginning {text}" if key.startswith("weekly:") else text
 
 

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup, escape
 
+from awareness.dates import local_date
 from awareness.digests.build import (
-    MONTHS,
     Digest,
     DigestEntry,
     first_sentence,
@@ -175,17 +175,6 @@ def _checked_url(url: str | None, base: str | None) -> str:
     if url and base and url.startswith("/") and not url.startswith("//"):
         url = base.rstrip("/") + url
     return url if url and is_safe_link(url) else ""
-
-
-def local_date(value: datetime | None, tz: ZoneInfo) -> str:
-    """``value`` as a date in ``tz``, e.g. ``26 November 2026``; "" for None.
-
-    Month names come from a table rather than ``strftime`` so output does not depend on the
-    process locale."""
-    if value is None:
-        return ""
-    local = value.astimezone(tz)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 def one_line(text: str, limit: int = 300) -> str:

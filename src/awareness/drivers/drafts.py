@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from awareness.drivers.dates import written_date
+from awareness.dates import long_date
 from awareness.drivers.importer import slugify
 from awareness.links import is_safe_link
 from awareness.model import DriverRecord
@@ -101,7 +101,7 @@ def draft_from_item(*, title: str, publisher: str, link: str, published: datetim
               "publication_format": guess_format(link), "summary": trimmed,
               "notes": "" if trimmed or not summary.strip() else _no_sentence_note(link)}
     if published is not None:
-        fields["date_of_publication"] = written_date(published.date())
+        fields["date_of_publication"] = long_date(published)
     fields = {key: value for key, value in fields.items() if value}
     return DriverRecord(kind="driver", slug=slug, title=title, source=publisher, link=link,
                         summary=trimmed, fields=fields)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 import jinja2
 
+from awareness.dates import long_date
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
@@ -86,8 +87,9 @@ def needs_attention(ctx: Context, member: str = "", today: date | None = None) -
     out = []
     for driver in (d for d in drivers if d.status != "deleted"):  # deleted: nobody's to keep
         reasons = list(dict.fromkeys(linked.get(driver.id, [])))
-        if due_status(driver.review_due_on, today) == "overdue":
-            reasons.insert(0, f"review was due on {driver.review_due_on:%d %B %Y}")
+        due = driver.review_due_on
+        if due is not None and due_status(due, today) == "overdue":
+            reasons.insert(0, f"review was due on {long_date(due)}")
         if reasons:
             out.append(Attention(driver.record.slug, driver.record.title, driver.member,
                                  driver.review_due_on, tuple(reasons)))

@@ -8,7 +8,6 @@ Every web template is autoescaped whatever its name (``autoescape=True``, not
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from awareness.dates import local_date, local_time, long_date
 from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
 from awareness.review import status_label
@@ -46,6 +46,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["safe_url"] = lambda url: url if is_safe_link(url) else None
     env.filters["local_date"] = functools.partial(local_date, tz=tz)
     env.filters["local_time"] = functools.partial(local_time, tz=tz)
+    env.filters["long_date"] = long_date
     env.filters["shorten"] = short_summary
     env.filters["snippet"] = reader_snippet
     env.filters["first_sentence"] = first_sentence
@@ -57,22 +58,6 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["highlight"] = highlight_stored
     env.filters["mark_caret"] = mark_caret
     return env
-
-
-def local_date(value: datetime | None, tz: ZoneInfo) -> str:
-    """``3 Nov 2025`` in the service's time zone; empty for no date."""
-    if value is None:
-        return ""
-    local = value.astimezone(tz)
-    return f"{local.day} {local:%b %Y}"
-
-
-def local_time(value: datetime | None, tz: ZoneInfo) -> str:
-    """``Fri 27 Nov 2026, 09:00`` in the service's time zone; empty for none."""
-    if value is None:
-        return ""
-    local = value.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 def field_label(key: str, kind: str = "driver") -> str:

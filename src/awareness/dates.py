@@ -1,0 +1,43 @@
+"""Dates and times as people read them: one style on every page and in every mail.
+
+A date is written as GOV.UK writes one, ``7 December 2026``: the day without a leading zero
+and the month in full. In a column of the librarians' tables, where the full month made the
+date wrap onto three lines, it is ``7 Dec 2026``; a time, which only the librarians' pages
+show and mostly in table columns, is ``Mon 7 Dec 2026, 09:00``. Names come from the tables
+here, never from ``strftime``: its ``%B``, ``%b`` and ``%a`` follow the process's LC_TIME
+locale, so a service started under another locale would write its dates in that language.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
+SHORT_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def long_date(day: date) -> str:
+    """``day`` as ``7 December 2026`` (a datetime's own date, in its own zone)."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def local_date(moment: datetime | None, tz: tzinfo, *, short: bool = False) -> str:
+    """``moment``'s date in ``tz``, e.g. ``7 December 2026`` (``short``: ``7 Dec 2026``, for
+    a table column); "" for none."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    if short:
+        return f"{local.day} {SHORT_MONTHS[local.month - 1]} {local.year}"
+    return long_date(local)
+
+
+def local_time(moment: datetime | None, tz: tzinfo) -> str:
+    """``moment`` in ``tz`` to the minute, e.g. ``Mon 7 Dec 2026, 09:00``; "" for none."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return (f"{SHORT_WEEKDAYS[local.weekday()]} {local.day} {SHORT_MONTHS[local.month - 1]} "
+            f"{local.year}, {local.hour:02d}:{local.minute:02d}")
