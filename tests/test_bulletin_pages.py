@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import feedparser
 import httpx
@@ -30,7 +31,8 @@ from awareness.storage.models import (
     OutboxMessage,
     Subscriber,
 )
-from tests.conftest import Clock, orm_session, orm_writing, settings_env
+from awareness.web.pages import make_environment
+from tests.conftest import ROOT, Clock, orm_session, orm_writing, settings_env
 from tests.test_bulletins import BULLETIN, add_item, subscriptions, write_bulletin
 from tests.test_web import (
     Site,
@@ -457,16 +459,19 @@ def test_an_issue_sent_early_has_one_date_in_the_mail_page_archive_and_feed(
 
 
 def test_nothing_internal_reaches_the_public(site: Site, clock: Clock) -> None:
-    """Editors' names, held state, removed items and drafts stay with librarians."""
+    """Editors' names, held state, removed items, drafts and the fixed addresses a bulletin
+    goes to stay with librarians, on the archive and on the pages that explain bulletins."""
     sent(site, clock)
     with site.client() as anonymous:
         pages = {path: anonymous.get(path) for path in [
-            "/bulletins/workforce", "/bulletins/workforce/1", "/bulletins/workforce.atom"]}
+            "/bulletins/workforce", "/bulletins/workforce/1", "/bulletins/workforce.atom",
+            "/subscribe?bulletins=yes", f"/preferences/{site.token}"]}
     for path, response in pages.items():
         assert response.status_code == 200, path
         text = response.text
         for internal in ("alice", "Approved", "approved", "Held", "held", REMOVED,
-                         DRAFT_ONLY, "issue 2", "Issue 2", "Edit"):
+                         DRAFT_ONLY, "issue 2", "Issue 2", "Edit", "workforce.directorate",
+                         "if_unapproved", "editors"):
             assert internal not in text, (path, internal)
     assert_inert(pages["/bulletins/workforce/1"].text)
     assert_inert(pages["/bulletins/workforce"].text)
@@ -476,6 +481,63 @@ def test_nothing_internal_reaches_the_public(site: Site, clock: Clock) -> None:
         assert "approved by alice" not in page  # issue 2 is a draft
         assert "Issue 2" in page
         assert REMOVED in client.get(EDIT).text
+
+
+# --- what a bulletin is, and getting it -------------------------------------------------------
+
+def bulletin_choice(page: str) -> str:
+    """The words of the page's "The library's bulletins" part, spaces made single."""
+    found = [el for el in parse(page).iter("fieldset") if "bulletin-choice" in el.get(
+        "class", "")]
+    assert len(found) == 1
+    return " ".join("".join(found[0].itertext()).split())
+
+
+def test_where_staff_choose_bulletins_each_is_named_with_when_it_comes(site: Site) -> None:
+    # Staff saw a "bulletins" box with nothing saying what a bulletin is or how often it comes.
+    with site.client() as anonymous:
+        signup = anonymous.get("/subscribe").text
+        preferences = anonymous.get(f"/preferences/{site.token}").text
+    for page in (signup, preferences):
+        said = bulletin_choice(page)
+        assert "A bulletin is a weekly round-up" in said
+        # By title; the private one too, since it goes to subscribers; each with its day.
+        assert ("Board papers digest – every Monday at 9am. Leadership and digital news for "
+                "the workforce directorate.") in said
+        assert "Workforce bulletin – every Monday at 9am." in said
+        assert "bank holiday" in said
+        links = {a.get("href") for a in parse(page).iter("a")}
+        assert "/bulletins/workforce" in links and "/bulletins/board" not in links  # private
+    assert "choose at least one topic above too" in bulletin_choice(signup)
+    box = {el.get("id"): el for el in parse(signup).iter("input")}["bulletins"]
+    assert box.get("checked") is None  # not ticked unless asked
+
+
+def test_with_no_bulletin_for_subscribers_the_box_says_so() -> None:
+    env = make_environment(ROOT / "templates", ZoneInfo("Europe/London"))
+    choice = env.get_template("bulletin_choice.html").module.bulletin_choice
+    said = " ".join(str(choice([], False, "Send me the library's bulletins")).split())
+    assert "The library sends no bulletin at the moment" in said
+    assert "bank holiday" not in said
+
+
+def test_a_bulletins_pages_lead_to_getting_it_by_email_and_change_nothing(
+        site: Site, clock: Clock) -> None:
+    sent(site, clock)
+    before = state(site)
+    with site.client() as anonymous:
+        for path in ["/bulletins/workforce", "/bulletins/workforce/1"]:
+            page = anonymous.get(path).text
+            links = {" ".join("".join(a.itertext()).split()): a.get("href")
+                     for a in parse(page).iter("a")}
+            assert links["Get it by e-mail"] == "/subscribe?bulletins=yes", path
+        assert "A new issue comes every Monday at 9am." in anonymous.get(
+            "/bulletins/workforce").text
+        signup = anonymous.get("/subscribe?bulletins=yes")
+    assert signup.status_code == 200
+    box = {el.get("id"): el for el in parse(signup.text).iter("input")}["bulletins"]
+    assert box.get("checked") is not None  # ticked for them; only the form's POST subscribes
+    assert state(site) == before
 
 
 # --- stop bulletins (RFC 8058) ----------------------------------------------------------------

@@ -155,6 +155,33 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_from_an_issue_to_getting_the_bulletin_by_email(browser: Browser, site: Site,
+                                                       width: int) -> None:
+    """A reader of an issue follows "Get it by e-mail" to the sign-up form, the bulletins box
+    ticked and each bulletin explained; the preference page explains them the same way."""
+    drafted(site)
+    bulletins.approve(site.ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(site.ctx, "workforce", 1)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    page.goto(f"{site.url}/bulletins/workforce/1")
+    page.get_by_role("link", name="Get it by e-mail").click()
+    page.wait_for_url(f"{site.url}/subscribe?bulletins=yes")
+    assert page.get_by_label("Also send me the library's bulletins").is_checked()
+    choice = page.get_by_role("group", name="The library's bulletins")
+    assert "Workforce bulletin – every Monday at 9am." in choice.inner_text()
+    check(page, "signup-with-bulletins")
+    page.goto(f"{site.url}/bulletins/workforce")
+    page.get_by_role("link", name="Get it by e-mail").wait_for()
+    page.goto(f"{site.url}/preferences/{site.token}")
+    assert page.get_by_label("Send me the library's bulletins").is_checked()
+    check(page, "preferences-with-bulletins")
+    assert watched.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_preview_of_an_empty_issue_in_a_browser(browser: Browser, site: Site,
                                                     width: int) -> None:
     bulletins.draft(site.ctx, "workforce")  # nothing approved for it yet

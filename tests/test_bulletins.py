@@ -33,6 +33,7 @@ from awareness.bulletins.build import (
 from awareness.bulletins.config import parse_bulletin
 from awareness.bulletins.render import BulletinLinks, render_issue
 from awareness.bulletins.schedule import is_bank_holiday, next_due, reminder_time, send_slot
+from awareness.catalogue import BulletinOffer, bulletin_offers
 from awareness.digests.build import Candidate
 from awareness.digests.render import Library, MailIdentity, make_environment
 from awareness.errors import ConfigError, ConfigErrors, NotFound
@@ -92,6 +93,24 @@ def test_a_bulletin_needs_topics_and_an_audience():
         parse_bulletin('title = "T"\ntopics = ["leadership"]\n[audience]\nsubscribers = false\n',
                        "b.toml", "b")
     assert caught.value.line == 3
+
+
+def test_staff_are_offered_the_bulletins_that_go_to_subscribers_by_title():
+    """What the sign-up and preference pages say about each bulletin: its title, description
+    and day, and nothing a librarian set for themselves."""
+    weekly = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "w.toml", "workforce")
+    board = parse_bulletin('title = "Board papers"\ntopics = ["leadership"]\nsend_day = '
+                           '"tuesday"\nsend_time = "17:30"\npublic_archive = false\n',
+                           "b.toml", "board")
+    directorate = parse_bulletin('title = "Directorate only"\ntopics = ["leadership"]\n'
+                                 '[audience]\nsubscribers = false\naddresses = ["d@nhs.net"]\n',
+                                 "d.toml", "directorate")
+    offers = bulletin_offers([weekly, directorate, board])
+    assert offers == [
+        BulletinOffer("board", "Board papers", "", "every Tuesday at 5:30pm", archive=False),
+        BulletinOffer("workforce", "Workforce bulletin",
+                      "Leadership and digital news for the workforce directorate.",
+                      "every Monday at 9am", archive=True)]
 
 
 def test_topics_alone_make_one_section_per_topic_under_its_name():

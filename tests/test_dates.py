@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import FileSystemLoader
 
-from awareness.dates import local_date, local_time, long_date
+from awareness.dates import clock_time, local_date, local_time, long_date
 from awareness.digests import render as mail
 from awareness.web import pages
 
@@ -51,6 +51,13 @@ def test_dates_and_times_read_as_written_here():
     assert local_time(datetime(2026, 12, 7, 9, 5, tzinfo=UTC), LONDON) == "Mon 7 Dec 2026, 09:05"
     assert local_time(SUMMER_NIGHT, LONDON) == "Wed 1 Jul 2026, 00:30"
     assert local_time(None, LONDON) == ""
+
+
+@pytest.mark.parametrize(("hour", "minute", "said"), [
+    (9, 0, "9am"), (9, 30, "9:30am"), (17, 5, "5:05pm"), (12, 0, "midday"), (12, 30, "12:30pm"),
+    (0, 0, "midnight"), (0, 15, "12:15am"), (23, 59, "11:59pm")])
+def test_a_time_of_day_reads_as_gov_uk_writes_it(hour: int, minute: int, said: str):
+    assert clock_time(hour, minute) == said
 
 
 def test_names_come_from_tables_not_strftime():

@@ -3,7 +3,8 @@
 Each published topic with its title, description, how many items it sends readers a week
 (measured over the last ``WEEKS`` weeks) and its latest items that went to readers (approved,
 or sent without review). Nothing a librarian wrote for themselves (queries, review notes,
-drafts) is part of an entry.
+drafts) is part of an entry. Beside the topics, the bulletins that staff who choose
+bulletins get: what each is and when it comes, without its editors or fixed addresses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from awareness.bulletins.config import BulletinDef
 from awareness.subscriptions import Topic
 
 WEEKS = 8
@@ -73,3 +75,23 @@ def published_slugs(topics: Sequence[Topic]) -> list[str]:
     """The slugs staff may sign up for, in catalogue order."""
     return [topic.slug for topic in sorted(topics, key=lambda t: t.name.casefold())
             if topic.published]
+
+
+@dataclass(frozen=True)
+class BulletinOffer:
+    """A bulletin as staff choosing bulletins see it: its title, description, when it comes
+    (``every Friday at 9am``) and whether it has a public archive to show them."""
+
+    slug: str
+    title: str
+    description: str
+    schedule: str
+    archive: bool
+
+
+def bulletin_offers(bulletins: Iterable[BulletinDef]) -> list[BulletinOffer]:
+    """The bulletins that go to subscribers who chose bulletins, by title (a bulletin only
+    for fixed addresses is nothing they can have)."""
+    return sorted((BulletinOffer(b.slug, b.title, b.description, b.schedule, b.public_archive)
+                   for b in bulletins if b.to_subscribers),
+                  key=lambda offer: offer.title.casefold())

@@ -41,3 +41,12 @@ def local_time(moment: datetime | None, tz: tzinfo) -> str:
     local = moment.astimezone(tz)
     return (f"{SHORT_WEEKDAYS[local.weekday()]} {local.day} {SHORT_MONTHS[local.month - 1]} "
             f"{local.year}, {local.hour:02d}:{local.minute:02d}")
+
+
+def clock_time(hour: int, minute: int) -> str:
+    """A time of day as GOV.UK writes one in text: ``9am``, ``5:30pm``, ``midday``,
+    ``midnight`` (never "12am" or "12pm", which readers take either way)."""
+    if minute == 0 and hour in (0, 12):
+        return "midnight" if hour == 0 else "midday"
+    twelve, half = hour % 12 or 12, "am" if hour < 12 else "pm"
+    return f"{twelve}{half}" if minute == 0 else f"{twelve}:{minute:02d}{half}"

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from awareness.dates import clock_time
 from awareness.errors import ConfigError
 from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 
@@ -91,6 +92,11 @@ class BulletinDef:
     def send_hour_minute(self) -> tuple[int, int]:
         hour, minute = self.send_time.split(":")
         return int(hour), int(minute)
+
+    @property
+    def schedule(self) -> str:
+        """When it comes, as its readers are told: ``every Friday at 9am``."""
+        return f"every {self.send_day.capitalize()} at {clock_time(*self.send_hour_minute)}"
 
 
 def parse_bulletin(text: str, path: str, slug: str) -> BulletinDef:

@@ -16,7 +16,14 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
-from awareness.catalogue import WEEKS, Entry, entries, published_slugs
+from awareness.catalogue import (
+    WEEKS,
+    BulletinOffer,
+    Entry,
+    bulletin_offers,
+    entries,
+    published_slugs,
+)
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
 from awareness.mail.account import (
@@ -64,6 +71,12 @@ def catalogue(ctx: Context) -> list[Entry]:
         activity = stored_catalogue.activity(connection, published_slugs(topics),
                                              ctx.now() - timedelta(weeks=WEEKS))
     return entries(topics, activity)
+
+
+def bulletins_offered(ctx: Context) -> list[BulletinOffer]:
+    """The bulletins staff get when they choose bulletins, as the sign-up and preference
+    pages explain them."""
+    return bulletin_offers(ctx.bulletins())
 
 
 def choosable(ctx: Context) -> list[str]:

@@ -105,18 +105,23 @@ async def catalogue_page(request: Request) -> Response:
 
 
 async def subscribe_form(request: Request) -> Response:
-    return await _subscribe(request, email="", ticked=set(request.query_params.getlist("topic")),
-                            frequencies={}, bulletins=False, error=None)
+    """The sign-up form, its boxes ticked from the link that led here (``?topic=``, and
+    ``?bulletins=yes`` from a bulletin's pages); only the POST subscribes."""
+    query = request.query_params
+    return await _subscribe(request, email="", ticked=set(query.getlist("topic")),
+                            frequencies={}, bulletins=query.get("bulletins") == "yes",
+                            error=None)
 
 
 async def _subscribe(request: Request, *, email: str, ticked: set[str],
                      frequencies: dict[str, str], bulletins: bool, error: str | None,
                      status_code: int = 200) -> Response:
     entries = await run_in_threadpool(subscribing.catalogue, ctx_of(request))
+    offers = await run_in_threadpool(subscribing.bulletins_offered, ctx_of(request))
     domains = ctx_of(request).settings.signup.allowed_domains
     return _page(request, "subscribe.html", status_code=status_code, entries=entries,
                  email=email, ticked=ticked, frequencies=frequencies, bulletins=bulletins,
-                 error=error, domains=domains, choices=FREQUENCIES)
+                 offers=offers, error=error, domains=domains, choices=FREQUENCIES)
 
 
 async def subscribe_submit(request: Request) -> Response:
@@ -218,6 +223,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *, error
     refused change shows what they chose with the reason, not what was stored before."""
     ctx = ctx_of(request)
     entries = await run_in_threadpool(subscribing.catalogue, ctx)
+    offers = await run_in_threadpool(subscribing.bulletins_offered, ctx)
     titles = {t.slug: t.name for t in ctx.topics()}
     mine = dict(found.subscriptions)
     if form is None:
@@ -237,6 +243,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *, error
                  address=mask_address(found.email), active=found.active, entries=entries,
                  mine=mine, chosen=chosen, frequencies=frequencies, titles=titles,
                  paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
+                 offers=offers,
                  today=ctx.now().astimezone(ctx.settings.timezone).date().isoformat())
 
 
