@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from awareness.digests.build import MONTHS
-
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -49,11 +47,6 @@ def parse_free_date(text: str) -> date | None:
         except ValueError:
             return None
     return None
-
-
-def written_date(day: date) -> str:
-    """A date as the record pages write one: ``7 December 2026``."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def a_year_after(day: date) -> date:

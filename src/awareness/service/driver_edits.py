@@ -17,7 +17,8 @@ from typing import Protocol
 from sqlalchemy import Connection
 
 # ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
-from awareness.drivers.dates import a_year_after, parse_free_date, written_date
+from awareness.dates import long_date
+from awareness.drivers.dates import a_year_after, parse_free_date
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.records import redact_personal_data, union_tags
 from awareness.drivers.views import StoredDriver
@@ -246,14 +247,14 @@ class Reviewed:
 def next_review_date(text: str, today: date) -> tuple[str, date]:
     """The next review date a member typed (or, when empty, a year after ``today``), as text
     and as a date; text naming no date, or not a date after today, raises AwarenessError."""
-    text = tidy_text(text) or written_date(a_year_after(today))
+    text = tidy_text(text) or long_date(a_year_after(today))
     due = parse_free_date(text)
     if due is None:
         raise AwarenessError(f"Next review: “{text[:60]}” is not a date. Write a month and "
                              "year such as “February 2028”, or a whole date such as "
                              "“31/03/2028”")
     if due <= today:
-        raise AwarenessError(f"Next review: {written_date(due)} is not after today; a record "
+        raise AwarenessError(f"Next review: {long_date(due)} is not after today; a record "
                              "marked reviewed needs a review date still to come")
     return text, due
 
@@ -271,7 +272,7 @@ def mark_reviewed(ctx: Context, slug: str, *, next_review: str = "",
         driver = store.driver_by_slug(conn, slug)
         if driver is None or driver.status == "deleted":
             raise NotFound(f"no driver record {slug!r}")
-        fields = {**driver.record.fields, "date_last_updated": written_date(today),
+        fields = {**driver.record.fields, "date_last_updated": long_date(today),
                   "due_for_review": text}
         new = replace(driver.record, fields=fields)
         store.update_driver(conn, driver.id, new, status=driver.status, now=now)

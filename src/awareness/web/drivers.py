@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from awareness.drivers.dates import a_year_after, written_date
+from awareness.dates import long_date
+from awareness.drivers.dates import a_year_after
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.service.drafts import draft_from_match
@@ -92,7 +93,7 @@ async def record_page(request: Request, session: Session | None, record: DriverV
     flash = security.read_flash(request)  # "Changed: …" after the edit form
     response = render(request, "driver.html", status_code=status_code, session=session,
                       record=record, flash=flash, attention=attention, error=error,
-                      next_review=next_review or written_date(a_year_after(today)))
+                      next_review=next_review or long_date(a_year_after(today)))
     if flash:
         security.clear_flash(response)
     return response
