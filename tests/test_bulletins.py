@@ -514,6 +514,11 @@ def test_an_editor_gets_a_reminder_the_working_day_before(bulletin_ctx, clock):
     bulletins.tick(ctx)
     bulletins.tick(ctx)  # once per editor and issue
     assert copies(ctx, "bulletin_reminder") == [("workforce/1/alice", "alice@library.nhs.uk")]
+    with orm_session(ctx) as session:
+        raw = session.scalar(select(OutboxMessage.message)
+                             .where(OutboxMessage.kind == "bulletin_reminder"))
+    reminder = message_from_bytes(raw, policy=policy.default)
+    assert reminder["Subject"].endswith("issue 1 is due Monday 30 November at 9am")
 
 
 def test_drafts_are_never_in_the_archive(bulletin_ctx):

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import FileSystemLoader
 
-from awareness.dates import clock_time, local_date, local_time, long_date
+from awareness.dates import clock_time, day_and_time, day_month, local_date, local_time, long_date
 from awareness.digests import render as mail
 from awareness.web import pages
 
@@ -68,6 +68,8 @@ def test_names_come_from_tables_not_strftime():
     assert web["local_date"](moment, short=True) == "7 Dec 2026"
     assert web["local_time"](moment) == "Mon 7 Dec 2026, 09:05"
     assert web["long_date"](moment) == "7 December 2026"
+    assert day_and_time(moment, LONDON) == "Monday 7 December at 9:05am"
+    assert day_month(moment) == "7 Dec"
 
 
 def german(tmp_path: Path) -> dict[str, str]:

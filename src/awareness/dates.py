@@ -15,12 +15,18 @@ from datetime import date, datetime, tzinfo
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
-SHORT_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+SHORT_WEEKDAYS = tuple(day[:3] for day in WEEKDAYS)
 
 
 def long_date(day: date) -> str:
     """``day`` as ``7 December 2026`` (a datetime's own date, in its own zone)."""
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def day_month(day: date) -> str:
+    """``day`` without its year, for a chart's axis: ``23 Nov``."""
+    return f"{day.day} {SHORT_MONTHS[day.month - 1]}"
 
 
 def local_date(moment: datetime | None, tz: tzinfo, *, short: bool = False) -> str:
@@ -50,3 +56,11 @@ def clock_time(hour: int, minute: int) -> str:
         return "midnight" if hour == 0 else "midday"
     twelve, half = hour % 12 or 12, "am" if hour < 12 else "pm"
     return f"{twelve}{half}" if minute == 0 else f"{twelve}:{minute:02d}{half}"
+
+
+def day_and_time(moment: datetime, tz: tzinfo) -> str:
+    """``moment`` in ``tz`` as a sentence gives an appointment: ``Monday 7 December at 9am``
+    (the year left out: it is days away)."""
+    local = moment.astimezone(tz)
+    return (f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} at "
+            f"{clock_time(local.hour, local.minute)}")

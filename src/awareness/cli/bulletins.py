@@ -98,7 +98,7 @@ def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
         emit_json(_issue_json(found))
         return
     click.echo(f"{slug} issue {found.number} ({found.status}): {len(found.shown)} items, "
-               f"due {found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
+               f"due {local_time(found.due_at, state.ctx.settings.timezone)}")
 
 
 @bulletins.command("show")
@@ -127,8 +127,8 @@ def _when(found: Issue, tz: ZoneInfo) -> str:
     """An issue's state and time: when it went out, once sent (its slot is history then,
     and an issue sent early went days before it), else when it is due."""
     if found.status == "sent" and found.sent_at is not None:
-        return f"sent {found.sent_at.astimezone(tz):%a %d %b %Y %H:%M}"
-    return f"{found.status}, due {found.due_at.astimezone(tz):%a %d %b %Y %H:%M}"
+        return f"sent {local_time(found.sent_at, tz)}"
+    return f"{found.status}, due {local_time(found.due_at, tz)}"
 
 
 @bulletins.command("preview")
@@ -166,7 +166,7 @@ def bulletins_approve(state: State, slug: str, number: int, by: str | None) -> N
 
     found = service.approve(state.ctx, slug, number, by=_librarian(by))
     click.echo(f"{slug} issue {found.number} approved; it goes out "
-               f"{found.due_at.astimezone(state.ctx.settings.timezone):%a %d %b %Y %H:%M}")
+               f"{local_time(found.due_at, state.ctx.settings.timezone)}")
 
 
 @bulletins.command("send")

@@ -36,6 +36,7 @@ from awareness.bulletins.render import (
     web_url,
 )
 from awareness.bulletins.schedule import next_due, reminder_time
+from awareness.dates import day_and_time
 from awareness.digests.render import Library, MailIdentity
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import MAIL_POLICY, Mail, Sender, compose
@@ -490,7 +491,7 @@ def _remind(ctx: Context, bulletin: BulletinDef, found: Issue) -> int:
     if not addresses:
         return 0
     s = ctx.settings
-    when = found.due_at.astimezone(s.timezone)
+    when = day_and_time(found.due_at, s.timezone)
     edit_url = f"{s.base_url}/bulletins/{bulletin.slug}/{found.number}/edit"
     env = ctx.mail_templates()
     values = {"bulletin": bulletin, "issue": found, "when": when, "edit_url": edit_url,

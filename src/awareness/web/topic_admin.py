@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from awareness.dates import day_month
 from awareness.precision import percent
 from awareness.service import workbench
 from awareness.service.precision import precision
@@ -41,7 +42,8 @@ async def manage_page(request: Request, session: Session) -> Response:
                               if s.topic.slug in by_topic else None} for s in summaries])
     today = ctx.now().astimezone(ctx.settings.timezone).date()
     return page_with_flash(request, "topics_manage.html", session, summaries=summaries,
-                           week_starts=week_starts(today), precision=by_topic,
+                           week_starts=[day_month(d) for d in week_starts(today)],
+                           precision=by_topic,
                            sources_precision=figures.sources, percent=percent,
                            threshold=percent(ctx.settings.reports.precision_threshold))
 
