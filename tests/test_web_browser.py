@@ -329,7 +329,7 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
         row.gone_at = datetime(2026, 11, 20, 9, tzinfo=UTC)
         row.review_due_on = date(2026, 1, 1)  # and its review is overdue
     page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
-    assert "review was due on 01 January 2026" in page.locator("#needs-attention").inner_text()
+    assert "review was due on 1 January 2026" in page.locator("#needs-attention").inner_text()
     check_page(page, "driver-gone-from-site")
     page.get_by_role("link", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers/interim-nhs-people-plan/delete")

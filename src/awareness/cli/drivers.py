@@ -203,8 +203,8 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
 @pass_state
 def drivers_mark_reviewed(state: State, slug: str, next_review: str, as_json: bool,
                           by: str | None) -> None:
-    """The record is checked: date it today and set its next review, which takes it off
-    its member's needs-attention list."""
+    """The record SLUG is checked: date it today and set its next review, which takes it
+    off its member's needs-attention list."""
     from awareness.service.driver_edits import mark_reviewed
 
     done = mark_reviewed(state.ctx, slug, next_review=next_review, changed_by=person(by))
