@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 
@@ -30,6 +30,7 @@ from awareness.storage.db import reading, writing
 from awareness.storage.models import (
     Feedback,
     Item,
+    Match,
     OutboxMessage,
     RateEvent,
     Signup,
@@ -610,3 +611,27 @@ def test_the_catalogue_dates_an_item_as_its_digest_does(staff_site: StaffSite):
                                   for line in approved_lines), approved_lines
     assert undated_lines and all(line.endswith(f"NHS England, {long_date(WHEN)}")
                                  for line in undated_lines), undated_lines
+
+
+def test_the_catalogue_lists_a_topics_latest_items_newest_published_first(
+        staff_site: StaffSite):
+    # A report published months ago and found today is not the topic's latest news: the
+    # catalogue orders by publication, as the items page and digests date, not by arrival.
+    with orm_writing(staff_site.ctx) as session:
+        for key, title, published, seen in (
+                ("late", "Older report found late", datetime(2025, 6, 1, tzinfo=UTC),
+                 WHEN + timedelta(hours=1)),
+                ("new", "Newer guidance", WHEN - timedelta(days=1), WHEN)):
+            item = Item(source_id="nhs-england", key=key, title=title,
+                        link=f"https://www.england.nhs.uk/{key}/", published_at=published,
+                        first_seen_at=seen)
+            session.add(item)
+            session.flush()
+            session.add(Match(item_id=item.id, topic_slug="leadership", status="approved",
+                              hits=[], score=1.0, created_at=seen))
+    with staff_site.client() as client:
+        page = client.get("/topics").text
+    titles = [line for line in ("".join(li.itertext()) for li in parse(page).iter("li"))
+              if line.startswith(("Older report", "Newer guidance", "Already approved"))]
+    assert [title.split(" NHS England")[0] for title in titles] == [
+        "Already approved item", "Newer guidance", "Older report found late"], titles
