@@ -186,6 +186,13 @@ def test_cli_list_narrows_like_the_web_list(tmp_path: Path, empty_database_url: 
         "white-paper-the-new-era-of-thinking-and-practice-in-change-and-transformation"]
     assert "state-of-care-2013-14" in slugs("--due", "overdue", "--tag", "Leadership")
     assert slugs("--source", "no such body") == []
+    # `drivers show` gives the fields in a MAP page's order, not the order this post typed.
+    shown = runner.invoke(cli, ["drivers", "show", "developing-people-improving-care-a-"
+                                "national-framework-for-action-on-improvement"], env=env).output
+    headings = [line for line in shown.splitlines() if line.endswith(":")]
+    assert headings[:4] == ["Source:", "Link:", "Publication format:", "Date of publication:"]
+    assert headings[-4:] == ["Impact:", "Date last updated:", "Due for review:",
+                             "Member responsible:"]
 
 
 def test_import_from_the_page_address_through_the_guarded_fetcher(

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
 
 from awareness.service.context import Context
+from awareness.service.drivers import import_paths
 from awareness.storage.models import DriverRecordRow
 from tests.conftest import orm_session, orm_writing
 from tests.test_web import (
@@ -199,3 +201,47 @@ def test_mark_reviewed_from_the_record_page(site: Site) -> None:
         assert row is not None and row.review_due_on == date(2028, 3, 1)
         assert row.fields["due_for_review"] == "March 2028"
         assert row.fields["date_last_updated"].endswith(str(today.year))
+
+
+SEED_PAGE = Path(__file__).parent / "data" / "map-toolkit-leadership-tag-page.txt"
+
+
+def field_labels(page: str) -> list[str]:
+    record = parse(page).find(".//dl[@class='record']")
+    assert record is not None
+    return [" ".join(dt.itertext()) for dt in record.iter("dt")]
+
+
+def test_a_record_lists_its_fields_in_the_order_of_a_map_page(site: Site) -> None:
+    """The page sorted fields by name: "Date last updated" came before "Key features" and
+    "Group member responsible" sat in the middle. On the seed page this driver gives its
+    impact second, as newer posts do; the record shows the toolkit's order."""
+    import_paths(site.ctx, [SEED_PAGE], changed_by="alice")
+    with site.client() as client:
+        driver = client.get("/drivers/developing-people-improving-care-a-national-framework"
+                            "-for-action-on-improvement").text
+        case_study = client.get("/drivers/leadership-zone-shrewsbury-and-telford-hospital"
+                                "-nhs-trust").text
+    assert field_labels(driver) == [
+        "Source", "Link to main document", "Publication format", "Date of publication",
+        "Summary", "Key features", "Primary audience", "What this means for libraries",
+        "Date last updated", "Due for review", "Group member responsible"]
+    # A case study's summary is its story: listed once, where the page gives it.
+    assert field_labels(case_study) == [
+        "Project team", "Resources required", "Timeline", "The story",
+        "Alignment to local, regional and national drivers",
+        "Impact of this project or service", "Lessons learned",
+        "Sustainability / next steps", "Contact details", "Date completed"]
+
+
+def test_fields_no_map_page_has_come_last_by_name(site: Site) -> None:
+    with orm_writing(site.ctx) as session:
+        row = session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan")).one()
+        row.fields = {"zebra_note": "z", "member_responsible": "FG", "also_seen_in": "a",
+                      **row.fields}
+    with site.client() as client:
+        labels = field_labels(client.get("/drivers/interim-nhs-people-plan").text)
+    assert labels == ["Source", "Link to main document", "Date of publication", "Summary",
+                      "Primary audience", "What this means for libraries",
+                      "Group member responsible", "Also seen in", "Zebra note"]

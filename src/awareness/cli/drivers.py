@@ -120,7 +120,9 @@ def _site_flag(view: DriverView, zone: tzinfo) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def drivers_show(state: State, slug: str, as_json: bool) -> None:
-    """The record SLUG (as `drivers list` shows it) with every field."""
+    """The record SLUG (as `drivers list` shows it) with every field, in the order of a
+    MAP-toolkit page."""
+    from awareness.drivers.labels import in_page_order
     from awareness.service.drivers import get_driver
 
     view = get_driver(state.ctx, slug)
@@ -136,8 +138,8 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
     if view.gone_from_site_at:
         click.echo(f"Gone from the MAP site: its page answers 404/410 "
                    f"({_site_flag(view, state.ctx.settings.timezone)})")
-    for key, value in view.fields.items():
-        click.echo(f"\n{key.replace('_', ' ').capitalize()}:\n{value}")
+    for key in in_page_order(view.kind, view.fields):
+        click.echo(f"\n{key.replace('_', ' ').capitalize()}:\n{view.fields[key]}")
 
 
 @drivers.command("edit")

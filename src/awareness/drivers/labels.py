@@ -7,6 +7,7 @@ docs/driver-records.md lists the spellings and the reason for each rule.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from awareness.model import RecordKind
@@ -66,6 +67,15 @@ CASE_STUDY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("date_completed", ("Date case study completed", "Date completed")),
     FieldSpec("notes", ()),
 )
+
+
+def in_page_order(kind: RecordKind | str, names: Iterable[str]) -> list[str]:
+    """``names`` in the order a MAP-toolkit page of ``kind`` gives its fields
+    (``DRIVER_FIELDS``, ``CASE_STUDY_FIELDS``), then any other names alphabetically."""
+    specs = CASE_STUDY_FIELDS if kind == "case_study" else DRIVER_FIELDS
+    rank = {spec.name: index for index, spec in enumerate(specs)}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
 
 # A title line followed by one of these always starts a new record.
 HEAD_FIELDS = frozenset({"title_of_driver", "project_team"})

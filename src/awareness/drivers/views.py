@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from awareness.drivers.labels import in_page_order
 from awareness.drivers.records import alternative_names, bullet_items
 from awareness.model import DriverRecord
 
 DUE_STATUSES = ("overdue", "due-soon", "current", "no-date")
 DUE_SOON = timedelta(days=60)
+# Fields a record's page leaves out of its list: the heading shows the title, and the page's
+# own "Title of driver" is kept only as another name for it.
+_UNLISTED = frozenset({"title", "title_of_driver"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,16 @@ class DriverView:
     def due_status(self, today: date) -> str:
         """``overdue``, ``due-soon`` (within 60 days), ``current`` or ``no-date``."""
         return due_status(self.review_due_on, today)
+
+    def page_fields(self) -> list[tuple[str, str]]:
+        """The fields a record's page lists, as (canonical name, text), in the order a
+        MAP-toolkit page gives them, fields no page has after them by name; empty ones left
+        out. The link is the record's address, and a case study's summary is its story."""
+        values = {**self.fields, "impact": self.impact, "source": self.source,
+                  "link": self.link,
+                  "story" if self.kind == "case_study" else "summary": self.summary}
+        shown = [name for name, text in values.items() if text and name not in _UNLISTED]
+        return [(name, values[name]) for name in in_page_order(self.kind, shown)]
 
     def as_json(self) -> dict[str, object]:
         """Every field as JSON-ready values (dates as ISO text)."""
