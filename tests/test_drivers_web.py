@@ -105,6 +105,35 @@ def test_attention_page_is_for_librarians_and_inert(site: Site) -> None:
         assert slugs_linked(client.get("/drivers/attention?member=LK").text) == set()
 
 
+def member_options(page: str) -> list[tuple[str, str, bool]]:
+    select_ = parse(page).find(".//select[@id='f-member']")
+    assert select_ is not None and select_.get("name") == "member"
+    return [(o.get("value", ""), "".join(o.itertext()), o.get("selected") is not None)
+            for o in select_.iter("option")]
+
+
+def test_the_attention_page_offers_the_members_by_name(site: Site) -> None:
+    """Members picked their initials from memory in a box without a type; now the
+    members.toml names and any initials a record uses without one are offered."""
+    with orm_writing(site.ctx) as session:
+        session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "evil-record")).one().member = "ZZ"
+    with signed_in(site) as (client, _):
+        everyone = member_options(client.get("/drivers/attention").text)
+        chosen = member_options(client.get("/drivers/attention?member=zz").text)
+        echoed = client.get("/drivers/attention", params={"member": '"><script>x'})
+    assert everyone == [("", "All members", False), ("FG", "FG – Example member FG", False),
+                        ("JC", "JC – Example member JC", False),
+                        ("JW", "JW – Example member JW", False),
+                        ("LK", "LK – Example member LK", False),
+                        ("VT", "VT – Example member VT", False), ("ZZ", "ZZ", False)]
+    assert [value for value, _, selected in chosen if selected] == ["ZZ"]
+    tree = assert_inert(echoed.text)
+    assert [o for o in member_options(echoed.text) if o[2]] == [
+        ('"><SCRIPT>X', '"><SCRIPT>X', True)]
+    assert tree.find(".//ul[@class='record-list']/li") is None
+
+
 def test_draft_from_the_review_page(site: Site) -> None:
     with signed_in(site) as (client, token):
         review = client.get("/review").text

@@ -296,6 +296,39 @@ def test_the_policy_documents_as_staff_see_them(browser: Browser, site: Site, wi
 
 
 @pytest.mark.parametrize("width", [1280, 390])
+def test_a_member_picks_their_name_on_the_attention_page(browser: Browser, site: Site,
+                                                         width: int) -> None:
+    """The attention page's member box was a tiny unstyled input without a type, and a
+    member had to know and type their initials."""
+    from awareness.service.drivers import import_paths
+
+    import_paths(site.ctx, [Path(__file__).parent / "data" /
+                            "map-toolkit-leadership-tag-page.txt"])  # five members' records
+    context, watched = signed_in_page(browser, site, width)
+    page = watched.page
+    page.goto(f"{site.url}/drivers/attention")
+    member = page.get_by_label("Steering-group member")
+    assert member.evaluate("e => e.tagName") == "SELECT"
+    assert member.input_value() == ""  # "All members"
+    assert page.locator(".record-list > li").count() == 5
+    names = member.locator("option").all_inner_texts()
+    assert names[0] == "All members" and "LK – Example member LK" in names
+    box = member.bounding_box()
+    assert box is not None and box["height"] >= 40  # as tall as the filters on /drivers
+    check_page(page, "drivers-attention")
+    member.select_option(label="LK – Example member LK")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"{site.url}/drivers/attention?member=LK")
+    assert page.get_by_label("Steering-group member").input_value() == "LK"
+    assert page.locator(".record-list > li").all_inner_texts()[0].startswith(
+        "Implementing the NHS five year forward view")
+    assert page.locator(".record-list > li").count() == 1
+    check_page(page, "drivers-attention-member")
+    assert watched.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
 def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
                                                 width: int) -> None:
     """Issue 14: the edit form was 513 px wide on a 390 px phone, with unstyled errors."""

@@ -14,6 +14,7 @@ Errors are ``ConfigError`` located at ``path:line`` like every other file under 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from awareness.addresses import address_problem
@@ -97,6 +98,14 @@ def unknown_initials(members: list[Member], used: list[str]) -> list[str]:
     """Initials used in records that members.toml does not list, sorted."""
     known = {m.initials for m in members}
     return sorted({u.strip().upper() for u in used if u.strip()} - known)
+
+
+def member_choices(members: Sequence[Member], used: Iterable[str]) -> list[tuple[str, str]]:
+    """Everyone a list of records can be narrowed to, as (initials, name) by initials: the
+    members of members.toml, and the initials records use that it does not list (no name)."""
+    named = {member.initials: member.name for member in members}
+    named.update(dict.fromkeys(unknown_initials(list(members), list(used)), ""))
+    return sorted(named.items())
 
 
 def check_members_text(text: str, path: str) -> list[str]:

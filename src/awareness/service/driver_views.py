@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from awareness.drivers.members import member_choices
 from awareness.drivers.views import DriverFilter, DriverView, view_of
-from awareness.errors import NotFound
+from awareness.errors import ConfigError, NotFound
 from awareness.service.context import Context
+from awareness.service.stewardship import load_members
 from awareness.storage import drivers as store
 from awareness.storage.db import reading
 
@@ -34,3 +36,16 @@ def get_driver(ctx: Context, slug: str, *, drafts: bool = True) -> DriverView:
         linked = store.linked_items(conn, driver.id)
         history = store.driver_history(conn, driver.id)
     return view_of(driver, linked, history)
+
+
+def steering_members(ctx: Context) -> list[tuple[str, str]]:
+    """The members a list of records can be narrowed to, as (initials, name) by initials:
+    members.toml's, and initials that records use without a name there. A members.toml that
+    cannot be read names nobody (`awareness check` says why); the records' initials stay."""
+    try:
+        members = load_members(ctx)
+    except ConfigError:
+        members = []
+    with reading(ctx.engine) as conn:
+        used = store.member_initials(conn)
+    return member_choices(members, used)

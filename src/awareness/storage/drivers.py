@@ -43,6 +43,9 @@ _FOR_LINKING = (select(DriverRecordRow.id, *_RECORD)
                 .where(func.coalesce(DriverRecordRow.status, "active") != "deleted")
                 .order_by(DriverRecordRow.id))
 _SLUGS = select(DriverRecordRow.slug)
+_MEMBERS = (select(DriverRecordRow.member).distinct()
+            .where(func.coalesce(DriverRecordRow.status, "active") != "deleted",
+                   func.coalesce(DriverRecordRow.member, "") != ""))
 
 _LINKED_ITEMS = (
     select(Item.title, Item.link, Match.topic_slug, MatchDriver.kind, MatchDriver.reason,
@@ -119,6 +122,11 @@ def drivers_by_member(conn: Connection, member: str | None = None) -> list[Store
 def driver_slugs(conn: Connection) -> set[str]:
     """Every slug in use."""
     return set(conn.scalars(_SLUGS))
+
+
+def member_initials(conn: Connection) -> set[str]:
+    """The initials of every member looking after a record that is not deleted."""
+    return set(conn.scalars(_MEMBERS))
 
 
 def linked_items(conn: Connection, driver_id: int) -> list[LinkedItem]:

@@ -32,7 +32,7 @@ from awareness.service.driver_edits import (
     loaded_fingerprints,
     mark_reviewed,
 )
-from awareness.service.driver_views import get_driver
+from awareness.service.driver_views import get_driver, steering_members
 from awareness.service.stewardship import attention_reasons, needs_attention
 from awareness.web.guards import (
     checked_form,
@@ -74,10 +74,16 @@ def driver_filter(request: Request) -> DriverFilter:
 
 @librarian_only
 async def attention_page(request: Request, session: Session) -> Response:
-    """Records needing attention, optionally for one member (``?member=FG``)."""
-    member = request.query_params.get("member", "")[:20]
-    entries = await run_in_threadpool(needs_attention, ctx_of(request), member)
-    return render(request, "attention.html", session=session, entries=entries, member=member)
+    """Records needing attention, optionally for one member (``?member=FG``), chosen from
+    the steering group's members."""
+    ctx = ctx_of(request)
+    member = request.query_params.get("member", "")[:20].strip().upper()
+    entries = await run_in_threadpool(needs_attention, ctx, member)
+    members = await run_in_threadpool(steering_members, ctx)
+    if member and member not in dict(members):  # initials nobody uses: still shown chosen
+        members.append((member, ""))
+    return render(request, "attention.html", session=session, entries=entries, member=member,
+                  members=members)
 
 
 async def record_page(request: Request, session: Session | None, record: DriverView, *,
