@@ -6,6 +6,7 @@ staff or anonymous visitors."""
 from __future__ import annotations
 
 import getpass
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -145,3 +146,15 @@ def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_pa
     assert {p.stem for p in exported.iterdir()} == {"interim-nhs-people-plan", "evil-record"}
     assert record_versions(ctx, slug) == [("draft", "Sam Jones"), ("edited", me),
                                           ("deleted", "Sam Jones")]
+    # A mistaken delete is undone: the deleted records are listed, and one comes back as it
+    # was (here a draft), with a "restored" entry naming who.
+    assert [row["slug"] for row in json.loads(run(
+        database_url, tmp_path, "drivers", "list", "--deleted", "--json"))] == [slug]
+    assert slug not in {row["slug"] for row in json.loads(run(
+        database_url, tmp_path, "drivers", "list", "--json"))}
+    assert run(database_url, tmp_path, "drivers", "restore", slug, "--as", "Ann Lee") \
+        .startswith(f"restored {slug}: ")
+    assert "A draft: librarians see it" in run(database_url, tmp_path, "drivers", "show", slug)
+    assert record_versions(ctx, slug)[-1] == ("restored", "Ann Lee")
+    assert "no deleted driver records" in run(database_url, tmp_path, "drivers", "list",
+                                              "--deleted")

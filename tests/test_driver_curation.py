@@ -11,15 +11,26 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from awareness.model import NewMatch
+from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.service.driver_views import get_driver
 from awareness.service.stewardship import needs_attention
 from awareness.storage import drivers as stored_drivers
-from awareness.storage import outbox
-from awareness.storage.db import reading
-from awareness.storage.models import DriverRecordRow
+from awareness.storage import matches, outbox
+from awareness.storage.db import reading, writing
+from awareness.storage.models import DriverRecordRow, MatchDriver
 from tests.conftest import orm_session
-from tests.test_web import Site, assert_inert, goes_to_login, parse, running_site, signed_in
+from tests.test_web import (
+    PASSWORD,
+    Site,
+    assert_inert,
+    goes_to_login,
+    login,
+    parse,
+    running_site,
+    signed_in,
+)
 
 FIXTURE_TIERS = {"site": "integration"}
 PLAN = "interim-nhs-people-plan"
@@ -164,3 +175,95 @@ def test_an_empty_title_is_refused(site: Site) -> None:
         answer = edit(site, client, token, title="  ")
         assert answer.status_code == 400  # type: ignore[attr-defined]
         assert "the title cannot be empty" in answer.text  # type: ignore[attr-defined]
+
+
+def link_states(site: Site, match_id: int) -> dict[str, str]:
+    with orm_session(site.ctx) as session:
+        rows = session.execute(select(DriverRecordRow.slug, MatchDriver.state)
+                               .join(MatchDriver, MatchDriver.driver_id == DriverRecordRow.id)
+                               .where(MatchDriver.match_id == match_id)).all()
+    return {slug: state for slug, state in rows}
+
+
+def test_a_deleted_record_is_restored_as_it_was(site: Site) -> None:
+    """A deleted record could not be brought back, and a re-import left it deleted: one
+    mistaken delete was permanent."""
+    good, hostile = site.ids["good"], site.ids["hostile"]
+    with signed_in(site) as (client, token):
+        client.post(f"/review/{hostile}/links/add", data={"csrf": token, "slug": PLAN})
+        assert client.post(f"/drivers/{PLAN}/delete", data={"csrf": token}).status_code == 303
+        # The topic is re-matched meanwhile: the linker no longer sees the record, and its
+        # suggested link to the good item must still be there to come back.
+        with writing(site.ctx.engine) as conn:
+            matches.refresh(conn, good, NewMatch(topic_slug="leadership", status="pending",
+                                                 hits=(), score=2.0, profile_version="v2"))
+        assert f"/drivers/{PLAN}\"" not in client.get("/drivers").text
+        deleted = parse(client.get("/drivers?status=deleted").text)
+        restore_forms = [f for f in deleted.iter("form")
+                         if f.get("action") == f"/drivers/{PLAN}/restore"]
+        assert len(restore_forms) == 1 and restore_forms[0].get("method") == "post"
+        page = client.get(f"/drivers/{PLAN}").text
+        box = parse(page).find(".//div[@id='deleted']")
+        assert box is not None
+        assert "back as it was before it was deleted, published, with the 2 items" in " ".join(
+            " ".join(box.itertext()).split())
+        # State changes only on a POST with the session's token.
+        assert client.get(f"/drivers/{PLAN}/restore").status_code in (404, 405)
+        assert client.post(f"/drivers/{PLAN}/restore", data={}).status_code == 403
+        assert get_driver(site.ctx, PLAN).status == "deleted"
+        answer = client.post(f"/drivers/{PLAN}/restore", data={"csrf": token})
+        assert answer.status_code == 303 and answer.headers["location"] == f"/drivers/{PLAN}"
+        restored = client.get(f"/drivers/{PLAN}").text
+        assert ("Restored: Interim NHS People Plan. It is published again, with its 2 "
+                "linked items.") in restored
+        assert "restored by alice" in " ".join(restored.split())
+        assert "Deleted:" not in restored
+        assert f"/drivers/{PLAN}\"" in client.get("/drivers").text
+        assert "Interim NHS People Plan" in client.get("/review").text
+        again = client.post(f"/drivers/{PLAN}/restore", data={"csrf": token})
+        assert again.status_code == 400 and "is not deleted" in again.text
+    assert link_states(site, good) == {PLAN: "suggested"}
+    assert link_states(site, hostile)[PLAN] == "added"
+    assert get_driver(site.ctx, PLAN).history[0].changes == {"status": ["deleted", "active"]}
+    with reading(site.ctx.engine) as conn:
+        assert PLAN in {r.slug for _, r in stored_drivers.records_for_linking(conn)}
+        assert set(outbox.linked_records(conn, [good])) == {good}
+    with site.client() as anonymous:
+        assert anonymous.get(f"/drivers/{PLAN}").status_code == 200
+
+
+def test_a_deleted_draft_is_restored_as_a_draft(site: Site) -> None:
+    with signed_in(site) as (client, token):
+        slug = draft(site, (client, token))
+        client.post(f"/drivers/{slug}/delete", data={"csrf": token})
+        page = client.get(f"/drivers/{slug}").text
+        assert "before it was deleted, as a draft" in " ".join(page.split())
+        client.post(f"/drivers/{slug}/restore", data={"csrf": token})
+        assert "It is back as a draft" in client.get(f"/drivers/{slug}").text
+    assert get_driver(site.ctx, slug).status == "draft"
+    with site.client() as anonymous:
+        assert anonymous.get(f"/drivers/{slug}").status_code == 404
+
+
+def test_deleted_records_are_listed_for_editors_only(site: Site) -> None:
+    librarians.add_librarian(site.ctx, "rita", PASSWORD, role="reviewer", by="alice")
+    with signed_in(site) as (client, token):
+        client.post(f"/drivers/{PLAN}/delete", data={"csrf": token})
+        listing = client.get("/drivers").text
+        assert "/drivers?status=deleted" in listing and 'name="status"' in listing
+        assert f"/drivers/{PLAN}\"" in client.get("/drivers?status=deleted").text
+    with site.client() as reviewer:
+        assert login(reviewer, "rita").status_code == 303
+        listing = reviewer.get("/drivers?status=deleted").text
+        assert f"/drivers/{PLAN}\"" not in listing and "/restore" not in listing
+        assert "/drivers?status=deleted" not in listing
+        assert "/restore" not in reviewer.get(f"/drivers/{PLAN}").text  # marked, no button
+    with site.client() as anonymous:  # staff following a digest link, and any visitor
+        for path in ("/drivers?status=deleted", "/drivers?status=deleted&q=people",
+                     "/drivers?q=people+plan", f"/drivers/{PLAN}"):
+            answer = anonymous.get(path)
+            assert "Interim NHS People Plan" not in answer.text, path
+            assert "Restore" not in answer.text and "status=deleted" not in answer.text, path
+        assert anonymous.get(f"/drivers/{PLAN}").status_code == 404
+        assert goes_to_login(anonymous.post(f"/drivers/{PLAN}/restore", data={}))
+    assert get_driver(site.ctx, PLAN).status == "deleted"

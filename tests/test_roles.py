@@ -117,6 +117,7 @@ def test_each_role_may_what_it_may_and_gets_403_for_the_rest(
                            data={"csrf": token}).status_code == 303
         before = site.snapshot()
         for path in ("/sources/loopback/pause", f"/drivers/{RECORD}/delete",
+                     f"/drivers/{RECORD}/restore",
                      f"/review/{site.ids['hostile']}/draft", "/sends/1/retry",
                      "/librarians/bob/role"):
             assert client.post(path, data={"csrf": token, "role": "reviewer"}).status_code \

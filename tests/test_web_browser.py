@@ -104,6 +104,13 @@ def check_page(page: Page, name: str) -> None:
     assert scroll <= width, f"{name} at {width} px scrolls sideways ({scroll} px)"
 
 
+def click_to(page: Page, site: Site, target: Locator, path: str, name: str) -> None:
+    """Click ``target``, wait for the page at ``path``, and check it (``check_page``)."""
+    target.click()
+    page.wait_for_url(f"{site.url}{path}")
+    check_page(page, name)
+
+
 def sign_in(page: Page, site: Site) -> None:
     page.goto(f"{site.url}/review")
     assert "/login?next=" in page.url
@@ -364,12 +371,21 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
     assert "review was due on 1 January 2026" in page.locator("#needs-attention").inner_text()
     check_page(page, "driver-gone-from-site")
-    page.get_by_role("link", name="Delete this record").click()
-    page.wait_for_url(f"{site.url}/drivers/interim-nhs-people-plan/delete")
-    check_page(page, "driver-delete")
+    click_to(page, site, page.get_by_role("link", name="Delete this record"),
+             "/drivers/interim-nhs-people-plan/delete", "driver-delete")
     page.get_by_role("button", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers")
     assert page.get_by_role("status").inner_text() == "Deleted: Interim NHS People Plan"
+    # A mistaken delete, undone: the list of deleted records, the record, "Restore".
+    click_to(page, site, page.get_by_role("link", name="Deleted records"),
+             "/drivers?status=deleted", "drivers-deleted")
+    click_to(page, site, page.get_by_role("link", name="Interim NHS People Plan"),
+             "/drivers/interim-nhs-people-plan", "driver-deleted")
+    page.get_by_role("button", name="Restore this record").click()
+    page.wait_for_url(f"{site.url}/drivers/interim-nhs-people-plan")
+    assert page.get_by_role("status").inner_text().startswith(
+        "Restored: Interim NHS People Plan. It is published again")
+    assert page.locator("#deleted").count() == 0
     # The refused saves answer 400 and 409 on purpose; Chromium logs those as errors.
     assert [p for p in watched.problems
             if "status of 400" not in p and "status of 409" not in p] == []

@@ -83,16 +83,19 @@ def drivers_export(state: State, target: Path) -> None:
 @click.option("--due", type=click.Choice(["overdue", "due-soon", "current", "no-date"]),
               help="Only records with this review status.")
 @click.option("--search", default="", help="Only records containing every one of these words.")
+@click.option("--deleted", is_flag=True,
+              help="Deleted records instead (`drivers restore` brings one back).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def drivers_list(state: State, tag: str, source: str, member: str, due: str | None,
-                 search: str, as_json: bool) -> None:
+                 search: str, deleted: bool, as_json: bool) -> None:
     """Driver records and case studies, optionally narrowed."""
     from awareness.drivers.views import DriverFilter
     from awareness.service.driver_views import list_drivers
 
     views = list_drivers(state.ctx, DriverFilter(tag=tag, source=source, member=member,
-                                                 due=due or "", search=search))
+                                                 due=due or "", search=search,
+                                                 deleted=deleted))
     if as_json:
         emit_json([v.as_json() for v in views])
         return
@@ -101,6 +104,7 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str | No
           [[v.slug, _kind(v), v.source, ", ".join(v.tags), v.title, _site_flag(v, zone)]
            for v in views],
           empty="no driver records match" if tag or source or member or due or search
+          else "no deleted driver records" if deleted
           else "no driver records: `awareness drivers import` brings them in")
 
 
@@ -134,7 +138,8 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
         click.echo("A draft: librarians see it; `awareness drivers edit "
                    f"{view.slug} --activate` publishes it")
     elif view.status == "deleted":
-        click.echo("Deleted: out of every list, link and digest, kept with its history")
+        click.echo("Deleted: out of every list, link and digest, kept with its history; "
+                   f"`awareness drivers restore {view.slug}` brings it back")
     if view.gone_from_site_at:
         click.echo(f"Gone from the MAP site: its page answers 404/410 "
                    f"({_site_flag(view, state.ctx.settings.timezone)})")
@@ -261,3 +266,18 @@ def drivers_delete(state: State, slug: str, by: str | None) -> None:
 
     title = delete_driver(state.ctx, slug, changed_by=person(by))
     click.echo(f"deleted {slug}: {title}")
+
+
+@drivers.command("restore")
+@click.argument("slug")
+@as_option
+@pass_state
+def drivers_restore(state: State, slug: str, by: str | None) -> None:
+    """Bring the deleted record SLUG back as it was before it was deleted (published or a
+    draft), with the items linked to it."""
+    from awareness.service.driver_edits import restore_driver
+
+    done = restore_driver(state.ctx, slug, changed_by=person(by))
+    back = "published" if done.status == "active" else "a draft"
+    click.echo(f"restored {slug}: {done.title} ({back}, {done.linked} linked "
+               f"item{'' if done.linked == 1 else 's'})")

@@ -112,6 +112,10 @@ class DriverView:
         shown = [name for name, text in values.items() if text and name not in _UNLISTED]
         return [(name, values[name]) for name in in_page_order(self.kind, shown)]
 
+    def restores_to(self) -> str:
+        """The status restoring this deleted record gives it back (``status_before_deletion``)."""
+        return status_before_deletion(self.history)
+
     def as_json(self) -> dict[str, object]:
         """Every field as JSON-ready values (dates as ISO text)."""
         data: dict[str, Any] = dict(self.__dict__)
@@ -138,6 +142,15 @@ def view_of(stored: StoredDriver, linked: list[LinkedItem] | None = None,
                       linked or [], history or [], stored.gone_at)
 
 
+def status_before_deletion(history: list[HistoryEntry]) -> str:
+    """The status a record had before its latest deletion, ``active`` or ``draft``, as its
+    "deleted" history entry recorded it (``history`` newest first). When the history does
+    not say, ``draft``: a record is never published again without a librarian seeing it."""
+    deletion = next((entry for entry in history if entry.action == "deleted"), None)
+    before = (deletion.changes.get("status") or [None])[0] if deletion else None
+    return before if before in ("active", "draft") else "draft"
+
+
 def due_status(due: date | None, today: date) -> str:
     """Where a review date stands on ``today``."""
     if due is None:
@@ -156,12 +169,14 @@ class DriverFilter:
     member: str = ""
     due: str = ""
     search: str = ""
+    deleted: bool = False  # deleted records only, instead of the others
 
     def keeps(self, view: DriverView, today: date) -> bool:
         """Does ``view`` pass every filter that is set?"""
         fold = str.casefold
         return (
-            (not self.tag or fold(self.tag) in {fold(t) for t in view.tags})
+            (view.status == "deleted") == self.deleted
+            and (not self.tag or fold(self.tag) in {fold(t) for t in view.tags})
             and (not self.source or fold(self.source) in fold(view.source))
             and (not self.member or fold(self.member) == fold(view.member))
             and (not self.due or view.due_status(today) == self.due)

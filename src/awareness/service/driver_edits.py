@@ -21,7 +21,7 @@ from awareness.dates import long_date
 from awareness.drivers.dates import a_year_after, parse_free_date
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.records import redact_personal_data, union_tags
-from awareness.drivers.views import StoredDriver
+from awareness.drivers.views import StoredDriver, status_before_deletion
 from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.links import is_safe_link
 from awareness.model import DriverRecord
@@ -294,3 +294,34 @@ def delete_driver(ctx: Context, slug: str, *, changed_by: str) -> str:
         store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="deleted",
                           changes={"status": [driver.status, "deleted"]})
     return driver.record.title
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A deleted record brought back: the status it has again, and how many items are
+    linked to it again."""
+
+    slug: str
+    title: str
+    status: str
+    linked: int
+
+
+def restore_driver(ctx: Context, slug: str, *, changed_by: str) -> Restored:
+    """Undo a deletion: the record gets back the status it had before (active or draft, as
+    its "deleted" history entry says) and so its place in every list, the linker and
+    digests, with its links to items as they were (deleting removed none); the history gets
+    a "restored" entry naming ``changed_by``. A record not deleted raises AwarenessError."""
+    with writing(ctx.engine) as conn:
+        driver = store.driver_by_slug(conn, slug)
+        if driver is None:
+            raise NotFound(f"no driver record {slug!r}")
+        if driver.status != "deleted":
+            raise AwarenessError(f"{slug} is not deleted: there is nothing to restore")
+        status = status_before_deletion(store.driver_history(conn, driver.id))
+        now = ctx.now()
+        store.set_status(conn, driver.id, status, now=now)
+        store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="restored",
+                          changes={"status": ["deleted", status]})
+        linked = len(store.linked_items(conn, driver.id))
+    return Restored(slug, driver.record.title, status, linked)

@@ -3,6 +3,7 @@ its history. The values themselves are in ``drivers.views``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from awareness.drivers.members import member_choices
@@ -16,13 +17,17 @@ from awareness.storage.db import reading
 
 def list_drivers(ctx: Context, where: DriverFilter | None = None,
                  today: date | None = None, *, drafts: bool = True) -> list[DriverView]:
-    """Records by title, narrowed by ``where`` (due status computed for ``today``); without
-    ``drafts``, only published records (what staff and visitors may see)."""
+    """Records by title, narrowed by ``where`` (due status computed for ``today``; deleted
+    records only when it asks for them, else none); without ``drafts``, only published
+    records (what staff and visitors may see: never a deleted one)."""
     today = today or ctx.now().date()
+    where = where or DriverFilter()
+    if not drafts:
+        where = replace(where, deleted=False)
     with reading(ctx.engine) as conn:
         views = [view_of(driver) for driver in store.drivers_by_title(conn)
-                 if driver.status != "deleted" and (drafts or driver.status != "draft")]
-    return [v for v in views if where is None or where.keeps(v, today)]
+                 if drafts or driver.status != "draft"]
+    return [v for v in views if where.keeps(v, today)]
 
 
 def get_driver(ctx: Context, slug: str, *, drafts: bool = True) -> DriverView:

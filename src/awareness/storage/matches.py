@@ -60,6 +60,7 @@ _DRIVER_LINKS = (
            MatchDriver.state != "removed",
            func.coalesce(DriverRecordRow.status, "active") != "deleted")
     .order_by(MatchDriver.score.desc(), MatchDriver.id))
+_DELETED_RECORDS = select(DriverRecordRow.id).where(DriverRecordRow.status == "deleted")
 # Locked for the rest of the transaction on PostgreSQL, so two decisions on one match (or a
 # decision and a re-match) take turns; SQLite's write transaction already excludes the others.
 _STATUS = select(Match.status).where(Match.id == bindparam("match_id")).with_for_update()
@@ -240,8 +241,12 @@ def refresh(conn: Connection, match_id: int, match: NewMatch) -> None:
         hits=hits_as_dicts(match.hits), score=match.score,
         profile_version=match.profile_version))
     # A librarian's confirmations, removals and additions stay; only suggestions are redone.
+    # A deleted record's suggestions stay too: the linker no longer sees the record, and
+    # restoring it brings its links back as they were.
     conn.execute(delete(MatchDriver).where(MatchDriver.match_id == match_id,
-                                           MatchDriver.state == "suggested", ~_sent(match_id)))
+                                           MatchDriver.state == "suggested",
+                                           MatchDriver.driver_id.not_in(_DELETED_RECORDS),
+                                           ~_sent(match_id)))
     _insert_links(conn, [(match_id, match)])
 
 

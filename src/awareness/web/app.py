@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
+from awareness.roles import allows
 from awareness.service import drivers, librarians, people
 from awareness.service.context import Context
 from awareness.web import api, operations, sso
@@ -233,8 +234,9 @@ async def logout(request: Request, session: Session) -> Response:
 
 async def driver_list(request: Request) -> Response:
     # Drafts and their internal text are for librarians only (issue 14).
-    where = driver_pages.driver_filter(request)
     session = await current_librarian(request)
+    where = driver_pages.driver_filter(
+        request, may_restore=session is not None and allows(session.role, "editor"))
     records = await run_in_threadpool(lambda: drivers.list_drivers(
         ctx_of(request), where, drafts=session is not None))
     security = security_of(request)

@@ -25,12 +25,14 @@ from awareness.service.driver_edits import (
     EDITABLE_FIELDS,
     LONG_FIELDS,
     EditResult,
+    Restored,
     delete_driver,
     edit_driver,
     fingerprint,
     form_text,
     loaded_fingerprints,
     mark_reviewed,
+    restore_driver,
 )
 from awareness.service.driver_views import get_driver, steering_members
 from awareness.service.stewardship import attention_reasons, needs_attention
@@ -57,19 +59,22 @@ def routes() -> list[Route]:
         form_route("/drivers/{slug}/edit", edit_save),
         Route("/drivers/{slug}/delete", delete_page),
         form_route("/drivers/{slug}/delete", delete),
+        form_route("/drivers/{slug}/restore", restore),
         form_route("/drivers/{slug}/reviewed", reviewed),
     ]
 
 
-def driver_filter(request: Request) -> DriverFilter:
-    """The list's filters from the query string; an unknown due status is ignored."""
+def driver_filter(request: Request, *, may_restore: bool = False) -> DriverFilter:
+    """The list's filters from the query string; an unknown due status is ignored, and so is
+    ``status=deleted`` from anyone who may not restore a record (editors and above)."""
     params = request.query_params
     due = params.get("due", "")
     return DriverFilter(tag=params.get("tag", "")[:FILTER_LIMIT],
                         source=params.get("source", "")[:FILTER_LIMIT],
                         member=params.get("member", "")[:FILTER_LIMIT],
                         due=due if due in DUE_STATUSES else "",
-                        search=params.get("q", "")[:FILTER_LIMIT])
+                        search=params.get("q", "")[:FILTER_LIMIT],
+                        deleted=may_restore and params.get("status") == "deleted")
 
 
 @librarian_only
@@ -236,6 +241,26 @@ async def delete(request: Request, session: Session) -> Response:
     response = redirect(request, "/drivers")
     security_of(request).write_flash(response, f"Deleted: {' '.join(title.split())[:200]}")
     return response
+
+
+@editor_only
+async def restore(request: Request, session: Session) -> Response:
+    """Bring a deleted record back as it was; to its page, saying so."""
+    await checked_form(request, session)
+    slug = request.path_params["slug"]
+    done = await run_in_threadpool(restore_driver, ctx_of(request), slug,
+                                   changed_by=str(session.name))
+    response = redirect(request, f"/drivers/{quote(slug, safe='')}")
+    security_of(request).write_flash(response, restored_message(done))
+    return response
+
+
+def restored_message(done: Restored) -> str:
+    """The flash after restoring: the title, what it is again, and its links."""
+    title = " ".join(done.title.split())[:200]
+    back = "published again" if done.status == "active" else "back as a draft"
+    items = f"{done.linked} linked item{'' if done.linked == 1 else 's'}"
+    return f"Restored: {title}. It is {back}, with its {items}."
 
 
 def saved_message(result: EditResult) -> str:
