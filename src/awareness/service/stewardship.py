@@ -20,6 +20,7 @@ from datetime import date, datetime
 import jinja2
 
 from awareness.dates import long_date
+from awareness.digests.build import period_label
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
@@ -180,9 +181,11 @@ def render_stewardship(env: jinja2.Environment, person: Member, entries: Iterabl
                        threshold: float = 0.5, library: str = "") -> Mail:
     """One member's weekly list as a ``multipart/alternative`` message; ``low_precision``
     names the topics whose precision fell below ``threshold`` (issue 17), after the list;
-    ``library`` heads the HTML part, as in the account mails."""
+    ``library`` heads the HTML part, as in the account mails. ``week`` is the ISO week
+    (``2026-W50``), which readers do not know: the mail says "week beginning 7 December
+    2026", as the weekly digest does."""
     context = {"member": person, "entries": list(entries), "base_url": base_url.rstrip("/"),
-               "week": week, "low_precision": list(low_precision),
+               "week": period_label(f"weekly:{week}"), "low_precision": list(low_precision),
                "threshold": percent(threshold), "library": library}
     return compose(
         sender=sender, to=person.email, to_name=person.name, message_id=message_id, date=now,
