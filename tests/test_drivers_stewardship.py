@@ -235,6 +235,31 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
     assert len(inbox.messages) == 4
 
 
+def test_remind_warns_about_whom_no_mail_reaches(make_context: Callable[..., Context],
+                                                clock: Clock, tmp_path: Path,
+                                                database_url: str) -> None:
+    ctx = make_context()
+    seed(ctx, clock)  # ZZ's record is overdue, and members.toml has no ZZ
+    add_record(ctx, "nobodys", "", date(2025, 1, 1))
+    members = ROOT / "subscriptions" / "members.toml"
+    env = settings_env(tmp_path, database_url)
+    result = CliRunner().invoke(cli, ["drivers", "remind"], env=env)
+    # Nobody can be sent to; nothing left to retry: exit 0, but said on stderr with the fix.
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "sent: FG, LK\nnothing due: JC, JW, VT\n"
+    assert result.stderr.splitlines() == [
+        f"warning: no address for ZZ (1 record), so they get no weekly list: {members} does "
+        "not list them; add a [[member]] with their initials, name and email",
+        "warning: no member responsible for 1 record needing attention, so nobody is told: "
+        "nobodys; name one with `awareness drivers edit SLUG --set member_responsible=XX`"]
+    result = CliRunner().invoke(cli, ["drivers", "remind", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["already_sent"], report["no_address"], report["no_member"]) == (
+        ["FG", "LK"], ["ZZ"], ["nobodys"])
+    assert [f"warning: {line}" for line in report["warnings"]] == result.stderr.splitlines()
+
+
 def test_failed_mail_is_retried_on_the_next_run(make_context: Callable[..., Context],
                                                 clock: Clock, smtp_server) -> None:
     controller, inbox = smtp_server

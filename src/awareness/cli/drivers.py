@@ -229,7 +229,9 @@ def drivers_mark_reviewed(state: State, slug: str, next_review: str, as_json: bo
 @pass_state
 def drivers_remind(state: State, as_json: bool) -> None:
     """Send this week's stewardship e-mail to each member now (once per member and week);
-    exit 1 while any of them is unsent."""
+    exit 1 while any of them is unsent. Members without an address, and records naming no
+    member, are warned about on stderr: no run reaches them until members.toml or the record
+    is put right."""
     from awareness.service.stewardship import send_stewardship
 
     report = send_stewardship(state.ctx)
@@ -237,8 +239,10 @@ def drivers_remind(state: State, as_json: bool) -> None:
         emit_json(dict(report.__dict__))
     else:
         for label, names in report.__dict__.items():
-            if names:
+            if names and label not in ("no_address", "no_member", "warnings"):
                 click.echo(f"{label.replace('_', ' ')}: {', '.join(names)}")
+    for warning in report.warnings:  # on stderr, so that it shows beside --json too
+        click.echo(f"warning: {warning}", err=True)
     if report.failed or report.retrying:
         raise SystemExit(1)
 

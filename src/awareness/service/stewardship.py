@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import jinja2
 
@@ -62,9 +63,11 @@ class StewardshipReport:
     sent: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
     nothing_due: list[str] = field(default_factory=list)
-    no_address: list[str] = field(default_factory=list)
+    no_address: list[str] = field(default_factory=list)  # initials members.toml lacks
+    no_member: list[str] = field(default_factory=list)  # slugs naming no member responsible
     retrying: list[str] = field(default_factory=list)  # "FG: why", sent again later
     failed: list[str] = field(default_factory=list)  # "FG: why", given up
+    warnings: list[str] = field(default_factory=list)  # who is never told, and the fix
 
 
 def load_members(ctx: Context) -> list[Member]:
@@ -126,7 +129,11 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     for entry in needs_attention(ctx, today=today):
         by_member.setdefault(entry.member, []).append(entry)
     members = {m.initials: m for m in load_members(ctx)}
-    report.no_address = [i or "(none)" for i in sorted(by_member) if i not in members]
+    report.no_address = [i for i in sorted(by_member) if i and i not in members]
+    report.no_member = [entry.slug for entry in by_member.get("", [])]
+    report.warnings = unsent_warnings(by_member, report, ctx.subscriptions_dir / MEMBERS_FILE)
+    for warning in report.warnings:
+        log.warning("stewardship %s: %s", week, warning)
     report.nothing_due = sorted(set(members) - set(by_member))
     keys = {i: stewardship_key(i, week) for i in sorted(by_member) if i in members}
     with reading(ctx.engine) as connection:
@@ -145,6 +152,27 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
             [f"{line} (retrying)" for line in report.retrying]
             + [f"{line} (given up)" for line in report.failed]))
     return report
+
+
+def unsent_warnings(by_member: dict[str, list[Attention]], report: StewardshipReport,
+                    members_file: Path) -> list[str]:
+    """Whose records needing attention no mail will ever reach until someone acts, and what
+    to do: a member ``members_file`` does not list, records that name no member."""
+    warnings = []
+    if report.no_address:
+        who = ", ".join(f"{i} ({_records(len(by_member[i]))})" for i in report.no_address)
+        where = "does not list them" if members_file.is_file() else "does not exist"
+        warnings.append(f"no address for {who}, so they get no weekly list: {members_file} "
+                        f"{where}; add a [[member]] with their initials, name and email")
+    if report.no_member:
+        warnings.append(f"no member responsible for {_records(len(report.no_member))} needing "
+                        f"attention, so nobody is told: {', '.join(report.no_member)}; name "
+                        "one with `awareness drivers edit SLUG --set member_responsible=XX`")
+    return warnings
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"
 
 
 def _queue(ctx: Context, person: Member, entries: list[Attention], week: str,
