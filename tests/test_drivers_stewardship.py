@@ -35,6 +35,7 @@ from awareness.storage.models import (
 from tests.conftest import ROOT, Clock, orm_session, orm_writing, settings_env
 
 HOSTILE = 'Care <script>alert(1)</script> & "Quality"\r\nBcc: evil@example.org'
+NEW_EDITION = "https://www.cqc.org.uk/publications/major-report/state-care-2026-27"
 
 
 # ---------------------------------------------------------------- members.toml
@@ -125,7 +126,7 @@ def seed(ctx: Context, clock: Clock) -> None:
     rejected = add_record(ctx, "rejected-link", "VT", None)
     unknown = add_record(ctx, "no-member-file", "ZZ", date(2025, 1, 1))
     clock.advance(hours=1)
-    add_link(ctx, edition, "State of Care 2026/27", "new_edition")
+    add_link(ctx, edition, "State of Care 2026/27", "new_edition", link=NEW_EDITION)
     add_link(ctx, related, "Something related", "related")
     add_link(ctx, rejected, "Rejected copy", "same_document", status="rejected")
     assert unknown and today
@@ -136,8 +137,9 @@ def test_needs_attention_rule(make_context: Callable[..., Context], clock: Clock
     seed(ctx, clock)
     entries = {e.slug: e for e in needs_attention(ctx)}
     assert set(entries) == {"overdue", "new-edition", "no-member-file"}
-    assert entries["overdue"].reasons == ("review was due on 1 January 2026",)
-    assert entries["new-edition"].reasons == ("new edition: State of Care 2026/27",)
+    assert list(map(str, entries["overdue"].reasons)) == ["review was due on 1 January 2026"]
+    [edition] = entries["new-edition"].reasons  # with the link to open the new edition at
+    assert (str(edition), edition.link) == ("new edition: State of Care 2026/27", NEW_EDITION)
     assert [e.slug for e in needs_attention(ctx, "lk")] == ["new-edition"]
 
 
@@ -149,6 +151,10 @@ def test_cli_due_json(make_context: Callable[..., Context], clock: Clock, tmp_pa
     result = CliRunner().invoke(cli, ["drivers", "due", "--member", "FG", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert [e["slug"] for e in json.loads(result.output)] == ["overdue"]
+    result = CliRunner().invoke(cli, ["drivers", "due", "--member", "LK", "--json"], env=env)
+    [entry] = json.loads(result.output)
+    assert entry["reasons"] == ["new edition: State of Care 2026/27"]
+    assert entry["why"] == [{"reason": "new edition: State of Care 2026/27", "link": NEW_EDITION}]
 
 
 def test_marked_reviewed_leaves_the_list(make_context: Callable[..., Context],
@@ -205,6 +211,8 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == "overdue"))
         assert row is not None
         row.title = HOSTILE
+        overdue = row.id
+    add_link(ctx, overdue, "Copy with a script link", "same_document", link="javascript:alert(1)")
     report = send_stewardship(ctx)
     assert (report.sent, report.no_address, report.failed) == (["FG", "LK"], ["ZZ"], [])
     assert report.nothing_due == ["JC", "JW", "VT"]
@@ -222,9 +230,18 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="https://library.example.nhs.uk/drivers/overdue"' in html
     assert "in the week beginning 23 November 2026:" in html and week not in html
+    # The item behind a reason is a link when it is safe to be one, in both parts.
+    assert "<li>same document: Copy with a script link</li>" in html
     text = parsed.get_body(("plain",)).get_content()
     assert "review was due on 1 January 2026" in text
     assert "week beginning 23 November 2026." in text and week not in text
+    assert "  - same document: Copy with a script link\r\n  https://" in text
+    assert "javascript:" not in html + text
+    lk = email.message_from_bytes(inbox.messages[1][2], policy=email.policy.strict)
+    assert (f'new edition: <a href="{NEW_EDITION}" style="color:#005eb8;">State of Care '
+            '2026/27</a>') in lk.get_body(("html",)).get_content()
+    assert (f"  - new edition: State of Care 2026/27\r\n    {NEW_EDITION}\r\n"
+            in lk.get_body(("plain",)).get_content())
 
     clock.advance(days=2)  # same ISO week: nothing is sent again
     again = send_stewardship(ctx)

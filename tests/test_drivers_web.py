@@ -15,7 +15,8 @@ from sqlalchemy import select
 from awareness.service.context import Context
 from awareness.service.drivers import import_paths
 from awareness.storage.models import DriverRecordRow
-from tests.conftest import orm_session, orm_writing
+from tests.conftest import Clock, orm_session, orm_writing
+from tests.test_drivers_stewardship import add_link
 from tests.test_web import (
     HOSTILE_TITLE,
     Site,
@@ -132,6 +133,27 @@ def test_the_attention_page_offers_the_members_by_name(site: Site) -> None:
     assert [o for o in member_options(echoed.text) if o[2]] == [
         ('"><SCRIPT>X', '"><SCRIPT>X', True)]
     assert tree.find(".//ul[@class='record-list']/li") is None
+
+
+def test_reasons_link_the_item_that_is_why(site: Site, clock: Clock) -> None:
+    with orm_session(site.ctx) as session:
+        plan = session.scalar(select(DriverRecordRow.id).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan"))
+    assert plan is not None
+    clock.advance(hours=1)  # linked after the record was last updated
+    add_link(site.ctx, plan, "Policy paper: NHS People Plan 2020/21", "new_edition",
+             link="https://www.gov.uk/government/publications/we-are-the-nhs-people-plan")
+    add_link(site.ctx, plan, "Interim NHS People Plan", "same_document",
+             link="javascript:alert(1)")
+    with signed_in(site) as (client, _):
+        for path in ("/drivers/attention?member=FG", "/drivers/interim-nhs-people-plan"):
+            tree = assert_inert(client.get(path).text)
+            items = {"".join(li.itertext()): li for li in tree.iter("li")}
+            edition = items["new edition: Policy paper: NHS People Plan 2020/21"]
+            assert [(a.get("href"), a.text) for a in edition.iter("a")] == [
+                ("https://www.gov.uk/government/publications/we-are-the-nhs-people-plan",
+                 "Policy paper: NHS People Plan 2020/21")], path
+            assert not list(items["same document: Interim NHS People Plan"].iter("a")), path
 
 
 def test_draft_from_the_review_page(site: Site) -> None:

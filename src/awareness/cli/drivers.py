@@ -197,7 +197,7 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
         return
     table(["member", "slug", "review due", "why"],
           [[e.member or "-", e.slug, e.review_due_on.isoformat() if e.review_due_on else "",
-            "; ".join(e.reasons)] for e in entries],
+            "; ".join(map(str, e.reasons))] for e in entries],
           empty=f"no records need attention{f' for {member}' if member else ''}")
 
 

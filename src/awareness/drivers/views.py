@@ -4,6 +4,7 @@
     LinkedItem     an item linked to a record, with the link's kind and reason
     HistoryEntry   one change in a record's edit history
     AttentionLink  a *same document* or *new edition* link made after the record's last update
+    Reason         why a record needs attention, with the item to open when an item is why
     DriverView     a record as people see it, with its linked items and history
     DriverFilter   what the driver list is narrowed to
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from awareness.drivers.labels import in_page_order
 from awareness.drivers.records import alternative_names, bullet_items
+from awareness.links import is_safe_link
 from awareness.model import DriverRecord
 
 DUE_STATUSES = ("overdue", "due-soon", "current", "no-date")
@@ -72,6 +74,31 @@ class AttentionLink:
     driver_id: int
     kind: str
     item_title: str
+    item_link: str | None = None
+
+    def as_reason(self) -> Reason:
+        """The link as a reason to look at the record ("new edition: <item title>"), with the
+        item's link only when it is safe to make one of (a feed's link is hostile)."""
+        link = self.item_link if self.item_link and is_safe_link(self.item_link) else ""
+        return Reason(self.kind.replace("_", " "), self.item_title, link)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a record needs attention: ``text`` ("review was due on 1 January 2026", "new
+    edition"), and when an item is why, its ``title`` (after "``text``: ") and ``link``
+    ("" when the item has none that may become a link). ``str()`` is the whole line."""
+
+    text: str
+    title: str = ""
+    link: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.text}: {self.title}" if self.title else self.text
+
+    def as_json(self) -> dict[str, str | None]:
+        """The reason as a JSON object: its line, and the item's link or null."""
+        return {"reason": str(self), "link": self.link or None}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import jinja2
 from awareness.dates import long_date
 from awareness.digests.build import period_label
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
-from awareness.drivers.views import due_status
+from awareness.drivers.views import Reason, due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
 from awareness.precision import Precision, percent
@@ -47,13 +47,15 @@ class Attention:
     title: str
     member: str
     review_due_on: date | None
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
     def as_json(self) -> dict[str, object]:
-        """The entry as a JSON object."""
+        """The entry as a JSON object: ``reasons`` as lines, as before; ``why`` the same with
+        the link of the item each is about (null for a review date)."""
         return {"slug": self.slug, "title": self.title, "member": self.member,
                 "review_due_on": self.review_due_on.isoformat() if self.review_due_on else None,
-                "reasons": list(self.reasons)}
+                "reasons": [str(reason) for reason in self.reasons],
+                "why": [reason.as_json() for reason in self.reasons]}
 
 
 @dataclass
@@ -84,23 +86,23 @@ def needs_attention(ctx: Context, member: str = "", today: date | None = None) -
     with reading(ctx.engine) as conn:
         drivers = store.drivers_by_member(conn, member.strip().upper() if member else None)
         links = store.links_since_update(conn, ATTENTION_KINDS)
-    linked: dict[int, list[str]] = {}
-    for link in links:
-        linked.setdefault(link.driver_id, []).append(
-            f"{link.kind.replace('_', ' ')}: {link.item_title}")
+    linked: dict[int, dict[str, Reason]] = {}
+    for link in links:  # oldest first: an item in several feeds keeps its first link
+        reason = link.as_reason()
+        linked.setdefault(link.driver_id, {}).setdefault(str(reason), reason)
     out = []
     for driver in (d for d in drivers if d.status != "deleted"):  # deleted: nobody's to keep
-        reasons = list(dict.fromkeys(linked.get(driver.id, [])))
+        reasons = list(linked.get(driver.id, {}).values())
         due = driver.review_due_on
         if due is not None and due_status(due, today) == "overdue":
-            reasons.insert(0, f"review was due on {long_date(due)}")
+            reasons.insert(0, Reason(f"review was due on {long_date(due)}"))
         if reasons:
             out.append(Attention(driver.record.slug, driver.record.title, driver.member,
                                  driver.review_due_on, tuple(reasons)))
     return out
 
 
-def attention_reasons(ctx: Context, slug: str, member: str) -> tuple[str, ...]:
+def attention_reasons(ctx: Context, slug: str, member: str) -> tuple[Reason, ...]:
     """Why the record ``slug`` (looked after by ``member``) needs attention; none when it
     does not."""
     return next((entry.reasons for entry in needs_attention(ctx, member or "")

@@ -61,7 +61,7 @@ _HISTORY = (
     .where(DriverRecordVersion.driver_id == bindparam("driver_id"))
     .order_by(DriverRecordVersion.changed_at.desc(), DriverRecordVersion.id.desc()))
 _ATTENTION = (
-    select(MatchDriver.driver_id, MatchDriver.kind, Item.title)
+    select(MatchDriver.driver_id, MatchDriver.kind, Item.title, Item.link)
     .join(Match, Match.id == MatchDriver.match_id)
     .join(Item, Item.id == Match.item_id)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
