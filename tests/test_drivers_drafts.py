@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awareness.drivers.drafts import complete_sentences, draft_from_item
+from awareness import demo
+from awareness.drivers.drafts import complete_sentences, draft_from_item, without_format_prefix
+from awareness.drivers.editions import latest_edition
+from awareness.drivers.importer import parse_driver_page
+from awareness.model import DriverRecord
 from tests.test_parse import nhs_england_rss, parse
 
 DATA = Path(__file__).parent / "data"
@@ -145,3 +150,95 @@ def test_what_is_kept_is_how_the_summary_starts_and_stays_as_it_is(summary: str)
     assert plain.startswith(kept)
     assert kept in ("", plain) or re.search(r"[.!?][)\]\"'’”]*$", kept), kept
     assert complete_sentences(kept) == kept
+
+
+# ---------------------------------------------------------------- GOV.UK titles, new editions
+
+SEED_RECORDS = parse_driver_page((DATA / "map-toolkit-leadership-tag-page.txt")
+                                 .read_text(encoding="utf-8"))
+GOVUK_SAMPLES = tomllib.loads((Path(demo.__file__).parent / "govuk-samples.toml")
+                              .read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    # the sample of a CQC organisation feed: the type goes, and so leaves the slug
+    ("Corporate report: State of Care 2024/25", "State of Care 2024/25"),
+    # only the first colon is the type's: the title's own stays
+    ("Guidance: Assessment framework: the well-led key question",
+     "Assessment framework: the well-led key question"),
+    # GOV.UK writes "Official Statistics" with a capital S; types of several words
+    ("Official Statistics: NHS workforce statistics, August 2025",
+     "NHS workforce statistics, August 2025"),
+    ("Independent report: Independent investigation of the NHS in England",
+     "Independent investigation of the NHS in England"),
+    # no title after the type, or no word in it: kept as the feed gave it
+    ("Press release: …", "Press release: …"),
+    ("Guidance:", "Guidance:"),
+    # a colon that is not after a GOV.UK type
+    ("White Paper: the new era of thinking and practice in change and transformation",
+     "White Paper: the new era of thinking and practice in change and transformation"),
+    ("Statistics on NHS staff: a summary", "Statistics on NHS staff: a summary"),
+])
+def test_without_format_prefix(title: str, expected: str) -> None:
+    assert without_format_prefix(title) == expected
+
+
+def test_real_titles_keep_their_own_words_and_govuk_samples_lose_their_type() -> None:
+    # The MAP site's records ("Leadership in today’s NHS: delivering the impossible", "White
+    # Paper: …") and NHS England's news titles have no GOV.UK type before them.
+    for title in [r.title for r in SEED_RECORDS] + list(nhs_england_items()):
+        assert without_format_prefix(title) == title
+    for entry in (e for entries in GOVUK_SAMPLES.values() for e in entries):
+        kind, _, rest = entry["title"].partition(": ")
+        assert kind in {"Press release", "News story", "Guidance", "Consultation outcome",
+                        "Policy paper", "Corporate report", "Research and analysis"}
+        assert without_format_prefix(entry["title"]) == rest
+
+
+def test_a_new_edition_carries_over_the_series_but_not_the_edition() -> None:
+    earlier = next(r for r in SEED_RECORDS if r.title == "State of Care 2013/14")
+    assert (earlier.fields["member_responsible"], earlier.tags) == ("VT", ("Leadership",))
+    record = draft_from_item(
+        title="Corporate report: State of Care 2024/25", publisher="Care Quality Commission",
+        link="https://www.gov.uk/government/publications/state-of-care-202425",
+        published=datetime(2025, 10, 17, tzinfo=UTC), taken={earlier.slug}, earlier=earlier,
+        summary="The annual assessment of health care and social care in England.")
+    assert (record.slug, record.title, record.tags) == (
+        "state-of-care-2024-25", "State of Care 2024/25", ("Leadership",))
+    assert record.fields["member_responsible"] == "VT"
+    assert record.fields["primary_audience"] == earlier.fields["primary_audience"]
+    # The edition's own: its summary and date, no impact, key features or review dates.
+    assert record.summary == "The annual assessment of health care and social care in England."
+    assert record.fields["date_of_publication"] == "17 October 2025"
+    assert record.impact == "" and earlier.impact
+    assert not {"key_features", "date_last_updated", "due_for_review"} & set(record.fields)
+    assert record.fields["notes"].startswith(
+        "New edition of state-of-care-2013-14 (“State of Care 2013/14”): ")
+    assert ("That record stays on the needs-attention list until it is marked reviewed"
+            in record.fields["notes"])
+
+
+def test_a_new_edition_whose_summary_was_cut_keeps_both_notes() -> None:
+    earlier = next(r for r in SEED_RECORDS if r.title == "State of Care 2013/14")
+    record = draft_from_item(title="State of Care 2024/25", publisher="",
+                             link="https://www.cqc.org.uk/soc", published=None, taken=set(),
+                             summary="The annual assessment of health care in…", earlier=earlier)
+    first, second = record.fields["notes"].split("\n\n")
+    assert first.startswith("New edition of state-of-care-2013-14")
+    assert second.endswith("Full text: https://www.cqc.org.uk/soc")  # its link still last
+    assert record.source == "Care Quality Commission (CQC)"  # the feed named no publisher
+
+
+def test_a_draft_that_is_no_new_edition_copies_nothing() -> None:
+    record = draft_from_item(title="State of Care 2024/25", publisher="CQC", link="",
+                             published=None, summary="", taken=set())
+    assert (record.tags, set(record.fields)) == ((), {"title_of_driver", "source",
+                                                      "publication_format"})
+
+
+def test_latest_edition() -> None:
+    older = next(r for r in SEED_RECORDS if r.title == "State of Care 2013/14")
+    newer = DriverRecord(kind="driver", slug="state-of-care-2014-15",
+                         title="State of Care 2014/15")
+    assert latest_edition([older, newer]) == latest_edition([newer, older]) == newer
+    assert latest_edition([]) is None

@@ -16,14 +16,17 @@ from sqlalchemy import select
 
 from awareness.cli import cli
 from awareness.drivers.drafts import guess_format
+from awareness.drivers.importer import parse_driver_page
 from awareness.drivers.members import parse_members
 from awareness.errors import AwarenessError, ConfigError, NotFound
 from awareness.service.checks import check_all
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import delete_driver, mark_reviewed
+from awareness.service.drivers import create_record
 from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
 from awareness.settings import load_settings
+from awareness.storage.db import writing
 from awareness.storage.models import (
     DriverRecordRow,
     DriverRecordVersion,
@@ -342,3 +345,44 @@ def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) ->
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
         assert row is not None and (row.summary, "summary" in row.fields) == ("", False)
         assert row.fields["notes"].endswith("Full text: https://www.england.nhs.uk/2025/11/alert/")
+
+
+def test_draft_of_a_new_edition_starts_from_the_earlier_one(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    ctx = make_context()
+    seed_page = (ROOT / "tests" / "data" / "map-toolkit-leadership-tag-page.txt")
+    earlier = next(record for record in parse_driver_page(seed_page.read_text(encoding="utf-8"))
+                   if record.title == "State of Care 2013/14")
+    with writing(ctx.engine) as conn:
+        earlier_id = create_record(conn, earlier, now=ctx.now(), changed_by="import",
+                                   status="active", action="created")
+    clock.advance(hours=1)
+    match_id = add_link(ctx, earlier_id, "Corporate report: State of Care 2024/25", "new_edition",
+                        link="https://www.gov.uk/government/publications/state-of-care-202425",
+                        summary="The annual assessment of health care and social care.")
+    slug = draft_from_match(ctx, match_id, changed_by="alice")
+    assert slug == "state-of-care-2024-25"  # no "corporate-report-" in it, ever
+    with orm_session(ctx) as session:
+        row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
+        assert row is not None
+        assert (row.status, row.title, row.member, row.tags) == (
+            "draft", "State of Care 2024/25", "VT", ["Leadership"])
+        assert row.fields["primary_audience"] == earlier.fields["primary_audience"]
+        assert (row.summary, row.impact) == (
+            "The annual assessment of health care and social care.", "")
+        assert "New edition of state-of-care-2013-14" in row.fields["notes"]
+        before = session.scalar(select(DriverRecordRow).where(DriverRecordRow.id == earlier_id))
+        assert before is not None and before.status == "active"  # a person decides
+    # The earlier edition stays on its member's list, as the draft's notes say.
+    assert [(e.slug, list(map(str, e.reasons))) for e in needs_attention(ctx, "VT")] == [
+        ("state-of-care-2013-14", ["review was due on 1 February 2016",
+                                   "new edition: Corporate report: State of Care 2024/25"])]
+    # A new-edition link a librarian removed is no reason to copy from that record.
+    again = add_link(ctx, earlier_id, "Corporate report: State of Care 2025/26", "new_edition")
+    with orm_writing(ctx) as session:
+        link = session.scalars(select(MatchDriver).where(MatchDriver.match_id == again)).one()
+        link.state = "removed"
+    with orm_session(ctx) as session:
+        row = session.scalar(select(DriverRecordRow).where(
+            DriverRecordRow.slug == draft_from_match(ctx, again, changed_by="alice")))
+        assert row is not None and (row.member, row.tags) == ("", [])

@@ -1,5 +1,6 @@
 """A draft driver record from a matched item (pure): what the librarian would otherwise copy
-by hand, pre-filled, leaving "what this means for libraries" for them to write."""
+by hand, pre-filled, leaving "what this means for libraries" for them to write. When the item
+is a new edition of a record, what carries over from one edition to the next comes from it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,31 @@ _FORMATS = {
     ".ppt": "Presentation", ".pptx": "Presentation", ".odp": "Presentation",
     ".mp4": "Video", ".mp3": "Audio",
 }
+
+# GOV.UK's organisation feeds put the page's document type before its title ("Corporate
+# report: State of Care 2024/25"). These are the types GOV.UK publishes under, as its pages
+# name them; a record's title, and so its slug, which never changes, leaves them out. Only
+# these: "White Paper: the new era of thinking…" on the MAP site is a title as its authors
+# wrote it. (sources.identity has its own, broader list: stored title keys depend on it.)
+GOVUK_FORMATS = (
+    "Accredited official statistics", "Authored article", "Call for evidence outcome",
+    "Case study", "Closed call for evidence", "Closed consultation", "Collection",
+    "Consultation outcome", "Corporate report", "Correspondence", "Decision", "Detailed guide",
+    "FOI release", "Form", "Government response", "Guidance", "Impact assessment",
+    "Independent report", "International treaty", "Map", "National statistics", "News story",
+    "Notice", "Official statistics", "Official statistics announcement",
+    "Open call for evidence", "Open consultation", "Oral statement to Parliament",
+    "Policy paper", "Press release", "Promotional material", "Regulation",
+    "Research and analysis", "Speech", "Statement to Parliament", "Statistical data set",
+    "Statistics", "Statistics announcement", "Statutory guidance", "Transparency data",
+    "World news story", "Written statement to Parliament",
+)
+# A type, a colon and a space, then a title with at least one word in it.
+_FORMAT_PREFIX = re.compile(
+    r"^\s*(?:" + "|".join(map(re.escape, GOVUK_FORMATS)) + r")\s*:\s+(?=.*\w)", re.IGNORECASE)
+# The fields a new edition takes from the one before: who looks after the series, and whom
+# it is for. Its summary, key features, impact and dates are the new document's own.
+CARRIED_OVER = ("member_responsible", "primary_audience")
 
 # Where a feed says it cut its summary short, at the very end: WordPress's "[…]" (NHS England
 # writes "[&#8230;]"), a bare ellipsis, "(more…)", and the link texts themes put after an
@@ -83,28 +109,56 @@ def guess_format(link: str) -> str:
     return "Web page"
 
 
+def without_format_prefix(title: str) -> str:
+    """``title`` without a GOV.UK document type before it ("Corporate report: State of Care
+    2024/25" → "State of Care 2024/25"); unchanged when no title with a word in it follows."""
+    return _FORMAT_PREFIX.sub("", title, count=1).strip()
+
+
 def draft_from_item(*, title: str, publisher: str, link: str, published: datetime | None,
-                    summary: str, taken: set[str]) -> DriverRecord:
+                    summary: str, taken: set[str],
+                    earlier: DriverRecord | None = None) -> DriverRecord:
     """A draft driver record for an item; the slug avoids every slug in ``taken``.
 
-    The summary ends at the last complete sentence the feed gave (``complete_sentences``), so
-    the steering group does not start from a sentence cut off mid-way; when none is complete
-    it is left empty and the notes say where the full text is."""
+    The title leaves out a GOV.UK document type ("Corporate report: …"). The summary ends at
+    the last complete sentence the feed gave (``complete_sentences``), so the steering group
+    does not start from a sentence cut off mid-way; when none is complete it is left empty
+    and the notes say where the full text is. When the item is a new edition of the driver
+    record ``earlier``, the draft takes its tags and ``CARRIED_OVER`` fields, and the notes
+    name it and say that it stays on the needs-attention list until it is marked reviewed."""
     link = link if is_safe_link(link) else ""  # a feed's javascript: link never enters a record
+    title = without_format_prefix(title)
     trimmed = complete_sentences(summary)
-    base = slugify(title)
+    earlier = earlier if earlier is not None and earlier.kind == "driver" else None
+    fields = {"title_of_driver": title, "link": link,
+              "source": publisher or (earlier.source if earlier else ""),
+              "publication_format": guess_format(link), "summary": trimmed}
+    if published is not None:
+        fields["date_of_publication"] = long_date(published)
+    notes = [_edition_note(earlier) if earlier else "",
+             "" if trimmed or not summary.strip() else _no_sentence_note(link)]
+    fields |= {key: earlier.fields.get(key, "") for key in CARRIED_OVER} if earlier else {}
+    fields["notes"] = "\n\n".join(note for note in notes if note)
+    fields = {key: value for key, value in fields.items() if value}
+    return DriverRecord(kind="driver", slug=_unique(slugify(title), taken), title=title,
+                        source=fields.get("source", ""), link=link, summary=trimmed,
+                        fields=fields, tags=earlier.tags if earlier else ())
+
+
+def _unique(base: str, taken: set[str]) -> str:
     slug, n = base, 1
     while slug in taken:
         n += 1
         slug = f"{base}-{n}"
-    fields = {"title_of_driver": title, "source": publisher, "link": link,
-              "publication_format": guess_format(link), "summary": trimmed,
-              "notes": "" if trimmed or not summary.strip() else _no_sentence_note(link)}
-    if published is not None:
-        fields["date_of_publication"] = long_date(published)
-    fields = {key: value for key, value in fields.items() if value}
-    return DriverRecord(kind="driver", slug=slug, title=title, source=publisher, link=link,
-                        summary=trimmed, fields=fields)
+    return slug
+
+
+def _edition_note(earlier: DriverRecord) -> str:
+    return (f"New edition of {earlier.slug} (“{earlier.title}”): member responsible, audience "
+            "and tags are copied from it; its summary and what it means for libraries are "
+            "not, as each edition has its own. That record stays on the needs-attention list "
+            "until it is marked reviewed: decide whether this edition replaces it, then edit "
+            "it or mark it reviewed.")
 
 
 def _no_sentence_note(link: str) -> str:

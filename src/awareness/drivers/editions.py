@@ -13,7 +13,10 @@ words: "State of Care" never matches "State of Health", nor "State of Care in me
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
+
+from awareness.model import DriverRecord
 
 _YEAR = re.compile(r"\b((?:19|20)\d{2})(?:\s*[/–—-]\s*(?:(?:19|20)?\d{2}))?\b")
 _STAGES = {"interim": 0, "draft": 0, "consultation": 0, "final": 2, "refresh": 3,
@@ -65,6 +68,12 @@ def is_later_edition(item: Edition, records: list[tuple[str, Edition]]) -> tuple
         if _same_series(item.series, record.series) and item.is_later_than(record):
             return True, f"a new edition of “{name}” (same series: {' '.join(record.series)})"
     return False, ""
+
+
+def latest_edition(records: Sequence[DriverRecord]) -> DriverRecord | None:
+    """The record whose title names the latest edition (the first of equals), e.g. "State of
+    Care 2014/15" of it and "State of Care 2013/14"; None for no records."""
+    return max(records, key=lambda record: edition_of(record.title)[1:], default=None)
 
 
 def _same_series(item: tuple[str, ...], record: tuple[str, ...]) -> bool:
