@@ -265,8 +265,9 @@ def field_labels(page: str) -> list[str]:
 
 def test_a_record_lists_its_fields_in_the_order_of_a_map_page(site: Site) -> None:
     """The page sorted fields by name: "Date last updated" came before "Key features" and
-    "Group member responsible" sat in the middle. On the seed page this driver gives its
-    impact second, as newer posts do; the record shows the toolkit's order."""
+    "Group member responsible" sat in the middle. The record shows the toolkit's order,
+    after a driver's "What this means for libraries": what staff following a digest's link
+    come to read, as newer posts on the seed page give it too."""
     import_paths(site.ctx, [SEED_PAGE], changed_by="alice")
     with site.client() as client:
         driver = client.get("/drivers/developing-people-improving-care-a-national-framework"
@@ -274,9 +275,9 @@ def test_a_record_lists_its_fields_in_the_order_of_a_map_page(site: Site) -> Non
         case_study = client.get("/drivers/leadership-zone-shrewsbury-and-telford-hospital"
                                 "-nhs-trust").text
     assert field_labels(driver) == [
-        "Source", "Link to main document", "Publication format", "Date of publication",
-        "Summary", "Key features", "Primary audience", "What this means for libraries",
-        "Date last updated", "Due for review", "Group member responsible"]
+        "What this means for libraries", "Source", "Link to main document",
+        "Publication format", "Date of publication", "Summary", "Key features",
+        "Primary audience", "Date last updated", "Due for review", "Group member responsible"]
     # A case study's summary is its story: listed once, where the page gives it.
     assert field_labels(case_study) == [
         "Project team", "Resources required", "Timeline", "The story",
@@ -293,6 +294,6 @@ def test_fields_no_map_page_has_come_last_by_name(site: Site) -> None:
                       **row.fields}
     with site.client() as client:
         labels = field_labels(client.get("/drivers/interim-nhs-people-plan").text)
-    assert labels == ["Source", "Link to main document", "Date of publication", "Summary",
-                      "Primary audience", "What this means for libraries",
+    assert labels == ["What this means for libraries", "Source", "Link to main document",
+                      "Date of publication", "Summary", "Primary audience",
                       "Group member responsible", "Also seen in", "Zebra note"]

@@ -130,14 +130,20 @@ class DriverView:
         return due_status(self.review_due_on, today)
 
     def page_fields(self) -> list[tuple[str, str]]:
-        """The fields a record's page lists, as (canonical name, text), in the order a
-        MAP-toolkit page gives them, fields no page has after them by name; empty ones left
-        out. The link is the record's address, and a case study's summary is its story."""
+        """The fields a record's page lists, as (canonical name, text): a driver's "what
+        this means for libraries" first — what staff following a digest's link come for —
+        then the rest in the order a MAP-toolkit page gives them, fields no page has after
+        them by name; empty ones left out. The link is the record's address, and a case
+        study's summary is its story."""
         values = {**self.fields, "impact": self.impact, "source": self.source,
                   "link": self.link,
                   "story" if self.kind == "case_study" else "summary": self.summary}
         shown = [name for name, text in values.items() if text and name not in _UNLISTED]
-        return [(name, values[name]) for name in in_page_order(self.kind, shown)]
+        ordered = in_page_order(self.kind, shown)
+        if self.kind == "driver" and "impact" in ordered:
+            ordered.remove("impact")
+            ordered.insert(0, "impact")
+        return [(name, values[name]) for name in ordered]
 
     def restores_to(self) -> str:
         """The status restoring this deleted record gives it back (``status_before_deletion``)."""
