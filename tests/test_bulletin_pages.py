@@ -367,14 +367,14 @@ def test_the_command_lines_show_says_when_a_sent_issue_went_and_cuts_titles_at_a
                           AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions)), "COLUMNS": "200"}
     shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert shown.stdout.splitlines()[0] == "workforce issue 1: draft, due Mon 30 Nov 2026 09:00"
+    assert shown.stdout.splitlines()[0] == "workforce issue 1: draft, due 2026-11-30 09:00"
     assert "a practical framework…" in shown.stdout
     assert "framework f" not in shown.stdout
     clock.now = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # ahead of its slot
     bulletins.approve(ctx, "workforce", 1, by="alice")
     bulletins.send_issue(ctx, "workforce", 1)
     shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
-    assert shown.stdout.splitlines()[0] == "workforce issue 1: sent Wed 25 Nov 2026 14:00"
+    assert shown.stdout.splitlines()[0] == "workforce issue 1: sent 2026-11-25 14:00"
     # The listing too says when the latest issue went, not the slot it was due in.
     listed = CliRunner().invoke(cli, ["bulletins", "list"], env=env).stdout
     [row] = [line for line in listed.splitlines() if "│ workforce " in line]
