@@ -508,7 +508,9 @@ def test_where_staff_choose_bulletins_each_is_named_with_when_it_comes(site: Sit
         assert "bank holiday" in said
         links = {a.get("href") for a in parse(page).iter("a")}
         assert "/bulletins/workforce" in links and "/bulletins/board" not in links  # private
-    assert "choose at least one topic above too" in bulletin_choice(signup)
+    # While a bulletin goes to subscribers it may be had alone.
+    assert "Have it on its own, or as well as digests on the topics above." in (
+        bulletin_choice(signup))
     box = {el.get("id"): el for el in parse(signup).iter("input")}["bulletins"]
     assert box.get("checked") is None  # not ticked unless asked
 
@@ -519,6 +521,10 @@ def test_with_no_bulletin_for_subscribers_the_box_says_so() -> None:
     said = " ".join(str(choice([], False, "Send me the library's bulletins")).split())
     assert "The library sends no bulletin at the moment" in said
     assert "bank holiday" not in said
+    # Nothing to have alone: signing up still takes a topic, and the sign-up says so.
+    said = " ".join(str(choice([], False, "Send me the library's bulletins",
+                               signing_up=True)).split())
+    assert "so choose at least one topic above too" in said and "on its own" not in said
 
 
 def test_a_bulletins_pages_lead_to_getting_it_by_email_and_change_nothing(

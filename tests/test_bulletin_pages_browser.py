@@ -25,6 +25,7 @@ from tests.test_web_browser import (
     check_page,
     keep_screenshot,
     signed_in_page,
+    visitor_page,
 )
 
 FIXTURE_TIERS = {"site": "integration"}
@@ -38,6 +39,13 @@ def check(page: Page, name: str) -> None:
 
 def flash(page: Page, text: str) -> None:
     page.get_by_role("status").filter(has_text=text).wait_for()
+
+
+def get_it_by_email(page: Page, url: str) -> None:
+    """Open the bulletin page ``url`` and follow its "Get it by e-mail" to the sign-up."""
+    page.goto(url)
+    page.get_by_role("link", name="Get it by e-mail").click()
+    page.wait_for_url(url.split("/bulletins/")[0] + "/subscribe?bulletins=yes")
 
 
 def shoot_frames(page: Page, url: str, width: int) -> None:
@@ -162,13 +170,10 @@ def test_from_an_issue_to_getting_the_bulletin_by_email(browser: Browser, site: 
     drafted(site)
     bulletins.approve(site.ctx, "workforce", 1, by="alice")
     bulletins.send_issue(site.ctx, "workforce", 1)
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = visitor_page(browser, width)
     page = watched.page
-    page.goto(f"{site.url}/bulletins/workforce/1")
-    page.get_by_role("link", name="Get it by e-mail").click()
-    page.wait_for_url(f"{site.url}/subscribe?bulletins=yes")
-    assert page.get_by_label("Also send me the library's bulletins").is_checked()
+    get_it_by_email(page, f"{site.url}/bulletins/workforce/1")
+    assert page.get_by_label("Send me the library's bulletins").is_checked()
     choice = page.get_by_role("group", name="The library's bulletins")
     assert "Workforce bulletin – every Monday at 9am." in choice.inner_text()
     check(page, "signup-with-bulletins")

@@ -1,7 +1,8 @@
 """Every kind of mail the service writes, as its reader sees it in a real headless Chromium:
 the HTML part of each kind of message in the outbox — a digest, the sign-up confirmation, the
-welcome, the sign-in link and the stewardship mail — at 600 px (a desktop mail client's reading
-pane) and 390 px (a phone), in light and dark mode, with images off.
+welcome (both also for the bulletins alone), the sign-in link and the stewardship mail — at
+600 px (a desktop mail client's reading pane) and 390 px (a phone), in light and dark mode,
+with images off.
 axe-core finds nothing and nothing scrolls sideways; screenshots are kept for a person to
 look at when ``AWARENESS_TEST_SCREENSHOTS`` names a folder. (The bulletin has its own test:
 ``test_bulletin_mail_browser.py``; the broken-sources report to the web team is plain text.)
@@ -30,6 +31,7 @@ from tests.test_web_browser import browser, check_page
 
 __all__ = ["browser"]  # fixture, shared
 KINDS = {DIGEST, CONFIRM, WELCOME, SIGN_IN, STEWARDSHIP}
+BULLETINS_ONLY = "bulletins.reader@trust.nhs.uk"
 
 
 def every_kind_of_mail(ctx: Context, clock: Clock) -> dict[str, str]:
@@ -41,16 +43,22 @@ def every_kind_of_mail(ctx: Context, clock: Clock) -> dict[str, str]:
                                choices=[Choice("leadership", "weekly")], bulletins=False)
     subscribing.request_link(ctx, email="reader@trust.nhs.uk", client="192.0.2.1")
     roster.add(ctx, "ward.manager@trust.nhs.uk", [Choice("digital", "weekly")])
+    # The confirmation and the welcome of the bulletins alone say so in their own words.
+    subscribing.request_signup(ctx, email=BULLETINS_ONLY, client="192.0.2.1", choices=[],
+                               bulletins=True)
+    roster.add(ctx, BULLETINS_ONLY, [], bulletins=True)
     seed_records(ctx, clock)
     send_stewardship(ctx)
     found: dict[str, str] = {}
     with orm_session(ctx) as session:
-        for kind, raw in session.execute(select(OutboxMessage.kind, OutboxMessage.message)
-                                         .order_by(OutboxMessage.id)):
+        for kind, to, raw in session.execute(
+                select(OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.message)
+                .order_by(OutboxMessage.id)):
             message = message_from_bytes(raw, policy=policy.default)
             body = message.get_body(("html",))
             assert body is not None, f"{kind} has no HTML part"
-            found.setdefault(kind, body.get_content())  # type: ignore[attr-defined]
+            name = f"{kind}-bulletins-only" if to == BULLETINS_ONLY else kind
+            found.setdefault(name, body.get_content())  # type: ignore[attr-defined]
     return found
 
 
@@ -60,7 +68,7 @@ def test_every_mail_reads_well_in_a_browser(browser: Browser, make_context: Call
     ctx = make_context(AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk",
                        AWARENESS_LIBRARY_CONTACT_EMAIL="library@trust.nhs.uk")
     mails = every_kind_of_mail(ctx, clock)
-    assert set(mails) == KINDS
+    assert set(mails) == KINDS | {f"{CONFIRM}-bulletins-only", f"{WELCOME}-bulletins-only"}
     context = browser.new_context(viewport={"width": width, "height": 900},
                                   color_scheme=scheme)
     page = context.new_page()

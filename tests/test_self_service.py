@@ -9,6 +9,7 @@ link of every message the service sent and shows that nothing changed.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import pytest
 from sqlalchemy import select
 
 from awareness.dates import long_date
-from awareness.service import digests, subscribing
+from awareness.reports.figures import parse_period
+from awareness.service import bulletins, digests, reports, subscribing
 from awareness.service.context import Context
 from awareness.service.outbox import relay
 from awareness.signup import Choice, LimitReached
@@ -38,7 +40,8 @@ from awareness.storage.models import (
     Subscription,
 )
 from awareness.web.app import create_app
-from tests.conftest import Clock, Inbox, orm_session, orm_writing
+from tests.conftest import ROOT, Clock, Inbox, orm_session, orm_writing
+from tests.test_bulletins import add_item
 from tests.test_web import EMAIL, WHEN, LiveServer, csrf_of, listening_socket, parse, seed
 
 FIXTURE_TIERS = {"staff_site": "integration"}
@@ -479,7 +482,7 @@ def test_a_catalogue_of_many_topics_can_be_signed_up_for_at_once(
 
 def test_choosing_topics_again_after_leaving_everything_resumes_with_them(
         staff_site: StaffSite):
-    # The page says so after an unsubscribe: "choose topics and save to start again".
+    # The page says so after an unsubscribe: "choose topics … and save to start again".
     person = stored(staff_site, EMAIL)
     assert person is not None
     page_url = f"/preferences/{person.token}"
@@ -488,7 +491,7 @@ def test_choosing_topics_again_after_leaving_everything_resumes_with_them(
         client.post(f"{page_url}/unsubscribe", data={"csrf": csrf_of(page.text)})
         assert not stored(staff_site, EMAIL).active  # type: ignore[union-attr]
         page = client.get(page_url)
-        assert "choose topics and save to start again" in page.text
+        assert "choose topics or the bulletins and save to start again" in page.text
         saved = client.post(page_url, data={"csrf": csrf_of(page.text), "topic": "digital",
                                             "frequency-digital": "daily"})
         assert saved.status_code == 303
@@ -635,3 +638,138 @@ def test_the_catalogue_lists_a_topics_latest_items_newest_published_first(
               if line.startswith(("Older report", "Newer guidance", "Already approved"))]
     assert [title.split(" NHS England")[0] for title in titles] == [
         "Already approved item", "Newer guidance", "Older report found late"], titles
+
+
+# --- the bulletins alone ----------------------------------------------------------------------
+
+def test_the_bulletins_alone_from_sign_up_to_an_issue_and_no_digest(staff_site: StaffSite,
+                                                                   clock: Clock):
+    # Staff who wanted only the weekly bulletin were refused unless they also took a digest.
+    site = staff_site
+    with site.client() as client:
+        answer = sign_up(client, NEW, {}, bulletins=True)
+        assert answer.status_code == 200 and "Check your e-mail" in answer.text, answer.text
+        [confirmation] = site.deliver()
+        assert confirmation["Subject"] == "Confirm the library's bulletins"
+        for text in parts_of(confirmation):  # what they asked for, and no empty list of topics
+            assert "The library's bulletins" in text and "(weekly)" not in text
+            assert "digests to be sent" not in text
+        link = the_link([confirmation], site, "/confirm/")
+        page = client.get(link)
+        assert words(page.text).startswith(
+            f"Confirm the library's bulletins Send to {NEW}: The library's bulletins Confirm")
+        done = client.post(link, data={"csrf": csrf_of(page.text)})
+        assert done.status_code == 303
+        person = stored(site, NEW)
+        assert person is not None and person.active and person.bulletins
+        assert person.subscriptions == ()
+        [welcome] = site.deliver()
+        assert welcome["Subject"] == f"Your bulletins from {site.ctx.settings.library.name}"
+        assert all("The library's bulletins" in text for text in parts_of(welcome))
+        preferences = words(client.get(done.headers["location"]).text)
+        assert "the library's bulletins are confirmed" in preferences
+        assert "You get the library's bulletins only, no digest." in preferences
+
+    # The next issue of the weekly bulletin goes to them ...
+    add_item(site.ctx, "Leadership framework for NHS boards")
+    bulletins.draft(site.ctx, "weekly")
+    bulletins.approve(site.ctx, "weekly", 1, by="alice")
+    assert bulletins.send_issue(site.ctx, "weekly", 1) == 1
+    [issue] = site.deliver()
+    assert issue["To"] == NEW and "Leadership framework for NHS boards" in text_of(issue)
+
+    # ... and a digest run sends them nothing, while a reader of a topic gets theirs.
+    clock.advance(days=7)
+    digests.send_digests(site.ctx)
+    assert [m["To"] for m in site.deliver()] == [EMAIL]
+    # The impact report counts them as a reader, and under no topic.
+    figures = reports.impact_report(site.ctx, parse_period(f"{clock.now.year}"))
+    assert figures.readers == 2
+    assert [(c.label, c.value) for c in figures.readers_by_topic] == [("Leadership", 1)]
+
+
+def words(page: str) -> str:
+    """The words of a page's main part, spaces made single."""
+    main = parse(page).find(".//main")
+    assert main is not None
+    return " ".join("".join(main.itertext()).split())
+
+
+def parts_of(message: Message) -> list[str]:
+    """The plain text and the HTML of ``message``."""
+    found = []
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found.append(payload.decode(part.get_content_charset() or "utf-8"))
+    assert len(found) == 2
+    return found
+
+
+def test_neither_a_topic_nor_the_bulletins_is_refused_keeping_what_was_typed(
+        staff_site: StaffSite):
+    with staff_site.client() as client:
+        response = sign_up(client, NEW, {})
+    assert response.status_code == 400
+    assert "Choose at least one topic, or the library's bulletins." in words(response.text)
+    assert f'value="{NEW}"' in response.text
+    with orm_session(staff_site.ctx) as session:
+        assert session.scalars(select(Signup)).all() == []
+
+
+def test_without_a_bulletin_for_subscribers_the_bulletins_alone_are_refused(
+        make_context, smtp_server, tmp_path):
+    # The box then only asks for any bulletin the library starts: alone, it would be nothing.
+    subs = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    shutil.rmtree(subs / "bulletins")
+    with (serving(make_context, smtp_server, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site,
+          site.client() as client):
+        response = sign_up(client, NEW, {}, bulletins=True)
+        assert response.status_code == 400
+        assert "Choose at least one topic: the library sends no bulletin at the moment." in (
+            words(response.text))
+        assert 'value="yes" checked' in response.text  # the box stays as they left it
+        assert sign_up(client, NEW, {"leadership": "weekly"}, bulletins=True).status_code == 200
+
+
+def test_a_bulletins_only_reader_keeps_them_on_the_preference_page(staff_site: StaffSite):
+    site = staff_site
+    person = stored(site, EMAIL)
+    assert person is not None and person.subscriptions and not person.bulletins
+    url = f"/preferences/{person.token}"
+    with site.client() as client:
+        page = client.get(url)
+        kept = client.post(url, data={"csrf": csrf_of(page.text), "bulletins": "yes",
+                                      "frequency-leadership": "weekly", "paused_until": ""})
+        assert kept.status_code == 303
+        person = stored(site, EMAIL)
+        assert person is not None and person.active and person.bulletins
+        assert person.subscriptions == ()
+        before = site.state()
+        page = client.get(url)
+        assert site.state() == before  # a GET changes nothing
+        said = words(page.text)
+        assert "Saved. You get the library's bulletins and no digest" in said
+        assert "You get the library's bulletins only, no digest." in said
+        assert "Unsubscribe from everything" in said  # a way to stop the bulletins too
+        assert 'name="bulletins" value="yes" checked' in page.text
+
+        # Topics can be added to them ...
+        added = client.post(url, data={"csrf": csrf_of(page.text), "bulletins": "yes",
+                                       "topic": "digital", "frequency-digital": "daily"})
+        assert added.status_code == 303
+        assert stored(site, EMAIL).subscriptions == (("digital", "daily"),)  # type: ignore[union-attr]
+        client.post(url, data={"csrf": csrf_of(page.text), "bulletins": "yes"})
+        # ... and nothing at all is refused, as before, with the way to unsubscribe.
+        before = site.state()
+        nothing = client.post(url, data={"csrf": csrf_of(page.text)})
+        assert nothing.status_code == 400
+        assert "Choose at least one topic, or the library's bulletins." in words(nothing.text)
+        assert site.state() == before
+        left = client.post(f"{url}/unsubscribe", data={"csrf": csrf_of(page.text)})
+        assert left.status_code == 303
+        assert "unsubscribed from every digest and the library's bulletins" in words(
+            client.get(url).text)
+    assert not stored(site, EMAIL).active  # type: ignore[union-attr]

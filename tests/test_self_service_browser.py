@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.test_bulletin_pages_browser import get_it_by_email
 from tests.test_self_service import NEW, StaffSite, serving, stored, the_link
-from tests.test_web_browser import Watched, browser, check_page
+from tests.test_web_browser import Watched, browser, check_page, visitor_page
 
 FIXTURE_TIERS = {"staff_site": "integration"}
 WIDTHS = (1280, 390)
@@ -123,4 +124,47 @@ def test_the_staff_journey_in_a_browser(browser: Browser, staff_site: StaffSite,
     # The refused sign-up (400) and the dead link (404) are answered as such; nothing else.
     assert [p for p in watched.problems if "status of 400" not in p
             and "status of 404" not in p] == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_bulletins_alone_from_an_archive_in_a_browser(browser: Browser,
+                                                          staff_site: StaffSite,
+                                                          width: int) -> None:
+    """A reader of the bulletin's archive follows "Get it by e-mail" and signs up for the
+    bulletins alone, then adds a topic on the preference page."""
+    site = staff_site
+    context, watched = visitor_page(browser, width)
+    page = watched.page
+    get_it_by_email(page, f"{site.url}/bulletins/weekly")
+    check(page, "subscribe-bulletins")
+    page.get_by_text("Have it on its own, or as well as digests on the topics above.").wait_for()
+    page.get_by_label("Your work e-mail address").fill(NEW)
+    page.get_by_label("Send me the library's bulletins").uncheck()
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_text("Choose at least one topic, or the library's bulletins.").first.wait_for()
+    check(page, "subscribe-nothing-refused")
+    assert page.get_by_label("Your work e-mail address").input_value() == NEW
+    page.get_by_label("Send me the library's bulletins").check()
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
+
+    page.goto(site.url + the_link(site.deliver(), site, "/confirm/"))
+    page.get_by_role("heading", name="Confirm the library's bulletins").wait_for()
+    check(page, "confirm-bulletins")
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("the library's bulletins are confirmed").wait_for()
+    page.get_by_text("You get the library's bulletins only").wait_for()
+    check(page, "preferences-bulletins-only")
+    person = stored(site, NEW)
+    assert person is not None and person.active and person.bulletins
+    assert person.subscriptions == ()
+
+    page.get_by_label("Digital", exact=False).first.check()
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Saved. Your next digest follows these choices.").wait_for()
+    person = stored(site, NEW)
+    assert person is not None and person.bulletins
+    assert person.subscriptions == (("digital", "weekly"),)
+    assert [p for p in watched.problems if "status of 400" not in p] == []
     context.close()

@@ -5,6 +5,7 @@ errors are one line naming what would be right."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from awareness.signup import Choice
 from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
 from awareness.storage.models import OutboxMessage
-from tests.conftest import Clock, orm_session, settings_env
+from tests.conftest import ROOT, Clock, orm_session, settings_env
 
 READER = "reader@trust.nhs.uk"
 
@@ -179,3 +180,59 @@ def test_list_shows_status_and_filters_by_it(awareness: Callable[..., Result],
     pending = json.loads(awareness("subscribers", "list", "--status", "pending", "--json").output)
     assert [p["email"] for p in pending] == ["asked@trust.nhs.uk"]
     assert awareness("subscribers", "list", "--status", "gone").exit_code == 2
+
+
+def test_add_and_set_the_bulletins_alone(awareness: Callable[..., Result],
+                                         make_context: Callable[..., Context]) -> None:
+    # `--topic` was required, so a librarian could not sign someone up for the bulletin alone.
+    out = awareness("subscribers", "add", READER, "--bulletins")
+    assert out.exit_code == 0, out.output
+    assert out.output == f"subscribed {READER} to bulletins only; welcome mail queued\n"
+    ctx = make_context()
+    with reading(ctx.engine) as connection:
+        found = subscribers.by_email(connection, READER)
+    assert found is not None and found.active and found.bulletins and found.subscriptions == ()
+    with orm_session(ctx) as session:
+        assert session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all() == [
+            ("welcome", READER)]
+    assert awareness("subscribers", "add", READER, "--bulletins").output == (
+        f"{READER} already gets bulletins only; nothing changed, no mail\n")
+
+    listed = json.loads(awareness("subscribers", "list", "--json").output)
+    assert [(p["email"], p["status"], p["topics"], p["bulletins"]) for p in listed] == [
+        (READER, "active", [], True)]
+    assert "bulletins only" in awareness("subscribers", "list").output
+
+    out = awareness("subscribers", "set", READER, "--topic", "digital", "--frequency", "daily")
+    assert out.output == f"{READER} now gets digital (daily) + bulletins\n"  # kept, unnamed
+    out = awareness("subscribers", "set", READER, "--bulletins")
+    assert out.exit_code == 0, out.output
+    assert out.output == f"{READER} now gets bulletins only\n"
+    assert topics_of(make_context(), READER) == ()
+    out = awareness("subscribers", "set", READER, "--topic", "leadership", "--frequency",
+                    "weekly", "--no-bulletins")
+    assert out.output == f"{READER} now gets leadership (weekly)\n"
+
+
+@pytest.mark.parametrize("args", [
+    ("add", READER), ("set", READER), ("set", READER, "--no-bulletins"),
+    ("set", READER, "--frequency", "daily"),
+])
+def test_nothing_at_all_is_refused(awareness: Callable[..., Result],
+                                   args: tuple[str, ...]) -> None:
+    awareness("subscribers", "add", "someone@trust.nhs.uk", "--topic", "leadership")
+    out = awareness("subscribers", *args)
+    assert out.exit_code == 2 and "--bulletins" in out.output
+
+
+def test_the_bulletins_alone_need_a_bulletin_for_subscribers(
+        tmp_path: Path, database_url: str, make_context: Callable[..., Context]) -> None:
+    make_context()
+    subs = tmp_path / "no-bulletins"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    shutil.rmtree(subs / "bulletins")
+    env = settings_env(tmp_path, database_url, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    out = CliRunner().invoke(cli, ["subscribers", "add", READER, "--bulletins"], env=env)
+    assert type(out.exception) is AwarenessError
+    assert str(out.exception) == (
+        "Choose at least one topic: the library sends no bulletin at the moment.")

@@ -365,7 +365,7 @@ def test_add_someone_confirms_them_and_queues_the_welcome_mail(
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"email": "not an address", "frequency-leadership": "daily"}, "not an e-mail address"),
-    ({"email": "someone@trust.nhs.uk"}, "Choose at least one topic"),
+    ({"email": "someone@trust.nhs.uk"}, "Choose at least one topic, or the library"),
 ])
 def test_add_refusals_keep_the_form(site: Site, librarian: tuple[httpx.Client, str],
                                     fields: dict[str, str], message: str) -> None:
@@ -375,6 +375,25 @@ def test_add_refusals_keep_the_form(site: Site, librarian: tuple[httpx.Client, s
     assert f'value="{fields["email"]}"' in response.text
     with orm_session(site.ctx) as session:
         assert session.scalars(select(OutboxMessage.id)).all() == []
+
+
+def test_add_someone_to_the_bulletins_alone(site: Site,
+                                           librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    form = client.get("/subscribers/new")
+    assert "Send them the library's bulletins (Library weekly bulletin)" in " ".join(
+        "".join(parse(form.text).itertext()).split())
+    response = client.post("/subscribers/new", data={
+        "csrf": csrf_of(form.text), "email": "bulletins.reader@trust.nhs.uk",
+        "frequency-leadership": "", "bulletins": "yes"})
+    assert response.status_code == 303, response.text
+    with reading(site.ctx.engine) as connection:
+        found = subscribers.by_email(connection, "bulletins.reader@trust.nhs.uk")
+    assert found is not None and found.active and found.bulletins
+    assert found.subscriptions == ()
+    [row] = [r for r in parse(client.get("/subscribers").text).iter("tr")
+             if "bulletins.reader@trust.nhs.uk" in "".join(r.itertext())]
+    assert "none: bulletins only" in "".join(row.itertext())
 
 
 # --- the rules in SQL are roster's ------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_the_subscriber_pages_in_a_browser(browser: Browser, people: Site, width
     check(page, "new")
     page.get_by_label("Their e-mail address").fill("new.starter@trust.nhs.uk")
     page.get_by_role("button", name="Subscribe them").click()
-    page.get_by_text("Choose at least one topic.").wait_for()
+    page.get_by_text("Choose at least one topic, or the library's bulletins.").first.wait_for()
     check(page, "new-refused")
     page.get_by_label("Leadership").select_option("daily")
     page.get_by_role("button", name="Subscribe them").click()

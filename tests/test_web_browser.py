@@ -120,11 +120,16 @@ def sign_in(page: Page, site: Site) -> None:
     page.wait_for_url(f"{site.url}/review")
 
 
+def visitor_page(browser: Browser, width: int = 1280) -> tuple[BrowserContext, Watched]:
+    """A new browser context ``width`` px wide with one watched page, signed in as nobody."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    return context, Watched(context.new_page())
+
+
 def signed_in_page(browser: Browser, site: Site,
                    width: int = 1280) -> tuple[BrowserContext, Watched]:
     """A new browser context ``width`` px wide whose page is watched and signed in as alice."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    watched = Watched(context.new_page())
+    context, watched = visitor_page(browser, width)
     sign_in(watched.page, site)
     return context, watched
 

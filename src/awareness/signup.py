@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -80,8 +80,9 @@ def checked_address(text: str, allowed_domains: Iterable[str]) -> str:
 def choices_from(ticked: Iterable[str], frequencies: Mapping[str, str],
                  topics: Iterable[str], *, default_frequency: str = "weekly") -> list[Choice]:
     """The ``ticked`` topics, each with its frequency from ``frequencies`` (by slug), in
-    catalogue (``topics``) order; Refused when none is ticked. Unknown topics are ignored: a
-    topic withdrawn while the form was open is not an error the person can fix."""
+    catalogue (``topics``) order; none may be ticked (``checked_choices`` says whether that
+    is enough). Unknown topics are ignored: a topic withdrawn while the form was open is not
+    an error the person can fix."""
     wanted = set(ticked)
     found = []
     for slug in topics:
@@ -89,9 +90,19 @@ def choices_from(ticked: Iterable[str], frequencies: Mapping[str, str],
             frequency = frequencies.get(slug, default_frequency)
             found.append(Choice(slug, frequency if frequency in FREQUENCIES
                                 else default_frequency))
-    if not found:
-        raise Refused("Choose at least one topic.")
     return found[:MAX_TOPICS]
+
+
+def checked_choices(choices: Sequence[Choice], *, bulletins: bool,
+                    bulletins_sent: bool) -> Sequence[Choice]:
+    """``choices`` when, with the ``bulletins`` opt-in, they ask for something: a topic, or
+    the bulletins alone while a bulletin goes to subscribers (``bulletins_sent``); else
+    Refused, saying what to choose. Without a bulletin for subscribers the box only asks
+    for any the library starts, which alone would be a subscription to nothing."""
+    if choices or (bulletins and bulletins_sent):
+        return choices
+    raise Refused("Choose at least one topic, or the library's bulletins." if bulletins_sent
+                  else "Choose at least one topic: the library sends no bulletin at the moment.")
 
 
 def pause_until(text: str, today: date) -> date | None:

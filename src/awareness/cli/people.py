@@ -21,18 +21,26 @@ def subscribers() -> None:
 
 @subscribers.command("add")
 @click.argument("email")
-@click.option("--topic", "topic_slugs", multiple=True, required=True, help="Topic slug (repeat).")
+@click.option("--topic", "topic_slugs", multiple=True, help="Topic slug (repeat).")
 @click.option("--frequency", type=click.Choice(FREQUENCIES), default="weekly",
               show_default=True, help="How often their digest comes.")
+@click.option("--bulletins", is_flag=True,
+              help="Also send them the library's bulletins; with no --topic, the bulletins "
+                   "alone.")
 @pass_state
-def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], frequency: str) -> None:
-    """Subscribe the address EMAIL to one or more topics (they get a welcome mail)."""
+def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], frequency: str,
+                    bulletins: bool) -> None:
+    """Subscribe the address EMAIL to one or more topics, the library's bulletins, or both
+    (they get a welcome mail)."""
     from awareness.service.roster import add
 
-    found, welcomed = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
-    click.echo(f"subscribed {found.email} to {_topics(found.subscriptions)}; welcome mail queued"
-               if welcomed else f"{found.email} already gets {_topics(found.subscriptions)}; "
-               "nothing changed, no mail")
+    if not topic_slugs and not bulletins:
+        raise click.UsageError("name at least one topic with --topic, or give --bulletins")
+    found, welcomed = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs],
+                          bulletins=bulletins)
+    gets = _gets(found.subscriptions, found.bulletins)
+    click.echo(f"subscribed {found.email} to {gets}; welcome mail queued" if welcomed else
+               f"{found.email} already gets {gets}; nothing changed, no mail")
     domains = state.ctx.settings.signup.allowed_domains
     try:
         checked_address(found.email, domains)
@@ -43,19 +51,30 @@ def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], freq
 
 @subscribers.command("set")
 @click.argument("email")
-@click.option("--topic", "topic_slugs", multiple=True, required=True,
+@click.option("--topic", "topic_slugs", multiple=True,
               help="Topic slug (repeat); their topics become exactly these.")
-@click.option("--frequency", type=click.Choice(FREQUENCIES), required=True,
-              help="How often their digest comes, for every topic named.")
+@click.option("--frequency", type=click.Choice(FREQUENCIES),
+              help="How often their digest comes, for every topic named (needed with --topic).")
+@click.option("--bulletins/--no-bulletins", default=None,
+              help="Send them the library's bulletins, or stop them (left out: as they are). "
+                   "With --bulletins and no --topic they get the bulletins alone.")
 @pass_state
 def subscribers_set(state: State, email: str, topic_slugs: tuple[str, ...],
-                    frequency: str) -> None:
-    """Replace the topics of the subscriber EMAIL (those not named are dropped)."""
+                    frequency: str | None, bulletins: bool | None) -> None:
+    """Replace the topics of the subscriber EMAIL (those not named are dropped), and turn
+    their bulletins on or off."""
     from awareness.service.roster import set_topics
 
-    found = set_topics(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs])
+    if topic_slugs and frequency is None:
+        raise click.UsageError("give --frequency daily or weekly for the topics named")
+    if not topic_slugs and not bulletins:
+        raise click.UsageError("name their topics with --topic, or give --bulletins for the "
+                               "library's bulletins alone (`subscribers remove` stops "
+                               "everything)")
+    found = set_topics(state.ctx, email,
+                       [Choice(slug, frequency or "weekly") for slug in topic_slugs], bulletins)
     note = "" if found.active else " (they are unsubscribed: nothing is sent until they return)"
-    click.echo(f"{found.email} now gets {_topics(found.subscriptions)}{note}")
+    click.echo(f"{found.email} now gets {_gets(found.subscriptions, found.bulletins)}{note}")
 
 
 @subscribers.command("list")
@@ -63,7 +82,8 @@ def subscribers_set(state: State, email: str, topic_slugs: tuple[str, ...],
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
-    """Every subscriber and pending sign-up: status, topics, confirmed, last digest."""
+    """Every subscriber and pending sign-up: status, topics (and bulletins), confirmed, last
+    digest."""
     from awareness.service.roster import everyone
 
     entries = everyone(state.ctx, status or "")
@@ -71,14 +91,18 @@ def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
         emit_json([e.as_json() for e in entries])
         return
     table(["email", "status", "topics", "confirmed", "last digest"],
-          [[e.email, _status(e), _topics((c.slug, c.frequency) for c in e.topics),
+          [[e.email, _status(e), _gets(((c.slug, c.frequency) for c in e.topics), e.bulletins),
             _day(e.confirmed_at), _day(e.last_digest)] for e in entries],
           empty=f"no {status} subscribers" if status else
           "no subscribers yet: `awareness subscribers add`, or staff sign up at /topics")
 
 
-def _topics(pairs: Iterable[tuple[str, str]]) -> str:
-    return ", ".join(f"{slug} ({how})" for slug, how in pairs) or "no topics"
+def _gets(pairs: Iterable[tuple[str, str]], bulletins: bool) -> str:
+    """What someone gets, in a line: their topics with frequencies, and the bulletins."""
+    topics = ", ".join(f"{slug} ({how})" for slug, how in pairs)
+    if bulletins:
+        return f"{topics} + bulletins" if topics else "bulletins only"
+    return topics or "no topics"
 
 
 def _status(entry: Entry) -> str:

@@ -35,7 +35,7 @@ from awareness.roster import (
 )
 from awareness.service import people, subscribing
 from awareness.service.context import Context
-from awareness.signup import FREQUENCIES, Choice
+from awareness.signup import FREQUENCIES, Choice, Refused
 from awareness.storage import outbox, signups, subscribers
 from awareness.storage.db import reading, writing
 
@@ -94,20 +94,22 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
                   list(reversed(messages)))
 
 
-def add(ctx: Context, email: str, choices: Sequence[Choice],
-        nudge: Nudge | None = None) -> tuple[Subscriber, bool]:
+def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None = None, *,
+        bulletins: bool = False) -> tuple[Subscriber, bool]:
     """Subscribe someone on their behalf: confirmed at once (a librarian vouches for them)
     and told by the welcome mail, which carries their preference link. Adding topics to
-    someone subscribed already merges them; someone unsubscribed starts afresh. Adding
-    what they have already changes nothing and sends no second welcome. Returns them, and
-    whether a welcome mail was queued."""
+    someone subscribed already merges them, and ``bulletins`` turns their bulletins on (never
+    off); someone unsubscribed starts afresh. No topic with ``bulletins`` is the bulletins
+    alone (while a bulletin goes to subscribers). Adding what they have already changes
+    nothing and sends no second welcome. Returns them, and whether a welcome mail was
+    queued."""
     address = _checked_address(email)
-    _check_choices(ctx, choices)
+    _check_choices(ctx, choices, bulletins)
     with writing(ctx.engine) as connection:
         before = subscribers.by_email(connection, address)
         found = subscribers.subscribe(
             connection, email=address, choices=[(c.topic, c.frequency) for c in choices],
-            token=secrets.token_urlsafe(32), now=ctx.now())
+            token=secrets.token_urlsafe(32), now=ctx.now(), bulletins=bulletins)
         welcomed = subscribing.is_news(before, found)
         if welcomed:
             outbox.queue(connection, subscribing.welcome_mail(ctx, found), ctx.now())
@@ -116,13 +118,18 @@ def add(ctx: Context, email: str, choices: Sequence[Choice],
     return found, welcomed
 
 
-def set_topics(ctx: Context, email: str, choices: Sequence[Choice]) -> Subscriber:
-    """Their topics become exactly ``choices`` (the ones not named are dropped). Their
-    status is unchanged: an unsubscribed person stays unsubscribed."""
-    _check_choices(ctx, choices)
+def set_topics(ctx: Context, email: str, choices: Sequence[Choice],
+               bulletins: bool | None = None) -> Subscriber:
+    """Their topics become exactly ``choices`` (the ones not named are dropped), and their
+    bulletins ``bulletins`` (None: as they were); no topic is allowed when they keep the
+    bulletins. Their status is unchanged: an unsubscribed person stays unsubscribed."""
     with writing(ctx.engine) as connection:
         found = _by_email(connection, email)
+        keep = found.bulletins if bulletins is None else bulletins
+        _check_choices(ctx, choices, keep)
         subscribers.set_topics(connection, found.id, [(c.topic, c.frequency) for c in choices])
+        if keep != found.bulletins:
+            subscribers.set_bulletins(connection, found.id, keep)
         changed = subscribers.by_id(connection, found.id)
     assert changed is not None
     return changed
@@ -210,9 +217,11 @@ def _checked_address(email: str) -> str:
     return address
 
 
-def _check_choices(ctx: Context, choices: Sequence[Choice]) -> None:
-    if not choices:
-        raise AwarenessError("Choose at least one topic.")
+def _check_choices(ctx: Context, choices: Sequence[Choice], bulletins: bool) -> None:
+    try:
+        subscribing.checked(ctx, choices, bulletins)
+    except Refused as nothing:
+        raise AwarenessError(str(nothing)) from None
     for choice in choices:
         ctx.topic(choice.topic)  # raises with the list of known topics
         if choice.frequency not in FREQUENCIES:

@@ -47,6 +47,7 @@ from awareness.signup import (
     PendingSignup,
     address_bucket,
     checked_address,
+    checked_choices,
     client_bucket,
     confirm_token,
     confirm_token_matches,
@@ -79,6 +80,18 @@ def bulletins_offered(ctx: Context) -> list[BulletinOffer]:
     return bulletin_offers(ctx.bulletins())
 
 
+def bulletins_sent(ctx: Context) -> bool:
+    """Does any bulletin go to staff who chose bulletins (so that they may choose them
+    alone)?"""
+    return bool(bulletins_offered(ctx))
+
+
+def checked(ctx: Context, choices: Sequence[Choice], bulletins: bool) -> Sequence[Choice]:
+    """``choices`` when they and ``bulletins`` ask for something staff can have; Refused,
+    saying what to choose, when not (``signup.checked_choices``)."""
+    return checked_choices(choices, bulletins=bulletins, bulletins_sent=bulletins_sent(ctx))
+
+
 def choosable(ctx: Context) -> list[str]:
     """The slugs of the topics staff may choose, in catalogue order."""
     return published_slugs(ctx.topics())
@@ -87,9 +100,11 @@ def choosable(ctx: Context) -> list[str]:
 def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulletins: bool,
                    client: str, nudge: Nudge | None = None) -> PendingSignup:
     """Store a pending sign-up and queue its confirmation mail. Refused (with what to fix)
-    for a bad or disallowed address or when a limit is reached; otherwise the same outcome
-    whether or not the address is known (the pending sign-up returned is for the caller, never
-    for the visitor)."""
+    when it asks for nothing (no topic, and no bulletins or none to have), for a bad or
+    disallowed address, or when a limit is reached; otherwise the same outcome whether or not
+    the address is known (the pending sign-up returned is for the caller, never for the
+    visitor)."""
+    checked(ctx, choices, bulletins)
     address = checked_address(email, ctx.settings.signup.allowed_domains)
     now = ctx.now()
     _refuse_before_writing(ctx, address, client, now)
@@ -172,7 +187,9 @@ def subscriber(ctx: Context, token: str) -> Subscriber:
 def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
                      paused_until: date | None, bulletins: bool) -> Subscriber:
     """Their topics and frequencies, pause and bulletin opt-in become what the form says;
-    choosing topics again also resumes digests after an unsubscribe."""
+    choosing topics (or bulletins) again also resumes them after an unsubscribe. Refused
+    when the form asks for nothing at all: that is what unsubscribing is for."""
+    checked(ctx, choices, bulletins)
     found = subscriber(ctx, token)
     pause = (datetime.combine(paused_until, time(), ctx.settings.timezone)
              if paused_until else None)

@@ -152,7 +152,8 @@ async def confirm_page(request: Request) -> Response:
         return _page(request, "link_expired.html", status_code=404)
     titles = {t.slug: t.name for t in ctx_of(request).topics()}
     return _page(request, "confirm.html", token=token, address=pending.email,
-                 choices=[(titles.get(c.topic, c.topic), c.frequency) for c in pending.choices])
+                 choices=[(titles.get(c.topic, c.topic), c.frequency) for c in pending.choices],
+                 bulletins=pending.bulletins)
 
 
 async def confirm_submit(request: Request) -> Response:
@@ -164,8 +165,10 @@ async def confirm_submit(request: Request) -> Response:
     if found is None:
         return _page(request, "link_expired.html", status_code=404)
     response = redirect(request, f"/preferences/{found.token}")
-    security_of(request).write_flash(
-        response, "Thank you: your digests are confirmed. This page is where you change them.")
+    security_of(request).write_flash(response, (
+        "Thank you: your digests are confirmed. This page is where you change them."
+        if found.subscriptions else "Thank you: the library's bulletins are confirmed. "
+        "This page is where you change them, or add digests on topics."))
     return response
 
 
@@ -243,7 +246,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *, error
                  address=mask_address(found.email), active=found.active, entries=entries,
                  mine=mine, chosen=chosen, frequencies=frequencies, titles=titles,
                  paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
-                 offers=offers,
+                 offers=offers, has_bulletins=found.bulletins,
                  today=ctx.now().astimezone(ctx.settings.timezone).date().isoformat())
 
 
@@ -257,13 +260,16 @@ async def preferences_submit(request: Request) -> Response:
         choices = _choices(form, topics)
         until = pause_until(str(form.get("paused_until", "")),
                             ctx.now().astimezone(ctx.settings.timezone).date())
+        await run_in_threadpool(lambda: subscribing.save_preferences(
+            ctx, token, choices=choices, paused_until=until,
+            bulletins=form.get("bulletins") == "yes"))
     except Refused as refused:
         return await _preferences(request, token, found, error=str(refused), status_code=400,
                                   form=form)
-    await run_in_threadpool(lambda: subscribing.save_preferences(
-        ctx, token, choices=choices, paused_until=until, bulletins=form.get("bulletins") == "yes"))
     response = redirect(request, f"/preferences/{token}")
-    security_of(request).write_flash(response, "Saved. Your next digest follows these choices.")
+    security_of(request).write_flash(response, "Saved. Your next digest follows these choices."
+                                     if choices else "Saved. You get the library's bulletins "
+                                     "and no digest; choose topics below to have digests too.")
     return response
 
 
@@ -278,18 +284,22 @@ async def leave_topic(request: Request) -> Response:
     response = redirect(request, f"/preferences/{token}")
     security_of(request).write_flash(response, f"Unsubscribed from {titles.get(topic, topic)}. " + (
         "Your other topics go on." if others else
-        "You have no topic now, so no digest comes; choose topics below to start again."))
+        "You have no topic now, so no digest comes"
+        + ("; the library's bulletins still do." if found.bulletins and found.active else
+           "; choose topics below to start again.")))
     return response
 
 
 @_by_link
 async def leave_all(request: Request) -> Response:
     await _form(request)
-    token, _ = await _subscriber(request)
+    token, found = await _subscriber(request)
     await run_in_threadpool(subscribing.leave_all, ctx_of(request), token)
     response = redirect(request, f"/preferences/{token}")
-    security_of(request).write_flash(
-        response, "You are unsubscribed from every digest. Choose topics below to start again.")
+    security_of(request).write_flash(response, (
+        "You are unsubscribed from every digest and the library's bulletins. Choose what you "
+        "want below to start again." if found.bulletins else
+        "You are unsubscribed from every digest. Choose topics below to start again."))
     return response
 
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.roster import STATUSES, search_from
-from awareness.service import roster
+from awareness.service import roster, subscribing
 from awareness.signup import FREQUENCIES, Choice
 from awareness.web.guards import (
     checked_form,
@@ -141,7 +141,7 @@ async def export(request: Request, session: Session) -> Response:
 
 @editor_only
 async def add_form(request: Request, session: Session) -> Response:
-    return _add_page(request, session, email="", chosen={}, error=None)
+    return _add_page(request, session, email="", chosen={}, bulletins=False, error=None)
 
 
 @editor_only
@@ -152,12 +152,14 @@ async def add_submit(request: Request, session: Session) -> Response:
     email = str(form.get("email", ""))[:MAX_ADDRESS].strip()
     chosen = {slug: str(form.get(f"frequency-{slug}", "")) for slug in titles}
     choices = [Choice(slug, how) for slug, how in chosen.items() if how in FREQUENCIES]
+    bulletins = form.get("bulletins") == "yes"
     try:
-        found, welcomed = await run_in_threadpool(
-            roster.add, ctx, email, choices, getattr(request.app.state, "nudge_relay", None))
+        found, welcomed = await run_in_threadpool(lambda: roster.add(
+            ctx, email, choices, getattr(request.app.state, "nudge_relay", None),
+            bulletins=bulletins))
     except AwarenessError as refused:
-        return _add_page(request, session, email=email, chosen=chosen, error=str(refused),
-                         status_code=400)
+        return _add_page(request, session, email=email, chosen=chosen, bulletins=bulletins,
+                         error=str(refused), status_code=400)
     return done(request, f"/subscribers/{found.id}",
                 f"Subscribed {found.email}; a welcome mail with their preference link "
                 "is on its way." if welcomed else
@@ -165,8 +167,9 @@ async def add_submit(request: Request, session: Session) -> Response:
 
 
 def _add_page(request: Request, session: Session, *, email: str, chosen: dict[str, str],
-              error: str | None, status_code: int = 200) -> Response:
+              bulletins: bool, error: str | None, status_code: int = 200) -> Response:
     topics = ctx_of(request).topics()
     return page_with_flash(request, "subscriber_new.html", session, status_code=status_code,
                            topics=topics, email=email, chosen=chosen, error=error,
-                           frequencies=FREQUENCIES)
+                           frequencies=FREQUENCIES, bulletins=bulletins,
+                           offers=subscribing.bulletins_offered(ctx_of(request)))
