@@ -575,6 +575,20 @@ def test_one_click_stops_bulletins_and_keeps_digests(site: Site, encoding: str) 
     assert site.unsubscribed_at() is None  # digests go on
 
 
+def test_stopping_the_bulletins_alone_does_not_promise_digests(site: Site) -> None:
+    # A reader of the bulletins alone was told "Your current awareness digests continue".
+    with orm_writing(site.ctx) as session:
+        reader = session.scalars(select(Subscriber).where(Subscriber.token == site.token)).one()
+        reader.subscriptions.clear()
+    with site.client() as anonymous:
+        response = anonymous.post(f"/bulletins/stop/{site.token}",
+                                  data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and not bulletins_on(site)
+    said = " ".join("".join(parse(response.text).itertext()).split())
+    assert "digests continue" not in said
+    assert "You had no digests on topics, so nothing more comes to this address." in said
+
+
 def test_an_unknown_stop_link_changes_nothing(site: Site) -> None:
     before = state(site)
     with site.client() as anonymous:

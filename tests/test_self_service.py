@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from awareness.dates import long_date
 from awareness.reports.figures import parse_period
-from awareness.service import bulletins, digests, reports, subscribing
+from awareness.service import bulletins, digests, reports, subscribing, workbench
 from awareness.service.context import Context
 from awareness.service.outbox import relay
 from awareness.signup import Choice, LimitReached
@@ -680,6 +680,8 @@ def test_the_bulletins_alone_from_sign_up_to_an_issue_and_no_digest(staff_site: 
 
     # ... and a digest run sends them nothing, while a reader of a topic gets theirs.
     clock.advance(days=7)
+    assert workbench.next_digests(site.ctx, NEW) == workbench.NextDigest(
+        person.id, "n…@trust.nhs.uk", [], topics=False, bulletins=True)
     digests.send_digests(site.ctx)
     assert [m["To"] for m in site.deliver()] == [EMAIL]
     # The impact report counts them as a reader, and under no topic.
@@ -755,6 +757,8 @@ def test_a_bulletins_only_reader_keeps_them_on_the_preference_page(staff_site: S
         assert "You get the library's bulletins only, no digest." in said
         assert "Unsubscribe from everything" in said  # a way to stop the bulletins too
         assert 'name="bulletins" value="yes" checked' in page.text
+        mine = client.get(f"{url}/data.json").json()  # what is stored says so too
+        assert (mine["topics"], mine["bulletins"], mine["active"]) == ([], True, True)
 
         # Topics can be added to them ...
         added = client.post(url, data={"csrf": csrf_of(page.text), "bulletins": "yes",

@@ -394,6 +394,10 @@ def test_add_someone_to_the_bulletins_alone(site: Site,
     [row] = [r for r in parse(client.get("/subscribers").text).iter("tr")
              if "bulletins.reader@trust.nhs.uk" in "".join(r.itertext())]
     assert "none: bulletins only" in "".join(row.itertext())
+    # What they get next: no digest, and the page says why rather than "nothing new".
+    preview = client.get("/sends/next", params={"email": found.email}).text
+    assert ("They have no topic, so no digest goes to them: they get the library's "
+            "bulletins only.") in " ".join("".join(parse(preview).itertext()).split())
 
 
 # --- the rules in SQL are roster's ------------------------------------------------------------

@@ -53,6 +53,7 @@ class SubscriberView:
     created_at: datetime
     active: bool
     suspended_reason: str | None = None
+    bulletins: bool = False
 
     def as_json(self) -> dict[str, object]:
         """The view as a JSON object."""
@@ -63,4 +64,4 @@ def view_of(subscriber: Subscriber) -> SubscriberView:
     """How ``subscriber`` is shown: topics in name order, no token."""
     return SubscriberView(subscriber.id, subscriber.email, subscriber.frequency,
                           sorted(subscriber.topics), subscriber.created_at, subscriber.active,
-                          subscriber.suspended_reason)
+                          subscriber.suspended_reason, subscriber.bulletins)

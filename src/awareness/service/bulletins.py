@@ -38,6 +38,7 @@ from awareness.bulletins.render import (
 from awareness.bulletins.schedule import next_due, reminder_time
 from awareness.dates import day_and_time
 from awareness.digests.render import Library, MailIdentity
+from awareness.digests.subscribers import Subscriber
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import MAIL_POLICY, Mail, Sender, compose
 from awareness.mail.outbox import (
@@ -546,12 +547,12 @@ def atom(ctx: Context, slug: str) -> bytes:
                      contents=[page(ctx, bulletin, found) for found in sent])
 
 
-def stop_bulletins(ctx: Context, token: str) -> bool:
-    """The subscriber of ``token`` no longer gets bulletins (their digests go on); False when
-    the token is unknown."""
+def stop_bulletins(ctx: Context, token: str) -> Subscriber | None:
+    """The subscriber of ``token`` no longer gets bulletins (their digests go on); them as
+    they were, or None when the token is unknown."""
     with writing(ctx.engine) as connection:
         found = subscribers.by_token(connection, token)
         if found is None:
-            return False
+            return None
         subscribers.set_bulletins(connection, found.id, False)
-    return True
+    return found

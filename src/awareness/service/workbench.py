@@ -310,11 +310,15 @@ def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
 
 @dataclass(frozen=True)
 class NextDigest:
-    """What a subscriber's next digests would hold now, one per frequency they follow."""
+    """What a subscriber's next digests would hold now, one per frequency they follow;
+    ``topics`` says whether they follow any (someone with none gets no digest, and with
+    ``bulletins`` gets the library's bulletins alone)."""
 
     subscriber_id: int
     address: str  # masked
     digests: list[Digest]
+    topics: bool = True
+    bulletins: bool = False
 
 
 def next_digests(ctx: Context, email: str) -> NextDigest:
@@ -323,5 +327,6 @@ def next_digests(ctx: Context, email: str) -> NextDigest:
         found = subscribers.by_email(conn, email.strip().lower())
     if found is None:
         raise NotFound(f"no subscriber {mask_address(email)}")
-    return NextDigest(found.id, mask_address(found.email), preview_digest(ctx, found.id))
+    return NextDigest(found.id, mask_address(found.email), preview_digest(ctx, found.id),
+                      topics=bool(found.subscriptions), bulletins=found.bulletins)
 

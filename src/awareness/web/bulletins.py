@@ -378,9 +378,9 @@ async def stop_confirm(request: Request) -> Response:
 
 async def stop_now(request: Request) -> Response:
     token = request.path_params["token"]
-    done = TOKEN.fullmatch(token) is not None and await run_in_threadpool(
-        bulletins.stop_bulletins, ctx_of(request), token)
-    if not done:
+    found = (await run_in_threadpool(bulletins.stop_bulletins, ctx_of(request), token)
+             if TOKEN.fullmatch(token) else None)
+    if found is None:
         return render(request, "bulletin_stop_unknown.html", status_code=404)
-    return render(request, "bulletin_stopped.html")
+    return render(request, "bulletin_stopped.html", digests=bool(found.subscriptions))
 

@@ -62,8 +62,11 @@ SCHEMAS: dict[str, Schema] = {
                       "`gone_from_site_at`: since when its page on the MAP site answers "
                       "404 or 410 (the record is kept)."),
     "Subscriber": _object({"id": {"type": ["integer", "null"]}, "email": TEXT, "status": TEXT,
-                           "topics": {"type": "array", "items": TEXT}},
-                          "A subscriber or a pending sign-up (id null). Personal data."),
+                           "topics": {"type": "array", "items": TEXT},
+                           "bulletins": {"type": "boolean"}},
+                          "A subscriber or a pending sign-up (id null). Personal data. "
+                          "`topics` is empty for someone who chose the library's bulletins "
+                          "alone (`bulletins` true)."),
     "Bulletin": _object({"slug": TEXT, "title": TEXT, "send_day": TEXT, "send_time": TEXT,
                          "topics": {"type": "array", "items": TEXT}}),
     "Issue": _object({"number": WHOLE, "bulletin": TEXT, "status": TEXT, "due_at": WHEN,
