@@ -113,6 +113,17 @@ def member_options(page: str) -> list[tuple[str, str, bool]]:
             for o in select_.iter("option")]
 
 
+def test_the_records_list_offers_the_same_members_to_librarians_only(site: Site) -> None:
+    """/drivers narrowed to a member by typed initials ("Steering-group member (initials)"),
+    the attention page by name: both offer the one list now."""
+    with signed_in(site) as (client, _):
+        listing = member_options(client.get("/drivers?member=fg").text)
+        attention = member_options(client.get("/drivers/attention?member=FG").text)
+    assert listing == attention and ("FG", "FG – Example member FG", True) in listing
+    with site.client() as anonymous:
+        assert parse(anonymous.get("/drivers").text).find(".//select[@id='f-member']") is None
+
+
 def test_the_attention_page_offers_the_members_by_name(site: Site) -> None:
     """Members picked their initials from memory in a box without a type; now the
     members.toml names and any initials a record uses without one are offered."""

@@ -241,8 +241,10 @@ async def driver_list(request: Request) -> Response:
         ctx_of(request), where, drafts=session is not None))
     security = security_of(request)
     flash = security.read_flash(request) if session else None  # "Deleted: …"
+    members = (await driver_pages.members_to_choose(ctx_of(request), where.member)
+               if session else [])  # the filter is the librarians'
     response = render(request, "drivers.html", session=session, records=records, where=where,
-                      due_statuses=driver_pages.DUE_STATUSES, flash=flash)
+                      due_statuses=driver_pages.DUE_STATUSES, flash=flash, members=members)
     if flash:
         security.clear_flash(response)
     return response

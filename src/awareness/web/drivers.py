@@ -17,6 +17,7 @@ from awareness.dates import long_date
 from awareness.drivers.dates import a_year_after
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, EditConflict, NotFound
+from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import (
     CASE_STUDY_FORM,
@@ -71,7 +72,7 @@ def driver_filter(request: Request, *, may_restore: bool = False) -> DriverFilte
     due = params.get("due", "")
     return DriverFilter(tag=params.get("tag", "")[:FILTER_LIMIT],
                         source=params.get("source", "")[:FILTER_LIMIT],
-                        member=params.get("member", "")[:FILTER_LIMIT],
+                        member=params.get("member", "")[:20].strip().upper(),
                         due=due if due in DUE_STATUSES else "",
                         search=params.get("q", "")[:FILTER_LIMIT],
                         deleted=may_restore and params.get("status") == "deleted")
@@ -84,11 +85,17 @@ async def attention_page(request: Request, session: Session) -> Response:
     ctx = ctx_of(request)
     member = request.query_params.get("member", "")[:20].strip().upper()
     entries = await run_in_threadpool(needs_attention, ctx, member)
-    members = await run_in_threadpool(steering_members, ctx)
-    if member and member not in dict(members):  # initials nobody uses: still shown chosen
-        members.append((member, ""))
     return render(request, "attention.html", session=session, entries=entries, member=member,
-                  members=members)
+                  members=await members_to_choose(ctx, member))
+
+
+async def members_to_choose(ctx: Context, chosen: str) -> list[tuple[str, str]]:
+    """The member filter's choices (``steering_members``), with ``chosen`` among them even
+    when nobody uses those initials, so the page still shows what it was asked for."""
+    members = await run_in_threadpool(steering_members, ctx)
+    if chosen and chosen not in dict(members):
+        members.append((chosen, ""))
+    return members
 
 
 async def record_page(request: Request, session: Session | None, record: DriverView, *,
