@@ -113,7 +113,8 @@ def local_time(moment: datetime | str | None, zone: tzinfo) -> str:
 
 
 # Columns holding what a later command is given (`drivers show SLUG`, `sources test ID`,
-# `subscribers remove EMAIL`): never cut with "…" or wrapped, or it cannot be copied.
+# `subscribers remove EMAIL`): never cut with "…", which would lose what is needed; folded
+# onto more lines only where the terminal is too narrow for the whole (`--json` never folds).
 HANDLE_COLUMNS = frozenset({"slug", "id", "bulletin", "email"})
 
 
