@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 ROLES = ("reviewer", "editor", "administrator")
+# The role of an account that was removed (a librarian who left): it is no role, so it may
+# nothing. The account's row stays, so that its name's old cookies never fit a new account.
+REMOVED = "removed"
 WHAT_EACH_MAY = {
     "reviewer": "review matches and driver links, and look at every page",
     "editor": "also edit bulletins, driver records, subscribers, sources and sends",

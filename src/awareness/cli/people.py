@@ -148,10 +148,7 @@ def librarians_add(state: State, name: str, password_stdin: bool, email: str, ro
     from awareness.service.librarians import add_librarian, check_new_librarian, set_email
 
     check_new_librarian(state.ctx, name, email)  # before anyone types a password
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _new_password(password_stdin)
     add_librarian(state.ctx, name, password, role=role, by=person(by))
     if email:
         set_email(state.ctx, name, email)
@@ -170,6 +167,42 @@ def librarians_set_role(state: State, name: str, role: str, by: str | None) -> N
 
     changed = set_role(state.ctx, name, role, by=person(by))
     click.echo(f"{name} is now {role}" if changed else f"{name} was already {role}")
+
+
+@librarians.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@as_option
+@pass_state
+def librarians_set_password(state: State, name: str, password_stdin: bool,
+                            by: str | None) -> None:
+    """Give the librarian NAME a new password (asks for it), when they forgot theirs or
+    someone else may know it. Every session of theirs ends."""
+    from awareness.service.librarians import set_password
+
+    password = _new_password(password_stdin)
+    set_password(state.ctx, name, password, by=person(by))
+    click.echo(f"{name} has a new password; they were signed out everywhere")
+
+
+@librarians.command("remove")
+@click.argument("name")
+@as_option
+@pass_state
+def librarians_remove(state: State, name: str, by: str | None) -> None:
+    """Remove the librarian NAME, who left: they can no longer sign in, every session of
+    theirs ends and their API tokens are revoked. What they did keeps their name."""
+    from awareness.service.librarians import remove
+
+    revoked = remove(state.ctx, name, by=person(by))
+    click.echo(f"{name} removed: signed out everywhere, {revoked} API token"
+               f"{'' if revoked == 1 else 's'} revoked")
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @librarians.command("release-sso")

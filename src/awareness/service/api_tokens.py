@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from awareness.errors import AwarenessError, NotFound
 from awareness.model import ApiTokenInfo
+from awareness.roles import REMOVED
 from awareness.service.context import Context
 from awareness.storage import api_tokens, librarians
 from awareness.storage.db import reading, writing
@@ -41,7 +42,9 @@ def create(ctx: Context, librarian: str, label: str = "") -> tuple[str, ApiToken
         raise AwarenessError(f"the label is {len(label)} characters; use {MAX_LABEL} or fewer")
     token = PREFIX + secrets.token_urlsafe(32)
     with writing(ctx.engine) as conn:
-        if api_tokens.add(conn, librarian, hash_of(token), label, now=ctx.now()) is None:
+        standing = librarians.standing(conn, librarian)
+        if standing is None or standing[1] == REMOVED or api_tokens.add(
+                conn, librarian, hash_of(token), label, now=ctx.now()) is None:
             raise AwarenessError(f"no librarian {librarian!r}; add them with "
                                  f"`awareness librarians add {librarian}`")
         info = api_tokens.by_hash(conn, hash_of(token))

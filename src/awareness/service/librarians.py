@@ -1,9 +1,15 @@
-"""Librarian accounts: create one, sign in, change a role, and end every session of one
-(logout). Single sign-on accounts are made and updated by ``sign_in_from_sso``.
+"""Librarian accounts: create one, sign in, change a role or a password, remove one (a
+librarian who left), and end every session of one (logout). Single sign-on accounts are made
+and updated by ``sign_in_from_sso``.
 
 Passwords are hashed with argon2id before a write transaction begins: hashing is slow on
 purpose, and a write transaction holds nothing but writes (issue 11). Every account made and
-every role changed is recorded with who did it (``history``).
+every role or password changed and every account removed is recorded with who did it
+(``history``).
+
+A removed account keeps its row, with the role ``REMOVED`` (no role: it may nothing), a
+password hash no password verifies against, and its sessions and API tokens ended: its name
+can be given to a new account, whose sessions start past every cookie of the old one.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from sqlalchemy import Connection
 from awareness.addresses import address_problem, is_email_address
 from awareness.errors import AwarenessError, NotFound
 from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
-from awareness.roles import ROLES, is_role
+from awareness.roles import REMOVED, ROLES, is_role
 from awareness.service.context import Context
-from awareness.storage import librarians
+from awareness.storage import api_tokens, librarians
 from awareness.storage.db import Conflict, reading, writing
 
 _hasher = PasswordHasher()
@@ -32,6 +38,8 @@ NAME = re.compile(r"[A-Za-z0-9._@'+-]{2,100}")
 # Stored as the password hash of a single sign-on account: not an argon2 hash, so no
 # password ever verifies against it.
 NO_PASSWORD = "!sso"
+# Stored as the password hash of a removed account, for the same reason.
+REMOVED_PASSWORD = "!removed"
 
 
 def add_librarian(ctx: Context, name: str, password: str, *, role: str = "administrator",
@@ -40,15 +48,63 @@ def add_librarian(ctx: Context, name: str, password: str, *, role: str = "admini
     The default is the role every account had before roles existed."""
     _check_name(name)
     _check_role(role)
-    if len(password) < MIN_PASSWORD:
-        raise AwarenessError(f"password too short: use at least {MIN_PASSWORD} characters")
-    password_hash = _hasher.hash(password)
+    password_hash = _hashed(password)
     with writing(ctx.engine) as conn:
-        if librarians.login_of(conn, name) is not None:
+        login = librarians.login_of(conn, name)
+        if login is None:
+            librarians.add_librarian(conn, name, password_hash, now=ctx.now(), role=role)
+        elif login.role == REMOVED:
+            librarians.reopen(conn, name, password_hash, role=role, now=ctx.now())
+        else:
             raise AwarenessError(f"librarian {name!r} already exists")
-        librarians.add_librarian(conn, name, password_hash, now=ctx.now(), role=role)
         librarians.record_event(conn, name, "added", f"as {role}", by=by or name,
                                 now=ctx.now())
+
+
+def set_password(ctx: Context, name: str, password: str, *, by: str) -> None:
+    """Give ``name`` a new password (one they forgot, or one a stranger may know): every
+    session of theirs ends; recorded in the history. Their API tokens stay."""
+    password_hash = _hashed(password)
+    with writing(ctx.engine) as conn:
+        login = _account(conn, name)
+        if login.sso:
+            raise AwarenessError(f"{name} signs in with single sign-on: their password is "
+                                 "the identity provider's, not this service's")
+        librarians.set_password(conn, name, password_hash)
+        librarians.record_event(conn, name, "password", "set anew; sessions ended", by=by,
+                                now=ctx.now())
+
+
+def remove(ctx: Context, name: str, *, by: str) -> int:
+    """Close the account of a librarian who left: they can no longer sign in, every session
+    of theirs ends and every API token of theirs is revoked; recorded in the history. What
+    they did (reviews, edits, the history) keeps their name. The last administrator is never
+    removed. How many tokens were revoked."""
+    with writing(ctx.engine) as conn:
+        login = _account(conn, name)
+        if login.role == "administrator" and librarians.holding(conn, "administrator") < 2:
+            raise AwarenessError(f"{name} is the last administrator: make someone else an "
+                                 "administrator first")
+        revoked = api_tokens.revoke_all(conn, name, now=ctx.now())
+        librarians.remove(conn, name, role=REMOVED, password_hash=REMOVED_PASSWORD)
+        tokens = f"{revoked} API token{'' if revoked == 1 else 's'} revoked"
+        librarians.record_event(conn, name, "removed", f"sessions ended, {tokens}", by=by,
+                                now=ctx.now())
+    return revoked
+
+
+def _account(conn: Connection, name: str) -> LibrarianLogin:
+    """The account ``name``, which was not removed."""
+    login = librarians.login_of(conn, name)
+    if login is None or login.role == REMOVED:
+        raise NotFound(f"no librarian {name!r}; `awareness librarians list` shows them")
+    return login
+
+
+def _hashed(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AwarenessError(f"password too short: use at least {MIN_PASSWORD} characters")
+    return _hasher.hash(password)
 
 
 def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
@@ -56,9 +112,7 @@ def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
     already (nothing is recorded then)."""
     _check_role(role)
     with writing(ctx.engine) as conn:
-        login = librarians.login_of(conn, name)
-        if login is None:
-            raise NotFound(f"no librarian {name!r}; `awareness librarians list` shows them")
+        login = _account(conn, name)
         if login.role == role:
             return False
         librarians.set_role(conn, name, role)
@@ -73,9 +127,7 @@ def release_sso(ctx: Context, name: str, *, by: str) -> bool:
     Its sessions end; recorded in the history. False, changing nothing, when no identity
     signs in to the account (a password account, or one released already)."""
     with writing(ctx.engine) as conn:
-        login = librarians.login_of(conn, name)
-        if login is None:
-            raise NotFound(f"no librarian {name!r}; `awareness librarians list` shows them")
+        login = _account(conn, name)
         if login.sso_subject is None:
             return False
         librarians.release_subject(conn, name)
@@ -179,7 +231,7 @@ def standing(ctx: Context, name: str) -> tuple[int, str] | None:
 def everyone(ctx: Context) -> list[LibrarianInfo]:
     """Every librarian account, by name."""
     with reading(ctx.engine) as conn:
-        return librarians.everyone(conn)
+        return librarians.everyone(conn, removed=REMOVED)
 
 
 def history(ctx: Context) -> list[LibrarianEvent]:
@@ -226,8 +278,9 @@ def check_new_librarian(ctx: Context, name: str, email: str = "") -> None:
     if email:
         _checked_email(email)
     with reading(ctx.engine) as connection:
-        if librarians.login_of(connection, name) is not None:
-            raise AwarenessError(f"librarian {name!r} already exists")
+        login = librarians.login_of(connection, name)
+    if login is not None and login.role != REMOVED:
+        raise AwarenessError(f"librarian {name!r} already exists")
 
 
 def set_email(ctx: Context, name: str, email: str) -> None:

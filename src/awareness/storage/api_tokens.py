@@ -54,6 +54,15 @@ def revoke(conn: Connection, token_id: int, *, now: datetime) -> ApiTokenInfo | 
     return _info(row) if row else None
 
 
+def revoke_all(conn: Connection, librarian: str, *, now: datetime) -> int:
+    """Revoke every token of ``librarian`` not revoked yet; how many that was."""
+    owner = select(Librarian.id).where(Librarian.name == librarian).scalar_subquery()
+    done = conn.execute(update(ApiToken).where(ApiToken.librarian_id == owner,
+                                               ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+    return done.rowcount or 0
+
+
 def mark_used(conn: Connection, token_id: int, *, now: datetime) -> None:
     """Record when the token was last used."""
     conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

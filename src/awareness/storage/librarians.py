@@ -67,6 +67,31 @@ def set_role(conn: Connection, name: str, role: str) -> None:
     conn.execute(update(Librarian).where(Librarian.name == name).values(role=role))
 
 
+def set_password(conn: Connection, name: str, password_hash: str) -> None:
+    """Give the librarian a new password (already hashed) and end every session of theirs."""
+    conn.execute(update(Librarian).where(Librarian.name == name)
+                 .values(password_hash=password_hash,
+                         session_version=Librarian.session_version + 1))
+
+
+def remove(conn: Connection, name: str, *, role: str, password_hash: str) -> None:
+    """Close the account: ``role`` and ``password_hash`` that grant and open nothing, no
+    address or single sign-on identity, and every session ended. The row stays, with its
+    session version, so that a new account of the same name starts past its cookies."""
+    conn.execute(update(Librarian).where(Librarian.name == name)
+                 .values(role=role, password_hash=password_hash, email=None, sso=False,
+                         sso_subject=None, session_version=Librarian.session_version + 1))
+
+
+def reopen(conn: Connection, name: str, password_hash: str, *, role: str,
+           now: datetime) -> None:
+    """Give a removed account's name to a new account: a password, a role, a new creation
+    time, and sessions past every cookie of the old one."""
+    conn.execute(update(Librarian).where(Librarian.name == name)
+                 .values(password_hash=password_hash, role=role, created_at=now,
+                         session_version=Librarian.session_version + 1))
+
+
 def set_sso(conn: Connection, name: str, *, subject: str, email: str | None) -> None:
     """Mark the account as signing in through single sign-on as the identity ``subject``
     (its address from the identity provider, when it gave one)."""
@@ -109,15 +134,22 @@ def emails(conn: Connection, names: Collection[str] | None = None) -> dict[str, 
     return {name: email for name, email in conn.execute(query) if email}
 
 
+def holding(conn: Connection, role: str) -> int:
+    """How many accounts hold ``role``."""
+    return conn.scalar(select(func.count()).select_from(Librarian)
+                       .where(Librarian.role == role)) or 0
+
+
 def names(conn: Connection) -> list[str]:
     """Every librarian's user name."""
     return list(conn.scalars(select(Librarian.name).order_by(Librarian.name)))
 
 
-def everyone(conn: Connection) -> list[LibrarianInfo]:
-    """Every librarian account, by name."""
+def everyone(conn: Connection, *, removed: str) -> list[LibrarianInfo]:
+    """Every librarian account, by name, but those whose role is ``removed``."""
     rows = conn.execute(select(Librarian.name, Librarian.role, Librarian.email, Librarian.sso,
-                               Librarian.created_at).order_by(Librarian.name))
+                               Librarian.created_at).where(Librarian.role != removed)
+                        .order_by(Librarian.name))
     return [LibrarianInfo(r.name, r.role, r.email or "", bool(r.sso), r.created_at)
             for r in rows]
 

@@ -1,11 +1,12 @@
 """The administrators' pages (roles, issue 14 item 6; docs/web.md "Roles"): every librarian
-with their role and a form to change it, the accounts' history, and the settings in force.
+with their role and a form to change it, a way to remove one who left, the accounts'
+history, and the settings in force.
 
-A role change is a POST with the session's CSRF token, recorded with who made it. An
-administrator cannot change their own role (so the last administrator cannot lock everyone
-out); a single sign-on account's role comes from its groups at every sign-in, so the page
-shows it without a form. The settings page shows every setting's value in force and, for a
-secret, only whether it is set.
+A role change or a removal is a POST with the session's CSRF token, recorded with who made
+it. An administrator cannot change their own role nor remove themselves (so the last
+administrator cannot lock everyone out); a single sign-on account's role comes from its
+groups at every sign-in, so the page shows it without a form. The settings page shows every
+setting's value in force and, for a secret, only whether it is set.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def routes() -> list[Route]:
     return [
         Route("/librarians", list_page),
         form_route("/librarians/{name}/role", change_role),
+        Route("/librarians/{name}/remove", remove_page),
+        form_route("/librarians/{name}/remove", remove_submit),
         Route("/settings", settings_page),
     ]
 
@@ -54,14 +57,43 @@ async def list_page(request: Request, session: Session) -> Response:
 @administrator_only
 async def change_role(request: Request, session: Session) -> Response:
     form = await checked_form(request, session)
-    name = str(request.path_params["name"])[:NAME_LIMIT]
+    name = _other_than(request, session, "You cannot change your own role: ask another "
+                                         "administrator.")
     role = str(form.get("role", ""))
-    if name == session.name:
-        raise HTTPException(403, "You cannot change your own role: ask another administrator.")
     changed = await run_in_threadpool(lambda: librarians.set_role(
         ctx_of(request), name, role, by=str(session.name)))
     return done(request, "/librarians",
                 f"{name} is now {_a(role)} {role}." if changed else f"{name} was already {role}.")
+
+
+@administrator_only
+async def remove_page(request: Request, session: Session) -> Response:
+    name = _other_than(request, session, "You cannot remove yourself: ask another "
+                                         "administrator.")
+    accounts = await run_in_threadpool(librarians.everyone, ctx_of(request))
+    account = next((a for a in accounts if a.name == name), None)
+    if account is None:
+        raise HTTPException(404)
+    return page_with_flash(request, "librarian_remove.html", session, account=account)
+
+
+@administrator_only
+async def remove_submit(request: Request, session: Session) -> Response:
+    await checked_form(request, session)
+    name = _other_than(request, session, "You cannot remove yourself: ask another "
+                                         "administrator.")
+    revoked = await run_in_threadpool(lambda: librarians.remove(
+        ctx_of(request), name, by=str(session.name)))
+    tokens = f" and {revoked} API token{'' if revoked == 1 else 's'} revoked" if revoked else ""
+    return done(request, "/librarians", f"{name} was removed: signed out everywhere{tokens}.")
+
+
+def _other_than(request: Request, session: Session, refusal: str) -> str:
+    """The librarian the path names, who must not be the one signed in."""
+    name = str(request.path_params["name"])[:NAME_LIMIT]
+    if name == session.name:
+        raise HTTPException(403, refusal)
+    return name
 
 
 @administrator_only

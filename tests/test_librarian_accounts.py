@@ -1,0 +1,132 @@
+"""A librarian who leaves, and one who forgets their password (docs/web.md "Roles"): the
+administrator removes the first, on /librarians or with `awareness librarians remove`, and
+gives the second a new one with `awareness librarians set-password`. Either way every session
+ends at once; a removal revokes the API tokens too, and the name can later be given to a new
+account that none of the old cookies fit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from awareness.cli import cli
+from awareness.errors import AwarenessError, NotFound
+from awareness.service import api_tokens, librarians
+from awareness.service.context import Context
+from tests.conftest import settings_env
+from tests.test_web import PASSWORD, csrf_of, login, running_site
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def _signed_in(url: str, name: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
+    assert login(client, name, password).status_code == 303
+    return client, csrf_of(client.get("/dashboard").text)
+
+
+@pytest.mark.integration
+def test_an_administrator_removes_a_librarian_who_left_on_the_page(
+        make_context: Callable[..., Context]) -> None:
+    with running_site(make_context, seeded=False) as site:
+        librarians.add_librarian(site.ctx, "bob", PASSWORD, role="editor", by="alice")
+        token, _ = api_tokens.create(site.ctx, "bob", "spreadsheet")
+        bearer = {"Authorization": f"Bearer {token}"}
+        bob, _ = _signed_in(site.url, "bob")
+        alice, csrf = _signed_in(site.url, "alice")
+        with closing(bob), closing(alice), httpx.Client(base_url=site.url, timeout=30) as api:
+            assert bob.get("/dashboard").status_code == 200
+            assert api.get("/api/v1/topics", headers=bearer).status_code == 200
+            roster = alice.get("/librarians").text
+            assert 'href="/librarians/bob/remove"' in roster
+            assert 'href="/librarians/alice/remove"' not in roster  # not oneself
+            assert "awareness librarians set-password NAME" in roster
+            confirm = alice.get("/librarians/bob/remove")
+            assert confirm.status_code == 200 and "Remove bob?" in confirm.text
+            assert bob.get("/dashboard").status_code == 200  # the GET changed nothing
+
+            removed = alice.post("/librarians/bob/remove", data={"csrf": csrf})
+            assert removed.status_code == 303
+            roster = alice.get("/librarians").text
+            assert "bob was removed: signed out everywhere and 1 API token revoked." in roster
+            assert 'href="/librarians/bob/remove"' not in roster
+            assert "Removed: sessions ended, 1 API token revoked" in roster  # the history
+
+            assert bob.get("/dashboard").status_code == 303  # signed out at once
+            assert api.get("/api/v1/topics", headers=bearer).status_code == 401
+            with httpx.Client(base_url=site.url, timeout=30) as again:
+                assert login(again, "bob").status_code == 200  # refused
+            assert alice.post("/librarians/alice/remove",
+                              data={"csrf": csrf}).status_code == 403
+            assert alice.get("/librarians/bob/remove").status_code == 404
+
+            # The name may go to someone new; the old holder's cookie does not fit it.
+            librarians.add_librarian(site.ctx, "bob", NEW_PASSWORD, role="reviewer",
+                                     by="alice")
+            assert bob.get("/dashboard").status_code == 303
+            assert [a.name for a in librarians.everyone(site.ctx)] == ["alice", "bob"]
+
+
+def test_the_last_administrator_and_removed_accounts_are_refused(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    with pytest.raises(AwarenessError, match="alice is the last administrator"):
+        librarians.remove(ctx, "alice", by="alice")
+    librarians.add_librarian(ctx, "rita", PASSWORD, role="reviewer")
+    assert librarians.remove(ctx, "rita", by="alice") == 0
+    for attempt in (lambda: librarians.remove(ctx, "rita", by="alice"),
+                    lambda: librarians.set_role(ctx, "rita", "editor", by="alice"),
+                    lambda: librarians.set_password(ctx, "rita", NEW_PASSWORD, by="alice")):
+        with pytest.raises(NotFound, match="no librarian 'rita'"):
+            attempt()
+    with pytest.raises(AwarenessError, match="no librarian 'rita'"):
+        api_tokens.create(ctx, "rita")
+    assert librarians.authenticate(ctx, "rita", PASSWORD) is None
+
+
+def test_the_cli_sets_a_forgotten_password_and_removes_a_leaver(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.add_librarian(ctx, "rita", PASSWORD, role="reviewer")
+    api_tokens.create(ctx, "rita")
+    api_tokens.create(ctx, "rita")
+    env = settings_env(tmp_path, database_url)
+
+    def run(*args: str, stdin: str = "") -> str:
+        result = CliRunner().invoke(cli, ["librarians", *args], env=env, input=stdin)
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+    before = librarians.session_version(ctx, "rita")
+    assert "rita has a new password; they were signed out everywhere" in run(
+        "set-password", "rita", "--password-stdin", "--as", "alice", stdin=NEW_PASSWORD + "\n")
+    assert librarians.authenticate(ctx, "rita", PASSWORD) is None
+    assert librarians.authenticate(ctx, "rita", NEW_PASSWORD) is not None
+    assert (librarians.session_version(ctx, "rita") or 0) > (before or 0)
+    refused = CliRunner().invoke(cli, ["librarians", "set-password", "rita", "--password-stdin"],
+                                 env=env, input="short\n")
+    assert refused.exit_code == 1 and "password too short" in str(refused.exception)
+
+    assert "rita removed: signed out everywhere, 2 API tokens revoked" in run(
+        "remove", "rita", "--as", "alice")
+    assert "rita" not in run("list")
+    assert all(t.revoked_at for t in api_tokens.tokens_of(ctx, "rita"))
+    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)][:2] == [
+        ("rita", "removed", "sessions ended, 2 API tokens revoked", "alice"),
+        ("rita", "password", "set anew; sessions ended", "alice")]
+
+
+def test_a_single_sign_on_account_has_no_password_to_set(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "",
+                                "https://login.example/ sub-1")
+    with pytest.raises(AwarenessError, match="signs in with single sign-on"):
+        librarians.set_password(ctx, "jo@trust.nhs.uk", NEW_PASSWORD, by="alice")
