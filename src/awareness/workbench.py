@@ -243,6 +243,8 @@ class Dashboard:
     records_due: list[tuple[str, str, str, date | None]]  # slug, title, due status, due date
     records: int  # driver records and case studies held, due or not
     unsent: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, status): count
+    retrying: int = 0  # pending messages whose last try failed
+    retry_reason: str = ""  # why the latest of those tries failed
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
@@ -258,4 +260,5 @@ class Dashboard:
             "records": self.records,
             "unsent": [{"kind": kind, "status": status, "count": count}
                        for (kind, status), count in sorted(self.unsent.items())],
+            "retrying": {"count": self.retrying, "reason": self.retry_reason},
         }

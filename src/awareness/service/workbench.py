@@ -56,12 +56,14 @@ PROBLEM_STATES = ("broken", "gone", "paused")  # a disabled source was removed o
 
 def dashboard(ctx: Context) -> Dashboard:
     """Pending reviews by topic, sources needing a person, the next sends, records due for
-    review, and what the outbox has not sent."""
+    review, and what the outbox has not sent (with why the latest try failed: a mail server
+    that is down or refuses the login stops every message, and says so here)."""
     titles = {t.slug: t.name for t in ctx.topics()}
     with reading(ctx.engine) as conn:
         pending = overview.pending_by_topic(conn)
         unsent = {key: count for key, count in overview.outbox_counts(conn).items()
                   if key[1] != "sent"}
+        retrying, reason = overview.retrying(conn)
     records = driver_views.list_drivers(ctx)
     due = [v for v in records if v.due_status(ctx.now().date()) in ("overdue", "due-soon")]
     return Dashboard(
@@ -71,7 +73,7 @@ def dashboard(ctx: Context) -> Dashboard:
         sends=next_sends(ctx),
         records_due=[(v.slug, v.title, v.due_status(ctx.now().date()), v.review_due_on)
                      for v in sorted(due, key=_due_order)],
-        records=len(records), unsent=unsent)
+        records=len(records), unsent=unsent, retrying=retrying, retry_reason=reason)
 
 
 def _needs_a_person(row: dict[str, Any]) -> bool:

@@ -134,6 +134,16 @@ def outbox_counts(conn: Connection) -> dict[tuple[str, str], int]:
     return {(kind, status): int(count) for kind, status, count in rows}
 
 
+def retrying(conn: Connection) -> tuple[int, str]:
+    """How many messages wait to be tried again after a failed try, and why the try of the
+    one due last failed (the latest reason; "" when none waits)."""
+    waiting = (Outbox.status == "pending") & Outbox.last_error.is_not(None)
+    count = conn.scalar(select(func.count(Outbox.id)).where(waiting)) or 0
+    reason = conn.scalar(select(Outbox.last_error).where(waiting)
+                         .order_by(Outbox.next_attempt_at.desc(), Outbox.id.desc()).limit(1))
+    return int(count), reason or ""
+
+
 def outbox_page(conn: Connection, search: SendSearch) -> tuple[list[Sent], int]:
     """The search's page of outbox rows, newest first, and how many match it in all."""
     query = select(*_SENT_COLUMNS)
