@@ -130,3 +130,16 @@ def test_a_single_sign_on_account_has_no_password_to_set(
                                 "https://login.example/ sub-1")
     with pytest.raises(AwarenessError, match="signs in with single sign-on"):
         librarians.set_password(ctx, "jo@trust.nhs.uk", NEW_PASSWORD, by="alice")
+
+
+def test_init_says_how_to_make_the_first_login_while_there_is_none(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    ctx = make_context()
+    env = settings_env(tmp_path, database_url)
+    hint = "nobody can sign in to the web pages yet: `awareness librarians add NAME --role " \
+           "administrator` makes the first login"
+    first = CliRunner().invoke(cli, ["init"], env=env)
+    assert first.exit_code == 0 and hint in first.output, first.output
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    again = CliRunner().invoke(cli, ["init"], env=env)
+    assert again.exit_code == 0 and "nobody can sign in" not in again.output

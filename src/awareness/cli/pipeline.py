@@ -15,7 +15,9 @@ from awareness.errors import AwarenessError
 @cli.command()
 @pass_state
 def init(state: State) -> None:
-    """Create the database or upgrade it to the newest schema."""
+    """Create the database or upgrade it to the newest schema (and say how to make the
+    first login while there is none)."""
+    from awareness.service.librarians import everyone
     from awareness.service.polling import sync_sources
     from awareness.storage.db import upgrade
 
@@ -32,6 +34,9 @@ def init(state: State) -> None:
     else:
         verb = "upgraded" if before else "created"
         click.echo(f"database {verb}: schema {before or '-'} → {after}")
+    if not everyone(state.ctx):
+        click.echo("nobody can sign in to the web pages yet: "
+                   "`awareness librarians add NAME --role administrator` makes the first login")
 
 
 @cli.command()
