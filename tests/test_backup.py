@@ -96,6 +96,12 @@ def test_a_copy_never_overwrites_and_says_what_to_do(
     assert existing.read_bytes() == b"yesterday's backup"
     nowhere = run(env, "backup", str(tmp_path / "missing" / "copy.db"))
     assert error(nowhere) == f"no folder {tmp_path / 'missing'}; create it first"
+    # A folder not made yet, named with its slash as a nightly job names it: made, and the
+    # copy goes in it (not a file of the folder's name, which would refuse every later night).
+    nightly = run(env, "backup", f"{tmp_path / 'backups' / 'nightly'}/")
+    assert nightly.exit_code == 0, nightly.output
+    [copy] = (tmp_path / "backups" / "nightly").glob("awareness-*.db")
+    assert (copy.parent.stat().st_mode & 0o077) == 0
     made = run(env, "backup", str(tmp_path / "copy.db"))
     assert made.exit_code == 0 and made.output.endswith(
         "the signing key is AWARENESS_WEB_SECRET_KEY's: keep it with your backups\n")

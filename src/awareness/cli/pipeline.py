@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import click
@@ -40,12 +39,13 @@ def init(state: State) -> None:
 
 
 @cli.command()
-@click.argument("destination", type=click.Path(path_type=Path))
+@click.argument("destination")
 @pass_state
-def backup(state: State, destination: Path) -> None:
-    """Copy the database to DESTINATION (a new file, or a folder to name the copy in) while
-    the service runs, checked, with the generated signing key beside it. SQLite only: on
-    PostgreSQL it says how to use pg_dump."""
+def backup(state: State, destination: str) -> None:
+    """Copy the database to DESTINATION (a new file, or a folder to name the copy in: one
+    that exists, or a name ending in / which is made) while the service runs, checked, with
+    the generated signing key beside it. SQLite only: on PostgreSQL it says how to use
+    pg_dump."""
     from awareness.service.backup import backup as take
 
     made = take(state.ctx, destination)

@@ -22,15 +22,20 @@ class Backup:
     key: Path | None  # the generated signing key's copy; None when it comes from the environment
 
 
-def backup(ctx: Context, destination: Path) -> Backup:
-    """Copy the database (and a generated signing key) to ``destination``: a new file, or an
-    existing folder, in which the copy is named for the moment it was taken
-    (``awareness-20261207-1530.db``) so that a nightly job keeps one a night."""
+def backup(ctx: Context, destination: str | Path) -> Backup:
+    """Copy the database (and a generated signing key) to ``destination``: a new file, or a
+    folder — one that exists, or a name ending in ``/``, which is made — in which the copy
+    is named for the moment it was taken (``awareness-20261207-1530.db``) so that a nightly
+    job keeps one a night."""
     engine = ctx.engine
     if engine.dialect.name != "sqlite":
         raise AwarenessError(
             "the database is PostgreSQL: back it up with pg_dump, e.g. `pg_dump "
             "--format=custom --file=awareness.dump DBNAME` (docs/operations.md)")
+    folder = str(destination).endswith(("/", os.sep))
+    destination = Path(destination)
+    if folder:  # a path's trailing slash is lost by Path: it meant a folder, not a file
+        destination.mkdir(parents=True, exist_ok=True, mode=0o700)
     if destination.is_dir():
         stamp = ctx.now().astimezone(ctx.settings.timezone)
         destination = destination / f"awareness-{stamp:%Y%m%d-%H%M}.db"
