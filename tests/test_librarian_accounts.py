@@ -78,6 +78,12 @@ def test_the_last_administrator_and_removed_accounts_are_refused(
     librarians.add_librarian(ctx, "alice", PASSWORD)
     with pytest.raises(AwarenessError, match="alice is the last administrator"):
         librarians.remove(ctx, "alice", by="alice")
+    # Nor made something less (`librarians set-role` from the command line): nobody could
+    # then manage the accounts from the web pages.
+    with pytest.raises(AwarenessError, match="alice is the last administrator"):
+        librarians.set_role(ctx, "alice", "editor", by="root")
+    librarians.add_librarian(ctx, "ada", PASSWORD)
+    assert librarians.set_role(ctx, "ada", "editor", by="alice")  # another one is left
     librarians.add_librarian(ctx, "rita", PASSWORD, role="reviewer")
     assert librarians.remove(ctx, "rita", by="alice") == 0
     for attempt in (lambda: librarians.remove(ctx, "rita", by="alice"),
@@ -113,6 +119,9 @@ def test_the_cli_sets_a_forgotten_password_and_removes_a_leaver(
     refused = CliRunner().invoke(cli, ["librarians", "set-password", "rita", "--password-stdin"],
                                  env=env, input="short\n")
     assert refused.exit_code == 1 and "password too short" in str(refused.exception)
+    # A name nobody has is said before anyone is asked to type a password, as `add` does.
+    unknown = CliRunner().invoke(cli, ["librarians", "set-password", "ritta"], env=env)
+    assert isinstance(unknown.exception, NotFound) and "assword" not in unknown.output
 
     assert "rita removed: signed out everywhere, 2 API tokens revoked" in run(
         "remove", "rita", "--as", "alice")

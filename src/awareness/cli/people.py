@@ -178,8 +178,9 @@ def librarians_set_password(state: State, name: str, password_stdin: bool,
                             by: str | None) -> None:
     """Give the librarian NAME a new password (asks for it), when they forgot theirs or
     someone else may know it. Every session of theirs ends."""
-    from awareness.service.librarians import set_password
+    from awareness.service.librarians import check_password_settable, set_password
 
+    check_password_settable(state.ctx, name)  # before anyone types a password
     password = _new_password(password_stdin)
     set_password(state.ctx, name, password, by=person(by))
     click.echo(f"{name} has a new password; they were signed out everywhere")

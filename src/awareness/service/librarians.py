@@ -66,13 +66,23 @@ def set_password(ctx: Context, name: str, password: str, *, by: str) -> None:
     session of theirs ends; recorded in the history. Their API tokens stay."""
     password_hash = _hashed(password)
     with writing(ctx.engine) as conn:
-        login = _account(conn, name)
-        if login.sso:
-            raise AwarenessError(f"{name} signs in with single sign-on: their password is "
-                                 "the identity provider's, not this service's")
+        _password_settable(_account(conn, name))
         librarians.set_password(conn, name, password_hash)
         librarians.record_event(conn, name, "password", "set anew; sessions ended", by=by,
                                 now=ctx.now())
+
+
+def check_password_settable(ctx: Context, name: str) -> None:
+    """Raise what ``set_password`` would refuse for ``name`` whatever the password (no such
+    librarian, or one who signs in with single sign-on): asked before anyone types one."""
+    with reading(ctx.engine) as conn:
+        _password_settable(_account(conn, name))
+
+
+def _password_settable(login: LibrarianLogin) -> None:
+    if login.sso:
+        raise AwarenessError(f"{login.name} signs in with single sign-on: their password is "
+                             "the identity provider's, not this service's")
 
 
 def remove(ctx: Context, name: str, *, by: str) -> int:
@@ -82,15 +92,21 @@ def remove(ctx: Context, name: str, *, by: str) -> int:
     removed. How many tokens were revoked."""
     with writing(ctx.engine) as conn:
         login = _account(conn, name)
-        if login.role == "administrator" and librarians.holding(conn, "administrator") < 2:
-            raise AwarenessError(f"{name} is the last administrator: make someone else an "
-                                 "administrator first")
+        _keep_an_administrator(conn, login)
         revoked = api_tokens.revoke_all(conn, name, now=ctx.now())
         librarians.remove(conn, name, role=REMOVED, password_hash=REMOVED_PASSWORD)
         tokens = f"{revoked} API token{'' if revoked == 1 else 's'} revoked"
         librarians.record_event(conn, name, "removed", f"sessions ended, {tokens}", by=by,
                                 now=ctx.now())
     return revoked
+
+
+def _keep_an_administrator(conn: Connection, login: LibrarianLogin) -> None:
+    """Refuse to take the role from the last administrator: nobody could then manage the
+    accounts or see the settings from the web pages."""
+    if login.role == "administrator" and librarians.holding(conn, "administrator") < 2:
+        raise AwarenessError(f"{login.name} is the last administrator: make someone else an "
+                             "administrator first")
 
 
 def _account(conn: Connection, name: str) -> LibrarianLogin:
@@ -115,6 +131,7 @@ def set_role(ctx: Context, name: str, role: str, *, by: str) -> bool:
         login = _account(conn, name)
         if login.role == role:
             return False
+        _keep_an_administrator(conn, login)
         librarians.set_role(conn, name, role)
         librarians.record_event(conn, name, "role", f"{login.role} → {role}", by=by,
                                 now=ctx.now())
