@@ -7,6 +7,7 @@ a real SMTP server on loopback; what readers get is checked on the bytes the ser
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -521,10 +522,13 @@ def test_an_editor_gets_a_reminder_the_working_day_before(bulletin_ctx, clock):
     assert reminder["Subject"].endswith("issue 1 is due Monday 30 November at 9am")
 
 
-def test_drafts_are_never_in_the_archive(bulletin_ctx):
+def test_drafts_are_never_in_the_archive(bulletin_ctx, caplog):
     ctx, _ = bulletin_ctx
     add_item(ctx, "Leadership framework for NHS boards")
-    bulletins.draft(ctx, "workforce")
+    with caplog.at_level(logging.INFO, logger="awareness.service.bulletins"):
+        bulletins.draft(ctx, "workforce")
+    # The log gives the slot in the deployment's time, as the pages do, not as UTC's ISO.
+    assert "bulletin workforce: drafted issue 1, due Mon 30 Nov 2026, 09:00" in caplog.messages
     with pytest.raises(NotFound):
         bulletins.archived(ctx, "workforce", 1, librarian=False)
     assert bulletins.archive(ctx, "workforce", librarian=False)[1] == []

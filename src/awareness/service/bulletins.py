@@ -36,7 +36,7 @@ from awareness.bulletins.render import (
     web_url,
 )
 from awareness.bulletins.schedule import next_due, reminder_time
-from awareness.dates import day_and_time
+from awareness.dates import day_and_time, local_time
 from awareness.digests.render import Library, MailIdentity
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import AwarenessError, NotFound
@@ -105,7 +105,8 @@ def _open_issue(ctx: Context, bulletin: BulletinDef) -> tuple[Issue, bool]:
             created = store.add_issue(connection, bulletin=bulletin.slug, number=number,
                                       covers_from=covers_from, due_at=due, now=now) is not None
         if created:
-            log.info("bulletin %s: drafted issue %s, due %s", bulletin.slug, number, due)
+            log.info("bulletin %s: drafted issue %s, due %s", bulletin.slug, number,
+                     local_time(due, ctx.settings.timezone))
         with reading(ctx.engine) as connection:
             last = store.latest(connection, bulletin.slug)
         assert last is not None
