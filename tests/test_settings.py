@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from awareness.errors import ConfigError
-from awareness.settings import SETTINGS, load_settings
+from awareness.service.checks import check_all
+from awareness.settings import SETTINGS, exposure_warnings, load_settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -149,3 +150,23 @@ def test_every_problem_is_reported_at_once_in_plain_words(tmp_path):
         "AWARENESS_FETCH_MAX_BYTES: expected a whole number of at least 1024, got '-5'",
         f"{path}:7: [fetch] concurrency: expected a whole number of at least 1, got 0",
     ]
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, []),  # loopback, the default: a trial, or a proxy on the same machine
+    ({"AWARENESS_WEB_HOST": "::1"}, []),
+    ({"AWARENESS_WEB_HOST": "0.0.0.0"}, ["base_url is not an https://", "/metrics answers"]),
+    ({"AWARENESS_WEB_HOST": "0.0.0.0", "AWARENESS_WEB_BASE_URL": "https://library.nhs.uk",
+      "AWARENESS_WEB_METRICS_TOKEN": "t" * 32}, []),
+    ({"AWARENESS_WEB_HOST": "awareness.trust.nhs.uk",
+      "AWARENESS_WEB_BASE_URL": "https://library.nhs.uk"}, ["/metrics answers"]),
+])
+def test_a_host_other_machines_reach_is_warned_about_what_it_leaves_open(
+        tmp_path: Path, environ: dict[str, str], expected: list[str]) -> None:
+    settings = load_settings(environ=environ, cwd=tmp_path)
+    found = exposure_warnings(settings)
+    assert len(found) == len(expected)
+    assert all(words in warning for words, warning in zip(expected, found, strict=True))
+    # `awareness check` prints the same, and `awareness run` logs them at start.
+    (tmp_path / "subscriptions").mkdir()
+    assert set(found) <= set(check_all(settings)[1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -505,6 +506,30 @@ class Settings:
         finally:
             draft.unlink()
         return key_file.read_text().strip()
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """What a web host other than loopback leaves open with these settings: sign-in cookies
+    without ``Secure`` when the public address is not https, and ``/metrics`` without a
+    token. Empty on loopback (a trial, or behind a proxy on the same machine)."""
+    host = settings.web.host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        loopback = False
+    if loopback:
+        return []
+    found = []
+    if not settings.web.base_url.startswith("https://"):
+        found.append(f"[web] host is {host}, reachable from other machines, but [web] base_url "
+                     "is not an https:// address: passwords and sign-in cookies cross the "
+                     "network unencrypted; serve it behind an https proxy and set "
+                     "AWARENESS_WEB_BASE_URL to the https:// address (docs/web.md)")
+    if not settings.web.metrics_token:
+        found.append(f"[web] host is {host} and [web] metrics_token is empty: /metrics answers "
+                     "anyone who reaches it (counts only, no personal data); set "
+                     "AWARENESS_WEB_METRICS_TOKEN or block /metrics at the proxy")
+    return found
 
 
 def _by_name() -> dict[str, Setting]:

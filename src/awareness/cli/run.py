@@ -44,7 +44,7 @@ from awareness.service import (
     subscribing,
 )
 from awareness.service.context import Context, create_context
-from awareness.settings import Settings
+from awareness.settings import Settings, exposure_warnings
 from awareness.storage.db import upgrade
 from awareness.web.app import create_app
 from awareness.web.operations import create_operations_app
@@ -60,6 +60,8 @@ def run_service(settings: Settings, *, demo: bool = False, role: str = "all") ->
     when it leads; ``web`` only serves the pages; ``scheduler`` runs the scheduler when it
     leads and serves only the operator's endpoints; ``worker`` runs queued jobs
     (docs/scaling.md)."""
+    for warning in exposure_warnings(settings):
+        log.warning("%s", warning)
     if role == "worker":
         run_worker(settings)
         return

@@ -8,7 +8,7 @@ from awareness.bulletins.config import BulletinDef, check_bulletin_refs, parse_b
 from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
 from awareness.service.context import read_librarian_file
-from awareness.settings import Settings
+from awareness.settings import Settings, exposure_warnings
 from awareness.subscriptions import (
     Topic,
     check_source_refs,
@@ -70,6 +70,7 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
         except ConfigError as exc:
             errors.append(exc.located())
     errors.extend(_check_templates(settings))
+    warnings.extend(exposure_warnings(settings))
     return errors, warnings
 
 
