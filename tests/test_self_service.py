@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from awareness.dates import long_date
+from awareness.digests.subscribers import Subscriber as Reader
 from awareness.reports.figures import parse_period
 from awareness.service import bulletins, digests, reports, subscribing, workbench
 from awareness.service.context import Context
@@ -426,7 +427,7 @@ def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,
                                     "paused_until": "2026-12-24", "bulletins": "yes"})
         person = stored(site, EMAIL)
         assert person is not None and person.bulletins and person.paused(clock.now)
-        assert "<strong>Paused:</strong> no digests until 24 December 2026." in (
+        assert "<strong>Paused:</strong> nothing is sent until 24 December 2026." in (
             client.get(page_url).text)  # the page says so, not only the date in its field
         with reading(site.ctx.engine) as connection:
             assert subscribers.for_digests(connection, clock.now) == []
@@ -671,10 +672,7 @@ def test_the_bulletins_alone_from_sign_up_to_an_issue_and_no_digest(staff_site: 
         assert "You get the library's bulletins only, no digest." in preferences
 
     # The next issue of the weekly bulletin goes to them ...
-    add_item(site.ctx, "Leadership framework for NHS boards")
-    bulletins.draft(site.ctx, "weekly")
-    bulletins.approve(site.ctx, "weekly", 1, by="alice")
-    assert bulletins.send_issue(site.ctx, "weekly", 1) == 1
+    assert send_an_issue(site) == 1
     [issue] = site.deliver()
     assert issue["To"] == NEW and "Leadership framework for NHS boards" in text_of(issue)
 
@@ -688,6 +686,24 @@ def test_the_bulletins_alone_from_sign_up_to_an_issue_and_no_digest(staff_site: 
     figures = reports.impact_report(site.ctx, parse_period(f"{clock.now.year}"))
     assert figures.readers == 2
     assert [(c.label, c.value) for c in figures.readers_by_topic] == [("Leadership", 1)]
+
+
+def send_an_issue(site: StaffSite) -> int:
+    """Approve the weekly bulletin's first issue, with one item, and send it; to how many."""
+    add_item(site.ctx, "Leadership framework for NHS boards")
+    bulletins.draft(site.ctx, "weekly")
+    bulletins.approve(site.ctx, "weekly", 1, by="alice")
+    return bulletins.send_issue(site.ctx, "weekly", 1)
+
+
+def bulletins_reader(site: StaffSite) -> Reader:
+    """NEW, signed up and confirmed for the bulletins alone, their mails delivered."""
+    person = subscribing.confirm(site.ctx, subscribing.confirmation_token(
+        site.ctx, subscribing.request_signup(site.ctx, email=NEW, choices=[], bulletins=True,
+                                             client="192.0.2.1")))
+    assert person is not None and person.bulletins and person.subscriptions == ()
+    site.deliver()
+    return person
 
 
 def words(page: str) -> str:
@@ -777,3 +793,34 @@ def test_a_bulletins_only_reader_keeps_them_on_the_preference_page(staff_site: S
         assert "unsubscribed from every digest and the library's bulletins" in words(
             client.get(url).text)
     assert not stored(site, EMAIL).active  # type: ignore[union-attr]
+
+
+def test_a_bulletins_only_reader_is_not_told_of_digests_they_do_not_have(
+        staff_site: StaffSite, clock: Clock):
+    # The link mail offered to "manage the digests sent to" them, their page was headed "Your
+    # digests" under "My digests", and a pause promised "no digests until", for someone who
+    # has no digest; a pause stops the bulletins too, so nothing at all is sent.
+    site = staff_site
+    url = f"/preferences/{bulletins_reader(site).token}"
+    with site.client() as client:
+        ask = client.get("/preferences")
+        asked = client.post("/preferences", data={"csrf": csrf_of(ask.text), "email": NEW})
+        [link] = site.deliver()
+        page = client.get(url)
+        client.post(url, data={"csrf": csrf_of(page.text), "bulletins": "yes",
+                               "paused_until": "2026-12-24"})
+        page = client.get(url)
+    assert link["Subject"] == "Your link to manage your current awareness subscription"
+    for text in parts_of(link):
+        assert "manage what the library sends to" in text and "digest" not in text.lower()
+    for shown in (ask.text, asked.text):
+        assert "digest" not in words(shown).replace("Every digest and bulletin", "").lower()
+    nav = {"".join(a.itertext()) for a in parse(page.text).iter("a")
+           if a.get("href") == "/preferences"}
+    assert nav == {"My subscription"}
+    said = words(page.text)
+    assert "Your subscription What the library sends to n…@trust.nhs.uk." in said
+    assert "Paused: nothing is sent until 24 December 2026." in said
+    assert "For annual leave: nothing is sent until this date." in said
+    # As the page says: no bulletin goes to them while they are paused.
+    assert send_an_issue(site) == 0

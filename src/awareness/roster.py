@@ -3,7 +3,7 @@ page of the answer (pure; issue 12).
 
     pending        a sign-up whose confirmation link has not been followed (``signups``)
     active         confirmed and subscribed
-    paused         active, but no digests until ``paused_until`` (annual leave)
+    paused         active, but nothing is sent until ``paused_until`` (annual leave)
     suspended      stopped because of the address itself: a hard bounce, or a librarian,
                    with the reason
     unsubscribed   they (or a librarian on their behalf) stopped every digest
