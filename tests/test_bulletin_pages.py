@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from awareness.cli import cli
-from awareness.service import bulletins, librarians
+from awareness.reports.figures import parse_period
+from awareness.service import bulletins, librarians, reports, roster
 from awareness.service.context import Context
 from awareness.storage.models import (
     BulletinEntry,
@@ -575,18 +576,43 @@ def test_one_click_stops_bulletins_and_keeps_digests(site: Site, encoding: str) 
     assert site.unsubscribed_at() is None  # digests go on
 
 
-def test_stopping_the_bulletins_alone_does_not_promise_digests(site: Site) -> None:
-    # A reader of the bulletins alone was told "Your current awareness digests continue".
+def test_stopping_the_bulletins_alone_unsubscribes_and_says_so(site: Site) -> None:
+    # A reader of the bulletins alone was told "Your current awareness digests continue"; then
+    # stopping them left an "active" subscriber with nothing, listed and counted as a reader.
     with orm_writing(site.ctx) as session:
         reader = session.scalars(select(Subscriber).where(Subscriber.token == site.token)).one()
         reader.subscriptions.clear()
     with site.client() as anonymous:
+        asked = words_of(anonymous.get(f"/bulletins/stop/{site.token}").text)
         response = anonymous.post(f"/bulletins/stop/{site.token}",
                                   data={"List-Unsubscribe": "One-Click"})
+        preferences = words_of(anonymous.get(f"/preferences/{site.token}").text)
+    assert "You get no digests on topics, so you will be unsubscribed: nothing more will " \
+        "come to this address." in asked
     assert response.status_code == 200 and not bulletins_on(site)
-    said = " ".join("".join(parse(response.text).itertext()).split())
+    said = words_of(response.text)
     assert "digests continue" not in said
-    assert "You had no digests on topics, so nothing more comes to this address." in said
+    assert "You get no digests on topics either, so you are unsubscribed: nothing more comes " \
+        "to this address." in said
+    assert site.unsubscribed_at() is not None  # as "Unsubscribe from everything" leaves them
+    assert "You are unsubscribed: nothing is sent to" in preferences
+    assert [e.status for e in roster.everyone(site.ctx)] == ["unsubscribed"]
+    assert reports.impact_report(site.ctx, parse_period(f"{site.ctx.now().year}")).readers == 0
+
+
+def test_an_unsubscribed_reader_is_not_told_their_digests_continue(site: Site) -> None:
+    with site.client() as anonymous:
+        page = anonymous.get(f"/preferences/{site.token}")
+        anonymous.post(f"/preferences/{site.token}/unsubscribe",
+                       data={"csrf": csrf_of(page.text)})
+        response = anonymous.post(f"/bulletins/stop/{site.token}",
+                                  data={"List-Unsubscribe": "One-Click"})
+    assert "digests continue" not in response.text
+    assert "you are unsubscribed: nothing more comes" in words_of(response.text)
+
+
+def words_of(page: str) -> str:
+    return " ".join("".join(parse(page).itertext()).split())
 
 
 def test_an_unknown_stop_link_changes_nothing(site: Site) -> None:

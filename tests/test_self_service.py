@@ -24,7 +24,7 @@ from sqlalchemy import select
 from awareness.dates import long_date
 from awareness.digests.subscribers import Subscriber as Reader
 from awareness.reports.figures import parse_period
-from awareness.service import bulletins, digests, reports, subscribing, workbench
+from awareness.service import bulletins, digests, reports, roster, subscribing, workbench
 from awareness.service.context import Context
 from awareness.service.outbox import relay
 from awareness.signup import Choice, LimitReached
@@ -216,8 +216,8 @@ def test_find_join_change_and_leave_with_no_librarian(staff_site: StaffSite, clo
         left = client.post(f"{preferences}/leave", data={"csrf": csrf_of(page.text),
                                                          "topic": "digital"})
         assert left.status_code == 303
-        person = stored(site, NEW)
-        assert person is not None and person.subscriptions == () and person.active
+        person = stored(site, NEW)  # the last topic, and no bulletins: nothing is left
+        assert person is not None and person.subscriptions == () and not person.active
 
         page = client.get(preferences)
         gone = client.post(f"{preferences}/unsubscribe", data={"csrf": csrf_of(page.text)})
@@ -492,7 +492,7 @@ def test_choosing_topics_again_after_leaving_everything_resumes_with_them(
         client.post(f"{page_url}/unsubscribe", data={"csrf": csrf_of(page.text)})
         assert not stored(staff_site, EMAIL).active  # type: ignore[union-attr]
         page = client.get(page_url)
-        assert "choose topics or the bulletins and save to start again" in page.text
+        assert "Choose topics or the bulletins below and save to start again" in page.text
         saved = client.post(page_url, data={"csrf": csrf_of(page.text), "topic": "digital",
                                             "frequency-digital": "daily"})
         assert saved.status_code == 303
@@ -568,17 +568,72 @@ def test_a_dead_preference_link_offers_a_new_one(staff_site: StaffSite, path: st
     assert ask.find(".//input[@name='email']") is not None
 
 
-def test_leaving_the_last_topic_says_no_digest_comes(staff_site: StaffSite):
-    person = stored(staff_site, EMAIL)
-    assert person is not None
+@pytest.mark.parametrize("bulletins", [True, False])
+def test_leaving_the_last_topic_says_what_goes_on(staff_site: StaffSite, bulletins: bool):
+    # Without the bulletins they stayed an "active" subscriber with nothing to get, listed as
+    # active and counted as a reader: now they are unsubscribed, as from everything.
+    site = staff_site
+    with orm_writing(site.ctx) as session:
+        session.scalars(select(Subscriber).where(Subscriber.email == EMAIL)).one().bulletins = (
+            bulletins)
+    person = stored(site, EMAIL)
+    assert person is not None and person.subscriptions == (("leadership", "weekly"),)
     url = f"/preferences/{person.token}"
-    with staff_site.client() as client:
-        for slug, _ in person.subscriptions:
-            page = client.get(url)
-            client.post(f"{url}/leave", data={"csrf": csrf_of(page.text), "topic": slug})
-        said = client.get(url).text
-    assert "You have no topic now, so no digest comes" in said
+    with site.client() as client:
+        page = client.get(url)
+        left = client.post(f"{url}/leave", data={"csrf": csrf_of(page.text),
+                                                 "topic": "leadership"})
+        assert left.status_code == 303
+        said = words(client.get(url).text)
+    person = stored(site, EMAIL)
+    assert person is not None and person.active is bulletins
+    [entry] = roster.everyone(site.ctx)
+    figures = reports.impact_report(site.ctx, parse_period(f"{site.ctx.now().year}"))
     assert "Your other topics go on" not in said
+    if bulletins:
+        assert "Unsubscribed from Leadership. You have no topic now, so no digest comes; the " \
+            "library's bulletins still do." in said
+        assert (entry.status, figures.readers) == ("active", 1)
+        return
+    assert "Unsubscribed from Leadership. That was your last topic and you do not get the " \
+        "library's bulletins, so nothing more is sent to you." in said
+    assert "You are unsubscribed: nothing is sent to j…@trust.nhs.uk. Choose topics or the " \
+        "bulletins below and save to start again." in said
+    assert "Unsubscribe from everything" not in said
+    assert person.unsubscribed_at == site.ctx.now()  # as "Unsubscribe from everything" does
+    assert (entry.status, figures.readers) == ("unsubscribed", 0)
+
+
+def test_a_sign_up_whose_topics_were_all_withdrawn_gets_nothing_and_is_told(
+        make_context, smtp_server, tmp_path):
+    # Confirming made an "active" subscriber with nothing (the topics' files were removed
+    # before the link was followed), and welcomed them to an empty list.
+    subs = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    with (serving(make_context, smtp_server, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site,
+          site.client() as client):
+        sign_up(client, NEW, {"digital": "weekly"})
+        link = the_link(site.deliver(), site, "/confirm/")
+        (subs / "topics" / "digital.toml").unlink()
+        page = client.get(link)
+        done = client.post(link, data={"csrf": csrf_of(page.text)})
+        assert done.status_code == 303
+        said = words(client.get(done.headers["location"]).text)
+        person = stored(site, NEW)
+        assert person is not None and not person.active and person.subscriptions == ()
+        assert site.deliver() == []  # no welcome to nothing
+        assert "The topics you chose are no longer offered, so nothing will be sent to you. " \
+            "Choose others below." in said
+        assert "You are unsubscribed: nothing is sent to n…@trust.nhs.uk." in said
+        assert [(e.email, e.status) for e in roster.everyone(site.ctx)] == [
+            (EMAIL, "active"), (NEW, "unsubscribed")]
+        # Choosing a topic on that page starts them, as after any unsubscribe.
+        page = client.get(done.headers["location"])
+        client.post(done.headers["location"], data={
+            "csrf": csrf_of(page.text), "topic": "leadership", "frequency-leadership": "daily"})
+        person = stored(site, NEW)
+        assert person is not None and person.active
+        assert person.subscriptions == (("leadership", "daily"),)
 
 
 @pytest.mark.parametrize("bulletins", [True, False])
@@ -790,8 +845,11 @@ def test_a_bulletins_only_reader_keeps_them_on_the_preference_page(staff_site: S
         assert site.state() == before
         left = client.post(f"{url}/unsubscribe", data={"csrf": csrf_of(page.text)})
         assert left.status_code == 303
-        assert "unsubscribed from every digest and the library's bulletins" in words(
-            client.get(url).text)
+        page = client.get(url)
+        assert "unsubscribed from every digest and the library's bulletins" in words(page.text)
+        # Nothing comes, and nothing is shown ticked: the bulletins box is left, as the topics.
+        assert "You are unsubscribed: nothing is sent to" in words(page.text)
+        assert 'name="bulletins" value="yes" checked' not in page.text
     assert not stored(site, EMAIL).active  # type: ignore[union-attr]
 
 

@@ -37,6 +37,11 @@ class Subscriber:
         """Are digests sent to them (a pause aside)?"""
         return self.unsubscribed_at is None and self.confirmed_at is not None
 
+    @property
+    def has_nothing(self) -> bool:
+        """Have they no topic and not the bulletins (nothing to send them, active or not)?"""
+        return not self.subscriptions and not self.bulletins
+
     def paused(self, now: datetime) -> bool:
         """Are their digests paused at ``now`` (annual leave)?"""
         return self.paused_until is not None and self.paused_until > now

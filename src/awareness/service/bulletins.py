@@ -48,7 +48,7 @@ from awareness.mail.outbox import (
     Queued,
     bulletin_key,
 )
-from awareness.service import feedback
+from awareness.service import feedback, subscribing
 from awareness.service.context import Context
 from awareness.storage import bulletins as store
 from awareness.storage import librarians, outbox, subscribers
@@ -549,11 +549,12 @@ def atom(ctx: Context, slug: str) -> bytes:
 
 
 def stop_bulletins(ctx: Context, token: str) -> Subscriber | None:
-    """The subscriber of ``token`` no longer gets bulletins (their digests go on); them as
-    they were, or None when the token is unknown."""
+    """The subscriber of ``token`` no longer gets bulletins: their digests go on, and with no
+    topic they are unsubscribed (``subscribing.settled``). Them after, or None when the
+    token is unknown."""
     with writing(ctx.engine) as connection:
         found = subscribers.by_token(connection, token)
         if found is None:
             return None
         subscribers.set_bulletins(connection, found.id, False)
-    return found
+        return subscribing.settled(connection, found.id, ctx.now())

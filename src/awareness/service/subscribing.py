@@ -137,7 +137,9 @@ def pending_signup(ctx: Context, token: str) -> PendingSignup | None:
 def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber | None:
     """Make the sign-up active and queue the welcome mail; None when the link is not ours,
     was used or expired. Following it twice (a double submit) acts once; confirming a second
-    sign-up that changes nothing (the same topics asked for twice) sends no second welcome."""
+    sign-up that changes nothing (the same topics asked for twice) sends no second welcome.
+    Topics withdrawn since the sign-up are left out; when that leaves them nothing, they are
+    unsubscribed (``settled``) and get no welcome."""
     found = pending_signup(ctx, token)
     if found is None:
         return None
@@ -148,10 +150,10 @@ def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber 
         if not signups.remove(connection, found.id):
             return None  # another request confirmed it a moment ago
         before = subscribers.by_email(connection, found.email)
-        subscriber = subscribers.subscribe(connection, email=found.email, choices=choices,
-                                           token=secrets.token_urlsafe(32), now=now,
-                                           bulletins=found.bulletins)
-        if is_news(before, subscriber):
+        subscriber = settled(connection, subscribers.subscribe(
+            connection, email=found.email, choices=choices, token=secrets.token_urlsafe(32),
+            now=now, bulletins=found.bulletins).id, now)
+        if subscriber.active and is_news(before, subscriber):
             outbox.queue(connection, _welcome(ctx, subscriber, now), now)
     if nudge:
         nudge()
@@ -206,18 +208,39 @@ def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
 
 
 def leave_topic(ctx: Context, token: str, topic: str) -> Subscriber:
-    """Stop one topic; the others go on."""
+    """Stop one topic; the others go on. Them after: unsubscribed when that was their last
+    topic and they do not get the bulletins (``settled``)."""
     found = subscriber(ctx, token)
     with writing(ctx.engine) as connection:
         subscribers.drop_topic(connection, found.id, topic)
-    return subscriber(ctx, token)
+        return settled(connection, found.id, ctx.now())
 
 
 def leave_all(ctx: Context, token: str) -> None:
-    """Stop every digest (signing up again undoes it)."""
+    """Stop every digest and the bulletins (signing up again undoes it)."""
     found = subscriber(ctx, token)
     with writing(ctx.engine) as connection:
-        subscribers.unsubscribe(connection, found.id, ctx.now())
+        end(connection, found.id, ctx.now())
+
+
+def end(connection: Connection, subscriber_id: int, now: datetime) -> None:
+    """Unsubscribe them from everything, as "Unsubscribe from everything" does: the one way a
+    subscription ends. Their topics and bulletin choice are kept as they were; choosing again
+    on the preference page, or signing up again, starts afresh."""
+    subscribers.unsubscribe(connection, subscriber_id, now)
+
+
+def settled(connection: Connection, subscriber_id: int, now: datetime) -> Subscriber:
+    """Them after a change to what they get: unsubscribed (``end``) when it left them no topic
+    and no bulletins. Nobody stays an active subscriber with nothing to get, listed as active
+    and counted as a reader while nothing can be sent to them."""
+    found = subscribers.by_id(connection, subscriber_id)
+    assert found is not None
+    if found.active and found.has_nothing:
+        end(connection, subscriber_id, now)
+        found = subscribers.by_id(connection, subscriber_id)
+        assert found is not None
+    return found
 
 
 def export(ctx: Context, token: str) -> dict[str, object]:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from awareness.addresses import address_problem
 from awareness.bulletins.build import DIRECTIONS, Issue, IssueSection
 from awareness.bulletins.config import BulletinDef
+from awareness.digests.subscribers import Subscriber
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.roles import allows
@@ -373,7 +374,7 @@ async def stop_confirm(request: Request) -> Response:
     if subscriber is None:
         return render(request, "bulletin_stop_unknown.html", status_code=404)
     return render(request, "bulletin_stop.html", token=token,
-                  address=mask_address(subscriber.email))
+                  address=mask_address(subscriber.email), digests=_digests_go_on(subscriber))
 
 
 async def stop_now(request: Request) -> Response:
@@ -382,5 +383,11 @@ async def stop_now(request: Request) -> Response:
              if TOKEN.fullmatch(token) else None)
     if found is None:
         return render(request, "bulletin_stop_unknown.html", status_code=404)
-    return render(request, "bulletin_stopped.html", digests=bool(found.subscriptions))
+    return render(request, "bulletin_stopped.html", digests=_digests_go_on(found))
+
+
+def _digests_go_on(found: Subscriber) -> bool:
+    """Do digests on topics go to them without the bulletins? If not, stopping the bulletins
+    unsubscribes them (``subscribing.settled``)."""
+    return found.active and bool(found.subscriptions)
 

@@ -165,11 +165,18 @@ async def confirm_submit(request: Request) -> Response:
     if found is None:
         return _page(request, "link_expired.html", status_code=404)
     response = redirect(request, f"/preferences/{found.token}")
-    security_of(request).write_flash(response, (
-        "Thank you: your digests are confirmed. This page is where you change them."
-        if found.subscriptions else "Thank you: the library's bulletins are confirmed. "
-        "This page is where you change them, or add digests on topics."))
+    security_of(request).write_flash(response, _confirmed(found))
     return response
+
+
+def _confirmed(found: Subscriber) -> str:
+    """What the preference page first says after the confirmation link is followed."""
+    if not found.active:  # every topic asked for was withdrawn meanwhile
+        return ("The topics you chose are no longer offered, so nothing will be sent to you. "
+                "Choose others below.")
+    return ("Thank you: your digests are confirmed. This page is where you change them."
+            if found.subscriptions else "Thank you: the library's bulletins are confirmed. "
+            "This page is where you change them, or add digests on topics.")
 
 
 # --- the preference centre ------------------------------------------------------------------
@@ -234,7 +241,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *, error
         frequencies = mine
         paused = found.paused_until.astimezone(ctx.settings.timezone).date().isoformat() \
             if found.paused(ctx.now()) and found.paused_until else ""
-        bulletins = found.bulletins
+        bulletins = found.bulletins and found.active  # unticked, as the topics, once left
     else:
         chosen = {str(slug) for slug in form.getlist("topic")}
         frequencies = {slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in titles}
@@ -276,18 +283,23 @@ async def preferences_submit(request: Request) -> Response:
 @_by_link
 async def leave_topic(request: Request) -> Response:
     form = await _form(request)
-    token, found = await _subscriber(request)
+    token, _ = await _subscriber(request)
     topic = str(form.get("topic", ""))[:100]
-    await run_in_threadpool(subscribing.leave_topic, ctx_of(request), token, topic)
+    after = await run_in_threadpool(subscribing.leave_topic, ctx_of(request), token, topic)
     titles = {t.slug: t.name for t in ctx_of(request).topics()}
-    others = [slug for slug, _ in found.subscriptions if slug != topic]
     response = redirect(request, f"/preferences/{token}")
-    security_of(request).write_flash(response, f"Unsubscribed from {titles.get(topic, topic)}. " + (
-        "Your other topics go on." if others else
-        "You have no topic now, so no digest comes"
-        + ("; the library's bulletins still do." if found.bulletins and found.active else
-           "; choose topics below to start again.")))
+    security_of(request).write_flash(
+        response, f"Unsubscribed from {titles.get(topic, topic)}. {_left(after)}")
     return response
+
+
+def _left(after: Subscriber) -> str:
+    """What goes on after leaving one topic."""
+    if not after.active:
+        return ("That was your last topic and you do not get the library's bulletins, so "
+                "nothing more is sent to you.")
+    return ("Your other topics go on." if after.subscriptions else
+            "You have no topic now, so no digest comes; the library's bulletins still do.")
 
 
 @_by_link
