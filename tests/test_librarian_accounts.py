@@ -152,3 +152,82 @@ def test_init_says_how_to_make_the_first_login_while_there_is_none(
     librarians.add_librarian(ctx, "alice", PASSWORD)
     again = CliRunner().invoke(cli, ["init"], env=env)
     assert again.exit_code == 0 and "nobody can sign in" not in again.output
+
+
+def _change(client: httpx.Client, csrf: str, current: str, new: str,
+            again: str | None = None) -> httpx.Response:
+    return client.post("/account/password", data={
+        "csrf": csrf, "current-password": current, "new-password": new,
+        "new-password-again": new if again is None else again})
+
+
+def _refused(response: httpx.Response, status: int, problem: str) -> str:
+    """The form again, with the problem in the summary and by its field, nothing typed."""
+    assert response.status_code == status, response.text
+    assert "There is a problem" in response.text and problem in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert "wrong guess" not in response.text and NEW_PASSWORD not in response.text
+    return response.text
+
+
+@pytest.mark.integration
+def test_a_librarian_changes_their_own_password(make_context: Callable[..., Context]) -> None:
+    with running_site(make_context, seeded=False) as site:
+        librarians.add_librarian(site.ctx, "rita", PASSWORD, role="reviewer", by="alice")
+        rita, csrf = _signed_in(site.url, "rita")
+        elsewhere, _ = _signed_in(site.url, "rita")
+        with closing(rita), closing(elsewhere):
+            dashboard = rita.get("/dashboard").text
+            assert 'href="/account/password">Your password</a>' in dashboard
+            before = librarians.session_version(site.ctx, "rita")
+            form = rita.get("/account/password")
+            assert form.status_code == 200
+            for autocomplete in ('id="current-password" name="current-password" type="password" '
+                                 'autocomplete="current-password"',
+                                 'id="new-password" name="new-password" type="password" '
+                                 'autocomplete="new-password"',
+                                 'id="new-password-again" name="new-password-again" '
+                                 'type="password" autocomplete="new-password"'):
+                assert autocomplete in form.text
+            # The GET changed nothing.
+            assert librarians.session_version(site.ctx, "rita") == before
+            assert librarians.authenticate(site.ctx, "rita", PASSWORD) is not None
+
+            _refused(_change(rita, csrf, "wrong guess!", NEW_PASSWORD), 400,
+                     "Your current password is wrong.")
+            _refused(_change(rita, csrf, PASSWORD, "short"), 400,
+                     f"at least {librarians.MIN_PASSWORD} characters")
+            _refused(_change(rita, csrf, PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "!"), 400,
+                     "typed differently the second time")
+            assert librarians.authenticate(site.ctx, "rita", PASSWORD) is not None
+            assert librarians.session_version(site.ctx, "rita") == before
+
+            changed = _change(rita, csrf, PASSWORD, NEW_PASSWORD)
+            assert changed.status_code == 303 and changed.headers["location"] == "/dashboard"
+            assert "Your password is changed; you were signed out everywhere else." in (
+                rita.get("/dashboard").text)  # this browser goes on, in a new session
+            assert csrf_of(rita.get("/dashboard").text) != csrf
+            assert elsewhere.get("/dashboard").status_code == 303  # the other one is out
+        assert librarians.authenticate(site.ctx, "rita", PASSWORD) is None
+        assert librarians.authenticate(site.ctx, "rita", NEW_PASSWORD) is not None
+        latest = librarians.history(site.ctx)[0]
+        assert (latest.librarian, latest.action, latest.by) == ("rita", "password", "rita")
+
+
+@pytest.mark.integration
+def test_wrong_current_passwords_count_as_failed_logins(
+        make_context: Callable[..., Context]) -> None:
+    # A session left open on a shared computer must not let someone guess the password
+    # faster than the login page allows: the two share one count.
+    with running_site(make_context, seeded=False) as site:
+        alice, csrf = _signed_in(site.url, "alice")
+        with closing(alice):
+            for _ in range(5):
+                _refused(_change(alice, csrf, "wrong guess!", NEW_PASSWORD), 400,
+                         "Your current password is wrong.")
+            throttled = _refused(_change(alice, csrf, PASSWORD, NEW_PASSWORD), 429,
+                                 "Too many failed attempts")
+            assert "Your current password is wrong." not in throttled
+            with site.client("127.0.0.9") as elsewhere:  # the name's count, from anywhere
+                assert login(elsewhere, "alice").status_code == 429
+        assert librarians.authenticate(site.ctx, "alice", NEW_PASSWORD) is None

@@ -145,6 +145,27 @@ def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site,
     assert ("rev.iewer@nhs.net", "reviewer → editor", "single sign-on") in changes
 
 
+def test_a_single_sign_on_account_changes_its_password_at_the_provider(
+        sso_site: tuple[Site, str]) -> None:
+    site, _ = sso_site
+    with browser(site) as client:
+        sign_in(client, "rev")
+        page = client.get("/account/password")
+        assert page.status_code == 200
+        assert "your password belongs to your identity provider" in page.text
+        assert 'type="password"' not in page.text
+        before = librarians.standing(site.ctx, "rev.iewer@nhs.net")
+        refused = client.post("/account/password", data={
+            "csrf": csrf_of(page.text), "current-password": librarians.NO_PASSWORD,
+            "new-password": "a brand new passphrase",
+            "new-password-again": "a brand new passphrase"})
+        assert refused.status_code == 403 and "identity provider" in refused.text
+        assert librarians.standing(site.ctx, "rev.iewer@nhs.net") == before
+        assert client.get("/review").url.path == "/review"  # still signed in
+    assert librarians.authenticate(site.ctx, "rev.iewer@nhs.net",
+                                   "a brand new passphrase") is None
+
+
 def test_the_subject_not_the_user_name_says_whose_account_it_is(
         sso_site: tuple[Site, str]) -> None:
     site, issuer = sso_site

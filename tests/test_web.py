@@ -319,7 +319,8 @@ def test_every_librarian_route_sends_visitors_to_login(site: Site) -> None:
         good = site.ids["good"]
         for path in (f"/review/{good}/approve", f"/review/{good}/reject", "/logout",
                      "/review/many", f"/review/{good}/undo", f"/review/{site.ids['auto']}/withdraw",
-                     f"/review/{good}/links/remove", "/drivers/interim-nhs-people-plan/delete"):
+                     f"/review/{good}/links/remove", "/drivers/interim-nhs-people-plan/delete",
+                     "/account/password"):
             assert goes_to_login(client.post(path, data={"csrf": "x"})), path
         assert client.get("/").headers["location"] == "/dashboard"
     assert site.snapshot() == before

@@ -1,5 +1,6 @@
-"""Librarian accounts: create one, sign in, change a role or a password, remove one (a
-librarian who left), and end every session of one (logout). Single sign-on accounts are made
+"""Librarian accounts: create one, sign in, change a role or a password (an administrator's
+for someone, or a librarian's own), remove one (a librarian who left), and end every session
+of one (logout). Single sign-on accounts are made
 and updated by ``sign_in_from_sso``.
 
 Passwords are hashed with argon2id before a write transaction begins: hashing is slow on
@@ -61,15 +62,18 @@ def add_librarian(ctx: Context, name: str, password: str, *, role: str = "admini
                                 now=ctx.now())
 
 
-def set_password(ctx: Context, name: str, password: str, *, by: str) -> None:
+def set_password(ctx: Context, name: str, password: str, *, by: str) -> int:
     """Give ``name`` a new password (one they forgot, or one a stranger may know): every
-    session of theirs ends; recorded in the history. Their API tokens stay."""
+    session of theirs ends; recorded in the history. Their API tokens stay. The session
+    version a new session of theirs carries (a librarian who changed their own password
+    goes on in a new one)."""
     password_hash = _hashed(password)
     with writing(ctx.engine) as conn:
         _password_settable(_account(conn, name))
         librarians.set_password(conn, name, password_hash)
         librarians.record_event(conn, name, "password", "set anew; sessions ended", by=by,
                                 now=ctx.now())
+        return _account(conn, name).session_version
 
 
 def check_password_settable(ctx: Context, name: str) -> None:
@@ -77,6 +81,12 @@ def check_password_settable(ctx: Context, name: str) -> None:
     librarian, or one who signs in with single sign-on): asked before anyone types one."""
     with reading(ctx.engine) as conn:
         _password_settable(_account(conn, name))
+
+
+def signs_in_with_sso(ctx: Context, name: str) -> bool:
+    """Does ``name`` sign in with single sign-on (their password is not this service's)?"""
+    with reading(ctx.engine) as conn:
+        return _account(conn, name).sso
 
 
 def _password_settable(login: LibrarianLogin) -> None:

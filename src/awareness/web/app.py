@@ -7,8 +7,9 @@ exception is logged with that id (RELIABILITY W13). Security measures live in ``
 and are described in docs/web.md; the guards every page module shares (sign-in, checked forms)
 in ``guards.py``. The page modules (``review``, ``drivers``, ``topics``, ``digest_view``,
 ``subscribe``, ``subscribers``, ``bulletins``, and the workbench's ``dashboard``, ``items``,
-``sources``, ``topic_admin``, ``sends``) add their routes here; none of them imports this
-module, which only the entry point (``cli/run.py``) and the tests import.
+``sources``, ``topic_admin``, ``sends``; the administrators' ``librarians``; ``account``,
+one's own password) add their routes here; none of them imports this module, which only the
+entry point (``cli/run.py``) and the tests import.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from awareness.mail.compose import mask_address
 from awareness.roles import allows
 from awareness.service import drivers, librarians, people
 from awareness.service.context import Context
-from awareness.web import api, operations, sso
+from awareness.web import account, api, operations, sso
 from awareness.web import bulletins as bulletin_pages
 from awareness.web import clicks as click_pages
 from awareness.web import dashboard as dashboard_pages
@@ -57,6 +58,7 @@ from awareness.web import topic_admin as topic_admin_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
     checked_form,
+    client_address,
     ctx_of,
     current_librarian,
     form_route,
@@ -129,6 +131,7 @@ def _routes() -> list[Route | Mount]:
         *topic_admin_pages.routes(),
         *send_pages.routes(),
         *librarian_pages.routes(),
+        *account.routes(),
         *sso.routes(),
         *api.routes(),
         Route("/", home),
@@ -151,12 +154,6 @@ def _files_check(ctx: Context) -> tuple[str, bool, str]:
     return ("subscriptions", not problems,
             "an edited file cannot be read; the service uses the version before the edit "
             "(librarians see which file on their pages)" if problems else "ok")
-
-
-# --- request helpers ------------------------------------------------------------------------
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 # --- views: sign in -------------------------------------------------------------------------
@@ -188,7 +185,7 @@ async def login_submit(request: Request) -> Response:
     assert session is not None  # checked_form refuses requests without one
     name, password = str(form.get("name", ""))[:100].strip(), str(form.get("password", ""))
     next_url = str(form.get("next", ""))
-    address = _client_address(request)
+    address = client_address(request)
 
     def again(error: str, status: int) -> Response:
         return render(request, "login.html", status_code=status, session=session, error=error,

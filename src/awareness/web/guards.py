@@ -47,6 +47,11 @@ def security_of(request: Request) -> WebSecurity:
     return request.app.state.security
 
 
+def client_address(request: Request) -> str:
+    """The address the request came from, as the login throttle and the logs count it."""
+    return request.client.host if request.client else "unknown"
+
+
 async def current_librarian(request: Request) -> Session | None:
     """The signed-in librarian's session, with their role, if its cookie is intact and not
     logged out since."""

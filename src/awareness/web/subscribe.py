@@ -33,7 +33,13 @@ from awareness.signup import (
     choices_from,
     pause_until,
 )
-from awareness.web.guards import checked_form, ctx_of, form_route, security_of
+from awareness.web.guards import (
+    checked_form,
+    client_address,
+    ctx_of,
+    form_route,
+    security_of,
+)
 from awareness.web.pages import redirect, render
 from awareness.web.security import new_session
 
@@ -64,10 +70,6 @@ def routes() -> list[Route]:
 def _nudge(request: Request) -> subscribing.Nudge | None:
     """Send account mail now rather than at the relay's next pass (set by ``cli/run.py``)."""
     return getattr(request.app.state, "nudge_relay", None)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _page(request: Request, template: str, *, status_code: int = 200,
@@ -133,7 +135,7 @@ async def subscribe_submit(request: Request) -> Response:
     try:
         choices = _choices(form, topics)
         await run_in_threadpool(lambda: subscribing.request_signup(
-            ctx, email=email, choices=choices, bulletins=bulletins, client=_client(request),
+            ctx, email=email, choices=choices, bulletins=bulletins, client=client_address(request),
             nudge=_nudge(request)))
     except Refused as refused:
         return await _subscribe(
@@ -190,7 +192,7 @@ async def link_submit(request: Request) -> Response:
     email = str(form.get("email", ""))[:320]
     try:
         await run_in_threadpool(lambda: subscribing.request_link(
-            ctx_of(request), email=email, client=_client(request), nudge=_nudge(request)))
+            ctx_of(request), email=email, client=client_address(request), nudge=_nudge(request)))
     except Refused as refused:
         return _page(request, "preferences_ask.html", email=email, error=str(refused),
                      status_code=429 if isinstance(refused, LimitReached) else 400)
