@@ -22,7 +22,7 @@ from awareness.errors import AwarenessError, ConfigError, NotFound
 from awareness.service.checks import check_all
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
-from awareness.service.driver_edits import delete_driver, mark_reviewed
+from awareness.service.driver_edits import delete_driver, mark_reviewed, restore_driver
 from awareness.service.drivers import create_record
 from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
 from awareness.settings import load_settings
@@ -144,6 +144,22 @@ def test_needs_attention_rule(make_context: Callable[..., Context], clock: Clock
     [edition] = entries["new-edition"].reasons  # with the link to open the new edition at
     assert (str(edition), edition.link) == ("new edition: State of Care 2026/27", NEW_EDITION)
     assert [e.slug for e in needs_attention(ctx, "lk")] == ["new-edition"]
+
+
+def test_a_deleted_then_restored_record_keeps_its_reasons(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    """Deleting and restoring marked the record updated, so the new edition linked before
+    (a reason to look at it) no longer put it on the list once it was back."""
+    ctx = make_context()
+    seed(ctx, clock)
+    clock.advance(hours=1)
+    delete_driver(ctx, "new-edition", changed_by="LK")
+    assert "new-edition" not in {e.slug for e in needs_attention(ctx)}
+    clock.advance(hours=1)
+    restore_driver(ctx, "new-edition", changed_by="LK")
+    entries = {e.slug: e for e in needs_attention(ctx)}
+    assert list(map(str, entries["new-edition"].reasons)) == [
+        "new edition: State of Care 2026/27"]
 
 
 def test_cli_due_json(make_context: Callable[..., Context], clock: Clock, tmp_path: Path,

@@ -290,7 +290,7 @@ def delete_driver(ctx: Context, slug: str, *, changed_by: str) -> str:
         if driver is None or driver.status == "deleted":
             raise NotFound(f"no driver record {slug!r}")
         now = ctx.now()
-        store.set_status(conn, driver.id, "deleted", now=now)
+        store.set_status(conn, driver.id, "deleted")
         store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="deleted",
                           changes={"status": [driver.status, "deleted"]})
     return driver.record.title
@@ -320,7 +320,7 @@ def restore_driver(ctx: Context, slug: str, *, changed_by: str) -> Restored:
             raise AwarenessError(f"{slug} is not deleted: there is nothing to restore")
         status = status_before_deletion(store.driver_history(conn, driver.id))
         now = ctx.now()
-        store.set_status(conn, driver.id, status, now=now)
+        store.set_status(conn, driver.id, status)
         store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="restored",
                           changes={"status": ["deleted", status]})
         linked = len(store.linked_items(conn, driver.id))

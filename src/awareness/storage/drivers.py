@@ -170,10 +170,12 @@ def update_driver(conn: Connection, driver_id: int, record: DriverRecord, *, sta
                            **_columns(record)})
 
 
-def set_status(conn: Connection, driver_id: int, status: str, *, now: datetime) -> None:
-    """Set a record's status (active, draft or deleted) and mark it updated at ``now``."""
+def set_status(conn: Connection, driver_id: int, status: str) -> None:
+    """Set a record's status (active, draft or deleted). Its text is as it was, so it is not
+    marked updated: a new edition or the same document linked since its last update still
+    puts it on the needs-attention list once it is restored."""
     conn.execute(update(DriverRecordRow).where(DriverRecordRow.id == driver_id)
-                 .values(status=status, updated_at=now))
+                 .values(status=status))
 
 
 def refresh_derived(conn: Connection, stored: StoredDriver) -> bool:
