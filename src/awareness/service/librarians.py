@@ -79,8 +79,8 @@ def set_password(ctx: Context, name: str, password: str, *, by: str) -> int:
 def check_password_settable(ctx: Context, name: str) -> None:
     """Raise what ``set_password`` would refuse for ``name`` whatever the password (no such
     librarian, or one who signs in with single sign-on): asked before anyone types one."""
-    with reading(ctx.engine) as conn:
-        _password_settable(_account(conn, name))
+    if signs_in_with_sso(ctx, name):
+        raise AwarenessError(_sso_password(name))
 
 
 def signs_in_with_sso(ctx: Context, name: str) -> bool:
@@ -91,8 +91,12 @@ def signs_in_with_sso(ctx: Context, name: str) -> bool:
 
 def _password_settable(login: LibrarianLogin) -> None:
     if login.sso:
-        raise AwarenessError(f"{login.name} signs in with single sign-on: their password is "
-                             "the identity provider's, not this service's")
+        raise AwarenessError(_sso_password(login.name))
+
+
+def _sso_password(name: str) -> str:
+    return (f"{name} signs in with single sign-on: their password is the identity "
+            "provider's, not this service's")
 
 
 def remove(ctx: Context, name: str, *, by: str) -> int:

@@ -23,6 +23,8 @@ from starlette.routing import Route
 from awareness.service import librarians
 from awareness.service.librarians import MIN_PASSWORD
 from awareness.web.guards import (
+    PASSWORD_LIMIT,
+    THROTTLED,
     checked_form,
     client_address,
     ctx_of,
@@ -38,13 +40,11 @@ from awareness.web.security import Session, new_session
 log = logging.getLogger(__name__)
 
 TEMPLATE = "account_password.html"
-PASSWORD_LIMIT = 1024  # characters of the current password checked, as the login does
 SSO_REFUSAL = ("You sign in with single sign-on: your password belongs to your identity "
                "provider, so change it there.")
 CHANGED = "Your password is changed; you were signed out everywhere else."
 # The form's fields, each named as its input's id, which its error links to.
 CURRENT, NEW, AGAIN = "current-password", "new-password", "new-password-again"
-THROTTLED = "Too many failed attempts. Wait a minute, then try again."
 
 
 def routes() -> list[Route]:

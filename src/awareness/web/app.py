@@ -57,6 +57,8 @@ from awareness.web import subscribers as subscriber_pages
 from awareness.web import topic_admin as topic_admin_pages
 from awareness.web import topics as topic_pages
 from awareness.web.guards import (
+    PASSWORD_LIMIT,
+    THROTTLED,
     checked_form,
     client_address,
     ctx_of,
@@ -194,11 +196,11 @@ async def login_submit(request: Request) -> Response:
 
     if throttle.is_blocked(address, name):
         log.warning("login refused (throttled) for %r from %s", name, address)
-        response = again("Too many failed attempts. Wait a minute, then try again.", 429)
+        response = again(THROTTLED, 429)
         response.headers["retry-after"] = "60"
         return response
     result = await run_in_threadpool(librarians.authenticate, ctx_of(request), name,
-                                     password[:1024])
+                                     password[:PASSWORD_LIMIT])
     if result is None:
         throttle.record_failure(address, name)
         log.warning("failed login for %r from %s", name, address)

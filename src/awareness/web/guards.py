@@ -28,6 +28,8 @@ from awareness.web.pages import redirect, render, route_path
 from awareness.web.security import Session, WebSecurity, csrf_matches
 
 FORM_LIMIT = 64 * 1024  # bytes; our forms hold a token, a name, a password or a short note
+PASSWORD_LIMIT = 1024  # characters of a typed password that are checked (sign-in, own password)
+THROTTLED = "Too many failed attempts. Wait a minute, then try again."  # the login throttle's 429
 BAD_FORM = ("This form has expired or came from another site. "
             "Go back, reload the page and try again.")
 
