@@ -40,7 +40,7 @@ from awareness.storage.models import (
     Subscriber,
     Subscription,
 )
-from tests.conftest import orm_writing, settings_env
+from tests.conftest import Clock, orm_writing, settings_env
 
 LONDON_TZ = "Europe/London"
 Q3 = parse_period("2026-Q3")
@@ -231,6 +231,15 @@ def test_the_figures_match_the_seeded_counts(make_context: Callable[..., Context
     figures = json.loads(rendered(ctx, Q3, "json"))
     assert figures.pop("made_at") == ctx.now().isoformat()
     assert figures == EXPECTED
+
+
+def test_the_page_says_when_it_was_made_in_the_services_time(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    clock.now = datetime(2026, 7, 6, 23, 30, tzinfo=UTC)  # British Summer Time: 00:30 next day
+    ctx = make_context()
+    page = rendered(ctx, Q3, "html")
+    assert "Made on Tue 7 Jul 2026, 00:30 (UK time)" in page
+    assert "2026-07-06" not in page
 
 
 def test_the_csv_holds_the_same_numbers(make_context: Callable[..., Context]) -> None:

@@ -47,6 +47,7 @@ def test_reports_are_for_librarians_with_downloads(report_site: tuple[str, Conte
         assert login(client).status_code == 303
         page = client.get("/reports")  # the last complete quarter: 2026-Q3 on 23 November
         assert page.status_code == 200 and "Impact report: 2026-Q3" in page.text
+        assert '<a href="/dashboard">Back to the dashboard</a>' in page.text
         policy = page.headers["content-security-policy"]
         assert "script-src 'none'" in policy and "default-src 'none'" in policy
         assert "<script" not in page.text

@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
+from awareness.dates import local_time
 from awareness.precision import percent
 from awareness.reports.charts import bar_chart
 from awareness.reports.figures import ImpactReport
@@ -165,12 +167,14 @@ def _chart(chart_id: str, title: str, description: str, rows: list[tuple[str, fl
                  tuple(tuple(row) for row in cells))
 
 
-def as_html(report: ImpactReport, env: jinja2.Environment, library: str,
+def as_html(report: ImpactReport, env: jinja2.Environment, library: str, tz: tzinfo,
             links: dict[str, str] | None = None) -> str:
-    """The report as one self-contained HTML page; ``links`` (``back``, ``action``, ``csv``,
-    ``json``: the web page's) add a period chooser and download links."""
+    """The report as one self-contained HTML page, its time of making in ``tz`` (the
+    service's own, as every page and mail gives times); ``links`` (``back``, ``action``,
+    ``csv``, ``json``: the web page's) add a period chooser and download links."""
     return env.get_template(HTML_TEMPLATE).render(
         report=report, charts=charts(report), library=library, percent=percent,
+        made=local_time(report.made_at, tz),
         useful_rate=_overall_useful(report), links=links, kind_names=KIND_NAMES) + "\n"
 
 

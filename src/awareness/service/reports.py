@@ -99,4 +99,5 @@ def rendered(ctx: Context, period: Period, form: str, links: dict[str, str] | No
         return render.as_csv(report)
     if form == "json":
         return json.dumps(render.as_json(report), indent=2, ensure_ascii=False) + "\n"
-    return render.as_html(report, ctx.mail_templates(), ctx.settings.library.name, links)
+    return render.as_html(report, ctx.mail_templates(), ctx.settings.library.name,
+                            ctx.settings.timezone, links)

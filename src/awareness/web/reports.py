@@ -51,7 +51,7 @@ async def reports_page(request: Request, session: Session) -> Response:
         raise AwarenessError("Choose html, csv or json.")
     root = root_path(request)
     query = {"period": period.name}
-    links = {"back": f"{root}/review", "action": f"{root}/reports",
+    links = {"back": f"{root}/dashboard", "action": f"{root}/reports",
              "csv": f"{root}/reports?{urlencode({**query, 'format': 'csv'})}",
              "json": f"{root}/reports?{urlencode({**query, 'format': 'json'})}"}
     text = await run_in_threadpool(rendered, ctx, period, form, links)
