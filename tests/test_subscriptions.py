@@ -12,10 +12,13 @@ from awareness.model import ItemText
 from awareness.subscriptions import (
     SourceDef,
     Topic,
+    TopicDraft,
     check_source_refs,
     parse_sources,
     parse_topic,
+    topic_file,
 )
+from awareness.topics.query import parse_query
 
 SUBSCRIPTIONS = Path(__file__).parents[1] / "subscriptions"
 DATA = Path(__file__).parent / "data"
@@ -366,3 +369,38 @@ def test_leadership_matches_seed_drivers_on_their_summaries(title: str,
     assert _spaced(title) in _seed_text() and _spaced(summary_line) in _seed_text()
     assert _leadership().query.match(ItemText(title)) == ()
     assert _leadership().query.match(ItemText(title, summary_line))
+
+
+# ---------------------------------------------------------------- writing a topic file
+
+@pytest.mark.parametrize("query", [
+    'leader* OR "talent management"\r\nOR (board* AND culture)',
+    "nurs* NEAR/5 retention\n\n\tOR midwi*   ",
+    "\"it'''s\" OR x",  # what a literal string cannot hold: written as a basic one
+    'back\\slash OR "quoted"',
+])
+def test_a_topic_file_reads_back_as_the_draft_it_was_made_from(query: str) -> None:
+    draft = TopicDraft(
+        slug="nursing-workforce", name='Nurses’ "workforce" \\ and retention',
+        description="Recruiting and keeping nurses.\tWhere they go.", query=query,
+        spelling="uk-us", review="none", published=False,
+        examples=(ItemText("Nurses stay longer"),
+                  ItemText("A title", 'Its "summary"', ("Workforce", "Nursing"),
+                           "NHS England")))
+    topic = parse_topic(topic_file(draft), "topics/nursing-workforce.toml", "nursing-workforce")
+    assert (topic.slug, topic.name, topic.description) == (
+        draft.slug, draft.name, draft.description)
+    written = parse_query(query, "uk-us")  # the same strategy; its text without \r or margins
+    assert (topic.query.ast, topic.query.spelling) == (written.ast, written.spelling)
+    assert (topic.review, topic.published, topic.sources) == ("none", False, ())
+    assert [(e.title, e.summary, e.categories, e.source, e.expect) for e in topic.examples] == [
+        ("Nurses stay longer", "", (), "", "match"),
+        ("A title", 'Its "summary"', ("Workforce", "Nursing"), "NHS England", "match")]
+
+
+def test_a_topic_file_keeps_the_strategy_as_it_was_written() -> None:
+    text = topic_file(TopicDraft("leadership-2", "Leaders", "Leaders.",
+                                 'leader*\r\nOR "well led"'))
+    assert "query = '''\nleader*\nOR \"well led\"\n'''\n" in text
+    assert 'review = "required"' in text
+    assert "spelling" not in text and "published" not in text and "[[examples]]" not in text

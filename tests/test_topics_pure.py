@@ -10,7 +10,7 @@ import pytest
 from awareness.errors import ConfigError
 from awareness.model import Hit, ItemText
 from awareness.subscriptions import parse_topic
-from awareness.topics.examples import run_examples
+from awareness.topics.examples import run_examples, shortest
 from awareness.topics.explain import explain, lines, reasons
 from awareness.topics.highlight import highlight, mark_caret
 from awareness.topics.query import parse_query
@@ -240,3 +240,15 @@ def test_a_reason_keeps_its_field_limit_exclusions_and_near() -> None:
         "  + mentor*  [summary: mentoring]",
         "+ nurse* NEAR/3 retention  [summary: nurses, retention]",
     ]
+
+
+def test_a_test_set_example_keeps_only_what_the_strategy_needs() -> None:
+    query = parse_query('leader* OR (policy AND "NHS England")')
+    whole = ItemText("Leaders meet", "A summary", ("Workforce",), "NHS England")
+    assert shortest(query, whole) == ItemText("Leaders meet")
+    by_summary = ItemText("Boards meet", "Leaders too", ("Workforce",), "NHS England")
+    assert shortest(query, by_summary) == ItemText("Boards meet", "Leaders too")
+    by_publisher = ItemText("New policy", "", ("Workforce",), "NHS England")
+    assert shortest(query, by_publisher) == by_publisher
+    unmatched = ItemText("Flu", "Jabs", ("Winter",), "NHS England")
+    assert shortest(query, unmatched) == unmatched

@@ -33,6 +33,8 @@ from awareness.storage.models import (
     Source,
     Subscriber,
 )
+from awareness.subscriptions import parse_topic
+from awareness.topics.examples import run_examples
 from awareness.topics.query import parse_query
 from tests.conftest import ROOT, Clock, orm_session, settings_env
 from tests.test_web import running_site, signed_in
@@ -382,6 +384,77 @@ def test_the_try_page_counts_every_match_not_only_those_shown(
         assert heading_of_results(page.text).startswith("Your draft: 101 of ")
         assert len(titles_tried(page.text)) == 100
         assert "The best 100 are shown below." in page.text
+
+
+@pytest.mark.integration
+def test_a_draft_is_made_a_topic_file_that_passes_the_check(
+        make_context: Callable[..., Context], tmp_path: Path) -> None:
+    # Topics are files: a librarian without the server's folder could try a strategy but
+    # had to copy it into TOML by hand (quotes to escape) and write its test set from memory.
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    before = sorted(p.name for p in (subs / "topics").iterdir())
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site, \
+            signed_in(site) as (client, _):
+        ids = add_items(site.ctx, site.ctx.now() - timedelta(days=1), [
+            *ROWS, ("nhs-england", "board", "Boards and governance")])
+        with orm_session(site.ctx) as session, session.begin():
+            session.get(Item, ids["board"]).summary_text = "What leaders on boards need."
+        draft = {"q": 'leader* OR "talent management"', "since": "7d",
+                 "name": "Leaders and boards", "description": "  Leading  NHS boards. ",
+                 "review": "none", "example": [str(ids["lead"]), str(ids["board"])]}
+        page = client.get("/topics/try", params={"q": draft["q"], "since": "7d"})
+        assert 'action="/topics/try/file"' in page.text  # "Make it a topic", under a draft
+        assert f'name="example" value="{ids["board"]}"' in page.text
+        got = client.get("/topics/try/file", params=draft)
+        assert got.status_code == 200, got.text
+        assert got.headers["content-disposition"] == (
+            'attachment; filename="leaders-and-boards.toml"')
+        assert got.headers["content-type"] == "application/toml; charset=utf-8"
+        topic = parse_topic(got.text, "leaders-and-boards.toml", "leaders-and-boards")
+        assert (topic.name, topic.description, topic.review, topic.published) == (
+            "Leaders and boards", "Leading NHS boards.", "none", False)
+        assert topic.query.ast == parse_query(draft["q"]).ast
+        # Its test set: each ticked match with only what the strategy needs to find it.
+        assert [(e.title, e.summary) for e in topic.examples] == [
+            ("Leadership in today’s NHS", ""),
+            ("Boards and governance", "What leaders on boards need.")]
+        assert run_examples(topic) == []
+        (subs / "topics" / "leaders-and-boards.toml").write_text(got.text, encoding="utf-8")
+        assert check_all(site.ctx.settings)[0] == []  # `awareness check` finds nothing wrong
+        (subs / "topics" / "leaders-and-boards.toml").unlink()
+        # Nothing was saved: the folder is as it was.
+        assert sorted(p.name for p in (subs / "topics").iterdir()) == before
+        published = client.get("/topics/try/file", params={**draft, "published": "yes",
+                                                           "slug": "boards"})
+        assert published.headers["content-disposition"] == 'attachment; filename="boards.toml"'
+        assert "published" not in published.text and 'review = "none"' in published.text
+
+
+@pytest.mark.integration
+def test_making_a_topic_file_says_what_to_put_right(
+        make_context: Callable[..., Context]) -> None:
+    with running_site(make_context) as site, signed_in(site) as (client, _):
+        assert client.get("/topics/try/file").status_code == 400
+        page = client.get("/topics/try/file", params={"q": "leader*", "name": " LEADERSHIP "})
+        assert page.status_code == 400 and "There is a problem" in page.text
+        assert "The topic leadership is already called Leadership." in page.text
+        assert "Say in a sentence or two what the topic covers." in page.text
+        assert "There is already a topic leadership: choose another file name." in page.text
+        assert 'aria-invalid="true"' in page.text and "<mark>" in page.text  # results kept
+        page = client.get("/topics/try/file", params={
+            "q": "leader* AND (", "name": "New", "description": "New.", "slug": "Bad Name!"})
+        assert page.status_code == 400
+        assert "Write a strategy that can be read before making it a topic." in page.text
+        assert "Give a file name of lower-case letters, digits and single hyphens" in page.text
+        # A topic's own form is not a draft: only ``q`` is made a topic.
+        page = client.get("/topics/try/file", params={"topic": "leadership", "name": "N",
+                                                      "description": "D."})
+        assert page.status_code == 400 and "Write a strategy" in page.text
+        with site.client() as anonymous:
+            response = anonymous.get("/topics/try/file?q=leader*")
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/login?next=")
 
 
 @pytest.mark.integration

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page
 
 from awareness.errors import QuerySyntaxError
+from awareness.subscriptions import parse_topic
 from awareness.topics.query import parse_query
 from tests.test_web import EMAIL, Site
 from tests.test_web_browser import browser, check_page, signed_in_page
@@ -120,6 +121,22 @@ def test_trying_one_topic_then_another_then_a_draft(browser: Browser, bench: Sit
         "NHS sets out compassionate leadership programme"]
     assert page.get_by_label("Topic", exact=True).input_value() == ""
     check(page, "try-draft")
+    # Make the draft a topic: the file to download, its test set the match ticked.
+    page.get_by_role("button", name="Download the topic file").click()  # the browser asks
+    assert page.evaluate("document.querySelector('#name').validity.valueMissing")
+    page.get_by_label("Name", exact=True).fill("Compassionate leadership")
+    page.get_by_label("What it covers").fill("Compassionate leadership in the NHS.")
+    page.get_by_label("NHS sets out compassionate leadership programme").check()
+    check(page, "try-make-a-topic")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the topic file").click()
+    assert download.value.suggested_filename == "compassionate-leadership.toml"
+    with open(download.value.path(), encoding="utf-8") as file:
+        topic = parse_topic(file.read(), "compassionate-leadership.toml",
+                            "compassionate-leadership")
+    assert topic.query.ast == parse_query('compassionate AND "sets out"').ast
+    assert [e.title for e in topic.examples] == [
+        "NHS sets out compassionate leadership programme"]
     assert watched.problems == []
     context.close()
 

@@ -21,7 +21,7 @@ from awareness.errors import ConfigError, QuerySyntaxError
 from awareness.links import is_safe_link
 from awareness.model import ItemText
 from awareness.sources.rules import HtmlRules, SitemapRules, selector_error
-from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
+from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml, toml_string
 from awareness.topics.query import Query, parse_query
 from awareness.topics.spelling import SPELLINGS
 
@@ -45,7 +45,7 @@ _TOPIC_KEYS = frozenset(
     {"name", "description", "query", "review", "sources", "driver_tags", "examples", "spelling",
      "published"})
 _EXAMPLE_KEYS = frozenset({"title", "summary", "categories", "source", "expect"})
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _source(table: dict[str, object], check: Checker) -> SourceDef | None:
     """One ``[[source]]`` table, each of its problems kept in ``check.errors``; None when it
     has any."""
     raw_id, kind = table.get("id"), table.get("kind")
-    named = isinstance(raw_id, str) and _SLUG.fullmatch(raw_id)
+    named = isinstance(raw_id, str) and SLUG.fullmatch(raw_id)
     check.label = f"source '{raw_id}': " if named else f"source #{check.index + 1}: "
     before = len(check.errors)
     check.reject_unknown(table, _SOURCE_KEYS | SOURCE_KINDS.get(str(kind), frozenset()))
@@ -156,7 +156,7 @@ def _source(table: dict[str, object], check: Checker) -> SourceDef | None:
 
 def _source_id(table: dict[str, object], check: Checker) -> str:
     source_id = check.text(table, "id")
-    if not _SLUG.fullmatch(source_id):
+    if not SLUG.fullmatch(source_id):
         check.fail(f"id '{source_id}' must be lower-case letters, digits and single hyphens "
                    "(e.g. nhs-england-news)", "id")
     return source_id
@@ -209,7 +209,7 @@ def _sitemap_rules(table: dict[str, object], check: Checker) -> SitemapRules:
 
 def parse_topic(text: str, path: str, slug: str) -> Topic:
     """The topic in ``text`` (the file ``topics/<slug>.toml``); raise ConfigError on any problem."""
-    if not _SLUG.fullmatch(slug):
+    if not SLUG.fullmatch(slug):
         raise ConfigError(f"topic file name '{slug}' must be lower-case letters, digits and "
                           "single hyphens (e.g. nursing-workforce.toml)", path=path)
     data = load_toml(text, path)
@@ -239,10 +239,67 @@ def parse_topic(text: str, path: str, slug: str) -> Topic:
     )
 
 
+@dataclass(frozen=True)
+class TopicDraft:
+    """A strategy tried on the try page, with what makes it a topic: the file is written from
+    it (``topic_file``) for whoever keeps subscriptions/ to put in topics/ as it is.
+    ``examples`` are items the topic must match (its test set starts with them), each with
+    only the fields it needs to match (``topics.examples.shortest``)."""
+
+    slug: str
+    name: str
+    description: str
+    query: str
+    spelling: str = "none"
+    review: str = "required"
+    published: bool = True
+    examples: tuple[ItemText, ...] = ()
+
+
+def topic_file(draft: TopicDraft) -> str:
+    """The file ``topics/<slug>.toml`` for ``draft``, in the shipped topics' layout: the
+    strategy a multi-line literal string, kept as the librarian wrote it. Check it with
+    ``parse_topic`` (the web page does, before it is offered)."""
+    lines = [f"# Topic: {draft.slug}, made from a draft strategy on the try page. The format is",
+             "# in docs/subscriptions.md; run `awareness check` after putting it in topics/.",
+             "",
+             f"name = {toml_string(draft.name)}",
+             f"description = {toml_string(draft.description)}",
+             "",
+             f"query = {_multiline(draft.query)}",
+             "",
+             f"review = {toml_string(draft.review)}"]
+    if draft.spelling != "none":
+        lines.append(f"spelling = {toml_string(draft.spelling)}")
+    if not draft.published:
+        lines.append("published = false  # not in the catalogue yet: only librarians can "
+                     "subscribe people")
+    for item in draft.examples:
+        lines += ["", "[[examples]]", f"title = {toml_string(item.title)}"]
+        if item.summary:
+            lines.append(f"summary = {toml_string(item.summary)}")
+        if item.categories:
+            lines.append(f"categories = [{', '.join(map(toml_string, item.categories))}]")
+        if item.source:
+            lines.append(f"source = {toml_string(item.source)}")
+        lines.append('expect = "match"')
+    return "\n".join(lines) + "\n"
+
+
+def _multiline(text: str) -> str:
+    """``text`` as a multi-line literal string (nothing escaped, as a librarian writes one),
+    or a basic string when it holds what a literal string cannot (``'''``, control
+    characters)."""
+    text = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    if "'''" in text or any((ch < " " and ch not in "\n\t") or ch == "\x7f" for ch in text):
+        return toml_string(text)
+    return f"'''\n{text}\n'''"
+
+
 def _topic_sources(data: Mapping[str, object], check: Checker) -> tuple[str, ...]:
     sources = check.text_list(data, "sources")
     for source_id in sources:
-        if not _SLUG.fullmatch(source_id):
+        if not SLUG.fullmatch(source_id):
             check.fail(f"sources: '{source_id}' is not a source id (ids look like "
                        "nhs-england-news)", "sources")
     return sources

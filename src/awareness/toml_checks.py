@@ -200,3 +200,14 @@ def decode_librarian_file(data: bytes, path: str) -> str:
             f"not UTF-8 text (byte 0x{data[err.start]:02x} on this line): save the file as "
             "UTF-8 (in Notepad: File > Save as > Encoding: UTF-8)", path=path,
             line=line) from None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (quotes, backslashes and control characters escaped)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(ch if ch >= " " and ch != "\x7f" else f"\\u{ord(ch):04x}"
+                      for ch in escaped)
+    return f'"{escaped}"'

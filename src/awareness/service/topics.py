@@ -5,18 +5,20 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from awareness.errors import AwarenessError
 from awareness.matching import ArchivedItem, rematch_action
-from awareness.model import NewMatch
+from awareness.model import ItemText, NewMatch
 from awareness.service.context import Context
 from awareness.service.polling import item_matcher
 from awareness.storage import items, matches
 from awareness.storage import sources as stored_sources
 from awareness.storage.db import reading, writing
 from awareness.subscriptions import Topic
+from awareness.topics.examples import shortest
 from awareness.topics.explain import Clause, hits_as_dicts, lines, reasons
 from awareness.topics.presearch import word_lookup
 from awareness.topics.query import Hits, Query
@@ -146,6 +148,15 @@ def try_query(ctx: Context, query: Query, since: timedelta, *,
     return TryResult(query.text, cutoff, sum(searched.values()),
                      [_tried(query, score, stored[item_id], hits, doc)
                       for score, _, item_id, hits, doc in shown], per_source)
+
+
+def test_set(ctx: Context, query: Query, item_ids: Sequence[int]) -> tuple[ItemText, ...]:
+    """The stored items ``item_ids`` (in that order; unknown ids left out) as a new topic's
+    test set: each with only the fields ``query`` needs to match it."""
+    with reading(ctx.engine) as conn:
+        found = items.archived(conn, list(item_ids))
+    return tuple(shortest(query, found[item_id].candidate.text)
+                 for item_id in item_ids if item_id in found)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from email.utils import format_datetime
 from awareness.errors import ConfigError
 from awareness.links import normalise_link
 from awareness.subscriptions import SourceDef
+from awareness.toml_checks import toml_string
 
 MAX_OUTLINES = 5_000
 
@@ -101,11 +102,11 @@ def import_opml(feeds: Iterable[OpmlFeed], existing: Iterable[SourceDef]) -> tup
         ids.add(source_id)
         tables.append(
             "[[source]]\n"
-            f"id = {_toml(source_id)}\n"
-            f"name = {_toml(feed.title)}\n"
-            f"publisher = {_toml(feed.folder or feed.title)}\n"
+            f"id = {toml_string(source_id)}\n"
+            f"name = {toml_string(feed.title)}\n"
+            f"publisher = {toml_string(feed.folder or feed.title)}\n"
             'kind = "feed"\n'
-            f"url = {_toml(feed.url)}\n")
+            f"url = {toml_string(feed.url)}\n")
     return "\n".join(tables), skipped
 
 
@@ -122,11 +123,3 @@ def _unique(slug: str, taken: set[str]) -> str:
     while f"{slug}-{n}" in taken:
         n += 1
     return f"{slug}-{n}"
-
-
-def _toml(text: str) -> str:
-    """A TOML basic string."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(ch if ch >= " " and ch != "\x7f" else f"\\u{ord(ch):04x}"
-                      for ch in escaped)
-    return f'"{escaped}"'

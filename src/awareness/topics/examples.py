@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from awareness.model import ItemText
 from awareness.subscriptions import Topic, TopicExample
 from awareness.topics.explain import explain, lines
+from awareness.topics.query import Query
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,13 @@ def run_examples(topic: Topic) -> list[ExampleFailure]:
             explanation = tuple(lines(explain(topic.query, example.item())))
             failures.append(ExampleFailure(topic.slug, index, example, explanation))
     return failures
+
+
+def shortest(query: Query, item: ItemText) -> ItemText:
+    """``item`` with only the fields ``query`` needs to match it, for a test set a librarian
+    can read: the title alone if that matches, else with the summary, else the whole item
+    (its categories and publisher too). An item the query does not match comes back whole."""
+    for fewer in (ItemText(item.title), replace(item, categories=(), source="")):
+        if query.match(fewer):
+            return fewer
+    return item
