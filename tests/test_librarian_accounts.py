@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from awareness.cli import cli
-from awareness.errors import AwarenessError, NotFound
+from awareness.errors import AccountRemoved, AwarenessError, NotFound
 from awareness.service import api_tokens, librarians
 from awareness.service.context import Context
 from tests.conftest import settings_env
@@ -139,6 +139,90 @@ def test_a_single_sign_on_account_has_no_password_to_set(
                                 "https://login.example/ sub-1")
     with pytest.raises(AwarenessError, match="signs in with single sign-on"):
         librarians.set_password(ctx, "jo@trust.nhs.uk", NEW_PASSWORD, by="alice")
+
+
+SUBJECT = "https://login.example/ sub-1"
+
+
+def test_a_removed_single_sign_on_account_stays_closed_until_restored(
+        make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "", SUBJECT)
+    librarians.remove(ctx, "jo@trust.nhs.uk", by="alice")
+    closed = librarians.standing(ctx, "jo@trust.nhs.uk")
+
+    # Whatever role the groups give, by the same name or a new one.
+    for name in ("jo@trust.nhs.uk", "jo.smith@trust.nhs.uk"):
+        with pytest.raises(AccountRemoved) as refused:
+            librarians.sign_in_from_sso(ctx, name, "administrator", "", SUBJECT)
+        assert refused.value.name == "jo@trust.nhs.uk"
+    assert librarians.standing(ctx, "jo@trust.nhs.uk") == closed  # no session, no role
+    assert librarians.standing(ctx, "jo.smith@trust.nhs.uk") is None
+    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)][:2] == [
+        ("jo@trust.nhs.uk", "refused", "account removed", "single sign-on")] * 2
+
+    assert librarians.restore(ctx, "jo@trust.nhs.uk", by="alice") is True
+    back = librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
+    assert back[2] == "editor"
+    with pytest.raises(AwarenessError, match=r"jo@trust\.nhs\.uk was not removed"):
+        librarians.restore(ctx, "jo@trust.nhs.uk", by="alice")
+    with pytest.raises(NotFound, match="no librarian 'nobody'"):
+        librarians.restore(ctx, "nobody", by="alice")
+
+
+def test_a_removed_account_s_name_is_not_taken_by_a_new_identity(
+        make_context: Callable[..., Context]) -> None:
+    # A removed password account too: single sign-on no longer adopts it. Its name goes to
+    # someone new only when an administrator adds it again.
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.add_librarian(ctx, "jo@trust.nhs.uk", PASSWORD, role="reviewer")
+    librarians.remove(ctx, "jo@trust.nhs.uk", by="alice")
+    with pytest.raises(AccountRemoved):
+        librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
+    librarians.add_librarian(ctx, "jo@trust.nhs.uk", NEW_PASSWORD, role="reviewer", by="alice")
+    adopted = librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
+    assert adopted[0] == "jo@trust.nhs.uk"
+
+
+def test_the_cli_restores_a_removed_librarian(make_context: Callable[..., Context],
+                                              tmp_path: Path, database_url: str) -> None:
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.add_librarian(ctx, "rita", PASSWORD, role="editor")
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "", SUBJECT)
+    for name in ("rita", "jo@trust.nhs.uk"):
+        librarians.remove(ctx, name, by="alice")
+    env = settings_env(tmp_path, database_url)
+
+    def run(*args: str, stdin: str = "") -> Result:
+        return CliRunner().invoke(cli, ["librarians", *args], env=env, input=stdin)
+
+    # A password account comes back without a password: the old one does not open it.
+    restored = run("restore", "rita", "--role", "editor", "--as", "alice")
+    assert restored.exit_code == 0 and restored.output == (
+        "rita restored as editor: give them a password with "
+        "`awareness librarians set-password rita`\n")
+    assert librarians.authenticate(ctx, "rita", PASSWORD) is None
+    assert run("set-password", "rita", "--password-stdin", "--as", "alice",
+               stdin=NEW_PASSWORD + "\n").exit_code == 0
+    assert librarians.authenticate(ctx, "rita", NEW_PASSWORD) is not None
+
+    restored = run("restore", "jo@trust.nhs.uk", "--as", "alice")
+    assert restored.exit_code == 0 and "they sign in with single sign-on again" in (
+        restored.output)
+    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)][:3] == [
+        ("jo@trust.nhs.uk", "restored",
+         "single sign-on again, as reviewer until their groups set it", "alice"),
+        ("rita", "password", "set anew; sessions ended", "alice"),
+        ("rita", "restored", "as editor, with no password until one is set", "alice")]
+    assert {a.name: a.role for a in librarians.everyone(ctx)} == {
+        "alice": "administrator", "rita": "editor", "jo@trust.nhs.uk": "reviewer"}
+
+    again = run("restore", "rita")
+    assert again.exit_code == 1 and str(again.exception) == (
+        "rita was not removed: there is nothing to restore")
 
 
 def test_init_says_how_to_make_the_first_login_while_there_is_none(

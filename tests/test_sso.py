@@ -12,6 +12,7 @@ no mapped group is refused with a page; a tampered or replayed ``state`` is refu
 
 from __future__ import annotations
 
+import html
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -229,6 +230,82 @@ def test_the_subject_not_the_user_name_says_whose_account_it_is(
     assert taken is not None and taken.sso_subject == f"{issuer} jo-91c7"
     assert ("jo.smith@nhs.net", "released", "alice") in [
         (e.librarian, e.action, e.by) for e in librarians.history(site.ctx)]
+
+
+def test_a_removed_account_stays_out_whatever_its_groups_say(
+        sso_site: tuple[Site, str]) -> None:
+    site, _ = sso_site
+    with browser(site) as ed, browser(site) as alice:
+        assert "ed.itor@nhs.net, editor" in sign_in(ed, "ed").text
+        assert login(alice).status_code == 200  # an administrator
+        confirm = alice.get("/librarians/ed.itor@nhs.net/remove").text
+        assert "from now on their sign-ins are refused, whatever groups they are in" in confirm
+        assert "awareness librarians restore ed.itor@nhs.net" in confirm
+        removed = alice.post("/librarians/ed.itor@nhs.net/remove", data={"csrf": csrf_of(confirm)})
+        assert "ed.itor@nhs.net was removed" in removed.text
+        assert ed.get("/review").url.path == "/login"  # signed out at once
+
+        # Their groups still give them the editor role: the account stays closed, the
+        # refusal is a page and a line in the history, and no session is issued.
+        refused = sign_in(ed, "ed")
+        assert refused.status_code == 403
+        assert ("You signed in as ed.itor@nhs.net, but an administrator closed your account "
+                "on this service. Ask your library's administrator if you need it back."
+                in html.unescape(refused.text))
+        assert "Back to the sign-in page" in refused.text
+        assert ed.get("/review").url.path == "/login"
+        standing = librarians.standing(site.ctx, "ed.itor@nhs.net")
+        assert standing is not None and standing[1] == "removed"
+        latest = librarians.history(site.ctx)[0]
+        assert (latest.librarian, latest.action, latest.detail, latest.by) == (
+            "ed.itor@nhs.net", "refused", "account removed", "single sign-on")
+        roster = alice.get("/librarians").text
+        assert "Sign-in refused: account removed" in roster
+        assert "awareness librarians restore NAME" in roster
+
+        # An administrator restores it: the same identity signs in again, with no password,
+        # and the role its groups give.
+        assert librarians.restore(site.ctx, "ed.itor@nhs.net", by="alice") is True
+        assert librarians.authenticate(site.ctx, "ed.itor@nhs.net",
+                                       librarians.NO_PASSWORD) is None
+        assert "ed.itor@nhs.net, editor" in sign_in(ed, "ed").text
+        assert ed.get("/bulletins").status_code == 200
+    assert [(e.action, e.detail, e.by) for e in librarians.history(site.ctx)
+            if e.librarian == "ed.itor@nhs.net"][:2] == [
+        ("role", "reviewer → editor", "single sign-on"),
+        ("restored", "single sign-on again, as reviewer until their groups set it", "alice")]
+
+
+def test_a_removed_account_s_name_goes_to_a_new_person_only_through_an_administrator(
+        sso_site: tuple[Site, str]) -> None:
+    site, issuer = sso_site
+    with browser(site) as client:
+        sign_in(client, "rev")
+    librarians.remove(site.ctx, "rev.iewer@nhs.net", by="alice")
+
+    # Their user name is given to someone new at the provider: the closed account is not
+    # theirs to open, nor is a new one made under its name.
+    httpx.put(f"{issuer}/users/rev-2", json={"preferred_username": "rev.iewer@nhs.net",
+                                            "groups": [REVIEWERS]}).raise_for_status()
+    with browser(site) as client:
+        refused = sign_in(client, "rev-2")
+        assert refused.status_code == 403 and "closed your account" in refused.text
+        assert client.get("/review").url.path == "/login"
+    assert librarians.history(site.ctx)[0].detail == (
+        "account removed; a new identity asked for its user name")
+    assert "rev.iewer@nhs.net" not in {a.name for a in librarians.everyone(site.ctx)}
+
+    # An administrator gives the name to the new person: their first sign-in adopts it, and
+    # the one who left is refused it.
+    librarians.add_librarian(site.ctx, "rev.iewer@nhs.net", PASSWORD, by="alice")
+    with browser(site) as client:
+        assert "rev.iewer@nhs.net, reviewer" in sign_in(client, "rev-2").text
+    with browser(site) as client:
+        refused = sign_in(client, "rev")
+        assert refused.status_code == 403 and "belongs to someone else" in refused.text
+    with reading(site.ctx.engine) as conn:
+        account = stored.login_of(conn, "rev.iewer@nhs.net")
+    assert account is not None and account.sso_subject == f"{issuer} rev-2"
 
 
 def test_no_mapped_group_and_bad_state_are_refused(sso_site: tuple[Site, str]) -> None:

@@ -9,6 +9,7 @@
     ├── ImportFormatError           a driver-record page could not be read (path)
     ├── MailError                   the mail backend refused or failed (temporary flag)
     ├── EditConflict                a record changed under an open edit form (fields)
+    ├── AccountRemoved              a single sign-on opens an account that was removed (name)
     └── NotFound                    a named thing (source, topic, match, subscriber) is unknown
 
 Errors carry fields so callers can log or show them without parsing the message.
@@ -102,6 +103,15 @@ class EditConflict(AwarenessError):
     def __init__(self, message: str, *, fields: tuple[str, ...]):
         self.fields = fields
         super().__init__(message)
+
+
+class AccountRemoved(AwarenessError):
+    """A single sign-on asked for the librarian account ``name``, which an administrator
+    removed: it stays closed, whatever the identity provider's groups say."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"the librarian account {name!r} was removed by an administrator")
 
 
 class NotFound(AwarenessError):

@@ -191,13 +191,35 @@ def librarians_set_password(state: State, name: str, password_stdin: bool,
 @as_option
 @pass_state
 def librarians_remove(state: State, name: str, by: str | None) -> None:
-    """Remove the librarian NAME, who left: they can no longer sign in, every session of
-    theirs ends and their API tokens are revoked. What they did keeps their name."""
+    """Remove the librarian NAME, who left: they can no longer sign in, with a password or
+    single sign-on, every session of theirs ends and their API tokens are revoked. What
+    they did keeps their name; `librarians restore NAME` lets them back."""
     from awareness.service.librarians import remove
 
     revoked = remove(state.ctx, name, by=person(by))
     click.echo(f"{name} removed: signed out everywhere, {revoked} API token"
                f"{'' if revoked == 1 else 's'} revoked")
+
+
+@librarians.command("restore")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="reviewer", show_default=True,
+              help="What they may do; a single sign-on account's groups set it at its next "
+                   "sign-in.")
+@as_option
+@pass_state
+def librarians_restore(state: State, name: str, role: str, by: str | None) -> None:
+    """Let the removed librarian NAME sign in again (removed by mistake, or back). A single
+    sign-on account signs in as before; a password account needs `librarians set-password
+    NAME` first. To give the name to someone new instead, use `librarians add NAME`."""
+    from awareness.service.librarians import restore
+
+    if restore(state.ctx, name, role=role, by=person(by)):
+        click.echo(f"{name} restored: they sign in with single sign-on again, and their "
+                   "groups set their role at their next sign-in")
+    else:
+        click.echo(f"{name} restored as {role}: give them a password with "
+                   f"`awareness librarians set-password {name}`")
 
 
 def _new_password(from_stdin: bool) -> str:

@@ -9,8 +9,11 @@ every role or password changed and every account removed is recorded with who di
 (``history``).
 
 A removed account keeps its row, with the role ``REMOVED`` (no role: it may nothing), a
-password hash no password verifies against, and its sessions and API tokens ended: its name
-can be given to a new account, whose sessions start past every cookie of the old one.
+password hash no password verifies against, its sessions and API tokens ended, and its single
+sign-on identity: that identity's next sign-in is refused, whatever its groups say, and so is
+a new identity's under its name (``sign_in_from_sso``). An administrator either restores the
+account (``restore``: the same person again) or gives its name to a new account
+(``add_librarian``), whose sessions start past every cookie of the old one.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection
 
 from awareness.addresses import address_problem, is_email_address
-from awareness.errors import AwarenessError, NotFound
+from awareness.errors import AccountRemoved, AwarenessError, NotFound
 from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
 from awareness.roles import REMOVED, ROLES, is_role
 from awareness.service.context import Context
@@ -115,6 +118,28 @@ def remove(ctx: Context, name: str, *, by: str) -> int:
     return revoked
 
 
+def restore(ctx: Context, name: str, *, role: str = "reviewer", by: str) -> bool:
+    """Re-admit the removed account ``name`` (removed by mistake, or its holder came back),
+    with ``role``; recorded in the history. True when it signs in with single sign-on: it
+    does again, and its groups set its role at its next sign-in. False for a password
+    account, which has no password until ``set_password`` gives it one."""
+    _check_role(role)
+    with writing(ctx.engine) as conn:
+        login = librarians.login_of(conn, name)
+        if login is None:
+            raise NotFound(f"no librarian {name!r}: the history on /librarians names those "
+                           "removed")
+        if login.role != REMOVED:
+            raise AwarenessError(f"{name} was not removed: there is nothing to restore")
+        librarians.set_role(conn, name, role)
+        if login.sso:
+            librarians.set_password(conn, name, NO_PASSWORD)
+        detail = (f"single sign-on again, as {role} until their groups set it" if login.sso
+                  else f"as {role}, with no password until one is set")
+        librarians.record_event(conn, name, "restored", detail, by=by, now=ctx.now())
+    return login.sso
+
+
 def _keep_an_administrator(conn: Connection, login: LibrarianLogin) -> None:
     """Refuse to take the role from the last administrator: nobody could then manage the
     accounts or see the settings from the web pages."""
@@ -179,7 +204,11 @@ def sign_in_from_sso(ctx: Context, name: str, role: str, email: str,
     subject's account takes the new name when it changed; without one, an account of that
     name that no identity signs in to yet (a password account, or one from before subjects
     were kept) becomes its account: the identity provider vouches for the name. An account
-    of that name that another identity signs in to is never taken over."""
+    of that name that another identity signs in to is never taken over.
+
+    A removed account stays closed (``AccountRemoved``, the refusal recorded in its
+    history): to its own identity, whatever the groups say, and to a new identity with its
+    name, which an administrator gives to a new person with ``add_librarian``."""
     _check_name(name)
     _check_role(role)
     if not subject.strip():
@@ -195,16 +224,40 @@ def _sso_sign_in(ctx: Context, name: str, role: str, address: str | None,
                  subject: str) -> tuple[str, int, str]:
     with writing(ctx.engine) as conn:
         login = librarians.login_by_subject(conn, subject)
-        if login is None:
-            login = _first_sso_sign_in(conn, ctx, name, role)
-        elif login.name != name:
-            _rename(conn, ctx, login.name, name)
-        if login is not None and login.role != role:
-            librarians.set_role(conn, name, role)
-            librarians.record_event(conn, name, "role", f"{login.role} → {role}",
-                                    by="single sign-on", now=ctx.now())
-        librarians.set_sso(conn, name, subject=subject, email=address)
-        found = librarians.standing(conn, name)
+        removed = _removed_account(conn, login, name)
+        if removed is None:
+            return _open_sso_account(conn, ctx, login, name, role, address, subject)
+        detail = ("account removed" if removed.sso_subject in (None, subject)
+                  else "account removed; a new identity asked for its user name")
+        librarians.record_event(conn, removed.name, "refused", detail, by="single sign-on",
+                                now=ctx.now())
+    raise AccountRemoved(removed.name)  # after the refusal's record is committed
+
+
+def _removed_account(conn: Connection, login: LibrarianLogin | None,
+                     name: str) -> LibrarianLogin | None:
+    """The removed account a sign-in asks for: the identity's own (``login``), or, for an
+    identity without one, the account of its user name."""
+    if login is None:
+        login = librarians.login_of(conn, name)
+    return login if login is not None and login.role == REMOVED else None
+
+
+def _open_sso_account(conn: Connection, ctx: Context, login: LibrarianLogin | None,
+                      name: str, role: str, address: str | None,
+                      subject: str) -> tuple[str, int, str]:
+    """Make or update the account of the identity ``subject``, whose account, if it has
+    one, is ``login``: its name and role as the claims give them."""
+    if login is None:
+        login = _first_sso_sign_in(conn, ctx, name, role)
+    elif login.name != name:
+        _rename(conn, ctx, login.name, name)
+    if login is not None and login.role != role:
+        librarians.set_role(conn, name, role)
+        librarians.record_event(conn, name, "role", f"{login.role} → {role}",
+                                by="single sign-on", now=ctx.now())
+    librarians.set_sso(conn, name, subject=subject, email=address)
+    found = librarians.standing(conn, name)
     assert found is not None
     return name, found[0], role
 

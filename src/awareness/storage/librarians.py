@@ -76,20 +76,23 @@ def set_password(conn: Connection, name: str, password_hash: str) -> None:
 
 def remove(conn: Connection, name: str, *, role: str, password_hash: str) -> None:
     """Close the account: ``role`` and ``password_hash`` that grant and open nothing, no
-    address or single sign-on identity, and every session ended. The row stays, with its
-    session version, so that a new account of the same name starts past its cookies."""
+    address, and every session ended. The row stays, with its session version, so that a
+    new account of the same name starts past its cookies, and with its single sign-on
+    identity, so that the identity's next sign-in finds it closed rather than making it
+    again."""
     conn.execute(update(Librarian).where(Librarian.name == name)
-                 .values(role=role, password_hash=password_hash, email=None, sso=False,
-                         sso_subject=None, session_version=Librarian.session_version + 1))
+                 .values(role=role, password_hash=password_hash, email=None,
+                         session_version=Librarian.session_version + 1))
 
 
 def reopen(conn: Connection, name: str, password_hash: str, *, role: str,
            now: datetime) -> None:
     """Give a removed account's name to a new account: a password, a role, a new creation
-    time, and sessions past every cookie of the old one."""
+    time, no single sign-on identity (the old holder's is not the new one's), and sessions
+    past every cookie of the old one."""
     conn.execute(update(Librarian).where(Librarian.name == name)
-                 .values(password_hash=password_hash, role=role, created_at=now,
-                         session_version=Librarian.session_version + 1))
+                 .values(password_hash=password_hash, role=role, created_at=now, sso=False,
+                         sso_subject=None, session_version=Librarian.session_version + 1))
 
 
 def set_sso(conn: Connection, name: str, *, subject: str, email: str | None) -> None:

@@ -8,7 +8,8 @@ CSRF token) sends the browser to the identity provider; ``GET /auth/oidc/callbac
 answer. Between the two, Authlib's round-trip data lives in a signed cookie of its own
 (``security.py``), not in the librarian session. The callback reads the user's groups from the
 configured claim and maps them to a role (``roles.role_for_groups``): someone in no mapped
-group is refused with a page saying so. Otherwise the account of the token's issuer and
+group is refused with a page saying so, and so is someone whose account an administrator
+removed (whatever their groups). Otherwise the account of the token's issuer and
 subject (``iss``, ``sub``; not the user name, which can change) is made or updated (its
 name, and its role from the claims, at every sign-in) and a new session is issued, exactly
 as a password login issues one (rotation, CSRF token, session version). A wrong, tampered
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from awareness.errors import AwarenessError
+from awareness.errors import AccountRemoved, AwarenessError
 from awareness.roles import role_for_groups
 from awareness.service import librarians
 from awareness.settings import Settings
@@ -49,6 +50,8 @@ INCOMPLETE = ("Single sign-on did not complete ({reason}). Start again from the 
               "page; if it happens again, tell your administrator.")
 NO_GROUP = ("You signed in as {name}, but your account is in none of the groups this service "
             "admits. Ask your library's administrator to add you to one.")
+CLOSED = ("You signed in as {name}, but an administrator closed your account on this "
+          "service. Ask your library's administrator if you need it back.")
 NO_ACCOUNT = "Single sign-on could not open your account: {reason}."
 UNREACHABLE = ("The sign-in service could not be reached. Try again in a minute, or sign in "
                "with a password.")
@@ -141,6 +144,9 @@ async def callback(request: Request) -> Response:
         signed_in, version, _ = await run_in_threadpool(
             librarians.sign_in_from_sso, ctx_of(request), name, role,
             str(claims.get("email") or ""), subject)
+    except AccountRemoved as err:
+        log.warning("single sign-on: %r refused: %s", name, err)
+        return _refused(request, 403, CLOSED.format(name=name))
     except AwarenessError as err:
         log.warning("single sign-on: no account for %r: %s", name, err)
         return _refused(request, 403, NO_ACCOUNT.format(reason=str(err)))
