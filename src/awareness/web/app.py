@@ -101,7 +101,8 @@ def create_app(ctx: Context) -> Starlette:
     security = WebSecurity.from_settings(ctx.settings)
     app = Starlette(
         routes=_routes(),
-        middleware=[Middleware(SecurityHeadersMiddleware, https=security.https),
+        middleware=[Middleware(SecurityHeadersMiddleware, https=security.https,
+                               form_targets=sso.form_targets(ctx.settings)),
                     Middleware(ErrorPageMiddleware)],
         exception_handlers=_error_handlers(),
     )

@@ -29,7 +29,6 @@ SIGN_IN_MAX_AGE = 10 * 60  # a single sign-on round trip (state, nonce, PKCE ver
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 BASE_HEADERS = (
-    ("content-security-policy", CSP),
     ("x-content-type-options", "nosniff"),
     # Feed links must not tell publishers which internal page a librarian came from (W9).
     # Not "no-referrer": under it Chromium sends "Origin: null" with our own form posts,
@@ -252,12 +251,27 @@ class LoginThrottle:
             del self._failures[key]
 
 
+def csp(form_targets: tuple[str, ...] = ()) -> str:
+    """The pages' Content-Security-Policy; ``form_targets`` are origins besides our own that
+    a form's answer may send the browser to. The login page's "Sign in with …" button posts
+    to us and is answered with a redirect to the identity provider, and Chromium holds that
+    redirect to ``form-action`` too: without the provider's origin the button did nothing."""
+    return CSP.replace("form-action 'self'", " ".join(("form-action 'self'", *form_targets)))
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, as a CSP source names an origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every response, whatever produced it (W9)."""
 
-    def __init__(self, app: ASGIApp, *, https: bool):
+    def __init__(self, app: ASGIApp, *, https: bool, form_targets: tuple[str, ...] = ()):
         self.app = app
-        self.headers = BASE_HEADERS + ((HSTS,) if https else ())
+        self.headers = (("content-security-policy", csp(form_targets)), *BASE_HEADERS,
+                        *((HSTS,) if https else ()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

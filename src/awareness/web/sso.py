@@ -40,7 +40,7 @@ from awareness.service import librarians
 from awareness.settings import Settings
 from awareness.web.guards import checked_form, ctx_of, form_route, security_of
 from awareness.web.pages import redirect, render, root_path
-from awareness.web.security import is_safe_next, new_session
+from awareness.web.security import is_safe_next, new_session, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,13 @@ def make_client(settings: Settings) -> Any:
         server_metadata_url=f"{sso.issuer}/.well-known/openid-configuration",
         client_kwargs={"scope": sso.scopes, "code_challenge_method": "S256",
                        "timeout": 20})
+
+
+def form_targets(settings: Settings) -> tuple[str, ...]:
+    """Where the "Sign in with …" button's answer sends the browser: the identity provider's
+    origin (its authorization endpoint is on the issuer's host for Entra ID, OpenAthens,
+    Keycloak and the others docs/web.md names), allowed in the pages' ``form-action``."""
+    return (origin_of(settings.sso.issuer),) if settings.sso.enabled else ()
 
 
 def _client(request: Request) -> Any:

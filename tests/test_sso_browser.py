@@ -1,0 +1,45 @@
+"""Single sign-on clicked through in Debian's Chromium: the login page's "Sign in with …"
+button, the identity provider's page (a real OpenID provider on 127.0.0.1, another origin),
+and back. The round trip through httpx (test_sso.py) cannot see what a browser refuses: the
+button posts a form whose answer redirects to the provider, and Chromium holds that redirect
+to the page's Content-Security-Policy ``form-action``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.test_sso import sso_site
+from tests.test_web import Site
+from tests.test_web_browser import Watched, browser, check_page
+
+FIXTURE_TIERS = {"sso_site": "integration"}
+pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
+__all__ = ["browser", "sso_site"]  # fixtures, shared
+
+
+@pytest.mark.parametrize("width", (1280, 390))
+def test_signing_in_with_the_identity_provider_in_a_browser(
+        browser: Browser, sso_site: tuple[Site, str], width: int) -> None:
+    site, issuer = sso_site
+    assert urlsplit(issuer).port != urlsplit(site.url).port  # another origin, as in life
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    page.goto(f"{site.url}/review")  # where the editor was going
+    page.wait_for_url(f"{site.url}/login?next=*")
+    check_page(page, "sso-login")
+    assert watched.problems == []
+    page.get_by_role("button", name="Sign in with NHSmail").click()
+    page.wait_for_url(f"{issuer}/oauth2/authorize*")  # (its page fetches from the internet)
+    page.locator("input[name=sub]").fill("ed")
+    page.locator("form button, form input[type=submit]").first.click()
+    page.wait_for_url(f"{site.url}/review*")
+    watched.problems.clear()
+    page.reload()
+    assert page.get_by_text("ed.itor@nhs.net").first.is_visible()
+    assert watched.problems == []
+    context.close()
