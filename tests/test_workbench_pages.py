@@ -671,6 +671,28 @@ def test_what_will_this_person_receive_next(bench: Site,
 
 
 
+def test_what_someone_gets_next_after_this_weeks_digest_went(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    # Once this period's digest had gone the page said only "Nothing new: no digest would
+    # go to them now": not when their next one goes, nor what it holds so far.
+    from awareness.service import digests, review
+
+    client, _ = librarian
+    digests.send_digests(bench.ctx, frequency="weekly")  # Monday 23 November's, sent
+    shown = text_of(client.get("/sends/next", params={"email": EMAIL}).text)
+    assert ("Weekly digest, Mon 30 Nov 2026, 07:00 Nothing approved for them since their "
+            "last digest yet.") in shown
+    assert ("2 matches in their topics wait for review: approved before then, they go in "
+            "too.") in shown
+    assert "Already approved item" not in shown  # it went in this week's
+    review.decide(bench.ctx, bench.ids["good"], "approved", librarian="alice")
+    shown = text_of(client.get("/sends/next", params={"email": EMAIL}).text)
+    assert ("Weekly digest, Mon 30 Nov 2026, 07:00 1 item so far Leadership NHS sets out "
+            "compassionate leadership programme") in shown
+    assert "1 match in their topics waits for review: approved before then, it goes in too."\
+        in shown
+
+
 def test_topics_show_precision_from_reviews(bench: Site,
                                             librarian: tuple[httpx.Client, str]) -> None:
     """Issue 17: precision guides strategy edits on the topics page."""

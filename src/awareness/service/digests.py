@@ -104,14 +104,16 @@ class _Run:
 
 def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
             dry_run: bool, subscriber_id: int | None = None,
-            shard: tuple[int, int] | None = None, steps: Steps = UNWATCHED) -> None:
+            shard: tuple[int, int] | None = None, steps: Steps = UNWATCHED,
+            at: datetime | None = None) -> None:
     """Queue the digest of each active subscriber (of ``frequency``) not queued this period,
     ``BATCH`` subscribers at a time: one read transaction, then build and render outside any
     transaction, then one write transaction (a few commits instead of one per digest, and
     never more than a batch of messages in memory). ``subscriber_id`` narrows it to one
     person (a preview); ``shard`` (k, n) to the subscribers whose id is k modulo n (one of
-    the queue's ``build_digests`` jobs)."""
-    now = ctx.now()
+    the queue's ``build_digests`` jobs). ``at`` (a dry run's): as though it ran then, not now
+    (the next send time, for what a subscriber's next digest holds so far)."""
+    now = at or ctx.now()
     with reading(ctx.engine) as connection:
         people = [s for s in subscribers.for_digests(connection, now, frequency, shard)
                   if subscriber_id is None or s.id == subscriber_id]
@@ -129,11 +131,14 @@ def enqueue(ctx: Context, report: SendReport, *, frequency: str | None,
         steps.step(len(batch))
 
 
-def preview_digest(ctx: Context, subscriber_id: int) -> list[Digest]:
-    """The digests a dry run (``digests send --dry-run``) would send this subscriber now,
-    one per frequency they follow; empty when there is nothing new or it went already."""
+def preview_digest(ctx: Context, subscriber_id: int, *, frequency: str | None = None,
+                   at: datetime | None = None) -> list[Digest]:
+    """The digests a dry run (``digests send --dry-run``) would send this subscriber now (or
+    ``at``), one per frequency they follow (or ``frequency``); empty when there is nothing
+    new or it went already."""
     report = SendReport()
-    enqueue(ctx, report, frequency=None, dry_run=True, subscriber_id=subscriber_id)
+    enqueue(ctx, report, frequency=frequency, dry_run=True, subscriber_id=subscriber_id,
+            at=at)
     return [digest for _, digest in report.previews]
 
 

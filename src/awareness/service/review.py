@@ -114,7 +114,7 @@ def decide(ctx: Context, match_id: int, decision: str, *, librarian: str, note: 
     readers or brings a note for the log: that is recorded like a decision, so the log says
     who changed what."""
     if decision not in DECISIONS:
-        raise AwarenessError(f"unknown decision {decision!r}: use approve or reject")
+        raise AwarenessError(f"unknown decision {decision!r}: use approved or rejected")
     if reader_note is not None and len(reader_note.strip()) > READER_NOTE_LIMIT:
         raise AwarenessError(f"the note for readers is {len(reader_note.strip())} characters; "
                              f"shorten it to {READER_NOTE_LIMIT} or fewer")
@@ -134,7 +134,7 @@ def decide_many(ctx: Context, match_ids: list[int], decision: str, *,
     """Approve or reject several matches (and their waiting siblings) at once, in one
     transaction: all of them or, when one cannot change, none. Returns how many stories."""
     if decision not in DECISIONS:
-        raise AwarenessError(f"unknown decision {decision!r}: use approve or reject")
+        raise AwarenessError(f"unknown decision {decision!r}: use approved or rejected")
     with writing(ctx.engine) as conn:
         for match_id in dict.fromkeys(match_ids):
             _with_siblings(conn, match_id, decision, librarian=librarian, note="",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from awareness.bulletins.schedule import next_due
@@ -21,6 +21,7 @@ from awareness.drivers.views import DriverView
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.review import MatchView
+from awareness.roster import status_of
 from awareness.service import driver_views, listing
 from awareness.service.context import Context
 from awareness.service.digests import preview_digest
@@ -89,13 +90,9 @@ def _due_order(view: DriverView) -> tuple[int, str]:
 
 def next_sends(ctx: Context) -> list[NextSend]:
     """When the daily and weekly digests go next, and each bulletin's next issue."""
-    now, schedule = ctx.now(), ctx.settings.schedule
-    tz = ctx.settings.timezone
-    sends = [NextSend(f"{frequency.capitalize()} digests", next_digest_send(
-        frequency, now, tz, daily_time=schedule.daily_time, weekly_day=schedule.weekly_day,
-        weekly_time=schedule.weekly_time,
-        skip_holidays=schedule.bank_holidays == "next-working-day"))
-        for frequency in ("daily", "weekly")]
+    now, tz = ctx.now(), ctx.settings.timezone
+    sends = [NextSend(f"{frequency.capitalize()} digests", _next_digest_send(ctx, frequency))
+             for frequency in ("daily", "weekly")]
     for bulletin in ctx.bulletins():
         with reading(ctx.engine) as conn:
             last = bulletin_store.latest(conn, bulletin.slug)
@@ -109,6 +106,15 @@ def next_sends(ctx: Context) -> list[NextSend]:
             sends.append(NextSend(bulletin.title, at, "not drafted yet",
                                   f"/bulletins/{bulletin.slug}"))
     return sorted(sends, key=lambda s: s.at)
+
+
+def _next_digest_send(ctx: Context, frequency: str) -> datetime:
+    """When the scheduler next sends the digests of ``frequency``."""
+    schedule = ctx.settings.schedule
+    return next_digest_send(
+        frequency, ctx.now(), ctx.settings.timezone, daily_time=schedule.daily_time,
+        weekly_day=schedule.weekly_day, weekly_time=schedule.weekly_time,
+        skip_holidays=schedule.bank_holidays == "next-working-day")
 
 
 # --- items ----------------------------------------------------------------------------------
@@ -311,24 +317,50 @@ def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
 
 
 @dataclass(frozen=True)
+class Upcoming:
+    """A subscriber's next digest of one frequency: when the scheduler sends it, and what it
+    holds so far (None: nothing approved for them since their last, or nothing goes to
+    them then: paused, unsubscribed)."""
+
+    frequency: str
+    at: datetime
+    digest: Digest | None
+
+
+@dataclass(frozen=True)
 class NextDigest:
-    """What a subscriber's next digests would hold now, one per frequency they follow;
+    """What a subscriber's next digests hold so far, one per frequency they follow;
     ``topics`` says whether they follow any (someone with none gets no digest, and with
-    ``bulletins`` gets the library's bulletins alone)."""
+    ``bulletins`` gets the library's bulletins alone); ``waiting``: matches in their topics
+    a librarian has not decided yet, which go in too if approved before then."""
 
     subscriber_id: int
     address: str  # masked
-    digests: list[Digest]
+    digests: list[Upcoming]
     topics: bool = True
     bulletins: bool = False
+    waiting: int = 0
+    status: str = "active"  # roster.STATUSES: only an active or paused one gets digests
+    paused_until: datetime | None = None
 
 
 def next_digests(ctx: Context, email: str) -> NextDigest:
-    """The digests ``awareness digests send --dry-run`` would send the subscriber now."""
+    """Each next digest of the subscriber as ``awareness digests send --dry-run`` would build
+    it at its send time: what is approved for them now and not sent to them yet. (A dry run
+    now says only whether one would go now: nothing, once today's went.)"""
     with reading(ctx.engine) as conn:
         found = subscribers.by_email(conn, email.strip().lower())
+        pending = overview.pending_by_topic(conn)
     if found is None:
         raise NotFound(f"no subscriber {mask_address(email)}")
-    return NextDigest(found.id, mask_address(found.email), preview_digest(ctx, found.id),
-                      topics=bool(found.subscriptions), bulletins=found.bulletins)
+    upcoming = []
+    for frequency in dict.fromkeys(how for _, how in found.subscriptions):
+        at = _next_digest_send(ctx, frequency)
+        built = preview_digest(ctx, found.id, frequency=frequency, at=at)
+        upcoming.append(Upcoming(frequency, at, built[0] if built else None))
+    return NextDigest(found.id, mask_address(found.email), upcoming,
+                      topics=bool(found.subscriptions), bulletins=found.bulletins,
+                      waiting=sum(pending.get(slug, 0)
+                                  for slug in dict.fromkeys(t for t, _ in found.subscriptions)),
+                      status=status_of(found, ctx.now()), paused_until=found.paused_until)
 
