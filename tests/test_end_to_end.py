@@ -181,13 +181,16 @@ def test_check_passes_on_the_shipped_subscriptions(tmp_path):
 @pytest.mark.db
 @pytest.mark.parametrize("url", ["postgresql+psycopg://aw:pg-pass-word@127.0.0.1:{port}/aw",
                                  "sqlite:////proc/awareness.db"])
-def test_a_database_out_of_reach_is_one_line_with_the_fix(url, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("command", [["review", "list"], ["run"]])
+def test_a_database_out_of_reach_is_one_line_with_the_fix(url, command, tmp_path, monkeypatch,
+                                                          capsys):
     # The entry point itself, in this process: a port nothing listens on, a folder that
-    # cannot be written. No password reaches the terminal.
+    # cannot be written. No password reaches the terminal. `awareness run` (`make run`)
+    # said "error: unexpected OperationalError: …" and a link to SQLAlchemy's pages.
     url = url.format(port=free_port())
     for name, value in settings_env(tmp_path, url).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(sys, "argv", ["awareness", "review", "list"])
+    monkeypatch.setattr(sys, "argv", ["awareness", *command])
     with pytest.raises(SystemExit) as stopped:
         main()
     [line] = capsys.readouterr().err.splitlines()

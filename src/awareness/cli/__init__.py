@@ -58,7 +58,7 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
-        problem = State.last.database_problem() if State.last else None
+        problem = State.last.database_problem(exc) if State.last else None
         if problem:  # unreachable, or a command before `awareness init` (or an upgrade's)
             click.echo(f"error: {problem}", err=True)
         else:

@@ -46,17 +46,26 @@ class State:
         self._ctx: Any = None
         State.last = self
 
-    def database_problem(self) -> str | None:
-        """Why a command that failed could not use the database, with the fix, when that is
-        why: it cannot be reached, or its schema does not fit this version (never set up, or
-        older). None when a context was never made or the database is as it should be."""
-        if self._ctx is None:
+    def database_problem(self, error: BaseException | None = None) -> str | None:
+        """Why a command that failed (with ``error``) could not use the database, with the
+        fix, when that is why: it cannot be reached, or its schema does not fit this version
+        (never set up, or older). None when the command never used the database (no context
+        was made, and ``error`` cannot be the database's) or the database is as it should be.
+        ``awareness run`` makes its own contexts: a database error of its is looked into
+        with a context made here."""
+        from sqlalchemy.exc import DBAPIError
+
+        if self._ctx is None and not isinstance(error, (DBAPIError, OSError)):
+            return None  # (an SQLite database's upgrade lock is a file beside it: OSError)
+        try:
+            ctx = self.ctx
+        except Exception:  # the settings' own problem was reported when they were read
             return None
         from awareness.links import redact_url
         from awareness.service.operations import schema_problem
 
         try:
-            problem = schema_problem(self._ctx)
+            problem = schema_problem(ctx)
         except Exception as exc:
             url = self.settings.database.url
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
