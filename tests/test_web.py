@@ -701,7 +701,8 @@ def test_an_error_page_keeps_a_librarians_layout_and_a_visitors(site: Site) -> N
         for path in ("/no-such-page", "/drivers/no-such-record"):
             page = client.get(path)
             assert page.status_code == 404 and start_again(page.text) == "/dashboard"
-            assert 'Sign out <span class="who">(alice, administrator)' in page.text
+            assert 'Sign out</button>' in page.text
+            assert '"who-name" title="alice">alice</span> (administrator)' in page.text
             assert 'href="/review"' in page.text
 
 
