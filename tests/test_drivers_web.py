@@ -308,3 +308,35 @@ def test_fields_no_map_page_has_come_last_by_name(site: Site) -> None:
     assert labels == ["What this means for libraries", "Source", "Link to main document",
                       "Date of publication", "Summary", "Primary audience",
                       "Group member responsible", "Also seen in", "Zebra note"]
+
+
+def history_labels(page: str) -> list[list[str]]:
+    """Each history entry's changed fields, by their labels, as the record's page lists them."""
+    history = parse(page).find(".//ol[@class='history']")
+    assert history is not None
+    return [["".join(li.itertext()).split(":")[0].strip() for li in entry.iter("li")][1:]
+            for entry in history.findall("li")]
+
+
+def test_the_history_lists_changes_in_the_pages_order(site: Site) -> None:
+    """The history listed a change's fields by name ("Due for review", "Key features", "What
+    this means for libraries"), not where the page above it shows them."""
+    from awareness.service.driver_edits import edit_driver
+
+    import_paths(site.ctx, [SEED_PAGE], changed_by="alice")
+    slug = "developing-people-improving-care-a-national-framework-for-action-on-improvement"
+    edit_driver(site.ctx, slug, changes={"due_for_review": "March 2030", "tags": "Quality",
+                                         "impact": "Read it.", "key_features": "- One"},
+                activate=False, changed_by="alice")
+    with signed_in(site) as (client, _):
+        driver = client.get(f"/drivers/{slug}").text
+        case_study = client.get("/drivers/leadership-zone-shrewsbury-and-telford-hospital"
+                                "-nhs-trust").text
+    edited, created = history_labels(driver)
+    assert edited == ["Tags", "What this means for libraries", "Key features",
+                      "Due for review"]
+    assert created[:3] == ["Title", "Tags", "What this means for libraries"]
+    assert [label for label in created if label in field_labels(driver)] == field_labels(driver)
+    [created] = history_labels(case_study)
+    assert [label for label in created if label in field_labels(case_study)] == (
+        field_labels(case_study))

@@ -13,6 +13,7 @@ Storage returns the first four; ``view_of`` turns them into a ``DriverView``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -27,6 +28,9 @@ DUE_SOON = timedelta(days=60)
 # Fields a record's page leaves out of its list: the heading shows the title, and the page's
 # own "Title of driver" is kept only as another name for it.
 _UNLISTED = frozenset({"title", "title_of_driver"})
+# What a record's page shows above its list of fields, top down: its kind, its heading, a
+# draft's or deleted record's box, its tags. A history entry names these first.
+_ABOVE_FIELDS = ("kind", "title", "status", "tags")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,18 @@ class HistoryEntry:
     changed_by: str
     action: str
     changes: dict[str, list[Any]]
+
+    def changes_in_page_order(self, kind: str) -> list[tuple[str, list[Any]]]:
+        """The changes as (field name, [old, new]) in the order the record's page shows
+        them: what is above its list of fields (kind, title, status, tags), then the fields
+        as ``page_order`` lists them. (An entry is stored in the order ``records.changes``
+        compares a record: its own attributes, then its other fields by name.)"""
+        names = {key: key.removeprefix("fields.") for key in self.changes}
+        fields = page_order(kind, {_page_name(kind, n) for n in names.values()}
+                            - set(_ABOVE_FIELDS))
+        rank = {name: index for index, name in enumerate((*_ABOVE_FIELDS, *fields))}
+        ordered = sorted(names, key=lambda key: (rank[_page_name(kind, names[key])], key))
+        return [(names[key], self.changes[key]) for key in ordered]
 
 
 @dataclass(frozen=True)
@@ -136,14 +152,9 @@ class DriverView:
         them by name; empty ones left out. The link is the record's address, and a case
         study's summary is its story."""
         values = {**self.fields, "impact": self.impact, "source": self.source,
-                  "link": self.link,
-                  "story" if self.kind == "case_study" else "summary": self.summary}
+                  "link": self.link, _page_name(self.kind, "summary"): self.summary}
         shown = [name for name, text in values.items() if text and name not in _UNLISTED]
-        ordered = in_page_order(self.kind, shown)
-        if self.kind == "driver" and "impact" in ordered:
-            ordered.remove("impact")
-            ordered.insert(0, "impact")
-        return [(name, values[name]) for name in ordered]
+        return [(name, values[name]) for name in page_order(self.kind, shown)]
 
     def restores_to(self) -> str:
         """The status restoring this deleted record gives it back (``status_before_deletion``)."""
@@ -157,6 +168,22 @@ class DriverView:
         data["linked_items"] = [_jsonable(i.__dict__) for i in self.linked_items]
         data["history"] = [_jsonable(h.__dict__) for h in self.history]
         return data
+
+
+def page_order(kind: str, names: Iterable[str]) -> list[str]:
+    """Field ``names`` in the order a record's page lists them: a driver's "what this means
+    for libraries" (``impact``) first — what staff following a digest's link come for — then
+    the order of a MAP-toolkit page (``in_page_order``)."""
+    ordered = in_page_order(kind, names)
+    if kind == "driver" and "impact" in ordered:
+        ordered.remove("impact")
+        ordered.insert(0, "impact")
+    return ordered
+
+
+def _page_name(kind: str, name: str) -> str:
+    """The field a record's page shows ``name`` as: a case study's summary is its story."""
+    return "story" if kind == "case_study" and name == "summary" else name
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
