@@ -140,7 +140,9 @@ def test_a_record_gone_from_the_site_is_flagged_kept_and_cleared_when_back(
     [shown] = [r for r in json.loads(listed.output) if r["slug"] == PLAN]
     assert shown["gone_from_site_at"] == clock.now.isoformat()
     text = CliRunner().invoke(cli, ["drivers", "list"], env={**env, "COLUMNS": "200"}).output
-    assert "gone since 2026-11-24" in text
+    assert "gone since 24 Nov 2026" in text
+    shown = CliRunner().invoke(cli, ["drivers", "show", PLAN], env=env).output
+    assert "Gone from the MAP site since 24 November 2026: its page answers 404/410" in shown
 
     # It comes back on the listing: the flag is cleared, in the history, and CD told.
     clock.advance(hours=2)

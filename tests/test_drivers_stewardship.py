@@ -217,6 +217,26 @@ def test_cli_mark_reviewed(make_context: Callable[..., Context], clock: Clock,
     assert "overdue" not in {e.slug for e in needs_attention(ctx)}
 
 
+def test_cli_says_dates_as_the_records_do(make_context: Callable[..., Context], clock: Clock,
+                                          tmp_path: Path, database_url: str) -> None:
+    """`drivers mark-reviewed` said "reviewed 2026-12-07; next review 7 December 2027", and
+    `drivers due` put "2026-01-01" beside "review was due on 1 January 2026"."""
+    ctx = make_context()
+    seed(ctx, clock)
+    env = {**settings_env(tmp_path, database_url), "COLUMNS": "200"}
+    due = CliRunner().invoke(cli, ["drivers", "due", "--member", "FG"], env=env)
+    [row] = [line for line in due.output.splitlines() if " overdue " in line]
+    assert "1 Jan 2026" in row and "review was due on 1 January 2026" in row, due.output
+    result = CliRunner().invoke(cli, ["drivers", "mark-reviewed", "overdue", "--next",
+                                      "31/03/2028", "--as", "FG"], env=env)
+    assert result.exit_code == 0, result.output
+    with orm_session(ctx) as session:  # today, as the command's own clock wrote it
+        fields = session.scalars(select(DriverRecordRow.fields).where(
+            DriverRecordRow.slug == "overdue")).one()
+    assert result.output == (f"overdue: reviewed {fields['date_last_updated']}; "
+                             "next review 31 March 2028\n")
+
+
 # ---------------------------------------------------------------- weekly e-mail
 
 def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Context],

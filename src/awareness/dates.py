@@ -24,6 +24,11 @@ def long_date(day: date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def short_date(day: date) -> str:
+    """``day`` as ``7 Dec 2026``, for a table column."""
+    return f"{day.day} {SHORT_MONTHS[day.month - 1]} {day.year}"
+
+
 def day_month(day: date) -> str:
     """``day`` without its year, for a chart's axis: ``23 Nov``."""
     return f"{day.day} {SHORT_MONTHS[day.month - 1]}"
@@ -35,9 +40,7 @@ def local_date(moment: datetime | None, tz: tzinfo, *, short: bool = False) -> s
     if moment is None:
         return ""
     local = moment.astimezone(tz)
-    if short:
-        return f"{local.day} {SHORT_MONTHS[local.month - 1]} {local.year}"
-    return long_date(local)
+    return short_date(local) if short else long_date(local)
 
 
 def local_time(moment: datetime | None, tz: tzinfo) -> str:

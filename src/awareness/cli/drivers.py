@@ -17,6 +17,7 @@ from awareness.cli.base import (
     person,
     table,
 )
+from awareness.dates import local_date, long_date, short_date
 
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -116,7 +117,7 @@ def _kind(view: DriverView) -> str:
 def _site_flag(view: DriverView, zone: tzinfo) -> str:
     """"gone since <date>" for a record whose page left the MAP site, else nothing."""
     gone = view.gone_from_site_at
-    return f"gone since {gone.astimezone(zone):%Y-%m-%d}" if gone else ""
+    return f"gone since {local_date(gone, zone, short=True)}" if gone else ""
 
 
 @drivers.command("show")
@@ -141,8 +142,8 @@ def drivers_show(state: State, slug: str, as_json: bool) -> None:
         click.echo("Deleted: out of every list, link and digest, kept with its history; "
                    f"`awareness drivers restore {view.slug}` brings it back")
     if view.gone_from_site_at:
-        click.echo(f"Gone from the MAP site: its page answers 404/410 "
-                   f"({_site_flag(view, state.ctx.settings.timezone)})")
+        since = local_date(view.gone_from_site_at, state.ctx.settings.timezone)
+        click.echo(f"Gone from the MAP site since {since}: its page answers 404/410")
     for key in in_page_order(view.kind, view.fields):
         click.echo(f"\n{key.replace('_', ' ').capitalize()}:\n{view.fields[key]}")
 
@@ -196,7 +197,7 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
         emit_json([e.as_json() for e in entries])
         return
     table(["member", "slug", "review due", "why"],
-          [[e.member or "-", e.slug, e.review_due_on.isoformat() if e.review_due_on else "",
+          [[e.member or "-", e.slug, short_date(e.review_due_on) if e.review_due_on else "",
             "; ".join(map(str, e.reasons))] for e in entries],
           empty=f"no records need attention{f' for {member}' if member else ''}")
 
@@ -220,8 +221,8 @@ def drivers_mark_reviewed(state: State, slug: str, next_review: str, as_json: bo
                    "next_review": done.next_review.isoformat(),
                    "due_for_review": done.next_review_text})
         return
-    click.echo(f"{slug}: reviewed {done.reviewed_on:%Y-%m-%d}; next review "
-               f"{done.next_review_text}")
+    click.echo(f"{slug}: reviewed {long_date(done.reviewed_on)}; next review "
+               f"{long_date(done.next_review)}")
 
 
 @drivers.command("remind")
