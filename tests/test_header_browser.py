@@ -119,3 +119,20 @@ def test_the_staff_menu_keeps_one_row(browser: Browser, site: Site, width: int) 
     assert watched.problems == []
     context.close()
 
+
+def test_a_header_link_in_focus_is_dark_on_yellow(browser: Browser, site: Site) -> None:
+    """The header's white text won over the focus style's: white on yellow, unreadable."""
+    page = signed_in_administrator(browser, site, 1280)
+    seen = []
+    for _ in range(16):  # the skip link, the name, two account links, eleven in the menu
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const e = document.activeElement;
+            const style = getComputedStyle(e);
+            return e.closest('.site-header') && [e.innerText.trim(), style.color,
+                                                  style.backgroundColor]; }""")
+        if focused:
+            seen.append(focused)
+    assert len(seen) == 14
+    assert {(colour, background) for _, colour, background in seen} == {
+        ("rgb(33, 43, 50)", "rgb(255, 235, 59)")}, seen
+    page.context.close()
