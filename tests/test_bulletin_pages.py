@@ -396,6 +396,17 @@ def test_drafts_are_not_found_and_never_listed(site: Site) -> None:
         assert client.get("/bulletins/workforce/1").status_code == 404  # a draft has no page
 
 
+def test_the_dashboard_links_a_draft_to_a_page_that_shows_it(site: Site) -> None:
+    # "Next sends" linked a draft issue to its archive page, which drafts do not have: 404.
+    drafted(site)
+    with signed_in(site) as (client, _):
+        dashboard = parse(client.get("/dashboard").text)
+        [link] = [a for a in dashboard.iter("a") if "".join(a.itertext()).startswith(
+            "Workforce bulletin #1")]
+        page = client.get(link.get("href"))
+        assert page.status_code == 200 and "Leadership framework for NHS boards" in page.text
+
+
 def test_a_private_archive_is_not_found_for_visitors(site: Site) -> None:
     ctx = site.ctx
     add_item(ctx, "Leadership framework for NHS boards")

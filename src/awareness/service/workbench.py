@@ -99,7 +99,7 @@ def next_sends(ctx: Context) -> list[NextSend]:
         if last is not None and last.status != "sent":
             state = "held" if last.held_at else last.status
             sends.append(NextSend(f"{bulletin.title} #{last.number}", last.due_at, state,
-                                  f"/bulletins/{bulletin.slug}/{last.number}"))
+                                  f"/bulletins/{bulletin.slug}/{last.number}/preview"))
         else:
             at = next_due(now, last.due_at if last else None, day=bulletin.send_day,
                           at=bulletin.send_hour_minute, tz=tz)
