@@ -42,11 +42,11 @@ def every_kind_of_mail(ctx: Context, clock: Clock) -> dict[str, str]:
     subscribing.request_signup(ctx, email="new.starter@trust.nhs.uk", client="192.0.2.1",
                                choices=[Choice("leadership", "weekly")], bulletins=False)
     subscribing.request_link(ctx, email="reader@trust.nhs.uk", client="192.0.2.1")
-    roster.add(ctx, "ward.manager@trust.nhs.uk", [Choice("digital", "weekly")])
+    roster.add(ctx, "ward.manager@trust.nhs.uk", [Choice("digital", "weekly")], librarian="alice")
     # The confirmation and the welcome of the bulletins alone say so in their own words.
     subscribing.request_signup(ctx, email=BULLETINS_ONLY, client="192.0.2.1", choices=[],
                                bulletins=True)
-    roster.add(ctx, BULLETINS_ONLY, [], bulletins=True)
+    roster.add(ctx, BULLETINS_ONLY, [], bulletins=True, librarian="alice")
     seed_records(ctx, clock)
     send_stewardship(ctx)
     found: dict[str, str] = {}

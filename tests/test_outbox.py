@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from awareness.mail.backends import SmtpBackend
-from awareness.service import digests, people
+from awareness.service import digests, people, roster
 from awareness.service.outbox import LEASE
 from awareness.storage.models import Item, Match, Source
 from awareness.storage.models import OutboxMessage as Outbox
@@ -195,7 +195,7 @@ def test_dead_smtp_server_leaves_every_digest_pending(make_context, clock):
 def test_unsubscribed_staff_get_nothing(smtp_context):
     ctx, inbox = smtp_context
     add_match(ctx, "Leadership framework published")
-    people.remove_subscriber(ctx, "reader@trust.nhs.uk")
+    roster.remove(ctx, people.subscriber(ctx, "reader@trust.nhs.uk").id, "alice")
     digests.send_digests(ctx)
     assert inbox.messages == []
 

@@ -743,6 +743,35 @@ def test_the_bulletins_alone_from_sign_up_to_an_issue_and_no_digest(staff_site: 
     assert [(c.label, c.value) for c in figures.readers_by_topic] == [("Leadership", 1)]
 
 
+def test_no_librarian_is_named_to_the_person(staff_site: StaffSite, clock: Clock):
+    # Their history says which librarian did what; that is for librarians. What reaches the
+    # person — their mails, their pages, the export of their data — never names one.
+    site, name = staff_site, "quentin.librarian"
+    found, _ = roster.add(site.ctx, NEW, [Choice("leadership", "daily")], librarian=name)
+    roster.suspend(site.ctx, found.id, "Checking the address", name)
+    roster.resume(site.ctx, found.id, name)
+    roster.set_topics(site.ctx, NEW, [Choice("leadership", "daily")], True, librarian=name)
+    clock.advance(days=1)
+    digests.send_digests(site.ctx, frequency="daily")
+    mails = [m for m in site.deliver() if m["To"] == NEW]
+    # The welcome mail, and a digest (the one with an unsubscribe header).
+    assert sorted("List-Unsubscribe" in m for m in mails) == [False, True]
+    roster.suspend(site.ctx, found.id, "Asked by their manager", name)
+    assert {e.by for e in roster.history(site.ctx, NEW)} == {name}  # the librarians see it
+    token = found.token
+    with site.client() as client:
+        pages = [client.get(path) for path in (
+            f"/preferences/{token}", f"/preferences/{token}/data.json",
+            f"/preferences/{token}/erase", f"/unsubscribe/{token}", f"/bulletins/stop/{token}")]
+    assert [page.status_code for page in pages] == [200] * 5
+    for text in [page.text for page in pages] + [
+            t for m in mails for t in [m.as_string(), *parts_of(m)]]:
+        assert "quentin" not in text.lower()
+    exported = pages[1].json()
+    assert exported["suspended_reason"] == "Asked by their manager"
+    assert {e["by"] for e in exported["history"]} == {"a librarian"}
+
+
 def send_an_issue(site: StaffSite) -> int:
     """Approve the weekly bulletin's first issue, with one item, and send it; to how many."""
     add_item(site.ctx, "Leadership framework for NHS boards")

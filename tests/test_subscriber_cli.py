@@ -5,6 +5,8 @@ errors are one line naming what would be right."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,16 +14,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from awareness.cli import cli
+from awareness.cli.base import person
 from awareness.errors import AwarenessError, ConfigError, NotFound
 from awareness.service import subscribing
 from awareness.service.context import Context
 from awareness.signup import Choice
 from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
-from awareness.storage.models import OutboxMessage
+from awareness.storage.models import OutboxMessage, SubscriberEvent
 from tests.conftest import ROOT, Clock, orm_session, settings_env
 
 READER = "reader@trust.nhs.uk"
@@ -91,6 +94,74 @@ def test_erase_asks_first_and_only_about_someone_there(
     gone = erase(READER, "y\n")
     assert gone.exit_code == 0 and "erased the subscriber and 1 stored" in gone.output
     assert topics_of(make_context(), READER) is None
+
+
+def test_changes_are_recorded_under_the_name_given_with_as(
+        awareness: Callable[..., Result], make_context: Callable[..., Context],
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The commands recorded nothing: who changed a subscriber from the command line was lost.
+    assert awareness("subscribers", "add", READER, "--topic", "leadership",
+                     "--as", "quentin").exit_code == 0
+    assert awareness("subscribers", "set", READER, "--topic", "digital", "--frequency",
+                     "daily", "--bulletins").exit_code == 0  # no --as: the user's own name
+    assert awareness("subscribers", "remove", READER, "--as", " rita ").exit_code == 0
+    listed = json.loads(awareness("subscribers", "history", READER, "--json").output)
+    assert [(e["what"], e["detail"], e["by"]) for e in listed] == [
+        ("unsubscribed", "", "rita"),
+        ("changed", "topics: digital; daily; bulletins on", person(None)),
+        ("added", "topics: leadership; weekly", "quentin")]
+    assert all(datetime.fromisoformat(e["at"]).tzinfo is not None for e in listed)
+    table = awareness("subscribers", "history", READER.upper()).output.splitlines()
+    [header] = [line for line in table if "when" in line]
+    assert re.findall(r"\w+", header) == ["when", "what", "detail", "by"]
+    [added] = [line for line in table if "quentin" in line]  # the oldest line, last
+    assert table.index(added) > table.index(header) + 3
+    assert re.findall(r"[\w:;]+", added)[-5:] == [
+        "added", "topics:", "leadership;", "weekly", "quentin"]
+
+    reader = subscribers_id(make_context(), READER)
+    with caplog.at_level(logging.INFO, logger="awareness.service.roster"):
+        gone = awareness("subscribers", "erase", READER, "--yes", "--as", "rita")
+    assert gone.exit_code == 0, gone.output
+    assert f"librarian rita erased subscriber {reader}" in caplog.messages
+    with orm_session(make_context()) as session:  # nothing about them is left
+        assert session.scalar(select(func.count()).select_from(SubscriberEvent)) == 0
+
+
+def subscribers_id(ctx: Context, email: str) -> int:
+    with reading(ctx.engine) as connection:
+        found = subscribers.by_email(connection, email)
+    assert found is not None
+    return found.id
+
+
+@pytest.mark.parametrize("args", [
+    ("add", READER, "--topic", "digital"), ("set", READER, "--bulletins"), ("remove", READER),
+    ("erase", READER, "--yes")])
+def test_nobody_acts_as_the_subscriber_or_the_service(awareness: Callable[..., Result],
+                                                      args: tuple[str, ...]) -> None:
+    awareness("subscribers", "add", READER, "--topic", "leadership", "--as", "quentin")
+    for name in ("themselves", "the service"):
+        out = awareness("subscribers", *args, "--as", name)
+        assert type(out.exception) is AwarenessError, out.output
+        assert str(out.exception) == (
+            f"{name!r} is how a subscriber's history names someone who is not a librarian: "
+            "act under your own name (--as NAME)")
+    listed = json.loads(awareness("subscribers", "history", READER, "--json").output)
+    assert [(e["what"], e["by"]) for e in listed] == [("added", "quentin")]
+
+
+def test_history_of_someone_unknown_or_with_nothing_recorded(
+        awareness: Callable[..., Result], make_context: Callable[..., Context]) -> None:
+    out = awareness("subscribers", "history", "nobody@trust.nhs.uk")
+    assert type(out.exception) is NotFound
+    assert str(out.exception).startswith("no subscriber nobody@trust.nhs.uk")
+    with writing(make_context().engine) as connection:  # from before histories were kept
+        subscribers.subscribe(connection, email=READER, choices=[("leadership", "daily")],
+                              token="t" * 32, now=datetime.now(UTC))
+    quiet = awareness("subscribers", "history", READER)
+    assert quiet.exit_code == 0 and quiet.output == f"nothing recorded about {READER} yet\n"
+    assert json.loads(awareness("subscribers", "history", READER, "--json").output) == []
 
 
 def test_adding_an_address_outside_the_sign_up_domains_says_so(

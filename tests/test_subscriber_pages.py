@@ -57,7 +57,8 @@ def people(site: Site) -> Site:
     subscribing.request_signup(ctx, email=PENDING, choices=[Choice("digital", "daily")],
                                bulletins=False, client="127.0.0.1")
     for address in (PAUSED, BOUNCED, LEFT):
-        roster.add(ctx, address, [Choice("digital", "weekly"), Choice("leadership", "daily")])
+        roster.add(ctx, address, [Choice("digital", "weekly"), Choice("leadership", "daily")],
+                   librarian="alice")
     with writing(ctx.engine) as connection:
         paused = subscribers.by_email(connection, PAUSED)
         bounced = subscribers.by_email(connection, BOUNCED)
@@ -314,6 +315,23 @@ def test_export_downloads_and_changes_nothing(people: Site,
     data = response.json()
     assert data["email"] == EMAIL and [d["kind"] for d in data["deliveries"]] == ["digest"]
     assert people.snapshot() == before
+
+
+def test_the_export_names_no_librarian(people: Site,
+                                       librarian: tuple[httpx.Client, str]) -> None:
+    # The export goes to the person; who on the library's staff did what is internal.
+    client, token = librarian
+    reader = subscriber_id(people, EMAIL)
+    client.post(f"/subscribers/{reader}/suspend",
+                data={"csrf": token, "reason": "Left the trust in October"})
+    response = client.get(f"/subscribers/{reader}/export.json")
+    assert "alice" not in response.text
+    data = response.json()
+    assert data["suspended_reason"] == "Left the trust in October"
+    assert [(e["what"], e["detail"], e["by"]) for e in data["history"]] == [
+        ("suspended", "Left the trust in October", "a librarian")]
+    # The librarians' own page says who.
+    assert "(suspended by alice)" in client.get(f"/subscribers/{reader}").text
 
 
 def test_erase_asks_first(people: Site, librarian: tuple[httpx.Client, str]) -> None:

@@ -29,7 +29,8 @@ def check(page: Page, name: str) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_subscriber_pages_in_a_browser(browser: Browser, people: Site, width: int) -> None:
     site = people
-    roster.add(site.ctx, LONG, [Choice("leadership", "daily"), Choice("digital", "weekly")])
+    roster.add(site.ctx, LONG, [Choice("leadership", "daily"), Choice("digital", "weekly")],
+               librarian="alice")
     context, watched = signed_in_page(browser, site, width)
     page = watched.page
 

@@ -11,6 +11,7 @@
     LibrarianLogin  a librarian account as signing in checks it
     LibrarianInfo   a librarian account as the administrators' page lists it
     LibrarianEvent  one change to a librarian account, for the history
+    SubscriberEvent one change to a subscriber, for their history
     ApiTokenInfo    a librarian's API token as listed (never the token itself)
     ServiceCounts   totals for /metrics, read at scrape time (no personal data)
 
@@ -175,6 +176,19 @@ class LibrarianEvent:
 
     librarian: str
     action: str
+    detail: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriberEvent:
+    """One change to a subscriber (``subscriber_history.KINDS``: ``suspended`` with the
+    reason, ``changed`` with what they get now…), by whom (a librarian's name, "themselves"
+    or "the service") and when."""
+
+    subscriber_id: int
+    what: str
     detail: str
     by: str
     at: datetime

@@ -8,7 +8,16 @@ from datetime import datetime
 
 import click
 
-from awareness.cli.base import State, as_option, cli, emit_json, pass_state, person, table
+from awareness.cli.base import (
+    State,
+    as_option,
+    cli,
+    emit_json,
+    local_time,
+    pass_state,
+    person,
+    table,
+)
 from awareness.roles import ROLES
 from awareness.roster import STATUSES, Entry
 from awareness.signup import FREQUENCIES, Choice, Refused, checked_address
@@ -27,17 +36,18 @@ def subscribers() -> None:
 @click.option("--bulletins", is_flag=True,
               help="Also send them the library's bulletins; with no --topic, the bulletins "
                    "alone.")
+@as_option
 @pass_state
 def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], frequency: str,
-                    bulletins: bool) -> None:
+                    bulletins: bool, by: str | None) -> None:
     """Subscribe the address EMAIL to one or more topics, the library's bulletins, or both
-    (they get a welcome mail)."""
+    (they get a welcome mail). Recorded in their history."""
     from awareness.service.roster import add
 
     if not topic_slugs and not bulletins:
         raise click.UsageError("name at least one topic with --topic, or give --bulletins")
     found, welcomed = add(state.ctx, email, [Choice(slug, frequency) for slug in topic_slugs],
-                          bulletins=bulletins)
+                          bulletins=bulletins, librarian=person(by))
     gets = _gets(found.subscriptions, found.bulletins)
     click.echo(f"subscribed {found.email} to {gets}; welcome mail queued" if welcomed else
                f"{found.email} already gets {gets}; nothing changed, no mail")
@@ -58,11 +68,12 @@ def subscribers_add(state: State, email: str, topic_slugs: tuple[str, ...], freq
 @click.option("--bulletins/--no-bulletins", default=None,
               help="Send them the library's bulletins, or stop them (left out: as they are). "
                    "With --bulletins and no --topic they get the bulletins alone.")
+@as_option
 @pass_state
 def subscribers_set(state: State, email: str, topic_slugs: tuple[str, ...],
-                    frequency: str | None, bulletins: bool | None) -> None:
+                    frequency: str | None, bulletins: bool | None, by: str | None) -> None:
     """Replace the topics of the subscriber EMAIL (those not named are dropped), and turn
-    their bulletins on or off."""
+    their bulletins on or off. Recorded in their history."""
     from awareness.service.roster import set_topics
 
     if topic_slugs and frequency is None:
@@ -72,7 +83,8 @@ def subscribers_set(state: State, email: str, topic_slugs: tuple[str, ...],
                                "library's bulletins alone (`subscribers remove` stops "
                                "everything)")
     found = set_topics(state.ctx, email,
-                       [Choice(slug, frequency or "weekly") for slug in topic_slugs], bulletins)
+                       [Choice(slug, frequency or "weekly") for slug in topic_slugs], bulletins,
+                       librarian=person(by))
     note = "" if found.active else " (they are unsubscribed: nothing is sent until they return)"
     click.echo(f"{found.email} now gets {_gets(found.subscriptions, found.bulletins)}{note}")
 
@@ -119,13 +131,35 @@ def _day(moment: datetime | None) -> str:
 
 @subscribers.command("remove")
 @click.argument("email")
+@as_option
 @pass_state
-def subscribers_remove(state: State, email: str) -> None:
-    """Stop sending digests to the address EMAIL."""
-    from awareness.service.people import remove_subscriber
+def subscribers_remove(state: State, email: str, by: str | None) -> None:
+    """Stop sending digests to the address EMAIL (recorded in their history)."""
+    from awareness.service.people import subscriber
+    from awareness.service.roster import remove
 
-    remove_subscriber(state.ctx, email)
+    remove(state.ctx, subscriber(state.ctx, email).id, person(by))
     click.echo("unsubscribed")
+
+
+@subscribers.command("history")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def subscribers_history(state: State, email: str, as_json: bool) -> None:
+    """What changed about the subscriber EMAIL, who did it and when, newest first: added,
+    confirmed, topics changed, paused, suspended, resumed, unsubscribed."""
+    from awareness.service.roster import history
+
+    events = history(state.ctx, email)
+    if as_json:
+        emit_json([{"at": e.at.isoformat(), "what": e.what, "detail": e.detail, "by": e.by}
+                   for e in events])
+        return
+    tz = state.ctx.settings.timezone
+    table(["when", "what", "detail", "by"],
+          [[local_time(e.at, tz), e.what, e.detail, e.by] for e in events],
+          empty=f"nothing recorded about {email.strip().lower()} yet")
 
 
 @cli.group()
@@ -335,14 +369,17 @@ def subscribers_export(state: State, email: str) -> None:
 @subscribers.command("erase")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@as_option
 @pass_state
-def subscribers_erase(state: State, email: str, yes: bool) -> None:
-    """Delete the subscriber EMAIL and their digest history for good."""
-    from awareness.service.people import erase_subscriber, subscriber
+def subscribers_erase(state: State, email: str, yes: bool, by: str | None) -> None:
+    """Delete the subscriber EMAIL, their history and their digest history for good (the
+    log says who did it)."""
+    from awareness.service.people import subscriber
+    from awareness.service.roster import erase
 
-    subscriber(state.ctx, email)  # an address nobody has is said before anything is asked
+    found = subscriber(state.ctx, email)  # an unknown address is said before anything is asked
     if not yes:
         click.confirm(f"Erase {email} and their digest history? This cannot be undone",
                       abort=True)
-    erased = erase_subscriber(state.ctx, email)
+    _, erased = erase(state.ctx, found.id, person(by))
     click.echo(f"erased the subscriber and {erased} stored digests")

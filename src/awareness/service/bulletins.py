@@ -48,11 +48,12 @@ from awareness.mail.outbox import (
     Queued,
     bulletin_key,
 )
-from awareness.service import feedback, subscribing
+from awareness.service import feedback, people, subscribing
 from awareness.service.context import Context
 from awareness.storage import bulletins as store
 from awareness.storage import librarians, outbox, subscribers
 from awareness.storage.db import reading, writing
+from awareness.subscriber_history import THEMSELVES
 
 log = logging.getLogger(__name__)
 
@@ -557,4 +558,6 @@ def stop_bulletins(ctx: Context, token: str) -> Subscriber | None:
         if found is None:
             return None
         subscribers.set_bulletins(connection, found.id, False)
-        return subscribing.settled(connection, found.id, ctx.now())
+        people.record_changes(connection, ctx, found, people.stored(connection, found.id),
+                              by=THEMSELVES)
+        return subscribing.settled(connection, found.id, ctx.now(), by=THEMSELVES)

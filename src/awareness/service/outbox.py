@@ -30,6 +30,7 @@ from awareness.progress import UNWATCHED, Steps
 from awareness.service.context import Context
 from awareness.storage import outbox, subscribers
 from awareness.storage.db import reading, writing
+from awareness.subscriber_history import SERVICE, SUSPENDED
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,10 @@ def _mark(connection: Connection, claimed: Claimed, failure: SendFailure | None,
     outbox.mark_failed(connection, claimed.id, failure.reason)
     if decision.suspend and claimed.subscriber_id is not None:
         # A hard bounce: stop mailing the address (listmonk suspends at one), and say why.
-        subscribers.suspend(connection, claimed.subscriber_id, f"hard bounce: {failure.reason}",
-                            now)
+        reason = f"hard bounce: {failure.reason}"
+        if subscribers.suspend(connection, claimed.subscriber_id, reason, now):
+            subscribers.record_event(connection, claimed.subscriber_id, SUSPENDED, reason,
+                                     by=SERVICE, now=now)
     return decision
 
 

@@ -15,13 +15,15 @@ from awareness.mail.outbox import DIGEST
 from awareness.service.context import Context
 from awareness.storage import clicks, feedback, outbox, subscribers
 from awareness.storage.db import reading, writing
+from awareness.subscriber_history import SERVICE, changes, for_them, reason_for_them
 
 
 def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str, *,
                    bulletins: bool | None = None) -> SubscriberView:
     """Subscribe an address to topics without telling them (the demo's reader); adding topics
-    to an existing subscriber merges them. A librarian's ``subscribers add`` and the web page
-    use ``roster.add``, which queues the welcome mail."""
+    to an existing subscriber merges them. Their history says the service did it. A
+    librarian's ``subscribers add`` and the web page use ``roster.add``, which queues the
+    welcome mail and records the librarian."""
     email = email.strip()
     problem = address_problem(email)
     if problem:
@@ -33,10 +35,29 @@ def add_subscriber(ctx: Context, email: str, topics: list[str], frequency: str, 
     for slug in topics:
         ctx.topic(slug)  # raises with the list of known topics
     with writing(ctx.engine) as connection:
+        before = subscribers.by_email(connection, email)
         subscriber = subscribers.subscribe(
             connection, email=email, choices=[(slug, frequency) for slug in topics],
             token=secrets.token_urlsafe(32), now=ctx.now(), bulletins=bulletins)
+        record_changes(connection, ctx, before, subscriber, by=SERVICE)
     return view_of(subscriber)
+
+
+def record_changes(connection: Connection, ctx: Context, before: Subscriber | None,
+                   after: Subscriber, *, by: str) -> None:
+    """Record in their history what changed from ``before`` (None: they are new) to
+    ``after`` (``subscriber_history.changes``), ``by`` whom, in the caller's transaction."""
+    now = ctx.now()
+    for what, detail in changes(before, after, now=now, tz=ctx.settings.timezone):
+        subscribers.record_event(connection, after.id, what, detail, by=by, now=now)
+
+
+def stored(connection: Connection, subscriber_id: int) -> Subscriber:
+    """The subscriber with this id as stored now; NotFound when there is none."""
+    found = subscribers.by_id(connection, subscriber_id)
+    if found is None:
+        raise NotFound(f"no subscriber {subscriber_id}")
+    return found
 
 
 def list_subscribers(ctx: Context) -> list[SubscriberView]:
@@ -51,30 +72,17 @@ def subscriber_for_token(ctx: Context, token: str) -> Subscriber | None:
         return subscribers.by_token(connection, token)
 
 
-def unsubscribe(ctx: Context, token: str) -> bool:
-    """Unsubscribe the holder of ``token`` from every digest; repeating it is harmless."""
-    with writing(ctx.engine) as connection:
-        found = subscribers.by_token(connection, token)
-        if found is None:
-            return False
-        subscribers.unsubscribe(connection, found.id, ctx.now())
-        return True
-
-
-def remove_subscriber(ctx: Context, email: str) -> None:
-    """Stop sending digests to an address (what they were sent is kept)."""
-    with writing(ctx.engine) as connection:
-        subscribers.unsubscribe(connection, _subscriber(connection, email).id, ctx.now())
-
-
 def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
-    """Everything stored about one subscriber (a subject access request, UK GDPR art. 15)."""
+    """Everything stored about one subscriber (a subject access request, UK GDPR art. 15),
+    for the person: their history says "a librarian" where a librarian acted."""
     with reading(ctx.engine) as connection:
         subscriber = _subscriber(connection, email)
         messages = outbox.about(connection, subscriber.id, subscriber.email)
         answers = feedback.of_reader(connection, subscriber.id)
+        history = subscribers.events(connection, subscriber.id)
     return {
         **view_of(subscriber).as_json(),
+        "suspended_reason": reason_for_them(subscriber.suspended_reason),
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         "deliveries": [{
             "kind": m.kind, "period": m.key.partition("/")[2] if m.kind == DIGEST else m.key,
@@ -83,6 +91,7 @@ def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
             "items": list(m.items),
         } for m in messages],
         "feedback": answers,
+        "history": [for_them(event) for event in history],  # no librarian's name
     }
 
 
@@ -90,8 +99,9 @@ def erase_subscriber(ctx: Context, email: str) -> int:
     """Delete a subscriber and every row about them: their messages of any kind (and any
     addressed to them), the items their digests carried, their feedback, their topics.
 
-    Returns the number of outbox messages deleted. Unlike ``remove_subscriber`` nothing is
-    kept, so a later digest could repeat items they already had if they subscribe again.
+    Their history goes with them. Returns the number of outbox messages deleted. Unlike
+    unsubscribing (``subscribing.end``) nothing is kept, so a later digest could repeat
+    items they already had if they subscribe again.
     """
     with writing(ctx.engine) as connection:
         subscriber = _subscriber(connection, email)

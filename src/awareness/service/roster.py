@@ -21,6 +21,7 @@ from awareness.addresses import address_problem
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.outbox import DIGEST, Stored
+from awareness.model import SubscriberEvent
 from awareness.roster import (
     PAGE_SIZE,
     STATUSES,
@@ -38,6 +39,14 @@ from awareness.service.context import Context
 from awareness.signup import FREQUENCIES, Choice, Refused
 from awareness.storage import outbox, signups, subscribers
 from awareness.storage.db import reading, writing
+from awareness.subscriber_history import (
+    PAUSE_ENDED,
+    RESUMED,
+    SUSPENDED,
+    SUSPENSION_LIFTED,
+    checked_librarian,
+    suspension_reason,
+)
 
 log = logging.getLogger(__name__)
 MAX_REASON = 500
@@ -87,7 +96,7 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
     """One subscriber as their page shows them; NotFound when there is none."""
     now = ctx.now()
     with reading(ctx.engine) as connection:
-        found = _by_id(connection, subscriber_id)
+        found = people.stored(connection, subscriber_id)
         sent = outbox.last_sent(connection, DIGEST, [found.id])
         messages = outbox.about(connection, found.id, found.email)
     return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
@@ -95,14 +104,15 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
 
 
 def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None = None, *,
-        bulletins: bool = False) -> tuple[Subscriber, bool]:
+        bulletins: bool = False, librarian: str) -> tuple[Subscriber, bool]:
     """Subscribe someone on their behalf: confirmed at once (a librarian vouches for them)
     and told by the welcome mail, which carries their preference link. Adding topics to
     someone subscribed already merges them, and ``bulletins`` turns their bulletins on (never
     off); someone unsubscribed starts afresh. No topic with ``bulletins`` is the bulletins
     alone (while a bulletin goes to subscribers). Adding what they have already changes
-    nothing and sends no second welcome. Returns them, and whether a welcome mail was
-    queued."""
+    nothing and sends no second welcome (nor a line in their history). Returns them, and
+    whether a welcome mail was queued."""
+    checked_librarian(librarian)
     address = _checked_address(email)
     _check_choices(ctx, choices, bulletins)
     with writing(ctx.engine) as connection:
@@ -110,6 +120,7 @@ def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None
         found = subscribers.subscribe(
             connection, email=address, choices=[(c.topic, c.frequency) for c in choices],
             token=secrets.token_urlsafe(32), now=ctx.now(), bulletins=bulletins)
+        people.record_changes(connection, ctx, before, found, by=librarian)
         welcomed = subscribing.is_news(before, found)
         if welcomed:
             outbox.queue(connection, subscribing.welcome_mail(ctx, found), ctx.now())
@@ -119,10 +130,12 @@ def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None
 
 
 def set_topics(ctx: Context, email: str, choices: Sequence[Choice],
-               bulletins: bool | None = None) -> Subscriber:
+               bulletins: bool | None = None, *, librarian: str) -> Subscriber:
     """Their topics become exactly ``choices`` (the ones not named are dropped), and their
     bulletins ``bulletins`` (None: as they were); no topic is allowed when they keep the
-    bulletins. Their status is unchanged: an unsubscribed person stays unsubscribed."""
+    bulletins. Their status is unchanged: an unsubscribed person stays unsubscribed. Their
+    history records what changed, by ``librarian``."""
+    checked_librarian(librarian)
     with writing(ctx.engine) as connection:
         found = _by_email(connection, email)
         keep = found.bulletins if bulletins is None else bulletins
@@ -130,21 +143,24 @@ def set_topics(ctx: Context, email: str, choices: Sequence[Choice],
         subscribers.set_topics(connection, found.id, [(c.topic, c.frequency) for c in choices])
         if keep != found.bulletins:
             subscribers.set_bulletins(connection, found.id, keep)
-        changed = subscribers.by_id(connection, found.id)
-    assert changed is not None
+        changed = people.stored(connection, found.id)
+        people.record_changes(connection, ctx, found, changed, by=librarian)
     return changed
 
 
 def suspend(ctx: Context, subscriber_id: int, reason: str, librarian: str) -> Subscriber:
     """Stop their digests because of their address (it bounces, they left the trust),
     saying why and who decided."""
-    reason = " ".join(reason.split())
+    checked_librarian(librarian)
+    reason = " ".join(reason.split())[:MAX_REASON]
     if not reason:
         raise AwarenessError("Say why they are suspended (for example: the address bounces).")
     with writing(ctx.engine) as connection:
-        found = _by_id(connection, subscriber_id)
-        subscribers.suspend(connection, found.id,
-                            f"{reason[:MAX_REASON]} (suspended by {librarian})", ctx.now())
+        found = people.stored(connection, subscriber_id)
+        if subscribers.suspend(connection, found.id, suspension_reason(reason, librarian),
+                               ctx.now()):
+            subscribers.record_event(connection, found.id, SUSPENDED, reason, by=librarian,
+                                     now=ctx.now())
     log.info("librarian %s suspended subscriber %d", librarian, subscriber_id)
     return found
 
@@ -153,8 +169,9 @@ def resume(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
     """Send a suspended or paused subscriber's digests again, to the topics they had.
     Refused for someone who unsubscribed: only they (or adding them again, which tells them)
     may undo that."""
+    checked_librarian(librarian)
     with writing(ctx.engine) as connection:
-        found = _by_id(connection, subscriber_id)
+        found = people.stored(connection, subscriber_id)
         status = status_of(found, ctx.now())
         if status == "unsubscribed":
             raise AwarenessError("They unsubscribed themselves. Add them again to subscribe "
@@ -162,15 +179,20 @@ def resume(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
         if status not in ("suspended", "paused"):
             raise AwarenessError(f"They are {status}: there is nothing to resume.")
         subscribers.resume(connection, found.id)
+        subscribers.record_event(
+            connection, found.id, RESUMED,
+            SUSPENSION_LIFTED if status == "suspended" else PAUSE_ENDED, by=librarian,
+            now=ctx.now())
     log.info("librarian %s resumed subscriber %d", librarian, subscriber_id)
     return found
 
 
 def remove(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
     """Unsubscribe them from every digest (what they were sent is kept)."""
+    checked_librarian(librarian)
     with writing(ctx.engine) as connection:
-        found = _by_id(connection, subscriber_id)
-        subscribers.unsubscribe(connection, found.id, ctx.now())
+        found = people.stored(connection, subscriber_id)
+        subscribing.end(connection, found.id, ctx.now(), by=librarian)
     log.info("librarian %s unsubscribed subscriber %d", librarian, subscriber_id)
     return found
 
@@ -180,25 +202,27 @@ def export(ctx: Context, subscriber_id: int) -> dict[str, object]:
     return people.export_subscriber(ctx, subscriber(ctx, subscriber_id).email)
 
 
-def erase(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
-    """Delete them and every message about them (``people.erase_subscriber``)."""
+def erase(ctx: Context, subscriber_id: int, librarian: str) -> tuple[Subscriber, int]:
+    """Delete them, their history and every message about them
+    (``people.erase_subscriber``). Returns them, and how many messages went."""
+    checked_librarian(librarian)
     found = subscriber(ctx, subscriber_id)
-    people.erase_subscriber(ctx, found.email)
+    erased = people.erase_subscriber(ctx, found.email)
     log.info("librarian %s erased subscriber %d", librarian, subscriber_id)
-    return found
+    return found, erased
+
+
+def history(ctx: Context, email: str) -> list[SubscriberEvent]:
+    """The whole history of the subscriber with this address, newest first; NotFound when
+    there is none."""
+    with reading(ctx.engine) as connection:
+        return subscribers.events(connection, _by_email(connection, email).id)
 
 
 def subscriber(ctx: Context, subscriber_id: int) -> Subscriber:
     """The subscriber with this id; NotFound when there is none."""
     with reading(ctx.engine) as connection:
-        return _by_id(connection, subscriber_id)
-
-
-def _by_id(connection: Connection, subscriber_id: int) -> Subscriber:
-    found = subscribers.by_id(connection, subscriber_id)
-    if found is None:
-        raise NotFound(f"no subscriber {subscriber_id}")
-    return found
+        return people.stored(connection, subscriber_id)
 
 
 def _by_email(connection: Connection, email: str) -> Subscriber:

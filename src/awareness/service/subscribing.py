@@ -57,9 +57,18 @@ from awareness.signup import (
 from awareness.storage import catalogue as stored_catalogue
 from awareness.storage import outbox, signups, subscribers
 from awareness.storage.db import reading, writing
+from awareness.subscriber_history import (
+    CONFIRMED,
+    NOTHING_LEFT,
+    SERVICE,
+    THEMSELVES,
+    UNSUBSCRIBED,
+    gets,
+)
 
 log = logging.getLogger(__name__)
 
+BY_LINK = "the unsubscribe link in a mail"
 # Called after an account mail is queued, so that it goes now rather than at the relay's next
 # pass; the process that runs the scheduler sets it (cli/run.py).
 Nudge = Callable[[], None]
@@ -150,9 +159,13 @@ def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber 
         if not signups.remove(connection, found.id):
             return None  # another request confirmed it a moment ago
         before = subscribers.by_email(connection, found.email)
-        subscriber = settled(connection, subscribers.subscribe(
+        confirmed = subscribers.subscribe(
             connection, email=found.email, choices=choices, token=secrets.token_urlsafe(32),
-            now=now, bulletins=found.bulletins).id, now)
+            now=now, bulletins=found.bulletins)
+        subscribers.record_event(connection, confirmed.id, CONFIRMED, gets(confirmed),
+                                 by=THEMSELVES, now=now)
+        # What they asked for was withdrawn meanwhile: the service, not they, ends it.
+        subscriber = settled(connection, confirmed.id, now, by=SERVICE)
         if subscriber.active and is_news(before, subscriber):
             outbox.queue(connection, _welcome(ctx, subscriber, now), now)
     if nudge:
@@ -197,6 +210,7 @@ def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
              if paused_until else None)
     wanted = [(c.topic, c.frequency) for c in choices]
     with writing(ctx.engine) as connection:
+        found = people.stored(connection, found.id)
         if found.active:
             subscribers.set_topics(connection, found.id, wanted)
         else:  # subscribing again after leaving starts afresh with these topics
@@ -204,6 +218,8 @@ def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
                                   token=found.token, now=ctx.now())
         subscribers.set_preferences(connection, found.id, paused_until=pause,
                                     bulletins=bulletins)
+        people.record_changes(connection, ctx, found, people.stored(connection, found.id),
+                              by=THEMSELVES)
     return subscriber(ctx, token)
 
 
@@ -212,32 +228,52 @@ def leave_topic(ctx: Context, token: str, topic: str) -> Subscriber:
     topic and they do not get the bulletins (``settled``)."""
     found = subscriber(ctx, token)
     with writing(ctx.engine) as connection:
+        before = people.stored(connection, found.id)
         subscribers.drop_topic(connection, found.id, topic)
-        return settled(connection, found.id, ctx.now())
+        people.record_changes(connection, ctx, before, people.stored(connection, found.id),
+                              by=THEMSELVES)
+        return settled(connection, found.id, ctx.now(), by=THEMSELVES)
 
 
 def leave_all(ctx: Context, token: str) -> None:
     """Stop every digest and the bulletins (signing up again undoes it)."""
     found = subscriber(ctx, token)
     with writing(ctx.engine) as connection:
-        end(connection, found.id, ctx.now())
+        end(connection, found.id, ctx.now(), by=THEMSELVES)
 
 
-def end(connection: Connection, subscriber_id: int, now: datetime) -> None:
+def unsubscribe(ctx: Context, token: str) -> bool:
+    """Unsubscribe the holder of ``token`` from everything: the link in every mail, and its
+    one-click POST (RFC 8058). False for a token that is not ours; repeating it is
+    harmless."""
+    with writing(ctx.engine) as connection:
+        found = subscribers.by_token(connection, token)
+        if found is None:
+            return False
+        end(connection, found.id, ctx.now(), by=THEMSELVES, detail=BY_LINK)
+        return True
+
+
+def end(connection: Connection, subscriber_id: int, now: datetime, *, by: str,
+        detail: str = "") -> None:
     """Unsubscribe them from everything, as "Unsubscribe from everything" does: the one way a
-    subscription ends. Their topics and bulletin choice are kept as they were; choosing again
-    on the preference page, or signing up again, starts afresh."""
-    subscribers.unsubscribe(connection, subscriber_id, now)
+    subscription ends, recorded in their history ``by`` whom (with ``detail``: how) unless
+    they had stopped already. Their topics and bulletin choice are kept as they were;
+    choosing again on the preference page, or signing up again, starts afresh."""
+    if subscribers.unsubscribe(connection, subscriber_id, now):
+        subscribers.record_event(connection, subscriber_id, UNSUBSCRIBED, detail, by=by,
+                                 now=now)
 
 
-def settled(connection: Connection, subscriber_id: int, now: datetime) -> Subscriber:
-    """Them after a change to what they get: unsubscribed (``end``) when it left them no topic
-    and no bulletins. Nobody stays an active subscriber with nothing to get, listed as active
-    and counted as a reader while nothing can be sent to them."""
+def settled(connection: Connection, subscriber_id: int, now: datetime, *,
+            by: str) -> Subscriber:
+    """Them after a change ``by`` someone to what they get: unsubscribed (``end``) when it
+    left them no topic and no bulletins. Nobody stays an active subscriber with nothing to
+    get, listed as active and counted as a reader while nothing can be sent to them."""
     found = subscribers.by_id(connection, subscriber_id)
     assert found is not None
     if found.active and found.has_nothing:
-        end(connection, subscriber_id, now)
+        end(connection, subscriber_id, now, by=by, detail=NOTHING_LEFT)
         found = subscribers.by_id(connection, subscriber_id)
         assert found is not None
     return found

@@ -312,6 +312,22 @@ class Subscriber(Base):
     )
 
 
+class SubscriberEvent(Base):
+    """A subscriber's history: what changed about them (``what``: added, confirmed, changed,
+    paused, suspended, resumed, unsubscribed…), briefly how, by whom (a librarian's name,
+    "themselves" or "the service") and when. Deleted with the subscriber."""
+
+    __tablename__ = "subscriber_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    what: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(100))
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("subscriber_id", "topic_slug", name="uq_subscriptions"),)

@@ -1,7 +1,8 @@
 """Subscribers and their subscriptions (storage: all their SQL, Core statements).
 
 Every function takes a ``Connection`` inside a transaction from ``storage.db`` and returns
-``digests.subscribers.Subscriber`` values, never rows. Addresses are stored in lower case.
+``digests.subscribers.Subscriber`` values (their history: ``model.SubscriberEvent``), never
+rows. Addresses are stored in lower case.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from sqlalchemy import (
 )
 
 from awareness.digests.subscribers import Subscriber
+from awareness.model import SubscriberEvent
 from awareness.storage.models import Subscriber as SubscriberRow
+from awareness.storage.models import SubscriberEvent as EventRow
 from awareness.storage.models import Subscription
 
 _COLUMNS = (SubscriberRow.id, SubscriberRow.email, SubscriberRow.frequency,
@@ -157,22 +160,29 @@ def _upsert_topics(connection: Connection, subscriber_id: int,
                 .values(frequency=how))
 
 
-def unsubscribe(connection: Connection, subscriber_id: int, now: datetime) -> None:
-    """Stop their digests (keeping when they first stopped, if they had)."""
-    connection.execute(update(SubscriberRow).where(
+def unsubscribe(connection: Connection, subscriber_id: int, now: datetime) -> bool:
+    """Stop their digests (keeping when they first stopped, if they had); False when they
+    had stopped already."""
+    done = connection.execute(update(SubscriberRow).where(
         SubscriberRow.id == subscriber_id, SubscriberRow.unsubscribed_at.is_(None))
         .values(unsubscribed_at=now))
+    return bool(done.rowcount)
 
 
-def suspend(connection: Connection, subscriber_id: int, reason: str, now: datetime) -> None:
-    """Stop their digests because of their address itself (a hard bounce), saying why."""
+def suspend(connection: Connection, subscriber_id: int, reason: str, now: datetime) -> bool:
+    """Stop their digests because of their address itself (a hard bounce), saying why;
+    False, changing nothing, when they are suspended already (a second bounce keeps the
+    first reason)."""
     unsubscribe(connection, subscriber_id, now)
-    connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id)
-                       .values(suspended_reason=reason[:500]))
+    done = connection.execute(update(SubscriberRow).where(
+        SubscriberRow.id == subscriber_id, SubscriberRow.suspended_reason.is_(None))
+        .values(suspended_reason=reason[:500]))
+    return bool(done.rowcount)
 
 
 def erase(connection: Connection, subscriber_id: int) -> None:
-    """Delete the subscriber and their subscriptions (their messages: ``outbox.erase_for``)."""
+    """Delete the subscriber, their subscriptions and (by ON DELETE CASCADE) their history
+    (their messages: ``outbox.erase_for``)."""
     connection.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))
     connection.execute(delete(SubscriberRow).where(SubscriberRow.id == subscriber_id))
 
@@ -182,6 +192,28 @@ def resume(connection: Connection, subscriber_id: int) -> None:
     are kept."""
     connection.execute(update(SubscriberRow).where(SubscriberRow.id == subscriber_id).values(
         unsubscribed_at=None, suspended_reason=None, paused_until=None))
+
+
+# --- their history (``awareness.subscriber_history``) -----------------------------------------
+
+MAX_DETAIL = 1000
+_EVENTS = (select(EventRow.subscriber_id, EventRow.what, EventRow.detail, EventRow.by,
+                  EventRow.at).order_by(EventRow.at.desc(), EventRow.id.desc()))
+
+
+def record_event(connection: Connection, subscriber_id: int, what: str, detail: str, *,
+                 by: str, now: datetime) -> None:
+    """Add a line to their history: ``what`` happened, ``detail``, ``by`` whom."""
+    connection.execute(insert(EventRow), {"subscriber_id": subscriber_id, "what": what,
+                                          "detail": detail[:MAX_DETAIL], "by": by, "at": now})
+
+
+def events(connection: Connection, subscriber_id: int,
+           limit: int | None = None) -> list[SubscriberEvent]:
+    """Their history, newest first (the latest ``limit`` lines, when given)."""
+    rows = connection.execute(_EVENTS.where(EventRow.subscriber_id == subscriber_id)
+                              .limit(limit))
+    return [SubscriberEvent(r.subscriber_id, r.what, r.detail, r.by, r.at) for r in rows]
 
 
 # --- the librarians' list (``awareness.roster``) ---------------------------------------------

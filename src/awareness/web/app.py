@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
 from awareness.roles import allows
-from awareness.service import drivers, librarians, people
+from awareness.service import drivers, librarians, people, subscribing
 from awareness.service.context import Context
 from awareness.web import account, api, operations, sso
 from awareness.web import bulletins as bulletin_pages
@@ -281,7 +281,7 @@ async def unsubscribe_confirm(request: Request) -> Response:
 async def unsubscribe_now(request: Request) -> Response:
     token = request.path_params["token"]
     done = TOKEN.fullmatch(token) is not None and await run_in_threadpool(
-        people.unsubscribe, ctx_of(request), token)
+        subscribing.unsubscribe, ctx_of(request), token)
     if not done:
         return render(request, "unsubscribe_unknown.html", status_code=404)
     return render(request, "unsubscribed.html")

@@ -124,8 +124,8 @@ async def erase_page(request: Request, session: Session) -> Response:
 @editor_only
 async def erase_submit(request: Request, session: Session) -> Response:
     await checked_form(request, session)
-    found = await run_in_threadpool(roster.erase, ctx_of(request), _id(request),
-                                    str(session.name))
+    found, _ = await run_in_threadpool(roster.erase, ctx_of(request), _id(request),
+                                       str(session.name))
     return done(request, "/subscribers", f"Erased {found.email} and their digest history.")
 
 
@@ -156,7 +156,7 @@ async def add_submit(request: Request, session: Session) -> Response:
     try:
         found, welcomed = await run_in_threadpool(lambda: roster.add(
             ctx, email, choices, getattr(request.app.state, "nudge_relay", None),
-            bulletins=bulletins))
+            bulletins=bulletins, librarian=str(session.name)))
     except AwarenessError as refused:
         return _add_page(request, session, email=email, chosen=chosen, bulletins=bulletins,
                          error=str(refused), status_code=400)
