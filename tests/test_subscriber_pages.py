@@ -23,7 +23,7 @@ from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
 from awareness.storage.models import OutboxMessage
 from awareness.web import subscribers as subscriber_pages
-from tests.conftest import orm_session
+from tests.conftest import Clock, orm_session
 from tests.test_web import (
     EMAIL,
     WHEN,
@@ -315,6 +315,49 @@ def test_export_downloads_and_changes_nothing(people: Site,
     data = response.json()
     assert data["email"] == EMAIL and [d["kind"] for d in data["deliveries"]] == ["digest"]
     assert people.snapshot() == before
+
+
+def history_rows(page: str) -> list[dict[str, str]]:
+    """The history table's rows, newest first: each cell's text by its label."""
+    [found] = [t for t in parse(page).iter("table")
+               if "newest first" in "".join(t.find("caption").itertext())]
+    return [{td.get("data-label"): " ".join("".join(td.itertext()).split())
+             for td in row.iter("td")} for row in found.find("tbody").iter("tr")]
+
+
+def test_the_page_says_who_changed_what_and_when(people: Site, clock: Clock,
+                                                 librarian: tuple[httpx.Client, str]) -> None:
+    # "Why did Jo stop getting the digest?" had no answer: nothing recorded who did what.
+    client, token = librarian
+    reader = subscriber_id(people, EMAIL)
+    assert "No change recorded yet." in client.get(f"/subscribers/{reader}").text
+    client.post(f"/subscribers/{reader}/suspend",
+                data={"csrf": token, "reason": "Left the trust in October"})
+    clock.advance(hours=2)
+    client.post(f"/subscribers/{reader}/resume", data={"csrf": token})
+    clock.advance(days=1, minutes=5)
+    client.post(f"/subscribers/{reader}/remove", data={"csrf": token})
+    page = client.get(f"/subscribers/{reader}").text
+    assert "No change recorded yet." not in page
+    assert history_rows(page) == [
+        {"When": "Tue 24 Nov 2026, 11:05", "Change": "Unsubscribed", "By": "alice"},
+        {"When": "Mon 23 Nov 2026, 11:00", "Change": "Resumed suspension lifted", "By": "alice"},
+        {"When": "Mon 23 Nov 2026, 09:00", "Change": "Suspended Left the trust in October",
+         "By": "alice"}]
+
+
+def test_the_page_shows_the_latest_fifty_and_says_where_the_rest_are(
+        people: Site, librarian: tuple[httpx.Client, str]) -> None:
+    client, _ = librarian
+    reader = subscriber_id(people, EMAIL)
+    with writing(people.ctx.engine) as connection:
+        for n in range(roster.HISTORY_SHOWN + 1):
+            subscribers.record_event(connection, reader, "changed", f"change {n}", by="bob",
+                                     now=people.ctx.now() + timedelta(minutes=n))
+    page = client.get(f"/subscribers/{reader}").text
+    shown = history_rows(page)
+    assert len(shown) == roster.HISTORY_SHOWN and shown[0]["Change"] == "Changed change 50"
+    assert f"awareness subscribers history {EMAIL}" in page
 
 
 def test_the_export_names_no_librarian(people: Site,

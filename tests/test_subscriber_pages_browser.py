@@ -62,6 +62,11 @@ def test_the_subscriber_pages_in_a_browser(browser: Browser, people: Site, width
     check(page, "subscriber-suspended")
     page.get_by_role("button", name="Resume digests").click()
     page.get_by_text(f"Digests to {EMAIL} resumed.").wait_for()
+    changes = page.locator("table:has(caption:text('newest first')) td[data-label=Change]")
+    assert [" ".join(text.split()) for text in changes.all_inner_texts()] == [
+        "Resumed suspension lifted", "Suspended Left the trust in October"]
+    assert page.locator("td[data-label=By]").all_inner_texts() == ["alice", "alice"]
+    check(page, "subscriber-history")
 
     page.get_by_role("link", name="Erase them").click()
     page.wait_for_url(f"{site.url}/subscribers/{reader}/erase")

@@ -50,16 +50,21 @@ from awareness.subscriber_history import (
 
 log = logging.getLogger(__name__)
 MAX_REASON = 500
+HISTORY_SHOWN = 50  # lines of history on their page; the command line lists every one
 
 Nudge = Callable[[], None]
 
 
 @dataclass(frozen=True)
 class Detail:
-    """One subscriber's page: the entry as the list shows it, and their messages."""
+    """One subscriber's page: the entry as the list shows it, their messages, and their
+    history, newest first (the latest ``HISTORY_SHOWN`` lines; ``more_history`` when there
+    are older ones)."""
 
     entry: Entry
     messages: list[Stored]
+    history: list[SubscriberEvent]
+    more_history: bool = False
 
 
 def titles(ctx: Context) -> dict[str, str]:
@@ -99,8 +104,10 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
         found = people.stored(connection, subscriber_id)
         sent = outbox.last_sent(connection, DIGEST, [found.id])
         messages = outbox.about(connection, found.id, found.email)
+        events = subscribers.events(connection, found.id, HISTORY_SHOWN + 1)
     return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
-                  list(reversed(messages)))
+                  list(reversed(messages)), events[:HISTORY_SHOWN],
+                  len(events) > HISTORY_SHOWN)
 
 
 def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None = None, *,
