@@ -109,6 +109,10 @@ def test_what_goes_to_the_person_names_no_librarian() -> None:
     assert reason_for_them(stored) == "Left the trust (in October)"
     assert reason_for_them("hard bounce: 550 5.1.1 unknown") == "hard bounce: 550 5.1.1 unknown"
     assert reason_for_them(None) is None
+    # A reason as long as the form takes still ends with the whole name, to be taken away.
+    longest = suspension_reason("x" * 500, "l" * 100)
+    assert len(longest) == 500 and longest.endswith(f" (suspended by {'l' * 100})")
+    assert reason_for_them(longest) == "x" * (500 - len(" (suspended by )") - 100)
 
 
 @pytest.mark.parametrize("name", ["themselves", "The Service", " a librarian "])

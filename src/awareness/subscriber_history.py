@@ -44,6 +44,7 @@ SUSPENSION_LIFTED = "suspension lifted"
 # The names that say who acted when it was not a librarian: no librarian acts under them,
 # or the history would say a person or the service did what a librarian did.
 NOT_LIBRARIANS = frozenset({THEMSELVES, SERVICE, A_LIBRARIAN})
+MAX_STORED_REASON = 500  # what ``storage.subscribers.suspend`` keeps of a reason
 _SUSPENDED_BY = re.compile(r" \(suspended by [^()]*\)\Z")
 
 
@@ -113,8 +114,11 @@ def _topics(subscriptions: Iterable[tuple[str, str]]) -> str:
 
 def suspension_reason(reason: str, librarian: str) -> str:
     """The reason stored for a suspension a librarian decided, naming them for the
-    librarians' list (``reason_for_them`` takes the name away again)."""
-    return f"{reason} (suspended by {librarian})"
+    librarians' list (``reason_for_them`` takes the name away again). A long reason is cut
+    so that the whole fits what storage keeps: cut there instead, the name could be left
+    half written, past what ``reason_for_them`` recognises."""
+    naming = f" (suspended by {librarian})"
+    return reason[:MAX_STORED_REASON - len(naming)] + naming
 
 
 def reason_for_them(reason: str | None) -> str | None:
