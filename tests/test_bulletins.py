@@ -8,6 +8,7 @@ a real SMTP server on loopback; what readers get is checked on the bytes the ser
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -38,6 +39,8 @@ from awareness.catalogue import BulletinOffer, bulletin_offers
 from awareness.digests.build import Candidate
 from awareness.digests.render import Library, MailIdentity, make_environment
 from awareness.errors import ConfigError, ConfigErrors, NotFound
+from awareness.feedback import ItemFeedbackLinks
+from awareness.mail.compose import Mail
 from awareness.service import bulletins, outbox, people
 from awareness.service.bulletins import NotEditable, NotEditor
 from awareness.storage.models import Item, Match, OutboxMessage, Source
@@ -45,6 +48,7 @@ from awareness.storage.models import Subscriber as SubscriberRow
 from tests.conftest import ROOT, orm_session, orm_writing
 
 LONDON = ZoneInfo("Europe/London")
+GOLDEN = ROOT / "tests" / "data" / "golden-bulletin.eml"
 BULLETIN = """\
 title = "Workforce bulletin"
 description = "Leadership and digital news for the workforce directorate."
@@ -222,13 +226,11 @@ WORKFORCE_PLAN = ("https://www.gov.uk/government/publications/"
 PCN_GUIDE = "https://www.england.nhs.uk/long-read/primary-care-network-leadership-and-team-roles"
 
 
-def rendered_issue(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
-                   library: Library | None = None, links: BulletinLinks | None = None,
-                   ) -> tuple[str, str]:
-    """(the text part, the HTML part) of ``issue``: a distribution list's copy unless
-    ``links`` gives a subscriber's."""
+def issue_mail(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
+               library: Library | None = None, links: BulletinLinks | None = None) -> Mail:
+    """``issue`` as mail: a distribution list's copy unless ``links`` gives a subscriber's."""
     bulletin = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "workforce")
-    mail = render_issue(
+    return render_issue(
         issue, bulletin, sections_of(issue, bulletin.sections),
         env=make_environment(FileSystemLoader(ROOT / "templates")),
         identity=MailIdentity("library@trust.nhs.uk", "Library", "<bulletins.trust.nhs.uk>",
@@ -236,6 +238,14 @@ def rendered_issue(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0,
         library=library or Library(), to_addr="workforce.directorate@trust.nhs.uk",
         message_id="<bulletin.1@trust.nhs.uk>", now=now, tz=LONDON,
         links=links or BulletinLinks())
+
+
+def rendered_issue(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
+                   library: Library | None = None, links: BulletinLinks | None = None,
+                   ) -> tuple[str, str]:
+    """(the text part, the HTML part) of ``issue``: a distribution list's copy unless
+    ``links`` gives a subscriber's."""
+    mail = issue_mail(issue, now=now, library=library, links=links)
     message = message_from_bytes(mail.data, policy=policy.default)
     return (message.get_body(("plain",)).get_content().replace("\r\n", "\n"),
             message.get_body(("html",)).get_content())
@@ -318,6 +328,31 @@ def test_a_bulletin_ends_with_the_digests_footer():
     _, list_copy = rendered_issue(an_issue(), library=digest.LIBRARY)
     assert [digest.text_of(p) for p in footer(list_copy).iter("p")] == [
         contact + ".", digest.LIBRARY.name]
+
+
+def test_golden_bulletin():
+    """Why: one whole issue byte for byte (headers, the HTML after css-inline, the text
+    part) as a subscriber gets it, with everything an issue and the settings can add (a
+    correction, an introduction, a spotlight, a note, feedback links, the logo and contact),
+    so that a change to its templates, to the mail frame they share with every mail or to
+    css-inline shows up in review as a diff of this file."""
+    from tests import test_digest_render as digest
+
+    base = "https://library.example.nhs.uk"
+    spotlight = Spotlight("workforce-plan", "Long-term workforce plan", "The plan in short.",
+                          "Well-evidenced, up-to-date training for every team.",
+                          "/drivers/workforce-plan")
+    issue = an_issue(intro="This week: the workforce plan's guidance.\n\nWe open late on "
+                           "Thursdays & Fridays.", spotlight=spotlight,
+                     correction="The plan's date was wrong in the first copy.")
+    links = BulletinLinks(f"{base}/bulletins/workforce/2", f"{base}/preferences/t",
+                          f"{base}/bulletins/stop/t", f"{base}/feedback/t",
+                          {1: ItemFeedbackLinks(f"{base}/useful/1", f"{base}/not-useful/1")})
+    library = replace(digest.LIBRARY, logo_url="https://www.northshire.nhs.uk/library/logo.png")
+    actual = digest.normalise(issue_mail(issue, library=library, links=links).data)
+    if os.environ.get("AWARENESS_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(actual, encoding="ascii", newline="\n")
+    assert actual == GOLDEN.read_text(encoding="ascii")
 
 
 def test_an_issue_is_dated_the_day_it_went_out():
