@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import feedparser
+import jinja2
 import pytest
 from jinja2 import FileSystemLoader
 from sqlalchemy import select
@@ -227,12 +228,14 @@ PCN_GUIDE = "https://www.england.nhs.uk/long-read/primary-care-network-leadershi
 
 
 def issue_mail(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
-               library: Library | None = None, links: BulletinLinks | None = None) -> Mail:
-    """``issue`` as mail: a distribution list's copy unless ``links`` gives a subscriber's."""
+               library: Library | None = None, links: BulletinLinks | None = None,
+               env: jinja2.Environment | None = None) -> Mail:
+    """``issue`` as mail: a distribution list's copy unless ``links`` gives a subscriber's;
+    with the shipped templates unless ``env`` is given."""
     bulletin = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "workforce")
     return render_issue(
         issue, bulletin, sections_of(issue, bulletin.sections),
-        env=make_environment(FileSystemLoader(ROOT / "templates")),
+        env=env or make_environment(FileSystemLoader(ROOT / "templates")),
         identity=MailIdentity("library@trust.nhs.uk", "Library", "<bulletins.trust.nhs.uk>",
                               "trust.nhs.uk", "https://library.example.nhs.uk"),
         library=library or Library(), to_addr="workforce.directorate@trust.nhs.uk",

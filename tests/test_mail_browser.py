@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
+from jinja2 import FileSystemLoader
 from playwright.sync_api import Browser
 from sqlalchemy import select
 
+from awareness.digests.render import make_environment
 from awareness.mail.account import CONFIRM, SIGN_IN, WELCOME
 from awareness.mail.outbox import DIGEST, STEWARDSHIP
 from awareness.service import digests, people, roster, subscribing
@@ -25,13 +28,18 @@ from awareness.service.stewardship import send_stewardship
 from awareness.signup import Choice
 from awareness.storage.models import OutboxMessage
 from tests.conftest import Clock, orm_session
+from tests.test_digest_render import parts
 from tests.test_drivers_stewardship import seed as seed_records
+from tests.test_mail_frame import account_mail
 from tests.test_outbox import add_match
 from tests.test_web_browser import browser, check_page
 
 __all__ = ["browser"]  # fixture, shared
 KINDS = {DIGEST, CONFIRM, WELCOME, SIGN_IN, STEWARDSHIP}
 BULLETINS_ONLY = "bulletins.reader@trust.nhs.uk"
+TEMPLATES = Path(__file__).parent.parent / "templates"
+# 64 characters, the longest a local part may be, and nowhere a browser may break a line.
+LONG_ADDRESS = "firstname.middlename.lastname.workforcedevelopment.team" + "0" * 9 + "@trust.nhs.uk"
 
 
 def every_kind_of_mail(ctx: Context, clock: Clock) -> dict[str, str]:
@@ -77,4 +85,19 @@ def test_every_mail_reads_well_in_a_browser(browser: Browser, make_context: Call
         page.set_content(html)
         assert page.locator("body").inner_text().strip(), kind
         check_page(page, f"mail-{kind}-{scheme}")
+    context.close()
+
+
+def test_a_long_address_wraps_on_a_phone(browser: Browser) -> None:
+    """Why: the account mails name the reader's address in bold, and an address with nowhere
+    to break widened their column past a phone's screen (721 px at 390), until they were
+    drawn on the frame every mail shares, whose column breaks long words."""
+    env = make_environment(FileSystemLoader(TEMPLATES))
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    page.route("**/*", lambda route: route.abort())
+    for kind in (CONFIRM, WELCOME, SIGN_IN):
+        page.set_content(parts(account_mail(env, kind, to=LONG_ADDRESS))[1])
+        assert LONG_ADDRESS in page.locator("body").inner_text(), kind
+        check_page(page, f"mail-{kind}-long-address")
     context.close()

@@ -79,7 +79,8 @@ def _check_templates(settings: Settings) -> list[str]:
     needed = ["digest/subject.txt", "digest/body.txt", "digest/body.html",
               "bulletin/subject.txt", "bulletin/body.txt", "bulletin/body.html",
               "bulletin/after-inlining.css", "bulletin/reminder.subject.txt",
-              "bulletin/reminder.txt", "mail/footer.html", "mail/footer.txt"]
+              "bulletin/reminder.txt", "mail/frame.html", "mail/footer.html",
+              "mail/footer.txt"]
     if not folder.is_dir():
         return []  # the service falls back to its bundled templates
     return [f"{folder / name}: missing template" for name in needed
