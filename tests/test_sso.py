@@ -107,6 +107,11 @@ def callback_url(client: httpx.Client, sub: str) -> str:
     return answer.headers["location"]
 
 
+def who(name: str, role: str) -> str:
+    """How the page's header says who is signed in, and as what."""
+    return f'title="{name}">{name}</span> ({role})'
+
+
 def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site, str]) -> None:
     site, issuer = sso_site
     with browser(site) as client:
@@ -120,7 +125,7 @@ def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site,
 
         landed = sign_in(client, "ed", next_url="/bulletins")
         assert landed.status_code == 200 and landed.url.path == "/bulletins"
-        assert "ed.itor@nhs.net, editor" in landed.text
+        assert who("ed.itor@nhs.net", "editor") in landed.text
         assert client.get("/sources").status_code == 200
         assert client.get("/librarians").status_code == 403
     account = {a.name: a for a in librarians.everyone(site.ctx)}["ed.itor@nhs.net"]
@@ -130,7 +135,7 @@ def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site,
 
     with browser(site) as client:
         landed = sign_in(client, "rev")
-        assert landed.url.path == "/review" and "rev.iewer@nhs.net, reviewer" in landed.text
+        assert landed.url.path == "/review" and who("rev.iewer@nhs.net", "reviewer") in landed.text
         token = csrf_of(client.get("/review").text)
         refused = client.post(f"/review/{site.ids['good']}/draft", data={"csrf": token})
         assert refused.status_code == 403 and "needs the editor role" in refused.text
@@ -141,7 +146,7 @@ def test_a_sign_in_round_trip_gives_the_role_of_the_groups(sso_site: tuple[Site,
     httpx.put(f"{issuer}/users/rev", json={"preferred_username": "rev.iewer@nhs.net",
                                           "groups": [REVIEWERS, EDITORS]}).raise_for_status()
     with browser(site) as client:
-        assert "rev.iewer@nhs.net, editor" in sign_in(client, "rev").text
+        assert who("rev.iewer@nhs.net", "editor") in sign_in(client, "rev").text
     changes = [(e.librarian, e.detail, e.by) for e in librarians.history(site.ctx)]
     assert ("rev.iewer@nhs.net", "reviewer → editor", "single sign-on") in changes
 
@@ -184,7 +189,7 @@ def test_the_subject_not_the_user_name_says_whose_account_it_is(
                              by="alice")
     at_provider("jo-6f2a", "jo.bloggs@nhs.net")
     with browser(site) as client:
-        assert "jo.bloggs@nhs.net, editor" in sign_in(client, "jo-6f2a").text
+        assert who("jo.bloggs@nhs.net", "editor") in sign_in(client, "jo-6f2a").text
     adopted = account_of("jo.bloggs@nhs.net")
     assert adopted is not None and adopted.sso_subject == f"{issuer} jo-6f2a"
     assert librarians.authenticate(site.ctx, "jo.bloggs@nhs.net", PASSWORD) is None
@@ -192,7 +197,7 @@ def test_the_subject_not_the_user_name_says_whose_account_it_is(
     # Their user name changes at the provider: the same account, renamed, history and all.
     at_provider("jo-6f2a", "jo.smith@nhs.net")
     with browser(site) as client:
-        assert "jo.smith@nhs.net, editor" in sign_in(client, "jo-6f2a").text
+        assert who("jo.smith@nhs.net", "editor") in sign_in(client, "jo-6f2a").text
     assert account_of("jo.bloggs@nhs.net") is None
     renamed = account_of("jo.smith@nhs.net")
     assert renamed is not None and renamed.sso_subject == adopted.sso_subject
@@ -225,7 +230,7 @@ def test_the_subject_not_the_user_name_says_whose_account_it_is(
     # next sign-in under that name takes it, history and all.
     librarians.release_sso(site.ctx, "jo.smith@nhs.net", by="alice")
     with browser(site) as client:
-        assert "jo.smith@nhs.net, editor" in sign_in(client, "jo-91c7").text
+        assert who("jo.smith@nhs.net", "editor") in sign_in(client, "jo-91c7").text
     taken = account_of("jo.smith@nhs.net")
     assert taken is not None and taken.sso_subject == f"{issuer} jo-91c7"
     assert ("jo.smith@nhs.net", "released", "alice") in [
@@ -236,7 +241,7 @@ def test_a_removed_account_stays_out_whatever_its_groups_say(
         sso_site: tuple[Site, str]) -> None:
     site, _ = sso_site
     with browser(site) as ed, browser(site) as alice:
-        assert "ed.itor@nhs.net, editor" in sign_in(ed, "ed").text
+        assert who("ed.itor@nhs.net", "editor") in sign_in(ed, "ed").text
         assert login(alice).status_code == 200  # an administrator
         confirm = alice.get("/librarians/ed.itor@nhs.net/remove").text
         assert "from now on their sign-ins are refused, whatever groups they are in" in confirm
@@ -268,7 +273,7 @@ def test_a_removed_account_stays_out_whatever_its_groups_say(
         assert librarians.restore(site.ctx, "ed.itor@nhs.net", by="alice") is True
         assert librarians.authenticate(site.ctx, "ed.itor@nhs.net",
                                        librarians.NO_PASSWORD) is None
-        assert "ed.itor@nhs.net, editor" in sign_in(ed, "ed").text
+        assert who("ed.itor@nhs.net", "editor") in sign_in(ed, "ed").text
         assert ed.get("/bulletins").status_code == 200
     assert [(e.action, e.detail, e.by) for e in librarians.history(site.ctx)
             if e.librarian == "ed.itor@nhs.net"][:2] == [
@@ -299,7 +304,7 @@ def test_a_removed_account_s_name_goes_to_a_new_person_only_through_an_administr
     # the one who left is refused it.
     librarians.add_librarian(site.ctx, "rev.iewer@nhs.net", PASSWORD, by="alice")
     with browser(site) as client:
-        assert "rev.iewer@nhs.net, reviewer" in sign_in(client, "rev-2").text
+        assert who("rev.iewer@nhs.net", "reviewer") in sign_in(client, "rev-2").text
     with browser(site) as client:
         refused = sign_in(client, "rev")
         assert refused.status_code == 403 and "belongs to someone else" in refused.text
