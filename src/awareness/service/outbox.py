@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)  # far longer than one SMTP transaction may take
 CIRCUIT_BREAKER = 3  # server failures in a row that end a pass (RELIABILITY E7)
+# A message not sent this long after it was written means mail is not going out: the relay
+# passes every few minutes, and even a big weekly run at [mail] send_rate is done well within.
+STUCK = timedelta(minutes=30)
 
 
 @dataclass
@@ -156,3 +159,16 @@ def _count(claimed: Claimed, failure: SendFailure | None, decision: Retry | Give
         report.suspended += decision.suspend and claimed.subscriber_id is not None
         gave_up.append(Unsent(claimed.kind, "failed", failure.reason))
         log.warning("%s %s not sent, given up: %s", claimed.kind, claimed.key, failure.reason)
+
+
+def mail_health(ctx: Context) -> tuple[str, bool, str]:
+    """The /healthz check ``mail``: unhealthy while a message has waited more than ``STUCK``
+    to be sent (the mail server is down or refuses us, or no process relays). The detail is
+    generic (the endpoint is public): the librarians' dashboard says why."""
+    with reading(ctx.engine) as connection:
+        count, oldest = outbox.oldest_unsent(connection)
+    waited = ctx.now() - oldest if oldest else timedelta(0)
+    if waited < STUCK:
+        return "mail", True, f"{count} message{'' if count == 1 else 's'} to send"
+    return ("mail", False, f"{count} message{'' if count == 1 else 's'} not sent, the oldest "
+            f"written {int(waited.total_seconds() // 60)} minutes ago; the dashboard says why")

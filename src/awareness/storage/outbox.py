@@ -186,6 +186,15 @@ def unsent(connection: Connection) -> list[Unsent]:
     return [Unsent(kind, status, error) for kind, status, error in rows]
 
 
+def oldest_unsent(connection: Connection) -> tuple[int, datetime | None]:
+    """How many messages are still to be sent (pending or sending), and when the oldest of
+    them was written (None when there is none)."""
+    count, oldest = connection.execute(
+        select(func.count(Outbox.id), func.min(Outbox.created_at))
+        .where(Outbox.status.in_(UNSENT))).one()
+    return int(count), oldest
+
+
 def about(connection: Connection, subscriber_id: int, email: str) -> list[Stored]:
     """Every message for the subscriber or addressed to ``email``, oldest first."""
     rows = connection.execute(select(

@@ -12,7 +12,7 @@ else (``create_operations_app``), so a container supervisor can probe it like a 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from awareness.metrics import Metrics
-from awareness.service import operations
+from awareness.service import operations, outbox
 from awareness.service.context import Context
 from awareness.web.guards import ctx_of
 
@@ -38,6 +38,10 @@ def prepare(app: Starlette, ctx: Context) -> None:
     app.state.ctx = ctx
     health_checks: list[HealthCheck] = []
     app.state.health_checks = health_checks
+    # What is wrong but not this process's to mend (a restart would not bring a mail server
+    # back): /healthz says "degraded", still 200, so a supervisor never restarts for it.
+    warning_checks: list[HealthCheck] = [lambda: outbox.mail_health(ctx)]
+    app.state.warning_checks = warning_checks
     ready_checks: list[HealthCheck] = [lambda: operations.database_ready(ctx)]
     app.state.ready_checks = ready_checks
     app.state.role = lambda: "web"
@@ -53,8 +57,10 @@ def create_operations_app(ctx: Context) -> Starlette:
 
 
 async def healthz(request: Request) -> Response:
-    """200 when every check in ``app.state.health_checks`` passes, else 503."""
-    return await _report(request, request.app.state.health_checks)
+    """200 when every check in ``app.state.health_checks`` passes, else 503; "degraded"
+    (still 200) when one of ``app.state.warning_checks`` fails."""
+    return await _report(request, request.app.state.health_checks,
+                         request.app.state.warning_checks)
 
 
 async def readyz(request: Request) -> Response:
@@ -73,17 +79,23 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-async def _report(request: Request, checks_to_run: list[HealthCheck]) -> Response:
+async def _report(request: Request, checks_to_run: list[HealthCheck],
+                  warnings: Sequence[HealthCheck] = ()) -> Response:
     checks: dict[str, dict[str, object]] = {}
-    for check in checks_to_run:
-        try:
-            name, ok, detail = await run_in_threadpool(check)
-        except Exception as exc:  # a broken check is an unhealthy service, not a 500
-            name, ok, detail = getattr(check, "__name__", "check"), False, type(exc).__name__
-        checks[name] = {"ok": bool(ok), "detail": detail}
-    healthy = all(c["ok"] for c in checks.values())
-    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy",
-                               "role": request.app.state.role()}
+    healthy = [await _run(check, checks) for check in checks_to_run]
+    warned = [await _run(check, checks) for check in warnings]
+    status = "unhealthy" if not all(healthy) else "degraded" if not all(warned) else "ok"
+    body: dict[str, object] = {"status": status, "role": request.app.state.role()}
     if checks:
         body["checks"] = checks
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+
+
+async def _run(check: HealthCheck, checks: dict[str, dict[str, object]]) -> bool:
+    """Run ``check`` into ``checks``; did it pass?"""
+    try:
+        name, ok, detail = await run_in_threadpool(check)
+    except Exception as exc:  # a broken check is an unhealthy service, not a 500
+        name, ok, detail = getattr(check, "__name__", "check"), False, type(exc).__name__
+    checks[name] = {"ok": bool(ok), "detail": detail}
+    return bool(ok)
