@@ -309,14 +309,3 @@ def test_a_chart_is_accessible_self_contained_and_the_same_each_time() -> None:
     assert not [f for f in sys.meta_path if type(f).__name__ == "PluginImportFixer"]
     with pytest.raises(ValueError):
         bar_chart('x" onload="alert(1)', "t", "d", rows)
-
-
-def test_every_kind_of_message_has_a_name_in_the_report() -> None:
-    from awareness.mail import account, outbox
-    from awareness.reports.render import KIND_NAMES
-    from awareness.service import driver_sites, file_alerts
-
-    kinds = {outbox.DIGEST, outbox.STEWARDSHIP, outbox.SOURCES_REPORT, outbox.BULLETIN,
-             outbox.BULLETIN_TEST, outbox.BULLETIN_REMINDER, *account.TEMPLATES,
-             driver_sites.DRIVER_CHANGED, file_alerts.FILE_PROBLEM}
-    assert set(KIND_NAMES) == kinds

@@ -317,6 +317,21 @@ def test_export_downloads_and_changes_nothing(people: Site,
     assert people.snapshot() == before
 
 
+def test_their_messages_are_named_in_words(people: Site,
+                                          librarian: tuple[httpx.Client, str]) -> None:
+    # Their page said "Digest" and "Welcome"; which week's digest was it?
+    client, _ = librarian
+    reader, paused = subscriber_id(people, EMAIL), subscriber_id(people, PAUSED)
+    messages = {person: [" ".join("".join(label.itertext()).split()) for label in parse(
+        client.get(f"/subscribers/{person}").text).iter("span")
+        if label.get("class") == "kind-label"] for person in (reader, paused)}
+    assert messages == {reader: ["Weekly digest, week beginning 16 Nov 2026"],
+                        paused: ["Welcome mail"]}
+    deliveries = client.get(f"/subscribers/{reader}/export.json").json()["deliveries"]
+    assert [(d["description"], d["period"]) for d in deliveries] == [
+        ("Weekly digest, week beginning 16 Nov 2026", "weekly:2026-W47")]
+
+
 def history_rows(page: str) -> list[dict[str, str]]:
     """The history table's rows, newest first: each cell's text by its label."""
     [found] = [t for t in parse(page).iter("table")

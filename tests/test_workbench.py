@@ -14,7 +14,7 @@ from awareness.workbench import (
     ItemSearch,
     Sent,
     item_search_from,
-    masked,
+    listed,
     next_digest_send,
     page_of,
     send_search_from,
@@ -77,8 +77,11 @@ def test_send_search_and_masking() -> None:
             send_search_from(params, ["digest"])
     row = Sent(1, "digest", "1/weekly:2026-W48", "failed", "jo.bloggs@trust.nhs.uk", 5, NOW,
                None, None, "550 mailbox full", 1)
-    assert masked(row).recipient == "j…@trust.nhs.uk"
-    assert "jo.bloggs" not in str(masked(row).as_json())
+    shown = listed(row, lambda kind, key: f"{kind} {key} in words")
+    assert shown.recipient == "j…@trust.nhs.uk"
+    assert "jo.bloggs" not in str(shown.as_json())
+    assert shown.as_json()["description"] == "digest 1/weekly:2026-W48 in words"
+    assert shown.as_json()["key"] == "1/weekly:2026-W48"  # kept, for support
 
 
 def schedule(frequency: str, now: datetime, *, skip: bool = False) -> datetime:

@@ -639,6 +639,38 @@ def test_sends_list_masks_addresses_and_never_shows_the_message(
     assert client.get("/sends?kind=nope").status_code == 400
 
 
+def test_sends_name_each_message_in_words(bench: Site,
+                                         librarian: tuple[httpx.Client, str]) -> None:
+    # "Digest 1/weekly:2026-W46", "Bulletin weekly/1/s1", "Welcome 2/7731…": the outbox's
+    # keys, which a librarian had to decode. The key stays, smaller, for support.
+    client, _ = librarian
+    with orm_session(bench.ctx) as session, session.begin():
+        for kind, key in (("bulletin", "weekly/1/s1"), ("welcome", "2/7731233b2471322e")):
+            session.add(OutboxMessage(
+                kind=kind, key=key, subscriber_id=None, sender="library@trust.nhs.uk",
+                recipient=EMAIL, message_id=f"<{kind}@x>", message=b"x", status="pending",
+                attempts=0, created_at=WHEN))
+    data = client.get("/sends?format=json").json()
+    assert {(m["description"], m["key"]) for m in data["messages"]} == {
+        ("Weekly digest, week beginning 26 Oct 2026", "1/weekly:2026-W44"),
+        ("Weekly digest, week beginning 9 Nov 2026", "1/weekly:2026-W46"),
+        ("Library weekly bulletin #1", "weekly/1/s1"), ("Welcome mail", "2/7731233b2471322e")}
+    tree = parse(client.get("/sends").text)
+    rows = {" ".join("".join(th.itertext()).split()) for th in tree.iter("th")
+            if th.get("scope") == "row"}
+    assert {"Library weekly bulletin #1 bulletin weekly/1/s1",
+            "Welcome mail welcome 2/7731233b2471322e",
+            "Weekly digest, week beginning 9 Nov 2026 digest 1/weekly:2026-W46"} <= rows
+    # The kind filter and the counts by kind use the kinds' names, in their order.
+    options = [(o.get("value"), o.text) for o in tree.iter("option")]
+    assert options == [("", "Every kind"), ("bulletin", "Bulletin copies to readers"),
+                       ("digest", "Topic digests"), ("welcome", "Welcome mails")]
+    assert {"Bulletin copies to readers", "Topic digests", "Welcome mails"} <= rows
+    failed = parse(client.get("/sends?status=failed").text)
+    assert "Retry “Weekly digest, week beginning 9 Nov 2026” to j…@trust.nhs.uk" in [
+        " ".join("".join(b.itertext()).split()) for b in failed.iter("button")]
+
+
 def test_retry_a_failed_message(bench: Site, librarian: tuple[httpx.Client, str]) -> None:
     client, token = librarian
     with orm_session(bench.ctx) as session:

@@ -7,13 +7,32 @@ with retry and the next-digest preview. Every page is checked with axe-core at 1
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from playwright.sync_api import Browser, Locator, Page
 
 from awareness.errors import QuerySyntaxError
+from awareness.mail.account import TEMPLATES, account_key
+from awareness.mail.outbox import (
+    BULLETIN,
+    BULLETIN_REMINDER,
+    BULLETIN_TEST,
+    DRIVER_CHANGED,
+    FILE_PROBLEM,
+    SOURCES_REPORT,
+    STEWARDSHIP,
+    bulletin_key,
+    driver_gone_key,
+    file_problem_key,
+    sources_report_key,
+    stewardship_key,
+)
+from awareness.storage.models import OutboxMessage
 from awareness.subscriptions import parse_topic
 from awareness.topics.query import parse_query
-from tests.test_web import EMAIL, Site
+from tests.conftest import orm_session
+from tests.test_web import EMAIL, WHEN, Site
 from tests.test_web_browser import browser, check_page, signed_in_page
 from tests.test_workbench_pages import (
     LONG_BROKEN_QUERY,
@@ -30,6 +49,24 @@ __all__ = ["bench", "browser", "site"]  # fixtures, shared
 
 def check(page: Page, name: str) -> None:
     check_page(page, f"workbench-{name}")
+
+
+def queue_one_of_every_kind(site: Site) -> None:
+    """A pending message of each kind, as its key is made, beside the bench's digests."""
+    with orm_session(site.ctx) as session, session.begin():
+        for kind, key in (
+                (BULLETIN, bulletin_key("weekly", 1, "s1")),
+                (BULLETIN_TEST, bulletin_key("weekly", 1, "test-3f2a9c01b2d4")),
+                (BULLETIN_REMINDER, bulletin_key("weekly", 2, "alice")),
+                (STEWARDSHIP, stewardship_key("FG", "2026-W48")),
+                (SOURCES_REPORT, sources_report_key(date(2026, 11, 26))),
+                (DRIVER_CHANGED, driver_gone_key("map", "people-plan", WHEN)),
+                (FILE_PROBLEM, file_problem_key(date(2026, 11, 26), "topics/x.toml:1: bad")),
+                *((kind, account_key(1, kind)) for kind in TEMPLATES)):
+            session.add(OutboxMessage(
+                kind=kind, key=key, sender="library@trust.nhs.uk", recipient=EMAIL,
+                message_id=f"<{kind}@x>", message=b"x", status="pending", attempts=0,
+                created_at=WHEN))
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -77,8 +114,11 @@ def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -
     page.wait_for_url(f"{site.url}/topics/manage")
     check(page, "topics")
 
+    queue_one_of_every_kind(site)
     page.get_by_role("link", name="Sends", exact=True).click()
     page.wait_for_url(f"{site.url}/sends")
+    # Every kind's name, the longest ("Sign-up confirmations") among them, fits a phone.
+    assert page.get_by_role("rowheader", name="Sign-up confirmations").is_visible()
     check(page, "sends")
     page.get_by_role("button", name="Retry").click()
     page.get_by_text("is queued again").wait_for()

@@ -7,8 +7,8 @@ The web pages and their JSON read these values; the service fills them from stor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -172,7 +172,8 @@ def send_search_from(params: Mapping[str, str], kinds: Iterable[str]) -> SendSea
 
 @dataclass(frozen=True)
 class Sent:
-    """An outbox row as librarians list it: never the message, the address masked."""
+    """An outbox row as librarians list it: never the message, the address masked;
+    ``description`` what the message is, in words (``mail.outbox.describe``)."""
 
     id: int
     kind: str
@@ -185,6 +186,7 @@ class Sent:
     next_attempt_at: datetime | None
     last_error: str | None
     subscriber_id: int | None = None
+    description: str = ""
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready (times as ISO text)."""
@@ -193,9 +195,11 @@ class Sent:
                                      ("next_attempt_at", self.next_attempt_at))}}
 
 
-def masked(row: Sent) -> Sent:
-    """The row with its recipient masked (``a…@trust.nhs.uk``)."""
-    return Sent(**{**row.__dict__, "recipient": mask_address(row.recipient)})
+def listed(row: Sent, describe: Callable[[str, str], str]) -> Sent:
+    """The row as the sends page lists it: its recipient masked (``a…@trust.nhs.uk``), and
+    what it is in words (``describe``: a kind and a key in, a description out)."""
+    return replace(row, recipient=mask_address(row.recipient),
+                   description=describe(row.kind, row.key))
 
 
 @dataclass(frozen=True)

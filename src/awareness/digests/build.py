@@ -184,9 +184,23 @@ def period_key(frequency: Literal["daily", "weekly"], now: datetime, tz: ZoneInf
     if frequency == "daily":
         return f"daily:{local.date().isoformat()}"
     if frequency == "weekly":
-        iso = local.isocalendar()
-        return f"weekly:{iso.year}-W{iso.week:02d}"
+        return f"weekly:{iso_week(local.date())}"
     raise ValueError(f"unknown digest frequency {frequency!r}; expected daily or weekly")
+
+
+def iso_week(day: date) -> str:
+    """The ISO 8601 week of ``day``, e.g. ``2026-W48`` (its year can differ from the day's)."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(week: str) -> date:
+    """The Monday of an ISO week written as ``iso_week`` writes it; ValueError otherwise."""
+    year, marker, number = week.partition("-W")
+    if not (marker and year.isascii() and year.isdigit() and number.isascii()
+            and number.isdigit()):
+        raise ValueError(f"not an ISO week: {week!r}")
+    return date.fromisocalendar(int(year), int(number), 1)
 
 
 def period_start(key: str) -> date:
@@ -196,8 +210,7 @@ def period_start(key: str) -> date:
         if frequency == "daily":
             return date.fromisoformat(value)
         if frequency == "weekly":
-            year, _, week = value.partition("-W")
-            return date.fromisocalendar(int(year), int(week), 1)
+            return week_start(value)
     except ValueError:
         pass
     raise ValueError(f"not a digest period key: {key!r}")

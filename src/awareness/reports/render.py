@@ -19,23 +19,12 @@ import jinja2
 from markupsafe import Markup
 
 from awareness.dates import local_time
+from awareness.mail.outbox import kind_name
 from awareness.precision import percent
 from awareness.reports.charts import bar_chart
 from awareness.reports.figures import ImpactReport
 
 HTML_TEMPLATE = "report/report.html"
-# What each kind of message is, as the report's readers (a steering group, a board) would
-# name it; the JSON and CSV keep the kinds themselves, for machines.
-KIND_NAMES = {
-    "digest": "Topic digests", "bulletin": "Bulletin copies to readers",
-    "bulletin_test": "Bulletin test copies to editors",
-    "bulletin_reminder": "Reminders to bulletin editors",
-    "signup_confirm": "Sign-up confirmations", "welcome": "Welcome mails",
-    "sign_in_link": "Links to manage a subscription",
-    "stewardship": "Driver record reminders to the steering group",
-    "driver_changed": "Driver record change notices", "sources_report": "Source health reports",
-    "file_problem": "Notices of problems in subscription files",
-}
 
 
 def as_json(report: ImpactReport) -> dict[str, Any]:
@@ -175,7 +164,7 @@ def as_html(report: ImpactReport, env: jinja2.Environment, library: str, tz: tzi
     return env.get_template(HTML_TEMPLATE).render(
         report=report, charts=charts(report), library=library, percent=percent,
         made=local_time(report.made_at, tz),
-        useful_rate=_overall_useful(report), links=links, kind_names=KIND_NAMES) + "\n"
+        useful_rate=_overall_useful(report), links=links, kind_name=kind_name) + "\n"
 
 
 def _overall_useful(report: ImpactReport) -> float | None:

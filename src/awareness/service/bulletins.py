@@ -385,7 +385,7 @@ def send_test(ctx: Context, slug: str, number: int, to: str, *, by: str) -> None
     mail = _render_copy(ctx, bulletin, found, to, key,
                         BulletinLinks(_public_url(ctx, bulletin, found)), test=True)
     with writing(ctx.engine) as connection:
-        outbox.queue(connection, Queued(BULLETIN_TEST, f"{slug}/{number}/{key}", mail),
+        outbox.queue(connection, Queued(BULLETIN_TEST, bulletin_key(slug, number, key), mail),
                      ctx.now())
 
 

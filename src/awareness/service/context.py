@@ -16,6 +16,7 @@ import awareness
 from awareness.bulletins.config import BulletinDef, parse_bulletin
 from awareness.errors import ConfigError, NotFound
 from awareness.mail.backends import FileBackend, MailBackend, SmtpBackend
+from awareness.mail.outbox import describe
 from awareness.settings import Settings
 from awareness.sources.policy import FetchPolicy, Resolver, system_resolver
 from awareness.storage.db import make_engine
@@ -176,6 +177,13 @@ class Context:
             if bulletin.slug == slug:
                 return bulletin
         raise NotFound(f"no bulletin {slug!r}")
+
+    def describer(self) -> Callable[[str, str], str]:
+        """What an outbox message (a kind and a key) is, in words (``mail.outbox.describe``):
+        with the bulletins' titles as the files are now, times in the service's zone."""
+        titles = {bulletin.slug: bulletin.title for bulletin in self.bulletins()}
+        tz = self.settings.timezone
+        return lambda kind, key: describe(kind, key, titles, tz)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -38,7 +38,13 @@ from awareness.drivers.site import (
 from awareness.drivers.views import StoredDriver
 from awareness.errors import FetchError, ImportFormatError
 from awareness.mail.compose import Mail, Sender, compose, key_parts, message_id
-from awareness.mail.outbox import Queued
+from awareness.mail.outbox import (
+    DRIVER_CHANGED,
+    Queued,
+    driver_back_key,
+    driver_changed_key,
+    driver_gone_key,
+)
 from awareness.model import DriverRecord
 from awareness.service.context import Context
 from awareness.service.drivers import ImportOutcome, import_page_text, page_text
@@ -50,9 +56,6 @@ from awareness.storage import outbox
 from awareness.storage.db import reading, writing
 
 log = logging.getLogger(__name__)
-
-DRIVER_CHANGED = "driver_changed"
-
 
 @dataclass(frozen=True)
 class SiteImport:
@@ -169,7 +172,7 @@ def _changed_notice(ctx: Context, state: SourceState, body_hash: str, outcome: I
             + f"The record: {ctx.settings.base_url}/drivers/{outcome.slug}\n\n"
             "You are named as the group member responsible for it; check that it "
             "reads well, and that its review date is right.\n\n")
-    return Notice(record, f"{state.id}/{outcome.slug}/{body_hash[:16]}", verb, text)
+    return Notice(record, driver_changed_key(state.id, outcome.slug, body_hash), verb, text)
 
 
 def _gone_notice(ctx: Context, state: SourceState, driver: StoredDriver, url: str,
@@ -181,8 +184,7 @@ def _gone_notice(ctx: Context, state: SourceState, driver: StoredDriver, url: st
             f"{ctx.settings.base_url}/drivers/{record.slug}\n\n"
             "You are named as the group member responsible for it; check whether the post "
             "was withdrawn or moved, and edit or delete the record.\n\n")
-    return Notice(record, f"{state.id}/{record.slug}/gone/{now:%Y%m%dT%H%M%S}",
-                  "gone from", text)
+    return Notice(record, driver_gone_key(state.id, record.slug, now), "gone from", text)
 
 
 def _back_notice(ctx: Context, state: SourceState, driver: StoredDriver, how: str) -> Notice:
@@ -190,8 +192,8 @@ def _back_notice(ctx: Context, state: SourceState, driver: StoredDriver, how: st
     text = (f"{record.title} is back on the MAP site ({how}); it is no longer marked "
             f"\"gone from the MAP site\".\n\n"
             f"The record: {ctx.settings.base_url}/drivers/{record.slug}\n\n")
-    when = f"{driver.gone_at:%Y%m%dT%H%M%S}" if driver.gone_at else "unknown"
-    return Notice(record, f"{state.id}/{record.slug}/back/{when}", "back on", text)
+    return Notice(record, driver_back_key(state.id, record.slug, driver.gone_at), "back on",
+                  text)
 
 
 def _tell_members(ctx: Context, notices: list[Notice]) -> list[str]:

@@ -9,18 +9,15 @@ minute queues it once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from awareness.mail.compose import Sender, compose, key_parts, message_id
-from awareness.mail.outbox import Queued
+from awareness.mail.outbox import FILE_PROBLEM, Queued, file_problem_key
 from awareness.service.context import Context
 from awareness.storage import outbox
 from awareness.storage.db import reading, writing
 
 log = logging.getLogger(__name__)
-
-FILE_PROBLEM = "file_problem"
 
 
 def alert_unreadable_files(ctx: Context) -> int:
@@ -30,8 +27,8 @@ def alert_unreadable_files(ctx: Context) -> int:
     if not problems or not owner:
         return 0
     now = ctx.now()
-    day = now.astimezone(ctx.settings.timezone).date().isoformat()
-    keys = {f"{day}/{hashlib.sha256(p.encode()).hexdigest()[:16]}": p for p in problems}
+    day = now.astimezone(ctx.settings.timezone).date()
+    keys = {file_problem_key(day, p): p for p in problems}
     with reading(ctx.engine) as connection:
         done = outbox.queued_keys(connection, FILE_PROBLEM, keys)
     todo = {key: problem for key, problem in keys.items() if key not in done}

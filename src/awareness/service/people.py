@@ -80,12 +80,14 @@ def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
         messages = outbox.about(connection, subscriber.id, subscriber.email)
         answers = feedback.of_reader(connection, subscriber.id)
         history = subscribers.events(connection, subscriber.id)
+    describe = ctx.describer()
     return {
         **view_of(subscriber).as_json(),
         "suspended_reason": reason_for_them(subscriber.suspended_reason),
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         "deliveries": [{
             "kind": m.kind, "period": m.key.partition("/")[2] if m.kind == DIGEST else m.key,
+            "description": describe(m.kind, m.key),
             "status": m.status, "message_id": m.message_id,
             "created_at": m.created_at.isoformat(), "sent_at": _iso(m.sent_at),
             "items": list(m.items),

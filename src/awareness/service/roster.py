@@ -13,7 +13,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
@@ -105,8 +105,10 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
         sent = outbox.last_sent(connection, DIGEST, [found.id])
         messages = outbox.about(connection, found.id, found.email)
         events = subscribers.events(connection, found.id, HISTORY_SHOWN + 1)
+    describe = ctx.describer()
     return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
-                  list(reversed(messages)), events[:HISTORY_SHOWN],
+                  [replace(m, description=describe(m.kind, m.key)) for m in reversed(messages)],
+                  events[:HISTORY_SHOWN],
                   len(events) > HISTORY_SHOWN)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from awareness.mail.compose import Sender, compose, message_id
-from awareness.mail.outbox import SOURCES_REPORT, Queued
+from awareness.mail.outbox import SOURCES_REPORT, Queued, sources_report_key
 from awareness.service.context import Context
 from awareness.service.listing import source_health
 from awareness.service.outbox import relay
@@ -42,7 +42,7 @@ def send_source_report(ctx: Context) -> SourceReport:
     """Queue for the owner the sources that are broken, gone, stale or duplicates, once a
     day, then relay the outbox."""
     now = ctx.now()
-    day = now.astimezone(ctx.settings.timezone).date().isoformat()
+    day = sources_report_key(now.astimezone(ctx.settings.timezone).date())
     owner = ctx.settings.sources.owner_email.strip()
     if not owner:
         return SourceReport("no owner", day)

@@ -21,7 +21,7 @@ from pathlib import Path
 import jinja2
 
 from awareness.dates import long_date
-from awareness.digests.build import period_label
+from awareness.digests.build import iso_week, period_label
 from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
 from awareness.drivers.views import Reason, due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
@@ -107,12 +107,6 @@ def attention_reasons(ctx: Context, slug: str, member: str) -> tuple[Reason, ...
     does not."""
     return next((entry.reasons for entry in needs_attention(ctx, member or "")
                  if entry.slug == slug), ())
-
-
-def iso_week(day: date) -> str:
-    """The ISO week of ``day``, e.g. ``2026-W48``."""
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def stewardship_message_id(member: str, week: str, domain: str) -> str:

@@ -20,6 +20,7 @@ from awareness.digests.build import Digest
 from awareness.drivers.views import DriverView
 from awareness.errors import AwarenessError, NotFound
 from awareness.mail.compose import mask_address
+from awareness.mail.outbox import kind_name
 from awareness.review import MatchView
 from awareness.roster import status_of
 from awareness.service import driver_views, listing
@@ -41,7 +42,7 @@ from awareness.workbench import (
     Paged,
     SendSearch,
     Sent,
-    masked,
+    listed,
     next_digest_send,
     page_of,
     weekly_counts,
@@ -278,7 +279,8 @@ class SendList:
 
     @property
     def kinds(self) -> list[str]:
-        return sorted({kind for kind, _ in self.counts})
+        """The kinds counted, by their names (``mail.outbox.kind_name``)."""
+        return sorted({kind for kind, _ in self.counts}, key=kind_name)
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
@@ -289,9 +291,9 @@ class SendList:
 
 
 def kinds(ctx: Context) -> list[str]:
-    """The kinds of message the outbox holds."""
+    """The kinds of message the outbox holds, by their names."""
     with reading(ctx.engine) as conn:
-        return sorted({kind for kind, _ in overview.outbox_counts(conn)})
+        return sorted({kind for kind, _ in overview.outbox_counts(conn)}, key=kind_name)
 
 
 def list_sends(ctx: Context, search: SendSearch) -> SendList:
@@ -300,7 +302,8 @@ def list_sends(ctx: Context, search: SendSearch) -> SendList:
     with reading(ctx.engine) as conn:
         rows, total = overview.outbox_page(conn, search)
         counts = overview.outbox_counts(conn)
-    return SendList(Paged([masked(r) for r in rows], total, search.page), counts)
+    describe = ctx.describer()
+    return SendList(Paged([listed(r, describe) for r in rows], total, search.page), counts)
 
 
 def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
@@ -313,7 +316,7 @@ def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
             raise AwarenessError(f"message {row_id} is {row.status}: only a failed message "
                                  "can be retried")
     log.info("outbox message %s (%s %s) queued again by %s", row_id, row.kind, row.key, by)
-    return masked(row)
+    return listed(row, ctx.describer())
 
 
 @dataclass(frozen=True)

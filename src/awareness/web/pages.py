@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from awareness.dates import local_date, local_time, long_date
 from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
+from awareness.mail.outbox import kind_name
 from awareness.review import status_label
 from awareness.roles import allows
 from awareness.templates import CompiledOnce
@@ -52,6 +53,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["first_sentence"] = first_sentence
     env.filters["field_label"] = field_label
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, field_label(kind))
+    env.filters["message_kind"] = kind_name
     env.filters["unique_hits"] = unique_hits
     env.filters["found_words"] = lambda hits: unique_hits(hits_as_dicts(hits))
     env.filters["match_status"] = status_label

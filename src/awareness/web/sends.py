@@ -61,8 +61,8 @@ async def retry(request: Request, session: Session) -> Response:
     row = await run_in_threadpool(lambda: workbench.retry_send(
         ctx_of(request), message_id, by=str(session.name)))
     return done(request, "/sends?status=pending",
-                f"The {row.kind.replace('_', ' ')} to {row.recipient} is queued again; the "
-                "next relay pass sends it.")
+                f"“{row.description}” to {row.recipient} is queued again; the next relay "
+                "pass sends it.")
 
 
 @librarian_only
