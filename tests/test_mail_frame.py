@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 from datetime import UTC, date, datetime
+from html import unescape
 from pathlib import Path
 
 import jinja2
@@ -148,3 +149,38 @@ def test_golden_welcome():
     if os.environ.get("AWARENESS_UPDATE_GOLDEN") == "1":
         GOLDEN_WELCOME.write_text(actual, encoding="ascii", newline="\n")
     assert actual == GOLDEN_WELCOME.read_text(encoding="ascii")
+
+
+PREVIEW = re.compile(r'<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;">'
+                     r"([^<]*)</div>")
+
+
+def previews(mail: Mail) -> list[str]:
+    """The preview lines of a mail's HTML part, as an inbox shows them."""
+    return [unescape(line) for line in PREVIEW.findall(digests.parts(mail)[1])]
+
+
+def test_every_account_mail_has_an_inbox_preview_line():
+    """Beside the subject an inbox shows the mail's first words; without a preview line of
+    its own an account mail showed "Northshire Library and Knowledge Service Confirm your
+    digests Someone, probably you…". Each says in a sentence what it asks or tells."""
+    env = make_environment(FileSystemLoader(TEMPLATES))
+    expected = {
+        CONFIRM: "One click confirms them: nothing is sent until you do, and the link works "
+                 "for 7 days.",
+        WELCOME: "You are now subscribed to current awareness digests and the library's "
+                 "bulletins; keep this message for the link to manage them.",
+        SIGN_IN: "Open the link inside to change what you get, pause it or unsubscribe; "
+                 "nothing has changed if you did not ask for it.",
+    }
+    for kind, line in expected.items():
+        mail = account_mail(env, kind)
+        assert previews(mail) == [line], kind
+        assert line not in digests.parts(mail)[0], kind  # hidden: not in the text part
+    bulletins_only = render_account_mail(
+        env, WELCOME, sender=SENDER, to="alice.smith@trust.nhs.uk", library="Northshire LKS",
+        choices=[], bulletins=True, message_id="<welcome.2@trust.nhs.uk>", now=NOW,
+        preferences_url=PREFERENCES)
+    assert previews(bulletins_only) == [
+        "You are now subscribed to the library's bulletins; keep this message for the link "
+        "to manage them."]
