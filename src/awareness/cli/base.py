@@ -21,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from awareness.logs import TEXT_FORMAT, use_format
 from awareness.progress import Steps
@@ -138,7 +139,8 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:
     for name in columns:
         table.add_column(name, overflow="fold" if name in HANDLE_COLUMNS else "ellipsis")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        # Text, not a string rich would read as markup: "[pdf]" in a title is no style.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     console().print(table)
 
 
