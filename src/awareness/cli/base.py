@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from awareness.cli.tables import column_widths, measure
 from awareness.logs import TEXT_FORMAT, use_format
 from awareness.progress import Steps
 from awareness.settings import Settings, load_settings
@@ -122,27 +123,27 @@ def local_time(moment: datetime | str | None, zone: tzinfo) -> str:
     return f"{when.astimezone(zone):%Y-%m-%d %H:%M}"
 
 
-# Columns holding what a later command is given (`drivers show SLUG`, `sources test ID`,
-# `subscribers remove EMAIL`): never cut with "…", which would lose what is needed; folded
-# onto more lines only where the terminal is too narrow for the whole (`--json` never folds).
-HANDLE_COLUMNS = frozenset({"slug", "id", "bulletin", "email"})
-
-
-def table(columns: list[str], rows: list[list[Any]], *, empty: str) -> None:
+def table(columns: list[str], rows: list[list[Any]], *, empty: str,
+          main: str | None = None) -> None:
     """``rows`` under ``columns``; with no rows, the line ``empty`` says what that means
-    (and, where there is one, what to do), not a table of headings alone. A column in
-    ``HANDLE_COLUMNS`` is printed whole; the others wrap to make room for it."""
+    (and, where there is one, what to do), not a table of headings alone. The column
+    ``main`` (the title, the name: what a row is) gets the width the others can spare;
+    nothing is cut (awareness.cli.tables says how the width is shared)."""
     if not rows:
         click.echo(empty)
         return
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    measures = [measure(name, [row[i] for row in cells]) for i, name in enumerate(columns)]
+    out = console()
+    room = out.width - (3 * len(columns) + 1)  # a space either side of each, and the lines
+    widths = column_widths(measures, room, columns.index(main) if main else None)
     table = Table(show_lines=False, header_style="bold")
-    for name in columns:
-        table.add_column(name, overflow="fold" if name in HANDLE_COLUMNS else "ellipsis")
-    for row in rows:
-        # Text, not a string rich would read as markup: "[pdf]" in a title is no style.
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
-    console().print(table)
-
+    for i, name in enumerate(columns):
+        # "fold", never "…": an id, a slug, a date cut short is lost to whoever reads it.
+        table.add_column(name, overflow="fold", width=widths[i] if widths else None)
+    for row in cells:
+        table.add_row(*(Text(cell) for cell in row))  # feed text, never rich markup: "[pdf]"
+    out.print(table)
 
 
 @contextmanager

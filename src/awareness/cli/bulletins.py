@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
     from awareness.bulletins.build import Issue
 
-TITLE_WIDTH = 60  # an entry's title in `show`, cut at a word with "…"
-
 
 def _librarian(name: str | None) -> str:
     return name or getpass.getuser()
@@ -52,9 +50,10 @@ def bulletins_list(state: State, as_json: bool) -> None:
     zone = state.ctx.settings.timezone
     table(["bulletin", "title", "sends", "latest", "status", "due or sent", "issues sent"],
           [[r["slug"], r["title"], r["send"], r["latest_issue"] or "-", r["status"] or "-",
-            f"sent {local_time(r['sent_at'], zone)}" if r["status"] == "sent"
-            else local_time(r["due_at"], zone) or "-", r["sent_issues"]] for r in rows],
-          empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)")
+            local_time(r["sent_at"] if r["status"] == "sent" else r["due_at"], zone) or "-",
+            r["sent_issues"]] for r in rows],
+          empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)",
+          main="title")
 
 
 def _issue_json(found: object) -> dict[str, object]:
@@ -109,7 +108,6 @@ def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
 def bulletins_show(state: State, slug: str, number: int | None, as_json: bool) -> None:
     """Issue NUMBER of the bulletin SLUG, with its entries. Without NUMBER, the open issue
     (drafted first, or brought up to date, as `bulletins draft` does)."""
-    from awareness.digests.build import short_summary
     from awareness.service import bulletins as service
 
     found = service.issue(state.ctx, slug, _number(state, slug, number))
@@ -118,9 +116,9 @@ def bulletins_show(state: State, slug: str, number: int | None, as_json: bool) -
         return
     click.echo(f"{slug} issue {found.number}: {_when(found, state.ctx.settings.timezone)}")
     table(["entry", "section", "title", "publisher", "removed"],
-          [[e.entry_id, e.section, short_summary(e.title, TITLE_WIDTH), e.publisher,
-            "yes" if e.removed else ""] for e in found.entries],
-          empty="no entries yet")
+          [[e.entry_id, e.section, e.title, e.publisher, "yes" if e.removed else ""]
+           for e in found.entries],
+          empty="no entries yet", main="title")
 
 
 def _when(found: Issue, tz: ZoneInfo) -> str:

@@ -106,7 +106,8 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str | No
            for v in views],
           empty="no driver records match" if tag or source or member or due or search
           else "no deleted driver records" if deleted
-          else "no driver records: `awareness drivers import` brings them in")
+          else "no driver records: `awareness drivers import` brings them in",
+          main="title")
 
 
 def _kind(view: DriverView) -> str:
@@ -199,7 +200,8 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
     table(["member", "slug", "review due", "why"],
           [[e.member or "-", e.slug, short_date(e.review_due_on) if e.review_due_on else "",
             "; ".join(map(str, e.reasons))] for e in entries],
-          empty=f"no records need attention{f' for {member}' if member else ''}")
+          empty=f"no records need attention{f' for {member}' if member else ''}",
+          main="why")
 
 
 @drivers.command("mark-reviewed")

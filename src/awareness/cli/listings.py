@@ -41,7 +41,8 @@ def sources_list(state: State, as_json: bool) -> None:
            [[r["id"], r["publisher"], r["state"],
              local_time(r["last_success_at"], state.ctx.settings.timezone), r["error_count"],
              r["last_error"], r["items"]] for r in rows],
-           empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)")
+           empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)",
+           main="last error")
 
 
 @sources.command("export")
@@ -115,7 +116,7 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
         return
     table(["published", "title", "link"],
           [[(r["published"] or "")[:10], r["title"], r["link"] or ""] for r in report["items"]],
-          empty=f"no items in {report['final_url']} ({report['kind']})")
+          empty=f"no items in {report['final_url']} ({report['kind']})", main="title")
     if report["items"]:
         click.echo(f"{report['count']} items from {report['final_url']} ({report['kind']}); "
                    f"{report['dated']} dated, {report['with_summary']} with a summary")
@@ -179,7 +180,7 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
            [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["first_seen_at"][:10],
              r["title"]] for r in rows],
            empty=f"no items from {source}" if source
-           else "no items yet: `awareness poll` fetches them")
+           else "no items yet: `awareness poll` fetches them", main="title")
 
 
 @items.command("delete")
@@ -201,7 +202,8 @@ def _print_matches(views: list[Any], as_json: bool, *, empty: str) -> None:
         return
     table(["id", "topic", "status", "score", "publisher", "title", "drivers"],
            [[v.id, v.topic_slug, status_label(v.status), f"{v.score:g}", v.publisher, v.title,
-             ", ".join(d.slug for d in v.drivers)] for v in views], empty=empty)
+             ", ".join(d.slug for d in v.drivers)] for v in views], empty=empty,
+          main="title")
 
 
 @cli.group()
@@ -347,6 +349,6 @@ def review_history(state: State, match_id: int, as_json: bool) -> None:
     zone = state.ctx.settings.timezone
     table(["when", "who", "what", "note"],
           [[local_time(row["when"], zone), row["who"], row["what"], row["note"]] for row in rows],
-          empty=f"match {match_id} has not been decided on")
+          empty=f"match {match_id} has not been decided on", main="note")
 
 

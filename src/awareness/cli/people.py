@@ -106,7 +106,8 @@ def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
           [[e.email, _status(e), _gets(((c.slug, c.frequency) for c in e.topics), e.bulletins),
             _day(e.confirmed_at), _day(e.last_digest)] for e in entries],
           empty=f"no {status} subscribers" if status else
-          "no subscribers yet: `awareness subscribers add`, or staff sign up at /topics")
+          "no subscribers yet: `awareness subscribers add`, or staff sign up at /topics",
+          main="email")
 
 
 def _gets(pairs: Iterable[tuple[str, str]], bulletins: bool) -> str:
@@ -159,7 +160,7 @@ def subscribers_history(state: State, email: str, as_json: bool) -> None:
     tz = state.ctx.settings.timezone
     table(["when", "what", "detail", "by"],
           [[local_time(e.at, tz), e.what, e.detail, e.by] for e in events],
-          empty=f"nothing recorded about {email.strip().lower()} yet")
+          empty=f"nothing recorded about {email.strip().lower()} yet", main="detail")
 
 
 @cli.group()
@@ -293,7 +294,8 @@ def librarians_list(state: State, as_json: bool) -> None:
     table(["name", "role", "sign-in", "email"],
           [[a.name, a.role, "single sign-on" if a.sso else "password", a.email]
            for a in accounts],
-          empty="no librarian accounts: `awareness librarians add NAME` makes one")
+          empty="no librarian accounts: `awareness librarians add NAME` makes one",
+          main="name")
 
 
 @librarians.command("set-email")
@@ -342,7 +344,8 @@ def librarians_tokens(state: State, name: str, as_json: bool) -> None:
     table(["number", "label", "created", "last used", "revoked"],
           [[t.id, t.label or "-", _day(t.created_at), _day(t.last_used_at) or "never",
             _day(t.revoked_at)] for t in tokens],
-          empty=f"{name} has no API tokens: `awareness librarians token {name}` makes one")
+          empty=f"{name} has no API tokens: `awareness librarians token {name}` makes one",
+          main="label")
 
 
 @librarians.command("revoke-token")

@@ -35,7 +35,8 @@ def topics_list(state: State, as_json: bool) -> None:
     table(["slug", "name", "review", "30 days", "90 days", "trend", "query"],
           [[r["slug"], r["name"], r["review"], *_precision_cells(figures.get(str(r["slug"]))),
             r["query"]] for r in rows],
-          empty="no topics: add one under subscriptions/topics/ (docs/subscriptions.md)")
+          empty="no topics: add one under subscriptions/topics/ (docs/subscriptions.md)",
+          main="query")
 
 
 def _precision_cells(figure: Precision | None) -> list[str]:
