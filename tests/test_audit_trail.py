@@ -126,7 +126,7 @@ def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_pa
     assert "cli" not in {row[1] for row in decided}
     shown = run(database_url, tmp_path, "review", "history", str(ids["good"]))
     assert "Sam Jones" in shown and "checked" in shown and "undone" in shown
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d ", shown) and "+00:00" not in shown
+    assert re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d ", shown) and "+00:00" not in shown
 
     out = run(database_url, tmp_path, "drivers", "draft", str(ids["good"]), "--as", "Sam Jones")
     slug = out.split()[-1]

@@ -368,7 +368,8 @@ def test_the_command_lines_show_says_when_a_sent_issue_went_and_shows_whole_titl
                           AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions)), "COLUMNS": "200"}
     shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert shown.stdout.splitlines()[0] == "workforce issue 1: draft, due 2026-11-30 09:00"
+    assert shown.stdout.splitlines()[0] == ("workforce issue 1: draft, due Mon 30 Nov 2026, "
+                                            "09:00 (UK time)")
     # The title was cut at 60 characters with "…" even where the terminal had room for it.
     assert "a practical framework for ward managers and matrons" in shown.stdout
     assert "…" not in shown.stdout
@@ -376,11 +377,14 @@ def test_the_command_lines_show_says_when_a_sent_issue_went_and_shows_whole_titl
     bulletins.approve(ctx, "workforce", 1, by="alice")
     bulletins.send_issue(ctx, "workforce", 1)
     shown = CliRunner().invoke(cli, ["bulletins", "show", "workforce", "1"], env=env)
-    assert shown.stdout.splitlines()[0] == "workforce issue 1: sent 2026-11-25 14:00"
+    assert shown.stdout.splitlines()[0] == ("workforce issue 1: sent Wed 25 Nov 2026, 14:00 "
+                                            "(UK time)")
     # The listing too says when the latest issue went, not the slot it was due in.
     listed = CliRunner().invoke(cli, ["bulletins", "list"], env=env).stdout
     [row] = [line for line in listed.splitlines() if "│ workforce " in line]
-    assert "│ sent   │ 2026-11-25 14:00 │" in row and "2026-11-30" not in row
+    assert "│ sent   │ 25 Nov 2026 14:00 │" in row and "30 Nov" not in row
+    assert "│ every Monday at 9am │" in row  # it said "monday 09:00"
+    assert listed.splitlines()[-1] == "Times are UK time."
 
 
 # --- the archive ------------------------------------------------------------------------------

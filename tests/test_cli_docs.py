@@ -12,7 +12,7 @@ import click
 import pytest
 
 from awareness.cli import cli
-from awareness.cli.base import local_time, table
+from awareness.cli.base import date_cell, said_time, table, time_cell
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -86,11 +86,15 @@ def test_help_speaks_to_the_librarian_not_of_the_project(path, command):
 
 
 def test_times_in_tables_are_local_to_the_minute():
-    # `sources list` and `review history` printed 2026-12-07T13:05:09.123456+00:00.
+    # `sources list` and `review history` printed 2026-12-07T13:05:09.123456+00:00, then
+    # 2026-12-07 13:05 beside the drivers commands' "1 Feb 2018"; `items list` gave the
+    # day in UTC, a day early for an item that came at 00:30 on a summer night.
     london = ZoneInfo("Europe/London")
-    assert local_time("2026-12-07T13:05:09.123456+00:00", london) == "2026-12-07 13:05"
-    assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "2026-07-01 13:00"
-    assert local_time(None, london) == local_time("", london) == ""
+    assert time_cell("2026-12-07T13:05:09.123456+00:00", london) == "7 Dec 2026 13:05"
+    assert time_cell(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), london) == "1 Jul 2026 13:00"
+    assert time_cell(None, london) == time_cell("", london) == ""
+    assert date_cell("2026-06-30T23:30:00+00:00", london) == "1 Jul 2026"
+    assert said_time("2026-12-11T09:00:00+00:00", london) == "Fri 11 Dec 2026, 09:00 (UK time)"
 
 
 @pytest.mark.parametrize(("path", "command"), EVERY_COMMAND, ids=[p for p, _ in EVERY_COMMAND])

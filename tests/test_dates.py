@@ -16,7 +16,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import FileSystemLoader
 
-from awareness.dates import clock_time, day_and_time, day_month, local_date, local_time, long_date
+from awareness.dates import (
+    clock_time,
+    day_and_time,
+    day_month,
+    local_date,
+    local_time,
+    long_date,
+    short_time,
+    zone_name,
+)
 from awareness.digests import render as mail
 from awareness.web import pages
 
@@ -51,6 +60,21 @@ def test_dates_and_times_read_as_written_here():
     assert local_time(datetime(2026, 12, 7, 9, 5, tzinfo=UTC), LONDON) == "Mon 7 Dec 2026, 09:05"
     assert local_time(SUMMER_NIGHT, LONDON) == "Wed 1 Jul 2026, 00:30"
     assert local_time(None, LONDON) == ""
+
+
+def test_a_table_of_the_command_line_gives_a_time_as_a_date_and_the_clock():
+    # The command line wrote "2026-12-07 18:08" beside its own "1 Jan 2026".
+    assert short_time(datetime(2026, 12, 7, 18, 8, tzinfo=UTC), LONDON) == "7 Dec 2026 18:08"
+    assert short_time(SUMMER_NIGHT, LONDON) == "1 Jul 2026 00:30"  # the local day
+    assert short_time(NoNames(2026, 1, 2, 3, 4, tzinfo=UTC), UTC) == "2 Jan 2026 03:04"
+    assert short_time(None, LONDON) == ""
+
+
+@pytest.mark.parametrize(("zone", "said"), [
+    (LONDON, "UK time"), (ZoneInfo("GB"), "UK time"), (UTC, "UTC"), (ZoneInfo("UTC"), "UTC"),
+    (ZoneInfo("Europe/Dublin"), "Europe/Dublin time")])
+def test_a_zone_is_named_as_the_pages_name_it(zone, said):
+    assert zone_name(zone) == said
 
 
 @pytest.mark.parametrize(("hour", "minute", "said"), [

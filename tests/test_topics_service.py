@@ -256,6 +256,9 @@ def test_cli_try_and_rematch(make_context: Callable[..., Context], tmp_path: Pat
     out = runner.invoke(cli, ["topics", "try", "leadership", "--since", "7d"], env=env)
     assert out.exit_code == 0, out.output
     assert "3 of 4 items" in out.output and "+ leader*" in out.output
+    # It gave its start as "since 2026-11-30 09:00 UTC", not in the service's zone.
+    assert re.search(r"items since \w{3} \d{1,2} \w{3} \d{4}, \d\d:\d\d \(UK time\) would",
+                     out.output), out.output
     out = runner.invoke(cli, ["topics", "try", "--query", "leader* AND ("], env=env)
     assert out.exit_code == 2
     assert "unbalanced parenthesis" in out.output and "              ^" in out.output

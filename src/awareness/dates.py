@@ -3,7 +3,9 @@
 A date is written as GOV.UK writes one, ``7 December 2026``: the day without a leading zero
 and the month in full. In a column of the librarians' tables, where the full month made the
 date wrap onto three lines, it is ``7 Dec 2026``; a time, which only the librarians' pages
-show and mostly in table columns, is ``Mon 7 Dec 2026, 09:00``. Names come from the tables
+show and mostly in table columns, is ``Mon 7 Dec 2026, 09:00``; in the command line's tables,
+where a column's every character counts at 80 columns, ``7 Dec 2026 09:00``. Where a time is
+shown, the reader is told once which zone it is in: ``UK time``. Names come from the tables
 here, never from ``strftime``: its ``%B``, ``%b`` and ``%a`` follow the process's LC_TIME
 locale, so a service started under another locale would write its dates in that language.
 """
@@ -17,6 +19,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SHORT_WEEKDAYS = tuple(day[:3] for day in WEEKDAYS)
+UK_ZONES = frozenset({"Europe/London", "GB", "GB-Eire", "Europe/Belfast"})
 
 
 def long_date(day: date) -> str:
@@ -50,6 +53,24 @@ def local_time(moment: datetime | None, tz: tzinfo) -> str:
     local = moment.astimezone(tz)
     return (f"{SHORT_WEEKDAYS[local.weekday()]} {local.day} {SHORT_MONTHS[local.month - 1]} "
             f"{local.year}, {local.hour:02d}:{local.minute:02d}")
+
+
+def short_time(moment: datetime | None, tz: tzinfo) -> str:
+    """``moment`` in ``tz`` to the minute, for a table column of the command line:
+    ``7 Dec 2026 09:00``; "" for none."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return f"{short_date(local)} {local.hour:02d}:{local.minute:02d}"
+
+
+def zone_name(tz: tzinfo) -> str:
+    """The zone ``tz`` as a reader is told it: ``UK time`` for the service's usual zone (as
+    the pages say it), ``UTC``, else its name (``Europe/Dublin time``)."""
+    key = str(getattr(tz, "key", tz))
+    if key in UK_ZONES:
+        return "UK time"
+    return "UTC" if key in ("UTC", "Etc/UTC") else f"{key} time"
 
 
 def clock_time(hour: int, minute: int) -> str:

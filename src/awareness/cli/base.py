@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from awareness.cli.tables import column_widths, measure
+from awareness.dates import local_date, local_time, short_time, zone_name
 from awareness.logs import TEXT_FORMAT, use_format
 from awareness.progress import Steps
 from awareness.settings import Settings, load_settings
@@ -114,21 +115,42 @@ def cli(click_ctx: click.Context, config: str | None, debug: bool) -> None:
 
 
 
-def local_time(moment: datetime | str | None, zone: tzinfo) -> str:
-    """A stored time (a datetime or its ISO text) as a person reads one, to the minute in the
-    deployment's time zone (``2026-12-07 13:05``); "" for none. ``--json`` keeps ISO 8601."""
-    if moment is None or moment == "":
-        return ""
-    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return f"{when.astimezone(zone):%Y-%m-%d %H:%M}"
+def _moment(value: datetime | str | None) -> datetime | None:
+    """A stored time, given as a datetime or as its ISO text (a listing's JSON row)."""
+    if value is None or value == "":
+        return None
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def time_cell(value: datetime | str | None, zone: tzinfo) -> str:
+    """A stored time as a table column gives it, to the minute in the service's time zone:
+    ``7 Dec 2026 13:05`` (awareness.dates); "" for none. ``--json`` keeps ISO 8601."""
+    return short_time(_moment(value), zone)
+
+
+def date_cell(value: datetime | str | None, zone: tzinfo) -> str:
+    """A stored time's day in the service's time zone, as a table column gives it:
+    ``7 Dec 2026``; "" for none."""
+    return local_date(_moment(value), zone, short=True)
+
+
+def said_time(value: datetime | str | None, zone: tzinfo) -> str:
+    """A stored time in a sentence, with its zone: ``Fri 11 Dec 2026, 09:00 (UK time)``."""
+    return f"{local_time(_moment(value), zone)} ({zone_name(zone)})"
+
+
+def times_note(zone: tzinfo) -> str:
+    """The line under a table of times that says which zone they are in."""
+    return f"Times are {zone_name(zone)}."
 
 
 def table(columns: list[str], rows: list[list[Any]], *, empty: str,
-          main: str | None = None) -> None:
+          main: str | None = None, note: str = "") -> None:
     """``rows`` under ``columns``; with no rows, the line ``empty`` says what that means
     (and, where there is one, what to do), not a table of headings alone. The column
     ``main`` (the title, the name: what a row is) gets the width the others can spare;
-    nothing is cut (awareness.cli.tables says how the width is shared)."""
+    nothing is cut (awareness.cli.tables says how the width is shared). ``note``, if any,
+    is a line under the table (``times_note``)."""
     if not rows:
         click.echo(empty)
         return
@@ -144,6 +166,8 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str,
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))  # feed text, never rich markup: "[pdf]"
     out.print(table)
+    if note:
+        click.echo(note)
 
 
 @contextmanager

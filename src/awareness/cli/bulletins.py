@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from awareness.cli.base import State, bars, cli, emit_json, local_time, pass_state, table
+from awareness.cli.base import (
+    State,
+    bars,
+    cli,
+    emit_json,
+    pass_state,
+    said_time,
+    table,
+    time_cell,
+    times_note,
+)
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -32,8 +42,8 @@ def bulletins_list(state: State, as_json: bool) -> None:
     """Every bulletin with its latest issue and when the next one is due."""
     from awareness.service import bulletins as service
 
-    rows = []
-    for bulletin in state.ctx.bulletins():
+    rows, defined = [], state.ctx.bulletins()
+    for bulletin in defined:
         found = service.issues(state.ctx, bulletin.slug)
         latest = found[0] if found else None
         rows.append({
@@ -49,11 +59,13 @@ def bulletins_list(state: State, as_json: bool) -> None:
         return
     zone = state.ctx.settings.timezone
     table(["bulletin", "title", "sends", "latest", "status", "due or sent", "issues sent"],
-          [[r["slug"], r["title"], r["send"], r["latest_issue"] or "-", r["status"] or "-",
-            local_time(r["sent_at"] if r["status"] == "sent" else r["due_at"], zone) or "-",
-            r["sent_issues"]] for r in rows],
+          [[r["slug"], r["title"], bulletin.schedule, r["latest_issue"] or "-",
+            r["status"] or "-",
+            time_cell(r["sent_at"] if r["status"] == "sent" else r["due_at"], zone) or "-",
+            r["sent_issues"]]
+           for bulletin, r in zip(defined, rows, strict=True)],
           empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)",
-          main="title")
+          main="title", note=times_note(zone))
 
 
 def _issue_json(found: object) -> dict[str, object]:
@@ -97,7 +109,7 @@ def bulletins_draft(state: State, slug: str, as_json: bool) -> None:
         emit_json(_issue_json(found))
         return
     click.echo(f"{slug} issue {found.number} ({found.status}): {len(found.shown)} items, "
-               f"due {local_time(found.due_at, state.ctx.settings.timezone)}")
+               f"due {said_time(found.due_at, state.ctx.settings.timezone)}")
 
 
 @bulletins.command("show")
@@ -125,8 +137,8 @@ def _when(found: Issue, tz: ZoneInfo) -> str:
     """An issue's state and time: when it went out, once sent (its slot is history then,
     and an issue sent early went days before it), else when it is due."""
     if found.status == "sent" and found.sent_at is not None:
-        return f"sent {local_time(found.sent_at, tz)}"
-    return f"{found.status}, due {local_time(found.due_at, tz)}"
+        return f"sent {said_time(found.sent_at, tz)}"
+    return f"{found.status}, due {said_time(found.due_at, tz)}"
 
 
 @bulletins.command("preview")
@@ -164,7 +176,7 @@ def bulletins_approve(state: State, slug: str, number: int, by: str | None) -> N
 
     found = service.approve(state.ctx, slug, number, by=_librarian(by))
     click.echo(f"{slug} issue {found.number} approved; it goes out "
-               f"{local_time(found.due_at, state.ctx.settings.timezone)}")
+               f"{said_time(found.due_at, state.ctx.settings.timezone)}")
 
 
 @bulletins.command("send")

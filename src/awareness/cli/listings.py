@@ -12,11 +12,13 @@ from awareness.cli.base import (
     State,
     as_option,
     cli,
+    date_cell,
     emit_json,
-    local_time,
     pass_state,
     person,
     table,
+    time_cell,
+    times_note,
 )
 from awareness.review import STATUS_LABELS, status_label
 
@@ -37,12 +39,12 @@ def sources_list(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    zone = state.ctx.settings.timezone
     table(["id", "publisher", "state", "last success", "errors", "last error", "items"],
-           [[r["id"], r["publisher"], r["state"],
-             local_time(r["last_success_at"], state.ctx.settings.timezone), r["error_count"],
-             r["last_error"], r["items"]] for r in rows],
+           [[r["id"], r["publisher"], r["state"], time_cell(r["last_success_at"], zone),
+             r["error_count"], r["last_error"], r["items"]] for r in rows],
            empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)",
-           main="last error")
+           main="last error", note=times_note(zone))
 
 
 @sources.command("export")
@@ -115,7 +117,8 @@ def sources_test(state: State, source_id: str, as_json: bool) -> None:
         emit_json(report)
         return
     table(["published", "title", "link"],
-          [[(r["published"] or "")[:10], r["title"], r["link"] or ""] for r in report["items"]],
+          [[date_cell(r["published"], state.ctx.settings.timezone), r["title"], r["link"] or ""]
+           for r in report["items"]],
           empty=f"no items in {report['final_url']} ({report['kind']})", main="title")
     if report["items"]:
         click.echo(f"{report['count']} items from {report['final_url']} ({report['kind']}); "
@@ -176,9 +179,10 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
     if as_json:
         emit_json(rows)
         return
+    zone = state.ctx.settings.timezone
     table(["id", "source", "published", "arrived", "title"],
-           [[r["id"], r["source_id"], (r["published_at"] or "")[:10], r["first_seen_at"][:10],
-             r["title"]] for r in rows],
+           [[r["id"], r["source_id"], date_cell(r["published_at"], zone),
+             date_cell(r["first_seen_at"], zone), r["title"]] for r in rows],
            empty=f"no items from {source}" if source
            else "no items yet: `awareness poll` fetches them", main="title")
 
@@ -348,7 +352,8 @@ def review_history(state: State, match_id: int, as_json: bool) -> None:
         return
     zone = state.ctx.settings.timezone
     table(["when", "who", "what", "note"],
-          [[local_time(row["when"], zone), row["who"], row["what"], row["note"]] for row in rows],
-          empty=f"match {match_id} has not been decided on", main="note")
+          [[time_cell(row["when"], zone), row["who"], row["what"], row["note"]] for row in rows],
+          empty=f"match {match_id} has not been decided on", main="note",
+          note=times_note(zone))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import tzinfo
 
 import click
 
@@ -12,11 +12,13 @@ from awareness.cli.base import (
     State,
     as_option,
     cli,
+    date_cell,
     emit_json,
-    local_time,
     pass_state,
     person,
     table,
+    time_cell,
+    times_note,
 )
 from awareness.roles import ROLES
 from awareness.roster import STATUSES, Entry
@@ -102,9 +104,11 @@ def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
     if as_json:
         emit_json([e.as_json() for e in entries])
         return
+    zone = state.ctx.settings.timezone
     table(["email", "status", "topics", "confirmed", "last digest"],
-          [[e.email, _status(e), _gets(((c.slug, c.frequency) for c in e.topics), e.bulletins),
-            _day(e.confirmed_at), _day(e.last_digest)] for e in entries],
+          [[e.email, _status(e, zone),
+            _gets(((c.slug, c.frequency) for c in e.topics), e.bulletins),
+            date_cell(e.confirmed_at, zone), date_cell(e.last_digest, zone)] for e in entries],
           empty=f"no {status} subscribers" if status else
           "no subscribers yet: `awareness subscribers add`, or staff sign up at /topics",
           main="email")
@@ -118,16 +122,12 @@ def _gets(pairs: Iterable[tuple[str, str]], bulletins: bool) -> str:
     return topics or "no topics"
 
 
-def _status(entry: Entry) -> str:
+def _status(entry: Entry, zone: tzinfo) -> str:
     if entry.status == "paused" and entry.paused_until:
-        return f"paused until {_day(entry.paused_until)}"
+        return f"paused until {date_cell(entry.paused_until, zone)}"
     if entry.status == "suspended":
         return f"suspended: {entry.suspended_reason}"
     return entry.status
-
-
-def _day(moment: datetime | None) -> str:
-    return moment.date().isoformat() if moment else ""
 
 
 @subscribers.command("remove")
@@ -159,8 +159,9 @@ def subscribers_history(state: State, email: str, as_json: bool) -> None:
         return
     tz = state.ctx.settings.timezone
     table(["when", "what", "detail", "by"],
-          [[local_time(e.at, tz), e.what, e.detail, e.by] for e in events],
-          empty=f"nothing recorded about {email.strip().lower()} yet", main="detail")
+          [[time_cell(e.at, tz), e.what, e.detail, e.by] for e in events],
+          empty=f"nothing recorded about {email.strip().lower()} yet", main="detail",
+          note=times_note(tz))
 
 
 @cli.group()
@@ -341,9 +342,11 @@ def librarians_tokens(state: State, name: str, as_json: bool) -> None:
                     "last_used_at": t.last_used_at and t.last_used_at.isoformat(),
                     "revoked_at": t.revoked_at and t.revoked_at.isoformat()} for t in tokens])
         return
+    zone = state.ctx.settings.timezone
     table(["number", "label", "created", "last used", "revoked"],
-          [[t.id, t.label or "-", _day(t.created_at), _day(t.last_used_at) or "never",
-            _day(t.revoked_at)] for t in tokens],
+          [[t.id, t.label or "-", date_cell(t.created_at, zone),
+            date_cell(t.last_used_at, zone) or "never", date_cell(t.revoked_at, zone)]
+           for t in tokens],
           empty=f"{name} has no API tokens: `awareness librarians token {name}` makes one",
           main="label")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from awareness.cli.base import State, cli, emit_json, pass_state, table
+from awareness.cli.base import State, cli, emit_json, pass_state, said_time, table
 from awareness.errors import ConfigError, QuerySyntaxError
 from awareness.precision import Precision, percent
 from awareness.topics.query import Query, parse_query
@@ -92,7 +92,8 @@ def topics_try(state: State, topic: str | None, draft: str | None, spelling: str
         emit_json(result.as_json())
         return
     click.echo(f"{len(result.matches)} shown; {result.matched} of {result.searched} items "
-               f"since {result.since:%Y-%m-%d %H:%M} UTC would have matched")
+               f"since {said_time(result.since, state.ctx.settings.timezone)} would have "
+               "matched")
     click.echo("the strategy (under each match, only the parts of it that found the item):")
     for line in query.text.strip().splitlines():
         click.echo(f"    {line}")
