@@ -764,3 +764,13 @@ def test_items_list_limit_zero_is_all_and_a_negative_one_is_refused(
     assert listed() == every[:50]
     refused = runner.invoke(cli, ["items", "list", "--limit", "-5"], env=env)
     assert refused.exit_code == 2 and "-5" in refused.output
+
+
+@pytest.mark.integration
+def test_pages_name_the_zone_their_times_are_in(make_context: Callable[..., Context]) -> None:
+    # The dashboard and the sources page said "UK time" whatever [schedule] timezone held.
+    with running_site(make_context, AWARENESS_SCHEDULE_TIMEZONE="Europe/Dublin") as site, \
+            signed_in(site) as (client, _):
+        for path in ("/dashboard", "/sources"):
+            shown = text_of(client.get(path).text)
+            assert "Europe/Dublin time." in shown and "UK time" not in shown, path

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from awareness.dates import local_time
+from awareness.dates import local_time, zone_name
 from awareness.mail.outbox import kind_name
 from awareness.precision import percent
 from awareness.reports.charts import bar_chart
@@ -163,7 +163,7 @@ def as_html(report: ImpactReport, env: jinja2.Environment, library: str, tz: tzi
     ``csv``, ``json``: the web page's) add a period chooser and download links."""
     return env.get_template(HTML_TEMPLATE).render(
         report=report, charts=charts(report), library=library, percent=percent,
-        made=local_time(report.made_at, tz),
+        made=local_time(report.made_at, tz), zone=zone_name(tz),
         useful_rate=_overall_useful(report), links=links, kind_name=kind_name) + "\n"
 
 

@@ -16,7 +16,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from awareness.dates import local_date, local_time, long_date
+from awareness.dates import local_date, local_time, long_date, zone_name
 from awareness.digests.build import first_sentence, reader_snippet, short_summary
 from awareness.links import is_safe_link
 from awareness.mail.outbox import kind_name
@@ -47,6 +47,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["safe_url"] = lambda url: url if is_safe_link(url) else None
     env.filters["local_date"] = functools.partial(local_date, tz=tz)
     env.filters["local_time"] = functools.partial(local_time, tz=tz)
+    env.globals["zone"] = zone_name(tz)  # "UK time": what the pages' times are in
     env.filters["long_date"] = long_date
     env.filters["shorten"] = short_summary
     env.filters["snippet"] = reader_snippet
