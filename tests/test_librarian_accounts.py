@@ -18,7 +18,7 @@ from awareness.cli import cli
 from awareness.errors import AccountRemoved, AwarenessError, NotFound
 from awareness.service import api_tokens, librarians
 from awareness.service.context import Context
-from tests.conftest import settings_env
+from tests.conftest import Clock, settings_env
 from tests.test_web import PASSWORD, csrf_of, login, running_site
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -160,7 +160,8 @@ def test_a_removed_single_sign_on_account_stays_closed_until_restored(
     assert librarians.standing(ctx, "jo@trust.nhs.uk") == closed  # no session, no role
     assert librarians.standing(ctx, "jo.smith@trust.nhs.uk") is None
     assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)][:2] == [
-        ("jo@trust.nhs.uk", "refused", "account removed", "single sign-on")] * 2
+        ("jo@trust.nhs.uk", "refused", "account removed", "single sign-on"),
+        ("jo@trust.nhs.uk", "removed", "sessions ended, 0 API tokens revoked", "alice")]
 
     assert librarians.restore(ctx, "jo@trust.nhs.uk", by="alice") is True
     back = librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
@@ -169,6 +170,28 @@ def test_a_removed_single_sign_on_account_stays_closed_until_restored(
         librarians.restore(ctx, "jo@trust.nhs.uk", by="alice")
     with pytest.raises(NotFound, match="no librarian 'nobody'"):
         librarians.restore(ctx, "nobody", by="alice")
+
+
+def test_refused_sign_ins_are_recorded_once_a_day(make_context: Callable[..., Context],
+                                                  clock: Clock) -> None:
+    # Every refused sign-in added a line: a phone retrying filled the accounts' history.
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "", SUBJECT)
+    librarians.remove(ctx, "jo@trust.nhs.uk", by="alice")
+
+    def refusals() -> int:
+        return sum(e.action == "refused" for e in librarians.history(ctx))
+
+    for hours in (0, 1, 22):  # within a day of the first
+        clock.advance(hours=hours)
+        with pytest.raises(AccountRemoved):
+            librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
+    assert refusals() == 1
+    clock.advance(hours=1)  # a day after the one recorded
+    with pytest.raises(AccountRemoved):
+        librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
+    assert refusals() == 2
 
 
 def test_a_removed_account_s_name_is_not_taken_by_a_new_identity(

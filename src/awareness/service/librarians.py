@@ -19,6 +19,7 @@ account (``restore``: the same person again) or gives its name to a new account
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -44,6 +45,9 @@ NAME = re.compile(r"[A-Za-z0-9._@'+-]{2,100}")
 NO_PASSWORD = "!sso"
 # Stored as the password hash of a removed account, for the same reason.
 REMOVED_PASSWORD = "!removed"
+# A removed account's refused sign-ins are recorded once a day at most: someone whose
+# bookmark or phone keeps trying would otherwise fill the accounts' history.
+REFUSALS_APART = timedelta(days=1)
 
 
 def add_librarian(ctx: Context, name: str, password: str, *, role: str = "administrator",
@@ -229,8 +233,11 @@ def _sso_sign_in(ctx: Context, name: str, role: str, address: str | None,
             return _open_sso_account(conn, ctx, login, name, role, address, subject)
         detail = ("account removed" if removed.sso_subject in (None, subject)
                   else "account removed; a new identity asked for its user name")
-        librarians.record_event(conn, removed.name, "refused", detail, by="single sign-on",
-                                now=ctx.now())
+        last = librarians.last_event(conn, removed.name)
+        if not (last and (last.action, last.detail) == ("refused", detail)
+                and ctx.now() - last.at < REFUSALS_APART):
+            librarians.record_event(conn, removed.name, "refused", detail,
+                                    by="single sign-on", now=ctx.now())
     raise AccountRemoved(removed.name)  # after the refusal's record is committed
 
 

@@ -170,3 +170,12 @@ def events(conn: Connection, limit: int = 100) -> list[LibrarianEvent]:
                                EventRow.by, EventRow.at)
                         .order_by(EventRow.at.desc(), EventRow.id.desc()).limit(limit))
     return [LibrarianEvent(r.librarian, r.action, r.detail, r.by, r.at) for r in rows]
+
+
+def last_event(conn: Connection, librarian: str) -> LibrarianEvent | None:
+    """The latest line of ``librarian``'s history, if any."""
+    row = conn.execute(select(EventRow.librarian, EventRow.action, EventRow.detail,
+                              EventRow.by, EventRow.at)
+                       .where(EventRow.librarian == librarian)
+                       .order_by(EventRow.at.desc(), EventRow.id.desc()).limit(1)).first()
+    return LibrarianEvent(row.librarian, row.action, row.detail, row.by, row.at) if row else None
