@@ -17,6 +17,7 @@ from awareness.subscriptions import (
     parse_sources,
     parse_topic,
     topic_file,
+    with_query,
 )
 from awareness.topics.query import parse_query
 
@@ -404,3 +405,26 @@ def test_a_topic_file_keeps_the_strategy_as_it_was_written() -> None:
     assert "query = '''\nleader*\nOR \"well led\"\n'''\n" in text
     assert 'review = "required"' in text
     assert "spelling" not in text and "published" not in text and "[[examples]]" not in text
+
+
+@pytest.mark.parametrize("written", [
+    'query = "leader* OR \\"well led\\""\n',
+    "query = '''leader* OR \"well led\"'''\n",
+    "query = '''\nleader*\n  OR \"well led\"\n'''\n",
+    'query = """\nleader* OR \\"well led\\"\n"""\n',
+])
+def test_a_topic_files_strategy_is_replaced_and_nothing_else(written: str) -> None:
+    text = ("# Leadership: kept as written.\nname = \"Leadership\"\n# The strategy:\n"
+            f"{written}# after it\nreview = \"none\"  # no review\n\n[[examples]]\n"
+            "title = \"Leaders meet\"\nexpect = \"match\"\n")
+    updated = with_query(text, "leadership.toml", 'leader*\r\nOR "board development"')
+    assert updated == text.replace(
+        written, "query = '''\nleader*\nOR \"board development\"\n'''\n")
+    topic = parse_topic(updated.replace("name =", "description = \"d\"\nname ="),
+                        "leadership.toml", "leadership")
+    assert topic.query.ast == parse_query('leader* OR "board development"').ast
+
+
+def test_a_topic_file_without_a_strategy_is_refused() -> None:
+    with pytest.raises(ConfigError, match="no query to replace"):
+        with_query('name = "Leadership"\n', "leadership.toml", "leader*")

@@ -461,6 +461,47 @@ def test_making_a_topic_file_says_what_to_put_right(
 
 
 @pytest.mark.integration
+def test_an_edited_strategy_becomes_the_topics_file_when_its_test_set_passes(
+        make_context: Callable[..., Context], tmp_path: Path) -> None:
+    # The precision table says "try a narrower strategy here before you edit its file", and
+    # then the librarian had to carry the strategy into the file by hand.
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    before = (subs / "topics" / "leadership.toml").read_text(encoding="utf-8")
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site, \
+            signed_in(site) as (client, _):
+        add_items(site.ctx, site.ctx.now() - timedelta(days=1), ROWS)
+        tried = client.get("/topics/try", params={"topic": "leadership", "since": "7d"})
+        assert '<input type="hidden" name="from" value="leadership">' in tried.text
+        wider = site.ctx.topic("leadership").query.text + 'OR "board development"\n'
+        draft = client.get("/topics/try", params={"q": wider, "from": "leadership"})
+        assert "Update Leadership" in draft.text and "Make it a new topic" in draft.text
+        got = client.get("/topics/try/update", params={"q": wider, "from": "leadership",
+                                                       "since": "7d"})
+        assert got.status_code == 200, got.text
+        assert got.headers["content-disposition"] == 'attachment; filename="leadership.toml"'
+        # Only the strategy changed: comments, layout and every other key as they were.
+        added = [line for line in got.text.splitlines() if line not in before.splitlines()]
+        assert added == ['OR "board development"']
+        assert before.split("query = ")[0] == got.text.split("query = ")[0]
+        assert before.split("review = ")[1] == got.text.split("review = ")[1]
+        topic = parse_topic(got.text, "leadership.toml", "leadership")
+        assert topic.query.ast == parse_query(wider).ast and run_examples(topic) == []
+        # A strategy that loses what the test set says it must find is refused, saying which.
+        narrower = client.get("/topics/try/update", params={
+            "q": '"talent management"', "from": "leadership"})
+        assert narrower.status_code == 400 and "It cannot replace Leadership yet" in (
+            narrower.text)
+        assert "expected a match for &#34;Leadership in today’s NHS" in narrower.text
+        other = client.get("/topics/try/update", params={"q": wider, "from": "leadership",
+                                                         "spelling": "uk-us"})
+        assert other.status_code == 400
+        assert "Leadership has UK and US spellings off: try the draft that way" in other.text
+        assert client.get("/topics/try/update", params={"q": wider}).status_code == 400
+    assert (subs / "topics" / "leadership.toml").read_text(encoding="utf-8") == before
+
+
+@pytest.mark.integration
 def test_the_review_page_marks_matched_words_in_summaries(
         make_context: Callable[..., Context]) -> None:
     with running_site(make_context) as site, signed_in(site) as (client, _):

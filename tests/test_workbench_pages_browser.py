@@ -161,6 +161,15 @@ def test_trying_one_topic_then_another_then_a_draft(browser: Browser, bench: Sit
         "NHS sets out compassionate leadership programme"]
     assert page.get_by_label("Topic", exact=True).input_value() == ""
     check(page, "try-draft")
+    # The draft started from Digital health and AI's strategy: it cannot replace it while
+    # it loses what that topic's test set must find, and the page says which.
+    page.get_by_role("button", name="Download digital.toml with this strategy").click()
+    page.get_by_text("It cannot replace Digital health and AI yet").wait_for()
+    assert "expected a match for" in page.locator("#update-problems").inner_text()
+    check(page, "try-update-refused")
+    assert watched.problems == [  # the refusal's own status, which the browser notes
+        "Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    watched.problems.clear()
     # Make the draft a topic: the file to download, its test set the match ticked.
     page.get_by_role("button", name="Download the topic file").click()  # the browser asks
     assert page.evaluate("document.querySelector('#name').validity.valueMissing")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -284,6 +285,31 @@ def topic_file(draft: TopicDraft) -> str:
             lines.append(f"source = {toml_string(item.source)}")
         lines.append('expect = "match"')
     return "\n".join(lines) + "\n"
+
+
+def with_query(text: str, path: str, query: str) -> str:
+    """The topic file ``text`` with its strategy replaced by ``query`` (written as
+    ``topic_file`` writes one), the rest of the file as it was: its comments, its layout and
+    every other key. The strategy's value is found as the fewest lines after ``query =``
+    whose replacing leaves every other key as it was. ConfigError when there is none."""
+    before = load_toml(text, path)
+    lines = text.splitlines(keepends=True)
+    first = KeyLines(text).line("query")
+    if first is None or "query" not in before:
+        raise ConfigError("the file has no query to replace", path=path)
+    written = f"query = {_multiline(query)}\n"
+    wanted = tomllib.loads(written)["query"]
+    others = {key: value for key, value in before.items() if key != "query"}
+    for last in range(first - 1, len(lines)):
+        rebuilt = "".join([*lines[:first - 1], written, *lines[last + 1:]])
+        try:
+            after = tomllib.loads(rebuilt)
+        except tomllib.TOMLDecodeError:
+            continue  # some of the old value is left
+        if after.get("query") == wanted and {
+                key: value for key, value in after.items() if key != "query"} == others:
+            return rebuilt
+    raise ConfigError("the file's query could not be replaced on its own", path=path)
 
 
 def _multiline(text: str) -> str:

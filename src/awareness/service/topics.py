@@ -8,17 +8,18 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from awareness.errors import AwarenessError
 from awareness.matching import ArchivedItem, rematch_action
 from awareness.model import ItemText, NewMatch
-from awareness.service.context import Context
+from awareness.service.context import Context, read_librarian_file
 from awareness.service.polling import item_matcher
 from awareness.storage import items, matches
 from awareness.storage import sources as stored_sources
 from awareness.storage.db import reading, writing
-from awareness.subscriptions import Topic
-from awareness.topics.examples import shortest
+from awareness.subscriptions import Topic, parse_topic, with_query
+from awareness.topics.examples import ExampleFailure, run_examples, shortest
 from awareness.topics.explain import Clause, hits_as_dicts, lines, reasons
 from awareness.topics.presearch import word_lookup
 from awareness.topics.query import Hits, Query
@@ -157,6 +158,14 @@ def test_set(ctx: Context, query: Query, item_ids: Sequence[int]) -> tuple[ItemT
         found = items.archived(conn, list(item_ids))
     return tuple(shortest(query, found[item_id].candidate.text)
                  for item_id in item_ids if item_id in found)
+
+
+def updated_file(ctx: Context, topic: Topic, query: Query) -> tuple[str, list[ExampleFailure]]:
+    """``topic``'s file with ``query`` for its strategy, the rest as it is, and the examples
+    of its test set the new strategy gets wrong (``awareness check`` would refuse the file
+    while there is one)."""
+    text = with_query(read_librarian_file(Path(topic.path)), topic.path, query.text)
+    return text, run_examples(parse_topic(text, topic.path, topic.slug))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ Under a draft's results, "Make it a topic" gives the draft as a topic file to do
 (``/topics/try/file``, a GET too: it saves nothing), with the matches the librarian ticks as
 its test set. Topics stay files under subscriptions/ (checked, versioned, the same on every
 host): the file is what whoever keeps that folder puts in topics/, and it is checked as
-``awareness check`` would before it is offered, so it never brings a problem with it.
+``awareness check`` would before it is offered, so it never brings a problem with it. A
+draft that started from a saved topic (``from=``) can likewise replace that topic's strategy
+in its file (``/topics/try/update``), once it passes the topic's test set.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,7 +31,14 @@ from awareness.errors import QuerySyntaxError
 from awareness.precision import percent
 from awareness.service.context import Context
 from awareness.service.precision import topic_precision
-from awareness.service.topics import TriedMatch, TryResult, parse_since, test_set, try_query
+from awareness.service.topics import (
+    TriedMatch,
+    TryResult,
+    parse_since,
+    test_set,
+    try_query,
+    updated_file,
+)
 from awareness.subscriptions import SLUG, Topic, TopicDraft, parse_topic, topic_file
 from awareness.topics.highlight import highlight
 from awareness.topics.query import Query, parse_query
@@ -71,7 +81,8 @@ class FileForm:
 
 def routes() -> list[Route]:
     """The routes this module serves (added to the app's routes)."""
-    return [Route("/topics/try", try_page), Route("/topics/try/file", topic_file_page)]
+    return [Route("/topics/try", try_page), Route("/topics/try/file", topic_file_page),
+            Route("/topics/try/update", updated_file_page)]
 
 
 def _shown(match: TriedMatch) -> ShownMatch:
@@ -97,6 +108,7 @@ class _Tried:
     topic: Topic | None = None
     query: Query | None = None
     error: _Error | None = None
+    origin: Topic | None = None  # the saved topic a draft started from (``from=``)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -132,6 +144,34 @@ async def topic_file_page(request: Request, session: Session) -> Response:
         "content-disposition": f'attachment; filename="{form.slug}.toml"'})
 
 
+@librarian_only
+async def updated_file_page(request: Request, session: Session) -> Response:
+    """The saved topic ``from`` with the draft ``q`` for its strategy, as its file to
+    download (``<slug>.toml``), the rest of the file as it is; the try page again, saying
+    why, when the draft cannot be the topic's: it loses examples of the topic's test set,
+    or was tried with another spelling option."""
+    ctx = ctx_of(request)
+    tried = _what_to_try(ctx, request.query_params, draft=True)
+    topic = tried.origin
+    if topic is None:
+        raise HTTPException(400, "Choose the topic to update: try it, edit its strategy in "
+                                 "the draft box, and try the draft.")
+    problems: list[str] = []
+    if tried.query is None:
+        problems.append("Write a strategy that can be read before updating the topic.")
+    elif tried.spelling != topic.query.spelling:
+        problems.append(f"{topic.name} has UK and US spellings "
+                        f"{'on' if topic.query.spelling == 'uk-us' else 'off'}: try the "
+                        "draft that way first.")
+    else:
+        text, failures = await run_in_threadpool(updated_file, ctx, topic, tried.query)
+        problems += [failure.message() for failure in failures]
+        if not problems:
+            return Response(text, media_type="application/toml; charset=utf-8", headers={
+                "content-disposition": f'attachment; filename="{topic.slug}.toml"'})
+    return await _page(request, session, tried, update_problems=problems, status=400)
+
+
 def _file_form(params: QueryParams, topics: tuple[Topic, ...]) -> FileForm:
     """The form's values, each checked; what ``awareness check`` would refuse is refused
     here, where the librarian can put it right."""
@@ -157,7 +197,8 @@ def _file_form(params: QueryParams, topics: tuple[Topic, ...]) -> FileForm:
 
 
 async def _page(request: Request, session: Session, tried: _Tried,
-                form: FileForm | None = None, *, status: int = 200) -> Response:
+                form: FileForm | None = None, *, update_problems: list[str] | None = None,
+                status: int = 200) -> Response:
     """The try page for ``tried``, with the "Make it a topic" form as ``form`` left it."""
     ctx = ctx_of(request)
     params = request.query_params
@@ -170,6 +211,7 @@ async def _page(request: Request, session: Session, tried: _Tried,
     figures = await run_in_threadpool(topic_precision, ctx)
     return render(request, "topics_try.html", status_code=status, session=session,
                   tried=tried, form=form or FileForm(), offered=OFFERED,
+                  update_problems=update_problems or [],
                   since=since, since_choices=SINCE_CHOICES, topics=ctx.topics(),
                   error_line=_error_line(tried.text, tried.error), result=result, shown=shown,
                   precision=figures, percent=percent,
@@ -192,12 +234,13 @@ def _what_to_try(ctx: Context, params: QueryParams, *, draft: bool = False) -> _
         return _Tried(topic.query.text, topic.query.spelling, topic, topic.query)
     text = params.get("q", "")[:MAX_QUERY]
     spelling = "uk-us" if params.get("spelling") == "uk-us" else "none"
+    origin = next((t for t in ctx.topics() if t.slug == params.get("from")), None)
     if not text.strip():
-        return _Tried(text, spelling)
+        return _Tried(text, spelling, origin=origin)
     try:
-        return _Tried(text, spelling, query=parse_query(text, spelling))
+        return _Tried(text, spelling, query=parse_query(text, spelling), origin=origin)
     except QuerySyntaxError as err:
-        return _Tried(text, spelling, error=_Error(err.message, err.column))
+        return _Tried(text, spelling, error=_Error(err.message, err.column), origin=origin)
 
 
 def _error_line(text: str, error: _Error | None) -> str | None:
