@@ -98,6 +98,8 @@ def test_each_role_may_what_it_may_and_gets_403_for_the_rest(
                 assert answer.status_code == (200 if allows(role, needed) else 403), (role, path)
                 if answer.status_code == 403:
                     assert f"needs the {needed} role" in answer.text
+                    # whom to ask, by name: a reviewer cannot open the Librarians page
+                    assert "ask an administrator (alice, bob) to change your role" in answer.text
                     assert f"signed in as a{'n' if role[0] in 'ae' else ''} {role}" in answer.text
                     # in the librarians' layout: their navigation and the way to sign out
                     assert "Sign out</button>" in answer.text, (role, path)

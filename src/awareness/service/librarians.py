@@ -325,6 +325,11 @@ def everyone(ctx: Context) -> list[LibrarianInfo]:
         return librarians.everyone(conn, removed=REMOVED)
 
 
+def administrators(ctx: Context) -> list[str]:
+    """The names of the administrators, whom a librarian asks for a higher role."""
+    return [found.name for found in everyone(ctx) if found.role == "administrator"]
+
+
 def history(ctx: Context) -> list[LibrarianEvent]:
     """The latest changes to librarian accounts, newest first."""
     with reading(ctx.engine) as conn:

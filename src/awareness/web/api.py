@@ -32,7 +32,16 @@ from awareness.errors import AwarenessError, NotFound
 from awareness.review import DECISIONS, REVIEWED_STATUSES
 from awareness.roles import allows
 from awareness.roster import STATUSES as SUBSCRIBER_STATUSES
-from awareness.service import api_tokens, bulletins, drivers, listing, review, roster, workbench
+from awareness.service import (
+    api_tokens,
+    bulletins,
+    drivers,
+    librarians,
+    listing,
+    review,
+    roster,
+    workbench,
+)
 from awareness.web import openapi
 from awareness.web.guards import ctx_of, forbidden_message
 
@@ -110,7 +119,8 @@ def token_only(view: View, needs: str = "reviewer") -> Callable[[Request], Await
             return error_response(401, UNAUTHORISED, {"www-authenticate": 'Bearer realm="api"'})
         librarian, role = found
         if not allows(role, needs):
-            return error_response(403, forbidden_message(role, needs))
+            ask = await run_in_threadpool(librarians.administrators, ctx_of(request))
+            return error_response(403, forbidden_message(role, needs, ask))
         try:
             return await view(request, librarian)
         except NotFound as err:

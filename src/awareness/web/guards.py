@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -82,7 +82,8 @@ def requires(needed: str) -> Callable[[LibrarianView], Callable[[Request], Await
                 target = route_path(request) + query
                 return redirect(request, f"/login?next={quote(target, safe='')}")
             if not allows(session.role, needed):
-                raise HTTPException(403, forbidden_message(session.role, needed))
+                ask = await run_in_threadpool(librarians.administrators, ctx_of(request))
+                raise HTTPException(403, forbidden_message(session.role, needed, ask))
             return await view(request, session)
 
         return guarded
@@ -90,11 +91,14 @@ def requires(needed: str) -> Callable[[LibrarianView], Callable[[Request], Await
     return decorate
 
 
-def forbidden_message(role: str, needed: str) -> str:
-    """The sentence a librarian reads when their role does not allow an action."""
+def forbidden_message(role: str, needed: str, administrators: Sequence[str]) -> str:
+    """The sentence a librarian reads when their role does not allow an action: what it
+    needs, and whom to ask by name (only administrators can open the Librarians page, so
+    "an administrator" alone leaves a reviewer asking around)."""
+    whom = f" ({', '.join(administrators)})" if administrators else ""
     return (f"This needs the {needed} role; you are signed in as {_a(role)} {role}, who may "
-            f"{WHAT_EACH_MAY.get(role, 'do nothing')}. An administrator can change your role "
-            "on the Librarians page.")
+            f"{WHAT_EACH_MAY.get(role, 'do nothing')}. To do this, ask an administrator{whom} "
+            "to change your role on the Librarians page.")
 
 
 def _a(word: str) -> str:
