@@ -249,6 +249,7 @@ def test_the_editor_changes_the_issue_one_form_at_a_time(site: Site) -> None:
         assert post("test", to="alice@library.nhs.uk").headers["location"] == f"{EDIT}#test"
         refused = post("test", to="not an address")
         assert refused.status_code == 400 and "is not an address" in refused.text
+        assert 'value="not an address"' in refused.text  # kept to correct, not replaced
 
         assert post("approve").headers["location"] == f"{EDIT}#approval"
         assert "Take approval back" in client.get(EDIT).text

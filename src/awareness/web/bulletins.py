@@ -182,10 +182,13 @@ def _editor_values(ctx: Context, slug: str, number: int, session: Session,
 
 
 async def _editor(request: Request, session: Session, slug: str, number: int, *,
-                  error: str | None = None, status_code: int = 200) -> Response:
+                  error: str | None = None, status_code: int = 200,
+                  typed: FormData | None = None) -> Response:
     find = request.query_params.get("find", "")[:MAX_FIND].strip()
     values = await run_in_threadpool(_editor_values, ctx_of(request), slug, number, session,
                                      find)
+    if typed is not None and "to" in typed:  # a refused test address is shown to correct
+        values["test_to"] = _text(typed, "to").strip()
     return page_with_flash(request, "bulletin_edit.html", session, status_code=status_code,
                            error=error, **values)
 
@@ -215,7 +218,7 @@ def _action(change: Change) -> Callable[[Request], Awaitable[Response]]:
             raise
         except AwarenessError as refused:
             return await _editor(request, session, slug, number, error=str(refused),
-                                 status_code=400)
+                                 status_code=400, typed=form)
         if change is _send_test and (nudge := getattr(request.app.state, "nudge_relay", None)):
             nudge()
         return done(request, _edit_path(slug, number, anchor), notice)
