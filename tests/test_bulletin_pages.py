@@ -244,6 +244,9 @@ def test_the_editor_changes_the_issue_one_form_at_a_time(site: Site) -> None:
         assert "Try fewer words" not in missing
         other = add_item(site.ctx, "Workforce plan refreshed", status="pending")
         assert post("add", item=str(other), section="Leadership").status_code == 303
+        again = post("add", item=str(other), section="Leadership")  # not "Added" twice
+        assert again.status_code == 400
+        assert "That item is already in this issue, under Leadership" in again.text
         assert post("add", item=str(other), section="No such section").status_code == 404
 
         assert post("test", to="alice@library.nhs.uk").headers["location"] == f"{EDIT}#test"

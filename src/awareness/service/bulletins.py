@@ -257,6 +257,10 @@ def add_item(ctx: Context, slug: str, number: int, item_id: int, section: str, *
     titles = section_titles(ctx, bulletin)
     if section not in titles:
         raise NotFound(f"no section {section!r} in {bulletin.title}")
+    there = next((e for e in found.shown if e.item_id == item_id), None)
+    if there is not None:  # adding it again would change nothing, yet say "Added"
+        raise AwarenessError(f"That item is already in this issue, under {there.section}; "
+                             "nothing was added.")
     with writing(ctx.engine) as connection:
         if not store.item_exists(connection, item_id):
             raise NotFound(f"no item {item_id}")
