@@ -338,3 +338,19 @@ def test_wrong_current_passwords_count_as_failed_logins(
             with site.client("127.0.0.9") as elsewhere:  # the name's count, from anywhere
                 assert login(elsewhere, "alice").status_code == 429
         assert librarians.authenticate(site.ctx, "alice", NEW_PASSWORD) is None
+
+
+def test_without_a_terminal_the_password_is_asked_for_on_standard_input(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    # `docker compose exec` without -it, or a script: the prompt printed only "aborted".
+    ctx = make_context()
+    env = settings_env(tmp_path, database_url)
+    for args in (["add", "sam"], ["set-password", "sam"]):
+        if args[0] == "set-password":
+            librarians.add_librarian(ctx, "sam", PASSWORD)
+        result = CliRunner().invoke(cli, ["librarians", *args], env=env, input="")
+        assert result.exit_code == 1, result.output
+        assert "no terminal to type the password in: give it on standard input with " \
+               "--password-stdin" in str(result.exception)
+    assert [a.name for a in librarians.everyone(ctx)] == ["sam"]
+    assert librarians.authenticate(ctx, "sam", PASSWORD) is not None  # unchanged

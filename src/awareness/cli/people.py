@@ -20,6 +20,7 @@ from awareness.cli.base import (
     time_cell,
     times_note,
 )
+from awareness.errors import AwarenessError
 from awareness.roles import ROLES
 from awareness.roster import STATUSES, Entry
 from awareness.signup import FREQUENCIES, Choice, Refused, checked_address
@@ -261,6 +262,10 @@ def librarians_restore(state: State, name: str, role: str, by: str | None) -> No
 def _new_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():  # a script, a container's exec: the prompt only said "aborted"
+        raise AwarenessError("no terminal to type the password in: give it on standard input "
+                             "with --password-stdin, e.g. printf '%s\\n' \"$PASSWORD\" | "
+                             "awareness librarians add NAME --password-stdin")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
