@@ -156,8 +156,12 @@ def test_workers_run_the_polls_and_a_killed_workers_job_runs_once_elsewhere(depl
     assert scalar(url, "SELECT count(*) FROM items WHERE source_id = 'slow'") == 2  # once
     assert (feeds.count("/alpha"), feeds.count("/beta"), feeds.count("/slow")) == (1, 1, 2)
     # The worker that ran the put-back job counts it and times its fetch on its /metrics.
+    # How many poll jobs it ran depends on the machine's speed: while the killed worker's
+    # job waited to be found stalled, the leader's one-second ticks may have queued "slow"
+    # again, and such a job, run after the put-back one, finds nothing due and fetches
+    # nothing. The one fetch and the one poll are what every run has.
     found = scrape(port)
-    assert found[("awareness_jobs_run_total", (("outcome", "ok"), ("task", "poll_source")))] == 1
+    assert found[("awareness_jobs_run_total", (("outcome", "ok"), ("task", "poll_source")))] >= 1
     assert found[("awareness_fetch_seconds_count", (("outcome", "ok"),))] == 1
     assert found[("awareness_polls_total", (("outcome", "ok"),))] == 1
     worker2 = (tmp_path / "worker2.log").read_text()
