@@ -120,6 +120,7 @@ def test_members_and_subscribers_accept_the_same_addresses(make_context) -> None
     ('"jo"@nhs.net', 'contains "'),
     ("jo@[127.0.0.1]", "contains [ ]"),
     ("@nhs.net", "nothing comes before the '@'"),
+    ("not-an-address@", "nothing comes after the '@'"),
     ("jo@localhost", "'localhost' is not a domain name"),
     ("jo@nhs..net", "'nhs..net' is not a domain name"),
     ("jo.bloggs.@nhs.net", "starts or ends with a dot, or has two together"),

@@ -52,6 +52,8 @@ def address_problem(text: str) -> str | None:
         return f"it contains {' '.join(odd)}: give the bare address, as name@example.nhs.uk"
     if not local:
         return "nothing comes before the '@'"
+    if not host:
+        return "nothing comes after the '@'"
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return "the part before the '@' starts or ends with a dot, or has two together"
     if _ADDRESS.fullmatch(text):
