@@ -277,6 +277,32 @@ def test_the_editor_changes_the_issue_one_form_at_a_time(site: Site) -> None:
             ("bulletin_test", "alice@library.nhs.uk")]
 
 
+def test_a_change_after_approval_says_the_issue_is_a_draft_again(site: Site) -> None:
+    entries = drafted(site)
+    wards = entries["Virtual wards guidance"]
+    nursing = entries["Compassionate leadership in nursing"]
+    with signed_in(site) as (client, token):
+        def post(action: str, **data: str) -> httpx.Response:
+            return client.post(f"/bulletins/workforce/1/{action}", data={"csrf": token, **data})
+
+        assert post("approve").status_code == 303
+        assert "Any change to it takes the approval back" in client.get(EDIT).text
+        for action, data in [("intro", {"intro": "Changed after approval."}),
+                             ("note", {"entry": str(wards), "note": "Read it."}),
+                             ("move", {"entry": str(nursing), "direction": "up"})]:
+            assert post(action, **data).status_code == 303
+            page = client.get(EDIT).text
+            assert ("The issue changed after alice approved it, so it is a draft again: "
+                    "approve it to send it.") in page, action
+            assert "Take approval back" not in page and ">Approve</button>" in page
+            assert post("approve").status_code == 303
+        # A change that changes nothing (its section's only item moved down) keeps it.
+        assert post("move", entry=str(wards), direction="down").status_code == 303
+        page = client.get(EDIT).text
+        assert "Moved down." in page and "changed after alice approved it" not in page
+    assert bulletins.issue(site.ctx, "workforce", 1).status == "approved"
+
+
 def test_approving_an_empty_issue_says_why_not(site: Site) -> None:
     bulletins.draft(site.ctx, "workforce")
     with signed_in(site) as (client, token):

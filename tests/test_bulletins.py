@@ -44,7 +44,7 @@ from awareness.feedback import ItemFeedbackLinks
 from awareness.mail.compose import Mail
 from awareness.service import bulletins, outbox, people
 from awareness.service.bulletins import NotEditable, NotEditor
-from awareness.storage.models import Item, Match, OutboxMessage, Source
+from awareness.storage.models import BulletinIssue, Item, Match, OutboxMessage, Source
 from awareness.storage.models import Subscriber as SubscriberRow
 from tests.conftest import ROOT, orm_session, orm_writing
 
@@ -572,6 +572,128 @@ def test_drafts_are_never_in_the_archive(bulletin_ctx, caplog):
     assert bulletins.archive(ctx, "workforce", librarian=False)[1] == []
     with pytest.raises(NotEditable):
         bulletins.send_issue(ctx, "workforce", 1)
+
+
+# --- a change after approval ------------------------------------------------------------------
+
+def approved_issue(ctx) -> dict[str, int]:
+    """Issue 1 drafted with two leadership items and one digital, approved by alice; entry
+    ids by title."""
+    add_item(ctx, "Leadership framework for NHS boards", score=3.0)
+    add_item(ctx, "Compassionate leadership in nursing", score=2.0)
+    add_item(ctx, "Virtual wards guidance", topic="digital")
+    bulletins.draft(ctx, "workforce")
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    return {e.title: e.entry_id for e in bulletins.issue(ctx, "workforce", 1).entries}
+
+
+CHANGES = {
+    "intro": lambda ctx, e: bulletins.set_intro(ctx, "workforce", 1, "New words.", by="alice"),
+    "move": lambda ctx, e: bulletins.move_entry(
+        ctx, "workforce", 1, e["Compassionate leadership in nursing"], "up", by="alice"),
+    "remove": lambda ctx, e: bulletins.remove_entry(
+        ctx, "workforce", 1, e["Virtual wards guidance"], by="alice"),
+    "note": lambda ctx, e: bulletins.set_note(
+        ctx, "workforce", 1, e["Virtual wards guidance"], "Read this.", by="alice"),
+    "add": lambda ctx, e: bulletins.add_item(
+        ctx, "workforce", 1, add_item(ctx, "Added late", status="pending"), "Digital",
+        by="alice"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_change_to_an_approved_issue_takes_the_approval_back(bulletin_ctx, clock, change):
+    ctx, _ = bulletin_ctx
+    entries = approved_issue(ctx)
+    assert CHANGES[change](ctx, entries) == "alice"  # whose approval it took back
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert (issue.status, issue.approved_by, issue.approved_at) == ("draft", None, None)
+    clock.now = issue.due_at  # its time: held, as any unapproved issue, and nothing goes out
+    report = bulletins.tick(ctx)
+    assert report.sent == [] and report.held == ["workforce #1"] and copies(ctx) == []
+
+
+def test_putting_back_an_item_takes_the_approval_back_too(bulletin_ctx):
+    ctx, _ = bulletin_ctx
+    entries = approved_issue(ctx)
+    wards = entries["Virtual wards guidance"]
+    assert bulletins.remove_entry(ctx, "workforce", 1, wards, by="alice") == "alice"
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    assert bulletins.remove_entry(ctx, "workforce", 1, wards, by="alice",
+                                  removed=False) == "alice"
+    assert bulletins.issue(ctx, "workforce", 1).status == "draft"
+
+
+def test_saving_what_an_approved_issue_already_says_keeps_the_approval(bulletin_ctx):
+    ctx, _ = bulletin_ctx
+    entries = approved_issue(ctx)
+    lead = entries["Leadership framework for NHS boards"]
+    assert bulletins.set_intro(ctx, "workforce", 1, "", by="alice") is None
+    assert bulletins.set_note(ctx, "workforce", 1, lead, " ", by="alice") is None
+    assert bulletins.set_spotlight(ctx, "workforce", 1, "", by="alice") is None
+    assert bulletins.move_entry(ctx, "workforce", 1, lead, "up", by="alice") is None  # first
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert (issue.status, issue.approved_by) == ("approved", "alice")
+
+
+def test_a_held_issue_approved_then_changed_waits_for_approval_again(bulletin_ctx, clock):
+    ctx, _ = bulletin_ctx
+    approved_issue(ctx)
+    bulletins.reopen(ctx, "workforce", 1, by="alice")
+    clock.now = bulletins.issue(ctx, "workforce", 1).due_at
+    assert bulletins.tick(ctx).held == ["workforce #1"]
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.set_intro(ctx, "workforce", 1, "Changed after approval.", by="alice")
+    clock.advance(minutes=15)
+    report = bulletins.tick(ctx)
+    assert report.sent == [] and report.held == [] and copies(ctx) == []  # held already
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    assert bulletins.tick(ctx).sent == ["workforce #1"]
+    with orm_session(ctx) as session:
+        sent = session.scalars(select(OutboxMessage.message)
+                               .where(OutboxMessage.kind == "bulletin")).all()
+    assert len(sent) == 2 and all(b"Changed after approval." in m for m in sent)
+
+
+def test_a_change_while_a_send_reads_the_issue_stops_the_send(bulletin_ctx, clock,
+                                                              monkeypatch):
+    """The race: the pass reads the approved issue, an editor changes it, then the pass
+    would begin sending. It finds the issue a draft again and sends nothing."""
+    ctx, _ = bulletin_ctx
+    approved_issue(ctx)
+    clock.now = bulletins.issue(ctx, "workforce", 1).due_at
+    real_issue = bulletins.issue
+    raced = []
+
+    def read_then_an_editor_changes_it(*args, **kwargs):
+        found = real_issue(*args, **kwargs)
+        if not raced:
+            raced.append(bulletins.set_intro(ctx, "workforce", 1, "Unapproved words.",
+                                             by="alice"))
+        return found
+    monkeypatch.setattr(bulletins, "issue", read_then_an_editor_changes_it)
+    with pytest.raises(NotEditable, match="changed after it was approved"):
+        bulletins.send_issue(ctx, "workforce", 1)
+    assert raced == ["alice"]
+    monkeypatch.undo()
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert (issue.status, issue.sent_at) == ("draft", None) and copies(ctx) == []
+
+
+def test_an_issue_that_has_begun_to_go_out_cannot_change(bulletin_ctx):
+    ctx, _ = bulletin_ctx
+    entries = approved_issue(ctx)
+    with orm_writing(ctx) as session:  # a send that died after it began
+        session.get_one(BulletinIssue, bulletins.issue(ctx, "workforce", 1).id).sent_at = (
+            ctx.now())
+    for change in CHANGES.values():
+        with pytest.raises(NotEditable, match="has begun to go out"):
+            change(ctx, entries)
+    with pytest.raises(NotEditable, match="has begun to go out"):
+        bulletins.reopen(ctx, "workforce", 1, by="alice")
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert issue.status == "approved" and issue.intro == ""
+    assert bulletins.send_issue(ctx, "workforce", 1) == 2
 
 
 # --- digests on bank holidays, as a setting ----------------------------------------------------

@@ -14,8 +14,11 @@ import email
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
 
 from awareness.bulletins.build import (
     Issue,
@@ -174,30 +177,63 @@ def _editable(ctx: Context, slug: str, number: int, by: str) -> tuple[BulletinDe
     return bulletin, found
 
 
-def _changed(ctx: Context, found: Issue) -> None:
-    """An edit to a sent issue is a correction: its page says so; nothing is sent again."""
-    if found.status == "sent":
-        with writing(ctx.engine) as connection:
-            store.change_issue(connection, found.id, corrected_at=ctx.now())
+GOING_OUT = ("issue {number} has begun to go out; `awareness bulletins send {slug} {number}` "
+             "finishes sending it")
 
 
-def set_intro(ctx: Context, slug: str, number: int, text: str, *, by: str) -> None:
-    """The editor's introduction."""
-    _, found = _editable(ctx, slug, number, by)
+def _edit(ctx: Context, found: Issue, write: Callable[[Connection], bool]) -> str | None:
+    """Make one change to the issue (``write``: whether it changed anything) in the same
+    transaction as what the change does to the issue: a sent issue is marked corrected
+    (nothing is sent again); an approved one is a draft again, recorded as ``reopen`` records
+    it, so what goes out is always what its approver approved, and a send that read the
+    issue before finds it no longer approved (``begin_sending``). Refused once the issue has
+    begun to go out. Returns the approver whose approval the change took back, or None."""
     with writing(ctx.engine) as connection:
-        store.change_issue(connection, found.id, intro=text.strip()[:INTRO_LIMIT])
-    _changed(ctx, found)
+        status, sent_at, approved_by = store.locked_state(connection, found.id)
+        if status == "approved" and sent_at is not None:
+            raise NotEditable(GOING_OUT.format(number=found.number, slug=found.bulletin))
+        if not write(connection):
+            return None
+        if status == "sent":
+            store.change_issue(connection, found.id, corrected_at=ctx.now())
+        elif status == "approved":
+            _take_approval_back(connection, found.id)
+    if status != "approved":
+        return None
+    log.info("bulletin %s: issue %s changed after %s approved it; a draft again",
+             found.bulletin, found.number, approved_by)
+    return approved_by or "an editor"
 
 
-def set_spotlight(ctx: Context, slug: str, number: int, record: str, *, by: str) -> None:
+def _take_approval_back(connection: Connection, issue_id: int) -> None:
+    store.change_issue(connection, issue_id, status="draft", approved_by=None,
+                       approved_at=None)
+
+
+def set_intro(ctx: Context, slug: str, number: int, text: str, *, by: str) -> str | None:
+    """The editor's introduction. Like every change to an issue's content: the approver
+    whose approval it took back, or None (``_edit``)."""
+    _, found = _editable(ctx, slug, number, by)
+    intro = text.strip()[:INTRO_LIMIT]
+
+    def write(connection: Connection) -> bool:
+        store.change_issue(connection, found.id, intro=intro)
+        return intro != found.intro
+    return _edit(ctx, found, write)
+
+
+def set_spotlight(ctx: Context, slug: str, number: int, record: str, *,
+                  by: str) -> str | None:
     """The policy spotlight: an active driver record by slug, or none for ""."""
     _, found = _editable(ctx, slug, number, by)
-    with writing(ctx.engine) as connection:
+
+    def write(connection: Connection) -> bool:
         driver_id = store.spotlight_id(connection, record) if record else None
         if record and driver_id is None:
             raise NotFound(f"no published driver record {record!r}")
         store.change_issue(connection, found.id, spotlight_id=driver_id)
-    _changed(ctx, found)
+        return record != (found.spotlight.slug if found.spotlight else "")
+    return _edit(ctx, found, write)
 
 
 def set_correction(ctx: Context, slug: str, number: int, text: str, *, by: str) -> None:
@@ -211,34 +247,41 @@ def set_correction(ctx: Context, slug: str, number: int, text: str, *, by: str) 
 
 
 def move_entry(ctx: Context, slug: str, number: int, entry_id: int, direction: str, *,
-               by: str) -> None:
+               by: str) -> str | None:
     """Move an entry one place up or down within its section."""
     _, found = _editable(ctx, slug, number, by)
-    with writing(ctx.engine) as connection:
-        store.move(connection, found.id, moved(store.placed(connection, found.id), entry_id,
-                                               direction))
-    _changed(ctx, found)
+
+    def write(connection: Connection) -> bool:
+        changes = moved(store.placed(connection, found.id), entry_id, direction)
+        store.move(connection, found.id, changes)
+        return bool(changes)
+    return _edit(ctx, found, write)
 
 
 def remove_entry(ctx: Context, slug: str, number: int, entry_id: int, *, by: str,
-                 removed: bool = True) -> None:
+                 removed: bool = True) -> str | None:
     """Take an entry out of the issue (or put it back); it is never drafted in again."""
     _, found = _editable(ctx, slug, number, by)
-    with writing(ctx.engine) as connection:
+
+    def write(connection: Connection) -> bool:
         if not store.change_entry(connection, found.id, entry_id, removed=removed):
             raise NotFound(f"issue {number} has no entry {entry_id}")
-    _changed(ctx, found)
+        return True
+    return _edit(ctx, found, write)
 
 
 def set_note(ctx: Context, slug: str, number: int, entry_id: int, note: str, *,
-             by: str) -> None:
+             by: str) -> str | None:
     """The line readers see under an entry: why it matters."""
     _, found = _editable(ctx, slug, number, by)
-    with writing(ctx.engine) as connection:
-        if not store.change_entry(connection, found.id, entry_id,
-                                  note=" ".join(note.split())[:NOTE_LIMIT]):
+    text = " ".join(note.split())[:NOTE_LIMIT]
+    before = next((e.note for e in found.entries if e.entry_id == entry_id), None)
+
+    def write(connection: Connection) -> bool:
+        if not store.change_entry(connection, found.id, entry_id, note=text):
             raise NotFound(f"issue {number} has no entry {entry_id}")
-    _changed(ctx, found)
+        return text != before
+    return _edit(ctx, found, write)
 
 
 def find_items(ctx: Context, text: str) -> list[tuple[int, str, str, datetime | None]]:
@@ -251,7 +294,7 @@ def find_items(ctx: Context, text: str) -> list[tuple[int, str, str, datetime | 
 
 
 def add_item(ctx: Context, slug: str, number: int, item_id: int, section: str, *,
-             by: str) -> None:
+             by: str) -> str | None:
     """Add an item from the archive to a section, at its end."""
     bulletin, found = _editable(ctx, slug, number, by)
     titles = section_titles(ctx, bulletin)
@@ -261,7 +304,8 @@ def add_item(ctx: Context, slug: str, number: int, item_id: int, section: str, *
     if there is not None:  # adding it again would change nothing, yet say "Added"
         raise AwarenessError(f"That item is already in this issue, under {there.section}; "
                              "nothing was added.")
-    with writing(ctx.engine) as connection:
+
+    def write(connection: Connection) -> bool:
         if not store.item_exists(connection, item_id):
             raise NotFound(f"no item {item_id}")
         match = store.item_match(connection, item_id, bulletin.all_topics)
@@ -270,7 +314,8 @@ def add_item(ctx: Context, slug: str, number: int, item_id: int, section: str, *
         store.add_entries(connection, found.id, [NewEntry(
             item_id, match[0] if match else None, section, position, match[2] if match else "")])
         store.undo_removal(connection, found.id, item_id)
-    _changed(ctx, found)
+        return True
+    return _edit(ctx, found, write)
 
 
 def spotlight_choices(ctx: Context) -> list[tuple[str, str]]:
@@ -300,14 +345,13 @@ def _approve(ctx: Context, found: Issue, by: str) -> Issue:
 def reopen(ctx: Context, slug: str, number: int, *, by: str) -> None:
     """Take an approval back (before the issue is sent)."""
     _, found = _editable(ctx, slug, number, by)
-    if found.status != "approved":
-        raise NotEditable(f"issue {number} is {found.status}, not approved")
-    if found.sent_at is not None:
-        raise NotEditable(f"issue {number} has begun to go out; `awareness bulletins send "
-                          f"{slug} {number}` finishes sending it")
     with writing(ctx.engine) as connection:
-        store.change_issue(connection, found.id, status="draft", approved_by=None,
-                           approved_at=None)
+        status, sent_at, _ = store.locked_state(connection, found.id)
+        if status != "approved":
+            raise NotEditable(f"issue {number} is {status}, not approved")
+        if sent_at is not None:
+            raise NotEditable(GOING_OUT.format(number=number, slug=slug))
+        _take_approval_back(connection, found.id)
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -410,10 +454,17 @@ def send_issue(ctx: Context, slug: str, number: int) -> int:
     # Each copy is the issue as sent: dated the day sending began, as its page and the feed
     # will be, even when it goes ahead of its slot. That moment is kept before any copy is
     # queued, so a send that dies part-way and is resumed another day dates the rest alike.
+    # It is read again once marked: from then on no change is taken (``_edit``), so every
+    # copy is the issue as approved; an editor's change since the first read made it a draft.
     if found.sent_at is None:
         with writing(ctx.engine) as connection:
-            store.change_issue(connection, found.id, sent_at=now)
-        found = replace(found, sent_at=now)
+            store.begin_sending(connection, found.id, now)
+        found = issue(ctx, slug, number)
+        if found.status == "sent":  # another pass sent it meanwhile
+            return 0
+        if found.status != "approved" or found.sent_at is None:
+            raise NotEditable(f"issue {number} changed after it was approved and is a draft "
+                              "again; approve it to send it")
     base = ctx.settings.base_url
     copies: list[tuple[str, str, BulletinLinks, int | None]] = []
     web = _public_url(ctx, bulletin, found)

@@ -110,6 +110,26 @@ def change_issue(connection: Connection, issue_id: int, **changes: Any) -> None:
     connection.execute(update(BulletinIssue).where(BulletinIssue.id == issue_id).values(changes))
 
 
+def locked_state(connection: Connection, issue_id: int) -> tuple[str, datetime | None,
+                                                                  str | None]:
+    """(status, sent_at, approved_by) of an issue, locked until the transaction ends
+    (PostgreSQL; a SQLite write transaction holds the whole file), so a change decided on
+    them cannot cross a send or an approval."""
+    row = connection.execute(select(BulletinIssue.status, BulletinIssue.sent_at,
+                                    BulletinIssue.approved_by)
+                             .where(BulletinIssue.id == issue_id).with_for_update()).one()
+    return row.status, row.sent_at, row.approved_by
+
+
+def begin_sending(connection: Connection, issue_id: int, now: datetime) -> None:
+    """Mark an issue as going out from ``now`` if it is still approved and not going out
+    already (an editor's change since it was read made it a draft)."""
+    connection.execute(update(BulletinIssue).where(BulletinIssue.id == issue_id,
+                                                   BulletinIssue.status == "approved",
+                                                   BulletinIssue.sent_at.is_(None))
+                       .values(sent_at=now))
+
+
 def candidates(connection: Connection, topics: Collection[str], since: datetime) -> list[Candidate]:
     """The sendable matches of ``topics`` whose items were first seen at ``since`` or later,
     with their linked active driver records."""

@@ -227,50 +227,60 @@ def _action(change: Change) -> Callable[[Request], Awaitable[Response]]:
     return view
 
 
+def _said(notice: str, approver: str | None) -> str:
+    """The notice of a change, saying so when it took the issue's approval back."""
+    if approver is None:
+        return notice
+    return (f"{notice} The issue changed after {approver} approved it, so it is a draft "
+            "again: approve it to send it.")
+
+
 def _set_intro(ctx: Context, slug: str, number: int, form: FormData, by: str
                ) -> tuple[str, str]:
-    bulletins.set_intro(ctx, slug, number, _text(form, "intro"), by=by)
-    return "Introduction saved.", "introduction"
+    approver = bulletins.set_intro(ctx, slug, number, _text(form, "intro"), by=by)
+    return _said("Introduction saved.", approver), "introduction"
 
 
 def _move(ctx: Context, slug: str, number: int, form: FormData, by: str) -> tuple[str, str]:
     entry, direction = _number(form, "entry"), str(form.get("direction", ""))
     if direction not in DIRECTIONS:
         raise AwarenessError("an item moves up or down; reload the page and try again")
-    bulletins.move_entry(ctx, slug, number, entry, direction, by=by)
-    return f"Moved {direction}.", f"entry-{entry}"
+    approver = bulletins.move_entry(ctx, slug, number, entry, direction, by=by)
+    return _said(f"Moved {direction}.", approver), f"entry-{entry}"
 
 
 def _remove(ctx: Context, slug: str, number: int, form: FormData, by: str) -> tuple[str, str]:
-    bulletins.remove_entry(ctx, slug, number, _number(form, "entry"), by=by)
-    return "Removed. It is listed under Removed items, where Put back undoes it.", "removed"
+    approver = bulletins.remove_entry(ctx, slug, number, _number(form, "entry"), by=by)
+    return _said("Removed. It is listed under Removed items, where Put back undoes it.",
+                 approver), "removed"
 
 
 def _put_back(ctx: Context, slug: str, number: int, form: FormData, by: str
               ) -> tuple[str, str]:
     entry = _number(form, "entry")
-    bulletins.remove_entry(ctx, slug, number, entry, by=by, removed=False)
-    return "Put back where it was.", f"entry-{entry}"
+    approver = bulletins.remove_entry(ctx, slug, number, entry, by=by, removed=False)
+    return _said("Put back where it was.", approver), f"entry-{entry}"
 
 
 def _set_note(ctx: Context, slug: str, number: int, form: FormData, by: str
               ) -> tuple[str, str]:
     entry = _number(form, "entry")
-    bulletins.set_note(ctx, slug, number, entry, _text(form, "note"), by=by)
-    return "Why it matters: saved.", f"entry-{entry}"
+    approver = bulletins.set_note(ctx, slug, number, entry, _text(form, "note"), by=by)
+    return _said("Why it matters: saved.", approver), f"entry-{entry}"
 
 
 def _add(ctx: Context, slug: str, number: int, form: FormData, by: str) -> tuple[str, str]:
     section = _text(form, "section")
-    bulletins.add_item(ctx, slug, number, _number(form, "item"), section, by=by)
-    return f"Added at the end of {section}.", "sections"
+    approver = bulletins.add_item(ctx, slug, number, _number(form, "item"), section, by=by)
+    return _said(f"Added at the end of {section}.", approver), "sections"
 
 
 def _set_spotlight(ctx: Context, slug: str, number: int, form: FormData, by: str
                    ) -> tuple[str, str]:
     record = _text(form, "record")
-    bulletins.set_spotlight(ctx, slug, number, record, by=by)
-    return ("Policy spotlight chosen." if record else "No policy spotlight."), "spotlight"
+    approver = bulletins.set_spotlight(ctx, slug, number, record, by=by)
+    return _said("Policy spotlight chosen." if record else "No policy spotlight.",
+                 approver), "spotlight"
 
 
 def _send_test(ctx: Context, slug: str, number: int, form: FormData, by: str
