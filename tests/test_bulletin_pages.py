@@ -300,6 +300,9 @@ def test_a_change_after_approval_says_the_issue_is_a_draft_again(site: Site) -> 
         assert post("move", entry=str(wards), direction="down").status_code == 303
         page = client.get(EDIT).text
         assert "Moved down." in page and "changed after alice approved it" not in page
+        # "Add newly approved items" from a page shown before it was approved adds nothing.
+        assert client.post("/bulletins/workforce/draft", data={"csrf": token}).status_code == 303
+        assert "Issue 1 is approved, so nothing was added." in client.get(EDIT).text
     assert bulletins.issue(site.ctx, "workforce", 1).status == "approved"
 
 
@@ -322,6 +325,14 @@ def test_the_list_drafts_only_when_asked(site: Site) -> None:
     with signed_in(site) as (client, token):
         response = client.post("/bulletins/workforce/draft", data={"csrf": token})
         assert response.status_code == 303 and response.headers["location"] == EDIT
+        assert "Issue 1 is drafted with every item approved for it so far." in client.get(
+            EDIT).text
+        # Asked again ("Add newly approved items"), the issue is brought up to date.
+        assert client.post("/bulletins/workforce/draft", data={"csrf": token}).headers[
+            "location"] == EDIT
+        again = client.get(EDIT).text
+        assert "Issue 1 now has every item approved for it so far." in again
+        assert "is drafted" not in again
         page = client.get("/bulletins").text
         assert "Edit issue 1" in page and "Board papers digest" in page
 

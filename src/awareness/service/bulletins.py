@@ -94,6 +94,11 @@ def draft(ctx: Context, slug: str) -> Issue:
     return _open_issue(ctx, ctx.bulletin(slug))[0]
 
 
+def draft_now(ctx: Context, slug: str) -> tuple[Issue, bool]:
+    """As ``draft``, and whether this call drafted the issue (False: it was open already)."""
+    return _open_issue(ctx, ctx.bulletin(slug))
+
+
 def _open_issue(ctx: Context, bulletin: BulletinDef) -> tuple[Issue, bool]:
     """(the open issue, whether this call drafted it)."""
     now = ctx.now()

@@ -145,9 +145,14 @@ async def draft_now(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     slug, ctx = str(request.path_params["slug"]), ctx_of(request)
     await run_in_threadpool(_may_edit, ctx, slug, session)
-    found = await run_in_threadpool(bulletins.draft, ctx, slug)
-    return done(request, _edit_path(slug, found.number),
-                f"Issue {found.number} is drafted with every item approved for it so far.")
+    found, created = await run_in_threadpool(bulletins.draft_now, ctx, slug)
+    if created:
+        notice = f"Issue {found.number} is drafted with every item approved for it so far."
+    elif found.status == "draft":
+        notice = f"Issue {found.number} now has every item approved for it so far."
+    else:  # approved meanwhile: items are added only to a draft
+        notice = f"Issue {found.number} is {found.status}, so nothing was added."
+    return done(request, _edit_path(slug, found.number), notice)
 
 
 # --- librarians: the editor ------------------------------------------------------------------
