@@ -250,9 +250,14 @@ def test_the_editor_changes_the_issue_one_form_at_a_time(site: Site) -> None:
         assert post("add", item=str(other), section="No such section").status_code == 404
 
         assert post("test", to="alice@library.nhs.uk").headers["location"] == f"{EDIT}#test"
+        assert ">Send a test to me</button>" in client.get(EDIT).text
         refused = post("test", to="not an address")
         assert refused.status_code == 400 and "is not an address" in refused.text
         assert 'value="not an address"' in refused.text  # kept to correct, not replaced
+        assert ">Send a test</button>" in refused.text  # not "to me": the field says where
+        refused = post("test", to="not-an-address@")
+        assert "not-an-address@ is not an address: nothing comes after the &#39;@&#39;" in (
+            refused.text)
 
         assert post("approve").headers["location"] == f"{EDIT}#approval"
         assert "Take approval back" in client.get(EDIT).text
@@ -309,6 +314,8 @@ def test_a_change_after_approval_says_the_issue_is_a_draft_again(site: Site) -> 
 def test_approving_an_empty_issue_says_why_not(site: Site) -> None:
     bulletins.draft(site.ctx, "workforce")
     with signed_in(site) as (client, token):
+        # alice has no address yet: the empty field is not "me".
+        assert ">Send a test</button>" in client.get(EDIT).text
         response = client.post("/bulletins/workforce/1/approve", data={"csrf": token})
         assert response.status_code == 400
         assert "has no items; add some before approving it" in response.text

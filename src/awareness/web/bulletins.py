@@ -175,6 +175,7 @@ def _editor_values(ctx: Context, slug: str, number: int, session: Session,
     """Everything the editor shows, read in one go."""
     bulletin = _may_edit(ctx, slug, session)
     found = bulletins.issue(ctx, slug, number)
+    own = librarians.email_of(ctx, str(session.name))
     return {
         "bulletin": bulletin, "issue": found,
         "sections": bulletins.sections(ctx, bulletin, found),
@@ -182,7 +183,7 @@ def _editor_values(ctx: Context, slug: str, number: int, session: Session,
         "section_titles": bulletins.section_titles(ctx, bulletin),
         "spotlights": bulletins.spotlight_choices(ctx),
         "find": find, "results": bulletins.find_items(ctx, find) if find else [],
-        "test_to": librarians.email_of(ctx, str(session.name)),
+        "test_to": own, "own_address": own,  # test_to: what the field holds
     }
 
 
