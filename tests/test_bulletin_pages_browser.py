@@ -120,6 +120,13 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
     page.get_by_role("button", name="Approve", exact=True).click()
     flash(page, "Approved.")
     check(page, "edit-approved")
+    # A change after approval makes it a draft again, and the notice says so.
+    page.get_by_label("Your introduction").fill("Boards, nurses and wards this week.")
+    page.get_by_role("button", name="Save introduction").click()
+    flash(page, "The issue changed after alice approved it, so it is a draft again")
+    check(page, "edit-changed-after-approval")
+    page.get_by_role("button", name="Approve", exact=True).click()
+    flash(page, "Approved.")
 
     assert bulletins.send_issue(ctx, "workforce", 1) == 2  # the reader, the directorate
     outbox.relay(ctx)
