@@ -246,6 +246,43 @@ def test_a_reviewer_clears_fifty_matches_with_the_keyboard_only(browser: Browser
     context.close()
 
 
+def focused_match(page: Page) -> list[str]:
+    """The element with the keyboard focus, and the id of the match it is in (or "")."""
+    return page.evaluate("""() => {
+        const focused = document.activeElement;
+        const match = focused.closest("li.match");
+        return [focused.tagName.toLowerCase(), match ? match.id : ""];
+    }""")
+
+
+def test_after_a_key_decides_the_focus_is_on_the_next_match(browser: Browser,
+                                                            site: Site) -> None:
+    """A keyboard or screen-reader user keeps their place: the page that comes back after `a`
+    has the focus on the match now marked, named by its title, not on the top of the page."""
+    from tests.test_review_speed import add_matches
+
+    add_matches(site, 3)
+    context, watched = signed_in_page(browser, site)
+    page = watched.page
+    ids = page.locator("li.match").evaluate_all("matches => matches.map(m => m.id)")
+    page.locator("body").focus()
+    page.keyboard.press("j")
+    assert focused_match(page) == ["article", ids[1]]
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert page.get_by_role("status").inner_text().startswith("Approved:")
+    assert focused_match(page) == ["article", ids[2]]
+    assert page.locator(f"#{ids[2]}").get_attribute("class") == "match current"
+    title = page.locator(f"#{ids[2]} h2").inner_text()
+    named = page.get_by_role("article", name=title, exact=True)
+    assert named.evaluate("article => article === document.activeElement")
+    keep_screenshot(page, "review-focus-after-a")
+    page.reload()  # only a decision by key moves the focus; a page opened afresh keeps it
+    assert focused_match(page) == ["body", ""]
+    assert watched.problems == []
+    context.close()
+
+
 def test_many_at_once_without_javascript(browser: Browser, site: Site) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844},
                                   java_script_enabled=False)

@@ -3,6 +3,11 @@
 // this script; the keys only move between matches and press their buttons.
 (function () {
   "use strict";
+  // Set when a key decided a match: the page that comes back puts the focus on the match now
+  // marked, not on the top of the page, so keyboard and screen-reader users keep their place.
+  var REFOCUS = "awareness-review-refocus";
+  var refocus = sessionStorage.getItem(REFOCUS) === "1";
+  sessionStorage.removeItem(REFOCUS);
   var matches = Array.prototype.slice.call(document.querySelectorAll("li.match"));
   if (matches.length === 0) {
     return;
@@ -15,12 +20,14 @@
   var stored = parseInt(sessionStorage.getItem(KEY) || "0", 10);
   var at = isNaN(stored) ? 0 : Math.min(Math.max(stored, 0), matches.length - 1);
 
+  // The focus goes to the match's article, whose name is the match's title
+  // (aria-labelledby), so a screen reader says which match it is.
   function show(index, focus) {
     matches[at].classList.remove("current");
     at = Math.min(Math.max(index, 0), matches.length - 1);
     matches[at].classList.add("current");
     if (focus) {
-      matches[at].focus();
+      matches[at].querySelector("article").focus();
       matches[at].scrollIntoView({block: "nearest"});
     }
   }
@@ -29,6 +36,7 @@
     var button = matches[at].querySelector('button[data-key="' + key + '"]');
     if (button) {
       sessionStorage.setItem(KEY, String(at));
+      sessionStorage.setItem(REFOCUS, "1");
       button.click();
     }
   }
@@ -53,7 +61,7 @@
     many.querySelector(".buttons").appendChild(all);
   }
 
-  show(at, false);
+  show(at, refocus);
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
       return;
