@@ -206,3 +206,37 @@ def test_the_preview_of_an_empty_issue_in_a_browser(browser: Browser, site: Site
     page.wait_for_url(f"{site.url}/bulletins/workforce/1/edit")
     context.close()
     assert watched.problems == []
+
+
+def test_typed_words_are_not_lost_to_another_forms_button(browser: Browser, site: Site) -> None:
+    """The editor is many forms, each saved by its own button: pressing another's, or
+    leaving the page, asks first while the introduction holds unsaved words; Cancel keeps
+    them. Its own button, and any button once nothing is unsaved, asks nothing."""
+    drafted(site)
+    context, watched = signed_in_page(browser, site)
+    page = watched.page
+    edit = f"{site.url}/bulletins/workforce/1/edit"
+    page.goto(edit)
+    intro = page.get_by_label("Your introduction")
+    intro.fill("Boards this week.")
+    nursing = page.locator(".entry").filter(has_text="Compassionate leadership in nursing")
+    with watched.dialogs_expected() as dialogs:
+        nursing.get_by_role("button", name="Save note").click()
+    assert dialogs == ["confirm: Not saved yet: the introduction.\n\n"
+                       "Cancel to go back and save it; OK to carry on and lose it."]
+    with watched.dialogs_expected() as dialogs:
+        page.get_by_role("link", name="Preview").click()
+    assert dialogs == ["beforeunload: "]
+    assert page.url == edit and intro.input_value() == "Boards this week."
+    assert bulletins.issue(site.ctx, "workforce", 1).intro == ""
+
+    page.get_by_role("button", name="Save introduction").click()
+    flash(page, "Introduction saved.")
+    nursing.get_by_label("Why it matters").fill("Nursing leads asked for this.")
+    nursing.get_by_role("button", name="Save note").click()
+    flash(page, "Why it matters: saved.")
+    issue = bulletins.issue(site.ctx, "workforce", 1)
+    assert issue.intro == "Boards this week."
+    assert [e.note for e in issue.entries if e.note] == ["Nursing leads asked for this."]
+    assert watched.problems == []
+    context.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Watched:
     def __init__(self, page: Page):
         self.page = page
         self.problems: list[str] = []
+        self.expected: list[str] | None = None
         page.on("console", self._console)
         page.on("dialog", self._dialog)
 
@@ -74,8 +76,21 @@ class Watched:
             self.problems.append(message.text)
 
     def _dialog(self, dialog: Dialog) -> None:
-        self.problems.append(f"script ran and opened a dialog: {dialog.message}")
+        if self.expected is None:
+            self.problems.append(f"script ran and opened a dialog: {dialog.message}")
+        else:
+            self.expected.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
+
+    @contextmanager
+    def dialogs_expected(self) -> Iterator[list[str]]:
+        """Within the block a dialog is one of ours, not a problem: each is listed as
+        "<type>: <message>" and dismissed (Cancel)."""
+        self.expected = []
+        try:
+            yield self.expected
+        finally:
+            self.expected = None
 
 
 def keep_screenshot(target: Page | Locator, name: str, *, full_page: bool = False) -> None:
