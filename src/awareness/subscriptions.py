@@ -12,7 +12,6 @@ that quietly does the wrong thing. The formats are documented in docs/subscripti
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,14 @@ from awareness.errors import ConfigError, QuerySyntaxError
 from awareness.links import is_safe_link
 from awareness.model import ItemText
 from awareness.sources.rules import HtmlRules, SitemapRules, selector_error
-from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml, toml_string
+from awareness.toml_checks import (
+    SLUG,
+    Checker,
+    KeyLines,
+    array_of_tables,
+    load_toml,
+    toml_string,
+)
 from awareness.topics.query import Query, parse_query
 from awareness.topics.spelling import SPELLINGS
 
@@ -46,7 +52,6 @@ _TOPIC_KEYS = frozenset(
     {"name", "description", "query", "review", "sources", "driver_tags", "examples", "spelling",
      "published"})
 _EXAMPLE_KEYS = frozenset({"title", "summary", "categories", "source", "expect"})
-SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -400,13 +405,18 @@ def check_source_refs(topics: Iterable[Topic], sources: Iterable[SourceDef]) -> 
     return errors
 
 
+def name_key(name: str) -> str:
+    """What two topic names must not share: the name in any case, however spaced."""
+    return " ".join(name.casefold().split())
+
+
 def check_topic_names(topics: Iterable[Topic]) -> list[ConfigError]:
     """One error per topic whose name another topic has already (any case): staff choose
     topics by name, so two with one name cannot be told apart."""
     first: dict[str, Topic] = {}
     errors = []
     for topic in topics:
-        key = " ".join(topic.name.casefold().split())
+        key = name_key(topic.name)
         if key in first:
             errors.append(ConfigError(
                 f"name '{topic.name}' is already the name of {first[key].path}; staff choose "

@@ -21,6 +21,9 @@ from awareness.errors import ConfigError, ConfigErrors
 
 T = TypeVar("T")
 
+# The ids and file names librarians give (sources, topics, bulletins): lower-case letters,
+# digits and single hyphens.
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TOML_LOCATION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
 
 

@@ -30,7 +30,7 @@ from typing import Literal, cast
 
 from awareness.dates import clock_time
 from awareness.errors import ConfigError
-from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
+from awareness.toml_checks import SLUG, Checker, KeyLines, array_of_tables, load_toml
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 IF_UNAPPROVED = ("hold", "send")
@@ -39,7 +39,6 @@ _KEYS = frozenset({"title", "description", "send_day", "send_time", "editors", "
                    "public_archive", "audience", "section", "topics"})
 _AUDIENCE_KEYS = frozenset({"subscribers", "addresses"})
 _SECTION_KEYS = frozenset({"title", "topics"})
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 RESERVED = frozenset({"stop"})  # /bulletins/stop/<token> is the one-click "stop bulletins"
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -102,7 +101,7 @@ class BulletinDef:
 def parse_bulletin(text: str, path: str, slug: str) -> BulletinDef:
     """The bulletin in ``text`` (the file ``bulletins/<slug>.toml``); ConfigError (or
     ConfigErrors, for several) on any problem."""
-    if not _SLUG.fullmatch(slug):
+    if not SLUG.fullmatch(slug):
         raise ConfigError(f"bulletin file name '{slug}' must be lower-case letters, digits and "
                           "single hyphens (e.g. workforce-weekly.toml)", path=path)
     if slug in RESERVED:
@@ -155,7 +154,7 @@ def _time(data: Mapping[str, object], check: Checker) -> str:
 def _topic_list(check: Checker, table: Mapping[str, object]) -> tuple[str, ...]:
     topics = check.text_list(table, "topics")
     for slug in topics:
-        if not _SLUG.fullmatch(slug):
+        if not SLUG.fullmatch(slug):
             check.fail(f"topics: '{slug}' is not a topic (topics are named by their file, "
                        "e.g. leadership for topics/leadership.toml)", "topics")
     return topics

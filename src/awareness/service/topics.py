@@ -19,7 +19,7 @@ from awareness.storage import items, matches
 from awareness.storage import sources as stored_sources
 from awareness.storage.db import reading, writing
 from awareness.subscriptions import Topic, parse_topic, with_query
-from awareness.topics.examples import ExampleFailure, run_examples, shortest
+from awareness.topics.examples import run_examples, shortest
 from awareness.topics.explain import Clause, hits_as_dicts, lines, reasons
 from awareness.topics.presearch import word_lookup
 from awareness.topics.query import Hits, Query
@@ -160,12 +160,18 @@ def test_set(ctx: Context, query: Query, item_ids: Sequence[int]) -> tuple[ItemT
                  for item_id in item_ids if item_id in found)
 
 
-def updated_file(ctx: Context, topic: Topic, query: Query) -> tuple[str, list[ExampleFailure]]:
-    """``topic``'s file with ``query`` for its strategy, the rest as it is, and the examples
-    of its test set the new strategy gets wrong (``awareness check`` would refuse the file
-    while there is one)."""
+def updated_file(ctx: Context, topic: Topic, query: Query) -> tuple[str, list[str]]:
+    """``topic``'s file with ``query`` for its strategy, the rest as it is, and why it cannot
+    replace the file yet: the draft was tried with another spelling option than the file
+    gives, or its test set has examples the new strategy gets wrong (``awareness check``
+    would refuse the file while there is one)."""
+    if query.spelling != topic.query.spelling:
+        state = "on" if topic.query.spelling == "uk-us" else "off"
+        return "", [f"{topic.name} has UK and US spellings {state}: try the draft that way "
+                    "first."]
     text = with_query(read_librarian_file(Path(topic.path)), topic.path, query.text)
-    return text, run_examples(parse_topic(text, topic.path, topic.slug))
+    failures = run_examples(parse_topic(text, topic.path, topic.slug))
+    return text, [failure.message() for failure in failures]
 
 
 @dataclass(frozen=True)

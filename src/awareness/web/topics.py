@@ -39,7 +39,8 @@ from awareness.service.topics import (
     try_query,
     updated_file,
 )
-from awareness.subscriptions import SLUG, Topic, TopicDraft, parse_topic, topic_file
+from awareness.subscriptions import Topic, TopicDraft, name_key, parse_topic, topic_file
+from awareness.toml_checks import SLUG
 from awareness.topics.highlight import highlight
 from awareness.topics.query import Query, parse_query
 from awareness.web.guards import ctx_of, librarian_only
@@ -140,8 +141,7 @@ async def topic_file_page(request: Request, session: Session) -> Response:
     text = topic_file(TopicDraft(form.slug, form.name, form.description, tried.text,
                                  tried.spelling, form.review, form.published, examples))
     parse_topic(text, f"topics/{form.slug}.toml", form.slug)  # as `awareness check` reads it
-    return Response(text, media_type="application/toml; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="{form.slug}.toml"'})
+    return _download(text, form.slug)
 
 
 @librarian_only
@@ -156,20 +156,19 @@ async def updated_file_page(request: Request, session: Session) -> Response:
     if topic is None:
         raise HTTPException(400, "Choose the topic to update: try it, edit its strategy in "
                                  "the draft box, and try the draft.")
-    problems: list[str] = []
     if tried.query is None:
-        problems.append("Write a strategy that can be read before updating the topic.")
-    elif tried.spelling != topic.query.spelling:
-        problems.append(f"{topic.name} has UK and US spellings "
-                        f"{'on' if topic.query.spelling == 'uk-us' else 'off'}: try the "
-                        "draft that way first.")
+        problems = ["Write a strategy that can be read before updating the topic."]
     else:
-        text, failures = await run_in_threadpool(updated_file, ctx, topic, tried.query)
-        problems += [failure.message() for failure in failures]
+        text, problems = await run_in_threadpool(updated_file, ctx, topic, tried.query)
         if not problems:
-            return Response(text, media_type="application/toml; charset=utf-8", headers={
-                "content-disposition": f'attachment; filename="{topic.slug}.toml"'})
+            return _download(text, topic.slug)
     return await _page(request, session, tried, update_problems=problems, status=400)
+
+
+def _download(text: str, slug: str) -> Response:
+    """A topic file, as the browser saves it: ``<slug>.toml``."""
+    return Response(text, media_type="application/toml; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{slug}.toml"'})
 
 
 def _file_form(params: QueryParams, topics: tuple[Topic, ...]) -> FileForm:
@@ -181,7 +180,7 @@ def _file_form(params: QueryParams, topics: tuple[Topic, ...]) -> FileForm:
     problems = {}
     if not name:
         problems["name"] = "Give the topic a name: staff choose topics by it."
-    elif taken := next((t for t in topics if t.name.casefold() == name.casefold()), None):
+    elif taken := next((t for t in topics if name_key(t.name) == name_key(name)), None):
         problems["name"] = f"The topic {taken.slug} is already called {taken.name}."
     if not description:
         problems["description"] = "Say in a sentence or two what the topic covers."
