@@ -166,8 +166,8 @@ def test_every_account_mail_has_an_inbox_preview_line():
     digests Someone, probably you…". Each says in a sentence what it asks or tells."""
     env = make_environment(FileSystemLoader(TEMPLATES))
     expected = {
-        CONFIRM: "One click confirms them: nothing is sent until you do, and the link works "
-                 "for 7 days.",
+        CONFIRM: "Open the link and press Confirm: nothing is sent until you do, and the link "
+                 "works for 7 days.",
         WELCOME: "You are now subscribed to current awareness digests and the library's "
                  "bulletins; keep this message for the link to manage them.",
         SIGN_IN: "Open the link inside to change what you get, pause it or unsubscribe; "
