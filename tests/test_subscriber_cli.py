@@ -117,7 +117,7 @@ def test_changes_are_recorded_under_the_name_given_with_as(
     [added] = [line for line in table if "quentin" in line]  # the oldest line, last
     assert table.index(added) > table.index(header) + 3
     assert re.findall(r"[\w:;]+", added)[-5:] == [
-        "added", "topics:", "leadership;", "weekly", "quentin"]
+        "Added", "topics:", "leadership;", "weekly", "quentin"]
 
     reader = subscribers_id(make_context(), READER)
     with caplog.at_level(logging.INFO, logger="awareness.service.roster"):

@@ -36,6 +36,16 @@ RESUMED = "resumed"  # a suspension lifted or a pause ended
 SUSPENDED = "suspended"  # with the reason
 UNSUBSCRIBED = "unsubscribed"  # with how, when it was not their own choice on the page
 KINDS = (ADDED, CONFIRMED, RESUBSCRIBED, CHANGED, PAUSED, RESUMED, SUSPENDED, UNSUBSCRIBED)
+# Each kind as a librarian reads it, on their page and on the command line (JSON keeps the
+# kinds themselves).
+LABELS = {ADDED: "Added", CONFIRMED: "Confirmed their sign-up", RESUBSCRIBED: "Subscribed again",
+          CHANGED: "Changed", PAUSED: "Paused", RESUMED: "Resumed", SUSPENDED: "Suspended",
+          UNSUBSCRIBED: "Unsubscribed"}
+
+
+def label(kind: str) -> str:
+    """``kind`` as a librarian reads it: ``Confirmed their sign-up``."""
+    return LABELS.get(kind, kind.capitalize())
 
 NOTHING_LEFT = "nothing left to receive"
 PAUSE_ENDED = "pause ended"

@@ -152,6 +152,7 @@ def subscribers_history(state: State, email: str, as_json: bool) -> None:
     """What changed about the subscriber EMAIL, who did it and when, newest first: added,
     confirmed, topics changed, paused, suspended, resumed, unsubscribed."""
     from awareness.service.roster import history
+    from awareness.subscriber_history import label
 
     events = history(state.ctx, email)
     if as_json:
@@ -160,7 +161,7 @@ def subscribers_history(state: State, email: str, as_json: bool) -> None:
         return
     tz = state.ctx.settings.timezone
     table(["when", "what", "detail", "by"],
-          [[time_cell(e.at, tz), e.what, e.detail, e.by] for e in events],
+          [[time_cell(e.at, tz), label(e.what), e.detail, e.by] for e in events],
           empty=f"nothing recorded about {email.strip().lower()} yet", main="detail",
           note=times_note(tz))
 

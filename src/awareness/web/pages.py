@@ -22,6 +22,7 @@ from awareness.links import is_safe_link
 from awareness.mail.outbox import kind_name
 from awareness.review import status_label
 from awareness.roles import allows
+from awareness.subscriber_history import label as history_label
 from awareness.templates import CompiledOnce
 from awareness.topics.explain import hits_as_dicts
 from awareness.topics.highlight import highlight_stored, mark_caret
@@ -55,6 +56,7 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters["field_label"] = field_label
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, field_label(kind))
     env.filters["message_kind"] = kind_name
+    env.filters["history_label"] = history_label
     env.filters["unique_hits"] = unique_hits
     env.filters["found_words"] = lambda hits: unique_hits(hits_as_dicts(hits))
     env.filters["match_status"] = status_label
