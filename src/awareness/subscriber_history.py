@@ -8,8 +8,8 @@ mail) or ``SERVICE`` (a hard bounce; topics withdrawn before they confirmed). A 
 asked why someone stopped getting their digest reads the answer on their page.
 
 Librarians' names are internal: what goes to the person (the export of their data) says
-``A_LIBRARIAN`` instead, and a suspension's reason loses the "(suspended by …)" that the
-librarians' list shows.
+``A_LIBRARIAN`` instead, and a suspension reason stored before the history existed loses
+the "(suspended by …)" it ended with then.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ SUSPENSION_LIFTED = "suspension lifted"
 # The names that say who acted when it was not a librarian: no librarian acts under them,
 # or the history would say a person or the service did what a librarian did.
 NOT_LIBRARIANS = frozenset({THEMSELVES, SERVICE, A_LIBRARIAN})
-MAX_STORED_REASON = 500  # what ``storage.subscribers.suspend`` keeps of a reason
 _SUSPENDED_BY = re.compile(r" \(suspended by [^()]*\)\Z")
 
 
@@ -122,18 +121,10 @@ def _topics(subscriptions: Iterable[tuple[str, str]]) -> str:
     return "topics: " + ", ".join(f"{slug} ({how})" for slug, how in chosen)
 
 
-def suspension_reason(reason: str, librarian: str) -> str:
-    """The reason stored for a suspension a librarian decided, naming them for the
-    librarians' list (``reason_for_them`` takes the name away again). A long reason is cut
-    so that the whole fits what storage keeps: cut there instead, the name could be left
-    half written, past what ``reason_for_them`` recognises."""
-    naming = f" (suspended by {librarian})"
-    return reason[:MAX_STORED_REASON - len(naming)] + naming
-
-
 def reason_for_them(reason: str | None) -> str | None:
-    """A stored suspension reason as the person may read it: without the librarian's
-    name."""
+    """A stored suspension reason as the person may read it: a reason stored before the
+    history existed (migration 0020) ended "(suspended by NAME)"; that name is taken
+    away. Since then the reason is stored as given and who decided is in the history."""
     return _SUSPENDED_BY.sub("", reason) if reason else reason
 
 

@@ -45,7 +45,6 @@ from awareness.subscriber_history import (
     SUSPENDED,
     SUSPENSION_LIFTED,
     checked_librarian,
-    suspension_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -159,15 +158,14 @@ def set_topics(ctx: Context, email: str, choices: Sequence[Choice],
 
 def suspend(ctx: Context, subscriber_id: int, reason: str, librarian: str) -> Subscriber:
     """Stop their digests because of their address (it bounces, they left the trust),
-    saying why and who decided."""
+    saying why; who decided is in their history."""
     checked_librarian(librarian)
     reason = " ".join(reason.split())[:MAX_REASON]
     if not reason:
         raise AwarenessError("Say why they are suspended (for example: the address bounces).")
     with writing(ctx.engine) as connection:
         found = people.stored(connection, subscriber_id)
-        if subscribers.suspend(connection, found.id, suspension_reason(reason, librarian),
-                               ctx.now()):
+        if subscribers.suspend(connection, found.id, reason, ctx.now()):
             subscribers.record_event(connection, found.id, SUSPENDED, reason, by=librarian,
                                      now=ctx.now())
     log.info("librarian %s suspended subscriber %d", librarian, subscriber_id)
