@@ -8,6 +8,7 @@ Screenshots, for a person to look at, go to the folder ``AWARENESS_TEST_SCREENSH
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from playwright.sync_api import (
     Dialog,
     Locator,
     Page,
+    expect,
     sync_playwright,
 )
 from sqlalchemy import select
@@ -291,6 +293,8 @@ def test_after_a_key_decides_the_focus_is_on_the_next_match(browser: Browser,
     title = page.locator(f"#{ids[2]} h2").inner_text()
     named = page.get_by_role("article", name=title, exact=True)
     assert named.evaluate("article => article === document.activeElement")
+    # What was decided is heard with it: a status there when the page loads is not read out.
+    expect(named).to_have_accessible_description(re.compile(r"^Approved: "))
     keep_screenshot(page, "review-focus-after-a")
     page.reload()  # only a decision by key moves the focus; a page opened afresh keeps it
     assert focused_match(page) == ["body", ""]

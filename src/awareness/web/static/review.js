@@ -62,6 +62,13 @@
   }
 
   show(at, refocus);
+  // A status shown with the page is not read out by screen readers (only a change to one
+  // is), so the match that has the focus is described by it: "Approved: …" is heard with
+  // the next match's title.
+  var flash = document.getElementById("flash");
+  if (refocus && flash) {
+    matches[at].querySelector("article").setAttribute("aria-describedby", "flash");
+  }
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
       return;
