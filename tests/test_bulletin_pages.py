@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -50,8 +51,8 @@ FIXTURE_TIERS = {"site": "integration"}
 __all__ = ["subscriptions"]  # a fixture, shared
 
 EDIT = "/bulletins/workforce/1/edit"
-ACTIONS = ["intro", "move", "remove", "put-back", "note", "add", "spotlight", "test",
-           "approve", "reopen", "correction"]
+ACTIONS = ["intro", "move", "move-to", "remove", "put-back", "note", "add", "spotlight",
+           "test", "approve", "reopen", "correction"]
 PRIVATE = BULLETIN.format(if_unapproved="hold").replace(
     'title = "Workforce bulletin"', 'title = "Board papers digest"\npublic_archive = false')
 REMOVED = "Removed: a story the editor took out"
@@ -309,6 +310,78 @@ def test_a_change_after_approval_says_the_issue_is_a_draft_again(site: Site) -> 
         assert client.post("/bulletins/workforce/draft", data={"csrf": token}).status_code == 303
         assert "Issue 1 is approved, so nothing was added." in client.get(EDIT).text
     assert bulletins.issue(site.ctx, "workforce", 1).status == "approved"
+
+
+def text_of(element: Element) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def editor_sections(page: str) -> list[tuple[str, list[str]]]:
+    """Each section the editor shows, with the titles of its items in order."""
+    items = next(e for e in parse(page).iter("section") if e.get("id") == "sections")
+    found: list[tuple[str, list[str]]] = []
+    for child in items:
+        if child.tag == "h3":
+            found.append((text_of(child), []))
+        elif child.tag == "ol":
+            found[-1][1].extend(text_of(h) for h in child.iter("h4"))
+    return found
+
+
+def issue_sections(page: str) -> list[tuple[str, list[str]]]:
+    """Each section of an issue's public page, with the titles of its items in order."""
+    return [(text_of(next(section.iter("h2"))), [text_of(h) for h in section.iter("h3")])
+            for section in parse(page).iter("section")
+            if "bulletin-section" in section.get("class", "")]
+
+
+def move_choices(page: str, entry: int) -> tuple[str, list[str]]:
+    """The label of an entry's "Move to section" and the sections it offers."""
+    tree = parse(page)
+    label = next(e for e in tree.iter("label") if e.get("for") == f"move-to-{entry}")
+    select = next(e for e in tree.iter("select") if e.get("id") == f"move-to-{entry}")
+    return text_of(label), [text_of(option) for option in select.iter("option")]
+
+
+def test_an_editor_moves_an_item_to_another_section(site: Site) -> None:
+    entries = drafted(site)
+    nursing, wards = (entries["Compassionate leadership in nursing"],
+                      entries["Virtual wards guidance"])
+    with signed_in(site) as (client, token):
+        def post(action: str, **data: str) -> httpx.Response:
+            return client.post(f"/bulletins/workforce/1/{action}", data={"csrf": token, **data})
+
+        page = client.get(EDIT).text
+        # Each item offers the bulletin's other sections, named for the item it moves.
+        assert move_choices(page, nursing) == (
+            "Move to section: Compassionate leadership in nursing", ["Digital"])
+        assert move_choices(page, wards) == ("Move to section: Virtual wards guidance",
+                                             ["Leadership"])
+        assert post("approve").status_code == 303
+        response = post("move-to", entry=str(nursing), section="Digital")
+        assert response.status_code == 303
+        assert response.headers["location"] == f"{EDIT}#entry-{nursing}"
+        page = client.get(EDIT).text
+        assert ("Moved to the end of Digital. The issue changed after alice approved it, so "
+                "it is a draft again: approve it to send it.") in page
+        assert editor_sections(page) == [
+            ("Leadership", ["Leadership framework for NHS boards"]),
+            ("Digital", ["Virtual wards guidance", "Compassionate leadership in nursing"])]
+        assert move_choices(page, nursing)[1] == ["Leadership"]
+
+        refused = post("move-to", entry=str(nursing), section="Digital")  # a page shown before
+        assert refused.status_code == 400
+        assert "That item is already under Digital; nothing was moved." in refused.text
+        assert post("move-to", entry=str(nursing), section="Policy").status_code == 404
+        refused = post("move-to", entry="x", section="Leadership")
+        assert refused.status_code == 400 and "no valid entry" in refused.text
+        assert post("approve").status_code == 303
+
+    bulletins.send_issue(site.ctx, "workforce", 1)
+    with site.client() as anonymous:
+        assert issue_sections(anonymous.get("/bulletins/workforce/1").text) == [
+            ("Leadership", ["Leadership framework for NHS boards"]),
+            ("Digital", ["Virtual wards guidance", "Compassionate leadership in nursing"])]
 
 
 def test_approving_an_empty_issue_says_why_not(site: Site) -> None:

@@ -1,10 +1,11 @@
 """The bulletin pages clicked through in a real headless Chromium (issue 13): an editor signs
-in, writes the introduction, moves an item, removes one, writes why one matters, chooses the
-policy spotlight, adds an item found by its title, previews, sends a test and approves; the
-issue is sent; then anyone reads the archive, the issue's page (also as printed) and the
-feed, a correction shows on the page, and a subscriber stops bulletins. Every page passes
-axe-core at 1280 and 390 px and fits without sideways scrolling; a screenshot of each is
-kept for a person to look at when ``AWARENESS_TEST_SCREENSHOTS`` names a folder.
+in, writes the introduction, moves an item up and one to another section (by keyboard),
+removes one, writes why one matters, chooses the policy spotlight, adds an item found by its
+title, previews, sends a test and approves; the issue is sent; then anyone reads the
+archive, the issue's page (also as printed) and the feed, a correction shows on the page,
+and a subscriber stops bulletins. Every page passes axe-core at 1280 and 390 px and fits
+without sideways scrolling; a screenshot of each is kept for a person to look at when
+``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 """
 
 from __future__ import annotations
@@ -83,6 +84,17 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
     nursing = page.locator(".entry").filter(has_text="Compassionate leadership in nursing")
     nursing.get_by_role("button", name="Move up").click()
     flash(page, "Moved up.")
+    # To another section, by keyboard: choose it, then Tab to its button.
+    lead = page.locator(".entry").filter(has_text="Leadership framework for NHS boards")
+    move_to = lead.get_by_label("Move to section")
+    move_to.focus()
+    move_to.select_option("Digital")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    flash(page, "Moved to the end of Digital.")
+    digital = page.locator("ol.entries").nth(1)
+    assert digital.locator("h4").all_inner_texts() == [
+        "Virtual wards guidance", "Leadership framework for NHS boards"]
     page.locator(".entry").filter(has_text="Virtual wards guidance").get_by_role(
         "button", name="Remove").click()
     flash(page, "Removed.")
@@ -140,6 +152,9 @@ def test_the_editor_journey_then_the_archive(browser: Browser, site: Site, width
     page_.wait_for_url(f"{site.url}/bulletins/workforce/1")
     page_.get_by_text("Nursing leads asked for this.").wait_for()
     assert page_.get_by_role("heading", name="Interim NHS People Plan").is_visible()
+    digital = page_.get_by_role("region", name="Digital")
+    assert digital.get_by_role("heading", level=3).all_inner_texts() == [
+        "Leadership framework for NHS boards"]
     check(page_, "issue")
     page_.emulate_media(media="print")
     assert not page_.locator(".site-header").is_visible()

@@ -30,6 +30,7 @@ from awareness.bulletins.build import (
     Placed,
     Spotlight,
     moved,
+    moved_to,
     plan_entries,
     sections_of,
 )
@@ -39,7 +40,7 @@ from awareness.bulletins.schedule import is_bank_holiday, next_due, reminder_tim
 from awareness.catalogue import BulletinOffer, bulletin_offers
 from awareness.digests.build import Candidate
 from awareness.digests.render import Library, MailIdentity, make_environment
-from awareness.errors import ConfigError, ConfigErrors, NotFound
+from awareness.errors import AwarenessError, ConfigError, ConfigErrors, NotFound
 from awareness.feedback import ItemFeedbackLinks
 from awareness.mail.compose import Mail
 from awareness.service import bulletins, outbox, people
@@ -218,6 +219,18 @@ def test_moving_an_entry_swaps_it_with_its_neighbour_in_its_section_only():
     assert moved(placed, 5, "down") == []  # alone in its section
     with pytest.raises(ValueError):
         moved(placed, 1, "sideways")
+
+
+
+def test_moving_an_entry_to_another_section_puts_it_last_there():
+    placed = [Placed(1, "A", 0), Placed(2, "A", 1), Placed(3, "B", 0),
+              Placed(4, "B", 5, removed=True)]
+    # After the removed entry too, so that Put back returns that one where it was.
+    assert moved_to(placed, 1, "B") == Placed(1, "B", 6)
+    assert moved_to(placed, 3, "C") == Placed(3, "C", 0)  # a section with nothing yet
+    assert moved_to(placed, 2, "A") is None  # there already
+    assert moved_to(placed, 4, "A") is None  # removed
+    assert moved_to(placed, 9, "A") is None  # no such entry
 
 
 # --- the mail (pure) -------------------------------------------------------------------------
@@ -598,6 +611,8 @@ CHANGES = {
     "add": lambda ctx, e: bulletins.add_item(
         ctx, "workforce", 1, add_item(ctx, "Added late", status="pending"), "Digital",
         by="alice"),
+    "move-to": lambda ctx, e: bulletins.move_to_section(
+        ctx, "workforce", 1, e["Compassionate leadership in nursing"], "Digital", by="alice"),
 }
 
 
@@ -634,6 +649,84 @@ def test_saving_what_an_approved_issue_already_says_keeps_the_approval(bulletin_
     assert bulletins.move_entry(ctx, "workforce", 1, lead, "up", by="alice") is None  # first
     issue = bulletins.issue(ctx, "workforce", 1)
     assert (issue.status, issue.approved_by) == ("approved", "alice")
+
+
+# --- moving an item to another section ----------------------------------------------------------
+
+def sections_in_text(text: str) -> list[tuple[str, list[str]]]:
+    """Each section of a bulletin's text part (its title as the mail writes it, upper case)
+    with the titles of its items in order."""
+    lines = text.splitlines()
+    found: list[tuple[str, list[str]]] = []
+    for at, line in enumerate(lines[1:], start=1):
+        if line and set(line) == {"="} and len(line) == len(lines[at - 1]):
+            found.append((lines[at - 1], []))
+        elif line.startswith("* ") and found:
+            found[-1][1].append(line[2:])
+    return found
+
+
+def test_an_editor_moves_an_item_to_another_section(bulletin_ctx, clock):
+    ctx, inbox = bulletin_ctx
+    entries = approved_issue(ctx)
+    nursing = entries["Compassionate leadership in nursing"]
+    lead = entries["Leadership framework for NHS boards"]
+    assert bulletins.move_to_section(ctx, "workforce", 1, nursing, "Digital",
+                                     by="alice") == "alice"  # the approval it took back
+    issue = bulletins.issue(ctx, "workforce", 1)
+    assert issue.status == "draft"
+    expected = [("LEADERSHIP", ["Leadership framework for NHS boards"]),
+                ("DIGITAL", ["Virtual wards guidance", "Compassionate leadership in nursing"])]
+    assert sections_in_text(bulletins.preview(ctx, "workforce", 1).text) == expected
+    # It stays where the editor put it: drafting again neither moves it back nor adds it twice,
+    # and moving up and down then works within its new section.
+    bulletins.draft(ctx, "workforce")
+    bulletins.move_entry(ctx, "workforce", 1, nursing, "up", by="alice")
+    expected[1] = ("DIGITAL", ["Compassionate leadership in nursing", "Virtual wards guidance"])
+    assert sections_in_text(bulletins.preview(ctx, "workforce", 1).text) == expected
+
+    # What cannot move is refused, saying why, and changes nothing.
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    with pytest.raises(AwarenessError, match="already under Digital; nothing was moved"):
+        bulletins.move_to_section(ctx, "workforce", 1, nursing, "Digital", by="alice")
+    with pytest.raises(NotFound, match="no section 'Policy'"):
+        bulletins.move_to_section(ctx, "workforce", 1, nursing, "Policy", by="alice")
+    with pytest.raises(NotFound, match="no entry 999"):
+        bulletins.move_to_section(ctx, "workforce", 1, 999, "Digital", by="alice")
+    with pytest.raises(NotEditor):
+        bulletins.move_to_section(ctx, "workforce", 1, nursing, "Leadership", by="mallory")
+    assert bulletins.issue(ctx, "workforce", 1).status == "approved"
+    bulletins.remove_entry(ctx, "workforce", 1, lead, by="alice")
+    with pytest.raises(AwarenessError, match="put it back before moving it"):
+        bulletins.move_to_section(ctx, "workforce", 1, lead, "Digital", by="alice")
+
+    # Sent, the mail and the archive show it under its new section.
+    bulletins.remove_entry(ctx, "workforce", 1, lead, by="alice", removed=False)
+    bulletins.approve(ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(ctx, "workforce", 1)
+    outbox.relay(ctx)
+    mail = message_from_bytes(inbox.messages[0][2], policy=policy.default)
+    assert sections_in_text(mail.get_body(("plain",)).get_content()) == expected
+    html = mail.get_body(("html",)).get_content()
+    under_digital = html[html.index(">Digital</h2>"):]  # past the preheader's titles
+    assert "Compassionate leadership in nursing" in under_digital
+    assert "Compassionate leadership in nursing" not in html[
+        html.index(">Leadership</h2>"):html.index(">Digital</h2>")]
+
+
+def test_an_item_moved_to_a_section_empty_this_week_brings_that_section_in(bulletin_ctx):
+    ctx, _ = bulletin_ctx
+    lead = add_item(ctx, "Leadership framework for NHS boards", score=2.0)
+    add_item(ctx, "Digital leadership for boards")  # matched by leadership, about digital
+    bulletins.draft(ctx, "workforce")
+    entries = {e.item_id: e.entry_id for e in bulletins.issue(ctx, "workforce", 1).entries}
+    assert sections_in_text(bulletins.preview(ctx, "workforce", 1).text) == [
+        ("LEADERSHIP", ["Leadership framework for NHS boards", "Digital leadership for boards"])]
+    assert bulletins.move_to_section(ctx, "workforce", 1, entries[lead], "Digital",
+                                     by="alice") is None  # a draft: no approval to take back
+    assert sections_in_text(bulletins.preview(ctx, "workforce", 1).text) == [
+        ("LEADERSHIP", ["Digital leadership for boards"]),
+        ("DIGITAL", ["Leadership framework for NHS boards"])]
 
 
 def test_a_held_issue_approved_then_changed_waits_for_approval_again(bulletin_ctx, clock):

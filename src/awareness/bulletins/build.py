@@ -4,7 +4,8 @@ An issue holds *entries*: an item in a section at a position, with the note read
 Drafting adds the approved matches of the bulletin's topics that no earlier issue carried,
 best first (score, then newest), each story once (the same report from several publishers
 is one entry, "also published by" the others), each in the first section that names its
-topic. A draft is drafted again as new matches are approved; what an editor removed stays
+topic. An entry keeps its section, so an editor can move it to another (``moved_to``). A
+draft is drafted again as new matches are approved; what an editor removed stays
 removed, because a removed entry is kept (marked) and its story counts as present.
 """
 
@@ -193,3 +194,14 @@ def moved(placed: Sequence[Placed], entry_id: int, direction: str) -> list[Place
     same[at], same[other_at] = same[other_at], same[at]
     return [Placed(p.entry_id, p.section, position) for position, p in enumerate(same)
             if p.position != position]
+
+
+def moved_to(placed: Sequence[Placed], entry_id: int, section: str) -> Placed | None:
+    """Where ``entry_id`` goes when an editor moves it to ``section``: after everything the
+    section holds, removed entries too (*Put back* returns one where it was). None when
+    nothing moves: no such entry, a removed one, or one in ``section`` already."""
+    entry = next((p for p in placed if p.entry_id == entry_id), None)
+    if entry is None or entry.removed or entry.section == section:
+        return None
+    end = max((p.position for p in placed if p.section == section), default=-1) + 1
+    return Placed(entry_id, section, end)

@@ -25,6 +25,7 @@ from awareness.bulletins.build import (
     IssueSection,
     NewEntry,
     moved,
+    moved_to,
     plan_entries,
     sections_of,
 )
@@ -260,6 +261,30 @@ def move_entry(ctx: Context, slug: str, number: int, entry_id: int, direction: s
         changes = moved(store.placed(connection, found.id), entry_id, direction)
         store.move(connection, found.id, changes)
         return bool(changes)
+    return _edit(ctx, found, write)
+
+
+def move_to_section(ctx: Context, slug: str, number: int, entry_id: int, section: str, *,
+                    by: str) -> str | None:
+    """Move an entry to the end of another of the bulletin's sections, one with no items this
+    week too (it then appears). Drafting places an item by the topic that matched it, which
+    is not always where it belongs."""
+    bulletin, found = _editable(ctx, slug, number, by)
+    if section not in section_titles(ctx, bulletin):
+        raise NotFound(f"no section {section!r} in {bulletin.title}")
+    entry = next((e for e in found.entries if e.entry_id == entry_id), None)
+    if entry is None:
+        raise NotFound(f"issue {number} has no entry {entry_id}")
+    if entry.removed:
+        raise AwarenessError("That item was removed from the issue; put it back before "
+                             "moving it.")
+    if entry.section == section:  # a page shown before it moved: saying "Moved" would lie
+        raise AwarenessError(f"That item is already under {section}; nothing was moved.")
+
+    def write(connection: Connection) -> bool:
+        change = moved_to(store.placed(connection, found.id), entry_id, section)
+        store.move(connection, found.id, [change] if change else [])
+        return change is not None
     return _edit(ctx, found, write)
 
 

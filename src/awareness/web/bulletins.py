@@ -255,6 +255,13 @@ def _move(ctx: Context, slug: str, number: int, form: FormData, by: str) -> tupl
     return _said(f"Moved {direction}.", approver), f"entry-{entry}"
 
 
+def _move_to(ctx: Context, slug: str, number: int, form: FormData, by: str
+             ) -> tuple[str, str]:
+    entry, section = _number(form, "entry"), _text(form, "section")
+    approver = bulletins.move_to_section(ctx, slug, number, entry, section, by=by)
+    return _said(f"Moved to the end of {section}.", approver), f"entry-{entry}"
+
+
 def _remove(ctx: Context, slug: str, number: int, form: FormData, by: str) -> tuple[str, str]:
     approver = bulletins.remove_entry(ctx, slug, number, _number(form, "entry"), by=by)
     return _said("Removed. It is listed under Removed items, where Put back undoes it.",
@@ -317,9 +324,9 @@ def _set_correction(ctx: Context, slug: str, number: int, form: FormData, by: st
 
 
 ACTIONS: dict[str, Change] = {
-    "intro": _set_intro, "move": _move, "remove": _remove, "put-back": _put_back,
-    "note": _set_note, "add": _add, "spotlight": _set_spotlight, "test": _send_test,
-    "approve": _approve, "reopen": _reopen, "correction": _set_correction,
+    "intro": _set_intro, "move": _move, "move-to": _move_to, "remove": _remove,
+    "put-back": _put_back, "note": _set_note, "add": _add, "spotlight": _set_spotlight,
+    "test": _send_test, "approve": _approve, "reopen": _reopen, "correction": _set_correction,
 }
 
 
