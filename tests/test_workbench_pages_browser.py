@@ -119,6 +119,8 @@ def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -
     page.wait_for_url(f"{site.url}/sends")
     # Every kind's name, the longest ("Sign-up confirmations") among them, fits a phone.
     assert page.get_by_role("rowheader", name="Sign-up confirmations").is_visible()
+    # ... and so does every status's column: its box would scroll, hiding "Failed" half-way.
+    assert page.locator(".table-scroll").evaluate("box => box.scrollWidth <= box.clientWidth")
     check(page, "sends")
     page.get_by_role("button", name="Retry").click()
     page.get_by_text("is queued again").wait_for()
