@@ -31,12 +31,15 @@ from awareness.storage.models import UTCDateTime
 from awareness.subscriber_history import (
     A_LIBRARIAN,
     SERVICE,
+    SUSPENDED,
     THEMSELVES,
+    UNSUBSCRIBED,
     changes,
     checked_librarian,
     for_them,
     gets,
     reason_for_them,
+    undo_until,
     what_changed,
 )
 from tests.conftest import ROOT, Clock, orm_session
@@ -323,3 +326,12 @@ def test_erasing_them_leaves_no_line_and_the_export_names_no_librarian(
     roster.erase(ctx, found.id, LIBRARIAN)
     with orm_session(ctx) as session:
         assert session.scalar(select(func.count()).select_from(EventRow)) == 0
+
+
+def test_only_a_librarian_s_unsubscribe_is_undone_and_only_for_a_day() -> None:
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert undo_until(SubscriberEvent(1, UNSUBSCRIBED, "", "alice", at)) == at + timedelta(days=1)
+    for own in (THEMSELVES, SERVICE):
+        assert undo_until(SubscriberEvent(1, UNSUBSCRIBED, "", own, at)) is None
+    assert undo_until(SubscriberEvent(1, SUSPENDED, "bounces", "alice", at)) is None
+    assert undo_until(None) is None

@@ -120,7 +120,8 @@ def test_every_page_sends_visitors_to_login_and_shows_no_address(people: Site) -
             "/subscribers/new", f"/subscribers/{reader}", f"/subscribers/{reader}/erase",
             f"/subscribers/{reader}/export.json"]
     posts = ["/subscribers/new", *(f"/subscribers/{reader}/{action}"
-                                   for action in ("suspend", "resume", "remove", "erase"))]
+                                   for action in ("suspend", "resume", "remove", "undo-remove",
+                                                  "erase"))]
     every = {(method, route.path.replace("{subscriber_id:int}", str(reader)))
              for route in subscriber_pages.routes() for method in route.methods or ()
              if method != "HEAD"}
@@ -145,7 +146,8 @@ def test_every_post_needs_the_token(people: Site,
     client, _ = librarian
     reader = subscriber_id(people, EMAIL)
     for path in ("/subscribers/new", *(f"/subscribers/{reader}/{action}"
-                                       for action in ("suspend", "resume", "remove", "erase"))):
+                                       for action in ("suspend", "resume", "remove",
+                                                      "undo-remove", "erase"))):
         response = client.post(path, data={"csrf": "forged", "reason": "r",
                                            "email": "x@trust.nhs.uk"})
         assert response.status_code == 403, path
@@ -279,8 +281,65 @@ def test_suspend_resume_and_unsubscribe(people: Site,
     assert client.post(f"/subscribers/{reader}/remove", data={"csrf": token}).status_code == 303
     assert status(people, EMAIL) == "unsubscribed"
     again = client.post(f"/subscribers/{reader}/resume", data={"csrf": token})
-    assert again.status_code == 400 and "unsubscribed themselves" in again.text
+    # A librarian unsubscribed them: the refusal once said they had done it themselves.
+    assert again.status_code == 400 and "They are unsubscribed. Add them again" in again.text
     assert status(people, EMAIL) == "unsubscribed"
+
+
+def queued_mail(site: Site) -> int:
+    with orm_session(site.ctx) as session:
+        return session.query(OutboxMessage).filter(OutboxMessage.kind != "digest").count()
+
+
+def test_a_librarian_s_unsubscribe_is_undone_within_a_day(
+        people: Site, clock: Clock, librarian: tuple[httpx.Client, str]) -> None:
+    # One click on Unsubscribe, beside Suspend, left a page with no way back.
+    client, token = librarian
+    reader = subscriber_id(people, EMAIL)
+    assert "Undo the unsubscribe" not in client.get(f"/subscribers/{reader}").text
+    client.post(f"/subscribers/{reader}/remove", data={"csrf": token})
+    page = client.get(f"/subscribers/{reader}").text
+    assert "By mistake? Undo it below." in page
+    assert "Until Tue 24 Nov 2026, 09:00 they can have back what they got" in text_of(page)
+    mails = queued_mail(people)
+    clock.advance(hours=23, minutes=59)
+    done = client.post(f"/subscribers/{reader}/undo-remove", data={"csrf": token})
+    assert done.status_code == 303
+    assert "gets what they got before again; no mail went to them" in client.get(
+        done.headers["location"]).text
+    assert status(people, EMAIL) == "active" and queued_mail(people) == mails
+    with reading(people.ctx.engine) as connection:
+        kept = subscribers.by_email(connection, EMAIL)
+    assert kept is not None and kept.subscriptions == (("leadership", "weekly"),)
+    assert history_rows(client.get(f"/subscribers/{reader}").text)[0] == {
+        "When": "Tue 24 Nov 2026, 08:59",
+        "Change": "Subscribed again topics: leadership; weekly (unsubscribe undone)", "By": "alice"}
+    # Done, it is done: undoing again changes nothing.
+    again = client.post(f"/subscribers/{reader}/undo-remove", data={"csrf": token})
+    assert again.status_code == 400 and "They are active" in again.text
+
+
+def test_an_unsubscribe_stays_after_a_day_and_when_it_was_their_own(
+        people: Site, clock: Clock, librarian: tuple[httpx.Client, str]) -> None:
+    client, token = librarian
+    reader = subscriber_id(people, EMAIL)
+    client.post(f"/subscribers/{reader}/remove", data={"csrf": token})
+    clock.advance(days=1)
+    page = client.get(f"/subscribers/{reader}").text
+    assert "Undo the unsubscribe" not in page and "add them again" in page
+    late = client.post(f"/subscribers/{reader}/undo-remove", data={"csrf": token})
+    assert late.status_code == 400 and "it was more than a day ago" in late.text
+    assert status(people, EMAIL) == "unsubscribed"
+    # Their own choice is theirs to undo, at once too.
+    paused = subscriber_id(people, PAUSED)
+    with reading(people.ctx.engine) as connection:
+        found = subscribers.by_email(connection, PAUSED)
+    assert found is not None
+    assert subscribing.unsubscribe(people.ctx, found.token)
+    assert "Undo the unsubscribe" not in client.get(f"/subscribers/{paused}").text
+    own = client.post(f"/subscribers/{paused}/undo-remove", data={"csrf": token})
+    assert own.status_code == 400 and "only a librarian's unsubscribe" in text_of(own.text)
+    assert status(people, PAUSED) == "unsubscribed"
 
 
 def test_a_hostile_reason_is_text(people: Site, librarian: tuple[httpx.Client, str]) -> None:

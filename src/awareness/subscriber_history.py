@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from awareness.dates import local_date
 from awareness.digests.subscribers import Subscriber
@@ -48,6 +48,11 @@ def label(kind: str) -> str:
     return LABELS.get(kind, kind.capitalize())
 
 NOTHING_LEFT = "nothing left to receive"
+UNSUBSCRIBE_UNDONE = "unsubscribe undone"
+# How long a librarian may undo an unsubscribe they made: a mistaken click is seen at once;
+# later, adding them again tells the person (a welcome mail) instead of subscribing them
+# silently to what they may have asked to stop.
+UNDO_WITHIN = timedelta(days=1)
 PAUSE_ENDED = "pause ended"
 SUSPENSION_LIFTED = "suspension lifted"
 
@@ -69,6 +74,15 @@ def checked_librarian(name: str) -> str:
 def is_librarian(by: str) -> bool:
     """Was the change recorded as ``by`` made by a librarian?"""
     return by not in NOT_LIBRARIANS
+
+
+def undo_until(latest: SubscriberEvent | None) -> datetime | None:
+    """Until when a librarian may undo the unsubscribe that ``latest`` (their newest history
+    line) records; None when it records none, or one that was not a librarian's: a person's
+    own choice is theirs to undo, and the service's has a cause (a bounce, nothing left)."""
+    if latest is None or latest.what != UNSUBSCRIBED or not is_librarian(latest.by):
+        return None
+    return latest.at + UNDO_WITHIN
 
 
 def gets(subscriber: Subscriber) -> str:

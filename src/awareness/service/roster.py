@@ -14,6 +14,7 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -41,10 +42,14 @@ from awareness.storage import outbox, signups, subscribers
 from awareness.storage.db import reading, writing
 from awareness.subscriber_history import (
     PAUSE_ENDED,
+    RESUBSCRIBED,
     RESUMED,
     SUSPENDED,
     SUSPENSION_LIFTED,
+    UNSUBSCRIBE_UNDONE,
     checked_librarian,
+    gets,
+    undo_until,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,7 @@ class Detail:
     messages: list[Stored]
     history: list[SubscriberEvent]
     more_history: bool = False
+    undo_until: datetime | None = None  # a librarian may undo their unsubscribe until then
 
 
 def titles(ctx: Context) -> dict[str, str]:
@@ -105,10 +111,13 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
         messages = outbox.about(connection, found.id, found.email)
         events = subscribers.events(connection, found.id, HISTORY_SHOWN + 1)
     describe = ctx.describer()
+    until = undo_until(events[0] if events else None)
     return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
                   [replace(m, description=describe(m.kind, m.key)) for m in reversed(messages)],
                   events[:HISTORY_SHOWN],
-                  len(events) > HISTORY_SHOWN)
+                  len(events) > HISTORY_SHOWN,
+                  until if until is not None and now < until and not found.has_nothing
+                  else None)
 
 
 def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None = None, *,
@@ -181,8 +190,8 @@ def resume(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
         found = people.stored(connection, subscriber_id)
         status = status_of(found, ctx.now())
         if status == "unsubscribed":
-            raise AwarenessError("They unsubscribed themselves. Add them again to subscribe "
-                                 "them on their behalf: they will get a welcome mail.")
+            raise AwarenessError("They are unsubscribed. Add them again to subscribe them on "
+                                 "their behalf: they will get a welcome mail.")
         if status not in ("suspended", "paused"):
             raise AwarenessError(f"They are {status}: there is nothing to resume.")
         subscribers.resume(connection, found.id)
@@ -201,6 +210,32 @@ def remove(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
         found = people.stored(connection, subscriber_id)
         subscribing.end(connection, found.id, ctx.now(), by=librarian)
     log.info("librarian %s unsubscribed subscriber %d", librarian, subscriber_id)
+    return found
+
+
+def undo_remove(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
+    """Undo a librarian's unsubscribe of them, made by mistake, within ``UNDO_WITHIN``: they
+    get what they got before, without a mail. Refused for a person's own unsubscribe and
+    once the time is past: adding them again then tells them."""
+    checked_librarian(librarian)
+    now = ctx.now()
+    with writing(ctx.engine) as connection:
+        found = people.stored(connection, subscriber_id)
+        latest = subscribers.events(connection, found.id, 1)
+        until = undo_until(latest[0] if latest else None)
+        if status_of(found, now) != "unsubscribed":
+            raise AwarenessError(f"They are {status_of(found, now)}: there is no unsubscribe "
+                                 "to undo.")
+        why = ("only a librarian's unsubscribe can be undone" if until is None
+               else "it was more than a day ago" if now >= until
+               else "they have nothing left to get" if found.has_nothing else "")
+        if why:
+            raise AwarenessError(f"The unsubscribe stays: {why}. Add them again to subscribe "
+                                 "them on their behalf: they will get a welcome mail.")
+        subscribers.undo_unsubscribe(connection, found.id)
+        subscribers.record_event(connection, found.id, RESUBSCRIBED,
+                                 f"{gets(found)} ({UNSUBSCRIBE_UNDONE})", by=librarian, now=now)
+    log.info("librarian %s undid the unsubscribe of subscriber %d", librarian, subscriber_id)
     return found
 
 

@@ -169,6 +169,15 @@ def unsubscribe(connection: Connection, subscriber_id: int, now: datetime) -> bo
     return bool(done.rowcount)
 
 
+def undo_unsubscribe(connection: Connection, subscriber_id: int) -> bool:
+    """Send their digests again as before they were unsubscribed (a pause they had goes on);
+    False, changing nothing, when they are not unsubscribed or are suspended."""
+    done = connection.execute(update(SubscriberRow).where(
+        SubscriberRow.id == subscriber_id, SubscriberRow.unsubscribed_at.is_not(None),
+        SubscriberRow.suspended_reason.is_(None)).values(unsubscribed_at=None))
+    return bool(done.rowcount)
+
+
 def suspend(connection: Connection, subscriber_id: int, reason: str, now: datetime) -> bool:
     """Stop their digests because of their address itself (a hard bounce), saying why;
     False, changing nothing, when they are suspended already (a second bounce keeps the

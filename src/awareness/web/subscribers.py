@@ -45,6 +45,7 @@ def routes() -> list[Route]:
         form_route(f"{ONE}/suspend", suspend),
         form_route(f"{ONE}/resume", resume),
         form_route(f"{ONE}/remove", remove),
+        form_route(f"{ONE}/undo-remove", undo_remove),
         Route(f"{ONE}/erase", erase_page),
         form_route(f"{ONE}/erase", erase_submit),
         Route(f"{ONE}/export.json", export),
@@ -112,7 +113,22 @@ async def remove(request: Request, session: Session) -> Response:
     found = await run_in_threadpool(roster.remove, ctx_of(request), _id(request),
                                     str(session.name))
     return done(request, f"/subscribers/{found.id}",
-                f"Unsubscribed {found.email} from every digest.")
+                f"Unsubscribed {found.email} from every digest. By mistake? Undo it below.")
+
+
+@editor_only
+async def undo_remove(request: Request, session: Session) -> Response:
+    await checked_form(request, session)
+    ctx = ctx_of(request)
+    try:
+        found = await run_in_threadpool(roster.undo_remove, ctx, _id(request),
+                                        str(session.name))
+    except AwarenessError as refused:
+        detail = await run_in_threadpool(roster.detail, ctx, _id(request))
+        return page_with_flash(request, "subscriber.html", session, status_code=400, detail=detail,
+                               entry=detail.entry, error=str(refused), reason="")
+    return done(request, f"/subscribers/{found.id}",
+                f"{found.email} gets what they got before again; no mail went to them.")
 
 
 @editor_only
