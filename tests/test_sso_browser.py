@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Locator, Page
 
 from tests.test_sso import sso_site
 from tests.test_web import Site
@@ -19,6 +19,15 @@ from tests.test_web_browser import Watched, browser, check_page
 FIXTURE_TIERS = {"sso_site": "integration"}
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
 __all__ = ["browser", "sso_site"]  # fixtures, shared
+
+
+def at_the_provider(page: Page, issuer: str, sub: str) -> Locator:
+    """From the login page's "Sign in with …" button to the provider's page, the user
+    ``sub`` chosen there; the button that sends them back."""
+    page.get_by_role("button", name="Sign in with NHSmail").click()
+    page.wait_for_url(f"{issuer}/oauth2/authorize*")  # (its page fetches from the internet)
+    page.locator("input[name=sub]").fill(sub)
+    return page.locator("form button, form input[type=submit]").first
 
 
 @pytest.mark.parametrize("width", (1280, 390))
@@ -33,10 +42,7 @@ def test_signing_in_with_the_identity_provider_in_a_browser(
     page.wait_for_url(f"{site.url}/login?next=*")
     check_page(page, "sso-login")
     assert watched.problems == []
-    page.get_by_role("button", name="Sign in with NHSmail").click()
-    page.wait_for_url(f"{issuer}/oauth2/authorize*")  # (its page fetches from the internet)
-    page.locator("input[name=sub]").fill("ed")
-    page.locator("form button, form input[type=submit]").first.click()
+    at_the_provider(page, issuer, "ed").click()
     page.wait_for_url(f"{site.url}/review*")
     watched.problems.clear()
     page.reload()
