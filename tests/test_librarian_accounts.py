@@ -18,6 +18,8 @@ from awareness.cli import cli
 from awareness.errors import AccountRemoved, AwarenessError, NotFound
 from awareness.service import api_tokens, librarians
 from awareness.service.context import Context
+from awareness.storage import librarians as stored
+from awareness.storage.db import reading
 from tests.conftest import Clock, settings_env
 from tests.test_web import PASSWORD, csrf_of, login, running_site
 
@@ -207,6 +209,64 @@ def test_a_removed_account_s_name_is_not_taken_by_a_new_identity(
     librarians.add_librarian(ctx, "jo@trust.nhs.uk", NEW_PASSWORD, role="reviewer", by="alice")
     adopted = librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
     assert adopted[0] == "jo@trust.nhs.uk"
+
+
+def _subject_of(ctx: Context, name: str) -> str | None:
+    with reading(ctx.engine) as conn:
+        login = stored.login_of(conn, name)
+    assert login is not None
+    return login.sso_subject
+
+
+def test_a_name_given_to_someone_new_is_not_taken_back_by_its_former_holder(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    # The account given anew forgot the old identity, so the old identity's next sign-in
+    # (the identity provider still giving it the name) adopted the new person's account.
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "", SUBJECT)
+    librarians.remove(ctx, "jo@trust.nhs.uk", by="alice")
+    librarians.add_librarian(ctx, "jo@trust.nhs.uk", NEW_PASSWORD, role="reviewer", by="alice")
+    given = librarians.standing(ctx, "jo@trust.nhs.uk")
+
+    # Before the new person ever signs in, and under another name too; once a day at most.
+    for hours, name in ((0, "jo@trust.nhs.uk"), (2, "jo@trust.nhs.uk"),
+                        (3, "jo.smith@trust.nhs.uk")):
+        clock.advance(hours=hours)
+        with pytest.raises(AccountRemoved) as refused:
+            librarians.sign_in_from_sso(ctx, name, "administrator", "", SUBJECT)
+        assert refused.value.name == "jo@trust.nhs.uk"
+    assert librarians.standing(ctx, "jo@trust.nhs.uk") == given
+    assert _subject_of(ctx, "jo@trust.nhs.uk") is None
+    assert librarians.standing(ctx, "jo.smith@trust.nhs.uk") is None
+    assert librarians.authenticate(ctx, "jo@trust.nhs.uk", NEW_PASSWORD) is not None
+    assert [(e.librarian, e.action, e.detail, e.by) for e in librarians.history(ctx)][:4] == [
+        ("jo@trust.nhs.uk", "refused", f"{librarians.BARRED} (signing in as "
+         "jo.smith@trust.nhs.uk)", "single sign-on"),
+        ("jo@trust.nhs.uk", "refused", librarians.BARRED, "single sign-on"),
+        ("jo@trust.nhs.uk", "added",
+         "as reviewer; the former holder's single sign-on is refused for good", "alice"),
+        ("jo@trust.nhs.uk", "removed", "sessions ended, 0 API tokens revoked", "alice")]
+
+    # The new person's identity adopts the account; the old one is still refused.
+    new_subject = "https://login.example/ sub-2"
+    assert librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "",
+                                       new_subject)[2] == "editor"
+    with pytest.raises(AccountRemoved):
+        librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "editor", "", SUBJECT)
+    assert _subject_of(ctx, "jo@trust.nhs.uk") == new_subject
+
+
+def test_releasing_an_identity_bars_nothing(make_context: Callable[..., Context]) -> None:
+    # The same people sign in again after an app registration changed: forgetting their
+    # identity is not giving the name to someone new.
+    ctx = make_context()
+    librarians.add_librarian(ctx, "alice", PASSWORD)
+    librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "", SUBJECT)
+    assert librarians.release_sso(ctx, "jo@trust.nhs.uk", by="alice")
+    assert librarians.sign_in_from_sso(ctx, "jo@trust.nhs.uk", "reviewer", "",
+                                       SUBJECT)[0] == "jo@trust.nhs.uk"
+    assert _subject_of(ctx, "jo@trust.nhs.uk") == SUBJECT
 
 
 def test_the_cli_restores_a_removed_librarian(make_context: Callable[..., Context],

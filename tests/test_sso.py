@@ -6,8 +6,9 @@ the awareness app on 127.0.0.1: nothing of the client library is replaced.
 One provider and one site serve every case, round trips of a few milliseconds each: an
 editor signs in and lands where they were going; a reviewer signs in and is refused an
 editor's action; the role follows the groups at the next sign-in; the account is the one of
-the token's subject, whatever the user name (adopted, renamed, never handed on); someone in
-no mapped group is refused with a page; a tampered or replayed ``state`` is refused.
+the token's subject, whatever the user name (adopted, renamed, never handed on, never taken
+back by the one who left once the name went to someone new); someone in no mapped group is
+refused with a page; a tampered or replayed ``state`` is refused.
 """
 
 from __future__ import annotations
@@ -255,8 +256,8 @@ def test_a_removed_account_stays_out_whatever_its_groups_say(
         refused = sign_in(ed, "ed")
         assert refused.status_code == 403
         assert ("You signed in as ed.itor@nhs.net, but an administrator closed your account "
-                "on this service. Ask your library's administrator if you need it back."
-                in html.unescape(refused.text))
+                "on this service. Ask your library's administrator if you still need "
+                "access." in html.unescape(refused.text))
         assert "Back to the sign-in page" in refused.text
         assert ed.get("/review").url.path == "/login"
         standing = librarians.standing(site.ctx, "ed.itor@nhs.net")
@@ -281,12 +282,17 @@ def test_a_removed_account_stays_out_whatever_its_groups_say(
         ("restored", "single sign-on again, as reviewer until their groups set it", "alice")]
 
 
-def test_a_removed_account_s_name_goes_to_a_new_person_only_through_an_administrator(
-        sso_site: tuple[Site, str]) -> None:
-    site, issuer = sso_site
+def reviewer_who_left(site: Site) -> None:
+    """The reviewer signed in once, then left: an administrator removed their account."""
     with browser(site) as client:
         sign_in(client, "rev")
     librarians.remove(site.ctx, "rev.iewer@nhs.net", by="alice")
+
+
+def test_a_removed_account_s_name_goes_to_a_new_person_only_through_an_administrator(
+        sso_site: tuple[Site, str]) -> None:
+    site, issuer = sso_site
+    reviewer_who_left(site)
 
     # Their user name is given to someone new at the provider: the closed account is not
     # theirs to open, nor is a new one made under its name.
@@ -301,13 +307,50 @@ def test_a_removed_account_s_name_goes_to_a_new_person_only_through_an_administr
     assert "rev.iewer@nhs.net" not in {a.name for a in librarians.everyone(site.ctx)}
 
     # An administrator gives the name to the new person: their first sign-in adopts it, and
-    # the one who left is refused it.
+    # the one who left is refused it, as a removed account.
     librarians.add_librarian(site.ctx, "rev.iewer@nhs.net", PASSWORD, by="alice")
     with browser(site) as client:
         assert who("rev.iewer@nhs.net", "reviewer") in sign_in(client, "rev-2").text
     with browser(site) as client:
         refused = sign_in(client, "rev")
-        assert refused.status_code == 403 and "belongs to someone else" in refused.text
+        assert refused.status_code == 403 and "closed your account" in refused.text
+    with reading(site.ctx.engine) as conn:
+        account = stored.login_of(conn, "rev.iewer@nhs.net")
+    assert account is not None and account.sso_subject == f"{issuer} rev-2"
+
+
+def test_the_one_who_left_does_not_take_their_name_back_from_someone_new(
+        sso_site: tuple[Site, str]) -> None:
+    # The name given anew had no identity, and the provider still gave the one who left
+    # that user name: their sign-in adopted the account meant for the new person.
+    site, issuer = sso_site
+    reviewer_who_left(site)
+    librarians.add_librarian(site.ctx, "rev.iewer@nhs.net", PASSWORD, role="reviewer",
+                             by="alice")
+
+    with browser(site) as client:
+        refused = sign_in(client, "rev")
+        assert refused.status_code == 403
+        assert ("You signed in as rev.iewer@nhs.net, but an administrator closed your "
+                "account on this service. Ask your library's administrator if you still "
+                "need access." in html.unescape(refused.text))
+        assert client.get("/review").url.path == "/login"
+    with reading(site.ctx.engine) as conn:
+        account = stored.login_of(conn, "rev.iewer@nhs.net")
+    assert account is not None and account.sso_subject is None and not account.sso
+    with browser(site) as alice:
+        assert login(alice).status_code == 200  # an administrator
+        roster = html.unescape(alice.get("/librarians").text)
+    assert ("Sign-in refused: the name's former holder, removed before it was given to "
+            "someone new") in roster
+    assert ("Added as reviewer; the former holder's single sign-on is refused for good"
+            in roster)
+
+    # The new person, given the user name at the provider, signs in to it.
+    httpx.put(f"{issuer}/users/rev-2", json={"preferred_username": "rev.iewer@nhs.net",
+                                            "groups": [EDITORS]}).raise_for_status()
+    with browser(site) as client:
+        assert who("rev.iewer@nhs.net", "editor") in sign_in(client, "rev-2").text
     with reading(site.ctx.engine) as conn:
         account = stored.login_of(conn, "rev.iewer@nhs.net")
     assert account is not None and account.sso_subject == f"{issuer} rev-2"

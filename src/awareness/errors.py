@@ -107,7 +107,8 @@ class EditConflict(AwarenessError):
 
 class AccountRemoved(AwarenessError):
     """A single sign-on asked for the librarian account ``name``, which an administrator
-    removed: it stays closed, whatever the identity provider's groups say."""
+    removed: it stays closed, whatever the identity provider's groups say. Also the old
+    holder's identity once the name went to someone new: ``name`` is the name it held."""
 
     def __init__(self, name: str):
         self.name = name

@@ -13,7 +13,9 @@ password hash no password verifies against, its sessions and API tokens ended, a
 sign-on identity: that identity's next sign-in is refused, whatever its groups say, and so is
 a new identity's under its name (``sign_in_from_sso``). An administrator either restores the
 account (``restore``: the same person again) or gives its name to a new account
-(``add_librarian``), whose sessions start past every cookie of the old one.
+(``add_librarian``), whose sessions start past every cookie of the old one and which no
+identity signs in to yet, for the new person's first sign-in to adopt; the old holder's
+identity, which could adopt it as well, is barred for good (``release_sso`` bars nothing).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ REMOVED_PASSWORD = "!removed"
 # A removed account's refused sign-ins are recorded once a day at most: someone whose
 # bookmark or phone keeps trying would otherwise fill the accounts' history.
 REFUSALS_APART = timedelta(days=1)
+# The history's line when a barred identity tries: the account it asks for is someone else's.
+BARRED = "the name's former holder, removed before it was given to someone new"
 
 
 def add_librarian(ctx: Context, name: str, password: str, *, role: str = "administrator",
@@ -59,14 +63,25 @@ def add_librarian(ctx: Context, name: str, password: str, *, role: str = "admini
     password_hash = _hashed(password)
     with writing(ctx.engine) as conn:
         login = librarians.login_of(conn, name)
+        detail = f"as {role}"
         if login is None:
             librarians.add_librarian(conn, name, password_hash, now=ctx.now(), role=role)
         elif login.role == REMOVED:
-            librarians.reopen(conn, name, password_hash, role=role, now=ctx.now())
+            detail += _give_name_anew(conn, ctx, login, password_hash, role)
         else:
             raise AwarenessError(f"librarian {name!r} already exists")
-        librarians.record_event(conn, name, "added", f"as {role}", by=by or name,
-                                now=ctx.now())
+        librarians.record_event(conn, name, "added", detail, by=by or name, now=ctx.now())
+
+
+def _give_name_anew(conn: Connection, ctx: Context, login: LibrarianLogin,
+                    password_hash: str, role: str) -> str:
+    """Give the removed account ``login``'s name to a new person, barring the old holder's
+    single sign-on identity; what the history's "added" line says of it."""
+    librarians.reopen(conn, login.name, password_hash, role=role, now=ctx.now())
+    if login.sso_subject is None:
+        return ""
+    librarians.bar(conn, login.sso_subject, name=login.name, now=ctx.now())
+    return "; the former holder's single sign-on is refused for good"
 
 
 def set_password(ctx: Context, name: str, password: str, *, by: str) -> int:
@@ -212,7 +227,9 @@ def sign_in_from_sso(ctx: Context, name: str, role: str, email: str,
 
     A removed account stays closed (``AccountRemoved``, the refusal recorded in its
     history): to its own identity, whatever the groups say, and to a new identity with its
-    name, which an administrator gives to a new person with ``add_librarian``."""
+    name, which an administrator gives to a new person with ``add_librarian``. Its old
+    identity is then refused for good, under any name, the refusal recorded in the history
+    of the name it held."""
     _check_name(name)
     _check_role(role)
     if not subject.strip():
@@ -228,17 +245,31 @@ def _sso_sign_in(ctx: Context, name: str, role: str, address: str | None,
                  subject: str) -> tuple[str, int, str]:
     with writing(ctx.engine) as conn:
         login = librarians.login_by_subject(conn, subject)
-        removed = _removed_account(conn, login, name)
-        if removed is None:
+        refusal = _refusal(conn, login, name, subject)
+        if refusal is None:
             return _open_sso_account(conn, ctx, login, name, role, address, subject)
-        detail = ("account removed" if removed.sso_subject in (None, subject)
-                  else "account removed; a new identity asked for its user name")
-        last = librarians.last_event(conn, removed.name)
+        account, detail = refusal
+        last = librarians.last_event(conn, account)
         if not (last and (last.action, last.detail) == ("refused", detail)
                 and ctx.now() - last.at < REFUSALS_APART):
-            librarians.record_event(conn, removed.name, "refused", detail,
-                                    by="single sign-on", now=ctx.now())
-    raise AccountRemoved(removed.name)  # after the refusal's record is committed
+            librarians.record_event(conn, account, "refused", detail, by="single sign-on",
+                                    now=ctx.now())
+    raise AccountRemoved(account)  # after the refusal's record is committed
+
+
+def _refusal(conn: Connection, login: LibrarianLogin | None, name: str,
+             subject: str) -> tuple[str, str] | None:
+    """Why the identity ``subject`` (whose account is ``login``) may not sign in as
+    ``name``: the account whose history records it, and the line's detail. None when it
+    may."""
+    barred = librarians.barred_from(conn, subject) if login is None else None
+    if barred is not None:
+        return barred, BARRED if name == barred else f"{BARRED} (signing in as {name})"
+    removed = _removed_account(conn, login, name)
+    if removed is None:
+        return None
+    return removed.name, ("account removed" if removed.sso_subject in (None, subject)
+                          else "account removed; a new identity asked for its user name")
 
 
 def _removed_account(conn: Connection, login: LibrarianLogin | None,

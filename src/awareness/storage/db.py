@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration(s). A database already there is opened without importing Alembic, which
 # with Mako and Pygments is about 10 MiB in every process that would otherwise only check.
 # tests/test_storage.py holds this to what Alembic finds in MIGRATIONS.
-HEADS = ("0020",)
+HEADS = ("0021",)
 # The execution option that marks a connection's transaction as a write (BEGIN IMMEDIATE).
 WRITE = "awareness_write"
 

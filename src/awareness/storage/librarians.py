@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
-from awareness.storage.models import Librarian
+from awareness.storage.models import BarredIdentity, Librarian
 from awareness.storage.models import LibrarianEvent as EventRow
 
 _ACCOUNT = select(Librarian.name, Librarian.password_hash, Librarian.session_version,
@@ -88,11 +88,22 @@ def remove(conn: Connection, name: str, *, role: str, password_hash: str) -> Non
 def reopen(conn: Connection, name: str, password_hash: str, *, role: str,
            now: datetime) -> None:
     """Give a removed account's name to a new account: a password, a role, a new creation
-    time, no single sign-on identity (the old holder's is not the new one's), and sessions
-    past every cookie of the old one."""
+    time, no single sign-on identity (the old holder's is not the new one's: ``bar`` it
+    first), and sessions past every cookie of the old one."""
     conn.execute(update(Librarian).where(Librarian.name == name)
                  .values(password_hash=password_hash, role=role, created_at=now, sso=False,
                          sso_subject=None, session_version=Librarian.session_version + 1))
+
+
+def bar(conn: Connection, subject: str, *, name: str, now: datetime) -> None:
+    """Refuse the single sign-on identity ``subject``, which signed in to ``name``, for good."""
+    conn.execute(insert(BarredIdentity), {"subject": subject, "name": name, "barred_at": now})
+
+
+def barred_from(conn: Connection, subject: str) -> str | None:
+    """The name the identity ``subject`` signed in to until it was barred; None when it was
+    never barred."""
+    return conn.scalar(select(BarredIdentity.name).where(BarredIdentity.subject == subject))
 
 
 def set_sso(conn: Connection, name: str, *, subject: str, email: str | None) -> None:

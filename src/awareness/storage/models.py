@@ -275,6 +275,19 @@ class LibrarianEvent(Base):
     at: Mapped[datetime]
 
 
+class BarredIdentity(Base):
+    """A single sign-on identity that never signs in again: the removed holder of a name an
+    administrator gave to someone new (``awareness librarians add`` on a removed account).
+    The account row forgets the identity then, so that the new person's first sign-in can
+    adopt it; without this row the old identity could adopt it too."""
+
+    __tablename__ = "barred_identities"
+
+    subject: Mapped[str] = mapped_column(Text, primary_key=True)  # "<iss> <sub>"
+    name: Mapped[str] = mapped_column(String(100))  # the account it signed in to
+    barred_at: Mapped[datetime]
+
+
 class ApiToken(Base):
     """A librarian's token for the JSON API (docs/api.md): only its SHA-256 is kept, so a
     copy of the database gives nobody a working token."""

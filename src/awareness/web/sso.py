@@ -9,11 +9,12 @@ answer. Between the two, Authlib's round-trip data lives in a signed cookie of i
 (``security.py``), not in the librarian session. The callback reads the user's groups from the
 configured claim and maps them to a role (``roles.role_for_groups``): someone in no mapped
 group is refused with a page saying so, and so is someone whose account an administrator
-removed (whatever their groups). Otherwise the account of the token's issuer and
-subject (``iss``, ``sub``; not the user name, which can change) is made or updated (its
-name, and its role from the claims, at every sign-in) and a new session is issued, exactly
-as a password login issues one (rotation, CSRF token, session version). A wrong, tampered
-or replayed ``state`` finds no round-trip data and is refused.
+removed (whatever their groups), also once its name went to someone new. Otherwise the
+account of the token's issuer and subject (``iss``, ``sub``; not the user name, which can
+change) is made or updated (its name, and its role from the claims, at every sign-in) and a
+new session is issued, exactly as a password login issues one (rotation, CSRF token,
+session version). A wrong, tampered or replayed ``state`` finds no round-trip data and is
+refused.
 
 The identity provider is the administrator's choice (``[sso] issuer``), so this client may
 reach it wherever it is; the rule that outbound fetches never reach private addresses is for
@@ -50,8 +51,10 @@ INCOMPLETE = ("Single sign-on did not complete ({reason}). Start again from the 
               "page; if it happens again, tell your administrator.")
 NO_GROUP = ("You signed in as {name}, but your account is in none of the groups this service "
             "admits. Ask your library's administrator to add you to one.")
+# Also the page of an identity barred when its removed account's name went to someone new:
+# it cannot have that account back, so the page promises nothing of the kind.
 CLOSED = ("You signed in as {name}, but an administrator closed your account on this "
-          "service. Ask your library's administrator if you need it back.")
+          "service. Ask your library's administrator if you still need access.")
 NO_ACCOUNT = "Single sign-on could not open your account: {reason}."
 UNREACHABLE = ("The sign-in service could not be reached. Try again in a minute, or sign in "
                "with a password.")
