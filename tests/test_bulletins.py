@@ -242,9 +242,9 @@ PCN_GUIDE = "https://www.england.nhs.uk/long-read/primary-care-network-leadershi
 
 def issue_mail(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
                library: Library | None = None, links: BulletinLinks | None = None,
-               env: jinja2.Environment | None = None) -> Mail:
+               env: jinja2.Environment | None = None, test: bool = False) -> Mail:
     """``issue`` as mail: a distribution list's copy unless ``links`` gives a subscriber's;
-    with the shipped templates unless ``env`` is given."""
+    with the shipped templates unless ``env`` is given; an editor's test copy if ``test``."""
     bulletin = parse_bulletin(BULLETIN.format(if_unapproved="hold"), "b.toml", "workforce")
     return render_issue(
         issue, bulletin, sections_of(issue, bulletin.sections),
@@ -253,15 +253,15 @@ def issue_mail(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzi
                               "trust.nhs.uk", "https://library.example.nhs.uk"),
         library=library or Library(), to_addr="workforce.directorate@trust.nhs.uk",
         message_id="<bulletin.1@trust.nhs.uk>", now=now, tz=LONDON,
-        links=links or BulletinLinks())
+        links=links or BulletinLinks(), test=test)
 
 
 def rendered_issue(issue: Issue, *, now: datetime = datetime(2026, 12, 7, 10, 0, tzinfo=UTC),
                    library: Library | None = None, links: BulletinLinks | None = None,
-                   ) -> tuple[str, str]:
+                   test: bool = False) -> tuple[str, str]:
     """(the text part, the HTML part) of ``issue``: a distribution list's copy unless
     ``links`` gives a subscriber's."""
-    mail = issue_mail(issue, now=now, library=library, links=links)
+    mail = issue_mail(issue, now=now, library=library, links=links, test=test)
     message = message_from_bytes(mail.data, policy=policy.default)
     return (message.get_body(("plain",)).get_content().replace("\r\n", "\n"),
             message.get_body(("html",)).get_content())
@@ -300,6 +300,22 @@ def test_the_text_part_keeps_paragraphs_and_never_splits_a_link():
     second = text.index("Second, the library's own news")
     assert text[first:second].endswith(f"{WORKFORCE_PLAN}\n\n")
     assert all(len(line) <= 72 for line in lines if "https://" not in line)
+
+
+def test_a_test_copy_says_what_a_subscriber_s_copy_has_that_it_lacks():
+    # "Exactly as readers will get it", the editor was told, of a copy without the feedback
+    # and preference links, whose link to the web version is a 404 until the issue is sent.
+    web = BulletinLinks(web="https://library.example.nhs.uk/bulletins/workforce/2")
+    text, html = rendered_issue(an_issue(), links=web, test=True)
+    said = " ".join(text.split())
+    assert "TEST COPY, NOT SENT TO READERS. A subscriber's copy also has links of its own: " \
+        "Useful and Not useful under each item" in said
+    assert "The link to read the issue on the web works once the issue is sent." in said
+    assert "<strong>Test copy, not sent to readers.</strong> A subscriber's copy" in html
+    assert "works once the issue is sent" not in " ".join(
+        rendered_issue(an_issue(), test=True)[0].split())  # no web link, nothing said of it
+    for part in rendered_issue(an_issue(), links=web):  # a reader's copy says none of it
+        assert "test copy" not in part.lower()
 
 
 def test_a_bulletin_ends_with_the_digests_footer():

@@ -69,11 +69,12 @@ def render_issue(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSe
                  to_addr: str, message_id: str, now: datetime, tz: ZoneInfo,
                  links: BulletinLinks, test: bool = False) -> Mail:
     """One copy of ``issue`` as a ``multipart/alternative`` message (text, then HTML inlined
-    for Outlook). ``test`` marks the subject of an editor's test send."""
+    for Outlook). ``test`` marks an editor's test send: its subject, and a note at its top
+    saying what a reader's copy has that it lacks."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     context = issue_context(issue, bulletin, sections, identity=identity, library=library,
-                            tz=tz, now=now, links=links)
+                            tz=tz, now=now, links=links, test=test)
     subject = env.get_template(SUBJECT_TEMPLATE).render(context)
     list_headers = None
     if links.unsubscribe:
@@ -97,9 +98,10 @@ def mail_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
 
 def issue_context(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueSection], *,
                   identity: MailIdentity, library: Library, tz: ZoneInfo, now: datetime,
-                  links: BulletinLinks) -> dict[str, Any]:
+                  links: BulletinLinks, test: bool = False) -> dict[str, Any]:
     """What the mail templates and the web page may use; feed text stays raw here. ``date``
-    is the day the issue went out (``issue_date``), as its page, archive and feed say."""
+    is the day the issue went out (``issue_date``), as its page, archive and feed say;
+    ``test``, an editor's test copy."""
     count = sum(len(section.entries) for section in sections)
     first = next((e for s in sections for e in s.entries), None)
     return {
@@ -108,10 +110,21 @@ def issue_context(issue: Issue, bulletin: BulletinDef, sections: Sequence[IssueS
         "lead_title": short_summary(first.title, 90) if first else "",
         "preview": short_summary(visible_text(issue.intro) or " · ".join(
             e.title for s in sections for e in s.entries[:1]), 150),
-        "identity": identity, "library": library, "links": links, "tz": tz,
+        "identity": identity, "library": library, "links": links, "tz": tz, "test": test,
+        "test_note": _test_note(links) if test else "",
         "base_url": identity.base_url,
         "logo_url": library.logo_url if library.logo_url.startswith("https://") else "",
     }
+
+
+def _test_note(links: BulletinLinks) -> str:
+    """What a test copy lacks of a subscriber's copy, said at its top: an editor checking it
+    should not look for them, nor think its web link broken."""
+    note = ("A subscriber's copy also has links of its own: Useful and Not useful under each "
+            "item, their preferences, and a way to stop receiving the bulletins.")
+    if links.web:
+        note += " The link to read the issue on the web works once the issue is sent."
+    return note
 
 
 def atom_feed(bulletin: BulletinDef, issues: Sequence[Issue], *, base_url: str,
