@@ -365,7 +365,9 @@ def test_the_try_page_tries_the_topic_chosen_not_the_text_left_in_the_box(
         assert titles_tried(page.text) == ["Organizational culture on boards"]
         assert heading_of_results(page.text) == (
             "The saved topic Organisation: 1 of 3 items would have matched")
-        assert "Only from kings-fund" in page.text and "UK and US spellings on" in page.text
+        # Sources by their names, as staff know them, not their ids.
+        assert "Only from The King’s Fund<" in page.text and "UK and US spellings on" in page.text
+        assert "kings-fund" not in page.text.partition("<section class=\"tried\"")[2]
         # The draft box starts from the topic's strategy; trying it is a draft, as written.
         assert f'aria-describedby="q-hint">{escape(organisation)}</textarea>' in page.text
         page = client.get("/topics/try", params={"q": organisation, "since": "7d"})

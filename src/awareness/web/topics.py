@@ -39,6 +39,7 @@ from awareness.service.topics import (
     try_query,
     updated_file,
 )
+from awareness.service.workbench import source_names
 from awareness.subscriptions import Topic, TopicDraft, name_key, parse_topic, topic_file
 from awareness.toml_checks import SLUG
 from awareness.topics.highlight import highlight
@@ -207,12 +208,14 @@ async def _page(request: Request, session: Session, tried: _Tried,
         result = await run_in_threadpool(try_query, ctx, tried.query, parse_since(since),
                                          sources=tried.sources, limit=SHOWN)
     shown = [_shown(m) for m in result.matches] if result else []
+    names = await run_in_threadpool(source_names, ctx) if result else {}
     figures = await run_in_threadpool(topic_precision, ctx)
     return render(request, "topics_try.html", status_code=status, session=session,
                   tried=tried, form=form or FileForm(), offered=OFFERED,
                   update_problems=update_problems or [],
                   since=since, since_choices=SINCE_CHOICES, topics=ctx.topics(),
                   error_line=_error_line(tried.text, tried.error), result=result, shown=shown,
+                  source_names=names,
                   precision=figures, percent=percent,
                   threshold=percent(ctx.settings.reports.precision_threshold))
 
