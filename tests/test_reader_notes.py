@@ -90,11 +90,15 @@ def test_the_cli_sets_a_reader_note_apart_from_the_log_note(make_context, tmp_pa
         assert session.scalars(select(Review.note)).all() == [REVIEW_LOG]
 
 
+def labels_of(tree) -> dict[str | None, str]:
+    """Each label's text, by the id of the field it labels."""
+    return {el.get("for"): " ".join("".join(el.itertext()).split()) for el in tree.iter("label")}
+
+
 def notes_form(site: Site, page: str, key: str) -> dict[str, str]:
     """The labels of the review form's note fields of one match, by field name."""
     tree = parse(page)
-    labels = {el.get("for"): " ".join("".join(el.itertext()).split())
-              for el in tree.iter("label")}
+    labels = labels_of(tree)
     return {el.get("name", ""): labels.get(el.get("id"), "")
             for el in tree.iter("textarea")
             if el.get("id", "").endswith(f"note-{site.ids[key]}")}
@@ -121,3 +125,42 @@ def test_the_review_page_has_two_clearly_labelled_notes(make_context):
             assert session.scalars(select(Review.note)).all() == [REVIEW_LOG]
         for path in ("/drivers", "/drivers/interim-nhs-people-plan"):
             assert "LOGONLY" not in client.get(path).text
+
+
+def submitted(page: str, button: str, filled: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """What a browser sends when ``button`` is pressed: the address (the button's
+    ``formaction``, else its form's ``action``) and the fields of the form that holds it, each
+    field labelled by a key of ``filled`` taking that value."""
+    tree = parse(page)
+    labels = labels_of(tree)
+    form = next(form for form in tree.iter("form")
+                if any((b.text or "").strip() == button for b in form.iter("button")))
+    pressed = next(b for b in form.iter("button") if (b.text or "").strip() == button)
+    fields = {el.get("name", ""): el.get("value", "") for el in form.iter("input")}
+    for area in form.iter("textarea"):
+        fields[area.get("name", "")] = filled.get(labels.get(area.get("id"), ""),
+                                                  area.text or "")
+    return pressed.get("formaction") or form.get("action", ""), fields
+
+
+@pytest.mark.integration
+def test_the_match_page_decides_with_the_same_two_notes(make_context):
+    """A reviewer who went to a match's own page to check its driver links approved it there
+    without a note: the page had Approve and Reject but neither note field."""
+    with running_site(make_context) as site, signed_in(site) as (client, _):
+        good = site.ids["good"]
+        page = client.get(f"/review/{good}").text
+        assert notes_form(site, page, "good") == {
+            "reader_note": "Note for readers (appears in the digest)",
+            "note": "Note for the review log (never sent)"}
+        action, fields = submitted(page, "Approve", {
+            "Note for readers (appears in the digest)": FOR_READERS,
+            "Note for the review log (never sent)": REVIEW_LOG})
+        response = client.post(action, data=fields)
+        assert response.headers["location"] == f"/review/{good}"  # back to the match's page
+        with orm_session(site.ctx) as session:
+            assert session.get_one(Match, good).status == "approved"
+            assert session.get_one(Match, good).reader_note == FOR_READERS
+            assert session.scalars(select(Review.note)).all() == [REVIEW_LOG]
+        shown = client.get(f"/review/{good}").text
+        assert FOR_READERS in shown and "LOGONLY" in shown  # the field, and the history

@@ -335,9 +335,13 @@ def test_review_pages_pass_axe_and_fit(browser: Browser, site: Site, width: int)
                        ("review-auto", "/review?status=auto"),
                        ("review-last-page", "/review?page=2"),
                        ("review-rejected", "/review?status=rejected"),
-                       ("review-match", f"/review/{site.ids['good']}")):
+                       ("review-match", f"/review/{site.ids['good']}"),
+                       ("review-match-auto", f"/review/{site.ids['auto']}")):
         page.goto(site.url + path)
         check_page(page, name)
+    page.goto(f"{site.url}/review/{site.ids['hostile']}")  # waiting, its notes open
+    page.get_by_text("Add notes").click()
+    check_page(page, "review-match-notes")
     assert watched.problems == []
     context.close()
 

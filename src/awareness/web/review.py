@@ -72,8 +72,9 @@ async def review_page(request: Request, session: Session) -> Response:
 
 @librarian_only
 async def match_page(request: Request, session: Session) -> Response:
-    """One match: the item, its driver links (confirm, remove, add one found by ``?q=``) and
-    its history (who decided or changed what, when)."""
+    """One match: the item, the decide form with both notes (as on the queue), its driver
+    links (confirm, remove, add one found by ``?q=``) and its history (who decided or changed
+    what, when)."""
     ctx = ctx_of(request)
     shown = await run_in_threadpool(review.match_history, ctx, request.path_params["match_id"])
     search = request.query_params.get("q", "")[:SEARCH_LIMIT]
@@ -85,7 +86,8 @@ async def match_page(request: Request, session: Session) -> Response:
     response = render(request, "review_match.html", session=session, match=shown.match,
                       history=shown.history, links=shown.links, sent=shown.sent,
                       search=search, found=[f for f in found if f.slug not in linked],
-                      topics=topics, labels=STATUS_LABELS, flash=flash)
+                      topics=topics, labels=STATUS_LABELS, flash=flash,
+                      reader_note_limit=READER_NOTE_LIMIT)
     if flash:
         security.clear_flash(response)
     return response
