@@ -303,6 +303,67 @@ def test_after_a_key_decides_the_focus_is_on_the_next_match(browser: Browser,
     context.close()
 
 
+def test_a_key_decides_the_match_being_worked_in_with_its_note(browser: Browser,
+                                                              site: Site) -> None:
+    """A reviewer opened the second match's notes, typed a note for readers, clicked that
+    match's text and pressed `a`: the first match, marked but scrolled away, was approved and
+    the note lost. The match someone clicks or tabs into is the one the keys decide."""
+    from tests.test_review_speed import add_matches, statuses
+
+    ids = add_matches(site, 3)
+    context, watched = signed_in_page(browser, site)
+    page = watched.page
+    second = page.locator(f"#match-{ids[1]}")
+    second.get_by_text("Add notes").click()
+    second.get_by_label("Note for readers (appears in the digest)").fill("For board members.")
+    second.locator("p.meta span").first.click()
+    keep_screenshot(page, "review-the-match-clicked-is-marked")
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert page.get_by_role("status").inner_text() == "Approved: Item 1"
+    assert statuses(site, ids) == ["pending", "approved", "pending"]
+    with orm_session(site.ctx) as session:
+        assert session.get_one(Match, ids[1]).reader_note == "For board members."
+    assert watched.problems == []
+    context.close()
+
+
+def test_a_typed_note_is_not_lost_to_a_key_or_to_leaving(browser: Browser, site: Site) -> None:
+    """A key that would decide another match, or leaving the page, asks first while a note
+    is typed and not sent; Cancel keeps the note and decides nothing."""
+    from tests.test_review_speed import add_matches, statuses
+
+    ids = add_matches(site, 3)
+    context, watched = signed_in_page(browser, site)
+    page = watched.page
+    second = page.locator(f"#match-{ids[1]}")
+    second.get_by_text("Add notes").click()
+    note = second.get_by_label("Note for the review log (never sent)")
+    note.fill("Ask Sam first.")
+    page.locator(f"#match-{ids[0]} p.meta span").first.click()
+    with watched.dialogs_expected() as dialogs:
+        page.keyboard.press("a")
+    assert dialogs == ["confirm: Not saved yet: the notes for Item 1.\n\n"
+                       "Cancel to go back and save it; OK to carry on and lose it."]
+    with watched.dialogs_expected() as dialogs:
+        page.get_by_role("link", name="History and links for Item 0").click()
+    assert dialogs == ["beforeunload: "]
+    assert page.url == f"{site.url}/review" and note.input_value() == "Ask Sam first."
+    assert statuses(site, ids) == ["pending"] * 3
+    note.fill("")  # nothing typed now: the keys and links go without a question
+    page.reload()  # a cancelled key leaves nothing behind for the next page
+    assert focused_match(page) == ["body", ""]
+    page.goto(f"{site.url}/review/{ids[1]}")  # the match's page has the same notes
+    page.get_by_text("Add notes").click()
+    page.get_by_label("Note for readers (appears in the digest)").fill("For boards.")
+    with watched.dialogs_expected() as dialogs:
+        page.get_by_role("button", name="Search").click()
+    assert dialogs == ["confirm: Not saved yet: the notes for Item 1.\n\n"
+                       "Cancel to go back and save it; OK to carry on and lose it."]
+    assert watched.problems == []
+    context.close()
+
+
 def test_many_at_once_without_javascript(browser: Browser, site: Site) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844},
                                   java_script_enabled=False)

@@ -1,6 +1,8 @@
 // Keyboard shortcuts for the review page: j next, k previous, a approve, r reject, x tick.
 // Progressive enhancement: every action is an ordinary form on the page, which works without
-// this script; the keys only move between matches and press their buttons.
+// this script; the keys only move between matches and press their buttons. The keys act on
+// the marked match ("current"): the one j and k moved to, or the one last clicked or tabbed
+// into.
 (function () {
   "use strict";
   // Set when a key decided a match: the page that comes back puts the focus on the match now
@@ -32,14 +34,38 @@
     }
   }
 
+  // Pressing a button submits its form, with the notes typed in it, unless unsaved.js asks
+  // about notes typed in another match and the person cancels.
+  var pressing = false;
   function press(key) {
     var button = matches[at].querySelector('button[data-key="' + key + '"]');
     if (button) {
-      sessionStorage.setItem(KEY, String(at));
-      sessionStorage.setItem(REFOCUS, "1");
+      pressing = true;
       button.click();
+      pressing = false;
     }
   }
+
+  // Heard on the window, after unsaved.js's question on the document: only a decision that
+  // goes ahead leaves the place for the page that comes back.
+  window.addEventListener("submit", function (event) {
+    if (pressing && !event.defaultPrevented) {
+      sessionStorage.setItem(KEY, String(at));
+      sessionStorage.setItem(REFOCUS, "1");
+    }
+  });
+
+  // The match someone clicks or tabs into is the one the keys decide. Without this, a
+  // reviewer who typed a note in one match, clicked its text and pressed `a` approved the
+  // match marked before, scrolled out of sight, and lost the note. No scrolling: the match
+  // is already where they are.
+  matches.forEach(function (match, index) {
+    function work() {
+      show(index, false);
+    }
+    match.addEventListener("focusin", work);
+    match.addEventListener("pointerdown", work);
+  });
 
   function typing(target) {
     var tag = target && target.tagName ? target.tagName.toLowerCase() : "";

@@ -1,10 +1,11 @@
-// Warns before typed edits are lost on the bulletin editor, which is many separate forms:
-// pressing one form's button sends only that form, and the page that comes back has lost
-// what was typed in the others. A form marked data-unsaved="what it holds" counts as
-// unsaved while a field differs from what the page was served with. Submitting another
-// form asks first, naming what is unsaved; leaving the page asks through the browser's own
-// beforeunload question. Nothing is carried over: the warning only lets the editor go back
-// and save. Without this script the page works as before, without the warnings.
+// Warns before typed edits are lost on pages of many separate forms (the bulletin editor,
+// the review queue and a match's page): pressing one form's button sends only that form,
+// and the page that comes back has lost what was typed in the others. A form marked
+// data-unsaved="what it holds" counts as unsaved while a field differs from what the page
+// was served with. Submitting another form asks first, naming what is unsaved; leaving the
+// page asks through the browser's own beforeunload question. Nothing is carried over: the
+// warning only lets the person go back and save. Without this script the page works as
+// before, without the warnings.
 (function () {
   "use strict";
   var forms = Array.prototype.slice.call(document.querySelectorAll("form[data-unsaved]"));
