@@ -86,15 +86,21 @@ def test_internal_text_never_reaches_visitors_on_any_new_page(site: Site) -> Non
         client.post(f"/drivers/{PLAN}/edit", data={"csrf": token, "notes": SECRET})
         assert SECRET in client.get(f"/review/{good}").text  # librarians do see it
     paths = ["/review", "/review?status=approved", f"/review/{good}",
-             f"/review/{good}?q=plan", "/drivers", f"/drivers/{slug}", f"/drivers/{PLAN}",
-             f"/drivers/{PLAN}/edit", "/drivers/attention", "/topics"]
+             f"/review/{good}?q=plan", "/drivers", "/drivers?q=plan", f"/drivers/{slug}",
+             f"/drivers/{PLAN}", "/drivers/evil-record", f"/drivers/{PLAN}/edit",
+             "/drivers/attention", "/topics", "/subscribe", "/bulletins", "/"]
     with site.client() as anonymous:
         for path in paths:
-            answer = anonymous.get(path)
+            answer = anonymous.get(path, follow_redirects=True)
             history = "History" in answer.text and path.startswith("/drivers/")
             assert "alice" not in answer.text and not history, path
+            # The matcher's reason for a link is for librarians, approved or not.
+            assert "shares the tag" not in answer.text, path
             if path != f"/drivers/{PLAN}":  # the record's own notes field is public text
                 assert SECRET not in answer.text, path
+        # Approved, the item is on the record's page; the one still waiting is not.
+        assert "compassionate leadership" in anonymous.get(f"/drivers/{PLAN}").text
+        assert "No items have been linked" in anonymous.get("/drivers/evil-record").text
 
 
 def run(database_url: str, tmp_path: Path, *args: str) -> str:

@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from awareness.service.context import Context
 from awareness.service.drivers import import_paths
-from awareness.storage.models import DriverRecordRow
+from awareness.storage.models import DriverRecordRow, Item, Match, MatchDriver
 from tests.conftest import Clock, orm_session, orm_writing
 from tests.test_drivers_stewardship import add_link
 from tests.test_web import (
     HOSTILE_TITLE,
+    WHEN,
     Site,
     assert_inert,
     goes_to_login,
@@ -221,6 +222,84 @@ def test_drafts_and_the_history_are_for_librarians_only(site: Site) -> None:
         public = anonymous.get("/drivers/interim-nhs-people-plan")
         assert public.status_code == 200
         assert "History" not in public.text and "alice" not in public.text
+
+
+PLAN = "interim-nhs-people-plan"
+TOPIC = "workforce-shortlist"  # a topic's file slug: a librarian's word, not a reader's
+
+
+def link_each_status(site: Site) -> dict[str, int]:
+    """An item linked to the People Plan by a match of each status, each with a reason of its
+    own (the matcher's working); match ids by status."""
+    ids = {}
+    with orm_writing(site.ctx) as session:
+        plan = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == PLAN))
+        assert plan is not None
+        for status in ("pending", "approved", "rejected", "auto"):
+            item = Item(source_id="nhs-england", key=f"status:{status}",
+                        title=f"Item matched {status}", link=f"https://www.england.nhs.uk/{status}/",
+                        first_seen_at=WHEN, published_at=WHEN)
+            session.add(item)
+            session.flush()
+            match = Match(item_id=item.id, topic_slug=TOPIC, status=status, hits=[], score=1.0,
+                          created_at=WHEN)
+            session.add(match)
+            session.flush()
+            session.add(MatchDriver(match_id=match.id, driver_id=plan.id, kind="new_edition",
+                                    score=1.0, reason=f"same series: reason-{status}"))
+            ids[status] = match.id
+    return ids
+
+
+def linked_lines(page: str) -> list[str]:
+    linked = parse(page).find(".//ul[@class='linked']")
+    return [text_of(li) for li in linked.iter("li")] if linked is not None else []
+
+
+def test_visitors_see_only_the_items_a_digest_could_send(site: Site) -> None:
+    """A record's page showed anyone the items of matches still waiting for review, with the
+    topic's file slug and the matcher's reasons ("new edition: same series: …")."""
+    ids = link_each_status(site)
+    with site.client() as anonymous:
+        page = anonymous.get(f"/drivers/{PLAN}").text
+    lines = linked_lines(page)
+    # The seed's own link is from a match that waits for review too.
+    assert [line.split(" · ")[0] for line in lines] == ["Item matched auto",
+                                                        "Item matched approved"]
+    assert lines[0] == "Item matched auto · NHS England, 20 November 2026"
+    for internal in ("Item matched pending", "Item matched rejected", "reason-", TOPIC,
+                     "same series", "new edition", "compassionate leadership", "Waiting",
+                     "shares the tag", f"/review/{ids['approved']}"):
+        assert internal not in page, internal
+    with signed_in(site) as (client, _):
+        page = client.get(f"/drivers/{PLAN}").text
+    lines = linked_lines(page)
+    assert [line.split(" · ")[0] for line in lines[:3]] == [
+        "Item matched auto", "Item matched approved", "Item matched pending"]
+    assert lines[2] == (f"Item matched pending · {TOPIC} · new edition: same series: "
+                        f"reason-pending · Waiting: the match of Item matched pending")
+    assert "Sent without review" in lines[0] and "Approved" in lines[1]
+    assert "reason-rejected" not in page  # a rejected match links nothing, for anyone
+    hrefs = {a.get("href") for a in parse(page).iter("a")}
+    assert {f"/review/{ids[s]}" for s in ("pending", "approved", "auto")} <= hrefs
+
+
+def test_an_item_reaches_visitors_once_approved_and_leaves_once_withdrawn(site: Site) -> None:
+    ids = link_each_status(site)
+
+    def visible() -> set[str]:
+        with site.client() as anonymous:
+            return {line.split(" · ")[0] for line in linked_lines(
+                anonymous.get(f"/drivers/{PLAN}").text)}
+
+    assert "Item matched pending" not in visible()
+    with signed_in(site) as (client, token):
+        client.post(f"/review/{ids['pending']}/approve", data={"csrf": token})
+        assert "Item matched pending" in visible()
+        client.post(f"/review/{ids['pending']}/undo", data={"csrf": token})
+        assert "Item matched pending" not in visible()
+        client.post(f"/review/{ids['auto']}/withdraw", data={"csrf": token})
+    assert visible() == {"Item matched approved"}
 
 
 def test_mark_reviewed_from_the_record_page(site: Site) -> None:

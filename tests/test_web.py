@@ -741,7 +741,8 @@ def test_driver_pages_are_public_and_complete(site: Site) -> None:
         for text_ in ("Interim NHS People Plan", "What this means for libraries",
                       "Libraries can support new digital skills.", "Date of publication",
                       "June 2019", "Primary audience", "All NHS staff", "Leadership",
-                      "NHS sets out compassionate leadership programme"):
+                      # Its one linked item waits for review: the public does not see it.
+                      "No items have been linked to this record yet."):
             assert text_ in page.text, text_
         links = {a.get("href"): a.get("rel") for a in parse(page.text).iter("a")}
         assert links["https://www.longtermplan.nhs.uk/people-plan/"] == (

@@ -49,7 +49,8 @@ class StoredDriver:
 
 @dataclass(frozen=True)
 class LinkedItem:
-    """An item linked to a record, with the link's kind and reason."""
+    """An item linked to a record, with the link's kind and reason (the matcher's working,
+    for librarians), the status of the match that linked it, and its publisher."""
 
     title: str
     link: str | None
@@ -58,6 +59,14 @@ class LinkedItem:
     reason: str
     seen_at: datetime
     match_id: int
+    status: str
+    publisher: str
+    published_at: datetime | None
+
+    @property
+    def dated(self) -> datetime:
+        """When it was published, or (undated by its publisher) when it was first seen."""
+        return self.published_at or self.seen_at
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,18 @@ def list_drivers(ctx: Context, where: DriverFilter | None = None,
     return [v for v in views if where.keeps(v, today)]
 
 
-def get_driver(ctx: Context, slug: str, *, drafts: bool = True) -> DriverView:
-    """One record with the items linked to it (newest first) and its history (newest first);
-    without ``drafts``, a draft is NotFound like a record that does not exist."""
+def get_driver(ctx: Context, slug: str, *, librarian: bool = True) -> DriverView:
+    """One record with the items linked to it (newest first) and its history (newest first).
+    Not for a ``librarian`` (staff and visitors): a draft or a deleted record is NotFound like
+    a record that does not exist, the items are only those a digest could carry under it
+    (never a match waiting for review), and the history is left out."""
     with reading(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
         # Drafts and deleted records are for librarians only (issue 14).
-        if driver is None or (driver.status in ("draft", "deleted") and not drafts):
+        if driver is None or (driver.status in ("draft", "deleted") and not librarian):
             raise NotFound(f"no driver record {slug!r}")
-        linked = store.linked_items(conn, driver.id)
-        history = store.driver_history(conn, driver.id)
+        linked = store.linked_items(conn, driver.id, sendable_only=not librarian)
+        history = store.driver_history(conn, driver.id) if librarian else []
     return view_of(driver, linked, history)
 
 

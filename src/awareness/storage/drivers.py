@@ -25,7 +25,9 @@ from awareness.storage.models import (
     Item,
     Match,
     MatchDriver,
+    Source,
 )
+from awareness.storage.outbox import SENDABLE
 
 _RECORD = (DriverRecordRow.kind, DriverRecordRow.slug, DriverRecordRow.title,
            DriverRecordRow.source, DriverRecordRow.link, DriverRecordRow.impact,
@@ -49,12 +51,16 @@ _MEMBERS = (select(DriverRecordRow.member).distinct()
 
 _LINKED_ITEMS = (
     select(Item.title, Item.link, Match.topic_slug, MatchDriver.kind, MatchDriver.reason,
-           Item.first_seen_at, Match.id)
+           Item.first_seen_at, Match.id, Match.status, Source.publisher, Item.published_at)
     .join(Match, Match.item_id == Item.id)
     .join(MatchDriver, MatchDriver.match_id == Match.id)
+    .join(Source, Source.id == Item.source_id)
     .where(MatchDriver.driver_id == bindparam("driver_id"), Match.status != "rejected",
            MatchDriver.state != "removed")
     .order_by(Item.first_seen_at.desc(), Match.id.desc()))
+# What staff and visitors may see: the items a digest could have carried under the record,
+# never a match still waiting for a librarian's decision.
+_SENT_ITEMS = _LINKED_ITEMS.where(Match.status.in_(SENDABLE))
 _HISTORY = (
     select(DriverRecordVersion.changed_at, DriverRecordVersion.changed_by,
            DriverRecordVersion.action, DriverRecordVersion.changes)
@@ -129,9 +135,16 @@ def member_initials(conn: Connection) -> set[str]:
     return set(conn.scalars(_MEMBERS))
 
 
-def linked_items(conn: Connection, driver_id: int) -> list[LinkedItem]:
-    """The items linked to a record by matches not rejected, newest first."""
-    return [LinkedItem(*row) for row in conn.execute(_LINKED_ITEMS, {"driver_id": driver_id})]
+def linked_items(conn: Connection, driver_id: int, *,
+                 sendable_only: bool = False) -> list[LinkedItem]:
+    """The items linked to a record by matches not rejected, newest first; with
+    ``sendable_only``, only by matches that go to readers (approved, or sent without review),
+    as digests link them."""
+    rows = conn.execute(_SENT_ITEMS if sendable_only else _LINKED_ITEMS, {"driver_id": driver_id})
+    return [LinkedItem(title, link, topic, kind, reason, seen, match_id, status, publisher,
+                       published)
+            for (title, link, topic, kind, reason, seen, match_id, status, publisher,
+                 published) in rows]
 
 
 def driver_history(conn: Connection, driver_id: int) -> list[HistoryEntry]:

@@ -252,10 +252,10 @@ async def driver_list(request: Request) -> Response:
 
 async def driver_page(request: Request) -> Response:
     # A draft is not found for anyone but a librarian, and only librarians see the history
-    # (who changed what is internal text).
+    # (who changed what is internal text) and the items of matches still to be decided.
     session = await current_librarian(request)
     record = await run_in_threadpool(lambda: drivers.get_driver(
-        ctx_of(request), request.path_params["slug"], drafts=session is not None))
+        ctx_of(request), request.path_params["slug"], librarian=session is not None))
     return await driver_pages.record_page(request, session, record)
 
 
