@@ -137,8 +137,7 @@ def test_visitors_are_sent_to_login_and_change_nothing(site: Site) -> None:
     drafted(site)
     before = state(site)
     with site.client() as client:
-        for path in ["/bulletins", EDIT, "/bulletins/workforce/1/preview",
-                     f"{EDIT}?find=leadership"]:
+        for path in [EDIT, "/bulletins/workforce/1/preview", f"{EDIT}?find=leadership"]:
             assert goes_to_login(client.get(path)), path
         for path in [*(f"/bulletins/workforce/1/{a}" for a in ACTIONS),
                      "/bulletins/workforce/draft"]:
@@ -602,8 +601,8 @@ def test_nothing_internal_reaches_the_public(site: Site, clock: Clock) -> None:
     sent(site, clock)
     with site.client() as anonymous:
         pages = {path: anonymous.get(path) for path in [
-            "/bulletins/workforce", "/bulletins/workforce/1", "/bulletins/workforce.atom",
-            "/subscribe?bulletins=yes", f"/preferences/{site.token}"]}
+            "/bulletins", "/bulletins/workforce", "/bulletins/workforce/1",
+            "/bulletins/workforce.atom", "/subscribe?bulletins=yes", f"/preferences/{site.token}"]}
     for path, response in pages.items():
         assert response.status_code == 200, path
         text = response.text
@@ -619,6 +618,43 @@ def test_nothing_internal_reaches_the_public(site: Site, clock: Clock) -> None:
         assert "approved by alice" not in page  # issue 2 is a draft
         assert "Issue 2" in page
         assert REMOVED in client.get(EDIT).text
+
+
+def test_visitors_list_the_public_bulletins_and_librarians_every_bulletin(
+        site: Site, clock: Clock) -> None:
+    """The list of bulletins sent visitors to the librarians' sign-in, although each public
+    bulletin's archive is open to them."""
+    sent(site, clock)
+    before = state(site)
+    with site.client() as anonymous:
+        page = anonymous.get("/bulletins")
+    assert page.status_code == 200
+    cards = [li for li in assert_inert(page.text).iter("li") if li.get("class") == "bulletin-card"]
+    assert [li.get("id") for li in cards] == ["bulletin-workforce"]  # not the private one
+    assert [a.get("href") for a in cards[0].iter("a")] == [
+        "/bulletins/workforce", "/bulletins/workforce/1", "/subscribe?bulletins=yes"]
+    words = " ".join("".join(cards[0].itertext()).split())
+    assert words.startswith("Workforce bulletin Leadership and digital news for the workforce "
+                            "directorate. A new issue comes every Monday at 9am. Latest: issue 1")
+    assert "Board papers digest" not in page.text and "/bulletins/board" not in page.text
+    with signed_in(site) as (client, _):
+        listed = client.get("/bulletins").text
+    assert "Board papers digest" in listed and "Issue 2" in listed
+    assert state(site) == before
+
+
+@pytest.mark.integration
+def test_visitors_read_that_no_bulletin_is_public(make_context: Callable[..., Context],
+                                                  subscriptions: Path) -> None:
+    (subscriptions / "bulletins" / "board.toml").write_text(PRIVATE, encoding="utf-8")
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions)) as site:
+        with site.client() as anonymous:
+            page = anonymous.get("/bulletins")
+        with signed_in(site) as (client, _):
+            assert "Board papers digest" in client.get("/bulletins").text
+    assert page.status_code == 200
+    assert "The library has no bulletin to read here." in page.text
+    assert "Board papers digest" not in page.text and 'href="/topics"' in page.text
 
 
 # --- what a bulletin is, and getting it -------------------------------------------------------

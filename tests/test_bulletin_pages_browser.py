@@ -10,16 +10,20 @@ without sideways scrolling; a screenshot of each is kept for a person to look at
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import feedparser
 import pytest
 from playwright.sync_api import Browser, Page
 
 from awareness.service import bulletins, librarians, outbox
+from awareness.service.context import Context
 from awareness.storage.models import Match
 from tests.conftest import orm_writing
-from tests.test_bulletin_pages import drafted, site, subscriptions
+from tests.test_bulletin_pages import PRIVATE, drafted, site, subscriptions
 from tests.test_bulletins import add_item
-from tests.test_web import Site
+from tests.test_web import Site, running_site
 from tests.test_web_browser import (
     Watched,
     browser,
@@ -206,6 +210,38 @@ def test_from_an_issue_to_getting_the_bulletin_by_email(browser: Browser, site: 
     check(page, "preferences-with-bulletins")
     assert watched.problems == []
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_visitor_lists_the_public_bulletins(browser: Browser, site: Site, width: int) -> None:
+    """The list of bulletins sent visitors to the librarians' sign-in."""
+    drafted(site)
+    bulletins.approve(site.ctx, "workforce", 1, by="alice")
+    bulletins.send_issue(site.ctx, "workforce", 1)
+    context, watched = visitor_page(browser, width)
+    page = watched.page
+    page.goto(f"{site.url}/bulletins")
+    assert page.get_by_role("heading", level=2).all_inner_texts() == ["Workforce bulletin"]
+    check(page, "list-public")
+    page.get_by_role("link", name="Issue 1 of Workforce bulletin").click()
+    page.wait_for_url(f"{site.url}/bulletins/workforce/1")
+    assert watched.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_visitor_reads_that_no_bulletin_is_public(browser: Browser, width: int,
+                                                    make_context: Callable[..., Context],
+                                                    subscriptions: Path) -> None:
+    (subscriptions / "bulletins" / "board.toml").write_text(PRIVATE, encoding="utf-8")
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subscriptions)) as site:
+        context, watched = visitor_page(browser, width)
+        page = watched.page
+        page.goto(f"{site.url}/bulletins")
+        page.get_by_text("The library has no bulletin to read here.").wait_for()
+        check(page, "list-none-public")
+        assert watched.problems == []
+        context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)

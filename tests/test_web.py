@@ -322,8 +322,24 @@ def test_every_librarian_route_sends_visitors_to_login(site: Site) -> None:
                      f"/review/{good}/links/remove", "/drivers/interim-nhs-people-plan/delete",
                      "/account/password"):
             assert goes_to_login(client.post(path, data={"csrf": "x"})), path
-        assert client.get("/").headers["location"] == "/dashboard"
     assert site.snapshot() == before
+
+
+def test_the_home_page_opens_the_topics_for_staff_and_the_dashboard_for_librarians(
+        site: Site) -> None:
+    """Staff who opened the service's address landed on the librarians' sign-in."""
+    with site.client() as anonymous:
+        assert anonymous.get("/").headers["location"] == "/topics"
+        topics = anonymous.get("/", follow_redirects=True)
+        assert topics.url.path == "/topics" and "Librarians sign in" not in topics.text
+        footer = parse(topics.text).find(".//footer")
+        assert footer is not None
+        [sign_in] = [a for a in footer.iter("a")]
+        assert (sign_in.get("href"), sign_in.text) == ("/login", "Librarians: sign in")
+        assert "/login" not in anonymous.get("/login").text.split("<footer")[1]
+    with signed_in(site) as (client, _):
+        assert client.get("/").headers["location"] == "/dashboard"
+        assert 'href="/login"' not in client.get("/dashboard").text
 
 
 def test_passwords_are_hashed_at_the_production_cost(make_context: Callable[..., Context],

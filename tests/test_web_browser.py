@@ -430,6 +430,37 @@ def test_the_policy_documents_as_staff_see_them(browser: Browser, site: Site, wi
 
 
 @pytest.mark.parametrize("width", [1280, 390])
+def test_a_visitor_opens_the_service_then_a_librarian_signs_in(browser: Browser, site: Site,
+                                                               width: int) -> None:
+    """Staff who opened the service's address landed on the librarians' sign-in, and a
+    record's page showed them matches still waiting for review with the matcher's reasons."""
+    with orm_writing(site.ctx) as session:
+        session.get_one(Match, site.ids["good"]).status = "approved"
+    context, watched = visitor_page(browser, width)
+    page = watched.page
+    page.goto(f"{site.url}/")
+    page.wait_for_url(f"{site.url}/topics")
+    check_page(page, "home-visitor")
+    record = f"{site.url}/drivers/interim-nhs-people-plan"
+    page.goto(record)
+    assert page.locator("ul.linked li").all_inner_texts() == [
+        "NHS sets out compassionate leadership programme · NHS England, 20 November 2026"]
+    check_page(page, "driver-linked-public")
+    click_to(page, site, page.get_by_role("link", name="Librarians: sign in"), "/login",
+             "login-from-the-foot")
+    page.get_by_label("Name").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{site.url}/review")
+    page.goto(record)
+    [line] = page.locator("ul.linked li").all_inner_texts()
+    assert "· leadership · related: shares the tag Leadership · Approved" in line
+    check_page(page, "driver-linked-librarian")
+    assert watched.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
 def test_a_member_picks_their_name_on_the_attention_page(browser: Browser, site: Site,
                                                          width: int) -> None:
     """The attention page's member box was a tiny unstyled input without a type, and a

@@ -4,7 +4,8 @@ Each published topic with its title, description, how many items it sends reader
 (measured over the last ``WEEKS`` weeks) and its latest items that went to readers (approved,
 or sent without review). Nothing a librarian wrote for themselves (queries, review notes,
 drafts) is part of an entry. Beside the topics, the bulletins that staff who choose
-bulletins get: what each is and when it comes, without its editors or fixed addresses.
+bulletins get: what each is and when it comes, without its editors or fixed addresses; and
+the bulletins whose archive anyone may read, with their latest sent issue.
 """
 
 from __future__ import annotations
@@ -95,3 +96,30 @@ def bulletin_offers(bulletins: Iterable[BulletinDef]) -> list[BulletinOffer]:
     return sorted((BulletinOffer(b.slug, b.title, b.description, b.schedule, b.public_archive)
                    for b in bulletins if b.to_subscribers),
                   key=lambda offer: offer.title.casefold())
+
+
+@dataclass(frozen=True)
+class PublicArchive:
+    """A bulletin whose archive anyone may read, as the public list of bulletins shows it:
+    what it is, when it comes, whether staff can have it by e-mail, and its latest sent
+    issue (its number and when it went; none before the first). Nothing internal: no
+    editors, no fixed addresses, no issue still being edited."""
+
+    slug: str
+    title: str
+    description: str
+    schedule: str
+    by_email: bool
+    latest_number: int | None = None
+    latest_sent_at: datetime | None = None
+
+
+def listed_archives(bulletins: Iterable[BulletinDef],
+                    latest_sent: Mapping[str, tuple[int, datetime | None]]
+                    ) -> list[PublicArchive]:
+    """The bulletins with a public archive, by title, each with its latest sent issue from
+    ``latest_sent`` (bulletin slug → its number and when it was sent)."""
+    return sorted((PublicArchive(b.slug, b.title, b.description, b.schedule, b.to_subscribers,
+                                 *latest_sent.get(b.slug, (None, None)))
+                   for b in bulletins if b.public_archive),
+                  key=lambda archive: archive.title.casefold())

@@ -40,6 +40,7 @@ from awareness.bulletins.render import (
     web_url,
 )
 from awareness.bulletins.schedule import next_due, reminder_time
+from awareness.catalogue import PublicArchive, listed_archives
 from awareness.dates import day_and_time, local_time
 from awareness.digests.render import Library, MailIdentity
 from awareness.digests.subscribers import Subscriber
@@ -612,6 +613,17 @@ def archive(ctx: Context, slug: str, *, librarian: bool) -> tuple[BulletinDef, l
         raise NotFound(f"no bulletin {slug!r}")
     with reading(ctx.engine) as connection:
         return bulletin, store.issues(connection, slug, sent_only=True)
+
+
+def public_archives(ctx: Context) -> list[PublicArchive]:
+    """The bulletins whose archive anyone may read, by title, with their latest sent issue
+    (what a visitor's list of bulletins shows)."""
+    public = [bulletin for bulletin in ctx.bulletins() if bulletin.public_archive]
+    with reading(ctx.engine) as connection:
+        latest = {b.slug: store.issues(connection, b.slug, sent_only=True, limit=1)
+                  for b in public}
+    return listed_archives(public, {slug: (found[0].number, found[0].sent_at)
+                                    for slug, found in latest.items() if found})
 
 
 def archived(ctx: Context, slug: str, number: int, *, librarian: bool) -> tuple[BulletinDef,

@@ -162,7 +162,10 @@ def _files_check(ctx: Context) -> tuple[str, bool, str]:
 # --- views: sign in -------------------------------------------------------------------------
 
 async def home(request: Request) -> Response:
-    return redirect(request, "/dashboard")
+    # Staff who open the service's address come for the topics they can sign up to; the
+    # librarians' sign-in is a link at the foot of every public page.
+    signed_in = await current_librarian(request) is not None
+    return redirect(request, "/dashboard" if signed_in else "/topics")
 
 
 async def login_form(request: Request) -> Response:

@@ -1,6 +1,7 @@
 """The bulletin pages (issue 13; docs/bulletins.md): librarians see every bulletin and its open
-issue, and its editors finish the issue on the web; anyone reads a public bulletin's archive,
-its sent issues and its Atom feed; a subscriber stops bulletins from the link in one.
+issue, and its editors finish the issue on the web; anyone reads the list of bulletins whose
+archive is public, such an archive, its sent issues and its Atom feed; a subscriber stops
+bulletins from the link in one.
 
 Every editing action is a small POST form carrying the session's CSRF token and answered with
 303 back to the editor, so the page works without JavaScript; a GET never changes anything
@@ -134,8 +135,13 @@ def _rows(ctx: Context) -> list[Row]:
     return rows
 
 
-@librarian_only
-async def list_page(request: Request, session: Session) -> Response:
+async def list_page(request: Request) -> Response:
+    """Librarians: every bulletin with its open issue. Anyone else: the bulletins whose
+    archive is public, each with its latest issue (their archives are public already)."""
+    session = await current_librarian(request)
+    if session is None:
+        archives = await run_in_threadpool(bulletins.public_archives, ctx_of(request))
+        return render(request, "bulletins_public.html", archives=archives)
     rows = await run_in_threadpool(_rows, ctx_of(request))
     return page_with_flash(request, "bulletins.html", session, rows=rows)
 
