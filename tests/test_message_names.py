@@ -18,6 +18,7 @@ from awareness.digests.build import iso_week, period_key
 from awareness.mail import account, outbox
 from awareness.mail.outbox import (
     KIND_NAMES,
+    Names,
     bulletin_key,
     describe,
     digest_key,
@@ -26,19 +27,21 @@ from awareness.mail.outbox import (
     driver_gone_key,
     file_problem_key,
     kind_name,
+    record_named,
     sources_report_key,
     stewardship_key,
 )
 
 LONDON = ZoneInfo("Europe/London")
 TITLES = {"weekly": "Library weekly bulletin"}
+RECORDS = {"people-plan": "Interim NHS People Plan"}
 MONDAY = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
 # Just after midnight in London on 1 June, still 31 May in UTC.
 SUMMER_NIGHT = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)
 
 
 def named(kind: str, key: str) -> str:
-    return describe(kind, key, TITLES, LONDON)
+    return describe(kind, key, Names(TITLES), LONDON)
 
 
 @pytest.mark.parametrize(("kind", "key", "expected"), [
@@ -74,6 +77,29 @@ def named(kind: str, key: str) -> str:
 ])
 def test_each_message_is_named_in_words(kind: str, key: str, expected: str) -> None:
     assert named(kind, key) == expected
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    (driver_changed_key("map-site", "people-plan", "ab" * 32),
+     "Driver record added or updated: Interim NHS People Plan"),
+    (driver_gone_key("map-site", "people-plan", SUMMER_NIGHT),
+     "Driver record gone from the MAP site: Interim NHS People Plan, 1 Jun 2026"),
+    (driver_back_key("map-site", "people-plan", None),
+     "Driver record back on the MAP site: Interim NHS People Plan"),
+    (driver_back_key("map-site", "gone-for-good", None),  # no such record now: its slug
+     "Driver record back on the MAP site: gone-for-good"),
+])
+def test_a_driver_record_notice_names_the_record_by_its_title(key: str, expected: str) -> None:
+    # The slug ("people-plan") named the record, which a librarian knows by its title; the
+    # slug stays in the key shown beneath.
+    assert record_named(outbox.DRIVER_CHANGED, key) == key.split("/")[1]
+    assert describe(outbox.DRIVER_CHANGED, key, Names(TITLES, RECORDS), LONDON) == expected
+
+
+def test_only_a_driver_record_notice_names_a_record() -> None:
+    assert record_named(outbox.BULLETIN, bulletin_key("weekly", 1, "s1")) is None
+    assert record_named(outbox.DRIVER_CHANGED, "map-site") is None
+    assert record_named(outbox.DRIVER_CHANGED, "map-site//gone/20261207T070000") is None
 
 
 @pytest.mark.parametrize(("kind", "key"), [

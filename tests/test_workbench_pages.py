@@ -21,6 +21,7 @@ from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from awareness.cli import cli
+from awareness.mail.outbox import DRIVER_CHANGED, driver_gone_key
 from awareness.service import listing
 from awareness.service.context import Context
 from awareness.service.polling import sync_sources
@@ -49,6 +50,7 @@ from tests.test_web import (
 )
 
 FIXTURE_TIERS = {"site": "integration", "bench": "integration"}
+GONE_KEY = driver_gone_key("map", "interim-nhs-people-plan", WHEN)
 MODULES = (dashboard, items, sources, topic_admin, sends)
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Loopback</title>
 <item><title>Workforce plan refreshed</title><link>https://example.org/plan</link>
@@ -645,7 +647,8 @@ def test_sends_name_each_message_in_words(bench: Site,
     # keys, which a librarian had to decode. The key stays, smaller, for support.
     client, _ = librarian
     with orm_session(bench.ctx) as session, session.begin():
-        for kind, key in (("bulletin", "weekly/1/s1"), ("welcome", "2/7731233b2471322e")):
+        for kind, key in (("bulletin", "weekly/1/s1"), ("welcome", "2/7731233b2471322e"),
+                          (DRIVER_CHANGED, GONE_KEY)):
             session.add(OutboxMessage(
                 kind=kind, key=key, subscriber_id=None, sender="library@trust.nhs.uk",
                 recipient=EMAIL, message_id=f"<{kind}@x>", message=b"x", status="pending",
@@ -654,16 +657,21 @@ def test_sends_name_each_message_in_words(bench: Site,
     assert {(m["description"], m["key"]) for m in data["messages"]} == {
         ("Weekly digest, week beginning 26 Oct 2026", "1/weekly:2026-W44"),
         ("Weekly digest, week beginning 9 Nov 2026", "1/weekly:2026-W46"),
-        ("Library weekly bulletin #1", "weekly/1/s1"), ("Welcome mail", "2/7731233b2471322e")}
+        ("Library weekly bulletin #1", "weekly/1/s1"), ("Welcome mail", "2/7731233b2471322e"),
+        ("Driver record gone from the MAP site: Interim NHS People Plan, 20 Nov 2026", GONE_KEY)}
     tree = parse(client.get("/sends").text)
     rows = {" ".join("".join(th.itertext()).split()) for th in tree.iter("th")
             if th.get("scope") == "row"}
     assert {"Library weekly bulletin #1 bulletin weekly/1/s1",
             "Welcome mail welcome 2/7731233b2471322e",
-            "Weekly digest, week beginning 9 Nov 2026 digest 1/weekly:2026-W46"} <= rows
+            "Weekly digest, week beginning 9 Nov 2026 digest 1/weekly:2026-W46",
+            # The record by its title, as the drivers pages name it; its slug in the key.
+            "Driver record gone from the MAP site: Interim NHS People Plan, 20 Nov 2026 "
+            f"driver_changed {GONE_KEY}"} <= rows
     # The kind filter and the counts by kind use the kinds' names, in their order.
     options = [(o.get("value"), o.text) for o in tree.iter("option")]
     assert options == [("", "Every kind"), ("bulletin", "Bulletin copies to readers"),
+                       ("driver_changed", "Driver record change notices"),
                        ("digest", "Topic digests"), ("welcome", "Welcome mails")]
     assert {"Bulletin copies to readers", "Topic digests", "Welcome mails"} <= rows
     failed = parse(client.get("/sends?status=failed").text)

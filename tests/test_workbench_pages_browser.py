@@ -60,7 +60,7 @@ def queue_one_of_every_kind(site: Site) -> None:
                 (BULLETIN_REMINDER, bulletin_key("weekly", 2, "alice")),
                 (STEWARDSHIP, stewardship_key("FG", "2026-W48")),
                 (SOURCES_REPORT, sources_report_key(date(2026, 11, 26))),
-                (DRIVER_CHANGED, driver_gone_key("map", "people-plan", WHEN)),
+                (DRIVER_CHANGED, driver_gone_key("map", "interim-nhs-people-plan", WHEN)),
                 (FILE_PROBLEM, file_problem_key(date(2026, 11, 26), "topics/x.toml:1: bad")),
                 *((kind, account_key(1, kind)) for kind in TEMPLATES)):
             session.add(OutboxMessage(

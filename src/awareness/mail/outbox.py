@@ -16,12 +16,12 @@ de-duplication *key* unique within the kind, so that a rerun queues nothing twic
 
 and the account mails of ``mail/account.py`` (confirmation, welcome, sign-in link) add their
 own. Each key is made by a function here and read back by ``describe`` beside it, which
-names the message as a librarian reads it ("Weekly digest, week beginning 23 Nov 2026"), so
-the two cannot drift apart. A row is ``pending``
-until a relay claims it (``sending``), then ``sent`` once the server accepted it, or
-``failed`` when the relay gave up. A claim that outlives its lease — the relay died between
-the server's 250 and marking the row — is claimed again and sent once more with the same
-Message-ID (RELIABILITY.md E3: at least once).
+names the message as a librarian reads it ("Weekly digest, week beginning 23 Nov 2026"; a
+bulletin and a driver record by their titles, ``Names``), so the two cannot drift apart.
+A row is ``pending`` until a relay claims it (``sending``), then ``sent`` once the server
+accepted it, or ``failed`` when the relay gave up. A claim that outlives its lease — the
+relay died between the server's 250 and marking the row — is claimed again and sent once
+more with the same Message-ID (RELIABILITY.md E3: at least once).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 
 from awareness.dates import short_date
@@ -137,23 +137,41 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime(STAMP)
 
 
-Describe = Callable[[str, Mapping[str, str], tzinfo], "str | None"]
+@dataclass(frozen=True)
+class Names:
+    """The titles a message's key is read with, by slug: each bulletin's (its file's) and each
+    driver record's (the database's). A slug with no title here, its file or record gone
+    since, is named by the slug itself."""
+
+    bulletins: Mapping[str, str] = field(default_factory=dict)
+    records: Mapping[str, str] = field(default_factory=dict)
 
 
-def describe(kind: str, key: str, titles: Mapping[str, str], tz: tzinfo) -> str:
+Describe = Callable[[str, Names, tzinfo], "str | None"]
+
+
+def describe(kind: str, key: str, names: Names, tz: tzinfo) -> str:
     """What one message is, as a librarian reads it at a glance: "Weekly digest, week
-    beginning 23 Nov 2026", "Library weekly bulletin #12" (``titles``: each bulletin's title
-    by its slug), "Welcome mail"; times in ``tz``. A key it cannot read (a row another release
-    wrote) gives the kind's name alone."""
+    beginning 23 Nov 2026", "Library weekly bulletin #12", "Driver record added or updated:
+    Interim NHS People Plan" (``names``: the titles of bulletins and records), "Welcome
+    mail"; times in ``tz``. A key it cannot read (a row another release wrote) gives the
+    kind's name alone."""
     reader = _DESCRIBERS.get(kind)
     try:
-        described = reader(key, titles, tz) if reader else None
+        described = reader(key, names, tz) if reader else None
     except ValueError:  # a date or week that is not one
         described = None
     return described or kind_name(kind, many=False)
 
 
-def _digest(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
+def record_named(kind: str, key: str) -> str | None:
+    """The slug of the driver record a message is about (a ``driver_changed`` notice), so
+    that its title can be looked up for ``describe``; None for any other message."""
+    parts = key.split("/")
+    return parts[1] if kind == DRIVER_CHANGED and len(parts) in (3, 4) and parts[1] else None
+
+
+def _digest(key: str, names: Names, tz: tzinfo) -> str | None:
     subscriber, _, period = key.partition("/")
     if not _whole(subscriber):
         return None
@@ -162,13 +180,13 @@ def _digest(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
             else f"Weekly digest, week beginning {start}")
 
 
-def _stewardship(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
+def _stewardship(key: str, names: Names, tz: tzinfo) -> str | None:
     initials, _, week = key.rpartition("/")
     start = week_start(week)
     return f"Driver record reminder, week beginning {short_date(start)}" if initials else None
 
 
-def _sources_report(key: str, titles: Mapping[str, str], tz: tzinfo) -> str:
+def _sources_report(key: str, names: Names, tz: tzinfo) -> str:
     return f"Source health report, {short_date(date.fromisoformat(key))}"
 
 
@@ -181,33 +199,34 @@ def _issue(key: str, titles: Mapping[str, str]) -> str | None:
     return f"{titles.get(slug) or f'Bulletin {slug}'} #{int(number)}"
 
 
-def _bulletin(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
-    return _issue(key, titles)
+def _bulletin(key: str, names: Names, tz: tzinfo) -> str | None:
+    return _issue(key, names.bulletins)
 
 
-def _bulletin_test(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
-    issue = _issue(key, titles)
+def _bulletin_test(key: str, names: Names, tz: tzinfo) -> str | None:
+    issue = _issue(key, names.bulletins)
     return f"Test copy of {issue}" if issue else None
 
 
-def _bulletin_reminder(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
-    issue = _issue(key, titles)
+def _bulletin_reminder(key: str, names: Names, tz: tzinfo) -> str | None:
+    issue = _issue(key, names.bulletins)
     return f"Reminder to edit {issue}" if issue else None
 
 
-def _driver_changed(key: str, titles: Mapping[str, str], tz: tzinfo) -> str | None:
-    parts = key.split("/")
-    if len(parts) == 3 and all(parts):
-        return f"Driver record added or updated: {parts[1]}"
-    if len(parts) != 4 or not parts[1]:
+def _driver_changed(key: str, names: Names, tz: tzinfo) -> str | None:
+    slug, parts = record_named(DRIVER_CHANGED, key), key.split("/")
+    if slug is None:
         return None
+    record = names.records.get(slug) or slug
+    if len(parts) == 3:
+        return f"Driver record added or updated: {record}" if all(parts) else None
     if parts[2] == "gone":
         at = datetime.strptime(parts[3], STAMP).replace(tzinfo=UTC).astimezone(tz)
-        return f"Driver record gone from the MAP site: {parts[1]}, {short_date(at)}"
-    return f"Driver record back on the MAP site: {parts[1]}" if parts[2] == "back" else None
+        return f"Driver record gone from the MAP site: {record}, {short_date(at)}"
+    return f"Driver record back on the MAP site: {record}" if parts[2] == "back" else None
 
 
-def _file_problem(key: str, titles: Mapping[str, str], tz: tzinfo) -> str:
+def _file_problem(key: str, names: Names, tz: tzinfo) -> str:
     day = date.fromisoformat(key.partition("/")[0])
     return f"Notice of a problem in a subscription file, {short_date(day)}"
 

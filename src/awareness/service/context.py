@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 import awareness
 from awareness.bulletins.config import BulletinDef, parse_bulletin
 from awareness.errors import ConfigError, NotFound
 from awareness.mail.backends import FileBackend, MailBackend, SmtpBackend
-from awareness.mail.outbox import describe
+from awareness.mail.outbox import Names, describe, record_named
 from awareness.settings import Settings
 from awareness.sources.policy import FetchPolicy, Resolver, system_resolver
+from awareness.storage import drivers
 from awareness.storage.db import make_engine
 from awareness.subscriptions import SourceDef, Topic, parse_sources, parse_topic
 from awareness.toml_checks import decode_librarian_file
@@ -178,12 +179,17 @@ class Context:
                 return bulletin
         raise NotFound(f"no bulletin {slug!r}")
 
-    def describer(self) -> Callable[[str, str], str]:
-        """What an outbox message (a kind and a key) is, in words (``mail.outbox.describe``):
-        with the bulletins' titles as the files are now, times in the service's zone."""
-        titles = {bulletin.slug: bulletin.title for bulletin in self.bulletins()}
+    def describer(self, connection: Connection,
+                  messages: Iterable[tuple[str, str]]) -> Callable[[str, str], str]:
+        """What each of the outbox's ``messages`` (kinds and keys) is, in words
+        (``mail.outbox.describe``): with the bulletins' titles as the files are now, the
+        titles of the driver records they name as ``connection`` reads them, and times in
+        the service's zone."""
+        slugs = {slug for kind, key in messages if (slug := record_named(kind, key))}
+        names = Names({bulletin.slug: bulletin.title for bulletin in self.bulletins()},
+                      drivers.titles_by_slug(connection, slugs))
         tz = self.settings.timezone
-        return lambda kind, key: describe(kind, key, titles, tz)
+        return lambda kind, key: describe(kind, key, names, tz)
 
     def dispose(self) -> None:
         self.engine.dispose()

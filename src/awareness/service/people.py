@@ -80,7 +80,7 @@ def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
         messages = outbox.about(connection, subscriber.id, subscriber.email)
         answers = feedback.of_reader(connection, subscriber.id)
         history = subscribers.events(connection, subscriber.id)
-    describe = ctx.describer()
+        describe = ctx.describer(connection, [(m.kind, m.key) for m in messages])
     return {
         **view_of(subscriber).as_json(),
         "suspended_reason": reason_for_them(subscriber.suspended_reason),

@@ -110,7 +110,7 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
         sent = outbox.last_sent(connection, DIGEST, [found.id])
         messages = outbox.about(connection, found.id, found.email)
         events = subscribers.events(connection, found.id, HISTORY_SHOWN + 1)
-    describe = ctx.describer()
+        describe = ctx.describer(connection, [(m.kind, m.key) for m in messages])
     until = undo_until(events[0] if events else None)
     return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
                   [replace(m, description=describe(m.kind, m.key)) for m in reversed(messages)],

@@ -302,7 +302,7 @@ def list_sends(ctx: Context, search: SendSearch) -> SendList:
     with reading(ctx.engine) as conn:
         rows, total = overview.outbox_page(conn, search)
         counts = overview.outbox_counts(conn)
-    describe = ctx.describer()
+        describe = ctx.describer(conn, [(row.kind, row.key) for row in rows])
     return SendList(Paged([listed(r, describe) for r in rows], total, search.page), counts)
 
 
@@ -315,8 +315,9 @@ def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
         if not overview.retry_failed(conn, row_id, ctx.now()):
             raise AwarenessError(f"message {row_id} is {row.status}: only a failed message "
                                  "can be retried")
+        describe = ctx.describer(conn, [(row.kind, row.key)])
     log.info("outbox message %s (%s %s) queued again by %s", row_id, row.kind, row.key, by)
-    return listed(row, ctx.describer())
+    return listed(row, describe)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ follow the fields.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -213,6 +213,8 @@ def add_version(conn: Connection, driver_id: int, *, now: datetime, changed_by: 
 # --- records on a MAP-toolkit site (a ``drivers`` source) -------------------------------------
 
 _BY_SLUGS = _STORED.where(DriverRecordRow.slug.in_(bindparam("slugs", expanding=True)))
+_TITLES = (select(DriverRecordRow.slug, DriverRecordRow.title)
+           .where(DriverRecordRow.slug.in_(bindparam("slugs", expanding=True))))
 _LATEST_LISTING = (select(func.max(DriverSitePage.listed_at))
                    .where(DriverSitePage.source_id == bindparam("source_id"))
                    .scalar_subquery())
@@ -233,6 +235,14 @@ _OFF_LISTING = (
 def drivers_by_slugs(conn: Connection, slugs: Sequence[str]) -> list[StoredDriver]:
     """The records named by ``slugs`` that exist."""
     return [_stored(row) for row in conn.execute(_BY_SLUGS, {"slugs": list(slugs)})]
+
+
+def titles_by_slug(conn: Connection, slugs: Collection[str]) -> dict[str, str]:
+    """The title of each record named by ``slugs`` that exists (deleted ones too: a message
+    about a record outlives it)."""
+    if not slugs:
+        return {}
+    return {row.slug: row.title for row in conn.execute(_TITLES, {"slugs": sorted(slugs)})}
 
 
 def list_on_site(conn: Connection, source_id: str, pages: dict[int, str],
