@@ -226,6 +226,30 @@ def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, st
     assert "Interim NHS People Plan overdue 1 October 2026" in page
 
 
+def test_dashboard_lists_unsent_messages_by_the_names_shown(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    # They were in the order of the kinds behind the names ("digest" before "signup_confirm"),
+    # so "Topic digests" came before "Sign-up confirmations" and "Source health reports".
+    client, _ = librarian
+    with orm_session(bench.ctx) as session, session.begin():
+        for number, (kind, status) in enumerate((
+                ("welcome", "pending"), ("sources_report", "pending"),
+                ("signup_confirm", "pending"), ("signup_confirm", "failed"),
+                ("bulletin", "pending"), ("digest", "pending"))):
+            session.add(OutboxMessage(
+                kind=kind, key=f"{number}/x", sender="library@trust.nhs.uk", recipient=EMAIL,
+                message_id=f"<{number}@x>", message=b"x", status=status, attempts=0,
+                created_at=WHEN))
+    section = next(s for s in parse(client.get("/dashboard").text).iter("section")
+                   if s.get("aria-labelledby") == "h-outbox")
+    shown = [" ".join("".join(a.itertext()).split()) for a in section.iter("a")
+             if "kind=" in (a.get("href") or "")]
+    assert shown == ["Bulletin copies to readers, pending", "Sign-up confirmations, failed",
+                     "Sign-up confirmations, pending", "Source health reports, pending",
+                     "Topic digests, failed", "Topic digests, pending",
+                     "Welcome mails, pending"]
+
+
 # --- items ------------------------------------------------------------------------------------
 
 def test_items_search_in_the_search_language(bench: Site,

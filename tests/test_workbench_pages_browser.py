@@ -130,6 +130,9 @@ def test_the_workbench_in_a_browser(browser: Browser, bench: Site, width: int) -
     page.get_by_role("button", name="Show").click()
     page.get_by_text("Already approved item").wait_for()
     check(page, "sends-next")
+    page.get_by_role("link", name="Dashboard").click()  # every kind waits, by its name
+    page.get_by_role("link", name="Bulletin copies to readers, pending").wait_for()
+    check(page, "dashboard-unsent")
     # The bad search answers 400; nothing else goes wrong.
     assert [p for p in watched.problems if "status of 400" not in p] == []
     context.close()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from awareness.digests.schedule import WEEKDAYS, sends_today
 from awareness.errors import AwarenessError
 from awareness.mail.compose import mask_address
+from awareness.mail.outbox import kind_name
 from awareness.workdays import IsHoliday, is_bank_holiday
 
 PAGE_SIZE = 50
@@ -249,6 +250,17 @@ class Dashboard:
     unsent: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, status): count
     retrying: int = 0  # pending messages whose last try failed
     retry_reason: str = ""  # why the latest of those tries failed
+
+    @property
+    def unsent_by_name(self) -> list[tuple[str, str, int]]:
+        """``unsent`` as (kind, status, count) in the order a person reads the list: by the
+        name shown ("Topic digests, failed": ``mail.outbox.kind_name`` and the status),
+        then by the kind itself (two kinds another release wrote may read alike)."""
+        def shown(entry: tuple[tuple[str, str], int]) -> tuple[str, str, str]:
+            (kind, status), _ = entry
+            return kind_name(kind), status, kind
+        return [(kind, status, count)
+                for (kind, status), count in sorted(self.unsent.items(), key=shown)]
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready."""
