@@ -18,6 +18,7 @@ from awareness.roster import (
     page_of,
     search_from,
     status_of,
+    subscriber_entry,
     waiting,
     window,
 )
@@ -104,7 +105,7 @@ def test_a_page_shows_titles_in_order_and_counts_pending_sign_ups() -> None:
     page = page_of(Search(), pending=pending, counts={"active": 2, "suspended": 1},
                    subscribers=[person(1), person(2, suspended_reason="bounced",
                                                   unsubscribed_at=NOW)],
-                   last_digests={1: NOW}, now=NOW, titles=TITLES)
+                   last_digests={1: NOW}, now=NOW, titles=TITLES, bulletins_sent=True)
     assert page.total == 4 and page.pages == 1 and page.everyone == 4
     assert page.counts == {"pending": 1, "active": 2, "paused": 0, "suspended": 1,
                            "unsubscribed": 0}
@@ -115,12 +116,29 @@ def test_a_page_shows_titles_in_order_and_counts_pending_sign_ups() -> None:
         ("Digital health and AI", "daily"), ("Leadership", "weekly")]
     assert page.entries[1].last_digest == NOW and page.entries[2].last_digest is None
     only = page_of(Search(status="active"), pending=pending, counts={"active": 2},
-                   subscribers=[], last_digests={}, now=NOW, titles=TITLES)
+                   subscribers=[], last_digests={}, now=NOW, titles=TITLES,
+                   bulletins_sent=True)
     assert only.total == 2 and only.entries == []  # sign-ups are listed under pending only
+
+
+@pytest.mark.parametrize(("changes", "bulletins_sent", "gets_nothing"), [
+    ({"subscriptions": (), "bulletins": True}, False, True),
+    ({"subscriptions": (), "bulletins": True, "paused_until": NOW + timedelta(days=3)}, False,
+     True),
+    ({"subscriptions": (), "bulletins": True}, True, False),
+    ({"bulletins": True}, False, False),  # their topics' digests still go
+    ({"subscriptions": (), "bulletins": True, "unsubscribed_at": NOW}, False, False),
+])
+def test_someone_with_the_bulletins_alone_gets_nothing_once_none_goes_to_subscribers(
+        changes: dict[str, object], bulletins_sent: bool, gets_nothing: bool) -> None:
+    # Listed as active, with "none: bulletins only", while nothing could be sent to them.
+    entry = subscriber_entry(person(**changes), NOW, TITLES, bulletins_sent=bulletins_sent)
+    assert entry.gets_nothing is gets_nothing
+    assert entry.as_json()["gets_nothing"] is gets_nothing
 
 
 def test_page_count() -> None:
     def pages(total: int) -> int:
         return page_of(Search(), pending=[], counts={"active": total}, subscribers=[],
-                       last_digests={}, now=NOW, titles={}).pages
+                       last_digests={}, now=NOW, titles={}, bulletins_sent=True).pages
     assert [pages(n) for n in (0, 1, PAGE_SIZE, PAGE_SIZE + 1)] == [1, 1, 1, 2]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 
 import httpx
 import pytest
@@ -43,9 +44,10 @@ from awareness.storage.models import (
 from awareness.web.app import create_app
 from tests.conftest import ROOT, Clock, Inbox, orm_session, orm_writing
 from tests.test_bulletins import add_item
+from tests.test_subscriber_history import no_bulletin_for_subscribers
 from tests.test_web import EMAIL, WHEN, LiveServer, csrf_of, listening_socket, parse, seed
 
-FIXTURE_TIERS = {"staff_site": "integration"}
+FIXTURE_TIERS = {"staff_site": "integration", "site_of_own_files": "integration"}
 NEW = "new.person@trust.nhs.uk"
 
 
@@ -103,6 +105,15 @@ def staff_site(make_context, smtp_server) -> Iterator[StaffSite]:
         yield site
 
 
+@pytest.fixture
+def site_of_own_files(make_context, smtp_server, tmp_path) -> Iterator[tuple[StaffSite, Path]]:
+    """A staff site reading its own copy of subscriptions/, and that folder, to change."""
+    subs = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    with serving(make_context, smtp_server, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site:
+        yield site, subs
+
+
 def text_of(message: Message) -> str:
     for part in message.walk():
         if part.get_content_type() == "text/plain":
@@ -146,6 +157,15 @@ def sign_up(client: httpx.Client, email: str, choices: dict[str, str],
 def stored(site: StaffSite, email: str):
     with reading(site.ctx.engine) as connection:
         return subscribers.by_email(connection, email)
+
+
+def confirmed(client: httpx.Client, link: str) -> tuple[str, str]:
+    """Follow a confirmation link and press its button: where that led, and that page's
+    words."""
+    page = client.get(link)
+    done = client.post(link, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 303
+    return done.headers["location"], words(client.get(done.headers["location"]).text)
 
 
 def the_link(messages: list[Message], site: StaffSite, path: str) -> str:
@@ -605,20 +625,15 @@ def test_leaving_the_last_topic_says_what_goes_on(staff_site: StaffSite, bulleti
 
 
 def test_a_sign_up_whose_topics_were_all_withdrawn_gets_nothing_and_is_told(
-        make_context, smtp_server, tmp_path):
+        site_of_own_files: tuple[StaffSite, Path]):
     # Confirming made an "active" subscriber with nothing (the topics' files were removed
     # before the link was followed), and welcomed them to an empty list.
-    subs = tmp_path / "subscriptions"
-    shutil.copytree(ROOT / "subscriptions", subs)
-    with (serving(make_context, smtp_server, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site,
-          site.client() as client):
+    site, subs = site_of_own_files
+    with site.client() as client:
         sign_up(client, NEW, {"digital": "weekly"})
         link = the_link(site.deliver(), site, "/confirm/")
         (subs / "topics" / "digital.toml").unlink()
-        page = client.get(link)
-        done = client.post(link, data={"csrf": csrf_of(page.text)})
-        assert done.status_code == 303
-        said = words(client.get(done.headers["location"]).text)
+        preferences, said = confirmed(client, link)
         person = stored(site, NEW)
         assert person is not None and not person.active and person.subscriptions == ()
         assert site.deliver() == []  # no welcome to nothing
@@ -628,12 +643,46 @@ def test_a_sign_up_whose_topics_were_all_withdrawn_gets_nothing_and_is_told(
         assert [(e.email, e.status) for e in roster.everyone(site.ctx)] == [
             (EMAIL, "active"), (NEW, "unsubscribed")]
         # Choosing a topic on that page starts them, as after any unsubscribe.
-        page = client.get(done.headers["location"])
-        client.post(done.headers["location"], data={
+        page = client.get(preferences)
+        client.post(preferences, data={
             "csrf": csrf_of(page.text), "topic": "leadership", "frequency-leadership": "daily"})
         person = stored(site, NEW)
         assert person is not None and person.active
         assert person.subscriptions == (("leadership", "daily"),)
+
+
+def test_once_no_bulletin_goes_to_subscribers_the_bulletins_alone_are_nothing(
+        site_of_own_files: tuple[StaffSite, Path]):
+    # The bulletin file's audience changed: a sign-up for the bulletins alone was confirmed
+    # and welcomed to them, someone who had them alone was told "You get the library's
+    # bulletins only", and leaving a last topic said "the library's bulletins still do".
+    site, subs = site_of_own_files
+    with site.client() as client:
+        with orm_writing(site.ctx) as session:
+            session.scalars(select(Subscriber).where(Subscriber.email == EMAIL)).one() \
+                .bulletins = True
+        roster.add(site.ctx, "alone@trust.nhs.uk", [], bulletins=True, librarian="alice")
+        sign_up(client, NEW, {}, bulletins=True)
+        link = the_link(site.deliver(), site, "/confirm/")  # the welcome went too
+        no_bulletin_for_subscribers(subs)
+        _, said = confirmed(client, link)
+        assert site.deliver() == []  # no welcome to nothing
+        assert "What you chose is no longer offered: no bulletin goes to subscribers now, so " \
+            "nothing will be sent to you. Choose topics below." in said
+        assert "You are unsubscribed: nothing is sent to n…@trust.nhs.uk." in said
+        person = stored(site, EMAIL)
+        url = f"/preferences/{person.token}"
+        page = client.get(url)
+        client.post(f"{url}/leave", data={"csrf": csrf_of(page.text), "topic": "leadership"})
+        said = words(client.get(url).text)
+        assert "Unsubscribed from Leadership. That was your last topic, and no bulletin goes " \
+            "to subscribers now, so nothing more is sent to you." in said
+        assert not stored(site, EMAIL).active
+        # Someone already getting the bulletins alone is told that nothing comes now.
+        said = words(client.get(f"/preferences/{stored(site, 'alone@trust.nhs.uk').token}").text)
+        assert "Nothing is sent to you: you chose the library's bulletins alone, and no " \
+            "bulletin goes to subscribers now." in said
+        assert "You get the library's bulletins only" not in said
 
 
 @pytest.mark.parametrize("bulletins", [True, False])

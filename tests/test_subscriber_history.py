@@ -25,9 +25,9 @@ from awareness.service.context import Context
 from awareness.signup import Choice
 from awareness.storage import subscribers
 from awareness.storage.db import MIGRATIONS, make_engine, reading, writing
+from awareness.storage.models import OutboxMessage, UTCDateTime
 from awareness.storage.models import Subscriber as SubscriberRow
 from awareness.storage.models import SubscriberEvent as EventRow
-from awareness.storage.models import UTCDateTime
 from awareness.subscriber_history import (
     A_LIBRARIAN,
     SERVICE,
@@ -266,6 +266,50 @@ def test_a_sign_up_left_with_nothing_is_ended_by_the_service(
     assert subscribing.confirm(ctx, subscribing.confirmation_token(ctx, pending))
     assert history(ctx) == [("unsubscribed", "nothing left to receive", SERVICE),
                             ("confirmed", "nothing", THEMSELVES)]
+
+
+def no_bulletin_for_subscribers(folder: Path) -> None:
+    """Give the only bulletin a fixed address as its audience instead of the subscribers."""
+    path = folder / "bulletins" / "weekly.toml"
+    path.write_text(path.read_text(encoding="utf-8")
+                    .replace("subscribers = true", "subscribers = false")
+                    .replace("addresses = []", 'addresses = ["team@trust.nhs.uk"]'),
+                    encoding="utf-8")
+
+
+@pytest.mark.parametrize("change", ["audience", "file removed"])
+def test_a_sign_up_for_bulletins_none_goes_to_is_ended_by_the_service(
+        make_context: Callable[..., Context], tmp_path: Path, change: str) -> None:
+    # Confirming the bulletins alone after the last bulletin for subscribers went made an
+    # active subscriber nothing was ever sent to, as withdrawn topics did before.
+    folder = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", folder)
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    pending = subscribing.request_signup(ctx, email=READER, choices=[], bulletins=True,
+                                         client="192.0.2.1")
+    if change == "audience":
+        no_bulletin_for_subscribers(folder)
+    else:
+        (folder / "bulletins" / "weekly.toml").unlink()
+    found = subscribing.confirm(ctx, subscribing.confirmation_token(ctx, pending))
+    assert found is not None and not found.active and found.bulletins
+    assert history(ctx) == [("unsubscribed", "nothing left to receive", SERVICE),
+                            ("confirmed", "bulletins only", THEMSELVES)]
+    with orm_session(ctx) as session:  # no welcome to nothing
+        assert list(session.scalars(select(OutboxMessage.kind))) == ["signup_confirm"]
+
+
+def test_leaving_the_last_topic_with_no_bulletin_to_have_ends_it(
+        make_context: Callable[..., Context], tmp_path: Path) -> None:
+    folder = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", folder)
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(folder))
+    found, _ = roster.add(ctx, READER, [Choice("leadership", "daily")], bulletins=True,
+                          librarian=LIBRARIAN)
+    no_bulletin_for_subscribers(folder)
+    after = subscribing.leave_topic(ctx, found.token, "leadership")
+    assert not after.active and after.bulletins
+    assert history(ctx)[0] == ("unsubscribed", "nothing left to receive", THEMSELVES)
 
 
 def test_a_hard_bounce_is_the_services_and_recorded_once(make_context: Callable[..., Context],

@@ -6,9 +6,11 @@ reaches anyone who is not signed in. Also the list's rules in SQL against ``rost
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +25,8 @@ from awareness.storage import subscribers
 from awareness.storage.db import reading, writing
 from awareness.storage.models import OutboxMessage
 from awareness.web import subscribers as subscriber_pages
-from tests.conftest import Clock, orm_session
+from tests.conftest import ROOT, Clock, orm_session
+from tests.test_subscriber_history import no_bulletin_for_subscribers
 from tests.test_web import (
     EMAIL,
     WHEN,
@@ -33,6 +36,7 @@ from tests.test_web import (
     goes_to_login,
     parse,
     running_site,
+    signed_in,
 )
 from tests.test_workbench_pages import text_of
 
@@ -42,6 +46,7 @@ PENDING = "pending.person@trust.nhs.uk"
 PAUSED = "on.leave@trust.nhs.uk"
 BOUNCED = "bounces@trust.nhs.uk"
 LEFT = "left@trust.nhs.uk"
+ALONE = "bulletins.alone@trust.nhs.uk"
 
 
 @pytest.fixture
@@ -106,9 +111,33 @@ def rows(page: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def librarian(site: Site) -> Iterator[tuple[httpx.Client, str]]:
-    from tests.test_web import signed_in
     with signed_in(site) as signed:
         yield signed
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("change", ["audience", "file removed"])
+def test_someone_with_the_bulletins_alone_is_shown_to_get_nothing_once_none_goes_to_them(
+        make_context: Callable[..., Context], tmp_path: Path, change: str) -> None:
+    # The bulletin file's audience changed (or the file went): they stayed "Active", "none:
+    # bulletins only", and nothing a librarian looks at said that nothing went to them.
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    nothing = ("Active Nothing is sent: they chose the bulletins alone, and no bulletin goes "
+               "to subscribers now.")
+    with (running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site,
+          signed_in(site) as (client, _)):
+        roster.add(site.ctx, ALONE, [], bulletins=True, librarian="alice")
+        assert rows(client.get("/subscribers").text)[ALONE]["Status"] == "Active"
+        if change == "audience":
+            no_bulletin_for_subscribers(subs)
+        else:
+            (subs / "bulletins" / "weekly.toml").unlink()
+        listed = rows(client.get("/subscribers").text)
+        assert (listed[ALONE]["Status"], listed[EMAIL]["Status"]) == (nothing, "Active")
+        assert nothing in text_of(client.get(f"/subscribers/{subscriber_id(site, ALONE)}").text)
+        data = client.get("/subscribers?format=json").json()["subscribers"]
+        assert {s["email"]: s["gets_nothing"] for s in data} == {EMAIL: False, ALONE: True}
 
 
 # --- librarians only --------------------------------------------------------------------------

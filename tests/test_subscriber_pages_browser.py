@@ -7,14 +7,21 @@ is kept when ``AWARENESS_TEST_SCREENSHOTS`` names a folder.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Browser, Page
 
 from awareness.service import roster
+from awareness.service.context import Context
 from awareness.signup import Choice
-from tests.test_subscriber_pages import BOUNCED, PENDING, people, site, subscriber_id
-from tests.test_web import EMAIL, Site
-from tests.test_web_browser import browser, check_page, signed_in_page
+from tests.conftest import ROOT
+from tests.test_subscriber_history import no_bulletin_for_subscribers
+from tests.test_subscriber_pages import ALONE, BOUNCED, PENDING, people, site, subscriber_id
+from tests.test_web import EMAIL, Site, running_site
+from tests.test_web_browser import browser, check_page, signed_in_page, visitor_page
 
 FIXTURE_TIERS = {"site": "integration", "people": "integration"}
 WIDTHS = (1280, 390)
@@ -88,3 +95,33 @@ def test_the_subscriber_pages_in_a_browser(browser: Browser, people: Site, width
     # The refused form answers 400; nothing else goes wrong.
     assert [p for p in watched.problems if "status of 400" not in p] == []
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_someone_nothing_is_sent_to_in_a_browser(browser: Browser, tmp_path: Path,
+                                                 make_context: Callable[..., Context],
+                                                 width: int) -> None:
+    # The bulletins alone, and no bulletin goes to subscribers now: the list, their page and
+    # their own preference page say that nothing is sent.
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    with running_site(make_context, AWARENESS_PATHS_SUBSCRIPTIONS=str(subs)) as site:
+        found, _ = roster.add(site.ctx, ALONE, [], bulletins=True, librarian="alice")
+        no_bulletin_for_subscribers(subs)
+        context, watched = signed_in_page(browser, site, width)
+        page = watched.page
+        page.goto(f"{site.url}/subscribers")
+        nothing = page.get_by_text("Nothing is sent: they chose").first
+        assert nothing.is_visible()
+        check(page, "nothing-sent")
+        page.get_by_role("link", name=ALONE).click()
+        page.wait_for_url(f"{site.url}/subscribers/{found.id}")
+        assert nothing.is_visible()
+        check(page, "subscriber-nothing-sent")
+        context.close()
+        context, watched = visitor_page(browser, width)
+        watched.page.goto(f"{site.url}/preferences/{found.token}")
+        assert watched.page.get_by_text("Nothing is sent to you").is_visible()
+        check(watched.page, "preferences-nothing-sent")
+        assert watched.problems == []
+        context.close()

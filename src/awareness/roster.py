@@ -81,7 +81,9 @@ class Chosen:
 @dataclass(frozen=True)
 class Entry:
     """One person as the list shows them. ``subscriber_id`` is None for a pending sign-up
-    (it has no page of its own); ``topics`` are in title order."""
+    (it has no page of its own); ``topics`` are in title order. ``gets_nothing``: active
+    (or paused), yet nothing can be sent to them: no topic, and the bulletins alone while
+    no bulletin goes to subscribers (its file's audience changed, or the file removed)."""
 
     email: str
     status: str
@@ -93,6 +95,7 @@ class Entry:
     paused_until: datetime | None = None
     suspended_reason: str | None = None
     bulletins: bool = False
+    gets_nothing: bool = False
 
     def as_json(self) -> dict[str, object]:
         """The entry as JSON-ready values (times as ISO text). ``topics`` (slugs) and
@@ -106,16 +109,20 @@ class Entry:
             "created_at": _iso(self.created_at), "confirmed_at": _iso(self.confirmed_at),
             "last_digest": _iso(self.last_digest), "paused_until": _iso(self.paused_until),
             "suspended_reason": self.suspended_reason, "bulletins": self.bulletins,
+            "gets_nothing": self.gets_nothing,
         }
 
 
 def subscriber_entry(subscriber: Subscriber, now: datetime, titles: Mapping[str, str],
-                     last_digest: datetime | None = None) -> Entry:
-    """How the list shows a stored subscriber."""
-    return Entry(subscriber.email, status_of(subscriber, now),
-                 _titled(subscriber.subscriptions, titles), subscriber.created_at,
-                 subscriber.id, subscriber.confirmed_at, last_digest, subscriber.paused_until,
-                 subscriber.suspended_reason, subscriber.bulletins)
+                     last_digest: datetime | None = None, *, bulletins_sent: bool) -> Entry:
+    """How the list shows a stored subscriber (``bulletins_sent``: does any bulletin go to
+    subscribers now)."""
+    status = status_of(subscriber, now)
+    return Entry(subscriber.email, status, _titled(subscriber.subscriptions, titles),
+                 subscriber.created_at, subscriber.id, subscriber.confirmed_at, last_digest,
+                 subscriber.paused_until, subscriber.suspended_reason, subscriber.bulletins,
+                 gets_nothing=status in ("active", "paused")
+                 and subscriber.has_nothing(bulletins_sent=bulletins_sent))
 
 
 def waiting(signups: Iterable[PendingSignup], topic: str = "") -> list[PendingSignup]:
@@ -187,17 +194,20 @@ class Page:
 
 def page_of(search: Search, *, pending: list[PendingSignup], counts: Mapping[str, int],
             subscribers: Iterable[Subscriber], last_digests: Mapping[int, datetime],
-            now: datetime, titles: Mapping[str, str], size: int = PAGE_SIZE) -> Page:
+            now: datetime, titles: Mapping[str, str], bulletins_sent: bool,
+            size: int = PAGE_SIZE) -> Page:
     """The page ``search`` asked for. ``pending`` are the sign-ups ``waiting`` gave (all of
     them, the page's slice is taken here); ``counts`` are the stored subscribers' by status
-    and ``subscribers`` the stored ones on this page (read at ``window(…).second_offset``)."""
+    and ``subscribers`` the stored ones on this page (read at ``window(…).second_offset``);
+    ``bulletins_sent``: does any bulletin go to subscribers now."""
     listed = pending if search.status in ("", "pending") else []
     every = {status: counts.get(status, 0) for status in STATUSES}
     every["pending"] += len(pending)
     stored = counts.get(search.status, 0) if search.status else sum(counts.values())
     shown = listed[window((search.page - 1) * size, size, len(listed)).first]
     entries = [signup_entry(p, titles) for p in shown] + [
-        subscriber_entry(s, now, titles, last_digests.get(s.id)) for s in subscribers]
+        subscriber_entry(s, now, titles, last_digests.get(s.id), bulletins_sent=bulletins_sent)
+        for s in subscribers]
     return Page(search, entries, len(listed) + stored, every)
 
 

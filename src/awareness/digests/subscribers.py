@@ -37,10 +37,10 @@ class Subscriber:
         """Are digests sent to them (a pause aside)?"""
         return self.unsubscribed_at is None and self.confirmed_at is not None
 
-    @property
-    def has_nothing(self) -> bool:
-        """Have they no topic and not the bulletins (nothing to send them, active or not)?"""
-        return not self.subscriptions and not self.bulletins
+    def has_nothing(self, *, bulletins_sent: bool) -> bool:
+        """Is there nothing to send them, active or not: no topic, and not the bulletins or
+        none to have (``bulletins_sent``: does any bulletin go to subscribers)?"""
+        return not self.subscriptions and not (self.bulletins and bulletins_sent)
 
     def paused(self, now: datetime) -> bool:
         """Are their digests paused at ``now`` (annual leave)?"""

@@ -657,4 +657,5 @@ def stop_bulletins(ctx: Context, token: str) -> Subscriber | None:
         subscribers.set_bulletins(connection, found.id, False)
         people.record_changes(connection, ctx, found, people.stored(connection, found.id),
                               by=THEMSELVES)
-        return subscribing.settled(connection, found.id, ctx.now(), by=THEMSELVES)
+        return subscribing.settled(connection, found.id, ctx.now(), by=THEMSELVES,
+                                   bulletins_sent=subscribing.bulletins_sent(ctx))

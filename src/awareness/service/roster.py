@@ -92,7 +92,8 @@ def find(ctx: Context, search: Search, size: int = PAGE_SIZE) -> Page:
             offset=rows.second_offset, limit=rows.second_limit) if rows.second_limit else []
         sent = outbox.last_sent(connection, DIGEST, [s.id for s in shown])
     return page_of(search, pending=pending, counts=counts, subscribers=shown,
-                   last_digests=sent, now=now, titles=titles(ctx), size=size)
+                   last_digests=sent, now=now, titles=titles(ctx),
+                   bulletins_sent=subscribing.bulletins_sent(ctx), size=size)
 
 
 def everyone(ctx: Context, status: str = "") -> list[Entry]:
@@ -112,12 +113,14 @@ def detail(ctx: Context, subscriber_id: int) -> Detail:
         events = subscribers.events(connection, found.id, HISTORY_SHOWN + 1)
         describe = ctx.describer(connection, [(m.kind, m.key) for m in messages])
     until = undo_until(events[0] if events else None)
-    return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id)),
+    bulletins_sent = subscribing.bulletins_sent(ctx)
+    return Detail(subscriber_entry(found, now, titles(ctx), sent.get(found.id),
+                                   bulletins_sent=bulletins_sent),
                   [replace(m, description=describe(m.kind, m.key)) for m in reversed(messages)],
                   events[:HISTORY_SHOWN],
                   len(events) > HISTORY_SHOWN,
-                  until if until is not None and now < until and not found.has_nothing
-                  else None)
+                  until if until is not None and now < until
+                  and not found.has_nothing(bulletins_sent=bulletins_sent) else None)
 
 
 def add(ctx: Context, email: str, choices: Sequence[Choice], nudge: Nudge | None = None, *,
@@ -219,6 +222,7 @@ def undo_remove(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
     once the time is past: adding them again then tells them."""
     checked_librarian(librarian)
     now = ctx.now()
+    bulletins_sent = subscribing.bulletins_sent(ctx)
     with writing(ctx.engine) as connection:
         found = people.stored(connection, subscriber_id)
         latest = subscribers.events(connection, found.id, 1)
@@ -228,7 +232,8 @@ def undo_remove(ctx: Context, subscriber_id: int, librarian: str) -> Subscriber:
                                  "to undo.")
         why = ("only a librarian's unsubscribe can be undone" if until is None
                else "it was more than a day ago" if now >= until
-               else "they have nothing left to get" if found.has_nothing else "")
+               else "they have nothing left to get"
+               if found.has_nothing(bulletins_sent=bulletins_sent) else "")
         if why:
             raise AwarenessError(f"The unsubscribe stays: {why}. Add them again to subscribe "
                                  "them on their behalf: they will get a welcome mail.")

@@ -147,8 +147,9 @@ def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber 
     """Make the sign-up active and queue the welcome mail; None when the link is not ours,
     was used or expired. Following it twice (a double submit) acts once; confirming a second
     sign-up that changes nothing (the same topics asked for twice) sends no second welcome.
-    Topics withdrawn since the sign-up are left out; when that leaves them nothing, they are
-    unsubscribed (``settled``) and get no welcome."""
+    Topics withdrawn since the sign-up are left out; when that leaves them nothing (no
+    topic, and no bulletins or none going to subscribers any more), they are unsubscribed
+    (``settled``) and get no welcome."""
     found = pending_signup(ctx, token)
     if found is None:
         return None
@@ -165,7 +166,8 @@ def confirm(ctx: Context, token: str, nudge: Nudge | None = None) -> Subscriber 
         subscribers.record_event(connection, confirmed.id, CONFIRMED, gets(confirmed),
                                  by=THEMSELVES, now=now)
         # What they asked for was withdrawn meanwhile: the service, not they, ends it.
-        subscriber = settled(connection, confirmed.id, now, by=SERVICE)
+        subscriber = settled(connection, confirmed.id, now, by=SERVICE,
+                             bulletins_sent=bulletins_sent(ctx))
         if subscriber.active and is_news(before, subscriber):
             outbox.queue(connection, _welcome(ctx, subscriber, now), now)
     if nudge:
@@ -225,14 +227,16 @@ def save_preferences(ctx: Context, token: str, *, choices: Sequence[Choice],
 
 def leave_topic(ctx: Context, token: str, topic: str) -> Subscriber:
     """Stop one topic; the others go on. Them after: unsubscribed when that was their last
-    topic and they do not get the bulletins (``settled``)."""
+    topic and they do not get the bulletins, or no bulletin goes to subscribers
+    (``settled``)."""
     found = subscriber(ctx, token)
     with writing(ctx.engine) as connection:
         before = people.stored(connection, found.id)
         subscribers.drop_topic(connection, found.id, topic)
         people.record_changes(connection, ctx, before, people.stored(connection, found.id),
                               by=THEMSELVES)
-        return settled(connection, found.id, ctx.now(), by=THEMSELVES)
+        return settled(connection, found.id, ctx.now(), by=THEMSELVES,
+                       bulletins_sent=bulletins_sent(ctx))
 
 
 def leave_all(ctx: Context, token: str) -> None:
@@ -265,14 +269,15 @@ def end(connection: Connection, subscriber_id: int, now: datetime, *, by: str,
                                  now=now)
 
 
-def settled(connection: Connection, subscriber_id: int, now: datetime, *,
-            by: str) -> Subscriber:
+def settled(connection: Connection, subscriber_id: int, now: datetime, *, by: str,
+            bulletins_sent: bool) -> Subscriber:
     """Them after a change ``by`` someone to what they get: unsubscribed (``end``) when it
-    left them no topic and no bulletins. Nobody stays an active subscriber with nothing to
-    get, listed as active and counted as a reader while nothing can be sent to them."""
+    left them no topic, and no bulletins or none to have (``bulletins_sent``: does any
+    bulletin go to subscribers). Nobody stays an active subscriber with nothing to get,
+    listed as active and counted as a reader while nothing can be sent to them."""
     found = subscribers.by_id(connection, subscriber_id)
     assert found is not None
-    if found.active and found.has_nothing:
+    if found.active and found.has_nothing(bulletins_sent=bulletins_sent):
         end(connection, subscriber_id, now, by=by, detail=NOTHING_LEFT)
         found = subscribers.by_id(connection, subscriber_id)
         assert found is not None

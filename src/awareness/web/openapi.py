@@ -63,10 +63,13 @@ SCHEMAS: dict[str, Schema] = {
                       "404 or 410 (the record is kept)."),
     "Subscriber": _object({"id": {"type": ["integer", "null"]}, "email": TEXT, "status": TEXT,
                            "topics": {"type": "array", "items": TEXT},
-                           "bulletins": {"type": "boolean"}},
+                           "bulletins": {"type": "boolean"},
+                           "gets_nothing": {"type": "boolean"}},
                           "A subscriber or a pending sign-up (id null). Personal data. "
                           "`topics` is empty for someone who chose the library's bulletins "
-                          "alone (`bulletins` true)."),
+                          "alone (`bulletins` true); `gets_nothing` is true for an active "
+                          "(or paused) subscriber nothing can be sent to: the bulletins "
+                          "alone while no bulletin goes to subscribers."),
     "Bulletin": _object({"slug": TEXT, "title": TEXT, "send_day": TEXT, "send_time": TEXT,
                          "topics": {"type": "array", "items": TEXT}}),
     "Issue": _object({"number": WHOLE, "bulletin": TEXT, "status": TEXT, "due_at": WHEN,

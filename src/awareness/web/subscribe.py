@@ -173,6 +173,9 @@ async def confirm_submit(request: Request) -> Response:
 
 def _confirmed(found: Subscriber) -> str:
     """What the preference page first says after the confirmation link is followed."""
+    if not found.active and found.bulletins:  # no bulletin goes to subscribers any more
+        return ("What you chose is no longer offered: no bulletin goes to subscribers now, "
+                "so nothing will be sent to you. Choose topics below.")
     if not found.active:  # every topic asked for was withdrawn meanwhile
         return ("The topics you chose are no longer offered, so nothing will be sent to you. "
                 "Choose others below.")
@@ -297,6 +300,9 @@ async def leave_topic(request: Request) -> Response:
 
 def _left(after: Subscriber) -> str:
     """What goes on after leaving one topic."""
+    if not after.active and after.bulletins:  # none goes to subscribers any more
+        return ("That was your last topic, and no bulletin goes to subscribers now, so "
+                "nothing more is sent to you.")
     if not after.active:
         return ("That was your last topic and you do not get the library's bulletins, so "
                 "nothing more is sent to you.")
