@@ -1,6 +1,8 @@
 """The command line's tables at 80 and 120 columns: the main column (a title, a name) gets
-the width the others can spare, short values (dates, ids, statuses) stay whole, and nothing
-is ever cut with "…" or lost, whatever the terminal's width."""
+the width the others can spare, short values (dates, ids, statuses) stay whole, a line
+breaks between words or after a hyphen, never inside a word (a listing's least useful
+columns are left out, and named, where there is no room for that), and nothing is ever cut
+with "…" or lost, whatever the terminal's width."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 
 from awareness.cli import cli
 from awareness.cli.base import table
-from awareness.cli.tables import column_widths, measure
+from awareness.cli.tables import column_widths, measure, wrap
 from awareness.service import api_tokens, bulletins, librarians, roster
 from awareness.service.context import Context
 from awareness.service.drivers import import_drivers
@@ -81,10 +83,64 @@ def _columns(lines: list[str], bar: str, count: int, joiner: str) -> list[str]:
 
 def print_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                 columns: int, headings: list[str], rows: list[list[str]],
-                main: str | None = None) -> str:
+                main: str | None = None, optional: tuple[str, ...] = ()) -> str:
     monkeypatch.setenv("COLUMNS", str(columns))
-    table(headings, rows, empty="none", main=main)
+    table(headings, rows, empty="none", main=main, optional=optional)
     return capsys.readouterr().out
+
+
+def said_left_out(output: str) -> list[str]:
+    """The columns the line under a table says were left out (none: no such line)."""
+    found = re.search(r"Left out at this width: (.*?) \(a wider", " ".join(output.split()))
+    return re.split(r", | and ", found.group(1)) if found else []
+
+
+def column_lines(output: str) -> dict[str, list[str]]:
+    """Each printed column's lines with text, top to bottom, by heading."""
+    lines = output.splitlines()
+    top = next(line for line in lines if line.startswith("┏"))
+    headings = _columns(lines, "┃", len(top[1:-1].split("┳")), " ")
+    rows = [[part.strip() for part in line.split("│")[1:-1]]
+            for line in lines if line.startswith("│")]
+    return {heading: [row[i] for row in rows if row[i]] for i, heading in enumerate(headings)}
+
+
+def broken_words(output: str, values: dict[str, str]) -> list[str]:
+    """Where a column of ``output`` breaks a line inside a word of ``values`` (each column's
+    text, its rows joined by spaces, by heading), as ``heading: end of line|start of the
+    next``; none when every line ends between words, after a hyphen or a slash, or inside
+    a word longer than the column (which is folded, nothing else being possible)."""
+    found = []
+    texts = {re.sub(r"\s", "", h): value for h, value in values.items()}
+    for (heading, lines), width in zip(column_lines(output).items(), printed(output).widths,
+                                       strict=True):
+        ends = _word_ends(texts[re.sub(r"\s", "", heading)])  # a heading may be folded
+        text, starts = "", []
+        for line in lines:
+            starts.append(len(text))
+            text += re.sub(r"\s", "", line)
+        for place in starts[1:]:
+            start = max(end for end in ends if end <= place)
+            longer = min((end for end in ends if end > place), default=len(text)) - start
+            if place not in ends and longer <= width:
+                found.append(f"{heading}: {text[:place][-12:]}|{text[place:][:12]}")
+    return found
+
+
+def _word_ends(value: str) -> set[int]:
+    """The places in ``value`` (its spaces taken out) where a line may break: between
+    words, and inside one after a hyphen or slash with more of the word on either side
+    ("developing-|people", never "|-x" or "a-|-b")."""
+    ends, length = {0}, 0
+    for word in value.split():
+        start = 0
+        for j in range(1, len(word) - 1):
+            if word[j] in "-/" and j > start:
+                ends.add(length + j + 1)
+                start = j + 1
+        length += len(word)
+        ends.add(length)
+    return ends
 
 
 # --- the widths, on their own ---------------------------------------------------------------
@@ -95,14 +151,69 @@ REVIEW_ROW = ["12", "leadership", "Waiting", "6.74", ITEMS[0][1], ITEMS[0][0],
               ", implementing-the-nhs-five-year-forward-view-aligning-policies-with-the-plan"]
 
 
+TOPICS_HEADINGS = ["slug", "name", "review", "30 days", "90 days", "trend", "query"]
+TOPICS_ROW = ["workforce-planning-and-retention", "Workforce planning and retention",
+              "required", "67% of 12 !", "71% of 40", "falling",
+              '"workforce plan*" OR "staff retention" OR "long-term workforce plan"\n'
+              '    AND (NHS OR "integrated care board*")']
+BULLETINS_HEADINGS = ["bulletin", "title", "sends", "latest", "status", "due or sent",
+                      "issues sent"]
+BULLETINS_ROW = ["workforce-and-organisational-development",
+                 "Workforce and organisational development bulletin", "every Friday at 9am",
+                 "12", "approved", "11 Dec 2026 09:00", "11"]
+# Each seven-column listing, its main column and the columns it may leave out, as the
+# commands give them.
+SEVEN = [(REVIEW_HEADINGS, REVIEW_ROW, "title", ("score", "drivers")),
+         (TOPICS_HEADINGS, TOPICS_ROW, "query", ("90 days", "trend")),
+         (BULLETINS_HEADINGS, BULLETINS_ROW, "title", ("issues sent", "latest"))]
+
+
 def test_the_title_gets_the_width_the_other_text_can_spare(capsys, monkeypatch):
     # At 80 columns `review list` gave the title 12 characters, a word a line, as wide as
     # the publisher beside it and the list of driver slugs.
-    shown = printed(print_table(capsys, monkeypatch, 80, REVIEW_HEADINGS, [REVIEW_ROW],
-                                main="title"))
+    out = print_table(capsys, monkeypatch, 80, REVIEW_HEADINGS, [REVIEW_ROW], main="title",
+                      optional=("score", "drivers"))
+    shown = printed(out)
     assert shown.width_of("title") >= 17
     assert shown.width_of("title") > max(shown.width_of("publisher"), shown.width_of("drivers"))
-    assert [shown.width_of(h) for h in ("id", "topic", "status", "score")] == [2, 10, 7, 5]
+    assert [shown.width_of(h) for h in ("id", "topic", "status")] == [2, 10, 7]
+    # The score, the least useful, made way for every word whole; a line says so.
+    assert "score" not in shown.headings
+    assert "Left out at this width: score (a wider terminal, or --json, shows it)." in out
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize(("headings", "row", "main", "optional"), SEVEN)
+def test_seven_columns_break_lines_between_words_only(capsys, monkeypatch, columns, headings,
+                                                      row, main, optional):
+    # At 80 columns rich broke words wherever a column ended: "Departmen" over "t of
+    # Health", "developi" over "ng-people-improv" over "ing-care", a bulletin's slug and
+    # a topic's. A line now breaks between words or after a hyphen, every value whole.
+    out = print_table(capsys, monkeypatch, columns, headings, [row], main=main,
+                      optional=optional)
+    shown = printed(out)
+    assert broken_words(out, dict(zip(headings, row, strict=True))) == []
+    assert "…" not in out and max(map(len, out.splitlines())) <= columns
+    left_out = [h for h in headings if h not in shown.headings]
+    assert set(left_out) <= set(optional) and shown.headings == [
+        h for h in headings if h not in left_out]
+    assert shown.texts == [re.sub(r"\s", "", row[headings.index(h)]) for h in shown.headings]
+    assert said_left_out(out) == left_out
+    if columns == 120:
+        assert left_out == []  # room for every column, every word whole
+
+
+def test_wrapping_keeps_every_word_and_breaks_after_hyphens():
+    # A word goes whole onto the next line when it fits there ("nhs-england", an id to
+    # copy); one too long for a line breaks after its hyphens, as far as each line goes.
+    assert wrap("a nhs-england", 11) == "a\nnhs-england"
+    assert wrap("developing-people-improving-care, interim-nhs-people-plan", 14) == (
+        "developing-\npeople-\nimproving-\ncare,\ninterim-nhs-\npeople-plan")
+    assert wrap("see https://www.gov.uk/government/publications", 24) == (
+        "see\nhttps://www.gov.uk/\ngovernment/publications")
+    assert wrap('leader* OR "talent\n    AND culture', 12) == (
+        'leader* OR\n"talent\n    AND\nculture')  # a line's indent kept
+    assert wrap("a" * 25 + " b", 10) == "aaaaaaaaaa\naaaaaaaaaa\naaaaa b"  # too long: folded
 
 
 def test_a_table_that_fits_is_left_as_rich_lays_it_out():
@@ -126,21 +237,30 @@ TEXT = st.text(alphabet="abcdefghijklmnop ABCDEF-0123456789:,.’()[]/", max_siz
 def test_nothing_is_cut_or_lost_at_any_width(columns, count, data):
     # rich cut a value with "…" where its column was too narrow: "2026-12-…" in `bulletins
     # list`, half a slug in `review list`'s drivers. Every value is now printed whole,
-    # wrapped at spaces or, a word longer than its column, folded onto the next line.
+    # wrapped between words or, a word longer than its column, folded onto the next line;
+    # only the optional columns are left out, and the line under the table names them.
     headings = [f"column {i}" for i in range(count)]
     rows = data.draw(st.lists(st.lists(TEXT, min_size=count, max_size=count), min_size=1,
                               max_size=4))
     main = data.draw(st.sampled_from([None, *headings]))
+    others = [h for h in headings if h != main]
+    optional = data.draw(st.lists(st.sampled_from(others), unique=True)) if others else []
     out = StringIO()
     with pytest.MonkeyPatch.context() as patch, redirect_stdout(out):
         patch.setenv("COLUMNS", str(columns))
-        table(headings, rows, empty="none", main=main)
+        table(headings, rows, empty="none", main=main, optional=optional)
     text = out.getvalue()
     assert "…" not in text
     assert max(map(len, text.splitlines())) <= columns
     shown = printed(text)
-    assert shown.texts == [re.sub(r"\s", "", "".join(row[i] for row in rows))
-                           for i in range(count)]
+    named = {re.sub(r"\s", "", h): h for h in headings}  # a heading may be folded too
+    on_show = [named[re.sub(r"\s", "", h)] for h in shown.headings]
+    left_out = [h for h in headings if h not in on_show]
+    assert set(left_out) == set(optional[:len(left_out)]) and said_left_out(text) == left_out
+    assert shown.texts == [re.sub(r"\s", "", "".join(row[headings.index(h)] for row in rows))
+                           for h in on_show]
+    assert broken_words(text, {h: " ".join(row[i] for row in rows)
+                               for i, h in enumerate(headings)}) == []
 
 
 def test_feed_text_is_printed_as_written_not_read_as_markup(capsys, monkeypatch):
@@ -225,6 +345,11 @@ MAIN = {"sources": "last error", "review": "title", "matches": "title", "items":
         "librarians": "name"}
 MAIN_OF = {("subscribers", "history"): "detail", ("review", "history"): "note",
            ("drivers", "due"): "why", ("librarians", "tokens"): "label"}
+# The columns a listing leaves out, least useful first, on a terminal too narrow for the
+# rest with every word whole (README, "Command line").
+OPTIONAL = {("sources", "list"): ("items", "errors"), ("review", "list"): ("score", "drivers"),
+            ("matches", "list"): ("score", "drivers"), ("topics", "list"): ("90 days", "trend"),
+            ("bulletins", "list"): ("issues sent", "latest"), ("drivers", "list"): ("tags", "kind")}
 
 
 @pytest.mark.parametrize("columns", [80, 120])
@@ -237,9 +362,16 @@ def test_every_listing_keeps_every_value_whole(listings: Listings, columns: int)
         assert "…" not in out.output, (command, out.output)
         assert max(map(len, out.output.splitlines())) <= columns, (command, out.output)
         shown, whole = printed(out.output), printed(wide.output)
-        # Each column holds what it holds on a terminal wide enough for every line.
-        assert shown.headings == whole.headings and shown.texts == whole.texts, (
-            command, out.output)
+        # Each column holds what it holds on a terminal wide enough for every line; only a
+        # column the command names as optional is left out, and a line says which.
+        left_out = [h for h in whole.headings if h not in shown.headings]
+        assert set(left_out) <= set(OPTIONAL.get(command[:2], ())), (command, out.output)
+        assert said_left_out(out.output) == left_out, (command, out.output)
+        assert shown.texts == [whole.text_of(h) for h in shown.headings], (command, out.output)
+        # Every line breaks between words, or after a hyphen (a word longer than its
+        # column aside): "Departmen" over "t of Health" was the publisher at 80 columns.
+        values = {h: " ".join(lines) for h, lines in column_lines(wide.output).items()}
+        assert broken_words(out.output, values) == [], (command, out.output)
         # The main column keeps 16 characters a line (two or three words of a title), or
         # all it needs; `review list` gave its title 12, a word a line.
         main = MAIN_OF.get(command[:2]) or MAIN[command[0]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Any
@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from awareness.cli.tables import column_widths, measure
+from awareness.cli.tables import Layout, lay_out, measure, wrap
 from awareness.dates import local_date, local_time, short_time, zone_name
 from awareness.logs import TEXT_FORMAT, use_format
 from awareness.progress import Steps
@@ -145,29 +145,50 @@ def times_note(zone: tzinfo) -> str:
 
 
 def table(columns: list[str], rows: list[list[Any]], *, empty: str,
-          main: str | None = None, note: str = "") -> None:
+          main: str | None = None, optional: Sequence[str] = (), note: str = "") -> None:
     """``rows`` under ``columns``; with no rows, the line ``empty`` says what that means
     (and, where there is one, what to do), not a table of headings alone. The column
-    ``main`` (the title, the name: what a row is) gets the width the others can spare;
-    nothing is cut (awareness.cli.tables says how the width is shared). ``note``, if any,
-    is a line under the table (``times_note``)."""
+    ``main`` (the title, the name: what a row is) gets the width the others can spare; the
+    ``optional`` ones, least useful first, are left out (and a line says so) when the
+    terminal is too narrow for every word whole; nothing is cut (awareness.cli.tables says
+    how). ``note``, if any, is a line under the table (``times_note``)."""
     if not rows:
         click.echo(empty)
         return
     cells = [["" if v is None else str(v) for v in row] for row in rows]
     measures = [measure(name, [row[i] for row in cells]) for i, name in enumerate(columns)]
     out = console()
-    room = out.width - (3 * len(columns) + 1)  # a space either side of each, and the lines
-    widths = column_widths(measures, room, columns.index(main) if main else None)
+    laid = lay_out(measures, out.width, columns.index(main) if main else None,
+                   [columns.index(name) for name in optional])
     table = Table(show_lines=False, header_style="bold")
-    for i, name in enumerate(columns):
+    for at, i in enumerate(laid.shown):
         # "fold", never "…": an id, a slug, a date cut short is lost to whoever reads it.
-        table.add_column(name, overflow="fold", width=widths[i] if widths else None)
+        table.add_column(columns[i], overflow="fold",
+                         width=laid.widths[at] if laid.widths else None)
     for row in cells:
-        table.add_row(*(Text(cell) for cell in row))  # feed text, never rich markup: "[pdf]"
+        table.add_row(*(Text(_fitted(row[i], laid, at))  # feed text, never rich markup
+                        for at, i in enumerate(laid.shown)))
     out.print(table)
+    left_out = left_out_note([c for i, c in enumerate(columns) if i not in laid.shown])
+    if left_out:
+        out.print(Text(left_out))  # wrapped to the terminal, as the table is
     if note:
         click.echo(note)
+
+
+def _fitted(cell: str, laid: Layout, at: int) -> str:
+    """A cell as printed: its lines broken between words, or after a hyphen in a word too
+    long for a line (``tables.wrap``), where the table is narrower than its longest lines."""
+    return wrap(cell, laid.widths[at]) if laid.widths else cell
+
+
+def left_out_note(names: list[str]) -> str:
+    """The line saying which columns a narrow terminal left out, and how to see them."""
+    if not names:
+        return ""
+    listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    return (f"Left out at this width: {listed} (a wider terminal, or --json, shows "
+            f"{'them' if len(names) > 1 else 'it'}).")
 
 
 @contextmanager

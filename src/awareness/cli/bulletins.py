@@ -65,7 +65,7 @@ def bulletins_list(state: State, as_json: bool) -> None:
             r["sent_issues"]]
            for bulletin, r in zip(defined, rows, strict=True)],
           empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)",
-          main="title", note=times_note(zone))
+          main="title", optional=("issues sent", "latest"), note=times_note(zone))
 
 
 def _issue_json(found: object) -> dict[str, object]:

@@ -107,7 +107,7 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str | No
           empty="no driver records match" if tag or source or member or due or search
           else "no deleted driver records" if deleted
           else "no driver records: `awareness drivers import` brings them in",
-          main="title")
+          main="title", optional=("tags", "kind"))
 
 
 def _kind(view: DriverView) -> str:

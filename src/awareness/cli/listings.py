@@ -44,7 +44,7 @@ def sources_list(state: State, as_json: bool) -> None:
            [[r["id"], r["publisher"], r["state"], time_cell(r["last_success_at"], zone),
              r["error_count"], r["last_error"], r["items"]] for r in rows],
            empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)",
-           main="last error", note=times_note(zone))
+           main="last error", optional=("items", "errors"), note=times_note(zone))
 
 
 @sources.command("export")
@@ -207,7 +207,7 @@ def _print_matches(views: list[Any], as_json: bool, *, empty: str) -> None:
     table(["id", "topic", "status", "score", "publisher", "title", "drivers"],
            [[v.id, v.topic_slug, status_label(v.status), f"{v.score:g}", v.publisher, v.title,
              ", ".join(d.slug for d in v.drivers)] for v in views], empty=empty,
-          main="title")
+          main="title", optional=("score", "drivers"))
 
 
 @cli.group()
