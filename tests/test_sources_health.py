@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from awareness.service import polling
 from awareness.service.listing import source_health
 from awareness.sources.health import is_stale
-from tests.conftest import Response
+from awareness.web.pages import make_environment
+from tests.conftest import ROOT, Response
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -54,3 +56,24 @@ def test_health_shows_cadence_and_a_source_that_went_quiet(make_context, feed_se
     [health] = source_health(ctx)
     assert health["last_error"] is None
     assert health["stale"] is True
+
+
+def test_a_source_whose_fetches_fail_is_failing_while_it_is_still_active(
+        make_context, feed_server, tmp_path):
+    # The sources page and the dashboard showed a green "Active" beside "could not connect".
+    subs = tmp_path / "subs"
+    (subs / "topics").mkdir(parents=True)
+    (subs / "sources.toml").write_text(
+        f'[[source]]\nid = "news"\nname = "News"\npublisher = "P"\nkind = "feed"\n'
+        f'url = "{feed_server.url("/news")}"\n')
+    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    feed_server.routes["/news"] = Response(rss("a"))
+    polling.poll(ctx, ["news"])
+    assert source_health(ctx)[0]["failing"] is False
+    feed_server.routes["/news"] = Response(b"down", status=500)
+    polling.poll(ctx, ["news"])
+    [health] = source_health(ctx)
+    assert (health["state"], health["error_count"], health["failing"]) == ("active", 1, True)
+    environment = make_environment(ROOT / "templates", ZoneInfo("Europe/London"))
+    badge = environment.get_template("source_badge.html").render(row=health)
+    assert ">Failing<" in badge and "Active" not in badge

@@ -63,6 +63,8 @@ def health_row(source: SourceRecord, now: datetime) -> dict[str, Any]:
         "next_check_at": _iso(source.next_check_at), "error_count": source.error_count,
         "last_error": source.last_error, "warnings": source.warnings, "items": source.items,
         "items_per_week": per_week, "newest_item_at": _iso(source.newest_item_at),
+        # Still polled (with back-off) until BROKEN_AFTER_FAILURES, but not working now.
+        "failing": source.enabled and source.state == "active" and source.error_count > 0,
         "stale": source.enabled and source.state == "active" and is_stale(
             per_week, source.newest_item_at, now),
     }

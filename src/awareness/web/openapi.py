@@ -53,7 +53,7 @@ SCHEMAS: dict[str, Schema] = {
                       "matches_per_week": {"type": "array", "items": WHOLE},
                       "pending": WHOLE}),
     "Source": _object({"id": TEXT, "name": TEXT, "state": TEXT, "error_count": WHOLE,
-                       "stale": {"type": "boolean"}},
+                       "failing": {"type": "boolean"}, "stale": {"type": "boolean"}},
                       "A source's fetch health, as `awareness sources list --json` prints it."),
     "Driver": _object({"slug": TEXT, "kind": TEXT, "status": TEXT, "title": TEXT,
                        "link": TEXT, "review_due_on": MAYBE_TEXT,
