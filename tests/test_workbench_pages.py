@@ -715,6 +715,33 @@ def test_retry_a_failed_message(bench: Site, librarian: tuple[httpx.Client, str]
     assert client.post("/sends/999999/retry", data={"csrf": token}).status_code == 404
 
 
+def test_a_message_waiting_for_its_next_try_is_sent_now(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    # The mail server was down and is mended: its messages waited out their back-off, and
+    # /sends offered nothing to send them.
+    client, token = librarian
+    now = bench.ctx.now()
+    with orm_session(bench.ctx) as session, session.begin():
+        failed = session.scalar(select(OutboxMessage).where(OutboxMessage.status == "failed"))
+        assert failed is not None
+        failed.status, failed.attempts = "pending", 1
+        failed.next_attempt_at = now + timedelta(minutes=40)
+        waiting = failed.id
+    buttons = [" ".join("".join(b.itertext()).split()) for b in parse(
+        client.get("/sends?status=pending").text).iter("button")]
+    assert "Try now “Weekly digest, week beginning 9 Nov 2026” to j…@trust.nhs.uk" in buttons
+    response = client.post(f"/sends/{waiting}/retry", data={"csrf": token})
+    assert response.status_code == 303
+    assert "is queued again, due now" in client.get(response.headers["location"]).text
+    with orm_session(bench.ctx) as session:
+        due = session.get(OutboxMessage, waiting)
+        assert due is not None and (due.status, due.next_attempt_at) == ("pending", now)
+    # Due already: nothing to bring forward, and no button.
+    assert client.post(f"/sends/{waiting}/retry", data={"csrf": token}).status_code == 400
+    assert not [b for b in parse(client.get("/sends?status=pending").text).iter("button")
+                if "Try now" in "".join(b.itertext())]
+
+
 def test_what_will_this_person_receive_next(bench: Site,
                                             librarian: tuple[httpx.Client, str]) -> None:
     client, _ = librarian

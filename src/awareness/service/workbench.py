@@ -307,14 +307,15 @@ def list_sends(ctx: Context, search: SendSearch) -> SendList:
 
 
 def retry_send(ctx: Context, row_id: int, *, by: str) -> Sent:
-    """Queue a failed message again, due now; the relay's next pass sends it."""
+    """Make a failed message, or one waiting for its next try (the mail server was down,
+    and is mended now), due now; the relay's next pass sends it."""
     with writing(ctx.engine) as conn:
         row = overview.outbox_row(conn, row_id)
         if row is None:
             raise NotFound(f"no message {row_id}")
-        if not overview.retry_failed(conn, row_id, ctx.now()):
-            raise AwarenessError(f"message {row_id} is {row.status}: only a failed message "
-                                 "can be retried")
+        if not overview.due_now(conn, row_id, ctx.now()):
+            raise AwarenessError(f"message {row_id} is {row.status}: only a failed message, or "
+                                 "one waiting for its next try, can be sent again now")
         describe = ctx.describer(conn, [(row.kind, row.key)])
     log.info("outbox message %s (%s %s) queued again by %s", row_id, row.kind, row.key, by)
     return listed(row, describe)

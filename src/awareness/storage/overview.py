@@ -162,10 +162,12 @@ def outbox_row(conn: Connection, row_id: int) -> Sent | None:
     return Sent(*row) if row else None
 
 
-def retry_failed(conn: Connection, row_id: int, now: datetime) -> bool:
-    """Put a failed message back in the queue, due now; False unless it had failed."""
-    done = conn.execute(update(Outbox).where(Outbox.id == row_id, Outbox.status == "failed",
-                                             Outbox.message.is_not(None))
+def due_now(conn: Connection, row_id: int, now: datetime) -> bool:
+    """Make a failed message, or a pending one waiting for its next try after a failed
+    attempt, due now; False, changing nothing, for any other."""
+    waiting = (Outbox.status == "pending") & (Outbox.next_attempt_at > now)
+    done = conn.execute(update(Outbox).where(Outbox.id == row_id, Outbox.message.is_not(None),
+                                             (Outbox.status == "failed") | waiting)
                         .values(status="pending", next_attempt_at=now))
     return done.rowcount == 1
 

@@ -49,7 +49,7 @@ async def list_page(request: Request, session: Session) -> Response:
     if request.query_params.get("format") == "json":
         return JSONResponse(found.as_json())
     return page_with_flash(request, "sends.html", session, found=found, search=search,
-                           kinds=kinds, statuses=SEND_STATUSES)
+                           kinds=kinds, statuses=SEND_STATUSES, now=ctx_of(request).now())
 
 
 @editor_only
@@ -60,9 +60,11 @@ async def retry(request: Request, session: Session) -> Response:
         raise NotFound(f"no message {message_id}")
     row = await run_in_threadpool(lambda: workbench.retry_send(
         ctx_of(request), message_id, by=str(session.name)))
+    if nudge := getattr(request.app.state, "nudge_relay", None):
+        nudge()
     return done(request, "/sends?status=pending",
-                f"“{row.description}” to {row.recipient} is queued again; the next relay "
-                "pass sends it.")
+                f"“{row.description}” to {row.recipient} is queued again, due now; the relay "
+                "sends it in a moment.")
 
 
 @librarian_only
