@@ -145,21 +145,22 @@ def times_note(zone: tzinfo) -> str:
 
 
 def table(columns: list[str], rows: list[list[Any]], *, empty: str,
-          main: str | None = None, optional: Sequence[str] = (), note: str = "") -> None:
+          main: str | None = None, optional: Sequence[str] = (), whole: Sequence[str] = (),
+          note: str = "") -> None:
     """``rows`` under ``columns``; with no rows, the line ``empty`` says what that means
     (and, where there is one, what to do), not a table of headings alone. The column
     ``main`` (the title, the name: what a row is) gets the width the others can spare; the
     ``optional`` ones, least useful first, are left out (and a line says so) when the
     terminal is too narrow for every word whole; nothing is cut (awareness.cli.tables says
-    how). ``note``, if any, is a line under the table (``times_note``)."""
+    how); the ``whole`` ones (slugs, addresses: things to copy) are not wrapped while an
+    optional one can go instead. ``note``, if any, is a line under the table
+    (``times_note``)."""
     if not rows:
         click.echo(empty)
         return
     cells = [["" if v is None else str(v) for v in row] for row in rows]
-    measures = [measure(name, [row[i] for row in cells]) for i, name in enumerate(columns)]
     out = console()
-    laid = lay_out(measures, out.width, columns.index(main) if main else None,
-                   [columns.index(name) for name in optional])
+    laid = _laid_out(columns, cells, out.width, main, optional, whole)
     table = Table(show_lines=False, header_style="bold")
     for at, i in enumerate(laid.shown):
         # "fold", never "…": an id, a slug, a date cut short is lost to whoever reads it.
@@ -174,6 +175,23 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str,
         out.print(Text(left_out))  # wrapped to the terminal, as the table is
     if note:
         click.echo(note)
+
+
+def _laid_out(columns: list[str], cells: list[list[str]], width: int, main: str | None,
+              optional: Sequence[str], whole: Sequence[str]) -> Layout:
+    """The table's layout, the ``whole`` columns each on one line where that fits once the
+    optional columns are left out; where it cannot (a slug as long as the terminal is
+    wide), as if they were text, broken after their hyphens."""
+    for keep in (True, False):
+        measures = [measure(name, [row[i] for row in cells], whole=keep and name in whole)
+                    for i, name in enumerate(columns)]
+        laid = lay_out(measures, width, columns.index(main) if main else None,
+                       [columns.index(name) for name in optional])
+        if laid.widths is None or all(
+                laid.widths[at] >= measures[i].whole for at, i in enumerate(laid.shown)
+                if columns[i] in whole):
+            return laid
+    return laid
 
 
 def _fitted(cell: str, laid: Layout, at: int) -> str:

@@ -65,7 +65,8 @@ def bulletins_list(state: State, as_json: bool) -> None:
             r["sent_issues"]]
            for bulletin, r in zip(defined, rows, strict=True)],
           empty="no bulletins: add one under subscriptions/bulletins/ (docs/bulletins.md)",
-          main="title", optional=("issues sent", "latest"), note=times_note(zone))
+          main="title", optional=("issues sent", "latest"), whole=("bulletin",),
+          note=times_note(zone))
 
 
 def _issue_json(found: object) -> dict[str, object]:

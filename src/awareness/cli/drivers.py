@@ -107,7 +107,7 @@ def drivers_list(state: State, tag: str, source: str, member: str, due: str | No
           empty="no driver records match" if tag or source or member or due or search
           else "no deleted driver records" if deleted
           else "no driver records: `awareness drivers import` brings them in",
-          main="title", optional=("tags", "kind"))
+          main="title", optional=("tags", "kind"), whole=("slug",))
 
 
 def _kind(view: DriverView) -> str:
@@ -201,7 +201,7 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
           [[e.member or "-", e.slug, short_date(e.review_due_on) if e.review_due_on else "",
             "; ".join(map(str, e.reasons))] for e in entries],
           empty=f"no records need attention{f' for {member}' if member else ''}",
-          main="why")
+          main="why", whole=("slug",))
 
 
 @drivers.command("mark-reviewed")

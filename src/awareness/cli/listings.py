@@ -44,7 +44,8 @@ def sources_list(state: State, as_json: bool) -> None:
            [[r["id"], r["publisher"], r["state"], time_cell(r["last_success_at"], zone),
              r["error_count"], r["last_error"], r["items"]] for r in rows],
            empty="no sources: add them to subscriptions/sources.toml (docs/sources.md)",
-           main="last error", optional=("items", "errors"), note=times_note(zone))
+           main="last error", optional=("items", "errors", "publisher"), whole=("id",),
+           note=times_note(zone))
 
 
 @sources.command("export")

@@ -112,7 +112,7 @@ def subscribers_list(state: State, status: str | None, as_json: bool) -> None:
             date_cell(e.confirmed_at, zone), date_cell(e.last_digest, zone)] for e in entries],
           empty=f"no {status} subscribers" if status else
           "no subscribers yet: `awareness subscribers add`, or staff sign up at /topics",
-          main="email")
+          main="email", optional=("last digest", "confirmed"), whole=("email",))
 
 
 def _gets(pairs: Iterable[tuple[str, str]], bulletins: bool) -> str:

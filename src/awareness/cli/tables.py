@@ -15,6 +15,8 @@ Here instead:
   width the short columns leave, once the others have their words, and never less than
   ``MAIN_FLOOR`` while they can wrap; every column of text then shares what is left in
   proportion to its longest line;
+- a column of things to copy whole (a slug, an e-mail address) is kept on one line like a
+  short one;
 - when even that is too wide for the terminal, the listing's ``optional`` columns (the least
   useful first: a score, a count) are left out, one at a time, until it fits; the command
   says which under the table.
@@ -58,12 +60,18 @@ class Measure:
     short: bool
 
 
-def measure(heading: str, values: list[str]) -> Measure:
-    """How wide the column ``heading`` over ``values`` would like to be."""
+def measure(heading: str, values: list[str], *, whole: bool = False) -> Measure:
+    """How wide the column ``heading`` over ``values`` would like to be. A ``whole`` column
+    (a slug, an address: something to copy) is never wrapped while the table can leave out
+    an optional column instead, as a short one is not."""
     widest = max((cell_len(line) for value in values for line in value.splitlines()),
                  default=0)
     heading_word = _longest_word([heading])
     longest = max(widest, cell_len(heading))
+    if whole:
+        width = max(widest, heading_word)
+        return Measure(tuple(values), heading=heading_word, longest=longest, whole=width,
+                       least=width, short=True)
     short = widest <= SHORT
     piece = max((cell_len(p) for value in values for p in pieces(value)), default=0)
     least = max(heading_word, _longest_word(values) if short

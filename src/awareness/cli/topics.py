@@ -36,7 +36,7 @@ def topics_list(state: State, as_json: bool) -> None:
           [[r["slug"], r["name"], r["review"], *_precision_cells(figures.get(str(r["slug"]))),
             r["query"]] for r in rows],
           empty="no topics: add one under subscriptions/topics/ (docs/subscriptions.md)",
-          main="query", optional=("90 days", "trend"))
+          main="query", optional=("90 days", "trend"), whole=("slug",))
 
 
 def _precision_cells(figure: Precision | None) -> list[str]:
