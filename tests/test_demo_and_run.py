@@ -24,6 +24,7 @@ from awareness.cli.run import (
     demo_database_url,
     prepare_demo,
     seed_demo,
+    this_command,
 )
 from awareness.errors import ConfigError
 from awareness.service import bulletins, digests, polling, review
@@ -70,6 +71,9 @@ def test_demo_feeds_lead_to_matches_and_a_digest(tmp_path, capsys, database_url)
     # The line that points the command line at the demo gives the demo's own settings.
     [line] = [line for line in printed.splitlines() if "awareness review list" in line]
     given = dict(word.split("=", 1) for word in shlex.split(line)[:-3])
+    # The command as it ran, from any folder: the banner said `.venv/bin/awareness`, which
+    # works only from the project's own (here pytest runs, so it is `awareness`).
+    assert shlex.split(line)[-3] == this_command() == "awareness"
     beside = load_settings(environ={**env, **given}, cwd=tmp_path)
     assert (beside.database.url, beside.paths.subscriptions, beside.mail.outbox,
             beside.fetch.allowed_hosts, beside.base_url) == (
@@ -204,3 +208,12 @@ def test_the_web_and_scheduler_roles_split_the_work(tmp_path):
     assert all(server.returncode == 0 for server in servers.values()), outputs
     assert "this process runs the scheduler" in outputs["scheduler"]
     assert "runs the scheduler" not in outputs["web"]
+
+
+def test_the_banner_s_command_works_from_any_folder(tmp_path, monkeypatch):
+    script = tmp_path / "venv bin" / "awareness"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path / "venv bin")
+    monkeypatch.setattr(sys, "argv", ["./awareness", "run", "--demo"])
+    assert shlex.split(this_command()) == [str(script.resolve())]

@@ -18,9 +18,11 @@ import logging
 import secrets
 import shlex
 import shutil
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -382,9 +384,19 @@ def seed_demo(ctx: Context) -> None:
            if preferences else "")
         + f"  Digests and confirmation mails are written to {outbox}\n"
         + "  The command line on the demo's data, its mail and its feeds (another terminal):\n"
-        + f"    {demo_environment(ctx.settings)} .venv/bin/awareness review list\n",
+        + f"    {demo_environment(ctx.settings)} {this_command()} review list\n",
         flush=True,
     )
+
+
+def this_command() -> str:
+    """The ``awareness`` command that is running, as a path that works from any folder (the
+    demo's banner said ``.venv/bin/awareness``, which works only from the project's); just
+    ``awareness`` when it was started some other way (``python -m awareness``)."""
+    script = Path(sys.argv[0])
+    if script.name == "awareness" and script.is_file():
+        return shlex.quote(str(script.resolve()))
+    return "awareness"
 
 
 def demo_environment(demo: Settings) -> str:
