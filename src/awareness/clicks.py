@@ -45,6 +45,20 @@ class Click:
     url: str
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A reader's counted click, as their export gives it: the item (its title, None once
+    the item was deleted) and when."""
+
+    item_id: int
+    title: str | None
+    clicked_at: datetime
+
+    def as_json(self) -> dict[str, object]:
+        """The click as JSON-ready values."""
+        return {"item": self.item_id, "title": self.title, "at": self.clicked_at.isoformat()}
+
+
 def _serializer(secret: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=SALT)
 

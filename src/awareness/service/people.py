@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from awareness.addresses import address_problem
+from awareness.catalogue import bulletin_offers
 from awareness.digests.subscribers import Subscriber, SubscriberView, view_of
 from awareness.errors import AwarenessError, NotFound
-from awareness.mail.outbox import DIGEST
+from awareness.mail.outbox import DIGEST, Stored
+from awareness.roster import subscriber_entry
 from awareness.service.context import Context
-from awareness.storage import clicks, feedback, outbox, subscribers
+from awareness.signup import PendingSignup
+from awareness.storage import clicks, feedback, outbox, signups, subscribers
 from awareness.storage.db import reading, writing
 from awareness.subscriber_history import SERVICE, changes, for_them, reason_for_them
 
@@ -74,27 +78,49 @@ def subscriber_for_token(ctx: Context, token: str) -> Subscriber | None:
 
 def export_subscriber(ctx: Context, email: str) -> dict[str, object]:
     """Everything stored about one subscriber (a subject access request, UK GDPR art. 15),
-    for the person: their history says "a librarian" where a librarian acted."""
+    for the person: what they get as the librarians' list says it (``roster.Entry``: each
+    topic with its frequency, the bulletins, their status, a pause and until when), then
+    their messages, answers, clicks, any sign-up waiting for confirmation and their
+    history, which says "a librarian" where a librarian acted."""
     with reading(ctx.engine) as connection:
         subscriber = _subscriber(connection, email)
+        last_digest = outbox.last_sent(connection, DIGEST, [subscriber.id]).get(subscriber.id)
         messages = outbox.about(connection, subscriber.id, subscriber.email)
         answers = feedback.of_reader(connection, subscriber.id)
+        opened = clicks.of_reader(connection, subscriber.id)
+        waiting = signups.of_address(connection, subscriber.email)
         history = subscribers.events(connection, subscriber.id)
         describe = ctx.describer(connection, [(m.kind, m.key) for m in messages])
+    titles = {topic.slug: topic.name for topic in ctx.topics()}
+    entry = subscriber_entry(subscriber, ctx.now(), titles, last_digest,
+                             bulletins_sent=bool(bulletin_offers(ctx.bulletins())))
     return {
-        **view_of(subscriber).as_json(),
+        **entry.as_json(),
         "suspended_reason": reason_for_them(subscriber.suspended_reason),
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
-        "deliveries": [{
-            "kind": m.kind, "period": m.key.partition("/")[2] if m.kind == DIGEST else m.key,
-            "description": describe(m.kind, m.key),
-            "status": m.status, "message_id": m.message_id,
-            "created_at": m.created_at.isoformat(), "sent_at": _iso(m.sent_at),
-            "items": list(m.items),
-        } for m in messages],
+        "deliveries": _deliveries(describe, messages),
         "feedback": answers,
+        "clicks": [click.as_json() for click in opened],
+        "pending_signups": [_signup(pending) for pending in waiting],
         "history": [for_them(event) for event in history],  # no librarian's name
     }
+
+
+def _deliveries(describe: Callable[[str, str], str],
+                messages: list[Stored]) -> list[dict[str, object]]:
+    return [{
+        "kind": m.kind, "period": m.key.partition("/")[2] if m.kind == DIGEST else m.key,
+        "description": describe(m.kind, m.key),
+        "status": m.status, "message_id": m.message_id,
+        "created_at": m.created_at.isoformat(), "sent_at": _iso(m.sent_at),
+        "items": list(m.items),
+    } for m in messages]
+
+
+def _signup(pending: PendingSignup) -> dict[str, object]:
+    return {"topics": [{"topic": c.topic, "frequency": c.frequency} for c in pending.choices],
+            "bulletins": pending.bulletins, "created_at": pending.created_at.isoformat(),
+            "expires_at": pending.expires_at.isoformat()}
 
 
 def erase_subscriber(ctx: Context, email: str) -> int:

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from awareness.storage.models import DeliveryItem, ItemClick, OutboxMessage
+from awareness.clicks import Opened
+from awareness.storage.models import DeliveryItem, Item, ItemClick, OutboxMessage
 
 
 def record(connection: Connection, subscriber_id: int, item_id: int, now: datetime) -> None:
@@ -31,6 +32,15 @@ def delivered_at(connection: Connection, subscriber_id: int, item_id: int) -> da
 def count(connection: Connection) -> int:
     """How many reader-item clicks are counted."""
     return int(connection.execute(select(func.count()).select_from(ItemClick)).scalar_one())
+
+
+def of_reader(connection: Connection, subscriber_id: int) -> list[Opened]:
+    """Every counted click of one reader, oldest first (their export)."""
+    rows = connection.execute(
+        select(ItemClick.item_id, Item.title, ItemClick.clicked_at)
+        .outerjoin(Item, Item.id == ItemClick.item_id)
+        .where(ItemClick.subscriber_id == subscriber_id).order_by(ItemClick.id))
+    return [Opened(row.item_id, row.title, row.clicked_at) for row in rows]
 
 
 def erase_for(connection: Connection, subscriber_id: int) -> None:

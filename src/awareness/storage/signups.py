@@ -16,6 +16,9 @@ from sqlalchemy import Connection, Row, delete, func, insert, select
 from awareness.signup import Choice, PendingSignup
 from awareness.storage.models import RateEvent, Signup
 
+_PENDING = select(Signup.id, Signup.email, Signup.topics, Signup.bulletins, Signup.created_at,
+                  Signup.expires_at)
+
 
 def add(connection: Connection, *, email: str, choices: Sequence[Choice], bulletins: bool,
         now: datetime, expires_at: datetime) -> PendingSignup:
@@ -29,19 +32,23 @@ def add(connection: Connection, *, email: str, choices: Sequence[Choice], bullet
 
 def get(connection: Connection, signup_id: int) -> PendingSignup | None:
     """The pending sign-up, or None (confirmed, expired and deleted, or never made)."""
-    row = connection.execute(select(
-        Signup.id, Signup.email, Signup.topics, Signup.bulletins, Signup.created_at,
-        Signup.expires_at).where(Signup.id == signup_id)).first()
+    row = connection.execute(_PENDING.where(Signup.id == signup_id)).first()
     return None if row is None else _pending(row)
 
 
 def waiting(connection: Connection, now: datetime, text: str = "") -> list[PendingSignup]:
     """The sign-ups not yet expired at ``now`` whose address contains ``text``, by address."""
-    rows = connection.execute(select(
-        Signup.id, Signup.email, Signup.topics, Signup.bulletins, Signup.created_at,
-        Signup.expires_at).where(Signup.expires_at > now,
-                                 Signup.email.contains(text.lower(), autoescape=True))
+    rows = connection.execute(_PENDING.where(
+        Signup.expires_at > now, Signup.email.contains(text.lower(), autoescape=True))
         .order_by(Signup.email, Signup.id))
+    return [_pending(row) for row in rows]
+
+
+def of_address(connection: Connection, email: str) -> list[PendingSignup]:
+    """Every sign-up stored for ``email`` (expired ones too, until ``purge``), oldest first:
+    what their export gives."""
+    rows = connection.execute(_PENDING.where(Signup.email == email.strip().lower())
+                              .order_by(Signup.id))
     return [_pending(row) for row in rows]
 
 
