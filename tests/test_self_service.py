@@ -324,6 +324,33 @@ def test_bad_addresses_are_refused_clearly_and_nothing_is_stored(
         assert session.scalars(select(Signup)).all() == []
 
 
+@pytest.mark.parametrize(("choices", "bulletins", "sent"), [
+    ({"leadership": "weekly"}, False, "Digests"),
+    ({}, True, "The library's bulletins"),  # said "Digests" too, though none was asked for
+    ({"leadership": "weekly"}, True, "Digests and the library's bulletins"),
+])
+def test_a_refused_address_says_what_was_asked_for_by_its_field(
+        staff_site: StaffSite, choices: dict[str, str], bulletins: bool, sent: str):
+    with staff_site.client() as client:
+        response = sign_up(client, "someone@gmail.com", choices, bulletins)
+    assert response.status_code == 400
+    said = (f"{sent} can only be sent to addresses ending in @nhs.net or @nhs.uk. "
+            "Use your work address.")
+    assert summary_links(response.text) == {"#email": said}
+    tree = parse(response.text)
+    [field] = [i for i in tree.iter("input") if i.get("id") == "email"]
+    assert field.get("aria-invalid") == "true"
+    assert field.get("aria-describedby") == "email-hint email-error"
+    [message] = [p for p in tree.iter("p") if p.get("id") == "email-error"]
+    assert "".join(message.itertext()) == f"Error: {said}"
+
+
+def summary_links(page: str) -> dict[str, str]:
+    """The links of a page's "There is a problem" box: where each goes, and what it says."""
+    [box] = [d for d in parse(page).iter("div") if d.get("class") == "error-summary"]
+    return {a.get("href", ""): "".join(a.itertext()) for a in box.iter("a")}
+
+
 def test_the_address_hint_says_a_trusts_own_domain_counts(staff_site: StaffSite):
     # "ending in @nhs.net or @nhs.uk" read as if name@trust.nhs.uk were refused.
     with staff_site.client() as client:
@@ -560,16 +587,21 @@ def test_two_sign_ups_for_the_same_topics_confirmed_give_one_welcome(staff_site:
     assert [mail["To"] for mail in site.deliver()] == [NEW]  # one welcome, not two
 
 
-def test_a_refused_change_shows_what_was_chosen_with_the_reason(staff_site: StaffSite):
-    person = stored(staff_site, EMAIL)
+def change_preferences(site: StaffSite, fields: list[tuple[str, str]]) -> httpx.Response:
+    """EMAIL's preference page sent with ``fields`` (and its CSRF token)."""
+    person = stored(site, EMAIL)
     assert person is not None
     url = f"/preferences/{person.token}"
-    with staff_site.client() as client:
+    with site.client() as client:
         page = client.get(url)
-        refused = client.post(url, data=form([
-            ("csrf", csrf_of(page.text)), ("topic", "digital"), ("frequency-digital", "daily"),
-            ("frequency-leadership", "weekly"), ("paused_until", "2031-01-01"),
-            ("bulletins", "yes")]))
+        return client.post(url, data=form([("csrf", csrf_of(page.text)), *fields]))
+
+
+def test_a_refused_change_shows_what_was_chosen_with_the_reason(staff_site: StaffSite):
+    person = stored(staff_site, EMAIL)
+    refused = change_preferences(staff_site, [
+        ("topic", "digital"), ("frequency-digital", "daily"), ("frequency-leadership", "weekly"),
+        ("paused_until", "2031-01-01"), ("bulletins", "yes")])
     assert refused.status_code == 400 and "at most a year" in refused.text
     # Not what was stored: the visitor's own choices, to correct the one thing refused.
     assert 'value="digital" checked' in refused.text
@@ -577,6 +609,22 @@ def test_a_refused_change_shows_what_was_chosen_with_the_reason(staff_site: Staf
     assert '<option value="daily" selected>' in refused.text
     assert 'value="2031-01-01"' in refused.text and 'value="yes" checked' in refused.text
     assert stored(staff_site, EMAIL) == person  # and nothing saved
+
+
+def test_a_refused_change_says_every_problem_by_its_field(staff_site: StaffSite):
+    person = stored(staff_site, EMAIL)
+    refused = change_preferences(staff_site, [("paused_until", "2020-01-01")])
+    assert refused.status_code == 400
+    assert summary_links(refused.text) == {
+        "#topic-digital": "Choose at least one topic, or the library's bulletins.",
+        "#paused_until": "The date digests start again must be after today."}
+    tree = parse(refused.text)
+    [pause] = [i for i in tree.iter("input") if i.get("id") == "paused_until"]
+    assert pause.get("aria-invalid") == "true"
+    assert pause.get("aria-describedby") == "paused_until-hint paused_until-error"
+    [topics] = [f for f in tree.iter("fieldset") if f.get("aria-describedby") == "topics-error"]
+    assert "Choose at least one topic" in "".join(topics.itertext())
+    assert stored(staff_site, EMAIL) == person
 
 
 @pytest.mark.parametrize("path", ["", "/erase", "/data.json"])

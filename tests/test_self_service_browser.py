@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.test_bulletin_pages_browser import get_it_by_email
 from tests.test_self_service import NEW, StaffSite, serving, stored, the_link
+from tests.test_web import EMAIL
 from tests.test_web_browser import Watched, browser, check_page, visitor_page
 
 FIXTURE_TIERS = {"staff_site": "integration"}
@@ -54,7 +55,7 @@ def test_the_staff_journey_in_a_browser(browser: Browser, staff_site: StaffSite,
     assert page.url.endswith("/subscribe?topic=digital")
     page.get_by_label("Your work e-mail address").fill("someone@gmail.com")
     page.get_by_role("button", name="Subscribe", exact=True).click()
-    page.get_by_text("Use your work address").wait_for()
+    page.get_by_text("Use your work address").first.wait_for()
     check(page, "subscribe-refused")
     page.get_by_label("Your work e-mail address").fill(NEW)
     page.get_by_label("How often for Leadership").select_option("daily")
@@ -166,5 +167,81 @@ def test_the_bulletins_alone_from_an_archive_in_a_browser(browser: Browser,
     person = stored(site, NEW)
     assert person is not None and person.bulletins
     assert person.subscriptions == (("digital", "weekly"),)
+    assert [p for p in watched.problems if "status of 400" not in p] == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_refused_sign_up_is_found_from_the_summary(browser: Browser, staff_site: StaffSite,
+                                                     width: int) -> None:
+    """GOV.UK's error summary: it has the focus when the refused form comes back, so a
+    screen reader reads it first; each problem links to its field, which says it again, is
+    described by it and is marked invalid."""
+    site = staff_site
+    context, watched = visitor_page(browser, width)
+    page = watched.page
+    page.goto(f"{site.url}/subscribe")
+    page.get_by_label("Your work e-mail address").fill("someone@gmail.com")
+    page.get_by_label("Send me the library's bulletins").check()  # the bulletins alone
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    check(page, "subscribe-refused-bulletins")
+    assert summary.evaluate("box => box === document.activeElement")
+    said = ("The library's bulletins can only be sent to addresses ending in @nhs.net or "
+            "@nhs.uk. Use your work address.")
+    field = page.get_by_label("Your work e-mail address")
+    assert field.get_attribute("aria-invalid") == "true"
+    described = (field.get_attribute("aria-describedby") or "").split()
+    assert "email-error" in described
+    assert page.locator("#email-error").text_content() == f"Error: {said}"
+
+    page.keyboard.press("Tab")  # the summary's first link is the next stop
+    link = summary.get_by_role("link", name=said)
+    assert link.evaluate("a => a === document.activeElement")
+    page.keyboard.press("Enter")
+    assert field.evaluate("input => input === document.activeElement")
+
+    # Neither a topic nor the bulletins, and a bad address: both are said, in the form's
+    # order, each linked to its field.
+    page.get_by_label("Send me the library's bulletins").uncheck()
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.get_by_text("The library's mail can only be sent to").first.wait_for()
+    check(page, "subscribe-refused-twice")
+    links = summary.get_by_role("link")
+    assert [links.nth(n).get_attribute("href") for n in range(links.count())] == [
+        "#email", "#topic-digital"]
+    links.nth(1).click()
+    assert page.locator("#topic-digital").evaluate("box => box === document.activeElement")
+    topics = page.get_by_role("group", name="Topics, and how often you want each")
+    assert topics.get_attribute("aria-describedby") == "topics-error"
+    assert [p for p in watched.problems if "status of 400" not in p] == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_refused_change_of_preferences_is_found_from_the_summary(
+        browser: Browser, staff_site: StaffSite, width: int) -> None:
+    site = staff_site
+    person = stored(site, EMAIL)
+    assert person is not None
+    context, watched = visitor_page(browser, width)
+    page = watched.page
+    page.goto(f"{site.url}/preferences/{person.token}")
+    for box in page.get_by_role("checkbox", checked=True).all():
+        box.uncheck()
+    pause = page.get_by_label("Pause until (optional)")
+    pause.fill("2029-01-04")  # more than a year away: the browser lets it go, we do not
+    page.get_by_role("button", name="Save my choices").click()
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    check(page, "preferences-refused")
+    assert summary.evaluate("box => box === document.activeElement")
+    links = summary.get_by_role("link")
+    assert [links.nth(n).get_attribute("href") for n in range(links.count())] == [
+        "#topic-digital", "#paused_until"]
+    assert pause.get_attribute("aria-invalid") == "true"
+    links.nth(1).click()
+    assert pause.evaluate("input => input === document.activeElement")
     assert [p for p in watched.problems if "status of 400" not in p] == []
     context.close()

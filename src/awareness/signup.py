@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -51,30 +52,103 @@ class Limits:
     per_client_per_hour: int
 
 
+# What a refusal is about, so that a page can say it by that part of its form (and link
+# to it from the summary): the address, the topics (with the bulletins), the pause.
+ADDRESS = "address"
+TOPICS = "topics"
+PAUSE = "pause"
+
+
 class Refused(ValueError):
-    """A request the person can fix: the message says how."""
+    """A request the person can fix: the message says how. ``problems`` are its sentences,
+    each with what it is about (``ADDRESS``, ``TOPICS``, ``PAUSE``, or "" for the request as
+    a whole, as a limit): one, or every one a form had (``refused_for_all``)."""
+
+    def __init__(self, message: str, about: str = "") -> None:
+        super().__init__(message)
+        self.problems: tuple[tuple[str, str], ...] = ((about, message),)
 
 
 class LimitReached(Refused):
     """A request refused because a limit was reached (429): the message says when to retry."""
 
 
-def checked_address(text: str, allowed_domains: Iterable[str]) -> str:
-    """The address in lower case, when it is one and its domain is allowed, else Refused.
+def refused_for_all(refusals: Sequence[Refused]) -> Refused:
+    """One refusal saying every problem of ``refusals``, in their order."""
+    together = Refused(" ".join(str(refused) for refused in refusals))
+    together.problems = tuple(problem for refused in refusals for problem in refused.problems)
+    return together
+
+
+def checked_address(text: str, allowed_domains: Iterable[str], *,
+                    sent: str = "The library's mail") -> str:
+    """The address in lower case, when it is one and its domain is allowed, else Refused
+    (about ``ADDRESS``), saying that ``sent`` (what was asked for: ``what_is_sent``) goes
+    only to the allowed domains.
 
     An allowed domain admits itself and its subdomains (``nhs.uk`` admits ``trust.nhs.uk``);
     no allowed domains admits every domain."""
     address = text.strip().lower()
     problem = address_problem(address)
     if problem:
-        raise Refused(f"That is not an e-mail address: {problem}.")
+        raise Refused(f"That is not an e-mail address: {problem}.", ADDRESS)
     domains = [d.strip().lower().lstrip("@.") for d in allowed_domains if d.strip()]
     host = address.rsplit("@", 1)[1]
     if domains and not any(host == d or host.endswith("." + d) for d in domains):
-        raise Refused("Digests can only be sent to addresses ending in "
+        raise Refused(f"{sent} can only be sent to addresses ending in "
                       + " or ".join(f"@{d}" for d in domains)
-                      + ". Use your work address.")
+                      + ". Use your work address.", ADDRESS)
     return address
+
+
+def what_is_sent(choices: Sequence[Choice], bulletins: bool) -> str:
+    """What a sign-up asks to be sent, as a sentence starts it: ``Digests``, ``The library's
+    bulletins``, both, or (neither) ``The library's mail``."""
+    if choices:
+        return "Digests and the library's bulletins" if bulletins else "Digests"
+    return "The library's bulletins" if bulletins else "The library's mail"
+
+
+def checked_signup(email: str, choices: Sequence[Choice], *, bulletins: bool,
+                   bulletins_sent: bool, allowed_domains: Iterable[str]) -> str:
+    """The address of a sign-up that may go ahead (``checked_address``,
+    ``checked_choices``); else Refused with every problem it has, the address's first, as
+    the form asks for it."""
+    refusals: list[Refused] = []
+    address = ""
+    with _noted(refusals):
+        address = checked_address(email, allowed_domains, sent=what_is_sent(choices, bulletins))
+    with _noted(refusals):
+        checked_choices(choices, bulletins=bulletins, bulletins_sent=bulletins_sent)
+    if refusals:
+        raise refused_for_all(refusals)
+    return address
+
+
+def checked_preferences(choices: Sequence[Choice], pause: str, today: date, *,
+                        bulletins: bool, bulletins_sent: bool) -> date | None:
+    """The day a preference change pauses digests until (``pause_until``; None: no pause)
+    when the change may be saved (``checked_choices``); else Refused with every problem it
+    has, the topics' first, as the form asks for them."""
+    refusals: list[Refused] = []
+    day = None
+    with _noted(refusals):
+        checked_choices(choices, bulletins=bulletins, bulletins_sent=bulletins_sent)
+    with _noted(refusals):
+        day = pause_until(pause, today)
+    if refusals:
+        raise refused_for_all(refusals)
+    return day
+
+
+@contextmanager
+def _noted(refusals: list[Refused]) -> Iterator[None]:
+    """Add a refusal of the block to ``refusals`` and go on: a form is told every problem
+    it has at once, not one a submission."""
+    try:
+        yield
+    except Refused as refused:
+        refusals.append(refused)
 
 
 def choices_from(ticked: Iterable[str], frequencies: Mapping[str, str],
@@ -102,7 +176,8 @@ def checked_choices(choices: Sequence[Choice], *, bulletins: bool,
     if choices or (bulletins and bulletins_sent):
         return choices
     raise Refused("Choose at least one topic, or the library's bulletins." if bulletins_sent
-                  else "Choose at least one topic: the library sends no bulletin at the moment.")
+                  else "Choose at least one topic: the library sends no bulletin at the moment.",
+                  TOPICS)
 
 
 def pause_until(text: str, today: date) -> date | None:
@@ -114,11 +189,11 @@ def pause_until(text: str, today: date) -> date | None:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise Refused("Give the date digests should start again, as 2027-01-04.") from None
+        raise Refused("Give the date digests should start again, as 2027-01-04.", PAUSE) from None
     if day <= today:
-        raise Refused("The date digests start again must be after today.")
+        raise Refused("The date digests start again must be after today.", PAUSE)
     if day - today > LONGEST_PAUSE:
-        raise Refused("A pause can last at most a year; unsubscribe instead.")
+        raise Refused("A pause can last at most a year; unsubscribe instead.", PAUSE)
     return day
 
 

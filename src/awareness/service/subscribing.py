@@ -48,6 +48,8 @@ from awareness.signup import (
     address_bucket,
     checked_address,
     checked_choices,
+    checked_preferences,
+    checked_signup,
     client_bucket,
     confirm_token,
     confirm_token_matches,
@@ -101,6 +103,15 @@ def checked(ctx: Context, choices: Sequence[Choice], bulletins: bool) -> Sequenc
     return checked_choices(choices, bulletins=bulletins, bulletins_sent=bulletins_sent(ctx))
 
 
+def checked_change(ctx: Context, choices: Sequence[Choice], pause: str,
+                   bulletins: bool) -> date | None:
+    """The day a change on the preference page pauses digests until (None: no pause), when
+    it may be saved; Refused with every problem it has (``signup.checked_preferences``)."""
+    today = ctx.now().astimezone(ctx.settings.timezone).date()
+    return checked_preferences(choices, pause, today, bulletins=bulletins,
+                               bulletins_sent=bulletins_sent(ctx))
+
+
 def choosable(ctx: Context) -> list[str]:
     """The slugs of the topics staff may choose, in catalogue order."""
     return published_slugs(ctx.topics())
@@ -108,13 +119,14 @@ def choosable(ctx: Context) -> list[str]:
 
 def request_signup(ctx: Context, *, email: str, choices: Sequence[Choice], bulletins: bool,
                    client: str, nudge: Nudge | None = None) -> PendingSignup:
-    """Store a pending sign-up and queue its confirmation mail. Refused (with what to fix)
-    when it asks for nothing (no topic, and no bulletins or none to have), for a bad or
-    disallowed address, or when a limit is reached; otherwise the same outcome whether or not
-    the address is known (the pending sign-up returned is for the caller, never for the
-    visitor)."""
-    checked(ctx, choices, bulletins)
-    address = checked_address(email, ctx.settings.signup.allowed_domains)
+    """Store a pending sign-up and queue its confirmation mail. Refused (with what to fix,
+    every problem at once) when it asks for nothing (no topic, and no bulletins or none to
+    have) or for a bad or disallowed address, or when a limit is reached; otherwise the same
+    outcome whether or not the address is known (the pending sign-up returned is for the
+    caller, never for the visitor)."""
+    address = checked_signup(email, choices, bulletins=bulletins,
+                             bulletins_sent=bulletins_sent(ctx),
+                             allowed_domains=ctx.settings.signup.allowed_domains)
     now = ctx.now()
     _refuse_before_writing(ctx, address, client, now)
     with writing(ctx.engine) as connection:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -20,18 +20,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from awareness.catalogue import published_slugs
+from awareness.catalogue import Entry, published_slugs
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
 from awareness.mail.compose import mask_address
 from awareness.service import subscribing
 from awareness.signup import (
+    ADDRESS,
     FREQUENCIES,
+    PAUSE,
+    TOPICS,
     Choice,
     LimitReached,
     Refused,
     choices_from,
-    pause_until,
 )
 from awareness.web.guards import (
     checked_form,
@@ -99,6 +101,25 @@ def _choices(form: FormData, topics: list[str]) -> list[Choice]:
                         topics)
 
 
+def _topics_id(entries: list[Entry]) -> str:
+    """The input a problem with the topics links to: the first topic's box (a fieldset
+    takes no focus), or the bulletins' when no topic is offered."""
+    return f"topic-{entries[0].slug}" if entries else "bulletins"
+
+
+def _said(refused: Refused | None,
+          inputs: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """What a refusal says on its page, as GOV.UK's error summary says it: each sentence
+    about a part of the form by the id of its input (``inputs``: what it is about → id),
+    which the summary links to and the field says again; the rest (a limit) as the
+    summary's ``error``."""
+    if refused is None:
+        return None, {}
+    general = " ".join(said for about, said in refused.problems if about not in inputs)
+    return general or None, {inputs[about]: said for about, said in refused.problems
+                             if about in inputs}
+
+
 # --- the catalogue and sign-up --------------------------------------------------------------
 
 async def catalogue_page(request: Request) -> Response:
@@ -112,18 +133,21 @@ async def subscribe_form(request: Request) -> Response:
     query = request.query_params
     return await _subscribe(request, email="", ticked=set(query.getlist("topic")),
                             frequencies={}, bulletins=query.get("bulletins") == "yes",
-                            error=None)
+                            refused=None)
 
 
 async def _subscribe(request: Request, *, email: str, ticked: set[str],
-                     frequencies: dict[str, str], bulletins: bool, error: str | None,
+                     frequencies: dict[str, str], bulletins: bool, refused: Refused | None,
                      status_code: int = 200) -> Response:
     entries = await run_in_threadpool(subscribing.catalogue, ctx_of(request))
     offers = await run_in_threadpool(subscribing.bulletins_offered, ctx_of(request))
     domains = ctx_of(request).settings.signup.allowed_domains
+    topics_id = _topics_id(entries)
+    error, problems = _said(refused, {ADDRESS: "email", TOPICS: topics_id})
     return _page(request, "subscribe.html", status_code=status_code, entries=entries,
                  email=email, ticked=ticked, frequencies=frequencies, bulletins=bulletins,
-                 offers=offers, error=error, domains=domains, choices=FREQUENCIES)
+                 offers=offers, error=error, problems=problems, topics_id=topics_id,
+                 domains=domains, choices=FREQUENCIES)
 
 
 async def subscribe_submit(request: Request) -> Response:
@@ -141,7 +165,7 @@ async def subscribe_submit(request: Request) -> Response:
         return await _subscribe(
             request, email=email, ticked={str(t) for t in form.getlist("topic")},
             frequencies={slug: str(form.get(f"frequency-{slug}", "weekly")) for slug in topics},
-            bulletins=bulletins, error=str(refused),
+            bulletins=bulletins, refused=refused,
             status_code=429 if isinstance(refused, LimitReached) else 400)
     return _page(request, "check_email.html", address=email.strip().lower(), purpose="signup")
 
@@ -187,7 +211,7 @@ def _confirmed(found: Subscriber) -> str:
 # --- the preference centre ------------------------------------------------------------------
 
 async def link_form(request: Request) -> Response:
-    return _page(request, "preferences_ask.html", email="", error=None)
+    return _page(request, "preferences_ask.html", email="", error=None, problems={})
 
 
 async def link_submit(request: Request) -> Response:
@@ -197,7 +221,9 @@ async def link_submit(request: Request) -> Response:
         await run_in_threadpool(lambda: subscribing.request_link(
             ctx_of(request), email=email, client=client_address(request), nudge=_nudge(request)))
     except Refused as refused:
-        return _page(request, "preferences_ask.html", email=email, error=str(refused),
+        error, problems = _said(refused, {ADDRESS: "email"})
+        return _page(request, "preferences_ask.html", email=email, error=error,
+                     problems=problems,
                      status_code=429 if isinstance(refused, LimitReached) else 400)
     return _page(request, "check_email.html", address=email.strip().lower(), purpose="link")
 
@@ -222,18 +248,19 @@ def _by_link(handler: Handler) -> Handler:
             return await handler(request)
         except NotFound as gone:
             return _page(request, "preferences_ask.html", email="", error=str(gone),
-                         status_code=404)
+                         problems={}, status_code=404)
     return answer
 
 
 @_by_link
 async def preferences_page(request: Request) -> Response:
     token, found = await _subscriber(request)
-    return await _preferences(request, token, found, error=None)
+    return await _preferences(request, token, found, refused=None)
 
 
-async def _preferences(request: Request, token: str, found: Subscriber, *, error: str | None,
-                       status_code: int = 200, form: FormData | None = None) -> Response:
+async def _preferences(request: Request, token: str, found: Subscriber, *,
+                       refused: Refused | None, status_code: int = 200,
+                       form: FormData | None = None) -> Response:
     """The preference centre as stored, or (``form``) as the visitor just sent it, so that a
     refused change shows what they chose with the reason, not what was stored before."""
     ctx = ctx_of(request)
@@ -253,12 +280,15 @@ async def _preferences(request: Request, token: str, found: Subscriber, *, error
         paused = str(form.get("paused_until", ""))[:20]
         bulletins = form.get("bulletins") == "yes"
     paused_until = found.paused_until if found.paused(ctx.now()) else None  # as stored
+    topics_id = _topics_id(entries)
+    error, problems = _said(refused, {TOPICS: topics_id, PAUSE: "paused_until"})
     return _page(request, "preferences.html", status_code=status_code, token=token,
                  paused_until=paused_until,
                  address=mask_address(found.email), active=found.active, entries=entries,
                  mine=mine, chosen=chosen, frequencies=frequencies, titles=titles,
                  paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
-                 offers=offers, has_bulletins=found.bulletins,
+                 problems=problems, topics_id=topics_id, offers=offers,
+                 has_bulletins=found.bulletins,
                  today=ctx.now().astimezone(ctx.settings.timezone).date().isoformat())
 
 
@@ -270,13 +300,13 @@ async def preferences_submit(request: Request) -> Response:
     topics = published_slugs(ctx.topics())
     try:
         choices = _choices(form, topics)
-        until = pause_until(str(form.get("paused_until", "")),
-                            ctx.now().astimezone(ctx.settings.timezone).date())
+        bulletins = form.get("bulletins") == "yes"
+        until = await run_in_threadpool(subscribing.checked_change, ctx, choices,
+                                        str(form.get("paused_until", "")), bulletins)
         await run_in_threadpool(lambda: subscribing.save_preferences(
-            ctx, token, choices=choices, paused_until=until,
-            bulletins=form.get("bulletins") == "yes"))
+            ctx, token, choices=choices, paused_until=until, bulletins=bulletins))
     except Refused as refused:
-        return await _preferences(request, token, found, error=str(refused), status_code=400,
+        return await _preferences(request, token, found, refused=refused, status_code=400,
                                   form=form)
     response = redirect(request, f"/preferences/{token}")
     security_of(request).write_flash(response, "Saved. Your next digest follows these choices."
