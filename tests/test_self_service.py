@@ -627,6 +627,24 @@ def test_a_refused_change_says_every_problem_by_its_field(staff_site: StaffSite)
     assert stored(staff_site, EMAIL) == person
 
 
+def test_the_pause_date_offers_only_the_days_the_service_takes(staff_site: StaffSite,
+                                                                clock: Clock):
+    # Half past midnight in London, still 1 July in UTC: today is 2 July, so a pause ends on
+    # 3 July at the earliest. The field's min was today, which the service refuses.
+    clock.now = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
+    person = stored(staff_site, EMAIL)
+    assert person is not None
+    with staff_site.client() as client:
+        page = client.get(f"/preferences/{person.token}")
+    [pause] = [i for i in parse(page.text).iter("input") if i.get("id") == "paused_until"]
+    assert (pause.get("min"), pause.get("max")) == ("2026-07-03", "2027-07-03")
+    for day, status in [("2026-07-02", 400), ("2026-07-03", 303), ("2027-07-03", 303),
+                        ("2027-07-04", 400)]:
+        answer = change_preferences(staff_site, [("topic", "leadership"),
+                                                 ("paused_until", day)])
+        assert answer.status_code == status, day
+
+
 @pytest.mark.parametrize("path", ["", "/erase", "/data.json"])
 def test_a_dead_preference_link_offers_a_new_one(staff_site: StaffSite, path: str):
     with staff_site.client() as client:

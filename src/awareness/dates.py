@@ -46,6 +46,12 @@ def local_date(moment: datetime | None, tz: tzinfo, *, short: bool = False) -> s
     return short_date(local) if short else long_date(local)
 
 
+def local_day(moment: datetime, tz: tzinfo) -> date:
+    """The day ``moment`` falls on in ``tz``: in the service's zone, its "today" (an hour
+    before midnight UTC in summer is already tomorrow in London)."""
+    return moment.astimezone(tz).date()
+
+
 def local_time(moment: datetime | None, tz: tzinfo) -> str:
     """``moment`` in ``tz`` to the minute, e.g. ``Mon 7 Dec 2026, 09:00``; "" for none."""
     if moment is None:

@@ -180,9 +180,16 @@ def checked_choices(choices: Sequence[Choice], *, bulletins: bool,
                   TOPICS)
 
 
+def pause_days(today: date) -> tuple[date, date]:
+    """The first and the last day a pause may end on (``pause_until`` takes no other):
+    tomorrow, and a year away. The date field offers only these."""
+    return today + timedelta(days=1), today + LONGEST_PAUSE
+
+
 def pause_until(text: str, today: date) -> date | None:
     """The day digests start again (``YYYY-MM-DD`` from a date field), or None for no pause.
-    Refused when it is not a date, is not in the future, or is more than a year away."""
+    Refused when it is not a date, is not in the future, or is more than a year away
+    (``pause_days``)."""
     text = text.strip()
     if not text:
         return None
@@ -190,9 +197,10 @@ def pause_until(text: str, today: date) -> date | None:
         day = date.fromisoformat(text)
     except ValueError:
         raise Refused("Give the date digests should start again, as 2027-01-04.", PAUSE) from None
-    if day <= today:
+    first, last = pause_days(today)
+    if day < first:
         raise Refused("The date digests start again must be after today.", PAUSE)
-    if day - today > LONGEST_PAUSE:
+    if day > last:
         raise Refused("A pause can last at most a year; unsubscribe instead.", PAUSE)
     return day
 

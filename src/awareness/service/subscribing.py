@@ -24,6 +24,7 @@ from awareness.catalogue import (
     entries,
     published_slugs,
 )
+from awareness.dates import local_day
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
 from awareness.mail.account import (
@@ -107,9 +108,13 @@ def checked_change(ctx: Context, choices: Sequence[Choice], pause: str,
                    bulletins: bool) -> date | None:
     """The day a change on the preference page pauses digests until (None: no pause), when
     it may be saved; Refused with every problem it has (``signup.checked_preferences``)."""
-    today = ctx.now().astimezone(ctx.settings.timezone).date()
-    return checked_preferences(choices, pause, today, bulletins=bulletins,
+    return checked_preferences(choices, pause, today(ctx), bulletins=bulletins,
                                bulletins_sent=bulletins_sent(ctx))
+
+
+def today(ctx: Context) -> date:
+    """Today in the service's zone: the day a pause is counted from."""
+    return local_day(ctx.now(), ctx.settings.timezone)
 
 
 def choosable(ctx: Context) -> list[str]:

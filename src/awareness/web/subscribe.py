@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.catalogue import Entry, published_slugs
+from awareness.dates import local_day
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
 from awareness.mail.compose import mask_address
@@ -34,6 +35,7 @@ from awareness.signup import (
     LimitReached,
     Refused,
     choices_from,
+    pause_days,
 )
 from awareness.web.guards import (
     checked_form,
@@ -271,7 +273,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *,
     if form is None:
         chosen = set(mine) if found.active else set()
         frequencies = mine
-        paused = found.paused_until.astimezone(ctx.settings.timezone).date().isoformat() \
+        paused = local_day(found.paused_until, ctx.settings.timezone).isoformat() \
             if found.paused(ctx.now()) and found.paused_until else ""
         bulletins = found.bulletins and found.active  # unticked, as the topics, once left
     else:
@@ -289,7 +291,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *,
                  paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
                  problems=problems, topics_id=topics_id, offers=offers,
                  has_bulletins=found.bulletins,
-                 today=ctx.now().astimezone(ctx.settings.timezone).date().isoformat())
+                 pause_days=[day.isoformat() for day in pause_days(subscribing.today(ctx))])
 
 
 @_by_link
