@@ -390,6 +390,60 @@ def test_tampered_reused_and_expired_links_are_refused(staff_site: StaffSite, cl
         assert client.get("/preferences/" + "x" * 40).status_code == 404
 
 
+def test_a_confirmation_link_opened_again_says_they_are_confirmed_already(
+        staff_site: StaffSite):
+    # It said "This link is not valid any more", as if something had gone wrong.
+    site = staff_site
+    with site.client() as client:
+        sign_up(client, NEW, {"leadership": "weekly"})
+        link = the_link(site.deliver(), site, "/confirm/")
+        page = client.get(link)
+        assert client.post(link, data={"csrf": csrf_of(page.text)}).status_code == 303
+        again = client.get(link)
+    assert again.status_code == 404
+    said = words(again.text)
+    assert "If you followed it before, you are confirmed already" in said
+    assert "not valid" not in said
+    # The sign-up is gone, so the link no longer says whose it was: no one's preferences
+    # are linked, only the form that mails the link to the address.
+    links = [a.get("href") for a in parse(again.text).find(".//main").iter("a")]  # type: ignore[union-attr]
+    assert "/preferences" in links and not any("/preferences/" in str(h) for h in links)
+
+
+def test_the_answer_to_e_mail_me_a_link_says_to_that_address(staff_site: StaffSite):
+    with staff_site.client() as client:
+        page = client.get("/preferences")
+        answer = client.post("/preferences", data={"csrf": csrf_of(page.text), "email": EMAIL})
+    assert answer.status_code == 200
+    assert (f"If {EMAIL} is subscribed, a message is on its way to that address with a link "
+            "to manage your subscription.") in words(answer.text)
+
+
+@pytest.mark.parametrize("contact", ["", "library@trust.nhs.uk"])
+def test_pages_name_someone_to_ask_only_when_there_is_one(make_context, smtp_server,
+                                                          contact: str):
+    with (serving(make_context, smtp_server, AWARENESS_LIBRARY_CONTACT_EMAIL=contact,
+                  AWARENESS_SIGNUP_PER_CLIENT_PER_HOUR="1") as site,
+          site.client() as client):
+        assert sign_up(client, NEW, {"leadership": "weekly"}).status_code == 200
+        limited = sign_up(client, NEW, {"leadership": "weekly"})
+        unknown = [client.get(f"/unsubscribe/{'x' * 43}"),
+                   client.get(f"/bulletins/stop/{'x' * 43}")]
+    assert limited.status_code == 429
+    assert [page.status_code for page in unknown] == [404, 404]
+    for page in [limited, *unknown]:
+        said = words(page.text)
+        mailto = [a for a in parse(page.text).iter("a") if a.get("href") == f"mailto:{contact}"]
+        if contact:
+            assert "Or ask the library" in said and mailto, said
+        else:
+            assert not re.search(r"\bask (the|your) library", said, re.IGNORECASE), said
+            assert not mailto
+    assert "Try again in an hour." in words(limited.text)
+    for page in unknown:  # a way that needs no one: the link by e-mail
+        assert "have a link to manage your subscription e-mailed to you" in words(page.text)
+
+
 def test_forms_need_their_page_token(staff_site: StaffSite):
     person = stored(staff_site, EMAIL)
     assert person is not None

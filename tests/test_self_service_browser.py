@@ -247,3 +247,39 @@ def test_a_refused_change_of_preferences_is_found_from_the_summary(
     assert pause.evaluate("input => input === document.activeElement")
     assert [p for p in watched.problems if "status of 400" not in p] == []
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_what_staff_are_told_at_a_dead_end_in_a_browser(browser: Browser, make_context,
+                                                        smtp_server, width: int) -> None:
+    """A link opened again or broken, the answer to "E-mail me a link", and a limit, with
+    the library's address to write to."""
+    with serving(make_context, smtp_server,  # one request an hour: the link's, then none
+                 AWARENESS_LIBRARY_CONTACT_EMAIL="library@trust.nhs.uk",
+                 AWARENESS_SIGNUP_PER_CLIENT_PER_HOUR="1") as site:
+        context, watched = visitor_page(browser, width)
+        page = watched.page
+        page.goto(f"{site.url}/confirm/1.{'0' * 32}")
+        page.get_by_role("heading", name="This confirmation link has been used or has expired"
+                         ).wait_for()
+        check(page, "confirm-used")
+        for path, name in [(f"/unsubscribe/{'x' * 43}", "unsubscribe-unknown"),
+                           (f"/bulletins/stop/{'x' * 43}", "bulletin-stop-unknown")]:
+            page.goto(site.url + path)
+            page.get_by_role("link", name="library@trust.nhs.uk").wait_for()
+            check(page, name)
+        page.goto(f"{site.url}/preferences")
+        page.get_by_label("Your e-mail address").fill(EMAIL)
+        page.get_by_role("button", name="E-mail me a link").click()
+        page.get_by_text("a message is on its way to that address").wait_for()
+        check(page, "check-email-link")
+        page.goto(f"{site.url}/subscribe?topic=leadership")
+        page.get_by_label("Your work e-mail address").fill(NEW)
+        page.get_by_role("button", name="Subscribe", exact=True).click()
+        page.get_by_text("Try again in an hour.").wait_for()
+        check(page, "subscribe-limited")
+        assert page.locator(".error-summary").get_by_role(
+            "link", name="library@trust.nhs.uk").is_visible()
+        assert [p for p in watched.problems if "status of 404" not in p
+                and "status of 429" not in p] == []
+        context.close()

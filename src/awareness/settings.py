@@ -349,8 +349,9 @@ class LibrarySettings:
     name: str = setting("Library and Knowledge Service", _str,
                         "The library's name, at the top and foot of every digest.")
     contact_email: str = setting(
-        "", _address, "Address readers can write to, in the digest's footer. Empty: no "
-        "contact line.")
+        "", _address, "Address readers can write to, in the mails' footer and on the pages "
+        "that offer to ask the library (a limit reached, a link not recognised, an error). "
+        "Empty: no contact line, and those pages offer only what staff can do themselves.")
     logo_url: str = setting(
         "", _https_url, "The library's logo above its name in digests: an `https://` URL of "
         "an image about 48 pixels high. Empty: no logo (and no image in the mail at all).")

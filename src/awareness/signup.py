@@ -208,13 +208,12 @@ def pause_until(text: str, today: date) -> date | None:
 def limit_reached(*, address_uses: int, client_uses: int, limits: Limits) -> str | None:
     """Would one more use of a public form pass a limit (counts over the last day for the
     address, the last hour for the client)? The sentence that says which, and when the
-    visitor may try again; None when neither is reached."""
+    visitor may try again; None when neither is reached. It names no one to ask: the page
+    adds the library's address when there is one."""
     if address_uses >= limits.per_address_per_day:
-        return ("This address has asked too many times today. Try again tomorrow, or ask "
-                "the library.")
+        return "This address has asked too many times today. Try again tomorrow."
     if client_uses >= limits.per_client_per_hour:
-        return ("Too many requests from your network in the last hour. Try again in an hour, "
-                "or ask the library.")
+        return "Too many requests from your network in the last hour. Try again in an hour."
     return None
 
 

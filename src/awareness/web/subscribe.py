@@ -149,7 +149,7 @@ async def _subscribe(request: Request, *, email: str, ticked: set[str],
     return _page(request, "subscribe.html", status_code=status_code, entries=entries,
                  email=email, ticked=ticked, frequencies=frequencies, bulletins=bulletins,
                  offers=offers, error=error, problems=problems, topics_id=topics_id,
-                 domains=domains, choices=FREQUENCIES)
+                 ask=isinstance(refused, LimitReached), domains=domains, choices=FREQUENCIES)
 
 
 async def subscribe_submit(request: Request) -> Response:
@@ -225,7 +225,7 @@ async def link_submit(request: Request) -> Response:
     except Refused as refused:
         error, problems = _said(refused, {ADDRESS: "email"})
         return _page(request, "preferences_ask.html", email=email, error=error,
-                     problems=problems,
+                     problems=problems, ask=isinstance(refused, LimitReached),
                      status_code=429 if isinstance(refused, LimitReached) else 400)
     return _page(request, "check_email.html", address=email.strip().lower(), purpose="link")
 
