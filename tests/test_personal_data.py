@@ -75,3 +75,17 @@ def test_the_export_has_their_clicks_and_a_sign_up_waiting_for_them(
         "topics": [{"topic": "digital", "frequency": "weekly"}], "bulletins": False,
         "created_at": waiting.created_at.isoformat(),
         "expires_at": waiting.expires_at.isoformat()}]
+
+
+def test_erasing_them_deletes_a_sign_up_of_theirs_waiting_for_confirmation(
+        make_context: Callable[..., Context]) -> None:
+    # It stayed, with their address, for up to a week, and its link subscribed them again.
+    ctx = make_context()
+    roster.add(ctx, READER, [Choice("leadership", "daily")], librarian="quentin")
+    other = "someone.else@trust.nhs.uk"
+    for address in (READER, other):
+        subscribing.request_signup(ctx, email=address, choices=[Choice("digital", "weekly")],
+                                   bulletins=False, client="192.0.2.1")
+    people.erase_subscriber(ctx, READER)
+    with orm_session(ctx) as session:
+        assert session.scalars(select(Signup.email)).all() == [other]

@@ -125,7 +125,8 @@ def _signup(pending: PendingSignup) -> dict[str, object]:
 
 def erase_subscriber(ctx: Context, email: str) -> int:
     """Delete a subscriber and every row about them: their messages of any kind (and any
-    addressed to them), the items their digests carried, their feedback, their topics.
+    addressed to them), the items their digests carried, their feedback, their clicks, any
+    sign-up of the address waiting for confirmation, their topics.
 
     Their history goes with them. Returns the number of outbox messages deleted. Unlike
     unsubscribing (``subscribing.end``) nothing is kept, so a later digest could repeat
@@ -136,6 +137,7 @@ def erase_subscriber(ctx: Context, email: str) -> int:
         erased = outbox.erase_for(connection, subscriber.id, subscriber.email)
         feedback.erase_for(connection, subscriber.id)
         clicks.erase_for(connection, subscriber.id)
+        signups.erase_for(connection, subscriber.email)
         subscribers.erase(connection, subscriber.id)
     return erased
 

@@ -52,6 +52,11 @@ def of_address(connection: Connection, email: str) -> list[PendingSignup]:
     return [_pending(row) for row in rows]
 
 
+def erase_for(connection: Connection, email: str) -> None:
+    """Delete every sign-up stored for ``email`` (their erasure)."""
+    connection.execute(delete(Signup).where(Signup.email == email.strip().lower()))
+
+
 def remove(connection: Connection, signup_id: int) -> bool:
     """Delete the sign-up; False when another request already had (so it acts once)."""
     return connection.execute(delete(Signup).where(Signup.id == signup_id)).rowcount == 1
