@@ -8,6 +8,8 @@ member responsible (through a real SMTP server), and nothing is ever deleted.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +19,7 @@ from sqlalchemy import select
 
 from awareness.cli import cli
 from awareness.service import drivers, outbox, polling
+from awareness.service.driver_edits import edit_driver
 from awareness.service.page_sources import preview_source
 from awareness.storage.models import DriverRecordVersion, Item
 from tests.conftest import ROOT, Response, orm_session, settings_env
@@ -152,3 +155,51 @@ def test_a_record_gone_from_the_site_is_flagged_kept_and_cleared_when_back(
     assert record.gone_from_site_at is None and record.history[0].action == "back on site"
     outbox.relay(ctx)
     assert b"Driver record back on the MAP site" in inbox.messages[-1][2]
+
+
+def test_a_poll_of_the_site_keeps_librarians_edits_and_tells_the_member(
+        make_context, feed_server, smtp_server, tmp_path, clock):
+    """A ``drivers`` source polling the site undid the steering group's edits each time the
+    page changed, as an import did."""
+    ctx, inbox = site_context(make_context, feed_server, smtp_server, tmp_path)
+    page = (PAGES / "tag-archive-newer.html").read_text(encoding="utf-8")
+    serve(feed_server, page)
+    polling.poll(ctx, ["map-long-term-plan"])
+    clock.advance(hours=1)
+    edit_driver(ctx, PLAN, changes={"impact": "Alice's reading of the plan."}, activate=False,
+                changed_by="alice")
+
+    # The site changes the record: a field nobody edited here follows it; alice's is kept.
+    clock.advance(hours=2)
+    site_impact = "Libraries can support digital care."
+    changed = page.replace("Due for review: March 2021", "Due for review: March 2027").replace(
+        "Libraries can support the &#8220;digitally enabled&#8221; care the plan describes.",
+        site_impact)
+    serve(feed_server, changed)
+    polling.poll(ctx, ["map-long-term-plan"])
+    record = drivers.get_driver(ctx, PLAN)
+    assert (record.impact, record.fields["due_for_review"]) == (
+        "Alice's reading of the plan.", "March 2027")
+    assert (record.history[0].action, record.history[0].changed_by) == (
+        "edits kept", "source map-long-term-plan")
+    assert record.history[0].changes["impact"][:3] == [
+        "Alice's reading of the plan.", site_impact, "alice"]
+    outbox.relay(ctx)
+    [(_, _, data)] = inbox.messages
+    text = email.message_from_bytes(data, policy=email.policy.default).get_body(
+        ("plain",)).get_content()
+    assert "What changed: due_for_review" in text
+    assert ("- kept alice's edit of impact (23 Nov 2026); the page says “Libraries can support "
+            "digital care.”") in text
+
+    # When her edit is all that differs, the member is told that the site differs.
+    clock.advance(hours=2)
+    serve(feed_server, changed.replace(site_impact, "Libraries support digital care."))
+    polling.poll(ctx, ["map-long-term-plan"])
+    assert drivers.get_driver(ctx, PLAN).impact == "Alice's reading of the plan."
+    outbox.relay(ctx)
+    message = email.message_from_bytes(inbox.messages[-1][2], policy=email.policy.default)
+    assert message["Subject"] == ("Driver record differs from the MAP site: "
+                                  "The NHS Long Term Plan")
+    assert "the page says “Libraries support digital care.”" in message.get_body(
+        ("plain",)).get_content()

@@ -5,6 +5,7 @@ and the CLI's report."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -237,3 +238,66 @@ def test_a_dry_run_shows_the_text_it_could_not_place(tmp_path: Path,
     listed = runner.invoke(cli, ["drivers", "import", "--dry-run", "--json", page], env=env)
     actions = [o["action"] for o in json.loads(listed.output)["outcomes"]]
     assert actions.count("unplaced") == 1 and actions.count("created") == 2
+
+
+EVIDENCE = "new-evidence-on-management-and-leadership"
+ON_DATE = r"\(\d{1,2} [A-Z][a-z]{2} \d{4}\)"  # the date of the edit, by the command's clock
+
+
+def test_an_import_keeps_what_librarians_changed_here(tmp_path: Path, database_url: str,
+                                                      make_context: Callable[..., Context]
+                                                      ) -> None:
+    """Marking a record reviewed and then importing its page put "Due for review: February
+    2016" back, and the import reverted the edit form's changes to another record too."""
+    make_context()
+    env = settings_env(tmp_path, database_url)
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def record(slug: str) -> dict:
+        return json.loads(run("drivers", "show", slug, "--json"))
+
+    run("drivers", "import", str(SEED))
+    run("drivers", "mark-reviewed", CARE, "--next", "March 2099", "--as", "alice")
+    run("drivers", "edit", EVIDENCE, "--impact", "Bob's reading.", "--set",
+        "member_responsible=BB", "--set", "due_for_review=June 2099", "--as", "bob")
+    page = tmp_path / "page.txt"  # the site changed a field nobody edited here
+    page.write_text(SEED.read_text(encoding="utf-8").replace("PDF (90 pages)", "PDF (92 pages)"),
+                    encoding="utf-8")
+
+    out = run("drivers", "import", str(page), "--as", "carol")
+    assert f"~ updated   {CARE}  (changed: publication_format)" in out
+    assert re.search(rf"\* kept      {CARE}  \(kept alice's edit of due_for_review {ON_DATE}; "
+                     r"the page says “February 2016”\)", out), out
+    assert re.search(rf"kept bob's edit of member_responsible {ON_DATE}; the page says “JW”",
+                     out), out
+    assert "(0 new, 1 updated, 7 unchanged); 0 posts skipped; 5 librarians' edits kept" in out
+    care, evidence = record(CARE), record(EVIDENCE)
+    assert (care["fields"]["due_for_review"], care["fields"]["publication_format"]) == (
+        "March 2099", "PDF (92 pages)")
+    assert (evidence["impact"], evidence["member"], evidence["fields"]["due_for_review"]) == (
+        "Bob's reading.", "BB", "June 2099")
+    kept = care["history"][0]
+    assert (kept["action"], kept["changed_by"]) == ("edits kept", "carol")
+    assert {key: values[:3] for key, values in kept["changes"].items()} == {
+        "fields.date_last_updated": [care["fields"]["date_last_updated"], "February 2015",
+                                     "alice"],
+        "fields.due_for_review": ["March 2099", "February 2016", "alice"]}
+
+    # Again: kept again, and the history already says so.
+    assert "5 librarians' edits kept" in run("drivers", "import", str(page))
+    assert len(record(CARE)["history"]) == len(care["history"])
+
+    # Told to, the import takes the page's values, and says whose edits it overwrote.
+    out = run("drivers", "import", str(page), "--overwrite-edits", "--as", "carol")
+    assert re.search(rf"\* overwritten {CARE}  \(overwrote alice's edit of due_for_review "
+                     rf"{ON_DATE} with “February 2016”\)", out), out
+    care = record(CARE)
+    assert care["fields"]["due_for_review"] == "February 2016"
+    assert (care["history"][0]["action"], care["history"][0]["changed_by"]) == (
+        "updated", "carol")
+    assert record(EVIDENCE)["member"] == "JW"
+    assert "edits kept" not in run("drivers", "import", str(page))

@@ -548,3 +548,26 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     assert [p for p in watched.problems
             if "status of 400" not in p and "status of 409" not in p] == []
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_records_history_says_which_edits_an_import_kept(browser: Browser, site: Site,
+                                                           width: int) -> None:
+    """An import undid "Mark reviewed"; now it keeps the member's dates, and says so."""
+    from awareness.service.driver_edits import mark_reviewed
+    from awareness.service.drivers import import_paths
+
+    seed_page = Path(__file__).parent / "data" / "map-toolkit-leadership-tag-page.txt"
+    import_paths(site.ctx, [seed_page])
+    mark_reviewed(site.ctx, "state-of-care-2013-14", next_review="March 2028",
+                  changed_by="alice")
+    import_paths(site.ctx, [seed_page], changed_by="carol")
+    context, watched = signed_in_page(browser, site, width)
+    page = watched.page
+    page.goto(f"{site.url}/drivers/state-of-care-2013-14")
+    latest = page.locator("ol.history > li").first.inner_text()
+    assert "edits kept by carol" in latest
+    assert "Due for review: kept alice’s “March 2028”; the page says “February 2016”" in latest
+    check_page(page, "driver-history-edits-kept")
+    assert watched.problems == []
+    context.close()

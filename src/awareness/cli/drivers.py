@@ -33,25 +33,29 @@ def drivers() -> None:
 @drivers.command("import")
 @click.argument("pages", nargs=-1, required=True, metavar="FILE_OR_URL...")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--overwrite-edits", is_flag=True,
+              help="Take the page's values even where a librarian edited the record here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @as_option
 @pass_state
-def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json: bool,
-                   by: str | None) -> None:
+def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, overwrite_edits: bool,
+                   as_json: bool, by: str | None) -> None:
     """Import records from each FILE_OR_URL: a MAP-toolkit page (saved as text or HTML, or
-    its https:// address, fetched like a source) or a plain JSON file."""
+    its https:// address, fetched like a source) or a plain JSON file. A value a librarian
+    changed here since the last import is kept, and said so (--overwrite-edits takes the
+    page's)."""
     from awareness.service.drivers import import_paths
 
     sources = [page if page.startswith(("https://", "http://")) else Path(page)
                for page in pages]
     with bars() as steps:
         report = import_paths(state.ctx, sources, dry_run=dry_run, changed_by=person(by),
-                              steps=steps)
+                              steps=steps, overwrite_edits=overwrite_edits)
     if as_json:
         emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return
     marks = {"created": "+", "updated": "~", "unchanged": "=", "skipped": "-", "redacted": "!",
-             "unplaced": "?"}
+             "unplaced": "?", "kept": "*", "overwritten": "*"}
     for o in report.outcomes:
         click.echo(f"{marks.get(o.action, '?')} {o.action:9} {o.slug or o.title}  ({o.reason})")
     kinds = [r.kind for r in report.records]
@@ -62,7 +66,9 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, as_json:
                f"studies ({len(report.created)} new, {len(report.updated)} updated, "
                f"{len(report.unchanged)} unchanged); {skipped} posts skipped"
                + (f"; {unplaced} passages not placed in any field (marked ?)" if unplaced
-                  else ""))
+                  else "")
+               + (f"; {len(report.kept)} librarians' edits kept (marked *; --overwrite-edits "
+                  "takes the page's values)" if report.kept else ""))
 
 
 @drivers.command("export")

@@ -93,7 +93,11 @@ def import_site_page(ctx: Context, state: SourceState, result: FetchResult, body
     back = _listed(ctx, state, [r.slug for r in report.records], pages)
     if tell:
         records = {r.slug: r for r in report.records}
-        notices = [_changed_notice(ctx, state, body_hash, o, records[o.slug]) for o in changed]
+        kept = _kept_by_slug(report.kept)
+        notices = [_changed_notice(ctx, state, body_hash, o, records[o.slug],
+                                   kept.pop(o.slug, [])) for o in changed]
+        notices += [_kept_notice(ctx, state, body_hash, records[slug], reasons)
+                    for slug, reasons in kept.items()]
         notices += [_back_notice(ctx, state, d, "it is listed again") for d in back]
         warnings += _tell_members(ctx, notices)
     return SiteImport(sum(o.action == "created" for o in changed),
@@ -162,17 +166,49 @@ def _set_gone(conn: Connection, state: SourceState, driver: StoredDriver,
                       changes={"site_page": [url, answer]})
 
 
+def _kept_by_slug(kept: list[ImportOutcome]) -> dict[str, list[str]]:
+    """The reasons of the edits an import kept, record by record, in page order."""
+    by_slug: dict[str, list[str]] = {}
+    for outcome in kept:
+        by_slug.setdefault(outcome.slug, []).append(outcome.reason)
+    return by_slug
+
+
 def _changed_notice(ctx: Context, state: SourceState, body_hash: str, outcome: ImportOutcome,
-                    record: DriverRecord) -> Notice:
+                    record: DriverRecord, kept: list[str]) -> Notice:
     verb = "added to" if outcome.action == "created" else "updated in"
     text = (f"{record.title} was {verb} the library's driver records from the MAP "
             f"site ({state.address}).\n\n"
             + (f"What changed: {outcome.reason.removeprefix('changed: ')}\n\n"
                if outcome.action == "updated" else "")
+            + _kept_paragraph(kept)
             + f"The record: {ctx.settings.base_url}/drivers/{outcome.slug}\n\n"
             "You are named as the group member responsible for it; check that it "
             "reads well, and that its review date is right.\n\n")
     return Notice(record, driver_changed_key(state.id, outcome.slug, body_hash), verb, text)
+
+
+def _kept_notice(ctx: Context, state: SourceState, body_hash: str, record: DriverRecord,
+                 kept: list[str]) -> Notice:
+    """The MAP site's page differs from a record only where a librarian edited it here."""
+    text = (f"{record.title} on the MAP site ({state.address}) differs from the library's "
+            "record where librarians edited it here.\n\n"
+            + _kept_paragraph(kept)
+            + f"The record: {ctx.settings.base_url}/drivers/{record.slug}\n\n"
+            "You are named as the group member responsible for it; if the site is right, "
+            "edit the record to match it; if the record is right, ask the site's editors "
+            "to bring the post up to date.\n\n")
+    return Notice(record, driver_changed_key(state.id, record.slug, body_hash),
+                  "differs from", text)
+
+
+def _kept_paragraph(kept: list[str]) -> str:
+    """The edits kept, one a line, with why: the site's value did not replace them."""
+    if not kept:
+        return ""
+    lines = "".join(f"- {reason}\n" for reason in kept)
+    return ("Edits made here since the last import were kept, not replaced by the site's "
+            f"values:\n{lines}\n")
 
 
 def _gone_notice(ctx: Context, state: SourceState, driver: StoredDriver, url: str,
@@ -227,7 +263,8 @@ def _queue_notices(ctx: Context, connection: Connection, notices: list[Notice]) 
 
 def _mail(ctx: Context, notice: Notice, email: str, name: str) -> Mail:
     s = ctx.settings
-    about = "MAP site" if notice.verb in ("gone from", "back on") else "records"
+    about = "MAP site" if notice.verb in ("gone from", "back on", "differs from") \
+        else "records"
     return compose(
         sender=Sender(s.mail.from_addr, s.mail.from_name), to=email, to_name=name,
         subject=f"Driver record {notice.verb} the {about}: {notice.record.title}",

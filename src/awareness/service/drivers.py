@@ -7,16 +7,24 @@ member's attention) in ``service.stewardship``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection
 
+from awareness.dates import local_date
 from awareness.drivers.html import html_to_text, looks_like_html
 from awareness.drivers.importer import read_driver_page
 from awareness.drivers.plain import dump_records, is_plain_document, load_records
+from awareness.drivers.provenance import (
+    KEPT_ACTION,
+    KeptEdit,
+    keep_local_edits,
+    local_edits,
+    not_yet_noted,
+)
 from awareness.drivers.records import changes, merge_records, redact_personal_data
 from awareness.drivers.views import StoredDriver
 from awareness.errors import FetchError, ImportFormatError
@@ -35,7 +43,8 @@ __all__ = ["ImportReport", "create_record", "export_drivers", "get_driver",
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    """What the import did with one record or post: created, updated, unchanged or skipped."""
+    """What the import did with one record or post: created, updated, unchanged or skipped;
+    or, beside a record's outcome, a librarian's edit it kept (or overwrote)."""
 
     action: str
     title: str
@@ -71,6 +80,11 @@ class ImportReport:
     def unchanged(self) -> list[str]:
         return self.slugs("unchanged")
 
+    @property
+    def kept(self) -> list[ImportOutcome]:
+        """The librarians' edits the import kept, one outcome each."""
+        return [o for o in self.outcomes if o.action == "kept"]
+
 
 def import_drivers(ctx: Context, path: Path, *, dry_run: bool = False,
                    changed_by: str = "import") -> ImportReport:
@@ -79,22 +93,29 @@ def import_drivers(ctx: Context, path: Path, *, dry_run: bool = False,
 
 
 def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = False,
-                 changed_by: str = "import", steps: Steps = UNWATCHED) -> ImportReport:
+                 changed_by: str = "import", steps: Steps = UNWATCHED,
+                 overwrite_edits: bool = False) -> ImportReport:
     """Read every page (a file, or an http(s) address fetched through the guarded fetcher),
     merge the same record across pages, then create or update by slug. ``steps`` hears of
     each page read.
 
     A page's values replace the stored ones for the fields the page gives; fields it lacks are
-    kept and tags are unioned, so re-importing the same pages changes nothing. Every created
-    or updated record gets a row in the edit history naming ``changed_by``.
+    kept and tags are unioned, so re-importing the same pages changes nothing. A value a
+    librarian changed here since an import last set it is kept, and reported ("kept"), unless
+    ``overwrite_edits`` (``drivers.provenance``). Every created or updated record gets a row
+    in the edit history naming ``changed_by``, and so does every edit kept, once.
     """
     report = ImportReport()
     read: list[tuple[DriverRecord, str]] = []
+    plain: set[str] = set()
     steps.begin("reading pages", len(paths))
     for path in paths:
         text = _fetch_page(ctx, path) if isinstance(path, str) and _is_address(path) \
             else _read_file(Path(path))
-        read += [(record, str(path)) for record in _records(text, str(path), report)]
+        records = _records(text, str(path), report)
+        if is_plain_document(text):
+            plain.update(record.slug for record in records)
+        read += [(record, str(path)) for record in records]
         steps.step()
     origin: dict[str, str] = {}
     for record, where in read:
@@ -105,14 +126,16 @@ def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = F
         raise ImportFormatError(f"{names}: no driver records or case studies found")
     report.records = records
     report.outcomes += [_with_path(outcome, origin[outcome.slug]) for outcome in
-                        _store(ctx, records, dry_run=dry_run, changed_by=changed_by)]
+                        _store(ctx, records, dry_run=dry_run, changed_by=changed_by,
+                               overwrite_edits=overwrite_edits, plain=plain)]
     return report
 
 
 def import_page_text(ctx: Context, text: str, *, origin: str,
                      changed_by: str) -> ImportReport:
     """Import the records of one page already fetched (a ``drivers`` source's archive page):
-    created or updated by slug with history naming ``changed_by``, as ``import_paths``."""
+    created or updated by slug with history naming ``changed_by``, librarians' edits kept,
+    as ``import_paths``."""
     report = ImportReport()
     records = merge_records(_records(text, origin, report))
     report.records = records
@@ -130,19 +153,21 @@ def page_text(body: bytes, content_type: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _store(ctx: Context, records: list[DriverRecord], *, dry_run: bool,
-           changed_by: str) -> list[ImportOutcome]:
+def _store(ctx: Context, records: list[DriverRecord], *, dry_run: bool, changed_by: str,
+           overwrite_edits: bool = False, plain: Collection[str] = ()) -> list[ImportOutcome]:
     # A dry run only reads; a real one reads the stored records in the transaction that
-    # writes them, so that a record changed meanwhile is not overwritten unseen.
+    # writes them, so that a record changed meanwhile is not overwritten unseen. ``plain``:
+    # the slugs read from plain files rather than pages.
     now, outcomes = ctx.now(), []
     with (reading if dry_run else writing)(ctx.engine) as conn:
         existing = {d.record.slug: d for d in store.drivers_in_slug_order(conn)}
         for record in records:
             driver = existing.get(record.slug)
-            outcome, new, diff = _plan(driver, record)
+            says = "the file says" if record.slug in plain else "the page says"
+            plan = _plan(ctx, conn, driver, record, overwrite_edits=overwrite_edits, says=says)
             if not dry_run:
-                _write(conn, driver, new, diff, now=now, changed_by=changed_by)
-            outcomes.append(outcome)
+                _write(conn, driver, plan, now=now, changed_by=changed_by)
+            outcomes += plan.outcomes
     return outcomes
 
 
@@ -198,31 +223,77 @@ def _records(text: str, path: str, report: ImportReport) -> list[DriverRecord]:
     return out
 
 
-def _plan(driver: StoredDriver | None, record: DriverRecord
-          ) -> tuple[ImportOutcome, DriverRecord, dict[str, list[object]]]:
-    """What importing ``record`` does to the stored one: the outcome, the record to store and
-    the changes for the history (none when unchanged)."""
+@dataclass(frozen=True)
+class _Plan:
+    """What importing one record does: its outcomes, the record to store, the changes for
+    the history (none when unchanged), and the librarians' edits it keeps (or, told to
+    overwrite them, overwrites) with those the history does not note yet."""
+
+    outcomes: list[ImportOutcome]
+    record: DriverRecord
+    diff: dict[str, list[object]]
+    to_note: tuple[KeptEdit, ...] = ()
+
+
+def _plan(ctx: Context, conn: Connection, driver: StoredDriver | None, record: DriverRecord,
+          *, overwrite_edits: bool, says: str) -> _Plan:
+    """What importing ``record`` does to the stored one (``says``: "the page says")."""
     if driver is None:
-        return ImportOutcome("created", record.title, record.slug, "new record"), record, {}
+        return _Plan([ImportOutcome("created", record.title, record.slug, "new record")],
+                     record, {})
     new = _update_of(driver.record, record)
+    kept: tuple[KeptEdit, ...] = ()
+    history = store.driver_history(conn, driver.id) if changes(driver.record, new) else []
+    if history:
+        kept_record, kept = keep_local_edits(driver.record, new, local_edits(history))
+        new = new if overwrite_edits else kept_record
     diff = changes(driver.record, new)
-    if not diff:
-        return ImportOutcome("unchanged", record.title, record.slug, "same as stored"), new, {}
-    changed = ", ".join(key.removeprefix("fields.") for key in diff)
-    return ImportOutcome("updated", record.title, record.slug, f"changed: {changed}"), new, diff
+    if diff:
+        changed = ", ".join(key.removeprefix("fields.") for key in diff)
+        outcome = ImportOutcome("updated", record.title, record.slug, f"changed: {changed}")
+    else:
+        outcome = ImportOutcome("unchanged", record.title, record.slug, "same as stored")
+    action = "overwritten" if overwrite_edits else "kept"
+    about = [ImportOutcome(action, record.title, record.slug,
+                           _kept_reason(ctx, edit, says, overwritten=overwrite_edits))
+             for edit in kept]
+    to_note = () if overwrite_edits else not_yet_noted(kept, history)
+    return _Plan([outcome, *about], new, diff, to_note)
 
 
-def _write(conn: Connection, driver: StoredDriver | None, new: DriverRecord,
-           diff: dict[str, list[object]], *, now: datetime, changed_by: str) -> None:
+def _kept_reason(ctx: Context, edit: KeptEdit, says: str, *, overwritten: bool) -> str:
+    """"kept alice's edit of due_for_review (7 Dec 2026); the page says “February 2016”"."""
+    when = local_date(edit.changed_at, ctx.settings.timezone, short=True)
+    page = _quoted(edit.page)
+    if overwritten:
+        return f"overwrote {edit.changed_by}'s edit of {edit.name} ({when}) with {page}"
+    return f"kept {edit.changed_by}'s edit of {edit.name} ({when}); {says} {page}"
+
+
+def _quoted(value: object) -> str:
+    """A value as an import's line quotes it: at most 60 characters, on one line."""
+    if value is None or value == "" or value == []:
+        return "nothing"
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = " ".join(text.split())
+    return f"“{text[:60]}…”" if len(text) > 60 else f"“{text}”"
+
+
+def _write(conn: Connection, driver: StoredDriver | None, plan: _Plan, *, now: datetime,
+           changed_by: str) -> None:
     if driver is None:
-        create_record(conn, new, now=now, changed_by=changed_by, status="active",
+        create_record(conn, plan.record, now=now, changed_by=changed_by, status="active",
                       action="created")
-    elif diff:
-        store.update_driver(conn, driver.id, new, status=driver.status, now=now)
+        return
+    if plan.diff:
+        store.update_driver(conn, driver.id, plan.record, status=driver.status, now=now)
         store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="updated",
-                          changes=diff)
+                          changes=plan.diff)
     else:
         store.refresh_derived(conn, driver)
+    if plan.to_note:
+        store.add_version(conn, driver.id, now=now, changed_by=changed_by, action=KEPT_ACTION,
+                          changes={edit.key: edit.note() for edit in plan.to_note})
 
 
 def create_record(conn: Connection, record: DriverRecord, *, now: datetime, changed_by: str,
