@@ -22,8 +22,13 @@ from awareness.errors import AwarenessError, ConfigError, NotFound
 from awareness.service.checks import check_all
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
-from awareness.service.driver_edits import delete_driver, mark_reviewed, restore_driver
-from awareness.service.drivers import create_record
+from awareness.service.driver_edits import (
+    delete_driver,
+    edit_driver,
+    mark_reviewed,
+    restore_driver,
+)
+from awareness.service.drivers import create_record, import_paths
 from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
 from awareness.settings import load_settings
 from awareness.storage.db import writing
@@ -160,6 +165,35 @@ def test_a_deleted_then_restored_record_keeps_its_reasons(
     entries = {e.slug: e for e in needs_attention(ctx)}
     assert list(map(str, entries["new-edition"].reasons)) == [
         "new edition: State of Care 2026/27"]
+
+
+def test_only_marking_reviewed_takes_a_new_edition_off_the_list(
+        make_context: Callable[..., Context], clock: Clock, tmp_path: Path,
+        database_url: str) -> None:
+    """Any edit took "new edition: …" off the list (a typo fixed in the member's initials),
+    and so did an import: the rule compared the match with the record's last update."""
+    ctx = make_context()
+    seed(ctx, clock)
+    env = settings_env(tmp_path, database_url)
+
+    def due() -> dict[str, list[str]]:
+        result = CliRunner().invoke(cli, ["drivers", "due", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        return {entry["slug"]: entry["reasons"] for entry in json.loads(result.output)}
+
+    clock.advance(hours=1)
+    edit_driver(ctx, "new-edition", changes={"member_responsible": "LK"}, activate=False,
+                changed_by="LK")
+    clock.advance(hours=1)
+    plain = tmp_path / "records.json"
+    plain.write_text(json.dumps({"format": "awareness-driver-records", "version": 1, "records": [
+        {"slug": "new-edition", "title": "New Edition", "impact": "Read it.",
+         "fields": {"impact": "Read it.", "member_responsible": "LK"}}]}), encoding="utf-8")
+    assert import_paths(ctx, [plain]).updated == ["new-edition"]
+    assert due()["new-edition"] == ["new edition: State of Care 2026/27"]
+    clock.advance(hours=1)
+    mark_reviewed(ctx, "new-edition", next_review="March 2030", changed_by="LK")
+    assert "new-edition" not in due()
 
 
 def test_cli_due_json(make_context: Callable[..., Context], clock: Clock, tmp_path: Path,

@@ -196,7 +196,7 @@ def drivers_edit(state: State, slug: str, impact: str | None, summary: str | Non
 @pass_state
 def drivers_due(state: State, member: str, as_json: bool) -> None:
     """Records needing attention: past their review date, or with a new edition or the same
-    document seen since they were last updated."""
+    document seen since they were last marked reviewed."""
     from awareness.service.stewardship import needs_attention
 
     entries = needs_attention(state.ctx, member)

@@ -3,7 +3,7 @@
     StoredDriver   a record as stored: its row id, the pure record, status and derived columns
     LinkedItem     an item linked to a record, with the link's kind and reason
     HistoryEntry   one change in a record's edit history
-    AttentionLink  a *same document* or *new edition* link made after the record's last update
+    AttentionLink  a *same document* or *new edition* link made after the record's last review
     Reason         why a record needs attention, with the item to open when an item is why
     DriverView     a record as people see it, with its linked items and history
     DriverFilter   what the driver list is narrowed to
@@ -94,7 +94,7 @@ class HistoryEntry:
 @dataclass(frozen=True)
 class AttentionLink:
     """An item linked to a record as the same document or a new edition of it after the
-    record was last updated: the document may have changed under the record."""
+    record was last marked reviewed: the document may have changed under the record."""
 
     driver_id: int
     kind: str

@@ -263,8 +263,9 @@ def mark_reviewed(ctx: Context, slug: str, *, next_review: str = "",
                   changed_by: str) -> Reviewed:
     """A member checked the record: "Date last updated" becomes today and "Due for review"
     ``next_review`` (a year on when empty), which takes it off the needs-attention list
-    (review date to come; items linked before today no longer count). The history gets a
-    "reviewed" entry naming ``changed_by`` even when neither date text changed."""
+    (review date to come; items linked before its "reviewed" history entry no longer count).
+    The history gets that entry, naming ``changed_by``, even when neither date text
+    changed."""
     now = ctx.now()
     today = now.astimezone(ctx.settings.timezone).date()
     text, due = next_review_date(next_review, today)

@@ -2,10 +2,11 @@
 that tells each member.
 
 A record needs attention when its review date has passed, or when an item was linked to it as
-the *same document* or a *new edition* after the record was last updated (the document may
-have changed under it). Each member gets one e-mail per ISO week: it is queued in the outbox
-under the member and the week, so a rerun in the same week queues nothing again, and sent by
-the relay with every other message (``service.outbox``). Below the list, the mail names the
+the *same document* or a *new edition* after the record was last marked reviewed (the
+document may have changed under it); editing or importing the record does not take it off.
+Each member gets one e-mail per ISO week: it is queued in the outbox under the member and
+the week, so a rerun in the same week queues nothing again, and sent by the relay with
+every other message (``service.outbox``). Below the list, the mail names the
 topics whose strategy precision fell below ``[reports] precision_threshold`` (issue 17), so
 the librarians who read it every week see which strategies need an edit.
 """
@@ -85,7 +86,7 @@ def needs_attention(ctx: Context, member: str = "", today: date | None = None) -
     today = today or ctx.now().date()
     with reading(ctx.engine) as conn:
         drivers = store.drivers_by_member(conn, member.strip().upper() if member else None)
-        links = store.links_since_update(conn, ATTENTION_KINDS)
+        links = store.links_since_review(conn, ATTENTION_KINDS)
     linked: dict[int, dict[str, Reason]] = {}
     for link in links:  # oldest first: an item in several feeds keeps its first link
         reason = link.as_reason()

@@ -66,14 +66,21 @@ _HISTORY = (
            DriverRecordVersion.action, DriverRecordVersion.changes)
     .where(DriverRecordVersion.driver_id == bindparam("driver_id"))
     .order_by(DriverRecordVersion.changed_at.desc(), DriverRecordVersion.id.desc()))
+# When the record was last marked reviewed: its latest "reviewed" history entry. Not its
+# last update, which any edit or import moves: a typo fixed took a new edition off the
+# needs-attention list unread.
+_LAST_REVIEWED = (select(func.max(DriverRecordVersion.changed_at))
+                  .where(DriverRecordVersion.driver_id == DriverRecordRow.id,
+                         DriverRecordVersion.action == "reviewed")
+                  .correlate(DriverRecordRow).scalar_subquery())
 _ATTENTION = (
     select(MatchDriver.driver_id, MatchDriver.kind, Item.title, Item.link)
     .join(Match, Match.id == MatchDriver.match_id)
     .join(Item, Item.id == Match.item_id)
     .join(DriverRecordRow, DriverRecordRow.id == MatchDriver.driver_id)
     .where(MatchDriver.kind.in_(bindparam("kinds", expanding=True)),
-           MatchDriver.state != "removed",
-           Match.status != "rejected", Match.created_at > DriverRecordRow.updated_at)
+           MatchDriver.state != "removed", Match.status != "rejected",
+           Match.created_at > func.coalesce(_LAST_REVIEWED, DriverRecordRow.created_at))
     .order_by(Match.created_at, Match.id))
 
 _INSERT = insert(DriverRecordRow).returning(DriverRecordRow.id)
@@ -153,9 +160,9 @@ def driver_history(conn: Connection, driver_id: int) -> list[HistoryEntry]:
             for row in conn.execute(_HISTORY, {"driver_id": driver_id})]
 
 
-def links_since_update(conn: Connection, kinds: Sequence[str]) -> list[AttentionLink]:
-    """Links of ``kinds`` from matches not rejected, made after their record was last
-    updated, oldest match first."""
+def links_since_review(conn: Connection, kinds: Sequence[str]) -> list[AttentionLink]:
+    """Links of ``kinds`` (not removed) from matches not rejected, made after their record
+    was last marked reviewed (or, never reviewed, created), oldest match first."""
     return [AttentionLink(*row) for row in conn.execute(_ATTENTION, {"kinds": list(kinds)})]
 
 
@@ -185,8 +192,7 @@ def update_driver(conn: Connection, driver_id: int, record: DriverRecord, *, sta
 
 def set_status(conn: Connection, driver_id: int, status: str) -> None:
     """Set a record's status (active, draft or deleted). Its text is as it was, so it is not
-    marked updated: a new edition or the same document linked since its last update still
-    puts it on the needs-attention list once it is restored."""
+    marked updated."""
     conn.execute(update(DriverRecordRow).where(DriverRecordRow.id == driver_id)
                  .values(status=status))
 
