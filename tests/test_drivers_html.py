@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from awareness.drivers.html import html_to_text, looks_like_html, post_links
 from awareness.drivers.importer import DriverPage, read_driver_page
-from awareness.drivers.plain import dump_records, load_records
+from awareness.drivers.plain import dump_records, load_plain, load_records
 from awareness.drivers.records import (
     EMAIL_REMOVED,
     PHONE_REMOVED,
@@ -182,10 +182,20 @@ def test_plain_format_round_trips() -> None:
      '"records": [{"slug": "s", "title": "T", "tags": "x"}]}', "\"tags\" must be a list"),
     ('{"format": "awareness-driver-records", "version": 1, '
      '"records": [{"slug": "s", "title": "T", "kind": "memo"}]}', "\"kind\" must be"),
+    ('{"format": "awareness-driver-records", "version": 1, '
+     '"records": [{"slug": "s", "title": "T", "status": "deleted"}]}',
+     "record 1: \"status\" must be \"active\" or \"draft\""),
 ])
 def test_plain_format_errors_say_what_is_wrong(doc: str, message: str) -> None:
     with pytest.raises(ImportFormatError, match=message.replace("(", r"\(")):
         load_records(doc, path="r.json")
+
+
+def test_plain_format_carries_each_records_status_when_given() -> None:
+    records = load_records((DATA / "records.json").read_text(encoding="utf-8"))
+    text = dump_records(records, {"state-of-care-2014-15": "draft"})
+    assert [status for _, status in load_plain(text)] == ["draft", None]
+    assert '"status": "draft"' in text
 
 
 def test_plain_format_is_valid_json_with_sorted_keys() -> None:
@@ -204,7 +214,7 @@ def test_new_driver_modules_are_pure() -> None:
         "import sys\n"
         "import awareness.drivers.html, awareness.drivers.records, awareness.drivers.plain\n"
         "import awareness.drivers.editions, awareness.drivers.labels, awareness.drivers.dates\n"
-        "import awareness.drivers.site\n"
+        "import awareness.drivers.site, awareness.drivers.provenance\n"
         "banned = {'httpx', 'sqlalchemy', 'smtplib', 'apscheduler', 'socket'}\n"
         "print(sorted(banned & {name.split('.')[0] for name, module in sys.modules.items()\n"
         "                      if module is not None}))\n"

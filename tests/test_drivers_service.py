@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -17,10 +18,20 @@ from sqlalchemy import select
 from awareness.cli import cli
 from awareness.drivers.views import DriverFilter
 from awareness.errors import ImportFormatError
+from awareness.model import DriverRecord
 from awareness.service.context import Context
-from awareness.service.drivers import export_drivers, get_driver, import_paths, list_drivers
+from awareness.service.driver_edits import delete_driver
+from awareness.service.drivers import (
+    create_record,
+    export_drivers,
+    get_driver,
+    import_paths,
+    list_drivers,
+)
+from awareness.storage.db import writing
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
 from tests.conftest import Clock, RecordedSteps, Response, orm_session, settings_env
+from tests.databases import Templates
 
 DATA = Path(__file__).parent / "data"
 PAGES = DATA / "drivers"
@@ -301,3 +312,65 @@ def test_an_import_keeps_what_librarians_changed_here(tmp_path: Path, database_u
         "updated", "carol")
     assert record(EVIDENCE)["member"] == "JW"
     assert "edits kept" not in run("drivers", "import", str(page))
+
+
+def test_an_export_imported_into_a_fresh_database_keeps_drafts_drafts(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str,
+        database_templates: Templates) -> None:
+    """`drivers export` wrote no status: imported into a fresh database, the draft
+    state-of-care-2024-25 came back published, with "What this means for libraries" empty."""
+    ctx = make_context()
+    import_paths(ctx, [SEED])
+    draft = DriverRecord(kind="driver", slug="state-of-care-2024-25", title="State of Care 2024/25",
+                         source="Care Quality Commission", summary="The annual assessment.",
+                         fields={"source": "Care Quality Commission",
+                                 "summary": "The annual assessment."})
+    written = replace(draft, slug="written-draft", title="Written draft", impact="Read it.",
+                      fields={**draft.fields, "impact": "Read it."})
+    with writing(ctx.engine) as conn:
+        for record in (draft, written):
+            create_record(conn, record, now=ctx.now(), changed_by="alice", status="draft",
+                          action="draft")
+    delete_driver(ctx, "interim-nhs-people-plan", changed_by="alice")
+
+    def run(env: dict[str, str], *args: str) -> str:
+        result = CliRunner().invoke(cli, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def records(env: dict[str, str]) -> list[dict]:
+        return json.loads(run(env, "drivers", "list", "--json"))
+
+    here = settings_env(tmp_path, database_url)
+    export = tmp_path / "records.json"
+    run(here, "drivers", "export", str(export))
+    statuses = {r["slug"]: r["status"] for r in json.loads(export.read_text("utf-8"))["records"]}
+    assert (statuses[draft.slug], statuses["written-draft"], statuses[CARE]) == (
+        "draft", "draft", "active")
+    assert "interim-nhs-people-plan" not in statuses  # a deleted record is not exported
+
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    (tmp_path / "fresh").mkdir()
+    with database_templates.database(backend, tmp_path / "fresh", migrated=True) as fresh_url:
+        fresh = settings_env(tmp_path, fresh_url)
+        assert "(9 new, 0 updated, 0 unchanged)" in run(fresh, "drivers", "import", str(export))
+        assert records(fresh) == records(here)  # the same records, statuses and fields
+        assert "0 new, 0 updated, 9 unchanged" in run(fresh, "drivers", "import", str(export))
+
+        # A file asking to publish a record without "what this means for libraries", or an
+        # older export giving no status, leaves it a draft, and says so.
+        doc = json.loads(export.read_text("utf-8"))
+        for entry in doc["records"]:
+            entry["status"] = "active"
+        doc["records"].append({**doc["records"][0], "slug": "older-export", "impact": "",
+                               "fields": {}, "status": None})
+        export.write_text(json.dumps(doc), encoding="utf-8")
+        out = run(fresh, "drivers", "import", str(export))
+        assert ("# draft     state-of-care-2024-25  (a draft, not published: “What this means "
+                "for libraries” is empty, and publishing needs it)") in out
+        assert "~ updated   written-draft  (changed: status)" in out
+        assert "+ created   older-export  (new record)\n# draft     older-export" in out
+        assert "2 left drafts, with nothing under “What this means for libraries”" in out
+        status = {r["slug"]: r["status"] for r in records(fresh)}
+        assert (status[draft.slug], status["written-draft"], status["older-export"]) == (
+            "draft", "active", "draft")

@@ -55,12 +55,13 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, overwrit
         emit_json({"dry_run": dry_run, "outcomes": [o.as_json() for o in report.outcomes]})
         return
     marks = {"created": "+", "updated": "~", "unchanged": "=", "skipped": "-", "redacted": "!",
-             "unplaced": "?", "kept": "*", "overwritten": "*"}
+             "unplaced": "?", "kept": "*", "overwritten": "*", "draft": "#"}
     for o in report.outcomes:
         click.echo(f"{marks.get(o.action, '?')} {o.action:9} {o.slug or o.title}  ({o.reason})")
     kinds = [r.kind for r in report.records]
     skipped = sum(o.action == "skipped" for o in report.outcomes)
     unplaced = sum(o.action == "unplaced" for o in report.outcomes)
+    held = sum(o.action == "draft" for o in report.outcomes)
     verb = "would import" if dry_run else "imported"
     click.echo(f"{verb} {kinds.count('driver')} drivers and {kinds.count('case_study')} case "
                f"studies ({len(report.created)} new, {len(report.updated)} updated, "
@@ -68,7 +69,9 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, overwrit
                + (f"; {unplaced} passages not placed in any field (marked ?)" if unplaced
                   else "")
                + (f"; {len(report.kept)} librarians' edits kept (marked *; --overwrite-edits "
-                  "takes the page's values)" if report.kept else ""))
+                  "takes the page's values)" if report.kept else "")
+               + (f"; {held} left drafts, with nothing under “What this means for "
+                  "libraries” (marked #)" if held else ""))
 
 
 @drivers.command("export")

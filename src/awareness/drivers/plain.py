@@ -3,8 +3,13 @@
 One file holds one or more records::
 
     {"format": "awareness-driver-records", "version": 1,
-     "records": [{"slug": …, "kind": "driver", "title": …, "source": …, "link": …,
-                  "impact": …, "summary": …, "tags": […], "fields": {…}}]}
+     "records": [{"slug": …, "kind": "driver", "status": "active", "title": …, "source": …,
+                  "link": …, "impact": …, "summary": …, "tags": […], "fields": {…}}]}
+
+``status`` ("active" or "draft") is optional, so files written before it was exported still
+load: without it, an import decides as for a page. An export carries it, because a draft
+that came back published — with "what this means for libraries" still empty — was the
+export's fault.
 
 JSON rather than TOML because the standard library writes it (``tomllib`` only reads) and a
 diff of pretty-printed, key-sorted JSON is readable in review. docs/driver-records.md has an
@@ -14,7 +19,7 @@ example.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from awareness.errors import ImportFormatError
@@ -23,19 +28,26 @@ from awareness.model import DriverRecord
 FORMAT = "awareness-driver-records"
 VERSION = 1
 _TEXT_KEYS = ("source", "link", "impact", "summary")
+STATUSES = ("active", "draft")
 
 
-def dump_records(records: Sequence[DriverRecord]) -> str:
-    """The records as one plain-format document (stable: keys sorted, two-space indent)."""
-    doc = {"format": FORMAT, "version": VERSION, "records": [to_plain(r) for r in records]}
+def dump_records(records: Sequence[DriverRecord],
+                 statuses: Mapping[str, str] | None = None) -> str:
+    """The records as one plain-format document (stable: keys sorted, two-space indent),
+    each with its status from ``statuses`` (by slug) when given."""
+    statuses = statuses or {}
+    doc = {"format": FORMAT, "version": VERSION,
+           "records": [to_plain(r, statuses.get(r.slug)) for r in records]}
     return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
-def to_plain(record: DriverRecord) -> dict[str, Any]:
-    """One record as a JSON-ready dict."""
-    return {"slug": record.slug, "kind": record.kind, "title": record.title,
-            "source": record.source, "link": record.link, "impact": record.impact,
-            "summary": record.summary, "tags": list(record.tags), "fields": dict(record.fields)}
+def to_plain(record: DriverRecord, status: str | None = None) -> dict[str, Any]:
+    """One record as a JSON-ready dict, with its ``status`` when given."""
+    plain = {"slug": record.slug, "kind": record.kind, "title": record.title,
+             "source": record.source, "link": record.link, "impact": record.impact,
+             "summary": record.summary, "tags": list(record.tags),
+             "fields": dict(record.fields)}
+    return {**plain, "status": status} if status else plain
 
 
 def is_plain_document(text: str) -> bool:
@@ -45,6 +57,12 @@ def is_plain_document(text: str) -> bool:
 
 def load_records(text: str, *, path: str = "<text>") -> list[DriverRecord]:
     """The records of a plain-format document; ``ImportFormatError`` naming what is wrong."""
+    return [record for record, _ in load_plain(text, path=path)]
+
+
+def load_plain(text: str, *, path: str = "<text>") -> list[tuple[DriverRecord, str | None]]:
+    """Each record of a plain-format document with the status the file gives it (None when
+    it gives none); ``ImportFormatError`` naming what is wrong."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -58,7 +76,16 @@ def load_records(text: str, *, path: str = "<text>") -> list[DriverRecord]:
     records = doc.get("records")
     if not isinstance(records, list):
         raise ImportFormatError(f"{path}: \"records\" must be a list")
-    return [from_plain(entry, where=f"{path}: record {i + 1}") for i, entry in enumerate(records)]
+    return [(from_plain(entry, where=f"{path}: record {i + 1}"),
+             status_of(entry, where=f"{path}: record {i + 1}")) for i, entry in enumerate(records)]
+
+
+def status_of(entry: dict[str, Any], *, where: str) -> str | None:
+    """The status a record's JSON form gives, checked; None when it gives none."""
+    status = entry.get("status")
+    if status is not None and status not in STATUSES:
+        raise ImportFormatError(f"{where}: \"status\" must be \"active\" or \"draft\"")
+    return status
 
 
 def from_plain(entry: object, *, where: str) -> DriverRecord:

@@ -3,11 +3,12 @@
 A record's history (``HistoryEntry``, newest first) says who last changed each value: an
 import of a page or a plain file, or a ``drivers`` source polling the MAP site ("created",
 "updated"), or a librarian here ("edited" with the form or ``drivers edit``, "reviewed" with
-"Mark reviewed", "restored"). A value whose latest change was a librarian's is theirs: an
-import bringing another value keeps theirs and says so (``KeptEdit``), because the page
-still shows what the librarian corrected or brought up to date (a librarian marked a record
-reviewed; the next import put "Due for review: February 2016" back). A value nobody edited
-here takes the page's, and ``drivers import --overwrite-edits`` takes the page's anyway.
+"Mark reviewed", "restored"). A value whose latest change was a librarian's is theirs (the
+status too: published or restored here): an import bringing another value keeps theirs and
+says so (``KeptEdit``), because the page still shows what the librarian corrected or brought
+up to date (a librarian marked a record reviewed; the next import put "Due for review:
+February 2016" back). A value nobody edited here takes the page's, and ``drivers import
+--overwrite-edits`` takes the page's anyway.
 
 A kept edit is written to the history once ("edits kept", {key: [ours, the page's, who,
 when]}); the value stays the librarian's, so a later import keeps it again.
@@ -65,17 +66,23 @@ def local_edits(history: Sequence[HistoryEntry]) -> dict[str, HistoryEntry]:
 
 
 def keep_local_edits(stored: DriverRecord, updated: DriverRecord,
-                     edits: Mapping[str, HistoryEntry]
-                     ) -> tuple[DriverRecord, tuple[KeptEdit, ...]]:
-    """``updated`` (``stored`` with an import's values) with every value of ``edits`` that
-    the import would change put back as stored, and those values."""
+                     edits: Mapping[str, HistoryEntry], *, status: tuple[str, str]
+                     ) -> tuple[DriverRecord, str, tuple[KeptEdit, ...]]:
+    """``updated`` (``stored`` with an import's values) and its status (``status``: the
+    stored one, the import's) with every value of ``edits`` that the import would change
+    put back as stored, and those values. A status published or restored here is kept too."""
     diff = changes(stored, updated)
+    if status[0] != status[1]:
+        diff["status"] = list(status)
     kept = tuple(KeptEdit(key, edits[key].changed_by, edits[key].changed_at, *diff[key])
                  for key in diff if key in edits)
-    record = updated
+    record, new_status = updated, status[1]
     for edit in kept:
-        record = _put_back(record, stored, edit.key)
-    return record, _one_per_field(stored.kind, kept)
+        if edit.key == "status":
+            new_status = status[0]
+        else:
+            record = _put_back(record, stored, edit.key)
+    return record, new_status, _one_per_field(stored.kind, kept)
 
 
 def not_yet_noted(kept: Sequence[KeptEdit],

@@ -3,7 +3,8 @@
 A ``DriverRecord`` keeps every field as the page gave it; this module derives the values the
 service stores in their own columns (``details``), merges the same record read from several
 pages (``merge_records``), keeps e-mail addresses and phone numbers out of every field but
-the contact fields (``redact_personal_data``) and says what an update changed (``changes``).
+the contact fields (``redact_personal_data``), says what an update changed (``changes``),
+and what status an import may give a record (``imported_status``, ``can_publish``).
 """
 
 from __future__ import annotations
@@ -137,6 +138,22 @@ def union_tags(*groups: Sequence[str]) -> tuple[str, ...]:
             seen.add(tag.casefold())
             out.append(tag)
     return tuple(out)
+
+
+def can_publish(record: DriverRecord) -> bool:
+    """May the record be published (status ``active``)? Only with "what this means for
+    libraries": it is what staff following a digest's link come to read."""
+    return bool(record.impact.strip())
+
+
+def imported_status(current: str | None, wanted: str | None) -> str:
+    """The status an import would give a record now ``current`` (None: new), when its file
+    asks for ``wanted`` (None: a page, or a file without one): a deleted record stays
+    deleted; else what the file asks, else what it has, else ``active``. Whether it may be
+    published is ``can_publish``'s to say."""
+    if current == "deleted":
+        return "deleted"
+    return wanted or current or "active"
 
 
 def changes(old: DriverRecord, new: DriverRecord) -> dict[str, list[object]]:

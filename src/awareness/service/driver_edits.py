@@ -16,11 +16,12 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
-# ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
 from awareness.dates import long_date
 from awareness.drivers.dates import a_year_after, parse_free_date
+from awareness.drivers.records import can_publish, redact_personal_data, union_tags
+
+# ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
 from awareness.drivers.records import changes as record_changes
-from awareness.drivers.records import redact_personal_data, union_tags
 from awareness.drivers.views import StoredDriver, status_before_deletion
 from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.links import is_safe_link
@@ -216,7 +217,7 @@ def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: b
         new, redacted = redact_personal_data(edited_record(driver.record, tidy))
         diff = record_changes(driver.record, new)
         if activate and driver.status != "active":
-            if not new.impact:
+            if not can_publish(new):
                 raise AwarenessError(f"cannot publish {slug}: fill in 'What this means for "
                                      "libraries' (impact) first")
             diff["status"] = [driver.status, "active"]

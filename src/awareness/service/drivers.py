@@ -7,7 +7,7 @@ member's attention) in ``service.stewardship``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from awareness.dates import local_date
 from awareness.drivers.html import html_to_text, looks_like_html
 from awareness.drivers.importer import read_driver_page
-from awareness.drivers.plain import dump_records, is_plain_document, load_records
+from awareness.drivers.plain import dump_records, is_plain_document, load_plain
 from awareness.drivers.provenance import (
     KEPT_ACTION,
     KeptEdit,
@@ -25,7 +25,13 @@ from awareness.drivers.provenance import (
     local_edits,
     not_yet_noted,
 )
-from awareness.drivers.records import changes, merge_records, redact_personal_data
+from awareness.drivers.records import (
+    can_publish,
+    changes,
+    imported_status,
+    merge_records,
+    redact_personal_data,
+)
 from awareness.drivers.views import StoredDriver
 from awareness.errors import FetchError, ImportFormatError
 from awareness.model import DriverRecord
@@ -107,15 +113,12 @@ def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = F
     """
     report = ImportReport()
     read: list[tuple[DriverRecord, str]] = []
-    plain: set[str] = set()
+    wanted: dict[str, str | None] = {}  # the status each plain file's record asks for
     steps.begin("reading pages", len(paths))
     for path in paths:
         text = _fetch_page(ctx, path) if isinstance(path, str) and _is_address(path) \
             else _read_file(Path(path))
-        records = _records(text, str(path), report)
-        if is_plain_document(text):
-            plain.update(record.slug for record in records)
-        read += [(record, str(path)) for record in records]
+        read += [(record, str(path)) for record in _records(text, str(path), report, wanted)]
         steps.step()
     origin: dict[str, str] = {}
     for record, where in read:
@@ -127,7 +130,7 @@ def import_paths(ctx: Context, paths: Sequence[Path | str], *, dry_run: bool = F
     report.records = records
     report.outcomes += [_with_path(outcome, origin[outcome.slug]) for outcome in
                         _store(ctx, records, dry_run=dry_run, changed_by=changed_by,
-                               overwrite_edits=overwrite_edits, plain=plain)]
+                               overwrite_edits=overwrite_edits, wanted=wanted)]
     return report
 
 
@@ -154,17 +157,19 @@ def page_text(body: bytes, content_type: str | None) -> str:
 
 
 def _store(ctx: Context, records: list[DriverRecord], *, dry_run: bool, changed_by: str,
-           overwrite_edits: bool = False, plain: Collection[str] = ()) -> list[ImportOutcome]:
+           overwrite_edits: bool = False,
+           wanted: Mapping[str, str | None] | None = None) -> list[ImportOutcome]:
     # A dry run only reads; a real one reads the stored records in the transaction that
-    # writes them, so that a record changed meanwhile is not overwritten unseen. ``plain``:
-    # the slugs read from plain files rather than pages.
-    now, outcomes = ctx.now(), []
+    # writes them, so that a record changed meanwhile is not overwritten unseen. ``wanted``:
+    # the status each record read from a plain file asks for (None: it names none).
+    now, outcomes, wanted = ctx.now(), [], wanted or {}
     with (reading if dry_run else writing)(ctx.engine) as conn:
         existing = {d.record.slug: d for d in store.drivers_in_slug_order(conn)}
         for record in records:
             driver = existing.get(record.slug)
-            says = "the file says" if record.slug in plain else "the page says"
-            plan = _plan(ctx, conn, driver, record, overwrite_edits=overwrite_edits, says=says)
+            asks = _Asks("the file says" if record.slug in wanted else "the page says",
+                         wanted.get(record.slug), overwrite_edits)
+            plan = _plan(ctx, conn, driver, record, asks)
             if not dry_run:
                 _write(conn, driver, plan, now=now, changed_by=changed_by)
             outcomes += plan.outcomes
@@ -200,9 +205,15 @@ def _fetch_page(ctx: Context, url: str) -> str:
     return page_text(result.body, result.content_type)
 
 
-def _records(text: str, path: str, report: ImportReport) -> list[DriverRecord]:
+def _records(text: str, path: str, report: ImportReport,
+             wanted: dict[str, str | None] | None = None) -> list[DriverRecord]:
+    """The records of one page or plain file, personal data removed; the status each plain
+    file's record asks for goes into ``wanted`` (the first file's, as for its fields)."""
     if is_plain_document(text):
-        records = load_records(text, path=str(path))
+        plain = load_plain(text, path=str(path))
+        records = [record for record, _ in plain]
+        for record, status in plain:
+            (wanted if wanted is not None else {}).setdefault(record.slug, status)
     else:
         page = read_driver_page(html_to_text(text) if looks_like_html(text) else text)
         records = list(page.records)
@@ -224,50 +235,90 @@ def _records(text: str, path: str, report: ImportReport) -> list[DriverRecord]:
 
 
 @dataclass(frozen=True)
+class _Asks:
+    """What an import asks of each record beside its values: how its reasons name where the
+    values come from ("the page says"), the status its file asks for (None: none), and
+    whether to overwrite librarians' edits."""
+
+    says: str
+    status: str | None
+    overwrite_edits: bool
+
+
+@dataclass(frozen=True)
 class _Plan:
-    """What importing one record does: its outcomes, the record to store, the changes for
-    the history (none when unchanged), and the librarians' edits it keeps (or, told to
-    overwrite them, overwrites) with those the history does not note yet."""
+    """What importing one record does: its outcomes, the record to store with its status,
+    the changes for the history (none when unchanged), and the librarians' edits it keeps
+    that the history does not note yet."""
 
     outcomes: list[ImportOutcome]
     record: DriverRecord
+    status: str
     diff: dict[str, list[object]]
     to_note: tuple[KeptEdit, ...] = ()
 
 
+# Why an import leaves a record a draft it would otherwise have published.
+HELD_AS_DRAFT = ("a draft, not published: “What this means for libraries” is empty, and "
+                 "publishing needs it")
+
+
 def _plan(ctx: Context, conn: Connection, driver: StoredDriver | None, record: DriverRecord,
-          *, overwrite_edits: bool, says: str) -> _Plan:
-    """What importing ``record`` does to the stored one (``says``: "the page says")."""
+          asks: _Asks) -> _Plan:
+    """What importing ``record`` does to the stored one."""
     if driver is None:
-        return _Plan([ImportOutcome("created", record.title, record.slug, "new record")],
-                     record, {})
-    new = _update_of(driver.record, record)
+        wish = imported_status(None, asks.status)
+        status = _publishable(wish, None, record)
+        created = ImportOutcome("created", record.title, record.slug, "new record")
+        return _Plan([created, *_held(record, wish, status)], record, status, {})
+    new, wish = _update_of(driver.record, record), imported_status(driver.status, asks.status)
     kept: tuple[KeptEdit, ...] = ()
-    history = store.driver_history(conn, driver.id) if changes(driver.record, new) else []
+    changing = changes(driver.record, new) or wish != driver.status
+    history = store.driver_history(conn, driver.id) if changing else []
     if history:
-        kept_record, kept = keep_local_edits(driver.record, new, local_edits(history))
-        new = new if overwrite_edits else kept_record
-    diff = changes(driver.record, new)
-    if diff:
-        changed = ", ".join(key.removeprefix("fields.") for key in diff)
-        outcome = ImportOutcome("updated", record.title, record.slug, f"changed: {changed}")
-    else:
-        outcome = ImportOutcome("unchanged", record.title, record.slug, "same as stored")
-    action = "overwritten" if overwrite_edits else "kept"
-    about = [ImportOutcome(action, record.title, record.slug,
-                           _kept_reason(ctx, edit, says, overwritten=overwrite_edits))
+        kept_record, kept_status, kept = keep_local_edits(
+            driver.record, new, local_edits(history), status=(driver.status, wish))
+        if not asks.overwrite_edits:
+            new, wish = kept_record, kept_status
+    status = _publishable(wish, driver.status, new)
+    diff = changes(driver.record, new) | (
+        {"status": [driver.status, status]} if status != driver.status else {})
+    about = [ImportOutcome("overwritten" if asks.overwrite_edits else "kept", record.title,
+                           record.slug, _kept_reason(ctx, edit, asks))
              for edit in kept]
-    to_note = () if overwrite_edits else not_yet_noted(kept, history)
-    return _Plan([outcome, *about], new, diff, to_note)
+    to_note = () if asks.overwrite_edits else not_yet_noted(kept, history)
+    return _Plan([_outcome(record, diff), *_held(new, wish, status), *about], new, status,
+                 diff, to_note)
 
 
-def _kept_reason(ctx: Context, edit: KeptEdit, says: str, *, overwritten: bool) -> str:
+def _outcome(record: DriverRecord, diff: dict[str, list[object]]) -> ImportOutcome:
+    if not diff:
+        return ImportOutcome("unchanged", record.title, record.slug, "same as stored")
+    changed = ", ".join(key.removeprefix("fields.") for key in diff)
+    return ImportOutcome("updated", record.title, record.slug, f"changed: {changed}")
+
+
+def _publishable(wish: str, current: str | None, record: DriverRecord) -> str:
+    """``wish``, unless it publishes a record that cannot be published: then a draft."""
+    if wish == "active" and current != "active" and not can_publish(record):
+        return "draft"
+    return wish
+
+
+def _held(record: DriverRecord, wish: str, status: str) -> list[ImportOutcome]:
+    """The outcome saying that a record the import would have published stays a draft."""
+    if wish == "active" and status == "draft":
+        return [ImportOutcome("draft", record.title, record.slug, HELD_AS_DRAFT)]
+    return []
+
+
+def _kept_reason(ctx: Context, edit: KeptEdit, asks: _Asks) -> str:
     """"kept alice's edit of due_for_review (7 Dec 2026); the page says “February 2016”"."""
     when = local_date(edit.changed_at, ctx.settings.timezone, short=True)
     page = _quoted(edit.page)
-    if overwritten:
+    if asks.overwrite_edits:
         return f"overwrote {edit.changed_by}'s edit of {edit.name} ({when}) with {page}"
-    return f"kept {edit.changed_by}'s edit of {edit.name} ({when}); {says} {page}"
+    return f"kept {edit.changed_by}'s edit of {edit.name} ({when}); {asks.says} {page}"
 
 
 def _quoted(value: object) -> str:
@@ -282,11 +333,11 @@ def _quoted(value: object) -> str:
 def _write(conn: Connection, driver: StoredDriver | None, plan: _Plan, *, now: datetime,
            changed_by: str) -> None:
     if driver is None:
-        create_record(conn, plan.record, now=now, changed_by=changed_by, status="active",
+        create_record(conn, plan.record, now=now, changed_by=changed_by, status=plan.status,
                       action="created")
         return
     if plan.diff:
-        store.update_driver(conn, driver.id, plan.record, status=driver.status, now=now)
+        store.update_driver(conn, driver.id, plan.record, status=plan.status, now=now)
         store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="updated",
                           changes=plan.diff)
     else:
@@ -318,12 +369,15 @@ def _update_of(old: DriverRecord, page: DriverRecord) -> DriverRecord:
 
 
 def export_drivers(ctx: Context, target: Path) -> list[Path]:
-    """Write every record in the plain format: one file per record (``<slug>.json``) when
-    ``target`` is a folder (made when it does not exist and its name does not end in
-    ``.json``), else one file holding them all. Returns the files written."""
+    """Write every record but the deleted ones in the plain format, each with its status
+    (active or draft): one file per record (``<slug>.json``) when ``target`` is a folder
+    (made when it does not exist and its name does not end in ``.json``), else one file
+    holding them all. Returns the files written."""
     with reading(ctx.engine) as conn:
-        records = [driver.record for driver in store.drivers_in_slug_order(conn)
-                   if driver.status != "deleted"]
+        kept = [driver for driver in store.drivers_in_slug_order(conn)
+                if driver.status != "deleted"]
+    records = [driver.record for driver in kept]
+    statuses = {driver.record.slug: driver.status for driver in kept}  # a draft stays one
     try:
         if not target.exists() and target.suffix.lower() != ".json":
             target.mkdir(parents=True)
@@ -331,10 +385,10 @@ def export_drivers(ctx: Context, target: Path) -> list[Path]:
             written = []
             for record in records:
                 path = target / f"{record.slug}.json"
-                path.write_text(dump_records([record]), encoding="utf-8")
+                path.write_text(dump_records([record], statuses), encoding="utf-8")
                 written.append(path)
             return written
-        target.write_text(dump_records(records), encoding="utf-8")
+        target.write_text(dump_records(records, statuses), encoding="utf-8")
     except OSError as exc:
         raise ImportFormatError(f"cannot write {target}: {exc}") from exc
     return [target]
