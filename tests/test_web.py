@@ -728,7 +728,7 @@ def test_healthz_reports_checks(site: Site) -> None:
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "role": "web", "checks": {
             "mail": {"ok": True, "detail": "0 messages to send"},
-            "subscriptions": {"ok": True, "detail": "ok"}}}
+            "files": {"ok": True, "detail": "ok"}}}
 
         def failing() -> tuple[str, bool, str]:
             return ("scheduler", False, "no heartbeat for 300 s")

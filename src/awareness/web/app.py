@@ -112,7 +112,6 @@ def create_app(ctx: Context) -> Starlette:
     app.state.throttle = LoginThrottle()
     app.state.sso = sso.make_client(ctx.settings)
     operations.prepare(app, ctx)
-    app.state.health_checks.append(lambda: _files_check(ctx))
     return app
 
 
@@ -148,15 +147,6 @@ def _routes() -> list[Route | Mount]:
         *operations.routes(),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-
-
-def _files_check(ctx: Context) -> tuple[str, bool, str]:
-    """Unhealthy while an edited file under subscriptions/ cannot be read. The detail is
-    generic: /healthz is public; librarians see the file and line on every page."""
-    problems = ctx.file_problems()
-    return ("subscriptions", not problems,
-            "an edited file cannot be read; the service uses the version before the edit "
-            "(librarians see which file on their pages)" if problems else "ok")
 
 
 # --- views: sign in -------------------------------------------------------------------------

@@ -39,14 +39,26 @@ def prepare(app: Starlette, ctx: Context) -> None:
     health_checks: list[HealthCheck] = []
     app.state.health_checks = health_checks
     # What is wrong but not this process's to mend (a restart would not bring a mail server
-    # back): /healthz says "degraded", still 200, so a supervisor never restarts for it.
-    warning_checks: list[HealthCheck] = [lambda: outbox.mail_health(ctx)]
+    # back, nor mend a librarian's file: it would only lose the file's last good version):
+    # /healthz says "degraded", still 200, so a supervisor never restarts for it.
+    warning_checks: list[HealthCheck] = [lambda: outbox.mail_health(ctx),
+                                         lambda: files_check(ctx)]
     app.state.warning_checks = warning_checks
     ready_checks: list[HealthCheck] = [lambda: operations.database_ready(ctx)]
     app.state.ready_checks = ready_checks
     app.state.role = lambda: "web"
     app.state.metrics = Metrics()
     app.state.metrics.watch(lambda: operations.counts(ctx), lambda: app.state.role(), ctx.now)
+
+
+def files_check(ctx: Context) -> tuple[str, bool, str]:
+    """Failing while a file under subscriptions/ cannot be read. The detail is generic:
+    /healthz is public; librarians see the file and line on every page."""
+    problems = ctx.file_problems()
+    return ("files", not problems,
+            "a file under subscriptions/ cannot be read; the service goes on with its last good "
+            "version, or without it (librarians see which file on their pages)"
+            if problems else "ok")
 
 
 def create_operations_app(ctx: Context) -> Starlette:
