@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,9 +137,15 @@ def test_run_refuses_a_role_its_settings_cannot_serve(tmp_path):
 
 
 def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
+    # With a topic file broken before it starts: it starts, without that topic, and says so
+    # once (it used to answer 400 with the file's path on /topics, and a traceback a minute).
+    subs = tmp_path / "subscriptions"
+    shutil.copytree(ROOT / "subscriptions", subs)
+    (subs / "topics" / "digital.toml").write_text('name = "Digital"\ndescription = "d"\n'
+                                                  'query = "digital AND"\n', encoding="utf-8")
     port = free_port()
     env = {**os.environ, **settings_env(tmp_path, f"sqlite:///{tmp_path / 'a.db'}"),
-           "AWARENESS_WEB_PORT": str(port)}
+           "AWARENESS_WEB_PORT": str(port), "AWARENESS_PATHS_SUBSCRIPTIONS": str(subs)}
     subprocess.run([sys.executable, "-m", "awareness", "init"], env=env, cwd=ROOT, check=True,
                    capture_output=True)
     server = subprocess.Popen([sys.executable, "-m", "awareness", "run"], env=env, cwd=ROOT,
@@ -153,13 +160,19 @@ def test_run_serves_the_web_app_and_stops_cleanly(tmp_path):
             except httpx.TransportError:
                 time.sleep(0.2)
         assert health is not None and health.status_code == 200
+        assert health.json()["checks"]["files"]["ok"] is False
         login = httpx.get(f"http://127.0.0.1:{port}/review", timeout=5)
         assert login.status_code == 303 and "/login" in login.headers["location"]
+        topics = httpx.get(f"http://127.0.0.1:{port}/topics", timeout=5)
+        assert topics.status_code == 200 and 'for="pick-leadership"' in topics.text
+        assert "digital.toml" not in topics.text
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "this process runs the scheduler" in output
+    [broken] = [line for line in output.splitlines() if "digital.toml" in line]
+    assert " ERROR " in broken and broken.endswith("nothing in it is used until it is fixed")
     # One log format: the web server's lines (starting, each request, stopping) carry the
     # time and the logger's name as the service's do.
     lines = output.splitlines()

@@ -369,7 +369,7 @@ def break_a_topics_query(site: Site, query: str = BROKEN_QUERY) -> str:
     path.write_text('name = "Leadership"\ndescription = "Leaders."\n'
                     f"query = '{query}'\n", encoding="utf-8")
     [problem] = site.ctx.file_problems()
-    return problem
+    return problem.text
 
 
 def test_a_query_error_in_a_topic_file_marks_the_character_at_fault(

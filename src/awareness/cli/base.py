@@ -90,7 +90,8 @@ class State:
         if self._ctx is None:
             from awareness.service.context import create_context
 
-            self._ctx = create_context(self.settings)
+            # A command run by hand stops at a file it cannot read; the service goes on.
+            self._ctx = create_context(self.settings, refuse_unreadable=True)
         return self._ctx
 
 

@@ -35,6 +35,7 @@ from awareness.metrics import Metrics
 from awareness.scheduler import Heartbeat, build_scheduler
 from awareness.service import (
     bulletins,
+    checks,
     digests,
     file_alerts,
     librarians,
@@ -70,7 +71,7 @@ def run_service(settings: Settings, *, demo: bool = False, role: str = "all") ->
     feeds = None
     if demo:
         settings, feeds = prepare_demo(settings)
-    ctx = create_context(settings)
+    ctx = _context(settings)
     upgrade(ctx.engine)
     polling.sync_sources(ctx)
     if demo:
@@ -101,7 +102,7 @@ def run_worker(settings: Settings) -> None:
     ``web.host``:``web.port`` from a thread."""
     from awareness.queue import JobQueue
 
-    ctx = create_context(settings)
+    ctx = _context(settings)
     upgrade(ctx.engine)
     app = create_operations_app(ctx)
     metrics: Metrics = app.state.metrics
@@ -118,6 +119,18 @@ def run_worker(settings: Settings) -> None:
         server.should_exit = True
         endpoints.join(timeout=10)
         ctx.dispose()
+
+
+def _context(settings: Settings) -> Context:
+    """This process's context, once it can read what it needs under subscriptions/ (each file
+    it cannot read is logged, once, and left out; ConfigError without sources.toml)."""
+    ctx = create_context(settings)
+    try:
+        checks.files_at_start(ctx)
+    except ConfigError:
+        ctx.dispose()
+        raise
+    return ctx
 
 
 def _uvicorn_logging() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``awareness check``: validate settings and the librarians' files, collecting every problem."""
+"""``awareness check``: validate settings and the librarians' files, collecting every problem;
+and what the service needs of those files to start."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 from awareness.bulletins.config import BulletinDef, check_bulletin_refs, parse_bulletin
 from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
-from awareness.service.context import read_librarian_file
+from awareness.service.context import Context, read_librarian_file
+from awareness.service.librarian_files import FileProblem
 from awareness.settings import Settings, exposure_warnings
 from awareness.subscriptions import (
     Topic,
@@ -72,6 +74,21 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
     errors.extend(_check_templates(settings))
     warnings.extend(exposure_warnings(settings))
     return errors, warnings
+
+
+def files_at_start(ctx: Context) -> list[FileProblem]:
+    """The files under subscriptions/ that the service starts without: it leaves each one out
+    until it is fixed, as it does a file broken while it runs but with no earlier version to
+    go on with. ConfigError, with every problem and the fix, when sources.toml is one of them:
+    with no source to poll the service cannot do its job (docs/operations.md)."""
+    problems = ctx.file_problems()
+    try:
+        ctx.sources()
+    except ConfigError:
+        raise ConfigError("\n".join([p.text for p in problems] + [
+            "the service cannot start without the sources it polls: fix sources.toml and start "
+            "it again (`awareness check` lists every problem)"])) from None
+    return problems
 
 
 def _check_templates(settings: Settings) -> list[str]:

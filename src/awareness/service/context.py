@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 import awareness
 from awareness.bulletins.config import BulletinDef, parse_bulletin
-from awareness.errors import ConfigError, NotFound
+from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
+from awareness.errors import ConfigError, ConfigErrors, NotFound
 from awareness.mail.backends import FileBackend, MailBackend, SmtpBackend
 from awareness.mail.outbox import Names, describe, record_named
+from awareness.service.librarian_files import FileBacked, FileProblem
 from awareness.settings import Settings
 from awareness.sources.policy import FetchPolicy, Resolver, system_resolver
 from awareness.storage import drivers
@@ -29,68 +29,22 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class FileBacked(Generic[T]):
-    """A value read from librarians' files, read again when any of them changes.
-
-    The service never caches ``subscriptions/`` for its lifetime: an edited strategy or source
-    takes effect at the next poll, without a restart. A change is a file added, removed, or
-    with a new size or modification time; until then every caller gets the same object, so
-    what is built from it (a topic index) can be kept as long as it is.
-
-    An edit that cannot be read (a mistake, another encoding) never stops the service: it
-    goes on with the last good value, and ``problem`` says what is wrong until the files read
-    again (issue 16: every poll job failed while /healthz said "ok"). Only the first read,
-    with no good value to fall back on, raises.
-    """
-
-    def __init__(self, files: Callable[[], Sequence[Path]],
-                 read: Callable[[Sequence[Path]], T]):
-        self._files, self._read = files, read
-        self._lock = threading.Lock()
-        self._stamp: tuple[tuple[str, int, int], ...] | None = None
-        self._value: T | None = None
-        self.problem: str | None = None
-
-    def get(self) -> T:
-        """The value for the files as they are now, or the last good one."""
-        paths = self._files()
-        stamp = tuple(_stamp(path) for path in paths)
-        with self._lock:
-            if stamp != self._stamp or self._value is None:
-                try:
-                    value = self._read(paths)
-                except (ConfigError, OSError) as exc:
-                    if self._value is None:
-                        raise
-                    self.problem = (exc.located() if isinstance(exc, ConfigError) else
-                                    f"{type(exc).__name__}: {exc}")
-                    log.error("%s; still using the files as they were before this edit",
-                              self.problem)
-                else:
-                    self._value, self.problem = value, None
-                self._stamp = stamp
-            assert self._value is not None
-            return self._value
-
-
-def _stamp(path: Path) -> tuple[str, int, int]:
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        return (str(path), -1, -1)
-    return (str(path), status.st_mtime_ns, status.st_size)
-
-
 @dataclass
 class Context:
-    """Settings plus the live resources built from them. One per process."""
+    """Settings plus the live resources built from them. One per process.
+
+    The librarians' files are read as they are now (``librarian_files``). A file that cannot
+    be read is left out, and said so (``file_problems``), unless ``refuse_unreadable``: a
+    command run by hand then stops with every problem instead, as ``awareness check``
+    would print them. sources.toml is never left out: without it there is nothing to poll,
+    and taken for an empty list it would disable every source.
+    """
 
     settings: Settings
     engine: Engine
@@ -98,17 +52,20 @@ class Context:
     fetch_policy: FetchPolicy
     resolver: Resolver = system_resolver
     clock: Clock = utc_now
-    _topics: FileBacked[tuple[Topic, ...]] = field(init=False, repr=False)
+    refuse_unreadable: bool = False
+    _topics: FileBacked[Topic] = field(init=False, repr=False)
     _sources: FileBacked[tuple[SourceDef, ...]] = field(init=False, repr=False)
-    _bulletins: FileBacked[tuple[BulletinDef, ...]] = field(init=False, repr=False)
+    _bulletins: FileBacked[BulletinDef] = field(init=False, repr=False)
+    _members: FileBacked[tuple[Member, ...]] = field(init=False, repr=False)
     _mail_templates: jinja2.Environment | None = field(default=None, init=False, repr=False)
     _secret: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         folder = self.subscriptions_dir
-        self._topics = FileBacked(lambda: topic_files(folder), _read_topics)
-        self._sources = FileBacked(lambda: [folder / "sources.toml"], _read_sources)
-        self._bulletins = FileBacked(lambda: bulletin_files(folder), _read_bulletins)
+        self._topics = FileBacked("topic", lambda: topic_files(folder), _read_topic)
+        self._sources = FileBacked("sources", lambda: [folder / "sources.toml"], _read_sources)
+        self._bulletins = FileBacked("bulletin", lambda: bulletin_files(folder), _read_bulletin)
+        self._members = FileBacked("members", lambda: members_files(folder), _read_members)
 
     def now(self) -> datetime:
         return self.clock()
@@ -121,14 +78,18 @@ class Context:
             self._secret = self.settings.secret_key()
         return self._secret
 
-    def file_problems(self) -> list[str]:
-        """What is wrong with an edited file under ``subscriptions/`` that the service could
-        not read (it goes on with the last good version); empty when nothing is."""
-        self._topics.get()
-        self._sources.get()
-        self._bulletins.get()
-        return [p for p in (self._topics.problem, self._sources.problem,
-                            self._bulletins.problem) if p]
+    def file_problems(self) -> list[FileProblem]:
+        """Every file under ``subscriptions/`` that cannot be read as it is now (the service
+        goes on with its last good version, or without it); empty when every file reads."""
+        return [problem for files in (self._sources, self._topics, self._bulletins,
+                                      self._members)
+                for problem in files.problems()]
+
+    def _read(self, files: FileBacked[T]) -> tuple[T, ...]:
+        values = files.get()
+        if self.refuse_unreadable and (unread := files.unread()):
+            raise unread[0] if len(unread) == 1 else ConfigErrors(unread)
+        return values
 
     @property
     def subscriptions_dir(self) -> Path:
@@ -155,7 +116,7 @@ class Context:
 
     def topics(self) -> tuple[Topic, ...]:
         """Every topic under subscriptions/topics, as the files are now."""
-        return self._topics.get()
+        return self._read(self._topics)
 
     def topic(self, slug: str) -> Topic:
         for topic in self.topics():
@@ -165,12 +126,21 @@ class Context:
         raise ConfigError(f"no topic {slug!r} (known topics: {known})")
 
     def sources(self) -> tuple[SourceDef, ...]:
-        """Every source in subscriptions/sources.toml, as the file is now."""
-        return self._sources.get()
+        """Every source in subscriptions/sources.toml, as the file is now; ConfigError when
+        it has never been read."""
+        if unread := self._sources.unread():
+            raise unread[0]
+        return self._sources.get()[0]
 
     def bulletins(self) -> tuple[BulletinDef, ...]:
         """Every bulletin under subscriptions/bulletins, as the files are now."""
-        return self._bulletins.get()
+        return self._read(self._bulletins)
+
+    def members(self) -> tuple[Member, ...]:
+        """The steering group's members in subscriptions/members.toml, as the file is now;
+        none when there is no such file."""
+        found = self._read(self._members)
+        return found[0] if found else ()
 
     def bulletin(self, slug: str) -> BulletinDef:
         """The bulletin ``slug``; NotFound when there is no such file."""
@@ -207,8 +177,18 @@ def bulletin_files(folder: Path) -> list[Path]:
     return sorted(found.glob("*.toml")) if found.is_dir() else []
 
 
-def _read_bulletins(paths: Sequence[Path]) -> tuple[BulletinDef, ...]:
-    return tuple(parse_bulletin(read_librarian_file(p), str(p), p.stem) for p in paths)
+def members_files(folder: Path) -> list[Path]:
+    """``folder``/members.toml when there is one: the steering group is optional."""
+    path = folder / MEMBERS_FILE
+    return [path] if path.is_file() else []
+
+
+def _read_bulletin(path: Path) -> BulletinDef:
+    return parse_bulletin(read_librarian_file(path), str(path), path.stem)
+
+
+def _read_members(path: Path) -> tuple[Member, ...]:
+    return tuple(parse_members(read_librarian_file(path), str(path)))
 
 
 def read_librarian_file(path: Path) -> str:
@@ -216,12 +196,12 @@ def read_librarian_file(path: Path) -> str:
     return decode_librarian_file(path.read_bytes(), str(path))
 
 
-def _read_topics(paths: Sequence[Path]) -> tuple[Topic, ...]:
-    return tuple(parse_topic(read_librarian_file(p), str(p), p.stem) for p in paths)
+def _read_topic(path: Path) -> Topic:
+    return parse_topic(read_librarian_file(path), str(path), path.stem)
 
 
-def _read_sources(paths: Sequence[Path]) -> tuple[SourceDef, ...]:
-    return tuple(load_sources(paths[0].parent))
+def _read_sources(path: Path) -> tuple[SourceDef, ...]:
+    return tuple(load_sources(path.parent))
 
 
 def load_sources(folder: Path) -> list[SourceDef]:
@@ -230,10 +210,6 @@ def load_sources(folder: Path) -> list[SourceDef]:
         raise ConfigError("sources.toml is missing; create it (see docs/subscriptions.md)",
                           path=str(path))
     return parse_sources(read_librarian_file(path), str(path))
-
-
-def load_topics(folder: Path) -> list[Topic]:
-    return list(_read_topics(topic_files(folder)))
 
 
 def mailer_from_settings(settings: Settings) -> MailBackend:
@@ -258,8 +234,10 @@ def fetch_policy_from_settings(settings: Settings) -> FetchPolicy:
 
 
 def create_context(settings: Settings, *, clock: Clock = utc_now,
-                   resolver: Resolver = system_resolver) -> Context:
-    """Build the context: engine, mail backend and fetch policy from ``settings``."""
+                   resolver: Resolver = system_resolver,
+                   refuse_unreadable: bool = False) -> Context:
+    """Build the context: engine, mail backend and fetch policy from ``settings``;
+    ``refuse_unreadable`` for a command run by hand (``Context``)."""
     engine = make_engine(settings.database.url)
     return Context(
         settings=settings,
@@ -268,4 +246,5 @@ def create_context(settings: Settings, *, clock: Clock = utc_now,
         fetch_policy=fetch_policy_from_settings(settings),
         resolver=resolver,
         clock=clock,
+        refuse_unreadable=refuse_unreadable,
     )

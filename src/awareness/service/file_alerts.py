@@ -1,10 +1,11 @@
-"""Tell the sources' owner when an edited librarian file cannot be read (issue 16, item 6).
+"""Tell the sources' owner when a librarian file cannot be read (issue 16, item 6).
 
-The service never stops for a broken edit: it goes on with the last good version of the file
-and says so on the librarians' pages and in ``/healthz`` (``Context.file_problems``). Nobody
-may be looking at either, so the owner (``[sources] owner_email``) also gets one short mail
-per problem and day: the outbox key is the day and a hash of the problem, so a poll every
-minute queues it once.
+The service never stops for a broken file: it goes on with the last good version of the file,
+or without the file when it has none (a file broken when the service started), and says so on
+the librarians' pages and in ``/healthz`` (``Context.file_problems``). Nobody may be looking
+at either, so the owner (``[sources] owner_email``) also gets one short mail per problem and
+day: the outbox key is the day and a hash of the problem, so a poll every minute queues it
+once.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def alert_unreadable_files(ctx: Context) -> int:
         return 0
     now = ctx.now()
     day = now.astimezone(ctx.settings.timezone).date()
-    keys = {file_problem_key(day, p): p for p in problems}
+    keys = {file_problem_key(day, p.text): p for p in problems}
     with reading(ctx.engine) as connection:
         done = outbox.queued_keys(connection, FILE_PROBLEM, keys)
     todo = {key: problem for key, problem in keys.items() if key not in done}
@@ -38,12 +39,11 @@ def alert_unreadable_files(ctx: Context) -> int:
     queued = 0
     with writing(ctx.engine) as connection:
         for key, problem in todo.items():
-            where = problem.split(":", 1)[0].rsplit("/", 1)[-1]
             mail = compose(
                 sender=Sender(s.mail.from_addr, s.mail.from_name), to=owner,
-                subject=f"A file under subscriptions/ cannot be read: {where}",
-                text=(f"An edited file cannot be read, so the service goes on with the version "
-                      f"before the edit until it is fixed:\n\n{problem}\n\n"
+                subject=f"A file under subscriptions/ cannot be read: {problem.path.name}",
+                text=(f"A file under subscriptions/ cannot be read:\n\n{problem.text}\n\n"
+                      f"{problem.outcome}\n\n"
                       "Fix the file and save it again; `awareness check` lists every problem "
                       "in every file. Librarians also see this on their pages, and /healthz "
                       "reports it until the file reads again.\n\n"

@@ -23,12 +23,12 @@ import jinja2
 
 from awareness.dates import long_date
 from awareness.digests.build import iso_week, period_label
-from awareness.drivers.members import MEMBERS_FILE, Member, parse_members
+from awareness.drivers.members import MEMBERS_FILE, Member
 from awareness.drivers.views import Reason, due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
 from awareness.precision import Precision, percent
-from awareness.service.context import Context, read_librarian_file
+from awareness.service.context import Context
 from awareness.service.outbox import relay
 from awareness.service.precision import precision
 from awareness.storage import drivers as store
@@ -75,10 +75,7 @@ class StewardshipReport:
 
 def load_members(ctx: Context) -> list[Member]:
     """The members in subscriptions/members.toml; none when the file does not exist."""
-    path = ctx.subscriptions_dir / MEMBERS_FILE
-    if not path.is_file():
-        return []
-    return parse_members(read_librarian_file(path), str(path))
+    return list(ctx.members())
 
 
 def needs_attention(ctx: Context, member: str = "", today: date | None = None) -> list[Attention]:
@@ -128,7 +125,9 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     members = {m.initials: m for m in load_members(ctx)}
     report.no_address = [i for i in sorted(by_member) if i and i not in members]
     report.no_member = [entry.slug for entry in by_member.get("", [])]
-    report.warnings = unsent_warnings(by_member, report, ctx.subscriptions_dir / MEMBERS_FILE)
+    unread = any(p.kind == "members" and not p.kept for p in ctx.file_problems())
+    report.warnings = unsent_warnings(by_member, report, ctx.subscriptions_dir / MEMBERS_FILE,
+                                      readable=not unread)
     for warning in report.warnings:
         log.warning("stewardship %s: %s", week, warning)
     report.nothing_due = sorted(set(members) - set(by_member))
@@ -152,15 +151,18 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
 
 
 def unsent_warnings(by_member: dict[str, list[Attention]], report: StewardshipReport,
-                    members_file: Path) -> list[str]:
+                    members_file: Path, *, readable: bool = True) -> list[str]:
     """Whose records needing attention no mail will ever reach until someone acts, and what
-    to do: a member ``members_file`` does not list, records that name no member."""
+    to do: a member ``members_file`` does not list (or a file that has not been ``readable``
+    since the service started), records that name no member."""
     warnings = []
     if report.no_address:
         who = ", ".join(f"{i} ({_records(len(by_member[i]))})" for i in report.no_address)
-        where = "does not list them" if members_file.is_file() else "does not exist"
+        fix = ("cannot be read; fix it (`awareness check` lists its problems)" if not readable
+               else ("does not list them" if members_file.is_file() else "does not exist")
+               + "; add a [[member]] with their initials, name and email")
         warnings.append(f"no address for {who}, so they get no weekly list: {members_file} "
-                        f"{where}; add a [[member]] with their initials, name and email")
+                        f"{fix}")
     if report.no_member:
         warnings.append(f"no member responsible for {_records(len(report.no_member))} needing "
                         f"attention, so nobody is told: {', '.join(report.no_member)}; name "

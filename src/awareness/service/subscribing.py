@@ -86,6 +86,12 @@ def catalogue(ctx: Context) -> list[Entry]:
     return entries(topics, activity)
 
 
+def topics_unreadable(ctx: Context) -> bool:
+    """Is there no topic to offer because no topic's file can be read (each broken since the
+    service started), rather than because there is none?"""
+    return not ctx.topics() and any(p.kind == "topic" for p in ctx.file_problems())
+
+
 def bulletins_offered(ctx: Context) -> list[BulletinOffer]:
     """The bulletins staff get when they choose bulletins, as the sign-up and preference
     pages explain them."""

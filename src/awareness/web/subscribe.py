@@ -125,13 +125,28 @@ def _said(refused: Refused | None,
 # --- the catalogue and sign-up --------------------------------------------------------------
 
 async def catalogue_page(request: Request) -> Response:
+    if await run_in_threadpool(subscribing.topics_unreadable, ctx_of(request)):
+        return _being_updated(request)
     entries = await run_in_threadpool(subscribing.catalogue, ctx_of(request))
     return _page(request, "catalogue.html", entries=entries)
+
+
+def _being_updated(request: Request) -> Response:
+    """No topic's file can be read: a visitor is asked to come back later, and is never told
+    why (the files, their paths and problems are for the librarians' pages)."""
+    response = _page(request, "error.html", status_code=503, code=503,
+                     heading="The topics are being updated",
+                     message="The library is updating its list of topics. Please try again "
+                             "later.", request_id="")
+    response.headers["retry-after"] = "600"
+    return response
 
 
 async def subscribe_form(request: Request) -> Response:
     """The sign-up form, its boxes ticked from the link that led here (``?topic=``, and
     ``?bulletins=yes`` from a bulletin's pages); only the POST subscribes."""
+    if await run_in_threadpool(subscribing.topics_unreadable, ctx_of(request)):
+        return _being_updated(request)
     query = request.query_params
     return await _subscribe(request, email="", ticked=set(query.getlist("topic")),
                             frequencies={}, bulletins=query.get("bulletins") == "yes",
