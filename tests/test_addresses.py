@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awareness.addresses import address_problem, is_email_address
+from awareness.addresses import address_problem, is_email_address, is_placeholder
 from awareness.drivers.members import parse_members
 from awareness.errors import AwarenessError, ConfigError
 from awareness.service import people
@@ -151,3 +151,15 @@ def test_the_check_takes_what_the_mail_library_takes(local: str) -> None:
         assert not is_email_address(address)
     else:
         assert is_email_address(address) and parsed.username == local
+
+
+@pytest.mark.parametrize(("address", "placeholder"), [
+    ("fg.example@example.nhs.uk", True),  # the shipped members.toml's
+    ("someone@library.example.nhs.uk", True),  # below a placeholder domain
+    ("a@example.com", True), ("a@EXAMPLE.ORG", True), ("a@mail.example.net", True),
+    ("a@trust.example", True), ("a@x.test", True), ("a@x.invalid", True),  # RFC 2606 2
+    ("a@nhs.net", False), ("a@trust.nhs.uk", False), ("a@myexample.com", False),
+    ("a@example.community", False), ("a@exampletrust.nhs.uk", False),
+])
+def test_placeholders_are_the_example_domains(address: str, placeholder: bool) -> None:
+    assert is_placeholder(address) is placeholder

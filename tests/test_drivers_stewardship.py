@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import shutil
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -71,6 +72,42 @@ def test_members_errors_name_the_line(text: str, where: int, message: str) -> No
     # Every problem of the file is reported, one line each; this one among them.
     assert any(line.startswith(f"members.toml:{where}: ") and message in line
                for line in caught.value.located().splitlines()), caught.value.located()
+
+
+def test_check_warns_about_placeholder_addresses_without_failing(tmp_path: Path) -> None:
+    # The shipped members.toml passed with "ok", and stewardship mail went to its
+    # placeholders; a bulletin's audience and the library's contact address alike.
+    folder = tmp_path / "subs"
+    (folder / "topics").mkdir(parents=True)
+    (folder / "bulletins").mkdir()
+    (folder / "sources.toml").write_text("", encoding="utf-8")
+    shutil.copy(ROOT / "subscriptions" / "topics" / "leadership.toml", folder / "topics")
+    shutil.copy(ROOT / "subscriptions" / "members.toml", folder)
+    (folder / "bulletins" / "weekly.toml").write_text(
+        'title = "Weekly"\ntopics = ["leadership"]\n[audience]\nsubscribers = false\n'
+        'addresses = ["board@trust.nhs.uk", "team@library.example.nhs.uk"]\n', encoding="utf-8")
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                       AWARENESS_PATHS_SUBSCRIPTIONS=str(folder),
+                       AWARENESS_LIBRARY_CONTACT_EMAIL="library@example.com")
+    errors, warnings = check_all(load_settings(environ=env, cwd=tmp_path))
+    assert errors == []
+    members = folder / "members.toml"
+    assert [w for w in warnings if "placeholder" in w] == [
+        f"{members}:12: FG's address fg.example@example.nhs.uk is a placeholder: stewardship "
+        "mail to it goes nowhere",
+        f"{members}:17: LK's address lk.example@example.nhs.uk is a placeholder: stewardship "
+        "mail to it goes nowhere",
+        f"{members}:22: VT's address vt.example@example.nhs.uk is a placeholder: stewardship "
+        "mail to it goes nowhere",
+        f"{members}:27: JC's address jc.example@example.nhs.uk is a placeholder: stewardship "
+        "mail to it goes nowhere",
+        f"{members}:32: JW's address jw.example@example.nhs.uk is a placeholder: stewardship "
+        "mail to it goes nowhere",
+        "[library] contact_email library@example.com is a placeholder: readers who write to "
+        "it reach nobody; set it (AWARENESS_LIBRARY_CONTACT_EMAIL) to the library's own "
+        "address",
+        f"{folder / 'bulletins' / 'weekly.toml'}:5: the audience's address "
+        "team@library.example.nhs.uk is a placeholder: the bulletin sent to it goes nowhere"]
 
 
 def test_check_reports_a_broken_members_file(tmp_path: Path) -> None:

@@ -176,6 +176,9 @@ def test_check_passes_on_the_shipped_subscriptions(tmp_path):
                             env={**os.environ, "AWARENESS_PATHS_DATA": str(tmp_path / "var")})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: settings and subscriptions are valid" in result.stdout
+    # Valid, but its steering group's addresses are placeholders: said, without failing.
+    assert ("members.toml:12: FG's address fg.example@example.nhs.uk is a placeholder: "
+            "stewardship mail to it goes nowhere") in result.stdout
 
 
 @pytest.mark.db

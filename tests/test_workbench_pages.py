@@ -24,6 +24,7 @@ from awareness.cli import cli
 from awareness.mail.outbox import DRIVER_CHANGED, driver_gone_key
 from awareness.service import listing
 from awareness.service.context import Context
+from awareness.service.librarians import add_librarian
 from awareness.service.polling import sync_sources
 from awareness.storage import sources as source_store
 from awareness.storage.db import reading
@@ -40,10 +41,12 @@ from tests.conftest import ROOT, FeedServer, Response, orm_session, settings_env
 from tests.test_web import (
     EMAIL,
     HOSTILE_TITLE,
+    PASSWORD,
     WHEN,
     Site,
     assert_inert,
     goes_to_login,
+    login,
     parse,
     running_site,
     signed_in,
@@ -224,6 +227,25 @@ def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, st
     assert "Leadership 2" in page and "HTTP 500 from the server" in page
     assert "1 message failed" in page and "Tue 24 Nov 2026, 07:00" in page
     assert "Interim NHS People Plan overdue 1 October 2026" in page
+
+
+def test_administrators_see_the_placeholder_addresses_on_the_dashboard(
+        bench: Site, librarian: tuple[httpx.Client, str]) -> None:
+    # The shipped members.toml's addresses are placeholders: `awareness check` warns, and
+    # the administrators' dashboard says the same; other librarians' does not.
+    client, _ = librarian
+    members = bench.ctx.subscriptions_dir / "members.toml"
+    warning = (f"{members}:12: FG's address fg.example@example.nhs.uk is a placeholder: "
+               "stewardship mail to it goes nowhere")
+    assert warning in client.get("/dashboard?format=json").json()["placeholders"]
+    section = next(s for s in parse(client.get("/dashboard").text).iter("section")
+                   if s.get("aria-labelledby") == "h-placeholders")
+    assert warning in [" ".join("".join(li.itertext()).split()) for li in section.iter("li")]
+    add_librarian(bench.ctx, "rita", PASSWORD, role="reviewer")
+    with bench.client() as reviewer:
+        assert login(reviewer, "rita").status_code == 303
+        assert reviewer.get("/dashboard?format=json").json()["placeholders"] == []
+        assert "Placeholder addresses" not in reviewer.get("/dashboard").text
 
 
 def test_dashboard_lists_unsent_messages_by_the_names_shown(

@@ -14,6 +14,9 @@ the ``@`` is a dot-atom (RFC 5322 3.4.1: no dot first or last, never two togethe
 64 characters, and the whole at most 254 (RFC 5321 4.5.3.1): what the mail library and an SMTP
 server take, so an accepted address can be written into a message and sent. Finding addresses
 inside free text (drivers/records.py) is a different job and keeps its own pattern.
+
+A valid address may still be a placeholder (``is_placeholder``): the shipped members.toml's
+are, and `awareness check` warns about them, since mail to them reaches nobody.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,}}")
 MAX_LOCAL = 64  # RFC 5321 4.5.3.1.1
 MAX_ADDRESS = 254  # RFC 5321 4.5.3.1.3: a path of 256 with its angle brackets
+# RFC 2606: names kept for examples and tests, which no mail to reaches: the top-level domains
+# (section 2) and the second-level ones (section 3); and the placeholder domain of the files
+# the service ships with (members.toml's fg.example@example.nhs.uk).
+EXAMPLE_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org", "example.nhs.uk")
 
 
 def is_email_address(text: str) -> bool:
@@ -61,3 +69,11 @@ def address_problem(text: str) -> str | None:
                 if len(local) > MAX_LOCAL else
                 f"it is longer than mail allows ({MAX_ADDRESS} characters)")
     return f"'{host}' is not a domain name such as nhs.net"
+
+
+def is_placeholder(address: str) -> bool:
+    """Is ``address`` at a domain kept for examples (``EXAMPLE_TLDS``, ``EXAMPLE_DOMAINS``),
+    or below one (``library.example.nhs.uk``)?"""
+    host = address.rsplit("@", 1)[-1].strip().rstrip(".").lower()
+    return (host.rsplit(".", 1)[-1] in EXAMPLE_TLDS
+            or any(host == domain or host.endswith(f".{domain}") for domain in EXAMPLE_DOMAINS))

@@ -250,6 +250,7 @@ class Dashboard:
     unsent: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, status): count
     retrying: int = 0  # pending messages whose last try failed
     retry_reason: str = ""  # why the latest of those tries failed
+    placeholders: list[str] = field(default_factory=list)  # addresses mail to goes nowhere
 
     @property
     def unsent_by_name(self) -> list[tuple[str, str, int]]:
@@ -277,4 +278,5 @@ class Dashboard:
             "unsent": [{"kind": kind, "status": status, "count": count}
                        for (kind, status), count in sorted(self.unsent.items())],
             "retrying": {"count": self.retrying, "reason": self.retry_reason},
+            "placeholders": self.placeholders,
         }

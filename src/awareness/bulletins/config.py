@@ -26,8 +26,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Literal, cast
 
+from awareness.addresses import is_placeholder
 from awareness.dates import clock_time
 from awareness.errors import ConfigError
 from awareness.toml_checks import SLUG, Checker, KeyLines, array_of_tables, load_toml
@@ -215,3 +217,13 @@ def check_bulletin_refs(bulletins: Iterable[BulletinDef], topics: Iterable[str],
                         f"editor '{editor}' is not a librarian (add them with "
                         f"`awareness librarians add {editor}`)", path=bulletin.path))
     return problems
+
+
+def placeholder_warnings(text: str, path: str) -> list[str]:
+    """A ``path:line: message`` warning for each address of a bulletin file's audience that
+    is a placeholder (``addresses.is_placeholder``); ConfigError when the file has errors."""
+    line = KeyLines(text).line("addresses", "audience")
+    where = f"{path}:{line}" if line else path
+    bulletin = parse_bulletin(text, path, PurePath(path).stem)
+    return [f"{where}: the audience's address {address} is a placeholder: the bulletin sent "
+            "to it goes nowhere" for address in bulletin.addresses if is_placeholder(address)]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from awareness.addresses import address_problem
+from awareness.addresses import address_problem, is_placeholder
 from awareness.errors import ConfigError
 from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 
@@ -115,3 +115,13 @@ def check_members_text(text: str, path: str) -> list[str]:
     except ConfigError as exc:
         return exc.located().splitlines()
     return []
+
+
+def placeholder_warnings(text: str, path: str) -> list[str]:
+    """A ``path:line: message`` warning for each member of a members.toml text whose address
+    is a placeholder (``addresses.is_placeholder``); ConfigError when the text has errors."""
+    lines = KeyLines(text)
+    return [f"{path}:{lines.line('email', 'member', index)}: {member.initials}'s address "
+            f"{member.email} is a placeholder: stewardship mail to it goes nowhere"
+            for index, member in enumerate(parse_members(text, path))
+            if is_placeholder(member.email)]

@@ -3,12 +3,16 @@ and what the service needs of those files to start."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from awareness.addresses import is_placeholder
+from awareness.bulletins import config as bulletin_config
 from awareness.bulletins.config import BulletinDef, check_bulletin_refs, parse_bulletin
+from awareness.drivers import members
 from awareness.drivers.members import MEMBERS_FILE, check_members_text
 from awareness.errors import ConfigError
-from awareness.service.context import Context, read_librarian_file
+from awareness.service.context import Context, bulletin_files, read_librarian_file
 from awareness.service.librarian_files import FileProblem
 from awareness.settings import Settings, exposure_warnings
 from awareness.subscriptions import (
@@ -73,7 +77,36 @@ def check_all(settings: Settings) -> tuple[list[str], list[str]]:
             errors.append(exc.located())
     errors.extend(_check_templates(settings))
     warnings.extend(exposure_warnings(settings))
+    warnings.extend(placeholder_warnings(settings))
     return errors, warnings
+
+
+def placeholder_warnings(settings: Settings) -> list[str]:
+    """Addresses mail should reach a person at that are placeholders
+    (``addresses.is_placeholder``): members.toml's, ``[library] contact_email`` and the
+    bulletins' audiences, each as a warning naming where it is. A file with errors is passed
+    over: ``check_all`` reports those."""
+    folder = settings.paths.subscriptions
+    found = []
+    members_path = folder / MEMBERS_FILE
+    if members_path.is_file():
+        found += _when_readable(members.placeholder_warnings, members_path)
+    contact = settings.library.contact_email
+    if contact and is_placeholder(contact):
+        found.append(f"[library] contact_email {contact} is a placeholder: readers who write "
+                     "to it reach nobody; set it (AWARENESS_LIBRARY_CONTACT_EMAIL) to the "
+                     "library's own address")
+    for path in bulletin_files(folder):
+        found += _when_readable(bulletin_config.placeholder_warnings, path)
+    return found
+
+
+def _when_readable(warnings: Callable[[str, str], list[str]], path: Path) -> list[str]:
+    """``warnings`` of the file at ``path``; none when the file has errors of its own."""
+    try:
+        return warnings(read_librarian_file(path), str(path))
+    except (ConfigError, OSError):  # check_all reports what is wrong with it
+        return []
 
 
 def files_at_start(ctx: Context) -> list[FileProblem]:

@@ -23,7 +23,7 @@ from awareness.mail.compose import mask_address
 from awareness.mail.outbox import kind_name
 from awareness.review import MatchView
 from awareness.roster import status_of
-from awareness.service import driver_views, listing
+from awareness.service import checks, driver_views, listing
 from awareness.service.context import Context
 from awareness.service.digests import preview_digest
 from awareness.service.page_sources import preview_source
@@ -56,10 +56,11 @@ PROBLEM_STATES = ("broken", "gone", "paused")  # a disabled source was removed o
 
 # --- the dashboard --------------------------------------------------------------------------
 
-def dashboard(ctx: Context) -> Dashboard:
+def dashboard(ctx: Context, *, administrator: bool = False) -> Dashboard:
     """Pending reviews by topic, sources needing a person, the next sends, records due for
     review, and what the outbox has not sent (with why the latest try failed: a mail server
-    that is down or refuses the login stops every message, and says so here)."""
+    that is down or refuses the login stops every message, and says so here); for an
+    ``administrator``, the placeholder addresses `awareness check` warns about too."""
     titles = {t.slug: t.name for t in ctx.topics()}
     with reading(ctx.engine) as conn:
         pending = overview.pending_by_topic(conn)
@@ -75,7 +76,8 @@ def dashboard(ctx: Context) -> Dashboard:
         sends=next_sends(ctx),
         records_due=[(v.slug, v.title, v.due_status(ctx.now().date()), v.review_due_on)
                      for v in sorted(due, key=_due_order)],
-        records=len(records), unsent=unsent, retrying=retrying, retry_reason=reason)
+        records=len(records), unsent=unsent, retrying=retrying, retry_reason=reason,
+        placeholders=checks.placeholder_warnings(ctx.settings) if administrator else [])
 
 
 def _needs_a_person(row: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """The librarians' dashboard (issue 14) at ``/dashboard``, their home page: matches waiting
 for review by topic, sources that need a person (broken, gone, paused, stale or failing),
 when the next digests and bulletins go (UK time), driver records due for review, and
-messages the outbox has not sent. Read-only; librarians only; also as JSON.
+messages the outbox has not sent; for administrators, the placeholder addresses mail goes
+nowhere to. Read-only; librarians only; also as JSON.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from awareness.roles import allows
 from awareness.service import workbench
 from awareness.web.guards import ctx_of, librarian_only, page_with_flash
 from awareness.web.security import Session
@@ -23,7 +25,8 @@ def routes() -> list[Route]:
 
 @librarian_only
 async def dashboard_page(request: Request, session: Session) -> Response:
-    board = await run_in_threadpool(workbench.dashboard, ctx_of(request))
+    board = await run_in_threadpool(lambda: workbench.dashboard(
+        ctx_of(request), administrator=allows(session.role, "administrator")))
     if request.query_params.get("format") == "json":
         return JSONResponse(board.as_json())
     return page_with_flash(request, "dashboard.html", session, board=board,
