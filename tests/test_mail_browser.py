@@ -1,6 +1,7 @@
 """Every kind of mail the service writes, as its reader sees it in a real headless Chromium:
 the HTML part of each kind of message in the outbox — a digest, the sign-up confirmation, the
-welcome (both also for the bulletins alone), the sign-in link and the stewardship mail — at
+welcome (both also for the bulletins alone), the sign-in link, the link to erase one's data and
+the stewardship mail — at
 600 px (a desktop mail client's reading pane) and 390 px (a phone), in light and dark mode,
 with images off.
 axe-core finds nothing and nothing scrolls sideways; screenshots are kept for a person to
@@ -20,7 +21,7 @@ from playwright.sync_api import Browser
 from sqlalchemy import select
 
 from awareness.digests.render import make_environment
-from awareness.mail.account import CONFIRM, SIGN_IN, WELCOME
+from awareness.mail.account import CONFIRM, DATA_LINK, SIGN_IN, WELCOME
 from awareness.mail.outbox import DIGEST, STEWARDSHIP
 from awareness.service import digests, people, roster, subscribing
 from awareness.service.context import Context
@@ -35,7 +36,7 @@ from tests.test_outbox import add_match
 from tests.test_web_browser import browser, check_page
 
 __all__ = ["browser"]  # fixture, shared
-KINDS = {DIGEST, CONFIRM, WELCOME, SIGN_IN, STEWARDSHIP}
+KINDS = {DIGEST, CONFIRM, WELCOME, SIGN_IN, DATA_LINK, STEWARDSHIP}
 BULLETINS_ONLY = "bulletins.reader@trust.nhs.uk"
 TEMPLATES = Path(__file__).parent.parent / "templates"
 # 64 characters, the longest a local part may be, and nowhere a browser may break a line.
@@ -50,6 +51,8 @@ def every_kind_of_mail(ctx: Context, clock: Clock) -> dict[str, str]:
     subscribing.request_signup(ctx, email="new.starter@trust.nhs.uk", client="192.0.2.1",
                                choices=[Choice("leadership", "weekly")], bulletins=False)
     subscribing.request_link(ctx, email="reader@trust.nhs.uk", client="192.0.2.1")
+    reader = people.subscriber(ctx, "reader@trust.nhs.uk")
+    subscribing.request_data_link(ctx, reader.token, "erase", client="192.0.2.1")
     roster.add(ctx, "ward.manager@trust.nhs.uk", [Choice("digital", "weekly")], librarian="alice")
     # The confirmation and the welcome of the bulletins alone say so in their own words.
     subscribing.request_signup(ctx, email=BULLETINS_ONLY, client="192.0.2.1", choices=[],
@@ -96,7 +99,7 @@ def test_a_long_address_wraps_on_a_phone(browser: Browser) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 900})
     page = context.new_page()
     page.route("**/*", lambda route: route.abort())
-    for kind in (CONFIRM, WELCOME, SIGN_IN):
+    for kind in (CONFIRM, WELCOME, SIGN_IN, DATA_LINK):
         page.set_content(parts(account_mail(env, kind, to=LONG_ADDRESS))[1])
         assert LONG_ADDRESS in page.locator("body").inner_text(), kind
         check_page(page, f"mail-{kind}-long-address")

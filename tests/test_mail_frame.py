@@ -17,7 +17,14 @@ from jinja2 import FileSystemLoader
 from awareness.digests.render import make_environment
 from awareness.drivers.members import Member
 from awareness.drivers.views import Reason
-from awareness.mail.account import CONFIRM, SIGN_IN, WELCOME, ChosenTopic, render_account_mail
+from awareness.mail.account import (
+    CONFIRM,
+    DATA_LINK,
+    SIGN_IN,
+    WELCOME,
+    ChosenTopic,
+    render_account_mail,
+)
 from awareness.mail.compose import Mail, Sender
 from awareness.precision import Decisions, Precision
 from awareness.service.checks import check_all
@@ -51,7 +58,7 @@ class Recording(FileSystemLoader):
 
 
 def account_mail(env: jinja2.Environment, kind: str = WELCOME,
-                 to: str = "alice.smith@trust.nhs.uk") -> Mail:
+                 to: str = "alice.smith@trust.nhs.uk", action: str = "download") -> Mail:
     """An account mail with a topic and the bulletins (every line the template can have)."""
     return render_account_mail(
         env, kind, sender=SENDER, to=to,
@@ -59,7 +66,8 @@ def account_mail(env: jinja2.Environment, kind: str = WELCOME,
         choices=[ChosenTopic("Leadership & management", "weekly")], bulletins=True,
         message_id="<welcome.1@trust.nhs.uk>", now=NOW, preferences_url=PREFERENCES,
         confirm_url="https://library.example.nhs.uk/confirm/t",
-        manage_url="https://library.example.nhs.uk/manage")
+        manage_url="https://library.example.nhs.uk/manage",
+        data_url="https://library.example.nhs.uk/your-data/t", action=action)
 
 
 def stewardship_mail(env: jinja2.Environment) -> Mail:
@@ -82,7 +90,7 @@ def every_html_mail(templates: Path) -> tuple[dict[str, str], set[str]]:
         "digest": digests.render(env),
         "bulletin": bulletins.issue_mail(bulletins.an_issue(), env=env),
         "stewardship": stewardship_mail(env),
-    } | {kind: account_mail(env, kind) for kind in (CONFIRM, WELCOME, SIGN_IN)}
+    } | {kind: account_mail(env, kind) for kind in (CONFIRM, WELCOME, SIGN_IN, DATA_LINK)}
     return {kind: digests.parts(mail)[1] for kind, mail in mails.items()}, loader.loaded
 
 
@@ -142,9 +150,9 @@ def test_check_names_a_templates_folder_without_the_frame(tmp_path: Path):
 
 
 def test_golden_welcome():
-    """Why: the account mails (confirmation, welcome, sign-in link) and the stewardship
-    list share their layout; one of them byte for byte makes a change to it, or to the
-    mail frame, show up in review as a diff of this file."""
+    """Why: the account mails (confirmation, welcome, sign-in link, data link) and the
+    stewardship list share their layout; one of them byte for byte makes a change to it, or
+    to the mail frame, show up in review as a diff of this file."""
     actual = normalise(account_mail(make_environment(FileSystemLoader(TEMPLATES))).data)
     if os.environ.get("AWARENESS_UPDATE_GOLDEN") == "1":
         GOLDEN_WELCOME.write_text(actual, encoding="ascii", newline="\n")
@@ -172,11 +180,16 @@ def test_every_account_mail_has_an_inbox_preview_line():
                  "bulletins; keep this message for the link to manage them.",
         SIGN_IN: "Open the link inside to change what you get, pause it or unsubscribe; "
                  "nothing has changed if you did not ask for it.",
+        DATA_LINK: "Open the link within an hour to download your data; if you did not ask "
+                   "for it, ignore this message.",
     }
     for kind, line in expected.items():
         mail = account_mail(env, kind)
         assert previews(mail) == [line], kind
         assert line not in digests.parts(mail)[0], kind  # hidden: not in the text part
+    assert previews(account_mail(env, DATA_LINK, action="erase")) == [
+        "Open the link within an hour to erase your data; if you did not ask for it, ignore "
+        "this message."]
     bulletins_only = render_account_mail(
         env, WELCOME, sender=SENDER, to="alice.smith@trust.nhs.uk", library="Northshire LKS",
         choices=[], bulletins=True, message_id="<welcome.2@trust.nhs.uk>", now=NOW,

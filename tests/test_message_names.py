@@ -74,6 +74,9 @@ def named(kind: str, key: str) -> str:
     (account.WELCOME, account.account_key(2, "7731233b2471322e"), "Welcome mail"),
     (account.SIGN_IN, account.account_key(2, "7731233b2471322e"),
      "Link to manage a subscription"),
+    (account.DATA_LINK, outbox.data_link_key(2, "download", MONDAY),
+     "Link to download their data"),
+    (account.DATA_LINK, outbox.data_link_key(2, "erase", MONDAY), "Link to erase their data"),
 ])
 def test_each_message_is_named_in_words(kind: str, key: str, expected: str) -> None:
     assert named(kind, key) == expected
@@ -112,6 +115,8 @@ def test_only_a_driver_record_notice_names_a_record() -> None:
     (outbox.FILE_PROBLEM, "today/3f2a"), (outbox.DRIVER_CHANGED, "map-site/people-plan"),
     (outbox.DRIVER_CHANGED, "map-site/people-plan/gone/last-week"),
     (outbox.DRIVER_CHANGED, "map-site/people-plan/moved/20261207T070000"),
+    (account.DATA_LINK, "2/download"), (account.DATA_LINK, "2/export/20261207T0700"),
+    (account.DATA_LINK, "x/erase/20261207T0700"), (account.DATA_LINK, "2/erase/today"),
 ])
 def test_a_key_it_cannot_read_gives_the_kinds_name(kind: str, key: str) -> None:
     assert named(kind, key) == KIND_NAMES[kind].one
@@ -129,8 +134,19 @@ def test_every_kind_is_named_and_only_the_account_mails_need_no_key() -> None:
              outbox.BULLETIN_TEST, outbox.BULLETIN_REMINDER, outbox.DRIVER_CHANGED,
              outbox.FILE_PROBLEM, *account.TEMPLATES}
     assert set(KIND_NAMES) == kinds
-    # A kind whose key says more than the kind (a period, an issue) is read for it.
-    assert set(outbox._DESCRIBERS) == kinds - set(account.TEMPLATES)
+    # A kind whose key says more than the kind (a period, an issue, what a data link does)
+    # is read for it.
+    assert set(outbox._DESCRIBERS) == kinds - set(account.TEMPLATES) | {account.DATA_LINK}
+
+
+def test_a_data_link_is_keyed_by_the_ten_minutes_it_was_asked_in() -> None:
+    # Asked twice over (a reload, a double click), it is one mail; ten minutes on, another.
+    key = outbox.data_link_key(2, "download", MONDAY)
+    assert key == "2/download/20261207T0700"
+    assert outbox.data_link_key(2, "download", MONDAY + timedelta(minutes=9, seconds=59)) \
+        == key
+    assert outbox.data_link_key(2, "download", MONDAY + timedelta(minutes=10)) != key
+    assert outbox.data_link_key(2, "download", MONDAY.astimezone(LONDON)) == key
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),

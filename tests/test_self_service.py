@@ -173,6 +173,27 @@ def the_link(messages: list[Message], site: StaffSite, path: str) -> str:
     return link.removeprefix(site.url)
 
 
+def ask_for_data_link(client: httpx.Client, token: str, action: str) -> httpx.Response:
+    """Press "E-mail me a link to download (or erase) my data" on the preference page."""
+    page = client.get(f"/preferences/{token}")
+    return client.post(f"/preferences/{token}/data-link",
+                       data={"csrf": csrf_of(page.text), "action": action})
+
+
+def data_link(site: StaffSite, client: httpx.Client, token: str, action: str) -> str:
+    """The link to download (or erase) their data, asked for on the preference page and
+    taken from the mail it sent."""
+    assert ask_for_data_link(client, token, action).status_code == 303
+    return the_link(site.deliver(), site, "/your-data/")
+
+
+def act_on(client: httpx.Client, link: str) -> httpx.Response:
+    """Open a data link and press its button."""
+    page = client.get(link)
+    assert page.status_code == 200
+    return client.post(link, data={"csrf": csrf_of(page.text)})
+
+
 # --- the journey ----------------------------------------------------------------------------
 
 def test_find_join_change_and_leave_with_no_librarian(staff_site: StaffSite, clock: Clock):
@@ -271,8 +292,12 @@ def test_every_link_in_every_message_can_be_fetched_and_nothing_changes(
         page = client.get("/preferences")
         client.post("/preferences", data={"csrf": csrf_of(page.text), "email": EMAIL})
         messages += site.deliver()
+        person = stored(site, EMAIL)
+        assert ask_for_data_link(client, person.token, "erase").status_code == 303
+        messages += site.deliver()
     kinds = {m["Subject"] for m in messages}
-    assert len(messages) >= 4, kinds  # confirmation, welcome, digests, the sign-in link
+    # The confirmation, welcome, digests, the sign-in link and the link to erase one's data.
+    assert len(messages) >= 5, kinds
     before = site.state()
     links = sorted({link for m in messages for link in links_in(m, site.url)})
     assert any("/preferences/" in link for link in links)
@@ -535,13 +560,13 @@ def test_the_preference_centre_pauses_exports_and_erases(staff_site: StaffSite,
             later = clock.now.replace(month=12, day=24, hour=1)
             assert [s.email for s in subscribers.for_digests(connection, later)] == [EMAIL]
 
-        data = client.get(f"{page_url}/data.json")
+        data = act_on(client, data_link(site, client, person.token, "download"))
         assert data.status_code == 200 and data.json()["email"] == EMAIL
         assert "attachment" in data.headers["content-disposition"]
 
-        confirm = client.get(f"{page_url}/erase")
-        assert confirm.status_code == 200 and stored(site, EMAIL) is not None
-        erased = client.post(f"{page_url}/erase", data={"csrf": csrf_of(confirm.text)})
+        erase = data_link(site, client, person.token, "erase")
+        assert client.get(erase).status_code == 200 and stored(site, EMAIL) is not None
+        erased = act_on(client, erase)
         assert erased.status_code == 200 and "erased" in erased.text
     assert stored(site, EMAIL) is None
 
@@ -929,14 +954,17 @@ def test_no_librarian_is_named_to_the_person(staff_site: StaffSite, clock: Clock
     assert {e.by for e in roster.history(site.ctx, NEW)} == {name}  # the librarians see it
     token = found.token
     with site.client() as client:
+        download = data_link(site, client, token, "download")
+        erase = data_link(site, client, token, "erase")
         pages = [client.get(path) for path in (
-            f"/preferences/{token}", f"/preferences/{token}/data.json",
-            f"/preferences/{token}/erase", f"/unsubscribe/{token}", f"/bulletins/stop/{token}")]
+            f"/preferences/{token}", download, erase, f"/unsubscribe/{token}",
+            f"/bulletins/stop/{token}")]
+        exported = act_on(client, download)
     assert [page.status_code for page in pages] == [200] * 5
-    for text in [page.text for page in pages] + [
+    for text in [page.text for page in pages] + [exported.text] + [
             t for m in mails for t in [m.as_string(), *parts_of(m)]]:
         assert "quentin" not in text.lower()
-    exported = pages[1].json()
+    exported = exported.json()
     assert exported["suspended_reason"] == "Asked by their manager"
     assert {e["by"] for e in exported["history"]} == {"a librarian"}
 
@@ -1026,7 +1054,8 @@ def test_a_bulletins_only_reader_keeps_them_on_the_preference_page(staff_site: S
         assert "You get the library's bulletins only, no digest." in said
         assert "Unsubscribe from everything" in said  # a way to stop the bulletins too
         assert 'name="bulletins" value="yes" checked' in page.text
-        mine = client.get(f"{url}/data.json").json()  # what is stored says so too
+        mine = act_on(client, data_link(site, client, person.token, "download")).json()
+        # ... what is stored says so too
         assert (mine["topics"], mine["bulletins"], mine["active"]) == ([], True, True)
 
         # Topics can be added to them ...

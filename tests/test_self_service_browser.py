@@ -1,6 +1,7 @@
 """The staff journey clicked through in a real headless Chromium (Debian's ``chromium``):
 catalogue → sign up → the confirmation mail at a real SMTP server → confirm → change topics →
-unsubscribe from one → from all → sign up again → a digest's unsubscribe link (issue 12).
+unsubscribe from one → from all → download their data and erase it through the links mailed
+to them → sign up again → a digest's unsubscribe link (issue 12).
 Every page is checked with axe-core at 1280 and 390 px wide and must fit a phone without
 sideways scrolling; a screenshot of each is kept when ``AWARENESS_TEST_SCREENSHOTS`` names a
 folder.
@@ -8,7 +9,9 @@ folder.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -96,8 +99,7 @@ def test_the_staff_journey_in_a_browser(browser: Browser, staff_site: StaffSite,
 
     page.goto(f"{site.url}/preferences")
     check(page, "ask-for-link")
-    page.goto(f"{site.url}{f'/preferences/{person.token}/erase'}")
-    check(page, "erase")
+    your_data(page, site, person.token)
     page.goto(f"{site.url}/confirm/1.{'0' * 32}")
     check(page, "link-expired")
 
@@ -126,6 +128,36 @@ def test_the_staff_journey_in_a_browser(browser: Browser, staff_site: StaffSite,
     assert [p for p in watched.problems if "status of 400" not in p
             and "status of 404" not in p] == []
     context.close()
+
+
+def your_data(page: Page, site: StaffSite, token: str) -> None:
+    """From the preference page, have the link to download their data mailed, download it;
+    then the link to erase it, and erase them; the used link then offers a new one."""
+    page.goto(f"{site.url}/preferences/{token}")
+    page.get_by_role("button", name="E-mail me a link to download my data").click()
+    page.get_by_text("We have e-mailed a link to download your data to n…@trust.nhs.uk; "
+                     "it works for an hour.").wait_for()
+    check(page, "data-link-asked")
+    page.goto(site.url + the_link(site.deliver(), site, "/your-data/"))
+    check(page, "data-link-download")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    assert download.value.suggested_filename == "my-digests.json"
+    assert json.loads(Path(download.value.path()).read_text())["email"] == NEW
+
+    page.goto(f"{site.url}/preferences/{token}")
+    page.get_by_role("button", name="E-mail me a link to erase my data").click()
+    page.get_by_text("We have e-mailed a link to erase your data").wait_for()
+    erase = site.url + the_link(site.deliver(), site, "/your-data/")
+    page.goto(erase)
+    check(page, "data-link-erase")
+    page.get_by_role("button", name="Erase everything").click()
+    page.get_by_role("heading", name="Your data is erased").wait_for()
+    check(page, "erased")
+    assert stored(site, NEW) is None
+    page.goto(erase)
+    page.get_by_role("heading", name="This link has expired or is not valid").wait_for()
+    check(page, "data-link-expired")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

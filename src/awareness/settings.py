@@ -337,9 +337,11 @@ class SignupSettings:
         "Address domains staff may sign up with (comma-separated); each admits its "
         "subdomains (nhs.uk admits trust.nhs.uk). Empty: any domain.")
     per_address_per_day: int = setting(
-        5, _positive, "Sign-ups and sign-in links one address may ask for in a day.")
+        5, _positive, "Sign-ups, sign-in links and links to one's data one address may ask "
+        "for in a day.")
     per_client_per_hour: int = setting(
-        20, _positive, "Sign-ups and sign-in links one client address may ask for in an hour.")
+        20, _positive, "Sign-ups, sign-in links and links to one's data one client address may ask "
+        "for in an hour.")
 
 
 @dataclass(frozen=True)

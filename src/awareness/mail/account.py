@@ -1,5 +1,5 @@
 """The mails of a subscriber's account: confirm a sign-up, welcome, a link to manage
-digests (pure; issue 12).
+digests (pure; issue 12), a link to download or erase their data (``data_links``).
 
 Each is transactional: sent because the person (or a librarian for them) just did something,
 so it carries no List-Unsubscribe header, and every one but the confirmation carries the
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 CONFIRM = "signup_confirm"
 WELCOME = "welcome"
 SIGN_IN = "sign_in_link"
-TEMPLATES = {CONFIRM: "confirm", WELCOME: "welcome", SIGN_IN: "sign_in"}
+# Key: <subscriber id>/<action>/<the ten minutes it was asked in> (mail.outbox.data_link_key).
+DATA_LINK = "data_link"
+TEMPLATES = {CONFIRM: "confirm", WELCOME: "welcome", SIGN_IN: "sign_in", DATA_LINK: "data_link"}
 
 
 @dataclass(frozen=True)
@@ -49,15 +51,18 @@ def account_message_id(kind: str, key: str, domain: str) -> str:
 def render_account_mail(env: jinja2.Environment, kind: str, *, sender: Sender, to: str,
                         library: str, choices: Sequence[ChosenTopic], message_id: str,
                         now: datetime, confirm_url: str = "", preferences_url: str = "",
-                        manage_url: str = "", bulletins: bool = False) -> Mail:
+                        manage_url: str = "", bulletins: bool = False, data_url: str = "",
+                        action: str = "") -> Mail:
     """One account mail to ``to`` as ``multipart/alternative``. Every one carries a way to
     the preference centre: ``preferences_url`` (the person's own), or for a confirmation,
     which goes to an address not yet known to be theirs, ``manage_url`` (the page that mails
-    that link). ``bulletins``: the library's bulletins are among what is asked for or sent."""
+    that link). ``bulletins``: the library's bulletins are among what is asked for or sent.
+    A data link's mail carries ``data_url``, which does ``action`` (``data_links``)."""
     name = TEMPLATES[kind]
     values = {"library": library, "address": to, "choices": list(choices),
               "confirm_url": confirm_url, "preferences_url": preferences_url,
-              "manage_url": manage_url, "bulletins": bulletins}
+              "manage_url": manage_url, "bulletins": bulletins, "data_url": data_url,
+              "action": action}
     return compose(
         sender=sender, to=to, message_id=message_id, date=now,
         subject=env.get_template(f"account/{name}.subject.txt").render(values).strip(),

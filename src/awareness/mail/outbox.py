@@ -15,9 +15,15 @@ de-duplication *key* unique within the kind, so that a rerun queues nothing twic
     file_problem      ``<local day>/<hash of the problem>``
 
 and the account mails of ``mail/account.py`` (confirmation, welcome, sign-in link) add their
-own. Each key is made by a function here and read back by ``describe`` beside it, which
-names the message as a librarian reads it ("Weekly digest, week beginning 23 Nov 2026"; a
-bulletin and a driver record by their titles, ``Names``), so the two cannot drift apart.
+own; of those, the link to download or erase one's data is keyed
+
+    data_link         ``<subscriber id>/<action>/<the ten minutes asked in>``, e.g.
+                      ``42/download/20261123T0900``
+
+so that asking twice over (a reload, a double click) sends one mail. Each key is made by a
+function here and read back by ``describe`` beside it, which names the message as a
+librarian reads it ("Weekly digest, week beginning 23 Nov 2026"; a bulletin and a driver
+record by their titles, ``Names``), so the two cannot drift apart.
 A row is ``pending`` until a relay claims it (``sending``), then ``sent`` once the server
 accepted it, or ``failed`` when the relay gave up. A claim that outlives its lease — the
 relay died between the server's 250 and marking the row — is claimed again and sent once
@@ -32,9 +38,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 
+from awareness.data_links import DOWNLOAD, ERASE
 from awareness.dates import short_date
 from awareness.digests.build import period_start, week_start
-from awareness.mail.account import CONFIRM, SIGN_IN, WELCOME
+from awareness.mail.account import CONFIRM, DATA_LINK, SIGN_IN, WELCOME
 from awareness.mail.compose import Mail
 
 DIGEST = "digest"
@@ -68,6 +75,7 @@ KIND_NAMES = {
     CONFIRM: KindName("Sign-up confirmation", "Sign-up confirmations"),
     WELCOME: KindName("Welcome mail", "Welcome mails"),
     SIGN_IN: KindName("Link to manage a subscription", "Links to manage a subscription"),
+    DATA_LINK: KindName("Link to download or erase data", "Links to download or erase data"),
     STEWARDSHIP: KindName("Driver record reminder",
                           "Driver record reminders to the steering group"),
     DRIVER_CHANGED: KindName("Driver record change notice", "Driver record change notices"),
@@ -130,7 +138,15 @@ def file_problem_key(day: date, problem: str) -> str:
     return f"{day.isoformat()}/{hashlib.sha256(problem.encode()).hexdigest()[:16]}"
 
 
+def data_link_key(subscriber_id: int, action: str, now: datetime) -> str:
+    """The key of a mail holding a link to ``action`` a subscriber's data: once in each ten
+    minutes (UTC), so that a request sent twice mails one link, which works for an hour."""
+    at = now.astimezone(UTC)
+    return f"{int(subscriber_id)}/{action}/{at.replace(minute=at.minute // 10 * 10):{MINUTE}}"
+
+
 STAMP = "%Y%m%dT%H%M%S"
+MINUTE = "%Y%m%dT%H%M"
 
 
 def _stamp(at: datetime) -> str:
@@ -231,15 +247,26 @@ def _file_problem(key: str, names: Names, tz: tzinfo) -> str:
     return f"Notice of a problem in a subscription file, {short_date(day)}"
 
 
+def _data_link(key: str, names: Names, tz: tzinfo) -> str | None:
+    subscriber, _, rest = key.partition("/")
+    action, _, minute = rest.partition("/")
+    if not _whole(subscriber):
+        return None
+    datetime.strptime(minute, MINUTE)  # ValueError: not a key of ours
+    return {DOWNLOAD: "Link to download their data", ERASE: "Link to erase their data"}.get(
+        action)
+
+
 def _whole(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-# The account mails' keys (a request's id and nonce) say nothing more than their kind.
+# The account mails' keys (a request's id and nonce) say nothing more than their kind, but
+# for a data link's, which says what the link does.
 _DESCRIBERS: dict[str, Describe] = {
     DIGEST: _digest, STEWARDSHIP: _stewardship, SOURCES_REPORT: _sources_report,
     BULLETIN: _bulletin, BULLETIN_TEST: _bulletin_test, BULLETIN_REMINDER: _bulletin_reminder,
-    DRIVER_CHANGED: _driver_changed, FILE_PROBLEM: _file_problem}
+    DRIVER_CHANGED: _driver_changed, FILE_PROBLEM: _file_problem, DATA_LINK: _data_link}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Staff serve themselves: the catalogue, sign-up with confirmation, the preference centre
-(issue 12). Read → decide (``awareness.signup``, pure) → write, as everywhere; mails go
+(issue 12), and the links that download or erase their data, mailed to their own address
+(``data_links``). Read → decide (``awareness.signup``, pure) → write, as everywhere; mails go
 through the outbox.
 
 Nothing here tells a visitor whether an address is known: a sign-up and a request for a
@@ -24,11 +25,13 @@ from awareness.catalogue import (
     entries,
     published_slugs,
 )
+from awareness.data_links import DataLink, data_link_token, data_link_url, read_data_link
 from awareness.dates import local_day
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
 from awareness.mail.account import (
     CONFIRM,
+    DATA_LINK,
     SIGN_IN,
     WELCOME,
     ChosenTopic,
@@ -37,7 +40,7 @@ from awareness.mail.account import (
     render_account_mail,
 )
 from awareness.mail.compose import Sender
-from awareness.mail.outbox import Queued
+from awareness.mail.outbox import Queued, data_link_key
 from awareness.service import people
 from awareness.service.context import Context
 from awareness.signup import (
@@ -307,14 +310,49 @@ def settled(connection: Connection, subscriber_id: int, now: datetime, *, by: st
     return found
 
 
-def export(ctx: Context, token: str) -> dict[str, object]:
-    """Everything stored about them, as JSON-ready data."""
-    return people.export_subscriber(ctx, subscriber(ctx, token).email)
+def request_data_link(ctx: Context, token: str, action: str, *, client: str,
+                      nudge: Nudge | None = None) -> Subscriber:
+    """Mail the subscriber of the preference ``token`` a link to ``action`` (``DOWNLOAD``
+    or ``ERASE``) their data, which works for an hour: holding the preference link, which
+    every mail carries and forwarded mails pass on, is not enough (``data_links``). Counted
+    as the public forms are and Refused past their limits; asked again within the same ten
+    minutes, it mails nothing more. Them, for the page to say where the link went."""
+    found = subscriber(ctx, token)
+    now = ctx.now()
+    _refuse_before_writing(ctx, found.email, client, now)
+    url = data_link_url(ctx.settings.base_url,
+                        data_link_token(ctx.secret(), found.id, found.token, action, now))
+    with writing(ctx.engine) as connection:
+        _use_public_form(connection, ctx, found.email, client, now)
+        mail = _mail(ctx, DATA_LINK, found.id, found.email, (), now,
+                     preferences_url=preferences_url(ctx, found), data_url=url, action=action,
+                     key=data_link_key(found.id, action, now))
+        outbox.queue(connection, mail, now)
+    if nudge:
+        nudge()
+    return found
 
 
-def erase(ctx: Context, token: str) -> None:
-    """Delete them and every message addressed to them."""
-    people.erase_subscriber(ctx, subscriber(ctx, token).email)
+def data_link_holder(ctx: Context, link: str) -> tuple[DataLink, Subscriber] | None:
+    """What a mailed data link does, and for whom; None when it is not ours, was altered,
+    is over an hour old, or its subscriber was erased or holds another preference token
+    since."""
+    found = read_data_link(ctx.secret(), link, ctx.now())
+    if found is None:
+        return None
+    with reading(ctx.engine) as connection:
+        holder = subscribers.by_id(connection, found.subscriber_id)
+    return (found, holder) if holder is not None and found.is_for(holder.token) else None
+
+
+def export(ctx: Context, holder: Subscriber) -> dict[str, object]:
+    """Everything stored about them, as JSON-ready data (``data_link_holder``)."""
+    return people.export_subscriber(ctx, holder.email)
+
+
+def erase(ctx: Context, holder: Subscriber) -> None:
+    """Delete them and every message addressed to them (``data_link_holder``)."""
+    people.erase_subscriber(ctx, holder.email)
 
 
 def purge(ctx: Context) -> tuple[int, int, int]:
@@ -392,16 +430,20 @@ def _welcome(ctx: Context, found: Subscriber, now: datetime) -> Queued:
 
 def _mail(ctx: Context, kind: str, subject_id: int, to: str, choices: Sequence[Choice],
           now: datetime, *, confirm_url: str = "", preferences_url: str = "",
-          bulletins: bool = False) -> Queued:
+          bulletins: bool = False, data_url: str = "", action: str = "",
+          key: str = "") -> Queued:
+    """An account mail of ``kind`` to ``to``, about ``subject_id``, under ``key`` (by default
+    one of its own: a request's nonce)."""
     s = ctx.settings
     titles = {topic.slug: topic.name for topic in ctx.topics()}
-    key = account_key(subject_id, secrets.token_hex(8))
+    key = key or account_key(subject_id, secrets.token_hex(8))
     mail = render_account_mail(
         ctx.mail_templates(), kind, sender=Sender(s.mail.from_addr, s.mail.from_name), to=to,
         library=s.library.name,
         choices=[ChosenTopic(titles.get(c.topic, c.topic), c.frequency) for c in choices],
         message_id=account_message_id(kind, key, s.mail.domain), now=now,
         confirm_url=confirm_url, preferences_url=preferences_url,
-        manage_url=f"{s.base_url}/preferences", bulletins=bulletins)
+        manage_url=f"{s.base_url}/preferences", bulletins=bulletins, data_url=data_url,
+        action=action)
     return Queued(kind, key, mail, subject_id if kind != CONFIRM else None)
 

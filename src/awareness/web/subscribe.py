@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from awareness.catalogue import Entry, published_slugs
+from awareness.data_links import ACTIONS, DOWNLOAD
 from awareness.dates import local_day
 from awareness.digests.subscribers import Subscriber
 from awareness.errors import NotFound
@@ -65,9 +67,12 @@ def routes() -> list[Route]:
         form_route("/preferences/{token}", preferences_submit),
         form_route("/preferences/{token}/leave", leave_topic),
         form_route("/preferences/{token}/unsubscribe", leave_all),
-        Route("/preferences/{token}/data.json", my_data),
-        Route("/preferences/{token}/erase", erase_page),
-        form_route("/preferences/{token}/erase", erase_submit),
+        form_route("/preferences/{token}/data-link", data_link_submit),
+        # Where the page's links to download and erase went before they were mailed.
+        Route("/preferences/{token}/data.json", your_data_section),
+        Route("/preferences/{token}/erase", your_data_section),
+        Route("/your-data/{link}", data_link_page),
+        form_route("/your-data/{link}", data_link_act),
     ]
 
 
@@ -305,7 +310,7 @@ async def _preferences(request: Request, token: str, found: Subscriber, *,
                  mine=mine, chosen=chosen, frequencies=frequencies, titles=titles,
                  paused=paused, bulletins=bulletins, choices=FREQUENCIES, error=error,
                  problems=problems, topics_id=topics_id, offers=offers,
-                 has_bulletins=found.bulletins,
+                 has_bulletins=found.bulletins, ask=isinstance(refused, LimitReached),
                  pause_days=[day.isoformat() for day in pause_days(subscribing.today(ctx))])
 
 
@@ -371,25 +376,59 @@ async def leave_all(request: Request) -> Response:
 
 
 @_by_link
-async def my_data(request: Request) -> Response:
+async def data_link_submit(request: Request) -> Response:
+    form = await _form(request)
+    token, found = await _subscriber(request)
+    action = str(form.get("action", ""))
+    if action not in ACTIONS:
+        raise HTTPException(400, "Choose to download or to erase your data.")
+    try:
+        await run_in_threadpool(lambda: subscribing.request_data_link(
+            ctx_of(request), token, action, client=client_address(request),
+            nudge=_nudge(request)))
+    except LimitReached as refused:
+        return await _preferences(request, token, found, refused=refused, status_code=429)
+    response = redirect(request, f"/preferences/{token}")
+    security_of(request).write_flash(
+        response, f"We have e-mailed a link to {'download' if action == DOWNLOAD else 'erase'} "
+                  f"your data to {mask_address(found.email)}; it works for an hour.")
+    return response
+
+
+@_by_link
+async def your_data_section(request: Request) -> Response:
+    """An old link to download or erase: the preference page's part that mails one now."""
     token, _ = await _subscriber(request)
-    data = await run_in_threadpool(subscribing.export, ctx_of(request), token)
+    return redirect(request, f"/preferences/{token}#your-data")
+
+
+async def _data_link(request: Request) -> tuple[str, Subscriber] | None:
+    """What a mailed data link does, and for whom; None when it does nothing now."""
+    found = await run_in_threadpool(subscribing.data_link_holder, ctx_of(request),
+                                    request.path_params["link"][:400])
+    return None if found is None else (found[0].action, found[1])
+
+
+async def data_link_page(request: Request) -> Response:
+    found = await _data_link(request)
+    if found is None:
+        return _page(request, "data_link_expired.html", status_code=404)
+    action, holder = found
+    return _page(request, "data_link.html", action=action, address=mask_address(holder.email),
+                 link=request.path_params["link"])
+
+
+async def data_link_act(request: Request) -> Response:
+    await _form(request)
+    found = await _data_link(request)
+    if found is None:
+        return _page(request, "data_link_expired.html", status_code=404)
+    action, holder = found
+    if action != DOWNLOAD:
+        await run_in_threadpool(subscribing.erase, ctx_of(request), holder)
+        return _page(request, "erased.html")
+    data = await run_in_threadpool(subscribing.export, ctx_of(request), holder)
     return Response(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                     media_type="application/json", headers={
                         "content-disposition": 'attachment; filename="my-digests.json"',
                         "cache-control": "no-store"})
-
-
-@_by_link
-async def erase_page(request: Request) -> Response:
-    token, found = await _subscriber(request)
-    return _page(request, "erase.html", token=token, address=mask_address(found.email))
-
-
-@_by_link
-async def erase_submit(request: Request) -> Response:
-    await _form(request)
-    token, _ = await _subscriber(request)
-    await run_in_threadpool(subscribing.erase, ctx_of(request), token)
-    return _page(request, "erased.html")
-
