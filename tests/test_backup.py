@@ -1,12 +1,16 @@
 """``awareness backup``: a checked copy of the SQLite database, taken while the service
 writes, with the generated signing key beside it; restored, it is the service as it was,
-and the links in mail already sent still work. On PostgreSQL it points at pg_dump."""
+and the links in mail already sent still work. ``awareness restore`` puts such a copy back,
+whatever a stopped service left beside the database. On PostgreSQL they point at pg_dump
+and pg_restore."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +20,11 @@ from click.testing import CliRunner, Result
 
 from awareness.cli import cli
 from awareness.errors import AwarenessError
+from awareness.leader import FileLock
 from awareness.service import people
+from awareness.service.backup import backup
 from awareness.service.context import Context
+from awareness.storage.db import head_revisions
 from tests.conftest import settings_env
 
 STAFF = [f"reader{n}@trust.nhs.uk" for n in range(40)]
@@ -83,11 +90,18 @@ def test_a_copy_taken_while_the_service_writes_restores_the_service_as_it_was(
     assert (restored / "again.db.secret-key").read_text() == signed  # links already mailed hold
 
 
-def test_a_copy_never_overwrites_and_says_what_to_do(
-        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+def on_sqlite(make_context: Callable[..., Context]) -> Context:
+    """The test's context; the test is skipped on PostgreSQL, which is backed up with pg_dump
+    and restored with pg_restore (the tests that run there check each command says so)."""
     ctx = make_context()
     if ctx.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL is backed up with pg_dump: the test above checks it says so")
+        pytest.skip("PostgreSQL is backed up and restored with its own tools")
+    return ctx
+
+
+def test_a_copy_never_overwrites_and_says_what_to_do(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    on_sqlite(make_context)
     env = settings_env(tmp_path, database_url)
     existing = tmp_path / "keep.db"
     existing.write_bytes(b"yesterday's backup")
@@ -106,3 +120,130 @@ def test_a_copy_never_overwrites_and_says_what_to_do(
     assert made.exit_code == 0 and made.output.endswith(
         "the signing key is AWARENESS_WEB_SECRET_KEY's: keep it with your backups\n")
     assert sorted(p.name for p in tmp_path.glob("copy*")) == ["copy.db"]
+
+
+# --- restoring ----------------------------------------------------------------------------------
+
+def emails_in(database: Path) -> set[str]:
+    """The subscribers' addresses as SQLite reads the database: with a -wal beside it, the
+    -wal's committed pages are part of it."""
+    with sqlite3.connect(database) as reader:
+        return {row[0] for row in reader.execute("SELECT email FROM subscribers")}
+
+
+def leave_a_stale_wal(ctx: Context, database: Path, address: str) -> None:
+    """What a service killed mid-work leaves: the database file as it was, and beside it a
+    -wal holding a newer write (``address`` signed up) that was never copied back into it."""
+    ctx.dispose()  # the last connection to close copies the -wal back and removes it
+    before = database.read_bytes()
+    people.add_subscriber(ctx, address, ["leadership"], "daily")
+    wal = database.with_name(database.name + "-wal").read_bytes()
+    ctx.dispose()
+    database.write_bytes(before)
+    database.with_name(database.name + "-wal").write_bytes(wal)
+
+
+def test_a_restore_reads_as_the_copy_though_a_stale_wal_was_beside_the_database(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    env = settings_env(tmp_path, database_url, AWARENESS_WEB_SECRET_KEY="")
+    ctx = make_context(AWARENESS_WEB_SECRET_KEY="")
+    if ctx.engine.dialect.name != "sqlite":
+        refused = run(env, "restore", str(tmp_path / "copy.db"))
+        assert "pg_restore --clean --dbname=DBNAME FILE" in error(refused)
+        return
+    people.add_subscriber(ctx, STAFF[0], ["leadership"], "weekly")
+    signed = ctx.secret()
+    copy = backup(ctx, f"{tmp_path / 'backups'}/").database
+    people.add_subscriber(ctx, STAFF[1], ["leadership"], "weekly")  # after the copy
+    database = Path(str(ctx.engine.url.database))
+    leave_a_stale_wal(ctx, database, STAFF[2])
+    key = tmp_path / "var" / "secret-key"
+    key.write_text("a key made after the copy")
+
+    # Copying the backup over the database file, as the steps said, left the -wal beside it:
+    # SQLite read it as part of the copy, which then read as the newer data.
+    by_hand = tmp_path / "by-hand"
+    by_hand.mkdir()
+    for name in (database.name, database.name + "-wal"):
+        shutil.copyfile(database.with_name(name), by_hand / name)
+    shutil.copyfile(copy, by_hand / database.name)
+    assert emails_in(by_hand / database.name) == set(STAFF[:3])
+
+    restored = run(env, "restore", str(copy))
+    assert restored.exit_code == 0, restored.output
+    assert emails_in(database) == {STAFF[0]}  # the copy, and only the copy
+    assert key.read_text() == signed  # links in mail sent before the copy work again
+    lines = restored.output.splitlines()
+    assert lines[0] == f"restored {copy} to {database} (SQLite's integrity check: ok; schema " \
+                       f"{head_revisions()[0]})"
+    [aside] = database.parent.glob(f"{database.stem}-replaced-*.db")
+    assert lines[1] == f"the database it replaced is kept as {aside}, {aside.name}-wal"
+    [key_aside] = tmp_path.glob("var/secret-key-replaced-*")
+    assert lines[2] == f"signing key restored to {key}; the one it replaced is kept as " \
+                       f"{key_aside}"
+    assert lines[3:] == ["next: `awareness init`, then start the service"]
+    # Nothing was deleted: the database it replaced, with its -wal, is as it was.
+    assert emails_in(aside) == set(STAFF[:3])
+    assert key_aside.read_text() == "a key made after the copy"
+    assert "database is up to date" in run(env, "init").output
+    listed = json.loads(run(env, "subscribers", "list", "--json").output)
+    assert [row["email"] for row in listed] == [STAFF[0]]
+
+
+def test_a_restore_refuses_what_is_not_a_sound_copy_and_changes_nothing(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    ctx = on_sqlite(make_context)
+    env = settings_env(tmp_path, database_url)
+    database = Path(str(ctx.engine.url.database))
+    ctx.dispose()
+    before = database.read_bytes()
+    (tmp_path / "copies").mkdir()
+    not_a_database = tmp_path / "copies" / "notes.db"
+    not_a_database.write_text("not a database")
+    assert error(run(env, "restore", str(not_a_database))) == (
+        f"{not_a_database} fails SQLite's integrity check (file is not a database): restore "
+        "another copy; nothing was changed")
+    other = tmp_path / "copies" / "other.db"
+    with sqlite3.connect(other) as made:
+        made.execute("CREATE TABLE notes (text)")
+    assert error(run(env, "restore", str(other))) == (
+        f"{other} holds no database of this service (no schema version): name a copy "
+        "`awareness backup` made")
+    assert error(run(env, "restore", str(tmp_path / "missing.db"))) == (
+        f"no file {tmp_path / 'missing.db'}: name a copy `awareness backup` made")
+    assert error(run(env, "restore", str(database))) == (
+        f"{database} is the database itself: name a copy of it")
+    assert database.read_bytes() == before
+    assert [p.name for p in database.parent.glob(f"{database.stem}*")] == [database.name]
+
+
+@pytest.mark.integration
+def test_a_restore_refuses_while_a_process_has_the_database_open(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    ctx = on_sqlite(make_context)
+    env = settings_env(tmp_path, database_url)
+    copy = backup(ctx, f"{tmp_path / 'copies'}/").database
+    database = Path(str(ctx.engine.url.database))
+    ctx.dispose()
+    refusal = (f"{database} is in use: stop every process of the service (`awareness run`, "
+               "its schedulers and workers, and any command still running) and restore again")
+    # Another process reading the database (a web process, a command, the sqlite3 shell).
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys; connection = sqlite3.connect(sys.argv[1]); "
+         "connection.execute('SELECT count(*) FROM subscribers').fetchall(); print('open', "
+         "flush=True); sys.stdin.readline()", str(database)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        assert error(run(env, "restore", str(copy))) == refusal
+    finally:
+        holder.communicate("\n", timeout=60)
+    # The scheduler's lock, held by a running service.
+    scheduler = FileLock(tmp_path / "var" / "scheduler.lock")
+    assert scheduler.acquire()
+    try:
+        assert error(run(env, "restore", str(copy))) == refusal
+    finally:
+        scheduler.release()
+    assert [p.name for p in database.parent.glob(f"{database.stem}*")] == [database.name]
+    assert run(env, "restore", str(copy)).exit_code == 0

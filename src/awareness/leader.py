@@ -37,6 +37,7 @@ STANDBY_RETRY_SECONDS = 5.0
 LEADER_CHECK_SECONDS = 2.0
 TAKEOVER_GRACE_SECONDS = 5.0
 Role = Literal["leader", "standby"]
+SCHEDULER_LOCK = "scheduler.lock"  # the file in the data folder that SQLite's leader locks
 
 
 class Lock(Protocol):
@@ -127,7 +128,21 @@ def lock_for(database_url: str, data: Path) -> Lock:
     """The advisory lock on PostgreSQL, the data folder's file lock on SQLite."""
     if leadership.is_postgresql(database_url):
         return DatabaseLock(database_url)
-    return FileLock(data / "scheduler.lock")
+    return FileLock(data / SCHEDULER_LOCK)
+
+
+def scheduler_runs(data: Path) -> bool:
+    """Whether a process on this machine runs the scheduler of the SQLite deployment whose
+    data folder is ``data``: it holds the folder's file lock (tried here, and let go at
+    once, never made)."""
+    path = data / SCHEDULER_LOCK
+    if not path.exists():
+        return False
+    lock = FileLock(path)
+    if lock.acquire():
+        lock.release()
+        return False
+    return True
 
 
 class Leadership:

@@ -1,4 +1,4 @@
-"""Commands that run the pipeline: init, backup, check, poll, digests, run."""
+"""Commands that run the pipeline: init, backup, restore, check, poll, digests, run."""
 
 from __future__ import annotations
 
@@ -56,6 +56,45 @@ def backup(state: State, destination: str) -> None:
                    "links in mail already sent need the key)")
     else:
         click.echo("the signing key is AWARENESS_WEB_SECRET_KEY's: keep it with your backups")
+
+
+@cli.command()
+@click.argument("copy", metavar="BACKUP")
+@pass_state
+def restore(state: State, copy: str) -> None:
+    """Put the SQLite database BACKUP (a copy `awareness backup` made) in the database's
+    place, with the signing key beside it. Stop the service first: it refuses while a
+    process has the database open. The database it replaces is kept, with its -wal and
+    -shm, under a name that says when. On PostgreSQL it says how to use pg_restore."""
+    from awareness.service.backup import restore as put_back
+
+    done = put_back(state.ctx, copy)
+    click.echo(f"restored {copy} to {done.database} (SQLite's integrity check: ok; schema "
+               f"{done.schema})")
+    if done.set_aside:
+        click.echo(f"the database it replaced is kept as {done.set_aside[0]}"
+                   + "".join(f", {path.name}" for path in done.set_aside[1:]))
+    else:
+        click.echo(f"there was no database at {done.database} to keep")
+    for line in _key_lines(state, done):
+        click.echo(line)
+    upgrade = " (upgrades the copy to this release's schema)" if done.needs_upgrade else ""
+    click.echo(f"next: `awareness init`{upgrade}, then start the service")
+
+
+def _key_lines(state: State, done: Any) -> list[str]:
+    """What happened to the signing key, and which one the service will use."""
+    if done.key is None:
+        lines = ["no signing key beside the copy: the key in the data folder (or "
+                 "AWARENESS_WEB_SECRET_KEY) stays as it was"]
+    else:
+        lines = [f"signing key restored to {done.key}"
+                 + (f"; the one it replaced is kept as {done.key_set_aside}"
+                    if done.key_set_aside else "")]
+        if state.settings.web.secret_key:
+            lines.append("AWARENESS_WEB_SECRET_KEY is set, and the service signs with it, not "
+                         "with the restored key: set it to the key the copy was made with")
+    return lines
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """A copy of everything the service keeps, to put where backups go: the SQLite database,
 checked, and the signing key generated in the data folder (without it, every link in every
-mail already sent — unsubscribe, preferences, feedback — stops working after a restore).
-PostgreSQL is backed up with its own tools (docs/operations.md)."""
+mail already sent — unsubscribe, preferences, feedback — stops working after a restore);
+and such a copy put back in place. PostgreSQL is backed up and restored with its own tools
+(docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from awareness.errors import AwarenessError
+from awareness.leader import scheduler_runs
 from awareness.service.context import Context
-from awareness.storage.db import backup_sqlite
+from awareness.storage.db import (
+    backup_sqlite,
+    check_sqlite_file,
+    head_revisions,
+    sqlite_files,
+    sqlite_in_use,
+)
 
 
 @dataclass(frozen=True)
@@ -59,3 +67,116 @@ def backup(ctx: Context, destination: str | Path) -> Backup:
         os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         shutil.copyfile(ctx.settings.paths.data / "secret-key", key)
     return Backup(destination, destination.stat().st_size, key)
+
+
+@dataclass(frozen=True)
+class Restored:
+    database: Path  # where the copy now is: the database the settings name
+    schema: str  # the copy's schema revision
+    set_aside: tuple[Path, ...]  # the database it replaced, with its -wal and -shm
+    key: Path | None  # the signing key put in the data folder; None: none beside the copy
+    key_set_aside: Path | None  # the signing key it replaced
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """Whether the copy's schema is older than this release's (``awareness init``)."""
+        return self.schema != ",".join(head_revisions())
+
+
+def restore(ctx: Context, copy: str | Path) -> Restored:
+    """Put the SQLite database ``copy`` (an ``awareness backup``) where the settings say the
+    database is, with the signing key copied beside it, once it passes SQLite's integrity
+    check, and while no process has the database open. The database it replaces is set
+    aside with its ``-wal`` and ``-shm``, never deleted: left beside the copy, a ``-wal``
+    would be read as part of it, and the copy would read as the newer data it replaced."""
+    if ctx.engine.dialect.name != "sqlite":
+        raise AwarenessError(
+            "the database is PostgreSQL: restore a pg_dump copy with pg_restore, e.g. "
+            "`pg_restore --clean --dbname=DBNAME FILE`, and set the same "
+            "AWARENESS_WEB_SECRET_KEY (docs/operations.md)")
+    copy = Path(copy)
+    target = Path(str(ctx.engine.url.database))
+    if not copy.is_file():
+        raise AwarenessError(f"no file {copy}: name a copy `awareness backup` made")
+    if copy.resolve() == target.resolve():
+        raise AwarenessError(f"{copy} is the database itself: name a copy of it")
+    _refuse_while_in_use(ctx, target)
+    stamp = f"{ctx.now().astimezone(ctx.settings.timezone):%Y%m%d-%H%M%S}"
+    staged, schema = _staged(copy, target)
+    try:
+        set_aside = _set_aside(target, stamp)
+        os.link(staged, target)  # never over a database made meanwhile (FileExistsError)
+    finally:
+        staged.unlink()
+    key, key_set_aside = _restore_key(ctx, copy, stamp)
+    return Restored(target, schema, set_aside, key, key_set_aside)
+
+
+def _refuse_while_in_use(ctx: Context, target: Path) -> None:
+    """Stop when a process of this machine has the database open, or runs the scheduler."""
+    ctx.engine.dispose()  # this process's own connection would hide the others' (POSIX)
+    if sqlite_in_use(target) or scheduler_runs(ctx.settings.paths.data):
+        raise AwarenessError(
+            f"{target} is in use: stop every process of the service (`awareness run`, its "
+            "schedulers and workers, and any command still running) and restore again")
+
+
+def _staged(copy: Path, target: Path) -> tuple[Path, str]:
+    """``copy`` copied beside ``target`` under a name of its own, owner-readable only, and
+    checked; the staged file and its schema revision. Nothing is left when it fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.restoring")
+    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        shutil.copyfile(copy, staged)
+        verdict, schema = check_sqlite_file(staged)
+        if verdict != "ok":
+            raise AwarenessError(f"{copy} fails SQLite's integrity check ({verdict}): restore "
+                                 "another copy; nothing was changed")
+        if schema is None:
+            raise AwarenessError(f"{copy} holds no database of this service (no schema "
+                                 "version): name a copy `awareness backup` made")
+    except BaseException:
+        staged.unlink()
+        raise
+    return staged, schema
+
+
+def _set_aside(target: Path, stamp: str) -> tuple[Path, ...]:
+    """Rename the database at ``target`` and its -wal and -shm, those there are, to names
+    that say when (``awareness-replaced-20261207-153012.db``, ``…db-wal``): together they
+    are still the database as it was. The database first: should this stop half way, a
+    -wal left at ``target`` stops the copy from taking its place."""
+    aside = target.with_name(f"{target.stem}-replaced-{stamp}{target.suffix}")
+    pairs = [(now, then) for now, then in zip(sqlite_files(target), sqlite_files(aside),
+                                               strict=True) if now.exists()]
+    for _, then in pairs:
+        if then.exists():
+            raise AwarenessError(f"{then} exists already: restore again in a second")
+    for now, then in pairs:
+        os.rename(now, then)
+    left = [path for path in sqlite_files(target) if path.exists()]
+    if left:  # a process wrote them meanwhile: it has the database open
+        raise AwarenessError(f"{left[0]} appeared while restoring: a process has the "
+                             "database open; stop it and restore again")
+    return tuple(then for _, then in pairs)
+
+
+def _restore_key(ctx: Context, copy: Path, stamp: str) -> tuple[Path | None, Path | None]:
+    """The signing key that ``awareness backup`` copied beside ``copy``, put in the data
+    folder (the key there before set aside, unless it is the same); (None, None) when there
+    is none beside it."""
+    saved = copy.with_name(copy.name + ".secret-key")
+    if not saved.is_file():
+        return None, None
+    key = ctx.settings.paths.data / "secret-key"
+    aside = None
+    if key.exists():
+        if key.read_bytes() == saved.read_bytes():
+            return key, None
+        aside = key.with_name(f"secret-key-replaced-{stamp}")
+        os.rename(key, aside)
+    key.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    shutil.copyfile(saved, key)
+    return key, aside

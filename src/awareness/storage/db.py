@@ -146,6 +146,66 @@ def backup_sqlite(engine: Engine, target: Path) -> str:
         draft.unlink()
 
 
+# What SQLite locks while a connection has a WAL database open, for as long as it is open
+# (its unix VFS, os_unix.c): the "dead man switch" byte of the -shm file (a read lock), and
+# the SHARED range of the database file (PENDING_BYTE 0x40000000 + 2, 510 bytes).
+SHM_DMS = (128, 1)
+SHARED_RANGE = (0x40000002, 510)
+
+
+def sqlite_files(path: Path) -> tuple[Path, Path, Path]:
+    """The database file and the two SQLite writes beside it in WAL mode: ``-wal``, whose
+    committed pages a connection reads (and copies back) as part of the database, and
+    ``-shm``, its index. The three are one database: never move one without the others."""
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def sqlite_in_use(path: Path) -> bool:
+    """Whether a process on this machine has the SQLite database ``path`` open: SQLite's
+    POSIX locks on it, tried (and let go at once) without waiting. A lock held by this
+    very process is invisible to it (POSIX locks are the process's): call this before the
+    process opens the database. A file this process may not open cannot be tried, and says
+    "not in use"; nor does a database opened from another machine over a network share."""
+    database, _, index = sqlite_files(path)
+    return _locked(index, *SHM_DMS) or _locked(database, *SHARED_RANGE)
+
+
+def _locked(path: Path, start: int, length: int) -> bool:
+    try:
+        handle = os.open(path, os.O_RDWR)
+    except OSError:  # no such file (no connection made it), or not ours to open
+        return False
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, length, start)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(handle, fcntl.LOCK_UN, length, start)
+        return False
+    finally:
+        os.close(handle)
+
+
+def check_sqlite_file(path: Path) -> tuple[str, str | None]:
+    """SQLite's integrity check of the database file ``path`` (``"ok"`` when it is sound)
+    and its schema revision (None when it holds none: not this service's database). It is
+    read as an immutable file: nothing is written beside it, and a ``-wal`` beside it is not
+    read. A file that is no SQLite database fails the check, with SQLite's words."""
+    check = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+    try:
+        try:
+            verdict = str(check.execute("PRAGMA integrity_check").fetchone()[0])
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            return str(exc), None
+        if not check.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                             "name = 'alembic_version'").fetchone():
+            return verdict, None
+        heads = [row[0] for row in check.execute("SELECT version_num FROM alembic_version")]
+        return verdict, ",".join(sorted(heads)) or None
+    finally:
+        check.close()
+
+
 def current_revision(engine: Engine) -> str | None:
     """The applied revision(s), comma-separated while branches are not yet merged; None
     before the first upgrade. Read from Alembic's own table, as Alembic reads it."""
