@@ -122,6 +122,30 @@ def test_a_copy_never_overwrites_and_says_what_to_do(
     assert sorted(p.name for p in tmp_path.glob("copy*")) == ["copy.db"]
 
 
+def test_copies_into_a_folder_in_the_same_second_each_get_a_name(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    # A second backup within the minute was refused, "exists already; name a new file, or a
+    # folder", though a folder was named: the names went to the minute.
+    ctx = on_sqlite(make_context)  # its clock stands still at 09:00:00 UTC, 23 November 2026
+    folder = tmp_path / "backups"
+    made = [backup(ctx, f"{folder}/").database for _ in range(3)]
+    assert [path.name for path in made] == ["awareness-20261123-090000.db",
+                                            "awareness-20261123-090000-2.db",
+                                            "awareness-20261123-090000-3.db"]
+    assert len({path.read_bytes() for path in made}) == 1
+    # A copy under way (or one a crash left half made) keeps its name from the next.
+    (folder / ".awareness-20261123-090000-4.db.partial").touch()
+    assert backup(ctx, folder).database.name == "awareness-20261123-090000-5.db"
+    env = settings_env(tmp_path, database_url)
+    for _ in range(2):  # the command line, twice within a second or a minute
+        again = run(env, "backup", str(folder))
+        assert again.exit_code == 0, again.output
+    assert len(list(folder.glob("*.db"))) == 6
+    # A file named as a folder is said to be one.
+    assert error(run(env, "backup", f"{made[0]}/")) == (
+        f"{made[0]} is a file, not a folder: name a folder, or a new file")
+
+
 # --- restoring ----------------------------------------------------------------------------------
 
 def emails_in(database: Path) -> set[str]:

@@ -6,8 +6,10 @@ and such a copy put back in place. PostgreSQL is backed up and restored with its
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,29 +35,22 @@ class Backup:
 def backup(ctx: Context, destination: str | Path) -> Backup:
     """Copy the database (and a generated signing key) to ``destination``: a new file, or a
     folder — one that exists, or a name ending in ``/``, which is made — in which the copy
-    is named for the moment it was taken (``awareness-20261207-1530.db``) so that a nightly
-    job keeps one a night."""
+    is named for the moment it was taken (``awareness-20261207-153012.db``, and ``-2``, ``-3``
+    after it for more copies in the same second) so that a nightly job keeps one a night."""
     engine = ctx.engine
     if engine.dialect.name != "sqlite":
         raise AwarenessError(
             "the database is PostgreSQL: back it up with pg_dump, e.g. `pg_dump "
             "--format=custom --file=awareness.dump DBNAME` (docs/operations.md)")
-    folder = str(destination).endswith(("/", os.sep))
-    destination = Path(destination)
-    if folder:  # a path's trailing slash is lost by Path: it meant a folder, not a file
-        destination.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if destination.is_dir():
-        stamp = ctx.now().astimezone(ctx.settings.timezone)
-        destination = destination / f"awareness-{stamp:%Y%m%d-%H%M}.db"
-    if destination.exists():
-        raise AwarenessError(f"{destination} exists already; name a new file, or a folder")
-    if not destination.parent.is_dir():
-        raise AwarenessError(f"no folder {destination.parent}; create it first")
-    try:
-        verdict = backup_sqlite(engine, destination)
-    except FileExistsError:  # made meanwhile
-        raise AwarenessError(
-            f"{destination} exists already; name a new file, or a folder") from None
+    stamp = f"{ctx.now().astimezone(ctx.settings.timezone):%Y%m%d-%H%M%S}"
+    targets, named = _destinations(destination, stamp)
+    for target in targets:
+        try:
+            verdict = backup_sqlite(engine, target)
+            break
+        except FileExistsError:  # made meanwhile (a folder's next name is tried)
+            if named:
+                raise AwarenessError(_taken(target)) from None
     if verdict != "ok":
         raise AwarenessError(f"the copy failed SQLite's integrity check ({verdict}); nothing "
                              "was written: check the disk, and the database with `sqlite3 "
@@ -63,10 +58,45 @@ def backup(ctx: Context, destination: str | Path) -> Backup:
     key = None
     if not ctx.settings.web.secret_key:
         ctx.secret()  # generated now if it never was: the backup must hold the one in use
-        key = destination.with_name(destination.name + ".secret-key")
+        key = _key_beside(target)
         os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         shutil.copyfile(ctx.settings.paths.data / "secret-key", key)
-    return Backup(destination, destination.stat().st_size, key)
+    return Backup(target, target.stat().st_size, key)
+
+
+def _destinations(destination: str | Path, stamp: str) -> tuple[Iterable[Path], bool]:
+    """Where the copy may go, first choice first, and whether that is a file named by the
+    caller (True) rather than names made in a folder."""
+    folder = str(destination).endswith(("/", os.sep))
+    path = Path(destination)  # a path's trailing slash is lost by Path: it meant a folder
+    if folder and path.exists() and not path.is_dir():
+        raise AwarenessError(f"{path} is a file, not a folder: name a folder, or a new file")
+    if folder:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.is_dir():
+        return _unused_names(path, stamp), False
+    if path.exists():
+        raise AwarenessError(_taken(path))
+    if not path.parent.is_dir():
+        raise AwarenessError(f"no folder {path.parent}; create it first")
+    return [path], True
+
+
+def _unused_names(folder: Path, stamp: str) -> Iterator[Path]:
+    """``awareness-STAMP.db`` in ``folder``, then ``awareness-STAMP-2.db`` (``-3``…): those
+    not there yet with their key, for copies made in the same second."""
+    names = (folder / f"awareness-{stamp}{f'-{number}' if number > 1 else ''}.db"
+             for number in itertools.count(1))
+    return (path for path in names if not path.exists() and not _key_beside(path).exists())
+
+
+def _key_beside(copy: Path) -> Path:
+    """Where the signing key goes beside a copy of the database."""
+    return copy.with_name(copy.name + ".secret-key")
+
+
+def _taken(path: Path) -> str:
+    return f"{path} exists already; name a new file, or a folder"
 
 
 @dataclass(frozen=True)
@@ -166,7 +196,7 @@ def _restore_key(ctx: Context, copy: Path, stamp: str) -> tuple[Path | None, Pat
     """The signing key that ``awareness backup`` copied beside ``copy``, put in the data
     folder (the key there before set aside, unless it is the same); (None, None) when there
     is none beside it."""
-    saved = copy.with_name(copy.name + ".secret-key")
+    saved = _key_beside(copy)
     if not saved.is_file():
         return None, None
     key = ctx.settings.paths.data / "secret-key"
