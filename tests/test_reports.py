@@ -17,13 +17,16 @@ import pytest
 from click.testing import CliRunner
 
 from awareness.cli import cli
+from awareness.errors import AwarenessError
 from awareness.reports.figures import (
     DriverReviews,
     Period,
     driver_reviews,
     last_complete_quarter,
     organisation,
+    overdue_at,
     parse_period,
+    period_on,
 )
 from awareness.service.context import Context
 from awareness.service.reports import rendered
@@ -64,6 +67,10 @@ def test_periods() -> None:
             parse_period(bad)
     assert last_complete_quarter(date(2026, 11, 23)).name == "2026-Q3"
     assert last_complete_quarter(date(2026, 2, 1)).name == "2025-Q4"
+    assert [p.kind for p in (Q3, parse_period("2026-07"), parse_period("2026"))] == [
+        "quarter", "month", "year"]
+    assert [period_on(kind, date(2026, 11, 23)).name for kind in ("quarter", "month", "year")
+            ] == ["2026-Q4", "2026-11", "2026"]
 
 
 def test_organisation_is_the_address_domain() -> None:
@@ -79,8 +86,30 @@ def test_driver_reviews_on_time_late_and_waiting() -> None:
              (6, utc(2026, 8, 14, 23, 30), "15 August 2026")]  # 00:30 on the 15th in London
     current = [(1, date(2027, 8, 15)), (2, date(2027, 9, 1)), (3, date(2026, 9, 20)),
                (4, date(2026, 12, 1)), (7, None)]
-    assert driver_reviews(current, moves, Q3, tz) == DriverReviews(
-        due=4, on_time=2, late=1, not_reviewed=1)
+    # Overdue at the end of the period: 3 (due 20 September, never reviewed). Record 6 was
+    # moved within the period and is not among the active records now, so not counted.
+    assert driver_reviews(current, moves, Q3, tz, until=utc(2026, 9, 30, 23)) == DriverReviews(
+        due=4, on_time=2, late=1, not_reviewed=1, overdue=1)
+
+
+def test_overdue_records_are_counted_as_their_review_dates_stood_then() -> None:
+    # "Driver records reviewed on time: 0 of 0" while records were years overdue: a record
+    # whose review date fell before the period counted nowhere.
+    from zoneinfo import ZoneInfo
+    tz = ZoneInfo(LONDON_TZ)
+    end_of_q3 = utc(2026, 9, 30, 23)  # midnight in London
+    current = [(1, date(2023, 3, 1)),   # years overdue, never reviewed
+               (2, date(2027, 9, 1)),   # reviewed after the period: it was due 1 May 2025
+               (3, date(2021, 1, 1)),   # imported in October with an old date: not yet there
+               (4, date(2026, 9, 30)),  # due on the period's last day: overdue at its end
+               (5, date(2026, 10, 1)),  # due the day after
+               (6, None)]
+    moves = [(2, utc(2026, 10, 20), "1 May 2025"), (2, utc(2026, 11, 2), "1 September 2026"),
+             (3, utc(2026, 10, 2), ""), (9, utc(2026, 10, 2), "1 May 2020")]  # 9: deleted
+    assert overdue_at(current, moves, end_of_q3, tz) == 3  # 1, 2 and 4
+    assert driver_reviews(current, moves, Q3, tz, until=end_of_q3).overdue == 3
+    # Now (23 November), with record 2 reviewed and record 3 imported: 1, 3, 4 and 5.
+    assert overdue_at(current, moves, utc(2026, 11, 23, 9), tz) == 4
 
 
 # --- a seeded database --------------------------------------------------------------------------
@@ -101,7 +130,8 @@ def seed(ctx: Context) -> None:
     items by source: NHS England news 4 new (its baseline item is not news), 3 matched;
       The King's Fund 2 new, 2 matched.
     precision: Leadership 2 of 3 (67%); NHS England news 2 of 2; The King's Fund 0 of 1.
-    driver records due: 3; on time 1, late 1, not reviewed 1.
+    driver records due: 3; on time 1, late 1, not reviewed 1. Overdue at the end: 2 (r3, due
+      in the period, and r5, due in 2023).
     sources: NHS England news active, The King's Fund broken, Old feed gone.
     """
     with orm_writing(ctx) as s:
@@ -181,7 +211,8 @@ def seed(ctx: Context) -> None:
             ("a", "OLD", utc(2026, 6, 12))))
         records = {}
         for slug, due in (("r1", date(2027, 8, 15)), ("r2", date(2027, 9, 1)),
-                          ("r3", date(2026, 9, 20)), ("r4", date(2026, 12, 1))):
+                          ("r3", date(2026, 9, 20)), ("r4", date(2026, 12, 1)),
+                          ("r5", date(2023, 3, 1))):
             records[slug] = DriverRecordRow(
                 slug=slug, kind="driver", title=slug, created_at=utc(2026, 1, 1),
                 updated_at=utc(2026, 1, 1), review_due_on=due, tags=[], fields={})
@@ -195,7 +226,7 @@ def seed(ctx: Context) -> None:
 
 
 EXPECTED = {
-    "period": "2026-Q3", "from": "2026-07-01", "until": "2026-10-01",
+    "period": "2026-Q3", "from": "2026-07-01", "until": "2026-10-01", "complete": True,
     "readers": 3, "new_readers": 2,
     "readers_by_organisation": {"trust-a.nhs.uk": 2, "nhs.net": 1},
     "readers_by_topic": {"Digital health and AI": 2, "Leadership": 2},
@@ -215,7 +246,7 @@ EXPECTED = {
                              "flagged": False},
         "The King's Fund": {"approved": 0, "rejected": 1, "decided": 1, "precision": 0.0,
                             "flagged": False}},
-    "driver_reviews": {"due": 3, "on_time": 1, "late": 1, "not_reviewed": 1},
+    "driver_reviews": {"due": 3, "on_time": 1, "late": 1, "not_reviewed": 1, "overdue": 2},
     "sources_by_health": {"active": 1, "broken": 1, "gone": 1},
     "reader_comments": [
         {"date": "2026-08-06", "topic": "Digital health and AI", "about": "N3",
@@ -240,6 +271,28 @@ def test_the_page_says_when_it_was_made_in_the_services_time(
     page = rendered(ctx, Q3, "html")
     assert "Made on Tue 7 Jul 2026, 00:30 (UK time)" in page
     assert "2026-07-06" not in page
+
+
+def test_a_period_not_begun_is_refused_and_one_not_over_is_reported_so_far(
+        make_context: Callable[..., Context]) -> None:
+    # "2027-Q1" reported "0 readers at the end of the period" while the quarter was to come.
+    ctx = make_context()  # its clock: 23 November 2026
+    seed(ctx)
+    for name, latest in (("2027-Q1", "quarter is 2026-Q4"), ("2026-12", "month is 2026-11"),
+                         ("2030", "year is 2026")):
+        with pytest.raises(AwarenessError) as refused:
+            rendered(ctx, parse_period(name), "html")
+        assert str(refused.value) == f"{name} has not begun: the latest {latest} (reported so far)"
+    q4 = parse_period("2026-Q4")
+    page = rendered(ctx, q4, "html")
+    assert "<h1>Impact report: 2026-Q4 (1 October 2026 – 31 December 2026), so far</h1>" in page
+    assert "2026-Q4 is not over: its figures run to then." in page
+    assert "<strong>4</strong> readers now" in page and "at the end of the period" not in page
+    assert "<strong>2</strong> driver records overdue for review now" in page  # r3 and r5
+    figures = json.loads(rendered(ctx, q4, "json"))
+    assert (figures["complete"], figures["readers"], figures["new_readers"]) == (False, 4, 1)
+    assert figures["driver_reviews"]["overdue"] == 2
+    assert "so far" not in rendered(ctx, Q3, "html")
 
 
 def test_the_csv_holds_the_same_numbers(make_context: Callable[..., Context]) -> None:
@@ -279,6 +332,8 @@ def test_the_cli_writes_each_format(make_context: Callable[..., Context], tmp_pa
     assert "<td>Driver record reminders to the steering group</td>" in page
     out = runner.invoke(cli, ["report", "--period", "2026-Q9"], env=env)
     assert "not a period" in str(out.exception)  # main() prints it as one "error:" line
+    out = runner.invoke(cli, ["report", "--period", "2999"], env=env)
+    assert str(out.exception).startswith("2999 has not begun: the latest year is ")
 
 
 @pytest.mark.integration

@@ -61,6 +61,9 @@ def test_reports_are_for_librarians_with_downloads(report_site: tuple[str, Conte
         assert table.headers["content-type"].startswith("text/csv")
         assert "2026-Q3,readers,,readers,3" in table.text
         assert client.get("/reports", params={"period": "soon"}).status_code == 400
+        ahead = client.get("/reports", params={"period": "2030"})  # on 23 November 2026
+        assert ahead.status_code == 400 and (
+            "2030 has not begun: the latest year is 2026 (reported so far)" in ahead.text)
         assert client.get("/reports", params={"format": "pdf"}).status_code == 400
         empty = client.get("/reports", params={"period": "2025"})
         assert empty.status_code == 200 and "Nothing to show for this period." in empty.text
@@ -116,8 +119,9 @@ def test_the_report_page_in_a_browser(browser: Browser, report_site: tuple[str, 
     assert table_of(page, "precision-by-source") == {"NHS England news": ["100%", "2"],
                                                       "The King's Fund": ["0%", "1"]}
     assert table_of(page, "driver-reviews") == {
-        "Due for review": ["3"], "Reviewed by the date": ["1"],
-        "Reviewed after the date": ["1"], "Not reviewed yet": ["1"]}
+        "Due for review in the period": ["3"], "Reviewed by the date": ["1"],
+        "Reviewed after the date": ["1"], "Not reviewed yet": ["1"],
+        "Overdue at the end of the period, whenever the date fell": ["2"]}
     assert table_of(page, "source-health") == {
         "NHS England news": ["active", "4"], "The King's Fund": ["broken", "2"],
         "Old feed": ["gone", "0"]}

@@ -21,7 +21,8 @@ from awareness.errors import AwarenessError
 def report(state: State, period: str, form: str, output: Path | None) -> None:
     """The library's impact figures for a period: readers by organisation and topic,
     messages sent, feedback and "useful" rate per topic, items per topic and source,
-    precision, driver records reviewed on time, sources' health."""
+    precision, driver records reviewed on time and overdue, sources' health. A period not
+    over is reported so far; one not begun is refused."""
     from awareness.reports.figures import parse_period
     from awareness.service.reports import rendered
 

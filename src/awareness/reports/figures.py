@@ -5,7 +5,8 @@ A period is a quarter (``2026-Q3``), a month (``2026-07``) or a year (``2026``),
 service's time zone, from its first day to the first day after it. Figures counted "in the
 period" are events whose time falls in that range; readers are counted as they stood at its
 end, and sources' health as it is when the report is made (the service keeps no history of
-it).
+it). A period not over yet is reported so far: to the moment the report is made, readers as
+they are then; one that has not begun is not reported at all.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class Period:
     def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """The period as aware datetimes in ``tz``: [start, end)."""
         return (datetime.combine(self.first, time(), tz), datetime.combine(self.after, time(), tz))
+
+    @property
+    def kind(self) -> str:
+        """``quarter``, ``month`` or ``year``."""
+        return "quarter" if "-Q" in self.name else "month" if "-" in self.name else "year"
 
     @property
     def label(self) -> str:
@@ -68,6 +74,13 @@ def parse_period(text: str) -> Period:
         first, name, months = date(year, 1, 1), str(year), 12
     over = first.month - 1 + months
     return Period(name, first, date(year + over // 12, over % 12 + 1, 1))
+
+
+def period_on(kind: str, day: date) -> Period:
+    """The quarter, month or year (``kind``) that ``day`` is in."""
+    if kind == "quarter":
+        return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    return parse_period(f"{day.year}-{day.month:02d}" if kind == "month" else str(day.year))
 
 
 def last_complete_quarter(today: date) -> Period:
@@ -143,12 +156,14 @@ class ItemsBy:
 @dataclass(frozen=True)
 class DriverReviews:
     """Driver records whose review date fell in the period: reviewed by that date, after it,
-    or not yet."""
+    or not yet; and those overdue at the period's end (or now, for a period not over),
+    whenever their review date fell."""
 
     due: int = 0
     on_time: int = 0
     late: int = 0
     not_reviewed: int = 0
+    overdue: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,7 @@ class ImpactReport:
     sources_by_health: tuple[Count, ...]
     source_health: tuple[tuple[str, str, int], ...] = field(default=())  # name, state, items
     comment_texts: tuple[ReaderComment, ...] = field(default=())
+    complete: bool = True  # False: the period is not over, and its figures run to made_at
 
     @property
     def digests_sent(self) -> int:
@@ -224,15 +240,23 @@ def feedback_by_topic(answers: Iterable[tuple[str, str]],
                  for topic in sorted({*useful, *not_useful}, key=str.casefold))
 
 
-def driver_reviews(due_dates: Iterable[tuple[int, date | None]],
-                   moves: Iterable[tuple[int, datetime, str]], period: Period,
-                   tz: ZoneInfo) -> DriverReviews:
-    """Classify the records due for review in ``period``.
+def driver_reviews(due_dates: Sequence[tuple[int, date | None]],
+                   moves: Sequence[tuple[int, datetime, str]], period: Period,
+                   tz: ZoneInfo, *, until: datetime) -> DriverReviews:
+    """Classify the records due for review in ``period``, and count those overdue at
+    ``until`` (the period's end, or the moment the report is made when it is not over).
 
     ``moves`` are history entries that changed a record's review date: (record id, when,
     the date before, as written). A record whose old date was in the period was reviewed on
     time when the change was on or before that date, else late. A record whose current
     review date (``due_dates``) is in the period and never moved has not been reviewed."""
+    counts = _reviews_in(due_dates, moves, period, tz)
+    return DriverReviews(**counts, overdue=overdue_at(due_dates, moves, until, tz))
+
+
+def _reviews_in(due_dates: Iterable[tuple[int, date | None]],
+                moves: Iterable[tuple[int, datetime, str]], period: Period,
+                tz: ZoneInfo) -> dict[str, int]:
     on_time: set[tuple[int, date]] = set()
     late: set[tuple[int, date]] = set()
     for record, when, old in moves:
@@ -245,8 +269,25 @@ def driver_reviews(due_dates: Iterable[tuple[int, date | None]],
                if due is not None and period.first <= due < period.after
                and (record, due) not in reviewed}
     late -= on_time  # reviewed on time once, then edited again after the date
-    return DriverReviews(due=len(on_time | late | waiting), on_time=len(on_time),
-                         late=len(late), not_reviewed=len(waiting))
+    return {"due": len(on_time | late | waiting), "on_time": len(on_time), "late": len(late),
+            "not_reviewed": len(waiting)}
+
+
+def overdue_at(due_dates: Iterable[tuple[int, date | None]],
+               moves: Iterable[tuple[int, datetime, str]], until: datetime,
+               tz: ZoneInfo) -> int:
+    """How many of the records (``due_dates``: each one's current review date) were overdue
+    at ``until``: their review date as it stood then (the date before the first change
+    after it, if any: ``moves``, as in ``driver_reviews``) was before that day. A record made
+    after ``until`` had no date then (its first entry changes it from none)."""
+    day = until.astimezone(tz).date()
+    stood = {record: due for record, due in due_dates}
+    changed: set[int] = set()
+    for record, when, old in sorted(moves, key=lambda move: move[1]):
+        if when >= until and record in stood and record not in changed:
+            stood[record] = parse_free_date(old or "")
+            changed.add(record)
+    return sum(1 for due in stood.values() if due is not None and due < day)
 
 
 def items_by(rows: Sequence[tuple[str, int, int]], names: Mapping[str, str]) -> tuple[ItemsBy, ...]:

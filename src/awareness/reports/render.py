@@ -29,11 +29,12 @@ HTML_TEMPLATE = "report/report.html"
 
 def as_json(report: ImpactReport) -> dict[str, Any]:
     """Every figure as JSON-ready data; rates are fractions (None when there is nothing to
-    rate)."""
+    rate). ``complete`` is false for a period not over, whose figures run to ``made_at``."""
     r = report
     return {
         "period": r.period.name, "from": r.period.first.isoformat(),
         "until": r.period.after.isoformat(), "made_at": r.made_at.isoformat(),
+        "complete": r.complete,
         "readers": r.readers, "new_readers": r.new_readers,
         "readers_by_organisation": {c.label: c.value for c in r.readers_by_organisation},
         "readers_by_topic": {c.label: c.value for c in r.readers_by_topic},
@@ -51,7 +52,8 @@ def as_json(report: ImpactReport) -> dict[str, Any]:
         "precision_by_source": {j.label: _judged(j) for j in r.precision_by_source},
         "driver_reviews": {"due": r.driver_reviews.due, "on_time": r.driver_reviews.on_time,
                            "late": r.driver_reviews.late,
-                           "not_reviewed": r.driver_reviews.not_reviewed},
+                           "not_reviewed": r.driver_reviews.not_reviewed,
+                           "overdue": r.driver_reviews.overdue},
         "sources_by_health": {c.label: c.value for c in r.sources_by_health},
         "reader_comments": [{"date": c.on.isoformat(), "topic": c.topic, "about": c.about,
                              "answer": c.answer, "comment": c.text} for c in r.comment_texts],
@@ -84,7 +86,7 @@ def as_csv(report: ImpactReport) -> str:
 
 def _flat(section: str, value: Any) -> list[tuple[str, str, Any]]:
     """The (label, measure, value) rows of one section of ``as_json``."""
-    if section in ("period", "from", "until", "made_at", "reader_comments"):
+    if section in ("period", "from", "until", "made_at", "complete", "reader_comments"):
         return []  # said in the file's first column, or text rather than a number
     if not isinstance(value, dict):
         return [("", section, value)]
@@ -112,13 +114,14 @@ class Chart:
 def charts(report: ImpactReport) -> list[Chart]:
     """The page's charts, each with its table."""
     r = report
+    when = f"at the end of {r.period.name}" if r.complete else "now"
     made = [
         _chart("readers-by-organisation", "Readers by organisation",
-               f"Readers at the end of {r.period.name}, by the domain of their e-mail address.",
+               f"Readers {when}, by the domain of their e-mail address.",
                [(c.label, c.value) for c in r.readers_by_organisation], ("Organisation",
                                                                           "Readers")),
         _chart("readers-by-topic", "Readers by topic",
-               f"Readers following each topic at the end of {r.period.name}.",
+               f"Readers following each topic {when}.",
                [(c.label, c.value) for c in r.readers_by_topic], ("Topic", "Readers")),
         _chart("useful-by-topic", "“Useful” rate by topic",
                "Share of readers' answers on each topic's items that said “Useful”.",

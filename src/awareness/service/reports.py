@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 
+from awareness.errors import AwarenessError
 from awareness.precision import Decisions, is_flagged
 from awareness.reports import figures as core
 from awareness.reports.figures import ImpactReport, Judged, Period
@@ -20,9 +21,18 @@ HEALTH_ORDER = ("active", "stale", "broken", "gone", "disabled")
 
 
 def impact_report(ctx: Context, period: Period) -> ImpactReport:
-    """Every figure of the report for ``period``."""
+    """Every figure of the report for ``period``: so far, when it is not over; none (an
+    error naming the latest) when it has not begun."""
     tz, now = ctx.settings.timezone, ctx.now()
     start, end = period.bounds(tz)
+    if now < start:
+        latest = core.period_on(period.kind, now.astimezone(tz).date())
+        raise AwarenessError(f"{period.name} has not begun: the latest {period.kind} is "
+                             f"{latest.name} (reported so far)")
+    # Nothing has happened after now: a period under way is counted to its end as it is,
+    # so far, and what happened at this very moment is in. Only what falls due by a date
+    # (a driver record's review) is counted to now.
+    complete = end <= now
     topic_names = {t.slug: t.name for t in ctx.topics()}
     with reading(ctx.engine) as conn:
         addresses = reports.reader_addresses(conn, end)
@@ -54,12 +64,13 @@ def impact_report(ctx: Context, period: Period) -> ImpactReport:
         items_by_source=core.items_by(by_source, source_names),
         precision_by_topic=_judged(ctx, decided["topic"], topic_names),
         precision_by_source=_judged(ctx, decided["source"], source_names),
-        driver_reviews=core.driver_reviews(due, moves, period, tz),
+        driver_reviews=core.driver_reviews(due, moves, period, tz, until=min(end, now)),
         sources_by_health=_by_health(_state(row) for row in health),
         source_health=tuple(sorted(
             ((str(row["name"]), _state(row), new_items.get(str(row["id"]), 0))
              for row in health), key=lambda r: (HEALTH_ORDER.index(r[1])
-                                                if r[1] in HEALTH_ORDER else 99, r[0]))))
+                                                if r[1] in HEALTH_ORDER else 99, r[0]))),
+        complete=complete)
 
 
 def _state(row: dict[str, object]) -> str:
