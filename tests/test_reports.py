@@ -336,6 +336,26 @@ def test_the_cli_writes_each_format(make_context: Callable[..., Context], tmp_pa
     assert str(out.exception).startswith("2999 has not begun: the latest year is ")
 
 
+def test_the_cli_never_replaces_a_file_unless_told_to(make_context: Callable[..., Context],
+                                                      tmp_path: Path, database_url: str) -> None:
+    # `-o FILE` wrote over last quarter's report without a word.
+    make_context()
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    kept = tmp_path / "q2.html"
+    kept.write_text("last quarter's report")
+    out = runner.invoke(cli, ["report", "--period", "2026-Q3", "-o", str(kept)], env=env)
+    assert str(out.exception) == (
+        f"{kept} exists already; name a new file, or give --force to replace it")
+    assert kept.read_text() == "last quarter's report"
+    out = runner.invoke(cli, ["report", "--period", "2026-Q3", "-o", str(kept), "--force"],
+                        env=env)
+    assert out.exit_code == 0 and "Impact report: 2026-Q3" in kept.read_text()
+    nowhere = tmp_path / "reports" / "q3.html"
+    out = runner.invoke(cli, ["report", "--period", "2026-Q3", "-o", str(nowhere)], env=env)
+    assert str(out.exception) == f"no folder {nowhere.parent}; create it first"
+
+
 @pytest.mark.integration
 def test_polling_sending_and_the_web_app_never_load_the_plotting_library() -> None:
     code = ("import sys, awareness.cli, awareness.web.app, awareness.service.polling, "

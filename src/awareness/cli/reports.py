@@ -16,9 +16,10 @@ from awareness.errors import AwarenessError
 @click.option("--format", "form", type=click.Choice(["html", "csv", "json"]), default="html",
               show_default=True, help="HTML with charts (prints to PDF), CSV or JSON.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
+              help="Write to this new file instead of standard output.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @pass_state
-def report(state: State, period: str, form: str, output: Path | None) -> None:
+def report(state: State, period: str, form: str, output: Path | None, force: bool) -> None:
     """The library's impact figures for a period: readers by organisation and topic,
     messages sent, feedback and "useful" rate per topic, items per topic and source,
     precision, driver records reviewed on time and overdue, sources' health. A period not
@@ -30,9 +31,28 @@ def report(state: State, period: str, form: str, output: Path | None) -> None:
         chosen = parse_period(period)
     except ValueError as err:
         raise AwarenessError(str(err)) from None
+    if output is not None:
+        check_output(output, force)  # before the report is made
     text = rendered(state.ctx, chosen, form)
     if output is None:
         click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8", newline="")
-        click.echo(f"wrote {output}", err=True)
+        return
+    try:
+        with output.open("w" if force else "x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except FileExistsError:  # made meanwhile
+        raise AwarenessError(_exists(output)) from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Stop, saying what to do, when the file ``path`` cannot be written: its folder is
+    missing, or it exists and ``force`` does not say to replace it."""
+    if not path.parent.is_dir():
+        raise AwarenessError(f"no folder {path.parent}; create it first")
+    if path.exists() and not force:
+        raise AwarenessError(_exists(path))
+
+
+def _exists(path: Path) -> str:
+    return f"{path} exists already; name a new file, or give --force to replace it"
