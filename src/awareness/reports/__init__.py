@@ -1,2 +1,2 @@
-"""The impact report (issue 17): its figures (``figures``), charts (``charts``, the only
-module that imports the plotting library) and its HTML, CSV and JSON forms (``render``)."""
+"""The impact report (issue 17): its figures (``figures``), charts (``charts``, SVG drawn
+here, with no plotting library) and its HTML, CSV and JSON forms (``render``)."""

@@ -101,8 +101,8 @@ FORMATS = ("html", "csv", "json")
 def rendered(ctx: Context, period: Period, form: str, links: dict[str, str] | None = None
              ) -> str:
     """The report for ``period`` as ``html``, ``csv`` or ``json`` text. ``links`` (the web
-    page's) adds the period chooser and the download links to the HTML. The rendering, and
-    with it the plotting library, is imported only here."""
+    page's) adds the period chooser and the download links to the HTML. The rendering is
+    imported only here: most commands never make a report."""
     from awareness.reports import render
 
     report = impact_report(ctx, period)

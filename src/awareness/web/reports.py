@@ -5,7 +5,7 @@
 ``awareness report`` writes, with a period chooser: its styles are inline and its charts
 inline SVG, so it is served with its own Content-Security-Policy that allows inline styles
 and nothing else (no scripts, no images or fonts from anywhere), as the "View in browser"
-page is. The plotting library is loaded when a report is first made, never at start-up.
+page is. Its charts' text keeps its size at any width (``awareness.reports.charts``).
 """
 
 from __future__ import annotations
