@@ -86,6 +86,15 @@ def test_metrics_ask_for_the_token_when_one_is_set(
         right = httpx.get(url, headers={"authorization": "Bearer s3cret-metrics-token"},
                           timeout=10)
         assert right.status_code == 200 and "awareness_review_queue" in right.text
+        # The scheme's name is case-insensitive (RFC 7235 section 2.1): "bearer" was refused.
+        for scheme in ("bearer", "BEARER"):
+            named = httpx.get(url, headers={"authorization": f"{scheme} s3cret-metrics-token"},
+                              timeout=10)
+            assert named.status_code == 200, scheme
+        for other in ("Basic s3cret-metrics-token", "s3cret-metrics-token",
+                      "Bearer s3cret-metrics-token-and-more"):
+            assert httpx.get(url, headers={"authorization": other},
+                             timeout=10).status_code == 401, other
         assert httpx.get(f"{site.url}/healthz", timeout=10).status_code == 200  # no token
 
 

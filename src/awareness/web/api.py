@@ -43,7 +43,7 @@ from awareness.service import (
     workbench,
 )
 from awareness.web import openapi
-from awareness.web.guards import ctx_of, forbidden_message
+from awareness.web.guards import bearer_token, ctx_of, forbidden_message
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,6 @@ class BodyTooLarge(AwarenessError):
 
 
 # --- authentication and errors --------------------------------------------------------------
-
-def bearer_token(request: Request) -> str:
-    """The token of an ``Authorization: Bearer`` header, or "" (the scheme is
-    case-insensitive, RFC 7235 section 2.1)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
 
 def token_only(view: View, needs: str = "reviewer") -> Callable[[Request], Awaitable[Response]]:
     """Answer 401 without a live token and 403 when its librarian's role is below ``needs``

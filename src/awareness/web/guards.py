@@ -44,6 +44,13 @@ def ctx_of(request: Request) -> Context:
     return request.app.state.ctx
 
 
+def bearer_token(request: Request) -> str:
+    """The token of an ``Authorization: Bearer`` header, or "" (the scheme is
+    case-insensitive, RFC 7235 section 2.1: ``bearer`` and ``BEARER`` name it too)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def security_of(request: Request) -> WebSecurity:
     """The app's cookie, CSRF and header settings."""
     return request.app.state.security

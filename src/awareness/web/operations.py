@@ -24,7 +24,7 @@ from starlette.routing import Route
 from awareness.metrics import Metrics
 from awareness.service import operations, outbox
 from awareness.service.context import Context
-from awareness.web.guards import ctx_of
+from awareness.web.guards import bearer_token, ctx_of
 
 HealthCheck = Callable[[], tuple[str, bool, str]]  # returns (name, ok, detail)
 
@@ -83,8 +83,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """This process's metrics; with ``web.metrics_token`` set, only for that bearer token."""
     token = ctx_of(request).settings.web.metrics_token
-    if token and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
-                                         f"Bearer {token}".encode()):
+    if token and not hmac.compare_digest(bearer_token(request).encode(), token.encode()):
         return Response("a bearer token is needed\n", status_code=401,
                         headers={"www-authenticate": "Bearer"}, media_type="text/plain")
     body = await run_in_threadpool(generate_latest, request.app.state.metrics.registry)
