@@ -137,9 +137,9 @@ def sources_pause(state: State, source_id: str, by: str | None) -> None:
     sources.toml is never changed)."""
     from awareness.service.workbench import pause_source
 
-    pause_source(state.ctx, source_id, by=person(by))
-    click.echo(f"paused {source_id}: it is not fetched until `awareness sources resume "
-               f"{source_id}`")
+    done = (f"paused {source_id}" if pause_source(state.ctx, source_id, by=person(by))
+            else f"{source_id} is paused already")
+    click.echo(f"{done}: it is not fetched until `awareness sources resume {source_id}`")
 
 
 @sources.command("resume")
@@ -150,8 +150,10 @@ def sources_resume(state: State, source_id: str, by: str | None) -> None:
     """Fetch the paused source SOURCE_ID again, from the next poll."""
     from awareness.service.workbench import resume_source
 
-    resume_source(state.ctx, source_id, by=person(by))
-    click.echo(f"resumed {source_id}: it is fetched at the next poll")
+    if resume_source(state.ctx, source_id, by=person(by)):
+        click.echo(f"resumed {source_id}: it is fetched at the next poll")
+    else:
+        click.echo(f"{source_id} is not paused: it is fetched as usual")
 
 
 @cli.group()

@@ -215,26 +215,31 @@ def test_source(ctx: Context, source_id: str) -> dict[str, Any]:
     return preview_source(ctx, definitions[source_id])
 
 
-def pause_source(ctx: Context, source_id: str, *, by: str) -> None:
-    """Stop polling the source until a librarian resumes it (kept in the database)."""
-    _set_paused(ctx, source_id, True, by)
+def pause_source(ctx: Context, source_id: str, *, by: str) -> bool:
+    """Stop polling the source until a librarian resumes it (kept in the database); False
+    when it was paused already, and nothing changed."""
+    return _set_paused(ctx, source_id, True, by)
 
 
-def resume_source(ctx: Context, source_id: str, *, by: str) -> None:
-    """Poll a paused source again, at once."""
-    _set_paused(ctx, source_id, False, by)
+def resume_source(ctx: Context, source_id: str, *, by: str) -> bool:
+    """Poll a paused source again, at once; False when it was active already, and nothing
+    changed."""
+    return _set_paused(ctx, source_id, False, by)
 
 
-def _set_paused(ctx: Context, source_id: str, paused: bool, by: str) -> None:
+def _set_paused(ctx: Context, source_id: str, paused: bool, by: str) -> bool:
     with writing(ctx.engine) as conn:
         state = overview.source_state(conn, source_id)
         changed = state is not None and overview.set_paused(conn, source_id, paused, ctx.now())
     if state is None:
         raise NotFound(f"no source {source_id!r}")
+    if not changed and state == ("paused" if paused else "active"):
+        return False  # as asked already: asking twice is no mistake
     if not changed:
         raise AwarenessError(f"{source_id} is {state}: only an active or broken source can "
                              "be paused" if paused else f"{source_id} is {state}, not paused")
     log.info("source %s %s by %s", source_id, "paused" if paused else "resumed", by)
+    return True
 
 
 # --- topics ---------------------------------------------------------------------------------

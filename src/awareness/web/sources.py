@@ -77,16 +77,17 @@ async def test_now(request: Request, session: Session) -> Response:
 async def pause(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     source_id = request.path_params["source_id"]
-    await run_in_threadpool(lambda: workbench.pause_source(ctx_of(request), source_id,
-                                                           by=str(session.name)))
-    return done(request, "/sources", f"Paused {source_id}: it is not fetched until you "
-                "resume it.")
+    paused = await run_in_threadpool(lambda: workbench.pause_source(ctx_of(request), source_id,
+                                                                    by=str(session.name)))
+    said = f"Paused {source_id}" if paused else f"{source_id} was paused already"
+    return done(request, "/sources", f"{said}: it is not fetched until you resume it.")
 
 
 @editor_only
 async def resume(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     source_id = request.path_params["source_id"]
-    await run_in_threadpool(lambda: workbench.resume_source(ctx_of(request), source_id,
-                                                            by=str(session.name)))
-    return done(request, "/sources", f"Resumed {source_id}: it is fetched at the next poll.")
+    resumed = await run_in_threadpool(lambda: workbench.resume_source(
+        ctx_of(request), source_id, by=str(session.name)))
+    return done(request, "/sources", f"Resumed {source_id}: it is fetched at the next poll."
+                if resumed else f"{source_id} is not paused: it is fetched as usual.")
