@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,13 @@ from sqlalchemy import select
 
 from awareness.cli import cli
 from awareness.service.context import Context
-from awareness.storage.models import DriverRecordRow, DriverRecordVersion, Review
+from awareness.storage.models import (
+    DriverRecordRow,
+    DriverRecordVersion,
+    Item,
+    Match,
+    Review,
+)
 from tests.conftest import orm_session, settings_env
 from tests.test_web import Site, parse, running_site, seed, signed_in
 
@@ -107,6 +114,23 @@ def run(database_url: str, tmp_path: Path, *args: str) -> str:
     result = CliRunner().invoke(cli, list(args), env=settings_env(tmp_path, database_url))
     assert result.exit_code == 0, (result.output, result.exception)
     return result.output
+
+
+def test_deleting_an_item_on_the_command_line_says_who_in_the_log(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # `items delete` was the one changing command without --as: nothing said who deleted
+    # an item, which leaves no row behind to say it.
+    ctx = make_context()
+    ids, _ = seed(ctx)
+    with orm_session(ctx) as session:
+        item = session.get_one(Item, session.get_one(Match, ids["hostile"]).item_id)
+        item_id, source_id, title = item.id, item.source_id, item.title
+    caplog.set_level(logging.INFO, logger="awareness.service.polling")
+    assert run(database_url, tmp_path, "items", "delete", str(item_id), "--as",
+               "Sam Jones") == f"deleted item {item_id}\n"
+    assert [r.getMessage() for r in caplog.records if "deleted by" in r.getMessage()] == [
+        f"item {item_id} ({source_id}: {title!r}) deleted by Sam Jones"]
 
 
 def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_path: Path,

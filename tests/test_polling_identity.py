@@ -135,7 +135,7 @@ def test_d7_a_deleted_item_never_comes_back(site):
                                                                   link="https://pub.example/k"))
     poll(site, "news", body)
     [lead] = [item for item in items(ctx, "news") if item.title == LEAD]
-    polling.delete_item(ctx, lead.id)
+    polling.delete_item(ctx, lead.id, by="alice")
     again = poll(site, "news", rss(entry(LEAD + " (updated)",
                                          link="http://www.pub.example/lead/#top"),
                                    entry("keep", link="https://pub.example/k")))
@@ -159,7 +159,7 @@ def test_d7_a_rejected_match_is_not_matched_again(site):
 def test_deleting_an_unknown_item_is_an_error(site):
     ctx, _ = site
     with pytest.raises(AwarenessError, match="no item 999"):
-        polling.delete_item(ctx, 999)
+        polling.delete_item(ctx, 999, by="alice")
 
 
 def test_d8_an_item_that_vanishes_and_reappears_is_not_new(site):

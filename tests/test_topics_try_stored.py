@@ -125,7 +125,7 @@ def test_trying_over_stored_words_gives_what_normalising_the_archive_gave(
                         first_seen_at=clock.now, published_at=None, baseline=False)
         session.add(unstored)
         gone = session.scalars(select(Item.id).where(Item.key.like("%gone%"))).one()
-    polling.delete_item(ctx, gone)
+    polling.delete_item(ctx, gone, by="alice")
     with writing(ctx.engine) as conn:  # an edit leaves an item without words without them
         changes = {"title": "Written without words, edited"}
         items.write_edits(conn, [ItemEdit(unstored.id, {**changes, **retokenised(changes)})])

@@ -192,14 +192,15 @@ def items_list(state: State, source: str | None, limit: int, as_json: bool) -> N
 
 @items.command("delete")
 @click.argument("item_ids", nargs=-1, type=int, required=True)
+@as_option
 @pass_state
-def items_delete(state: State, item_ids: tuple[int, ...]) -> None:
+def items_delete(state: State, item_ids: tuple[int, ...], by: str | None) -> None:
     """Delete the items ITEM_IDS (the ids `items list` shows) and their matches; the feed
-    will never bring them back."""
+    will never bring them back. The service's log says who deleted what."""
     from awareness.service.polling import delete_item
 
     for item_id in item_ids:
-        delete_item(state.ctx, item_id)
+        delete_item(state.ctx, item_id, by=person(by))
         click.echo(f"deleted item {item_id}")
 
 

@@ -356,11 +356,13 @@ def _failed(ctx: Context, state: SourceState, error: FetchError) -> PollOutcome:
     return PollOutcome(state.id, "failed", error=str(error))
 
 
-def delete_item(ctx: Context, item_id: int) -> None:
+def delete_item(ctx: Context, item_id: int, *, by: str) -> None:
     """Delete an item and its matches, leaving a tombstone so the feed cannot bring it back
-    (RELIABILITY D7). An item already sent in a digest stays: the delivery record needs it."""
+    (RELIABILITY D7); the log says who (``by``) deleted what. An item already sent in a
+    digest stays: the delivery record needs it."""
     with writing(ctx.engine) as conn:
-        items.delete_item(conn, item_id, now=ctx.now())
+        source_id, title = items.delete_item(conn, item_id, now=ctx.now())
+    log.info("item %s (%s: %r) deleted by %s", item_id, source_id, title, by)
 
 
 __all__ = ["NewMatch", "PollOutcome", "delete_item", "due_sources", "item_matcher", "poll",

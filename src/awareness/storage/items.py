@@ -325,9 +325,10 @@ def _prefixed(prefix: str) -> ColumnElement[bool]:
     return and_(ItemWord.word >= prefix, ItemWord.word < prefix[:-1] + chr(last + 1))
 
 
-def delete_item(conn: Connection, item_id: int, *, now: datetime) -> None:
+def delete_item(conn: Connection, item_id: int, *, now: datetime) -> tuple[str, str]:
     """Delete an item and its matches, leaving tombstones so the feed cannot bring it back
-    (RELIABILITY D7). An item already sent in a digest stays: the delivery record needs it."""
+    (RELIABILITY D7); its source and title. An item already sent in a digest stays: the
+    delivery record needs it."""
     row = conn.execute(select(Item.source_id, Item.key, Item.link, Item.title,
                               Item.summary_text).where(Item.id == item_id)).first()
     if row is None:
@@ -340,4 +341,5 @@ def delete_item(conn: Connection, item_id: int, *, now: datetime) -> None:
     conn.execute(insert(ItemTombstone), [dict(source_id=row.source_id, key=key, deleted_at=now)
                                          for key in keys])
     conn.execute(delete(Item).where(Item.id == item_id))
+    return row.source_id, row.title
 
