@@ -1,5 +1,6 @@
-"""Every command is in the README, every listing offers --json, and a listing's table is as
-wide as the terminal it is printed to."""
+"""Every command is in the README and says what it takes, every listing offers --json, a
+listing's table is as wide as the terminal it is printed to, and a progress display leaves
+nothing behind where it draws nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 import pytest
 
 from awareness.cli import cli
-from awareness.cli.base import date_cell, said_time, table, time_cell
+from awareness.cli.base import bars, date_cell, progress, said_time, table, time_cell
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -127,3 +128,15 @@ def test_no_option_offers_an_empty_choice(path, command):
     for param in command.params:
         if isinstance(param.type, click.Choice):
             assert "" not in param.type.choices, (path, param.name)
+
+
+def test_progress_leaves_no_empty_line_where_nothing_is_drawn(capsys):
+    # Off a terminal (a log file, cron's mail) each progress display ended with an empty
+    # line, which stood between a failed source's line and the command's error.
+    with progress("polling", total=2) as advance:
+        advance("nhs-england-news: HTTP 500")
+        advance("cqc: no change")
+    with bars() as steps:
+        steps.begin("sending", 1)
+        steps.step()
+    assert capsys.readouterr().err == "nhs-england-news: HTTP 500\ncqc: no change\n"

@@ -155,6 +155,7 @@ def test_errors_are_one_line_without_traceback(deployment):
     assert failing.returncode == 1
     assert [line for line in failing.stderr.splitlines() if "404" in line] == [
         "nhs-england-news: HTTP 404"], failing.stderr
+    assert "" not in failing.stderr.splitlines(), failing.stderr  # nothing the bar left
 
 
 def test_check_reports_path_and_line(tmp_path):

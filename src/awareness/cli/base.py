@@ -210,11 +210,19 @@ def left_out_note(names: list[str]) -> str:
             f"{'them' if len(names) > 1 else 'it'}).")
 
 
+def _display(*columns: Any) -> Progress:
+    """A progress display on standard error, drawn only on a terminal: elsewhere (a log file,
+    a pipe, cron's mail) rich has no bar to take back, and ended each display with an empty
+    line, which stood under the command's last line or between a failure and its error."""
+    errors = console(stderr=True)
+    return Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal)
+
+
 @contextmanager
 def progress(label: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
     """A progress display that prints one line per finished step."""
-    with Progress(TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as display:
+    with _display(TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn()) as display:
         task = display.add_task(label, total=total)
 
         def advance(line: str) -> None:
@@ -245,8 +253,8 @@ class _Bars:
 @contextmanager
 def bars() -> Iterator[Steps]:
     """Progress bars for a long command's stages (building digests, sending)."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as display:
+    with _display(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn()) as display:
         yield _Bars(display)
 
 
