@@ -130,6 +130,15 @@ def test_no_option_offers_an_empty_choice(path, command):
             assert "" not in param.type.choices, (path, param.name)
 
 
+def test_run_names_every_role_it_can_take():
+    # `awareness run --help` said "or one of the two" while --role takes four.
+    run = cli.commands["run"]
+    [role] = [param for param in run.params if param.name == "role"]
+    said = " ".join((run.help or "").split())
+    assert "of the two" not in said
+    assert [choice for choice in role.type.choices if choice not in said] == []
+
+
 def test_progress_leaves_no_empty_line_where_nothing_is_drawn(capsys):
     # Off a terminal (a log file, cron's mail) each progress display ended with an empty
     # line, which stood between a failed source's line and the command's error.

@@ -233,7 +233,8 @@ def digests_send(state: State, frequency: str | None, dry_run: bool) -> None:
                    "jobs ([queue] enabled).")
 @pass_state
 def run(state: State, demo: bool, role: str) -> None:
-    """Run the web app and the scheduler in one process, or one of the two."""
+    """Run the service: the web app and the scheduler in one process (--role all, the
+    default), or one of the other three roles: web, scheduler or worker."""
     from awareness.cli.run import run_service
 
     if demo and role != "all":
