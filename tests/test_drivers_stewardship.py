@@ -364,7 +364,8 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
 
 def test_remind_warns_about_whom_no_mail_reaches(make_context: Callable[..., Context],
                                                 clock: Clock, tmp_path: Path,
-                                                database_url: str) -> None:
+                                                database_url: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
     ctx = make_context()
     seed(ctx, clock)  # ZZ's record is overdue, and members.toml has no ZZ
     add_record(ctx, "nobodys", "", date(2025, 1, 1))
@@ -379,6 +380,9 @@ def test_remind_warns_about_whom_no_mail_reaches(make_context: Callable[..., Con
         "not list them; add a [[member]] with their initials, name and email",
         "warning: no member responsible for 1 record needing attention, so nobody is told: "
         "nobodys; name one with `awareness drivers edit SLUG --set member_responsible=XX`"]
+    # Once each: the service's log, on the same terminal, said each warning again.
+    assert [r.getMessage() for r in caplog.records
+            if r.name == "awareness.service.stewardship"] == []
     result = CliRunner().invoke(cli, ["drivers", "remind", "--json"], env=env)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -260,6 +260,31 @@ def bars() -> Iterator[Steps]:
 
 
 
+class _LeftOut(logging.Filter):
+    """Drops the log records written with the message templates given."""
+
+    def __init__(self, templates: Sequence[str]):
+        super().__init__()
+        self.templates = templates
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(record.msg is template for template in self.templates)
+
+
+@contextmanager
+def printed_instead(state: State, logger: logging.Logger, *templates: str) -> Iterator[None]:
+    """While a command prints what ``logger``'s records written with ``templates`` say, they
+    are left out of a text log on the same terminal: a person reading both needs it once. A
+    JSON log is for a collector, and keeps every line."""
+    left_out = _LeftOut(templates)
+    if state.settings.log.format != "json":
+        logger.addFilter(left_out)
+    try:
+        yield
+    finally:
+        logger.removeFilter(left_out)
+
+
 def as_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--as NAME``: who makes a change, as the history and review log record it."""
     return click.option("--as", "by", default=None, metavar="NAME",

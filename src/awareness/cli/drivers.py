@@ -15,6 +15,7 @@ from awareness.cli.base import (
     emit_json,
     pass_state,
     person,
+    printed_instead,
     table,
 )
 from awareness.dates import local_date, long_date, short_date
@@ -244,9 +245,10 @@ def drivers_remind(state: State, as_json: bool) -> None:
     exit 1 while any of them is unsent. Members without an address, and records naming no
     member, are warned about on stderr: no run reaches them until members.toml or the record
     is put right."""
-    from awareness.service.stewardship import send_stewardship
+    from awareness.service import stewardship
 
-    report = send_stewardship(state.ctx)
+    with printed_instead(state, stewardship.log, stewardship.NEVER_TOLD, stewardship.NOT_SENT):
+        report = stewardship.send_stewardship(state.ctx)
     if as_json:
         emit_json(dict(report.__dict__))
     else:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from awareness.cli.base import State, bars, cli, pass_state, progress
+from awareness.cli.base import State, bars, cli, pass_state, printed_instead, progress
 from awareness.errors import AwarenessError
 
 
@@ -138,33 +138,16 @@ def poll(state: State, source_ids: tuple[str, ...], poll_all: bool) -> None:
         click.echo("no source is due; use --all to poll every source now")
         return
     failed = 0
-    # Each failure is a line of the progress output: a person reading the text log beside it
-    # needs it once. A JSON log is for a collector, and keeps every line.
-    shown_above = _LeftOut(polling.SOURCE_FAILED)
-    if state.settings.log.format != "json":
-        polling.log.addFilter(shown_above)
-    try:
-        with progress("polling", total=len(ids)) as advance:
-            def done(outcome: polling.PollOutcome) -> None:
-                nonlocal failed
-                failed += outcome.status == "failed"
-                advance(_describe_outcome(outcome))
-            polling.poll(ctx, ids, on_done=done)
-    finally:
-        polling.log.removeFilter(shown_above)
+    # Each failure is a line of the progress output.
+    with printed_instead(state, polling.log, polling.SOURCE_FAILED), \
+            progress("polling", total=len(ids)) as advance:
+        def done(outcome: polling.PollOutcome) -> None:
+            nonlocal failed
+            failed += outcome.status == "failed"
+            advance(_describe_outcome(outcome))
+        polling.poll(ctx, ids, on_done=done)
     if failed:
         raise SystemExit(1)
-
-
-class _LeftOut(logging.Filter):
-    """Drops the log records written with one message template."""
-
-    def __init__(self, template: str):
-        super().__init__()
-        self.template = template
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.msg is not self.template
 
 
 def _describe_outcome(outcome: Any) -> str:

@@ -36,6 +36,10 @@ from awareness.storage import outbox
 from awareness.storage.db import reading, writing
 
 log = logging.getLogger(__name__)
+# What the log says of a run, and `awareness drivers remind` prints: who is never told, and
+# the members whose mail is not sent yet (the command leaves these out of its own log).
+NEVER_TOLD = "stewardship %s: %s"
+NOT_SENT = "stewardship %s: not sent to %s"
 
 ATTENTION_KINDS = ("same_document", "new_edition")
 
@@ -129,7 +133,7 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     report.warnings = unsent_warnings(by_member, report, ctx.subscriptions_dir / MEMBERS_FILE,
                                       readable=not unread)
     for warning in report.warnings:
-        log.warning("stewardship %s: %s", week, warning)
+        log.warning(NEVER_TOLD, week, warning)
     report.nothing_due = sorted(set(members) - set(by_member))
     keys = {i: stewardship_key(i, week) for i in sorted(by_member) if i in members}
     with reading(ctx.engine) as connection:
@@ -144,7 +148,7 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     for initials, key in keys.items():
         _report(report, initials, before.get(key), after[key])
     if report.retrying or report.failed:
-        log.warning("stewardship %s: not sent to %s", week, "; ".join(
+        log.warning(NOT_SENT, week, "; ".join(
             [f"{line} (retrying)" for line in report.retrying]
             + [f"{line} (given up)" for line in report.failed]))
     return report
