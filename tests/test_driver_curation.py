@@ -144,7 +144,8 @@ def edit(site: Site, client: object, token: str, **values: str) -> object:
 def test_the_edit_form_has_every_field_including_the_title(site: Site) -> None:
     with signed_in(site) as (client, token):
         form = parse(client.get(f"/drivers/{PLAN}/edit").text)
-        names = {el.get("name") for el in [*form.iter("input"), *form.iter("textarea")]}
+        names = {el.get("name") for el in [*form.iter("input"), *form.iter("textarea"),
+                                           *form.iter("select")]}
         assert {"title", "impact", "summary", "key_features", "source", "link",
                 "publication_format", "date_of_publication", "primary_audience",
                 "due_for_review", "member_responsible", "notes", "tags"} <= names

@@ -18,7 +18,7 @@ from awareness.service.context import Context
 from awareness.service.driver_edits import edit_driver, loaded_fingerprints
 from awareness.service.drivers import get_driver
 from awareness.storage.models import DriverRecordRow, DriverRecordVersion
-from tests.conftest import Clock, orm_session, orm_writing, settings_env
+from tests.conftest import ROOT, Clock, orm_session, orm_writing, settings_env
 from tests.test_web import (
     HOSTILE_SUMMARY,
     HOSTILE_TITLE,
@@ -37,16 +37,25 @@ FIXTURE_TIERS = {"site": "integration"}  # tiers of this module's fixtures (conf
 DRAFT = "nhs-workforce-plan"
 
 
-def add_draft(ctx: Context) -> None:
-    """A record as ``draft_from_match`` leaves it: no impact, status "draft"."""
+def add_draft(ctx: Context, *, member: str = "") -> None:
+    """A record as ``draft_from_match`` leaves it: no impact, status "draft"; ``member``
+    as an import may leave it (initials members.toml may not list)."""
+    fields = {"title_of_driver": "NHS Long Term Workforce Plan", "source": "NHS England",
+              "link": "https://www.england.nhs.uk/plan.pdf", "summary": "A plan.",
+              "publication_format": "PDF"}
     with orm_writing(ctx) as session:
         session.add(DriverRecordRow(
             slug=DRAFT, kind="driver", title="NHS Long Term Workforce Plan", status="draft",
             source="NHS England", link="https://www.england.nhs.uk/plan.pdf", summary="A plan.",
-            tags=[], created_at=WHEN, updated_at=WHEN,
-            fields={"title_of_driver": "NHS Long Term Workforce Plan", "source": "NHS England",
-                    "link": "https://www.england.nhs.uk/plan.pdf", "summary": "A plan.",
-                    "publication_format": "PDF"}))
+            tags=[], created_at=WHEN, updated_at=WHEN, member=member,
+            fields={**fields, "member_responsible": member} if member else fields))
+
+
+def add_case_study(ctx: Context) -> None:
+    with orm_writing(ctx) as session:
+        session.add(DriverRecordRow(
+            slug="a-case-study", kind="case_study", title="A case study", source="", link="",
+            summary="", tags=[], created_at=WHEN, updated_at=WHEN, fields={}))
 
 
 def versions(ctx: Context) -> list[DriverRecordVersion]:
@@ -64,7 +73,7 @@ def test_edit_writes_history_keeps_derived_columns_and_publishes(
     clock.advance(days=1)
     result = edit_driver(ctx, DRAFT, changes={
         "impact": "Libraries can run\r\nworkforce sessions. ", "due_for_review": "March 2027",
-        "member_responsible": "jb (Jo Bloggs)", "date_of_publication": "30 June 2023",
+        "member_responsible": "vt (Vicky T)", "date_of_publication": "30 June 2023",
         "tags": "Workforce, workforce, Leadership", "summary": "A plan."}, activate=True,
         changed_by="alice")
     assert result.activated and result.changed == (
@@ -73,7 +82,8 @@ def test_edit_writes_history_keeps_derived_columns_and_publishes(
     assert (view.status, view.impact) == ("active", "Libraries can run\nworkforce sessions.")
     assert view.fields["impact"] == view.impact
     assert (view.member, view.review_due_on, view.published_on) == (
-        "JB", date(2027, 3, 1), date(2023, 6, 30))
+        "VT", date(2027, 3, 1), date(2023, 6, 30))
+    assert view.fields["member_responsible"] == "VT"  # as members.toml writes them
     assert view.tags == ["Workforce", "Leadership"]
     latest = view.history[0]
     assert (latest.action, latest.changed_by, latest.changed_at) == ("edited", "alice",
@@ -120,6 +130,64 @@ def test_refused_changes_change_nothing(make_context: Callable[..., Context],
     assert (view.status, view.impact, view.link) == ("draft", "",
                                                      "https://www.england.nhs.uk/plan.pdf")
     assert versions(ctx) == []
+
+
+MEMBERS = ("FG (Example member FG), LK (Example member LK), VT (Example member VT), "
+           "JC (Example member JC), JW (Example member JW)")
+
+
+@pytest.mark.parametrize(("typed", "stored", "member"), [
+    ("vt", "VT", "VT"), (" LK ", "LK", "LK"), ("jc (Jo C)", "JC", "JC"), ("", None, ""),
+])
+def test_the_member_responsible_is_a_member_of_members_toml(
+        make_context: Callable[..., Context], typed: str, stored: str | None,
+        member: str) -> None:
+    """Initials are written as members.toml writes them, since the weekly mail finds the
+    member by them."""
+    ctx = make_context()
+    add_draft(ctx)
+    edit_driver(ctx, DRAFT, changes={"member_responsible": "FG"}, activate=False,
+                changed_by="alice")
+    edit_driver(ctx, DRAFT, changes={"member_responsible": typed}, activate=False,
+                changed_by="alice")
+    view = get_driver(ctx, DRAFT)
+    assert (view.fields.get("member_responsible"), view.member) == (stored, member)
+
+
+@pytest.mark.parametrize(("slug", "changes", "message"), [
+    # Initials nobody has: the record would drop out of every member's weekly mail.
+    (DRAFT, {"member_responsible": "ZZQ"},
+     f"Group member responsible: “ZZQ” is not a member in {ROOT / 'subscriptions'}"
+     f"/members.toml; its members are {MEMBERS}. Leave it empty for nobody"),
+    # A case study's field on a driver: stored, and shown nowhere.
+    (DRAFT, {"project_team": "x", "impact": "y"},
+     "a driver has no project_team: a driver's fields are title, impact, summary, "
+     "key_features, source, link"),
+    ("a-case-study", {"key_features": "x"},
+     "a case study has no key_features: a case study's fields are title, impact, summary, "
+     "project_team"),
+])
+def test_a_member_or_field_the_record_cannot_have_is_refused(
+        make_context: Callable[..., Context], slug: str, changes: dict[str, str],
+        message: str) -> None:
+    ctx = make_context()
+    add_draft(ctx)
+    add_case_study(ctx)
+    with pytest.raises(AwarenessError) as caught:
+        edit_driver(ctx, slug, changes=changes, activate=False, changed_by="alice")
+    assert str(caught.value).startswith(message), str(caught.value)
+    assert versions(ctx) == []
+
+
+def test_a_member_members_toml_does_not_list_stays_until_changed(
+        make_context: Callable[..., Context]) -> None:
+    """An imported record may name someone who left: editing another field keeps it."""
+    ctx = make_context()
+    add_draft(ctx, member="ZZ")
+    edit_driver(ctx, DRAFT, changes={"member_responsible": "ZZ", "summary": "Longer."},
+                activate=False, changed_by="alice")
+    view = get_driver(ctx, DRAFT)
+    assert (view.fields["member_responsible"], view.summary) == ("ZZ", "Longer.")
 
 
 def test_publishing_needs_the_impact(make_context: Callable[..., Context]) -> None:
@@ -210,6 +278,29 @@ def test_cli_edit(make_context: Callable[..., Context], tmp_path: Path,
     assert f"{DRAFT}: nothing changed" in again.output
 
 
+def test_cli_edit_checks_the_member_and_the_kinds_fields(
+        make_context: Callable[..., Context], tmp_path: Path, database_url: str) -> None:
+    """`--set member_responsible=ZZQ` and a case study's field on a driver were accepted
+    silently; the record then dropped out of every member's weekly mail."""
+    ctx = make_context()
+    env = settings_env(tmp_path, database_url)
+    runner = CliRunner()
+    add_draft(ctx)
+    unknown = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set",
+                                  "member_responsible=ZZQ"], env=env)
+    assert isinstance(unknown.exception, AwarenessError)
+    assert f"its members are {MEMBERS}" in str(unknown.exception)
+    foreign = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set", "project_team=x"], env=env)
+    assert isinstance(foreign.exception, AwarenessError)
+    assert "a driver has no project_team: a driver's fields are" in str(foreign.exception)
+    assert versions(ctx) == []
+    done = runner.invoke(cli, ["drivers", "edit", DRAFT, "--set", "member_responsible=vt"],
+                         env=env)
+    assert done.exit_code == 0, done.output
+    assert done.output == f"{DRAFT}: changed member_responsible\n"
+    assert get_driver(ctx, DRAFT).fields["member_responsible"] == "VT"
+
+
 
 # --- web ------------------------------------------------------------------------------------
 
@@ -224,6 +315,8 @@ def form_of(page: str) -> dict[str, str]:
     tree = parse(page)
     values = {el.get("name", ""): el.get("value", "") for el in tree.iter("input")}
     values.update({el.get("name", ""): el.text or "" for el in tree.iter("textarea")})
+    values.update({el.get("name", ""): option.get("value", "") for el in tree.iter("select")
+                   for option in el.iter("option") if option.get("selected") is not None})
     return values
 
 
@@ -308,6 +401,52 @@ def test_fields_missing_from_the_post_are_left_alone(site: Site) -> None:
     view = get_driver(site.ctx, DRAFT)
     assert (view.impact, view.source, view.summary, view.status) == (
         "Only this.", "NHS England", "A plan.", "draft")
+
+
+def member_choices(page: str) -> list[tuple[str, str, bool]]:
+    select_ = parse(page).find(".//select[@id='e-member_responsible']")
+    assert select_ is not None and select_.get("name") == "member_responsible"
+    return [(o.get("value", ""), "".join(o.itertext()), o.get("selected") is not None)
+            for o in select_.iter("option")]
+
+
+EVERY_MEMBER = [("", "Nobody yet"), ("FG", "FG – Example member FG"),
+                ("LK", "LK – Example member LK"), ("VT", "VT – Example member VT"),
+                ("JC", "JC – Example member JC"), ("JW", "JW – Example member JW")]
+
+
+def test_the_member_is_chosen_from_members_toml(site: Site) -> None:
+    """The member was typed into a free-text box: "vt" or a typo's initials were saved, and
+    the record dropped out of every member's weekly mail."""
+    with orm_writing(site.ctx) as session:  # as an import leaves someone who has left
+        row = session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan")).one()
+        row.fields = {**row.fields, "member_responsible": "ZZ"}
+        row.member = "ZZ"
+    with signed_in(site) as (client, token):
+        assert member_choices(client.get(f"/drivers/{DRAFT}/edit").text) == [
+            (value, label, value == "") for value, label in EVERY_MEMBER]
+        imported = client.get("/drivers/interim-nhs-people-plan/edit").text
+        assert member_choices(imported) == [
+            *((value, label, False) for value, label in EVERY_MEMBER),
+            ("ZZ", "ZZ (as the record has it; not in members.toml)", True)]
+        values = form_of(imported)  # another field saved: the member stays as it was
+        saved = client.post("/drivers/interim-nhs-people-plan/edit",
+                            data={**values, "primary_audience": "Boards"})
+        assert saved.status_code == 303
+        chosen = client.post(f"/drivers/{DRAFT}/edit", data={**form_of(
+            client.get(f"/drivers/{DRAFT}/edit").text), "member_responsible": "LK"})
+        assert chosen.status_code == 303
+        typed = client.post(f"/drivers/{DRAFT}/edit", data={"csrf": token,
+                                                              "member_responsible": "zzq"})
+        assert typed.status_code == 400
+        error = parse(typed.text).find(".//div[@class='error-summary']")
+        assert error is not None
+        assert "“zzq” is not a member" in "".join(error.itertext())
+    plan = get_driver(site.ctx, "interim-nhs-people-plan")
+    assert (plan.fields["member_responsible"], plan.fields["primary_audience"]) == (
+        "ZZ", "Boards")
+    assert get_driver(site.ctx, DRAFT).fields["member_responsible"] == "LK"
 
 
 def test_the_form_keeps_a_concurrent_edit_and_shows_a_clash(site: Site) -> None:

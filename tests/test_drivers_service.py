@@ -274,7 +274,7 @@ def test_an_import_keeps_what_librarians_changed_here(tmp_path: Path, database_u
     run("drivers", "import", str(SEED))
     run("drivers", "mark-reviewed", CARE, "--next", "March 2099", "--as", "alice")
     run("drivers", "edit", EVIDENCE, "--impact", "Bob's reading.", "--set",
-        "member_responsible=BB", "--set", "due_for_review=June 2099", "--as", "bob")
+        "member_responsible=FG", "--set", "due_for_review=June 2099", "--as", "bob")
     page = tmp_path / "page.txt"  # the site changed a field nobody edited here
     page.write_text(SEED.read_text(encoding="utf-8").replace("PDF (90 pages)", "PDF (92 pages)"),
                     encoding="utf-8")
@@ -290,7 +290,7 @@ def test_an_import_keeps_what_librarians_changed_here(tmp_path: Path, database_u
     assert (care["fields"]["due_for_review"], care["fields"]["publication_format"]) == (
         "March 2099", "PDF (92 pages)")
     assert (evidence["impact"], evidence["member"], evidence["fields"]["due_for_review"]) == (
-        "Bob's reading.", "BB", "June 2099")
+        "Bob's reading.", "FG", "June 2099")
     kept = care["history"][0]
     assert (kept["action"], kept["changed_by"]) == ("edits kept", "carol")
     assert {key: values[:3] for key, values in kept["changes"].items()} == {

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from awareness.addresses import address_problem, is_placeholder
-from awareness.errors import ConfigError
+from awareness.drivers.records import member_initials
+from awareness.errors import AwarenessError, ConfigError
 from awareness.toml_checks import Checker, KeyLines, array_of_tables, load_toml
 
 MEMBERS_FILE = "members.toml"
@@ -94,6 +95,23 @@ def member_for(members: list[Member], initials: str) -> Member | None:
     return next((m for m in members if m.initials == wanted), None)
 
 
+def member_named(members: Sequence[Member], typed: str, *, where: str = MEMBERS_FILE) -> str:
+    """The initials of the member ``typed`` names, as ``where`` (members.toml) writes them:
+    "vt" or "VT (Vicky)" → "VT"; "" for an empty value (nobody). Initials it does not list
+    raise AwarenessError naming every member: a record naming them would be in nobody's
+    weekly mail."""
+    if not typed.strip():
+        return ""
+    found = member_for(list(members), member_initials(typed))
+    if found is not None:
+        return found.initials
+    listed = ", ".join(f"{m.initials} ({m.name})" for m in members)
+    who = f"its members are {listed}" if members else "it lists nobody yet"
+    raise AwarenessError(f"Group member responsible: “{typed.strip()[:40]}” is not a member "
+                         f"in {where}; {who}. Leave it empty for nobody, or add the member "
+                         "there first")
+
+
 def unknown_initials(members: list[Member], used: list[str]) -> list[str]:
     """Initials used in records that members.toml does not list, sorted."""
     known = {m.initials for m in members}
@@ -106,6 +124,16 @@ def member_choices(members: Sequence[Member], used: Iterable[str]) -> list[tuple
     named = {member.initials: member.name for member in members}
     named.update(dict.fromkeys(unknown_initials(list(members), list(used)), ""))
     return sorted(named.items())
+
+
+def responsible_choices(members: Sequence[Member], current: str) -> list[tuple[str, str]]:
+    """The choices of a record's "Group member responsible" as (value, label): nobody, then
+    each member by initials and name, then the record's own text when it is not a member's
+    initials (an imported "ZZ", someone who left), so that saving the form keeps it."""
+    choices = [("", "Nobody yet"), *((m.initials, f"{m.initials} – {m.name}") for m in members)]
+    if current and current not in {m.initials for m in members}:
+        choices.append((current, f"{current} (as the record has it; not in {MEMBERS_FILE})"))
+    return choices
 
 
 def check_members_text(text: str, path: str) -> list[str]:

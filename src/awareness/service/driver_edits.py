@@ -18,15 +18,17 @@ from sqlalchemy import Connection
 
 from awareness.dates import long_date
 from awareness.drivers.dates import a_year_after, parse_free_date
+from awareness.drivers.members import MEMBERS_FILE, Member, member_named
 from awareness.drivers.records import can_publish, redact_personal_data, union_tags
 
 # ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.views import StoredDriver, status_before_deletion
-from awareness.errors import AwarenessError, EditConflict, NotFound
+from awareness.errors import AwarenessError, ConfigError, EditConflict, NotFound
 from awareness.links import is_safe_link
 from awareness.model import DriverRecord
 from awareness.service.context import Context
+from awareness.service.stewardship import load_members
 from awareness.storage import drivers as store
 from awareness.storage.db import writing
 
@@ -77,6 +79,49 @@ def check_changes(changes_by_field: dict[str, str]) -> dict[str, str]:
     if "title" in tidy and not tidy["title"]:
         raise AwarenessError("the title cannot be empty: every record needs one")
     return tidy
+
+
+def form_fields(kind: str) -> tuple[str, ...]:
+    """The fields a record of ``kind`` has, in the edit form's order."""
+    return CASE_STUDY_FORM if kind == "case_study" else DRIVER_FORM
+
+
+def check_kind(record: DriverRecord, tidy: dict[str, str]) -> None:
+    """Refuse a field the record's kind does not have (a driver's project team), naming the
+    fields it has: a case study's field on a driver would be stored and never shown."""
+    foreign = [name for name in tidy if name not in form_fields(record.kind)]
+    if foreign:
+        kind = "case study" if record.kind == "case_study" else "driver"
+        raise AwarenessError(f"a {kind} has no {', '.join(foreign)}: a {kind}'s fields are "
+                             f"{', '.join(form_fields(record.kind))}")
+
+
+def check_member(record: DriverRecord, tidy: dict[str, str],
+                 members: Sequence[Member], *, where: str = MEMBERS_FILE) -> dict[str, str]:
+    """The changes with "Group member responsible" written as members.toml writes the
+    member's initials ("vt" → "VT"); initials it does not list are refused. A value left as
+    it was is not checked (an imported record may name someone who left)."""
+    value = tidy.get("member_responsible", "")
+    if not value or value == tidy_text(record.fields.get("member_responsible", "")):
+        return tidy
+    return {**tidy, "member_responsible": member_named(members, value, where=where)}
+
+
+def members_to_check(ctx: Context, tidy: dict[str, str]) -> list[Member]:
+    """The members a changed "Group member responsible" is checked against (none read when
+    it is not among the changes); a members.toml with problems refuses the change."""
+    if not tidy.get("member_responsible"):
+        return []
+    try:
+        return load_members(ctx)
+    except ConfigError as exc:
+        raise AwarenessError(f"Group member responsible cannot be checked: {members_file(ctx)} "
+                             "has problems (`awareness check` lists them)") from exc
+
+
+def members_file(ctx: Context) -> str:
+    """Where the steering-group members are listed, for messages."""
+    return str(ctx.subscriptions_dir / MEMBERS_FILE)
 
 
 def check_dates(record: DriverRecord, tidy: dict[str, str]) -> None:
@@ -205,15 +250,20 @@ def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: b
     with them, only the fields the librarian changed are saved, and a field someone else
     saved meanwhile raises ``EditConflict`` instead of being overwritten unseen.
     Publishing needs "what this means for libraries": a draft without it stays a draft.
+    A field the record's kind lacks is refused, and so is a member members.toml does not
+    list (``check_kind``, ``check_member``).
     """
     tidy = check_changes(changes)
+    members = members_to_check(ctx, tidy)
     with writing(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
         if driver is None or driver.status == "deleted":
             raise NotFound(f"no driver record {slug!r}")
+        check_kind(driver.record, tidy)
         if loaded is not None:
             tidy = unseen_changes_kept(driver.record, tidy, loaded)
         check_dates(driver.record, tidy)
+        tidy = check_member(driver.record, tidy, members, where=members_file(ctx))
         new, redacted = redact_personal_data(edited_record(driver.record, tidy))
         diff = record_changes(driver.record, new)
         if activate and driver.status != "active":

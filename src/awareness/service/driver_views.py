@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from awareness.drivers.members import member_choices
+from awareness.drivers.members import Member, member_choices
 from awareness.drivers.views import DriverFilter, DriverView, view_of
 from awareness.errors import ConfigError, NotFound
 from awareness.service.context import Context
@@ -49,10 +49,15 @@ def steering_members(ctx: Context) -> list[tuple[str, str]]:
     """The members a list of records can be narrowed to, as (initials, name) by initials:
     members.toml's, and initials that records use without a name there. A members.toml that
     cannot be read names nobody (`awareness check` says why); the records' initials stay."""
-    try:
-        members = load_members(ctx)
-    except ConfigError:
-        members = []
     with reading(ctx.engine) as conn:
         used = store.member_initials(conn)
-    return member_choices(members, used)
+    return member_choices(listed_members(ctx), used)
+
+
+def listed_members(ctx: Context) -> list[Member]:
+    """The members of members.toml, whom a record's "Group member responsible" may name;
+    none when it cannot be read (`awareness check` says why; saving a member then says so)."""
+    try:
+        return load_members(ctx)
+    except ConfigError:
+        return []

@@ -15,14 +15,13 @@ from starlette.routing import Route
 
 from awareness.dates import long_date
 from awareness.drivers.dates import a_year_after
+from awareness.drivers.members import responsible_choices
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, EditConflict, NotFound
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import (
-    CASE_STUDY_FORM,
     DATE_FIELDS,
-    DRIVER_FORM,
     EDITABLE_FIELDS,
     LONG_FIELDS,
     EditResult,
@@ -30,12 +29,13 @@ from awareness.service.driver_edits import (
     delete_driver,
     edit_driver,
     fingerprint,
+    form_fields,
     form_text,
     loaded_fingerprints,
     mark_reviewed,
     restore_driver,
 )
-from awareness.service.driver_views import get_driver, steering_members
+from awareness.service.driver_views import get_driver, listed_members, steering_members
 from awareness.service.stewardship import attention_reasons, needs_attention
 from awareness.web.guards import (
     checked_form,
@@ -172,13 +172,16 @@ async def edit_form(request: Request, session: Session) -> Response:
     if record.status == "deleted":
         raise NotFound(f"no driver record {record.slug!r}")
     return render(request, "driver_edit.html", session=session, record=record,
-                  values=form_values(record), error=None, **_form_layout(record))
+                  values=form_values(record), error=None, **await _form_layout(request, record))
 
 
-def _form_layout(record: DriverView) -> dict[str, Any]:
-    return {"names": CASE_STUDY_FORM if record.kind == "case_study" else DRIVER_FORM,
+async def _form_layout(request: Request, record: DriverView) -> dict[str, Any]:
+    members = await run_in_threadpool(listed_members, ctx_of(request))
+    return {"names": form_fields(record.kind),
             "long_fields": LONG_FIELDS, "date_fields": DATE_FIELDS,
-            "loaded": json.dumps(loaded_fingerprints(record), sort_keys=True), "theirs": {}}
+            "loaded": json.dumps(loaded_fingerprints(record), sort_keys=True), "theirs": {},
+            "member_choices": responsible_choices(
+                members, form_text(record, "member_responsible"))}
 
 
 @editor_only
@@ -197,20 +200,20 @@ async def edit_save(request: Request, session: Session) -> Response:
         raise
     except EditConflict as exc:
         record = await run_in_threadpool(get_driver, ctx_of(request), slug)
-        return conflict_form(request, session, record, values, loaded or {}, exc)
+        return await conflict_form(request, session, record, values, loaded or {}, exc)
     except AwarenessError as exc:
         record = await run_in_threadpool(get_driver, ctx_of(request), slug)
         return render(request, "driver_edit.html", status_code=400, session=session,
                       record=record, values={**form_values(record), **values}, error=str(exc),
-                      **_form_layout(record))
+                      **await _form_layout(request, record))
     response = redirect(request, f"/drivers/{quote(slug, safe='')}")
     security_of(request).write_flash(response, saved_message(result))
     return response
 
 
-def conflict_form(request: Request, session: Session, record: DriverView,
-                  values: dict[str, str], loaded: dict[str, str],
-                  conflict: EditConflict) -> Response:
+async def conflict_form(request: Request, session: Session, record: DriverView,
+                        values: dict[str, str], loaded: dict[str, str],
+                        conflict: EditConflict) -> Response:
     """The form again after someone else saved the record meanwhile: their text in every
     field this librarian left alone, this librarian's in the fields they changed, and under
     each field both changed, what the other person saved. Its fingerprints are the record's
@@ -224,7 +227,7 @@ def conflict_form(request: Request, session: Session, record: DriverView,
              f"changed {len(theirs)} field{'s' if len(theirs) != 1 else ''}: your text is in "
              "the form and theirs is shown under it. Save again to keep yours, or copy "
              "what you need from theirs first.")
-    layout = {**_form_layout(record), "theirs": theirs}
+    layout = {**await _form_layout(request, record), "theirs": theirs}
     return render(request, "driver_edit.html", status_code=409, session=session,
                   record=record, values={**form_values(record), **mine}, error=error,
                   **layout)
