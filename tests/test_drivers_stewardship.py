@@ -30,7 +30,13 @@ from awareness.service.driver_edits import (
     restore_driver,
 )
 from awareness.service.drivers import create_record, import_paths
-from awareness.service.stewardship import iso_week, needs_attention, send_stewardship
+from awareness.service.stewardship import (
+    Attention,
+    attention_overview,
+    iso_week,
+    needs_attention,
+    send_stewardship,
+)
 from awareness.settings import load_settings
 from awareness.storage.db import writing
 from awareness.storage.models import (
@@ -125,12 +131,14 @@ def test_check_reports_a_broken_members_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- needs attention
 
 def add_record(ctx: Context, slug: str, member: str, due: date | None,
-               title: str = "") -> int:
+               title: str = "", *, status: str = "active",
+               fields: dict[str, str] | None = None) -> int:
     now = ctx.now()
     with orm_writing(ctx) as session:
         row = DriverRecordRow(slug=slug, kind="driver", title=title or slug.title(), source="",
-                              link="", impact="", summary="", tags=[], fields={},
-                              created_at=now, updated_at=now, member=member, review_due_on=due)
+                              link="", impact="", summary="", tags=[], fields=fields or {},
+                              created_at=now, updated_at=now, member=member, review_due_on=due,
+                              status=status)
         session.add(row)
         session.flush()
         return row.id
@@ -188,6 +196,68 @@ def test_needs_attention_rule(make_context: Callable[..., Context], clock: Clock
     assert [e.slug for e in needs_attention(ctx, "lk")] == ["new-edition"]
 
 
+def seed_unowned(ctx: Context) -> None:
+    """Published records nobody looks after or with no review date, and what is never
+    listed as such: a draft, a deleted record."""
+    add_record(ctx, "adopt-me", "", None)
+    add_record(ctx, "nobodys", "", date(2025, 1, 1))
+    add_record(ctx, "tbc", "FG", None, fields={"due_for_review": "TBC"})
+    add_record(ctx, "a-draft", "", None, status="draft")
+    add_record(ctx, "thrown-away", "", None, status="deleted")
+
+
+def slugs_and_reasons(entries: list[Attention]) -> list[tuple[str, list[str]]]:
+    return [(entry.slug, list(map(str, entry.reasons))) for entry in entries]
+
+
+def test_records_nobody_looks_after_are_listed_for_the_steering_group(
+        make_context: Callable[..., Context], clock: Clock) -> None:
+    """Records with no member or no review date were never flagged anywhere: no list, no
+    mail. They are now the steering group's to adopt; still in nobody's own mail."""
+    ctx = make_context()
+    seed(ctx, clock)
+    seed_unowned(ctx)
+    overview = attention_overview(ctx)
+    assert [e.slug for e in overview.for_members] == ["overdue", "new-edition",
+                                                     "no-member-file"]
+    assert slugs_and_reasons(overview.no_one_responsible) == [
+        ("adopt-me", ["no review date"]), ("nobodys", ["review was due on 1 January 2025"])]
+    assert slugs_and_reasons(overview.no_review_date) == [
+        ("tbc", ["its review date “TBC” names no date"]),
+        ("linked-before", ["no review date"]), ("rejected-link", ["no review date"]),
+        ("related-only", ["no review date"])]
+    assert slugs_and_reasons(overview.entries())[3:5] == [
+        ("adopt-me", ["no member responsible", "no review date"]),
+        ("nobodys", ["no member responsible", "review was due on 1 January 2025"])]
+    lk = attention_overview(ctx, "lk")
+    assert ([e.slug for e in lk.for_members], lk.no_one_responsible,
+            [e.slug for e in lk.no_review_date]) == (["new-edition"], [], ["linked-before"])
+    # The weekly mail's list is as it was: nobody owns these, and a date is not a reason.
+    assert {e.slug for e in needs_attention(ctx)} == {"overdue", "new-edition",
+                                                      "no-member-file", "nobodys"}
+
+
+def test_cli_due_lists_the_records_nobody_looks_after(
+        make_context: Callable[..., Context], clock: Clock, tmp_path: Path,
+        database_url: str) -> None:
+    ctx = make_context()
+    seed(ctx, clock)
+    seed_unowned(ctx)
+    env = {**settings_env(tmp_path, database_url), "COLUMNS": "200"}
+    due = CliRunner().invoke(cli, ["drivers", "due"], env=env)
+    assert due.exit_code == 0, due.output
+    [row] = [line for line in due.output.splitlines() if " adopt-me " in line]
+    assert "no member responsible; no review date" in row
+    assert " ".join(due.output.split()).endswith(  # the line under the table, wrapped
+        "No weekly mail reminds anyone of the 2 records with no member responsible (a member "
+        "adopts one with `awareness drivers edit SLUG --set member_responsible=XX`) or the 4 "
+        "records with no review date (`awareness drivers mark-reviewed SLUG` gives one).")
+    fg = CliRunner().invoke(cli, ["drivers", "due", "--member", "FG", "--json"], env=env)
+    assert [(e["slug"], e["reasons"]) for e in json.loads(fg.output)] == [
+        ("overdue", ["review was due on 1 January 2026"]),
+        ("tbc", ["its review date “TBC” names no date"])]
+
+
 def test_a_deleted_then_restored_record_keeps_its_reasons(
         make_context: Callable[..., Context], clock: Clock) -> None:
     """Deleting and restoring marked the record updated, so the new edition linked before
@@ -242,9 +312,10 @@ def test_cli_due_json(make_context: Callable[..., Context], clock: Clock, tmp_pa
     assert result.exit_code == 0, result.output
     assert [e["slug"] for e in json.loads(result.output)] == ["overdue"]
     result = CliRunner().invoke(cli, ["drivers", "due", "--member", "LK", "--json"], env=env)
-    [entry] = json.loads(result.output)
+    entry, undated = json.loads(result.output)
     assert entry["reasons"] == ["new edition: State of Care 2026/27"]
     assert entry["why"] == [{"reason": "new edition: State of Care 2026/27", "link": NEW_EDITION}]
+    assert (undated["slug"], undated["reasons"]) == ("linked-before", ["no review date"])
 
 
 def test_marked_reviewed_leaves_the_list(make_context: Callable[..., Context],

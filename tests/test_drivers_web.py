@@ -16,7 +16,7 @@ from awareness.service.context import Context
 from awareness.service.drivers import import_paths
 from awareness.storage.models import DriverRecordRow, Item, Match, MatchDriver
 from tests.conftest import Clock, orm_session, orm_writing
-from tests.test_drivers_stewardship import add_link
+from tests.test_drivers_stewardship import add_link, add_record
 from tests.test_web import (
     HOSTILE_TITLE,
     WHEN,
@@ -43,8 +43,16 @@ def site(make_context: Callable[..., Context]) -> Iterator[Site]:
         yield running
 
 
-def slugs_linked(page: str) -> set[str]:
-    return {a.get("href", "").removeprefix("/drivers/") for a in parse(page).iter("a")
+def slugs_linked(page: str, section: str = "") -> set[str]:
+    """The records a page links to; on the attention page, in one of its lists only
+    (``for-members``, ``no-one-list``, ``no-date-list``)."""
+    tree = parse(page)
+    if section:
+        found = tree.find(f".//ul[@id='{section}']")
+        if found is None:
+            return set()
+        tree = found
+    return {a.get("href", "").removeprefix("/drivers/") for a in tree.iter("a")
             if a.get("href", "").startswith("/drivers/")} - {"attention"}
 
 
@@ -102,9 +110,33 @@ def test_attention_page_is_for_librarians_and_inert(site: Site) -> None:
         assert page.status_code == 200
         assert_inert(page.text)
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-        assert slugs_linked(page.text) == {"evil-record"}
+        assert slugs_linked(page.text, "for-members") == {"evil-record"}
         assert "review was due on 1 January 2026" in page.text
         assert slugs_linked(client.get("/drivers/attention?member=LK").text) == set()
+
+
+def test_the_attention_page_lists_records_nobody_looks_after(site: Site) -> None:
+    """A record naming no member, or with no review date, was in no list and no mail: the
+    steering group never saw it to adopt it."""
+    with orm_writing(site.ctx) as session:
+        session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan")).one().member = ""
+    add_record(site.ctx, "lk-undated", "LK", None, "LK's undated record")
+    with signed_in(site) as (client, _):
+        page = client.get("/drivers/attention").text
+        lk = client.get("/drivers/attention?member=LK").text
+    tree = assert_inert(page)
+    assert {h2.get("id"): "".join(h2.itertext()) for h2 in tree.iter("h2")} == {
+        "no-one-responsible": "No one responsible", "no-review-date": "No review date"}
+    assert slugs_linked(page, "for-members") == {"evil-record"}
+    assert slugs_linked(page, "no-one-list") == {"interim-nhs-people-plan"}
+    assert slugs_linked(page, "no-date-list") == {"lk-undated"}
+    nobody = tree.find(".//ul[@id='no-one-list']/li")
+    assert nobody is not None and "no review date" in " ".join(nobody.itertext())
+    # One member's page: their undated records; nobody's records are not theirs.
+    assert (slugs_linked(lk, "no-one-list"), slugs_linked(lk, "no-date-list")) == (
+        set(), {"lk-undated"})
+    assert "Nothing needs attention." in lk
 
 
 def member_options(page: str) -> list[tuple[str, str, bool]]:
@@ -144,7 +176,7 @@ def test_the_attention_page_offers_the_members_by_name(site: Site) -> None:
     tree = assert_inert(echoed.text)
     assert [o for o in member_options(echoed.text) if o[2]] == [
         ('"><SCRIPT>X', '"><SCRIPT>X', True)]
-    assert tree.find(".//ul[@class='record-list']/li") is None
+    assert tree.find(".//ul[@class='record-list']/li") is None  # and no section either
 
 
 def test_reasons_link_the_item_that_is_why(site: Site, clock: Clock) -> None:
@@ -335,7 +367,8 @@ def test_mark_reviewed_from_the_record_page(site: Site) -> None:
         assert "needs-attention" not in after
         history = parse(after).find(".//ol[@class='history']")
         assert history is not None and "reviewed by alice" in " ".join(history.itertext())
-        assert slugs_linked(client.get("/drivers/attention?member=FG").text) == set()
+        assert slugs_linked(client.get("/drivers/attention?member=FG").text,
+                            "for-members") == set()
     with orm_session(site.ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(
             DriverRecordRow.slug == "evil-record"))

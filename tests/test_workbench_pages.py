@@ -223,10 +223,19 @@ def test_dashboard_shows_the_week(bench: Site, librarian: tuple[httpx.Client, st
                                      "title": "Interim NHS People Plan", "due": "overdue",
                                      "review_date": "2026-10-01"}]
     assert board["records"] == 2  # the one due, and a case study with no review date
-    page = text_of(client.get("/dashboard").text)
+    # Neither names a member: the steering group's to adopt (the card had no way to see
+    # them, nor a link to the attention page).
+    assert (board["records_needing_attention"], board["records_no_member"],
+            board["records_no_review_date"]) == (0, 2, 0)
+    html = client.get("/dashboard").text
+    page = text_of(html)
     assert "Leadership 2" in page and "HTTP 500 from the server" in page
     assert "1 message failed" in page and "Tue 24 Nov 2026, 07:00" in page
     assert "Interim NHS People Plan overdue 1 October 2026" in page
+    assert "2 records have no one responsible: no weekly e-mail reminds anyone of them." in page
+    assert "Records needing attention: 0 on the members' lists." in page
+    links = {a.get("href") for a in parse(html).iter("a")}
+    assert {"/drivers/attention", "/drivers/attention#no-one-responsible"} <= links
 
 
 def test_administrators_see_the_placeholder_addresses_on_the_dashboard(

@@ -251,6 +251,9 @@ class Dashboard:
     retrying: int = 0  # pending messages whose last try failed
     retry_reason: str = ""  # why the latest of those tries failed
     placeholders: list[str] = field(default_factory=list)  # addresses mail to goes nowhere
+    records_attention: int = 0  # records on their members' needs-attention lists
+    records_no_member: int = 0  # published records no one is responsible for
+    records_no_review_date: int = 0  # a member's published records with no review date
 
     @property
     def unsent_by_name(self) -> list[tuple[str, str, int]]:
@@ -275,6 +278,9 @@ class Dashboard:
                              "review_date": when.isoformat() if when else None}
                             for slug, title, status, when in self.records_due],
             "records": self.records,
+            "records_needing_attention": self.records_attention,
+            "records_no_member": self.records_no_member,
+            "records_no_review_date": self.records_no_review_date,
             "unsent": [{"kind": kind, "status": status, "count": count}
                        for (kind, status), count in sorted(self.unsent.items())],
             "retrying": {"count": self.retrying, "reason": self.retry_reason},

@@ -155,7 +155,7 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str,
     terminal is too narrow for every word whole; nothing is cut (awareness.cli.tables says
     how); the ``whole`` ones (slugs, addresses: things to copy) are not wrapped while an
     optional one can go instead. ``note``, if any, is a line under the table
-    (``times_note``)."""
+    (``times_note``), wrapped as it is."""
     if not rows:
         click.echo(empty)
         return
@@ -175,7 +175,7 @@ def table(columns: list[str], rows: list[list[Any]], *, empty: str,
     if left_out:
         out.print(Text(left_out))  # wrapped to the terminal, as the table is
     if note:
-        click.echo(note)
+        out.print(Text(note))  # wrapped to the terminal, as the table is
 
 
 def _laid_out(columns: list[str], cells: list[list[str]], width: int, main: str | None,

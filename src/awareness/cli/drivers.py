@@ -200,10 +200,12 @@ def drivers_edit(state: State, slug: str, impact: str | None, summary: str | Non
 @pass_state
 def drivers_due(state: State, member: str, as_json: bool) -> None:
     """Records needing attention: past their review date, or with a new edition or the same
-    document seen since they were last marked reviewed."""
-    from awareness.service.stewardship import needs_attention
+    document seen since they were last marked reviewed; then the published records nobody
+    looks after, and those with no review date, which no weekly mail mentions."""
+    from awareness.service.stewardship import attention_overview
 
-    entries = needs_attention(state.ctx, member)
+    overview = attention_overview(state.ctx, member)
+    entries = overview.entries()
     if as_json:
         emit_json([e.as_json() for e in entries])
         return
@@ -211,7 +213,19 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
           [[e.member or "-", e.slug, short_date(e.review_due_on) if e.review_due_on else "",
             "; ".join(map(str, e.reasons))] for e in entries],
           empty=f"no records need attention{f' for {member}' if member else ''}",
-          main="why", whole=("slug",))
+          main="why", whole=("slug",),
+          note=_adoption_note(len(overview.no_one_responsible), len(overview.no_review_date)))
+
+
+def _adoption_note(no_one: int, undated: int) -> str:
+    """The line under `drivers due` about records no weekly mail mentions, and what to do."""
+    def records(count: int) -> str:
+        return f"{count} record{'' if count == 1 else 's'}"
+    parts = ([f"the {records(no_one)} with no member responsible (a member adopts one with "
+              "`awareness drivers edit SLUG --set member_responsible=XX`)"] if no_one else []) \
+        + ([f"the {records(undated)} with no review date (`awareness drivers mark-reviewed "
+            "SLUG` gives one)"] if undated else [])
+    return f"No weekly mail reminds anyone of {' or '.join(parts)}." if parts else ""
 
 
 @drivers.command("mark-reviewed")

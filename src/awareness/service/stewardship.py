@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import jinja2
 from awareness.dates import long_date
 from awareness.digests.build import iso_week, period_label
 from awareness.drivers.members import MEMBERS_FILE, Member
-from awareness.drivers.views import Reason, due_status
+from awareness.drivers.views import Reason, StoredDriver, due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
 from awareness.precision import Precision, percent
@@ -102,6 +102,71 @@ def needs_attention(ctx: Context, member: str = "", today: date | None = None) -
             out.append(Attention(driver.record.slug, driver.record.title, driver.member,
                                  driver.review_due_on, tuple(reasons)))
     return out
+
+
+NO_MEMBER = Reason("no member responsible")
+
+
+@dataclass(frozen=True)
+class AttentionOverview:
+    """The steering group's whole view of its records: those a member is to look at
+    (``needs_attention`` with a member), those nobody looks after, whatever else they need,
+    and those whose member is never reminded because they have no review date (which
+    a member can adopt, or date)."""
+
+    for_members: list[Attention]
+    no_one_responsible: list[Attention]
+    no_review_date: list[Attention]
+
+    def entries(self) -> list[Attention]:
+        """Every entry in one list, as `awareness drivers due` gives them: a record nobody
+        looks after says so first."""
+        return [*self.for_members,
+                *(replace(entry, reasons=(NO_MEMBER, *entry.reasons))
+                  for entry in self.no_one_responsible),
+                *self.no_review_date]
+
+
+def attention_overview(ctx: Context, member: str = "",
+                       today: date | None = None) -> AttentionOverview:
+    """``needs_attention``, and the published records nobody looks after or that have no
+    review date; only ``member``'s, when one is given (records nobody looks after are then
+    left out)."""
+    entries = needs_attention(ctx, member, today)
+    with reading(ctx.engine) as conn:
+        drivers = store.drivers_by_member(conn, member.strip().upper() if member else None)
+    return overview_of(entries, [d for d in drivers if d.status != "deleted"])
+
+
+def overview_of(entries: Sequence[Attention], drivers: Iterable[StoredDriver]
+                ) -> AttentionOverview:
+    """Split the records needing attention by whether a member looks after them, and add
+    the published records that nobody looks after or that have no review date: no weekly
+    mail reaches anyone about those, so the steering group sees them here. Drafts are
+    still being written: they are listed only when they need attention otherwise."""
+    listed = {entry.slug: entry for entry in entries}
+    no_one, undated = [], []
+    for driver in drivers:
+        entry = listed.get(driver.record.slug)
+        if entry is None and driver.status != "active":
+            continue
+        gaps = () if driver.review_due_on else (_no_review_date(driver),)
+        if not driver.member:
+            no_one.append(_entry(driver, (*(entry.reasons if entry else ()), *gaps)))
+        elif entry is None and gaps:
+            undated.append(_entry(driver, gaps))
+    return AttentionOverview([e for e in entries if e.member], no_one, undated)
+
+
+def _no_review_date(driver: StoredDriver) -> Reason:
+    typed = " ".join(driver.record.fields.get("due_for_review", "").split())
+    return Reason(f"its review date “{typed[:40]}” names no date" if typed
+                  else "no review date")
+
+
+def _entry(driver: StoredDriver, reasons: tuple[Reason, ...]) -> Attention:
+    return Attention(driver.record.slug, driver.record.title, driver.member,
+                     driver.review_due_on, reasons)
 
 
 def attention_reasons(ctx: Context, slug: str, member: str) -> tuple[Reason, ...]:

@@ -27,6 +27,7 @@ from awareness.service import checks, driver_views, listing
 from awareness.service.context import Context
 from awareness.service.digests import preview_digest
 from awareness.service.page_sources import preview_source
+from awareness.service.stewardship import attention_overview
 from awareness.storage import bulletins as bulletin_store
 from awareness.storage import matches, overview, subscribers
 from awareness.storage.db import reading, writing
@@ -58,9 +59,11 @@ PROBLEM_STATES = ("broken", "gone", "paused")  # a disabled source was removed o
 
 def dashboard(ctx: Context, *, administrator: bool = False) -> Dashboard:
     """Pending reviews by topic, sources needing a person, the next sends, records due for
-    review, and what the outbox has not sent (with why the latest try failed: a mail server
-    that is down or refuses the login stops every message, and says so here); for an
-    ``administrator``, the placeholder addresses `awareness check` warns about too."""
+    review (and how many need attention, have no one responsible or no review date: the
+    steering group's view, ``stewardship.attention_overview``), and what the outbox has not
+    sent (with why the latest try failed: a mail server that is down or refuses the login
+    stops every message, and says so here); for an ``administrator``, the placeholder
+    addresses `awareness check` warns about too."""
     titles = {t.slug: t.name for t in ctx.topics()}
     with reading(ctx.engine) as conn:
         pending = overview.pending_by_topic(conn)
@@ -69,6 +72,7 @@ def dashboard(ctx: Context, *, administrator: bool = False) -> Dashboard:
         retrying, reason = overview.retrying(conn)
     records = driver_views.list_drivers(ctx)
     due = [v for v in records if v.due_status(ctx.now().date()) in ("overdue", "due-soon")]
+    stewardship = attention_overview(ctx) if records else None
     return Dashboard(
         pending=sorted(((slug, titles.get(slug, slug), count) for slug, count in pending.items()),
                        key=lambda row: (-row[2], row[1])),
@@ -77,7 +81,10 @@ def dashboard(ctx: Context, *, administrator: bool = False) -> Dashboard:
         records_due=[(v.slug, v.title, v.due_status(ctx.now().date()), v.review_due_on)
                      for v in sorted(due, key=_due_order)],
         records=len(records), unsent=unsent, retrying=retrying, retry_reason=reason,
-        placeholders=checks.placeholder_warnings(ctx.settings) if administrator else [])
+        placeholders=checks.placeholder_warnings(ctx.settings) if administrator else [],
+        records_attention=len(stewardship.for_members) if stewardship else 0,
+        records_no_member=len(stewardship.no_one_responsible) if stewardship else 0,
+        records_no_review_date=len(stewardship.no_review_date) if stewardship else 0)
 
 
 def _needs_a_person(row: dict[str, Any]) -> bool:

@@ -36,7 +36,7 @@ from awareness.service.driver_edits import (
     restore_driver,
 )
 from awareness.service.driver_views import get_driver, listed_members, steering_members
-from awareness.service.stewardship import attention_reasons, needs_attention
+from awareness.service.stewardship import attention_overview, attention_reasons
 from awareness.web.guards import (
     checked_form,
     ctx_of,
@@ -81,12 +81,13 @@ def driver_filter(request: Request, *, may_restore: bool = False) -> DriverFilte
 @librarian_only
 async def attention_page(request: Request, session: Session) -> Response:
     """Records needing attention, optionally for one member (``?member=FG``), chosen from
-    the steering group's members."""
+    the steering group's members; then those nobody looks after, and those with no review
+    date."""
     ctx = ctx_of(request)
     member = request.query_params.get("member", "")[:20].strip().upper()
-    entries = await run_in_threadpool(needs_attention, ctx, member)
-    return render(request, "attention.html", session=session, entries=entries, member=member,
-                  members=await members_to_choose(ctx, member))
+    overview = await run_in_threadpool(attention_overview, ctx, member)
+    return render(request, "attention.html", session=session, overview=overview,
+                  member=member, members=await members_to_choose(ctx, member))
 
 
 async def members_to_choose(ctx: Context, chosen: str) -> list[tuple[str, str]]:
