@@ -9,6 +9,7 @@ import json
 import shutil
 from collections.abc import Callable
 from datetime import date, datetime
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from awareness.drivers.drafts import guess_format
 from awareness.drivers.importer import parse_driver_page
 from awareness.drivers.members import parse_members
 from awareness.errors import AwarenessError, ConfigError, NotFound
+from awareness.service import librarians
 from awareness.service.checks import check_all
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
@@ -45,6 +47,7 @@ from awareness.storage.models import (
     Item,
     Match,
     MatchDriver,
+    OutboxMessage,
     Source,
 )
 from tests.conftest import ROOT, Clock, orm_session, orm_writing, settings_env
@@ -431,6 +434,51 @@ def test_weekly_mail_once_per_member_and_week(make_context: Callable[..., Contex
     clock.advance(days=7)
     assert send_stewardship(ctx).sent == ["FG", "LK"]
     assert len(inbox.messages) == 4
+
+
+def stewardship_texts(ctx: Context) -> dict[str, tuple[str, str]]:
+    """Each queued weekly mail's text and HTML parts, by the member's address, each as
+    one line (the text part is wrapped), the HTML's entities decoded."""
+    found = {}
+    with orm_session(ctx) as session:
+        for to, raw in session.execute(select(OutboxMessage.recipient, OutboxMessage.message)
+                                       .where(OutboxMessage.kind == "stewardship")):
+            mail = email.message_from_bytes(raw, policy=email.policy.default)
+            text, html = (mail.get_body((kind,)).get_content()  # type: ignore[union-attr]
+                          for kind in ("plain", "html"))
+            found[to] = (" ".join(text.split()), " ".join(unescape(html).split()))
+    return found
+
+
+def test_the_weekly_mail_says_what_its_reader_can_do(make_context: Callable[..., Context],
+                                                    clock: Clock) -> None:
+    """The mail told every member to press "Mark reviewed", which a reviewer's login has no
+    button for and a member without a login cannot reach; its "full list" needs a login."""
+    ctx = make_context(AWARENESS_WEB_BASE_URL="https://library.example.nhs.uk")
+    seed(ctx, clock)
+    add_record(ctx, "jcs-overdue", "JC", date(2026, 2, 1))
+    librarians.add_librarian(ctx, "alice", "a passphrase long enough", role="administrator")
+    librarians.add_librarian(ctx, "fiona", "a passphrase long enough", role="editor")
+    librarians.set_email(ctx, "fiona", "FG.Example@example.nhs.uk")  # matched in any case
+    librarians.add_librarian(ctx, "lk.example@example.nhs.uk", "a passphrase long enough",
+                             role="reviewer")  # as single sign-on names an account
+    send_stewardship(ctx)
+    mails = stewardship_texts(ctx)
+    fg, lk, jc = (mails[f"{i}.example@example.nhs.uk"] for i in ("fg", "lk", "jc"))
+    assert ("edit what has changed, then press “Mark reviewed” on its page (signed in as "
+            "fiona): that dates it and sets its next review.") in fg[0]
+    assert ("Your login, lk.example@example.nhs.uk, is a reviewer's, which cannot edit a "
+            "record or mark it reviewed: tell an editor (alice, fiona) what has changed, so "
+            "that they edit the record and mark it reviewed, or ask an administrator (alice) "
+            "to make you an editor.") in lk[1]
+    assert ("then tell an editor (alice, fiona) what has changed, so that they edit the "
+            "record and mark it reviewed. Doing it yourself needs a librarian's login with "
+            "the editor role, which an administrator (alice) can give you.") in jc[0]
+    assert "press “Mark reviewed”" not in lk[0] + lk[1] + jc[0] + jc[1]
+    for text, html in (fg, lk, jc):
+        assert "The full list (librarians sign in): https://library.example.nhs.uk/drivers/" \
+               "attention?member=" in text
+        assert "The full list</a> (librarians sign in)" in html
 
 
 def test_remind_warns_about_whom_no_mail_reaches(make_context: Callable[..., Context],

@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import select
 
+from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.service.drivers import import_paths
 from awareness.storage.models import DriverRecordRow, Item, Match, MatchDriver
@@ -19,10 +20,12 @@ from tests.conftest import Clock, orm_session, orm_writing
 from tests.test_drivers_stewardship import add_link, add_record
 from tests.test_web import (
     HOSTILE_TITLE,
+    PASSWORD,
     WHEN,
     Site,
     assert_inert,
     goes_to_login,
+    login,
     parse,
     running_site,
     signed_in,
@@ -375,6 +378,34 @@ def test_mark_reviewed_from_the_record_page(site: Site) -> None:
         assert row is not None and row.review_due_on == date(2028, 3, 1)
         assert row.fields["due_for_review"] == "March 2028"
         assert row.fields["date_last_updated"].endswith(str(today.year))
+
+
+WHO_EDITS = ("Only editors and administrators can edit a record or mark it reviewed: alice, "
+             "bob, carol. You are signed in as a reviewer: ask one of them, or ask an "
+             "administrator (alice, bob) to make you an editor.")
+
+
+def test_a_reviewer_is_told_who_can_mark_a_record_reviewed(site: Site) -> None:
+    """A reviewer read "…then mark it reviewed" on the record and found no button and no
+    Edit, with no word why."""
+    librarians.add_librarian(site.ctx, "carol", PASSWORD, role="editor")
+    librarians.add_librarian(site.ctx, "rita", PASSWORD, role="reviewer")
+    with site.client() as client:
+        assert login(client, "rita").status_code == 303
+        attention = assert_inert(client.get("/drivers/evil-record").text)
+        calm = assert_inert(client.get("/drivers/interim-nhs-people-plan").text)
+        listing = assert_inert(client.get("/drivers/attention").text)
+    box = attention.find(".//div[@id='needs-attention']")
+    assert box is not None and box.find(".//form") is None
+    for tree in (box, calm, listing):
+        [note] = tree.iterfind(".//p[@id='who-edits']")
+        assert " ".join("".join(note.itertext()).split()) == WHO_EDITS
+    assert calm.find(".//div[@class='record-actions']") is None
+    with signed_in(site) as (client, _):  # an administrator has the buttons, and no note
+        for path in ("/drivers/evil-record", "/drivers/attention"):
+            assert 'id="who-edits"' not in client.get(path).text
+    with site.client() as anonymous:
+        assert 'id="who-edits"' not in anonymous.get("/drivers/interim-nhs-people-plan").text
 
 
 SEED_PAGE = Path(__file__).parent / "data" / "map-toolkit-leadership-tag-page.txt"

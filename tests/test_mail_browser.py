@@ -25,13 +25,13 @@ from awareness.mail.account import CONFIRM, DATA_LINK, SIGN_IN, WELCOME
 from awareness.mail.outbox import DIGEST, STEWARDSHIP
 from awareness.service import digests, people, roster, subscribing
 from awareness.service.context import Context
-from awareness.service.stewardship import send_stewardship
+from awareness.service.stewardship import Steward, send_stewardship
 from awareness.signup import Choice
 from awareness.storage.models import OutboxMessage
 from tests.conftest import Clock, orm_session
 from tests.test_digest_render import parts
 from tests.test_drivers_stewardship import seed as seed_records
-from tests.test_mail_frame import account_mail
+from tests.test_mail_frame import account_mail, stewardship_mail
 from tests.test_outbox import add_match
 from tests.test_web_browser import browser, check_page
 
@@ -103,4 +103,30 @@ def test_a_long_address_wraps_on_a_phone(browser: Browser) -> None:
         page.set_content(parts(account_mail(env, kind, to=LONG_ADDRESS))[1])
         assert LONG_ADDRESS in page.locator("body").inner_text(), kind
         check_page(page, f"mail-{kind}-long-address")
+    context.close()
+
+
+# What each reader of the weekly list can do on the site: mark records reviewed, tell an
+# editor (a reviewer's login), or tell an editor and ask for a login (none).
+STEWARDS = {
+    "editor": Steward("alice.smith", "editor", ("alice.smith", "carol"), ("carol",)),
+    "reviewer": Steward("alice.smith", "reviewer", ("carol",), ("carol",)),
+    "no-login": Steward("", "", ("carol", "dev.patel@trust.nhs.uk"), ("carol",)),
+}
+
+
+@pytest.mark.parametrize("width", [600, 390])
+def test_the_weekly_list_says_what_its_reader_can_do(browser: Browser, width: int) -> None:
+    """Why: it told every member to press "Mark reviewed", a button that a reviewer's
+    login and a member with no login never see."""
+    env = make_environment(FileSystemLoader(TEMPLATES))
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.route("**/*", lambda route: route.abort())
+    for name, steward in STEWARDS.items():
+        page.set_content(parts(stewardship_mail(env, steward))[1])
+        said = page.locator("body").inner_text()
+        assert ("press “Mark reviewed”" in said) == (name == "editor"), name
+        assert "The full list (librarians sign in)" in said
+        check_page(page, f"mail-stewardship-{name}")
     context.close()

@@ -28,7 +28,7 @@ from awareness.mail.account import (
 from awareness.mail.compose import Mail, Sender
 from awareness.precision import Decisions, Precision
 from awareness.service.checks import check_all
-from awareness.service.stewardship import Attention, render_stewardship
+from awareness.service.stewardship import Attention, Steward, render_stewardship
 from awareness.settings import load_settings
 from tests import test_bulletins as bulletins
 from tests import test_digest_render as digests
@@ -70,7 +70,9 @@ def account_mail(env: jinja2.Environment, kind: str = WELCOME,
         data_url="https://library.example.nhs.uk/your-data/t", action=action)
 
 
-def stewardship_mail(env: jinja2.Environment) -> Mail:
+def stewardship_mail(env: jinja2.Environment, steward: Steward | None = None) -> Mail:
+    """A member's weekly list; ``steward`` says what they can do on the site (none: they
+    have no login)."""
     entry = Attention("people-plan", "Interim NHS People Plan", "AS", date(2026, 11, 1),
                       (Reason("review was due on 1 November 2026"),
                        Reason("new edition", "NHS People Plan 2026", "https://x.example/p")))
@@ -78,7 +80,8 @@ def stewardship_mail(env: jinja2.Environment) -> Mail:
     return render_stewardship(
         env, Member("AS", "Alice Smith", "alice.smith@trust.nhs.uk"), [entry], sender=SENDER,
         base_url="https://library.example.nhs.uk", message_id="<stewardship.1@trust.nhs.uk>",
-        now=NOW, week="2026-W48", low_precision=[low], library="Northshire LKS")
+        now=NOW, week="2026-W48", low_precision=[low], library="Northshire LKS",
+        steward=steward)
 
 
 def every_html_mail(templates: Path) -> tuple[dict[str, str], set[str]]:

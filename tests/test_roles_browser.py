@@ -6,12 +6,16 @@ with axe-core at 1280 and 390 px (``check_page``) and saved as screenshots to lo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 
 import pytest
 from playwright.sync_api import Browser, Page
+from sqlalchemy import select
 
 from awareness.service import librarians
 from awareness.service.context import Context
+from awareness.storage.models import DriverRecordRow
+from tests.conftest import orm_writing
 from tests.test_web import PASSWORD, Site, running_site
 from tests.test_web_browser import browser, check_page, visitor_page
 
@@ -89,5 +93,30 @@ def test_a_librarian_changes_their_own_password(browser: Browser, site: Site,
     page.wait_for_url(f"{site.url}/dashboard")
     assert page.get_by_text("Your password is changed; you were signed out everywhere "
                             "else.").is_visible()
+    assert watched.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_reviewer_reads_who_can_mark_a_record_reviewed(browser: Browser, site: Site,
+                                                         width: int) -> None:
+    """A reviewer read "…then mark it reviewed" with no button and no word why."""
+    with orm_writing(site.ctx) as session:
+        row = session.scalars(select(DriverRecordRow).where(
+            DriverRecordRow.slug == "interim-nhs-people-plan")).one()
+        row.member, row.review_due_on = "FG", date(2026, 1, 1)
+    context, watched = visitor_page(browser, width)
+    page = watched.page
+    page.goto(f"{site.url}/login")
+    _sign_in_with_a_password(page, site, "rita")
+    page.goto(f"{site.url}/drivers/interim-nhs-people-plan")
+    box = page.locator("#needs-attention")
+    assert box.get_by_role("button").count() == 0
+    assert box.locator("#who-edits").inner_text().startswith(
+        "Only editors and administrators can edit a record or mark it reviewed: alice, bob.")
+    check_page(page, "driver-reviewer")
+    page.goto(f"{site.url}/drivers/attention")
+    assert page.locator("#who-edits").is_visible()
+    check_page(page, "drivers-attention-reviewer")
     assert watched.problems == []
     context.close()

@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 from awareness.addresses import address_problem, is_email_address
 from awareness.errors import AccountRemoved, AwarenessError, NotFound
 from awareness.model import LibrarianEvent, LibrarianInfo, LibrarianLogin
-from awareness.roles import REMOVED, ROLES, is_role
+from awareness.roles import REMOVED, ROLES, allows, is_role
 from awareness.service.context import Context
 from awareness.storage import api_tokens, librarians
 from awareness.storage.db import Conflict, reading, writing
@@ -359,6 +359,14 @@ def everyone(ctx: Context) -> list[LibrarianInfo]:
 def administrators(ctx: Context) -> list[str]:
     """The names of the administrators, whom a librarian asks for a higher role."""
     return [found.name for found in everyone(ctx) if found.role == "administrator"]
+
+
+def who_edits(ctx: Context) -> tuple[list[str], list[str]]:
+    """The names of the librarians who may edit (editors and administrators), whom a
+    reviewer asks to make a change, and of the administrators, who can give the role."""
+    found = everyone(ctx)
+    return ([f.name for f in found if allows(f.role, "editor")],
+            [f.name for f in found if f.role == "administrator"])
 
 
 def history(ctx: Context) -> list[LibrarianEvent]:

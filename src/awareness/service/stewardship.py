@@ -27,7 +27,10 @@ from awareness.drivers.members import MEMBERS_FILE, Member
 from awareness.drivers.views import Reason, StoredDriver, due_status
 from awareness.mail.compose import Mail, Sender, compose, message_id
 from awareness.mail.outbox import STEWARDSHIP, Queued, Unsent, stewardship_key
+from awareness.model import LibrarianInfo
 from awareness.precision import Precision, percent
+from awareness.roles import ROLES, allows
+from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.service.outbox import relay
 from awareness.service.precision import precision
@@ -75,6 +78,56 @@ class StewardshipReport:
     retrying: list[str] = field(default_factory=list)  # "FG: why", sent again later
     failed: list[str] = field(default_factory=list)  # "FG: why", given up
     warnings: list[str] = field(default_factory=list)  # who is never told, and the fix
+
+
+@dataclass(frozen=True)
+class Steward:
+    """What the member a weekly mail goes to can do on the site, so that the mail tells
+    them what they can do: their librarian login and its role ("" when they have none),
+    and the editors and administrators by name, whom they ask otherwise."""
+
+    login: str = ""
+    role: str = ""
+    editors: tuple[str, ...] = ()
+    administrators: tuple[str, ...] = ()
+
+    def what_to_do(self) -> str:
+        """The mail's sentence on what to do with the records: "Mark reviewed" for an
+        editor; for a reviewer, or someone with no login, whom to tell instead (marking
+        a record reviewed needs the editor role), and whom to ask for the role."""
+        editors = _named("an editor", self.editors)
+        administrators = _named("an administrator", self.administrators)
+        if allows(self.role, "editor"):
+            return ("Open each one, check it against the document, edit what has changed, "
+                    f"then press “Mark reviewed” on its page (signed in as {self.login}): that "
+                    "dates it and sets its next review.")
+        if self.login:
+            return (f"Open each one and check it against the document. Your login, "
+                    f"{self.login}, is a reviewer's, which cannot edit a record or mark it "
+                    f"reviewed: tell {editors} what has changed, so that they edit the record "
+                    f"and mark it reviewed, or ask {administrators} to make you an editor.")
+        return ("Open each one and check it against the document, then tell "
+                f"{editors} what has changed, so that they edit the record and mark it "
+                "reviewed. Doing it yourself needs a librarian's login with the editor "
+                f"role, which {administrators} can give you.")
+
+
+def _named(one: str, names: Sequence[str]) -> str:
+    return f"{one} ({', '.join(names)})" if names else one
+
+
+def steward_of(member: Member, accounts: Sequence[LibrarianInfo]) -> Steward:
+    """The member as the site knows them: the librarian account with their address (its
+    e-mail, or a single sign-on name that is the address; the highest role when several
+    have it), and who edits and administers."""
+    address = member.email.strip().lower()
+    theirs = [a for a in accounts if address in (a.email.strip().lower(), a.name.lower())]
+    best = max(theirs, key=lambda a: ROLES.index(a.role) if a.role in ROLES else -1,
+               default=None)
+    return Steward(login=best.name if best else "", role=best.role if best else "",
+                   editors=tuple(a.name for a in accounts if allows(a.role, "editor")),
+                   administrators=tuple(a.name for a in accounts
+                                        if a.role == "administrator"))
 
 
 def load_members(ctx: Context) -> list[Member]:
@@ -204,9 +257,11 @@ def send_stewardship(ctx: Context, *, today: date | None = None) -> StewardshipR
     with reading(ctx.engine) as connection:
         before = outbox.statuses(connection, STEWARDSHIP, keys.values())
     flagged = precision(ctx, now).flagged if len(before) < len(keys) else []
+    accounts = librarians.everyone(ctx) if len(before) < len(keys) else []
     for initials, key in keys.items():
         if key not in before:
-            _queue(ctx, members[initials], by_member[initials], week, now, flagged)
+            _queue(ctx, members[initials], by_member[initials], week, now, flagged,
+                   steward_of(members[initials], accounts))
     relay(ctx)
     with reading(ctx.engine) as connection:
         after = outbox.statuses(connection, STEWARDSHIP, keys.values())
@@ -244,7 +299,7 @@ def _records(count: int) -> str:
 
 
 def _queue(ctx: Context, person: Member, entries: list[Attention], week: str,
-           now: datetime, low_precision: Sequence[Precision]) -> None:
+           now: datetime, low_precision: Sequence[Precision], steward: Steward) -> None:
     s = ctx.settings
     mail = render_stewardship(ctx.mail_templates(), person, entries,
                               sender=Sender(s.mail.from_addr, s.mail.from_name),
@@ -252,7 +307,8 @@ def _queue(ctx: Context, person: Member, entries: list[Attention], week: str,
                               message_id=stewardship_message_id(person.initials, week,
                                                                 s.mail.domain),
                               now=now, week=week, low_precision=low_precision,
-                              threshold=s.reports.precision_threshold, library=s.library.name)
+                              threshold=s.reports.precision_threshold, library=s.library.name,
+                              steward=steward)
     with writing(ctx.engine) as connection:
         outbox.queue(connection, Queued(STEWARDSHIP, stewardship_key(person.initials, week),
                                         mail), now)
@@ -274,15 +330,18 @@ def _report(report: StewardshipReport, initials: str, before: Unsent | None,
 def render_stewardship(env: jinja2.Environment, person: Member, entries: Iterable[Attention], *,
                        sender: Sender, base_url: str, message_id: str, now: datetime,
                        week: str, low_precision: Sequence[Precision] = (),
-                       threshold: float = 0.5, library: str = "") -> Mail:
+                       threshold: float = 0.5, library: str = "",
+                       steward: Steward | None = None) -> Mail:
     """One member's weekly list as a ``multipart/alternative`` message; ``low_precision``
     names the topics whose precision fell below ``threshold`` (issue 17), after the list;
     ``library`` heads the HTML part, as in the account mails. ``week`` is the ISO week
     (``2026-W50``), which readers do not know: the mail says "week beginning 7 December
-    2026", as the weekly digest does."""
+    2026", as the weekly digest does. ``steward`` says what the member can do on the site
+    (``steward_of``; none: a member with no login)."""
     context = {"member": person, "entries": list(entries), "base_url": base_url.rstrip("/"),
                "week": period_label(f"weekly:{week}"), "low_precision": list(low_precision),
-               "threshold": percent(threshold), "library": library}
+               "threshold": percent(threshold), "library": library,
+               "what_to_do": (steward or Steward()).what_to_do()}
     return compose(
         sender=sender, to=person.email, to_name=person.name, message_id=message_id, date=now,
         subject=env.get_template("stewardship/subject.txt").render(context),

@@ -18,6 +18,8 @@ from awareness.drivers.dates import a_year_after
 from awareness.drivers.members import responsible_choices
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
 from awareness.errors import AwarenessError, EditConflict, NotFound
+from awareness.roles import allows
+from awareness.service import librarians
 from awareness.service.context import Context
 from awareness.service.drafts import draft_from_match
 from awareness.service.driver_edits import (
@@ -87,7 +89,18 @@ async def attention_page(request: Request, session: Session) -> Response:
     member = request.query_params.get("member", "")[:20].strip().upper()
     overview = await run_in_threadpool(attention_overview, ctx, member)
     return render(request, "attention.html", session=session, overview=overview,
-                  member=member, members=await members_to_choose(ctx, member))
+                  member=member, members=await members_to_choose(ctx, member),
+                  who_edits=await who_edits_for(request, session))
+
+
+async def who_edits_for(request: Request, session: Session | None
+                        ) -> tuple[list[str], list[str]] | None:
+    """For a librarian who may not edit a record (a reviewer): the editors and the
+    administrators by name, so that the page says whom to ask instead of leaving them at a
+    "mark it reviewed" with no button; None for anyone else."""
+    if session is None or allows(session.role, "editor"):
+        return None
+    return await run_in_threadpool(librarians.who_edits, ctx_of(request))
 
 
 async def members_to_choose(ctx: Context, chosen: str) -> list[tuple[str, str]]:
@@ -112,7 +125,8 @@ async def record_page(request: Request, session: Session | None, record: DriverV
     flash = security.read_flash(request)  # "Changed: …" after the edit form
     response = render(request, "driver.html", status_code=status_code, session=session,
                       record=record, flash=flash, attention=attention, error=error,
-                      next_review=next_review or long_date(a_year_after(today)))
+                      next_review=next_review or long_date(a_year_after(today)),
+                      who_edits=await who_edits_for(request, session))
     if flash:
         security.clear_flash(response)
     return response
