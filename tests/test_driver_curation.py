@@ -19,7 +19,7 @@ from awareness.service.stewardship import needs_attention
 from awareness.storage import drivers as stored_drivers
 from awareness.storage import matches, outbox
 from awareness.storage.db import reading, writing
-from awareness.storage.models import DriverRecordRow, MatchDriver
+from awareness.storage.models import DriverRecordRow, DriverRecordVersion, MatchDriver
 from tests.conftest import orm_session
 from tests.test_web import (
     PASSWORD,
@@ -184,6 +184,23 @@ def link_states(site: Site, match_id: int) -> dict[str, str]:
                                .join(MatchDriver, MatchDriver.driver_id == DriverRecordRow.id)
                                .where(MatchDriver.match_id == match_id)).all()
     return {slug: state for slug, state in rows}
+
+
+def test_deleting_a_deleted_record_says_so_and_offers_to_restore_it(site: Site) -> None:
+    """A second press of "Delete this record" (another tab, a reload) gave a 404 page: "no
+    driver record", as if it had never existed."""
+    with signed_in(site) as (client, token):
+        assert client.post(f"/drivers/{PLAN}/delete", data={"csrf": token}).status_code == 303
+        again = client.post(f"/drivers/{PLAN}/delete", data={"csrf": token})
+        assert (again.status_code, again.headers["location"]) == (303, f"/drivers/{PLAN}")
+        tree = parse(client.get(again.headers["location"]).text)
+    flash = tree.find(".//p[@class='flash']")
+    assert flash is not None and "".join(flash.itertext()) == (
+        "This record was already deleted; “Restore this record” brings it back.")
+    assert tree.find(".//div[@id='deleted']//button") is not None
+    with orm_session(site.ctx) as session:
+        assert session.scalar(select(func.count()).where(  # one "deleted" entry, not two
+            DriverRecordVersion.action == "deleted")) == 1
 
 
 def test_a_deleted_record_is_restored_as_it_was(site: Site) -> None:

@@ -164,6 +164,37 @@ def test_cli_import_prints_each_outcome_with_its_reason(tmp_path: Path,
         == "31st March 2017"
 
 
+def test_deleting_twice_and_importing_into_a_deleted_record_say_what_they_did(
+        tmp_path: Path, empty_database_url: str) -> None:
+    """Deleting again said "no driver record …", as if it had never existed; importing
+    into a deleted record said "~ updated", as if the import had brought it back."""
+    env = settings_env(tmp_path, empty_database_url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["drivers", "import", str(SEED)], env=env).exit_code == 0
+    assert runner.invoke(cli, ["drivers", "export", str(tmp_path / "records")],
+                         env=env).exit_code == 0
+    first = runner.invoke(cli, ["drivers", "delete", CARE], env=env)
+    assert first.output == f"deleted {CARE}: State of Care 2013/14\n"
+    again = runner.invoke(cli, ["drivers", "delete", CARE], env=env)
+    assert str(again.exception) == (f"{CARE} is already deleted; `awareness drivers restore "
+                                    f"{CARE}` brings it back")
+    unknown = runner.invoke(cli, ["drivers", "delete", "no-such-record"], env=env)
+    assert str(unknown.exception) == "no driver record 'no-such-record'"
+    exported = tmp_path / "records" / f"{CARE}.json"
+    record = json.loads(exported.read_text(encoding="utf-8"))
+    record["records"][0]["summary"] = "A new summary."
+    exported.write_text(json.dumps(record), encoding="utf-8")
+    updated = runner.invoke(cli, ["drivers", "import", str(exported)], env=env)
+    assert (f"~ updated   {CARE}  (changed: summary; deleted: stays hidden until restored)"
+            in updated.output), updated.output
+    unchanged = runner.invoke(cli, ["drivers", "import", str(exported)], env=env)
+    assert (f"= unchanged {CARE}  (same as stored; deleted: stays hidden until restored)"
+            in unchanged.output), unchanged.output
+    listed = runner.invoke(cli, ["drivers", "list", "--json"], env=env)
+    assert CARE not in {row["slug"] for row in json.loads(listed.output)}
+
+
 def test_reimport_refreshes_derived_columns_without_an_edit(
         make_context: Callable[..., Context]) -> None:
     # A database created before the parsed-date columns existed gets them on the next import.

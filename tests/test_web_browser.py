@@ -541,9 +541,17 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     check_page(page, "driver-gone-from-site")
     click_to(page, site, page.get_by_role("link", name="Delete this record"),
              "/drivers/interim-nhs-people-plan/delete", "driver-delete")
+    other_tab = context.new_page()  # the same question, open in another tab
+    other_tab.goto(f"{site.url}/drivers/interim-nhs-people-plan/delete")
     page.get_by_role("button", name="Delete this record").click()
     page.wait_for_url(f"{site.url}/drivers")
     assert page.get_by_role("status").inner_text() == "Deleted: Interim NHS People Plan"
+    other_tab.get_by_role("button", name="Delete this record").click()  # pressed again
+    other_tab.wait_for_url(f"{site.url}/drivers/interim-nhs-people-plan")
+    assert other_tab.get_by_role("status").inner_text() == (
+        "This record was already deleted; “Restore this record” brings it back.")
+    check_page(other_tab, "driver-already-deleted")
+    other_tab.close()
     # A mistaken delete, undone: the list of deleted records, the record, "Restore".
     click_to(page, site, page.get_by_role("link", name="Deleted records"),
              "/drivers?status=deleted", "drivers-deleted")

@@ -9,6 +9,7 @@
     ├── ImportFormatError           a driver-record page could not be read (path)
     ├── MailError                   the mail backend refused or failed (temporary flag)
     ├── EditConflict                a record changed under an open edit form (fields)
+    ├── AlreadyDeleted              a driver record to delete is deleted already (slug)
     ├── AccountRemoved              a single sign-on opens an account that was removed (name)
     └── NotFound                    a named thing (source, topic, match, subscriber) is unknown
 
@@ -103,6 +104,16 @@ class EditConflict(AwarenessError):
     def __init__(self, message: str, *, fields: tuple[str, ...]):
         self.fields = fields
         super().__init__(message)
+
+
+class AlreadyDeleted(AwarenessError):
+    """The driver record ``slug`` was asked to be deleted, and is deleted already (a second
+    run of the command, a second press of the button): say how to bring it back."""
+
+    def __init__(self, slug: str):
+        self.slug = slug
+        super().__init__(f"{slug} is already deleted; `awareness drivers restore {slug}` "
+                         "brings it back")
 
 
 class AccountRemoved(AwarenessError):

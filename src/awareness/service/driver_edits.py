@@ -24,7 +24,13 @@ from awareness.drivers.records import can_publish, redact_personal_data, union_t
 # ``changes`` is also edit_driver's keyword argument, so the helper goes by another name.
 from awareness.drivers.records import changes as record_changes
 from awareness.drivers.views import StoredDriver, status_before_deletion
-from awareness.errors import AwarenessError, ConfigError, EditConflict, NotFound
+from awareness.errors import (
+    AlreadyDeleted,
+    AwarenessError,
+    ConfigError,
+    EditConflict,
+    NotFound,
+)
 from awareness.links import is_safe_link
 from awareness.model import DriverRecord
 from awareness.service.context import Context
@@ -336,11 +342,13 @@ def mark_reviewed(ctx: Context, slug: str, *, next_review: str = "",
 def delete_driver(ctx: Context, slug: str, *, changed_by: str) -> str:
     """Delete a record: it leaves every list, the linker and digests, and its page is not
     found by anyone but librarians; the row and its history stay, with who deleted it.
-    Returns its title."""
+    Returns its title. A record deleted already raises ``AlreadyDeleted``."""
     with writing(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
-        if driver is None or driver.status == "deleted":
+        if driver is None:
             raise NotFound(f"no driver record {slug!r}")
+        if driver.status == "deleted":
+            raise AlreadyDeleted(slug)
         now = ctx.now()
         store.set_status(conn, driver.id, "deleted")
         store.add_version(conn, driver.id, now=now, changed_by=changed_by, action="deleted",

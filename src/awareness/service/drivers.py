@@ -8,7 +8,7 @@ member's attention) in ``service.stewardship``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -172,8 +172,17 @@ def _store(ctx: Context, records: list[DriverRecord], *, dry_run: bool, changed_
             plan = _plan(ctx, conn, driver, record, asks)
             if not dry_run:
                 _write(conn, driver, plan, now=now, changed_by=changed_by)
-            outcomes += plan.outcomes
+            outcomes += [_noting_deleted(outcome, driver) for outcome in plan.outcomes]
     return outcomes
+
+
+def _noting_deleted(outcome: ImportOutcome, driver: StoredDriver | None) -> ImportOutcome:
+    """An outcome saying that its record stays deleted: "~ updated" alone read as if the
+    import had brought it back."""
+    if driver is None or driver.status != "deleted" or \
+            outcome.action not in ("updated", "unchanged"):
+        return outcome
+    return replace(outcome, reason=f"{outcome.reason}; deleted: stays hidden until restored")
 
 
 def _with_path(outcome: ImportOutcome, path: str) -> ImportOutcome:

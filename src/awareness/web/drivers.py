@@ -17,7 +17,7 @@ from awareness.dates import long_date
 from awareness.drivers.dates import a_year_after
 from awareness.drivers.members import responsible_choices
 from awareness.drivers.views import DUE_STATUSES, DriverFilter, DriverView
-from awareness.errors import AwarenessError, EditConflict, NotFound
+from awareness.errors import AlreadyDeleted, AwarenessError, EditConflict, NotFound
 from awareness.roles import allows
 from awareness.service import librarians
 from awareness.service.context import Context
@@ -261,8 +261,15 @@ async def delete_page(request: Request, session: Session) -> Response:
 async def delete(request: Request, session: Session) -> Response:
     """Delete the record (kept with its history); back to the list, saying so."""
     await checked_form(request, session)
-    title = await run_in_threadpool(delete_driver, ctx_of(request), request.path_params["slug"],
-                                    changed_by=str(session.name))
+    slug = request.path_params["slug"]
+    try:
+        title = await run_in_threadpool(delete_driver, ctx_of(request), slug,
+                                        changed_by=str(session.name))
+    except AlreadyDeleted:  # a second press, or another tab: its page offers to restore it
+        response = redirect(request, f"/drivers/{quote(slug, safe='')}")
+        security_of(request).write_flash(response, "This record was already deleted; "
+                                         "“Restore this record” brings it back.")
+        return response
     response = redirect(request, "/drivers")
     security_of(request).write_flash(response, f"Deleted: {' '.join(title.split())[:200]}")
     return response
