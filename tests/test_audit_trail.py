@@ -160,7 +160,9 @@ def test_the_cli_records_the_person(make_context: Callable[..., Context], tmp_pa
 
     out = run(database_url, tmp_path, "drivers", "draft", str(ids["good"]), "--as", "Sam Jones")
     slug = out.split()[-1]
-    assert run(database_url, tmp_path, "drivers", "draft", str(ids["good"])).split()[-1] == slug
+    assert run(database_url, tmp_path, "drivers", "draft", str(ids["good"])) == (
+        f"draft driver record {slug} already exists (drafted from match {ids['good']} before); "
+        f"`awareness drivers edit {slug}` completes it\n")
     run(database_url, tmp_path, "drivers", "edit", slug, "--impact", "Run sessions.")
     # A draft says so, where it is shown and where it is listed; so does a deleted record.
     assert "A draft: librarians see it" in run(database_url, tmp_path, "drivers", "show", slug)

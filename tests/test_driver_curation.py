@@ -80,8 +80,18 @@ def test_drafts_are_for_librarians_only_on_every_page_and_listing(site: Site) ->
 def test_drafting_again_from_the_same_match_opens_the_draft(site: Site) -> None:
     with signed_in(site) as (client, token):
         first = draft(site, (client, token))
+        page = client.get(f"/drivers/{first}").text
+        assert 'class="flash"' not in page  # a new draft needs no word
+        # The draft named its title twice: as the title and as "Title of driver".
+        form = parse(client.get(f"/drivers/{first}/edit").text)
+        values = {el.get("name"): el.get("value") for el in form.iter("input")}
+        assert (values["title"], values["title_of_driver"]) == (DRAFT_TITLE, "")
         count = record_count(site)
         assert draft(site, (client, token)) == first
+        # Drafting again said nothing: it looked like a new draft.
+        flash = parse(client.get(f"/drivers/{first}").text).find(".//p[@class='flash']")
+        assert flash is not None and "".join(flash.itertext()) == (
+            "A draft from this item already exists: this is it.")
         client.post(f"/review/{site.ids['good']}/links/remove",
                     data={"csrf": token, "slug": first})
         assert draft(site, (client, token)) == first  # and the removed link stays removed
@@ -201,6 +211,34 @@ def test_deleting_a_deleted_record_says_so_and_offers_to_restore_it(site: Site) 
     with orm_session(site.ctx) as session:
         assert session.scalar(select(func.count()).where(  # one "deleted" entry, not two
             DriverRecordVersion.action == "deleted")) == 1
+
+
+def said(page: str, box: str) -> str:
+    found = parse(page).find(f".//*[@{box}]")
+    assert found is not None, box
+    return " ".join(" ".join(found.itertext()).split())
+
+
+def test_deleting_and_restoring_count_the_linked_items_in_words(site: Site) -> None:
+    """"with the 0 items linked to it", "its 0 linked items"."""
+    with orm_session(site.ctx) as session, session.begin():
+        session.add(DriverRecordRow(slug="lonely", kind="driver", title="Lonely", source="",
+                                    link="", impact="", summary="", tags=[], fields={},
+                                    created_at=site.ctx.now(), updated_at=site.ctx.now()))
+    with signed_in(site) as (client, token):
+        assert "(no item is linked now)" in said(
+            client.get("/drivers/lonely/delete").text, "class='lead'")
+        assert "(1 item is linked now)" in said(
+            client.get("/drivers/evil-record/delete").text, "class='lead'")
+        for slug in ("lonely", "evil-record"):
+            client.post(f"/drivers/{slug}/delete", data={"csrf": token})
+        assert "published, with no items linked to it, in every list" in said(
+            client.get("/drivers/lonely").text, "id='deleted'")
+        assert "published, with the item linked to it, in every list" in said(
+            client.get("/drivers/evil-record").text, "id='deleted'")
+        client.post("/drivers/lonely/restore", data={"csrf": token})
+        assert said(client.get("/drivers/lonely").text, "class='flash'") == (
+            "Restored: Lonely. It is published again, with no linked items.")
 
 
 def test_a_deleted_record_is_restored_as_it_was(site: Site) -> None:

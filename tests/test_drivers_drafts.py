@@ -232,8 +232,8 @@ def test_a_new_edition_whose_summary_was_cut_keeps_both_notes() -> None:
 def test_a_draft_that_is_no_new_edition_copies_nothing() -> None:
     record = draft_from_item(title="State of Care 2024/25", publisher="CQC", link="",
                              published=None, summary="", taken=set())
-    assert (record.tags, set(record.fields)) == ((), {"title_of_driver", "source",
-                                                      "publication_format"})
+    # No "Title of driver" repeating the title: the page keeps one only when it differs.
+    assert (record.tags, set(record.fields)) == ((), {"source", "publication_format"})
 
 
 def test_latest_edition() -> None:

@@ -151,7 +151,8 @@ def test_cli_import_prints_each_outcome_with_its_reason(tmp_path: Path,
     page = str(PAGES / "category-archive.html")
     dry = runner.invoke(cli, ["drivers", "import", "--dry-run", page], env=env)
     assert dry.exit_code == 0, dry.output
-    assert "would import 1 drivers and 0 case studies (1 new" in dry.output
+    assert "would import 1 driver and 0 case studies (1 new" in dry.output  # not "1 drivers"
+    assert "2 posts skipped" in dry.output
     assert "a password-protected post" in dry.output
     result = runner.invoke(cli, ["drivers", "import", "--json", page, page], env=env)
     outcomes = json.loads(result.output)["outcomes"]
@@ -193,6 +194,9 @@ def test_deleting_twice_and_importing_into_a_deleted_record_say_what_they_did(
             in unchanged.output), unchanged.output
     listed = runner.invoke(cli, ["drivers", "list", "--json"], env=env)
     assert CARE not in {row["slug"] for row in json.loads(listed.output)}
+    restored = runner.invoke(cli, ["drivers", "restore", CARE], env=env)
+    assert restored.output == (f"restored {CARE}: State of Care 2013/14 (published, no "
+                               "linked items)\n")  # not "0 linked items"
 
 
 def test_reimport_refreshes_derived_columns_without_an_edit(
@@ -276,7 +280,7 @@ def test_a_dry_run_shows_the_text_it_could_not_place(tmp_path: Path,
     assert dry.exit_code == 0, dry.output
     assert ("? unplaced  NHS Long Term Workforce Plan  (not placed (after title of driver): "
             "The plan sets out how the NHS will train") in dry.output
-    assert "1 passages not placed in any field (marked ?)" in dry.output
+    assert "1 passage not placed in any field (marked ?)" in dry.output
     listed = runner.invoke(cli, ["drivers", "import", "--dry-run", "--json", page], env=env)
     actions = [o["action"] for o in json.loads(listed.output)["outcomes"]]
     assert actions.count("unplaced") == 1 and actions.count("created") == 2

@@ -550,7 +550,7 @@ def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) ->
     match_id = add_link(ctx, existing, "State of Care 2026/27", "",
                         link="https://www.cqc.org.uk/soc.pdf",
                         summary="The annual report. It finds that care…")
-    slug = draft_from_match(ctx, match_id, changed_by="alice")
+    slug = draft_from_match(ctx, match_id, changed_by="alice").slug
     assert slug == "state-of-care-2026-27-2"
     with orm_session(ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
@@ -570,7 +570,7 @@ def test_draft_from_match(make_context: Callable[..., Context], clock: Clock) ->
     match_id = add_link(ctx, existing, "Penicillin allergy alert", "",
                         link="https://www.england.nhs.uk/2025/11/alert/",
                         summary="A National Patient Safety Alert has been issued about…")
-    slug = draft_from_match(ctx, match_id, changed_by="alice")
+    slug = draft_from_match(ctx, match_id, changed_by="alice").slug
     with orm_session(ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
         assert row is not None and (row.summary, "summary" in row.fields) == ("", False)
@@ -590,7 +590,7 @@ def test_draft_of_a_new_edition_starts_from_the_earlier_one(
     match_id = add_link(ctx, earlier_id, "Corporate report: State of Care 2024/25", "new_edition",
                         link="https://www.gov.uk/government/publications/state-of-care-202425",
                         summary="The annual assessment of health care and social care.")
-    slug = draft_from_match(ctx, match_id, changed_by="alice")
+    slug = draft_from_match(ctx, match_id, changed_by="alice").slug
     assert slug == "state-of-care-2024-25"  # no "corporate-report-" in it, ever
     with orm_session(ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(DriverRecordRow.slug == slug))
@@ -614,5 +614,5 @@ def test_draft_of_a_new_edition_starts_from_the_earlier_one(
         link.state = "removed"
     with orm_session(ctx) as session:
         row = session.scalar(select(DriverRecordRow).where(
-            DriverRecordRow.slug == draft_from_match(ctx, again, changed_by="alice")))
+            DriverRecordRow.slug == draft_from_match(ctx, again, changed_by="alice").slug))
         assert row is not None and (row.member, row.tags) == ("", [])

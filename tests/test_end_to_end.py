@@ -70,7 +70,7 @@ def test_pipeline_from_feed_to_inbox(deployment):
     awareness, feeds, inbox = deployment
     awareness("init")
     imported = awareness("drivers", "import", str(DATA / "map-toolkit-leadership-tag-page.txt"))
-    assert "imported 7 drivers and 1 case studies" in imported.stdout
+    assert "imported 7 drivers and 1 case study" in imported.stdout
     awareness("subscribers", "add", "staff.member@trust.nhs.uk", "--topic", "leadership",
               "--frequency", "weekly")
     # Someone a librarian subscribes is told, with their preference link, at the next send.

@@ -509,13 +509,20 @@ def test_driver_curation_pages_pass_axe_and_fit(browser: Browser, site: Site,
     """Issue 14: the edit form was 513 px wide on a 390 px phone, with unstyled errors."""
     from awareness.service.drafts import draft_from_match
 
-    slug = draft_from_match(site.ctx, site.ids["good"], changed_by="alice")
+    slug = draft_from_match(site.ctx, site.ids["good"], changed_by="alice").slug
     context, watched = signed_in_page(browser, site, width)
     page = watched.page
     page.goto(f"{site.url}/drivers")
     check_page(page, "drivers-with-draft")
     page.goto(f"{site.url}/drivers/{slug}")
     check_page(page, "driver-draft")
+    page.goto(f"{site.url}/review")  # drafting the same item again opens that draft
+    page.locator(f"#match-{site.ids['good']}").get_by_role(
+        "button", name="Draft a driver record").click()
+    page.wait_for_url(f"{site.url}/drivers/{slug}")
+    assert page.get_by_role("status").inner_text() == (
+        "A draft from this item already exists: this is it.")
+    check_page(page, "driver-draft-again")
     page.goto(f"{site.url}/drivers/interim-nhs-people-plan/edit")
     check_page(page, "driver-edit")
     page.get_by_label("Due for review").fill("31/02/2027")

@@ -63,16 +63,23 @@ def drivers_import(state: State, pages: tuple[str, ...], dry_run: bool, overwrit
     skipped = sum(o.action == "skipped" for o in report.outcomes)
     unplaced = sum(o.action == "unplaced" for o in report.outcomes)
     held = sum(o.action == "draft" for o in report.outcomes)
+    kept = counted(len(report.kept), "librarian's edit", "librarians' edits")
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {kinds.count('driver')} drivers and {kinds.count('case_study')} case "
-               f"studies ({len(report.created)} new, {len(report.updated)} updated, "
-               f"{len(report.unchanged)} unchanged); {skipped} posts skipped"
-               + (f"; {unplaced} passages not placed in any field (marked ?)" if unplaced
-                  else "")
-               + (f"; {len(report.kept)} librarians' edits kept (marked *; --overwrite-edits "
-                  "takes the page's values)" if report.kept else "")
-               + (f"; {held} left drafts, with nothing under “What this means for "
-                  "libraries” (marked #)" if held else ""))
+    click.echo(f"{verb} {counted(kinds.count('driver'), 'driver')} and "
+               f"{counted(kinds.count('case_study'), 'case study', 'case studies')} "
+               f"({len(report.created)} new, {len(report.updated)} updated, "
+               f"{len(report.unchanged)} unchanged); {counted(skipped, 'post')} skipped"
+               + (f"; {counted(unplaced, 'passage')} not placed in any field (marked ?)"
+                  if unplaced else "")
+               + (f"; {kept} kept (marked *; --overwrite-edits takes the page's values)"
+                  if report.kept else "")
+               + (f"; {held} left {'a draft' if held == 1 else 'drafts'}, with nothing "
+                  "under “What this means for libraries” (marked #)" if held else ""))
+
+
+def counted(count: int, one: str, many: str = "") -> str:
+    """"1 driver", "2 drivers", "1 case study", "0 case studies"."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 @drivers.command("export")
@@ -219,12 +226,11 @@ def drivers_due(state: State, member: str, as_json: bool) -> None:
 
 def _adoption_note(no_one: int, undated: int) -> str:
     """The line under `drivers due` about records no weekly mail mentions, and what to do."""
-    def records(count: int) -> str:
-        return f"{count} record{'' if count == 1 else 's'}"
-    parts = ([f"the {records(no_one)} with no member responsible (a member adopts one with "
-              "`awareness drivers edit SLUG --set member_responsible=XX`)"] if no_one else []) \
-        + ([f"the {records(undated)} with no review date (`awareness drivers mark-reviewed "
-            "SLUG` gives one)"] if undated else [])
+    parts = ([f"the {counted(no_one, 'record')} with no member responsible (a member adopts "
+              "one with `awareness drivers edit SLUG --set member_responsible=XX`)"]
+             if no_one else []) \
+        + ([f"the {counted(undated, 'record')} with no review date (`awareness drivers "
+            "mark-reviewed SLUG` gives one)"] if undated else [])
     return f"No weekly mail reminds anyone of {' or '.join(parts)}." if parts else ""
 
 
@@ -284,8 +290,12 @@ def drivers_draft(state: State, match_id: int, by: str | None) -> None:
     again from the same match gives the draft made before)."""
     from awareness.service.drafts import draft_from_match
 
-    slug = draft_from_match(state.ctx, match_id, changed_by=person(by))
-    click.echo(f"draft driver record {slug}")
+    drafted = draft_from_match(state.ctx, match_id, changed_by=person(by))
+    if drafted.made:
+        click.echo(f"draft driver record {drafted.slug}")
+    else:
+        click.echo(f"draft driver record {drafted.slug} already exists (drafted from match "
+                   f"{match_id} before); `awareness drivers edit {drafted.slug}` completes it")
 
 
 @drivers.command("delete")
@@ -311,5 +321,5 @@ def drivers_restore(state: State, slug: str, by: str | None) -> None:
 
     done = restore_driver(state.ctx, slug, changed_by=person(by))
     back = "published" if done.status == "active" else "a draft"
-    click.echo(f"restored {slug}: {done.title} ({back}, {done.linked} linked "
-               f"item{'' if done.linked == 1 else 's'})")
+    items = counted(done.linked, "linked item") if done.linked else "no linked items"
+    click.echo(f"restored {slug}: {done.title} ({back}, {items})")

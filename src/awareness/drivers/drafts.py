@@ -130,7 +130,8 @@ def draft_from_item(*, title: str, publisher: str, link: str, published: datetim
     title = without_format_prefix(title)
     trimmed = complete_sentences(summary)
     earlier = earlier if earlier is not None and earlier.kind == "driver" else None
-    fields = {"title_of_driver": title, "link": link,
+    # No "Title of driver": the page keeps one only when it differs from the title.
+    fields = {"link": link,
               "source": publisher or (earlier.source if earlier else ""),
               "publication_format": guess_format(link), "summary": trimmed}
     if published is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection
 
 from awareness.drivers.drafts import draft_from_item
@@ -17,10 +19,19 @@ from awareness.storage.db import reading, writing
 from awareness.storage.matches import match_view
 
 
-def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> str:
-    """Create a draft record (status "draft") from the match's item, linked to the match;
-    return its slug. Drafting again from the same match opens the draft made before (issue
-    14), without putting back its link if a librarian removed it.
+@dataclass(frozen=True)
+class Drafted:
+    """The draft record of a match's item: its slug, and whether this call ``made`` it (or
+    found the one drafted from the match before)."""
+
+    slug: str
+    made: bool
+
+
+def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> Drafted:
+    """Create a draft record (status "draft") from the match's item, linked to the match.
+    Drafting again from the same match gives the draft made before (issue 14), not made
+    now, without putting back its link if a librarian removed it.
 
     Title, source (the publisher), link, date and summary are filled in and the publication
     format is guessed from the link; "what this means for libraries" is left to the librarian.
@@ -37,7 +48,7 @@ def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> str:
         links = match_links.links_of(conn, match_id)
         drafted = [link.slug for link in links if link.record_status == "draft"]
         if drafted:
-            return drafted[0]
+            return Drafted(drafted[0], made=False)
         earlier = _earlier_edition(conn, links)
         # The slugs in use are read in the transaction that adds the new one (a write the
         # slug depends on); the unique slug column refuses what a concurrent draft took.
@@ -49,7 +60,7 @@ def draft_from_match(ctx: Context, match_id: int, *, changed_by: str) -> str:
                                   status="draft", action="draft")
         match_links.add(conn, match_id, driver_id, by=changed_by, now=now,
                         reason="drafted from this item")
-    return record.slug
+    return Drafted(record.slug, made=True)
 
 
 def _earlier_edition(conn: Connection, links: list[MatchLink]) -> DriverRecord | None:

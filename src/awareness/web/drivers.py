@@ -155,12 +155,17 @@ async def reviewed(request: Request, session: Session) -> Response:
 
 @editor_only
 async def draft(request: Request, session: Session) -> Response:
-    """Create a draft record from the match's item, then open it."""
+    """Create a draft record from the match's item (or find the one drafted from it
+    before, and say so), then open it."""
     await checked_form(request, session)
-    slug = await run_in_threadpool(draft_from_match, ctx_of(request),
-                                   request.path_params["match_id"],
-                                   changed_by=str(session.name))
-    return redirect(request, f"/drivers/{slug}")
+    drafted = await run_in_threadpool(draft_from_match, ctx_of(request),
+                                      request.path_params["match_id"],
+                                      changed_by=str(session.name))
+    response = redirect(request, f"/drivers/{drafted.slug}")
+    if not drafted.made:
+        security_of(request).write_flash(
+            response, "A draft from this item already exists: this is it.")
+    return response
 
 
 def form_values(record: DriverView) -> dict[str, str]:
@@ -291,8 +296,9 @@ def restored_message(done: Restored) -> str:
     """The flash after restoring: the title, what it is again, and its links."""
     title = " ".join(done.title.split())[:200]
     back = "published again" if done.status == "active" else "back as a draft"
-    items = f"{done.linked} linked item{'' if done.linked == 1 else 's'}"
-    return f"Restored: {title}. It is {back}, with its {items}."
+    items = {0: "no linked items", 1: "its linked item"}.get(
+        done.linked, f"its {done.linked} linked items")
+    return f"Restored: {title}. It is {back}, with {items}."
 
 
 def saved_message(result: EditResult) -> str:
