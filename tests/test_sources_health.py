@@ -30,14 +30,19 @@ def test_staleness_is_measured_against_the_usual_gap() -> None:
     assert not is_stale(0.0, None, NOW)
 
 
-def test_health_shows_cadence_and_a_source_that_went_quiet(make_context, feed_server, clock,
-                                                          tmp_path):
+def one_feed(make_context, feed_server, tmp_path):
+    """A context whose one source, "news", is the feed server's /news."""
     subs = tmp_path / "subs"
     (subs / "topics").mkdir(parents=True)
     (subs / "sources.toml").write_text(
         f'[[source]]\nid = "news"\nname = "News"\npublisher = "P"\nkind = "feed"\n'
         f'url = "{feed_server.url("/news")}"\n')
-    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    return make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+
+
+def test_health_shows_cadence_and_a_source_that_went_quiet(make_context, feed_server, clock,
+                                                          tmp_path):
+    ctx = one_feed(make_context, feed_server, tmp_path)
     feed_server.routes["/news"] = Response(rss("a"))
     polling.poll(ctx, ["news"])  # baseline: not counted as publishing
     for day in range(7):
@@ -61,12 +66,7 @@ def test_health_shows_cadence_and_a_source_that_went_quiet(make_context, feed_se
 def test_a_source_whose_fetches_fail_is_failing_while_it_is_still_active(
         make_context, feed_server, tmp_path):
     # The sources page and the dashboard showed a green "Active" beside "could not connect".
-    subs = tmp_path / "subs"
-    (subs / "topics").mkdir(parents=True)
-    (subs / "sources.toml").write_text(
-        f'[[source]]\nid = "news"\nname = "News"\npublisher = "P"\nkind = "feed"\n'
-        f'url = "{feed_server.url("/news")}"\n')
-    ctx = make_context(AWARENESS_PATHS_SUBSCRIPTIONS=str(subs))
+    ctx = one_feed(make_context, feed_server, tmp_path)
     feed_server.routes["/news"] = Response(rss("a"))
     polling.poll(ctx, ["news"])
     assert source_health(ctx)[0]["failing"] is False
