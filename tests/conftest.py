@@ -132,15 +132,16 @@ settings.load_profile("untimed")
 # tests hash and log in hundreds of times: a third of the suite's CPU. The suite hashes at
 # argon2's lowest cost instead; test_web.py's test_passwords_are_hashed_at_the_production_cost
 # checks the service's own hasher, kept here as SERVICE_HASHER.
-SERVICE_HASHER, SERVICE_DUMMY_HASH = librarians._hasher, librarians._DUMMY_HASH
+SERVICE_HASHER, SERVICE_DUMMY_HASH = librarians._hasher, librarians._dummy_hash
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashes() -> Iterator[None]:
+    test_dummy = TEST_HASHER.hash("not a password")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(librarians, "_hasher", TEST_HASHER)
-        patch.setattr(librarians, "_DUMMY_HASH", TEST_HASHER.hash("not a password"))
+        patch.setattr(librarians, "_dummy_hash", lambda: test_dummy)
         yield
 
 

@@ -348,14 +348,14 @@ def test_passwords_are_hashed_at_the_production_cost(make_context: Callable[...,
     # uses argon2id with RFC 9106's second recommended parameters, for real names and for the
     # dummy hash an unknown name is checked against (so both cost the same).
     monkeypatch.setattr(librarians, "_hasher", SERVICE_HASHER)
-    monkeypatch.setattr(librarians, "_DUMMY_HASH", SERVICE_DUMMY_HASH)
+    monkeypatch.setattr(librarians, "_dummy_hash", SERVICE_DUMMY_HASH)
     ctx = make_context()
     librarians.add_librarian(ctx, "carol", PASSWORD)
     with orm_session(ctx) as session:
         stored = session.scalars(select(Librarian.password_hash)).one()
     production = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=3,
                             memory_cost=64 * 1024, parallelism=4)
-    assert extract_parameters(stored) == extract_parameters(SERVICE_DUMMY_HASH) == production
+    assert extract_parameters(stored) == extract_parameters(SERVICE_DUMMY_HASH()) == production
     assert librarians.authenticate(ctx, "carol", PASSWORD) == ("carol", 1)
     assert librarians.authenticate(ctx, "carol", PASSWORD + "!") is None
     assert librarians.authenticate(ctx, "nobody", PASSWORD) is None

@@ -20,6 +20,7 @@ identity, which could adopt it as well, is barred for good (``release_sso`` bars
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 
@@ -36,8 +37,17 @@ from awareness.storage import api_tokens, librarians
 from awareness.storage.db import Conflict, reading, writing
 
 _hasher = PasswordHasher()
-# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the name is unknown, so a wrong name costs as long as a wrong
+    password. Made at the first sign-in, not at import: an argon2id hash takes 64 MiB, which
+    every process importing this module (the poller, for the steering group's mail) kept as
+    its peak memory."""
+    return _hasher.hash("not a password")
+
+
 MIN_PASSWORD = 12
 # Letters, digits and . _ - for local names; @ ' + too, for single sign-on names, which are
 # user principal names or addresses (jo.o'brien@nhs.net).
@@ -331,7 +341,7 @@ def authenticate(ctx: Context, name: str, password: str) -> tuple[str, int] | No
     with reading(ctx.engine) as conn:
         login = librarians.login_of(conn, name)
     try:
-        _hasher.verify(login.password_hash if login and not login.sso else _DUMMY_HASH,
+        _hasher.verify(login.password_hash if login and not login.sso else _dummy_hash(),
                        password)
     except (VerificationError, InvalidHashError):
         return None
