@@ -182,6 +182,11 @@ def test_deleting_twice_and_importing_into_a_deleted_record_say_what_they_did(
                                     f"{CARE}` brings it back")
     unknown = runner.invoke(cli, ["drivers", "delete", "no-such-record"], env=env)
     assert str(unknown.exception) == "no driver record 'no-such-record'"
+    # Editing it, or marking it reviewed, said "no driver record" too.
+    for command in (["edit", CARE, "--set", "summary=x"], ["mark-reviewed", CARE]):
+        refused = runner.invoke(cli, ["drivers", *command], env=env)
+        assert str(refused.exception) == (f"{CARE} is deleted; `awareness drivers restore "
+                                          f"{CARE}` brings it back"), refused.output
     exported = tmp_path / "records" / f"{CARE}.json"
     record = json.loads(exported.read_text(encoding="utf-8"))
     record["records"][0]["summary"] = "A new summary."

@@ -264,7 +264,7 @@ def edit_driver(ctx: Context, slug: str, *, changes: dict[str, str], activate: b
     with writing(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
         if driver is None or driver.status == "deleted":
-            raise NotFound(f"no driver record {slug!r}")
+            raise _missing(slug, driver is not None)
         check_kind(driver.record, tidy)
         if loaded is not None:
             tidy = unseen_changes_kept(driver.record, tidy, loaded)
@@ -329,7 +329,7 @@ def mark_reviewed(ctx: Context, slug: str, *, next_review: str = "",
     with writing(ctx.engine) as conn:
         driver = store.driver_by_slug(conn, slug)
         if driver is None or driver.status == "deleted":
-            raise NotFound(f"no driver record {slug!r}")
+            raise _missing(slug, driver is not None)
         fields = {**driver.record.fields, "date_last_updated": long_date(today),
                   "due_for_review": text}
         new = replace(driver.record, fields=fields)
@@ -365,6 +365,15 @@ class Restored:
     title: str
     status: str
     linked: int
+
+
+def _missing(slug: str, deleted: bool) -> NotFound:
+    """What an edit of ``slug`` is refused with when there is no record to edit: a deleted
+    one says so, and how to bring it back ("no driver record" read as if it never was)."""
+    if deleted:
+        return NotFound(f"{slug} is deleted; `awareness drivers restore {slug}` brings it "
+                        "back")
+    return NotFound(f"no driver record {slug!r}")
 
 
 def restore_driver(ctx: Context, slug: str, *, changed_by: str) -> Restored:
