@@ -779,6 +779,11 @@ def test_a_message_waiting_for_its_next_try_is_sent_now(
         assert due is not None and (due.status, due.next_attempt_at) == ("pending", now)
     # Due already: nothing to bring forward, and no button.
     assert client.post(f"/sends/{waiting}/retry", data={"csrf": token}).status_code == 400
+    # Nor for a message never tried that waits for a later time of its own.
+    with orm_session(bench.ctx) as session, session.begin():
+        later = session.get_one(OutboxMessage, waiting)
+        later.attempts, later.next_attempt_at = 0, now + timedelta(hours=3)
+    assert client.post(f"/sends/{waiting}/retry", data={"csrf": token}).status_code == 400
     assert not [b for b in parse(client.get("/sends?status=pending").text).iter("button")
                 if "Try now" in "".join(b.itertext())]
 

@@ -189,6 +189,14 @@ class Sent:
     subscriber_id: int | None = None
     description: str = ""
 
+    def sendable_now(self, now: datetime) -> bool:
+        """May an editor make it due now (``storage.overview.due_now`` holds the same rule)?
+        A failed message, or a pending one waiting out its back-off after a failed attempt
+        (the mail server is mended, and the back-off would wait on)."""
+        return self.status == "failed" or (
+            self.status == "pending" and self.attempts > 0
+            and self.next_attempt_at is not None and self.next_attempt_at > now)
+
     def as_json(self) -> dict[str, object]:
         """JSON-ready (times as ISO text)."""
         return {**self.__dict__, **{name: value.isoformat() if value else None for name, value in

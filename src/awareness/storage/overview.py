@@ -165,7 +165,8 @@ def outbox_row(conn: Connection, row_id: int) -> Sent | None:
 def due_now(conn: Connection, row_id: int, now: datetime) -> bool:
     """Make a failed message, or a pending one waiting for its next try after a failed
     attempt, due now; False, changing nothing, for any other."""
-    waiting = (Outbox.status == "pending") & (Outbox.next_attempt_at > now)
+    waiting = ((Outbox.status == "pending") & (Outbox.attempts > 0)
+               & (Outbox.next_attempt_at > now))  # not a message queued to go later
     done = conn.execute(update(Outbox).where(Outbox.id == row_id, Outbox.message.is_not(None),
                                              (Outbox.status == "failed") | waiting)
                         .values(status="pending", next_attempt_at=now))
